@@ -1,0 +1,167 @@
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Config, ConfigError, ServiceName};
+
+/// One layer of settings; unset fields leave the layer below in force.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConfigLayer {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub redis_url: Option<String>,
+    /// A comma-separated list, or `all`.
+    pub services: Option<String>,
+    pub service_urls: BTreeMap<ServiceName, String>,
+    pub log: Option<String>,
+    pub cors_origins: Option<Vec<String>>,
+    pub shutdown_grace_seconds: Option<u64>,
+}
+
+/// The file format: the same names as the settings, unknown keys refused.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfigFile {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    redis_url: Option<String>,
+    services: Option<Vec<String>>,
+    #[serde(default)]
+    service_urls: BTreeMap<ServiceName, String>,
+    log: Option<String>,
+    cors_origins: Option<Vec<String>>,
+    shutdown_grace_seconds: Option<u64>,
+}
+
+impl From<&Config> for ConfigFile {
+    fn from(config: &Config) -> Self {
+        Self {
+            listen: Some(config.listen.to_string()),
+            data_dir: Some(config.data_dir.clone()),
+            database_url: Some(redact_password(&config.database_url)),
+            redis_url: config.redis_url.as_deref().map(redact_password),
+            services: Some(config.services.iter().map(|s| s.to_string()).collect()),
+            service_urls: config.service_urls.clone(),
+            log: Some(config.log.clone()),
+            cors_origins: Some(config.cors_origins.clone()),
+            shutdown_grace_seconds: Some(config.shutdown_grace_seconds),
+        }
+    }
+}
+
+/// Hides a password in a connection URL so `--dump-config` is safe to paste.
+fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("REDACTED"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Every `SPOT_` variable the loader understands, besides `SPOT_<SERVICE>_URL`.
+const ENV_SETTINGS: &[&str] = &[
+    "SPOT_CONFIG",
+    "SPOT_LISTEN",
+    "SPOT_DATA_DIR",
+    "SPOT_DATABASE_URL",
+    "SPOT_REDIS_URL",
+    "SPOT_SERVICES",
+    "SPOT_LOG",
+    "SPOT_CORS_ORIGINS",
+    "SPOT_SHUTDOWN_GRACE_SECONDS",
+];
+
+impl ConfigLayer {
+    /// Later layers win field by field.
+    pub fn merge(&mut self, over: ConfigLayer) {
+        macro_rules! take {
+            ($($field:ident),*) => { $( if over.$field.is_some() { self.$field = over.$field; } )* };
+        }
+        take!(
+            listen,
+            data_dir,
+            database_url,
+            redis_url,
+            services,
+            log,
+            cors_origins,
+            shutdown_grace_seconds
+        );
+        self.service_urls.extend(over.service_urls);
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let setting = format!("file {}", path.display());
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(&setting, format!("cannot be read: {e}")))?;
+        let file: ConfigFile = toml::from_str(&text).map_err(|e| {
+            ConfigError::new(&setting, e.message().replace('\n', " ").trim().to_owned())
+        })?;
+        Ok(Self {
+            listen: file.listen,
+            data_dir: file.data_dir,
+            database_url: file.database_url,
+            redis_url: file.redis_url,
+            services: file.services.map(|list| list.join(",")),
+            service_urls: file.service_urls,
+            log: file.log,
+            cors_origins: file.cors_origins,
+            shutdown_grace_seconds: file.shutdown_grace_seconds,
+        })
+    }
+
+    /// Reads `SPOT_*` variables. An unknown `SPOT_` variable is an error, so a typo never goes unnoticed.
+    pub fn from_env(env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let mut layer = Self::default();
+        for (key, value) in env.iter().filter(|(k, _)| k.starts_with("SPOT_")) {
+            if let Some(service) = service_of_url_var(key) {
+                layer.service_urls.insert(service, value.clone());
+                continue;
+            }
+            if !ENV_SETTINGS.contains(&key.as_str()) {
+                return Err(ConfigError::new(
+                    key,
+                    "unknown setting (see the configuration table in README.md)",
+                ));
+            }
+            let value = value.clone();
+            match key.as_str() {
+                "SPOT_LISTEN" => layer.listen = Some(value),
+                "SPOT_DATA_DIR" => layer.data_dir = Some(PathBuf::from(value)),
+                "SPOT_DATABASE_URL" => layer.database_url = Some(value),
+                "SPOT_REDIS_URL" => layer.redis_url = Some(value).filter(|v| !v.is_empty()),
+                "SPOT_SERVICES" => layer.services = Some(value),
+                "SPOT_LOG" => layer.log = Some(value),
+                "SPOT_CORS_ORIGINS" => {
+                    layer.cors_origins = Some(
+                        value
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|o| !o.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
+                    )
+                }
+                "SPOT_SHUTDOWN_GRACE_SECONDS" => {
+                    layer.shutdown_grace_seconds = Some(u64::from_str(&value).map_err(|_| {
+                        ConfigError::new(key, format!("`{value}` is not a whole number of seconds"))
+                    })?)
+                }
+                _ => {} // SPOT_CONFIG is read by Config::load.
+            }
+        }
+        Ok(layer)
+    }
+}
+
+fn service_of_url_var(key: &str) -> Option<ServiceName> {
+    ServiceName::ALL
+        .into_iter()
+        .find(|service| service.url_env_var() == key)
+}

@@ -1,0 +1,171 @@
+//! One typed configuration for a `spot` process, layered defaults -> file -> `SPOT_` environment
+//! -> flags, then validated. The loader takes the environment as an argument so tests pass their own.
+
+mod layers;
+mod service;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use url::Url;
+
+pub use layers::ConfigLayer;
+pub use service::{ServiceName, parse_service_list};
+
+/// A setting that failed to load or validate. The message names the setting and the problem, on one line.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("config `{setting}`: {problem}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(setting: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            setting: setting.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// The validated configuration of one process.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Config {
+    /// Address the one port (gRPC, grpc-web, health, reflection) listens on.
+    pub listen: SocketAddr,
+    /// Where the embedded database and other local state live.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; defaults to a SQLite file in the data dir.
+    pub database_url: String,
+    /// `redis://...` for the shared bus; none means the in-process bus (one replica only).
+    pub redis_url: Option<String>,
+    /// The services this process runs.
+    pub services: Vec<ServiceName>,
+    /// Where the services this process does not run are reached.
+    pub service_urls: BTreeMap<ServiceName, String>,
+    /// Log filter, in `tracing_subscriber::EnvFilter` syntax.
+    pub log: String,
+    /// Origins allowed to call the grpc-web edge from a browser.
+    pub cors_origins: Vec<String>,
+    /// How long in-flight calls get to finish after SIGTERM/SIGINT.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Config {
+    /// Loads the layers in order and validates the result.
+    /// `file` is the `--config` flag; `SPOT_CONFIG` in `env` is used when it is absent.
+    pub fn load(
+        file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+        flags: ConfigLayer,
+    ) -> Result<Config, ConfigError> {
+        let mut layer = ConfigLayer::default();
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| env.get("SPOT_CONFIG").map(PathBuf::from));
+        if let Some(file) = file {
+            layer.merge(ConfigLayer::from_file(&file)?);
+        }
+        layer.merge(ConfigLayer::from_env(env)?);
+        layer.merge(flags);
+        Self::from_layer(layer)
+    }
+
+    fn from_layer(layer: ConfigLayer) -> Result<Config, ConfigError> {
+        let data_dir = layer.data_dir.unwrap_or_else(|| PathBuf::from("./spot-data"));
+        let listen_text = layer.listen.unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let listen = listen_text.parse().map_err(|_| {
+            ConfigError::new(
+                "listen",
+                format!("`{listen_text}` is not an address like 127.0.0.1:8080"),
+            )
+        })?;
+        let database_url = layer
+            .database_url
+            .unwrap_or_else(|| default_sqlite_url(&data_dir));
+        let services = match layer.services {
+            Some(list) => parse_service_list(&list).map_err(|p| ConfigError::new("services", p))?,
+            None => ServiceName::ALL.to_vec(),
+        };
+        let config = Config {
+            listen,
+            data_dir,
+            database_url,
+            redis_url: layer.redis_url,
+            services,
+            service_urls: layer.service_urls,
+            log: layer.log.unwrap_or_else(|| "info".to_owned()),
+            cors_origins: layer.cors_origins.unwrap_or_default(),
+            shutdown_grace_seconds: layer.shutdown_grace_seconds.unwrap_or(20),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn runs(&self, service: ServiceName) -> bool {
+        self.services.contains(&service)
+    }
+
+    /// The URL a service is reached at: this process's own port when it runs it here, or its configured URL.
+    pub fn url_of(&self, service: ServiceName) -> Option<String> {
+        if self.runs(service) {
+            let host = match self.listen.ip() {
+                ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+                ip if ip.is_unspecified() => "[::1]".to_owned(),
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                std::net::IpAddr::V4(ip) => ip.to_string(),
+            };
+            Some(format!("http://{host}:{}", self.listen.port()))
+        } else {
+            self.service_urls.get(&service).cloned()
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
+    }
+
+    /// The configuration as TOML, for `spot --dump-config`.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(&layers::ConfigFile::from(self)).unwrap_or_default()
+    }
+}
+
+fn default_sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("spot.db").display())
+}
+
+/// Creates the data dir when missing and proves it is writable, so a bad dir is one clear error at start.
+pub fn ensure_data_dir_writable(data_dir: &Path) -> Result<(), ConfigError> {
+    let fail = |e: std::io::Error| {
+        ConfigError::new(
+            "data_dir",
+            format!("`{}` is not writable: {e}", data_dir.display()),
+        )
+    };
+    std::fs::create_dir_all(data_dir).map_err(fail)?;
+    let probe = data_dir.join(".write-probe");
+    std::fs::write(&probe, b"ok").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
+}
+
+/// Parses a URL and checks its scheme; used by validation for every URL setting.
+fn check_url(setting: &str, value: &str, schemes: &[&str]) -> Result<(), ConfigError> {
+    let url = Url::parse(value)
+        .map_err(|e| ConfigError::new(setting, format!("`{value}` is not a valid URL: {e}")))?;
+    if !schemes.contains(&url.scheme()) {
+        return Err(ConfigError::new(
+            setting,
+            format!(
+                "`{value}` has scheme `{}`, expected one of: {}",
+                url.scheme(),
+                schemes.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}

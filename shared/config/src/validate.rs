@@ -1,0 +1,44 @@
+use crate::{Config, ConfigError, check_url};
+
+impl Config {
+    /// Checks every setting; the first problem is returned naming the setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_url("database_url", &self.database_url, &["sqlite", "postgres", "postgresql"])?;
+        if let Some(redis_url) = &self.redis_url {
+            check_url("redis_url", redis_url, &["redis", "rediss"])?;
+        }
+        for (service, url) in &self.service_urls {
+            check_url(&service.url_env_var(), url, &["http", "https"])?;
+        }
+        for service in crate::ServiceName::ALL {
+            if !self.runs(service) && !self.service_urls.contains_key(&service) {
+                return Err(ConfigError::new(
+                    service.url_env_var(),
+                    format!(
+                        "required: this process does not run `{service}` (services = {}), so it must know where `{service}` runs",
+                        self.services.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+                    ),
+                ));
+            }
+        }
+        for origin in &self.cors_origins {
+            if origin == "*" {
+                return Err(ConfigError::new(
+                    "cors_origins",
+                    "a wildcard origin is refused because the web app sends credentials; list the origins",
+                ));
+            }
+            check_url("cors_origins", origin, &["http", "https"])?;
+        }
+        if self.shutdown_grace_seconds == 0 || self.shutdown_grace_seconds > 600 {
+            return Err(ConfigError::new(
+                "shutdown_grace_seconds",
+                format!("{} is outside 1..=600", self.shutdown_grace_seconds),
+            ));
+        }
+        if self.log.trim().is_empty() {
+            return Err(ConfigError::new("log", "must not be empty"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,137 @@
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use spot_config::{Config, ConfigError, ConfigLayer, ServiceName, ensure_data_dir_writable};
+
+fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn load(env_pairs: &[(&str, &str)], flags: ConfigLayer) -> Result<Config, ConfigError> {
+    Config::load(None, &env(env_pairs), flags)
+}
+
+#[test]
+fn defaults_run_everything_embedded_on_localhost() {
+    let config = load(&[], ConfigLayer::default()).expect("defaults are valid");
+    assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.data_dir.to_str(), Some("./spot-data"));
+    assert!(config.database_url.starts_with("sqlite://./spot-data/spot.db"));
+    assert_eq!(config.redis_url, None);
+    assert_eq!(config.services, ServiceName::ALL.to_vec());
+    assert_eq!(
+        config.url_of(ServiceName::Risk).as_deref(),
+        Some("http://127.0.0.1:8080")
+    );
+}
+
+#[test]
+fn file_then_env_then_flags_each_override_the_layer_below() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        file,
+        "listen = \"127.0.0.1:7000\"\nlog = \"debug\"\ndata_dir = \"/tmp/from-file\""
+    )
+    .unwrap();
+    let flags = ConfigLayer {
+        data_dir: Some("/tmp/from-flag".into()),
+        ..Default::default()
+    };
+    let config = Config::load(
+        Some(file.path()),
+        &env(&[("SPOT_LISTEN", "127.0.0.1:7001"), ("SPOT_DATA_DIR", "/tmp/from-env")]),
+        flags,
+    )
+    .unwrap();
+    assert_eq!(config.log, "debug", "file beats defaults");
+    assert_eq!(config.listen.to_string(), "127.0.0.1:7001", "env beats file");
+    assert_eq!(config.data_dir.to_str(), Some("/tmp/from-flag"), "flags beat env");
+}
+
+#[test]
+fn unknown_file_key_is_a_one_line_error_naming_it() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(file, "listn = \"127.0.0.1:7000\"").unwrap();
+    let error = Config::load(Some(file.path()), &env(&[]), ConfigLayer::default()).unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("unknown field `listn`"), "{text}");
+    assert!(!text.contains('\n'), "one line: {text}");
+}
+
+#[test]
+fn unknown_spot_env_var_is_refused() {
+    let error = load(&[("SPOT_LISTN", "x")], ConfigLayer::default()).unwrap_err();
+    assert_eq!(error.setting, "SPOT_LISTN");
+    assert!(error.problem.contains("unknown setting"));
+}
+
+#[test]
+fn malformed_urls_name_the_setting() {
+    let error = load(&[("SPOT_DATABASE_URL", "mysql://x/y")], ConfigLayer::default()).unwrap_err();
+    assert_eq!(error.setting, "database_url");
+    assert!(error.problem.contains("scheme `mysql`"), "{}", error.problem);
+
+    let error = load(&[("SPOT_REDIS_URL", "not a url")], ConfigLayer::default()).unwrap_err();
+    assert_eq!(error.setting, "redis_url");
+
+    let error = load(&[("SPOT_LISTEN", "localhost")], ConfigLayer::default()).unwrap_err();
+    assert_eq!(error.setting, "listen");
+}
+
+#[test]
+fn a_subset_of_services_needs_the_urls_of_the_others() {
+    let error = load(&[("SPOT_SERVICES", "cluster,risk")], ConfigLayer::default()).unwrap_err();
+    assert_eq!(error.setting, "SPOT_AUTH_URL");
+
+    let config = load(
+        &[
+            ("SPOT_SERVICES", "risk,cluster"),
+            ("SPOT_AUTH_URL", "http://auth:8080"),
+            ("SPOT_POLICY_URL", "http://policy:8080"),
+            ("SPOT_BILLING_URL", "http://billing:8080"),
+            ("SPOT_OPTIMIZER_URL", "http://optimizer:8080"),
+        ],
+        ConfigLayer::default(),
+    )
+    .unwrap();
+    assert_eq!(config.services, vec![ServiceName::Cluster, ServiceName::Risk]);
+    assert_eq!(config.url_of(ServiceName::Auth).as_deref(), Some("http://auth:8080"));
+    assert_eq!(config.url_of(ServiceName::Cluster).as_deref(), Some("http://127.0.0.1:8080"));
+}
+
+#[test]
+fn unknown_service_names_are_listed() {
+    let error = load(&[("SPOT_SERVICES", "cluster,rsik")], ConfigLayer::default()).unwrap_err();
+    assert_eq!(error.setting, "services");
+    assert!(error.problem.contains("unknown service `rsik`"));
+}
+
+#[test]
+fn wildcard_cors_origin_is_refused() {
+    let error = load(&[("SPOT_CORS_ORIGINS", "*")], ConfigLayer::default()).unwrap_err();
+    assert_eq!(error.setting, "cors_origins");
+}
+
+#[test]
+fn dump_hides_database_password() {
+    let config = load(
+        &[("SPOT_DATABASE_URL", "postgres://spot:secret@db:5432/spot")],
+        ConfigLayer::default(),
+    )
+    .unwrap();
+    let dump = config.to_toml();
+    assert!(dump.contains("REDACTED") && !dump.contains("secret"), "{dump}");
+}
+
+#[test]
+fn unwritable_data_dir_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let error = ensure_data_dir_writable(&file.join("sub")).unwrap_err();
+    assert_eq!(error.setting, "data_dir");
+    assert!(error.problem.contains("is not writable"));
+}
