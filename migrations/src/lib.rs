@@ -1,0 +1,18 @@
+//! Every schema change of the platform, one migration per change, the same on SQLite and PostgreSQL.
+//! Run at start by `spot serve` and on demand by `spot migrate`.
+//!
+//! SQLite cannot add foreign keys or alter columns after the fact (sea-orm-migration panics), so
+//! foreign keys are declared inside `create_table` and columns are added, never modified.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_system_config;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_system_config::Migration)]
+    }
+}

@@ -1,0 +1,130 @@
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend};
+use sea_orm_migration::MigratorTrait;
+use spot_migrations::Migrator;
+
+use crate::DbError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A pool over the configured database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Database {
+    connection: DatabaseConnection,
+}
+
+impl Database {
+    /// Connects, checks the schema is not newer than this binary, and runs pending migrations.
+    pub async fn open(url: &str) -> Result<Self, DbError> {
+        let database = Self::connect(url).await?;
+        database.migrate().await?;
+        Ok(database)
+    }
+
+    /// Connects without migrating (used by `spot migrate` and tests).
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        if url.starts_with("sqlite::memory:") || url.contains("mode=memory") {
+            // Each connection to an in-memory SQLite database would see its own empty database.
+            options.max_connections(1).min_connections(1);
+        } else if url.starts_with("sqlite") {
+            options.max_connections(8);
+        } else {
+            options.max_connections(20);
+        }
+        let connection = sea_orm::Database::connect(options)
+            .await
+            .map_err(|e| DbError::Connect {
+                url: redact(url),
+                reason: first_line(&e.to_string()),
+            })?;
+        if connection.get_database_backend() == DbBackend::Sqlite {
+            // sqlx enables this by default; stated here because the schema relies on it.
+            connection
+                .execute_unprepared("PRAGMA foreign_keys = ON")
+                .await?;
+        }
+        Ok(Self { connection })
+    }
+
+    /// Applies pending migrations after refusing a schema newer than this binary.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        self.check_schema_not_newer().await?;
+        Migrator::up(&self.connection, None)
+            .await
+            .map_err(|e| DbError::Migration(first_line(&e.to_string())))
+    }
+
+    /// The names of the migrations applied to this database, oldest first.
+    pub async fn applied_migrations(&self) -> Result<Vec<String>, DbError> {
+        if !self.has_migration_table().await? {
+            return Ok(Vec::new());
+        }
+        let rows = Migrator::get_migration_models(&self.connection).await?;
+        Ok(rows.into_iter().map(|row| row.version).collect())
+    }
+
+    async fn check_schema_not_newer(&self) -> Result<(), DbError> {
+        let known: Vec<String> = Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
+        for applied in self.applied_migrations().await? {
+            if !known.contains(&applied) {
+                return Err(DbError::NewerSchema {
+                    unknown: applied,
+                    latest: known.last().cloned().unwrap_or_default(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn has_migration_table(&self) -> Result<bool, DbError> {
+        let manager = sea_orm_migration::SchemaManager::new(&self.connection);
+        Ok(manager.has_table("seaql_migrations").await?)
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.connection
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.connection.get_database_backend() {
+            DbBackend::Postgres => Backend::Postgres,
+            _ => Backend::Sqlite,
+        }
+    }
+
+    /// True when the database answers a trivial query (readiness).
+    pub async fn ping(&self) -> bool {
+        self.connection.ping().await.is_ok()
+    }
+
+    pub async fn close(self) -> Result<(), DbError> {
+        Ok(self.connection.close().await?)
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("REDACTED"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,44 @@
+use sea_orm::{DbErr, SqlErr};
+use spot_error::{ErrorCode, ServiceError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database_url: cannot connect to {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error(
+        "the database schema is newer than this binary: it has migration `{unknown}`, which this version of spot does not know (its latest is `{latest}`); run a newer spot"
+    )]
+    NewerSchema { unknown: String, latest: String },
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    #[error("database error: {0}")]
+    Query(DbErr),
+}
+
+impl From<DbErr> for DbError {
+    fn from(error: DbErr) -> Self {
+        match error.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(detail)) => Self::AlreadyExists(detail),
+            _ => Self::Query(error),
+        }
+    }
+}
+
+impl ServiceError for DbError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Connect { .. } => ErrorCode::Unavailable,
+            Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
+            Self::NewerSchema { .. } => ErrorCode::FailedPrecondition,
+            Self::Migration(_) | Self::Query(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<DbError> for tonic::Status {
+    fn from(error: DbError) -> Self {
+        error.into_status()
+    }
+}
