@@ -31,7 +31,7 @@ impl Database {
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .connect_timeout(Duration::from_secs(5))
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(5))
             .sqlx_logging(false);
         if url.starts_with("sqlite::memory:") || url.contains("mode=memory") {
             // Each connection to an in-memory SQLite database would see its own empty database.
