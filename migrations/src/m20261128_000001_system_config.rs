@@ -21,9 +21,18 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(SystemConfig::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(SystemConfig::Key).string().not_null().primary_key())
+                    .col(
+                        ColumnDef::new(SystemConfig::Key)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(SystemConfig::Value).text().not_null())
-                    .col(ColumnDef::new(SystemConfig::UpdatedAt).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(SystemConfig::UpdatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(SystemConfig::UpdatedBy).string().not_null())
                     .to_owned(),
             )

@@ -1,0 +1,9 @@
+//! The `spot` binary's library: start-up, serving with graceful shutdown, migrations.
+
+pub mod cli;
+mod error;
+mod health;
+mod server;
+
+pub use error::StartError;
+pub use server::{RunningServer, migrate, run, shutdown_signal, start};

@@ -1,1 +1,36 @@
-fn main() {}
+//! `spot`: runs any set of the platform's services, migrates the database, prints the config.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use spot_server::cli::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match cli.load_config(std::env::vars().collect()) {
+        Ok(config) => config,
+        Err(error) => return fail(&error),
+    };
+    if cli.dump_config {
+        print!("{}", config.to_toml());
+        return ExitCode::SUCCESS;
+    }
+    let result = match cli.command {
+        Some(Command::Serve) => spot_server::run(config, spot_server::shutdown_signal()).await,
+        Some(Command::Migrate) => spot_server::migrate(&config).await,
+        None => {
+            eprintln!("spot: give a command (serve, migrate) or --dump-config; see spot --help");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+fn fail(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("spot: error: {error}");
+    ExitCode::from(2)
+}

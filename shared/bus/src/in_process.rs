@@ -27,7 +27,11 @@ struct State {
 impl State {
     fn live(&mut self, key: &str) -> Option<&Vec<u8>> {
         let now = Instant::now();
-        if self.keys.get(key).is_some_and(|(_, expires)| *expires <= now) {
+        if self
+            .keys
+            .get(key)
+            .is_some_and(|(_, expires)| *expires <= now)
+        {
             self.keys.remove(key);
         }
         self.keys.get(key).map(|(value, _)| value)
@@ -46,7 +50,9 @@ impl InProcessBus {
 
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the maps half-updated, so poisoning is ignored.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -175,7 +175,13 @@ impl Bus for RedisBus {
         check_name(key)?;
         let _: () = self
             .commands
-            .set(self.key(key), value.to_vec(), Some(Expiration::PX(millis(ttl))), None, false)
+            .set(
+                self.key(key),
+                value.to_vec(),
+                Some(Expiration::PX(millis(ttl))),
+                None,
+                false,
+            )
             .await
             .map_err(unavailable)?;
         Ok(())
@@ -203,12 +209,20 @@ impl Bus for RedisBus {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BusError> {
-        let value: Option<Vec<u8>> = self.commands.get(self.key(key)).await.map_err(unavailable)?;
+        let value: Option<Vec<u8>> = self
+            .commands
+            .get(self.key(key))
+            .await
+            .map_err(unavailable)?;
         Ok(value)
     }
 
     async fn delete(&self, key: &str) -> Result<(), BusError> {
-        let _: i64 = self.commands.del(self.key(key)).await.map_err(unavailable)?;
+        let _: i64 = self
+            .commands
+            .del(self.key(key))
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 

@@ -15,7 +15,11 @@ fn redis_url() -> String {
 
 async fn redis_bus() -> SharedBus {
     let namespace = format!("test-{}", uuid::Uuid::new_v4().simple());
-    Arc::new(RedisBus::connect(&redis_url(), &namespace).await.expect("Redis for tests"))
+    Arc::new(
+        RedisBus::connect(&redis_url(), &namespace)
+            .await
+            .expect("Redis for tests"),
+    )
 }
 
 macro_rules! bus_contract_suite {
@@ -38,12 +42,21 @@ async fn subscribers_get_every_message_of_their_topic_in_order(bus: SharedBus) {
     }
     for subscription in [&mut first, &mut second] {
         for n in 0..3u8 {
-            let message = tokio::time::timeout(WAIT, subscription.next()).await.unwrap().unwrap();
-            assert_eq!((message.topic.as_str(), message.payload), ("cluster.updated", vec![n]));
+            let message = tokio::time::timeout(WAIT, subscription.next())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (message.topic.as_str(), message.payload),
+                ("cluster.updated", vec![n])
+            );
         }
     }
     let nothing = tokio::time::timeout(Duration::from_millis(200), other.next()).await;
-    assert!(nothing.is_err(), "another topic's subscriber receives nothing");
+    assert!(
+        nothing.is_err(),
+        "another topic's subscriber receives nothing"
+    );
 }
 
 async fn publishing_without_subscribers_is_fine(bus: SharedBus) {
@@ -51,8 +64,12 @@ async fn publishing_without_subscribers_is_fine(bus: SharedBus) {
 }
 
 async fn keys_expire_after_their_ttl(bus: SharedBus) {
-    bus.set("flag:a", b"1", Duration::from_millis(300)).await.unwrap();
-    bus.set("flag:b", b"2", Duration::from_secs(30)).await.unwrap();
+    bus.set("flag:a", b"1", Duration::from_millis(300))
+        .await
+        .unwrap();
+    bus.set("flag:b", b"2", Duration::from_secs(30))
+        .await
+        .unwrap();
     assert_eq!(bus.get("flag:a").await.unwrap(), Some(b"1".to_vec()));
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(bus.get("flag:a").await.unwrap(), None);
@@ -70,9 +87,15 @@ async fn set_if_absent_lets_only_the_first_writer_in(bus: SharedBus) {
 
 async fn scan_prefix_lists_only_live_keys_under_the_prefix(bus: SharedBus) {
     let long = Duration::from_secs(30);
-    bus.set("pool:us-east-1a:m5.large", b"a", long).await.unwrap();
-    bus.set("pool:us-east-1b:c5.xlarge", b"b", long).await.unwrap();
-    bus.set("pool:gone", b"c", Duration::from_millis(100)).await.unwrap();
+    bus.set("pool:us-east-1a:m5.large", b"a", long)
+        .await
+        .unwrap();
+    bus.set("pool:us-east-1b:c5.xlarge", b"b", long)
+        .await
+        .unwrap();
+    bus.set("pool:gone", b"c", Duration::from_millis(100))
+        .await
+        .unwrap();
     bus.set("poolside", b"d", long).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let listed = bus.scan_prefix("pool:").await.unwrap();
@@ -87,18 +110,41 @@ async fn scan_prefix_lists_only_live_keys_under_the_prefix(bus: SharedBus) {
 
 async fn a_lease_has_one_holder_until_released_or_expired(bus: SharedBus) {
     let ttl = Duration::from_millis(400);
-    let held = bus.try_acquire("optimizer-loop", ttl).await.unwrap().expect("free lease");
-    assert!(bus.try_acquire("optimizer-loop", ttl).await.unwrap().is_none());
+    let held = bus
+        .try_acquire("optimizer-loop", ttl)
+        .await
+        .unwrap()
+        .expect("free lease");
+    assert!(
+        bus.try_acquire("optimizer-loop", ttl)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(bus.renew(&held, ttl).await.unwrap(), "the holder renews");
     bus.release(&held).await.unwrap();
-    let next = bus.try_acquire("optimizer-loop", ttl).await.unwrap().expect("released");
+    let next = bus
+        .try_acquire("optimizer-loop", ttl)
+        .await
+        .unwrap()
+        .expect("released");
 
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert!(!bus.renew(&next, ttl).await.unwrap(), "an expired lease cannot be renewed");
-    let third = bus.try_acquire("optimizer-loop", ttl).await.unwrap().expect("expired");
+    assert!(
+        !bus.renew(&next, ttl).await.unwrap(),
+        "an expired lease cannot be renewed"
+    );
+    let third = bus
+        .try_acquire("optimizer-loop", ttl)
+        .await
+        .unwrap()
+        .expect("expired");
     bus.release(&next).await.unwrap();
     assert!(
-        bus.try_acquire("optimizer-loop", ttl).await.unwrap().is_none(),
+        bus.try_acquire("optimizer-loop", ttl)
+            .await
+            .unwrap()
+            .is_none(),
         "a stale holder's release leaves the new holder's lease alone"
     );
     bus.release(&third).await.unwrap();
@@ -106,7 +152,11 @@ async fn a_lease_has_one_holder_until_released_or_expired(bus: SharedBus) {
 
 async fn bad_names_are_refused(bus: SharedBus) {
     assert!(bus.publish("", b"x").await.is_err());
-    assert!(bus.set("has space", b"x", Duration::from_secs(1)).await.is_err());
+    assert!(
+        bus.set("has space", b"x", Duration::from_secs(1))
+            .await
+            .is_err()
+    );
 }
 
 async fn a_singleton_job_runs_on_one_replica_and_fails_over(bus: SharedBus) {
@@ -119,25 +169,42 @@ async fn a_singleton_job_runs_on_one_replica_and_fails_over(bus: SharedBus) {
     for _ in 0..2 {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         stops.push(stop);
-        let (bus, running, most_at_once, runs) =
-            (bus.clone(), running.clone(), most_at_once.clone(), runs.clone());
+        let (bus, running, most_at_once, runs) = (
+            bus.clone(),
+            running.clone(),
+            most_at_once.clone(),
+            runs.clone(),
+        );
         replicas.push(tokio::spawn(async move {
-            run_singleton(bus.as_ref(), "hibernation-scheduler", ttl, async { let _ = stopped.await; }, |lost| {
-                let (running, most_at_once, runs) = (running.clone(), most_at_once.clone(), runs.clone());
-                async move {
-                    runs.fetch_add(1, Ordering::SeqCst);
-                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                    most_at_once.fetch_max(now, Ordering::SeqCst);
-                    // Counted down however the job ends: cancelled, or dropped at shutdown.
-                    let _running = CountDown(running);
-                    lost.cancelled().await;
-                }
-            })
+            run_singleton(
+                bus.as_ref(),
+                "hibernation-scheduler",
+                ttl,
+                async {
+                    let _ = stopped.await;
+                },
+                |lost| {
+                    let (running, most_at_once, runs) =
+                        (running.clone(), most_at_once.clone(), runs.clone());
+                    async move {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most_at_once.fetch_max(now, Ordering::SeqCst);
+                        // Counted down however the job ends: cancelled, or dropped at shutdown.
+                        let _running = CountDown(running);
+                        lost.cancelled().await;
+                    }
+                },
+            )
             .await;
         }));
     }
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(runs.load(Ordering::SeqCst), 1, "exactly one replica runs the job");
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "exactly one replica runs the job"
+    );
 
     // The holder shuts down (releasing the lease); the other replica takes over.
     let first_stop = stops.remove(0);
@@ -147,7 +214,11 @@ async fn a_singleton_job_runs_on_one_replica_and_fails_over(bus: SharedBus) {
     while runs.load(Ordering::SeqCst) < 2 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(runs.load(Ordering::SeqCst), 2, "the other replica took over");
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "the other replica took over"
+    );
     assert_eq!(most_at_once.load(Ordering::SeqCst), 1, "never two at once");
     for stop in stops {
         let _ = stop.send(());
@@ -181,5 +252,10 @@ async fn an_unreachable_redis_is_one_clear_error() {
     let Err(error) = RedisBus::connect("redis://127.0.0.1:1", "test").await else {
         panic!("connected to a closed port");
     };
-    assert!(error.to_string().starts_with("redis_url: cannot reach Redis"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with("redis_url: cannot reach Redis"),
+        "{error}"
+    );
 }

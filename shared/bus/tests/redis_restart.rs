@@ -24,7 +24,10 @@ impl RedisServer {
         let server = Self { port, child };
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "redis-server did not start");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         server
@@ -59,7 +62,9 @@ async fn a_redis_restart_is_survived_and_subscriptions_resume() {
         .unwrap();
     let mut updates = bus.subscribe("cluster.updated").await.unwrap();
     bus.publish("cluster.updated", b"before").await.unwrap();
-    let first = tokio::time::timeout(Duration::from_secs(5), updates.next()).await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), updates.next())
+        .await
+        .unwrap();
     assert_eq!(first.unwrap().payload, b"before");
 
     server.stop();
@@ -81,6 +86,8 @@ async fn a_redis_restart_is_survived_and_subscriptions_resume() {
     };
     assert_eq!(received.payload, b"after");
     assert!(bus.ping().await);
-    bus.set("flag", b"y", Duration::from_secs(60)).await.unwrap();
+    bus.set("flag", b"y", Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(bus.get("flag").await.unwrap(), Some(b"y".to_vec()));
 }

@@ -76,7 +76,9 @@ impl Config {
     }
 
     fn from_layer(layer: ConfigLayer) -> Result<Config, ConfigError> {
-        let data_dir = layer.data_dir.unwrap_or_else(|| PathBuf::from("./spot-data"));
+        let data_dir = layer
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from("./spot-data"));
         let listen_text = layer.listen.unwrap_or_else(|| "127.0.0.1:8080".to_owned());
         let listen = listen_text.parse().map_err(|_| {
             ConfigError::new(

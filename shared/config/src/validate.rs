@@ -3,7 +3,11 @@ use crate::{Config, ConfigError, check_url};
 impl Config {
     /// Checks every setting; the first problem is returned naming the setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        check_url("database_url", &self.database_url, &["sqlite", "postgres", "postgresql"])?;
+        check_url(
+            "database_url",
+            &self.database_url,
+            &["sqlite", "postgres", "postgresql"],
+        )?;
         if let Some(redis_url) = &self.redis_url {
             check_url("redis_url", redis_url, &["redis", "rediss"])?;
         }
@@ -16,7 +20,11 @@ impl Config {
                     service.url_env_var(),
                     format!(
                         "required: this process does not run `{service}` (services = {}), so it must know where `{service}` runs",
-                        self.services.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+                        self.services
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(",")
                     ),
                 ));
             }

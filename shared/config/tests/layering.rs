@@ -19,7 +19,11 @@ fn defaults_run_everything_embedded_on_localhost() {
     let config = load(&[], ConfigLayer::default()).expect("defaults are valid");
     assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.data_dir.to_str(), Some("./spot-data"));
-    assert!(config.database_url.starts_with("sqlite://./spot-data/spot.db"));
+    assert!(
+        config
+            .database_url
+            .starts_with("sqlite://./spot-data/spot.db")
+    );
     assert_eq!(config.redis_url, None);
     assert_eq!(config.services, ServiceName::ALL.to_vec());
     assert_eq!(
@@ -42,13 +46,24 @@ fn file_then_env_then_flags_each_override_the_layer_below() {
     };
     let config = Config::load(
         Some(file.path()),
-        &env(&[("SPOT_LISTEN", "127.0.0.1:7001"), ("SPOT_DATA_DIR", "/tmp/from-env")]),
+        &env(&[
+            ("SPOT_LISTEN", "127.0.0.1:7001"),
+            ("SPOT_DATA_DIR", "/tmp/from-env"),
+        ]),
         flags,
     )
     .unwrap();
     assert_eq!(config.log, "debug", "file beats defaults");
-    assert_eq!(config.listen.to_string(), "127.0.0.1:7001", "env beats file");
-    assert_eq!(config.data_dir.to_str(), Some("/tmp/from-flag"), "flags beat env");
+    assert_eq!(
+        config.listen.to_string(),
+        "127.0.0.1:7001",
+        "env beats file"
+    );
+    assert_eq!(
+        config.data_dir.to_str(),
+        Some("/tmp/from-flag"),
+        "flags beat env"
+    );
 }
 
 #[test]
@@ -70,9 +85,17 @@ fn unknown_spot_env_var_is_refused() {
 
 #[test]
 fn malformed_urls_name_the_setting() {
-    let error = load(&[("SPOT_DATABASE_URL", "mysql://x/y")], ConfigLayer::default()).unwrap_err();
+    let error = load(
+        &[("SPOT_DATABASE_URL", "mysql://x/y")],
+        ConfigLayer::default(),
+    )
+    .unwrap_err();
     assert_eq!(error.setting, "database_url");
-    assert!(error.problem.contains("scheme `mysql`"), "{}", error.problem);
+    assert!(
+        error.problem.contains("scheme `mysql`"),
+        "{}",
+        error.problem
+    );
 
     let error = load(&[("SPOT_REDIS_URL", "not a url")], ConfigLayer::default()).unwrap_err();
     assert_eq!(error.setting, "redis_url");
@@ -97,9 +120,18 @@ fn a_subset_of_services_needs_the_urls_of_the_others() {
         ConfigLayer::default(),
     )
     .unwrap();
-    assert_eq!(config.services, vec![ServiceName::Cluster, ServiceName::Risk]);
-    assert_eq!(config.url_of(ServiceName::Auth).as_deref(), Some("http://auth:8080"));
-    assert_eq!(config.url_of(ServiceName::Cluster).as_deref(), Some("http://127.0.0.1:8080"));
+    assert_eq!(
+        config.services,
+        vec![ServiceName::Cluster, ServiceName::Risk]
+    );
+    assert_eq!(
+        config.url_of(ServiceName::Auth).as_deref(),
+        Some("http://auth:8080")
+    );
+    assert_eq!(
+        config.url_of(ServiceName::Cluster).as_deref(),
+        Some("http://127.0.0.1:8080")
+    );
 }
 
 #[test]
@@ -123,7 +155,10 @@ fn dump_hides_database_password() {
     )
     .unwrap();
     let dump = config.to_toml();
-    assert!(dump.contains("REDACTED") && !dump.contains("secret"), "{dump}");
+    assert!(
+        dump.contains("REDACTED") && !dump.contains("secret"),
+        "{dump}"
+    );
 }
 
 #[test]

@@ -41,12 +41,13 @@ impl Database {
         } else {
             options.max_connections(20);
         }
-        let connection = sea_orm::Database::connect(options)
-            .await
-            .map_err(|e| DbError::Connect {
-                url: redact(url),
-                reason: first_line(&e.to_string()),
-            })?;
+        let connection =
+            sea_orm::Database::connect(options)
+                .await
+                .map_err(|e| DbError::Connect {
+                    url: redact(url),
+                    reason: first_line(&e.to_string()),
+                })?;
         if connection.get_database_backend() == DbBackend::Sqlite {
             // sqlx enables this by default; stated here because the schema relies on it.
             connection

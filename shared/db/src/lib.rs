@@ -2,8 +2,8 @@
 //! at start, and the stores that live in no single service.
 
 mod database;
-mod error;
 pub mod entity;
+mod error;
 mod system_settings;
 pub mod testing;
 

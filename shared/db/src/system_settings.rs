@@ -60,7 +60,10 @@ impl SystemSettingsStore {
         let now = chrono::Utc::now().timestamp_millis();
         let rows = [
             (SAFE_MODE, settings.safe_mode.to_string()),
-            (GLOBAL_RISK_TTL, settings.global_risk_ttl_seconds.to_string()),
+            (
+                GLOBAL_RISK_TTL,
+                settings.global_risk_ttl_seconds.to_string(),
+            ),
         ]
         .map(|(key, value)| system_config::ActiveModel {
             key: Set(key.to_owned()),

@@ -53,7 +53,10 @@ impl PostgresScratch {
         if let Ok(admin) = Database::connect(&postgres_url()).await {
             let _ = admin
                 .connection()
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+                .execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ))
                 .await;
             let _ = admin.close().await;
         }

@@ -30,13 +30,18 @@ async fn system_settings_round_trip_and_record_who_changed_them(db: Database) {
         ..settings
     };
     store.put(&again, "user:admin-2").await.unwrap();
-    assert_eq!(store.get().await.unwrap(), again, "an update replaces, never duplicates");
+    assert_eq!(
+        store.get().await.unwrap(),
+        again,
+        "an update replaces, never duplicates"
+    );
     let (who, _) = store.last_change().await.unwrap().unwrap();
     assert_eq!(who, "user:admin-2");
 }
 
 async fn a_duplicate_key_is_already_exists_not_an_internal_error(db: Database) {
-    let insert = "INSERT INTO system_config (key, value, updated_at, updated_by) VALUES ('k', 'v', 0, 't')";
+    let insert =
+        "INSERT INTO system_config (key, value, updated_at, updated_by) VALUES ('k', 'v', 0, 't')";
     db.connection().execute_unprepared(insert).await.unwrap();
     let error: DbError = db
         .connection()
@@ -77,6 +82,9 @@ async fn an_unreachable_database_is_one_clear_error() {
         .await
         .unwrap_err();
     let message = error.to_string();
-    assert!(message.starts_with("database_url: cannot connect to"), "{message}");
+    assert!(
+        message.starts_with("database_url: cannot connect to"),
+        "{message}"
+    );
     assert!(!message.contains("secret"), "password redacted: {message}");
 }

@@ -152,10 +152,17 @@ mod tests {
 
     #[test]
     fn invalid_argument_names_the_field_and_maps_to_400() {
-        let status: tonic::Status = Error::invalid("policy.spot_percent", "must be at most 100").into();
+        let status: tonic::Status =
+            Error::invalid("policy.spot_percent", "must be at most 100").into();
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
-        assert_eq!(status.message(), "invalid `policy.spot_percent`: must be at most 100");
-        assert_eq!(ErrorCode::InvalidArgument.http_status(), http::StatusCode::BAD_REQUEST);
+        assert_eq!(
+            status.message(),
+            "invalid `policy.spot_percent`: must be at most 100"
+        );
+        assert_eq!(
+            ErrorCode::InvalidArgument.http_status(),
+            http::StatusCode::BAD_REQUEST
+        );
     }
 
     #[test]

@@ -1,0 +1,10 @@
+//! What every service is built from: the shared context (config, database, bus, clients of the
+//! other services, shutdown signal) and the registry the `spot` binary mounts services from.
+
+mod clients;
+mod context;
+mod registry;
+
+pub use clients::{OutgoingChannel, OutgoingInterceptor, ServiceClients};
+pub use context::ServiceContext;
+pub use registry::ServiceRegistry;

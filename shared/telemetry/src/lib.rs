@@ -35,8 +35,8 @@ pub enum TelemetryError {
 
 /// Installs the global subscriber. Call once, early in `main`, and keep the guard.
 pub fn init(log_filter: &str, service_name: &str) -> Result<TelemetryGuard, TelemetryError> {
-    let filter =
-        EnvFilter::try_new(log_filter).map_err(|_| TelemetryError::Filter(log_filter.to_owned()))?;
+    let filter = EnvFilter::try_new(log_filter)
+        .map_err(|_| TelemetryError::Filter(log_filter.to_owned()))?;
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );

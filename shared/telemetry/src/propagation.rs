@@ -76,4 +76,3 @@ where
         self.inner.call(request).instrument(span)
     }
 }
-

@@ -1,0 +1,43 @@
+# The README's commands. `make run` runs the platform; `make test` runs every check CI runs.
+
+CARGO ?= cargo
+
+.PHONY: run test lint fmt check-fmt clippy buf-lint unit-tests backend-tests node-tools build
+
+## Run the whole platform in one process (SQLite + in-process bus) on 127.0.0.1:8080.
+run:
+	$(CARGO) run -p spot-server --bin spot -- serve
+
+build:
+	$(CARGO) build --workspace --all-targets
+
+## Everything CI checks: formatting, clippy, buf lint, and the tests on SQLite and on PostgreSQL + Redis.
+test: lint unit-tests backend-tests
+
+lint: check-fmt clippy buf-lint
+
+check-fmt:
+	$(CARGO) fmt --all -- --check
+
+fmt:
+	$(CARGO) fmt --all
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+node_modules/.bin/buf: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+buf-lint: node_modules/.bin/buf
+	npx --no-install buf lint
+
+## Embedded default: SQLite and the in-process bus (the contract suites also hit PostgreSQL and Redis).
+unit-tests:
+	./scripts/ensure-backends.sh
+	$(CARGO) test --workspace
+
+## The same tests with servers on PostgreSQL and Redis.
+backend-tests:
+	./scripts/ensure-backends.sh
+	TEST_BACKEND=postgres $(CARGO) test --workspace

@@ -1,0 +1,189 @@
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use spot_bus::{InProcessBus, RedisBus, SharedBus};
+use spot_config::{Config, ServiceName, ensure_data_dir_writable};
+use spot_db::Database;
+use spot_kit::{ServiceClients, ServiceContext, ServiceRegistry};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Server;
+
+use crate::StartError;
+use crate::health::start_health_reporting;
+
+/// The Redis namespace every key and topic of the platform lives under.
+const BUS_NAMESPACE: &str = "spot";
+
+/// A started server. Dropping it does not stop it; call [`RunningServer::stop`].
+pub struct RunningServer {
+    pub local_addr: SocketAddr,
+    pub shutdown: CancellationToken,
+    task: JoinHandle<Result<(), StartError>>,
+}
+
+impl RunningServer {
+    /// Begins a graceful shutdown and waits for it to finish.
+    pub async fn stop(self) -> Result<(), StartError> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+
+    /// Waits until the server has stopped.
+    pub async fn wait(self) -> Result<(), StartError> {
+        self.task
+            .await
+            .map_err(|e| StartError::Serve(e.to_string()))?
+    }
+}
+
+/// Runs until `signal` resolves, then shuts down gracefully. Installs telemetry first.
+pub async fn run(config: Config, signal: impl Future<Output = ()>) -> Result<(), StartError> {
+    let _telemetry = spot_telemetry::init(&config.log, "spot")?;
+    let server = start(config).await?;
+    tracing::info!(addr = %server.local_addr, "spot is serving");
+    signal.await;
+    tracing::info!("shutting down: finishing in-flight calls");
+    server.stop().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Binds, opens the database (running migrations), connects the bus and starts serving.
+/// `config.listen` may use port 0; the bound address is in [`RunningServer::local_addr`].
+pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
+    ensure_data_dir_writable(&config.data_dir)?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    config.listen = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let db = Database::open(&config.database_url).await?;
+    let bus: SharedBus = match &config.redis_url {
+        Some(url) => Arc::new(RedisBus::connect(url, BUS_NAMESPACE).await?),
+        None => Arc::new(InProcessBus::new()),
+    };
+    let clients = ServiceClients::new(&config)?;
+    let shutdown = CancellationToken::new();
+    let ctx = ServiceContext {
+        config: Arc::new(config),
+        db,
+        bus,
+        clients,
+        shutdown: shutdown.clone(),
+    };
+
+    let mut registry = ServiceRegistry::new();
+    for service in &ctx.config.services {
+        match service {
+            ServiceName::Auth => spot_auth::register(&ctx, &mut registry),
+            ServiceName::Cluster => spot_cluster::register(&ctx, &mut registry),
+            ServiceName::Policy => spot_policy::register(&ctx, &mut registry),
+            ServiceName::Billing => spot_billing::register(&ctx, &mut registry),
+            ServiceName::Risk => spot_risk::register(&ctx, &mut registry),
+            ServiceName::Optimizer => spot_optimizer::register(&ctx, &mut registry),
+        }
+    }
+    let (routes, grpc_names) = registry.into_parts();
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    start_health_reporting(health_reporter, &ctx, &grpc_names, &ctx.config.services).await;
+    let routes = with_reflection(routes.routes().add_service(health_service), &grpc_names)?;
+
+    let server = Server::builder()
+        .accept_http1(true)
+        .layer(spot_telemetry::TraceContextLayer)
+        .layer(tower::util::option_layer(spot_edge::cors_layer(
+            &ctx.config.cors_origins,
+        )))
+        .layer(spot_edge::GrpcWebLayer::new())
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(listener),
+            shutdown.clone().cancelled_owned(),
+        );
+
+    let grace = Duration::from_secs(ctx.config.shutdown_grace_seconds);
+    let local_addr = ctx.config.listen;
+    let token = shutdown.clone();
+    let task = tokio::spawn(async move {
+        tokio::select! {
+            served = server => served.map_err(|e| StartError::Serve(e.to_string())),
+            () = async { token.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(?grace, "grace period over; closing the connections still open");
+                Ok(())
+            }
+        }
+    });
+    Ok(RunningServer {
+        local_addr,
+        shutdown,
+        task,
+    })
+}
+
+/// Adds reflection (v1, and v1alpha for older grpcurl) listing only the services this process runs.
+fn with_reflection(
+    routes: tonic::service::Routes,
+    grpc_names: &[&'static str],
+) -> Result<tonic::service::Routes, StartError> {
+    let builder = || {
+        let mut builder = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(spot_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        for name in grpc_names.iter().chain(&[
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ]) {
+            builder = builder.with_service_name(*name);
+        }
+        builder
+    };
+    let failed = |e: tonic_reflection::server::Error| StartError::Serve(format!("reflection: {e}"));
+    Ok(routes
+        .add_service(builder().build_v1().map_err(failed)?)
+        .add_service(builder().build_v1alpha().map_err(failed)?))
+}
+
+/// Applies pending migrations (the same ones `serve` applies at start) and lists what is applied.
+pub async fn migrate(config: &Config) -> Result<(), StartError> {
+    ensure_data_dir_writable(&config.data_dir)?;
+    let db = Database::open(&config.database_url).await?;
+    for migration in db.applied_migrations().await? {
+        println!("applied {migration}");
+    }
+    db.close().await?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

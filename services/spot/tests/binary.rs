@@ -1,0 +1,139 @@
+//! The `spot` binary as a user runs it: clear one-line errors, and a clean exit on SIGTERM.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn spot() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_spot"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+}
+
+fn one_line_error(args: &[&str], env: &[(&str, &str)]) -> String {
+    let data_dir = tempfile::tempdir().unwrap();
+    let output = spot()
+        .args(args)
+        .env("SPOT_DATA_DIR", data_dir.path())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    stderr
+}
+
+#[test]
+fn bad_configuration_is_one_clear_line() {
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 5] = [
+        (
+            &["serve"],
+            &[("SPOT_LISTN", "x")],
+            "config `SPOT_LISTN`: unknown setting",
+        ),
+        (
+            &["serve"],
+            &[("SPOT_DATABASE_URL", "postgres//nope")],
+            "config `database_url`",
+        ),
+        (
+            &["serve"],
+            &[("SPOT_REDIS_URL", "http://127.0.0.1:6379")],
+            "config `redis_url`",
+        ),
+        (
+            &["serve", "--data-dir", "/proc/no/such"],
+            &[],
+            "config `data_dir`",
+        ),
+        (
+            &["serve"],
+            &[("SPOT_DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")],
+            "database_url: cannot connect",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let stderr = one_line_error(args, env);
+        assert!(
+            stderr.contains(expected),
+            "expected `{expected}` in: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn dump_config_prints_the_layered_settings() {
+    let output = spot()
+        .args(["--dump-config", "--listen", "127.0.0.1:9999"])
+        .env("SPOT_LOG", "debug")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("listen = \"127.0.0.1:9999\""), "{text}");
+    assert!(text.contains("log = \"debug\""), "{text}");
+}
+
+#[test]
+fn migrate_applies_the_migrations_and_lists_them() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let output = spot()
+        .args(["migrate", "--data-dir"])
+        .arg(data_dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("applied m20261128_000001_system_config"),
+        "{text}"
+    );
+    assert!(data_dir.path().join("spot.db").exists());
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = spot()
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(data_dir.path())
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "exit status after SIGTERM: {status}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,95 @@
+//! `spot serve --services ...`: services split over processes reach each other by their URLs,
+//! against PostgreSQL and Redis as in production.
+
+use spot_proto::auth::v1::GetSystemHealthRequest;
+use spot_proto::auth::v1::admin_service_client::AdminServiceClient;
+use spot_testkit::{TestServer, free_port, redis_url, reflected_services};
+
+#[tokio::test]
+async fn two_processes_split_the_services_and_call_each_other_over_grpc() {
+    let postgres = spot_db::testing::PostgresScratch::create().await;
+    let auth_port = free_port();
+    let auth_url = format!("http://127.0.0.1:{auth_port}");
+    let others_port = free_port();
+    let others_url = format!("http://127.0.0.1:{others_port}");
+    let redis = redis_url();
+    let shared = [
+        ("SPOT_DATABASE_URL", postgres.url.as_str()),
+        ("SPOT_REDIS_URL", redis.as_str()),
+    ];
+
+    let others_listen = format!("127.0.0.1:{others_port}");
+    let mut others_env = vec![
+        ("SPOT_SERVICES", "cluster,policy,billing,risk,optimizer"),
+        ("SPOT_AUTH_URL", auth_url.as_str()),
+        ("SPOT_LISTEN", others_listen.as_str()),
+    ];
+    others_env.extend(shared);
+    let others = TestServer::start(&others_env).await;
+
+    let auth_listen = format!("127.0.0.1:{auth_port}");
+    let mut auth_env = vec![
+        ("SPOT_SERVICES", "auth"),
+        ("SPOT_LISTEN", auth_listen.as_str()),
+        ("SPOT_CLUSTER_URL", others_url.as_str()),
+        ("SPOT_POLICY_URL", others_url.as_str()),
+        ("SPOT_BILLING_URL", others_url.as_str()),
+        ("SPOT_RISK_URL", others_url.as_str()),
+        ("SPOT_OPTIMIZER_URL", others_url.as_str()),
+    ];
+    auth_env.extend(shared);
+    let auth = TestServer::start(&auth_env).await;
+
+    // Each process offers only what it runs.
+    let auth_services = reflected_services(auth.channel.clone()).await;
+    assert!(auth_services.contains(&"spot.auth.v1.AuthService".to_owned()));
+    assert!(!auth_services.contains(&"spot.cluster.v1.ClusterService".to_owned()));
+    let other_services = reflected_services(others.channel.clone()).await;
+    assert!(other_services.contains(&"spot.risk.v1.RiskService".to_owned()));
+    assert!(!other_services.contains(&"spot.auth.v1.AuthService".to_owned()));
+
+    // The auth process asks every service, five of them in the other process, for its health.
+    let health = AdminServiceClient::new(auth.channel.clone())
+        .get_system_health(GetSystemHealthRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(health.services.len(), 6);
+    assert!(health.services.iter().all(|s| s.serving), "{health:?}");
+
+    // When the other process stops, the auth process says so instead of failing.
+    others.stop().await;
+    let health = AdminServiceClient::new(auth.channel.clone())
+        .get_system_health(GetSystemHealthRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let down: Vec<&str> = health
+        .services
+        .iter()
+        .filter(|s| !s.serving)
+        .map(|s| s.service.as_str())
+        .collect();
+    assert_eq!(down, ["cluster", "policy", "billing", "risk", "optimizer"]);
+
+    auth.stop().await;
+    let tables = postgres_tables(&postgres.url).await;
+    assert!(tables.contains(&"system_config".to_owned()), "{tables:?}");
+    postgres.drop_database().await;
+}
+
+async fn postgres_tables(url: &str) -> Vec<String> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = spot_db::Database::connect(url).await.unwrap();
+    let rows = db
+        .connection()
+        .query_all(Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "tablename").unwrap())
+        .collect()
+}

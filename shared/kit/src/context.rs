@@ -1,0 +1,20 @@
+use std::sync::Arc;
+
+use spot_bus::SharedBus;
+use spot_config::Config;
+use spot_db::Database;
+use tokio_util::sync::CancellationToken;
+
+use crate::ServiceClients;
+
+/// Everything a service needs from the process it runs in. Cheap to clone.
+#[derive(Clone)]
+pub struct ServiceContext {
+    pub config: Arc<Config>,
+    pub db: Database,
+    pub bus: SharedBus,
+    /// gRPC clients of every service, local or remote: services talk to each other only through these.
+    pub clients: ServiceClients,
+    /// Cancelled when the process begins to shut down; long-lived streams end when it fires.
+    pub shutdown: CancellationToken,
+}

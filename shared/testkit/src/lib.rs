@@ -1,0 +1,136 @@
+//! Real servers for tests, started in-process on a free loopback port, as a user would run them.
+//!
+//! The backend follows `TEST_BACKEND`: unset or `sqlite` runs the embedded default (SQLite file,
+//! in-process bus); `postgres` runs on a scratch PostgreSQL database (`TEST_POSTGRES_URL`) and
+//! Redis (`TEST_REDIS_URL`). `make test` runs the suite both ways.
+
+use std::collections::BTreeMap;
+
+use spot_config::{Config, ConfigLayer};
+use spot_db::testing::PostgresScratch;
+use spot_server::RunningServer;
+use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
+
+pub use spot_db::testing::postgres_url;
+
+/// The Redis server tests use.
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// True when this run uses PostgreSQL and Redis.
+pub fn production_backends() -> bool {
+    std::env::var("TEST_BACKEND").is_ok_and(|backend| backend == "postgres")
+}
+
+pub struct TestServer {
+    pub server: RunningServer,
+    /// A connected channel to the server, for generated clients.
+    pub channel: Channel,
+    postgres: Option<PostgresScratch>,
+    _data_dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts a server; `env` adds or overrides `SPOT_` settings.
+    pub async fn start(env: &[(&str, &str)]) -> TestServer {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let mut vars: BTreeMap<String, String> = BTreeMap::from([
+            ("SPOT_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+            (
+                "SPOT_DATA_DIR".to_owned(),
+                data_dir.path().display().to_string(),
+            ),
+            ("SPOT_LOG".to_owned(), "warn".to_owned()),
+        ]);
+        let mut postgres = None;
+        if production_backends() {
+            let scratch = PostgresScratch::create().await;
+            vars.insert("SPOT_DATABASE_URL".to_owned(), scratch.url.clone());
+            vars.insert("SPOT_REDIS_URL".to_owned(), redis_url());
+            postgres = Some(scratch);
+        }
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = Config::load(None, &vars, ConfigLayer::default()).expect("valid test config");
+        let server = spot_server::start(config).await.expect("server starts");
+        let channel = channel_to(server.local_addr).await;
+        TestServer {
+            server,
+            channel,
+            postgres,
+            _data_dir: data_dir,
+        }
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.server.local_addr
+    }
+
+    /// Stops gracefully and removes the scratch database.
+    pub async fn stop(self) {
+        self.server.stop().await.expect("stops cleanly");
+        if let Some(postgres) = self.postgres {
+            postgres.drop_database().await;
+        }
+    }
+}
+
+pub async fn channel_to(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .expect("url")
+        .connect()
+        .await
+        .expect("connects")
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
+
+/// The services a reflection client sees, as `grpcurl list` would print them, sorted.
+pub async fn reflected_services(channel: Channel) -> Vec<String> {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let mut client = ServerReflectionClient::new(channel);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::once(request))
+        .await
+        .expect("reflection answers")
+        .into_inner();
+    let response = responses
+        .message()
+        .await
+        .expect("a reply")
+        .expect("not empty");
+    match response.message_response {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+            names.sort();
+            names
+        }
+        other => panic!("unexpected reflection reply: {other:?}"),
+    }
+}
+
+pub async fn health_of(channel: Channel, service: &str) -> ServingStatus {
+    let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+    client
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .unwrap_or_else(|status| panic!("health of `{service}`: {status}"))
+        .into_inner()
+        .status()
+}
