@@ -7,12 +7,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_system_config;
+mod m20261128_000002_accounts;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261128_000001_system_config::Migration)]
+        vec![
+            Box::new(m20261128_000001_system_config::Migration),
+            Box::new(m20261128_000002_accounts::Migration),
+        ]
     }
 }

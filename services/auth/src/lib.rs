@@ -1,35 +1,67 @@
 //! The auth service: accounts, tenants, tokens, roles, API keys, audit, notifications and the
-//! platform admin console.
-//!
-//! Mounted now: every contract. Implemented now: AdminService.GetSystemHealth (it asks every
-//! service's health endpoint through its gRPC client). The rest lands with the auth issue; until
-//! then those RPCs answer UNIMPLEMENTED (tonic's generated default), never a fake result.
+//! platform admin console. Who may call each RPC is decided by `spot_access::rules`, in front of
+//! every service; the handlers here check which tenant owns the data.
 
-mod system_health;
+mod admin_rpc;
+mod api_keys_rpc;
+mod audit_rpc;
+mod auth_rpc;
+mod bootstrap;
+mod convert;
+mod entity;
+mod error;
+mod notifications;
+mod page;
+pub mod passwords;
+mod sessions;
+mod signing;
+mod throttle;
+mod users_rpc;
+mod validate;
 
+use std::sync::Arc;
+
+use spot_db::SystemSettingsStore;
 use spot_kit::{ServiceContext, ServiceRegistry};
 use spot_proto::auth::v1::admin_service_server::AdminServiceServer;
-use spot_proto::auth::v1::api_key_service_server::{ApiKeyService, ApiKeyServiceServer};
-use spot_proto::auth::v1::audit_service_server::{AuditService, AuditServiceServer};
-use spot_proto::auth::v1::auth_service_server::{AuthService, AuthServiceServer};
-use spot_proto::auth::v1::notification_service_server::{
-    NotificationService, NotificationServiceServer,
-};
-use spot_proto::auth::v1::user_service_server::{UserService, UserServiceServer};
+use spot_proto::auth::v1::api_key_service_server::ApiKeyServiceServer;
+use spot_proto::auth::v1::audit_service_server::AuditServiceServer;
+use spot_proto::auth::v1::auth_service_server::AuthServiceServer;
+use spot_proto::auth::v1::notification_service_server::NotificationServiceServer;
+use spot_proto::auth::v1::user_service_server::UserServiceServer;
+
+pub use error::AuthError;
+pub use notifications::{NOTIFICATIONS_TOPIC, NotificationEvent};
 
 #[derive(Clone)]
 pub struct AuthApi {
     ctx: ServiceContext,
+    sessions: sessions::Sessions,
+    throttle: throttle::LoginThrottle,
+    settings: SystemSettingsStore,
+    /// Verified against when an email is unknown, so that path costs as much as a wrong password.
+    decoy_hash: Arc<String>,
 }
 
-impl AuthService for AuthApi {}
-impl UserService for AuthApi {}
-impl ApiKeyService for AuthApi {}
-impl AuditService for AuthApi {}
-impl NotificationService for AuthApi {}
-
-pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
-    let api = AuthApi { ctx: ctx.clone() };
+/// Prepares the auth service (signing keys, the first platform admin, the notification intake)
+/// and mounts its gRPC services.
+pub async fn register(
+    ctx: &ServiceContext,
+    registry: &mut ServiceRegistry,
+) -> Result<(), AuthError> {
+    let keys = signing::SigningKeys::load(ctx.db.clone()).await?;
+    let decoy_hash = tokio::task::spawn_blocking(passwords::decoy_hash)
+        .await
+        .map_err(|e| AuthError::Internal(e.to_string()))?;
+    let api = AuthApi {
+        ctx: ctx.clone(),
+        sessions: sessions::Sessions::new(ctx.db.clone(), keys),
+        throttle: throttle::LoginThrottle::new(ctx.bus.clone()),
+        settings: SystemSettingsStore::new(ctx.db.clone()),
+        decoy_hash: Arc::new(decoy_hash),
+    };
+    bootstrap::ensure_platform_admin(&api).await?;
+    notifications::start_intake(ctx.clone()).await?;
     registry
         .add(AuthServiceServer::new(api.clone()))
         .add(UserServiceServer::new(api.clone()))
@@ -37,4 +69,21 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
         .add(AuditServiceServer::new(api.clone()))
         .add(NotificationServiceServer::new(api.clone()))
         .add(AdminServiceServer::new(api));
+    Ok(())
+}
+
+/// Runs a password hash or verification off the async runtime (it takes tens of milliseconds).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AuthError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AuthError::Internal(e.to_string()))
+}
+
+/// The tenant a caller acts in; calls that need one refuse callers without.
+fn tenant_of(caller: &spot_access::Caller) -> Result<&str, AuthError> {
+    caller.tenant_id().ok_or(AuthError::PermissionDenied(
+        "this call acts within a tenant",
+    ))
 }

@@ -18,6 +18,8 @@ pub enum StartError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Service(String),
     #[error("server failed: {0}")]
     Serve(String),
 }

@@ -13,6 +13,8 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 
+use spot_access::{AccessLayer, AuditSink, InternalCredential, Verifier};
+
 use crate::StartError;
 use crate::health::start_health_reporting;
 
@@ -44,7 +46,14 @@ impl RunningServer {
 /// Runs until `signal` resolves, then shuts down gracefully. Installs telemetry first.
 pub async fn run(config: Config, signal: impl Future<Output = ()>) -> Result<(), StartError> {
     let _telemetry = spot_telemetry::init(&config.log, "spot")?;
-    let server = start(config).await?;
+    tokio::pin!(signal);
+    let server = tokio::select! {
+        server = start(config) => server?,
+        () = &mut signal => {
+            tracing::info!("stopped during start-up");
+            return Ok(());
+        }
+    };
     tracing::info!(addr = %server.local_addr, "spot is serving");
     signal.await;
     tracing::info!("shutting down: finishing in-flight calls");
@@ -72,7 +81,15 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         Some(url) => Arc::new(RedisBus::connect(url, BUS_NAMESPACE).await?),
         None => Arc::new(InProcessBus::new()),
     };
-    let clients = ServiceClients::new(&config)?;
+    let internal = internal_credential(&config)?;
+    let clients = ServiceClients::new(&config, internal.clone())?;
+    let auth_channel = clients
+        .raw_channel(ServiceName::Auth)
+        .ok_or_else(|| StartError::Serve("no channel to the auth service".into()))?;
+    let access = AccessLayer::new(
+        Verifier::new(internal.clone(), auth_channel.clone()),
+        AuditSink::start(internal, auth_channel),
+    );
     let shutdown = CancellationToken::new();
     let ctx = ServiceContext {
         config: Arc::new(config),
@@ -85,7 +102,9 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
     let mut registry = ServiceRegistry::new();
     for service in &ctx.config.services {
         match service {
-            ServiceName::Auth => spot_auth::register(&ctx, &mut registry),
+            ServiceName::Auth => spot_auth::register(&ctx, &mut registry)
+                .await
+                .map_err(|e| StartError::Service(format!("auth: {e}")))?,
             ServiceName::Cluster => spot_cluster::register(&ctx, &mut registry),
             ServiceName::Policy => spot_policy::register(&ctx, &mut registry),
             ServiceName::Billing => spot_billing::register(&ctx, &mut registry),
@@ -106,6 +125,7 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
             &ctx.config.cors_origins,
         )))
         .layer(spot_edge::GrpcWebLayer::new())
+        .layer(access)
         .add_routes(routes)
         .serve_with_incoming_shutdown(
             TcpListenerStream::new(listener),
@@ -128,6 +148,27 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         local_addr,
         shutdown,
         task,
+    })
+}
+
+/// The credential this process's services present to each other. Without a configured secret
+/// (only allowed when this process runs every service) a random one is made per process.
+fn internal_credential(config: &Config) -> Result<InternalCredential, StartError> {
+    let secret = match &config.internal_secret {
+        Some(secret) => secret.as_bytes().to_vec(),
+        None => rand::random::<[u8; 32]>().to_vec(),
+    };
+    let name = config
+        .services
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join("+");
+    InternalCredential::new(&secret, name).map_err(|e| {
+        StartError::Config(spot_config::ConfigError::new(
+            "internal_secret",
+            e.to_string(),
+        ))
     })
 }
 
@@ -166,24 +207,21 @@ pub async fn migrate(config: &Config) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Resolves on SIGTERM or SIGINT (Ctrl-C). The handlers are installed when this is called, not
+/// when the future is first polled, so a signal during start-up is not lost.
+pub fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let interrupt = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut terminate) = terminate {
+            tokio::select! {
+                _ = interrupt => {}
+                _ = terminate.recv() => {}
+            }
+            return;
         }
+        let _ = interrupt.await;
     }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
 }

@@ -3,7 +3,7 @@
 
 use spot_proto::auth::v1::GetSystemHealthRequest;
 use spot_proto::auth::v1::admin_service_client::AdminServiceClient;
-use spot_testkit::{TestServer, free_port, redis_url, reflected_services};
+use spot_testkit::{TestServer, authed, free_port, redis_url, reflected_services};
 
 #[tokio::test]
 async fn two_processes_split_the_services_and_call_each_other_over_grpc() {
@@ -16,6 +16,10 @@ async fn two_processes_split_the_services_and_call_each_other_over_grpc() {
     let shared = [
         ("SPOT_DATABASE_URL", postgres.url.as_str()),
         ("SPOT_REDIS_URL", redis.as_str()),
+        (
+            "SPOT_INTERNAL_SECRET",
+            "a-test-secret-of-at-least-32-characters",
+        ),
     ];
 
     let others_listen = format!("127.0.0.1:{others_port}");
@@ -49,8 +53,9 @@ async fn two_processes_split_the_services_and_call_each_other_over_grpc() {
     assert!(!other_services.contains(&"spot.auth.v1.AuthService".to_owned()));
 
     // The auth process asks every service, five of them in the other process, for its health.
+    let token = auth.admin_token().await;
     let health = AdminServiceClient::new(auth.channel.clone())
-        .get_system_health(GetSystemHealthRequest {})
+        .get_system_health(authed(GetSystemHealthRequest {}, &token))
         .await
         .unwrap()
         .into_inner();
@@ -60,7 +65,7 @@ async fn two_processes_split_the_services_and_call_each_other_over_grpc() {
     // When the other process stops, the auth process says so instead of failing.
     others.stop().await;
     let health = AdminServiceClient::new(auth.channel.clone())
-        .get_system_health(GetSystemHealthRequest {})
+        .get_system_health(authed(GetSystemHealthRequest {}, &token))
         .await
         .unwrap()
         .into_inner();

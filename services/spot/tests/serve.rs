@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use spot_testkit::{TestServer, health_of, reflected_services};
+use spot_testkit::{TestServer, authed, health_of, reflected_services};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic_health::pb::health_check_response::ServingStatus;
 
@@ -60,8 +60,9 @@ async fn system_health_reaches_every_service_through_its_grpc_client() {
     use spot_proto::auth::v1::admin_service_client::AdminServiceClient;
 
     let test = TestServer::start(&[]).await;
+    let token = test.admin_token().await;
     let health = AdminServiceClient::new(test.channel.clone())
-        .get_system_health(GetSystemHealthRequest {})
+        .get_system_health(authed(GetSystemHealthRequest {}, &token))
         .await
         .unwrap()
         .into_inner();

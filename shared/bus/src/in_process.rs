@@ -127,6 +127,24 @@ impl Bus for InProcessBus {
         Ok(self.state().live(key).cloned())
     }
 
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, BusError> {
+        check_name(key)?;
+        let mut state = self.state();
+        let current = state
+            .live(key)
+            .and_then(|value| std::str::from_utf8(value).ok()?.parse::<u64>().ok());
+        let count = current.unwrap_or(0) + 1;
+        let expires = match current {
+            Some(_) => state.keys.get(key).map(|(_, expires)| *expires),
+            None => None,
+        }
+        .unwrap_or_else(|| Instant::now() + ttl);
+        state
+            .keys
+            .insert(key.to_owned(), (count.to_string().into_bytes(), expires));
+        Ok(count)
+    }
+
     async fn delete(&self, key: &str) -> Result<(), BusError> {
         self.state().keys.remove(key);
         Ok(())

@@ -69,6 +69,10 @@ pub trait Bus: Send + Sync + 'static {
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BusError>;
 
+    /// Adds one to the counter `key` and returns the new count. The first increment starts its
+    /// `ttl` (a fixed window): for rate limits and lockouts that end by themselves.
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, BusError>;
+
     async fn delete(&self, key: &str) -> Result<(), BusError>;
 
     /// Every live key starting with `prefix`, with its value, sorted by key.

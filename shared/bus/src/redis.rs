@@ -217,6 +217,20 @@ impl Bus for RedisBus {
         Ok(value)
     }
 
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, BusError> {
+        check_name(key)?;
+        let key = self.key(key);
+        let count: u64 = self.commands.incr(&key).await.map_err(unavailable)?;
+        if count == 1 {
+            let _: i64 = self
+                .commands
+                .pexpire(&key, millis(ttl), None)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(count)
+    }
+
     async fn delete(&self, key: &str) -> Result<(), BusError> {
         let _: i64 = self
             .commands

@@ -85,6 +85,19 @@ async fn set_if_absent_lets_only_the_first_writer_in(bus: SharedBus) {
     assert_eq!(bus.get("event:42").await.unwrap(), Some(b"first".to_vec()));
 }
 
+async fn counters_count_within_their_window_then_reset(bus: SharedBus) {
+    let window = Duration::from_millis(400);
+    assert_eq!(bus.increment("login:a@b.c", window).await.unwrap(), 1);
+    assert_eq!(bus.increment("login:a@b.c", window).await.unwrap(), 2);
+    assert_eq!(bus.increment("login:other", window).await.unwrap(), 1);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        bus.increment("login:a@b.c", window).await.unwrap(),
+        1,
+        "the window ended"
+    );
+}
+
 async fn scan_prefix_lists_only_live_keys_under_the_prefix(bus: SharedBus) {
     let long = Duration::from_secs(30);
     bus.set("pool:us-east-1a:m5.large", b"a", long)
@@ -241,6 +254,7 @@ bus_contract_suite!(
     publishing_without_subscribers_is_fine,
     keys_expire_after_their_ttl,
     set_if_absent_lets_only_the_first_writer_in,
+    counters_count_within_their_window_then_reset,
     scan_prefix_lists_only_live_keys_under_the_prefix,
     a_lease_has_one_holder_until_released_or_expired,
     bad_names_are_refused,

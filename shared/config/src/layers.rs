@@ -19,6 +19,9 @@ pub struct ConfigLayer {
     pub log: Option<String>,
     pub cors_origins: Option<Vec<String>>,
     pub shutdown_grace_seconds: Option<u64>,
+    pub internal_secret: Option<String>,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
 }
 
 /// The file format: the same names as the settings, unknown keys refused.
@@ -35,6 +38,9 @@ pub(crate) struct ConfigFile {
     log: Option<String>,
     cors_origins: Option<Vec<String>>,
     shutdown_grace_seconds: Option<u64>,
+    internal_secret: Option<String>,
+    admin_email: Option<String>,
+    admin_password: Option<String>,
 }
 
 impl From<&Config> for ConfigFile {
@@ -49,6 +55,15 @@ impl From<&Config> for ConfigFile {
             log: Some(config.log.clone()),
             cors_origins: Some(config.cors_origins.clone()),
             shutdown_grace_seconds: Some(config.shutdown_grace_seconds),
+            internal_secret: config
+                .internal_secret
+                .as_ref()
+                .map(|_| "REDACTED".to_owned()),
+            admin_email: config.admin_email.clone(),
+            admin_password: config
+                .admin_password
+                .as_ref()
+                .map(|_| "REDACTED".to_owned()),
         }
     }
 }
@@ -75,6 +90,9 @@ const ENV_SETTINGS: &[&str] = &[
     "SPOT_LOG",
     "SPOT_CORS_ORIGINS",
     "SPOT_SHUTDOWN_GRACE_SECONDS",
+    "SPOT_INTERNAL_SECRET",
+    "SPOT_ADMIN_EMAIL",
+    "SPOT_ADMIN_PASSWORD",
 ];
 
 impl ConfigLayer {
@@ -91,7 +109,10 @@ impl ConfigLayer {
             services,
             log,
             cors_origins,
-            shutdown_grace_seconds
+            shutdown_grace_seconds,
+            internal_secret,
+            admin_email,
+            admin_password
         );
         self.service_urls.extend(over.service_urls);
     }
@@ -113,6 +134,9 @@ impl ConfigLayer {
             log: file.log,
             cors_origins: file.cors_origins,
             shutdown_grace_seconds: file.shutdown_grace_seconds,
+            internal_secret: file.internal_secret,
+            admin_email: file.admin_email,
+            admin_password: file.admin_password,
         })
     }
 
@@ -138,6 +162,9 @@ impl ConfigLayer {
                 "SPOT_REDIS_URL" => layer.redis_url = Some(value).filter(|v| !v.is_empty()),
                 "SPOT_SERVICES" => layer.services = Some(value),
                 "SPOT_LOG" => layer.log = Some(value),
+                "SPOT_INTERNAL_SECRET" => layer.internal_secret = Some(value),
+                "SPOT_ADMIN_EMAIL" => layer.admin_email = Some(value),
+                "SPOT_ADMIN_PASSWORD" => layer.admin_password = Some(value),
                 "SPOT_CORS_ORIGINS" => {
                     layer.cors_origins = Some(
                         value

@@ -53,6 +53,14 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// How long in-flight calls get to finish after SIGTERM/SIGINT.
     pub shutdown_grace_seconds: u64,
+    /// The secret services sign their calls to each other with. Generated per process when every
+    /// service runs in it; required (the same in every process) in the distributed mode.
+    #[serde(skip)]
+    pub internal_secret: Option<String>,
+    /// The first platform admin, created at start when no platform admin exists yet.
+    pub admin_email: Option<String>,
+    #[serde(skip)]
+    pub admin_password: Option<String>,
 }
 
 impl Config {
@@ -103,6 +111,9 @@ impl Config {
             log: layer.log.unwrap_or_else(|| "info".to_owned()),
             cors_origins: layer.cors_origins.unwrap_or_default(),
             shutdown_grace_seconds: layer.shutdown_grace_seconds.unwrap_or(20),
+            internal_secret: layer.internal_secret,
+            admin_email: layer.admin_email,
+            admin_password: layer.admin_password,
         };
         config.validate()?;
         Ok(config)

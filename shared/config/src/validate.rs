@@ -29,6 +29,30 @@ impl Config {
                 ));
             }
         }
+        match &self.internal_secret {
+            Some(secret) if secret.len() < 32 => {
+                return Err(ConfigError::new(
+                    "internal_secret",
+                    format!(
+                        "is {} characters; use at least 32 random characters",
+                        secret.len()
+                    ),
+                ));
+            }
+            None if self.services.len() < crate::ServiceName::ALL.len() => {
+                return Err(ConfigError::new(
+                    "internal_secret",
+                    "required in the distributed mode (the same value in every process), e.g. `openssl rand -hex 32`",
+                ));
+            }
+            _ => {}
+        }
+        if self.admin_email.is_some() != self.admin_password.is_some() {
+            return Err(ConfigError::new(
+                "admin_password",
+                "SPOT_ADMIN_EMAIL and SPOT_ADMIN_PASSWORD are set together or not at all",
+            ));
+        }
         for origin in &self.cors_origins {
             if origin == "*" {
                 return Err(ConfigError::new(

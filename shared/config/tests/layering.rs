@@ -116,6 +116,7 @@ fn a_subset_of_services_needs_the_urls_of_the_others() {
             ("SPOT_POLICY_URL", "http://policy:8080"),
             ("SPOT_BILLING_URL", "http://billing:8080"),
             ("SPOT_OPTIMIZER_URL", "http://optimizer:8080"),
+            ("SPOT_INTERNAL_SECRET", "0123456789abcdef0123456789abcdef"),
         ],
         ConfigLayer::default(),
     )
@@ -169,4 +170,37 @@ fn unwritable_data_dir_is_reported() {
     let error = ensure_data_dir_writable(&file.join("sub")).unwrap_err();
     assert_eq!(error.setting, "data_dir");
     assert!(error.problem.contains("is not writable"));
+}
+
+#[test]
+fn the_distributed_mode_needs_a_long_internal_secret() {
+    let urls = [
+        ("SPOT_SERVICES", "auth"),
+        ("SPOT_CLUSTER_URL", "http://c:1"),
+        ("SPOT_POLICY_URL", "http://c:1"),
+        ("SPOT_BILLING_URL", "http://c:1"),
+        ("SPOT_RISK_URL", "http://c:1"),
+        ("SPOT_OPTIMIZER_URL", "http://c:1"),
+    ];
+    let error = load(&urls, ConfigLayer::default()).unwrap_err();
+    assert_eq!(error.setting, "internal_secret");
+    let mut short = urls.to_vec();
+    short.push(("SPOT_INTERNAL_SECRET", "short"));
+    let error = load(&short, ConfigLayer::default()).unwrap_err();
+    assert!(error.problem.contains("at least 32"), "{}", error.problem);
+}
+
+#[test]
+fn admin_email_and_password_come_together_and_are_never_dumped() {
+    let error = load(&[("SPOT_ADMIN_EMAIL", "a@b.c")], ConfigLayer::default()).unwrap_err();
+    assert_eq!(error.setting, "admin_password");
+    let config = load(
+        &[
+            ("SPOT_ADMIN_EMAIL", "a@b.c"),
+            ("SPOT_ADMIN_PASSWORD", "Correct-Horse-9"),
+        ],
+        ConfigLayer::default(),
+    )
+    .unwrap();
+    assert!(!config.to_toml().contains("Correct-Horse-9"));
 }

@@ -2,36 +2,24 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use spot_access::{InternalCredential, OutgoingInterceptor};
 use spot_config::{Config, ConfigError, ServiceName};
-use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
-
-/// Adds what every call between services carries: the W3C trace context.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OutgoingInterceptor;
-
-impl Interceptor for OutgoingInterceptor {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        spot_telemetry::inject_trace_context(request.metadata_mut());
-        Ok(request)
-    }
-}
 
 pub type OutgoingChannel = InterceptedService<Channel, OutgoingInterceptor>;
 
 /// One lazily connected channel per service: this process's own port for the services it runs,
-/// the configured `SPOT_<SERVICE>_URL` for the others. Connections are made on first use.
+/// the configured `SPOT_<SERVICE>_URL` for the others. Every call carries this process's internal
+/// credential and the trace context. Connections are made on first use.
 #[derive(Clone)]
 pub struct ServiceClients {
     channels: Arc<BTreeMap<ServiceName, Channel>>,
+    credential: InternalCredential,
 }
 
 impl ServiceClients {
-    pub fn new(config: &Config) -> Result<Self, ConfigError> {
+    pub fn new(config: &Config, credential: InternalCredential) -> Result<Self, ConfigError> {
         let mut channels = BTreeMap::new();
         for service in ServiceName::ALL {
             let Some(url) = config.url_of(service) else {
@@ -48,13 +36,23 @@ impl ServiceClients {
         }
         Ok(Self {
             channels: Arc::new(channels),
+            credential,
         })
     }
 
-    /// The channel to `service`, with the outgoing interceptor applied. Wrap it in a generated client.
+    /// The channel to `service`, carrying the internal credential. Wrap it in a generated client.
     pub fn channel(&self, service: ServiceName) -> Option<OutgoingChannel> {
-        self.channels
-            .get(&service)
-            .map(|channel| InterceptedService::new(channel.clone(), OutgoingInterceptor))
+        self.raw_channel(service).map(|channel| {
+            InterceptedService::new(channel, OutgoingInterceptor::new(self.credential.clone()))
+        })
+    }
+
+    /// The bare channel, for components that add their own interceptor.
+    pub fn raw_channel(&self, service: ServiceName) -> Option<Channel> {
+        self.channels.get(&service).cloned()
+    }
+
+    pub fn credential(&self) -> &InternalCredential {
+        &self.credential
     }
 }

@@ -5,6 +5,7 @@ mod clients;
 mod context;
 mod registry;
 
-pub use clients::{OutgoingChannel, OutgoingInterceptor, ServiceClients};
+pub use clients::{OutgoingChannel, ServiceClients};
 pub use context::ServiceContext;
 pub use registry::ServiceRegistry;
+pub use spot_access::OutgoingInterceptor;

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use spot_config::{Config, ConfigLayer};
 use spot_db::testing::PostgresScratch;
+use spot_proto::auth::v1 as pb;
+use spot_proto::auth::v1::auth_service_client::AuthServiceClient;
 use spot_server::RunningServer;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -28,8 +30,36 @@ pub struct TestServer {
     pub server: RunningServer,
     /// A connected channel to the server, for generated clients.
     pub channel: Channel,
+    /// The platform admin created at start (from SPOT_ADMIN_EMAIL / SPOT_ADMIN_PASSWORD).
+    pub admin_email: String,
+    pub admin_password: String,
+    pub data_dir: std::path::PathBuf,
     postgres: Option<PostgresScratch>,
     _data_dir: tempfile::TempDir,
+}
+
+/// A password that satisfies the policy, different on every call.
+pub fn strong_password() -> String {
+    format!("Test-{}-pw9", uuid::Uuid::new_v4().simple())
+}
+
+/// A request carrying `authorization: Bearer <token>`.
+pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let value = format!("Bearer {token}")
+        .parse()
+        .expect("token is a header value");
+    request.metadata_mut().insert("authorization", value);
+    request
+}
+
+/// A signed-up tenant owner.
+pub struct TestUser {
+    pub user: pb::User,
+    pub email: String,
+    pub password: String,
+    pub access_token: String,
+    pub refresh_token: String,
 }
 
 impl TestServer {
@@ -44,6 +74,10 @@ impl TestServer {
             ),
             ("SPOT_LOG".to_owned(), "warn".to_owned()),
         ]);
+        let admin_email = format!("admin-{}@test.local", uuid::Uuid::new_v4().simple());
+        let admin_password = strong_password();
+        vars.insert("SPOT_ADMIN_EMAIL".to_owned(), admin_email.clone());
+        vars.insert("SPOT_ADMIN_PASSWORD".to_owned(), admin_password.clone());
         let mut postgres = None;
         if production_backends() {
             let scratch = PostgresScratch::create().await;
@@ -58,8 +92,58 @@ impl TestServer {
         TestServer {
             server,
             channel,
+            admin_email,
+            admin_password,
+            data_dir: data_dir.path().to_path_buf(),
             postgres,
             _data_dir: data_dir,
+        }
+    }
+
+    pub fn auth(&self) -> AuthServiceClient<Channel> {
+        AuthServiceClient::new(self.channel.clone())
+    }
+
+    /// Logs in and returns the access token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        self.auth()
+            .login(pb::LoginRequest {
+                email: email.to_owned(),
+                password: password.to_owned(),
+            })
+            .await
+            .unwrap_or_else(|status| panic!("login of {email}: {status}"))
+            .into_inner()
+            .tokens
+            .expect("tokens")
+            .access_token
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.login(&self.admin_email, &self.admin_password).await
+    }
+
+    /// Signs up a new tenant with its owner.
+    pub async fn sign_up(&self, tenant_name: &str) -> TestUser {
+        let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());
+        let password = strong_password();
+        let response = self
+            .auth()
+            .sign_up(pb::SignUpRequest {
+                tenant_name: tenant_name.to_owned(),
+                email: email.clone(),
+                password: password.clone(),
+            })
+            .await
+            .unwrap_or_else(|status| panic!("sign-up: {status}"))
+            .into_inner();
+        let tokens = response.tokens.expect("tokens");
+        TestUser {
+            user: response.user.expect("user"),
+            email,
+            password,
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
         }
     }
 

@@ -1,0 +1,183 @@
+//! AdminService (platform admins): service health, tenants, system config, signing-key rotation.
+
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use spot_access::{AuditNote, caller};
+use spot_config::ServiceName;
+use spot_db::SystemSettings;
+use spot_proto::auth::v1 as pb;
+use spot_proto::auth::v1::admin_service_server::AdminService;
+use spot_proto::common::v1::PageResponse;
+use tonic::{Request, Response, Status};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::entity::{tenants, users};
+use crate::error::AuthError;
+use crate::{AuthApi, convert, page};
+
+/// The bus topic a system-config change is published on at once (JSON of the new settings).
+pub const SYSTEM_CONFIG_TOPIC: &str = "system.config";
+
+pub const MIN_RISK_TTL_SECONDS: u32 = 60;
+pub const MAX_RISK_TTL_SECONDS: u32 = 7 * 24 * 3600;
+
+fn to_proto(settings: &SystemSettings) -> pb::SystemConfig {
+    pb::SystemConfig {
+        safe_mode: settings.safe_mode,
+        global_risk_ttl_seconds: settings.global_risk_ttl_seconds,
+    }
+}
+
+fn unhealthy(service: ServiceName, detail: String) -> pb::ServiceHealth {
+    pb::ServiceHealth {
+        service: service.as_str().to_owned(),
+        serving: false,
+        detail,
+    }
+}
+
+#[tonic::async_trait]
+impl AdminService for AuthApi {
+    /// Asks each service, wherever it runs, for its health under its platform name (`cluster`, ...).
+    async fn get_system_health(
+        &self,
+        _request: Request<pb::GetSystemHealthRequest>,
+    ) -> Result<Response<pb::GetSystemHealthResponse>, Status> {
+        let checks = ServiceName::ALL.map(|service| async move {
+            let Some(channel) = self.ctx.clients.channel(service) else {
+                return unhealthy(service, "no URL configured".to_owned());
+            };
+            let request = HealthCheckRequest {
+                service: service.as_str().to_owned(),
+            };
+            match HealthClient::new(channel).check(request).await {
+                Ok(response) => {
+                    let status = response.into_inner().status();
+                    pb::ServiceHealth {
+                        service: service.as_str().to_owned(),
+                        serving: status == ServingStatus::Serving,
+                        detail: status.as_str_name().to_owned(),
+                    }
+                }
+                Err(status) => unhealthy(service, status.message().to_owned()),
+            }
+        });
+        let services = futures::future::join_all(checks).await;
+        Ok(Response::new(pb::GetSystemHealthResponse { services }))
+    }
+
+    async fn list_tenants(
+        &self,
+        request: Request<pb::ListTenantsRequest>,
+    ) -> Result<Response<pb::ListTenantsResponse>, Status> {
+        let page_request = request.into_inner().page;
+        let size = page::size(page_request.as_ref());
+        let mut query = tenants::Entity::find()
+            .order_by_asc(tenants::Column::CreatedAt)
+            .order_by_asc(tenants::Column::Id);
+        if let Some((at, id)) = page::cursor(page_request.as_ref())? {
+            query = query.filter(
+                sea_orm::Condition::any()
+                    .add(tenants::Column::CreatedAt.gt(at))
+                    .add(
+                        tenants::Column::CreatedAt
+                            .eq(at)
+                            .and(tenants::Column::Id.gt(id)),
+                    ),
+            );
+        }
+        let rows = query
+            .limit(size + 1)
+            .all(self.ctx.db.connection())
+            .await
+            .map_err(AuthError::from)?;
+        let more = rows.len() as u64 > size;
+        let mut tenants = Vec::new();
+        for row in rows.iter().take(size as usize) {
+            let users = users::Entity::find()
+                .filter(users::Column::TenantId.eq(&row.id))
+                .count(self.ctx.db.connection())
+                .await
+                .map_err(AuthError::from)?;
+            tenants.push(pb::Tenant {
+                id: row.id.clone(),
+                name: row.name.clone(),
+                users: i32::try_from(users).unwrap_or(i32::MAX),
+                // Filled from the cluster service once clusters land.
+                clusters: 0,
+                created_at: Some(convert::timestamp(row.created_at)),
+            });
+        }
+        let next_page_token = match (more, rows.get(size as usize - 1)) {
+            (true, Some(last)) => page::token(last.created_at, &last.id),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListTenantsResponse {
+            tenants,
+            page: Some(PageResponse { next_page_token }),
+        }))
+    }
+
+    async fn get_system_config(
+        &self,
+        _request: Request<pb::GetSystemConfigRequest>,
+    ) -> Result<Response<pb::GetSystemConfigResponse>, Status> {
+        let settings = self.settings.get().await?;
+        Ok(Response::new(pb::GetSystemConfigResponse {
+            config: Some(to_proto(&settings)),
+        }))
+    }
+
+    async fn update_system_config(
+        &self,
+        request: Request<pb::UpdateSystemConfigRequest>,
+    ) -> Result<Response<pb::UpdateSystemConfigResponse>, Status> {
+        let who = caller(&request)?.audit_identity();
+        let config = request
+            .into_inner()
+            .config
+            .ok_or(AuthError::invalid("config", "is required"))?;
+        let ttl = config.global_risk_ttl_seconds;
+        if !(MIN_RISK_TTL_SECONDS..=MAX_RISK_TTL_SECONDS).contains(&ttl) {
+            return Err(AuthError::invalid(
+                "config.global_risk_ttl_seconds",
+                format!(
+                    "must be within {MIN_RISK_TTL_SECONDS}..={MAX_RISK_TTL_SECONDS} (it is {ttl})"
+                ),
+            )
+            .into());
+        }
+        let settings = SystemSettings {
+            safe_mode: config.safe_mode,
+            global_risk_ttl_seconds: ttl,
+        };
+        self.settings
+            .put(&settings, &format!("{}:{}", who.0, who.1))
+            .await?;
+        let payload = serde_json::json!({
+            "safe_mode": settings.safe_mode,
+            "global_risk_ttl_seconds": settings.global_risk_ttl_seconds,
+        });
+        self.ctx
+            .bus
+            .publish(SYSTEM_CONFIG_TOPIC, payload.to_string().as_bytes())
+            .await
+            .map_err(AuthError::from)?;
+        let target = format!("system_config/safe_mode={}", settings.safe_mode);
+        Ok(
+            AuditNote::target(target).attach(Response::new(pb::UpdateSystemConfigResponse {
+                config: Some(to_proto(&settings)),
+            })),
+        )
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        _request: Request<pb::RotateSigningKeyRequest>,
+    ) -> Result<Response<pb::RotateSigningKeyResponse>, Status> {
+        let key_id = self.sessions.keys().rotate().await?;
+        Ok(AuditNote::target(format!("signing_key/{key_id}"))
+            .attach(Response::new(pb::RotateSigningKeyResponse { key_id })))
+    }
+}

@@ -1,0 +1,159 @@
+//! ApiKeyService: scoped keys for agents (one cluster) and automation (the tenant, with a role).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use spot_access::{AuditNote, Role, caller, hash_secret};
+use spot_proto::auth::v1 as pb;
+use spot_proto::auth::v1::api_key_service_server::ApiKeyService;
+use spot_proto::common::v1::PageResponse;
+use tonic::{Request, Response, Status};
+
+use crate::entity::api_keys;
+use crate::error::AuthError;
+use crate::signing::now_millis;
+use crate::{AuthApi, convert, page, tenant_of, validate};
+
+#[tonic::async_trait]
+impl ApiKeyService for AuthApi {
+    async fn create_api_key(
+        &self,
+        request: Request<pb::CreateApiKeyRequest>,
+    ) -> Result<Response<pb::CreateApiKeyResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let tenant_id = tenant_of(&caller)?.to_owned();
+        let request = request.into_inner();
+        let name = validate::name(&request.name, "name")?;
+        let (cluster_id, role) = match (request.cluster_id.trim(), request.role) {
+            ("", 0) => {
+                return Err(AuthError::invalid(
+                    "cluster_id",
+                    "set cluster_id for an agent key or role for an automation key",
+                )
+                .into());
+            }
+            (cluster, 0) => {
+                if cluster.len() > 64
+                    || !cluster
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                {
+                    return Err(AuthError::invalid(
+                        "cluster_id",
+                        "must be a cluster id (letters, digits, dashes)",
+                    )
+                    .into());
+                }
+                (Some(cluster.to_owned()), None)
+            }
+            ("", role) => {
+                let role = Role::from_proto(role, "role").map_err(AuthError::from)?;
+                if Some(role) > caller.role() {
+                    return Err(AuthError::PermissionDenied(
+                        "a key cannot have a higher role than its creator",
+                    )
+                    .into());
+                }
+                (None, Some(role.as_str().to_owned()))
+            }
+            _ => {
+                return Err(AuthError::invalid(
+                    "role",
+                    "an agent key (cluster_id) has no role; set one or the other",
+                )
+                .into());
+            }
+        };
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let secret = format!(
+            "spot_{id}_{}",
+            URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+        );
+        let row = api_keys::ActiveModel {
+            id: Set(id.clone()),
+            tenant_id: Set(tenant_id),
+            name: Set(name),
+            cluster_id: Set(cluster_id),
+            role: Set(role),
+            secret_hash: Set(hash_secret(&secret)),
+            created_at: Set(now_millis()),
+            last_used_at: Set(None),
+            revoked_at: Set(None),
+        }
+        .insert(self.ctx.db.connection())
+        .await
+        .map_err(AuthError::from)?;
+        Ok(
+            AuditNote::target(format!("api_key/{id}")).attach(Response::new(
+                pb::CreateApiKeyResponse {
+                    api_key: Some(convert::api_key(&row)),
+                    secret,
+                },
+            )),
+        )
+    }
+
+    async fn list_api_keys(
+        &self,
+        request: Request<pb::ListApiKeysRequest>,
+    ) -> Result<Response<pb::ListApiKeysResponse>, Status> {
+        let tenant_id = tenant_of(caller(&request)?)?.to_owned();
+        let page_request = request.into_inner().page;
+        let size = page::size(page_request.as_ref());
+        let mut query = api_keys::Entity::find()
+            .filter(api_keys::Column::TenantId.eq(&tenant_id))
+            .order_by_asc(api_keys::Column::CreatedAt)
+            .order_by_asc(api_keys::Column::Id);
+        if let Some((at, id)) = page::cursor(page_request.as_ref())? {
+            query = query.filter(
+                sea_orm::Condition::any()
+                    .add(api_keys::Column::CreatedAt.gt(at))
+                    .add(
+                        api_keys::Column::CreatedAt
+                            .eq(at)
+                            .and(api_keys::Column::Id.gt(id)),
+                    ),
+            );
+        }
+        let rows = query
+            .limit(size + 1)
+            .all(self.ctx.db.connection())
+            .await
+            .map_err(AuthError::from)?;
+        let more = rows.len() as u64 > size;
+        let rows: Vec<_> = rows.into_iter().take(size as usize).collect();
+        let next_page_token = match (more, rows.last()) {
+            (true, Some(last)) => page::token(last.created_at, &last.id),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListApiKeysResponse {
+            api_keys: rows.iter().map(convert::api_key).collect(),
+            page: Some(PageResponse { next_page_token }),
+        }))
+    }
+
+    async fn revoke_api_key(
+        &self,
+        request: Request<pb::RevokeApiKeyRequest>,
+    ) -> Result<Response<pb::RevokeApiKeyResponse>, Status> {
+        let tenant_id = tenant_of(caller(&request)?)?.to_owned();
+        let id = request.into_inner().api_key_id;
+        let key = api_keys::Entity::find_by_id(&id)
+            .filter(api_keys::Column::TenantId.eq(&tenant_id))
+            .one(self.ctx.db.connection())
+            .await
+            .map_err(AuthError::from)?
+            .ok_or(AuthError::NotFound("API key"))?;
+        if key.revoked_at.is_none() {
+            let mut row: api_keys::ActiveModel = key.into();
+            row.revoked_at = Set(Some(now_millis()));
+            row.update(self.ctx.db.connection())
+                .await
+                .map_err(AuthError::from)?;
+        }
+        Ok(AuditNote::target(format!("api_key/{id}"))
+            .attach(Response::new(pb::RevokeApiKeyResponse {})))
+    }
+}

@@ -1,0 +1,262 @@
+//! AuthService: sign-up, login, refresh, logout, me, change password, JWKS, API key verification.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use spot_access::{AuditNote, Caller, Role, caller, hash_secret};
+use spot_proto::auth::v1 as pb;
+use spot_proto::auth::v1::auth_service_server::AuthService;
+use tonic::{Request, Response, Status};
+
+use crate::entity::{api_keys, tenants, users};
+use crate::error::{AuthError, AuthResult};
+use crate::signing::now_millis;
+use crate::{AuthApi, blocking, convert, passwords, validate};
+
+impl AuthApi {
+    /// Creates a user row; `AlreadyExists` when the email is taken.
+    pub(crate) async fn create_user(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+        tenant_id: &str,
+        email: &str,
+        password_hash: Option<String>,
+        role: Role,
+        platform_admin: bool,
+    ) -> AuthResult<users::Model> {
+        let user = users::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            tenant_id: Set(tenant_id.to_owned()),
+            email: Set(email.to_owned()),
+            password_hash: Set(password_hash),
+            role: Set(role.as_str().to_owned()),
+            platform_admin: Set(platform_admin),
+            invite_token_hash: Set(None),
+            created_at: Set(now_millis()),
+        };
+        user.insert(db).await.map_err(|e| match AuthError::from(e) {
+            AuthError::AlreadyExists(_) => {
+                AuthError::AlreadyExists("this email cannot be used for a new account")
+            }
+            other => other,
+        })
+    }
+
+    /// A tenant and its first user, in one transaction.
+    pub(crate) async fn create_tenant_with_owner(
+        &self,
+        tenant_name: &str,
+        email: &str,
+        password_hash: String,
+        platform_admin: bool,
+    ) -> AuthResult<users::Model> {
+        let txn = self.ctx.db.connection().begin().await?;
+        let tenant = tenants::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            name: Set(tenant_name.to_owned()),
+            created_at: Set(now_millis()),
+        }
+        .insert(&txn)
+        .await?;
+        let user = self
+            .create_user(
+                &txn,
+                &tenant.id,
+                email,
+                Some(password_hash),
+                Role::Owner,
+                platform_admin,
+            )
+            .await?;
+        txn.commit().await?;
+        Ok(user)
+    }
+
+    async fn user_of(&self, caller: &Caller) -> AuthResult<users::Model> {
+        let user_id = caller.user_id().ok_or(AuthError::PermissionDenied(
+            "this call is for signed-in users",
+        ))?;
+        users::Entity::find_by_id(user_id)
+            .one(self.ctx.db.connection())
+            .await?
+            .ok_or(AuthError::Unauthenticated("the account no longer exists"))
+    }
+}
+
+fn client_address<T>(request: &Request<T>) -> String {
+    request
+        .remote_addr()
+        .map(|addr| addr.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[tonic::async_trait]
+impl AuthService for AuthApi {
+    async fn sign_up(
+        &self,
+        request: Request<pb::SignUpRequest>,
+    ) -> Result<Response<pb::SignUpResponse>, Status> {
+        let request = request.into_inner();
+        let tenant_name = validate::name(&request.tenant_name, "tenant_name")?;
+        let email = validate::email(&request.email, "email")?;
+        passwords::check_policy(&request.password, "password")?;
+        let password = request.password;
+        let hash = blocking(move || passwords::hash(&password)).await??;
+        let user = self
+            .create_tenant_with_owner(&tenant_name, &email, hash, false)
+            .await?;
+        let tokens = self.sessions.start(&user).await?;
+        let note = AuditNote {
+            tenant_id: Some(user.tenant_id.clone()),
+            target: format!("user/{}", user.id),
+        };
+        Ok(note.attach(Response::new(pb::SignUpResponse {
+            user: Some(convert::user(&user)),
+            tokens: Some(tokens),
+        })))
+    }
+
+    async fn login(
+        &self,
+        request: Request<pb::LoginRequest>,
+    ) -> Result<Response<pb::LoginResponse>, Status> {
+        let address = client_address(&request);
+        let request = request.into_inner();
+        let email = validate::email(&request.email, "email")?;
+        if request.password.len() > passwords::MAX_LENGTH * 4 {
+            return Err(AuthError::invalid("password", "is too long").into());
+        }
+        self.throttle.check(&email, &address).await?;
+        let user = users::Entity::find()
+            .filter(users::Column::Email.eq(&email))
+            .one(self.ctx.db.connection())
+            .await
+            .map_err(AuthError::from)?;
+        // Unknown emails and pending invites verify against the decoy: the same cost, the same answer.
+        let stored = user
+            .as_ref()
+            .and_then(|u| u.password_hash.clone())
+            .unwrap_or_else(|| self.decoy_hash.as_ref().clone());
+        let password = request.password;
+        let matches = blocking(move || passwords::verify(&password, &stored)).await?;
+        let user = match user {
+            Some(user) if matches && user.password_hash.is_some() => user,
+            _ => {
+                self.throttle.record_failure(&email, &address).await?;
+                return Err(AuthError::BadCredentials.into());
+            }
+        };
+        self.throttle.record_success(&email).await?;
+        let tokens = self.sessions.start(&user).await?;
+        let note = AuditNote {
+            tenant_id: Some(user.tenant_id.clone()),
+            target: format!("user/{}", user.id),
+        };
+        Ok(note.attach(Response::new(pb::LoginResponse {
+            user: Some(convert::user(&user)),
+            tokens: Some(tokens),
+        })))
+    }
+
+    async fn refresh(
+        &self,
+        request: Request<pb::RefreshRequest>,
+    ) -> Result<Response<pb::RefreshResponse>, Status> {
+        let token = request.into_inner().refresh_token;
+        if token.is_empty() {
+            return Err(AuthError::invalid("refresh_token", "is required").into());
+        }
+        let (_, tokens) = self.sessions.refresh(&token).await?;
+        Ok(Response::new(pb::RefreshResponse {
+            tokens: Some(tokens),
+        }))
+    }
+
+    async fn logout(
+        &self,
+        request: Request<pb::LogoutRequest>,
+    ) -> Result<Response<pb::LogoutResponse>, Status> {
+        let token = request.into_inner().refresh_token;
+        if token.is_empty() {
+            return Err(AuthError::invalid("refresh_token", "is required").into());
+        }
+        self.sessions.logout(&token).await?;
+        Ok(Response::new(pb::LogoutResponse {}))
+    }
+
+    async fn me(
+        &self,
+        request: Request<pb::MeRequest>,
+    ) -> Result<Response<pb::MeResponse>, Status> {
+        let user = self.user_of(caller(&request)?).await?;
+        Ok(Response::new(pb::MeResponse {
+            user: Some(convert::user(&user)),
+        }))
+    }
+
+    async fn change_password(
+        &self,
+        request: Request<pb::ChangePasswordRequest>,
+    ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
+        let user = self.user_of(caller(&request)?).await?;
+        let request = request.into_inner();
+        passwords::check_policy(&request.new_password, "new_password")?;
+        if request.new_password == request.current_password {
+            return Err(AuthError::invalid(
+                "new_password",
+                "must differ from the current password",
+            )
+            .into());
+        }
+        let stored = user.password_hash.clone().unwrap_or_default();
+        let current = request.current_password;
+        if !blocking(move || passwords::verify(&current, &stored)).await? {
+            return Err(AuthError::invalid("current_password", "is wrong").into());
+        }
+        let new = request.new_password;
+        let hash = blocking(move || passwords::hash(&new)).await??;
+        let user_id = user.id.clone();
+        let mut row: users::ActiveModel = user.into();
+        row.password_hash = Set(Some(hash));
+        row.update(self.ctx.db.connection())
+            .await
+            .map_err(AuthError::from)?;
+        self.sessions.revoke_user(&user_id).await?;
+        Ok(AuditNote::target(format!("user/{user_id}"))
+            .attach(Response::new(pb::ChangePasswordResponse {})))
+    }
+
+    async fn get_jwks(
+        &self,
+        _request: Request<pb::GetJwksRequest>,
+    ) -> Result<Response<pb::GetJwksResponse>, Status> {
+        Ok(Response::new(pb::GetJwksResponse {
+            jwks_json: self.sessions.keys().jwks_json().await?,
+        }))
+    }
+
+    async fn verify_api_key(
+        &self,
+        request: Request<pb::VerifyApiKeyRequest>,
+    ) -> Result<Response<pb::VerifyApiKeyResponse>, Status> {
+        let secret = request.into_inner().secret;
+        let key = api_keys::Entity::find()
+            .filter(api_keys::Column::SecretHash.eq(hash_secret(&secret)))
+            .one(self.ctx.db.connection())
+            .await
+            .map_err(AuthError::from)?
+            .filter(|key| key.revoked_at.is_none())
+            .ok_or(AuthError::Unauthenticated("API key is unknown or revoked"))?;
+        let now = now_millis();
+        // Recorded at most once a minute per key, so verification does not write on every call.
+        if key.last_used_at.is_none_or(|at| now - at > 60_000) {
+            let mut row: api_keys::ActiveModel = key.clone().into();
+            row.last_used_at = Set(Some(now));
+            row.update(self.ctx.db.connection())
+                .await
+                .map_err(AuthError::from)?;
+        }
+        Ok(Response::new(pb::VerifyApiKeyResponse {
+            api_key: Some(convert::api_key(&key)),
+            tenant_id: key.tenant_id,
+        }))
+    }
+}

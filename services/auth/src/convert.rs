@@ -1,0 +1,51 @@
+//! Rows to wire messages, in one place.
+
+use spot_access::Role;
+use spot_proto::auth::v1 as pb;
+
+use crate::entity::{api_keys, users};
+
+pub fn timestamp(millis: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: millis.div_euclid(1000),
+        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+pub fn millis(timestamp: &prost_types::Timestamp) -> i64 {
+    timestamp.seconds * 1000 + i64::from(timestamp.nanos) / 1_000_000
+}
+
+fn role(text: &str) -> pb::Role {
+    text.parse::<Role>()
+        .map(Role::to_proto)
+        .unwrap_or(pb::Role::Unspecified)
+}
+
+pub fn user(row: &users::Model) -> pb::User {
+    pb::User {
+        id: row.id.clone(),
+        tenant_id: row.tenant_id.clone(),
+        email: row.email.clone(),
+        role: role(&row.role).into(),
+        platform_admin: row.platform_admin,
+        created_at: Some(timestamp(row.created_at)),
+    }
+}
+
+pub fn api_key(row: &api_keys::Model) -> pb::ApiKey {
+    pb::ApiKey {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        cluster_id: row.cluster_id.clone().unwrap_or_default(),
+        role: row
+            .role
+            .as_deref()
+            .map(role)
+            .unwrap_or(pb::Role::Unspecified)
+            .into(),
+        created_at: Some(timestamp(row.created_at)),
+        last_used_at: row.last_used_at.map(timestamp),
+        revoked_at: row.revoked_at.map(timestamp),
+    }
+}

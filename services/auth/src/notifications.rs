@@ -1,0 +1,177 @@
+//! Notifications: a per-user inbox fed by events any service publishes on the bus.
+
+use futures::StreamExt;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
+use spot_access::{AuditNote, caller};
+use spot_kit::ServiceContext;
+use spot_proto::auth::v1 as pb;
+use spot_proto::auth::v1::notification_service_server::NotificationService;
+use spot_proto::common::v1::PageResponse;
+use tonic::{Request, Response, Status};
+
+use crate::entity::{notifications, users};
+use crate::error::AuthError;
+use crate::signing::now_millis;
+use crate::{AuthApi, convert, page, tenant_of};
+
+/// The bus topic services publish [`NotificationEvent`]s on (JSON).
+pub const NOTIFICATIONS_TOPIC: &str = "notifications";
+
+/// What a service publishes to notify a tenant's users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationEvent {
+    /// Unique per event: every auth replica hears it, and the id makes storing it idempotent.
+    pub id: String,
+    pub tenant_id: String,
+    /// One user, or every user of the tenant when absent.
+    pub user_id: Option<String>,
+    /// interruption, action_failed, payment_problem, ...
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+}
+
+/// Subscribes to the topic and stores each event in the inbox of its users.
+pub async fn start_intake(ctx: ServiceContext) -> Result<(), AuthError> {
+    let mut events = ctx.bus.subscribe(NOTIFICATIONS_TOPIC).await?;
+    tokio::spawn(async move {
+        loop {
+            let message = tokio::select! {
+                () = ctx.shutdown.cancelled() => return,
+                message = events.next() => message,
+            };
+            let Some(message) = message else { return };
+            match serde_json::from_slice::<NotificationEvent>(&message.payload) {
+                Ok(event) => {
+                    if let Err(error) = store(&ctx, &event).await {
+                        tracing::warn!(%error, id = %event.id, "notification not stored");
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "malformed notification event ignored"),
+            }
+        }
+    });
+    Ok(())
+}
+
+async fn store(ctx: &ServiceContext, event: &NotificationEvent) -> Result<(), AuthError> {
+    let mut recipients = users::Entity::find().filter(users::Column::TenantId.eq(&event.tenant_id));
+    if let Some(user_id) = &event.user_id {
+        recipients = recipients.filter(users::Column::Id.eq(user_id));
+    }
+    for user in recipients.all(ctx.db.connection()).await? {
+        let row = notifications::ActiveModel {
+            id: Set(format!("{}:{}", event.id, user.id)),
+            tenant_id: Set(event.tenant_id.clone()),
+            user_id: Set(user.id),
+            kind: Set(event.kind.clone()),
+            title: Set(event.title.clone()),
+            body: Set(event.body.clone()),
+            read_at: Set(None),
+            created_at: Set(now_millis()),
+        };
+        match row
+            .insert(ctx.db.connection())
+            .await
+            .map_err(AuthError::from)
+        {
+            Ok(_) | Err(AuthError::AlreadyExists(_)) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl NotificationService for AuthApi {
+    async fn list_notifications(
+        &self,
+        request: Request<pb::ListNotificationsRequest>,
+    ) -> Result<Response<pb::ListNotificationsResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        tenant_of(&caller)?;
+        let user_id = caller
+            .user_id()
+            .ok_or(AuthError::PermissionDenied("notifications belong to users"))?
+            .to_owned();
+        let request = request.into_inner();
+        let size = page::size(request.page.as_ref());
+        let mine = notifications::Entity::find().filter(notifications::Column::UserId.eq(&user_id));
+        let unread_count = mine
+            .clone()
+            .filter(notifications::Column::ReadAt.is_null())
+            .count(self.ctx.db.connection())
+            .await
+            .map_err(AuthError::from)?;
+        let mut query = mine
+            .order_by_desc(notifications::Column::CreatedAt)
+            .order_by_desc(notifications::Column::Id);
+        if request.unread_only {
+            query = query.filter(notifications::Column::ReadAt.is_null());
+        }
+        if let Some((at, id)) = page::cursor(request.page.as_ref())? {
+            query = query.filter(
+                sea_orm::Condition::any()
+                    .add(notifications::Column::CreatedAt.lt(at))
+                    .add(
+                        notifications::Column::CreatedAt
+                            .eq(at)
+                            .and(notifications::Column::Id.lt(id)),
+                    ),
+            );
+        }
+        let rows = query
+            .limit(size + 1)
+            .all(self.ctx.db.connection())
+            .await
+            .map_err(AuthError::from)?;
+        let more = rows.len() as u64 > size;
+        let rows: Vec<_> = rows.into_iter().take(size as usize).collect();
+        let next_page_token = match (more, rows.last()) {
+            (true, Some(last)) => page::token(last.created_at, &last.id),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListNotificationsResponse {
+            notifications: rows
+                .iter()
+                .map(|row| pb::Notification {
+                    id: row.id.clone(),
+                    kind: row.kind.clone(),
+                    title: row.title.clone(),
+                    body: row.body.clone(),
+                    read: row.read_at.is_some(),
+                    at: Some(convert::timestamp(row.created_at)),
+                })
+                .collect(),
+            page: Some(PageResponse { next_page_token }),
+            unread_count: u32::try_from(unread_count).unwrap_or(u32::MAX),
+        }))
+    }
+
+    async fn mark_notification_read(
+        &self,
+        request: Request<pb::MarkNotificationReadRequest>,
+    ) -> Result<Response<pb::MarkNotificationReadResponse>, Status> {
+        let user_id = caller(&request)?.user_id().unwrap_or_default().to_owned();
+        let id = request.into_inner().notification_id;
+        let row = notifications::Entity::find_by_id(&id)
+            .filter(notifications::Column::UserId.eq(&user_id))
+            .one(self.ctx.db.connection())
+            .await
+            .map_err(AuthError::from)?
+            .ok_or(AuthError::NotFound("notification"))?;
+        if row.read_at.is_none() {
+            let mut row: notifications::ActiveModel = row.into();
+            row.read_at = Set(Some(now_millis()));
+            row.update(self.ctx.db.connection())
+                .await
+                .map_err(AuthError::from)?;
+        }
+        Ok(AuditNote::target(format!("notification/{id}"))
+            .attach(Response::new(pb::MarkNotificationReadResponse {})))
+    }
+}

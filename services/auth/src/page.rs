@@ -1,0 +1,33 @@
+//! Cursor pagination shared by the List RPCs.
+
+use spot_proto::common::v1::PageRequest;
+
+use crate::error::AuthError;
+
+pub const DEFAULT_SIZE: u64 = 50;
+pub const MAX_SIZE: u64 = 500;
+
+/// How many items to return; the request's size, defaulted and capped.
+pub fn size(page: Option<&PageRequest>) -> u64 {
+    match page.map(|p| u64::from(p.page_size)) {
+        None | Some(0) => DEFAULT_SIZE,
+        Some(size) => size.min(MAX_SIZE),
+    }
+}
+
+/// A cursor `"<millis>:<id>"`: the last item of the previous page, in a stable order.
+pub fn cursor(page: Option<&PageRequest>) -> Result<Option<(i64, String)>, AuthError> {
+    let Some(token) = page
+        .map(|p| p.page_token.as_str())
+        .filter(|t| !t.is_empty())
+    else {
+        return Ok(None);
+    };
+    let invalid = || AuthError::invalid("page.page_token", "is not a token this server returned");
+    let (at, id) = token.split_once(':').ok_or_else(invalid)?;
+    Ok(Some((at.parse().map_err(|_| invalid())?, id.to_owned())))
+}
+
+pub fn token(at: i64, id: &str) -> String {
+    format!("{at}:{id}")
+}

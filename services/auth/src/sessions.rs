@@ -1,0 +1,171 @@
+//! Access tokens and rotating refresh tokens. A refresh token is used once; presenting a used one
+//! again means it was stolen or replayed, and revokes its whole family (every token descended
+//! from the same login).
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait, sea_query::Expr,
+};
+use spot_access::{ACCESS_TOKEN_AUDIENCE, AccessClaims, ISSUER, Role, hash_secret};
+use spot_db::Database;
+use spot_proto::auth::v1 as pb;
+
+use crate::entity::{refresh_tokens, users};
+use crate::error::{AuthError, AuthResult};
+use crate::signing::{ACCESS_TOKEN_LIFETIME, SigningKeys, now_millis};
+
+pub const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+
+#[derive(Clone)]
+pub struct Sessions {
+    db: Database,
+    keys: SigningKeys,
+}
+
+impl Sessions {
+    pub fn new(db: Database, keys: SigningKeys) -> Self {
+        Self { db, keys }
+    }
+
+    pub fn keys(&self) -> &SigningKeys {
+        &self.keys
+    }
+
+    /// A new login: a new refresh-token family.
+    pub async fn start(&self, user: &users::Model) -> AuthResult<pb::Tokens> {
+        let family = uuid::Uuid::new_v4().to_string();
+        self.issue(user, &family).await
+    }
+
+    /// Exchanges a refresh token for a new pair. Reuse of a spent token revokes the family.
+    pub async fn refresh(&self, presented: &str) -> AuthResult<(users::Model, pb::Tokens)> {
+        let now = now_millis();
+        let txn = self.db.connection().begin().await?;
+        let token = refresh_tokens::Entity::find()
+            .filter(refresh_tokens::Column::TokenHash.eq(hash_secret(presented)))
+            .one(&txn)
+            .await?
+            .ok_or(AuthError::Unauthenticated("refresh token is not valid"))?;
+        if token.revoked_at.is_some() {
+            return Err(AuthError::Unauthenticated(
+                "refresh token was revoked; sign in again",
+            ));
+        }
+        if token.used_at.is_some() {
+            revoke_family(&txn, &token.family_id, now).await?;
+            txn.commit().await?;
+            tracing::warn!(family = %token.family_id, "refresh token reused; family revoked");
+            return Err(AuthError::Unauthenticated(
+                "refresh token was already used; every session from that login is signed out",
+            ));
+        }
+        if token.expires_at <= now {
+            return Err(AuthError::Unauthenticated(
+                "refresh token expired; sign in again",
+            ));
+        }
+        // Spend the token only if nobody spent it concurrently.
+        let spent = refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now))
+            .filter(refresh_tokens::Column::Id.eq(&token.id))
+            .filter(refresh_tokens::Column::UsedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if spent.rows_affected != 1 {
+            revoke_family(&txn, &token.family_id, now).await?;
+            txn.commit().await?;
+            return Err(AuthError::Unauthenticated(
+                "refresh token was already used; every session from that login is signed out",
+            ));
+        }
+        let user = users::Entity::find_by_id(&token.user_id)
+            .one(&txn)
+            .await?
+            .ok_or(AuthError::Unauthenticated("refresh token is not valid"))?;
+        txn.commit().await?;
+        let tokens = self.issue(&user, &token.family_id).await?;
+        Ok((user, tokens))
+    }
+
+    /// Ends the session the refresh token belongs to. Unknown tokens are ignored (idempotent).
+    pub async fn logout(&self, presented: &str) -> AuthResult<()> {
+        let token = refresh_tokens::Entity::find()
+            .filter(refresh_tokens::Column::TokenHash.eq(hash_secret(presented)))
+            .one(self.db.connection())
+            .await?;
+        if let Some(token) = token {
+            revoke_family(self.db.connection(), &token.family_id, now_millis()).await?;
+        }
+        Ok(())
+    }
+
+    /// Signs out every session of a user (password change, removal).
+    pub async fn revoke_user(&self, user_id: &str) -> AuthResult<()> {
+        refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now_millis()))
+            .filter(refresh_tokens::Column::UserId.eq(user_id))
+            .filter(refresh_tokens::Column::RevokedAt.is_null())
+            .exec(self.db.connection())
+            .await?;
+        Ok(())
+    }
+
+    async fn issue(&self, user: &users::Model, family: &str) -> AuthResult<pb::Tokens> {
+        let now = chrono::Utc::now().timestamp();
+        let role: Role = user
+            .role
+            .parse()
+            .map_err(|e: String| AuthError::Internal(e))?;
+        let claims = AccessClaims {
+            iss: ISSUER.to_owned(),
+            aud: ACCESS_TOKEN_AUDIENCE.to_owned(),
+            sub: user.id.clone(),
+            tid: user.tenant_id.clone(),
+            role,
+            adm: user.platform_admin,
+            iat: now,
+            nbf: now,
+            exp: now + ACCESS_TOKEN_LIFETIME.as_secs() as i64,
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        let access_token = self.keys.sign(&claims).await?;
+        let refresh_token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+        refresh_tokens::ActiveModel {
+            id: Set(uuid::Uuid::new_v4().to_string()),
+            family_id: Set(family.to_owned()),
+            user_id: Set(user.id.clone()),
+            token_hash: Set(hash_secret(&refresh_token)),
+            expires_at: Set(now_millis() + REFRESH_TOKEN_LIFETIME.as_millis() as i64),
+            used_at: Set(None),
+            revoked_at: Set(None),
+            created_at: Set(now_millis()),
+        }
+        .insert(self.db.connection())
+        .await?;
+        Ok(pb::Tokens {
+            access_token,
+            refresh_token,
+            access_expires_at: Some(prost_types::Timestamp {
+                seconds: claims.exp,
+                nanos: 0,
+            }),
+        })
+    }
+}
+
+async fn revoke_family(
+    db: &impl sea_orm::ConnectionTrait,
+    family: &str,
+    now: i64,
+) -> AuthResult<()> {
+    refresh_tokens::Entity::update_many()
+        .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now))
+        .filter(refresh_tokens::Column::FamilyId.eq(family))
+        .filter(refresh_tokens::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}

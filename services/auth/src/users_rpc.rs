@@ -1,0 +1,228 @@
+//! UserService: the users of the caller's tenant. Another tenant's users are NOT_FOUND.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use spot_access::{AuditNote, Role, caller, hash_secret};
+use spot_proto::auth::v1 as pb;
+use spot_proto::auth::v1::user_service_server::UserService;
+use spot_proto::common::v1::PageResponse;
+use tonic::{Request, Response, Status};
+
+use crate::entity::users;
+use crate::error::{AuthError, AuthResult};
+use crate::{AuthApi, blocking, convert, page, passwords, tenant_of, validate};
+
+impl AuthApi {
+    /// A user of the caller's tenant; anyone else's is NOT_FOUND, so ids of other tenants leak nothing.
+    async fn tenant_user(&self, tenant_id: &str, user_id: &str) -> AuthResult<users::Model> {
+        users::Entity::find_by_id(user_id)
+            .filter(users::Column::TenantId.eq(tenant_id))
+            .one(self.ctx.db.connection())
+            .await?
+            .ok_or(AuthError::NotFound("user"))
+    }
+
+    async fn owners(&self, tenant_id: &str) -> AuthResult<u64> {
+        Ok(users::Entity::find()
+            .filter(users::Column::TenantId.eq(tenant_id))
+            .filter(users::Column::Role.eq(Role::Owner.as_str()))
+            .count(self.ctx.db.connection())
+            .await?)
+    }
+}
+
+/// Only an owner may grant or take away the owner role.
+fn check_role_change(actor: Role, from: Option<Role>, to: Role) -> AuthResult<()> {
+    if (to == Role::Owner || from == Some(Role::Owner)) && actor != Role::Owner {
+        return Err(AuthError::PermissionDenied(
+            "only an owner may grant or change the owner role",
+        ));
+    }
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl UserService for AuthApi {
+    async fn invite_user(
+        &self,
+        request: Request<pb::InviteUserRequest>,
+    ) -> Result<Response<pb::InviteUserResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let tenant_id = tenant_of(&caller)?;
+        let request = request.into_inner();
+        let email = validate::email(&request.email, "email")?;
+        let role = Role::from_proto(request.role, "role").map_err(AuthError::from)?;
+        check_role_change(caller.role().unwrap_or(Role::Viewer), None, role)?;
+        let invite_token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+        let user = self
+            .create_user(
+                self.ctx.db.connection(),
+                tenant_id,
+                &email,
+                None,
+                role,
+                false,
+            )
+            .await?;
+        let mut row: users::ActiveModel = user.into();
+        row.invite_token_hash = Set(Some(hash_secret(&invite_token)));
+        let user = row
+            .update(self.ctx.db.connection())
+            .await
+            .map_err(AuthError::from)?;
+        Ok(
+            AuditNote::target(format!("user/{}", user.id)).attach(Response::new(
+                pb::InviteUserResponse {
+                    user: Some(convert::user(&user)),
+                    invite_token,
+                },
+            )),
+        )
+    }
+
+    async fn list_users(
+        &self,
+        request: Request<pb::ListUsersRequest>,
+    ) -> Result<Response<pb::ListUsersResponse>, Status> {
+        let tenant_id = tenant_of(caller(&request)?)?.to_owned();
+        let page_request = request.into_inner().page;
+        let size = page::size(page_request.as_ref());
+        let mut query = users::Entity::find()
+            .filter(users::Column::TenantId.eq(&tenant_id))
+            .order_by_asc(users::Column::CreatedAt)
+            .order_by_asc(users::Column::Id);
+        if let Some((at, id)) = page::cursor(page_request.as_ref())? {
+            query = query.filter(
+                Condition::any().add(users::Column::CreatedAt.gt(at)).add(
+                    users::Column::CreatedAt
+                        .eq(at)
+                        .and(users::Column::Id.gt(id)),
+                ),
+            );
+        }
+        let rows = query
+            .limit(size + 1)
+            .all(self.ctx.db.connection())
+            .await
+            .map_err(AuthError::from)?;
+        let more = rows.len() as u64 > size;
+        let rows: Vec<_> = rows.into_iter().take(size as usize).collect();
+        let next_page_token = match (more, rows.last()) {
+            (true, Some(last)) => page::token(last.created_at, &last.id),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListUsersResponse {
+            users: rows.iter().map(convert::user).collect(),
+            page: Some(PageResponse { next_page_token }),
+        }))
+    }
+
+    async fn change_user_role(
+        &self,
+        request: Request<pb::ChangeUserRoleRequest>,
+    ) -> Result<Response<pb::ChangeUserRoleResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let tenant_id = tenant_of(&caller)?;
+        let request = request.into_inner();
+        let role = Role::from_proto(request.role, "role").map_err(AuthError::from)?;
+        let user = self.tenant_user(tenant_id, &request.user_id).await?;
+        if caller.user_id() == Some(user.id.as_str()) {
+            return Err(
+                AuthError::FailedPrecondition("you cannot change your own role".into()).into(),
+            );
+        }
+        let current: Role = user.role.parse().map_err(AuthError::Internal)?;
+        check_role_change(caller.role().unwrap_or(Role::Viewer), Some(current), role)?;
+        if current == Role::Owner && role != Role::Owner && self.owners(tenant_id).await? <= 1 {
+            return Err(
+                AuthError::FailedPrecondition("a tenant keeps at least one owner".into()).into(),
+            );
+        }
+        let mut row: users::ActiveModel = user.into();
+        row.role = Set(role.as_str().to_owned());
+        let user = row
+            .update(self.ctx.db.connection())
+            .await
+            .map_err(AuthError::from)?;
+        Ok(
+            AuditNote::target(format!("user/{}", user.id)).attach(Response::new(
+                pb::ChangeUserRoleResponse {
+                    user: Some(convert::user(&user)),
+                },
+            )),
+        )
+    }
+
+    async fn remove_user(
+        &self,
+        request: Request<pb::RemoveUserRequest>,
+    ) -> Result<Response<pb::RemoveUserResponse>, Status> {
+        let caller = caller(&request)?.clone();
+        let tenant_id = tenant_of(&caller)?;
+        let user = self
+            .tenant_user(tenant_id, &request.into_inner().user_id)
+            .await?;
+        if caller.user_id() == Some(user.id.as_str()) {
+            return Err(AuthError::FailedPrecondition("you cannot remove yourself".into()).into());
+        }
+        if user.role == Role::Owner.as_str() {
+            check_role_change(
+                caller.role().unwrap_or(Role::Viewer),
+                Some(Role::Owner),
+                Role::Viewer,
+            )?;
+            if self.owners(tenant_id).await? <= 1 {
+                return Err(AuthError::FailedPrecondition(
+                    "a tenant keeps at least one owner".into(),
+                )
+                .into());
+            }
+        }
+        let user_id = user.id.clone();
+        users::Entity::delete_by_id(&user_id)
+            .exec(self.ctx.db.connection())
+            .await
+            .map_err(AuthError::from)?;
+        Ok(AuditNote::target(format!("user/{user_id}"))
+            .attach(Response::new(pb::RemoveUserResponse {})))
+    }
+
+    async fn accept_invite(
+        &self,
+        request: Request<pb::AcceptInviteRequest>,
+    ) -> Result<Response<pb::AcceptInviteResponse>, Status> {
+        let request = request.into_inner();
+        if request.invite_token.is_empty() {
+            return Err(AuthError::invalid("invite_token", "is required").into());
+        }
+        passwords::check_policy(&request.password, "password")?;
+        let user = users::Entity::find()
+            .filter(users::Column::InviteTokenHash.eq(hash_secret(&request.invite_token)))
+            .one(self.ctx.db.connection())
+            .await
+            .map_err(AuthError::from)?
+            .ok_or(AuthError::Unauthenticated("invite token is not valid"))?;
+        let password = request.password;
+        let hash = blocking(move || passwords::hash(&password)).await??;
+        let mut row: users::ActiveModel = user.into();
+        row.password_hash = Set(Some(hash));
+        row.invite_token_hash = Set(None);
+        let user = row
+            .update(self.ctx.db.connection())
+            .await
+            .map_err(AuthError::from)?;
+        let tokens = self.sessions.start(&user).await?;
+        let note = AuditNote {
+            tenant_id: Some(user.tenant_id.clone()),
+            target: format!("user/{}", user.id),
+        };
+        Ok(note.attach(Response::new(pb::AcceptInviteResponse {
+            user: Some(convert::user(&user)),
+            tokens: Some(tokens),
+        })))
+    }
+}

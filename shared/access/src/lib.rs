@@ -1,0 +1,30 @@
+//! Who may call what. Every RPC of every service has one entry in [`rules::RULES`]; the
+//! [`AccessLayer`] in front of all services authenticates the caller (access token, API key or
+//! internal service credential), applies the entry, puts the [`Caller`] into the request, and
+//! records an audit event for every mutating call.
+
+mod audit;
+mod caller;
+mod internal;
+mod layer;
+mod role;
+pub mod rules;
+mod tokens;
+mod verifier;
+
+pub use audit::{AuditNote, AuditRecord, AuditSink};
+pub use caller::{ApiKeyScope, Caller, RequestId};
+pub use internal::{InternalCredential, OutgoingInterceptor};
+pub use layer::{AccessLayer, AccessService};
+pub use role::Role;
+pub use rules::{Access, Rule};
+pub use tokens::{ACCESS_TOKEN_AUDIENCE, AccessClaims, ISSUER, api_key_id, hash_secret};
+pub use verifier::{CredentialError, Verifier};
+
+/// Reads the caller the access layer put into a request. Handlers of non-public RPCs can rely on it.
+pub fn caller<T>(request: &tonic::Request<T>) -> Result<&Caller, tonic::Status> {
+    request
+        .extensions()
+        .get::<Caller>()
+        .ok_or_else(|| tonic::Status::unauthenticated("no verified caller"))
+}
