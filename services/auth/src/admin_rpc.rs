@@ -1,7 +1,7 @@
 //! AdminService (platform admins): service health, tenants, system config, signing-key rotation.
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
-use spot_access::{AuditNote, caller};
+use spot_access::{AuditNote, SIGNING_KEY_ROTATED_TOPIC, caller};
 use spot_config::ServiceName;
 use spot_db::SystemSettings;
 use spot_proto::auth::v1 as pb;
@@ -177,6 +177,11 @@ impl AdminService for AuthApi {
         _request: Request<pb::RotateSigningKeyRequest>,
     ) -> Result<Response<pb::RotateSigningKeyResponse>, Status> {
         let key_id = self.sessions.keys().rotate().await?;
+        self.ctx
+            .bus
+            .publish(SIGNING_KEY_ROTATED_TOPIC, key_id.as_bytes())
+            .await
+            .map_err(AuthError::from)?;
         Ok(AuditNote::target(format!("signing_key/{key_id}"))
             .attach(Response::new(pb::RotateSigningKeyResponse { key_id })))
     }

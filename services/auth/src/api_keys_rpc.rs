@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use spot_access::{AuditNote, Role, caller, hash_secret};
+use spot_access::{API_KEY_REVOKED_TOPIC, AuditNote, Role, caller, hash_secret};
 use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::api_key_service_server::ApiKeyService;
 use spot_proto::common::v1::PageResponse;
@@ -153,6 +153,12 @@ impl ApiKeyService for AuthApi {
                 .await
                 .map_err(AuthError::from)?;
         }
+        // Every replica's verifier drops the key from its cache now, not when the cache expires.
+        self.ctx
+            .bus
+            .publish(API_KEY_REVOKED_TOPIC, id.as_bytes())
+            .await
+            .map_err(AuthError::from)?;
         Ok(AuditNote::target(format!("api_key/{id}"))
             .attach(Response::new(pb::RevokeApiKeyResponse {})))
     }

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait, sea_query::Expr,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
 use spot_access::{ACCESS_TOKEN_AUDIENCE, AccessClaims, ISSUER, Role, hash_secret};
 use spot_db::Database;
 use spot_proto::auth::v1 as pb;
@@ -43,49 +41,43 @@ impl Sessions {
     /// Exchanges a refresh token for a new pair. Reuse of a spent token revokes the family.
     pub async fn refresh(&self, presented: &str) -> AuthResult<(users::Model, pb::Tokens)> {
         let now = now_millis();
-        let txn = self.db.connection().begin().await?;
+        let hash = hash_secret(presented);
+        let db = self.db.connection();
+        // Spend the token in one statement: of two concurrent uses, exactly one succeeds.
+        let spent = refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now))
+            .filter(refresh_tokens::Column::TokenHash.eq(&hash))
+            .filter(refresh_tokens::Column::UsedAt.is_null())
+            .filter(refresh_tokens::Column::RevokedAt.is_null())
+            .filter(refresh_tokens::Column::ExpiresAt.gt(now))
+            .exec(db)
+            .await?;
         let token = refresh_tokens::Entity::find()
-            .filter(refresh_tokens::Column::TokenHash.eq(hash_secret(presented)))
-            .one(&txn)
+            .filter(refresh_tokens::Column::TokenHash.eq(&hash))
+            .one(db)
             .await?
             .ok_or(AuthError::Unauthenticated("refresh token is not valid"))?;
-        if token.revoked_at.is_some() {
-            return Err(AuthError::Unauthenticated(
-                "refresh token was revoked; sign in again",
-            ));
-        }
-        if token.used_at.is_some() {
-            revoke_family(&txn, &token.family_id, now).await?;
-            txn.commit().await?;
-            tracing::warn!(family = %token.family_id, "refresh token reused; family revoked");
-            return Err(AuthError::Unauthenticated(
-                "refresh token was already used; every session from that login is signed out",
-            ));
-        }
-        if token.expires_at <= now {
+        if spent.rows_affected != 1 {
+            if token.revoked_at.is_some() {
+                return Err(AuthError::Unauthenticated(
+                    "refresh token was revoked; sign in again",
+                ));
+            }
+            if token.used_at.is_some() {
+                revoke_family(db, &token.family_id, now).await?;
+                tracing::warn!(family = %token.family_id, "refresh token reused; family revoked");
+                return Err(AuthError::Unauthenticated(
+                    "refresh token was already used; every session from that login is signed out",
+                ));
+            }
             return Err(AuthError::Unauthenticated(
                 "refresh token expired; sign in again",
             ));
         }
-        // Spend the token only if nobody spent it concurrently.
-        let spent = refresh_tokens::Entity::update_many()
-            .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now))
-            .filter(refresh_tokens::Column::Id.eq(&token.id))
-            .filter(refresh_tokens::Column::UsedAt.is_null())
-            .exec(&txn)
-            .await?;
-        if spent.rows_affected != 1 {
-            revoke_family(&txn, &token.family_id, now).await?;
-            txn.commit().await?;
-            return Err(AuthError::Unauthenticated(
-                "refresh token was already used; every session from that login is signed out",
-            ));
-        }
         let user = users::Entity::find_by_id(&token.user_id)
-            .one(&txn)
+            .one(db)
             .await?
             .ok_or(AuthError::Unauthenticated("refresh token is not valid"))?;
-        txn.commit().await?;
         let tokens = self.issue(&user, &token.family_id).await?;
         Ok((user, tokens))
     }

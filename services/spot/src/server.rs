@@ -9,6 +9,7 @@ use spot_db::Database;
 use spot_kit::{ServiceClients, ServiceContext, ServiceRegistry};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
@@ -76,7 +77,8 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         addr: config.listen,
         source,
     })?;
-    let db = Database::open(&config.database_url).await?;
+    let db =
+        Database::open_with_pool(&config.database_url, config.database_max_connections).await?;
     let bus: SharedBus = match &config.redis_url {
         Some(url) => Arc::new(RedisBus::connect(url, BUS_NAMESPACE).await?),
         None => Arc::new(InProcessBus::new()),
@@ -86,11 +88,10 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
     let auth_channel = clients
         .raw_channel(ServiceName::Auth)
         .ok_or_else(|| StartError::Serve("no channel to the auth service".into()))?;
-    let access = AccessLayer::new(
-        Verifier::new(internal.clone(), auth_channel.clone()),
-        AuditSink::start(internal, auth_channel),
-    );
+    let verifier = Verifier::new(internal.clone(), auth_channel.clone());
     let shutdown = CancellationToken::new();
+    keep_verifier_current(&bus, verifier.clone(), shutdown.clone()).await?;
+    let access = AccessLayer::new(verifier, AuditSink::start(internal, auth_channel));
     let ctx = ServiceContext {
         config: Arc::new(config),
         db,
@@ -149,6 +150,35 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
         shutdown,
         task,
     })
+}
+
+/// Revocations and key rotations reach every replica's verifier through the bus, so a revoked
+/// key stops at once and a new signing key is fetched on first sight.
+async fn keep_verifier_current(
+    bus: &SharedBus,
+    verifier: Verifier,
+    shutdown: CancellationToken,
+) -> Result<(), StartError> {
+    let revoked = bus.subscribe(spot_access::API_KEY_REVOKED_TOPIC).await?;
+    let rotated = bus
+        .subscribe(spot_access::SIGNING_KEY_ROTATED_TOPIC)
+        .await?;
+    let mut events = revoked.merge(rotated);
+    tokio::spawn(async move {
+        loop {
+            let message = tokio::select! {
+                () = shutdown.cancelled() => return,
+                message = events.next() => message,
+            };
+            let Some(message) = message else { return };
+            if message.topic == spot_access::API_KEY_REVOKED_TOPIC {
+                verifier.evict_api_key(&String::from_utf8_lossy(&message.payload));
+            } else {
+                verifier.forget_jwks_fetch();
+            }
+        }
+    });
+    Ok(())
 }
 
 /// The credential this process's services present to each other. Without a configured secret

@@ -137,3 +137,80 @@ fn sigterm_shuts_down_cleanly() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The embedded first start creates the platform admin with a random password, prints it once
+/// and keeps it in a file only the user can read; a second start prints nothing new.
+#[test]
+fn first_start_prints_a_random_admin_login_once() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
+
+    let start = |data_dir: &std::path::Path| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = spot()
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .env("SPOT_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "never listened");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Serving means start-up (and the first-start message) is complete.
+        std::thread::sleep(Duration::from_millis(300));
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let lines: Vec<String> = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect();
+        assert!(child.wait().unwrap().success());
+        lines
+    };
+    let password_in = |lines: &[String]| {
+        lines.iter().find_map(|line| {
+            line.trim()
+                .strip_prefix("password:")
+                .map(|p| p.trim().to_owned())
+        })
+    };
+
+    let first_dir = tempfile::tempdir().unwrap();
+    let first = start(first_dir.path());
+    let password = password_in(&first).unwrap_or_else(|| panic!("no password printed: {first:?}"));
+    assert!(password.len() >= 20, "{password}");
+    let file = first_dir.path().join("admin-credentials.txt");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(std::fs::read_to_string(&file).unwrap().contains(&password));
+
+    let again = start(first_dir.path());
+    assert_eq!(
+        password_in(&again),
+        None,
+        "printed once, at the first start only"
+    );
+
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = password_in(&start(other_dir.path())).unwrap();
+    assert_ne!(
+        other, password,
+        "no fixed password: every installation gets its own"
+    );
+}

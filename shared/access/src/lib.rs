@@ -19,7 +19,7 @@ pub use layer::{AccessLayer, AccessService};
 pub use role::Role;
 pub use rules::{Access, Rule};
 pub use tokens::{ACCESS_TOKEN_AUDIENCE, AccessClaims, ISSUER, api_key_id, hash_secret};
-pub use verifier::{CredentialError, Verifier};
+pub use verifier::{API_KEY_REVOKED_TOPIC, CredentialError, SIGNING_KEY_ROTATED_TOPIC, Verifier};
 
 /// Reads the caller the access layer put into a request. Handlers of non-public RPCs can rely on it.
 pub fn caller<T>(request: &tonic::Request<T>) -> Result<&Caller, tonic::Status> {

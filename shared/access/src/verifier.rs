@@ -13,6 +13,12 @@ use tonic::transport::Channel;
 use crate::tokens::{ACCESS_TOKEN_AUDIENCE, AccessClaims, ISSUER, api_key_id, hash_secret};
 use crate::{ApiKeyScope, Caller, InternalCredential, OutgoingInterceptor, Role};
 
+/// The bus topic auth publishes a revoked API key's id on.
+pub const API_KEY_REVOKED_TOPIC: &str = "api_key.revoked";
+
+/// The bus topic auth publishes on when a new signing key starts signing.
+pub const SIGNING_KEY_ROTATED_TOPIC: &str = "signing_key.rotated";
+
 /// A verified API key is trusted this long before it is checked again (the revocation delay).
 const API_KEY_CACHE_TTL: Duration = Duration::from_secs(30);
 const API_KEY_CACHE_MAX: usize = 10_000;
@@ -210,6 +216,22 @@ impl Verifier {
         }
         cache.insert(hash, (caller.clone(), Instant::now()));
         Ok(caller)
+    }
+
+    /// Lets the next unknown key id refetch the JWKS at once (after a rotation).
+    pub fn forget_jwks_fetch(&self) {
+        *self
+            .last_jwks_fetch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Forgets a revoked key at once (auth publishes revocations on [`API_KEY_REVOKED_TOPIC`]).
+    pub fn evict_api_key(&self, revoked_key_id: &str) {
+        let mut cache = self.api_keys.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|_, (caller, _)| {
+            !matches!(caller, Caller::ApiKey { key_id, .. } if key_id == revoked_key_id)
+        });
     }
 
     fn cached_api_key(&self, hash: &str) -> Option<Caller> {

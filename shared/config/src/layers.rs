@@ -12,6 +12,7 @@ pub struct ConfigLayer {
     pub listen: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
+    pub database_max_connections: Option<u32>,
     pub redis_url: Option<String>,
     /// A comma-separated list, or `all`.
     pub services: Option<String>,
@@ -31,6 +32,7 @@ pub(crate) struct ConfigFile {
     listen: Option<String>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
+    database_max_connections: Option<u32>,
     redis_url: Option<String>,
     services: Option<Vec<String>>,
     #[serde(default)]
@@ -49,6 +51,7 @@ impl From<&Config> for ConfigFile {
             listen: Some(config.listen.to_string()),
             data_dir: Some(config.data_dir.clone()),
             database_url: Some(redact_password(&config.database_url)),
+            database_max_connections: Some(config.database_max_connections),
             redis_url: config.redis_url.as_deref().map(redact_password),
             services: Some(config.services.iter().map(|s| s.to_string()).collect()),
             service_urls: config.service_urls.clone(),
@@ -85,6 +88,7 @@ const ENV_SETTINGS: &[&str] = &[
     "SPOT_LISTEN",
     "SPOT_DATA_DIR",
     "SPOT_DATABASE_URL",
+    "SPOT_DATABASE_MAX_CONNECTIONS",
     "SPOT_REDIS_URL",
     "SPOT_SERVICES",
     "SPOT_LOG",
@@ -105,6 +109,7 @@ impl ConfigLayer {
             listen,
             data_dir,
             database_url,
+            database_max_connections,
             redis_url,
             services,
             log,
@@ -128,6 +133,7 @@ impl ConfigLayer {
             listen: file.listen,
             data_dir: file.data_dir,
             database_url: file.database_url,
+            database_max_connections: file.database_max_connections,
             redis_url: file.redis_url,
             services: file.services.map(|list| list.join(",")),
             service_urls: file.service_urls,
@@ -159,6 +165,11 @@ impl ConfigLayer {
                 "SPOT_LISTEN" => layer.listen = Some(value),
                 "SPOT_DATA_DIR" => layer.data_dir = Some(PathBuf::from(value)),
                 "SPOT_DATABASE_URL" => layer.database_url = Some(value),
+                "SPOT_DATABASE_MAX_CONNECTIONS" => {
+                    layer.database_max_connections = Some(u32::from_str(&value).map_err(|_| {
+                        ConfigError::new(key, format!("`{value}` is not a whole number"))
+                    })?)
+                }
                 "SPOT_REDIS_URL" => layer.redis_url = Some(value).filter(|v| !v.is_empty()),
                 "SPOT_SERVICES" => layer.services = Some(value),
                 "SPOT_LOG" => layer.log = Some(value),

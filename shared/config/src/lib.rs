@@ -41,6 +41,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://...` or `postgres://...`; defaults to a SQLite file in the data dir.
     pub database_url: String,
+    /// Pooled database connections per process.
+    pub database_max_connections: u32,
     /// `redis://...` for the shared bus; none means the in-process bus (one replica only).
     pub redis_url: Option<String>,
     /// The services this process runs.
@@ -105,6 +107,7 @@ impl Config {
             listen,
             data_dir,
             database_url,
+            database_max_connections: layer.database_max_connections.unwrap_or(10),
             redis_url: layer.redis_url,
             services,
             service_urls: layer.service_urls,

@@ -8,6 +8,12 @@ impl Config {
             &self.database_url,
             &["sqlite", "postgres", "postgresql"],
         )?;
+        if !(1..=500).contains(&self.database_max_connections) {
+            return Err(ConfigError::new(
+                "database_max_connections",
+                format!("{} is outside 1..=500", self.database_max_connections),
+            ));
+        }
         if let Some(redis_url) = &self.redis_url {
             check_url("redis_url", redis_url, &["redis", "rediss"])?;
         }

@@ -6,6 +6,9 @@ use spot_migrations::Migrator;
 
 use crate::DbError;
 
+/// Pooled connections per process unless configured (`database_max_connections`).
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -21,13 +24,22 @@ pub struct Database {
 impl Database {
     /// Connects, checks the schema is not newer than this binary, and runs pending migrations.
     pub async fn open(url: &str) -> Result<Self, DbError> {
-        let database = Self::connect(url).await?;
+        Self::open_with_pool(url, DEFAULT_MAX_CONNECTIONS).await
+    }
+
+    /// As [`Database::open`], with at most `max_connections` pooled connections.
+    pub async fn open_with_pool(url: &str, max_connections: u32) -> Result<Self, DbError> {
+        let database = Self::connect_with_pool(url, max_connections).await?;
         database.migrate().await?;
         Ok(database)
     }
 
-    /// Connects without migrating (used by `spot migrate` and tests).
+    /// Connects without migrating (used by tests and tools).
     pub async fn connect(url: &str) -> Result<Self, DbError> {
+        Self::connect_with_pool(url, DEFAULT_MAX_CONNECTIONS).await
+    }
+
+    async fn connect_with_pool(url: &str, max_connections: u32) -> Result<Self, DbError> {
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .connect_timeout(Duration::from_secs(5))
@@ -36,10 +48,8 @@ impl Database {
         if url.starts_with("sqlite::memory:") || url.contains("mode=memory") {
             // Each connection to an in-memory SQLite database would see its own empty database.
             options.max_connections(1).min_connections(1);
-        } else if url.starts_with("sqlite") {
-            options.max_connections(8);
         } else {
-            options.max_connections(20);
+            options.max_connections(max_connections.max(1));
         }
         let connection =
             sea_orm::Database::connect(options)

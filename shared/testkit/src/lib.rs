@@ -34,6 +34,8 @@ pub struct TestServer {
     pub admin_email: String,
     pub admin_password: String,
     pub data_dir: std::path::PathBuf,
+    /// The database the server runs on (SQLite in the data dir, or the scratch PostgreSQL database).
+    pub database_url: String,
     postgres: Option<PostgresScratch>,
     _data_dir: tempfile::TempDir,
 }
@@ -65,6 +67,11 @@ pub struct TestUser {
 impl TestServer {
     /// Starts a server; `env` adds or overrides `SPOT_` settings.
     pub async fn start(env: &[(&str, &str)]) -> TestServer {
+        // Server warnings and errors appear in a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()))
+            .try_init();
         let data_dir = tempfile::tempdir().expect("temp dir");
         let mut vars: BTreeMap<String, String> = BTreeMap::from([
             ("SPOT_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
@@ -73,6 +80,8 @@ impl TestServer {
                 data_dir.path().display().to_string(),
             ),
             ("SPOT_LOG".to_owned(), "warn".to_owned()),
+            // Many test servers share one PostgreSQL (100 connections by default).
+            ("SPOT_DATABASE_MAX_CONNECTIONS".to_owned(), "3".to_owned()),
         ]);
         let admin_email = format!("admin-{}@test.local", uuid::Uuid::new_v4().simple());
         let admin_password = strong_password();
@@ -87,6 +96,7 @@ impl TestServer {
         }
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::load(None, &vars, ConfigLayer::default()).expect("valid test config");
+        let database_url = config.database_url.clone();
         let server = spot_server::start(config).await.expect("server starts");
         let channel = channel_to(server.local_addr).await;
         TestServer {
@@ -95,6 +105,7 @@ impl TestServer {
             admin_email,
             admin_password,
             data_dir: data_dir.path().to_path_buf(),
+            database_url,
             postgres,
             _data_dir: data_dir,
         }
