@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test lint fmt check-fmt clippy buf-lint unit-tests backend-tests node-tools build
+.PHONY: run test lint fmt check-fmt clippy buf-lint check-deploy unit-tests backend-tests build
 
 ## Run the whole platform in one process (SQLite + in-process bus) on 127.0.0.1:8080.
 run:
@@ -14,7 +14,7 @@ build:
 ## Everything CI checks: formatting, clippy, buf lint, and the tests on SQLite and on PostgreSQL + Redis.
 test: lint unit-tests backend-tests
 
-lint: check-fmt clippy buf-lint
+lint: check-fmt clippy buf-lint check-deploy
 
 check-fmt:
 	$(CARGO) fmt --all -- --check
@@ -41,3 +41,7 @@ unit-tests:
 backend-tests:
 	./scripts/ensure-backends.sh
 	TEST_BACKEND=postgres $(CARGO) test --workspace
+
+## docker-compose.yml and the Helm values parse (no Docker engine or cluster is needed).
+check-deploy:
+	python3 -c "import yaml,sys; [yaml.safe_load(open(f)) for f in sys.argv[1:]]" docker-compose.yml deploy/helm/spot-optimizer/values.yaml deploy/helm/spot-optimizer/Chart.yaml

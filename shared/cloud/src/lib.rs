@@ -1,0 +1,22 @@
+//! What the optimizer knows about capacity and prices, and the clouds it acts on.
+//!
+//! - [`Catalog`]: every EC2 instance type, on-demand prices, the spot advisor's savings and
+//!   interruption buckets, embedded in the binary (see `data/README.md` for the sources).
+//! - [`CloudProvider`]: the narrow contract for describing offerings and prices, launching,
+//!   terminating and listing instances.
+//! - [`SimulatedCloud`]: the embedded default and the world of `spot demo`, deterministic under a seed.
+
+mod catalog;
+mod provider;
+mod simulated;
+mod zones;
+
+pub use catalog::{
+    Advice, Architecture, Catalog, CatalogError, InstanceType, Resources, TypeFilter,
+};
+pub use provider::{
+    CapacityType, CloudError, CloudProvider, Instance, InstanceState, LaunchFailure, LaunchRequest,
+    LaunchResult, Offering, Pool, SpotPrice,
+};
+pub use simulated::{Interruption, SimulatedCloud, SimulationSettings};
+pub use zones::zones_of;

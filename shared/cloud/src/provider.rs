@@ -1,0 +1,118 @@
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A spot capacity pool: the unit AWS prices and interrupts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pool {
+    pub region: String,
+    pub zone: String,
+    pub instance_type: String,
+}
+
+impl fmt::Display for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.zone, self.instance_type)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CapacityType {
+    OnDemand,
+    Spot,
+}
+
+/// A type offered in a zone.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Offering {
+    pub zone: String,
+    pub instance_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpotPrice {
+    pub pool: Pool,
+    pub usd_per_hour: f64,
+    /// Unix seconds of the price point.
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceState {
+    Pending,
+    Running,
+    /// A spot interruption notice was given; AWS reclaims it at the notice's deadline.
+    MarkedForInterruption,
+    Terminated,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    pub id: String,
+    pub pool: Pool,
+    pub capacity_type: CapacityType,
+    pub state: InstanceState,
+    pub tags: BTreeMap<String, String>,
+    /// Unix seconds.
+    pub launched_at: i64,
+}
+
+/// Launch `count` instances of one capacity type, from any of `pools` (a fleet picks among them:
+/// price-capacity-optimized for spot, cheapest for on-demand).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaunchRequest {
+    pub region: String,
+    pub pools: Vec<Pool>,
+    pub capacity_type: CapacityType,
+    pub count: u32,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Why a pool gave no (or not all) capacity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaunchFailure {
+    pub pool: Pool,
+    /// e.g. InsufficientInstanceCapacity.
+    pub code: String,
+    pub message: String,
+}
+
+/// What a launch gave: possibly fewer instances than asked, with a failure per pool that fell short.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LaunchResult {
+    pub instances: Vec<Instance>,
+    pub failures: Vec<LaunchFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CloudError {
+    #[error("invalid `{field}`: {reason}")]
+    InvalidArgument { field: &'static str, reason: String },
+    #[error("the cloud refused the credentials: {0}")]
+    AccessDenied(String),
+    #[error("the cloud is throttling requests; retried without success: {0}")]
+    Throttled(String),
+    #[error("the cloud is unreachable: {0}")]
+    Unavailable(String),
+}
+
+/// The narrow contract the platform needs from a cloud. One implementation per account and region
+/// set; every method is safe to retry.
+#[async_trait::async_trait]
+pub trait CloudProvider: Send + Sync {
+    /// Which types each zone of `region` offers.
+    async fn offerings(&self, region: &str) -> Result<Vec<Offering>, CloudError>;
+
+    /// The latest spot price of every pool in `region`.
+    async fn spot_prices(&self, region: &str) -> Result<Vec<SpotPrice>, CloudError>;
+
+    async fn launch(&self, request: LaunchRequest) -> Result<LaunchResult, CloudError>;
+
+    async fn terminate(&self, region: &str, instance_ids: &[String]) -> Result<(), CloudError>;
+
+    /// Instances (not terminated) that carry the tag key `tag_key`.
+    async fn instances_tagged(
+        &self,
+        region: &str,
+        tag_key: &str,
+    ) -> Result<Vec<Instance>, CloudError>;
+}
