@@ -35,11 +35,13 @@ buf-lint: node_modules/.bin/buf
 ## Embedded default: SQLite and the in-process bus (the contract suites also hit PostgreSQL and Redis).
 unit-tests:
 	./scripts/ensure-backends.sh
+	./scripts/ensure-test-tools.sh
 	$(CARGO) test --workspace
 
 ## The same tests with servers on PostgreSQL and Redis.
 backend-tests:
 	./scripts/ensure-backends.sh
+	./scripts/ensure-test-tools.sh
 	TEST_BACKEND=postgres $(CARGO) test --workspace
 
 ## docker-compose.yml and the Helm values parse (no Docker engine or cluster is needed).

@@ -8,6 +8,7 @@
 
 mod catalog;
 mod provider;
+mod role_arn;
 mod simulated;
 mod zones;
 
@@ -18,5 +19,6 @@ pub use provider::{
     CapacityType, CloudError, CloudProvider, Instance, InstanceState, LaunchFailure, LaunchRequest,
     LaunchResult, Offering, Pool, SpotPrice,
 };
+pub use role_arn::RoleArn;
 pub use simulated::{Interruption, SimulatedCloud, SimulationSettings};
 pub use zones::zones_of;

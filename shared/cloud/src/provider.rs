@@ -65,6 +65,10 @@ pub struct LaunchRequest {
     pub capacity_type: CapacityType,
     pub count: u32,
     pub tags: BTreeMap<String, String>,
+    /// The launch template new nodes boot from (AMI, user data, security groups): an EC2 fleet
+    /// needs one. Without it, `image_id` launches plain instances.
+    pub launch_template_id: Option<String>,
+    pub image_id: Option<String>,
 }
 
 /// Why a pool gave no (or not all) capacity.

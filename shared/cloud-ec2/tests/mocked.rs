@@ -1,0 +1,163 @@
+//! What moto cannot produce: throttling, capacity errors, partial fleets, refused credentials.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::operation::create_fleet::CreateFleetOutput;
+use aws_sdk_ec2::operation::describe_availability_zones::{
+    DescribeAvailabilityZonesError, DescribeAvailabilityZonesOutput,
+};
+use aws_sdk_ec2::types::{
+    AvailabilityZone, CreateFleetError as FleetError, CreateFleetInstance,
+    FleetLaunchTemplateOverrides, InstanceLifecycle, InstanceType,
+    LaunchTemplateAndOverridesResponse,
+};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_types::error::ErrorMetadata;
+use spot_cloud::{CapacityType, CloudError, CloudProvider, LaunchRequest, Pool};
+use spot_cloud_ec2::Ec2Provider;
+
+fn zones_error(code: &str) -> DescribeAvailabilityZonesError {
+    DescribeAvailabilityZonesError::generic(
+        ErrorMetadata::builder()
+            .code(code)
+            .message("mocked")
+            .build(),
+    )
+}
+
+fn pool(zone: &str, instance_type: &str) -> Pool {
+    Pool {
+        region: "us-east-1".into(),
+        zone: zone.into(),
+        instance_type: instance_type.into(),
+    }
+}
+
+fn overrides(zone: &str, instance_type: &str) -> LaunchTemplateAndOverridesResponse {
+    LaunchTemplateAndOverridesResponse::builder()
+        .overrides(
+            FleetLaunchTemplateOverrides::builder()
+                .availability_zone(zone)
+                .instance_type(InstanceType::from(instance_type))
+                .build(),
+        )
+        .build()
+}
+
+fn fleet_request(pools: Vec<Pool>) -> LaunchRequest {
+    LaunchRequest {
+        region: "us-east-1".into(),
+        pools,
+        capacity_type: CapacityType::Spot,
+        count: 4,
+        tags: BTreeMap::new(),
+        launch_template_id: Some("lt-0123".into()),
+        image_id: None,
+    }
+}
+
+#[tokio::test]
+async fn throttling_is_retried_with_backoff_until_it_passes() {
+    let zones = mock!(Client::describe_availability_zones)
+        .sequence()
+        .error(|| zones_error("RequestLimitExceeded"))
+        .times(2)
+        .output(|| {
+            DescribeAvailabilityZonesOutput::builder()
+                .availability_zones(AvailabilityZone::builder().zone_name("us-east-1a").build())
+                .build()
+        })
+        .build();
+    let client = mock_client!(aws_sdk_ec2, [&zones]);
+    let cloud = Ec2Provider::from_client(client, &["us-east-1"]);
+    assert_eq!(cloud.verify("us-east-1").await.unwrap(), ["us-east-1a"]);
+    assert_eq!(zones.num_calls(), 3);
+}
+
+#[tokio::test]
+async fn endless_throttling_gives_up_with_a_clear_error() {
+    let zones = mock!(Client::describe_availability_zones)
+        .sequence()
+        .error(|| zones_error("Throttling"))
+        .repeatedly()
+        .build();
+    let client = mock_client!(aws_sdk_ec2, [&zones]);
+    let cloud = Ec2Provider::from_client(client, &["us-east-1"]);
+    let error = cloud.verify("us-east-1").await.unwrap_err();
+    assert!(matches!(error, CloudError::Throttled(_)), "{error:?}");
+    assert_eq!(zones.num_calls(), 6);
+}
+
+#[tokio::test]
+async fn a_refused_role_is_access_denied() {
+    let zones = mock!(Client::describe_availability_zones)
+        .then_error(|| zones_error("UnauthorizedOperation"));
+    let client = mock_client!(aws_sdk_ec2, [&zones]);
+    let cloud = Ec2Provider::from_client(client, &["us-east-1"]);
+    let error = cloud.verify("us-east-1").await.unwrap_err();
+    assert!(matches!(error, CloudError::AccessDenied(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_partial_fleet_reports_per_pool_and_the_short_pool_is_avoided_afterwards() {
+    let fleet = mock!(Client::create_fleet)
+        .match_requests(|request| request.launch_template_configs()[0].overrides().len() == 2)
+        .then_output(|| {
+            CreateFleetOutput::builder()
+                .instances(
+                    CreateFleetInstance::builder()
+                        .launch_template_and_overrides(overrides("us-east-1a", "m5.large"))
+                        .lifecycle(InstanceLifecycle::Spot)
+                        .instance_ids("i-aaaaaaaaaaaaaaaa1")
+                        .instance_ids("i-aaaaaaaaaaaaaaaa2")
+                        .build(),
+                )
+                .errors(
+                    FleetError::builder()
+                        .launch_template_and_overrides(overrides("us-east-1b", "c5.large"))
+                        .error_code("InsufficientInstanceCapacity")
+                        .error_message(
+                            "We currently do not have sufficient c5.large capacity in us-east-1b",
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&fleet]);
+    let cloud = Ec2Provider::from_client(client, &["us-east-1"]);
+    let short = pool("us-east-1b", "c5.large");
+    let result = cloud
+        .launch(fleet_request(vec![
+            pool("us-east-1a", "m5.large"),
+            short.clone(),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(result.instances.len(), 2);
+    assert!(
+        result
+            .instances
+            .iter()
+            .all(|i| i.pool == pool("us-east-1a", "m5.large"))
+    );
+    assert_eq!(result.failures.len(), 1);
+    assert_eq!(result.failures[0].pool, short);
+    assert_eq!(result.failures[0].code, "InsufficientInstanceCapacity");
+    assert!(cloud.ice_cache().is_unavailable(&short, CapacityType::Spot));
+    assert!(
+        !cloud
+            .ice_cache()
+            .is_unavailable(&short, CapacityType::OnDemand),
+        "per capacity type"
+    );
+
+    // The next plan asks only the short pool: it is skipped without calling EC2.
+    let again = cloud
+        .launch(fleet_request(vec![short.clone()]))
+        .await
+        .unwrap();
+    assert!(again.instances.is_empty());
+    assert_eq!(again.failures[0].pool, short);
+    assert_eq!(fleet.num_calls(), 1);
+}

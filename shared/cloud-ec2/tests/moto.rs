@@ -1,0 +1,144 @@
+//! Ec2Provider against a real wire peer: moto's EC2 and STS server (PyPI `moto[server]`).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use spot_cloud::{CapacityType, CloudProvider, LaunchRequest, Pool, RoleArn};
+use spot_cloud_ec2::Ec2Provider;
+
+struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/moto_server.py");
+        let mut child = Command::new("python3")
+            .args([script, &port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        // moto prints its own banner first; wait for our "ready".
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = lines
+            .by_ref()
+            .take(10)
+            .any(|line| line.is_ok_and(|l| l.trim() == "ready"));
+        assert!(
+            ready,
+            "moto's server did not start: pip install 'moto[server]'"
+        );
+        Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// The platform's own configuration, as `Ec2Provider::platform_config` loads it, with test
+    /// credentials (moto accepts any) and moto as the endpoint of every service.
+    async fn platform(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.url)
+            .credentials_provider(Credentials::for_tests())
+            .load()
+            .await
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn an_image(moto: &Moto) -> String {
+    let client = aws_sdk_ec2::Client::new(&moto.platform().await);
+    let images = client.describe_images().send().await.unwrap();
+    images.images()[0].image_id().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn assume_role_verify_describe_launch_discover_terminate() {
+    let moto = Moto::start();
+    let role = RoleArn::parse("arn:aws:iam::123456789012:role/SpotOptimizer").unwrap();
+    let cloud = Ec2Provider::assume_role(&moto.platform().await, &role, "tenant-external-id").await;
+
+    let zones = cloud.verify("us-east-1").await.unwrap();
+    assert!(zones.iter().any(|z| z == "us-east-1a"), "{zones:?}");
+
+    let offerings = cloud.offerings("us-east-1").await.unwrap();
+    assert!(
+        offerings
+            .iter()
+            .any(|o| o.instance_type == "m5.large" && o.zone == "us-east-1a")
+    );
+    let prices = cloud.spot_prices("us-east-1").await.unwrap();
+    assert!(!prices.is_empty());
+    assert!(
+        prices
+            .iter()
+            .all(|p| p.usd_per_hour > 0.0 && p.pool.region == "us-east-1")
+    );
+
+    let image = an_image(&moto).await;
+    for (cluster, count, capacity_type) in [
+        ("shop", 3, CapacityType::Spot),
+        ("batch", 2, CapacityType::OnDemand),
+    ] {
+        let launched = cloud
+            .launch(LaunchRequest {
+                region: "us-east-1".into(),
+                pools: vec![Pool {
+                    region: "us-east-1".into(),
+                    zone: "us-east-1a".into(),
+                    instance_type: "m5.large".into(),
+                }],
+                capacity_type,
+                count,
+                tags: BTreeMap::from([
+                    (format!("kubernetes.io/cluster/{cluster}"), "owned".into()),
+                    ("eks:cluster-name".into(), cluster.into()),
+                ]),
+                launch_template_id: None,
+                image_id: Some(image.clone()),
+            })
+            .await
+            .unwrap();
+        assert_eq!(launched.instances.len(), count as usize, "{launched:?}");
+    }
+    let shop = cloud
+        .instances_tagged("us-east-1", "kubernetes.io/cluster/shop")
+        .await
+        .unwrap();
+    assert_eq!(shop.len(), 3);
+    assert!(
+        shop.iter()
+            .all(|i| i.capacity_type == CapacityType::Spot && i.pool.instance_type == "m5.large")
+    );
+    let all = cloud
+        .instances_tagged("us-east-1", "eks:cluster-name")
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 5);
+
+    let ids: Vec<String> = shop.iter().map(|i| i.id.clone()).collect();
+    cloud.terminate("us-east-1", &ids).await.unwrap();
+    let left = cloud
+        .instances_tagged("us-east-1", "eks:cluster-name")
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 2, "terminated instances are no longer listed");
+}
