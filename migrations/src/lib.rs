@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_system_config;
 mod m20261128_000002_accounts;
+mod m20261128_000003_aws_accounts;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_system_config::Migration),
             Box::new(m20261128_000002_accounts::Migration),
+            Box::new(m20261128_000003_aws_accounts::Migration),
         ]
     }
 }

@@ -2,19 +2,26 @@
 //! linked AWS accounts and the instance catalog.
 //!
 //! Implemented: CatalogService (the embedded catalog; spot prices from this process's cloud, the
-//! simulated cloud by default). Mounted, behaviour still to land with the cluster/agent and
-//! account issues: ClusterService, AgentService, AccountService, which answer UNIMPLEMENTED
-//! (tonic's generated default), never a fake result.
+//! simulated cloud by default) and AccountService (linking, verification, discovery). Mounted,
+//! behaviour still to land with the cluster/agent issue: ClusterService and AgentService, which
+//! answer UNIMPLEMENTED (tonic's generated default), never a fake result.
 
+mod accounts_rpc;
 mod catalog_rpc;
+mod connector;
+mod discovery;
+mod entity;
+mod policies;
 mod prices;
 
 use std::sync::Arc;
 
 use spot_cloud::{CloudProvider, SimulatedCloud, SimulationSettings};
+use spot_cloud_ec2::Ec2Settings;
+use spot_config::CloudKind;
 use spot_kit::{ServiceContext, ServiceRegistry};
 use spot_proto::agent::v1::agent_service_server::{AgentService, AgentServiceServer};
-use spot_proto::cluster::v1::account_service_server::{AccountService, AccountServiceServer};
+use spot_proto::cluster::v1::account_service_server::AccountServiceServer;
 use spot_proto::cluster::v1::catalog_service_server::CatalogServiceServer;
 use spot_proto::cluster::v1::cluster_service_server::{ClusterService, ClusterServiceServer};
 
@@ -23,19 +30,27 @@ pub struct ClusterApi {
     #[allow(dead_code)] // used as the cluster RPCs land
     ctx: ServiceContext,
     prices: prices::SpotPriceCache,
+    connector: connector::CloudConnector,
 }
 
 impl ClusterService for ClusterApi {}
 impl AgentService for ClusterApi {}
-impl AccountService for ClusterApi {}
 
 pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
-    // The embedded default's world; linked AWS accounts bring their own providers.
-    let cloud: Arc<dyn CloudProvider> =
-        Arc::new(SimulatedCloud::new(SimulationSettings::default()));
+    // The embedded default's world, also the price source of the catalog; on AWS, linked
+    // accounts bring their own providers.
+    let simulated = Arc::new(SimulatedCloud::new(SimulationSettings::default()));
+    let cloud: Arc<dyn CloudProvider> = simulated.clone();
+    let connector = match ctx.config.cloud {
+        CloudKind::Simulated => connector::CloudConnector::Simulated(simulated),
+        CloudKind::Aws => connector::CloudConnector::Aws(Ec2Settings {
+            endpoint_url: ctx.config.aws_endpoint_url.clone(),
+        }),
+    };
     let api = ClusterApi {
         ctx: ctx.clone(),
         prices: prices::SpotPriceCache::new(cloud),
+        connector,
     };
     registry
         .add(ClusterServiceServer::new(api.clone()))

@@ -103,6 +103,12 @@ const CROSS_TENANT_COVERED: &[&str] = &[
     "spot.auth.v1.AuditService/ListAuditEvents",
     "spot.auth.v1.NotificationService/ListNotifications",
     "spot.auth.v1.NotificationService/MarkNotificationRead",
+    "spot.cluster.v1.AccountService/GetLinkInstructions",
+    "spot.cluster.v1.AccountService/LinkAwsAccount",
+    "spot.cluster.v1.AccountService/VerifyAwsAccount",
+    "spot.cluster.v1.AccountService/ListAwsAccounts",
+    "spot.cluster.v1.AccountService/UnlinkAwsAccount",
+    "spot.cluster.v1.AccountService/DiscoverClusters",
 ];
 
 /// Tenant RPCs that serve only global reference data (no tenant's data exists behind them).
@@ -379,6 +385,79 @@ async fn another_tenants_data_is_never_reachable() {
     .await
     .unwrap_err();
     assert_eq!(mark.code(), tonic::Code::NotFound);
+
+    // B cannot see, verify, discover or unlink A's AWS account; their external ids differ.
+    use spot_proto::cluster::v1 as cluster;
+    let mut accounts = spot_proto::cluster::v1::account_service_client::AccountServiceClient::new(
+        test.channel.clone(),
+    );
+    let a_account = accounts
+        .link_aws_account(authed(
+            cluster::LinkAwsAccountRequest {
+                role_arn: "arn:aws:iam::123456789012:role/Spot".into(),
+            },
+            &a.access_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .account
+        .unwrap();
+    let b_accounts = accounts
+        .list_aws_accounts(authed(
+            cluster::ListAwsAccountsRequest { page: None },
+            &b.access_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(b_accounts.accounts.is_empty());
+    let verify = accounts
+        .verify_aws_account(authed(
+            cluster::VerifyAwsAccountRequest {
+                id: a_account.id.clone(),
+            },
+            &b.access_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(verify.code(), tonic::Code::NotFound);
+    let discover = accounts
+        .discover_clusters(authed(
+            cluster::DiscoverClustersRequest {
+                id: a_account.id.clone(),
+                regions: vec![],
+            },
+            &b.access_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(discover.code(), tonic::Code::NotFound);
+    let unlink = accounts
+        .unlink_aws_account(authed(
+            cluster::UnlinkAwsAccountRequest {
+                id: a_account.id.clone(),
+            },
+            &b.access_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(unlink.code(), tonic::Code::NotFound);
+    let external = |token: String| {
+        let mut accounts = accounts.clone();
+        async move {
+            accounts
+                .get_link_instructions(authed(cluster::GetLinkInstructionsRequest {}, &token))
+                .await
+                .unwrap()
+                .into_inner()
+                .external_id
+        }
+    };
+    assert_ne!(
+        external(a.access_token.clone()).await,
+        external(b.access_token.clone()).await
+    );
 
     // A's member is untouched.
     let listed = users

@@ -8,6 +8,7 @@ mod ice_cache;
 mod launch;
 mod provider;
 mod retry;
+pub mod testing;
 
 pub use ice_cache::IceCache;
 pub use provider::{Ec2Provider, Ec2Settings};

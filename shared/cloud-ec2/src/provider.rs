@@ -127,6 +127,18 @@ impl Ec2Provider {
 
 #[async_trait::async_trait]
 impl CloudProvider for Ec2Provider {
+    async fn regions(&self) -> Result<Vec<String>, CloudError> {
+        let client = self.client("us-east-1");
+        let output = with_backoff("DescribeRegions", || client.describe_regions().send()).await?;
+        let mut regions: Vec<String> = output
+            .regions()
+            .iter()
+            .filter_map(|region| region.region_name().map(str::to_owned))
+            .collect();
+        regions.sort();
+        Ok(regions)
+    }
+
     async fn offerings(&self, region: &str) -> Result<Vec<Offering>, CloudError> {
         let client = self.client(region);
         let mut offerings = Vec::new();

@@ -1,70 +1,11 @@
 //! Ec2Provider against a real wire peer: moto's EC2 and STS server (PyPI `moto[server]`).
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::Credentials;
 use spot_cloud::{CapacityType, CloudProvider, LaunchRequest, Pool, RoleArn};
 use spot_cloud_ec2::Ec2Provider;
+use spot_cloud_ec2::testing::MotoServer;
+use std::collections::BTreeMap;
 
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/moto_server.py");
-        let mut child = Command::new("python3")
-            .args([script, &port.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs");
-        // moto prints its own banner first; wait for our "ready".
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let ready = lines
-            .by_ref()
-            .take(10)
-            .any(|line| line.is_ok_and(|l| l.trim() == "ready"));
-        assert!(
-            ready,
-            "moto's server did not start: pip install 'moto[server]'"
-        );
-        Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    /// The platform's own configuration, as `Ec2Provider::platform_config` loads it, with test
-    /// credentials (moto accepts any) and moto as the endpoint of every service.
-    async fn platform(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&self.url)
-            .credentials_provider(Credentials::for_tests())
-            .load()
-            .await
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn an_image(moto: &Moto) -> String {
+async fn an_image(moto: &MotoServer) -> String {
     let client = aws_sdk_ec2::Client::new(&moto.platform().await);
     let images = client.describe_images().send().await.unwrap();
     images.images()[0].image_id().unwrap().to_owned()
@@ -72,7 +13,7 @@ async fn an_image(moto: &Moto) -> String {
 
 #[tokio::test]
 async fn assume_role_verify_describe_launch_discover_terminate() {
-    let moto = Moto::start();
+    let moto = MotoServer::start();
     let role = RoleArn::parse("arn:aws:iam::123456789012:role/SpotOptimizer").unwrap();
     let cloud = Ec2Provider::assume_role(&moto.platform().await, &role, "tenant-external-id").await;
 

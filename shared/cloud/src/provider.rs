@@ -103,6 +103,9 @@ pub enum CloudError {
 /// set; every method is safe to retry.
 #[async_trait::async_trait]
 pub trait CloudProvider: Send + Sync {
+    /// The regions enabled in the account. A real call: it proves the credentials work.
+    async fn regions(&self) -> Result<Vec<String>, CloudError>;
+
     /// Which types each zone of `region` offers.
     async fn offerings(&self, region: &str) -> Result<Vec<Offering>, CloudError>;
 

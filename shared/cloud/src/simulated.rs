@@ -249,6 +249,10 @@ impl SimulatedCloud {
 
 #[async_trait::async_trait]
 impl CloudProvider for SimulatedCloud {
+    async fn regions(&self) -> Result<Vec<String>, CloudError> {
+        Ok(self.catalog.regions().to_vec())
+    }
+
     async fn offerings(&self, region: &str) -> Result<Vec<Offering>, CloudError> {
         self.check_region(region)?;
         let mut cache = self.offerings.lock().unwrap_or_else(|p| p.into_inner());

@@ -21,6 +21,9 @@ pub struct ConfigLayer {
     pub cors_origins: Option<Vec<String>>,
     pub shutdown_grace_seconds: Option<u64>,
     pub internal_secret: Option<String>,
+    pub cloud: Option<String>,
+    pub aws_endpoint_url: Option<String>,
+    pub aws_principal: Option<String>,
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
 }
@@ -41,6 +44,9 @@ pub(crate) struct ConfigFile {
     cors_origins: Option<Vec<String>>,
     shutdown_grace_seconds: Option<u64>,
     internal_secret: Option<String>,
+    cloud: Option<String>,
+    aws_endpoint_url: Option<String>,
+    aws_principal: Option<String>,
     admin_email: Option<String>,
     admin_password: Option<String>,
 }
@@ -62,6 +68,15 @@ impl From<&Config> for ConfigFile {
                 .internal_secret
                 .as_ref()
                 .map(|_| "REDACTED".to_owned()),
+            cloud: Some(
+                match config.cloud {
+                    crate::CloudKind::Simulated => "simulated",
+                    crate::CloudKind::Aws => "aws",
+                }
+                .to_owned(),
+            ),
+            aws_endpoint_url: config.aws_endpoint_url.clone(),
+            aws_principal: config.aws_principal.clone(),
             admin_email: config.admin_email.clone(),
             admin_password: config
                 .admin_password
@@ -95,6 +110,9 @@ const ENV_SETTINGS: &[&str] = &[
     "SPOT_CORS_ORIGINS",
     "SPOT_SHUTDOWN_GRACE_SECONDS",
     "SPOT_INTERNAL_SECRET",
+    "SPOT_CLOUD",
+    "SPOT_AWS_ENDPOINT_URL",
+    "SPOT_AWS_PRINCIPAL",
     "SPOT_ADMIN_EMAIL",
     "SPOT_ADMIN_PASSWORD",
 ];
@@ -116,6 +134,9 @@ impl ConfigLayer {
             cors_origins,
             shutdown_grace_seconds,
             internal_secret,
+            cloud,
+            aws_endpoint_url,
+            aws_principal,
             admin_email,
             admin_password
         );
@@ -141,6 +162,9 @@ impl ConfigLayer {
             cors_origins: file.cors_origins,
             shutdown_grace_seconds: file.shutdown_grace_seconds,
             internal_secret: file.internal_secret,
+            cloud: file.cloud,
+            aws_endpoint_url: file.aws_endpoint_url,
+            aws_principal: file.aws_principal,
             admin_email: file.admin_email,
             admin_password: file.admin_password,
         })
@@ -174,6 +198,9 @@ impl ConfigLayer {
                 "SPOT_SERVICES" => layer.services = Some(value),
                 "SPOT_LOG" => layer.log = Some(value),
                 "SPOT_INTERNAL_SECRET" => layer.internal_secret = Some(value),
+                "SPOT_CLOUD" => layer.cloud = Some(value),
+                "SPOT_AWS_ENDPOINT_URL" => layer.aws_endpoint_url = Some(value),
+                "SPOT_AWS_PRINCIPAL" => layer.aws_principal = Some(value),
                 "SPOT_ADMIN_EMAIL" => layer.admin_email = Some(value),
                 "SPOT_ADMIN_PASSWORD" => layer.admin_password = Some(value),
                 "SPOT_CORS_ORIGINS" => {

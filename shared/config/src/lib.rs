@@ -32,6 +32,14 @@ impl ConfigError {
     }
 }
 
+/// Which cloud the cluster service acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CloudKind {
+    Simulated,
+    Aws,
+}
+
 /// The validated configuration of one process.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Config {
@@ -59,6 +67,12 @@ pub struct Config {
     /// service runs in it; required (the same in every process) in the distributed mode.
     #[serde(skip)]
     pub internal_secret: Option<String>,
+    /// `simulated` (the embedded default's world) or `aws` (linked accounts through EC2).
+    pub cloud: CloudKind,
+    /// Another EC2/STS endpoint than AWS's (a test peer such as moto's server).
+    pub aws_endpoint_url: Option<String>,
+    /// The platform's IAM principal customers' roles trust, shown in the link instructions.
+    pub aws_principal: Option<String>,
     /// The first platform admin, created at start when no platform admin exists yet.
     pub admin_email: Option<String>,
     #[serde(skip)]
@@ -115,6 +129,18 @@ impl Config {
             cors_origins: layer.cors_origins.unwrap_or_default(),
             shutdown_grace_seconds: layer.shutdown_grace_seconds.unwrap_or(20),
             internal_secret: layer.internal_secret,
+            cloud: match layer.cloud.as_deref() {
+                None | Some("simulated") => CloudKind::Simulated,
+                Some("aws") => CloudKind::Aws,
+                Some(other) => {
+                    return Err(ConfigError::new(
+                        "cloud",
+                        format!("`{other}` is not `simulated` or `aws`"),
+                    ));
+                }
+            },
+            aws_endpoint_url: layer.aws_endpoint_url,
+            aws_principal: layer.aws_principal,
             admin_email: layer.admin_email,
             admin_password: layer.admin_password,
         };

@@ -17,6 +17,17 @@ impl Config {
         if let Some(redis_url) = &self.redis_url {
             check_url("redis_url", redis_url, &["redis", "rediss"])?;
         }
+        if let Some(url) = &self.aws_endpoint_url {
+            check_url("aws_endpoint_url", url, &["http", "https"])?;
+        }
+        if let Some(principal) = &self.aws_principal
+            && !principal.starts_with("arn:")
+        {
+            return Err(ConfigError::new(
+                "aws_principal",
+                format!("`{principal}` is not an IAM ARN (arn:aws:iam::<account>:role/<name>)"),
+            ));
+        }
         for (service, url) in &self.service_urls {
             check_url(&service.url_env_var(), url, &["http", "https"])?;
         }

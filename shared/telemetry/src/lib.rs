@@ -53,7 +53,11 @@ pub fn init(log_filter: &str, service_name: &str) -> Result<TelemetryGuard, Tele
 
     let _ = tracing_subscriber::registry()
         .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_target(false))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_target(false)
+                .with_writer(std::io::stderr),
+        )
         .with(otel_layer)
         .try_init();
     Ok(TelemetryGuard { provider })

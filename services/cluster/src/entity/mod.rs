@@ -1,0 +1,5 @@
+//! sea-orm entities of the cluster service's tables. Times are unix milliseconds.
+
+pub mod aws_accounts;
+pub mod aws_external_ids;
+pub mod discovered_clusters;
