@@ -81,7 +81,7 @@ fn discovered_to_proto(row: &discovered_clusters::Model) -> pb::DiscoveredCluste
 
 impl ClusterApi {
     /// The tenant's external id, made on first use. Random, so no one can guess another tenant's.
-    async fn external_id(&self, tenant_id: &str) -> Result<String, Status> {
+    pub(crate) async fn external_id(&self, tenant_id: &str) -> Result<String, Status> {
         let db = self.ctx.db.connection();
         if let Some(row) = aws_external_ids::Entity::find_by_id(tenant_id)
             .one(db)

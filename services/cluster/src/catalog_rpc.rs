@@ -116,6 +116,10 @@ impl CatalogService for ClusterApi {
         &self,
         request: Request<pb::ListPoolPricesRequest>,
     ) -> Result<Response<pb::ListPoolPricesResponse>, Status> {
+        let tenant_id = spot_access::caller(&request)?
+            .tenant_id()
+            .unwrap_or_default()
+            .to_owned();
         let request = request.into_inner();
         let catalog = Catalog::embedded();
         if request.region.is_empty() {
@@ -128,7 +132,7 @@ impl CatalogService for ClusterApi {
             .advice(&request.region, &instance_type.name)
             .map_err(catalog_status)?;
         let bucket = advice.map_or(-1, |a| i32::from(a.interruption_bucket));
-        let live = self.spot_prices(&request.region).await?;
+        let live = self.spot_prices(&tenant_id, &request.region).await?;
         let mut prices = Vec::new();
         for zone in zones_of(&request.region) {
             let pool = spot_cloud::Pool {
@@ -136,7 +140,8 @@ impl CatalogService for ClusterApi {
                 zone: zone.clone(),
                 instance_type: instance_type.name.clone(),
             };
-            let offered = live.contains_key(&pool);
+            // Without a live source, a listed type is taken as offered in every zone.
+            let offered = live.contains_key(&pool) || (live.is_empty() && advice.is_some());
             let proto_pool = common::Pool {
                 region: pool.region.clone(),
                 zone,

@@ -16,7 +16,7 @@ mod prices;
 
 use std::sync::Arc;
 
-use spot_cloud::{CloudProvider, SimulatedCloud, SimulationSettings};
+use spot_cloud::{SimulatedCloud, SimulationSettings};
 use spot_cloud_ec2::Ec2Settings;
 use spot_config::CloudKind;
 use spot_kit::{ServiceContext, ServiceRegistry};
@@ -37,10 +37,8 @@ impl ClusterService for ClusterApi {}
 impl AgentService for ClusterApi {}
 
 pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
-    // The embedded default's world, also the price source of the catalog; on AWS, linked
-    // accounts bring their own providers.
+    // The embedded default's world; on AWS, linked accounts bring their own providers.
     let simulated = Arc::new(SimulatedCloud::new(SimulationSettings::default()));
-    let cloud: Arc<dyn CloudProvider> = simulated.clone();
     let connector = match ctx.config.cloud {
         CloudKind::Simulated => connector::CloudConnector::Simulated(simulated),
         CloudKind::Aws => connector::CloudConnector::Aws(Ec2Settings {
@@ -49,7 +47,7 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
     };
     let api = ClusterApi {
         ctx: ctx.clone(),
-        prices: prices::SpotPriceCache::new(cloud),
+        prices: prices::SpotPriceCache::default(),
         connector,
     };
     registry

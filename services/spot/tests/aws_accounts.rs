@@ -11,6 +11,8 @@ use spot_proto::auth::v1 as auth;
 use spot_proto::auth::v1::auth_service_client::AuthServiceClient;
 use spot_proto::cluster::v1 as pb;
 use spot_proto::cluster::v1::account_service_client::AccountServiceClient;
+use spot_proto::cluster::v1::catalog_service_client::CatalogServiceClient;
+use spot_proto::common::v1::CapacityType as CapacityTypePb;
 use spot_testkit::{authed, channel_to, free_port, strong_password};
 
 struct Spot {
@@ -122,6 +124,32 @@ async fn link_verify_and_discover_clusters_in_a_real_wire_peer() {
     let spot = Spot::start(&moto.url);
     let (channel, token) = spot.tenant("Acme").await;
     let mut accounts = AccountServiceClient::new(channel.clone());
+    let catalog = CatalogServiceClient::new(channel.clone());
+    let m5_prices = |token: String| {
+        let mut catalog = catalog.clone();
+        async move {
+            catalog
+                .list_pool_prices(authed(
+                    pb::ListPoolPricesRequest {
+                        region: "us-east-1".into(),
+                        instance_type: "m5.large".into(),
+                    },
+                    &token,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .prices
+                .into_iter()
+                .filter(|p| p.capacity_type == CapacityTypePb::Spot as i32)
+                .collect::<Vec<_>>()
+        }
+    };
+    let before = m5_prices(token.clone()).await;
+    assert!(
+        !before.is_empty() && before.iter().all(|p| p.estimated),
+        "no linked account: the advisor's estimate"
+    );
 
     let instructions = accounts
         .get_link_instructions(authed(pb::GetLinkInstructionsRequest {}, &token))
@@ -192,6 +220,12 @@ async fn link_verify_and_discover_clusters_in_a_real_wire_peer() {
         .await
         .unwrap_err();
     assert_eq!(again.code(), tonic::Code::AlreadyExists);
+
+    let after = m5_prices(token.clone()).await;
+    assert!(
+        after.iter().all(|p| !p.estimated),
+        "live from DescribeSpotPriceHistory once linked"
+    );
 
     let unknown_region = accounts
         .discover_clusters(authed(

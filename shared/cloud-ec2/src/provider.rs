@@ -139,6 +139,32 @@ impl CloudProvider for Ec2Provider {
         Ok(regions)
     }
 
+    async fn instance_types(&self, region: &str) -> Result<Vec<String>, CloudError> {
+        let client = self.client(region);
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = with_backoff("DescribeInstanceTypes", || {
+                client
+                    .describe_instance_types()
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await?;
+            names.extend(
+                page.instance_types()
+                    .iter()
+                    .filter_map(|t| t.instance_type().map(|name| name.as_str().to_owned())),
+            );
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
     async fn offerings(&self, region: &str) -> Result<Vec<Offering>, CloudError> {
         let client = self.client(region);
         let mut offerings = Vec::new();

@@ -20,6 +20,16 @@ async fn assume_role_verify_describe_launch_discover_terminate() {
     let zones = cloud.verify("us-east-1").await.unwrap();
     assert!(zones.iter().any(|z| z == "us-east-1a"), "{zones:?}");
 
+    let types = cloud.instance_types("us-east-1").await.unwrap();
+    assert!(types.len() > 1000, "{}", types.len());
+    let catalog = spot_cloud::Catalog::embedded();
+    let known = types.iter().filter(|t| catalog.get(t).is_ok()).count();
+    assert!(
+        known * 10 > types.len() * 8,
+        "most live types are in the embedded catalog: {known} of {}",
+        types.len()
+    );
+
     let offerings = cloud.offerings("us-east-1").await.unwrap();
     assert!(
         offerings

@@ -106,6 +106,9 @@ pub trait CloudProvider: Send + Sync {
     /// The regions enabled in the account. A real call: it proves the credentials work.
     async fn regions(&self) -> Result<Vec<String>, CloudError>;
 
+    /// The instance types the region sells (names), to check the embedded catalog against.
+    async fn instance_types(&self, region: &str) -> Result<Vec<String>, CloudError>;
+
     /// Which types each zone of `region` offers.
     async fn offerings(&self, region: &str) -> Result<Vec<Offering>, CloudError>;
 

@@ -253,6 +253,16 @@ impl CloudProvider for SimulatedCloud {
         Ok(self.catalog.regions().to_vec())
     }
 
+    async fn instance_types(&self, region: &str) -> Result<Vec<String>, CloudError> {
+        self.check_region(region)?;
+        Ok(self
+            .catalog
+            .types()
+            .iter()
+            .map(|t| t.name.clone())
+            .collect())
+    }
+
     async fn offerings(&self, region: &str) -> Result<Vec<Offering>, CloudError> {
         self.check_region(region)?;
         let mut cache = self.offerings.lock().unwrap_or_else(|p| p.into_inner());
