@@ -16,9 +16,12 @@ const FRESH_FOR: Duration = Duration::from_secs(60);
 
 pub type RegionPrices = Arc<BTreeMap<Pool, f64>>;
 
+/// (price source, region) -> when fetched, and the prices.
+type Cached = HashMap<(String, String), (Instant, RegionPrices)>;
+
 #[derive(Clone, Default)]
 pub struct SpotPriceCache {
-    cached: Arc<Mutex<HashMap<(String, String), (Instant, RegionPrices)>>>,
+    cached: Arc<Mutex<Cached>>,
 }
 
 impl SpotPriceCache {
