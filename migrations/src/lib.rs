@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_system_config;
 mod m20261128_000002_accounts;
 mod m20261128_000003_aws_accounts;
+mod m20261128_000004_clusters;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_system_config::Migration),
             Box::new(m20261128_000002_accounts::Migration),
             Box::new(m20261128_000003_aws_accounts::Migration),
+            Box::new(m20261128_000004_clusters::Migration),
         ]
     }
 }

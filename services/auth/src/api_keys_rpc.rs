@@ -16,6 +16,45 @@ use crate::error::AuthError;
 use crate::signing::now_millis;
 use crate::{AuthApi, convert, page, tenant_of, validate};
 
+impl AuthApi {
+    /// Stores a new key (its secret hashed) and returns the row and the secret, shown once.
+    async fn insert_key(
+        &self,
+        tenant_id: &str,
+        name: String,
+        cluster_id: Option<String>,
+        role: Option<String>,
+    ) -> Result<(api_keys::Model, String), AuthError> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let secret = format!(
+            "spot_{id}_{}",
+            URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+        );
+        let row = api_keys::ActiveModel {
+            id: Set(id),
+            tenant_id: Set(tenant_id.to_owned()),
+            name: Set(name),
+            cluster_id: Set(cluster_id),
+            role: Set(role),
+            secret_hash: Set(hash_secret(&secret)),
+            created_at: Set(now_millis()),
+            last_used_at: Set(None),
+            revoked_at: Set(None),
+        }
+        .insert(self.ctx.db.connection())
+        .await?;
+        Ok((row, secret))
+    }
+}
+
+fn valid_cluster_id(cluster: &str) -> bool {
+    !cluster.is_empty()
+        && cluster.len() <= 64
+        && cluster
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 #[tonic::async_trait]
 impl ApiKeyService for AuthApi {
     async fn create_api_key(
@@ -35,11 +74,7 @@ impl ApiKeyService for AuthApi {
                 .into());
             }
             (cluster, 0) => {
-                if cluster.len() > 64
-                    || !cluster
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-')
-                {
+                if !valid_cluster_id(cluster) {
                     return Err(AuthError::invalid(
                         "cluster_id",
                         "must be a cluster id (letters, digits, dashes)",
@@ -66,25 +101,8 @@ impl ApiKeyService for AuthApi {
                 .into());
             }
         };
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let secret = format!(
-            "spot_{id}_{}",
-            URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
-        );
-        let row = api_keys::ActiveModel {
-            id: Set(id.clone()),
-            tenant_id: Set(tenant_id),
-            name: Set(name),
-            cluster_id: Set(cluster_id),
-            role: Set(role),
-            secret_hash: Set(hash_secret(&secret)),
-            created_at: Set(now_millis()),
-            last_used_at: Set(None),
-            revoked_at: Set(None),
-        }
-        .insert(self.ctx.db.connection())
-        .await
-        .map_err(AuthError::from)?;
+        let (row, secret) = self.insert_key(&tenant_id, name, cluster_id, role).await?;
+        let id = row.id.clone();
         Ok(
             AuditNote::target(format!("api_key/{id}")).attach(Response::new(
                 pb::CreateApiKeyResponse {
@@ -161,5 +179,36 @@ impl ApiKeyService for AuthApi {
             .map_err(AuthError::from)?;
         Ok(AuditNote::target(format!("api_key/{id}"))
             .attach(Response::new(pb::RevokeApiKeyResponse {})))
+    }
+
+    async fn issue_agent_key(
+        &self,
+        request: Request<pb::IssueAgentKeyRequest>,
+    ) -> Result<Response<pb::IssueAgentKeyResponse>, Status> {
+        let request = request.into_inner();
+        if !valid_cluster_id(&request.cluster_id) {
+            return Err(AuthError::invalid(
+                "cluster_id",
+                "must be a cluster id (letters, digits, dashes)",
+            )
+            .into());
+        }
+        let name = validate::name(&request.name, "name")?;
+        let tenant = crate::entity::tenants::Entity::find_by_id(&request.tenant_id)
+            .one(self.ctx.db.connection())
+            .await
+            .map_err(AuthError::from)?
+            .ok_or(AuthError::NotFound("tenant"))?;
+        let (row, secret) = self
+            .insert_key(&tenant.id, name, Some(request.cluster_id), None)
+            .await?;
+        let note = AuditNote {
+            tenant_id: Some(tenant.id),
+            target: format!("api_key/{}", row.id),
+        };
+        Ok(note.attach(Response::new(pb::IssueAgentKeyResponse {
+            api_key: Some(convert::api_key(&row)),
+            secret,
+        })))
     }
 }

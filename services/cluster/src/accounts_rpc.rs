@@ -244,14 +244,13 @@ impl AccountService for ClusterApi {
         let account = self
             .tenant_account(&tenant_id, &request.into_inner().id)
             .await?;
-        let adopted = discovered_clusters::Entity::find()
-            .filter(discovered_clusters::Column::AwsAccountId.eq(&account.id))
-            .filter(discovered_clusters::Column::AdoptedClusterId.is_not_null())
+        let dependent = crate::entity::clusters::Entity::find()
+            .filter(crate::entity::clusters::Column::AwsAccountId.eq(&account.id))
             .all(self.ctx.db.connection())
             .await
             .map_err(db_error)?;
-        if !adopted.is_empty() {
-            let names: Vec<String> = adopted
+        if !dependent.is_empty() {
+            let names: Vec<String> = dependent
                 .iter()
                 .map(|c| format!("{}/{}", c.region, c.name))
                 .collect();
@@ -388,6 +387,47 @@ impl AccountService for ClusterApi {
             AuditNote::target(format!("aws_account/{}", account.id)).attach(Response::new(
                 pb::DiscoverClustersResponse {
                     clusters: rows.iter().map(discovered_to_proto).collect(),
+                },
+            )),
+        )
+    }
+
+    async fn adopt_cluster(
+        &self,
+        request: Request<pb::AdoptClusterRequest>,
+    ) -> Result<Response<pb::AdoptClusterResponse>, Status> {
+        let tenant_id = tenant(&request)?;
+        let id = request.into_inner().discovered_cluster_id;
+        let discovered = discovered_clusters::Entity::find_by_id(&id)
+            .filter(discovered_clusters::Column::TenantId.eq(&tenant_id))
+            .one(self.ctx.db.connection())
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| Status::not_found("discovered cluster not found"))?;
+        if let Some(cluster_id) = &discovered.adopted_cluster_id {
+            return Err(Status::already_exists(format!(
+                "already adopted as cluster {cluster_id}"
+            )));
+        }
+        let registered = self
+            .register(
+                &tenant_id,
+                &discovered.name,
+                &discovered.region,
+                Some(discovered.aws_account_id.clone()),
+            )
+            .await?;
+        let mut row: discovered_clusters::ActiveModel = discovered.into();
+        row.adopted_cluster_id = Set(Some(registered.cluster.id.clone()));
+        row.update(self.ctx.db.connection())
+            .await
+            .map_err(db_error)?;
+        Ok(
+            AuditNote::target(format!("cluster/{}", registered.cluster.id)).attach(Response::new(
+                pb::AdoptClusterResponse {
+                    cluster: Some(crate::clusters_rpc::to_proto(&registered.cluster)),
+                    agent_key: registered.agent_key,
+                    install_command: registered.install_command,
                 },
             )),
         )

@@ -8,6 +8,7 @@
 
 mod accounts_rpc;
 mod catalog_rpc;
+mod clusters_rpc;
 mod connector;
 mod discovery;
 mod entity;
@@ -23,7 +24,7 @@ use spot_kit::{ServiceContext, ServiceRegistry};
 use spot_proto::agent::v1::agent_service_server::{AgentService, AgentServiceServer};
 use spot_proto::cluster::v1::account_service_server::AccountServiceServer;
 use spot_proto::cluster::v1::catalog_service_server::CatalogServiceServer;
-use spot_proto::cluster::v1::cluster_service_server::{ClusterService, ClusterServiceServer};
+use spot_proto::cluster::v1::cluster_service_server::ClusterServiceServer;
 
 #[derive(Clone)]
 pub struct ClusterApi {
@@ -33,7 +34,6 @@ pub struct ClusterApi {
     connector: connector::CloudConnector,
 }
 
-impl ClusterService for ClusterApi {}
 impl AgentService for ClusterApi {}
 
 pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {

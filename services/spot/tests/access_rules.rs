@@ -109,6 +109,10 @@ const CROSS_TENANT_COVERED: &[&str] = &[
     "spot.cluster.v1.AccountService/ListAwsAccounts",
     "spot.cluster.v1.AccountService/UnlinkAwsAccount",
     "spot.cluster.v1.AccountService/DiscoverClusters",
+    "spot.cluster.v1.AccountService/AdoptCluster",
+    "spot.cluster.v1.ClusterService/RegisterCluster",
+    "spot.cluster.v1.ClusterService/ListClusters",
+    "spot.cluster.v1.ClusterService/GetCluster",
 ];
 
 /// Tenant RPCs that serve only global reference data (no tenant's data exists behind them).
@@ -458,6 +462,66 @@ async fn another_tenants_data_is_never_reachable() {
         external(a.access_token.clone()).await,
         external(b.access_token.clone()).await
     );
+
+    // B cannot see A's clusters, nor adopt A's discoveries, nor attach a cluster to A's account.
+    let mut clusters = spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient::new(
+        test.channel.clone(),
+    );
+    let a_cluster = clusters
+        .register_cluster(authed(
+            cluster::RegisterClusterRequest {
+                name: "shop".into(),
+                region: "us-east-1".into(),
+                aws_account_id: a_account.id.clone(),
+            },
+            &a.access_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .cluster
+        .unwrap();
+    let get = clusters
+        .get_cluster(authed(
+            cluster::GetClusterRequest {
+                cluster_id: a_cluster.id.clone(),
+            },
+            &b.access_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(get.code(), tonic::Code::NotFound);
+    let b_clusters = clusters
+        .list_clusters(authed(
+            cluster::ListClustersRequest { page: None },
+            &b.access_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(b_clusters.clusters.is_empty());
+    let attach = clusters
+        .register_cluster(authed(
+            cluster::RegisterClusterRequest {
+                name: "mine".into(),
+                region: "us-east-1".into(),
+                aws_account_id: a_account.id.clone(),
+            },
+            &b.access_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(attach.code(), tonic::Code::NotFound);
+    let adopt = accounts
+        .adopt_cluster(authed(
+            cluster::AdoptClusterRequest {
+                discovered_cluster_id: "anything".into(),
+            },
+            &b.access_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(adopt.code(), tonic::Code::NotFound);
 
     // A's member is untouched.
     let listed = users

@@ -77,6 +77,7 @@ pub const RULES: &[(&str, Rule)] = &[
         "spot.auth.v1.ApiKeyService/RevokeApiKey",
         write(Tenant(Admin)),
     ),
+    ("spot.auth.v1.ApiKeyService/IssueAgentKey", write(Internal)),
     (
         "spot.auth.v1.AuditService/ListAuditEvents",
         read(Tenant(Admin)),
@@ -176,6 +177,10 @@ pub const RULES: &[(&str, Rule)] = &[
     ),
     (
         "spot.cluster.v1.AccountService/DiscoverClusters",
+        write(Tenant(Admin)),
+    ),
+    (
+        "spot.cluster.v1.AccountService/AdoptCluster",
         write(Tenant(Admin)),
     ),
     (

@@ -2,4 +2,5 @@
 
 pub mod aws_accounts;
 pub mod aws_external_ids;
+pub mod clusters;
 pub mod discovered_clusters;

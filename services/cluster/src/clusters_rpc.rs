@@ -1,0 +1,215 @@
+//! ClusterService: registering clusters (each gets an agent key from auth) and reading them.
+//! The agent stream, nodes, pods and actions land with the cluster/agent issue.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use spot_access::{AuditNote, caller};
+use spot_cloud::Catalog;
+use spot_config::ServiceName;
+use spot_proto::auth::v1::IssueAgentKeyRequest;
+use spot_proto::auth::v1::api_key_service_client::ApiKeyServiceClient;
+use spot_proto::cluster::v1 as pb;
+use spot_proto::cluster::v1::cluster_service_server::ClusterService;
+use tonic::{Request, Response, Status};
+
+use crate::ClusterApi;
+use crate::entity::{aws_accounts, clusters};
+
+/// A registered cluster with what its agent needs, shown once.
+pub struct Registered {
+    pub cluster: clusters::Model,
+    pub agent_key: String,
+    pub install_command: String,
+}
+
+pub fn to_proto(row: &clusters::Model) -> pb::Cluster {
+    pb::Cluster {
+        id: row.id.clone(),
+        tenant_id: row.tenant_id.clone(),
+        name: row.name.clone(),
+        region: row.region.clone(),
+        aws_account_id: row.aws_account_id.clone().unwrap_or_default(),
+        dry_run: row.dry_run,
+        created_at: Some(prost_types::Timestamp {
+            seconds: row.created_at.div_euclid(1000),
+            nanos: (row.created_at.rem_euclid(1000) * 1_000_000) as i32,
+        }),
+    }
+}
+
+/// Kubernetes-style names: lower-case letters, digits and dashes, 1..=63, starting with a letter.
+fn check_name(name: &str) -> Result<(), Status> {
+    let valid = (1..=63).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(Status::invalid_argument(
+            "invalid `name`: 1 to 63 lower-case letters, digits and dashes, starting with a letter",
+        ))
+    }
+}
+
+fn db_error(error: sea_orm::DbErr) -> Status {
+    match spot_db::DbError::from(error) {
+        spot_db::DbError::AlreadyExists(_) => {
+            Status::already_exists("a cluster with this name is already registered in this region")
+        }
+        other => spot_error::ServiceError::into_status(other),
+    }
+}
+
+impl ClusterApi {
+    /// Stores the cluster and has auth issue its agent key; on failure nothing is left behind.
+    pub(crate) async fn register(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        region: &str,
+        aws_account_id: Option<String>,
+    ) -> Result<Registered, Status> {
+        check_name(name)?;
+        Catalog::embedded()
+            .check_region(region)
+            .map_err(|e| Status::invalid_argument(format!("invalid `region`: {e}")))?;
+        let cluster = clusters::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().simple().to_string()),
+            tenant_id: Set(tenant_id.to_owned()),
+            name: Set(name.to_owned()),
+            region: Set(region.to_owned()),
+            aws_account_id: Set(aws_account_id),
+            dry_run: Set(false),
+            created_at: Set(chrono::Utc::now().timestamp_millis()),
+        }
+        .insert(self.ctx.db.connection())
+        .await
+        .map_err(db_error)?;
+        let channel = self
+            .ctx
+            .clients
+            .channel(ServiceName::Auth)
+            .ok_or_else(|| Status::unavailable("auth is not reachable"))?;
+        let issued = ApiKeyServiceClient::new(channel)
+            .issue_agent_key(IssueAgentKeyRequest {
+                tenant_id: tenant_id.to_owned(),
+                cluster_id: cluster.id.clone(),
+                name: format!("agent of {name}"),
+            })
+            .await;
+        let secret = match issued {
+            Ok(response) => response.into_inner().secret,
+            Err(status) => {
+                let _ = clusters::Entity::delete_by_id(&cluster.id)
+                    .exec(self.ctx.db.connection())
+                    .await;
+                return Err(Status::unavailable(format!(
+                    "the agent key could not be issued: {}",
+                    status.message()
+                )));
+            }
+        };
+        let control_plane = self
+            .ctx
+            .config
+            .url_of(ServiceName::Cluster)
+            .unwrap_or_default();
+        let install_command = format!(
+            "helm upgrade --install spot-agent oci://ghcr.io/spot-optimizer/charts/spot-agent \
+             --namespace spot-system --create-namespace \
+             --set clusterId={} --set controlPlane={control_plane} --set apiKey={secret}",
+            cluster.id
+        );
+        Ok(Registered {
+            cluster,
+            agent_key: secret,
+            install_command,
+        })
+    }
+
+    pub(crate) async fn tenant_cluster(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<clusters::Model, Status> {
+        clusters::Entity::find_by_id(id)
+            .filter(clusters::Column::TenantId.eq(tenant_id))
+            .one(self.ctx.db.connection())
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| Status::not_found("cluster not found"))
+    }
+}
+
+fn tenant<T>(request: &Request<T>) -> Result<String, Status> {
+    caller(request)?
+        .tenant_id()
+        .map(str::to_owned)
+        .ok_or_else(|| Status::permission_denied("this call acts within a tenant"))
+}
+
+#[tonic::async_trait]
+impl ClusterService for ClusterApi {
+    async fn register_cluster(
+        &self,
+        request: Request<pb::RegisterClusterRequest>,
+    ) -> Result<Response<pb::RegisterClusterResponse>, Status> {
+        let tenant_id = tenant(&request)?;
+        let request = request.into_inner();
+        let account = match request.aws_account_id.as_str() {
+            "" => None,
+            id => Some(
+                aws_accounts::Entity::find_by_id(id)
+                    .filter(aws_accounts::Column::TenantId.eq(&tenant_id))
+                    .one(self.ctx.db.connection())
+                    .await
+                    .map_err(db_error)?
+                    .ok_or_else(|| Status::not_found("AWS account not found"))?
+                    .id,
+            ),
+        };
+        let registered = self
+            .register(&tenant_id, &request.name, &request.region, account)
+            .await?;
+        Ok(
+            AuditNote::target(format!("cluster/{}", registered.cluster.id)).attach(Response::new(
+                pb::RegisterClusterResponse {
+                    cluster: Some(to_proto(&registered.cluster)),
+                    agent_key: registered.agent_key,
+                    install_command: registered.install_command,
+                },
+            )),
+        )
+    }
+
+    async fn list_clusters(
+        &self,
+        request: Request<pb::ListClustersRequest>,
+    ) -> Result<Response<pb::ListClustersResponse>, Status> {
+        let tenant_id = tenant(&request)?;
+        let rows = clusters::Entity::find()
+            .filter(clusters::Column::TenantId.eq(&tenant_id))
+            .order_by_asc(clusters::Column::CreatedAt)
+            .all(self.ctx.db.connection())
+            .await
+            .map_err(db_error)?;
+        Ok(Response::new(pb::ListClustersResponse {
+            clusters: rows.iter().map(to_proto).collect(),
+            page: Some(spot_proto::common::v1::PageResponse::default()),
+        }))
+    }
+
+    async fn get_cluster(
+        &self,
+        request: Request<pb::GetClusterRequest>,
+    ) -> Result<Response<pb::GetClusterResponse>, Status> {
+        let tenant_id = tenant(&request)?;
+        let cluster = self
+            .tenant_cluster(&tenant_id, &request.into_inner().cluster_id)
+            .await?;
+        Ok(Response::new(pb::GetClusterResponse {
+            cluster: Some(to_proto(&cluster)),
+        }))
+    }
+}
