@@ -6,7 +6,6 @@ use spot_config::ServiceName;
 use spot_db::SystemSettings;
 use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::admin_service_server::AdminService;
-use spot_proto::common::v1::PageResponse;
 use tonic::{Request, Response, Status};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -76,25 +75,22 @@ impl AdminService for AuthApi {
         let mut query = tenants::Entity::find()
             .order_by_asc(tenants::Column::CreatedAt)
             .order_by_asc(tenants::Column::Id);
-        if let Some((at, id)) = page::cursor(page_request.as_ref())? {
-            query = query.filter(
-                sea_orm::Condition::any()
-                    .add(tenants::Column::CreatedAt.gt(at))
-                    .add(
-                        tenants::Column::CreatedAt
-                            .eq(at)
-                            .and(tenants::Column::Id.gt(id)),
-                    ),
-            );
+        if let Some(cursor) = page::cursor(page_request.as_ref())? {
+            query = query.filter(page::after(
+                tenants::Column::CreatedAt,
+                tenants::Column::Id,
+                cursor,
+                true,
+            ));
         }
         let rows = query
             .limit(size + 1)
             .all(self.ctx.db.connection())
             .await
             .map_err(AuthError::from)?;
-        let more = rows.len() as u64 > size;
+        let (rows, page) = page::split(rows, size, |row| (row.created_at, &row.id));
         let mut tenants = Vec::new();
-        for row in rows.iter().take(size as usize) {
+        for row in &rows {
             let users = users::Entity::find()
                 .filter(users::Column::TenantId.eq(&row.id))
                 .count(self.ctx.db.connection())
@@ -109,13 +105,9 @@ impl AdminService for AuthApi {
                 created_at: Some(convert::timestamp(row.created_at)),
             });
         }
-        let next_page_token = match (more, rows.get(size as usize - 1)) {
-            (true, Some(last)) => page::token(last.created_at, &last.id),
-            _ => String::new(),
-        };
         Ok(Response::new(pb::ListTenantsResponse {
             tenants,
-            page: Some(PageResponse { next_page_token }),
+            page: Some(page),
         }))
     }
 

@@ -8,7 +8,6 @@ use sea_orm::{
 use spot_access::{API_KEY_REVOKED_TOPIC, AuditNote, Role, caller, hash_secret};
 use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::api_key_service_server::ApiKeyService;
-use spot_proto::common::v1::PageResponse;
 use tonic::{Request, Response, Status};
 
 use crate::entity::api_keys;
@@ -124,31 +123,23 @@ impl ApiKeyService for AuthApi {
             .filter(api_keys::Column::TenantId.eq(&tenant_id))
             .order_by_asc(api_keys::Column::CreatedAt)
             .order_by_asc(api_keys::Column::Id);
-        if let Some((at, id)) = page::cursor(page_request.as_ref())? {
-            query = query.filter(
-                sea_orm::Condition::any()
-                    .add(api_keys::Column::CreatedAt.gt(at))
-                    .add(
-                        api_keys::Column::CreatedAt
-                            .eq(at)
-                            .and(api_keys::Column::Id.gt(id)),
-                    ),
-            );
+        if let Some(cursor) = page::cursor(page_request.as_ref())? {
+            query = query.filter(page::after(
+                api_keys::Column::CreatedAt,
+                api_keys::Column::Id,
+                cursor,
+                true,
+            ));
         }
         let rows = query
             .limit(size + 1)
             .all(self.ctx.db.connection())
             .await
             .map_err(AuthError::from)?;
-        let more = rows.len() as u64 > size;
-        let rows: Vec<_> = rows.into_iter().take(size as usize).collect();
-        let next_page_token = match (more, rows.last()) {
-            (true, Some(last)) => page::token(last.created_at, &last.id),
-            _ => String::new(),
-        };
+        let (rows, page) = page::split(rows, size, |row| (row.created_at, &row.id));
         Ok(Response::new(pb::ListApiKeysResponse {
             api_keys: rows.iter().map(convert::api_key).collect(),
-            page: Some(PageResponse { next_page_token }),
+            page: Some(page),
         }))
     }
 

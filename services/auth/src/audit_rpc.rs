@@ -1,12 +1,10 @@
 //! AuditService: the append-only trail. Tenant admins see their tenant's; platform admins see all.
 
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use spot_access::caller;
 use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::audit_service_server::AuditService;
-use spot_proto::common::v1::{Actor, PageResponse, actor};
+use spot_proto::common::v1::{Actor, actor};
 use tonic::{Request, Response, Status};
 
 use crate::entity::audit_events;
@@ -72,29 +70,23 @@ impl AuditService for AuthApi {
         if let Some(until) = &request.until {
             query = query.filter(audit_events::Column::At.lt(convert::millis(until)));
         }
-        if let Some((at, id)) = page::cursor(request.page.as_ref())? {
-            query = query.filter(
-                Condition::any().add(audit_events::Column::At.lt(at)).add(
-                    audit_events::Column::At
-                        .eq(at)
-                        .and(audit_events::Column::Id.lt(id)),
-                ),
-            );
+        if let Some(cursor) = page::cursor(request.page.as_ref())? {
+            query = query.filter(page::after(
+                audit_events::Column::At,
+                audit_events::Column::Id,
+                cursor,
+                false,
+            ));
         }
         let rows = query
             .limit(size + 1)
             .all(self.ctx.db.connection())
             .await
             .map_err(AuthError::from)?;
-        let more = rows.len() as u64 > size;
-        let rows: Vec<_> = rows.into_iter().take(size as usize).collect();
-        let next_page_token = match (more, rows.last()) {
-            (true, Some(last)) => page::token(last.at, &last.id),
-            _ => String::new(),
-        };
+        let (rows, page) = page::split(rows, size, |row| (row.at, &row.id));
         Ok(Response::new(pb::ListAuditEventsResponse {
             events: rows.iter().map(event).collect(),
-            page: Some(PageResponse { next_page_token }),
+            page: Some(page),
         }))
     }
 

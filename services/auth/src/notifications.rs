@@ -10,7 +10,6 @@ use spot_access::{AuditNote, caller};
 use spot_kit::ServiceContext;
 use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::notification_service_server::NotificationService;
-use spot_proto::common::v1::PageResponse;
 use tonic::{Request, Response, Status};
 
 use crate::entity::{notifications, users};
@@ -113,28 +112,20 @@ impl NotificationService for AuthApi {
         if request.unread_only {
             query = query.filter(notifications::Column::ReadAt.is_null());
         }
-        if let Some((at, id)) = page::cursor(request.page.as_ref())? {
-            query = query.filter(
-                sea_orm::Condition::any()
-                    .add(notifications::Column::CreatedAt.lt(at))
-                    .add(
-                        notifications::Column::CreatedAt
-                            .eq(at)
-                            .and(notifications::Column::Id.lt(id)),
-                    ),
-            );
+        if let Some(cursor) = page::cursor(request.page.as_ref())? {
+            query = query.filter(page::after(
+                notifications::Column::CreatedAt,
+                notifications::Column::Id,
+                cursor,
+                false,
+            ));
         }
         let rows = query
             .limit(size + 1)
             .all(self.ctx.db.connection())
             .await
             .map_err(AuthError::from)?;
-        let more = rows.len() as u64 > size;
-        let rows: Vec<_> = rows.into_iter().take(size as usize).collect();
-        let next_page_token = match (more, rows.last()) {
-            (true, Some(last)) => page::token(last.created_at, &last.id),
-            _ => String::new(),
-        };
+        let (rows, page) = page::split(rows, size, |row| (row.created_at, &row.id));
         Ok(Response::new(pb::ListNotificationsResponse {
             notifications: rows
                 .iter()
@@ -147,7 +138,7 @@ impl NotificationService for AuthApi {
                     at: Some(convert::timestamp(row.created_at)),
                 })
                 .collect(),
-            page: Some(PageResponse { next_page_token }),
+            page: Some(page),
             unread_count: u32::try_from(unread_count).unwrap_or(u32::MAX),
         }))
     }

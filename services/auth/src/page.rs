@@ -31,3 +31,43 @@ pub fn cursor(page: Option<&PageRequest>) -> Result<Option<(i64, String)>, AuthE
 pub fn token(at: i64, id: &str) -> String {
     format!("{at}:{id}")
 }
+
+/// Rows strictly after the cursor in (time, id) order; `ascending` says which way the list runs.
+pub fn after<C: sea_orm::ColumnTrait + Copy>(
+    at_column: C,
+    id_column: C,
+    (at, id): (i64, String),
+    ascending: bool,
+) -> sea_orm::Condition {
+    let condition = sea_orm::Condition::any();
+    if ascending {
+        condition
+            .add(at_column.gt(at))
+            .add(at_column.eq(at).and(id_column.gt(id)))
+    } else {
+        condition
+            .add(at_column.lt(at))
+            .add(at_column.eq(at).and(id_column.lt(id)))
+    }
+}
+
+/// Cuts the `size + 1` rows a query fetched down to one page, with the token of the next one.
+pub fn split<T>(
+    mut rows: Vec<T>,
+    size: u64,
+    key: impl Fn(&T) -> (i64, &str),
+) -> (Vec<T>, spot_proto::common::v1::PageResponse) {
+    let more = rows.len() as u64 > size;
+    rows.truncate(size as usize);
+    let next_page_token = match (more, rows.last()) {
+        (true, Some(last)) => {
+            let (at, id) = key(last);
+            token(at, id)
+        }
+        _ => String::new(),
+    };
+    (
+        rows,
+        spot_proto::common::v1::PageResponse { next_page_token },
+    )
+}

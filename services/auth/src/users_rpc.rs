@@ -3,13 +3,12 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
 use spot_access::{AuditNote, Role, caller, hash_secret};
 use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::user_service_server::UserService;
-use spot_proto::common::v1::PageResponse;
 use tonic::{Request, Response, Status};
 
 use crate::entity::users;
@@ -95,29 +94,23 @@ impl UserService for AuthApi {
             .filter(users::Column::TenantId.eq(&tenant_id))
             .order_by_asc(users::Column::CreatedAt)
             .order_by_asc(users::Column::Id);
-        if let Some((at, id)) = page::cursor(page_request.as_ref())? {
-            query = query.filter(
-                Condition::any().add(users::Column::CreatedAt.gt(at)).add(
-                    users::Column::CreatedAt
-                        .eq(at)
-                        .and(users::Column::Id.gt(id)),
-                ),
-            );
+        if let Some(cursor) = page::cursor(page_request.as_ref())? {
+            query = query.filter(page::after(
+                users::Column::CreatedAt,
+                users::Column::Id,
+                cursor,
+                true,
+            ));
         }
         let rows = query
             .limit(size + 1)
             .all(self.ctx.db.connection())
             .await
             .map_err(AuthError::from)?;
-        let more = rows.len() as u64 > size;
-        let rows: Vec<_> = rows.into_iter().take(size as usize).collect();
-        let next_page_token = match (more, rows.last()) {
-            (true, Some(last)) => page::token(last.created_at, &last.id),
-            _ => String::new(),
-        };
+        let (rows, page) = page::split(rows, size, |row| (row.created_at, &row.id));
         Ok(Response::new(pb::ListUsersResponse {
             users: rows.iter().map(convert::user).collect(),
-            page: Some(PageResponse { next_page_token }),
+            page: Some(page),
         }))
     }
 

@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
-use spot_access::{AuditNote, caller};
+use spot_access::AuditNote;
 use spot_cloud::{Catalog, RoleArn};
 use spot_proto::cluster::v1 as pb;
 use spot_proto::cluster::v1::account_service_server::AccountService;
 use tonic::{Request, Response, Status};
 
+use crate::common::{tenant, timestamp};
 use crate::discovery::{EKS_TAG, KUBERNETES_TAG_PREFIX, summarize};
 use crate::entity::{aws_accounts, aws_external_ids, discovered_clusters};
 use crate::{ClusterApi, policies};
@@ -23,13 +24,6 @@ fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn timestamp(millis: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: millis.div_euclid(1000),
-        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
-    }
-}
-
 fn db_error(error: sea_orm::DbErr) -> Status {
     match spot_db::DbError::from(error) {
         spot_db::DbError::AlreadyExists(_) => {
@@ -37,13 +31,6 @@ fn db_error(error: sea_orm::DbErr) -> Status {
         }
         other => spot_error::ServiceError::into_status(other),
     }
-}
-
-fn tenant<T>(request: &Request<T>) -> Result<String, Status> {
-    caller(request)?
-        .tenant_id()
-        .map(str::to_owned)
-        .ok_or_else(|| Status::permission_denied("this call acts within a tenant"))
 }
 
 fn to_proto(row: &aws_accounts::Model) -> pb::AwsAccount {

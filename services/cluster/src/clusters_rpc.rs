@@ -2,7 +2,7 @@
 //! The agent stream, nodes, pods and actions land with the cluster/agent issue.
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
-use spot_access::{AuditNote, caller};
+use spot_access::AuditNote;
 use spot_cloud::Catalog;
 use spot_config::ServiceName;
 use spot_proto::auth::v1::IssueAgentKeyRequest;
@@ -12,6 +12,7 @@ use spot_proto::cluster::v1::cluster_service_server::ClusterService;
 use tonic::{Request, Response, Status};
 
 use crate::ClusterApi;
+use crate::common::{tenant, timestamp};
 use crate::entity::{aws_accounts, clusters};
 
 /// A registered cluster with what its agent needs, shown once.
@@ -29,10 +30,7 @@ pub fn to_proto(row: &clusters::Model) -> pb::Cluster {
         region: row.region.clone(),
         aws_account_id: row.aws_account_id.clone().unwrap_or_default(),
         dry_run: row.dry_run,
-        created_at: Some(prost_types::Timestamp {
-            seconds: row.created_at.div_euclid(1000),
-            nanos: (row.created_at.rem_euclid(1000) * 1_000_000) as i32,
-        }),
+        created_at: Some(timestamp(row.created_at)),
     }
 }
 
@@ -140,13 +138,6 @@ impl ClusterApi {
             .map_err(db_error)?
             .ok_or_else(|| Status::not_found("cluster not found"))
     }
-}
-
-fn tenant<T>(request: &Request<T>) -> Result<String, Status> {
-    caller(request)?
-        .tenant_id()
-        .map(str::to_owned)
-        .ok_or_else(|| Status::permission_denied("this call acts within a tenant"))
 }
 
 #[tonic::async_trait]

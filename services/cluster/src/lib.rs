@@ -9,6 +9,7 @@
 mod accounts_rpc;
 mod catalog_rpc;
 mod clusters_rpc;
+mod common;
 mod connector;
 mod discovery;
 mod entity;
