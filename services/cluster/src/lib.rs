@@ -29,7 +29,6 @@ use spot_proto::cluster::v1::cluster_service_server::ClusterServiceServer;
 
 #[derive(Clone)]
 pub struct ClusterApi {
-    #[allow(dead_code)] // used as the cluster RPCs land
     ctx: ServiceContext,
     prices: prices::SpotPriceCache,
     connector: connector::CloudConnector,
