@@ -290,3 +290,30 @@ async fn rotating_the_signing_key_logs_nobody_out() {
     assert_eq!(set.keys.len(), 2);
     test.stop().await;
 }
+
+#[tokio::test]
+async fn many_accounts_tried_from_one_address_lock_that_address() {
+    let test = TestServer::start(&[]).await;
+    let owner = test.sign_up("Acme").await;
+    let mut auth = test.auth();
+    // Twenty failures spread over accounts, never five on one: the address is what gets locked.
+    for n in 0..20 {
+        let error = auth
+            .login(pb::LoginRequest {
+                email: format!("guess-{n}@nowhere.example"),
+                password: strong_password(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), tonic::Code::Unauthenticated);
+    }
+    let locked = auth
+        .login(pb::LoginRequest {
+            email: owner.email.clone(),
+            password: owner.password.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(locked.code(), tonic::Code::ResourceExhausted, "{locked:?}");
+    test.stop().await;
+}

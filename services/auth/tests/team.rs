@@ -427,7 +427,9 @@ async fn notifications_published_on_the_bus_reach_the_inbox() {
     let redis = spot_testkit::redis_url();
     let test = TestServer::start(&[("SPOT_REDIS_URL", &redis)]).await;
     let owner = test.sign_up("Acme").await;
-    let bus = spot_bus::RedisBus::connect(&redis, "spot").await.unwrap();
+    let bus = spot_bus::RedisBus::connect(&redis, &test.bus_namespace)
+        .await
+        .unwrap();
     publish_and_read(&test, &bus, &owner).await;
     test.stop().await;
 }

@@ -19,9 +19,6 @@ use spot_access::{AccessLayer, AuditSink, InternalCredential, Verifier};
 use crate::StartError;
 use crate::health::start_health_reporting;
 
-/// The Redis namespace every key and topic of the platform lives under.
-const BUS_NAMESPACE: &str = "spot";
-
 /// A started server. Dropping it does not stop it; call [`RunningServer::stop`].
 pub struct RunningServer {
     pub local_addr: SocketAddr,
@@ -80,7 +77,7 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
     let db =
         Database::open_with_pool(&config.database_url, config.database_max_connections).await?;
     let bus: SharedBus = match &config.redis_url {
-        Some(url) => Arc::new(RedisBus::connect(url, BUS_NAMESPACE).await?),
+        Some(url) => Arc::new(RedisBus::connect(url, &config.bus_namespace).await?),
         None => Arc::new(InProcessBus::new()),
     };
     let internal = internal_credential(&config)?;

@@ -13,6 +13,8 @@ async fn two_processes_split_the_services_and_call_each_other_over_grpc() {
     let others_port = free_port();
     let others_url = format!("http://127.0.0.1:{others_port}");
     let redis = redis_url();
+    // Both processes share one bus, as replicas of one deployment do.
+    let namespace = format!("test-{}", uuid::Uuid::new_v4().simple());
     let shared = [
         ("SPOT_DATABASE_URL", postgres.url.as_str()),
         ("SPOT_REDIS_URL", redis.as_str()),
@@ -20,6 +22,7 @@ async fn two_processes_split_the_services_and_call_each_other_over_grpc() {
             "SPOT_INTERNAL_SECRET",
             "a-test-secret-of-at-least-32-characters",
         ),
+        ("SPOT_BUS_NAMESPACE", namespace.as_str()),
     ];
 
     let others_listen = format!("127.0.0.1:{others_port}");

@@ -53,6 +53,8 @@ pub struct Config {
     pub database_max_connections: u32,
     /// `redis://...` for the shared bus; none means the in-process bus (one replica only).
     pub redis_url: Option<String>,
+    /// Every Redis key and topic lives under this prefix, so deployments can share one Redis.
+    pub bus_namespace: String,
     /// The services this process runs.
     pub services: Vec<ServiceName>,
     /// Where the services this process does not run are reached.
@@ -123,6 +125,7 @@ impl Config {
             database_url,
             database_max_connections: layer.database_max_connections.unwrap_or(10),
             redis_url: layer.redis_url,
+            bus_namespace: layer.bus_namespace.unwrap_or_else(|| "spot".to_owned()),
             services,
             service_urls: layer.service_urls,
             log: layer.log.unwrap_or_else(|| "info".to_owned()),

@@ -14,6 +14,20 @@ impl Config {
                 format!("{} is outside 1..=500", self.database_max_connections),
             ));
         }
+        if self.bus_namespace.is_empty()
+            || !self
+                .bus_namespace
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ConfigError::new(
+                "bus_namespace",
+                format!(
+                    "`{}` must be letters, digits, `-` or `_`",
+                    self.bus_namespace
+                ),
+            ));
+        }
         if let Some(redis_url) = &self.redis_url {
             check_url("redis_url", redis_url, &["redis", "rediss"])?;
         }

@@ -36,6 +36,8 @@ pub struct TestServer {
     pub data_dir: std::path::PathBuf,
     /// The database the server runs on (SQLite in the data dir, or the scratch PostgreSQL database).
     pub database_url: String,
+    /// The Redis namespace of the server's bus (unique per test server).
+    pub bus_namespace: String,
     postgres: Option<PostgresScratch>,
     _data_dir: tempfile::TempDir,
 }
@@ -82,6 +84,11 @@ impl TestServer {
             ("SPOT_LOG".to_owned(), "warn".to_owned()),
             // Many test servers share one PostgreSQL (100 connections by default).
             ("SPOT_DATABASE_MAX_CONNECTIONS".to_owned(), "3".to_owned()),
+            // Each server has its own Redis keys, so counters and flags never leak between tests.
+            (
+                "SPOT_BUS_NAMESPACE".to_owned(),
+                format!("test-{}", uuid::Uuid::new_v4().simple()),
+            ),
         ]);
         let admin_email = format!("admin-{}@test.local", uuid::Uuid::new_v4().simple());
         let admin_password = strong_password();
@@ -97,6 +104,7 @@ impl TestServer {
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::load(None, &vars, ConfigLayer::default()).expect("valid test config");
         let database_url = config.database_url.clone();
+        let bus_namespace = config.bus_namespace.clone();
         let server = spot_server::start(config).await.expect("server starts");
         let channel = channel_to(server.local_addr).await;
         TestServer {
@@ -106,6 +114,7 @@ impl TestServer {
             admin_password,
             data_dir: data_dir.path().to_path_buf(),
             database_url,
+            bus_namespace,
             postgres,
             _data_dir: data_dir,
         }
