@@ -5,16 +5,7 @@ use spot_proto::auth::v1 as pb;
 
 use crate::entity::{api_keys, users};
 
-pub fn timestamp(millis: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: millis.div_euclid(1000),
-        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
-    }
-}
-
-pub fn millis(timestamp: &prost_types::Timestamp) -> i64 {
-    timestamp.seconds * 1000 + i64::from(timestamp.nanos) / 1_000_000
-}
+pub use spot_proto::time::{millis, timestamp};
 
 fn role(text: &str) -> pb::Role {
     text.parse::<Role>()

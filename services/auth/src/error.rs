@@ -4,7 +4,7 @@ use spot_error::{ErrorCode, ServiceError};
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("invalid `{field}`: {reason}")]
-    InvalidArgument { field: &'static str, reason: String },
+    InvalidArgument { field: String, reason: String },
     /// Login failures: one message for an unknown email and a wrong password.
     #[error("email or password is wrong")]
     BadCredentials,
@@ -27,9 +27,9 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::InvalidArgument {
-            field,
+            field: field.into(),
             reason: reason.into(),
         }
     }
@@ -75,20 +75,11 @@ impl From<spot_bus::BusError> for AuthError {
 impl From<spot_error::Error> for AuthError {
     fn from(error: spot_error::Error) -> Self {
         match error {
-            spot_error::Error::InvalidArgument { field, reason } => Self::InvalidArgument {
-                field: leak_field(&field),
-                reason,
-            },
+            spot_error::Error::InvalidArgument { field, reason } => {
+                Self::InvalidArgument { field, reason }
+            }
             other => Self::Internal(other.to_string()),
         }
-    }
-}
-
-/// Field names come from a small fixed set in our own code; map the known ones to static strs.
-fn leak_field(field: &str) -> &'static str {
-    match field {
-        "role" => "role",
-        _ => "request",
     }
 }
 

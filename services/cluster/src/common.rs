@@ -11,10 +11,4 @@ pub fn tenant<T>(request: &Request<T>) -> Result<String, Status> {
         .ok_or_else(|| Status::permission_denied("this call acts within a tenant"))
 }
 
-/// Unix milliseconds as a protobuf timestamp.
-pub fn timestamp(millis: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: millis.div_euclid(1000),
-        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
-    }
-}
+pub use spot_proto::time::timestamp;

@@ -66,10 +66,7 @@ impl AuditRecord {
             target: self.target.clone(),
             result: self.result.clone(),
             request_id: self.request_id.clone(),
-            at: Some(prost_types::Timestamp {
-                seconds: self.at_millis.div_euclid(1000),
-                nanos: (self.at_millis.rem_euclid(1000) * 1_000_000) as i32,
-            }),
+            at: Some(spot_proto::time::timestamp(self.at_millis)),
         }
     }
 }
