@@ -10,6 +10,7 @@ mod m20261128_000001_system_config;
 mod m20261128_000002_accounts;
 mod m20261128_000003_aws_accounts;
 mod m20261128_000004_clusters;
+mod m20261128_000005_agents;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_accounts::Migration),
             Box::new(m20261128_000003_aws_accounts::Migration),
             Box::new(m20261128_000004_clusters::Migration),
+            Box::new(m20261128_000005_agents::Migration),
         ]
     }
 }

@@ -193,10 +193,7 @@ impl ApiKeyService for AuthApi {
         let (row, secret) = self
             .insert_key(&tenant.id, name, Some(request.cluster_id), None)
             .await?;
-        let note = AuditNote {
-            tenant_id: Some(tenant.id),
-            target: format!("api_key/{}", row.id),
-        };
+        let note = AuditNote::target(format!("api_key/{}", row.id)).in_tenant(tenant.id);
         Ok(note.attach(Response::new(pb::IssueAgentKeyResponse {
             api_key: Some(convert::api_key(&row)),
             secret,

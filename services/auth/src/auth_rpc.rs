@@ -104,10 +104,7 @@ impl AuthService for AuthApi {
             .create_tenant_with_owner(&tenant_name, &email, hash, false)
             .await?;
         let tokens = self.sessions.start(&user).await?;
-        let note = AuditNote {
-            tenant_id: Some(user.tenant_id.clone()),
-            target: format!("user/{}", user.id),
-        };
+        let note = AuditNote::target(format!("user/{}", user.id)).in_tenant(user.tenant_id.clone());
         Ok(note.attach(Response::new(pb::SignUpResponse {
             user: Some(convert::user(&user)),
             tokens: Some(tokens),
@@ -146,10 +143,7 @@ impl AuthService for AuthApi {
         };
         self.throttle.record_success(&email).await?;
         let tokens = self.sessions.start(&user).await?;
-        let note = AuditNote {
-            tenant_id: Some(user.tenant_id.clone()),
-            target: format!("user/{}", user.id),
-        };
+        let note = AuditNote::target(format!("user/{}", user.id)).in_tenant(user.tenant_id.clone());
         Ok(note.attach(Response::new(pb::LoginResponse {
             user: Some(convert::user(&user)),
             tokens: Some(tokens),

@@ -209,10 +209,7 @@ impl UserService for AuthApi {
             .await
             .map_err(AuthError::from)?;
         let tokens = self.sessions.start(&user).await?;
-        let note = AuditNote {
-            tenant_id: Some(user.tenant_id.clone()),
-            target: format!("user/{}", user.id),
-        };
+        let note = AuditNote::target(format!("user/{}", user.id)).in_tenant(user.tenant_id.clone());
         Ok(note.attach(Response::new(pb::AcceptInviteResponse {
             user: Some(convert::user(&user)),
             tokens: Some(tokens),

@@ -1,5 +1,6 @@
 //! ClusterService: registering clusters (each gets an agent key from auth) and reading them.
-//! The agent stream, nodes, pods and actions land with the cluster/agent issue.
+//! Nodes and pods as the agent reported them, its status, the event log, the actions and their
+//! live streams (fed from the bus, so every replica sees everything).
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use spot_access::AuditNote;
@@ -12,6 +13,13 @@ use spot_proto::cluster::v1::cluster_service_server::ClusterService;
 use tonic::{Request, Response, Status};
 
 use crate::ClusterApi;
+use crate::events::CLUSTER_EVENTS_TOPIC;
+use crate::execution::{Executed, deadline_in};
+use crate::inventory::pod_key;
+use crate::outbox::{self, ACTIONS_TOPIC};
+use crate::page;
+use prost::Message;
+use spot_proto::agent::v1::Action;
 use crate::common::{tenant, timestamp};
 use crate::entity::{aws_accounts, clusters};
 
@@ -202,5 +210,212 @@ impl ClusterService for ClusterApi {
         Ok(Response::new(pb::GetClusterResponse {
             cluster: Some(to_proto(&cluster)),
         }))
+    }
+
+    async fn list_nodes(
+        &self,
+        request: Request<pb::ListNodesRequest>,
+    ) -> Result<Response<pb::ListNodesResponse>, Status> {
+        let tenant_id = tenant(&request)?;
+        let request = request.into_inner();
+        let cluster = self.tenant_cluster(&tenant_id, &request.cluster_id).await?;
+        let size = page::size(request.page.as_ref());
+        let after = page::cursor(request.page.as_ref())?;
+        let nodes = self.inventory.nodes(&cluster.id, after, size + 1).await?;
+        let (nodes, page) = page::split(nodes, size, |n| n.name.clone());
+        Ok(Response::new(pb::ListNodesResponse {
+            nodes,
+            page: Some(page),
+        }))
+    }
+
+    async fn list_pods(
+        &self,
+        request: Request<pb::ListPodsRequest>,
+    ) -> Result<Response<pb::ListPodsResponse>, Status> {
+        let tenant_id = tenant(&request)?;
+        let request = request.into_inner();
+        let cluster = self.tenant_cluster(&tenant_id, &request.cluster_id).await?;
+        let size = page::size(request.page.as_ref());
+        let after = page::cursor(request.page.as_ref())?;
+        let pods = self.inventory.pods(&cluster.id, after, size + 1).await?;
+        let (pods, page) = page::split(pods, size, |p| pod_key(&p.namespace, &p.name));
+        Ok(Response::new(pb::ListPodsResponse {
+            pods,
+            page: Some(page),
+        }))
+    }
+
+    async fn get_agent_status(
+        &self,
+        request: Request<pb::GetAgentStatusRequest>,
+    ) -> Result<Response<pb::GetAgentStatusResponse>, Status> {
+        let tenant_id = tenant(&request)?;
+        let cluster = self
+            .tenant_cluster(&tenant_id, &request.into_inner().cluster_id)
+            .await?;
+        let response = match self.presence.get(&cluster.id).await {
+            Some(presence) => pb::GetAgentStatusResponse {
+                connected: true,
+                last_heartbeat_at: Some(timestamp(presence.last_heartbeat_at)),
+                agent_version: presence.agent_version,
+                kubernetes_version: presence.kubernetes_version,
+            },
+            None => pb::GetAgentStatusResponse::default(),
+        };
+        Ok(Response::new(response))
+    }
+
+    async fn list_cluster_events(
+        &self,
+        request: Request<pb::ListClusterEventsRequest>,
+    ) -> Result<Response<pb::ListClusterEventsResponse>, Status> {
+        let tenant_id = tenant(&request)?;
+        let request = request.into_inner();
+        let cluster = self.tenant_cluster(&tenant_id, &request.cluster_id).await?;
+        let size = page::size(request.page.as_ref());
+        let before = page::cursor(request.page.as_ref())?;
+        let events = self.events.list(&cluster.id, before, size + 1).await?;
+        let (events, page) = page::split(events, size, |e| e.id.clone());
+        Ok(Response::new(pb::ListClusterEventsResponse {
+            events,
+            page: Some(page),
+        }))
+    }
+
+    async fn watch_cluster(
+        &self,
+        request: Request<pb::WatchClusterRequest>,
+    ) -> Result<Response<WatchStream<pb::WatchClusterResponse>>, Status> {
+        let tenant_id = tenant(&request)?;
+        let cluster = self
+            .tenant_cluster(&tenant_id, &request.into_inner().cluster_id)
+            .await?;
+        let stream = self
+            .watch(CLUSTER_EVENTS_TOPIC, move |payload| {
+                let event = pb::ClusterEvent::decode(payload).ok()?;
+                (event.cluster_id == cluster.id)
+                    .then_some(pb::WatchClusterResponse { event: Some(event) })
+            })
+            .await?;
+        Ok(Response::new(stream))
+    }
+
+    async fn list_actions(
+        &self,
+        request: Request<pb::ListActionsRequest>,
+    ) -> Result<Response<pb::ListActionsResponse>, Status> {
+        let tenant_id = tenant(&request)?;
+        let request = request.into_inner();
+        let cluster = self.tenant_cluster(&tenant_id, &request.cluster_id).await?;
+        let size = page::size(request.page.as_ref());
+        let before = page::cursor(request.page.as_ref())?;
+        let rows = self.outbox.list(&cluster.id, before, size + 1).await?;
+        let (rows, page) = page::split(rows, size, |r| r.id.clone());
+        Ok(Response::new(pb::ListActionsResponse {
+            actions: rows.iter().map(outbox::to_proto).collect(),
+            page: Some(page),
+        }))
+    }
+
+    async fn watch_actions(
+        &self,
+        request: Request<pb::WatchActionsRequest>,
+    ) -> Result<Response<WatchStream<pb::WatchActionsResponse>>, Status> {
+        let tenant_id = tenant(&request)?;
+        let cluster = self
+            .tenant_cluster(&tenant_id, &request.into_inner().cluster_id)
+            .await?;
+        let stream = self
+            .watch(ACTIONS_TOPIC, move |payload| {
+                let action = pb::ActionRecord::decode(payload).ok()?;
+                (action.cluster_id == cluster.id)
+                    .then_some(pb::WatchActionsResponse { action: Some(action) })
+            })
+            .await?;
+        Ok(Response::new(stream))
+    }
+
+    async fn submit_action(
+        &self,
+        request: Request<pb::SubmitActionRequest>,
+    ) -> Result<Response<pb::SubmitActionResponse>, Status> {
+        let tenant_id = tenant(&request)?;
+        let request = request.into_inner();
+        let cluster = self.tenant_cluster(&tenant_id, &request.cluster_id).await?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let action = Action {
+            id: String::new(),
+            kind: request.kind,
+            node_name: request.node_name,
+            labels: request.labels,
+            taints: request.taints,
+            deadline: deadline_in(request.deadline_seconds, now)?,
+            attempt: 0,
+        };
+        let note = AuditNote::target(format!("cluster/{}", cluster.id));
+        let (note, row) = match self.route_action(&cluster, None, action).await? {
+            Executed::Action(row) => (note, row),
+            Executed::Refused {
+                reason,
+                action: Some(row),
+            } => (note.refused(&reason), row),
+            Executed::Refused { reason, .. } => return Err(Status::failed_precondition(reason)),
+            Executed::Cloud { .. } => return Err(Status::internal("an action ran as a cloud step")),
+        };
+        Ok(note.attach(Response::new(pb::SubmitActionResponse {
+            action: Some(outbox::to_proto(&row)),
+        })))
+    }
+
+    async fn set_cluster_dry_run(
+        &self,
+        request: Request<pb::SetClusterDryRunRequest>,
+    ) -> Result<Response<pb::SetClusterDryRunResponse>, Status> {
+        let tenant_id = tenant(&request)?;
+        let request = request.into_inner();
+        let cluster = self.tenant_cluster(&tenant_id, &request.cluster_id).await?;
+        let mut row: clusters::ActiveModel = cluster.into();
+        row.dry_run = Set(request.dry_run);
+        let cluster = row.update(self.ctx.db.connection()).await.map_err(db_error)?;
+        self.events
+            .record(
+                &cluster.id,
+                crate::events::kind::CONFIG,
+                format!("dry-run {}", if cluster.dry_run { "on" } else { "off" }),
+            )
+            .await?;
+        Ok(
+            AuditNote::target(format!("cluster/{}", cluster.id)).attach(Response::new(
+                pb::SetClusterDryRunResponse {
+                    cluster: Some(to_proto(&cluster)),
+                },
+            )),
+        )
+    }
+}
+
+/// A server stream fed from a bus topic.
+pub type WatchStream<T> = tonic::codegen::BoxStream<T>;
+
+impl ClusterApi {
+    /// Streams the topic's messages that `select` keeps, until the client leaves or shutdown.
+    async fn watch<T: Send + 'static>(
+        &self,
+        topic: &str,
+        select: impl Fn(&[u8]) -> Option<T> + Send + 'static,
+    ) -> Result<WatchStream<T>, Status> {
+        use futures::StreamExt;
+        let subscription = self
+            .ctx
+            .bus
+            .subscribe(topic)
+            .await
+            .map_err(spot_error::ServiceError::into_status)?;
+        let shutdown = self.ctx.shutdown.clone();
+        let stream = subscription
+            .filter_map(move |message| std::future::ready(select(&message.payload).map(Ok)))
+            .take_until(async move { shutdown.cancelled().await });
+        Ok(Box::pin(stream))
     }
 }

@@ -12,3 +12,8 @@ pub fn tenant<T>(request: &Request<T>) -> Result<String, Status> {
 }
 
 pub use spot_proto::time::timestamp;
+
+/// A storage failure as a status: details are logged, never returned.
+pub fn db_status(error: sea_orm::DbErr) -> Status {
+    spot_error::ServiceError::into_status(spot_db::DbError::from(error))
+}

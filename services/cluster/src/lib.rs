@@ -1,10 +1,11 @@
 //! The cluster service: clusters and their agents (one bidirectional stream per cluster), actions,
 //! linked AWS accounts and the instance catalog.
 //!
-//! Implemented: CatalogService (the embedded catalog; spot prices from this process's cloud, the
-//! simulated cloud by default) and AccountService (linking, verification, discovery). Mounted,
-//! behaviour still to land with the cluster/agent issue: ClusterService and AgentService, which
-//! answer UNIMPLEMENTED (tonic's generated default), never a fake result.
+//! - AgentService (session.rs): the agent's stream; the hub (hub.rs) routes actions to whichever
+//!   replica holds it, through the bus.
+//! - ClusterService (clusters_rpc.rs): clusters, nodes, pods, agent status, events, actions.
+//! - ExecutionService (execution.rs): the one place where changes leave the platform.
+//! - AccountService and CatalogService: linked AWS accounts, discovery and the instance catalog.
 
 mod accounts_rpc;
 mod catalog_rpc;
@@ -13,8 +14,16 @@ mod common;
 mod connector;
 mod discovery;
 mod entity;
+mod events;
+mod execution;
+mod hub;
+mod inventory;
+mod outbox;
+mod page;
 mod policies;
+mod presence;
 mod prices;
+mod session;
 
 use std::sync::Arc;
 
@@ -22,19 +31,29 @@ use spot_cloud::{SimulatedCloud, SimulationSettings};
 use spot_cloud_ec2::Ec2Settings;
 use spot_config::CloudKind;
 use spot_kit::{ServiceContext, ServiceRegistry};
-use spot_proto::agent::v1::agent_service_server::{AgentService, AgentServiceServer};
+use spot_proto::agent::v1::agent_service_server::AgentServiceServer;
 use spot_proto::cluster::v1::account_service_server::AccountServiceServer;
 use spot_proto::cluster::v1::catalog_service_server::CatalogServiceServer;
 use spot_proto::cluster::v1::cluster_service_server::ClusterServiceServer;
+use spot_proto::cluster::v1::execution_service_server::ExecutionServiceServer;
+
+pub use session::INTERRUPTIONS_TOPIC;
+
+/// The largest message an agent may send (a snapshot of a large cluster); larger ones end the
+/// stream with RESOURCE_EXHAUSTED, and the agent splits its snapshot into deltas.
+pub const MAX_AGENT_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct ClusterApi {
     ctx: ServiceContext,
     prices: prices::SpotPriceCache,
     connector: connector::CloudConnector,
+    hub: hub::AgentHub,
+    outbox: outbox::Outbox,
+    inventory: inventory::Inventory,
+    events: events::ClusterEvents,
+    presence: presence::PresenceBoard,
 }
-
-impl AgentService for ClusterApi {}
 
 pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
     // The embedded default's world; on AWS, linked accounts bring their own providers.
@@ -49,10 +68,24 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
         ctx: ctx.clone(),
         prices: prices::SpotPriceCache::default(),
         connector,
+        hub: hub::AgentHub::new(ctx.bus.clone()),
+        outbox: outbox::Outbox::new(ctx.db.clone(), ctx.bus.clone()),
+        inventory: inventory::Inventory::new(ctx.db.clone()),
+        events: events::ClusterEvents::new(ctx.db.clone(), ctx.bus.clone()),
+        presence: presence::PresenceBoard::new(ctx.bus.clone()),
     };
+    tokio::spawn(
+        api.hub
+            .clone()
+            .run(api.outbox.clone(), ctx.shutdown.clone()),
+    );
     registry
         .add(ClusterServiceServer::new(api.clone()))
-        .add(AgentServiceServer::new(api.clone()))
+        .add(
+            AgentServiceServer::new(api.clone())
+                .max_decoding_message_size(MAX_AGENT_MESSAGE_BYTES),
+        )
+        .add(ExecutionServiceServer::new(api.clone()))
         .add(AccountServiceServer::new(api.clone()))
         .add(CatalogServiceServer::new(api));
 }

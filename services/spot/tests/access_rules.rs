@@ -113,6 +113,15 @@ const CROSS_TENANT_COVERED: &[&str] = &[
     "spot.cluster.v1.ClusterService/RegisterCluster",
     "spot.cluster.v1.ClusterService/ListClusters",
     "spot.cluster.v1.ClusterService/GetCluster",
+    "spot.cluster.v1.ClusterService/ListNodes",
+    "spot.cluster.v1.ClusterService/ListPods",
+    "spot.cluster.v1.ClusterService/GetAgentStatus",
+    "spot.cluster.v1.ClusterService/ListClusterEvents",
+    "spot.cluster.v1.ClusterService/WatchCluster",
+    "spot.cluster.v1.ClusterService/ListActions",
+    "spot.cluster.v1.ClusterService/WatchActions",
+    "spot.cluster.v1.ClusterService/SubmitAction",
+    "spot.cluster.v1.ClusterService/SetClusterDryRun",
 ];
 
 /// Tenant RPCs that serve only global reference data (no tenant's data exists behind them).
@@ -522,6 +531,146 @@ async fn another_tenants_data_is_never_reachable() {
         .await
         .unwrap_err();
     assert_eq!(adopt.code(), tonic::Code::NotFound);
+
+    // Nothing about A's cluster reaches B: its nodes, pods, agent, events and actions are
+    // NOT_FOUND, as if the cluster did not exist, and B cannot act on it.
+    let id = a_cluster.id.clone();
+    let token = b.access_token.clone();
+    let not_found = |result: Result<(), tonic::Status>, rpc: &str| {
+        assert_eq!(
+            result.map_err(|s| s.code()),
+            Err(tonic::Code::NotFound),
+            "{rpc}"
+        );
+    };
+    let page = None;
+    not_found(
+        clusters
+            .list_nodes(authed(
+                cluster::ListNodesRequest {
+                    cluster_id: id.clone(),
+                    page,
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        "ListNodes",
+    );
+    not_found(
+        clusters
+            .list_pods(authed(
+                cluster::ListPodsRequest {
+                    cluster_id: id.clone(),
+                    page,
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        "ListPods",
+    );
+    not_found(
+        clusters
+            .get_agent_status(authed(
+                cluster::GetAgentStatusRequest {
+                    cluster_id: id.clone(),
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        "GetAgentStatus",
+    );
+    not_found(
+        clusters
+            .list_cluster_events(authed(
+                cluster::ListClusterEventsRequest {
+                    cluster_id: id.clone(),
+                    page,
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        "ListClusterEvents",
+    );
+    not_found(
+        clusters
+            .watch_cluster(authed(
+                cluster::WatchClusterRequest {
+                    cluster_id: id.clone(),
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        "WatchCluster",
+    );
+    not_found(
+        clusters
+            .list_actions(authed(
+                cluster::ListActionsRequest {
+                    cluster_id: id.clone(),
+                    page,
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        "ListActions",
+    );
+    not_found(
+        clusters
+            .watch_actions(authed(
+                cluster::WatchActionsRequest {
+                    cluster_id: id.clone(),
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        "WatchActions",
+    );
+    not_found(
+        clusters
+            .submit_action(authed(
+                cluster::SubmitActionRequest {
+                    cluster_id: id.clone(),
+                    kind: spot_proto::agent::v1::ActionKind::Cordon.into(),
+                    node_name: "n1".into(),
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        "SubmitAction",
+    );
+    not_found(
+        clusters
+            .set_cluster_dry_run(authed(
+                cluster::SetClusterDryRunRequest {
+                    cluster_id: id.clone(),
+                    dry_run: true,
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        "SetClusterDryRun",
+    );
+    let a_view = clusters
+        .get_cluster(authed(
+            cluster::GetClusterRequest { cluster_id: id },
+            &a.access_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .cluster
+        .unwrap();
+    assert!(!a_view.dry_run, "B's attempt changed nothing");
 
     // A's member is untouched.
     let listed = users

@@ -19,6 +19,9 @@ const BATCH: usize = 200;
 pub struct AuditNote {
     pub tenant_id: Option<String>,
     pub target: String,
+    /// Overrides the recorded result when the call answered OK but did not do what was asked
+    /// (a change refused by safe mode or dry-run).
+    pub result: Option<String>,
 }
 
 impl AuditNote {
@@ -26,7 +29,20 @@ impl AuditNote {
         Self {
             tenant_id: None,
             target: target.into(),
+            result: None,
         }
+    }
+
+    /// The tenant the call acted on, for callers without one (internal services).
+    pub fn in_tenant(mut self, tenant_id: impl Into<String>) -> Self {
+        self.tenant_id = Some(tenant_id.into());
+        self
+    }
+
+    /// Records the call as refused, with why.
+    pub fn refused(mut self, reason: &str) -> Self {
+        self.result = Some(format!("refused: {reason}"));
+        self
     }
 
     /// Attaches the note to a response.

@@ -94,7 +94,7 @@ where
                     actor_id,
                     action: method.clone(),
                     target: note.map(|n| n.target.clone()).unwrap_or_default(),
-                    result,
+                    result: note.and_then(|n| n.result.clone()).unwrap_or(result),
                     request_id: request_id.clone(),
                     at_millis: chrono::Utc::now().timestamp_millis(),
                 });

@@ -156,6 +156,18 @@ pub const RULES: &[(&str, Rule)] = &[
         read(Tenant(Viewer)),
     ),
     (
+        "spot.cluster.v1.ClusterService/SubmitAction",
+        write(Tenant(Member)),
+    ),
+    (
+        "spot.cluster.v1.ClusterService/SetClusterDryRun",
+        write(Tenant(Admin)),
+    ),
+    (
+        "spot.cluster.v1.ExecutionService/ExecuteStep",
+        write(Internal),
+    ),
+    (
         "spot.cluster.v1.AccountService/GetLinkInstructions",
         read(Tenant(Admin)),
     ),

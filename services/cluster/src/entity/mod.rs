@@ -4,3 +4,6 @@ pub mod aws_accounts;
 pub mod aws_external_ids;
 pub mod clusters;
 pub mod discovered_clusters;
+pub mod actions;
+pub mod cluster_events;
+pub mod cluster_objects;

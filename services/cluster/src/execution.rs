@@ -1,0 +1,387 @@
+//! The execution router: the one place where changes leave the platform. A step is either an EC2
+//! call through the cloud provider (launch, terminate) or a Kubernetes action on the agent's
+//! stream. Safe mode and the cluster's dry-run are checked here, for every caller (plans, the
+//! hibernation scheduler, an operator's action); a refusal is stored, logged as a cluster event
+//! and audited as refused.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sea_orm::EntityTrait;
+use spot_access::AuditNote;
+use spot_cloud::{CapacityType, CloudProvider, LaunchRequest, Pool, RoleArn};
+use spot_db::SystemSettingsStore;
+use spot_proto::agent::v1::{Action, ActionKind};
+use spot_proto::cluster::v1 as pb;
+use spot_proto::cluster::v1::execution_service_server::ExecutionService;
+use tonic::{Request, Response, Status};
+
+use crate::ClusterApi;
+use crate::common::db_status;
+use crate::connector::CloudConnector;
+use crate::entity::{actions, aws_accounts, clusters};
+use crate::events::kind;
+use crate::outbox::{self, NewAction};
+
+/// Drains get ten minutes unless asked otherwise; quick node edits one.
+const DRAIN_DEADLINE_SECONDS: u32 = 600;
+const EDIT_DEADLINE_SECONDS: u32 = 60;
+const MAX_DEADLINE_SECONDS: u32 = 3_600;
+/// Tag on every instance the platform launches, naming the cluster.
+pub const CLUSTER_ID_TAG: &str = "spot-optimizer/cluster-id";
+
+pub enum Executed {
+    Action(actions::Model),
+    Refused { reason: String, action: Option<actions::Model> },
+    Cloud { instance_ids: Vec<String> },
+}
+
+/// Checks an action before it is stored: a clear InvalidArgument naming the field.
+pub fn validate_action(action: &mut Action, now_millis: i64) -> Result<(), Status> {
+    let kind = action.kind();
+    if kind == ActionKind::Unspecified {
+        return Err(Status::invalid_argument(
+            "invalid `kind`: one of cordon, uncordon, drain, label, taint, delete node",
+        ));
+    }
+    if action.node_name.is_empty() || action.node_name.len() > 253 {
+        return Err(Status::invalid_argument(
+            "invalid `node_name`: 1 to 253 characters",
+        ));
+    }
+    if kind == ActionKind::Label && action.labels.is_empty() {
+        return Err(Status::invalid_argument(
+            "invalid `labels`: a label action needs at least one label",
+        ));
+    }
+    if let Some(key) = action.labels.keys().find(|k| k.is_empty() || k.len() > 316) {
+        return Err(Status::invalid_argument(format!(
+            "invalid `labels`: key `{key}` must be 1 to 316 characters"
+        )));
+    }
+    if kind == ActionKind::Taint && action.taints.is_empty() {
+        return Err(Status::invalid_argument(
+            "invalid `taints`: a taint action needs at least one taint",
+        ));
+    }
+    if action.taints.iter().any(|t| t.key.is_empty()) {
+        return Err(Status::invalid_argument(
+            "invalid `taints`: every taint needs a key",
+        ));
+    }
+    let default_seconds = if kind == ActionKind::Drain {
+        DRAIN_DEADLINE_SECONDS
+    } else {
+        EDIT_DEADLINE_SECONDS
+    };
+    match &action.deadline {
+        None => {
+            action.deadline = Some(spot_proto::time::timestamp(
+                now_millis + i64::from(default_seconds) * 1_000,
+            ));
+        }
+        Some(deadline) => {
+            let millis = spot_proto::time::millis(deadline);
+            if millis <= now_millis
+                || millis > now_millis + i64::from(MAX_DEADLINE_SECONDS) * 1_000
+            {
+                return Err(Status::invalid_argument(
+                    "invalid `deadline`: must be in the future and at most an hour away",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn deadline_in(seconds: u32, now_millis: i64) -> Result<Option<prost_types::Timestamp>, Status> {
+    if seconds == 0 {
+        return Ok(None);
+    }
+    if seconds > MAX_DEADLINE_SECONDS {
+        return Err(Status::invalid_argument(
+            "invalid `deadline_seconds`: at most 3600",
+        ));
+    }
+    Ok(Some(spot_proto::time::timestamp(
+        now_millis + i64::from(seconds) * 1_000,
+    )))
+}
+
+fn pool_of(pool: &spot_proto::common::v1::Pool, region: &str) -> Result<Pool, Status> {
+    if pool.instance_type.is_empty() || pool.zone.is_empty() {
+        return Err(Status::invalid_argument(
+            "invalid `launch.pools`: every pool needs a zone and an instance type",
+        ));
+    }
+    if !pool.region.is_empty() && pool.region != region {
+        return Err(Status::invalid_argument(format!(
+            "invalid `launch.pools`: pool region `{}` is not the cluster's region `{region}`",
+            pool.region
+        )));
+    }
+    Ok(Pool {
+        region: region.to_owned(),
+        zone: pool.zone.clone(),
+        instance_type: pool.instance_type.clone(),
+    })
+}
+
+impl ClusterApi {
+    /// Why nothing may leave the platform for this cluster now, if so.
+    async fn refusal(&self, cluster: &clusters::Model) -> Result<Option<String>, Status> {
+        let settings = SystemSettingsStore::new(self.ctx.db.clone())
+            .get()
+            .await
+            .map_err(spot_error::ServiceError::into_status)?;
+        if settings.safe_mode {
+            return Ok(Some(
+                "safe mode is on: the platform changes nothing in any cluster until an admin turns it off"
+                    .to_owned(),
+            ));
+        }
+        if cluster.dry_run {
+            return Ok(Some(format!(
+                "cluster `{}` is in dry-run: changes are recommended, not made",
+                cluster.name
+            )));
+        }
+        Ok(None)
+    }
+
+    /// Stores the action (or its refusal); the hub delivers it to the agent wherever it is.
+    pub(crate) async fn route_action(
+        &self,
+        cluster: &clusters::Model,
+        plan_id: Option<&str>,
+        mut action: Action,
+    ) -> Result<Executed, Status> {
+        validate_action(&mut action, chrono::Utc::now().timestamp_millis())?;
+        let refused = self.refusal(cluster).await?;
+        let row = self
+            .outbox
+            .create(NewAction {
+                tenant_id: &cluster.tenant_id,
+                cluster_id: &cluster.id,
+                plan_id,
+                action,
+                refused: refused.clone(),
+            })
+            .await?;
+        match refused {
+            Some(reason) => {
+                self.events
+                    .record(
+                        &cluster.id,
+                        kind::REFUSED,
+                        format!("{} of node {} refused: {reason}", row.kind, row.node_name),
+                    )
+                    .await?;
+                Ok(Executed::Refused {
+                    reason,
+                    action: Some(row),
+                })
+            }
+            None => Ok(Executed::Action(row)),
+        }
+    }
+
+    async fn cloud_for(&self, cluster: &clusters::Model) -> Result<Arc<dyn CloudProvider>, Status> {
+        if let CloudConnector::Simulated(cloud) = &self.connector {
+            return Ok(cloud.clone());
+        }
+        let account_id = cluster.aws_account_id.as_deref().ok_or_else(|| {
+            Status::failed_precondition(
+                "the cluster has no linked AWS account: link one and adopt the cluster from it",
+            )
+        })?;
+        let account = aws_accounts::Entity::find_by_id(account_id)
+            .one(self.ctx.db.connection())
+            .await
+            .map_err(db_status)?
+            .ok_or_else(|| Status::failed_precondition("the cluster's AWS account was unlinked"))?;
+        let role = RoleArn::parse(&account.role_arn).map_err(Status::internal)?;
+        let external_id = self.external_id(&cluster.tenant_id).await?;
+        Ok(self.connector.connect(&role, &external_id).await)
+    }
+
+    async fn execute_cloud_step(
+        &self,
+        cluster: &clusters::Model,
+        plan_id: &str,
+        step: CloudStep,
+    ) -> Result<Executed, Status> {
+        let what = match &step {
+            CloudStep::Launch(launch) => {
+                if launch.count == 0 || launch.count > 1_000 {
+                    return Err(Status::invalid_argument(
+                        "invalid `launch.count`: 1 to 1000",
+                    ));
+                }
+                if launch.pools.is_empty() {
+                    return Err(Status::invalid_argument(
+                        "invalid `launch.pools`: at least one pool",
+                    ));
+                }
+                format!("launch of {} instances", launch.count)
+            }
+            CloudStep::Terminate(terminate) => {
+                if terminate.instance_ids.is_empty() {
+                    return Err(Status::invalid_argument(
+                        "invalid `terminate.instance_ids`: at least one instance",
+                    ));
+                }
+                format!("termination of {} instances", terminate.instance_ids.len())
+            }
+        };
+        if let Some(reason) = self.refusal(cluster).await? {
+            self.events
+                .record(&cluster.id, kind::REFUSED, format!("{what} refused: {reason}"))
+                .await?;
+            return Ok(Executed::Refused {
+                reason,
+                action: None,
+            });
+        }
+        let cloud = self.cloud_for(cluster).await?;
+        let instance_ids = match step {
+            CloudStep::Launch(launch) => self.launch(cloud.as_ref(), cluster, plan_id, launch).await?,
+            CloudStep::Terminate(terminate) => {
+                cloud
+                    .terminate(&cluster.region, &terminate.instance_ids)
+                    .await
+                    .map_err(|e| Status::unavailable(e.to_string()))?;
+                self.events
+                    .record(
+                        &cluster.id,
+                        kind::CLOUD,
+                        format!("terminated {}", terminate.instance_ids.join(", ")),
+                    )
+                    .await?;
+                terminate.instance_ids
+            }
+        };
+        Ok(Executed::Cloud { instance_ids })
+    }
+
+    async fn launch(
+        &self,
+        cloud: &dyn CloudProvider,
+        cluster: &clusters::Model,
+        plan_id: &str,
+        launch: pb::LaunchCapacity,
+    ) -> Result<Vec<String>, Status> {
+        let pools = launch
+            .pools
+            .iter()
+            .map(|p| pool_of(p, &cluster.region))
+            .collect::<Result<Vec<_>, _>>()?;
+        let capacity_type = match launch.capacity_type() {
+            spot_proto::common::v1::CapacityType::Spot => CapacityType::Spot,
+            _ => CapacityType::OnDemand,
+        };
+        let mut tags = BTreeMap::new();
+        tags.insert(
+            format!("kubernetes.io/cluster/{}", cluster.name),
+            "owned".to_owned(),
+        );
+        tags.insert(CLUSTER_ID_TAG.to_owned(), cluster.id.clone());
+        if !plan_id.is_empty() {
+            tags.insert("spot-optimizer/plan-id".to_owned(), plan_id.to_owned());
+        }
+        let launched = cloud
+            .launch(LaunchRequest {
+                region: cluster.region.clone(),
+                pools,
+                capacity_type,
+                count: launch.count,
+                tags,
+                launch_template_id: None,
+                image_id: None,
+            })
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        let failures: Vec<String> = launched
+            .failures
+            .iter()
+            .map(|f| format!("{}: {}", f.pool, f.code))
+            .collect();
+        let ids: Vec<String> = launched.instances.into_iter().map(|i| i.id).collect();
+        let mut message = format!("launched {} of {} instances", ids.len(), launch.count);
+        if !failures.is_empty() {
+            message.push_str(&format!(" (short: {})", failures.join(", ")));
+        }
+        self.events.record(&cluster.id, kind::CLOUD, message).await?;
+        Ok(ids)
+    }
+}
+
+/// The steps that are EC2 calls rather than agent actions.
+enum CloudStep {
+    Launch(pb::LaunchCapacity),
+    Terminate(pb::TerminateInstances),
+}
+
+#[tonic::async_trait]
+impl ExecutionService for ClusterApi {
+    async fn execute_step(
+        &self,
+        request: Request<pb::ExecuteStepRequest>,
+    ) -> Result<Response<pb::ExecuteStepResponse>, Status> {
+        let request = request.into_inner();
+        let cluster = clusters::Entity::find_by_id(&request.cluster_id)
+            .one(self.ctx.db.connection())
+            .await
+            .map_err(db_status)?
+            .ok_or_else(|| Status::not_found("cluster not found"))?;
+        let plan_id = request.plan_id.clone();
+        let executed = match request.step {
+            None => {
+                return Err(Status::invalid_argument(
+                    "invalid `step`: one of launch, terminate, action",
+                ));
+            }
+            Some(pb::execute_step_request::Step::Action(action)) => {
+                let plan = (!plan_id.is_empty()).then_some(plan_id.as_str());
+                self.route_action(&cluster, plan, action).await?
+            }
+            Some(pb::execute_step_request::Step::Launch(launch)) => {
+                self.execute_cloud_step(&cluster, &plan_id, CloudStep::Launch(launch))
+                    .await?
+            }
+            Some(pb::execute_step_request::Step::Terminate(terminate)) => {
+                self.execute_cloud_step(&cluster, &plan_id, CloudStep::Terminate(terminate))
+                    .await?
+            }
+        };
+        let note = AuditNote::target(format!("cluster/{}", cluster.id)).in_tenant(&cluster.tenant_id);
+        let (note, response) = match executed {
+            Executed::Action(row) => (
+                note,
+                pb::ExecuteStepResponse {
+                    outcome: pb::ExecutionOutcome::Executed.into(),
+                    action: Some(outbox::to_proto(&row)),
+                    ..Default::default()
+                },
+            ),
+            Executed::Refused { reason, action } => (
+                note.refused(&reason),
+                pb::ExecuteStepResponse {
+                    outcome: pb::ExecutionOutcome::Refused.into(),
+                    reason,
+                    action: action.as_ref().map(outbox::to_proto),
+                    ..Default::default()
+                },
+            ),
+            Executed::Cloud { instance_ids } => (
+                note,
+                pb::ExecuteStepResponse {
+                    outcome: pb::ExecutionOutcome::Executed.into(),
+                    instance_ids,
+                    ..Default::default()
+                },
+            ),
+        };
+        Ok(note.attach(Response::new(response)))
+    }
+}

@@ -1,0 +1,172 @@
+//! The agent hub of one replica: which clusters' agents hold their stream here. Actions and
+//! session take-overs travel over the bus, so an agent may be connected to any replica: every
+//! replica hears every new action and delivers the ones for the agents it holds.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures::StreamExt;
+use prost::Message;
+use spot_bus::{CancellationToken, SharedBus};
+use spot_proto::cluster::v1::{ActionRecord, ActionStatus};
+use tokio::sync::mpsc;
+
+use crate::outbox::{ACTIONS_TOPIC, Outbox};
+
+/// A new session for a cluster: `{cluster_id} {session_id}`; older sessions elsewhere end.
+pub const SESSIONS_TOPIC: &str = "agent.sessions";
+/// How often each replica looks for actions that were never sent or need sending again.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(2);
+/// Commands waiting for a session; beyond this the sweep catches up.
+const SESSION_QUEUE: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionCommand {
+    /// Send this action (by id) if it is still open.
+    Deliver(String),
+    /// A newer session for the same cluster started; this one must end.
+    Replaced,
+}
+
+struct LiveSession {
+    session_id: String,
+    commands: mpsc::Sender<SessionCommand>,
+}
+
+#[derive(Clone)]
+pub struct AgentHub {
+    replica_id: String,
+    bus: SharedBus,
+    sessions: Arc<Mutex<HashMap<String, LiveSession>>>,
+}
+
+impl AgentHub {
+    pub fn new(bus: SharedBus) -> Self {
+        Self {
+            replica_id: uuid::Uuid::new_v4().simple().to_string(),
+            bus,
+            sessions: Arc::default(),
+        }
+    }
+
+    pub fn replica_id(&self) -> &str {
+        &self.replica_id
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, LiveSession>> {
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a new session here and tells every replica, so an older one ends wherever it is.
+    pub async fn attach(
+        &self,
+        cluster_id: &str,
+        session_id: &str,
+    ) -> mpsc::Receiver<SessionCommand> {
+        let (commands, receiver) = mpsc::channel(SESSION_QUEUE);
+        let previous = self.sessions().insert(
+            cluster_id.to_owned(),
+            LiveSession {
+                session_id: session_id.to_owned(),
+                commands,
+            },
+        );
+        if let Some(previous) = previous {
+            let _ = previous.commands.try_send(SessionCommand::Replaced);
+        }
+        let announcement = format!("{cluster_id} {session_id}");
+        if let Err(error) = self
+            .bus
+            .publish(SESSIONS_TOPIC, announcement.as_bytes())
+            .await
+        {
+            tracing::warn!(%error, cluster_id, "a new agent session was not announced");
+        }
+        receiver
+    }
+
+    /// Forgets the session if it is still the cluster's current one here.
+    pub fn detach(&self, cluster_id: &str, session_id: &str) {
+        let mut sessions = self.sessions();
+        if sessions
+            .get(cluster_id)
+            .is_some_and(|s| s.session_id == session_id)
+        {
+            sessions.remove(cluster_id);
+        }
+    }
+
+    fn send(&self, cluster_id: &str, command: SessionCommand) {
+        if let Some(session) = self.sessions().get(cluster_id)
+            && session.commands.try_send(command).is_err()
+        {
+            tracing::debug!(cluster_id, "session queue full; the sweep will deliver");
+        }
+    }
+
+    fn replaced_elsewhere(&self, cluster_id: &str, session_id: &str) {
+        let mut sessions = self.sessions();
+        if sessions
+            .get(cluster_id)
+            .is_some_and(|s| s.session_id != session_id)
+            && let Some(old) = sessions.remove(cluster_id)
+        {
+            let _ = old.commands.try_send(SessionCommand::Replaced);
+        }
+    }
+
+    /// Listens for new actions and sessions on the bus and sweeps for due actions, until shutdown.
+    pub async fn run(self, outbox: Outbox, shutdown: CancellationToken) {
+        let subscriptions = async {
+            let actions = self.bus.subscribe(ACTIONS_TOPIC).await?;
+            let sessions = self.bus.subscribe(SESSIONS_TOPIC).await?;
+            Ok::<_, spot_bus::BusError>((actions, sessions))
+        };
+        let (mut actions, mut sessions) = match subscriptions.await {
+            Ok(subscriptions) => subscriptions,
+            Err(error) => {
+                tracing::error!(%error, "the agent hub cannot listen on the bus; only the sweep delivers actions");
+                (
+                    futures::stream::pending().boxed(),
+                    futures::stream::pending().boxed(),
+                )
+            }
+        };
+        let mut sweep = tokio::time::interval(SWEEP_INTERVAL);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                Some(message) = actions.next() => {
+                    if let Ok(record) = ActionRecord::decode(message.payload.as_slice())
+                        && record.status() == ActionStatus::Pending
+                        && let Some(action) = record.action
+                    {
+                        self.send(&record.cluster_id, SessionCommand::Deliver(action.id));
+                    }
+                }
+                Some(message) = sessions.next() => {
+                    let text = String::from_utf8_lossy(&message.payload);
+                    if let Some((cluster_id, session_id)) = text.split_once(' ') {
+                        self.replaced_elsewhere(cluster_id, session_id);
+                    }
+                }
+                _ = sweep.tick() => self.sweep(&outbox).await,
+            }
+        }
+    }
+
+    async fn sweep(&self, outbox: &Outbox) {
+        match outbox.due().await {
+            Ok(due) => {
+                for row in due {
+                    self.send(&row.cluster_id, SessionCommand::Deliver(row.id));
+                }
+            }
+            Err(status) => tracing::warn!(%status, "cannot read due actions"),
+        }
+        if let Err(status) = outbox.expire_overdue().await {
+            tracing::warn!(%status, "cannot expire overdue actions");
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Why no admitted offering can run a pod, in words a user can act on. Checked in the order a user
+//! would fix things: nothing offered, nothing admitted, labels, taints, then size.
+
+use crate::admission::Admission;
+use crate::labels::{
+    fits_empty, node_labels_match, requirement_holds, taint_text, untolerated_taint,
+};
+use crate::model::{NodeSelectorTerm, Offering, Pod, Problem};
+
+pub fn no_offering_reason(problem: &Problem, admission: &Admission, pod: &Pod) -> String {
+    if problem.offerings.is_empty() {
+        return "empty catalog: no offerings were given".into();
+    }
+    if admission.admitted.is_empty() {
+        let reasons: Vec<String> = admission
+            .rejected
+            .iter()
+            .map(|(r, count)| format!("{count} rejected: {}", r.text()))
+            .collect();
+        return format!(
+            "policy admits no instance type ({} offerings given; {})",
+            problem.offerings.len(),
+            reasons.join("; ")
+        );
+    }
+    let admitted: Vec<&Offering> = admission
+        .admitted
+        .iter()
+        .map(|&o| &problem.offerings[o])
+        .collect();
+    let labelled: Vec<&Offering> = admitted
+        .iter()
+        .copied()
+        .filter(|o| node_labels_match(pod, o))
+        .collect();
+    if labelled.is_empty() {
+        for (key, value) in &pod.node_selector {
+            if !admitted
+                .iter()
+                .any(|o| o.label(key) == Some(value.as_str()))
+            {
+                return format!(
+                    "no admitted offering has the label {key}={value} its node selector asks for"
+                );
+            }
+        }
+        if !pod.required_node_affinity.is_empty()
+            && !admitted
+                .iter()
+                .any(|o| pod.required_node_affinity.iter().any(|t| term_holds(t, o)))
+        {
+            return format!(
+                "no admitted offering satisfies its required node affinity ({})",
+                affinity_text(&pod.required_node_affinity)
+            );
+        }
+        return "no admitted offering satisfies its node selector and required node affinity together (contradictory constraints)".into();
+    }
+    let tolerated: Vec<&Offering> = labelled
+        .iter()
+        .copied()
+        .filter(|o| untolerated_taint(pod, o).is_none())
+        .collect();
+    if tolerated.is_empty() {
+        let taint = labelled
+            .iter()
+            .find_map(|o| untolerated_taint(pod, o))
+            .map(taint_text)
+            .unwrap_or_default();
+        return format!(
+            "no admitted offering tolerates its taints: every matching offering has a taint it does not tolerate (e.g. {taint})"
+        );
+    }
+    let r = &pod.requests;
+    let max = |f: fn(&Offering) -> i64| tolerated.iter().map(|o| f(o)).max().unwrap_or(0);
+    let cpu = max(|o| o.allocatable.cpu_m);
+    if r.cpu_m > cpu {
+        return format!(
+            "needs {}m cpu but the largest admitted instance type allows {cpu}m",
+            r.cpu_m
+        );
+    }
+    let memory = max(|o| o.allocatable.memory_mib);
+    if r.memory_mib > memory {
+        return format!(
+            "needs {}Mi memory but the largest admitted instance type allows {memory}Mi",
+            r.memory_mib
+        );
+    }
+    let gpus = max(|o| o.allocatable.gpus);
+    if r.gpus > gpus {
+        return format!(
+            "needs {} GPUs but the admitted instance types it can run on have at most {gpus}",
+            r.gpus
+        );
+    }
+    if !tolerated.iter().any(|o| fits_empty(pod, o)) {
+        return "no single admitted instance type has enough cpu, memory and GPUs together".into();
+    }
+    "no admitted offering can run it".into()
+}
+
+fn term_holds(term: &NodeSelectorTerm, offering: &Offering) -> bool {
+    !term.requirements.is_empty()
+        && term
+            .requirements
+            .iter()
+            .all(|r| requirement_holds(r, offering))
+}
+
+fn affinity_text(terms: &[NodeSelectorTerm]) -> String {
+    terms
+        .iter()
+        .map(|t| {
+            t.requirements
+                .iter()
+                .map(|r| format!("{} {:?} [{}]", r.key, r.operator, r.values.join(",")))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        })
+        .collect::<Vec<_>>()
+        .join(" or ")
+}

@@ -1,0 +1,41 @@
+//! The optimizer's pure engine: no I/O, no clock, no randomness outside seeded scenarios.
+//!
+//! - [`solve`]: choose instance type x zone x capacity type and counts so every pod fits, at the
+//!   least hourly cost the live strategy finds, within the policy; unplaceable pods come back with
+//!   a reason. Every solution carries an LP lower bound and the gap to it.
+//! - [`validate`]: an independent check of a solution (capacity, constraints, policy, accounting).
+//! - [`plan()`], [`consolidate`], [`respond_to_interruption`]: safe, ordered steps from the nodes
+//!   that exist to a target.
+//! - [`strategy`]: strategies behind one trait; [`scenarios`] and [`bench_report`]: benchmarks.
+
+mod admission;
+mod bench;
+mod bitset;
+mod classes;
+mod consolidation;
+mod dump;
+mod explain;
+mod interruption;
+mod labels;
+pub mod lower_bound;
+pub mod model;
+mod pack;
+mod plan;
+pub mod scenarios;
+mod simplex;
+pub mod strategy;
+mod validate;
+
+pub use admission::is_admitted;
+pub use bench::bench_report;
+pub use consolidation::{Consolidation, consolidate};
+pub use dump::dump_json;
+pub use interruption::respond_to_interruption;
+pub use model::*;
+pub use plan::{DisruptionBudget, HOURS_PER_MONTH, Plan, Step, StepAction, plan};
+pub use validate::{Violation, validate};
+
+/// Solves with the live strategy.
+pub fn solve(problem: &Problem) -> Solution {
+    strategy::live().solve(problem)
+}
