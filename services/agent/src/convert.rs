@@ -64,7 +64,9 @@ pub fn is_daemonset_pod(pod: &K8sPod) -> bool {
 /// A pod in phase Succeeded or Failed: its containers are done and it holds no resources.
 pub fn is_finished_pod(pod: &K8sPod) -> bool {
     matches!(
-        pod.status.as_ref().and_then(|status| status.phase.as_deref()),
+        pod.status
+            .as_ref()
+            .and_then(|status| status.phase.as_deref()),
         Some("Succeeded" | "Failed")
     )
 }
@@ -363,7 +365,10 @@ pub fn pod(pod: &K8sPod) -> Pod {
 
     let required_node_affinity = affinity
         .and_then(|affinity| affinity.node_affinity.as_ref())
-        .and_then(|node| node.required_during_scheduling_ignored_during_execution.as_ref())
+        .and_then(|node| {
+            node.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
         .and_then(|selector| selector.node_selector_terms.first())
         .and_then(|term| term.match_expressions.as_ref())
         .map(|expressions| {
@@ -381,7 +386,11 @@ pub fn pod(pod: &K8sPod) -> Pod {
     let mut pod_affinity = Vec::new();
     if let Some(terms) = affinity
         .and_then(|affinity| affinity.pod_affinity.as_ref())
-        .and_then(|affinity| affinity.required_during_scheduling_ignored_during_execution.as_ref())
+        .and_then(|affinity| {
+            affinity
+                .required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
     {
         pod_affinity.extend(terms.iter().map(|term| PodAffinityTerm {
             label_selector: selector_labels(term.label_selector.as_ref()),
@@ -391,7 +400,11 @@ pub fn pod(pod: &K8sPod) -> Pod {
     }
     if let Some(terms) = affinity
         .and_then(|affinity| affinity.pod_anti_affinity.as_ref())
-        .and_then(|affinity| affinity.required_during_scheduling_ignored_during_execution.as_ref())
+        .and_then(|affinity| {
+            affinity
+                .required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
     {
         pod_affinity.extend(terms.iter().map(|term| PodAffinityTerm {
             label_selector: selector_labels(term.label_selector.as_ref()),
@@ -663,10 +676,16 @@ mod tests {
             instance_id_from_provider_id("aws:///us-east-1a/i-0abc"),
             Some("i-0abc")
         );
-        assert_eq!(instance_id_from_provider_id("aws:///i-0abc"), Some("i-0abc"));
+        assert_eq!(
+            instance_id_from_provider_id("aws:///i-0abc"),
+            Some("i-0abc")
+        );
         assert_eq!(instance_id_from_provider_id("gce://p/z/vm"), None);
         assert_eq!(instance_id_from_provider_id("aws:///us-east-1a/"), None);
-        assert_eq!(zone_from_provider_id("aws:///us-east-1a/i-0abc"), Some("us-east-1a"));
+        assert_eq!(
+            zone_from_provider_id("aws:///us-east-1a/i-0abc"),
+            Some("us-east-1a")
+        );
         assert_eq!(zone_from_provider_id("aws:///i-0abc"), None);
     }
 
@@ -705,7 +724,10 @@ mod tests {
             self
         }
         fn init(mut self, c: Container) -> Self {
-            self.spec().init_containers.get_or_insert_with(Vec::new).push(c);
+            self.spec()
+                .init_containers
+                .get_or_insert_with(Vec::new)
+                .push(c);
             self
         }
         fn owner(mut self, kind: &str, controller: bool) -> Self {

@@ -133,7 +133,11 @@ impl KubeExecutor {
                 }
             })
             .await;
-        let verb = if unschedulable { "cordoned" } else { "uncordoned" };
+        let verb = if unschedulable {
+            "cordoned"
+        } else {
+            "uncordoned"
+        };
         match result {
             Ok(_) => Outcome::succeeded(format!("node {node} {verb}")),
             Err(err) if is_not_found(&err) => Outcome::failed(format!("node {node} not found")),
@@ -162,7 +166,9 @@ impl KubeExecutor {
         match result {
             Ok(_) => Outcome::succeeded(format!("labelled node {node} with {}", join_map(labels))),
             Err(err) if is_not_found(&err) => Outcome::failed(format!("node {node} not found")),
-            Err(err) => Outcome::failed(format!("labelling node {node} failed: {}", describe(&err))),
+            Err(err) => {
+                Outcome::failed(format!("labelling node {node} failed: {}", describe(&err)))
+            }
         }
     }
 
@@ -256,7 +262,9 @@ impl KubeExecutor {
 
     async fn drain_inner(&self, node: &str, state: &mut DrainState) -> Outcome {
         state.step = DrainStep::Cordon;
-        let cordoned = self.set_unschedulable(node, true, &mut state.last_error).await;
+        let cordoned = self
+            .set_unschedulable(node, true, &mut state.last_error)
+            .await;
         if cordoned.outcome != spot_proto::agent::v1::ActionOutcome::Succeeded {
             return cordoned;
         }

@@ -10,3 +10,4 @@ pub mod convert;
 pub mod kube_executor;
 pub mod quantity;
 pub mod watch;
+pub mod imds;

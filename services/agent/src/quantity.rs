@@ -248,7 +248,10 @@ mod tests {
 
     #[test]
     fn saturation_and_negative() {
-        assert_eq!(memory_mib("99999999999999999999999999999999Ei"), Ok(i64::MAX));
+        assert_eq!(
+            memory_mib("99999999999999999999999999999999Ei"),
+            Ok(i64::MAX)
+        );
         assert_eq!(cpu_millis("1e100"), Ok(i64::MAX));
         assert_eq!(cpu_millis("1e-100"), Ok(1));
         assert_eq!(cpu_millis("-1"), Ok(-1000));

@@ -23,9 +23,9 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::Api;
+use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
 use serde::de::DeserializeOwned;
 use spot_proto::agent::v1::{Delta, Snapshot};
 use tokio::sync::broadcast;
@@ -84,12 +84,9 @@ impl ClusterView {
         let (deltas, _) = broadcast::channel(config.delta_capacity.max(1));
 
         let (nodes, node_writer) = reflector::store();
-        let node_stream = watcher(
-            Api::<Node>::all(client.clone()),
-            watcher::Config::default(),
-        )
-        .modify(trim_node)
-        .reflect(node_writer);
+        let node_stream = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
+            .modify(trim_node)
+            .reflect(node_writer);
         tokio::spawn(run(
             "nodes",
             node_stream,
@@ -147,7 +144,12 @@ impl ClusterView {
 
     /// Everything the stores hold, converted, sorted by name for stable output.
     pub fn snapshot(&self) -> Snapshot {
-        let mut nodes: Vec<_> = self.nodes.state().iter().map(|n| convert::node(n)).collect();
+        let mut nodes: Vec<_> = self
+            .nodes
+            .state()
+            .iter()
+            .map(|n| convert::node(n))
+            .collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         let mut pods: Vec<_> = self.pods.state().iter().map(|p| convert::pod(p)).collect();
         pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
@@ -464,8 +466,11 @@ mod tests {
                     }]),
                     resources: Some(ResourceRequirements {
                         requests: Some(
-                            [("cpu".to_owned(), k8s_openapi::apimachinery::pkg::api::resource::Quantity("1".into()))]
-                                .into(),
+                            [(
+                                "cpu".to_owned(),
+                                k8s_openapi::apimachinery::pkg::api::resource::Quantity("1".into()),
+                            )]
+                            .into(),
                         ),
                         ..ResourceRequirements::default()
                     }),
@@ -514,8 +519,11 @@ mod tests {
             spec: None,
             status: Some(NodeStatus {
                 allocatable: Some(
-                    [("cpu".to_owned(), k8s_openapi::apimachinery::pkg::api::resource::Quantity("2".into()))]
-                        .into(),
+                    [(
+                        "cpu".to_owned(),
+                        k8s_openapi::apimachinery::pkg::api::resource::Quantity("2".into()),
+                    )]
+                    .into(),
                 ),
                 conditions: Some(vec![
                     NodeCondition {

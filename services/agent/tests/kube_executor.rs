@@ -510,10 +510,7 @@ async fn drain_blocked_until_the_deadline_times_out_and_never_deletes() {
         outcome.message.contains("shop/web-1"),
         "the message names the blocked pod: {outcome:?}"
     );
-    assert!(
-        outcome.message.contains("disruption budget"),
-        "{outcome:?}"
-    );
+    assert!(outcome.message.contains("disruption budget"), "{outcome:?}");
     assert!(!outcome.message.contains("shop/api-1"), "{outcome:?}");
     assert!(seen.iter().all(|s| s.method != "DELETE"), "{seen:#?}");
     let web_attempts = seen
@@ -599,7 +596,11 @@ async fn drain_fails_on_a_forbidden_eviction_without_deleting() {
             ),
             ("POST", _) => (
                 403,
-                status(403, "Forbidden", "pods \"web-1\" is forbidden: no eviction rights"),
+                status(
+                    403,
+                    "Forbidden",
+                    "pods \"web-1\" is forbidden: no eviction rights",
+                ),
             ),
             _ => panic!("unexpected request {request:?}"),
         }

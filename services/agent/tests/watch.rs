@@ -34,7 +34,10 @@ impl Watch {
     async fn send(&self, event: Value) {
         let mut line = serde_json::to_vec(&event).unwrap();
         line.push(b'\n');
-        self.tx.send(Ok(Frame::data(Bytes::from(line)))).await.unwrap();
+        self.tx
+            .send(Ok(Frame::data(Bytes::from(line))))
+            .await
+            .unwrap();
     }
 }
 
@@ -217,11 +220,21 @@ async fn next_delta(deltas: &mut broadcast::Receiver<Delta>) -> Delta {
 /// Starts a view on one node, one pod and one PDB, and waits until it is ready.
 async fn started() -> (ClusterView, Fake, CancellationToken) {
     let (client, fake) = Fake::start();
-    fake.queue_list("/api/v1/nodes", list("/api/v1/nodes", "11", vec![node("n1", "10", false)]));
-    fake.queue_list("/api/v1/pods", list("/api/v1/pods", "20", vec![pod("a", "19")]));
+    fake.queue_list(
+        "/api/v1/nodes",
+        list("/api/v1/nodes", "11", vec![node("n1", "10", false)]),
+    );
+    fake.queue_list(
+        "/api/v1/pods",
+        list("/api/v1/pods", "20", vec![pod("a", "19")]),
+    );
     fake.queue_list(
         "/apis/policy/v1/poddisruptionbudgets",
-        list("/apis/policy/v1/poddisruptionbudgets", "31", vec![pdb("web")]),
+        list(
+            "/apis/policy/v1/poddisruptionbudgets",
+            "31",
+            vec![pdb("web")],
+        ),
     );
     let shutdown = CancellationToken::new();
     let view = ClusterView::start(client, shutdown.clone());
@@ -391,7 +404,10 @@ async fn gone_relists_and_reports_what_changed() {
     let mut deltas = view.subscribe();
 
     // While the watch was away, pod a went and pod c came.
-    fake.queue_list("/api/v1/pods", list("/api/v1/pods", "50", vec![pod("c", "48")]));
+    fake.queue_list(
+        "/api/v1/pods",
+        list("/api/v1/pods", "50", vec![pod("c", "48")]),
+    );
     let pods = fake.watch("/api/v1/pods").await;
     pods.send(event(
         "ERROR",
@@ -409,14 +425,25 @@ async fn gone_relists_and_reports_what_changed() {
 
     let delta = next_delta(&mut deltas).await;
     assert_eq!(delta.removed_pods, ["shop/a"]);
-    let upserted: Vec<_> = delta.upserted_pods.iter().map(|p| p.name.as_str()).collect();
+    let upserted: Vec<_> = delta
+        .upserted_pods
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
     assert_eq!(upserted, ["c"]);
 
     let pods = fake.watch("/api/v1/pods").await;
-    assert!(pods.query.ends_with("&resourceVersion=50"), "{}", pods.query);
+    assert!(
+        pods.query.ends_with("&resourceVersion=50"),
+        "{}",
+        pods.query
+    );
     let requests = fake.requests_to("/api/v1/pods");
     assert_eq!(requests.len(), 4, "{requests:#?}");
-    assert!(requests[2].ends_with("&limit=500"), "a fresh LIST: {requests:#?}");
+    assert!(
+        requests[2].ends_with("&limit=500"),
+        "a fresh LIST: {requests:#?}"
+    );
     assert!(!requests[2].contains("watch=true"));
 
     let names: Vec<_> = view
