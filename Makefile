@@ -46,4 +46,4 @@ backend-tests:
 
 ## docker-compose.yml and the Helm values parse (no Docker engine or cluster is needed).
 check-deploy:
-	python3 -c "import yaml,sys; [yaml.safe_load(open(f)) for f in sys.argv[1:]]" docker-compose.yml deploy/helm/spot-optimizer/values.yaml deploy/helm/spot-optimizer/Chart.yaml
+	python3 -c "import yaml,sys; [yaml.safe_load(open(f)) for f in sys.argv[1:]]" docker-compose.yml deploy/helm/spot-optimizer/values.yaml deploy/helm/spot-optimizer/Chart.yaml deploy/helm/spot-agent/values.yaml deploy/helm/spot-agent/Chart.yaml

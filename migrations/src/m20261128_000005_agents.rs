@@ -66,7 +66,11 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(ClusterObjects::Table)
                     .if_not_exists()
-                    .col(ColumnDef::new(ClusterObjects::ClusterId).string().not_null())
+                    .col(
+                        ColumnDef::new(ClusterObjects::ClusterId)
+                            .string()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(ClusterObjects::Kind).string().not_null())
                     .col(ColumnDef::new(ClusterObjects::Key).string().not_null())
                     .col(ColumnDef::new(ClusterObjects::Data).binary().not_null())

@@ -25,6 +25,9 @@ use tokio::time::{Instant, sleep, timeout_at};
 use crate::convert::{is_daemonset_pod, is_finished_pod, is_mirror_pod, taint_effect_to_k8s};
 use crate::executor::{Executor, Outcome};
 
+/// No action runs longer than this, whatever its deadline says.
+pub const MAX_ACTION_TIME: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// Timing of the executor. The defaults suit a real cluster; tests shorten them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KubeExecutorConfig {
@@ -74,20 +77,27 @@ impl KubeExecutor {
     }
 
     /// The instant the action must be done by, or `None` when its deadline already passed.
+    /// Deadlines further away than [`MAX_ACTION_TIME`] are cut to it.
     fn deadline(&self, action: &Action) -> Option<Instant> {
         let now = Instant::now();
-        match action.deadline.as_ref().map(spot_proto::time::millis) {
+        let deadline = action.deadline.as_ref().map(|deadline| {
+            deadline
+                .seconds
+                .saturating_mul(1000)
+                .saturating_add(i64::from(deadline.nanos) / 1_000_000)
+        });
+        let budget = match deadline {
             // An unset (zero) timestamp means no deadline.
             Some(deadline) if deadline > 0 => {
                 let remaining = deadline.saturating_sub(chrono::Utc::now().timestamp_millis());
                 if remaining <= 0 {
-                    None
-                } else {
-                    Some(now + Duration::from_millis(remaining.unsigned_abs()))
+                    return None;
                 }
+                Duration::from_millis(remaining.unsigned_abs())
             }
-            _ => Some(now + self.config.default_timeout),
-        }
+            _ => self.config.default_timeout,
+        };
+        Some(now + budget.min(MAX_ACTION_TIME))
     }
 
     /// Runs `op` until it succeeds or fails permanently, sleeping between transient failures and
@@ -317,8 +327,25 @@ impl KubeExecutor {
                         tracing::info!(pod = %target.key(), node, "pod evicted");
                         state.evicted.insert(target.key(), target);
                     }
-                    // Gone already, or replaced by a pod with another uid: nothing left to evict.
-                    Err(err) if is_not_found(&err) || api_code(&err) == Some(409) => {}
+                    // Gone already: nothing left to evict.
+                    Err(err) if is_not_found(&err) => {}
+                    // A conflict: the uid precondition failed (the pod was replaced), or
+                    // something else changed under the eviction. Look before deciding.
+                    Err(err) if api_code(&err) == Some(409) => {
+                        match pods.get_opt(&target.name).await {
+                            Ok(Some(current))
+                                if current.metadata.uid.as_deref() == Some(&target.uid) =>
+                            {
+                                state.blocked.insert(target.key(), describe(&err));
+                                still_blocked.push(target);
+                            }
+                            Ok(_) => {}
+                            Err(err) => {
+                                state.blocked.insert(target.key(), describe(&err));
+                                still_blocked.push(target);
+                            }
+                        }
+                    }
                     Err(err) if api_code(&err) == Some(429) => {
                         let reason = format!(
                             "blocked by a PodDisruptionBudget ({})",

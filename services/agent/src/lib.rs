@@ -3,11 +3,21 @@
 //! for cordon, drain and the other actions (kube_executor.rs), and an IMDSv2 watcher for spot
 //! interruption and rebalance notices (imds.rs).
 
-pub mod executor;
-pub mod ledger;
-pub mod session;
 pub mod convert;
-pub mod kube_executor;
-pub mod quantity;
-pub mod watch;
+pub mod executor;
 pub mod imds;
+pub mod kube_executor;
+pub mod ledger;
+pub mod quantity;
+pub mod session;
+pub mod watch;
+
+impl session::ClusterSource for watch::ClusterView {
+    fn snapshot(&self) -> spot_proto::agent::v1::Snapshot {
+        watch::ClusterView::snapshot(self)
+    }
+
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<spot_proto::agent::v1::Delta> {
+        watch::ClusterView::subscribe(self)
+    }
+}

@@ -28,10 +28,9 @@ fn parse(input: &str) -> Result<Parsed, InvalidQuantity> {
     if text.is_empty() {
         return Err(invalid());
     }
-    let (negative, rest) = match text.as_bytes()[0] {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
     };
     // The number: digits with at most one decimal point.
     let number_end = rest

@@ -321,7 +321,7 @@ async fn spawned_watcher_sends_each_notice_once() {
     assert_eq!(notice.kind(), InterruptionKind::SpotInterruption);
 
     // Several more polls happen; none repeats the notice.
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(rx.try_recv().is_err());
     let polls = fake
         .log()

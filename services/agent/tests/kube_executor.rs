@@ -365,6 +365,22 @@ async fn a_passed_deadline_times_out_without_a_request() {
 }
 
 #[tokio::test]
+async fn absurd_or_missing_deadlines_do_not_break_the_action() {
+    let mut far = action(ActionKind::Cordon, 0);
+    far.deadline = Some(prost_types::Timestamp {
+        seconds: i64::MAX,
+        nanos: 999_999_999,
+    });
+    let (outcome, _) = run(far, |_, _| (200, node("n1", true, json!([])))).await;
+    assert_eq!(outcome.outcome, ActionOutcome::Succeeded, "{outcome:?}");
+
+    let mut none = action(ActionKind::Cordon, 0);
+    none.deadline = None;
+    let (outcome, _) = run(none, |_, _| (200, node("n1", true, json!([])))).await;
+    assert_eq!(outcome.outcome, ActionOutcome::Succeeded, "{outcome:?}");
+}
+
+#[tokio::test]
 async fn unspecified_kind_and_missing_node_fail() {
     let (outcome, seen) = run(action(ActionKind::Unspecified, 5_000), |_, _| {
         unreachable!("no request expected")
@@ -489,7 +505,7 @@ async fn drain_retries_an_eviction_a_pdb_blocks() {
 
 #[tokio::test]
 async fn drain_blocked_until_the_deadline_times_out_and_never_deletes() {
-    let (outcome, seen) = run(action(ActionKind::Drain, 400), |request, _| {
+    let (outcome, seen) = run(action(ActionKind::Drain, 800), |request, _| {
         match (request.method.as_str(), request.path.as_str()) {
             ("PATCH", _) => (200, node("n1", true, json!([]))),
             ("GET", PODS_ON_N1) => (
@@ -532,7 +548,7 @@ async fn drain_blocked_until_the_deadline_times_out_and_never_deletes() {
 
 #[tokio::test]
 async fn drain_times_out_while_pods_are_still_terminating() {
-    let (outcome, seen) = run(action(ActionKind::Drain, 300), |request, _| {
+    let (outcome, seen) = run(action(ActionKind::Drain, 800), |request, _| {
         match (request.method.as_str(), request.path.as_str()) {
             ("PATCH", _) => (200, node("n1", true, json!([]))),
             ("GET", PODS_ON_N1) => (
@@ -622,4 +638,65 @@ async fn drain_of_a_missing_node_fails_before_listing() {
     assert_eq!(outcome, Outcome::failed("node n1 not found"));
     assert_eq!(seen.len(), 1);
     assert_cordon(&seen[0]);
+}
+
+#[tokio::test]
+async fn drain_checks_the_pod_after_a_conflict() {
+    let mut lists = 0;
+    let mut gets = 0;
+    let (outcome, seen) = run(action(ActionKind::Drain, 5_000), move |request, _| {
+        match (request.method.as_str(), request.path.as_str()) {
+            ("PATCH", _) => (200, node("n1", true, json!([]))),
+            ("GET", PODS_ON_N1) => {
+                lists += 1;
+                if lists == 1 {
+                    (
+                        200,
+                        pod_list(vec![
+                            pod("shop", "replaced", Some("StatefulSet"), "Running"),
+                            pod("shop", "web-1", Some("ReplicaSet"), "Running"),
+                        ]),
+                    )
+                } else {
+                    (200, pod_list(vec![]))
+                }
+            }
+            ("POST", path) if path == eviction_path("shop", "replaced") => (
+                409,
+                status(409, "Conflict", "Precondition failed: UID in precondition"),
+            ),
+            ("POST", _) if gets == 0 => {
+                (409, status(409, "Conflict", "the object has been modified"))
+            }
+            ("POST", _) => evicted(),
+            ("GET", "/api/v1/namespaces/shop/pods/replaced") => {
+                let mut replacement = pod("shop", "replaced", Some("StatefulSet"), "Running");
+                replacement["metadata"]["uid"] = json!("another-uid");
+                (200, replacement)
+            }
+            ("GET", "/api/v1/namespaces/shop/pods/web-1") => {
+                gets += 1;
+                (200, pod("shop", "web-1", Some("ReplicaSet"), "Running"))
+            }
+            _ => panic!("unexpected request {request:?}"),
+        }
+    })
+    .await;
+    assert_eq!(outcome.outcome, ActionOutcome::Succeeded, "{outcome:?}");
+    let lines: Vec<_> = seen.iter().map(Seen::line).collect();
+    let list = format!("GET {PODS_ON_N1}?{PODS_ON_N1_QUERY}");
+    assert_eq!(
+        lines,
+        [
+            "PATCH /api/v1/nodes/n1".to_owned(),
+            list.clone(),
+            format!("POST {}", eviction_path("shop", "replaced")),
+            "GET /api/v1/namespaces/shop/pods/replaced".to_owned(),
+            format!("POST {}", eviction_path("shop", "web-1")),
+            "GET /api/v1/namespaces/shop/pods/web-1".to_owned(),
+            format!("POST {}", eviction_path("shop", "web-1")),
+            list,
+        ]
+    );
+    assert!(outcome.message.contains("1 pods evicted"), "{outcome:?}");
 }

@@ -13,6 +13,8 @@ use spot_proto::cluster::v1::cluster_service_server::ClusterService;
 use tonic::{Request, Response, Status};
 
 use crate::ClusterApi;
+use crate::common::{tenant, timestamp};
+use crate::entity::{aws_accounts, clusters};
 use crate::events::CLUSTER_EVENTS_TOPIC;
 use crate::execution::{Executed, deadline_in};
 use crate::inventory::pod_key;
@@ -20,8 +22,6 @@ use crate::outbox::{self, ACTIONS_TOPIC};
 use crate::page;
 use prost::Message;
 use spot_proto::agent::v1::Action;
-use crate::common::{tenant, timestamp};
-use crate::entity::{aws_accounts, clusters};
 
 /// A registered cluster with what its agent needs, shown once.
 pub struct Registered {
@@ -329,8 +329,9 @@ impl ClusterService for ClusterApi {
         let stream = self
             .watch(ACTIONS_TOPIC, move |payload| {
                 let action = pb::ActionRecord::decode(payload).ok()?;
-                (action.cluster_id == cluster.id)
-                    .then_some(pb::WatchActionsResponse { action: Some(action) })
+                (action.cluster_id == cluster.id).then_some(pb::WatchActionsResponse {
+                    action: Some(action),
+                })
             })
             .await?;
         Ok(Response::new(stream))
@@ -361,7 +362,9 @@ impl ClusterService for ClusterApi {
                 action: Some(row),
             } => (note.refused(&reason), row),
             Executed::Refused { reason, .. } => return Err(Status::failed_precondition(reason)),
-            Executed::Cloud { .. } => return Err(Status::internal("an action ran as a cloud step")),
+            Executed::Cloud { .. } => {
+                return Err(Status::internal("an action ran as a cloud step"));
+            }
         };
         Ok(note.attach(Response::new(pb::SubmitActionResponse {
             action: Some(outbox::to_proto(&row)),
@@ -377,7 +380,10 @@ impl ClusterService for ClusterApi {
         let cluster = self.tenant_cluster(&tenant_id, &request.cluster_id).await?;
         let mut row: clusters::ActiveModel = cluster.into();
         row.dry_run = Set(request.dry_run);
-        let cluster = row.update(self.ctx.db.connection()).await.map_err(db_error)?;
+        let cluster = row
+            .update(self.ctx.db.connection())
+            .await
+            .map_err(db_error)?;
         self.events
             .record(
                 &cluster.id,

@@ -2,7 +2,9 @@
 //! action refused...), stored for ListClusterEvents and published for WatchCluster on every replica.
 
 use prost::Message;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use spot_bus::SharedBus;
 use spot_db::Database;
 use spot_proto::cluster::v1::ClusterEvent;
@@ -42,7 +44,12 @@ impl ClusterEvents {
     }
 
     /// Stores the event, then publishes it.
-    pub async fn record(&self, cluster_id: &str, kind: &str, message: String) -> Result<(), Status> {
+    pub async fn record(
+        &self,
+        cluster_id: &str,
+        kind: &str,
+        message: String,
+    ) -> Result<(), Status> {
         let row = cluster_events::ActiveModel {
             id: Set(uuid::Uuid::now_v7().simple().to_string()),
             cluster_id: Set(cluster_id.to_owned()),

@@ -32,8 +32,13 @@ pub const CLUSTER_ID_TAG: &str = "spot-optimizer/cluster-id";
 
 pub enum Executed {
     Action(actions::Model),
-    Refused { reason: String, action: Option<actions::Model> },
-    Cloud { instance_ids: Vec<String> },
+    Refused {
+        reason: String,
+        action: Option<actions::Model>,
+    },
+    Cloud {
+        instance_ids: Vec<String>,
+    },
 }
 
 /// Checks an action before it is stored: a clear InvalidArgument naming the field.
@@ -82,8 +87,7 @@ pub fn validate_action(action: &mut Action, now_millis: i64) -> Result<(), Statu
         }
         Some(deadline) => {
             let millis = spot_proto::time::millis(deadline);
-            if millis <= now_millis
-                || millis > now_millis + i64::from(MAX_DEADLINE_SECONDS) * 1_000
+            if millis <= now_millis || millis > now_millis + i64::from(MAX_DEADLINE_SECONDS) * 1_000
             {
                 return Err(Status::invalid_argument(
                     "invalid `deadline`: must be in the future and at most an hour away",
@@ -94,7 +98,10 @@ pub fn validate_action(action: &mut Action, now_millis: i64) -> Result<(), Statu
     Ok(())
 }
 
-pub fn deadline_in(seconds: u32, now_millis: i64) -> Result<Option<prost_types::Timestamp>, Status> {
+pub fn deadline_in(
+    seconds: u32,
+    now_millis: i64,
+) -> Result<Option<prost_types::Timestamp>, Status> {
     if seconds == 0 {
         return Ok(None);
     }
@@ -236,7 +243,11 @@ impl ClusterApi {
         };
         if let Some(reason) = self.refusal(cluster).await? {
             self.events
-                .record(&cluster.id, kind::REFUSED, format!("{what} refused: {reason}"))
+                .record(
+                    &cluster.id,
+                    kind::REFUSED,
+                    format!("{what} refused: {reason}"),
+                )
                 .await?;
             return Ok(Executed::Refused {
                 reason,
@@ -245,7 +256,10 @@ impl ClusterApi {
         }
         let cloud = self.cloud_for(cluster).await?;
         let instance_ids = match step {
-            CloudStep::Launch(launch) => self.launch(cloud.as_ref(), cluster, plan_id, launch).await?,
+            CloudStep::Launch(launch) => {
+                self.launch(cloud.as_ref(), cluster, plan_id, launch)
+                    .await?
+            }
             CloudStep::Terminate(terminate) => {
                 cloud
                     .terminate(&cluster.region, &terminate.instance_ids)
@@ -311,7 +325,9 @@ impl ClusterApi {
         if !failures.is_empty() {
             message.push_str(&format!(" (short: {})", failures.join(", ")));
         }
-        self.events.record(&cluster.id, kind::CLOUD, message).await?;
+        self.events
+            .record(&cluster.id, kind::CLOUD, message)
+            .await?;
         Ok(ids)
     }
 }
@@ -354,7 +370,8 @@ impl ExecutionService for ClusterApi {
                     .await?
             }
         };
-        let note = AuditNote::target(format!("cluster/{}", cluster.id)).in_tenant(&cluster.tenant_id);
+        let note =
+            AuditNote::target(format!("cluster/{}", cluster.id)).in_tenant(&cluster.tenant_id);
         let (note, response) = match executed {
             Executed::Action(row) => (
                 note,

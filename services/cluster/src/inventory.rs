@@ -48,7 +48,9 @@ fn node_rows(nodes: &[Node], field: &str, applied: &mut Applied) -> Vec<Row> {
     let mut rows = Vec::with_capacity(nodes.len());
     for (index, node) in nodes.iter().enumerate() {
         if node.name.is_empty() {
-            applied.rejected.push(format!("{field}[{index}]: empty name"));
+            applied
+                .rejected
+                .push(format!("{field}[{index}]: empty name"));
             continue;
         }
         rows.push(Row {
@@ -125,7 +127,11 @@ impl Inventory {
     pub async fn patch(&self, cluster_id: &str, delta: &Delta) -> Result<Applied, Status> {
         let mut applied = Applied::default();
         let mut rows = node_rows(&delta.upserted_nodes, "upserted_nodes", &mut applied);
-        rows.extend(pod_rows(&delta.upserted_pods, "upserted_pods", &mut applied));
+        rows.extend(pod_rows(
+            &delta.upserted_pods,
+            "upserted_pods",
+            &mut applied,
+        ));
         let mut removed: Vec<(&str, String)> = Vec::new();
         removed.extend(delta.removed_nodes.iter().map(|n| (NODE, n.clone())));
         removed.extend(delta.removed_pods.iter().map(|p| (POD, p.clone())));

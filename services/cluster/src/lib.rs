@@ -82,8 +82,7 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
     registry
         .add(ClusterServiceServer::new(api.clone()))
         .add(
-            AgentServiceServer::new(api.clone())
-                .max_decoding_message_size(MAX_AGENT_MESSAGE_BYTES),
+            AgentServiceServer::new(api.clone()).max_decoding_message_size(MAX_AGENT_MESSAGE_BYTES),
         )
         .add(ExecutionServiceServer::new(api.clone()))
         .add(AccountServiceServer::new(api.clone()))

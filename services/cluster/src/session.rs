@@ -197,7 +197,10 @@ impl AgentSession {
             ),
             Ending::Silent => (
                 kind::AGENT_DISCONNECTED,
-                format!("no message from the agent for {} s", SILENCE_LIMIT.as_secs()),
+                format!(
+                    "no message from the agent for {} s",
+                    SILENCE_LIMIT.as_secs()
+                ),
                 Some(Status::deadline_exceeded(format!(
                     "no heartbeat for {} s; reconnect",
                     SILENCE_LIMIT.as_secs()
@@ -284,7 +287,10 @@ impl AgentSession {
             )),
             M::Heartbeat(_) => {
                 self.presence.last_heartbeat_at = now();
-                self.api.presence.put(&self.cluster.id, &self.presence).await;
+                self.api
+                    .presence
+                    .put(&self.cluster.id, &self.presence)
+                    .await;
                 Ok(())
             }
             M::Snapshot(snapshot) => self.snapshot(snapshot).await,
@@ -300,8 +306,12 @@ impl AgentSession {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
                 .to_owned();
-            self.send(notice(status.code(), status.message().to_owned(), &action_id))
-                .await;
+            self.send(notice(
+                status.code(),
+                status.message().to_owned(),
+                &action_id,
+            ))
+            .await;
         }
     }
 
@@ -449,7 +459,10 @@ impl AgentSession {
                     .record(
                         &self.cluster.id,
                         kind::ACTION,
-                        format!("{} of node {} {}{message}", row.kind, row.node_name, row.status),
+                        format!(
+                            "{} of node {} {}{message}",
+                            row.kind, row.node_name, row.status
+                        ),
                     )
                     .await?;
                 Ok(())

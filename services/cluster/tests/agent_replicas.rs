@@ -31,7 +31,12 @@ async fn an_action_submitted_on_one_replica_reaches_the_agent_on_the_other() {
     let cluster_id = registered.cluster.id.clone();
 
     let executor = FakeExecutor::new();
-    let agent = start_agent(a.addr(), &registered.agent_key, executor.clone(), FakeSource::new());
+    let agent = start_agent(
+        a.addr(),
+        &registered.agent_key,
+        executor.clone(),
+        FakeSource::new(),
+    );
     // Replica B sees the agent connected (presence is on Redis) and its snapshot (PostgreSQL).
     let mut b_clusters = ClusterServiceClient::new(b.channel.clone());
     eventually("replica B to see the agent", || {
@@ -42,13 +47,35 @@ async fn an_action_submitted_on_one_replica_reaches_the_agent_on_the_other() {
             },
             &owner.access_token,
         );
-        async move { clusters.get_agent_status(request).await.ok()?.into_inner().connected.then_some(()) }
+        async move {
+            clusters
+                .get_agent_status(request)
+                .await
+                .ok()?
+                .into_inner()
+                .connected
+                .then_some(())
+        }
     })
     .await;
 
-    let cordon = submit(&b.channel, &owner.access_token, &cluster_id, ActionKind::Cordon, "n2").await;
+    let cordon = submit(
+        &b.channel,
+        &owner.access_token,
+        &cluster_id,
+        ActionKind::Cordon,
+        "n2",
+    )
+    .await;
     let id = cordon.action.unwrap().id;
-    action_reaches(&b.channel, &owner.access_token, &cluster_id, &id, pb::ActionStatus::Succeeded).await;
+    action_reaches(
+        &b.channel,
+        &owner.access_token,
+        &cluster_id,
+        &id,
+        pb::ActionStatus::Succeeded,
+    )
+    .await;
     let ran = executor.ran();
     assert_eq!(ran.len(), 1);
     assert_eq!(ran[0].node_name, "n2");
@@ -68,7 +95,12 @@ async fn an_action_submitted_on_one_replica_reaches_the_agent_on_the_other() {
 
     // A second agent on replica B takes over; the first (on A) stops getting actions.
     let newer = FakeExecutor::new();
-    let newer_agent = start_agent(b.addr(), &registered.agent_key, newer.clone(), FakeSource::new());
+    let newer_agent = start_agent(
+        b.addr(),
+        &registered.agent_key,
+        newer.clone(),
+        FakeSource::new(),
+    );
     eventually("the newer agent to hold the session", || {
         let mut clusters = b_clusters.clone();
         let cluster_id = cluster_id.clone();
@@ -95,14 +127,31 @@ async fn an_action_submitted_on_one_replica_reaches_the_agent_on_the_other() {
     .await;
     let before = executor.ran().len();
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    submit(&a.channel, &owner.access_token, &cluster_id, ActionKind::Cordon, "n1").await;
+    submit(
+        &a.channel,
+        &owner.access_token,
+        &cluster_id,
+        ActionKind::Cordon,
+        "n1",
+    )
+    .await;
     eventually("the newer agent to run the cordon", || {
         let newer = newer.clone();
-        async move { newer.ran().iter().any(|a| a.node_name == "n1").then_some(()) }
+        async move {
+            newer
+                .ran()
+                .iter()
+                .any(|a| a.node_name == "n1")
+                .then_some(())
+        }
     })
     .await;
     assert!(
-        executor.ran().iter().skip(before).all(|a| a.node_name != "n1"),
+        executor
+            .ran()
+            .iter()
+            .skip(before)
+            .all(|a| a.node_name != "n1"),
         "the replaced agent got nothing new"
     );
     b_clusters = ClusterServiceClient::new(b.channel.clone());

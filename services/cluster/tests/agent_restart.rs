@@ -42,11 +42,30 @@ async fn a_drain_interrupted_by_a_control_plane_restart_completes_exactly_once()
     let cluster_id = registered.cluster.id.clone();
     let gate = Arc::new(Semaphore::new(0));
     let executor = FakeExecutor::holding(gate.clone());
-    let agent = start_agent(first.addr(), &registered.agent_key, executor.clone(), FakeSource::new());
+    let agent = start_agent(
+        first.addr(),
+        &registered.agent_key,
+        executor.clone(),
+        FakeSource::new(),
+    );
 
-    let drain = submit(&first.channel, &owner.access_token, &cluster_id, ActionKind::Drain, "n1").await;
+    let drain = submit(
+        &first.channel,
+        &owner.access_token,
+        &cluster_id,
+        ActionKind::Drain,
+        "n1",
+    )
+    .await;
     let id = drain.action.unwrap().id;
-    action_reaches(&first.channel, &owner.access_token, &cluster_id, &id, pb::ActionStatus::Acknowledged).await;
+    action_reaches(
+        &first.channel,
+        &owner.access_token,
+        &cluster_id,
+        &id,
+        pb::ActionStatus::Acknowledged,
+    )
+    .await;
     assert_eq!(executor.ran().len(), 1, "the drain is running");
 
     // The control plane goes away mid-drain; the drain finishes while nobody listens.
@@ -56,7 +75,14 @@ async fn a_drain_interrupted_by_a_control_plane_restart_completes_exactly_once()
 
     let second = TestServer::start(&env).await;
     let token = second.login(&owner.email, &owner.password).await;
-    let done = action_reaches(&second.channel, &token, &cluster_id, &id, pb::ActionStatus::Succeeded).await;
+    let done = action_reaches(
+        &second.channel,
+        &token,
+        &cluster_id,
+        &id,
+        pb::ActionStatus::Succeeded,
+    )
+    .await;
     assert_eq!(done.message, "n1 done");
     // Give redelivery a chance to do harm, then check it did none.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;

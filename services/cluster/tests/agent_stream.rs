@@ -82,7 +82,12 @@ async fn an_agents_snapshot_shows_and_a_drain_reaches_it_and_its_result_is_recor
 
     let executor = FakeExecutor::new();
     let source = FakeSource::new();
-    let agent = start_agent(test.addr(), &registered.agent_key, executor.clone(), source.clone());
+    let agent = start_agent(
+        test.addr(),
+        &registered.agent_key,
+        executor.clone(),
+        source.clone(),
+    );
 
     let nodes = eventually("the snapshot's nodes", || {
         let mut clusters = clusters.clone();
@@ -153,7 +158,14 @@ async fn an_agents_snapshot_shows_and_a_drain_reaches_it_and_its_result_is_recor
     let drain = submit(&test.channel, &owner, &cluster_id, ActionKind::Drain, "n1").await;
     assert_eq!(drain.status(), pb::ActionStatus::Pending);
     let id = drain.action.unwrap().id;
-    let done = action_reaches(&test.channel, &owner, &cluster_id, &id, pb::ActionStatus::Succeeded).await;
+    let done = action_reaches(
+        &test.channel,
+        &owner,
+        &cluster_id,
+        &id,
+        pb::ActionStatus::Succeeded,
+    )
+    .await;
     assert_eq!(done.message, "n1 done");
     let ran = executor.ran();
     assert_eq!(ran.len(), 1);
@@ -239,7 +251,10 @@ async fn an_agents_snapshot_shows_and_a_drain_reaches_it_and_its_result_is_recor
         .events;
     let kinds: Vec<_> = log.iter().rev().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["agent_connected", "snapshot", "action"], "{log:?}");
-    assert_eq!(log[0].message, "ACTION_KIND_DRAIN of node n1 succeeded: n1 done");
+    assert_eq!(
+        log[0].message,
+        "ACTION_KIND_DRAIN of node n1 succeeded: n1 done"
+    );
 
     agent.cancel();
     test.stop().await;
@@ -251,7 +266,9 @@ async fn bad_keys_bad_messages_and_unknown_results_get_clear_statuses() {
     let owner = test.sign_up("Acme").await.access_token;
     let registered = register(&test.channel, &owner, "shop").await;
 
-    let wrong = raw_session(&test, "spot_not-a-key", hello()).await.unwrap_err();
+    let wrong = raw_session(&test, "spot_not-a-key", hello())
+        .await
+        .unwrap_err();
     assert_eq!(wrong.code(), tonic::Code::Unauthenticated, "{wrong}");
     let user = raw_session(&test, &owner, hello()).await.unwrap_err();
     assert_eq!(user.code(), tonic::Code::PermissionDenied, "{user}");
@@ -268,8 +285,12 @@ async fn bad_keys_bad_messages_and_unknown_results_get_clear_statuses() {
     let (sender, mut responses) = raw_session(&test, &registered.agent_key, hello())
         .await
         .unwrap();
-    assert!(matches!(next(&mut responses).await, session_response::Message::Welcome(w) if w.cluster_id == registered.cluster.id));
-    assert!(matches!(next(&mut responses).await, session_response::Message::Config(c) if c.heartbeat_interval_seconds == 10));
+    assert!(
+        matches!(next(&mut responses).await, session_response::Message::Welcome(w) if w.cluster_id == registered.cluster.id)
+    );
+    assert!(
+        matches!(next(&mut responses).await, session_response::Message::Config(c) if c.heartbeat_interval_seconds == 10)
+    );
 
     // A result for an action that does not exist: a notice, and the stream lives on.
     sender
@@ -299,7 +320,11 @@ async fn bad_keys_bad_messages_and_unknown_results_get_clear_statuses() {
     match next(&mut responses).await {
         session_response::Message::Notice(notice) => {
             assert_eq!(notice.code, "InvalidArgument");
-            assert!(notice.message.contains("nodes[1]: empty name"), "{}", notice.message);
+            assert!(
+                notice.message.contains("nodes[1]: empty name"),
+                "{}",
+                notice.message
+            );
         }
         other => panic!("expected a notice, got {other:?}"),
     }
@@ -319,10 +344,11 @@ async fn bad_keys_bad_messages_and_unknown_results_get_clear_statuses() {
 
     // Another cluster's key opens that cluster's session, never this one's.
     let other = register(&test.channel, &owner, "other").await;
-    let (_other_sender, mut other_responses) = raw_session(&test, &other.agent_key, hello())
-        .await
-        .unwrap();
-    assert!(matches!(next(&mut other_responses).await, session_response::Message::Welcome(w) if w.cluster_id == other.cluster.id));
+    let (_other_sender, mut other_responses) =
+        raw_session(&test, &other.agent_key, hello()).await.unwrap();
+    assert!(
+        matches!(next(&mut other_responses).await, session_response::Message::Welcome(w) if w.cluster_id == other.cluster.id)
+    );
 
     // Oversize messages end the stream with a clear status.
     let huge = Snapshot {
@@ -378,7 +404,10 @@ async fn a_second_agent_for_the_same_cluster_wins_and_the_first_is_told_why() {
     let (_second_sender, mut second) = raw_session(&test, &registered.agent_key, hello())
         .await
         .unwrap();
-    assert!(matches!(next(&mut second).await, session_response::Message::Welcome(_)));
+    assert!(matches!(
+        next(&mut second).await,
+        session_response::Message::Welcome(_)
+    ));
     let ended = loop {
         match tokio::time::timeout(std::time::Duration::from_secs(10), first.message())
             .await
@@ -392,8 +421,18 @@ async fn a_second_agent_for_the_same_cluster_wins_and_the_first_is_told_why() {
     assert_eq!(ended.code(), tonic::Code::Aborted);
     assert!(ended.message().contains("newer session wins"), "{ended}");
     // The newer session works on.
-    let drain = submit(&test.channel, &owner, &registered.cluster.id, ActionKind::Cordon, "n1").await;
-    assert!(matches!(next(&mut second).await, session_response::Message::Config(_)));
+    let drain = submit(
+        &test.channel,
+        &owner,
+        &registered.cluster.id,
+        ActionKind::Cordon,
+        "n1",
+    )
+    .await;
+    assert!(matches!(
+        next(&mut second).await,
+        session_response::Message::Config(_)
+    ));
     match next(&mut second).await {
         session_response::Message::Action(action) => {
             assert_eq!(action.id, drain.action.unwrap().id);
@@ -412,7 +451,12 @@ async fn dry_run_and_safe_mode_refuse_actions_visibly_and_audited() {
     let cluster_id = registered.cluster.id.clone();
     let mut clusters = ClusterServiceClient::new(test.channel.clone());
     let executor = FakeExecutor::new();
-    let agent = start_agent(test.addr(), &registered.agent_key, executor.clone(), FakeSource::new());
+    let agent = start_agent(
+        test.addr(),
+        &registered.agent_key,
+        executor.clone(),
+        FakeSource::new(),
+    );
 
     clusters
         .set_cluster_dry_run(authed(
@@ -468,7 +512,11 @@ async fn dry_run_and_safe_mode_refuse_actions_visibly_and_audited() {
         .unwrap()
         .into_inner()
         .events;
-    assert_eq!(log.iter().filter(|e| e.kind == "refused").count(), 2, "{log:?}");
+    assert_eq!(
+        log.iter().filter(|e| e.kind == "refused").count(),
+        2,
+        "{log:?}"
+    );
     let audit = eventually("the refusals in the audit trail", || {
         let request = authed(
             auth::ListAuditEventsRequest {
@@ -477,15 +525,24 @@ async fn dry_run_and_safe_mode_refuse_actions_visibly_and_audited() {
             },
             &owner,
         );
-        let mut client =
-            spot_proto::auth::v1::audit_service_client::AuditServiceClient::new(test.channel.clone());
+        let mut client = spot_proto::auth::v1::audit_service_client::AuditServiceClient::new(
+            test.channel.clone(),
+        );
         async move {
-            let events = client.list_audit_events(request).await.ok()?.into_inner().events;
+            let events = client
+                .list_audit_events(request)
+                .await
+                .ok()?
+                .into_inner()
+                .events;
             (events.len() == 2).then_some(events)
         }
     })
     .await;
-    assert!(audit.iter().all(|e| e.result.starts_with("refused: ")), "{audit:?}");
+    assert!(
+        audit.iter().all(|e| e.result.starts_with("refused: ")),
+        "{audit:?}"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(executor.ran().is_empty());
     agent.cancel();
@@ -499,18 +556,61 @@ async fn invalid_actions_are_refused_with_the_field_named() {
     let registered = register(&test.channel, &owner, "shop").await;
     let mut clusters = ClusterServiceClient::new(test.channel.clone());
     let cases = [
-        (pb::SubmitActionRequest { kind: 0, node_name: "n1".into(), ..Default::default() }, "`kind`"),
-        (pb::SubmitActionRequest { kind: ActionKind::Cordon.into(), ..Default::default() }, "`node_name`"),
-        (pb::SubmitActionRequest { kind: ActionKind::Label.into(), node_name: "n1".into(), ..Default::default() }, "`labels`"),
-        (pb::SubmitActionRequest { kind: ActionKind::Taint.into(), node_name: "n1".into(), ..Default::default() }, "`taints`"),
-        (pb::SubmitActionRequest { kind: ActionKind::Drain.into(), node_name: "n1".into(), deadline_seconds: 86_400, ..Default::default() }, "`deadline_seconds`"),
+        (
+            pb::SubmitActionRequest {
+                kind: 0,
+                node_name: "n1".into(),
+                ..Default::default()
+            },
+            "`kind`",
+        ),
+        (
+            pb::SubmitActionRequest {
+                kind: ActionKind::Cordon.into(),
+                ..Default::default()
+            },
+            "`node_name`",
+        ),
+        (
+            pb::SubmitActionRequest {
+                kind: ActionKind::Label.into(),
+                node_name: "n1".into(),
+                ..Default::default()
+            },
+            "`labels`",
+        ),
+        (
+            pb::SubmitActionRequest {
+                kind: ActionKind::Taint.into(),
+                node_name: "n1".into(),
+                ..Default::default()
+            },
+            "`taints`",
+        ),
+        (
+            pb::SubmitActionRequest {
+                kind: ActionKind::Drain.into(),
+                node_name: "n1".into(),
+                deadline_seconds: 86_400,
+                ..Default::default()
+            },
+            "`deadline_seconds`",
+        ),
     ];
     for (mut request, field) in cases {
         request.cluster_id = registered.cluster.id.clone();
-        let status = clusters.submit_action(authed(request, &owner)).await.unwrap_err();
+        let status = clusters
+            .submit_action(authed(request, &owner))
+            .await
+            .unwrap_err();
         assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status}");
         assert!(status.message().contains(field), "{status}");
     }
-    assert!(actions(&test.channel, &owner, &registered.cluster.id).await.is_empty(), "nothing stored");
+    assert!(
+        actions(&test.channel, &owner, &registered.cluster.id)
+            .await
+            .is_empty(),
+        "nothing stored"
+    );
     test.stop().await;
 }

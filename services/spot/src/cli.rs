@@ -33,6 +33,45 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Benchmarks anyone can run; each prints ONE JSON line.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Solve a scheduling benchmark with the optimizer engine.
+    Optimizer {
+        /// `karpenter` (Karpenter's scheduling benchmark shape) or `catalog` (the real catalog).
+        #[arg(long)]
+        scenario: String,
+        #[arg(long, default_value_t = 10_000)]
+        pods: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Write the input and the result as one JSON object, to check independently.
+        #[arg(long)]
+        dump: Option<PathBuf>,
+    },
+    /// Open many agent streams, send heartbeats and snapshots, send actions and time them.
+    Agents {
+        #[arg(long, default_value_t = 1_000)]
+        streams: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// A running server's URL; without it, a `spot serve` child process is started.
+        #[arg(long)]
+        target: Option<String>,
+        /// With --target: the server's process id, to measure its memory.
+        #[arg(long)]
+        pid: Option<u32>,
+        /// Streams per HTTP/2 connection (one process cannot hold 10,000 sockets here).
+        #[arg(long, default_value_t = 100)]
+        streams_per_connection: usize,
+        /// Actions sent per second during the run.
+        #[arg(long, default_value_t = 50)]
+        actions_per_second: u32,
+    },
 }
 
 impl Cli {

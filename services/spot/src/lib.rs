@@ -1,5 +1,6 @@
 //! The `spot` binary's library: start-up, serving with graceful shutdown, migrations.
 
+pub mod bench;
 pub mod cli;
 mod error;
 mod health;

@@ -19,8 +19,19 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Serve) => spot_server::run(config, spot_server::shutdown_signal()).await,
         Some(Command::Migrate) => spot_server::migrate(&config).await,
+        Some(Command::Bench(bench)) => {
+            return match spot_server::bench::run(bench).await {
+                Ok(line) => {
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => fail(&error),
+            };
+        }
         None => {
-            eprintln!("spot: give a command (serve, migrate) or --dump-config; see spot --help");
+            eprintln!(
+                "spot: give a command (serve, migrate, bench) or --dump-config; see spot --help"
+            );
             return ExitCode::from(2);
         }
     };

@@ -543,13 +543,12 @@ async fn another_tenants_data_is_never_reachable() {
             "{rpc}"
         );
     };
-    let page = None;
     not_found(
         clusters
             .list_nodes(authed(
                 cluster::ListNodesRequest {
                     cluster_id: id.clone(),
-                    page,
+                    page: None,
                 },
                 &token,
             ))
@@ -562,7 +561,7 @@ async fn another_tenants_data_is_never_reachable() {
             .list_pods(authed(
                 cluster::ListPodsRequest {
                     cluster_id: id.clone(),
-                    page,
+                    page: None,
                 },
                 &token,
             ))
@@ -587,7 +586,7 @@ async fn another_tenants_data_is_never_reachable() {
             .list_cluster_events(authed(
                 cluster::ListClusterEventsRequest {
                     cluster_id: id.clone(),
-                    page,
+                    page: None,
                 },
                 &token,
             ))
@@ -612,7 +611,7 @@ async fn another_tenants_data_is_never_reachable() {
             .list_actions(authed(
                 cluster::ListActionsRequest {
                     cluster_id: id.clone(),
-                    page,
+                    page: None,
                 },
                 &token,
             ))

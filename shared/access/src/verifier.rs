@@ -56,6 +56,8 @@ pub struct Verifier {
     auth: AuthClient,
     keys: Arc<RwLock<HashMap<String, DecodingKey>>>,
     last_jwks_fetch: Arc<Mutex<Option<Instant>>>,
+    /// One JWKS fetch at a time: callers arriving meanwhile wait for it instead of failing.
+    jwks_fetching: Arc<tokio::sync::Mutex<()>>,
     api_keys: Arc<Mutex<HashMap<String, (Caller, Instant)>>>,
 }
 
@@ -71,6 +73,7 @@ impl Verifier {
             auth,
             keys: Arc::default(),
             last_jwks_fetch: Arc::default(),
+            jwks_fetching: Arc::default(),
             api_keys: Arc::default(),
         }
     }
@@ -105,7 +108,7 @@ impl Verifier {
         let key = match self.key(kid) {
             Some(key) => key,
             None => {
-                self.refetch_jwks().await?;
+                self.refetch_jwks(kid).await?;
                 self.key(kid).ok_or_else(|| {
                     CredentialError::Invalid("access token was signed by an unknown key".into())
                 })?
@@ -136,7 +139,12 @@ impl Verifier {
             .cloned()
     }
 
-    async fn refetch_jwks(&self) -> Result<(), CredentialError> {
+    async fn refetch_jwks(&self, kid: &str) -> Result<(), CredentialError> {
+        let _one_at_a_time = self.jwks_fetching.lock().await;
+        if self.key(kid).is_some() {
+            // A concurrent caller's fetch brought it.
+            return Ok(());
+        }
         {
             let mut last = self
                 .last_jwks_fetch

@@ -12,6 +12,7 @@ mod admission;
 mod bench;
 mod bitset;
 mod classes;
+mod config_lp;
 mod consolidation;
 mod dump;
 mod explain;

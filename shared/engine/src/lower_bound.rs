@@ -167,3 +167,28 @@ fn fallback_prices(offerings: &[Offering], usable: &[usize]) -> ResourcePrices {
         gpus: finite(per(&|r| r.gpus)),
     }
 }
+
+/// The configuration-LP bound alone (see `config_lp`) for the pods `solution` places, with the
+/// policy's rows when the solution reports no unmet policy: what the solver's reported bound takes
+/// the maximum with. 0 when nothing is proven.
+pub fn configuration_bound(
+    problem: &crate::model::Problem,
+    solution: &crate::model::Solution,
+) -> f64 {
+    let admission = crate::admission::admit(problem);
+    let cx = crate::classes::build(problem, &admission.admitted);
+    let mut unplaced = vec![false; problem.pods.len()];
+    for u in &solution.unschedulable {
+        if let Some(flag) = unplaced.get_mut(u.pod) {
+            *flag = true;
+        }
+    }
+    crate::config_lp::solve(
+        problem,
+        &cx,
+        &|p| !unplaced[p],
+        solution.notes.is_empty(),
+        0.0,
+    )
+    .map_or(0.0, |lp| lp.bound)
+}

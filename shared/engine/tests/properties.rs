@@ -207,3 +207,17 @@ fn bench_report_is_one_json_object_and_the_dump_has_the_documented_shape() {
     assert!(dump["unschedulable"].is_array());
     assert!(bench_report("nope", 10, 1, None).is_err());
 }
+
+#[test]
+fn the_configuration_bound_never_exceeds_the_live_cost_on_random_problems() {
+    for seed in 0..CASES {
+        let problem = random_problem(seed);
+        let solution = solve(&problem);
+        let bound = lower_bound::configuration_bound(&problem, &solution);
+        assert!(
+            bound <= solution.cost_per_hour * (1.0 + 1e-9) + 1e-9,
+            "seed {seed}: configuration bound {bound} above the cost {}",
+            solution.cost_per_hour
+        );
+    }
+}

@@ -13,6 +13,8 @@ pub enum EnvelopeChoice {
     Efficient,
     /// The cheapest offering that fits one pod (the naive candidate).
     CheapestFit,
+    /// The least price per pod of the class when the node holds only that class.
+    PerPod,
 }
 
 /// Per class: the envelope overall and per zone.
@@ -51,6 +53,25 @@ pub fn choose(
     let mut best = Vec::with_capacity(cx.classes.len());
     let mut best_in_zone = Vec::with_capacity(cx.classes.len());
     for class in &cx.classes {
+        let per_pod = |o: usize| {
+            let a = &problem.offerings[o].allocatable;
+            let r = &class.requests;
+            let mut k = a.pods;
+            for (have, need) in [
+                (a.cpu_m, r.cpu_m),
+                (a.memory_mib, r.memory_mib),
+                (a.gpus, r.gpus),
+            ] {
+                if need > 0 {
+                    k = k.min(have / need);
+                }
+            }
+            if k > 0 {
+                problem.offerings[o].price_per_hour / k as f64
+            } else {
+                f64::INFINITY
+            }
+        };
         let mut per_zone: Vec<Option<usize>> = vec![None; zones];
         for o in class.compat.iter() {
             let z = cx.offering_zone[o];
@@ -63,6 +84,10 @@ pub fn choose(
                     }
                     EnvelopeChoice::CheapestFit => {
                         problem.offerings[o].price_per_hour < problem.offerings[b].price_per_hour
+                    }
+                    EnvelopeChoice::PerPod => {
+                        let (s, sb) = (per_pod(o), per_pod(b));
+                        s < sb * (1.0 - 1e-9) || (s <= sb * (1.0 + 1e-9) && value[o] > value[b])
                     }
                 },
             };
@@ -83,6 +108,7 @@ pub fn choose(
                             problem.offerings[o].price_per_hour
                                 < problem.offerings[b].price_per_hour
                         }
+                        EnvelopeChoice::PerPod => per_pod(o) < per_pod(b) * (1.0 - 1e-9),
                     };
                     Some(if better { o } else { b })
                 }

@@ -49,8 +49,24 @@ pub fn pack(problem: &Problem, options: PackOptions, strategy: &str) -> Solution
 
     let mut state = state::State::new(problem, &cx);
     let mut failures = Vec::new();
+    let (zone_group_of, zone_groups) = place::zone_groups(&cx);
+    let mut group_done = vec![false; zone_groups.len()];
     for c in place::class_order(&cx, &prices) {
-        place::place_class(&mut state, &env, c, &mut failures);
+        match zone_group_of[c] {
+            Some(g) if options.shrink => {
+                if !group_done[g] {
+                    group_done[g] = true;
+                    place::place_zone_group(
+                        &mut state,
+                        &env,
+                        &prices,
+                        &zone_groups[g],
+                        &mut failures,
+                    );
+                }
+            }
+            _ => place::place_class(&mut state, &env, c, &mut failures),
+        }
     }
     let index = shrink::PriceIndex::new(&state, &admission.admitted);
     let free: Vec<bool> = cx.classes.iter().map(|c| c.is_free(&cx.groups)).collect();

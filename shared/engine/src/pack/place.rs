@@ -8,6 +8,7 @@ use super::envelope::Envelopes;
 use super::state::{Refusal, State};
 use crate::classes::Classes;
 use crate::lower_bound::ResourcePrices;
+use crate::model::Resources;
 
 /// A pod the packer could not place, with the reason.
 #[derive(Debug, Clone)]
@@ -57,6 +58,137 @@ pub fn class_order(cx: &Classes, prices: &ResourcePrices) -> Vec<usize> {
             .then(a.cmp(&b))
     });
     order
+}
+
+/// Zone-spread groups whose pods can be placed together: the group is counted by exactly one zone
+/// rule, every member class carries only that zone-level term (no hostname terms, no zone
+/// (anti-)affinity, the same zones), and no other term looks at the group. Returns, per class,
+/// the index of its group in the result (None for others), and the member classes per group.
+pub fn zone_groups(cx: &Classes) -> (Vec<Option<usize>>, Vec<Vec<usize>>) {
+    let mut of_class = vec![None; cx.classes.len()];
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (r, rule) in cx.zone_rules.iter().enumerate() {
+        let g = rule.group;
+        if cx.groups.anti_host_held[g]
+            || cx.groups.anti_zone_held[g]
+            || cx.groups.host_affinity_target[g]
+            || cx.classes.iter().any(|c| c.affinity_zone.contains(&g))
+        {
+            continue;
+        }
+        let members: Vec<usize> = (0..cx.classes.len())
+            .filter(|&c| cx.classes[c].member_of.contains(&g) && !cx.classes[c].compat.is_empty())
+            .collect();
+        let simple = members.iter().all(|&c| {
+            let class = &cx.classes[c];
+            class.zone_rules == [r]
+                && class.host_rules.is_empty()
+                && class.anti_host.is_empty()
+                && class.anti_zone.is_empty()
+                && class.affinity_host.is_empty()
+                && class.affinity_zone.is_empty()
+                && class.zones == rule.zones
+                && of_class[c].is_none()
+        });
+        if members.len() < 2 || !simple {
+            continue;
+        }
+        for &c in &members {
+            of_class[c] = Some(groups.len());
+        }
+        groups.push(members);
+    }
+    (of_class, groups)
+}
+
+/// Places a zone-spread group at once: the zones get balanced counts, the cheapest zones the
+/// largest pods and the dearest the smallest (the spread counts pods, not their size), placed
+/// round-robin so the skew holds at every step.
+pub fn place_zone_group(
+    state: &mut State,
+    env: &Envelopes,
+    prices: &ResourcePrices,
+    members: &[usize],
+    failures: &mut Vec<Failure>,
+) {
+    let cx = state.cx;
+    let Some(&first) = members.first() else {
+        return;
+    };
+    let zones_of_group = cx.classes[first].zones.clone();
+    // Size: the share of the group's cpu plus its share of memory (the dual prices can rate one
+    // resource at zero when both bind about equally).
+    let (mut cpu, mut memory) = (0.0f64, 0.0f64);
+    for &c in members {
+        let r = &cx.classes[c].requests;
+        let k = cx.classes[c].pods.len() as f64;
+        cpu += r.cpu_m as f64 * k;
+        memory += r.memory_mib as f64 * k;
+    }
+    let size = |r: &Resources| {
+        r.cpu_m as f64 / cpu.max(1.0)
+            + r.memory_mib as f64 / memory.max(1.0)
+            + prices.value(r) * 1e-12
+    };
+    let mut pods: Vec<(f64, usize, usize)> = members
+        .iter()
+        .flat_map(|&c| {
+            let value = size(&cx.classes[c].requests);
+            cx.classes[c].pods.iter().map(move |&p| (value, c, p))
+        })
+        .collect();
+    pods.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.2.cmp(&b.2)));
+    let cost = |z: usize| {
+        members
+            .iter()
+            .map(|&c| zone_score(env, c, z))
+            .fold(f64::INFINITY, f64::min)
+    };
+    let mut zones = zones_of_group;
+    zones.sort_by(|&a, &b| cost(a).total_cmp(&cost(b)).then(a.cmp(&b)));
+    let k = zones.len().max(1);
+    let (base, rem) = (pods.len() / k, pods.len() % k);
+    let mut chunks: Vec<Vec<(usize, usize)>> = Vec::with_capacity(k);
+    let mut start = 0;
+    for i in 0..k {
+        let len = base + usize::from(i < rem);
+        chunks.push(
+            pods[start..start + len]
+                .iter()
+                .map(|&(_, c, p)| (c, p))
+                .collect(),
+        );
+        start += len;
+    }
+    let all_zones = cx.zone_names.len();
+    let mut pointer = vec![0usize; all_zones + 1];
+    for round in 0..base + usize::from(rem > 0) {
+        for (i, &z) in zones.iter().enumerate() {
+            let Some(&(c, pod)) = chunks[i].get(round) else {
+                continue;
+            };
+            let mut own = vec![0usize; all_zones + 1];
+            own[z] = pointer[z];
+            let placed = if state.zone_refusal(c, z).is_none() {
+                match first_fit(state, c, pod, Some(z), &mut pointer[z]) {
+                    Some(n) => Ok(n),
+                    None => open_in_zone(state, env, c, pod, z),
+                }
+            } else {
+                Err(Refusal::ZoneSpread)
+            };
+            let placed = match placed {
+                Ok(n) => Ok(n),
+                Err(_) => place_in_best_zone(state, env, c, pod, &mut own),
+            };
+            if let Err(refusal) = placed {
+                failures.push(Failure {
+                    pod,
+                    reason: refusal_text(state, c, refusal),
+                });
+            }
+        }
+    }
 }
 
 pub fn place_class(state: &mut State, env: &Envelopes, c: usize, failures: &mut Vec<Failure>) {

@@ -1,0 +1,38 @@
+//! `spot bench ...`: benchmarks anyone can run on their machine; each prints one JSON line.
+
+mod agents;
+mod optimizer;
+
+use crate::cli::BenchCommand;
+
+pub async fn run(command: BenchCommand) -> Result<String, String> {
+    let report = match command {
+        BenchCommand::Optimizer {
+            scenario,
+            pods,
+            seed,
+            dump,
+        } => tokio::task::spawn_blocking(move || optimizer::run(&scenario, pods, seed, dump))
+            .await
+            .map_err(|e| e.to_string())??,
+        BenchCommand::Agents {
+            streams,
+            seconds,
+            target,
+            pid,
+            streams_per_connection,
+            actions_per_second,
+        } => {
+            agents::run(agents::Settings {
+                streams,
+                seconds,
+                target,
+                pid,
+                streams_per_connection: streams_per_connection.max(1),
+                actions_per_second,
+            })
+            .await?
+        }
+    };
+    Ok(report.to_string())
+}
