@@ -71,6 +71,10 @@ pub enum BenchCommand {
         /// Actions sent per second during the run.
         #[arg(long, default_value_t = 50)]
         actions_per_second: u32,
+        /// Streams opened per second (agents reconnecting after a restart spread themselves
+        /// over their jittered backoff: 10,000 over 30 s is about 330 per second).
+        #[arg(long, default_value_t = 1_000)]
+        connect_rate: u32,
     },
 }
 

@@ -13,12 +13,18 @@ pub enum DbError {
     Migration(String),
     #[error("{0} already exists")]
     AlreadyExists(String),
+    /// Every pooled connection stayed busy past the acquire timeout: a burst, worth retrying.
+    #[error("the database is busy; retry shortly")]
+    Busy,
     #[error("database error: {0}")]
     Query(DbErr),
 }
 
 impl From<DbErr> for DbError {
     fn from(error: DbErr) -> Self {
+        if matches!(error, DbErr::ConnectionAcquire(_)) {
+            return Self::Busy;
+        }
         match error.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(detail)) => Self::AlreadyExists(detail),
             _ => Self::Query(error),
@@ -29,7 +35,7 @@ impl From<DbErr> for DbError {
 impl ServiceError for DbError {
     fn code(&self) -> ErrorCode {
         match self {
-            Self::Connect { .. } => ErrorCode::Unavailable,
+            Self::Connect { .. } | Self::Busy => ErrorCode::Unavailable,
             Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Self::NewerSchema { .. } => ErrorCode::FailedPrecondition,
             Self::Migration(_) | Self::Query(_) => ErrorCode::Internal,

@@ -32,6 +32,7 @@ pub struct Settings {
     pub pid: Option<u32>,
     pub streams_per_connection: usize,
     pub actions_per_second: u32,
+    pub connect_rate: u32,
 }
 
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
@@ -41,6 +42,21 @@ struct Counters {
     heartbeats: AtomicU64,
     errors: AtomicU64,
     open: AtomicU64,
+    /// The first few distinct error messages, to say what went wrong.
+    samples: Mutex<Vec<String>>,
+}
+
+impl Counters {
+    fn error(&self, message: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let mut samples = self
+            .samples
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if samples.len() < 5 && !samples.contains(&message) {
+            samples.push(message);
+        }
+    }
 }
 
 /// When each submitted action was sent, by id; the agent side records the delivery time.
@@ -166,20 +182,24 @@ pub async fn run(settings: Settings) -> Result<serde_json::Value, String> {
             latencies.clone(),
             stop.clone(),
         ));
-        if index % 200 == 199 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        if index % 50 == 49 {
+            tokio::time::sleep(Duration::from_secs_f64(
+                50.0 / f64::from(settings.connect_rate),
+            ))
+            .await;
         }
     }
     let opening = Instant::now();
     while (counters.open.load(Ordering::Relaxed) as usize)
         + (counters.errors.load(Ordering::Relaxed) as usize)
         < settings.streams
-        && opening.elapsed() < Duration::from_secs(120)
+        && opening.elapsed() < Duration::from_secs(300)
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Let snapshots land, then measure the server with every stream open and idle.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Let the snapshots land (the last streams' nodes are stored), then measure the server with
+    // every stream open and idle.
+    let settle_ms = settle(&channel, &token, &clusters).await?;
     let rss_after = pid.and_then(rss_bytes);
     let heartbeats_at_start = counters.heartbeats.load(Ordering::Relaxed);
     let started = Instant::now();
@@ -213,8 +233,8 @@ pub async fn run(settings: Settings) -> Result<serde_json::Value, String> {
                     sent += 1;
                 }
             }
-            Err(_) => {
-                counters.errors.fetch_add(1, Ordering::Relaxed);
+            Err(status) => {
+                counters.error(format!("submit: {:?}: {}", status.code(), status.message()))
             }
         }
     }
@@ -249,12 +269,48 @@ pub async fn run(settings: Settings) -> Result<serde_json::Value, String> {
         "server_rss_bytes_before": rss_before,
         "server_rss_bytes_after": rss_after,
         "heartbeats_per_sec": (heartbeats as f64 / elapsed).round(),
+        "settle_ms": settle_ms,
         "actions_sent": sent,
         "actions_delivered": latencies.len(),
         "action_p50_ms": percentile(0.50),
         "action_p99_ms": percentile(0.99),
         "errors": counters.errors.load(Ordering::Relaxed) + lost,
+        "error_samples": counters.samples.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone(),
     }))
+}
+
+/// Waits until the last clusters' snapshots are stored; how long it took after the streams opened.
+async fn settle(
+    channel: &Channel,
+    token: &str,
+    clusters: &[(String, String)],
+) -> Result<u64, String> {
+    let started = Instant::now();
+    let mut client = ClusterServiceClient::new(channel.clone());
+    for (cluster_id, _) in clusters.iter().rev().take(20) {
+        loop {
+            let nodes = client
+                .list_nodes(authed(
+                    spot_proto::cluster::v1::ListNodesRequest {
+                        cluster_id: cluster_id.clone(),
+                        page: None,
+                    },
+                    token,
+                )?)
+                .await
+                .map(|r| r.into_inner().nodes.len())
+                .unwrap_or(0);
+            if nodes > 0 {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(300) {
+                return Err("snapshots were not stored within 300 s".to_owned());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok(started.elapsed().as_millis() as u64)
 }
 
 async fn register_clusters(
@@ -345,15 +401,14 @@ async fn agent_stream(
             resume_after_action_id: String::new(),
         })))
         .await;
-    let Ok(call) = authed(ReceiverStream::new(receiver), &key) else {
-        counters.errors.fetch_add(1, Ordering::Relaxed);
-        return;
+    let call = match authed(ReceiverStream::new(receiver), &key) {
+        Ok(call) => call,
+        Err(message) => return counters.error(message),
     };
     let mut inbound = match AgentServiceClient::new(channel).session(call).await {
         Ok(response) => response.into_inner(),
-        Err(_) => {
-            counters.errors.fetch_add(1, Ordering::Relaxed);
-            return;
+        Err(status) => {
+            return counters.error(format!("open: {:?}: {}", status.code(), status.message()));
         }
     };
     let _ = outbound
@@ -395,12 +450,14 @@ async fn agent_stream(
                         }))).await;
                     }
                 }
-                Ok(None) | Err(_) => {
-                    if !stop.is_cancelled() {
-                        counters.errors.fetch_add(1, Ordering::Relaxed);
-                        counters.open.fetch_sub(1, Ordering::Relaxed);
-                    }
-                    return;
+                Ok(None) | Err(_) if stop.is_cancelled() => return,
+                Ok(None) => {
+                    counters.open.fetch_sub(1, Ordering::Relaxed);
+                    return counters.error("the server closed a stream".to_owned());
+                }
+                Err(status) => {
+                    counters.open.fetch_sub(1, Ordering::Relaxed);
+                    return counters.error(format!("stream: {:?}: {}", status.code(), status.message()));
                 }
             },
         }

@@ -22,6 +22,7 @@ pub async fn run(command: BenchCommand) -> Result<String, String> {
             pid,
             streams_per_connection,
             actions_per_second,
+            connect_rate,
         } => {
             agents::run(agents::Settings {
                 streams,
@@ -30,6 +31,7 @@ pub async fn run(command: BenchCommand) -> Result<String, String> {
                 pid,
                 streams_per_connection: streams_per_connection.max(1),
                 actions_per_second,
+                connect_rate: connect_rate.max(1),
             })
             .await?
         }
