@@ -11,6 +11,8 @@ mod m20261128_000002_accounts;
 mod m20261128_000003_aws_accounts;
 mod m20261128_000004_clusters;
 mod m20261128_000005_agents;
+mod m20261128_000006_plans;
+mod m20261128_000007_cost_samples;
 
 pub struct Migrator;
 
@@ -23,6 +25,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_aws_accounts::Migration),
             Box::new(m20261128_000004_clusters::Migration),
             Box::new(m20261128_000005_agents::Migration),
+            Box::new(m20261128_000006_plans::Migration),
+            Box::new(m20261128_000007_cost_samples::Migration),
         ]
     }
 }

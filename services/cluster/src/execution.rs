@@ -321,7 +321,12 @@ impl ClusterApi {
             .map(|f| format!("{}: {}", f.pool, f.code))
             .collect();
         let ids: Vec<String> = launched.instances.into_iter().map(|i| i.id).collect();
-        let mut message = format!("launched {} of {} instances", ids.len(), launch.count);
+        let mut message = format!(
+            "launched {} of {} instances: {}",
+            ids.len(),
+            launch.count,
+            ids.join(", ")
+        );
         if !failures.is_empty() {
             message.push_str(&format!(" (short: {})", failures.join(", ")));
         }
@@ -400,5 +405,23 @@ impl ExecutionService for ClusterApi {
             ),
         };
         Ok(note.attach(Response::new(response)))
+    }
+
+    async fn get_cluster_state(
+        &self,
+        request: Request<pb::GetClusterStateRequest>,
+    ) -> Result<Response<pb::GetClusterStateResponse>, Status> {
+        let cluster_id = request.into_inner().cluster_id;
+        let cluster = clusters::Entity::find_by_id(&cluster_id)
+            .one(self.ctx.db.connection())
+            .await
+            .map_err(db_status)?
+            .ok_or_else(|| Status::not_found("cluster not found"))?;
+        Ok(Response::new(pb::GetClusterStateResponse {
+            nodes: self.inventory.nodes(&cluster.id, None, u64::MAX).await?,
+            pods: self.inventory.pods(&cluster.id, None, u64::MAX).await?,
+            pdbs: self.inventory.pdbs(&cluster.id).await?,
+            cluster: Some(crate::clusters_rpc::to_proto(&cluster)),
+        }))
     }
 }

@@ -181,6 +181,10 @@ impl Inventory {
         self.list(cluster_id, POD, after, limit).await
     }
 
+    pub async fn pdbs(&self, cluster_id: &str) -> Result<Vec<PodDisruptionBudget>, Status> {
+        self.list(cluster_id, PDB, None, u64::MAX).await
+    }
+
     async fn list<T: Message + Default>(
         &self,
         cluster_id: &str,
@@ -191,8 +195,10 @@ impl Inventory {
         let mut query = cluster_objects::Entity::find()
             .filter(cluster_objects::Column::ClusterId.eq(cluster_id))
             .filter(cluster_objects::Column::Kind.eq(kind))
-            .order_by_asc(cluster_objects::Column::Key)
-            .limit(limit);
+            .order_by_asc(cluster_objects::Column::Key);
+        if limit != u64::MAX {
+            query = query.limit(limit);
+        }
         if let Some(after) = after {
             query = query.filter(cluster_objects::Column::Key.gt(after));
         }

@@ -17,7 +17,7 @@ use crate::common::{db_status, timestamp};
 use crate::entity::actions;
 
 /// Every change of an action, as an encoded `ActionRecord`.
-pub const ACTIONS_TOPIC: &str = "cluster.actions";
+pub const ACTIONS_TOPIC: &str = spot_kit::topics::CLUSTER_ACTIONS;
 
 pub mod status {
     pub const PENDING: &str = "pending";

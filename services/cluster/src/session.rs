@@ -25,7 +25,7 @@ const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Responses waiting for a slow agent before the session stops reading from the bus.
 const OUTBOUND_QUEUE: usize = 16;
 /// Interruption notices go to the risk service through this topic (JSON).
-pub const INTERRUPTIONS_TOPIC: &str = "risk.interruptions";
+pub const INTERRUPTIONS_TOPIC: &str = spot_kit::topics::INTERRUPTIONS;
 
 type Outbound = mpsc::Sender<Result<SessionResponse, Status>>;
 

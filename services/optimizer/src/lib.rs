@@ -1,28 +1,52 @@
-//! The optimizer service: plans the cheapest node set a cluster's pods fit on, applies it, and
-//! reports savings and dashboards.
+//! The optimizer service: plans the cheapest node set a cluster's pods fit on (the pure engine in
+//! `spot-engine`), stores it as a recommendation, and applies it step by step through the cluster
+//! service's execution router.
 //!
-//! The contracts are mounted; their behaviour lands with the optimizer issue.
-//! Until then every RPC answers UNIMPLEMENTED (tonic's generated default), never a fake result.
+//! Dashboards and savings come from cost samples the sampler (one runner across replicas) takes
+//! from each cluster's reports.
+
+mod apply;
+mod costs;
+mod dashboard_rpc;
+mod entity;
+mod problem;
+mod recommend;
+mod rpc;
+mod sampler;
+mod store;
 
 use spot_kit::{ServiceContext, ServiceRegistry};
-use spot_proto::optimizer::v1::dashboard_service_server::{
-    DashboardService, DashboardServiceServer,
-};
-use spot_proto::optimizer::v1::optimizer_service_server::{
-    OptimizerService, OptimizerServiceServer,
-};
+use std::time::Duration;
+
+use spot_proto::optimizer::v1::dashboard_service_server::DashboardServiceServer;
+use spot_proto::optimizer::v1::optimizer_service_server::OptimizerServiceServer;
 
 #[derive(Clone)]
 pub struct OptimizerApi {
-    #[allow(dead_code)] // used as the RPCs land
     ctx: ServiceContext,
+    plans: store::PlanStore,
+    costs: costs::CostStore,
 }
 
-impl OptimizerService for OptimizerApi {}
-impl DashboardService for OptimizerApi {}
-
 pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
-    let api = OptimizerApi { ctx: ctx.clone() };
+    let api = OptimizerApi {
+        ctx: ctx.clone(),
+        plans: store::PlanStore::new(ctx.db.clone(), ctx.bus.clone()),
+        costs: costs::CostStore::new(ctx.db.clone()),
+    };
+    let sampler = api.clone();
+    let shutdown = ctx.shutdown.clone();
+    tokio::spawn(async move {
+        let bus = sampler.ctx.bus.clone();
+        spot_bus::run_singleton(
+            bus.as_ref(),
+            "optimizer.cost-sampler",
+            Duration::from_secs(15),
+            shutdown.cancelled_owned(),
+            |lost| sampler.clone().run_sampler(lost),
+        )
+        .await;
+    });
     registry
         .add(OptimizerServiceServer::new(api.clone()))
         .add(DashboardServiceServer::new(api));

@@ -122,6 +122,14 @@ const CROSS_TENANT_COVERED: &[&str] = &[
     "spot.cluster.v1.ClusterService/WatchActions",
     "spot.cluster.v1.ClusterService/SubmitAction",
     "spot.cluster.v1.ClusterService/SetClusterDryRun",
+    "spot.optimizer.v1.OptimizerService/Recommend",
+    "spot.optimizer.v1.OptimizerService/ApplyPlan",
+    "spot.optimizer.v1.OptimizerService/ListPlans",
+    "spot.optimizer.v1.OptimizerService/GetPlan",
+    "spot.optimizer.v1.OptimizerService/WatchPlan",
+    "spot.optimizer.v1.OptimizerService/GetSavingsReport",
+    "spot.optimizer.v1.DashboardService/GetKpis",
+    "spot.optimizer.v1.DashboardService/GetCostSeries",
 ];
 
 /// Tenant RPCs that serve only global reference data (no tenant's data exists behind them).
@@ -670,6 +678,128 @@ async fn another_tenants_data_is_never_reachable() {
         .cluster
         .unwrap();
     assert!(!a_view.dry_run, "B's attempt changed nothing");
+
+    // A's plans: B cannot recommend for A's cluster, nor see, watch or apply A's plan.
+    use spot_proto::optimizer::v1 as optimizer;
+    let mut plans =
+        spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient::new(
+            test.channel.clone(),
+        );
+    let a_plan = plans
+        .recommend(authed(
+            optimizer::RecommendRequest {
+                cluster_id: a_view.id.clone(),
+            },
+            &a.access_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    not_found(
+        plans
+            .recommend(authed(
+                optimizer::RecommendRequest {
+                    cluster_id: a_view.id.clone(),
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        "Recommend",
+    );
+    not_found(
+        plans
+            .get_plan(authed(
+                optimizer::GetPlanRequest {
+                    plan_id: a_plan.id.clone(),
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        "GetPlan",
+    );
+    not_found(
+        plans
+            .watch_plan(authed(
+                optimizer::WatchPlanRequest {
+                    plan_id: a_plan.id.clone(),
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        "WatchPlan",
+    );
+    not_found(
+        plans
+            .apply_plan(authed(
+                optimizer::ApplyPlanRequest {
+                    plan_id: a_plan.id.clone(),
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        "ApplyPlan",
+    );
+    let b_plans = plans
+        .list_plans(authed(
+            optimizer::ListPlansRequest {
+                cluster_id: a_view.id.clone(),
+                page: None,
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .plans;
+    assert!(b_plans.is_empty());
+    not_found(
+        plans
+            .get_savings_report(authed(
+                optimizer::GetSavingsReportRequest {
+                    cluster_id: a_view.id.clone(),
+                    since: None,
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        "GetSavingsReport",
+    );
+    let mut dashboard =
+        spot_proto::optimizer::v1::dashboard_service_client::DashboardServiceClient::new(
+            test.channel.clone(),
+        );
+    not_found(
+        dashboard
+            .get_kpis(authed(
+                optimizer::GetKpisRequest {
+                    cluster_id: a_view.id.clone(),
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        "GetKpis",
+    );
+    not_found(
+        dashboard
+            .get_cost_series(authed(
+                optimizer::GetCostSeriesRequest {
+                    cluster_id: a_view.id.clone(),
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        "GetCostSeries",
+    );
 
     // A's member is untouched.
     let listed = users

@@ -168,6 +168,10 @@ pub const RULES: &[(&str, Rule)] = &[
         write(Internal),
     ),
     (
+        "spot.cluster.v1.ExecutionService/GetClusterState",
+        read(Internal),
+    ),
+    (
         "spot.cluster.v1.AccountService/GetLinkInstructions",
         read(Tenant(Admin)),
     ),

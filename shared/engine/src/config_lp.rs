@@ -48,8 +48,8 @@ pub struct Item {
     pub count: i64,
 }
 
-/// A configuration of the master with its LP value (for packers that follow the LP; none does
-/// yet).
+/// A configuration of the master with its LP value (the LP-guided packer, `pack::guided`, opens
+/// nodes from these).
 #[allow(dead_code)]
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -11,6 +11,7 @@
 mod admission;
 mod bench;
 mod bitset;
+mod catalog_offerings;
 mod classes;
 mod config_lp;
 mod consolidation;
@@ -29,6 +30,7 @@ mod validate;
 
 pub use admission::is_admitted;
 pub use bench::bench_report;
+pub use catalog_offerings::offerings_in;
 pub use consolidation::{Consolidation, consolidate};
 pub use dump::dump_json;
 pub use interruption::respond_to_interruption;

@@ -45,6 +45,37 @@ fn every_strategy_gives_valid_solutions_on_random_problems() {
 }
 
 #[test]
+fn the_lp_guided_strategy_validates_and_never_loses_to_the_plain_packer_on_random_problems() {
+    let guided = strategy::by_name("lp-guided-ffd").unwrap();
+    let plain = strategy::by_name("cost-aware-ffd").unwrap();
+    for seed in 0..CASES {
+        let problem = random_problem(seed);
+        let solution = guided.solve(&problem);
+        let violations = validate(&problem, &solution);
+        let unexplained: Vec<_> = violations
+            .iter()
+            .filter(|v| v.rule != "policy" || solution.notes.is_empty())
+            .collect();
+        assert!(unexplained.is_empty(), "seed {seed}: {unexplained:#?}");
+        let baseline = plain.solve(&problem);
+        let key = |s: &Solution| (s.unschedulable.len(), s.notes.len());
+        assert!(
+            key(&solution) <= key(&baseline),
+            "seed {seed}: worse placement"
+        );
+        if key(&solution) == key(&baseline) {
+            assert!(
+                solution.cost_per_hour <= baseline.cost_per_hour + 1e-9,
+                "seed {seed}: {} above the plain packer's {}",
+                solution.cost_per_hour,
+                baseline.cost_per_hour
+            );
+        }
+        assert!(solution.cost_per_hour + 1e-6 >= solution.lower_bound_per_hour);
+    }
+}
+
+#[test]
 fn the_live_strategy_places_most_pods_when_the_catalog_allows() {
     let mut placed = 0;
     let mut total = 0;

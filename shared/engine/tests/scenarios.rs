@@ -455,7 +455,7 @@ fn strategies_are_listed_by_name_and_the_live_one_is_not_worse_than_the_naive_on
     let p = scenarios::karpenter(300, 5);
     let live = strategy::live().solve(&p);
     let naive = strategy::by_name("cheapest-per-pod").unwrap().solve(&p);
-    assert_eq!(live.strategy, "cost-aware-ffd");
+    assert_eq!(live.strategy, "lp-guided-ffd");
     assert!(live.cost_per_hour <= naive.cost_per_hour + 1e-9);
     assert!(strategy::by_name("nope").is_none());
 }

@@ -109,6 +109,7 @@ pub fn place_zone_group(
     env: &Envelopes,
     prices: &ResourcePrices,
     members: &[usize],
+    placed: &[bool],
     failures: &mut Vec<Failure>,
 ) {
     let cx = state.cx;
@@ -134,7 +135,11 @@ pub fn place_zone_group(
         .iter()
         .flat_map(|&c| {
             let value = size(&cx.classes[c].requests);
-            cx.classes[c].pods.iter().map(move |&p| (value, c, p))
+            cx.classes[c]
+                .pods
+                .iter()
+                .filter(|&&p| !placed[p])
+                .map(move |&p| (value, c, p))
         })
         .collect();
     pods.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.2.cmp(&b.2)));
@@ -191,10 +196,16 @@ pub fn place_zone_group(
     }
 }
 
-pub fn place_class(state: &mut State, env: &Envelopes, c: usize, failures: &mut Vec<Failure>) {
+pub fn place_class(
+    state: &mut State,
+    env: &Envelopes,
+    c: usize,
+    placed: &[bool],
+    failures: &mut Vec<Failure>,
+) {
     let class = state.class(c);
     if !class.host_rules.is_empty() {
-        water_fill(state, env, c, failures);
+        water_fill(state, env, c, placed, failures);
         return;
     }
     let zone_bound = !class.zone_rules.is_empty()
@@ -203,7 +214,7 @@ pub fn place_class(state: &mut State, env: &Envelopes, c: usize, failures: &mut 
     let zones = state.cx.zone_names.len();
     // First-fit pointers: per zone when zone-bound, else one over all nodes (index `zones`).
     let mut pointer = vec![0usize; zones + 1];
-    for &pod in &class.pods {
+    for &pod in class.pods.iter().filter(|&&p| !placed[p]) {
         let placed = if zone_bound {
             place_in_best_zone(state, env, c, pod, &mut pointer)
         } else {
@@ -279,7 +290,7 @@ fn zone_score(env: &Envelopes, c: usize, z: usize) -> f64 {
     env.best_in_zone[c][z].map_or(f64::INFINITY, |o| env.score[o])
 }
 
-fn open_in_zone(state: &mut State, env: &Envelopes, c: usize, pod: usize, z: usize) -> Placed {
+pub fn open_in_zone(state: &mut State, env: &Envelopes, c: usize, pod: usize, z: usize) -> Placed {
     let Some(offering) = env.best_in_zone[c][z] else {
         return Err(Refusal::Incompatible);
     };
@@ -351,7 +362,13 @@ fn place_in_best_zone(
 
 /// Hostname spread: always the eligible node with the fewest pods of the spread group that takes
 /// the pod; a new node when none does; then even out what is still skewed.
-fn water_fill(state: &mut State, env: &Envelopes, c: usize, failures: &mut Vec<Failure>) {
+fn water_fill(
+    state: &mut State,
+    env: &Envelopes,
+    c: usize,
+    already: &[bool],
+    failures: &mut Vec<Failure>,
+) {
     let class = state.class(c);
     let rule_index = class.host_rules[0];
     let group = state.cx.host_rules[rule_index].group;
@@ -363,7 +380,7 @@ fn water_fill(state: &mut State, env: &Envelopes, c: usize, failures: &mut Vec<F
         .map(|(n, node)| Reverse((node.group_count(group), n)))
         .collect();
     let mut set_aside = Vec::new();
-    for &pod in &class.pods {
+    for &pod in class.pods.iter().filter(|&&p| !already[p]) {
         let mut placed = None;
         while let Some(Reverse((_, n))) = heap.pop() {
             match state.refusal(c, n) {

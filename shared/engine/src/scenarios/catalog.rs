@@ -12,11 +12,11 @@ use std::collections::BTreeMap;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use spot_cloud::{Catalog, zones_of};
+use spot_cloud::zones_of;
 
 use crate::model::{
-    CapacityType, Offering, Pod, Policy, Problem, Resources, Taint, TaintEffect, Toleration,
-    TolerationOperator, TopologyKey, TopologySpread, well_known,
+    Pod, Policy, Problem, Resources, TaintEffect, Toleration, TolerationOperator, TopologyKey,
+    TopologySpread, well_known,
 };
 
 pub const REGION: &str = "us-east-1";
@@ -24,7 +24,10 @@ const GPU_TAINT: &str = "nvidia.com/gpu";
 
 pub fn catalog(pods: usize, seed: u64) -> Problem {
     Problem {
-        offerings: offerings(),
+        offerings: crate::offerings_in(
+            REGION,
+            &zones_of(REGION).into_iter().take(3).collect::<Vec<_>>(),
+        ),
         pods: pod_mix(pods, seed),
         policy: Policy {
             on_demand_base: 0,
@@ -37,68 +40,6 @@ pub fn catalog(pods: usize, seed: u64) -> Problem {
         risk_flags: Vec::new(),
         existing_nodes: Vec::new(),
     }
-}
-
-fn offerings() -> Vec<Offering> {
-    let catalog = Catalog::embedded();
-    let zones: Vec<String> = zones_of(REGION).into_iter().take(3).collect();
-    let mut offerings = Vec::new();
-    for t in catalog.types() {
-        let Some(on_demand) = t.on_demand_usd_per_hour else {
-            continue;
-        };
-        let a = t.allocatable;
-        let allocatable = Resources::new(a.cpu_millis, a.memory_mib, a.pods, a.gpus);
-        let labels = BTreeMap::from([
-            (
-                "karpenter.k8s.aws/instance-family".to_owned(),
-                t.family.clone(),
-            ),
-            (
-                "karpenter.k8s.aws/instance-category".to_owned(),
-                t.category.clone(),
-            ),
-            (
-                "karpenter.k8s.aws/instance-generation".to_owned(),
-                t.generation.to_string(),
-            ),
-        ]);
-        let taints = if t.gpu_count > 0 {
-            vec![Taint {
-                key: GPU_TAINT.into(),
-                value: "true".into(),
-                effect: TaintEffect::NoSchedule,
-            }]
-        } else {
-            Vec::new()
-        };
-        let advice = catalog.advice(REGION, &t.name).ok().flatten();
-        let spot = catalog.estimated_spot_price(REGION, &t.name).ok().flatten();
-        for zone in &zones {
-            let mut push = |capacity_type, price, bucket| {
-                offerings.push(Offering {
-                    instance_type: t.name.clone(),
-                    zone: zone.clone(),
-                    capacity_type,
-                    price_per_hour: price,
-                    on_demand_price_per_hour: on_demand,
-                    vcpus: t.vcpu,
-                    architecture: t.architecture.into(),
-                    allocatable,
-                    labels: labels.clone(),
-                    taints: taints.clone(),
-                    interruption_bucket: bucket,
-                });
-            };
-            push(CapacityType::OnDemand, on_demand, None);
-            if let (Some(advice), Some(price)) = (advice, spot)
-                && price > 0.0
-            {
-                push(CapacityType::Spot, price, Some(advice.interruption_bucket));
-            }
-        }
-    }
-    offerings
 }
 
 fn pod_mix(count: usize, seed: u64) -> Vec<Pod> {

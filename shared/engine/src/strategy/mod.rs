@@ -2,9 +2,11 @@
 //! same problems and compare cost, gap and speed.
 
 mod cheapest_per_pod;
+mod config_lp;
 mod ffd;
 
 pub use cheapest_per_pod::CheapestPerPod;
+pub use config_lp::LpGuided;
 pub use ffd::CostAwareFfd;
 
 use crate::model::{Problem, Solution};
@@ -17,12 +19,12 @@ pub trait Strategy: Send + Sync {
 
 /// The strategy the service runs.
 pub fn live() -> &'static dyn Strategy {
-    &CostAwareFfd
+    &LpGuided
 }
 
 /// Every strategy, live first.
-pub fn all() -> [&'static dyn Strategy; 2] {
-    [&CostAwareFfd, &CheapestPerPod]
+pub fn all() -> [&'static dyn Strategy; 3] {
+    [&LpGuided, &CostAwareFfd, &CheapestPerPod]
 }
 
 /// The strategy with this name.

@@ -1,0 +1,4 @@
+//! sea-orm entities of the optimizer's tables. Times are unix milliseconds.
+
+pub mod cost_samples;
+pub mod plans;

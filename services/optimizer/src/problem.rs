@@ -1,0 +1,199 @@
+//! A cluster as the agent reported it, turned into the engine's problem: the pods that need a
+//! node (DaemonSet and mirror pods come with every node; finished pods need none), the nodes that
+//! exist with their prices, and the catalog's offerings in the cluster's region.
+
+use std::collections::BTreeMap;
+
+use spot_cloud::{Catalog, zones_of};
+use spot_engine as engine;
+use spot_proto::common::v1 as common;
+
+/// The policy until the policy service provides one per cluster: spot wherever the advisor's
+/// interruption bucket is at most 2 (under 15 %), spread over at least 3 pools, and only when
+/// a change saves at least 5 %.
+pub fn default_policy() -> engine::Policy {
+    engine::Policy {
+        on_demand_base: 0,
+        spot_share_percent: 100,
+        max_interruption_bucket: Some(2),
+        min_spot_pools: 3,
+        max_price_per_vcpu_hour: None,
+        min_savings_percent: 5.0,
+    }
+}
+
+pub fn pod_id(pod: &common::Pod) -> String {
+    format!("{}/{}", pod.namespace, pod.name)
+}
+
+/// Pods the optimizer must place: not DaemonSet or mirror pods, not finished.
+pub fn needs_a_node(pod: &common::Pod) -> bool {
+    let finished = matches!(
+        pod.phase(),
+        common::PodPhase::Succeeded | common::PodPhase::Failed
+    );
+    !finished && pod.owner_kind != "DaemonSet" && pod.owner_kind != "Node"
+}
+
+fn taint_effect(effect: common::TaintEffect) -> Option<engine::TaintEffect> {
+    match effect {
+        common::TaintEffect::NoSchedule => Some(engine::TaintEffect::NoSchedule),
+        common::TaintEffect::PreferNoSchedule => Some(engine::TaintEffect::PreferNoSchedule),
+        common::TaintEffect::NoExecute => Some(engine::TaintEffect::NoExecute),
+        common::TaintEffect::Unspecified => None,
+    }
+}
+
+fn operator(name: &str) -> Option<engine::Operator> {
+    Some(match name {
+        "In" => engine::Operator::In,
+        "NotIn" => engine::Operator::NotIn,
+        "Exists" => engine::Operator::Exists,
+        "DoesNotExist" => engine::Operator::DoesNotExist,
+        "Gt" => engine::Operator::Gt,
+        "Lt" => engine::Operator::Lt,
+        _ => return None,
+    })
+}
+
+fn topology_key(key: &str) -> Option<engine::TopologyKey> {
+    match key {
+        "topology.kubernetes.io/zone" | "zone" => Some(engine::TopologyKey::Zone),
+        "kubernetes.io/hostname" | "hostname" => Some(engine::TopologyKey::Hostname),
+        _ => None,
+    }
+}
+
+fn sorted(map: &std::collections::HashMap<String, String>) -> BTreeMap<String, String> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+pub fn pod(pod: &common::Pod) -> engine::Pod {
+    let requests = pod.requests.unwrap_or_default();
+    let requirements = pod
+        .required_node_affinity
+        .iter()
+        .filter_map(|r| {
+            Some(engine::Requirement {
+                key: r.key.clone(),
+                operator: operator(&r.operator)?,
+                values: r.values.clone(),
+            })
+        })
+        .collect::<Vec<_>>();
+    let terms = |anti: bool| {
+        pod.pod_affinity
+            .iter()
+            .filter(|t| t.anti == anti)
+            .filter_map(|t| {
+                Some(engine::PodAffinityTerm {
+                    topology_key: topology_key(&t.topology_key)?,
+                    match_labels: sorted(&t.label_selector),
+                })
+            })
+            .collect()
+    };
+    engine::Pod {
+        id: pod_id(pod),
+        requests: engine::Resources::new(
+            requests.cpu_millis,
+            requests.memory_mib,
+            1,
+            requests.gpus,
+        ),
+        labels: sorted(&pod.labels),
+        node_selector: sorted(&pod.node_selector),
+        required_node_affinity: if requirements.is_empty() {
+            Vec::new()
+        } else {
+            vec![engine::NodeSelectorTerm { requirements }]
+        },
+        tolerations: pod
+            .tolerations
+            .iter()
+            .map(|t| engine::Toleration {
+                key: t.key.clone(),
+                operator: if t.operator == "Exists" {
+                    engine::TolerationOperator::Exists
+                } else {
+                    engine::TolerationOperator::Equal
+                },
+                value: t.value.clone(),
+                effect: taint_effect(t.effect()),
+            })
+            .collect(),
+        // Only hard constraints bind the plan; ScheduleAnyway is a preference.
+        topology_spread: pod
+            .topology_spread
+            .iter()
+            .filter(|s| s.when_unsatisfiable != "ScheduleAnyway")
+            .filter_map(|s| {
+                Some(engine::TopologySpread {
+                    topology_key: topology_key(&s.topology_key)?,
+                    max_skew: u32::try_from(s.max_skew.max(1)).unwrap_or(1),
+                    match_labels: sorted(&s.label_selector),
+                })
+            })
+            .collect(),
+        affinity: terms(false),
+        anti_affinity: terms(true),
+    }
+}
+
+/// What a node costs per hour: the catalog's on-demand price, or the advisor's spot estimate.
+pub fn node_price(region: &str, node: &common::Node) -> f64 {
+    let catalog = Catalog::embedded();
+    let on_demand = catalog
+        .on_demand_price(&node.instance_type)
+        .ok()
+        .flatten()
+        .unwrap_or(0.0);
+    if node.capacity_type() == common::CapacityType::Spot {
+        catalog
+            .estimated_spot_price(region, &node.instance_type)
+            .ok()
+            .flatten()
+            .unwrap_or(on_demand)
+    } else {
+        on_demand
+    }
+}
+
+pub fn capacity_type(node: &common::Node) -> engine::CapacityType {
+    if node.capacity_type() == common::CapacityType::Spot {
+        engine::CapacityType::Spot
+    } else {
+        engine::CapacityType::OnDemand
+    }
+}
+
+pub fn problem(region: &str, nodes: &[common::Node], pods: &[common::Pod]) -> engine::Problem {
+    let mut zones: Vec<String> = zones_of(region).into_iter().take(3).collect();
+    for node in nodes {
+        if !node.zone.is_empty() && !zones.contains(&node.zone) {
+            zones.push(node.zone.clone());
+        }
+    }
+    let existing_nodes = nodes
+        .iter()
+        .map(|node| engine::ExistingNode {
+            name: node.name.clone(),
+            instance_type: node.instance_type.clone(),
+            zone: node.zone.clone(),
+            capacity_type: capacity_type(node),
+            price_per_hour: node_price(region, node),
+            pods: pods
+                .iter()
+                .filter(|p| p.node_name == node.name && needs_a_node(p))
+                .map(pod_id)
+                .collect(),
+        })
+        .collect();
+    engine::Problem {
+        offerings: engine::offerings_in(region, &zones),
+        pods: pods.iter().filter(|p| needs_a_node(p)).map(pod).collect(),
+        policy: default_policy(),
+        risk_flags: Vec::new(),
+        existing_nodes,
+    }
+}

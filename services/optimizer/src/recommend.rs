@@ -1,0 +1,133 @@
+//! Recommend: the engine's cheapest node set for the cluster's pods, and the ordered steps from the
+//! nodes that exist to it, as a plan a user can read.
+
+use spot_engine as engine;
+use spot_proto::common::v1::{CapacityType, Pool};
+use spot_proto::optimizer::v1 as pb;
+
+/// Drains at once: at most a fifth of the nodes (at least one).
+pub fn disruption_budget() -> engine::DisruptionBudget {
+    engine::DisruptionBudget::percent(20)
+}
+
+fn capacity(capacity_type: engine::CapacityType) -> CapacityType {
+    match capacity_type {
+        engine::CapacityType::Spot => CapacityType::Spot,
+        engine::CapacityType::OnDemand => CapacityType::OnDemand,
+    }
+}
+
+fn step(index: usize, region: &str, step: &engine::Step) -> pb::PlanStep {
+    let mut out = pb::PlanStep {
+        index: index as u32,
+        status: pb::StepStatus::Pending.into(),
+        explanation: step.explanation.clone(),
+        ..Default::default()
+    };
+    match &step.action {
+        engine::StepAction::Launch {
+            instance_type,
+            zone,
+            capacity_type,
+            count,
+        } => {
+            out.kind = pb::StepKind::Launch.into();
+            out.pool = Some(Pool {
+                region: region.to_owned(),
+                zone: zone.clone(),
+                instance_type: instance_type.clone(),
+            });
+            out.capacity_type = capacity(*capacity_type).into();
+            out.count = *count;
+        }
+        engine::StepAction::WaitReady { count } => {
+            out.kind = pb::StepKind::WaitReady.into();
+            out.count = *count;
+        }
+        engine::StepAction::Cordon { node } => {
+            out.kind = pb::StepKind::Cordon.into();
+            out.node_name = node.clone();
+        }
+        engine::StepAction::Drain { node } => {
+            out.kind = pb::StepKind::Drain.into();
+            out.node_name = node.clone();
+        }
+        engine::StepAction::Terminate { node } => {
+            out.kind = pb::StepKind::Terminate.into();
+            out.node_name = node.clone();
+        }
+    }
+    out
+}
+
+/// Solves and plans; a change saving less than the policy's minimum becomes an empty plan that
+/// says why (so the cluster does not churn for pennies).
+pub fn recommend(cluster_id: &str, region: &str, problem: &engine::Problem) -> pb::Plan {
+    let solution = engine::solve(problem);
+    let planned = engine::plan(&problem.existing_nodes, &solution, disruption_budget());
+    let unplaced_pods = solution
+        .unschedulable
+        .iter()
+        .map(|u| {
+            let (namespace, name) = u.id.split_once('/').unwrap_or(("", u.id.as_str()));
+            pb::UnplacedPod {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                reason: u.reason.clone(),
+            }
+        })
+        .collect();
+    let minimum = problem.policy.min_savings_percent;
+    let saving_percent = if planned.current_cost_per_hour > 0.0 {
+        planned.savings_per_hour / planned.current_cost_per_hour * 100.0
+    } else {
+        0.0
+    };
+    let worth_it = !planned.steps.is_empty() && saving_percent >= minimum;
+    let reason = if planned.steps.is_empty() {
+        planned.reason.clone()
+    } else if !worth_it {
+        format!(
+            "the best plan saves {saving_percent:.1} % (${:.2} per month), below the policy's minimum of {minimum} %: nothing to do",
+            planned.savings_per_month
+        )
+    } else {
+        format!(
+            "moves the cluster from ${:.3}/h to ${:.3}/h, saving {saving_percent:.1} %",
+            planned.current_cost_per_hour, planned.target_cost_per_hour
+        )
+    };
+    pb::Plan {
+        id: uuid::Uuid::now_v7().simple().to_string(),
+        cluster_id: cluster_id.to_owned(),
+        state: pb::PlanState::Recommended.into(),
+        steps: if worth_it {
+            planned
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| step(i, region, s))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        current_usd_per_hour: planned.current_cost_per_hour,
+        target_usd_per_hour: if worth_it {
+            planned.target_cost_per_hour
+        } else {
+            planned.current_cost_per_hour
+        },
+        savings_usd_per_month: if worth_it {
+            planned.savings_per_month
+        } else {
+            0.0
+        },
+        optimality_gap_percent: solution.gap_percent,
+        unplaced_pods,
+        strategy: solution.strategy.clone(),
+        created_at: Some(spot_proto::time::timestamp(
+            chrono::Utc::now().timestamp_millis(),
+        )),
+        reason,
+    }
+}

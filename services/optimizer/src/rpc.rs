@@ -1,0 +1,200 @@
+//! OptimizerService: Recommend (a dry run, stored), ApplyPlan, ListPlans, GetPlan and WatchPlan.
+
+use futures::StreamExt;
+use prost::Message;
+use spot_access::{AuditNote, caller};
+use spot_config::ServiceName;
+use spot_kit::topics::OPTIMIZER_PLANS;
+use spot_proto::cluster::v1 as cluster;
+use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
+use spot_proto::common::v1::PageResponse;
+use spot_proto::optimizer::v1 as pb;
+use spot_proto::optimizer::v1::optimizer_service_server::OptimizerService;
+use tonic::{Request, Response, Status};
+
+use crate::OptimizerApi;
+use crate::apply::PlanRunner;
+use crate::problem::problem;
+use crate::recommend::recommend;
+
+type Router = ExecutionServiceClient<spot_kit::OutgoingChannel>;
+
+pub(crate) fn tenant<T>(request: &Request<T>) -> Result<String, Status> {
+    caller(request)?
+        .tenant_id()
+        .map(str::to_owned)
+        .ok_or_else(|| Status::permission_denied("this call acts within a tenant"))
+}
+
+impl OptimizerApi {
+    pub(crate) fn router(&self) -> Result<Router, Status> {
+        self.ctx
+            .clients
+            .channel(ServiceName::Cluster)
+            .map(ExecutionServiceClient::new)
+            .ok_or_else(|| Status::unavailable("the cluster service is not reachable"))
+    }
+
+    /// The cluster's state if it belongs to the tenant; another tenant's cluster does not exist.
+    pub(crate) async fn cluster_state(
+        &self,
+        tenant_id: &str,
+        cluster_id: &str,
+    ) -> Result<cluster::GetClusterStateResponse, Status> {
+        let state = self
+            .router()?
+            .get_cluster_state(cluster::GetClusterStateRequest {
+                cluster_id: cluster_id.to_owned(),
+            })
+            .await?
+            .into_inner();
+        match &state.cluster {
+            Some(cluster) if cluster.tenant_id == tenant_id => Ok(state),
+            _ => Err(Status::not_found("cluster not found")),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl OptimizerService for OptimizerApi {
+    async fn recommend(
+        &self,
+        request: Request<pb::RecommendRequest>,
+    ) -> Result<Response<pb::RecommendResponse>, Status> {
+        let tenant_id = tenant(&request)?;
+        let cluster_id = request.into_inner().cluster_id;
+        let state = self.cluster_state(&tenant_id, &cluster_id).await?;
+        let region = state
+            .cluster
+            .as_ref()
+            .map(|c| c.region.clone())
+            .unwrap_or_default();
+        let plan = tokio::task::spawn_blocking(move || {
+            recommend(
+                &cluster_id,
+                &region,
+                &problem(&region, &state.nodes, &state.pods),
+            )
+        })
+        .await
+        .map_err(|_| Status::internal("the planner stopped"))?;
+        self.plans.insert(&tenant_id, &plan).await?;
+        Ok(Response::new(pb::RecommendResponse { plan: Some(plan) }))
+    }
+
+    async fn apply_plan(
+        &self,
+        request: Request<pb::ApplyPlanRequest>,
+    ) -> Result<Response<pb::ApplyPlanResponse>, Status> {
+        let tenant_id = tenant(&request)?;
+        let plan_id = request.into_inner().plan_id;
+        let mut plan = self.plans.get(&tenant_id, &plan_id).await?;
+        if plan.state() != pb::PlanState::Recommended {
+            return Err(Status::failed_precondition(format!(
+                "plan {plan_id} is {}: only a recommended plan can be applied",
+                plan.state().as_str_name()
+            )));
+        }
+        if plan.steps.is_empty() {
+            return Err(Status::failed_precondition(format!(
+                "plan {plan_id} has no steps: {}",
+                plan.reason
+            )));
+        }
+        plan.state = pb::PlanState::Applying.into();
+        self.plans.save(&plan).await?;
+        let runner = PlanRunner {
+            router: self.router()?,
+            bus: self.ctx.bus.clone(),
+            store: self.plans.clone(),
+        };
+        tokio::spawn(runner.run(plan.clone()));
+        Ok(AuditNote::target(format!("plan/{}", plan.id))
+            .attach(Response::new(pb::ApplyPlanResponse { plan: Some(plan) })))
+    }
+
+    async fn list_plans(
+        &self,
+        request: Request<pb::ListPlansRequest>,
+    ) -> Result<Response<pb::ListPlansResponse>, Status> {
+        let tenant_id = tenant(&request)?;
+        let request = request.into_inner();
+        let size = match request.page.as_ref().map(|p| p.page_size) {
+            None | Some(0) => 50,
+            Some(size) => u64::from(size).min(500),
+        };
+        let before = request
+            .page
+            .as_ref()
+            .map(|p| p.page_token.as_str())
+            .filter(|t| !t.is_empty());
+        let mut plans = self
+            .plans
+            .list(&tenant_id, &request.cluster_id, before, size + 1)
+            .await?;
+        let more = plans.len() as u64 > size;
+        plans.truncate(size as usize);
+        let next_page_token = match plans.last() {
+            Some(last) if more => last.id.clone(),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListPlansResponse {
+            plans,
+            page: Some(PageResponse { next_page_token }),
+        }))
+    }
+
+    async fn get_plan(
+        &self,
+        request: Request<pb::GetPlanRequest>,
+    ) -> Result<Response<pb::GetPlanResponse>, Status> {
+        let tenant_id = tenant(&request)?;
+        let plan = self
+            .plans
+            .get(&tenant_id, &request.into_inner().plan_id)
+            .await?;
+        Ok(Response::new(pb::GetPlanResponse { plan: Some(plan) }))
+    }
+
+    async fn get_savings_report(
+        &self,
+        request: Request<pb::GetSavingsReportRequest>,
+    ) -> Result<Response<pb::GetSavingsReportResponse>, Status> {
+        let tenant_id = tenant(&request)?;
+        let request = request.into_inner();
+        let since = request.since.as_ref().map(spot_proto::time::millis);
+        Ok(Response::new(
+            self.savings_report(&tenant_id, &request.cluster_id, since)
+                .await?,
+        ))
+    }
+
+    async fn watch_plan(
+        &self,
+        request: Request<pb::WatchPlanRequest>,
+    ) -> Result<Response<tonic::codegen::BoxStream<pb::WatchPlanResponse>>, Status> {
+        let tenant_id = tenant(&request)?;
+        let plan_id = request.into_inner().plan_id;
+        // Subscribe before reading, so no change falls between the two.
+        let changes = self
+            .ctx
+            .bus
+            .subscribe(OPTIMIZER_PLANS)
+            .await
+            .map_err(spot_error::ServiceError::into_status)?;
+        let current = self.plans.get(&tenant_id, &plan_id).await?;
+        let shutdown = self.ctx.shutdown.clone();
+        let updates = changes.filter_map(move |message| {
+            let plan = pb::Plan::decode(message.payload.as_slice())
+                .ok()
+                .filter(|p| p.id == plan_id);
+            std::future::ready(plan.map(|plan| Ok(pb::WatchPlanResponse { plan: Some(plan) })))
+        });
+        let stream = futures::stream::once(std::future::ready(Ok(pb::WatchPlanResponse {
+            plan: Some(current),
+        })))
+        .chain(updates)
+        .take_until(async move { shutdown.cancelled().await });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

@@ -1,0 +1,627 @@
+//! The first end-to-end loop: an agent reports an all-on-demand cluster, the optimizer recommends
+//! spot capacity with savings and readable steps, and applying the plan launches new nodes on the
+//! (simulated) cloud, waits for them to join, cordons and drains the old ones on the agent's
+//! stream and terminates them, in that order.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use spot_access::{InternalCredential, OutgoingInterceptor};
+use spot_agent::executor::{Executor, Outcome};
+use spot_agent::session::{Agent, AgentSettings, ClusterSource};
+use spot_proto::agent::v1::{Action, ActionKind, Delta, Snapshot};
+use spot_proto::auth::v1 as auth;
+use spot_proto::cluster::v1 as cluster;
+use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
+use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
+use spot_proto::common::v1::{CapacityType, Node, Pod, PodPhase, Pool, Resources};
+use spot_proto::optimizer::v1 as pb;
+use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
+use spot_testkit::{TestServer, authed};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+const SECRET: &str = "a-test-internal-secret-of-32-chars-or-more";
+const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
+
+struct Cluster {
+    snapshot: Mutex<Snapshot>,
+    deltas: broadcast::Sender<Delta>,
+}
+
+impl ClusterSource for Cluster {
+    fn snapshot(&self) -> Snapshot {
+        self.snapshot.lock().unwrap().clone()
+    }
+    fn subscribe(&self) -> broadcast::Receiver<Delta> {
+        self.deltas.subscribe()
+    }
+}
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<Action>>);
+
+#[async_trait::async_trait]
+impl Executor for Recorder {
+    async fn execute(&self, action: Action) -> Outcome {
+        self.0.lock().unwrap().push(action);
+        Outcome::succeeded("done")
+    }
+}
+
+fn node(name: &str, zone: &str, instance_id: &str, capacity_type: CapacityType) -> Node {
+    Node {
+        name: name.to_owned(),
+        instance_id: instance_id.to_owned(),
+        instance_type: "m5.xlarge".to_owned(),
+        zone: zone.to_owned(),
+        capacity_type: capacity_type.into(),
+        allocatable: Some(Resources {
+            cpu_millis: 3_920,
+            memory_mib: 14_000,
+            pods: 58,
+            gpus: 0,
+        }),
+        ready: true,
+        ..Default::default()
+    }
+}
+
+fn pod(name: &str, node: &str) -> Pod {
+    Pod {
+        namespace: "shop".to_owned(),
+        name: name.to_owned(),
+        requests: Some(Resources {
+            cpu_millis: 500,
+            memory_mib: 1_024,
+            pods: 1,
+            gpus: 0,
+        }),
+        owner_kind: "ReplicaSet".to_owned(),
+        node_name: node.to_owned(),
+        phase: PodPhase::Running.into(),
+        ..Default::default()
+    }
+}
+
+async fn launch_on_demand(
+    router: &mut ExecutionServiceClient<
+        tonic::service::interceptor::InterceptedService<
+            tonic::transport::Channel,
+            OutgoingInterceptor,
+        >,
+    >,
+    cluster_id: &str,
+    zone: &str,
+) -> String {
+    router
+        .execute_step(cluster::ExecuteStepRequest {
+            cluster_id: cluster_id.to_owned(),
+            plan_id: String::new(),
+            step: Some(cluster::execute_step_request::Step::Launch(
+                cluster::LaunchCapacity {
+                    pools: vec![Pool {
+                        region: "us-east-1".into(),
+                        zone: zone.into(),
+                        instance_type: "m5.xlarge".into(),
+                    }],
+                    capacity_type: CapacityType::OnDemand.into(),
+                    count: 1,
+                },
+            )),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .instance_ids
+        .remove(0)
+}
+
+#[tokio::test]
+async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let mut clusters = ClusterServiceClient::new(test.channel.clone());
+    let registered = clusters
+        .register_cluster(authed(
+            cluster::RegisterClusterRequest {
+                name: "shop".into(),
+                region: "us-east-1".into(),
+                aws_account_id: String::new(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let cluster_id = registered.cluster.unwrap().id;
+
+    // Three on-demand nodes that really exist in the simulated cloud, two pods on each.
+    let credential = InternalCredential::new(SECRET.as_bytes(), "test").unwrap();
+    let mut router = ExecutionServiceClient::with_interceptor(
+        test.channel.clone(),
+        OutgoingInterceptor::new(credential),
+    );
+    let mut nodes = Vec::new();
+    let mut pods = Vec::new();
+    for (i, zone) in ZONES.iter().enumerate() {
+        let id = launch_on_demand(&mut router, &cluster_id, zone).await;
+        let name = format!("old-{i}");
+        pods.push(pod(&format!("web-{i}"), &name));
+        pods.push(pod(&format!("api-{i}"), &name));
+        nodes.push(node(&name, zone, &id, CapacityType::OnDemand));
+    }
+    let source = Arc::new(Cluster {
+        snapshot: Mutex::new(Snapshot {
+            nodes,
+            pods,
+            pdbs: vec![],
+        }),
+        deltas: broadcast::channel(64).0,
+    });
+    let executor = Arc::new(Recorder::default());
+    let mut settings =
+        AgentSettings::new(&format!("http://{}", test.addr()), &registered.agent_key);
+    settings.max_backoff = Duration::from_millis(300);
+    let stop = CancellationToken::new();
+    let (_notices, interruptions) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(
+        Agent::new(settings, executor.clone(), source.clone()).run(interruptions, stop.clone()),
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let listed = clusters
+            .list_nodes(authed(
+                cluster::ListNodesRequest {
+                    cluster_id: cluster_id.clone(),
+                    page: None,
+                },
+                &owner,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .nodes;
+        if listed.len() == 3 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the snapshot never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let mut optimizer = OptimizerServiceClient::new(test.channel.clone());
+    let plan = optimizer
+        .recommend(authed(
+            pb::RecommendRequest {
+                cluster_id: cluster_id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    assert_eq!(plan.state(), pb::PlanState::Recommended);
+    assert!(plan.unplaced_pods.is_empty(), "{:?}", plan.unplaced_pods);
+    assert!(plan.savings_usd_per_month > 0.0, "{}", plan.reason);
+    assert!(plan.target_usd_per_hour < plan.current_usd_per_hour);
+    assert!(
+        plan.steps.iter().all(|s| !s.explanation.is_empty()),
+        "every step explains itself"
+    );
+    let first_drain = plan
+        .steps
+        .iter()
+        .position(|s| s.kind() == pb::StepKind::Drain)
+        .expect("old nodes are drained");
+    let last_launch = plan
+        .steps
+        .iter()
+        .rposition(|s| s.kind() == pb::StepKind::Launch)
+        .expect("new capacity");
+    let ready = plan
+        .steps
+        .iter()
+        .position(|s| s.kind() == pb::StepKind::WaitReady)
+        .expect("waits for it");
+    assert!(
+        last_launch < ready && ready < first_drain,
+        "capacity first: {:?}",
+        plan.steps
+    );
+    assert!(
+        plan.steps
+            .iter()
+            .any(|s| s.kind() == pb::StepKind::Launch && s.capacity_type() == CapacityType::Spot)
+    );
+
+    // Apply: as new instances launch, they join the cluster (the agent reports them).
+    let mut watch = optimizer
+        .watch_plan(authed(
+            pb::WatchPlanRequest {
+                plan_id: plan.id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut events = clusters
+        .watch_cluster(authed(
+            cluster::WatchClusterRequest {
+                cluster_id: cluster_id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let joiner = {
+        let source = source.clone();
+        tokio::spawn(async move {
+            let mut joined = 0;
+            while let Some(Ok(event)) = events.next().await {
+                let event = event.event.unwrap();
+                let Some(ids) = event
+                    .message
+                    .strip_prefix("launched ")
+                    .and_then(|m| m.split_once(": "))
+                    .map(|(_, ids)| ids.to_owned())
+                else {
+                    continue;
+                };
+                let nodes = ids
+                    .split(", ")
+                    .map(|id| {
+                        joined += 1;
+                        node(
+                            &format!("new-{joined}"),
+                            "us-east-1a",
+                            id,
+                            CapacityType::Spot,
+                        )
+                    })
+                    .collect();
+                let _ = source.deltas.send(Delta {
+                    upserted_nodes: nodes,
+                    ..Default::default()
+                });
+            }
+        })
+    };
+    let applying = optimizer
+        .apply_plan(authed(
+            pb::ApplyPlanRequest {
+                plan_id: plan.id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    assert_eq!(applying.state(), pb::PlanState::Applying);
+    let finished = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(update) = watch.next().await {
+            let plan = update.unwrap().plan.unwrap();
+            if !matches!(
+                plan.state(),
+                pb::PlanState::Applying | pb::PlanState::Recommended
+            ) {
+                return plan;
+            }
+        }
+        panic!("the watch ended")
+    })
+    .await
+    .expect("the plan finishes");
+    assert_eq!(
+        finished.state(),
+        pb::PlanState::Succeeded,
+        "{}",
+        finished.reason
+    );
+    assert!(
+        finished
+            .steps
+            .iter()
+            .all(|s| s.status() == pb::StepStatus::Succeeded)
+    );
+    let ran = executor.0.lock().unwrap().clone();
+    let drained: Vec<_> = ran
+        .iter()
+        .filter(|a| a.kind() == ActionKind::Drain)
+        .map(|a| a.node_name.as_str())
+        .collect();
+    assert!(
+        !drained.is_empty() && drained.iter().all(|n| n.starts_with("old-")),
+        "{drained:?}"
+    );
+    assert!(ran.iter().any(|a| a.kind() == ActionKind::Cordon));
+
+    // A finished plan cannot be applied again; the plan list has it.
+    let again = optimizer
+        .apply_plan(authed(
+            pb::ApplyPlanRequest {
+                plan_id: plan.id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), tonic::Code::FailedPrecondition);
+    let listed = optimizer
+        .list_plans(authed(
+            pb::ListPlansRequest {
+                cluster_id: cluster_id.clone(),
+                page: None,
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .plans;
+    assert_eq!(listed[0].id, plan.id);
+    joiner.abort();
+    stop.cancel();
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn in_safe_mode_an_applied_plan_is_refused_and_says_why() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let mut clusters = ClusterServiceClient::new(test.channel.clone());
+    let registered = clusters
+        .register_cluster(authed(
+            cluster::RegisterClusterRequest {
+                name: "shop".into(),
+                region: "us-east-1".into(),
+                aws_account_id: String::new(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let cluster_id = registered.cluster.unwrap().id;
+    let source = Arc::new(Cluster {
+        snapshot: Mutex::new(Snapshot {
+            nodes: vec![
+                node("old-0", "us-east-1a", "i-0", CapacityType::OnDemand),
+                node("old-1", "us-east-1b", "i-1", CapacityType::OnDemand),
+            ],
+            pods: vec![pod("web-0", "old-0"), pod("web-1", "old-1")],
+            pdbs: vec![],
+        }),
+        deltas: broadcast::channel(8).0,
+    });
+    let stop = CancellationToken::new();
+    let (_notices, interruptions) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(
+        Agent::new(
+            AgentSettings::new(&format!("http://{}", test.addr()), &registered.agent_key),
+            Arc::new(Recorder::default()),
+            source,
+        )
+        .run(interruptions, stop.clone()),
+    );
+    let mut optimizer = OptimizerServiceClient::new(test.channel.clone());
+    let plan = loop {
+        let plan = optimizer
+            .recommend(authed(
+                pb::RecommendRequest {
+                    cluster_id: cluster_id.clone(),
+                },
+                &owner,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .plan
+            .unwrap();
+        if !plan.steps.is_empty() {
+            break plan;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let admin = test.admin_token().await;
+    spot_proto::auth::v1::admin_service_client::AdminServiceClient::new(test.channel.clone())
+        .update_system_config(authed(
+            auth::UpdateSystemConfigRequest {
+                config: Some(auth::SystemConfig {
+                    safe_mode: true,
+                    global_risk_ttl_seconds: 1_800,
+                }),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+    optimizer
+        .apply_plan(authed(
+            pb::ApplyPlanRequest {
+                plan_id: plan.id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let refused = loop {
+        let current = optimizer
+            .get_plan(authed(
+                pb::GetPlanRequest {
+                    plan_id: plan.id.clone(),
+                },
+                &owner,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .plan
+            .unwrap();
+        if current.state() != pb::PlanState::Applying {
+            break current;
+        }
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(refused.state(), pb::PlanState::Refused);
+    assert!(refused.reason.contains("safe mode"), "{}", refused.reason);
+    assert_eq!(refused.steps[0].status(), pb::StepStatus::Failed);
+    assert!(
+        refused.steps[1..]
+            .iter()
+            .all(|s| s.status() == pb::StepStatus::Skipped)
+    );
+    stop.cancel();
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_what_the_cluster_costs_from_its_agents_report() {
+    let test = TestServer::start(&[]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = ClusterServiceClient::new(test.channel.clone())
+        .register_cluster(authed(
+            cluster::RegisterClusterRequest {
+                name: "shop".into(),
+                region: "us-east-1".into(),
+                aws_account_id: String::new(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let cluster_id = registered.cluster.unwrap().id;
+    let source = Arc::new(Cluster {
+        snapshot: Mutex::new(Snapshot {
+            nodes: vec![
+                node("a", "us-east-1a", "i-a", CapacityType::OnDemand),
+                node("b", "us-east-1b", "i-b", CapacityType::Spot),
+            ],
+            pods: vec![pod("web-0", "a"), pod("web-1", "b")],
+            pdbs: vec![],
+        }),
+        deltas: broadcast::channel(8).0,
+    });
+    let stop = CancellationToken::new();
+    let (_notices, interruptions) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(
+        Agent::new(
+            AgentSettings::new(&format!("http://{}", test.addr()), &registered.agent_key),
+            Arc::new(Recorder::default()),
+            source,
+        )
+        .run(interruptions, stop.clone()),
+    );
+    let mut dashboard =
+        spot_proto::optimizer::v1::dashboard_service_client::DashboardServiceClient::new(
+            test.channel.clone(),
+        );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let kpis = loop {
+        let kpis = dashboard
+            .get_kpis(authed(
+                pb::GetKpisRequest {
+                    cluster_id: cluster_id.clone(),
+                },
+                &owner,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .kpis
+            .unwrap();
+        if kpis.nodes == 2 {
+            break kpis;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no cost sample: {kpis:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let catalog = spot_cloud::Catalog::embedded();
+    let on_demand = catalog.on_demand_price("m5.xlarge").unwrap().unwrap();
+    let spot = catalog
+        .estimated_spot_price("us-east-1", "m5.xlarge")
+        .unwrap()
+        .unwrap();
+    assert!(
+        (kpis.hourly_cost_usd - (on_demand + spot)).abs() < 1e-9,
+        "{kpis:?}"
+    );
+    assert!((kpis.on_demand_hourly_cost_usd - 2.0 * on_demand).abs() < 1e-9);
+    assert_eq!(kpis.spot_share_percent, 50.0);
+    // 2 x 500m requested of 2 x 3,920m allocatable.
+    assert!((kpis.cpu_allocation_percent - 1_000.0 / 7_840.0 * 100.0).abs() < 1e-9);
+    let tenant_wide = dashboard
+        .get_kpis(authed(pb::GetKpisRequest::default(), &owner))
+        .await
+        .unwrap()
+        .into_inner()
+        .kpis
+        .unwrap();
+    assert_eq!(tenant_wide.nodes, 2);
+    let series = dashboard
+        .get_cost_series(authed(
+            pb::GetCostSeriesRequest {
+                cluster_id: cluster_id.clone(),
+                ..Default::default()
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .points;
+    assert_eq!(series.len(), 1);
+    assert!(series[0].cost_usd_per_hour < series[0].on_demand_usd_per_hour);
+    let report = OptimizerServiceClient::new(test.channel.clone())
+        .get_savings_report(authed(
+            pb::GetSavingsReportRequest {
+                cluster_id: cluster_id.clone(),
+                since: None,
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        report.savings_usd >= 0.0 && report.actual_usd <= report.on_demand_equivalent_usd,
+        "{report:?}"
+    );
+    // Another tenant cannot read this cluster's figures.
+    let other = test.sign_up("Other").await.access_token;
+    let denied = dashboard
+        .get_kpis(authed(
+            pb::GetKpisRequest {
+                cluster_id: cluster_id.clone(),
+            },
+            &other,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), tonic::Code::NotFound);
+    let empty = dashboard
+        .get_kpis(authed(pb::GetKpisRequest::default(), &other))
+        .await
+        .unwrap()
+        .into_inner()
+        .kpis
+        .unwrap();
+    assert_eq!(empty.nodes, 0);
+    stop.cancel();
+    test.stop().await;
+}
