@@ -350,6 +350,39 @@ async fn bad_keys_bad_messages_and_unknown_results_get_clear_statuses() {
         matches!(next(&mut other_responses).await, session_response::Message::Welcome(w) if w.cluster_id == other.cluster.id)
     );
 
+    // A revoked agent key is refused at once (revocation reaches every verifier on the bus).
+    let mut keys = spot_proto::auth::v1::api_key_service_client::ApiKeyServiceClient::new(
+        test.channel.clone(),
+    );
+    let other_key = keys
+        .list_api_keys(authed(auth::ListApiKeysRequest { page: None }, &owner))
+        .await
+        .unwrap()
+        .into_inner()
+        .api_keys
+        .into_iter()
+        .find(|k| k.cluster_id == other.cluster.id)
+        .expect("the other cluster's agent key");
+    keys.revoke_api_key(authed(
+        auth::RevokeApiKeyRequest {
+            api_key_id: other_key.id,
+        },
+        &owner,
+    ))
+    .await
+    .unwrap();
+    eventually("the revocation to reach the verifier", || {
+        let test = &test;
+        let key = other.agent_key.clone();
+        async move {
+            match raw_session(test, &key, hello()).await {
+                Err(status) if status.code() == tonic::Code::Unauthenticated => Some(()),
+                _ => None,
+            }
+        }
+    })
+    .await;
+
     // Oversize messages end the stream with a clear status.
     let huge = Snapshot {
         nodes: (0..40_000)
