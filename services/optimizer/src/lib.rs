@@ -3,9 +3,11 @@
 //! service's execution router.
 //!
 //! Dashboards and savings come from cost samples the sampler (one runner across replicas) takes
-//! from each cluster's reports.
+//! from each cluster's reports; the autopilot (also one runner) re-plans clusters as they change
+//! and answers interruption notices with replacement capacity first.
 
 mod apply;
+mod autopilot;
 mod costs;
 mod dashboard_rpc;
 mod entity;
@@ -28,6 +30,26 @@ pub struct OptimizerApi {
     costs: costs::CostStore,
 }
 
+/// Runs `job` on exactly one replica at a time (a bus lease), until shutdown.
+fn singleton<F, Fut>(ctx: &ServiceContext, name: &'static str, job: F)
+where
+    F: FnMut(spot_bus::CancellationToken) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let bus = ctx.bus.clone();
+    let shutdown = ctx.shutdown.clone();
+    tokio::spawn(async move {
+        spot_bus::run_singleton(
+            bus.as_ref(),
+            name,
+            Duration::from_secs(15),
+            shutdown.cancelled_owned(),
+            job,
+        )
+        .await;
+    });
+}
+
 pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
     let api = OptimizerApi {
         ctx: ctx.clone(),
@@ -35,17 +57,12 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
         costs: costs::CostStore::new(ctx.db.clone()),
     };
     let sampler = api.clone();
-    let shutdown = ctx.shutdown.clone();
-    tokio::spawn(async move {
-        let bus = sampler.ctx.bus.clone();
-        spot_bus::run_singleton(
-            bus.as_ref(),
-            "optimizer.cost-sampler",
-            Duration::from_secs(15),
-            shutdown.cancelled_owned(),
-            |lost| sampler.clone().run_sampler(lost),
-        )
-        .await;
+    singleton(ctx, "optimizer.cost-sampler", move |lost| {
+        sampler.clone().run_sampler(lost)
+    });
+    let autopilot = api.clone();
+    singleton(ctx, "optimizer.autopilot", move |lost| {
+        autopilot.clone().run_autopilot(lost)
     });
     registry
         .add(OptimizerServiceServer::new(api.clone()))

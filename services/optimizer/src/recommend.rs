@@ -60,6 +60,51 @@ fn step(index: usize, region: &str, step: &engine::Step) -> pb::PlanStep {
     out
 }
 
+/// An engine plan as the message users see, in the given state.
+pub fn message(cluster_id: &str, region: &str, planned: &engine::Plan, strategy: &str) -> pb::Plan {
+    pb::Plan {
+        id: uuid::Uuid::now_v7().simple().to_string(),
+        cluster_id: cluster_id.to_owned(),
+        state: pb::PlanState::Recommended.into(),
+        steps: planned
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| step(i, region, s))
+            .collect(),
+        current_usd_per_hour: planned.current_cost_per_hour,
+        target_usd_per_hour: planned.target_cost_per_hour,
+        savings_usd_per_month: planned.savings_per_month,
+        strategy: strategy.to_owned(),
+        created_at: Some(spot_proto::time::timestamp(
+            chrono::Utc::now().timestamp_millis(),
+        )),
+        reason: planned.reason.clone(),
+        ..Default::default()
+    }
+}
+
+/// Replacement capacity from other pools first, then the drain of the nodes in the interrupted
+/// (or flagged) pool.
+pub fn respond(
+    cluster_id: &str,
+    region: &str,
+    problem: &engine::Problem,
+    pool: &engine::PoolRef,
+) -> pb::Plan {
+    let mut flagged = problem.clone();
+    flagged.risk_flags.push(pool.clone());
+    let planned = engine::respond_to_interruption(&flagged, pool, disruption_budget());
+    let mut plan = message(cluster_id, region, &planned, "interruption-response");
+    if plan.reason.is_empty() {
+        plan.reason = format!(
+            "spot capacity in {} / {} is being reclaimed: replacement first, then the drain",
+            pool.zone, pool.instance_type
+        );
+    }
+    plan
+}
+
 /// Solves and plans; a change saving less than the policy's minimum becomes an empty plan that
 /// says why (so the cluster does not churn for pennies).
 pub fn recommend(cluster_id: &str, region: &str, problem: &engine::Problem) -> pb::Plan {
@@ -97,37 +142,14 @@ pub fn recommend(cluster_id: &str, region: &str, problem: &engine::Problem) -> p
             planned.current_cost_per_hour, planned.target_cost_per_hour
         )
     };
-    pb::Plan {
-        id: uuid::Uuid::now_v7().simple().to_string(),
-        cluster_id: cluster_id.to_owned(),
-        state: pb::PlanState::Recommended.into(),
-        steps: if worth_it {
-            planned
-                .steps
-                .iter()
-                .enumerate()
-                .map(|(i, s)| step(i, region, s))
-                .collect()
-        } else {
-            Vec::new()
-        },
-        current_usd_per_hour: planned.current_cost_per_hour,
-        target_usd_per_hour: if worth_it {
-            planned.target_cost_per_hour
-        } else {
-            planned.current_cost_per_hour
-        },
-        savings_usd_per_month: if worth_it {
-            planned.savings_per_month
-        } else {
-            0.0
-        },
-        optimality_gap_percent: solution.gap_percent,
-        unplaced_pods,
-        strategy: solution.strategy.clone(),
-        created_at: Some(spot_proto::time::timestamp(
-            chrono::Utc::now().timestamp_millis(),
-        )),
-        reason,
+    let mut plan = message(cluster_id, region, &planned, &solution.strategy);
+    plan.optimality_gap_percent = solution.gap_percent;
+    plan.unplaced_pods = unplaced_pods;
+    plan.reason = reason;
+    if !worth_it {
+        plan.steps.clear();
+        plan.target_usd_per_hour = plan.current_usd_per_hour;
+        plan.savings_usd_per_month = 0.0;
     }
+    plan
 }

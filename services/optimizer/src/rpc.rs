@@ -35,6 +35,20 @@ impl OptimizerApi {
             .ok_or_else(|| Status::unavailable("the cluster service is not reachable"))
     }
 
+    /// Marks the plan applying and runs it in the background.
+    pub(crate) async fn start_applying(&self, mut plan: pb::Plan) -> Result<pb::Plan, Status> {
+        let router = self.router()?;
+        plan.state = pb::PlanState::Applying.into();
+        self.plans.save(&plan).await?;
+        let runner = PlanRunner {
+            router,
+            bus: self.ctx.bus.clone(),
+            store: self.plans.clone(),
+        };
+        tokio::spawn(runner.run(plan.clone()));
+        Ok(plan)
+    }
+
     /// The cluster's state if it belongs to the tenant; another tenant's cluster does not exist.
     pub(crate) async fn cluster_state(
         &self,
@@ -88,7 +102,7 @@ impl OptimizerService for OptimizerApi {
     ) -> Result<Response<pb::ApplyPlanResponse>, Status> {
         let tenant_id = tenant(&request)?;
         let plan_id = request.into_inner().plan_id;
-        let mut plan = self.plans.get(&tenant_id, &plan_id).await?;
+        let plan = self.plans.get(&tenant_id, &plan_id).await?;
         if plan.state() != pb::PlanState::Recommended {
             return Err(Status::failed_precondition(format!(
                 "plan {plan_id} is {}: only a recommended plan can be applied",
@@ -101,14 +115,7 @@ impl OptimizerService for OptimizerApi {
                 plan.reason
             )));
         }
-        plan.state = pb::PlanState::Applying.into();
-        self.plans.save(&plan).await?;
-        let runner = PlanRunner {
-            router: self.router()?,
-            bus: self.ctx.bus.clone(),
-            store: self.plans.clone(),
-        };
-        tokio::spawn(runner.run(plan.clone()));
+        let plan = self.start_applying(plan).await?;
         Ok(AuditNote::target(format!("plan/{}", plan.id))
             .attach(Response::new(pb::ApplyPlanResponse { plan: Some(plan) })))
     }

@@ -85,15 +85,19 @@ fn pod(name: &str, node: &str) -> Pod {
     }
 }
 
-async fn launch_on_demand(
-    router: &mut ExecutionServiceClient<
-        tonic::service::interceptor::InterceptedService<
-            tonic::transport::Channel,
-            OutgoingInterceptor,
-        >,
-    >,
+type Router = ExecutionServiceClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, OutgoingInterceptor>,
+>;
+
+async fn launch_on_demand(router: &mut Router, cluster_id: &str, zone: &str) -> String {
+    launch(router, cluster_id, zone, CapacityType::OnDemand).await
+}
+
+async fn launch(
+    router: &mut Router,
     cluster_id: &str,
     zone: &str,
+    capacity_type: CapacityType,
 ) -> String {
     router
         .execute_step(cluster::ExecuteStepRequest {
@@ -106,7 +110,7 @@ async fn launch_on_demand(
                         zone: zone.into(),
                         instance_type: "m5.xlarge".into(),
                     }],
-                    capacity_type: CapacityType::OnDemand.into(),
+                    capacity_type: capacity_type.into(),
                     count: 1,
                 },
             )),
@@ -622,6 +626,185 @@ async fn the_dashboard_shows_what_the_cluster_costs_from_its_agents_report() {
         .kpis
         .unwrap();
     assert_eq!(empty.nodes, 0);
+    stop.cancel();
+    test.stop().await;
+}
+
+/// Adds every instance the cluster service reports launching to the agent's view, as ready spot
+/// nodes, as a real cluster's nodes would join.
+fn join_launched_nodes(
+    mut events: tonic::Streaming<cluster::WatchClusterResponse>,
+    source: Arc<Cluster>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut joined = 0;
+        while let Some(Ok(event)) = events.next().await {
+            let message = event.event.unwrap().message;
+            let Some((_, ids)) = message
+                .strip_prefix("launched ")
+                .and_then(|m| m.split_once(": "))
+            else {
+                continue;
+            };
+            let nodes = ids
+                .split(", ")
+                .map(|id| {
+                    joined += 1;
+                    node(
+                        &format!("replacement-{joined}"),
+                        "us-east-1c",
+                        id,
+                        CapacityType::Spot,
+                    )
+                })
+                .collect();
+            let _ = source.deltas.send(Delta {
+                upserted_nodes: nodes,
+                ..Default::default()
+            });
+        }
+    })
+}
+
+#[tokio::test]
+async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let mut clusters = ClusterServiceClient::new(test.channel.clone());
+    let registered = clusters
+        .register_cluster(authed(
+            cluster::RegisterClusterRequest {
+                name: "shop".into(),
+                region: "us-east-1".into(),
+                aws_account_id: String::new(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let cluster_id = registered.cluster.unwrap().id;
+    let credential = InternalCredential::new(SECRET.as_bytes(), "test").unwrap();
+    let mut router = ExecutionServiceClient::with_interceptor(
+        test.channel.clone(),
+        OutgoingInterceptor::new(credential),
+    );
+    let doomed = launch(&mut router, &cluster_id, "us-east-1a", CapacityType::Spot).await;
+    let safe = launch(&mut router, &cluster_id, "us-east-1b", CapacityType::Spot).await;
+    let source = Arc::new(Cluster {
+        snapshot: Mutex::new(Snapshot {
+            nodes: vec![
+                node("spot-a", "us-east-1a", &doomed, CapacityType::Spot),
+                node("spot-b", "us-east-1b", &safe, CapacityType::Spot),
+            ],
+            pods: vec![
+                pod("web-0", "spot-a"),
+                pod("web-1", "spot-a"),
+                pod("web-2", "spot-b"),
+            ],
+            pdbs: vec![],
+        }),
+        deltas: broadcast::channel(16).0,
+    });
+    let events = clusters
+        .watch_cluster(authed(
+            cluster::WatchClusterRequest {
+                cluster_id: cluster_id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let joiner = join_launched_nodes(events, source.clone());
+    let executor = Arc::new(Recorder::default());
+    let stop = CancellationToken::new();
+    let (notices, interruptions) = tokio::sync::mpsc::channel(4);
+    let mut settings =
+        AgentSettings::new(&format!("http://{}", test.addr()), &registered.agent_key);
+    settings.max_backoff = Duration::from_millis(300);
+    tokio::spawn(Agent::new(settings, executor.clone(), source).run(interruptions, stop.clone()));
+
+    // The agent's IMDS watcher on spot-a hears the two-minute warning.
+    let warned = tokio::time::Instant::now();
+    notices
+        .send(spot_proto::agent::v1::InterruptionNotice {
+            event_id: format!("{doomed}:spot-interruption:1"),
+            kind: spot_proto::agent::v1::InterruptionKind::SpotInterruption.into(),
+            instance_id: doomed.clone(),
+            node_name: "spot-a".into(),
+            pool: Some(Pool {
+                region: "us-east-1".into(),
+                zone: "us-east-1a".into(),
+                instance_type: "m5.xlarge".into(),
+            }),
+            action_at: Some(spot_proto::time::timestamp(
+                chrono::Utc::now().timestamp_millis() + 120_000,
+            )),
+        })
+        .await
+        .unwrap();
+    let mut optimizer = OptimizerServiceClient::new(test.channel.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let plan = loop {
+        let plans = optimizer
+            .list_plans(authed(
+                pb::ListPlansRequest {
+                    cluster_id: cluster_id.clone(),
+                    page: None,
+                },
+                &owner,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .plans;
+        if let Some(plan) = plans.into_iter().find(|p| {
+            p.strategy == "interruption-response"
+                && !matches!(
+                    p.state(),
+                    pb::PlanState::Applying | pb::PlanState::Recommended
+                )
+        }) {
+            break plan;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no interruption response finished"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let handled_in = warned.elapsed();
+    assert_eq!(plan.state(), pb::PlanState::Succeeded, "{}", plan.reason);
+    assert!(
+        handled_in < Duration::from_secs(60),
+        "well inside the 120 s notice: {handled_in:?}"
+    );
+    let kinds: Vec<_> = plan.steps.iter().map(|s| s.kind()).collect();
+    let launch_at = kinds
+        .iter()
+        .position(|k| *k == pb::StepKind::Launch)
+        .expect("replacement capacity");
+    let drain_at = kinds
+        .iter()
+        .position(|k| *k == pb::StepKind::Drain)
+        .expect("the drain");
+    assert!(launch_at < drain_at, "replacement first: {kinds:?}");
+    let launched_pool = plan.steps[launch_at].pool.clone().unwrap();
+    assert!(
+        !(launched_pool.zone == "us-east-1a" && launched_pool.instance_type == "m5.xlarge"),
+        "never back into the interrupted pool"
+    );
+    let drained: Vec<_> = executor
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|a| a.kind() == ActionKind::Drain)
+        .map(|a| a.node_name.clone())
+        .collect();
+    assert_eq!(drained, ["spot-a"]);
+    joiner.abort();
     stop.cancel();
     test.stop().await;
 }

@@ -1,0 +1,200 @@
+//! The autopilot: one runner across replicas (a bus lease) keeps every cluster on its best plan.
+//! - An interruption notice on a pool in use: a plan with replacement capacity from other pools,
+//!   then the drain, applied at once (the notice gives 120 s).
+//! - A change reported by the agent: after it settles (30 s), re-plan; apply when the plan pays
+//!   the policy's minimum saving and no other plan of the cluster is running; at most one
+//!   consolidation per cluster every 5 minutes, so the cluster never churns.
+//!
+//! A cluster in dry-run gets recommendations only; safe mode is left to the execution router,
+//! which refuses every change (the plan then shows as refused, with why).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures::StreamExt;
+use spot_bus::CancellationToken;
+use spot_kit::topics::{CLUSTER_UPDATED, INTERRUPTIONS};
+use spot_proto::cluster::v1::GetClusterStateRequest;
+use spot_proto::optimizer::v1 as pb;
+use tokio::time::Instant;
+
+use crate::OptimizerApi;
+use crate::problem::problem;
+use crate::recommend::{recommend, respond};
+
+const SETTLE: Duration = Duration::from_secs(30);
+const COOLDOWN: Duration = Duration::from_secs(300);
+
+struct Pending {
+    tenant_id: String,
+    due: Instant,
+}
+
+struct Interruption {
+    cluster_id: String,
+    tenant_id: String,
+    pool: spot_engine::PoolRef,
+}
+
+fn field<'a>(value: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+    value.get(name).and_then(serde_json::Value::as_str)
+}
+
+fn interruption(payload: &[u8]) -> Option<Interruption> {
+    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    Some(Interruption {
+        cluster_id: field(&value, "cluster_id")?.to_owned(),
+        tenant_id: field(&value, "tenant_id")?.to_owned(),
+        pool: spot_engine::PoolRef {
+            instance_type: field(&value, "instance_type")?.to_owned(),
+            zone: field(&value, "zone")?.to_owned(),
+        },
+    })
+}
+
+impl OptimizerApi {
+    pub(crate) async fn run_autopilot(self, lost: CancellationToken) {
+        let subscriptions = async {
+            let updates = self.ctx.bus.subscribe(CLUSTER_UPDATED).await?;
+            let interruptions = self.ctx.bus.subscribe(INTERRUPTIONS).await?;
+            Ok::<_, spot_bus::BusError>((updates, interruptions))
+        };
+        let (mut updates, mut interruptions) = match subscriptions.await {
+            Ok(both) => both,
+            Err(error) => {
+                tracing::error!(%error, "the autopilot cannot listen on the bus");
+                return;
+            }
+        };
+        let mut pending: HashMap<String, Pending> = HashMap::new();
+        let mut last_plan: HashMap<String, Instant> = HashMap::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                () = lost.cancelled() => return,
+                Some(message) = interruptions.next() => {
+                    if let Some(notice) = interruption(&message.payload) {
+                        self.handle_interruption(notice).await;
+                    }
+                }
+                Some(message) = updates.next() => {
+                    let value: serde_json::Value = serde_json::from_slice(&message.payload).unwrap_or_default();
+                    if let (Some(cluster_id), Some(tenant_id)) = (field(&value, "cluster_id"), field(&value, "tenant_id")) {
+                        pending.insert(cluster_id.to_owned(), Pending { tenant_id: tenant_id.to_owned(), due: Instant::now() + SETTLE });
+                    }
+                }
+                _ = tick.tick() => {
+                    let due: Vec<String> = pending
+                        .iter()
+                        .filter(|(id, p)| p.due <= Instant::now() && last_plan.get(*id).is_none_or(|at| at.elapsed() >= COOLDOWN))
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    for cluster_id in due {
+                        if let Some(entry) = pending.remove(&cluster_id)
+                            && self.consolidate(&entry.tenant_id, &cluster_id).await
+                        {
+                            last_plan.insert(cluster_id, Instant::now());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn running_plan(&self, tenant_id: &str, cluster_id: &str) -> bool {
+        self.plans
+            .list(tenant_id, cluster_id, None, 10)
+            .await
+            .map(|plans| plans.iter().any(|p| p.state() == pb::PlanState::Applying))
+            .unwrap_or(true)
+    }
+
+    /// Re-plans the cluster; true when a plan was applied or recommended.
+    async fn consolidate(&self, tenant_id: &str, cluster_id: &str) -> bool {
+        if self.running_plan(tenant_id, cluster_id).await {
+            return false;
+        }
+        let Ok(mut router) = self.router() else {
+            return false;
+        };
+        let Ok(state) = router
+            .get_cluster_state(GetClusterStateRequest {
+                cluster_id: cluster_id.to_owned(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+        else {
+            return false;
+        };
+        let Some(cluster) = state.cluster.clone() else {
+            return false;
+        };
+        if state.nodes.is_empty() {
+            return false;
+        }
+        let id = cluster_id.to_owned();
+        let plan = tokio::task::spawn_blocking(move || {
+            recommend(
+                &id,
+                &cluster.region,
+                &problem(&cluster.region, &state.nodes, &state.pods),
+            )
+        })
+        .await;
+        let Ok(plan) = plan else { return false };
+        if plan.steps.is_empty() {
+            return false;
+        }
+        self.keep(tenant_id, plan, cluster.dry_run).await
+    }
+
+    async fn handle_interruption(&self, notice: Interruption) {
+        let Ok(mut router) = self.router() else {
+            return;
+        };
+        let Ok(state) = router
+            .get_cluster_state(GetClusterStateRequest {
+                cluster_id: notice.cluster_id.clone(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+        else {
+            return;
+        };
+        let Some(cluster) = state.cluster.clone() else {
+            return;
+        };
+        let cluster_id = notice.cluster_id.clone();
+        let pool = notice.pool.clone();
+        let plan = tokio::task::spawn_blocking(move || {
+            let problem = problem(&cluster.region, &state.nodes, &state.pods);
+            respond(&cluster_id, &cluster.region, &problem, &pool)
+        })
+        .await;
+        let Ok(plan) = plan else { return };
+        if plan.steps.is_empty() {
+            tracing::info!(cluster = %notice.cluster_id, reason = %plan.reason, "interruption needs no plan");
+            return;
+        }
+        let dry_run = state.cluster.as_ref().is_some_and(|c| c.dry_run);
+        self.keep(&notice.tenant_id, plan, dry_run).await;
+    }
+
+    /// Stores the plan, and applies it unless the cluster only wants recommendations.
+    async fn keep(&self, tenant_id: &str, plan: pb::Plan, dry_run: bool) -> bool {
+        if let Err(status) = self.plans.insert(tenant_id, &plan).await {
+            tracing::warn!(%status, "autopilot plan not stored");
+            return false;
+        }
+        if dry_run {
+            return true;
+        }
+        match self.start_applying(plan).await {
+            Ok(_) => true,
+            Err(status) => {
+                tracing::warn!(%status, "autopilot plan not applied");
+                false
+            }
+        }
+    }
+}
