@@ -284,7 +284,8 @@ impl AgentSession {
         let outcome = match message {
             M::Hello(_) => Err(Status::invalid_argument(
                 "`hello` is only the first message of a session",
-            )),
+            )
+            .into()),
             M::Heartbeat(_) => {
                 self.presence.last_heartbeat_at = now();
                 self.api
@@ -299,13 +300,7 @@ impl AgentSession {
             M::Ack(ack) => self.acknowledge(ack).await,
             M::Result(result) => self.result(result).await,
         };
-        if let Err(status) = outcome {
-            let action_id = status
-                .metadata()
-                .get("action-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
+        if let Err(Refusal { status, action_id }) = outcome {
             self.send(notice(
                 status.code(),
                 status.message().to_owned(),
@@ -331,7 +326,7 @@ impl AgentSession {
         }
     }
 
-    async fn snapshot(&self, snapshot: pb::Snapshot) -> Result<(), Status> {
+    async fn snapshot(&self, snapshot: pb::Snapshot) -> Result<(), Refusal> {
         let applied = self
             .api
             .inventory
@@ -352,7 +347,7 @@ impl AgentSession {
         rejected(&applied.rejected)
     }
 
-    async fn delta(&self, delta: pb::Delta) -> Result<(), Status> {
+    async fn delta(&self, delta: pb::Delta) -> Result<(), Refusal> {
         let applied = self.api.inventory.patch(&self.cluster.id, &delta).await?;
         self.api
             .events
@@ -372,11 +367,12 @@ impl AgentSession {
         rejected(&applied.rejected)
     }
 
-    async fn interruption(&self, notice: pb::InterruptionNotice) -> Result<(), Status> {
+    async fn interruption(&self, notice: pb::InterruptionNotice) -> Result<(), Refusal> {
         if notice.event_id.is_empty() {
             return Err(Status::invalid_argument(
                 "invalid `interruption.event_id`: must not be empty",
-            ));
+            )
+            .into());
         }
         let kind_name = match notice.kind() {
             pb::InterruptionKind::SpotInterruption => "spot interruption warning",
@@ -384,7 +380,8 @@ impl AgentSession {
             pb::InterruptionKind::Unspecified => {
                 return Err(Status::invalid_argument(
                     "invalid `interruption.kind`: must be a spot interruption or a rebalance recommendation",
-                ));
+                )
+                .into());
             }
         };
         let pool = notice.pool.clone().unwrap_or_default();
@@ -423,7 +420,7 @@ impl AgentSession {
         Ok(())
     }
 
-    async fn acknowledge(&self, ack: pb::ActionAck) -> Result<(), Status> {
+    async fn acknowledge(&self, ack: pb::ActionAck) -> Result<(), Refusal> {
         if self
             .api
             .outbox
@@ -436,7 +433,7 @@ impl AgentSession {
         }
     }
 
-    async fn result(&self, result: pb::ActionResult) -> Result<(), Status> {
+    async fn result(&self, result: pb::ActionResult) -> Result<(), Refusal> {
         let reported = self
             .api
             .outbox
@@ -474,15 +471,30 @@ impl AgentSession {
     }
 }
 
-fn unknown_action(id: &str) -> Status {
-    let mut status = Status::not_found(format!("no action `{id}` for this cluster"));
-    if let Ok(value) = id.parse() {
-        status.metadata_mut().insert("action-id", value);
-    }
-    status
+/// A message the session refused without ending the stream, told to the agent as a notice.
+struct Refusal {
+    status: Status,
+    /// The action the refusal is about, if any.
+    action_id: String,
 }
 
-fn rejected(rejected: &[String]) -> Result<(), Status> {
+impl From<Status> for Refusal {
+    fn from(status: Status) -> Self {
+        Self {
+            status,
+            action_id: String::new(),
+        }
+    }
+}
+
+fn unknown_action(id: &str) -> Refusal {
+    Refusal {
+        status: Status::not_found(format!("no action `{id}` for this cluster")),
+        action_id: id.to_owned(),
+    }
+}
+
+fn rejected(rejected: &[String]) -> Result<(), Refusal> {
     if rejected.is_empty() {
         Ok(())
     } else {
@@ -490,6 +502,7 @@ fn rejected(rejected: &[String]) -> Result<(), Status> {
             "left out {} invalid entries: {}",
             rejected.len(),
             rejected.join("; ")
-        )))
+        ))
+        .into())
     }
 }
