@@ -5,6 +5,9 @@
 //!   the policy's minimum saving and no other plan of the cluster is running; at most one
 //!   consolidation per cluster every 5 minutes, so the cluster never churns.
 //!
+//! - A hive-mind flag (any tenant's interruption) on a pool a known cluster uses: the same
+//!   response, before that pool's warning reaches this cluster.
+//!
 //! A cluster in dry-run gets recommendations only; safe mode is left to the execution router,
 //! which refuses every change (the plan then shows as refused, with why).
 
@@ -13,17 +16,20 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use spot_bus::CancellationToken;
+use spot_kit::risk_flags::{self, Flag};
 use spot_kit::topics::{CLUSTER_UPDATED, INTERRUPTIONS};
 use spot_proto::cluster::v1::GetClusterStateRequest;
 use spot_proto::optimizer::v1 as pb;
 use tokio::time::Instant;
 
 use crate::OptimizerApi;
-use crate::problem::problem;
-use crate::recommend::{recommend, respond};
+use crate::recommend::respond;
 
 const SETTLE: Duration = Duration::from_secs(30);
 const COOLDOWN: Duration = Duration::from_secs(300);
+/// A pool a cluster already answered for is not answered again within this time (the agent's
+/// notice and the flag it raises arrive close together).
+const ANSWERED_FOR: Duration = Duration::from_secs(300);
 
 struct Pending {
     tenant_id: String,
@@ -52,14 +58,29 @@ fn interruption(payload: &[u8]) -> Option<Interruption> {
     })
 }
 
+/// True the first time a cluster answers for a pool within [`ANSWERED_FOR`].
+fn first_answer(
+    answered: &mut HashMap<(String, spot_engine::PoolRef), Instant>,
+    notice: &Interruption,
+) -> bool {
+    answered.retain(|_, at| at.elapsed() < ANSWERED_FOR);
+    answered
+        .insert(
+            (notice.cluster_id.clone(), notice.pool.clone()),
+            Instant::now(),
+        )
+        .is_none()
+}
+
 impl OptimizerApi {
     pub(crate) async fn run_autopilot(self, lost: CancellationToken) {
         let subscriptions = async {
             let updates = self.ctx.bus.subscribe(CLUSTER_UPDATED).await?;
             let interruptions = self.ctx.bus.subscribe(INTERRUPTIONS).await?;
-            Ok::<_, spot_bus::BusError>((updates, interruptions))
+            let flags = self.ctx.bus.subscribe(risk_flags::TOPIC).await?;
+            Ok::<_, spot_bus::BusError>((updates, interruptions, flags))
         };
-        let (mut updates, mut interruptions) = match subscriptions.await {
+        let (mut updates, mut interruptions, mut flags) = match subscriptions.await {
             Ok(both) => both,
             Err(error) => {
                 tracing::error!(%error, "the autopilot cannot listen on the bus");
@@ -68,18 +89,37 @@ impl OptimizerApi {
         };
         let mut pending: HashMap<String, Pending> = HashMap::new();
         let mut last_plan: HashMap<String, Instant> = HashMap::new();
+        // Clusters seen reporting, by id, with their tenant.
+        let mut known: HashMap<String, String> = HashMap::new();
+        let mut answered: HashMap<(String, spot_engine::PoolRef), Instant> = HashMap::new();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
                 () = lost.cancelled() => return,
                 Some(message) = interruptions.next() => {
-                    if let Some(notice) = interruption(&message.payload) {
+                    if let Some(notice) = interruption(&message.payload)
+                        && first_answer(&mut answered, &notice)
+                    {
                         self.handle_interruption(notice).await;
+                    }
+                }
+                Some(message) = flags.next() => {
+                    let Ok(flag) = serde_json::from_slice::<Flag>(&message.payload) else { continue };
+                    for (cluster_id, tenant_id) in &known {
+                        let notice = Interruption {
+                            cluster_id: cluster_id.clone(),
+                            tenant_id: tenant_id.clone(),
+                            pool: spot_engine::PoolRef { instance_type: flag.instance_type.clone(), zone: flag.zone.clone() },
+                        };
+                        if first_answer(&mut answered, &notice) {
+                            self.handle_interruption(notice).await;
+                        }
                     }
                 }
                 Some(message) = updates.next() => {
                     let value: serde_json::Value = serde_json::from_slice(&message.payload).unwrap_or_default();
                     if let (Some(cluster_id), Some(tenant_id)) = (field(&value, "cluster_id"), field(&value, "tenant_id")) {
+                        known.insert(cluster_id.to_owned(), tenant_id.to_owned());
                         pending.insert(cluster_id.to_owned(), Pending { tenant_id: tenant_id.to_owned(), due: Instant::now() + SETTLE });
                     }
                 }
@@ -132,16 +172,9 @@ impl OptimizerApi {
         if state.nodes.is_empty() {
             return false;
         }
-        let id = cluster_id.to_owned();
-        let plan = tokio::task::spawn_blocking(move || {
-            recommend(
-                &id,
-                &cluster.region,
-                &problem(&cluster.region, &state.nodes, &state.pods),
-            )
-        })
-        .await;
-        let Ok(plan) = plan else { return false };
+        let Ok(plan) = self.recommend_for(cluster_id, &state).await else {
+            return false;
+        };
         if plan.steps.is_empty() {
             return false;
         }
@@ -164,13 +197,15 @@ impl OptimizerApi {
         let Some(cluster) = state.cluster.clone() else {
             return;
         };
+        if cluster.tenant_id != notice.tenant_id {
+            return;
+        }
+        let (region, problem) = self.problem_for(&state).await;
         let cluster_id = notice.cluster_id.clone();
         let pool = notice.pool.clone();
-        let plan = tokio::task::spawn_blocking(move || {
-            let problem = problem(&cluster.region, &state.nodes, &state.pods);
-            respond(&cluster_id, &cluster.region, &problem, &pool)
-        })
-        .await;
+        let plan =
+            tokio::task::spawn_blocking(move || respond(&cluster_id, &region, &problem, &pool))
+                .await;
         let Ok(plan) = plan else { return };
         if plan.steps.is_empty() {
             tracing::info!(cluster = %notice.cluster_id, reason = %plan.reason, "interruption needs no plan");

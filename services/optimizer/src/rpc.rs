@@ -35,6 +35,51 @@ impl OptimizerApi {
             .ok_or_else(|| Status::unavailable("the cluster service is not reachable"))
     }
 
+    /// The pools the hive mind flags in the region: never chosen for new capacity.
+    pub(crate) async fn flagged_pools(&self, region: &str) -> Vec<spot_engine::PoolRef> {
+        match spot_kit::risk_flags::active(self.ctx.bus.as_ref(), region).await {
+            Ok(flags) => flags
+                .into_iter()
+                .map(|f| spot_engine::PoolRef {
+                    instance_type: f.instance_type,
+                    zone: f.zone,
+                })
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, "risk flags unavailable; planning without them");
+                Vec::new()
+            }
+        }
+    }
+
+    /// The engine's problem for the cluster as reported, with the hive mind's flags.
+    pub(crate) async fn problem_for(
+        &self,
+        state: &cluster::GetClusterStateResponse,
+    ) -> (String, spot_engine::Problem) {
+        let region = state
+            .cluster
+            .as_ref()
+            .map(|c| c.region.clone())
+            .unwrap_or_default();
+        let mut problem = problem(&region, &state.nodes, &state.pods);
+        problem.risk_flags = self.flagged_pools(&region).await;
+        (region, problem)
+    }
+
+    /// Recommends a plan for the cluster (the engine runs off the async threads).
+    pub(crate) async fn recommend_for(
+        &self,
+        cluster_id: &str,
+        state: &cluster::GetClusterStateResponse,
+    ) -> Result<pb::Plan, Status> {
+        let (region, problem) = self.problem_for(state).await;
+        let cluster_id = cluster_id.to_owned();
+        tokio::task::spawn_blocking(move || recommend(&cluster_id, &region, &problem))
+            .await
+            .map_err(|_| Status::internal("the planner stopped"))
+    }
+
     /// Marks the plan applying and runs it in the background.
     pub(crate) async fn start_applying(&self, mut plan: pb::Plan) -> Result<pb::Plan, Status> {
         let router = self.router()?;
@@ -78,20 +123,7 @@ impl OptimizerService for OptimizerApi {
         let tenant_id = tenant(&request)?;
         let cluster_id = request.into_inner().cluster_id;
         let state = self.cluster_state(&tenant_id, &cluster_id).await?;
-        let region = state
-            .cluster
-            .as_ref()
-            .map(|c| c.region.clone())
-            .unwrap_or_default();
-        let plan = tokio::task::spawn_blocking(move || {
-            recommend(
-                &cluster_id,
-                &region,
-                &problem(&region, &state.nodes, &state.pods),
-            )
-        })
-        .await
-        .map_err(|_| Status::internal("the planner stopped"))?;
+        let plan = self.recommend_for(&cluster_id, &state).await?;
         self.plans.insert(&tenant_id, &plan).await?;
         Ok(Response::new(pb::RecommendResponse { plan: Some(plan) }))
     }

@@ -137,6 +137,9 @@ const GLOBAL_DATA: &[&str] = &[
     "spot.cluster.v1.CatalogService/ListInstanceTypes",
     "spot.cluster.v1.CatalogService/GetInstanceType",
     "spot.cluster.v1.CatalogService/ListPoolPrices",
+    // Hive-mind flags are global by design and carry no tenant's data (a pool and an expiry).
+    "spot.risk.v1.RiskService/ListRiskFlags",
+    "spot.risk.v1.RiskService/WatchRiskFlags",
 ];
 
 struct Callers {

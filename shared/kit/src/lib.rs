@@ -4,6 +4,7 @@
 mod clients;
 mod context;
 mod registry;
+pub mod risk_flags;
 pub mod topics;
 
 pub use clients::{OutgoingChannel, ServiceClients};

@@ -1,0 +1,113 @@
+//! RiskService: the intake (internal) and the hive mind's flags, global across tenants and
+//! anonymous: a flag says which pool and until when, never who raised it.
+
+use futures::StreamExt;
+use spot_cloud::Catalog;
+use spot_kit::risk_flags::{self, Flag};
+use spot_proto::common::v1::Pool;
+use spot_proto::risk::v1 as pb;
+use spot_proto::risk::v1::risk_service_server::RiskService;
+use tonic::{Request, Response, Status};
+
+use crate::RiskApi;
+use crate::intake::Notice;
+
+fn to_proto(flag: &Flag) -> pb::RiskFlag {
+    pb::RiskFlag {
+        pool: Some(Pool {
+            region: flag.region.clone(),
+            zone: flag.zone.clone(),
+            instance_type: flag.instance_type.clone(),
+        }),
+        expires_at: Some(spot_proto::time::timestamp(flag.expires_at_millis)),
+    }
+}
+
+fn check_region(region: &str) -> Result<(), Status> {
+    Catalog::embedded()
+        .check_region(region)
+        .map_err(|e| Status::invalid_argument(format!("invalid `region`: {e}")))
+}
+
+#[tonic::async_trait]
+impl RiskService for RiskApi {
+    async fn report_interruption(
+        &self,
+        request: Request<pb::ReportInterruptionRequest>,
+    ) -> Result<Response<pb::ReportInterruptionResponse>, Status> {
+        let notice = request
+            .into_inner()
+            .notice
+            .ok_or_else(|| Status::invalid_argument("invalid `notice`: required"))?;
+        let pool = notice
+            .pool
+            .ok_or_else(|| Status::invalid_argument("invalid `notice.pool`: required"))?;
+        let accepted = self
+            .intake
+            .accept(&Notice {
+                event_id: notice.event_id,
+                region: pool.region,
+                zone: pool.zone,
+                instance_type: pool.instance_type,
+                at_millis: notice
+                    .action_at
+                    .as_ref()
+                    .map(spot_proto::time::millis)
+                    .unwrap_or(0),
+            })
+            .await?;
+        Ok(Response::new(pb::ReportInterruptionResponse { accepted }))
+    }
+
+    async fn list_risk_flags(
+        &self,
+        request: Request<pb::ListRiskFlagsRequest>,
+    ) -> Result<Response<pb::ListRiskFlagsResponse>, Status> {
+        let region = request.into_inner().region;
+        check_region(&region)?;
+        let flags = risk_flags::active(self.ctx.bus.as_ref(), &region)
+            .await
+            .map_err(spot_error::ServiceError::into_status)?;
+        Ok(Response::new(pb::ListRiskFlagsResponse {
+            flags: flags.iter().map(to_proto).collect(),
+        }))
+    }
+
+    async fn watch_risk_flags(
+        &self,
+        request: Request<pb::WatchRiskFlagsRequest>,
+    ) -> Result<Response<tonic::codegen::BoxStream<pb::WatchRiskFlagsResponse>>, Status> {
+        let region = request.into_inner().region;
+        check_region(&region)?;
+        // Subscribe before reading the flags in force, so none falls between the two.
+        let raised = self
+            .ctx
+            .bus
+            .subscribe(risk_flags::TOPIC)
+            .await
+            .map_err(spot_error::ServiceError::into_status)?;
+        let current = risk_flags::active(self.ctx.bus.as_ref(), &region)
+            .await
+            .map_err(spot_error::ServiceError::into_status)?;
+        let wanted = region.clone();
+        let raised = raised.filter_map(move |message| {
+            let flag = serde_json::from_slice::<Flag>(&message.payload)
+                .ok()
+                .filter(|f| f.region == wanted);
+            std::future::ready(flag.map(|f| {
+                Ok(pb::WatchRiskFlagsResponse {
+                    flag: Some(to_proto(&f)),
+                })
+            }))
+        });
+        let shutdown = self.ctx.shutdown.clone();
+        let stream = futures::stream::iter(current.into_iter().map(|f| {
+            Ok(pb::WatchRiskFlagsResponse {
+                flag: Some(to_proto(&f)),
+            })
+        }))
+        .chain(raised)
+        .take_until(async move { shutdown.cancelled().await });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

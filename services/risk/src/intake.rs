@@ -1,0 +1,225 @@
+//! Interruption intake: notices from agents (forwarded by the cluster service on the bus) and from
+//! the internal RPC. Each event id counts once (a bus key remembers it for a day, so a flood of the
+//! same event changes nothing and memory stays bounded); each accepted notice flags its pool for
+//! GLOBAL_RISK_TTL (system config).
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use spot_bus::SharedBus;
+use spot_cloud::Catalog;
+use spot_db::{Database, SystemSettingsStore};
+use spot_kit::risk_flags::{self, Flag};
+use spot_kit::topics::INTERRUPTIONS;
+use tokio_util::sync::CancellationToken;
+
+const REMEMBER_EVENTS: Duration = Duration::from_secs(24 * 3_600);
+/// Notices about a moment further ahead than this are not believed.
+const MAX_FUTURE_MILLIS: i64 = 15 * 60 * 1_000;
+/// Nor notices older than this.
+const MAX_AGE_MILLIS: i64 = 60 * 60 * 1_000;
+
+/// An interruption as the intake needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub event_id: String,
+    pub region: String,
+    pub zone: String,
+    pub instance_type: String,
+    /// When the instance is reclaimed (or the notice time), unix milliseconds; 0 if unknown.
+    pub at_millis: i64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum IntakeError {
+    #[error("invalid `{0}`: {1}")]
+    Invalid(&'static str, String),
+}
+
+/// Checks a notice: a known region and type, a zone of that region, a plausible time.
+pub fn check(notice: &Notice, now_millis: i64) -> Result<(), IntakeError> {
+    if notice.event_id.is_empty() || notice.event_id.len() > 256 {
+        return Err(IntakeError::Invalid(
+            "event_id",
+            "1 to 256 characters".into(),
+        ));
+    }
+    let catalog = Catalog::embedded();
+    catalog
+        .check_region(&notice.region)
+        .map_err(|e| IntakeError::Invalid("region", e.to_string()))?;
+    catalog
+        .get(&notice.instance_type)
+        .map_err(|e| IntakeError::Invalid("instance_type", e.to_string()))?;
+    if !notice.zone.starts_with(&notice.region) || notice.zone.len() > notice.region.len() + 3 {
+        return Err(IntakeError::Invalid(
+            "zone",
+            format!("`{}` is not a zone of {}", notice.zone, notice.region),
+        ));
+    }
+    if notice.at_millis != 0 {
+        if notice.at_millis > now_millis + MAX_FUTURE_MILLIS {
+            return Err(IntakeError::Invalid(
+                "time",
+                "more than 15 minutes ahead".into(),
+            ));
+        }
+        if notice.at_millis < now_millis - MAX_AGE_MILLIS {
+            return Err(IntakeError::Invalid("time", "more than an hour old".into()));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone)]
+pub struct Intake {
+    pub bus: SharedBus,
+    pub db: Database,
+}
+
+impl Intake {
+    /// Flags the notice's pool unless its event was seen; true when it was accepted.
+    pub async fn accept(&self, notice: &Notice) -> Result<bool, tonic::Status> {
+        let now = chrono::Utc::now().timestamp_millis();
+        check(notice, now).map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
+        let first = self
+            .bus
+            .set_if_absent(
+                &format!("risk.event.{}", notice.event_id),
+                b"1",
+                REMEMBER_EVENTS,
+            )
+            .await
+            .map_err(spot_error::ServiceError::into_status)?;
+        if !first {
+            return Ok(false);
+        }
+        let ttl_seconds = SystemSettingsStore::new(self.db.clone())
+            .get()
+            .await
+            .map_err(spot_error::ServiceError::into_status)?
+            .global_risk_ttl_seconds;
+        let ttl = Duration::from_secs(u64::from(ttl_seconds.max(1)));
+        let flag = Flag {
+            region: notice.region.clone(),
+            zone: notice.zone.clone(),
+            instance_type: notice.instance_type.clone(),
+            expires_at_millis: now + ttl.as_millis() as i64,
+        };
+        risk_flags::raise(self.bus.as_ref(), &flag, ttl)
+            .await
+            .map_err(spot_error::ServiceError::into_status)?;
+        Ok(true)
+    }
+
+    /// Takes agents' notices from the bus until shutdown. Every replica listens; the event-id
+    /// key makes the duplicates harmless.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut notices = match self.bus.subscribe(INTERRUPTIONS).await {
+            Ok(notices) => notices,
+            Err(error) => {
+                tracing::error!(%error, "the risk intake cannot listen on the bus");
+                return;
+            }
+        };
+        loop {
+            let message = tokio::select! {
+                () = shutdown.cancelled() => return,
+                message = notices.next() => match message {
+                    Some(message) => message,
+                    None => return,
+                },
+            };
+            let Some(notice) = from_agent(&message.payload) else {
+                continue;
+            };
+            if let Err(status) = self.accept(&notice).await {
+                tracing::warn!(%status, event = %notice.event_id, "interruption notice refused");
+            }
+        }
+    }
+}
+
+/// The JSON the cluster service forwards (see `spot_kit::topics::INTERRUPTIONS`). Only what the
+/// flag needs is read: the tenant and cluster stay out of the hive mind.
+fn from_agent(payload: &[u8]) -> Option<Notice> {
+    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let text = |name: &str| value.get(name)?.as_str().map(str::to_owned);
+    Some(Notice {
+        event_id: text("event_id")?,
+        region: text("region")?,
+        zone: text("zone")?,
+        instance_type: text("instance_type")?,
+        at_millis: value
+            .get("action_at_millis")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notice() -> Notice {
+        Notice {
+            event_id: "e1".into(),
+            region: "us-east-1".into(),
+            zone: "us-east-1a".into(),
+            instance_type: "m5.large".into(),
+            at_millis: 1_000_000,
+        }
+    }
+
+    #[test]
+    fn bad_notices_are_named() {
+        let now = 1_000_000;
+        assert_eq!(check(&notice(), now), Ok(()));
+        let field = |n: Notice| match check(&n, now) {
+            Err(IntakeError::Invalid(field, _)) => field,
+            Ok(()) => "accepted",
+        };
+        assert_eq!(
+            field(Notice {
+                region: "mars-1".into(),
+                ..notice()
+            }),
+            "region"
+        );
+        assert_eq!(
+            field(Notice {
+                instance_type: "m99.huge".into(),
+                ..notice()
+            }),
+            "instance_type"
+        );
+        assert_eq!(
+            field(Notice {
+                zone: "eu-west-1a".into(),
+                ..notice()
+            }),
+            "zone"
+        );
+        assert_eq!(
+            field(Notice {
+                event_id: String::new(),
+                ..notice()
+            }),
+            "event_id"
+        );
+        assert_eq!(
+            field(Notice {
+                at_millis: now + 3_600_000,
+                ..notice()
+            }),
+            "time"
+        );
+        assert_eq!(
+            field(Notice {
+                at_millis: now - 7_200_000,
+                ..notice()
+            }),
+            "time"
+        );
+    }
+}
