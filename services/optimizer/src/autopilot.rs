@@ -30,6 +30,9 @@ const COOLDOWN: Duration = Duration::from_secs(300);
 /// A pool a cluster already answered for is not answered again within this time (the agent's
 /// notice and the flag it raises arrive close together).
 const ANSWERED_FOR: Duration = Duration::from_secs(300);
+/// A plan that made no progress this long was abandoned (its runner's process ended): the
+/// longest step, waiting for new nodes, gives up after 10 minutes.
+const ABANDONED_AFTER_MILLIS: i64 = 15 * 60 * 1_000;
 
 struct Pending {
     tenant_id: String,
@@ -93,6 +96,7 @@ impl OptimizerApi {
         let mut known: HashMap<String, String> = HashMap::new();
         let mut answered: HashMap<(String, spot_engine::PoolRef), Instant> = HashMap::new();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut abandoned = tokio::time::interval(Duration::from_secs(60));
         loop {
             tokio::select! {
                 () = lost.cancelled() => return,
@@ -121,6 +125,11 @@ impl OptimizerApi {
                     if let (Some(cluster_id), Some(tenant_id)) = (field(&value, "cluster_id"), field(&value, "tenant_id")) {
                         known.insert(cluster_id.to_owned(), tenant_id.to_owned());
                         pending.insert(cluster_id.to_owned(), Pending { tenant_id: tenant_id.to_owned(), due: Instant::now() + SETTLE });
+                    }
+                }
+                _ = abandoned.tick() => {
+                    if let Err(status) = self.plans.fail_stale(ABANDONED_AFTER_MILLIS).await {
+                        tracing::warn!(%status, "abandoned plans not checked");
                     }
                 }
                 _ = tick.tick() => {
