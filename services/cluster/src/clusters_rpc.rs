@@ -116,11 +116,14 @@ impl ClusterApi {
                 )));
             }
         };
-        let control_plane = self
-            .ctx
-            .config
-            .url_of(ServiceName::Cluster)
-            .unwrap_or_default();
+        let control_plane = match &self.ctx.config.public_url {
+            Some(url) => url.clone(),
+            None => self
+                .ctx
+                .config
+                .url_of(ServiceName::Cluster)
+                .unwrap_or_default(),
+        };
         let install_command = format!(
             "helm upgrade --install spot-agent oci://ghcr.io/spot-optimizer/charts/spot-agent \
              --namespace spot-system --create-namespace \

@@ -647,3 +647,30 @@ async fn invalid_actions_are_refused_with_the_field_named() {
     );
     test.stop().await;
 }
+
+#[tokio::test]
+async fn the_install_command_points_agents_at_the_public_url() {
+    let test = TestServer::start(&[("SPOT_PUBLIC_URL", "https://spot.example.com")]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let response = ClusterServiceClient::new(test.channel.clone())
+        .register_cluster(authed(
+            pb::RegisterClusterRequest {
+                name: "shop".into(),
+                region: "us-east-1".into(),
+                aws_account_id: String::new(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        response
+            .install_command
+            .contains("--set controlPlane=https://spot.example.com "),
+        "{}",
+        response.install_command
+    );
+    assert!(response.install_command.contains(&response.agent_key));
+    test.stop().await;
+}

@@ -25,6 +25,7 @@ pub struct ConfigLayer {
     pub cloud: Option<String>,
     pub aws_endpoint_url: Option<String>,
     pub aws_principal: Option<String>,
+    pub public_url: Option<String>,
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
 }
@@ -49,6 +50,7 @@ pub(crate) struct ConfigFile {
     cloud: Option<String>,
     aws_endpoint_url: Option<String>,
     aws_principal: Option<String>,
+    public_url: Option<String>,
     admin_email: Option<String>,
     admin_password: Option<String>,
 }
@@ -80,6 +82,7 @@ impl From<&Config> for ConfigFile {
             ),
             aws_endpoint_url: config.aws_endpoint_url.clone(),
             aws_principal: config.aws_principal.clone(),
+            public_url: config.public_url.clone(),
             admin_email: config.admin_email.clone(),
             admin_password: config
                 .admin_password
@@ -117,6 +120,7 @@ const ENV_SETTINGS: &[&str] = &[
     "SPOT_CLOUD",
     "SPOT_AWS_ENDPOINT_URL",
     "SPOT_AWS_PRINCIPAL",
+    "SPOT_PUBLIC_URL",
     "SPOT_ADMIN_EMAIL",
     "SPOT_ADMIN_PASSWORD",
 ];
@@ -142,6 +146,7 @@ impl ConfigLayer {
             cloud,
             aws_endpoint_url,
             aws_principal,
+            public_url,
             admin_email,
             admin_password
         );
@@ -171,6 +176,7 @@ impl ConfigLayer {
             cloud: file.cloud,
             aws_endpoint_url: file.aws_endpoint_url,
             aws_principal: file.aws_principal,
+            public_url: file.public_url,
             admin_email: file.admin_email,
             admin_password: file.admin_password,
         })
@@ -208,6 +214,7 @@ impl ConfigLayer {
                 "SPOT_CLOUD" => layer.cloud = Some(value),
                 "SPOT_AWS_ENDPOINT_URL" => layer.aws_endpoint_url = Some(value),
                 "SPOT_AWS_PRINCIPAL" => layer.aws_principal = Some(value),
+                "SPOT_PUBLIC_URL" => layer.public_url = Some(value),
                 "SPOT_ADMIN_EMAIL" => layer.admin_email = Some(value),
                 "SPOT_ADMIN_PASSWORD" => layer.admin_password = Some(value),
                 "SPOT_CORS_ORIGINS" => {

@@ -75,6 +75,10 @@ pub struct Config {
     pub aws_endpoint_url: Option<String>,
     /// The platform's IAM principal customers' roles trust, shown in the link instructions.
     pub aws_principal: Option<String>,
+    /// Where agents and browsers reach the platform from outside (a load balancer), e.g.
+    /// https://spot.example.com; agents' install commands point there. Unset: the cluster
+    /// service's own URL.
+    pub public_url: Option<String>,
     /// The first platform admin, created at start when no platform admin exists yet.
     pub admin_email: Option<String>,
     #[serde(skip)]
@@ -144,6 +148,7 @@ impl Config {
             },
             aws_endpoint_url: layer.aws_endpoint_url,
             aws_principal: layer.aws_principal,
+            public_url: layer.public_url,
             admin_email: layer.admin_email,
             admin_password: layer.admin_password,
         };

@@ -34,6 +34,9 @@ impl Config {
         if let Some(url) = &self.aws_endpoint_url {
             check_url("aws_endpoint_url", url, &["http", "https"])?;
         }
+        if let Some(url) = &self.public_url {
+            check_url("public_url", url, &["http", "https"])?;
+        }
         if let Some(principal) = &self.aws_principal
             && !principal.starts_with("arn:")
         {

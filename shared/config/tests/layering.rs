@@ -102,6 +102,13 @@ fn malformed_urls_name_the_setting() {
 
     let error = load(&[("SPOT_LISTEN", "localhost")], ConfigLayer::default()).unwrap_err();
     assert_eq!(error.setting, "listen");
+
+    let error = load(
+        &[("SPOT_PUBLIC_URL", "ftp://spot.example.com")],
+        ConfigLayer::default(),
+    )
+    .unwrap_err();
+    assert_eq!(error.setting, "public_url");
 }
 
 #[test]
