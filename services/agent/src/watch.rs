@@ -118,7 +118,13 @@ impl ClusterView {
         )
         .modify(trim_pdb)
         .reflect(pdb_writer);
-        tokio::spawn(run("pdbs", pdb_stream, pdbs.clone(), None, shutdown));
+        tokio::spawn(run(
+            "pdbs",
+            pdb_stream,
+            pdbs.clone(),
+            Some(deltas.clone()),
+            shutdown,
+        ));
 
         Self {
             nodes,
@@ -214,8 +220,12 @@ impl Watched for PodDisruptionBudget {
     fn delta_key(&self) -> String {
         convert::object_key(&self.metadata)
     }
-    fn upsert(&self, _delta: &mut Delta) {}
-    fn remove(_key: String, _delta: &mut Delta) {}
+    fn upsert(&self, delta: &mut Delta) {
+        delta.upserted_pdbs.push(convert::pdb(self));
+    }
+    fn remove(key: String, delta: &mut Delta) {
+        delta.removed_pdbs.push(key);
+    }
 }
 
 fn is_empty(delta: &Delta) -> bool {
@@ -223,6 +233,8 @@ fn is_empty(delta: &Delta) -> bool {
         && delta.removed_nodes.is_empty()
         && delta.upserted_pods.is_empty()
         && delta.removed_pods.is_empty()
+        && delta.upserted_pdbs.is_empty()
+        && delta.removed_pdbs.is_empty()
 }
 
 /// The state of a re-list in progress.

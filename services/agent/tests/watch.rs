@@ -339,6 +339,22 @@ async fn watch_events_become_deltas() {
         }
     );
 
+    // PodDisruptionBudgets travel in deltas too.
+    let pdbs = fake.watch("/apis/policy/v1/poddisruptionbudgets").await;
+    pdbs.send(event("MODIFIED", pdb("web-pdb"))).await;
+    let delta = next_delta(&mut deltas).await;
+    assert_eq!(delta.upserted_pdbs.len(), 1);
+    assert_eq!(delta.upserted_pdbs[0].disruptions_allowed, 1);
+    pdbs.send(event("DELETED", pdb("web-pdb"))).await;
+    let delta = next_delta(&mut deltas).await;
+    assert_eq!(
+        delta,
+        Delta {
+            removed_pdbs: vec!["shop/web-pdb".into()],
+            ..Delta::default()
+        }
+    );
+
     // Bookmarks change nothing.
     pods.send(event(
         "BOOKMARK",

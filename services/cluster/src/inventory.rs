@@ -132,15 +132,17 @@ impl Inventory {
             "upserted_pods",
             &mut applied,
         ));
+        rows.extend(pdb_rows(&delta.upserted_pdbs, &mut applied));
         let mut removed: Vec<(&str, String)> = Vec::new();
         removed.extend(delta.removed_nodes.iter().map(|n| (NODE, n.clone())));
         removed.extend(delta.removed_pods.iter().map(|p| (POD, p.clone())));
+        removed.extend(delta.removed_pdbs.iter().map(|p| (PDB, p.clone())));
         for (kind, key) in rows.iter().map(|row| (row.kind, row.key.clone())) {
             removed.push((kind, key));
         }
         let transaction = self.db.connection().begin().await.map_err(db_status)?;
         for chunk in removed.chunks(INSERT_CHUNK) {
-            for kind in [NODE, POD] {
+            for kind in [NODE, POD, PDB] {
                 let keys: Vec<&String> = chunk
                     .iter()
                     .filter(|(k, _)| *k == kind)

@@ -64,7 +64,8 @@ async fn next(responses: &mut tonic::Streaming<SessionResponse>) -> session_resp
 
 #[tokio::test]
 async fn an_agents_snapshot_shows_and_a_drain_reaches_it_and_its_result_is_recorded() {
-    let test = TestServer::start(&[]).await;
+    const SECRET: &str = "a-test-internal-secret-of-32-chars-or-more";
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
     let owner = test.sign_up("Acme").await.access_token;
     let registered = register(&test.channel, &owner, "shop").await;
     let cluster_id = registered.cluster.id.clone();
@@ -211,6 +212,13 @@ async fn an_agents_snapshot_shows_and_a_drain_reaches_it_and_its_result_is_recor
             removed_nodes: vec!["n2".into()],
             upserted_pods: vec![],
             removed_pods: vec!["shop/api-1".into()],
+            upserted_pdbs: vec![spot_proto::common::v1::PodDisruptionBudget {
+                namespace: "shop".into(),
+                name: "web".into(),
+                selector: [("app".to_owned(), "web".to_owned())].into(),
+                disruptions_allowed: 1,
+            }],
+            ..Default::default()
         })
         .unwrap();
     let event = tokio::time::timeout(std::time::Duration::from_secs(5), events.next())
@@ -235,6 +243,22 @@ async fn an_agents_snapshot_shows_and_a_drain_reaches_it_and_its_result_is_recor
         .nodes;
     let names: Vec<_> = nodes.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(names, ["n1", "n3"]);
+    // Planners see the PDB the delta brought (internal GetClusterState).
+    let credential = spot_access::InternalCredential::new(SECRET.as_bytes(), "optimizer").unwrap();
+    let state =
+        spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient::with_interceptor(
+            test.channel.clone(),
+            spot_access::OutgoingInterceptor::new(credential),
+        )
+        .get_cluster_state(pb::GetClusterStateRequest {
+            cluster_id: cluster_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state.pdbs.len(), 1);
+    assert_eq!(state.pdbs[0].disruptions_allowed, 1);
+    assert_eq!(state.pods.len(), 2, "api-1 was removed");
 
     // The event log tells the story, newest first.
     let log = clusters
