@@ -18,9 +18,10 @@ use crate::entity::{aws_accounts, clusters};
 use crate::events::CLUSTER_EVENTS_TOPIC;
 use crate::execution::{Executed, deadline_in};
 use crate::inventory::pod_key;
-use crate::outbox::{self, ACTIONS_TOPIC};
-use crate::page;
+use crate::outbox;
 use prost::Message;
+use spot_kit::page;
+use spot_kit::topics::CLUSTER_ACTIONS;
 use spot_proto::agent::v1::Action;
 
 /// A registered cluster with what its agent needs, shown once.
@@ -224,7 +225,10 @@ impl ClusterService for ClusterApi {
         let cluster = self.tenant_cluster(&tenant_id, &request.cluster_id).await?;
         let size = page::size(request.page.as_ref());
         let after = page::cursor(request.page.as_ref())?;
-        let nodes = self.inventory.nodes(&cluster.id, after, size + 1).await?;
+        let nodes = self
+            .inventory
+            .nodes(&cluster.id, after, Some(size + 1))
+            .await?;
         let (nodes, page) = page::split(nodes, size, |n| n.name.clone());
         Ok(Response::new(pb::ListNodesResponse {
             nodes,
@@ -241,7 +245,10 @@ impl ClusterService for ClusterApi {
         let cluster = self.tenant_cluster(&tenant_id, &request.cluster_id).await?;
         let size = page::size(request.page.as_ref());
         let after = page::cursor(request.page.as_ref())?;
-        let pods = self.inventory.pods(&cluster.id, after, size + 1).await?;
+        let pods = self
+            .inventory
+            .pods(&cluster.id, after, Some(size + 1))
+            .await?;
         let (pods, page) = page::split(pods, size, |p| pod_key(&p.namespace, &p.name));
         Ok(Response::new(pb::ListPodsResponse {
             pods,
@@ -330,7 +337,7 @@ impl ClusterService for ClusterApi {
             .tenant_cluster(&tenant_id, &request.into_inner().cluster_id)
             .await?;
         let stream = self
-            .watch(ACTIONS_TOPIC, move |payload| {
+            .watch(CLUSTER_ACTIONS, move |payload| {
                 let action = pb::ActionRecord::decode(payload).ok()?;
                 (action.cluster_id == cluster.id).then_some(pb::WatchActionsResponse {
                     action: Some(action),

@@ -15,9 +15,6 @@ use crate::entity::cluster_events;
 
 /// Every cluster event, stored or not, as an encoded `ClusterEvent`.
 pub const CLUSTER_EVENTS_TOPIC: &str = "cluster.events";
-/// A snapshot or delta changed a cluster's nodes or pods: `{"cluster_id", "tenant_id"}` as JSON,
-/// for the optimizer to re-plan when worth it.
-pub const CLUSTER_UPDATED_TOPIC: &str = spot_kit::topics::CLUSTER_UPDATED;
 
 pub mod kind {
     pub const AGENT_CONNECTED: &str = "agent_connected";

@@ -418,8 +418,8 @@ impl ExecutionService for ClusterApi {
             .map_err(db_status)?
             .ok_or_else(|| Status::not_found("cluster not found"))?;
         Ok(Response::new(pb::GetClusterStateResponse {
-            nodes: self.inventory.nodes(&cluster.id, None, u64::MAX).await?,
-            pods: self.inventory.pods(&cluster.id, None, u64::MAX).await?,
+            nodes: self.inventory.nodes(&cluster.id, None, None).await?,
+            pods: self.inventory.pods(&cluster.id, None, None).await?,
             pdbs: self.inventory.pdbs(&cluster.id).await?,
             cluster: Some(crate::clusters_rpc::to_proto(&cluster)),
         }))

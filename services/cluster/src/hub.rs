@@ -12,7 +12,9 @@ use spot_bus::{CancellationToken, SharedBus};
 use spot_proto::cluster::v1::{ActionRecord, ActionStatus};
 use tokio::sync::mpsc;
 
-use crate::outbox::{ACTIONS_TOPIC, Outbox};
+use spot_kit::topics::CLUSTER_ACTIONS;
+
+use crate::outbox::Outbox;
 
 /// A new session for a cluster: `{cluster_id} {session_id}`; older sessions elsewhere end.
 pub const SESSIONS_TOPIC: &str = "agent.sessions";
@@ -119,7 +121,7 @@ impl AgentHub {
     /// Listens for new actions and sessions on the bus and sweeps for due actions, until shutdown.
     pub async fn run(self, outbox: Outbox, shutdown: CancellationToken) {
         let subscriptions = async {
-            let actions = self.bus.subscribe(ACTIONS_TOPIC).await?;
+            let actions = self.bus.subscribe(CLUSTER_ACTIONS).await?;
             let sessions = self.bus.subscribe(SESSIONS_TOPIC).await?;
             Ok::<_, spot_bus::BusError>((actions, sessions))
         };

@@ -44,61 +44,81 @@ struct Row {
     data: Vec<u8>,
 }
 
-fn node_rows(nodes: &[Node], field: &str, applied: &mut Applied) -> Vec<Row> {
-    let mut rows = Vec::with_capacity(nodes.len());
-    for (index, node) in nodes.iter().enumerate() {
-        if node.name.is_empty() {
-            applied
-                .rejected
-                .push(format!("{field}[{index}]: empty name"));
-            continue;
-        }
-        rows.push(Row {
-            kind: NODE,
-            key: node.name.clone(),
-            data: node.encode_to_vec(),
-        });
-    }
-    applied.nodes += rows.len();
-    rows
+/// A kind of object the inventory stores, and the key it is stored under.
+trait Stored: Message {
+    const KIND: &'static str;
+    /// The key, or why the object cannot be stored.
+    fn key(&self) -> Result<String, &'static str>;
 }
 
-fn pod_rows(pods: &[Pod], field: &str, applied: &mut Applied) -> Vec<Row> {
-    let mut rows = Vec::with_capacity(pods.len());
-    for (index, pod) in pods.iter().enumerate() {
-        if pod.namespace.is_empty() || pod.name.is_empty() {
-            applied
-                .rejected
-                .push(format!("{field}[{index}]: empty namespace or name"));
-            continue;
-        }
-        rows.push(Row {
-            kind: POD,
-            key: pod_key(&pod.namespace, &pod.name),
-            data: pod.encode_to_vec(),
-        });
+fn namespaced(namespace: &str, name: &str) -> Result<String, &'static str> {
+    if namespace.is_empty() || name.is_empty() {
+        Err("empty namespace or name")
+    } else {
+        Ok(pod_key(namespace, name))
     }
-    applied.pods += rows.len();
-    rows
 }
 
-fn pdb_rows(pdbs: &[PodDisruptionBudget], applied: &mut Applied) -> Vec<Row> {
-    let mut rows = Vec::with_capacity(pdbs.len());
-    for (index, pdb) in pdbs.iter().enumerate() {
-        if pdb.namespace.is_empty() || pdb.name.is_empty() {
-            applied
-                .rejected
-                .push(format!("pdbs[{index}]: empty namespace or name"));
-            continue;
+impl Stored for Node {
+    const KIND: &'static str = NODE;
+    fn key(&self) -> Result<String, &'static str> {
+        if self.name.is_empty() {
+            Err("empty name")
+        } else {
+            Ok(self.name.clone())
         }
-        rows.push(Row {
-            kind: PDB,
-            key: pod_key(&pdb.namespace, &pdb.name),
-            data: pdb.encode_to_vec(),
-        });
     }
-    applied.pdbs += rows.len();
-    rows
+}
+
+impl Stored for Pod {
+    const KIND: &'static str = POD;
+    fn key(&self) -> Result<String, &'static str> {
+        namespaced(&self.namespace, &self.name)
+    }
+}
+
+impl Stored for PodDisruptionBudget {
+    const KIND: &'static str = PDB;
+    fn key(&self) -> Result<String, &'static str> {
+        namespaced(&self.namespace, &self.name)
+    }
+}
+
+/// The rows for `items` (the `field` of the message they came in); invalid ones are named in
+/// `rejected` and left out.
+fn rows<T: Stored>(items: &[T], field: &str, rejected: &mut Vec<String>) -> Vec<Row> {
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(index, item)| match item.key() {
+            Ok(key) => Some(Row {
+                kind: T::KIND,
+                key,
+                data: item.encode_to_vec(),
+            }),
+            Err(why) => {
+                rejected.push(format!("{field}[{index}]: {why}"));
+                None
+            }
+        })
+        .collect()
+}
+
+/// The rows of a snapshot or delta's upserts, counted per kind.
+fn upserts(
+    (nodes, pods, pdbs): (&[Node], &[Pod], &[PodDisruptionBudget]),
+    fields: [&str; 3],
+) -> (Vec<Row>, Applied) {
+    let mut applied = Applied::default();
+    let mut all = rows(nodes, fields[0], &mut applied.rejected);
+    applied.nodes = all.len();
+    let pod_rows = rows(pods, fields[1], &mut applied.rejected);
+    applied.pods = pod_rows.len();
+    let pdb_rows = rows(pdbs, fields[2], &mut applied.rejected);
+    applied.pdbs = pdb_rows.len();
+    all.extend(pod_rows);
+    all.extend(pdb_rows);
+    (all, applied)
 }
 
 impl Inventory {
@@ -108,10 +128,10 @@ impl Inventory {
 
     /// Replaces everything known about the cluster, in one transaction.
     pub async fn replace(&self, cluster_id: &str, snapshot: &Snapshot) -> Result<Applied, Status> {
-        let mut applied = Applied::default();
-        let mut rows = node_rows(&snapshot.nodes, "nodes", &mut applied);
-        rows.extend(pod_rows(&snapshot.pods, "pods", &mut applied));
-        rows.extend(pdb_rows(&snapshot.pdbs, &mut applied));
+        let (rows, applied) = upserts(
+            (&snapshot.nodes, &snapshot.pods, &snapshot.pdbs),
+            ["nodes", "pods", "pdbs"],
+        );
         let transaction = self.db.connection().begin().await.map_err(db_status)?;
         cluster_objects::Entity::delete_many()
             .filter(cluster_objects::Column::ClusterId.eq(cluster_id))
@@ -125,14 +145,14 @@ impl Inventory {
 
     /// Upserts and removes what the delta names, in one transaction.
     pub async fn patch(&self, cluster_id: &str, delta: &Delta) -> Result<Applied, Status> {
-        let mut applied = Applied::default();
-        let mut rows = node_rows(&delta.upserted_nodes, "upserted_nodes", &mut applied);
-        rows.extend(pod_rows(
-            &delta.upserted_pods,
-            "upserted_pods",
-            &mut applied,
-        ));
-        rows.extend(pdb_rows(&delta.upserted_pdbs, &mut applied));
+        let (rows, applied) = upserts(
+            (
+                &delta.upserted_nodes,
+                &delta.upserted_pods,
+                &delta.upserted_pdbs,
+            ),
+            ["upserted_nodes", "upserted_pods", "upserted_pdbs"],
+        );
         let mut removed: Vec<(&str, String)> = Vec::new();
         removed.extend(delta.removed_nodes.iter().map(|n| (NODE, n.clone())));
         removed.extend(delta.removed_pods.iter().map(|p| (POD, p.clone())));
@@ -169,7 +189,7 @@ impl Inventory {
         &self,
         cluster_id: &str,
         after: Option<&str>,
-        limit: u64,
+        limit: Option<u64>,
     ) -> Result<Vec<Node>, Status> {
         self.list(cluster_id, NODE, after, limit).await
     }
@@ -178,13 +198,13 @@ impl Inventory {
         &self,
         cluster_id: &str,
         after: Option<&str>,
-        limit: u64,
+        limit: Option<u64>,
     ) -> Result<Vec<Pod>, Status> {
         self.list(cluster_id, POD, after, limit).await
     }
 
     pub async fn pdbs(&self, cluster_id: &str) -> Result<Vec<PodDisruptionBudget>, Status> {
-        self.list(cluster_id, PDB, None, u64::MAX).await
+        self.list(cluster_id, PDB, None, None).await
     }
 
     async fn list<T: Message + Default>(
@@ -192,15 +212,13 @@ impl Inventory {
         cluster_id: &str,
         kind: &str,
         after: Option<&str>,
-        limit: u64,
+        limit: Option<u64>,
     ) -> Result<Vec<T>, Status> {
         let mut query = cluster_objects::Entity::find()
             .filter(cluster_objects::Column::ClusterId.eq(cluster_id))
             .filter(cluster_objects::Column::Kind.eq(kind))
-            .order_by_asc(cluster_objects::Column::Key);
-        if limit != u64::MAX {
-            query = query.limit(limit);
-        }
+            .order_by_asc(cluster_objects::Column::Key)
+            .limit(limit);
         if let Some(after) = after {
             query = query.filter(cluster_objects::Column::Key.gt(after));
         }

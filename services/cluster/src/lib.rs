@@ -19,7 +19,6 @@ mod execution;
 mod hub;
 mod inventory;
 mod outbox;
-mod page;
 mod policies;
 mod presence;
 mod prices;
@@ -36,8 +35,6 @@ use spot_proto::cluster::v1::account_service_server::AccountServiceServer;
 use spot_proto::cluster::v1::catalog_service_server::CatalogServiceServer;
 use spot_proto::cluster::v1::cluster_service_server::ClusterServiceServer;
 use spot_proto::cluster::v1::execution_service_server::ExecutionServiceServer;
-
-pub use session::INTERRUPTIONS_TOPIC;
 
 /// The largest message an agent may send (a snapshot of a large cluster); larger ones end the
 /// stream with RESOURCE_EXHAUSTED, and the agent splits its snapshot into deltas.

@@ -9,15 +9,13 @@ use sea_orm::{
 };
 use spot_bus::SharedBus;
 use spot_db::Database;
+use spot_kit::topics::CLUSTER_ACTIONS;
 use spot_proto::agent::v1::{Action, ActionOutcome};
 use spot_proto::cluster::v1::{ActionRecord, ActionStatus};
 use tonic::Status;
 
 use crate::common::{db_status, timestamp};
 use crate::entity::actions;
-
-/// Every change of an action, as an encoded `ActionRecord`.
-pub const ACTIONS_TOPIC: &str = spot_kit::topics::CLUSTER_ACTIONS;
 
 pub mod status {
     pub const PENDING: &str = "pending";
@@ -284,7 +282,7 @@ impl Outbox {
         let record = to_proto(row);
         if let Err(error) = self
             .bus
-            .publish(ACTIONS_TOPIC, &record.encode_to_vec())
+            .publish(CLUSTER_ACTIONS, &record.encode_to_vec())
             .await
         {
             tracing::warn!(%error, action = %row.id, "an action change was stored but not published");

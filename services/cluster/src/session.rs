@@ -15,17 +15,16 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::ClusterApi;
 use crate::entity::clusters;
-use crate::events::{CLUSTER_UPDATED_TOPIC, kind};
+use crate::events::kind;
 use crate::hub::SessionCommand;
 use crate::outbox::{self, Reported};
 use crate::presence::{HEARTBEAT_INTERVAL, Presence, SILENCE_LIMIT};
+use spot_kit::topics::{CLUSTER_UPDATED, INTERRUPTIONS};
 
 /// How long a new stream may take to say hello.
 const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Responses waiting for a slow agent before the session stops reading from the bus.
 const OUTBOUND_QUEUE: usize = 16;
-/// Interruption notices go to the risk service through this topic (JSON).
-pub const INTERRUPTIONS_TOPIC: &str = spot_kit::topics::INTERRUPTIONS;
 
 type Outbound = mpsc::Sender<Result<SessionResponse, Status>>;
 
@@ -319,7 +318,7 @@ impl AgentSession {
             .api
             .ctx
             .bus
-            .publish(CLUSTER_UPDATED_TOPIC, payload.to_string().as_bytes())
+            .publish(CLUSTER_UPDATED, payload.to_string().as_bytes())
             .await
         {
             tracing::warn!(%error, "cluster update not published");
@@ -412,7 +411,7 @@ impl AgentSession {
             .api
             .ctx
             .bus
-            .publish(INTERRUPTIONS_TOPIC, forwarded.to_string().as_bytes())
+            .publish(INTERRUPTIONS, forwarded.to_string().as_bytes())
             .await
         {
             tracing::warn!(%error, "interruption not forwarded to risk");

@@ -18,9 +18,7 @@ use crate::problem::node_price;
 /// not accrue savings forever).
 pub const LAST_SAMPLE_COUNTS_MILLIS: i64 = 10 * 60 * 1_000;
 
-fn db_status(error: sea_orm::DbErr) -> Status {
-    spot_error::ServiceError::into_status(spot_db::DbError::from(error))
-}
+use spot_db::status as db_status;
 
 /// A sample of the cluster as reported, without identity or time.
 pub fn measure(state: &GetClusterStateResponse) -> cost_samples::Model {

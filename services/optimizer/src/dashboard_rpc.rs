@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 use crate::OptimizerApi;
 use crate::costs::{LAST_SAMPLE_COUNTS_MILLIS, accrued};
 use crate::entity::cost_samples;
-use crate::rpc::tenant;
+use spot_access::tenant;
 
 type Samples = BTreeMap<String, Vec<cost_samples::Model>>;
 

@@ -2,12 +2,12 @@
 
 use futures::StreamExt;
 use prost::Message;
-use spot_access::{AuditNote, caller};
+use spot_access::{AuditNote, tenant};
 use spot_config::ServiceName;
+use spot_kit::page;
 use spot_kit::topics::OPTIMIZER_PLANS;
 use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
-use spot_proto::common::v1::PageResponse;
 use spot_proto::optimizer::v1 as pb;
 use spot_proto::optimizer::v1::optimizer_service_server::OptimizerService;
 use tonic::{Request, Response, Status};
@@ -18,13 +18,6 @@ use crate::problem::problem;
 use crate::recommend::recommend;
 
 type Router = ExecutionServiceClient<spot_kit::OutgoingChannel>;
-
-pub(crate) fn tenant<T>(request: &Request<T>) -> Result<String, Status> {
-    caller(request)?
-        .tenant_id()
-        .map(str::to_owned)
-        .ok_or_else(|| Status::permission_denied("this call acts within a tenant"))
-}
 
 impl OptimizerApi {
     pub(crate) fn router(&self) -> Result<Router, Status> {
@@ -158,28 +151,16 @@ impl OptimizerService for OptimizerApi {
     ) -> Result<Response<pb::ListPlansResponse>, Status> {
         let tenant_id = tenant(&request)?;
         let request = request.into_inner();
-        let size = match request.page.as_ref().map(|p| p.page_size) {
-            None | Some(0) => 50,
-            Some(size) => u64::from(size).min(500),
-        };
-        let before = request
-            .page
-            .as_ref()
-            .map(|p| p.page_token.as_str())
-            .filter(|t| !t.is_empty());
-        let mut plans = self
+        let size = page::size(request.page.as_ref());
+        let before = page::cursor(request.page.as_ref())?;
+        let plans = self
             .plans
             .list(&tenant_id, &request.cluster_id, before, size + 1)
             .await?;
-        let more = plans.len() as u64 > size;
-        plans.truncate(size as usize);
-        let next_page_token = match plans.last() {
-            Some(last) if more => last.id.clone(),
-            _ => String::new(),
-        };
+        let (plans, page) = page::split(plans, size, |p| p.id.clone());
         Ok(Response::new(pb::ListPlansResponse {
             plans,
-            page: Some(PageResponse { next_page_token }),
+            page: Some(page),
         }))
     }
 

@@ -13,9 +13,7 @@ use tonic::Status;
 
 use crate::entity::plans;
 
-fn db_status(error: sea_orm::DbErr) -> Status {
-    spot_error::ServiceError::into_status(spot_db::DbError::from(error))
-}
+use spot_db::status as db_status;
 
 #[derive(Clone)]
 pub struct PlanStore {

@@ -28,3 +28,11 @@ pub fn caller<T>(request: &tonic::Request<T>) -> Result<&Caller, tonic::Status> 
         .get::<Caller>()
         .ok_or_else(|| tonic::Status::unauthenticated("no verified caller"))
 }
+
+/// The tenant the caller acts in: every tenant RPC reads and writes only that tenant's rows.
+pub fn tenant<T>(request: &tonic::Request<T>) -> Result<String, tonic::Status> {
+    caller(request)?
+        .tenant_id()
+        .map(str::to_owned)
+        .ok_or_else(|| tonic::Status::permission_denied("this call acts within a tenant"))
+}

@@ -43,6 +43,11 @@ impl ServiceError for DbError {
     }
 }
 
+/// A storage failure as the status a caller sees (details are logged, never returned).
+pub fn status(error: DbErr) -> tonic::Status {
+    DbError::from(error).into_status()
+}
+
 impl From<DbError> for tonic::Status {
     fn from(error: DbError) -> Self {
         error.into_status()

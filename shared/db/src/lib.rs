@@ -8,7 +8,7 @@ mod system_settings;
 pub mod testing;
 
 pub use database::{Backend, Database};
-pub use error::DbError;
+pub use error::{DbError, status};
 pub use system_settings::{SystemSettings, SystemSettingsStore};
 
 /// Runs one async test body against SQLite and against PostgreSQL. Every store's contract tests

@@ -2,9 +2,7 @@
 //! would fix things: nothing offered, nothing admitted, labels, taints, then size.
 
 use crate::admission::Admission;
-use crate::labels::{
-    fits_empty, node_labels_match, requirement_holds, taint_text, untolerated_taint,
-};
+use crate::labels::{fits_empty, node_labels_match, taint_text, term_holds, untolerated_taint};
 use crate::model::{NodeSelectorTerm, Offering, Pod, Problem};
 
 pub fn no_offering_reason(problem: &Problem, admission: &Admission, pod: &Pod) -> String {
@@ -98,14 +96,6 @@ pub fn no_offering_reason(problem: &Problem, admission: &Admission, pod: &Pod) -
         return "no single admitted instance type has enough cpu, memory and GPUs together".into();
     }
     "no admitted offering can run it".into()
-}
-
-fn term_holds(term: &NodeSelectorTerm, offering: &Offering) -> bool {
-    !term.requirements.is_empty()
-        && term
-            .requirements
-            .iter()
-            .all(|r| requirement_holds(r, offering))
 }
 
 fn affinity_text(terms: &[NodeSelectorTerm]) -> String {

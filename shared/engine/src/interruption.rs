@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use crate::model::{CapacityType, ExistingNode, Policy, PoolRef, Problem};
-use crate::plan::{DisruptionBudget, Plan, Step, StepAction, finish_plan, push_retirements};
+use crate::plan::{DisruptionBudget, Plan, finish_plan, push_launches, push_retirements};
 use crate::strategy;
 
 pub fn respond_to_interruption(
@@ -77,25 +77,23 @@ pub fn respond_to_interruption(
             None => launches.push((key, 1)),
         }
     }
-    let mut launched = 0;
-    for ((instance_type, zone, capacity_type), count) in launches {
-        steps.push(Step {
-            explanation: format!(
+    push_launches(
+        &mut steps,
+        launches,
+        |(instance_type, zone, capacity_type), count| {
+            format!(
                 "launch {count} x {instance_type} ({}) in {zone}: replacement capacity outside the interrupted pool {} / {}",
-                capacity_type.label(), pool.zone, pool.instance_type
-            ),
-            action: StepAction::Launch { instance_type, zone, capacity_type, count },
-            batch: 0,
-        });
-        launched += count;
-    }
-    if launched > 0 {
-        steps.push(Step {
-            action: StepAction::WaitReady { count: launched },
-            batch: 0,
-            explanation: format!("wait until the {launched} replacement nodes are Ready before draining the interrupted ones"),
-        });
-    }
+                capacity_type.label(),
+                pool.zone,
+                pool.instance_type
+            )
+        },
+        |launched| {
+            format!(
+                "wait until the {launched} replacement nodes are Ready before draining the interrupted ones"
+            )
+        },
+    );
     push_retirements(
         &mut steps,
         &affected,

@@ -33,7 +33,8 @@ pub fn requirement_holds(requirement: &Requirement, offering: &Offering) -> bool
     }
 }
 
-fn term_holds(term: &NodeSelectorTerm, offering: &Offering) -> bool {
+/// A required node-affinity term holds on the offering (an empty term matches nothing).
+pub fn term_holds(term: &NodeSelectorTerm, offering: &Offering) -> bool {
     !term.requirements.is_empty()
         && term
             .requirements

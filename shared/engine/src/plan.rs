@@ -151,18 +151,47 @@ pub fn plan(current: &[ExistingNode], target: &Solution, budget: DisruptionBudge
         })
         .collect();
     let mut steps = Vec::new();
-    let mut launched = 0u32;
-    for ((instance_type, zone, capacity_type), count) in wanted.into_iter().filter(|(_, c)| *c > 0)
-    {
-        let price = target_prices
-            .get(&(instance_type.clone(), zone.clone(), capacity_type))
-            .copied()
-            .unwrap_or(0.0);
-        steps.push(Step {
-            explanation: format!(
+    push_launches(
+        &mut steps,
+        wanted.into_iter().filter(|(_, c)| *c > 0),
+        |key, count| {
+            let (instance_type, zone, capacity_type) = key;
+            let price = target_prices.get(key).copied().unwrap_or(0.0);
+            format!(
                 "launch {count} x {instance_type} ({}) in {zone} at {price:.4} USD/h each: the target needs them and no existing node provides them",
                 capacity_type.label()
-            ),
+            )
+        },
+        |launched| {
+            format!(
+                "wait until the {launched} new nodes are Ready before disrupting anything, so evicted pods have somewhere to go"
+            )
+        },
+    );
+    push_retirements(
+        &mut steps,
+        &retire,
+        budget.batch_size(current.len()),
+        "the target does not need it",
+    );
+    let current_cost: f64 = current.iter().map(|n| n.price_per_hour).sum();
+    finish_plan(steps, current_cost, target.cost_per_hour, String::new())
+}
+
+/// A launch step per pool (explained by `why`), then one wait until every new node is Ready
+/// (explained by `wait_why`): nothing is disrupted before the new capacity exists.
+pub(crate) fn push_launches(
+    steps: &mut Vec<Step>,
+    launches: impl IntoIterator<Item = (PoolKey, u32)>,
+    why: impl Fn(&PoolKey, u32) -> String,
+    wait_why: impl Fn(u32) -> String,
+) {
+    let mut launched = 0u32;
+    for (key, count) in launches {
+        let explanation = why(&key, count);
+        let (instance_type, zone, capacity_type) = key;
+        steps.push(Step {
+            explanation,
             action: StepAction::Launch {
                 instance_type,
                 zone,
@@ -177,19 +206,9 @@ pub fn plan(current: &[ExistingNode], target: &Solution, budget: DisruptionBudge
         steps.push(Step {
             action: StepAction::WaitReady { count: launched },
             batch: 0,
-            explanation: format!(
-                "wait until the {launched} new nodes are Ready before disrupting anything, so evicted pods have somewhere to go"
-            ),
+            explanation: wait_why(launched),
         });
     }
-    push_retirements(
-        &mut steps,
-        &retire,
-        budget.batch_size(current.len()),
-        "the target does not need it",
-    );
-    let current_cost: f64 = current.iter().map(|n| n.price_per_hour).sum();
-    finish_plan(steps, current_cost, target.cost_per_hour, String::new())
 }
 
 /// Cordon, drain and terminate `nodes` in batches of `batch_size`: a whole batch is cordoned,

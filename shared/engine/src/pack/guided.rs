@@ -8,7 +8,7 @@
 //! [`balance_zones`] moves pods until every spread holds again.
 
 use super::envelope::Envelopes;
-use super::place::open_in_zone;
+use super::place::{group_observed, only_zone_rule, open_in_zone, runnable_members};
 use super::shrink::PriceIndex;
 use super::state::State;
 use crate::classes::Classes;
@@ -212,32 +212,17 @@ pub fn simple_spreads(cx: &Classes) -> Vec<Spread> {
     let mut out = Vec::new();
     for (r, rule) in cx.zone_rules.iter().enumerate() {
         let g = rule.group;
-        if cx.groups.anti_host_held[g]
-            || cx.groups.anti_zone_held[g]
-            || cx.groups.host_affinity_target[g]
-            || cx.classes.iter().any(|c| c.affinity_zone.contains(&g))
-        {
+        if group_observed(cx, g) {
             continue;
         }
-        let members: Vec<usize> = (0..cx.classes.len())
-            .filter(|&c| cx.classes[c].member_of.contains(&g) && !cx.classes[c].compat.is_empty())
-            .collect();
+        let members = runnable_members(cx, g);
         let simple = members.iter().all(|&c| {
             let class = &cx.classes[c];
-            class.zone_rules == [r]
-                && class.host_rules.is_empty()
-                && class.anti_host.is_empty()
-                && class.anti_zone.is_empty()
-                && class.affinity_host.is_empty()
-                && class.affinity_zone.is_empty()
-                && class.zones == rule.zones
-                && class.member_of.iter().all(|&h| {
-                    h == g
-                        || !(cx.groups.anti_host_held[h]
-                            || cx.groups.anti_zone_held[h]
-                            || cx.groups.host_affinity_target[h]
-                            || cx.classes.iter().any(|k| k.affinity_zone.contains(&h)))
-                })
+            only_zone_rule(class, r, rule)
+                && class
+                    .member_of
+                    .iter()
+                    .all(|&h| h == g || !group_observed(cx, h))
                 && !taken[c]
         });
         if members.is_empty() || !simple {

@@ -6,7 +6,7 @@ use std::collections::BinaryHeap;
 
 use super::envelope::Envelopes;
 use super::state::{Refusal, State};
-use crate::classes::Classes;
+use crate::classes::{Class, Classes, ZoneRule};
 use crate::lower_bound::ResourcePrices;
 use crate::model::Resources;
 
@@ -60,6 +60,34 @@ pub fn class_order(cx: &Classes, prices: &ResourcePrices) -> Vec<usize> {
     order
 }
 
+/// Whether a term other than a zone spread looks at group `g`: hostname or zone anti-affinity held
+/// by it, or hostname or zone affinity to it.
+pub fn group_observed(cx: &Classes, g: usize) -> bool {
+    cx.groups.anti_host_held[g]
+        || cx.groups.anti_zone_held[g]
+        || cx.groups.host_affinity_target[g]
+        || cx.classes.iter().any(|c| c.affinity_zone.contains(&g))
+}
+
+/// The classes group `g` counts that have somewhere to run.
+pub fn runnable_members(cx: &Classes, g: usize) -> Vec<usize> {
+    (0..cx.classes.len())
+        .filter(|&c| cx.classes[c].member_of.contains(&g) && !cx.classes[c].compat.is_empty())
+        .collect()
+}
+
+/// The class carries zone rule `r` and no other term (no hostname terms, no (anti-)affinity),
+/// over exactly the rule's zones.
+pub fn only_zone_rule(class: &Class, r: usize, rule: &ZoneRule) -> bool {
+    class.zone_rules == [r]
+        && class.host_rules.is_empty()
+        && class.anti_host.is_empty()
+        && class.anti_zone.is_empty()
+        && class.affinity_host.is_empty()
+        && class.affinity_zone.is_empty()
+        && class.zones == rule.zones
+}
+
 /// Zone-spread groups whose pods can be placed together: the group is counted by exactly one zone
 /// rule, every member class carries only that zone-level term (no hostname terms, no zone
 /// (anti-)affinity, the same zones), and no other term looks at the group. Returns, per class,
@@ -69,26 +97,13 @@ pub fn zone_groups(cx: &Classes) -> (Vec<Option<usize>>, Vec<Vec<usize>>) {
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for (r, rule) in cx.zone_rules.iter().enumerate() {
         let g = rule.group;
-        if cx.groups.anti_host_held[g]
-            || cx.groups.anti_zone_held[g]
-            || cx.groups.host_affinity_target[g]
-            || cx.classes.iter().any(|c| c.affinity_zone.contains(&g))
-        {
+        if group_observed(cx, g) {
             continue;
         }
-        let members: Vec<usize> = (0..cx.classes.len())
-            .filter(|&c| cx.classes[c].member_of.contains(&g) && !cx.classes[c].compat.is_empty())
-            .collect();
+        let members = runnable_members(cx, g);
         let simple = members.iter().all(|&c| {
             let class = &cx.classes[c];
-            class.zone_rules == [r]
-                && class.host_rules.is_empty()
-                && class.anti_host.is_empty()
-                && class.anti_zone.is_empty()
-                && class.affinity_host.is_empty()
-                && class.affinity_zone.is_empty()
-                && class.zones == rule.zones
-                && of_class[c].is_none()
+            only_zone_rule(class, r, rule) && of_class[c].is_none()
         });
         if members.len() < 2 || !simple {
             continue;

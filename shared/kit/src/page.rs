@@ -1,4 +1,4 @@
-//! Cursor pagination of the cluster service's lists: the token is the key of the last item
+//! Cursor pagination for lists ordered by a string key: the token is the key of the last item
 //! returned (a node name, `namespace/name`, or a time-ordered id).
 
 use spot_proto::common::v1::{PageRequest, PageResponse};
