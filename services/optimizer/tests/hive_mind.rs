@@ -1,118 +1,42 @@
 //! The hive mind: an interruption reported by one tenant's agent flags its pool for everyone, and
 //! another tenant's optimizer stops choosing that pool at once, without learning who raised it.
 
-use std::sync::{Arc, Mutex};
+mod common;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::*;
 use spot_access::{InternalCredential, OutgoingInterceptor};
-use spot_agent::executor::{Executor, Outcome};
-use spot_agent::session::{Agent, AgentSettings, ClusterSource};
-use spot_proto::agent::v1::{Action, Delta, InterruptionKind, InterruptionNotice, Snapshot};
-use spot_proto::cluster::v1 as cluster;
-use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
-use spot_proto::common::v1::{CapacityType, Node, Pod, PodPhase, Pool, Resources};
+use spot_proto::agent::v1::{InterruptionKind, InterruptionNotice, Snapshot};
+use spot_proto::common::v1::{CapacityType, Pool};
 use spot_proto::optimizer::v1 as pb;
 use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
 use spot_proto::risk::v1 as risk;
 use spot_proto::risk::v1::risk_service_client::RiskServiceClient;
 use spot_testkit::{TestServer, authed};
-use tokio::sync::{broadcast, mpsc};
-use tokio_util::sync::CancellationToken;
 
-const SECRET: &str = "a-test-internal-secret-of-32-chars-or-more";
-
-struct Fixed(Snapshot, broadcast::Sender<Delta>);
-
-impl ClusterSource for Fixed {
-    fn snapshot(&self) -> Snapshot {
-        self.0.clone()
-    }
-    fn subscribe(&self) -> broadcast::Receiver<Delta> {
-        self.1.subscribe()
-    }
-}
-
-struct Idle(Mutex<()>);
-
-#[async_trait::async_trait]
-impl Executor for Idle {
-    async fn execute(&self, _action: Action) -> Outcome {
-        let _guard = self.0.lock();
-        Outcome::succeeded("")
-    }
-}
-
+/// Three on-demand nodes, one per zone, two pods on each.
 fn on_demand_cluster() -> Snapshot {
     let zones = ["us-east-1a", "us-east-1b", "us-east-1c"];
     Snapshot {
         nodes: zones
             .iter()
             .enumerate()
-            .map(|(i, zone)| Node {
-                name: format!("node-{i}"),
-                instance_id: format!("i-{i}"),
-                instance_type: "m5.xlarge".into(),
-                zone: (*zone).into(),
-                capacity_type: CapacityType::OnDemand.into(),
-                allocatable: Some(Resources {
-                    cpu_millis: 3_920,
-                    memory_mib: 14_000,
-                    pods: 58,
-                    gpus: 0,
-                }),
-                ready: true,
-                ..Default::default()
+            .map(|(i, zone)| {
+                node(
+                    &format!("node-{i}"),
+                    zone,
+                    &format!("i-{i}"),
+                    CapacityType::OnDemand,
+                )
             })
             .collect(),
         pods: (0..6)
-            .map(|i| Pod {
-                namespace: "shop".into(),
-                name: format!("web-{i}"),
-                requests: Some(Resources {
-                    cpu_millis: 500,
-                    memory_mib: 1_024,
-                    pods: 1,
-                    gpus: 0,
-                }),
-                owner_kind: "ReplicaSet".into(),
-                node_name: format!("node-{}", i % 3),
-                phase: PodPhase::Running.into(),
-                ..Default::default()
-            })
+            .map(|i| pod(&format!("web-{i}"), &format!("node-{}", i % 3)))
             .collect(),
         pdbs: vec![],
     }
-}
-
-async fn connect_agent(
-    test: &TestServer,
-    key: &str,
-    snapshot: Snapshot,
-) -> (mpsc::Sender<InterruptionNotice>, CancellationToken) {
-    let stop = CancellationToken::new();
-    let (notices, interruptions) = mpsc::channel(4);
-    let agent = Agent::new(
-        AgentSettings::new(&format!("http://{}", test.addr()), key),
-        Arc::new(Idle(Mutex::new(()))),
-        Arc::new(Fixed(snapshot, broadcast::channel(4).0)),
-    );
-    tokio::spawn(agent.run(interruptions, stop.clone()));
-    (notices, stop)
-}
-
-async fn register(test: &TestServer, token: &str) -> cluster::RegisterClusterResponse {
-    ClusterServiceClient::new(test.channel.clone())
-        .register_cluster(authed(
-            cluster::RegisterClusterRequest {
-                name: "shop".into(),
-                region: "us-east-1".into(),
-                aws_account_id: String::new(),
-            },
-            token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
 }
 
 fn spot_pools(plan: &pb::Plan) -> Vec<Pool> {
@@ -131,9 +55,18 @@ async fn one_tenants_interruption_protects_another_tenant_at_once() {
     let alices = register(&test, &alice).await;
     let bobs = register(&test, &bob).await;
     let bob_cluster = bobs.cluster.unwrap().id;
-    let (alice_notices, alice_stop) =
-        connect_agent(&test, &alices.agent_key, Snapshot::default()).await;
-    let (_bob_notices, bob_stop) = connect_agent(&test, &bobs.agent_key, on_demand_cluster()).await;
+    let (alice_notices, alice_stop) = start_agent(
+        &test,
+        &alices.agent_key,
+        Arc::new(Recorder::default()),
+        Cluster::new(Snapshot::default()),
+    );
+    let (_bob_notices, bob_stop) = start_agent(
+        &test,
+        &bobs.agent_key,
+        Arc::new(Recorder::default()),
+        Cluster::new(on_demand_cluster()),
+    );
 
     // Bob's optimizer would move to spot; note the pool it likes best.
     let mut optimizer = OptimizerServiceClient::new(test.channel.clone());

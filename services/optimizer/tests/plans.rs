@@ -3,175 +3,54 @@
 //! (simulated) cloud, waits for them to join, cordons and drains the old ones on the agent's
 //! stream and terminates them, in that order.
 
-use std::sync::{Arc, Mutex};
+mod common;
+
+use std::sync::Arc;
 use std::time::Duration;
 
+use common::*;
 use futures::StreamExt;
-use spot_access::{InternalCredential, OutgoingInterceptor};
-use spot_agent::executor::{Executor, Outcome};
-use spot_agent::session::{Agent, AgentSettings, ClusterSource};
-use spot_proto::agent::v1::{Action, ActionKind, Delta, Snapshot};
+use spot_proto::agent::v1::{ActionKind, Delta, Snapshot};
 use spot_proto::auth::v1 as auth;
 use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
-use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
-use spot_proto::common::v1::{CapacityType, Node, Pod, PodPhase, Pool, Resources};
+use spot_proto::common::v1::{CapacityType, Pool};
 use spot_proto::optimizer::v1 as pb;
 use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
 use spot_testkit::{TestServer, authed};
-use tokio::sync::broadcast;
-use tokio_util::sync::CancellationToken;
 
-const SECRET: &str = "a-test-internal-secret-of-32-chars-or-more";
 const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
-
-struct Cluster {
-    snapshot: Mutex<Snapshot>,
-    deltas: broadcast::Sender<Delta>,
-}
-
-impl ClusterSource for Cluster {
-    fn snapshot(&self) -> Snapshot {
-        self.snapshot.lock().unwrap().clone()
-    }
-    fn subscribe(&self) -> broadcast::Receiver<Delta> {
-        self.deltas.subscribe()
-    }
-}
-
-#[derive(Default)]
-struct Recorder(Mutex<Vec<Action>>);
-
-#[async_trait::async_trait]
-impl Executor for Recorder {
-    async fn execute(&self, action: Action) -> Outcome {
-        self.0.lock().unwrap().push(action);
-        Outcome::succeeded("done")
-    }
-}
-
-fn node(name: &str, zone: &str, instance_id: &str, capacity_type: CapacityType) -> Node {
-    Node {
-        name: name.to_owned(),
-        instance_id: instance_id.to_owned(),
-        instance_type: "m5.xlarge".to_owned(),
-        zone: zone.to_owned(),
-        capacity_type: capacity_type.into(),
-        allocatable: Some(Resources {
-            cpu_millis: 3_920,
-            memory_mib: 14_000,
-            pods: 58,
-            gpus: 0,
-        }),
-        ready: true,
-        ..Default::default()
-    }
-}
-
-fn pod(name: &str, node: &str) -> Pod {
-    Pod {
-        namespace: "shop".to_owned(),
-        name: name.to_owned(),
-        requests: Some(Resources {
-            cpu_millis: 500,
-            memory_mib: 1_024,
-            pods: 1,
-            gpus: 0,
-        }),
-        owner_kind: "ReplicaSet".to_owned(),
-        node_name: node.to_owned(),
-        phase: PodPhase::Running.into(),
-        ..Default::default()
-    }
-}
-
-type Router = ExecutionServiceClient<
-    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, OutgoingInterceptor>,
->;
-
-async fn launch_on_demand(router: &mut Router, cluster_id: &str, zone: &str) -> String {
-    launch(router, cluster_id, zone, CapacityType::OnDemand).await
-}
-
-async fn launch(
-    router: &mut Router,
-    cluster_id: &str,
-    zone: &str,
-    capacity_type: CapacityType,
-) -> String {
-    router
-        .execute_step(cluster::ExecuteStepRequest {
-            cluster_id: cluster_id.to_owned(),
-            plan_id: String::new(),
-            step: Some(cluster::execute_step_request::Step::Launch(
-                cluster::LaunchCapacity {
-                    pools: vec![Pool {
-                        region: "us-east-1".into(),
-                        zone: zone.into(),
-                        instance_type: "m5.xlarge".into(),
-                    }],
-                    capacity_type: capacity_type.into(),
-                    count: 1,
-                },
-            )),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .instance_ids
-        .remove(0)
-}
 
 #[tokio::test]
 async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
     let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
     let owner = test.sign_up("Acme").await.access_token;
     let mut clusters = ClusterServiceClient::new(test.channel.clone());
-    let registered = clusters
-        .register_cluster(authed(
-            cluster::RegisterClusterRequest {
-                name: "shop".into(),
-                region: "us-east-1".into(),
-                aws_account_id: String::new(),
-            },
-            &owner,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let registered = register(&test, &owner).await;
     let cluster_id = registered.cluster.unwrap().id;
 
     // Three on-demand nodes that really exist in the simulated cloud, two pods on each.
-    let credential = InternalCredential::new(SECRET.as_bytes(), "test").unwrap();
-    let mut router = ExecutionServiceClient::with_interceptor(
-        test.channel.clone(),
-        OutgoingInterceptor::new(credential),
-    );
+    let mut router = router(&test);
     let mut nodes = Vec::new();
     let mut pods = Vec::new();
     for (i, zone) in ZONES.iter().enumerate() {
-        let id = launch_on_demand(&mut router, &cluster_id, zone).await;
+        let id = launch(&mut router, &cluster_id, zone, CapacityType::OnDemand).await;
         let name = format!("old-{i}");
         pods.push(pod(&format!("web-{i}"), &name));
         pods.push(pod(&format!("api-{i}"), &name));
         nodes.push(node(&name, zone, &id, CapacityType::OnDemand));
     }
-    let source = Arc::new(Cluster {
-        snapshot: Mutex::new(Snapshot {
-            nodes,
-            pods,
-            pdbs: vec![],
-        }),
-        deltas: broadcast::channel(64).0,
+    let source = Cluster::new(Snapshot {
+        nodes,
+        pods,
+        pdbs: vec![],
     });
     let executor = Arc::new(Recorder::default());
-    let mut settings =
-        AgentSettings::new(&format!("http://{}", test.addr()), &registered.agent_key);
-    settings.max_backoff = Duration::from_millis(300);
-    let stop = CancellationToken::new();
-    let (_notices, interruptions) = tokio::sync::mpsc::channel(1);
-    tokio::spawn(
-        Agent::new(settings, executor.clone(), source.clone()).run(interruptions, stop.clone()),
+    let (_notices, stop) = start_agent(
+        &test,
+        &registered.agent_key,
+        executor.clone(),
+        source.clone(),
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
@@ -382,40 +261,21 @@ async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
 async fn in_safe_mode_an_applied_plan_is_refused_and_says_why() {
     let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
     let owner = test.sign_up("Acme").await.access_token;
-    let mut clusters = ClusterServiceClient::new(test.channel.clone());
-    let registered = clusters
-        .register_cluster(authed(
-            cluster::RegisterClusterRequest {
-                name: "shop".into(),
-                region: "us-east-1".into(),
-                aws_account_id: String::new(),
-            },
-            &owner,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let registered = register(&test, &owner).await;
     let cluster_id = registered.cluster.unwrap().id;
-    let source = Arc::new(Cluster {
-        snapshot: Mutex::new(Snapshot {
-            nodes: vec![
-                node("old-0", "us-east-1a", "i-0", CapacityType::OnDemand),
-                node("old-1", "us-east-1b", "i-1", CapacityType::OnDemand),
-            ],
-            pods: vec![pod("web-0", "old-0"), pod("web-1", "old-1")],
-            pdbs: vec![],
-        }),
-        deltas: broadcast::channel(8).0,
+    let source = Cluster::new(Snapshot {
+        nodes: vec![
+            node("old-0", "us-east-1a", "i-0", CapacityType::OnDemand),
+            node("old-1", "us-east-1b", "i-1", CapacityType::OnDemand),
+        ],
+        pods: vec![pod("web-0", "old-0"), pod("web-1", "old-1")],
+        pdbs: vec![],
     });
-    let stop = CancellationToken::new();
-    let (_notices, interruptions) = tokio::sync::mpsc::channel(1);
-    tokio::spawn(
-        Agent::new(
-            AgentSettings::new(&format!("http://{}", test.addr()), &registered.agent_key),
-            Arc::new(Recorder::default()),
-            source,
-        )
-        .run(interruptions, stop.clone()),
+    let (_notices, stop) = start_agent(
+        &test,
+        &registered.agent_key,
+        Arc::new(Recorder::default()),
+        source,
     );
     let mut optimizer = OptimizerServiceClient::new(test.channel.clone());
     let plan = loop {
@@ -494,39 +354,21 @@ async fn in_safe_mode_an_applied_plan_is_refused_and_says_why() {
 async fn the_dashboard_shows_what_the_cluster_costs_from_its_agents_report() {
     let test = TestServer::start(&[]).await;
     let owner = test.sign_up("Acme").await.access_token;
-    let registered = ClusterServiceClient::new(test.channel.clone())
-        .register_cluster(authed(
-            cluster::RegisterClusterRequest {
-                name: "shop".into(),
-                region: "us-east-1".into(),
-                aws_account_id: String::new(),
-            },
-            &owner,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let registered = register(&test, &owner).await;
     let cluster_id = registered.cluster.unwrap().id;
-    let source = Arc::new(Cluster {
-        snapshot: Mutex::new(Snapshot {
-            nodes: vec![
-                node("a", "us-east-1a", "i-a", CapacityType::OnDemand),
-                node("b", "us-east-1b", "i-b", CapacityType::Spot),
-            ],
-            pods: vec![pod("web-0", "a"), pod("web-1", "b")],
-            pdbs: vec![],
-        }),
-        deltas: broadcast::channel(8).0,
+    let source = Cluster::new(Snapshot {
+        nodes: vec![
+            node("a", "us-east-1a", "i-a", CapacityType::OnDemand),
+            node("b", "us-east-1b", "i-b", CapacityType::Spot),
+        ],
+        pods: vec![pod("web-0", "a"), pod("web-1", "b")],
+        pdbs: vec![],
     });
-    let stop = CancellationToken::new();
-    let (_notices, interruptions) = tokio::sync::mpsc::channel(1);
-    tokio::spawn(
-        Agent::new(
-            AgentSettings::new(&format!("http://{}", test.addr()), &registered.agent_key),
-            Arc::new(Recorder::default()),
-            source,
-        )
-        .run(interruptions, stop.clone()),
+    let (_notices, stop) = start_agent(
+        &test,
+        &registered.agent_key,
+        Arc::new(Recorder::default()),
+        source,
     );
     let mut dashboard =
         spot_proto::optimizer::v1::dashboard_service_client::DashboardServiceClient::new(
@@ -671,40 +513,22 @@ async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
     let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
     let owner = test.sign_up("Acme").await.access_token;
     let mut clusters = ClusterServiceClient::new(test.channel.clone());
-    let registered = clusters
-        .register_cluster(authed(
-            cluster::RegisterClusterRequest {
-                name: "shop".into(),
-                region: "us-east-1".into(),
-                aws_account_id: String::new(),
-            },
-            &owner,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let registered = register(&test, &owner).await;
     let cluster_id = registered.cluster.unwrap().id;
-    let credential = InternalCredential::new(SECRET.as_bytes(), "test").unwrap();
-    let mut router = ExecutionServiceClient::with_interceptor(
-        test.channel.clone(),
-        OutgoingInterceptor::new(credential),
-    );
+    let mut router = router(&test);
     let doomed = launch(&mut router, &cluster_id, "us-east-1a", CapacityType::Spot).await;
     let safe = launch(&mut router, &cluster_id, "us-east-1b", CapacityType::Spot).await;
-    let source = Arc::new(Cluster {
-        snapshot: Mutex::new(Snapshot {
-            nodes: vec![
-                node("spot-a", "us-east-1a", &doomed, CapacityType::Spot),
-                node("spot-b", "us-east-1b", &safe, CapacityType::Spot),
-            ],
-            pods: vec![
-                pod("web-0", "spot-a"),
-                pod("web-1", "spot-a"),
-                pod("web-2", "spot-b"),
-            ],
-            pdbs: vec![],
-        }),
-        deltas: broadcast::channel(16).0,
+    let source = Cluster::new(Snapshot {
+        nodes: vec![
+            node("spot-a", "us-east-1a", &doomed, CapacityType::Spot),
+            node("spot-b", "us-east-1b", &safe, CapacityType::Spot),
+        ],
+        pods: vec![
+            pod("web-0", "spot-a"),
+            pod("web-1", "spot-a"),
+            pod("web-2", "spot-b"),
+        ],
+        pdbs: vec![],
     });
     let events = clusters
         .watch_cluster(authed(
@@ -718,12 +542,7 @@ async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
         .into_inner();
     let joiner = join_launched_nodes(events, source.clone());
     let executor = Arc::new(Recorder::default());
-    let stop = CancellationToken::new();
-    let (notices, interruptions) = tokio::sync::mpsc::channel(4);
-    let mut settings =
-        AgentSettings::new(&format!("http://{}", test.addr()), &registered.agent_key);
-    settings.max_backoff = Duration::from_millis(300);
-    tokio::spawn(Agent::new(settings, executor.clone(), source).run(interruptions, stop.clone()));
+    let (notices, stop) = start_agent(&test, &registered.agent_key, executor.clone(), source);
 
     // The agent's IMDS watcher on spot-a hears the two-minute warning.
     let warned = tokio::time::Instant::now();

@@ -1,0 +1,167 @@
+//! Fixtures for the optimizer's end-to-end tests: a registered cluster, an agent (the spot-agent
+//! crate's session) with a fake cluster and an executor that records what it runs, and the
+//! execution router as an internal caller.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use spot_access::{InternalCredential, OutgoingInterceptor};
+use spot_agent::executor::{Executor, Outcome};
+use spot_agent::session::{Agent, AgentSettings, ClusterSource};
+use spot_proto::agent::v1::{Action, Delta, InterruptionNotice, Snapshot};
+use spot_proto::cluster::v1 as cluster;
+use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
+use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
+use spot_proto::common::v1::{CapacityType, Node, Pod, PodPhase, Pool, Resources};
+use spot_testkit::{TestServer, authed};
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+pub const SECRET: &str = "a-test-internal-secret-of-32-chars-or-more";
+
+/// The cluster as the agent sees it: a snapshot, and deltas the test pushes.
+pub struct Cluster {
+    pub snapshot: Mutex<Snapshot>,
+    pub deltas: broadcast::Sender<Delta>,
+}
+
+impl Cluster {
+    pub fn new(snapshot: Snapshot) -> Arc<Self> {
+        Arc::new(Self {
+            snapshot: Mutex::new(snapshot),
+            deltas: broadcast::channel(64).0,
+        })
+    }
+}
+
+impl ClusterSource for Cluster {
+    fn snapshot(&self) -> Snapshot {
+        self.snapshot.lock().unwrap().clone()
+    }
+    fn subscribe(&self) -> broadcast::Receiver<Delta> {
+        self.deltas.subscribe()
+    }
+}
+
+/// Runs every action at once, successfully, and remembers it.
+#[derive(Default)]
+pub struct Recorder(pub Mutex<Vec<Action>>);
+
+#[async_trait::async_trait]
+impl Executor for Recorder {
+    async fn execute(&self, action: Action) -> Outcome {
+        self.0.lock().unwrap().push(action);
+        Outcome::succeeded("done")
+    }
+}
+
+pub fn node(name: &str, zone: &str, instance_id: &str, capacity_type: CapacityType) -> Node {
+    Node {
+        name: name.to_owned(),
+        instance_id: instance_id.to_owned(),
+        instance_type: "m5.xlarge".to_owned(),
+        zone: zone.to_owned(),
+        capacity_type: capacity_type.into(),
+        allocatable: Some(Resources {
+            cpu_millis: 3_920,
+            memory_mib: 14_000,
+            pods: 58,
+            gpus: 0,
+        }),
+        ready: true,
+        ..Default::default()
+    }
+}
+
+pub fn pod(name: &str, node: &str) -> Pod {
+    Pod {
+        namespace: "shop".to_owned(),
+        name: name.to_owned(),
+        requests: Some(Resources {
+            cpu_millis: 500,
+            memory_mib: 1_024,
+            pods: 1,
+            gpus: 0,
+        }),
+        owner_kind: "ReplicaSet".to_owned(),
+        node_name: node.to_owned(),
+        phase: PodPhase::Running.into(),
+        ..Default::default()
+    }
+}
+
+pub async fn register(test: &TestServer, token: &str) -> cluster::RegisterClusterResponse {
+    ClusterServiceClient::new(test.channel.clone())
+        .register_cluster(authed(
+            cluster::RegisterClusterRequest {
+                name: "shop".into(),
+                region: "us-east-1".into(),
+                aws_account_id: String::new(),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Starts an agent for the cluster; the sender delivers interruption notices as its IMDS watcher
+/// would, the token stops it.
+pub fn start_agent(
+    test: &TestServer,
+    key: &str,
+    executor: Arc<dyn Executor>,
+    source: Arc<Cluster>,
+) -> (mpsc::Sender<InterruptionNotice>, CancellationToken) {
+    let mut settings = AgentSettings::new(&format!("http://{}", test.addr()), key);
+    settings.max_backoff = Duration::from_millis(300);
+    let stop = CancellationToken::new();
+    let (notices, interruptions) = mpsc::channel(4);
+    tokio::spawn(Agent::new(settings, executor, source).run(interruptions, stop.clone()));
+    (notices, stop)
+}
+
+pub type Router = ExecutionServiceClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, OutgoingInterceptor>,
+>;
+
+/// The execution router as an internal service calls it (the server runs with [`SECRET`]).
+pub fn router(test: &TestServer) -> Router {
+    let credential = InternalCredential::new(SECRET.as_bytes(), "test").unwrap();
+    ExecutionServiceClient::with_interceptor(
+        test.channel.clone(),
+        OutgoingInterceptor::new(credential),
+    )
+}
+
+/// Launches one m5.xlarge in the simulated cloud; its instance id.
+pub async fn launch(
+    router: &mut Router,
+    cluster_id: &str,
+    zone: &str,
+    capacity_type: CapacityType,
+) -> String {
+    router
+        .execute_step(cluster::ExecuteStepRequest {
+            cluster_id: cluster_id.to_owned(),
+            plan_id: String::new(),
+            step: Some(cluster::execute_step_request::Step::Launch(
+                cluster::LaunchCapacity {
+                    pools: vec![Pool {
+                        region: "us-east-1".into(),
+                        zone: zone.into(),
+                        instance_type: "m5.xlarge".into(),
+                    }],
+                    capacity_type: capacity_type.into(),
+                    count: 1,
+                },
+            )),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .instance_ids
+        .remove(0)
+}
