@@ -26,7 +26,7 @@ mod session;
 
 use std::sync::Arc;
 
-use spot_cloud::{SimulatedCloud, SimulationSettings};
+use spot_cloud::SimulatedCloud;
 use spot_cloud_ec2::Ec2Settings;
 use spot_config::CloudKind;
 use spot_kit::{ServiceContext, ServiceRegistry};
@@ -52,9 +52,13 @@ pub struct ClusterApi {
     presence: presence::PresenceBoard,
 }
 
-pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
-    // The embedded default's world; on AWS, linked accounts bring their own providers.
-    let simulated = Arc::new(SimulatedCloud::new(SimulationSettings::default()));
+/// `simulated` is the embedded default's world (`spot demo` drives it too); with `cloud = aws`,
+/// linked accounts bring their own providers and it is unused.
+pub fn register(
+    ctx: &ServiceContext,
+    registry: &mut ServiceRegistry,
+    simulated: Arc<SimulatedCloud>,
+) {
     let connector = match ctx.config.cloud {
         CloudKind::Simulated => connector::CloudConnector::Simulated(simulated),
         CloudKind::Aws => connector::CloudConnector::Aws(Ec2Settings {

@@ -7,4 +7,4 @@ mod health;
 mod server;
 
 pub use error::StartError;
-pub use server::{RunningServer, migrate, run, shutdown_signal, start};
+pub use server::{RunningServer, migrate, run, shutdown_signal, start, start_in};

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spot_bus::{InProcessBus, RedisBus, SharedBus};
+use spot_cloud::{SimulatedCloud, SimulationSettings};
 use spot_config::{Config, ServiceName, ensure_data_dir_writable};
 use spot_db::Database;
 use spot_kit::{ServiceClients, ServiceContext, ServiceRegistry};
@@ -62,7 +63,17 @@ pub async fn run(config: Config, signal: impl Future<Output = ()>) -> Result<(),
 
 /// Binds, opens the database (running migrations), connects the bus and starts serving.
 /// `config.listen` may use port 0; the bound address is in [`RunningServer::local_addr`].
-pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
+pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+    let world = Arc::new(SimulatedCloud::new(SimulationSettings::default()));
+    start_in(config, world).await
+}
+
+/// [`start`] with the simulated cloud given, so its owner (`spot demo`, a test) can watch and
+/// move its clock.
+pub async fn start_in(
+    mut config: Config,
+    world: Arc<SimulatedCloud>,
+) -> Result<RunningServer, StartError> {
     ensure_data_dir_writable(&config.data_dir)?;
     let listener = TcpListener::bind(config.listen)
         .await
@@ -103,7 +114,7 @@ pub async fn start(mut config: Config) -> Result<RunningServer, StartError> {
             ServiceName::Auth => spot_auth::register(&ctx, &mut registry)
                 .await
                 .map_err(|e| StartError::Service(format!("auth: {e}")))?,
-            ServiceName::Cluster => spot_cluster::register(&ctx, &mut registry),
+            ServiceName::Cluster => spot_cluster::register(&ctx, &mut registry, world.clone()),
             ServiceName::Policy => spot_policy::register(&ctx, &mut registry),
             ServiceName::Billing => spot_billing::register(&ctx, &mut registry),
             ServiceName::Risk => spot_risk::register(&ctx, &mut registry),

@@ -5,7 +5,9 @@
 //! Redis (`TEST_REDIS_URL`). `make test` runs the suite both ways.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use spot_cloud::{SimulatedCloud, SimulationSettings};
 use spot_config::{Config, ConfigLayer};
 use spot_db::testing::PostgresScratch;
 use spot_proto::auth::v1 as pb;
@@ -28,6 +30,9 @@ pub fn production_backends() -> bool {
 
 pub struct TestServer {
     pub server: RunningServer,
+    /// The simulated cloud the server runs on (the embedded default's world); tests may move its
+    /// clock or look at its instances.
+    pub cloud: Arc<SimulatedCloud>,
     /// A connected channel to the server, for generated clients.
     pub channel: Channel,
     /// The platform admin created at start (from SPOT_ADMIN_EMAIL / SPOT_ADMIN_PASSWORD).
@@ -105,10 +110,14 @@ impl TestServer {
         let config = Config::load(None, &vars, ConfigLayer::default()).expect("valid test config");
         let database_url = config.database_url.clone();
         let bus_namespace = config.bus_namespace.clone();
-        let server = spot_server::start(config).await.expect("server starts");
+        let cloud = Arc::new(SimulatedCloud::new(SimulationSettings::default()));
+        let server = spot_server::start_in(config, cloud.clone())
+            .await
+            .expect("server starts");
         let channel = channel_to(server.local_addr).await;
         TestServer {
             server,
+            cloud,
             channel,
             admin_email,
             admin_password,
