@@ -1,44 +1,19 @@
-//! The edge: what a browser needs in front of the gRPC services. grpc-web translation (tonic-web)
-//! and CORS for the configured origins. The web app, /healthz, /metrics and the Stripe webhook
-//! join it with the web-app issue.
+//! The edge: what a browser and an operator need in front of the gRPC services.
+//! - grpc-web translation (tonic-web) and CORS for the configured origins ([`cors_layer`]);
+//! - plain HTTP beside gRPC on the same port ([`EdgeLayer`]): the built web app with a
+//!   single-page fallback and cache headers, `/healthz`, `/readyz` and `/metrics` (Prometheus);
+//! - in the distributed mode, gRPC calls for services this process does not run are forwarded to
+//!   their upstreams ([`Upstreams`]).
 
-use std::time::Duration;
+mod cors;
+mod layer;
+mod metrics;
+mod upstream;
+mod web;
 
-use http::{HeaderName, HeaderValue, Method};
-use tower_http::cors::{AllowOrigin, CorsLayer};
-
+pub use cors::cors_layer;
+pub use layer::{EdgeLayer, EdgeService, Readiness};
+pub use metrics::Metrics;
 pub use tonic_web::GrpcWebLayer;
-
-/// CORS for the configured origins, or none when no origin is configured (same-origin only).
-/// Credentials are allowed, so a wildcard is never used; config validation refuses `*`.
-pub fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
-    if origins.is_empty() {
-        return None;
-    }
-    let origins: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|origin| HeaderValue::from_str(origin).ok())
-        .collect();
-    Some(
-        CorsLayer::new()
-            .allow_origin(AllowOrigin::list(origins))
-            .allow_credentials(true)
-            .allow_methods([Method::POST, Method::OPTIONS])
-            .allow_headers(
-                [
-                    "content-type",
-                    "authorization",
-                    "x-grpc-web",
-                    "x-user-agent",
-                    "grpc-timeout",
-                    "x-request-id",
-                ]
-                .map(HeaderName::from_static),
-            )
-            .expose_headers(
-                ["grpc-status", "grpc-message", "grpc-status-details-bin"]
-                    .map(HeaderName::from_static),
-            )
-            .max_age(Duration::from_secs(3600)),
-    )
-}
+pub use upstream::Upstreams;
+pub use web::WebApp;

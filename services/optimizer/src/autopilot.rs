@@ -1,7 +1,7 @@
 //! The autopilot: one runner across replicas (a bus lease) keeps every cluster on its best plan.
 //! - An interruption notice on a pool in use: a plan with replacement capacity from other pools,
 //!   then the drain, applied at once (the notice gives 120 s).
-//! - A change reported by the agent: after it settles (30 s), re-plan; apply when the plan pays
+//! - A change reported by the agent: after it settles (`settle_seconds`, 30 s), re-plan; apply when the plan pays
 //!   the policy's minimum saving and no other plan of the cluster is running; at most one
 //!   consolidation per cluster every 5 minutes, so the cluster never churns.
 //!
@@ -25,7 +25,6 @@ use tokio::time::Instant;
 use crate::OptimizerApi;
 use crate::recommend::respond;
 
-const SETTLE: Duration = Duration::from_secs(30);
 const COOLDOWN: Duration = Duration::from_secs(300);
 /// A pool a cluster already answered for is not answered again within this time (the agent's
 /// notice and the flag it raises arrive close together).
@@ -124,7 +123,7 @@ impl OptimizerApi {
                     let value: serde_json::Value = serde_json::from_slice(&message.payload).unwrap_or_default();
                     if let (Some(cluster_id), Some(tenant_id)) = (field(&value, "cluster_id"), field(&value, "tenant_id")) {
                         known.insert(cluster_id.to_owned(), tenant_id.to_owned());
-                        pending.insert(cluster_id.to_owned(), Pending { tenant_id: tenant_id.to_owned(), due: Instant::now() + SETTLE });
+                        pending.insert(cluster_id.to_owned(), Pending { tenant_id: tenant_id.to_owned(), due: Instant::now() + self.settle() });
                     }
                 }
                 _ = abandoned.tick() => {

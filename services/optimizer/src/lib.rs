@@ -30,6 +30,13 @@ pub struct OptimizerApi {
     costs: costs::CostStore,
 }
 
+impl OptimizerApi {
+    /// How long a cluster's changes settle before it is re-planned and its cost sampled.
+    fn settle(&self) -> Duration {
+        Duration::from_secs(self.ctx.config.settle_seconds)
+    }
+}
+
 /// Runs `job` on exactly one replica at a time (a bus lease), until shutdown.
 fn singleton<F, Fut>(ctx: &ServiceContext, name: &'static str, job: F)
 where

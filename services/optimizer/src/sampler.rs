@@ -17,7 +17,6 @@ use crate::OptimizerApi;
 use crate::costs::measure;
 use crate::entity::cost_samples;
 
-const AFTER_CHANGE: Duration = Duration::from_secs(30);
 const REFRESH: Duration = Duration::from_secs(300);
 /// Clusters sampled in the last day are picked up again after a restart.
 const REMEMBER_MILLIS: i64 = 24 * 3_600 * 1_000;
@@ -77,7 +76,7 @@ impl OptimizerApi {
                         .iter()
                         .filter(|(_, t)| match t.sampled_at {
                             None => true,
-                            Some(at) => (t.changed && at.elapsed() >= AFTER_CHANGE) || at.elapsed() >= REFRESH,
+                            Some(at) => (t.changed && at.elapsed() >= self.settle()) || at.elapsed() >= REFRESH,
                         })
                         .map(|(id, _)| id.clone())
                         .collect();

@@ -31,6 +31,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the services on one port: native gRPC, grpc-web, health and reflection.
     Serve,
+    /// The platform with three simulated clusters whose agents connect over the real stream;
+    /// the login is printed at start. Starts fresh each time (its own data dir).
+    Demo(crate::demo::DemoArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Benchmarks anyone can run; each prints ONE JSON line.
@@ -81,12 +84,16 @@ pub enum BenchCommand {
 impl Cli {
     /// Layers defaults, the file, `env` and these flags into one validated config.
     pub fn load_config(&self, env: BTreeMap<String, String>) -> Result<Config, ConfigError> {
-        let flags = ConfigLayer {
+        Config::load(self.config.as_deref(), &env, self.flags())
+    }
+
+    /// The settings given as flags, the top layer of the config.
+    pub fn flags(&self) -> ConfigLayer {
+        ConfigLayer {
             listen: self.listen.clone(),
             data_dir: self.data_dir.clone(),
             services: self.services.clone(),
             ..Default::default()
-        };
-        Config::load(self.config.as_deref(), &env, flags)
+        }
     }
 }

@@ -8,6 +8,20 @@ use spot_server::cli::{Cli, Command};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Demo(args)) = &cli.command {
+        let env = std::env::vars().collect();
+        let demo = spot_server::demo::run(
+            cli.flags(),
+            env,
+            cli.config.as_deref(),
+            args.clone(),
+            spot_server::shutdown_signal(),
+        );
+        return match demo.await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => fail(&error),
+        };
+    }
     let config = match cli.load_config(std::env::vars().collect()) {
         Ok(config) => config,
         Err(error) => return fail(&error),
@@ -18,6 +32,7 @@ async fn main() -> ExitCode {
     }
     let result = match cli.command {
         Some(Command::Serve) => spot_server::run(config, spot_server::shutdown_signal()).await,
+        Some(Command::Demo(_)) => unreachable!("handled above"),
         Some(Command::Migrate) => spot_server::migrate(&config).await,
         Some(Command::Bench(bench)) => {
             return match spot_server::bench::run(bench).await {
@@ -30,7 +45,7 @@ async fn main() -> ExitCode {
         }
         None => {
             eprintln!(
-                "spot: give a command (serve, migrate, bench) or --dump-config; see spot --help"
+                "spot: give a command (serve, demo, migrate, bench) or --dump-config; see spot --help"
             );
             return ExitCode::from(2);
         }

@@ -127,13 +127,26 @@ pub async fn start_in(
     start_health_reporting(health_reporter, &ctx, &grpc_names, &ctx.config.services).await;
     let routes = with_reflection(routes.routes().add_service(health_service), &grpc_names)?;
 
+    let web = match &ctx.config.web_dir {
+        Some(dir) => Some(
+            spot_edge::WebApp::new(dir)
+                .map_err(|e| StartError::Config(spot_config::ConfigError::new("web_dir", e)))?,
+        ),
+        None => None,
+    };
+    let edge =
+        spot_edge::EdgeLayer::new(web, spot_edge::Metrics::new(), readiness(&ctx), |method| {
+            spot_access::rules::rule_for(method).is_some()
+        });
     let server = Server::builder()
         .accept_http1(true)
+        .layer(edge)
         .layer(spot_telemetry::TraceContextLayer)
         .layer(tower::util::option_layer(spot_edge::cors_layer(
             &ctx.config.cors_origins,
         )))
         .layer(spot_edge::GrpcWebLayer::new())
+        .layer(upstreams(&ctx))
         .layer(access)
         .add_routes(routes)
         .serve_with_incoming_shutdown(
@@ -158,6 +171,27 @@ pub async fn start_in(
         shutdown,
         task,
     })
+}
+
+/// `/readyz`: the database and the bus answer and shutdown has not begun.
+fn readiness(ctx: &ServiceContext) -> spot_edge::Readiness {
+    let ctx = ctx.clone();
+    Arc::new(move || {
+        let ctx = ctx.clone();
+        Box::pin(async move {
+            !ctx.shutdown.is_cancelled() && ctx.db.ping().await && ctx.bus.ping().await
+        })
+    })
+}
+
+/// In the distributed mode, calls for the services other processes run are forwarded to them.
+fn upstreams(ctx: &ServiceContext) -> spot_edge::Upstreams {
+    let channels = ServiceName::ALL
+        .into_iter()
+        .filter(|service| !ctx.config.runs(*service))
+        .filter_map(|service| Some((service, ctx.clients.raw_channel(service)?)))
+        .collect();
+    spot_edge::Upstreams::new(channels)
 }
 
 /// Revocations and key rotations reach every replica's verifier through the bus, so a revoked

@@ -3,6 +3,8 @@
 
 use spot_proto::auth::v1::GetSystemHealthRequest;
 use spot_proto::auth::v1::admin_service_client::AdminServiceClient;
+use spot_proto::cluster::v1::ListClustersRequest;
+use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_testkit::{TestServer, authed, free_port, redis_url, reflected_services};
 
 #[tokio::test]
@@ -64,6 +66,16 @@ async fn two_processes_split_the_services_and_call_each_other_over_grpc() {
         .into_inner();
     assert_eq!(health.services.len(), 6);
     assert!(health.services.iter().all(|s| s.serving), "{health:?}");
+
+    // The edge of either process forwards a call for a service the other runs: a browser needs
+    // only one address.
+    let owner = auth.sign_up("Forwarded Co").await;
+    let clusters = ClusterServiceClient::new(auth.channel.clone())
+        .list_clusters(authed(ListClustersRequest::default(), &owner.access_token))
+        .await
+        .expect("the auth process forwards ClusterService calls to the cluster process")
+        .into_inner();
+    assert!(clusters.clusters.is_empty());
 
     // When the other process stops, the auth process says so instead of failing.
     others.stop().await;

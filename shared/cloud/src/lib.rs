@@ -20,5 +20,5 @@ pub use provider::{
     LaunchResult, Offering, Pool, SpotPrice,
 };
 pub use role_arn::RoleArn;
-pub use simulated::{Interruption, SimulatedCloud, SimulationSettings};
+pub use simulated::{Interruption, NOTICE_SECONDS, SimulatedCloud, SimulationSettings};
 pub use zones::zones_of;

@@ -26,6 +26,8 @@ pub struct ConfigLayer {
     pub aws_endpoint_url: Option<String>,
     pub aws_principal: Option<String>,
     pub public_url: Option<String>,
+    pub web_dir: Option<PathBuf>,
+    pub settle_seconds: Option<u64>,
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
 }
@@ -51,6 +53,8 @@ pub(crate) struct ConfigFile {
     aws_endpoint_url: Option<String>,
     aws_principal: Option<String>,
     public_url: Option<String>,
+    web_dir: Option<PathBuf>,
+    settle_seconds: Option<u64>,
     admin_email: Option<String>,
     admin_password: Option<String>,
 }
@@ -83,6 +87,8 @@ impl From<&Config> for ConfigFile {
             aws_endpoint_url: config.aws_endpoint_url.clone(),
             aws_principal: config.aws_principal.clone(),
             public_url: config.public_url.clone(),
+            web_dir: config.web_dir.clone(),
+            settle_seconds: Some(config.settle_seconds),
             admin_email: config.admin_email.clone(),
             admin_password: config
                 .admin_password
@@ -121,6 +127,8 @@ const ENV_SETTINGS: &[&str] = &[
     "SPOT_AWS_ENDPOINT_URL",
     "SPOT_AWS_PRINCIPAL",
     "SPOT_PUBLIC_URL",
+    "SPOT_WEB_DIR",
+    "SPOT_SETTLE_SECONDS",
     "SPOT_ADMIN_EMAIL",
     "SPOT_ADMIN_PASSWORD",
 ];
@@ -147,6 +155,8 @@ impl ConfigLayer {
             aws_endpoint_url,
             aws_principal,
             public_url,
+            web_dir,
+            settle_seconds,
             admin_email,
             admin_password
         );
@@ -177,6 +187,8 @@ impl ConfigLayer {
             aws_endpoint_url: file.aws_endpoint_url,
             aws_principal: file.aws_principal,
             public_url: file.public_url,
+            web_dir: file.web_dir,
+            settle_seconds: file.settle_seconds,
             admin_email: file.admin_email,
             admin_password: file.admin_password,
         })
@@ -215,6 +227,9 @@ impl ConfigLayer {
                 "SPOT_AWS_ENDPOINT_URL" => layer.aws_endpoint_url = Some(value),
                 "SPOT_AWS_PRINCIPAL" => layer.aws_principal = Some(value),
                 "SPOT_PUBLIC_URL" => layer.public_url = Some(value),
+                "SPOT_WEB_DIR" => {
+                    layer.web_dir = Some(PathBuf::from(value)).filter(|p| !p.as_os_str().is_empty())
+                }
                 "SPOT_ADMIN_EMAIL" => layer.admin_email = Some(value),
                 "SPOT_ADMIN_PASSWORD" => layer.admin_password = Some(value),
                 "SPOT_CORS_ORIGINS" => {
@@ -229,6 +244,11 @@ impl ConfigLayer {
                 }
                 "SPOT_SHUTDOWN_GRACE_SECONDS" => {
                     layer.shutdown_grace_seconds = Some(u64::from_str(&value).map_err(|_| {
+                        ConfigError::new(key, format!("`{value}` is not a whole number of seconds"))
+                    })?)
+                }
+                "SPOT_SETTLE_SECONDS" => {
+                    layer.settle_seconds = Some(u64::from_str(&value).map_err(|_| {
                         ConfigError::new(key, format!("`{value}` is not a whole number of seconds"))
                     })?)
                 }

@@ -79,6 +79,11 @@ pub struct Config {
     /// https://spot.example.com; agents' install commands point there. Unset: the cluster
     /// service's own URL.
     pub public_url: Option<String>,
+    /// The built web app (Vite's `dist`) the edge serves beside the API; unset: no web app.
+    pub web_dir: Option<PathBuf>,
+    /// How long the optimizer lets a cluster's changes settle before it re-plans and samples
+    /// its cost again (seconds; the demo uses 5).
+    pub settle_seconds: u64,
     /// The first platform admin, created at start when no platform admin exists yet.
     pub admin_email: Option<String>,
     #[serde(skip)]
@@ -149,6 +154,8 @@ impl Config {
             aws_endpoint_url: layer.aws_endpoint_url,
             aws_principal: layer.aws_principal,
             public_url: layer.public_url,
+            web_dir: layer.web_dir,
+            settle_seconds: layer.settle_seconds.unwrap_or(30),
             admin_email: layer.admin_email,
             admin_password: layer.admin_password,
         };

@@ -37,6 +37,12 @@ impl Config {
         if let Some(url) = &self.public_url {
             check_url("public_url", url, &["http", "https"])?;
         }
+        if !(1..=3_600).contains(&self.settle_seconds) {
+            return Err(ConfigError::new(
+                "settle_seconds",
+                format!("{} is not between 1 and 3600", self.settle_seconds),
+            ));
+        }
         if let Some(principal) = &self.aws_principal
             && !principal.starts_with("arn:")
         {

@@ -135,17 +135,7 @@ impl TestServer {
 
     /// Logs in and returns the access token.
     pub async fn login(&self, email: &str, password: &str) -> String {
-        self.auth()
-            .login(pb::LoginRequest {
-                email: email.to_owned(),
-                password: password.to_owned(),
-            })
-            .await
-            .unwrap_or_else(|status| panic!("login of {email}: {status}"))
-            .into_inner()
-            .tokens
-            .expect("tokens")
-            .access_token
+        login_to(&self.channel, email, password).await
     }
 
     pub async fn admin_token(&self) -> String {
@@ -187,6 +177,21 @@ impl TestServer {
             postgres.drop_database().await;
         }
     }
+}
+
+/// Logs in on any server and returns the access token.
+pub async fn login_to(channel: &Channel, email: &str, password: &str) -> String {
+    AuthServiceClient::new(channel.clone())
+        .login(pb::LoginRequest {
+            email: email.to_owned(),
+            password: password.to_owned(),
+        })
+        .await
+        .unwrap_or_else(|status| panic!("login of {email}: {status}"))
+        .into_inner()
+        .tokens
+        .expect("tokens")
+        .access_token
 }
 
 pub async fn channel_to(addr: std::net::SocketAddr) -> Channel {

@@ -1,0 +1,176 @@
+//! The built web app (Vite's `dist`), served from disk with a single-page fallback.
+//!
+//! Vite names everything under `assets/` by content hash, so those files are cached for a year;
+//! `index.html` (and the fallback that serves it) is revalidated on every load, so a new release
+//! is picked up at once.
+
+use std::path::{Component, Path, PathBuf};
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+const REVALIDATE: &str = "no-cache";
+
+#[derive(Debug, Clone)]
+pub struct WebApp {
+    root: PathBuf,
+}
+
+impl WebApp {
+    /// The app in `root`, which must hold an `index.html`.
+    pub fn new(root: impl Into<PathBuf>) -> Result<Self, String> {
+        let root = root.into();
+        if !root.join("index.html").is_file() {
+            return Err(format!(
+                "{} has no index.html (build the web app: `make web`)",
+                root.display()
+            ));
+        }
+        Ok(Self { root })
+    }
+
+    /// The file for `path`, or `index.html` for a page the app routes itself (no extension).
+    /// A missing file with an extension is a 404, so a stale asset never turns into HTML.
+    pub async fn respond(&self, path: &str) -> Response<Bytes> {
+        let Some(relative) = safe_relative(path) else {
+            return plain(StatusCode::NOT_FOUND, "not found");
+        };
+        let file = self.root.join(&relative);
+        if !relative.as_os_str().is_empty()
+            && let Ok(body) = tokio::fs::read(&file).await
+        {
+            let cache = if relative.starts_with("assets") {
+                IMMUTABLE
+            } else {
+                REVALIDATE
+            };
+            return with_type(body.into(), content_type(&file), cache);
+        }
+        if relative.extension().is_some() {
+            return plain(StatusCode::NOT_FOUND, "not found");
+        }
+        match tokio::fs::read(self.root.join("index.html")).await {
+            Ok(body) => with_type(body.into(), "text/html; charset=utf-8", REVALIDATE),
+            Err(error) => {
+                tracing::error!(%error, root = %self.root.display(), "web app index unreadable");
+                plain(StatusCode::INTERNAL_SERVER_ERROR, "web app unavailable")
+            }
+        }
+    }
+}
+
+/// The request path as a path under the root, or None when it tries to leave it.
+fn safe_relative(path: &str) -> Option<PathBuf> {
+    let decoded = path.trim_start_matches('/');
+    let relative = Path::new(decoded);
+    relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)))
+        .then(|| relative.to_path_buf())
+}
+
+fn content_type(file: &Path) -> &'static str {
+    match file.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" | "map" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "woff2" => "font/woff2",
+        "txt" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+fn with_type(body: Bytes, content_type: &'static str, cache: &'static str) -> Response<Bytes> {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+pub(crate) fn plain(status: StatusCode, text: &'static str) -> Response<Bytes> {
+    let mut response = with_type(
+        Bytes::from_static(text.as_bytes()),
+        "text/plain; charset=utf-8",
+        REVALIDATE,
+    );
+    *response.status_mut() = status;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> (tempfile::TempDir, WebApp) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("index.html"), "<html>app</html>").unwrap();
+        std::fs::create_dir(dir.path().join("assets")).unwrap();
+        std::fs::write(dir.path().join("assets/index-abc123.js"), "console.log(1)").unwrap();
+        std::fs::write(dir.path().join("favicon.svg"), "<svg/>").unwrap();
+        let app = WebApp::new(dir.path()).unwrap();
+        (dir, app)
+    }
+
+    fn cache(response: &Response<Bytes>) -> &str {
+        response.headers()[header::CACHE_CONTROL].to_str().unwrap()
+    }
+
+    #[tokio::test]
+    async fn hashed_assets_are_cached_for_a_year_and_pages_revalidate() {
+        let (_dir, app) = app();
+        let asset = app.respond("/assets/index-abc123.js").await;
+        assert_eq!(asset.status(), StatusCode::OK);
+        assert_eq!(cache(&asset), IMMUTABLE);
+        assert!(
+            asset.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript")
+        );
+        let index = app.respond("/").await;
+        assert_eq!(index.body(), "<html>app</html>");
+        assert_eq!(cache(&index), REVALIDATE);
+        assert_eq!(cache(&app.respond("/favicon.svg").await), REVALIDATE);
+    }
+
+    #[tokio::test]
+    async fn app_routes_fall_back_to_the_index_but_missing_files_do_not() {
+        let (_dir, app) = app();
+        let page = app.respond("/clusters/c-1/nodes").await;
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(page.body(), "<html>app</html>");
+        assert_eq!(
+            app.respond("/assets/gone-123.js").await.status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[tokio::test]
+    async fn paths_cannot_leave_the_root() {
+        let (_dir, app) = app();
+        for path in ["/../secret", "/assets/../../etc/passwd", "/./index.html"] {
+            assert_eq!(
+                app.respond(path).await.status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_folder_without_an_index_is_refused_with_how_to_build_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = WebApp::new(dir.path()).unwrap_err();
+        assert!(error.contains("make web"), "{error}");
+    }
+}
