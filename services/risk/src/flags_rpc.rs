@@ -59,6 +59,14 @@ impl RiskService for RiskApi {
         Ok(Response::new(pb::ReportInterruptionResponse { accepted }))
     }
 
+    async fn get_risk_scores(
+        &self,
+        request: Request<pb::GetRiskScoresRequest>,
+    ) -> Result<Response<pb::GetRiskScoresResponse>, Status> {
+        let scores = self.scores(request.into_inner().pools).await?;
+        Ok(Response::new(pb::GetRiskScoresResponse { scores }))
+    }
+
     async fn list_risk_flags(
         &self,
         request: Request<pb::ListRiskFlagsRequest>,

@@ -13,6 +13,8 @@ use spot_kit::risk_flags::{self, Flag};
 use spot_kit::topics::INTERRUPTIONS;
 use tokio_util::sync::CancellationToken;
 
+use crate::evidence::{EvidenceStore, MEMORY_MILLIS};
+
 const REMEMBER_EVENTS: Duration = Duration::from_secs(24 * 3_600);
 /// Notices about a moment further ahead than this are not believed.
 const MAX_FUTURE_MILLIS: i64 = 15 * 60 * 1_000;
@@ -75,6 +77,7 @@ pub fn check(notice: &Notice, now_millis: i64) -> Result<(), IntakeError> {
 pub struct Intake {
     pub bus: SharedBus,
     pub db: Database,
+    pub evidence: EvidenceStore,
 }
 
 impl Intake {
@@ -109,6 +112,15 @@ impl Intake {
         risk_flags::raise(self.bus.as_ref(), &flag, ttl)
             .await
             .map_err(spot_error::ServiceError::into_status)?;
+        let at = if notice.at_millis == 0 {
+            now
+        } else {
+            notice.at_millis.min(now)
+        };
+        self.evidence
+            .record(notice, at)
+            .await
+            .map_err(spot_db::status)?;
         Ok(true)
     }
 
@@ -122,9 +134,17 @@ impl Intake {
                 return;
             }
         };
+        let mut housekeeping = tokio::time::interval(Duration::from_secs(3_600));
         loop {
             let message = tokio::select! {
                 () = shutdown.cancelled() => return,
+                _ = housekeeping.tick() => {
+                    let before = chrono::Utc::now().timestamp_millis() - MEMORY_MILLIS;
+                    if let Err(error) = self.evidence.forget_before(before).await {
+                        tracing::warn!(%error, "old interruption evidence not cleared");
+                    }
+                    continue;
+                }
                 message = notices.next() => match message {
                     Some(message) => message,
                     None => return,

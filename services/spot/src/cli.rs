@@ -56,6 +56,19 @@ pub enum BenchCommand {
         #[arg(long)]
         dump: Option<PathBuf>,
     },
+    /// Replay a seeded interruption history: the risk model's Brier score and AUC against the
+    /// advisor-bucket prior's.
+    Risk {
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 300)]
+        pools: usize,
+        #[arg(long, default_value_t = 60)]
+        days: u32,
+        /// A model version (default: the live model).
+        #[arg(long)]
+        model: Option<String>,
+    },
     /// Open many agent streams, send heartbeats and snapshots, send actions and time them.
     Agents {
         #[arg(long, default_value_t = 1_000)]

@@ -2,6 +2,7 @@
 
 mod agents;
 mod optimizer;
+mod risk;
 
 use crate::cli::BenchCommand;
 
@@ -13,6 +14,14 @@ pub async fn run(command: BenchCommand) -> Result<String, String> {
             seed,
             dump,
         } => tokio::task::spawn_blocking(move || optimizer::run(&scenario, pods, seed, dump))
+            .await
+            .map_err(|e| e.to_string())??,
+        BenchCommand::Risk {
+            seed,
+            pools,
+            days,
+            model,
+        } => tokio::task::spawn_blocking(move || risk::run(seed, pools, days, model.as_deref()))
             .await
             .map_err(|e| e.to_string())??,
         BenchCommand::Agents {

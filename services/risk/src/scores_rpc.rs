@@ -1,0 +1,112 @@
+//! GetRiskScores: the live model's score for each asked pool, with its parts.
+//!
+//! Evidence: the advisor bucket, the interruptions any tenant reported in the pool during the last
+//! week, and an active hive-mind flag. Not yet: the platform's fleet size per pool (the exposure
+//! is taken as [`ASSUMED_INSTANCES`]) and spot price volatility (reported as 0).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use spot_cloud::Catalog;
+use spot_kit::risk_flags;
+use spot_proto::common::v1::Pool;
+use spot_proto::risk::v1 as pb;
+use tonic::Status;
+
+use crate::RiskApi;
+use crate::evidence::MEMORY_MILLIS;
+use crate::model::{self, Evidence};
+
+/// Pools one call may ask about.
+const MAX_POOLS: usize = 500;
+/// The exposure behind the counts until the risk service learns fleet sizes.
+const ASSUMED_INSTANCES: f64 = 10.0;
+
+fn check(index: usize, pool: &Pool) -> Result<(), Status> {
+    let catalog = Catalog::embedded();
+    let invalid = |field: &str, why: String| {
+        Status::invalid_argument(format!("invalid `pools[{index}].{field}`: {why}"))
+    };
+    catalog
+        .check_region(&pool.region)
+        .map_err(|e| invalid("region", e.to_string()))?;
+    if !spot_cloud::zones_of(&pool.region).contains(&pool.zone) {
+        return Err(invalid(
+            "zone",
+            format!("`{}` is not a zone of {}", pool.zone, pool.region),
+        ));
+    }
+    catalog
+        .get(&pool.instance_type)
+        .map_err(|e| invalid("instance_type", e.to_string()))?;
+    Ok(())
+}
+
+impl RiskApi {
+    pub(crate) async fn scores(&self, pools: Vec<Pool>) -> Result<Vec<pb::RiskScore>, Status> {
+        if pools.is_empty() || pools.len() > MAX_POOLS {
+            return Err(Status::invalid_argument(format!(
+                "invalid `pools`: 1 to {MAX_POOLS} pools"
+            )));
+        }
+        for (index, pool) in pools.iter().enumerate() {
+            check(index, pool)?;
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        let regions: BTreeSet<&str> = pools.iter().map(|p| p.region.as_str()).collect();
+        let mut ages: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+        let mut flagged = BTreeSet::new();
+        for region in regions {
+            for event in self
+                .evidence
+                .recent(region, now - MEMORY_MILLIS)
+                .await
+                .map_err(spot_db::status)?
+            {
+                ages.entry((event.zone, event.instance_type))
+                    .or_default()
+                    .push((now - event.at).max(0) as f64 / 3_600_000.0);
+            }
+            for flag in risk_flags::active(self.ctx.bus.as_ref(), region)
+                .await
+                .map_err(spot_error::ServiceError::into_status)?
+            {
+                flagged.insert((flag.zone, flag.instance_type));
+            }
+        }
+        let live = model::live();
+        let catalog = Catalog::embedded();
+        Ok(pools
+            .into_iter()
+            .map(|pool| {
+                let key = (pool.zone.clone(), pool.instance_type.clone());
+                let bucket = catalog
+                    .advice(&pool.region, &pool.instance_type)
+                    .ok()
+                    .flatten()
+                    .map(|a| a.interruption_bucket.min(4) as u8);
+                let evidence = Evidence {
+                    bucket,
+                    instances: ASSUMED_INSTANCES,
+                    interruption_ages_hours: ages.get(&key).cloned().unwrap_or_default(),
+                    flagged: flagged.contains(&key),
+                    price_volatility: None,
+                };
+                let score = live.score(&evidence);
+                pb::RiskScore {
+                    pool: Some(pool),
+                    score: score.value(),
+                    model_version: live.version().to_owned(),
+                    components: score
+                        .components
+                        .iter()
+                        .map(|c| pb::ScoreComponent {
+                            name: c.name.to_owned(),
+                            value: c.value,
+                            weight: c.weight,
+                        })
+                        .collect(),
+                }
+            })
+            .collect())
+    }
+}
