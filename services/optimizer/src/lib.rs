@@ -11,6 +11,7 @@ mod autopilot;
 mod costs;
 mod dashboard_rpc;
 mod entity;
+mod policy;
 mod problem;
 mod recommend;
 mod rpc;
