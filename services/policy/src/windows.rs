@@ -23,3 +23,27 @@ pub fn window(expression: &str, zone: Tz, now: DateTime<Utc>) -> Result<Cron, St
         .map_err(|_| format!("`{expression}` never opens"))?;
     Ok(cron)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_and_zones_are_checked_precisely() {
+        let now = Utc::now();
+        let berlin = zone("Europe/Berlin").unwrap();
+        assert_eq!(zone("").unwrap(), Tz::UTC);
+        assert!(zone("Mars/Olympus_Mons").unwrap_err().contains("IANA"));
+        assert!(window("* 1-5 * * MON-FRI", berlin, now).is_ok());
+        assert!(
+            window("every night", berlin, now)
+                .unwrap_err()
+                .contains("not a cron")
+        );
+        assert!(
+            window("0 0 31 2 *", berlin, now)
+                .unwrap_err()
+                .contains("never opens")
+        );
+    }
+}
