@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use spot_proto::agent::v1::Snapshot;
+use spot_proto::agent::v1::{InterruptionNotice, Snapshot};
 use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::common::v1::CapacityType;
@@ -18,6 +18,8 @@ use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
 use spot_proto::policy::v1 as policy;
 use spot_proto::policy::v1::policy_service_client::PolicyServiceClient;
 use spot_testkit::{TestServer, authed};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
 
@@ -42,13 +44,15 @@ fn family(instance_type: &str) -> String {
         .to_owned()
 }
 
-#[tokio::test]
-async fn recommendations_follow_the_clusters_policy() {
-    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
-    let owner = test.sign_up("Acme").await.access_token;
-    let registered = register(&test, &owner).await;
+/// Three on-demand m5.xlarge nodes with two pods each, reported by a running agent.
+/// Keep the notice sender: the agent runs while it is alive.
+async fn reported_cluster(
+    test: &TestServer,
+    owner: &str,
+) -> (String, CancellationToken, mpsc::Sender<InterruptionNotice>) {
+    let registered = register(test, owner).await;
     let cluster_id = registered.cluster.unwrap().id;
-    let mut router = router(&test);
+    let mut router = router(test);
     let mut nodes = Vec::new();
     let mut pods = Vec::new();
     for (i, zone) in ZONES.iter().enumerate() {
@@ -63,8 +67,8 @@ async fn recommendations_follow_the_clusters_policy() {
         pods,
         pdbs: vec![],
     });
-    let (_notices, stop) = start_agent(
-        &test,
+    let (notices, stop) = start_agent(
+        test,
         &registered.agent_key,
         Arc::new(Recorder::default()),
         source,
@@ -77,7 +81,7 @@ async fn recommendations_follow_the_clusters_policy() {
                 cluster_id: cluster_id.clone(),
                 page: None,
             },
-            &owner,
+            owner,
         ))
         .await
         .unwrap()
@@ -89,7 +93,14 @@ async fn recommendations_follow_the_clusters_policy() {
         assert!(tokio::time::Instant::now() < deadline, "no snapshot");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    (cluster_id, stop, notices)
+}
 
+#[tokio::test]
+async fn recommendations_follow_the_clusters_policy() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let (cluster_id, stop, _notices) = reported_cluster(&test, &owner).await;
     let mut optimizer = OptimizerServiceClient::new(test.channel.clone());
     let policies = PolicyServiceClient::new(test.channel.clone());
     let recommend = |mut optimizer: OptimizerServiceClient<_>| {
@@ -187,6 +198,59 @@ async fn recommendations_follow_the_clusters_policy() {
         "{}",
         refused.message()
     );
+    stop.cancel();
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn a_policy_change_re_plans_at_once_and_a_dry_run_policy_only_recommends() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let (cluster_id, stop, _notices) = reported_cluster(&test, &owner).await;
+    PolicyServiceClient::new(test.channel.clone())
+        .update_policy(authed(
+            policy::UpdatePolicyRequest {
+                policy: Some(policy::Policy {
+                    cluster_id: cluster_id.clone(),
+                    spot_percent: 100,
+                    max_interruption_bucket: 2,
+                    consolidation_min_savings_percent: 5.0,
+                    dry_run: true,
+                    ..Default::default()
+                }),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
+    // The autopilot's own re-plan after a snapshot waits 30 s; a policy change does not.
+    let mut optimizer = OptimizerServiceClient::new(test.channel.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let plan = loop {
+        let plans = optimizer
+            .list_plans(authed(
+                pb::ListPlansRequest {
+                    cluster_id: cluster_id.clone(),
+                    page: None,
+                },
+                &owner,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .plans;
+        if let Some(plan) = plans.into_iter().next() {
+            break plan;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the policy change was not planned for"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(plan.state(), pb::PlanState::Recommended, "{}", plan.reason);
+    assert!(plan.reason.contains("dry-run"), "{}", plan.reason);
+    assert!(!plan.steps.is_empty());
     stop.cancel();
     test.stop().await;
 }
