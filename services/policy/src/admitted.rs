@@ -55,10 +55,23 @@ fn admitted(policy: &pb::Policy, region: &str, zones: &[String]) -> Vec<engine::
 }
 
 /// True when the policy admits at least one instance type in the region (zones differ only in
-/// name, so one zone tells).
-pub fn admits_any(policy: &pb::Policy, region: &str) -> bool {
-    let zones: Vec<String> = zones_of(region).into_iter().take(1).collect();
-    !admitted(policy, region, &zones).is_empty()
+/// name, so one zone tells). Without a region: in any region, judged by what the policy admits
+/// by kind (family, category, generation, architecture), since every type is sold on-demand
+/// everywhere and only prices and spot differ by region.
+pub fn admits_any(policy: &pb::Policy, region: Option<&str>) -> bool {
+    match region {
+        Some(region) => {
+            let zones: Vec<String> = zones_of(region).into_iter().take(1).collect();
+            !admitted(policy, region, &zones).is_empty()
+        }
+        None => {
+            let by_kind = pb::Policy {
+                max_usd_per_vcpu_hour: 0.0,
+                ..policy.clone()
+            };
+            !admitted(&by_kind, "", &["anywhere".to_owned()]).is_empty()
+        }
+    }
 }
 
 pub fn preview(policy: &pb::Policy, region: &str) -> pb::PreviewPolicyResponse {

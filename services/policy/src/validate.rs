@@ -78,9 +78,7 @@ pub fn violations(policy: &pb::Policy, checks: &Checks<'_>) -> Vec<pb::FieldViol
     }
     consolidation(policy, &mut found);
     budget(policy, checks.now, &mut found);
-    if let Some(region) = checks.region {
-        admits_something(policy, region, &mut found);
-    }
+    admits_something(policy, checks.region, &mut found);
     found.0
 }
 
@@ -246,10 +244,16 @@ fn filtering_fields(policy: &pb::Policy) -> Vec<(&'static str, pb::Policy)> {
     fields
 }
 
-/// A policy that admits no instance type in the region is a violation on the field(s) that
-/// exclude everything: the one that does it alone, else all of them together.
-fn admits_something(policy: &pb::Policy, region: &str, found: &mut Found) {
-    let fields = filtering_fields(policy);
+/// A policy that admits no instance type in the region (any region, for a tenant default) is a
+/// violation on the field(s) that exclude everything: the one that does it alone, else all of
+/// them together.
+fn admits_something(policy: &pb::Policy, region: Option<&str>, found: &mut Found) {
+    let mut fields = filtering_fields(policy);
+    if region.is_none() {
+        // Prices differ by region: a cap is judged only against a cluster's region.
+        fields.retain(|(field, _)| *field != "max_usd_per_vcpu_hour");
+    }
+    let place = region.map_or_else(|| "any region".to_owned(), |r| r.to_owned());
     if fields.iter().any(|(field, _)| found.on(field)) || admitted::admits_any(policy, region) {
         return;
     }
@@ -264,14 +268,14 @@ fn admits_something(policy: &pb::Policy, region: &str, found: &mut Found) {
             found.add(
                 field,
                 format!(
-                    "together, {} admit no instance type in {region}",
+                    "together, {} admit no instance type in {place}",
                     names.join(", ")
                 ),
             );
         }
     } else {
         for field in alone {
-            found.add(field, format!("admits no instance type in {region}"));
+            found.add(field, format!("admits no instance type in {place}"));
         }
     }
 }

@@ -278,6 +278,27 @@ async fn each_violation_names_its_field_and_the_previous_policy_stays_in_force()
 
     let in_force = get(&test, &token, &cluster_id).await;
     assert_eq!(in_force, saved, "no rejected update changed anything");
+
+    // A tenant default has no region: it must admit some type anywhere.
+    let status = update(
+        &test,
+        &token,
+        pb::Policy {
+            allowed_families: vec!["m5".into()],
+            architectures: vec![Architecture::Arm64.into()],
+            ..policy("")
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        status
+            .message()
+            .contains("invalid `policy.architectures`: together, allowed_families, architectures admit no instance type in any region"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(get(&test, &token, "").await.version, 0, "nothing saved");
     let valid = policies(&test)
         .validate_policy(authed(
             pb::ValidatePolicyRequest {
