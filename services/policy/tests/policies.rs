@@ -5,6 +5,8 @@
 mod common;
 
 use common::*;
+use spot_proto::auth::v1 as auth;
+use spot_proto::auth::v1::audit_service_client::AuditServiceClient;
 use spot_proto::common::v1::{Architecture, CapacityType, actor};
 use spot_proto::policy::v1 as pb;
 use spot_testkit::{TestServer, authed};
@@ -397,6 +399,37 @@ async fn versions_are_listed_newest_first_and_a_rollback_copies_an_old_one_forwa
         .unwrap_err();
     assert_eq!(missing.code(), tonic::Code::NotFound);
     assert_eq!(get(&test, &token, &cluster_id).await.version, 4);
+
+    // Every change is in the audit trail, with who and which version.
+    let mut audit = AuditServiceClient::new(test.channel.clone());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let events = audit
+            .list_audit_events(authed(
+                auth::ListAuditEventsRequest {
+                    action_prefix: "spot.policy.v1.PolicyService/".into(),
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        let rollback = format!("policy/cluster/{cluster_id}@v4 (rollback to v1)");
+        let updates = events
+            .iter()
+            .filter(|e| e.action.ends_with("/UpdatePolicy") && e.result == "ok")
+            .count();
+        if updates == 3 && events.iter().any(|e| e.target == rollback) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "audit trail: {events:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     test.stop().await;
 }
 
