@@ -28,6 +28,7 @@ use spot_proto::optimizer::v1::optimizer_service_server::OptimizerServiceServer;
 pub struct OptimizerApi {
     ctx: ServiceContext,
     plans: store::PlanStore,
+    policies: policy::LastKnown,
     costs: costs::CostStore,
 }
 
@@ -55,6 +56,7 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
     let api = OptimizerApi {
         ctx: ctx.clone(),
         plans: store::PlanStore::new(ctx.db.clone(), ctx.bus.clone()),
+        policies: policy::LastKnown::default(),
         costs: costs::CostStore::new(ctx.db.clone()),
     };
     let sampler = api.clone();

@@ -12,7 +12,9 @@
 //! - dry_run: plans are stored as recommendations; ApplyPlan refuses them.
 //! - node_template_ids: not yet mapped (launch steps carry no labels or taints).
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -116,19 +118,36 @@ impl Governing {
     }
 }
 
+/// The last policy the policy service gave for each (tenant, cluster): an interruption must be
+/// answered within two minutes even while the policy service is unreachable.
+#[derive(Clone, Default)]
+pub struct LastKnown(Arc<Mutex<HashMap<(String, String), pb::Policy>>>);
+
+impl LastKnown {
+    fn remember(&self, tenant_id: &str, cluster_id: &str, policy: &pb::Policy) {
+        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        known.insert(
+            (tenant_id.to_owned(), cluster_id.to_owned()),
+            policy.clone(),
+        );
+    }
+
+    fn recall(&self, tenant_id: &str, cluster_id: &str) -> Option<pb::Policy> {
+        let known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        known
+            .get(&(tenant_id.to_owned(), cluster_id.to_owned()))
+            .cloned()
+    }
+}
+
 impl OptimizerApi {
-    /// The policy in force for the cluster; without it nothing is planned (it may say dry-run).
-    pub(crate) async fn policy_for(
-        &self,
-        tenant_id: &str,
-        cluster_id: &str,
-    ) -> Result<Governing, Status> {
+    async fn resolve(&self, tenant_id: &str, cluster_id: &str) -> Result<pb::Policy, Status> {
         let channel = self
             .ctx
             .clients
             .channel(ServiceName::Policy)
             .ok_or_else(|| Status::unavailable("the policy service is not reachable"))?;
-        let policy = PolicyServiceClient::new(channel)
+        PolicyServiceClient::new(channel)
             .resolve_policy(pb::ResolvePolicyRequest {
                 tenant_id: tenant_id.to_owned(),
                 cluster_id: cluster_id.to_owned(),
@@ -136,8 +155,29 @@ impl OptimizerApi {
             .await?
             .into_inner()
             .policy
-            .ok_or_else(|| Status::internal("the policy service answered without a policy"))?;
-        Ok(Governing::from_proto(&policy))
+            .ok_or_else(|| Status::internal("the policy service answered without a policy"))
+    }
+
+    /// The policy in force for the cluster, else the last one known; without either nothing is
+    /// planned (the policy may say dry-run).
+    pub(crate) async fn policy_for(
+        &self,
+        tenant_id: &str,
+        cluster_id: &str,
+    ) -> Result<Governing, Status> {
+        match self.resolve(tenant_id, cluster_id).await {
+            Ok(policy) => {
+                self.policies.remember(tenant_id, cluster_id, &policy);
+                Ok(Governing::from_proto(&policy))
+            }
+            Err(status) => match self.policies.recall(tenant_id, cluster_id) {
+                Some(policy) => {
+                    tracing::warn!(%status, cluster = %cluster_id, version = policy.version, "policy service unreachable; planning under the last policy known");
+                    Ok(Governing::from_proto(&policy))
+                }
+                None => Err(status),
+            },
+        }
     }
 }
 
