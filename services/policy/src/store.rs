@@ -1,11 +1,13 @@
 //! Policies as stored: the version in force per (tenant, cluster) and every version ever saved.
 //! A save writes the next version and moves the pointer in one transaction; two concurrent saves
-//! of one policy cannot both write the same version (the primary key refuses the second).
+//! of one policy never write the same version (the row lock orders them; the primary key of the
+//! history refuses what slips through).
 
 use prost::Message;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, TransactionTrait,
 };
 use spot_db::Database;
 use spot_db::status as db_status;
@@ -65,44 +67,73 @@ impl PolicyStore {
     }
 
     /// Saves `policy` as the next version of (tenant, policy.cluster_id); returns it as stored.
+    ///
+    /// The transaction writes before it reads: the version bump takes the write lock first, so
+    /// on SQLite it waits for other writers instead of failing on a stale read snapshot, and on
+    /// PostgreSQL a concurrent save of the same policy waits for this one and takes the next
+    /// version.
     pub async fn save(
         &self,
         tenant_id: &str,
         mut policy: pb::Policy,
     ) -> Result<pb::Policy, Status> {
         let now = chrono::Utc::now().timestamp_millis();
-        let txn = self.db.connection().begin().await.map_err(db_status)?;
         let key = (tenant_id.to_owned(), policy.cluster_id.clone());
-        let current = policies::Entity::find_by_id(key.clone())
-            .one(&txn)
+        let this = || {
+            Condition::all()
+                .add(policies::Column::TenantId.eq(key.0.as_str()))
+                .add(policies::Column::ClusterId.eq(key.1.as_str()))
+        };
+        let txn = self.db.connection().begin().await.map_err(db_status)?;
+        let bumped = policies::Entity::update_many()
+            .col_expr(
+                policies::Column::Version,
+                Expr::col(policies::Column::Version).add(1),
+            )
+            .col_expr(policies::Column::UpdatedAt, Expr::value(now))
+            .filter(this())
+            .exec(&txn)
             .await
-            .map_err(db_status)?;
-        let version = current.as_ref().map_or(1, |row| row.version + 1);
+            .map_err(save_error)?;
+        let version = if bumped.rows_affected == 0 {
+            policies::ActiveModel {
+                tenant_id: Set(key.0.clone()),
+                cluster_id: Set(key.1.clone()),
+                version: Set(1),
+                data: Set(Vec::new()),
+                updated_at: Set(now),
+            }
+            .insert(&txn)
+            .await
+            .map_err(save_error)?;
+            1
+        } else {
+            policies::Entity::find()
+                .filter(this())
+                .one(&txn)
+                .await
+                .map_err(db_status)?
+                .map_or(1, |row| row.version)
+        };
         policy.version = u32::try_from(version).unwrap_or_default();
         policy.changed_at = Some(spot_proto::time::timestamp(now));
         let data = policy.encode_to_vec();
+        policies::Entity::update_many()
+            .col_expr(policies::Column::Data, Expr::value(data.clone()))
+            .filter(this())
+            .exec(&txn)
+            .await
+            .map_err(save_error)?;
         policy_versions::ActiveModel {
             tenant_id: Set(key.0.clone()),
             cluster_id: Set(key.1.clone()),
             version: Set(version),
-            data: Set(data.clone()),
+            data: Set(data),
             created_at: Set(now),
         }
         .insert(&txn)
         .await
         .map_err(save_error)?;
-        let pointer = policies::ActiveModel {
-            tenant_id: Set(key.0),
-            cluster_id: Set(key.1),
-            version: Set(version),
-            data: Set(data),
-            updated_at: Set(now),
-        };
-        if current.is_some() {
-            pointer.update(&txn).await.map_err(save_error)?;
-        } else {
-            pointer.insert(&txn).await.map_err(save_error)?;
-        }
         txn.commit().await.map_err(save_error)?;
         Ok(policy)
     }

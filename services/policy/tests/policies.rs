@@ -524,3 +524,30 @@ async fn a_preview_lists_the_admitted_pools_cheapest_first_without_denied_famili
     assert_eq!(no_region.code(), tonic::Code::InvalidArgument);
     test.stop().await;
 }
+
+#[tokio::test]
+async fn concurrent_updates_each_get_their_own_version() {
+    let test = TestServer::start(&[]).await;
+    let token = test.sign_up("Acme").await.access_token;
+    let cluster_id = cluster(&test, &token, "shop").await;
+    update(&test, &token, policy(&cluster_id)).await.unwrap();
+    let saves = (1..=6).map(|spot_percent| {
+        update(
+            &test,
+            &token,
+            pb::Policy {
+                spot_percent,
+                ..policy(&cluster_id)
+            },
+        )
+    });
+    let mut versions: Vec<u32> = futures::future::join_all(saves)
+        .await
+        .into_iter()
+        .map(|saved| saved.unwrap().version)
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, [2, 3, 4, 5, 6, 7]);
+    assert_eq!(get(&test, &token, &cluster_id).await.version, 7);
+    test.stop().await;
+}
