@@ -8,8 +8,13 @@
 //! - A hive-mind flag (any tenant's interruption) on a pool a known cluster uses: the same
 //!   response, before that pool's warning reaches this cluster.
 //!
-//! A cluster in dry-run gets recommendations only; safe mode is left to the execution router,
-//! which refuses every change (the plan then shows as refused, with why).
+//! - A policy change: re-plan the cluster (every known cluster of the tenant for its default)
+//!   at once, under the new policy.
+//!
+//! Every plan follows the cluster's policy: its consolidation mode (off, empty nodes only, or
+//! re-packing), its disruption budget, and its windows (outside them a consolidation is only
+//! recommended). A cluster or policy in dry-run gets recommendations only; safe mode is left to
+//! the execution router, which refuses every change (the plan then shows as refused, with why).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,13 +22,14 @@ use std::time::Duration;
 use futures::StreamExt;
 use spot_bus::CancellationToken;
 use spot_kit::risk_flags::{self, Flag};
-use spot_kit::topics::{CLUSTER_UPDATED, INTERRUPTIONS};
+use spot_kit::topics::{CLUSTER_UPDATED, INTERRUPTIONS, POLICY_UPDATED};
 use spot_proto::cluster::v1::GetClusterStateRequest;
 use spot_proto::optimizer::v1 as pb;
 use tokio::time::Instant;
 
 use crate::OptimizerApi;
-use crate::recommend::respond;
+use crate::policy::Consolidation;
+use crate::recommend::{remove_empty, respond};
 
 const COOLDOWN: Duration = Duration::from_secs(300);
 /// A pool a cluster already answered for is not answered again within this time (the agent's
@@ -80,9 +86,10 @@ impl OptimizerApi {
             let updates = self.ctx.bus.subscribe(CLUSTER_UPDATED).await?;
             let interruptions = self.ctx.bus.subscribe(INTERRUPTIONS).await?;
             let flags = self.ctx.bus.subscribe(risk_flags::TOPIC).await?;
-            Ok::<_, spot_bus::BusError>((updates, interruptions, flags))
+            let policies = self.ctx.bus.subscribe(POLICY_UPDATED).await?;
+            Ok::<_, spot_bus::BusError>((updates, interruptions, flags, policies))
         };
-        let (mut updates, mut interruptions, mut flags) = match subscriptions.await {
+        let (mut updates, mut interruptions, mut flags, mut policies) = match subscriptions.await {
             Ok(both) => both,
             Err(error) => {
                 tracing::error!(%error, "the autopilot cannot listen on the bus");
@@ -124,6 +131,20 @@ impl OptimizerApi {
                     if let (Some(cluster_id), Some(tenant_id)) = (field(&value, "cluster_id"), field(&value, "tenant_id")) {
                         known.insert(cluster_id.to_owned(), tenant_id.to_owned());
                         pending.insert(cluster_id.to_owned(), Pending { tenant_id: tenant_id.to_owned(), due: Instant::now() + self.settle() });
+                    }
+                }
+                Some(message) = policies.next() => {
+                    let value: serde_json::Value = serde_json::from_slice(&message.payload).unwrap_or_default();
+                    let (Some(cluster_id), Some(tenant_id)) = (field(&value, "cluster_id"), field(&value, "tenant_id")) else { continue };
+                    // A deliberate change: re-plan now, not after the cool-down.
+                    let governed: Vec<String> = if cluster_id.is_empty() {
+                        known.iter().filter(|(_, t)| t.as_str() == tenant_id).map(|(c, _)| c.clone()).collect()
+                    } else {
+                        vec![cluster_id.to_owned()]
+                    };
+                    for cluster_id in governed {
+                        last_plan.remove(&cluster_id);
+                        pending.insert(cluster_id, Pending { tenant_id: tenant_id.to_owned(), due: Instant::now() });
                     }
                 }
                 _ = abandoned.tick() => {
@@ -180,13 +201,32 @@ impl OptimizerApi {
         if state.nodes.is_empty() {
             return false;
         }
-        let Ok(plan) = self.recommend_for(cluster_id, &state).await else {
-            return false;
+        let policy = match self.policy_for(tenant_id, cluster_id).await {
+            Ok(policy) => policy,
+            Err(status) => {
+                tracing::warn!(%status, cluster = %cluster_id, "no policy: not consolidating");
+                return false;
+            }
+        };
+        let plan = match policy.consolidation {
+            Consolidation::Off => return false,
+            Consolidation::WhenEmpty => {
+                let (region, problem) = self.problem_for(&state, &policy).await;
+                remove_empty(cluster_id, &region, &problem, policy.budget)
+            }
+            Consolidation::WhenUnderutilized => {
+                match self.recommend_for(cluster_id, &state, &policy).await {
+                    Ok(plan) => plan,
+                    Err(_) => return false,
+                }
+            }
         };
         if plan.steps.is_empty() {
             return false;
         }
-        self.keep(tenant_id, plan, cluster.dry_run).await
+        let recommend_only =
+            cluster.dry_run || policy.dry_run || !policy.in_window(chrono::Utc::now());
+        self.keep(tenant_id, plan, recommend_only).await
     }
 
     async fn handle_interruption(&self, notice: Interruption) {
@@ -208,18 +248,27 @@ impl OptimizerApi {
         if cluster.tenant_id != notice.tenant_id {
             return;
         }
-        let (region, problem) = self.problem_for(&state).await;
+        let policy = match self.policy_for(&notice.tenant_id, &notice.cluster_id).await {
+            Ok(policy) => policy,
+            Err(status) => {
+                tracing::error!(%status, cluster = %notice.cluster_id, "no policy: the interruption is not answered");
+                return;
+            }
+        };
+        let (region, problem) = self.problem_for(&state, &policy).await;
         let cluster_id = notice.cluster_id.clone();
         let pool = notice.pool.clone();
-        let plan =
-            tokio::task::spawn_blocking(move || respond(&cluster_id, &region, &problem, &pool))
-                .await;
+        let budget = policy.budget;
+        let plan = tokio::task::spawn_blocking(move || {
+            respond(&cluster_id, &region, &problem, &pool, budget)
+        })
+        .await;
         let Ok(plan) = plan else { return };
         if plan.steps.is_empty() {
             tracing::info!(cluster = %notice.cluster_id, reason = %plan.reason, "interruption needs no plan");
             return;
         }
-        let dry_run = state.cluster.as_ref().is_some_and(|c| c.dry_run);
+        let dry_run = state.cluster.as_ref().is_some_and(|c| c.dry_run) || policy.dry_run;
         self.keep(&notice.tenant_id, plan, dry_run).await;
     }
 

@@ -11,6 +11,7 @@ mod autopilot;
 mod costs;
 mod dashboard_rpc;
 mod entity;
+mod policy;
 mod problem;
 mod recommend;
 mod rpc;
@@ -27,6 +28,7 @@ use spot_proto::optimizer::v1::optimizer_service_server::OptimizerServiceServer;
 pub struct OptimizerApi {
     ctx: ServiceContext,
     plans: store::PlanStore,
+    policies: policy::LastKnown,
     costs: costs::CostStore,
 }
 
@@ -61,6 +63,7 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
     let api = OptimizerApi {
         ctx: ctx.clone(),
         plans: store::PlanStore::new(ctx.db.clone(), ctx.bus.clone()),
+        policies: policy::LastKnown::default(),
         costs: costs::CostStore::new(ctx.db.clone()),
     };
     let sampler = api.clone();

@@ -1,6 +1,7 @@
 //! A cluster as the agent reported it, turned into the engine's problem: the pods that need a
 //! node (DaemonSet and mirror pods come with every node; finished pods need none), the nodes that
-//! exist with their prices, and the catalog's offerings in the cluster's region.
+//! exist with their prices, and the catalog's offerings in the cluster's region that its policy
+//! admits.
 
 use std::collections::BTreeMap;
 
@@ -8,19 +9,7 @@ use spot_cloud::{Catalog, zones_of};
 use spot_engine as engine;
 use spot_proto::common::v1 as common;
 
-/// The policy until the policy service provides one per cluster: spot wherever the advisor's
-/// interruption bucket is at most 2 (under 15 %), spread over at least 3 pools, and only when
-/// a change saves at least 5 %.
-pub fn default_policy() -> engine::Policy {
-    engine::Policy {
-        on_demand_base: 0,
-        spot_share_percent: 100,
-        max_interruption_bucket: Some(2),
-        min_spot_pools: 3,
-        max_price_per_vcpu_hour: None,
-        min_savings_percent: 5.0,
-    }
-}
+use crate::policy::Governing;
 
 pub fn pod_id(pod: &common::Pod) -> String {
     format!("{}/{}", pod.namespace, pod.name)
@@ -167,7 +156,12 @@ pub fn capacity_type(node: &common::Node) -> engine::CapacityType {
     }
 }
 
-pub fn problem(region: &str, nodes: &[common::Node], pods: &[common::Pod]) -> engine::Problem {
+pub fn problem(
+    region: &str,
+    nodes: &[common::Node],
+    pods: &[common::Pod],
+    policy: &Governing,
+) -> engine::Problem {
     let mut zones: Vec<String> = zones_of(region).into_iter().take(3).collect();
     for node in nodes {
         if !node.zone.is_empty() && !zones.contains(&node.zone) {
@@ -190,9 +184,12 @@ pub fn problem(region: &str, nodes: &[common::Node], pods: &[common::Pod]) -> en
         })
         .collect();
     engine::Problem {
-        offerings: engine::offerings_in(region, &zones),
+        offerings: engine::offerings_in(region, &zones)
+            .into_iter()
+            .filter(|o| policy.filter.admits(o))
+            .collect(),
         pods: pods.iter().filter(|p| needs_a_node(p)).map(pod).collect(),
-        policy: default_policy(),
+        policy: policy.engine.clone(),
         risk_flags: Vec::new(),
         existing_nodes,
     }

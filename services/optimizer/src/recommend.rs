@@ -5,11 +5,6 @@ use spot_engine as engine;
 use spot_proto::common::v1::{CapacityType, Pool};
 use spot_proto::optimizer::v1 as pb;
 
-/// Drains at once: at most a fifth of the nodes (at least one).
-pub fn disruption_budget() -> engine::DisruptionBudget {
-    engine::DisruptionBudget::percent(20)
-}
-
 fn capacity(capacity_type: engine::CapacityType) -> CapacityType {
     match capacity_type {
         engine::CapacityType::Spot => CapacityType::Spot,
@@ -91,10 +86,11 @@ pub fn respond(
     region: &str,
     problem: &engine::Problem,
     pool: &engine::PoolRef,
+    budget: engine::DisruptionBudget,
 ) -> pb::Plan {
     let mut flagged = problem.clone();
     flagged.risk_flags.push(pool.clone());
-    let planned = engine::respond_to_interruption(&flagged, pool, disruption_budget());
+    let planned = engine::respond_to_interruption(&flagged, pool, budget);
     let mut plan = message(cluster_id, region, &planned, "interruption-response");
     if plan.reason.is_empty() {
         plan.reason = format!(
@@ -105,11 +101,27 @@ pub fn respond(
     plan
 }
 
+/// Only the empty nodes go (the "when empty" consolidation mode); nothing else moves.
+pub fn remove_empty(
+    cluster_id: &str,
+    region: &str,
+    problem: &engine::Problem,
+    budget: engine::DisruptionBudget,
+) -> pb::Plan {
+    let planned = engine::remove_empty_nodes(problem, budget);
+    message(cluster_id, region, &planned, "remove-empty-nodes")
+}
+
 /// Solves and plans; a change saving less than the policy's minimum becomes an empty plan that
 /// says why (so the cluster does not churn for pennies).
-pub fn recommend(cluster_id: &str, region: &str, problem: &engine::Problem) -> pb::Plan {
+pub fn recommend(
+    cluster_id: &str,
+    region: &str,
+    problem: &engine::Problem,
+    budget: engine::DisruptionBudget,
+) -> pb::Plan {
     let solution = engine::solve(problem);
-    let planned = engine::plan(&problem.existing_nodes, &solution, disruption_budget());
+    let planned = engine::plan(&problem.existing_nodes, &solution, budget);
     let unplaced_pods = solution
         .unschedulable
         .iter()

@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status};
 
 use crate::OptimizerApi;
 use crate::apply::PlanRunner;
+use crate::policy::Governing;
 use crate::problem::problem;
 use crate::recommend::recommend;
 
@@ -45,17 +46,19 @@ impl OptimizerApi {
         }
     }
 
-    /// The engine's problem for the cluster as reported, with the hive mind's flags.
+    /// The engine's problem for the cluster as reported, under its policy, with the hive mind's
+    /// flags.
     pub(crate) async fn problem_for(
         &self,
         state: &cluster::GetClusterStateResponse,
+        policy: &Governing,
     ) -> (String, spot_engine::Problem) {
         let region = state
             .cluster
             .as_ref()
             .map(|c| c.region.clone())
             .unwrap_or_default();
-        let mut problem = problem(&region, &state.nodes, &state.pods);
+        let mut problem = problem(&region, &state.nodes, &state.pods, policy);
         problem.risk_flags = self.flagged_pools(&region).await;
         (region, problem)
     }
@@ -65,12 +68,22 @@ impl OptimizerApi {
         &self,
         cluster_id: &str,
         state: &cluster::GetClusterStateResponse,
+        policy: &Governing,
     ) -> Result<pb::Plan, Status> {
-        let (region, problem) = self.problem_for(state).await;
+        let (region, problem) = self.problem_for(state, policy).await;
         let cluster_id = cluster_id.to_owned();
-        tokio::task::spawn_blocking(move || recommend(&cluster_id, &region, &problem))
-            .await
-            .map_err(|_| Status::internal("the planner stopped"))
+        let budget = policy.budget;
+        let mut plan =
+            tokio::task::spawn_blocking(move || recommend(&cluster_id, &region, &problem, budget))
+                .await
+                .map_err(|_| Status::internal("the planner stopped"))?;
+        if policy.dry_run {
+            plan.reason = format!(
+                "{} (the cluster's policy is in dry-run: recommended, never applied)",
+                plan.reason
+            );
+        }
+        Ok(plan)
     }
 
     /// Marks the plan applying and runs it in the background.
@@ -116,7 +129,8 @@ impl OptimizerService for OptimizerApi {
         let tenant_id = tenant(&request)?;
         let cluster_id = request.into_inner().cluster_id;
         let state = self.cluster_state(&tenant_id, &cluster_id).await?;
-        let plan = self.recommend_for(&cluster_id, &state).await?;
+        let policy = self.policy_for(&tenant_id, &cluster_id).await?;
+        let plan = self.recommend_for(&cluster_id, &state, &policy).await?;
         self.plans.insert(&tenant_id, &plan).await?;
         Ok(Response::new(pb::RecommendResponse { plan: Some(plan) }))
     }
@@ -138,6 +152,13 @@ impl OptimizerService for OptimizerApi {
             return Err(Status::failed_precondition(format!(
                 "plan {plan_id} has no steps: {}",
                 plan.reason
+            )));
+        }
+        let policy = self.policy_for(&tenant_id, &plan.cluster_id).await?;
+        if policy.dry_run {
+            return Err(Status::failed_precondition(format!(
+                "the policy of cluster {} is in dry-run (version {}): plans are recommended, not applied",
+                plan.cluster_id, policy.version
             )));
         }
         let plan = self.start_applying(plan).await?;

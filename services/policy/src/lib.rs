@@ -1,16 +1,26 @@
 //! The policy service: per-cluster policies (versioned), node templates and hibernation schedules.
 //!
-//! The contracts are mounted; their behaviour lands with the policies issue.
-//! Until then every RPC answers UNIMPLEMENTED (tonic's generated default), never a fake result.
+//! Policies (`policies_rpc`) and node templates (`templates_rpc`) are served by their own types;
+//! hibernation answers UNIMPLEMENTED (tonic's generated default) until it lands.
+
+mod admitted;
+mod builtin;
+mod clusters;
+mod entity;
+mod policies_rpc;
+mod store;
+mod template_checks;
+mod templates;
+mod templates_rpc;
+mod validate;
+mod windows;
 
 use spot_kit::{ServiceContext, ServiceRegistry};
 use spot_proto::policy::v1::hibernation_service_server::{
     HibernationService, HibernationServiceServer,
 };
-use spot_proto::policy::v1::node_template_service_server::{
-    NodeTemplateService, NodeTemplateServiceServer,
-};
-use spot_proto::policy::v1::policy_service_server::{PolicyService, PolicyServiceServer};
+use spot_proto::policy::v1::node_template_service_server::NodeTemplateServiceServer;
+use spot_proto::policy::v1::policy_service_server::PolicyServiceServer;
 
 #[derive(Clone)]
 pub struct PolicyApi {
@@ -18,14 +28,14 @@ pub struct PolicyApi {
     ctx: ServiceContext,
 }
 
-impl PolicyService for PolicyApi {}
-impl NodeTemplateService for PolicyApi {}
 impl HibernationService for PolicyApi {}
 
 pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
     let api = PolicyApi { ctx: ctx.clone() };
     registry
-        .add(PolicyServiceServer::new(api.clone()))
-        .add(NodeTemplateServiceServer::new(api.clone()))
+        .add(PolicyServiceServer::new(policies_rpc::Policies::new(ctx)))
+        .add(NodeTemplateServiceServer::new(
+            templates_rpc::Templates::new(ctx),
+        ))
         .add(HibernationServiceServer::new(api));
 }

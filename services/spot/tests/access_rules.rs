@@ -130,6 +130,18 @@ const CROSS_TENANT_COVERED: &[&str] = &[
     "spot.optimizer.v1.OptimizerService/GetSavingsReport",
     "spot.optimizer.v1.DashboardService/GetKpis",
     "spot.optimizer.v1.DashboardService/GetCostSeries",
+    // another_tenants_policies_and_templates_are_never_reachable
+    "spot.policy.v1.PolicyService/GetPolicy",
+    "spot.policy.v1.PolicyService/UpdatePolicy",
+    "spot.policy.v1.PolicyService/ValidatePolicy",
+    "spot.policy.v1.PolicyService/PreviewPolicy",
+    "spot.policy.v1.PolicyService/ListPolicyVersions",
+    "spot.policy.v1.PolicyService/RollbackPolicy",
+    "spot.policy.v1.NodeTemplateService/CreateNodeTemplate",
+    "spot.policy.v1.NodeTemplateService/GetNodeTemplate",
+    "spot.policy.v1.NodeTemplateService/ListNodeTemplates",
+    "spot.policy.v1.NodeTemplateService/UpdateNodeTemplate",
+    "spot.policy.v1.NodeTemplateService/DeleteNodeTemplate",
 ];
 
 /// Tenant RPCs that serve only global reference data (no tenant's data exists behind them).
@@ -812,5 +824,295 @@ async fn another_tenants_data_is_never_reachable() {
         .into_inner();
     let member = listed.users.iter().find(|u| u.id == a_member.id).unwrap();
     assert_eq!(member.role, pb::Role::Member as i32);
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn another_tenants_policies_and_templates_are_never_reachable() {
+    use spot_proto::cluster::v1 as cluster;
+    use spot_proto::policy::v1 as policy;
+    use spot_proto::policy::v1::node_template_service_client::NodeTemplateServiceClient;
+    use spot_proto::policy::v1::policy_service_client::PolicyServiceClient;
+
+    let test = TestServer::start(&[]).await;
+    let a = test.sign_up("Tenant A").await.access_token;
+    let b = test.sign_up("Tenant B").await.access_token;
+    let a_cluster = spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient::new(
+        test.channel.clone(),
+    )
+    .register_cluster(authed(
+        cluster::RegisterClusterRequest {
+            name: "shop".into(),
+            region: "us-east-1".into(),
+            aws_account_id: String::new(),
+        },
+        &a,
+    ))
+    .await
+    .unwrap()
+    .into_inner()
+    .cluster
+    .unwrap()
+    .id;
+    let mut templates = NodeTemplateServiceClient::new(test.channel.clone());
+    let a_template = templates
+        .create_node_template(authed(
+            policy::CreateNodeTemplateRequest {
+                template: Some(policy::NodeTemplate {
+                    name: "workers".into(),
+                    ..Default::default()
+                }),
+            },
+            &a,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .template
+        .unwrap();
+    let a_policy = policy::Policy {
+        cluster_id: a_cluster.clone(),
+        spot_percent: 60,
+        max_interruption_bucket: 2,
+        node_template_ids: vec![a_template.id.clone()],
+        ..Default::default()
+    };
+    let mut policies = PolicyServiceClient::new(test.channel.clone());
+    for p in [
+        a_policy.clone(),
+        policy::Policy {
+            cluster_id: String::new(),
+            spot_percent: 40,
+            ..a_policy.clone()
+        },
+    ] {
+        policies
+            .update_policy(authed(policy::UpdatePolicyRequest { policy: Some(p) }, &a))
+            .await
+            .unwrap();
+    }
+
+    let not_found = |result: Result<(), tonic::Status>, rpc: &str| {
+        assert_eq!(
+            result.map_err(|s| s.code()),
+            Err(tonic::Code::NotFound),
+            "{rpc}"
+        );
+    };
+    not_found(
+        policies
+            .get_policy(authed(
+                policy::GetPolicyRequest {
+                    cluster_id: a_cluster.clone(),
+                },
+                &b,
+            ))
+            .await
+            .map(drop),
+        "GetPolicy",
+    );
+    not_found(
+        policies
+            .update_policy(authed(
+                policy::UpdatePolicyRequest {
+                    policy: Some(policy::Policy {
+                        spot_percent: 0,
+                        node_template_ids: vec![],
+                        ..a_policy.clone()
+                    }),
+                },
+                &b,
+            ))
+            .await
+            .map(drop),
+        "UpdatePolicy",
+    );
+    not_found(
+        policies
+            .validate_policy(authed(
+                policy::ValidatePolicyRequest {
+                    policy: Some(a_policy.clone()),
+                    region: String::new(),
+                },
+                &b,
+            ))
+            .await
+            .map(drop),
+        "ValidatePolicy",
+    );
+    not_found(
+        policies
+            .preview_policy(authed(
+                policy::PreviewPolicyRequest {
+                    policy: Some(a_policy.clone()),
+                    region: String::new(),
+                },
+                &b,
+            ))
+            .await
+            .map(drop),
+        "PreviewPolicy",
+    );
+    not_found(
+        policies
+            .list_policy_versions(authed(
+                policy::ListPolicyVersionsRequest {
+                    cluster_id: a_cluster.clone(),
+                    page: None,
+                },
+                &b,
+            ))
+            .await
+            .map(drop),
+        "ListPolicyVersions",
+    );
+    not_found(
+        policies
+            .rollback_policy(authed(
+                policy::RollbackPolicyRequest {
+                    cluster_id: a_cluster.clone(),
+                    version: 1,
+                },
+                &b,
+            ))
+            .await
+            .map(drop),
+        "RollbackPolicy",
+    );
+    // B's own default is the built-in, not A's; A's default has no versions for B.
+    let b_default = policies
+        .get_policy(authed(
+            policy::GetPolicyRequest {
+                cluster_id: String::new(),
+            },
+            &b,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .policy
+        .unwrap();
+    assert_eq!(b_default.version, 0);
+    let b_versions = policies
+        .list_policy_versions(authed(
+            policy::ListPolicyVersionsRequest {
+                cluster_id: String::new(),
+                page: None,
+            },
+            &b,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(b_versions.versions.is_empty());
+    // A's template is not B's to use.
+    let violations = policies
+        .validate_policy(authed(
+            policy::ValidatePolicyRequest {
+                policy: Some(policy::Policy {
+                    cluster_id: String::new(),
+                    ..a_policy.clone()
+                }),
+                region: String::new(),
+            },
+            &b,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .violations;
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.field == "policy.node_template_ids"),
+        "{violations:?}"
+    );
+
+    not_found(
+        templates
+            .get_node_template(authed(
+                policy::GetNodeTemplateRequest {
+                    id: a_template.id.clone(),
+                },
+                &b,
+            ))
+            .await
+            .map(drop),
+        "GetNodeTemplate",
+    );
+    not_found(
+        templates
+            .update_node_template(authed(
+                policy::UpdateNodeTemplateRequest {
+                    template: Some(policy::NodeTemplate {
+                        name: "stolen".into(),
+                        ..a_template.clone()
+                    }),
+                },
+                &b,
+            ))
+            .await
+            .map(drop),
+        "UpdateNodeTemplate",
+    );
+    not_found(
+        templates
+            .delete_node_template(authed(
+                policy::DeleteNodeTemplateRequest {
+                    id: a_template.id.clone(),
+                },
+                &b,
+            ))
+            .await
+            .map(drop),
+        "DeleteNodeTemplate",
+    );
+    let b_templates = templates
+        .list_node_templates(authed(policy::ListNodeTemplatesRequest { page: None }, &b))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(b_templates.templates.is_empty());
+    // Names are unique per tenant only.
+    templates
+        .create_node_template(authed(
+            policy::CreateNodeTemplateRequest {
+                template: Some(policy::NodeTemplate {
+                    name: "workers".into(),
+                    ..Default::default()
+                }),
+            },
+            &b,
+        ))
+        .await
+        .unwrap();
+
+    // A's policy and template are untouched.
+    let a_now = policies
+        .get_policy(authed(
+            policy::GetPolicyRequest {
+                cluster_id: a_cluster.clone(),
+            },
+            &a,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .policy
+        .unwrap();
+    assert_eq!((a_now.version, a_now.spot_percent), (1, 60));
+    let a_template_now = templates
+        .get_node_template(authed(
+            policy::GetNodeTemplateRequest {
+                id: a_template.id.clone(),
+            },
+            &a,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .template
+        .unwrap();
+    assert_eq!(a_template_now, a_template);
     test.stop().await;
 }

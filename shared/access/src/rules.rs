@@ -236,6 +236,7 @@ pub const RULES: &[(&str, Rule)] = &[
         "spot.policy.v1.PolicyService/RollbackPolicy",
         write(Tenant(Admin)),
     ),
+    ("spot.policy.v1.PolicyService/ResolvePolicy", read(Internal)),
     (
         "spot.policy.v1.NodeTemplateService/CreateNodeTemplate",
         write(Tenant(Admin)),

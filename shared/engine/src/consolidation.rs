@@ -79,24 +79,67 @@ pub fn consolidate(problem: &Problem, budget: DisruptionBudget) -> Consolidation
             target: Some(target),
         }
     } else {
-        let mut steps = Vec::new();
-        push_retirements(
-            &mut steps,
-            &empty,
-            budget.batch_size(current.len()),
-            "it runs no pods",
-        );
-        let plan = finish_plan(
-            steps,
-            current_cost,
-            current_cost - empty_saving,
-            format!(
-                "removing {} empty nodes saves {:.4} USD/h ({:.2}%), at least the policy's minimum of {threshold}%",
-                empty.len(),
-                empty_saving,
-                percent(empty_saving)
-            ),
-        );
+        let plan = empty_removal(current, &empty, budget, current_cost, threshold);
         Consolidation { plan, target: None }
     }
+}
+
+/// Consolidation limited to nodes that run no pods (the "when empty" mode): no pod ever moves.
+pub fn remove_empty_nodes(problem: &Problem, budget: DisruptionBudget) -> Plan {
+    let current = &problem.existing_nodes;
+    let current_cost: f64 = current.iter().map(|n| n.price_per_hour).sum();
+    let empty: Vec<&ExistingNode> = current.iter().filter(|n| n.pods.is_empty()).collect();
+    if empty.is_empty() {
+        return Plan::empty(current_cost, "no node is empty".into());
+    }
+    let threshold = problem.policy.min_savings_percent.max(0.0);
+    let saving: f64 = empty.iter().map(|n| n.price_per_hour).sum();
+    let percent = if current_cost > 0.0 {
+        saving / current_cost * 100.0
+    } else {
+        0.0
+    };
+    if percent < threshold {
+        return Plan::empty(
+            current_cost,
+            format!(
+                "removing the {} empty nodes saves {percent:.2}%, below the policy's minimum of {threshold}%",
+                empty.len()
+            ),
+        );
+    }
+    empty_removal(current, &empty, budget, current_cost, threshold)
+}
+
+fn empty_removal(
+    current: &[ExistingNode],
+    empty: &[&ExistingNode],
+    budget: DisruptionBudget,
+    current_cost: f64,
+    threshold: f64,
+) -> Plan {
+    let empty_saving: f64 = empty.iter().map(|n| n.price_per_hour).sum();
+    let percent = if current_cost > 0.0 {
+        empty_saving / current_cost * 100.0
+    } else {
+        0.0
+    };
+    let mut steps = Vec::new();
+    push_retirements(
+        &mut steps,
+        empty,
+        budget.batch_size(current.len()),
+        "it runs no pods",
+    );
+    finish_plan(
+        steps,
+        current_cost,
+        current_cost - empty_saving,
+        format!(
+            "removing {} empty nodes saves {:.4} USD/h ({:.2}%), at least the policy's minimum of {threshold}%",
+            empty.len(),
+            empty_saving,
+            percent
+        ),
+    )
 }

@@ -23,6 +23,7 @@ pub mod lower_bound;
 pub mod model;
 mod pack;
 mod plan;
+mod pool_filter;
 pub mod scenarios;
 mod simplex;
 pub mod strategy;
@@ -31,11 +32,12 @@ mod validate;
 pub use admission::is_admitted;
 pub use bench::bench_report;
 pub use catalog_offerings::offerings_in;
-pub use consolidation::{Consolidation, consolidate};
+pub use consolidation::{Consolidation, consolidate, remove_empty_nodes};
 pub use dump::dump_json;
 pub use interruption::respond_to_interruption;
 pub use model::*;
 pub use plan::{DisruptionBudget, HOURS_PER_MONTH, Plan, Step, StepAction, plan};
+pub use pool_filter::PoolFilter;
 pub use validate::{Violation, validate};
 
 /// Solves with the live strategy.

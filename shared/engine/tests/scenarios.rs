@@ -451,6 +451,49 @@ fn consolidation_removes_empty_nodes_and_repacks_when_it_pays() {
 }
 
 #[test]
+fn removing_empty_nodes_moves_no_pod() {
+    let mut p = problem((0..4).map(|i| pod(&format!("p{i}"), 500, 1024)).collect());
+    p.existing_nodes = running(&[
+        (
+            "n1",
+            "m.xlarge",
+            "z-a",
+            CapacityType::OnDemand,
+            0.2,
+            &["p0", "p1"],
+        ),
+        (
+            "n2",
+            "m.xlarge",
+            "z-a",
+            CapacityType::OnDemand,
+            0.2,
+            &["p2", "p3"],
+        ),
+        ("n3", "m.16xlarge", "z-b", CapacityType::OnDemand, 3.2, &[]),
+    ]);
+    p.policy.min_savings_percent = 5.0;
+    let plan = remove_empty_nodes(&p, DisruptionBudget::percent(50));
+    let touched: Vec<_> = plan
+        .steps
+        .iter()
+        .map(|s| match &s.action {
+            StepAction::Cordon { node }
+            | StepAction::Drain { node }
+            | StepAction::Terminate { node } => node.as_str(),
+            other => panic!("only retirements: {other:?}"),
+        })
+        .collect();
+    assert_eq!(touched, ["n3", "n3", "n3"]);
+    assert!((plan.savings_per_hour - 3.2).abs() < 1e-9);
+
+    p.existing_nodes.pop();
+    let none = remove_empty_nodes(&p, DisruptionBudget::percent(50));
+    assert!(none.is_empty());
+    assert_eq!(none.reason, "no node is empty");
+}
+
+#[test]
 fn strategies_are_listed_by_name_and_the_live_one_is_not_worse_than_the_naive_one() {
     let p = scenarios::karpenter(300, 5);
     let live = strategy::live().solve(&p);

@@ -10,3 +10,6 @@ pub const CLUSTER_UPDATED: &str = "cluster.updated";
 /// (`event_id`, `kind`, `tenant_id`, `cluster_id`, `instance_id`, `node_name`, `region`, `zone`,
 /// `instance_type`, `action_at_millis`). The risk service turns them into pool flags.
 pub const INTERRUPTIONS: &str = "risk.interruptions";
+/// A policy changed (a new version, or a rollback): `{"tenant_id", "cluster_id", "version"}` as
+/// JSON; `cluster_id` is empty for the tenant default. The optimizer re-plans what it governs.
+pub const POLICY_UPDATED: &str = "policy.updated";

@@ -1,0 +1,212 @@
+//! The policy a cluster is planned under, fetched from the policy service's contract
+//! (ResolvePolicy: the cluster's own, else the tenant default, else the built-in) and turned into
+//! the engine's terms. One place maps every knob; what the engine cannot express is noted here.
+//!
+//! - spot_percent, on_demand_base, max_interruption_bucket, min_pools, max_usd_per_vcpu_hour,
+//!   consolidation_min_savings_percent: the engine's `Policy`.
+//! - families, categories, generations, architectures: the engine's `PoolFilter` over offerings.
+//! - disruption budget: the engine's `DisruptionBudget`; its cron windows gate when the autopilot
+//!   may apply a consolidation (outside them it only recommends). Interruptions never wait.
+//! - consolidation mode: OFF stops the autopilot's consolidation, WHEN_EMPTY only removes empty
+//!   nodes, WHEN_UNDERUTILIZED re-packs. Recommend (a user asking) always shows the full plan.
+//! - dry_run: plans are stored as recommendations; ApplyPlan refuses them.
+//! - node_template_ids: not yet mapped (launch steps carry no labels or taints).
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use spot_config::ServiceName;
+use spot_engine as engine;
+use spot_proto::common::v1::Architecture;
+use spot_proto::policy::v1 as pb;
+use spot_proto::policy::v1::policy_service_client::PolicyServiceClient;
+use tonic::Status;
+
+use crate::OptimizerApi;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consolidation {
+    Off,
+    WhenEmpty,
+    WhenUnderutilized,
+}
+
+/// Everything the optimizer takes from a cluster's policy.
+#[derive(Debug, Clone)]
+pub struct Governing {
+    pub version: u32,
+    pub engine: engine::Policy,
+    pub filter: engine::PoolFilter,
+    pub budget: engine::DisruptionBudget,
+    pub consolidation: Consolidation,
+    pub dry_run: bool,
+    windows: Vec<croner::Cron>,
+    zone: Tz,
+}
+
+fn nonzero<T: Default + PartialEq>(value: T) -> Option<T> {
+    (value != T::default()).then_some(value)
+}
+
+impl Governing {
+    pub fn from_proto(policy: &pb::Policy) -> Self {
+        let budget = policy.disruption_budget.clone().unwrap_or_default();
+        Self {
+            version: policy.version,
+            engine: engine::Policy {
+                on_demand_base: policy.on_demand_base,
+                spot_share_percent: u8::try_from(policy.spot_percent.min(100)).unwrap_or(100),
+                max_interruption_bucket: u8::try_from(policy.max_interruption_bucket.clamp(0, 4))
+                    .ok(),
+                min_spot_pools: policy.min_pools,
+                max_price_per_vcpu_hour: (policy.max_usd_per_vcpu_hour > 0.0)
+                    .then_some(policy.max_usd_per_vcpu_hour),
+                min_savings_percent: policy.consolidation_min_savings_percent.max(0.0),
+            },
+            filter: engine::PoolFilter {
+                allowed_families: policy.allowed_families.clone(),
+                denied_families: policy.denied_families.clone(),
+                allowed_categories: policy.allowed_categories.clone(),
+                allowed_generations: policy
+                    .allowed_generations
+                    .iter()
+                    .filter_map(|g| u32::try_from(*g).ok())
+                    .collect(),
+                architectures: policy
+                    .architectures()
+                    .filter_map(|a| match a {
+                        Architecture::Amd64 => Some(engine::Architecture::Amd64),
+                        Architecture::Arm64 => Some(engine::Architecture::Arm64),
+                        Architecture::Unspecified => None,
+                    })
+                    .collect(),
+            },
+            budget: engine::DisruptionBudget {
+                max_nodes: nonzero(budget.max_nodes),
+                max_percent: nonzero(budget.max_percent)
+                    .map(|p| u8::try_from(p.min(100)).unwrap_or(100)),
+            },
+            consolidation: match policy.consolidation() {
+                pb::ConsolidationMode::Off => Consolidation::Off,
+                pb::ConsolidationMode::WhenEmpty => Consolidation::WhenEmpty,
+                pb::ConsolidationMode::WhenUnderutilized | pb::ConsolidationMode::Unspecified => {
+                    Consolidation::WhenUnderutilized
+                }
+            },
+            dry_run: policy.dry_run,
+            // The policy service only saves valid windows; one that no longer parses is skipped.
+            windows: budget
+                .windows
+                .iter()
+                .filter_map(|w| croner::Cron::from_str(w).ok())
+                .collect(),
+            zone: Tz::from_str(&budget.time_zone).unwrap_or(Tz::UTC),
+        }
+    }
+
+    /// True when a consolidation may disrupt nodes at `now`: no windows, or inside one.
+    pub fn in_window(&self, now: DateTime<Utc>) -> bool {
+        let local = now.with_timezone(&self.zone);
+        self.windows.is_empty()
+            || self
+                .windows
+                .iter()
+                .any(|w| w.is_time_matching(&local).unwrap_or(false))
+    }
+}
+
+/// The last policy the policy service gave for each (tenant, cluster): an interruption must be
+/// answered within two minutes even while the policy service is unreachable.
+#[derive(Clone, Default)]
+pub struct LastKnown(Arc<Mutex<HashMap<(String, String), pb::Policy>>>);
+
+impl LastKnown {
+    fn remember(&self, tenant_id: &str, cluster_id: &str, policy: &pb::Policy) {
+        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        known.insert(
+            (tenant_id.to_owned(), cluster_id.to_owned()),
+            policy.clone(),
+        );
+    }
+
+    fn recall(&self, tenant_id: &str, cluster_id: &str) -> Option<pb::Policy> {
+        let known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        known
+            .get(&(tenant_id.to_owned(), cluster_id.to_owned()))
+            .cloned()
+    }
+}
+
+impl OptimizerApi {
+    async fn resolve(&self, tenant_id: &str, cluster_id: &str) -> Result<pb::Policy, Status> {
+        let channel = self
+            .ctx
+            .clients
+            .channel(ServiceName::Policy)
+            .ok_or_else(|| Status::unavailable("the policy service is not reachable"))?;
+        PolicyServiceClient::new(channel)
+            .resolve_policy(pb::ResolvePolicyRequest {
+                tenant_id: tenant_id.to_owned(),
+                cluster_id: cluster_id.to_owned(),
+            })
+            .await?
+            .into_inner()
+            .policy
+            .ok_or_else(|| Status::internal("the policy service answered without a policy"))
+    }
+
+    /// The policy in force for the cluster, else the last one known; without either nothing is
+    /// planned (the policy may say dry-run).
+    pub(crate) async fn policy_for(
+        &self,
+        tenant_id: &str,
+        cluster_id: &str,
+    ) -> Result<Governing, Status> {
+        match self.resolve(tenant_id, cluster_id).await {
+            Ok(policy) => {
+                self.policies.remember(tenant_id, cluster_id, &policy);
+                Ok(Governing::from_proto(&policy))
+            }
+            Err(status) => match self.policies.recall(tenant_id, cluster_id) {
+                Some(policy) => {
+                    tracing::warn!(%status, cluster = %cluster_id, version = policy.version, "policy service unreachable; planning under the last policy known");
+                    Ok(Governing::from_proto(&policy))
+                }
+                None => Err(status),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_read_in_the_budgets_zone() {
+        let policy = pb::Policy {
+            disruption_budget: Some(pb::DisruptionBudget {
+                max_percent: 10,
+                windows: vec!["* 1-4 * * *".into()],
+                time_zone: "Europe/Berlin".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let governing = Governing::from_proto(&policy);
+        // 01:30 UTC in winter is 02:30 in Berlin: inside; 04:30 UTC is 05:30: outside.
+        let at = |h, m| {
+            DateTime::parse_from_rfc3339(&format!("2026-01-15T{h:02}:{m:02}:00Z"))
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        assert!(governing.in_window(at(1, 30)));
+        assert!(!governing.in_window(at(4, 30)));
+        assert_eq!(governing.budget.max_percent, Some(10));
+        assert_eq!(governing.budget.max_nodes, None);
+        assert_eq!(governing.engine.max_interruption_bucket, Some(0));
+    }
+}

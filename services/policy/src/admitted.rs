@@ -1,0 +1,131 @@
+//! What a policy admits in a region, from the embedded catalog: the instance types and pools
+//! (zone x type x capacity type) with their price and interruption bucket. The same predicate as
+//! the optimizer's: the engine's pool filter, then its admission (bucket, price cap).
+
+use spot_cloud::{Catalog, zones_of};
+use spot_engine as engine;
+use spot_proto::common::v1::{Architecture, CapacityType, Pool};
+use spot_proto::policy::v1 as pb;
+
+/// The most pools (and instance types) a preview lists, cheapest first.
+pub const PREVIEW_LIMIT: usize = 500;
+
+pub fn pool_filter(policy: &pb::Policy) -> engine::PoolFilter {
+    engine::PoolFilter {
+        allowed_families: policy.allowed_families.clone(),
+        denied_families: policy.denied_families.clone(),
+        allowed_categories: policy.allowed_categories.clone(),
+        allowed_generations: policy
+            .allowed_generations
+            .iter()
+            .filter_map(|g| u32::try_from(*g).ok())
+            .collect(),
+        architectures: policy
+            .architectures()
+            .filter_map(|a| match a {
+                Architecture::Amd64 => Some(engine::Architecture::Amd64),
+                Architecture::Arm64 => Some(engine::Architecture::Arm64),
+                Architecture::Unspecified => None,
+            })
+            .collect(),
+    }
+}
+
+/// The engine's view of the limits that depend on prices and risk.
+fn limits(policy: &pb::Policy) -> engine::Problem {
+    engine::Problem {
+        policy: engine::Policy {
+            max_interruption_bucket: u8::try_from(policy.max_interruption_bucket.clamp(0, 4)).ok(),
+            max_price_per_vcpu_hour: (policy.max_usd_per_vcpu_hour > 0.0)
+                .then_some(policy.max_usd_per_vcpu_hour),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn admitted(policy: &pb::Policy, region: &str, zones: &[String]) -> Vec<engine::Offering> {
+    let filter = pool_filter(policy);
+    let limits = limits(policy);
+    engine::offerings_in(region, zones)
+        .into_iter()
+        .filter(|o| policy.spot_percent > 0 || o.capacity_type == engine::CapacityType::OnDemand)
+        .filter(|o| filter.admits(o) && engine::is_admitted(o, &limits))
+        .collect()
+}
+
+/// True when the policy admits at least one instance type in the region (zones differ only in
+/// name, so one zone tells). Without a region: in any region, judged by what the policy admits
+/// by kind (family, category, generation, architecture), since every type is sold on-demand
+/// everywhere and only prices and spot differ by region.
+pub fn admits_any(policy: &pb::Policy, region: Option<&str>) -> bool {
+    match region {
+        Some(region) => {
+            let zones: Vec<String> = zones_of(region).into_iter().take(1).collect();
+            !admitted(policy, region, &zones).is_empty()
+        }
+        None => {
+            let by_kind = pb::Policy {
+                max_usd_per_vcpu_hour: 0.0,
+                ..policy.clone()
+            };
+            !admitted(&by_kind, "", &["anywhere".to_owned()]).is_empty()
+        }
+    }
+}
+
+pub fn preview(policy: &pb::Policy, region: &str) -> pb::PreviewPolicyResponse {
+    let mut offerings = admitted(policy, region, &zones_of(region));
+    offerings.sort_by(|a, b| {
+        a.price_per_hour
+            .total_cmp(&b.price_per_hour)
+            .then_with(|| a.instance_type.cmp(&b.instance_type))
+            .then_with(|| a.zone.cmp(&b.zone))
+            .then_with(|| a.capacity_type.cmp(&b.capacity_type))
+    });
+    let mut instance_types: Vec<String> = Vec::new();
+    for offering in &offerings {
+        if instance_types.len() < PREVIEW_LIMIT && !instance_types.contains(&offering.instance_type)
+        {
+            instance_types.push(offering.instance_type.clone());
+        }
+    }
+    let pools = offerings
+        .into_iter()
+        .take(PREVIEW_LIMIT)
+        .map(|o| pb::AdmittedPool {
+            pool: Some(Pool {
+                region: region.to_owned(),
+                zone: o.zone,
+                instance_type: o.instance_type,
+            }),
+            capacity_type: match o.capacity_type {
+                engine::CapacityType::Spot => CapacityType::Spot,
+                engine::CapacityType::OnDemand => CapacityType::OnDemand,
+            }
+            .into(),
+            usd_per_hour: o.price_per_hour,
+            interruption_bucket: o.interruption_bucket.map_or(-1, i32::from),
+        })
+        .collect();
+    pb::PreviewPolicyResponse {
+        instance_types,
+        pools,
+    }
+}
+
+/// What the catalog knows, for telling a typo from a family.
+pub struct Known {
+    pub families: std::collections::BTreeSet<String>,
+    pub categories: std::collections::BTreeSet<String>,
+    pub max_generation: u32,
+}
+
+pub fn known() -> Known {
+    let types = Catalog::embedded().types();
+    Known {
+        families: types.iter().map(|t| t.family.clone()).collect(),
+        categories: types.iter().map(|t| t.category.clone()).collect(),
+        max_generation: types.iter().map(|t| t.generation).max().unwrap_or(0),
+    }
+}
