@@ -13,6 +13,7 @@ mod m20261128_000004_clusters;
 mod m20261128_000005_agents;
 mod m20261128_000006_plans;
 mod m20261128_000007_cost_samples;
+mod m20261129_000009_hibernation;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_agents::Migration),
             Box::new(m20261128_000006_plans::Migration),
             Box::new(m20261128_000007_cost_samples::Migration),
+            Box::new(m20261129_000009_hibernation::Migration),
         ]
     }
 }

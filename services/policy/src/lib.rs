@@ -1,12 +1,12 @@
 //! The policy service: per-cluster policies (versioned), node templates and hibernation schedules.
 //!
-//! The contracts are mounted; their behaviour lands with the policies issue.
-//! Until then every RPC answers UNIMPLEMENTED (tonic's generated default), never a fake result.
+//! The contracts are mounted; policies and node templates land with the policies issue (until
+//! then they answer UNIMPLEMENTED, tonic's generated default, never a fake result). Hibernation
+//! lives in its own module, [`hibernation`].
+
+mod hibernation;
 
 use spot_kit::{ServiceContext, ServiceRegistry};
-use spot_proto::policy::v1::hibernation_service_server::{
-    HibernationService, HibernationServiceServer,
-};
 use spot_proto::policy::v1::node_template_service_server::{
     NodeTemplateService, NodeTemplateServiceServer,
 };
@@ -20,12 +20,11 @@ pub struct PolicyApi {
 
 impl PolicyService for PolicyApi {}
 impl NodeTemplateService for PolicyApi {}
-impl HibernationService for PolicyApi {}
 
 pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
     let api = PolicyApi { ctx: ctx.clone() };
     registry
         .add(PolicyServiceServer::new(api.clone()))
-        .add(NodeTemplateServiceServer::new(api.clone()))
-        .add(HibernationServiceServer::new(api));
+        .add(NodeTemplateServiceServer::new(api));
+    hibernation::register(ctx, registry);
 }

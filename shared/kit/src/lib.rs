@@ -6,9 +6,11 @@ mod context;
 pub mod page;
 mod registry;
 pub mod risk_flags;
+mod singleton;
 pub mod topics;
 
 pub use clients::{OutgoingChannel, ServiceClients};
 pub use context::ServiceContext;
 pub use registry::ServiceRegistry;
+pub use singleton::singleton;
 pub use spot_access::OutgoingInterceptor;
