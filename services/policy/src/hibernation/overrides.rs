@@ -14,8 +14,11 @@ use super::schedule::{Change, Schedule};
 /// The longest WAKE_FOR, and how far ahead SLEEP_UNTIL may reach.
 const MAX_WAKE_HOURS: u32 = 24 * 31;
 const MAX_SLEEP: Duration = Duration::days(366);
-/// Transitions are looked for this far ahead.
+/// Transitions are looked for this far ahead, through at most this many moments at which
+/// something could change (a schedule that fires every minute under a year-long override would
+/// otherwise be walked half a million times).
 const TRANSITIONS_HORIZON: Duration = Duration::days(400);
+const MAX_MOMENTS: usize = 20_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Override {
@@ -120,7 +123,10 @@ impl Calendar {
         let mut asleep = self.asleep_at(now);
         let mut cursor = now;
         let horizon = now + TRANSITIONS_HORIZON;
-        while found.len() < count {
+        for _ in 0..MAX_MOMENTS {
+            if found.len() >= count {
+                break;
+            }
             let Some(at) = self.next_moment(cursor) else {
                 break;
             };

@@ -72,21 +72,27 @@ impl HibernationService for HibernationApi {
         let now = Utc::now();
         self.check_cluster(&tenant_id, "schedule.cluster_id", &requested.cluster_id)
             .await?;
-        let schedule = Schedule::from_request(&requested, new_id(), now)?;
-        for other in self.store.schedules(None, &schedule.cluster_id).await? {
-            if let Some(at) = overlap(&schedule, &other, now) {
-                return Err(Error::invalid(
-                    "schedule",
-                    format!(
-                        "its asleep windows overlap those of schedule {} on the same cluster (both asleep at {}): change one, or delete {}",
-                        other.id,
-                        at.to_rfc3339(),
-                        other.id
-                    ),
-                )
-                .into());
+        let others = self.store.schedules(None, &requested.cluster_id).await?;
+        // Cron searches are CPU work: off the async threads.
+        let schedule = tokio::task::spawn_blocking(move || {
+            let schedule = Schedule::from_request(&requested, new_id(), now)?;
+            for other in &others {
+                if let Some(at) = overlap(&schedule, other, now) {
+                    return Err(Error::invalid(
+                        "schedule",
+                        format!(
+                            "its asleep windows overlap those of schedule {} on the same cluster (both asleep at {}): change one, or delete {}",
+                            other.id,
+                            at.to_rfc3339(),
+                            other.id
+                        ),
+                    ));
+                }
             }
-        }
+            Ok(schedule)
+        })
+        .await
+        .map_err(|_| Status::internal("the schedule could not be checked"))??;
         self.store
             .insert_schedule(&tenant_id, &schedule, now)
             .await?;
