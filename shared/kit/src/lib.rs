@@ -3,6 +3,7 @@
 
 mod clients;
 mod context;
+pub mod hibernation;
 pub mod page;
 mod registry;
 pub mod risk_flags;

@@ -2,6 +2,9 @@
 //! cluster with schedules, overrides or a sleep to end, the state the calendar wants with the
 //! state it last brought the cluster to, and on a difference starts a hibernate or wake run.
 //!
+//! While a cluster is not awake it carries a hibernation mark on the bus, which keeps the
+//! optimizer's autopilot from launching nodes for the pods a hibernation drained.
+//!
 //! Level-triggered, so a transition missed while no replica held the lease still happens on the
 //! next tick. A cluster runs one run at a time; a run that failed or was refused is tried again
 //! after [`RETRY_AFTER`] (sooner when the wanted state changes), so a cluster in dry-run or a
@@ -27,6 +30,8 @@ use super::store::{Recorded, State};
 
 const TICK: Duration = Duration::from_secs(1);
 const RETRY_AFTER: Duration = Duration::from_secs(300);
+/// How often the mark that keeps the optimizer's autopilot off a sleeping cluster is renewed.
+const RENEW_MARK: Duration = Duration::from_secs(60);
 
 /// What the scheduler decides for one cluster.
 fn needed(asleep: bool, state: State) -> Option<Change> {
@@ -42,6 +47,8 @@ struct Scheduler {
     busy: HashSet<String>,
     /// After a failed run: which change, and not before when.
     retry: HashMap<String, (Change, Instant)>,
+    /// Clusters marked as hibernating (see `spot_kit::hibernation`), and when last renewed.
+    marked: HashMap<String, Instant>,
 }
 
 impl HibernationApi {
@@ -53,6 +60,7 @@ impl HibernationApi {
             running: JoinSet::new(),
             busy: HashSet::new(),
             retry: HashMap::new(),
+            marked: HashMap::new(),
         };
         let mut tick = tokio::time::interval(TICK);
         loop {
@@ -63,6 +71,9 @@ impl HibernationApi {
                         scheduler.busy.remove(&cluster_id);
                         if succeeded {
                             scheduler.retry.remove(&cluster_id);
+                            if change == Change::Wake {
+                                scheduler.marked.remove(&cluster_id);
+                            }
                         } else {
                             scheduler.retry.insert(cluster_id, (change, Instant::now() + RETRY_AFTER));
                         }
@@ -92,7 +103,11 @@ impl HibernationApi {
                 state: State::Awake,
                 capacity: Vec::new(),
             });
-            let Some(change) = needed(calendar.asleep_at(now), recorded.state) else {
+            let asleep = calendar.asleep_at(now);
+            if asleep || recorded.state != State::Awake {
+                self.keep_marked(scheduler, &cluster_id).await;
+            }
+            let Some(change) = needed(asleep, recorded.state) else {
                 continue;
             };
             if let Some((failed, not_before)) = scheduler.retry.get(&cluster_id)
@@ -116,6 +131,27 @@ impl HibernationApi {
             }
         }
         Ok(())
+    }
+
+    /// Renews the cluster's hibernation mark when it is due.
+    async fn keep_marked(&self, scheduler: &mut Scheduler, cluster_id: &str) {
+        if scheduler
+            .marked
+            .get(cluster_id)
+            .is_some_and(|at| at.elapsed() < RENEW_MARK)
+        {
+            return;
+        }
+        match spot_kit::hibernation::mark(self.ctx.bus.as_ref(), cluster_id).await {
+            Ok(()) => {
+                scheduler
+                    .marked
+                    .insert(cluster_id.to_owned(), Instant::now());
+            }
+            Err(error) => {
+                tracing::warn!(%error, cluster = %cluster_id, "hibernation mark not renewed");
+            }
+        }
     }
 
     /// Plans the run, records it and the cluster's new state; the future that runs it.
@@ -182,6 +218,7 @@ impl HibernationApi {
             store: self.store.clone(),
         };
         let store = self.store.clone();
+        let bus = self.ctx.bus.clone();
         let cluster_id = cluster_id.to_owned();
         Ok(Some(async move {
             runner.run(&recorded.tenant_id, &mut run).await;
@@ -193,6 +230,11 @@ impl HibernationApi {
                 };
                 if change == Change::Wake {
                     recorded.capacity.clear();
+                    if let Err(error) =
+                        spot_kit::hibernation::clear(bus.as_ref(), &cluster_id).await
+                    {
+                        tracing::warn!(%error, cluster = %cluster_id, "hibernation mark not cleared");
+                    }
                 }
                 if let Err(status) = store.record(&cluster_id, &recorded).await {
                     tracing::error!(%status, cluster = %cluster_id, "hibernation state not stored");
