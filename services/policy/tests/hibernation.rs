@@ -512,3 +512,59 @@ async fn a_cluster_in_dry_run_refuses_the_hibernation_and_the_run_says_why() {
     stop.cancel();
     test.stop().await;
 }
+
+#[tokio::test]
+async fn a_schedule_puts_the_cluster_to_sleep_and_deleting_it_wakes_the_cluster() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test, &owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    let mut router = router(&test);
+    let mut nodes = Vec::new();
+    let mut names = HashMap::new();
+    for (name, zone) in [("a", "us-east-1a"), ("b", "us-east-1b")] {
+        let id = launch(&mut router, &cluster_id, zone, CapacityType::Spot).await;
+        names.insert(id.clone(), name.to_owned());
+        nodes.push(node(name, zone, &id, CapacityType::Spot));
+    }
+    let source = Cluster::new(Snapshot {
+        nodes,
+        pods: vec![pod("shop", "web-0", "a")],
+        pdbs: vec![],
+    });
+    let stop = start_agent(
+        &test,
+        &registered.agent_key,
+        Arc::new(Recorder::default()),
+        source.clone(),
+    );
+    wait_for_nodes(&test, &owner, &cluster_id, 2).await;
+    let follower = follow_the_cloud(&test, &owner, &cluster_id, source, names).await;
+    let before = capacity(&test, &cluster_id).await;
+
+    // Asleep from every minute on, awake only from New Year: asleep now, by the schedule alone.
+    let mut client = HibernationServiceClient::new(test.channel.clone());
+    let always = create(
+        &mut client,
+        &owner,
+        schedule(&cluster_id, "* * * * *", "0 0 1 1 *", "Asia/Tokyo"),
+    )
+    .await
+    .unwrap();
+    let run = finished_run(&mut client, &owner, &cluster_id, "hibernate").await;
+    assert_eq!(run.status(), pb::HibernationRunStatus::Succeeded, "{run:?}");
+    assert!(capacity(&test, &cluster_id).await.is_empty());
+    wait_for_nodes(&test, &owner, &cluster_id, 0).await;
+
+    // Without its schedule the cluster has no reason to sleep: it wakes as it was.
+    client
+        .delete_schedule(authed(pb::DeleteScheduleRequest { id: always.id }, &owner))
+        .await
+        .unwrap();
+    let run = finished_run(&mut client, &owner, &cluster_id, "wake").await;
+    assert_eq!(run.status(), pb::HibernationRunStatus::Succeeded, "{run:?}");
+    assert_eq!(capacity(&test, &cluster_id).await, before);
+    follower.abort();
+    stop.cancel();
+    test.stop().await;
+}
