@@ -14,6 +14,7 @@ mod m20261128_000005_agents;
 mod m20261128_000006_plans;
 mod m20261128_000007_cost_samples;
 mod m20261129_000008_policies;
+mod m20261129_000009_hibernation;
 mod m20261129_000010_risk_events;
 
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_plans::Migration),
             Box::new(m20261128_000007_cost_samples::Migration),
             Box::new(m20261129_000008_policies::Migration),
+            Box::new(m20261129_000009_hibernation::Migration),
             Box::new(m20261129_000010_risk_events::Migration),
         ]
     }

@@ -178,9 +178,16 @@ impl OptimizerApi {
             .unwrap_or(true)
     }
 
-    /// Re-plans the cluster; true when a plan was applied or recommended.
+    /// Re-plans the cluster; true when a plan was applied or recommended. A hibernating cluster
+    /// is left alone: its drained pods wait for the wake, not for new nodes.
     async fn consolidate(&self, tenant_id: &str, cluster_id: &str) -> bool {
         if self.running_plan(tenant_id, cluster_id).await {
+            return false;
+        }
+        if spot_kit::hibernation::is_marked(self.ctx.bus.as_ref(), cluster_id)
+            .await
+            .unwrap_or(false)
+        {
             return false;
         }
         let Ok(mut router) = self.router() else {

@@ -18,8 +18,9 @@ mod rpc;
 mod sampler;
 mod store;
 
-use spot_kit::{ServiceContext, ServiceRegistry};
 use std::time::Duration;
+
+use spot_kit::{ServiceContext, ServiceRegistry, singleton};
 
 use spot_proto::optimizer::v1::dashboard_service_server::DashboardServiceServer;
 use spot_proto::optimizer::v1::optimizer_service_server::OptimizerServiceServer;
@@ -37,26 +38,6 @@ impl OptimizerApi {
     fn settle(&self) -> Duration {
         Duration::from_secs(self.ctx.config.settle_seconds)
     }
-}
-
-/// Runs `job` on exactly one replica at a time (a bus lease), until shutdown.
-fn singleton<F, Fut>(ctx: &ServiceContext, name: &'static str, job: F)
-where
-    F: FnMut(spot_bus::CancellationToken) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let bus = ctx.bus.clone();
-    let shutdown = ctx.shutdown.clone();
-    tokio::spawn(async move {
-        spot_bus::run_singleton(
-            bus.as_ref(),
-            name,
-            Duration::from_secs(15),
-            shutdown.cancelled_owned(),
-            job,
-        )
-        .await;
-    });
 }
 
 pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {

@@ -142,6 +142,12 @@ const CROSS_TENANT_COVERED: &[&str] = &[
     "spot.policy.v1.NodeTemplateService/ListNodeTemplates",
     "spot.policy.v1.NodeTemplateService/UpdateNodeTemplate",
     "spot.policy.v1.NodeTemplateService/DeleteNodeTemplate",
+    "spot.policy.v1.HibernationService/CreateSchedule",
+    "spot.policy.v1.HibernationService/ListSchedules",
+    "spot.policy.v1.HibernationService/DeleteSchedule",
+    "spot.policy.v1.HibernationService/CreateOverride",
+    "spot.policy.v1.HibernationService/ListTransitions",
+    "spot.policy.v1.HibernationService/ListHibernationRuns",
 ];
 
 /// Tenant RPCs that serve only global reference data (no tenant's data exists behind them).
@@ -1114,5 +1120,148 @@ async fn another_tenants_policies_and_templates_are_never_reachable() {
         .template
         .unwrap();
     assert_eq!(a_template_now, a_template);
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn another_tenants_hibernation_is_never_reachable() {
+    use spot_proto::cluster::v1 as cluster;
+    use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
+    use spot_proto::policy::v1 as policy;
+    use spot_proto::policy::v1::hibernation_service_client::HibernationServiceClient;
+
+    let test = TestServer::start(&[]).await;
+    let a = test.sign_up("Tenant A").await.access_token;
+    let b = test.sign_up("Tenant B").await.access_token;
+    let a_cluster = ClusterServiceClient::new(test.channel.clone())
+        .register_cluster(authed(
+            cluster::RegisterClusterRequest {
+                name: "prod".into(),
+                region: "us-east-1".into(),
+                aws_account_id: String::new(),
+            },
+            &a,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .cluster
+        .unwrap();
+    let mut hibernation = HibernationServiceClient::new(test.channel.clone());
+    let nights = |cluster_id: &str| policy::CreateScheduleRequest {
+        schedule: Some(policy::Schedule {
+            cluster_id: cluster_id.to_owned(),
+            sleep_cron: "0 20 * * *".into(),
+            wake_cron: "0 7 * * *".into(),
+            time_zone: "Europe/Berlin".into(),
+            ..Default::default()
+        }),
+    };
+    let a_schedule = hibernation
+        .create_schedule(authed(nights(&a_cluster.id), &a))
+        .await
+        .unwrap()
+        .into_inner()
+        .schedule
+        .unwrap();
+
+    // B can neither see nor change A's schedules, overrides, transitions or runs: NOT_FOUND, as
+    // if A's cluster and schedule did not exist.
+    let id = a_cluster.id.clone();
+    let not_found = |result: Result<(), tonic::Status>, rpc: &str| {
+        assert_eq!(
+            result.map_err(|s| s.code()),
+            Err(tonic::Code::NotFound),
+            "{rpc}"
+        );
+    };
+    not_found(
+        hibernation
+            .create_schedule(authed(nights(&id), &b))
+            .await
+            .map(drop),
+        "CreateSchedule",
+    );
+    not_found(
+        hibernation
+            .list_schedules(authed(
+                policy::ListSchedulesRequest {
+                    cluster_id: id.clone(),
+                },
+                &b,
+            ))
+            .await
+            .map(drop),
+        "ListSchedules",
+    );
+    not_found(
+        hibernation
+            .delete_schedule(authed(
+                policy::DeleteScheduleRequest {
+                    id: a_schedule.id.clone(),
+                },
+                &b,
+            ))
+            .await
+            .map(drop),
+        "DeleteSchedule",
+    );
+    not_found(
+        hibernation
+            .create_override(authed(
+                policy::CreateOverrideRequest {
+                    cluster_id: id.clone(),
+                    kind: policy::OverrideKind::WakeFor.into(),
+                    wake_hours: 1,
+                    sleep_until: None,
+                },
+                &b,
+            ))
+            .await
+            .map(drop),
+        "CreateOverride",
+    );
+    not_found(
+        hibernation
+            .list_transitions(authed(
+                policy::ListTransitionsRequest {
+                    cluster_id: id.clone(),
+                    count: 5,
+                },
+                &b,
+            ))
+            .await
+            .map(drop),
+        "ListTransitions",
+    );
+    not_found(
+        hibernation
+            .list_hibernation_runs(authed(
+                policy::ListHibernationRunsRequest {
+                    cluster_id: id.clone(),
+                    page: None,
+                },
+                &b,
+            ))
+            .await
+            .map(drop),
+        "ListHibernationRuns",
+    );
+    // B's own list of every schedule holds nothing of A's; A's schedule is untouched.
+    let b_all = hibernation
+        .list_schedules(authed(policy::ListSchedulesRequest::default(), &b))
+        .await
+        .unwrap()
+        .into_inner()
+        .schedules;
+    assert!(b_all.is_empty(), "{b_all:?}");
+    let a_all = hibernation
+        .list_schedules(authed(policy::ListSchedulesRequest::default(), &a))
+        .await
+        .unwrap()
+        .into_inner()
+        .schedules;
+    assert_eq!(a_all.len(), 1);
+    assert_eq!(a_all[0].id, a_schedule.id);
     test.stop().await;
 }

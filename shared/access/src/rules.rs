@@ -277,6 +277,10 @@ pub const RULES: &[(&str, Rule)] = &[
         "spot.policy.v1.HibernationService/ListTransitions",
         read(Tenant(Viewer)),
     ),
+    (
+        "spot.policy.v1.HibernationService/ListHibernationRuns",
+        read(Tenant(Viewer)),
+    ),
     // spot.billing.v1
     (
         "spot.billing.v1.BillingService/ListPlans",

@@ -3,12 +3,15 @@
 
 mod clients;
 mod context;
+pub mod hibernation;
 pub mod page;
 mod registry;
 pub mod risk_flags;
+mod singleton;
 pub mod topics;
 
 pub use clients::{OutgoingChannel, ServiceClients};
 pub use context::ServiceContext;
 pub use registry::ServiceRegistry;
+pub use singleton::singleton;
 pub use spot_access::OutgoingInterceptor;

@@ -1,0 +1,65 @@
+//! Hibernation: turns clusters off when nobody needs them.
+//!
+//! - Schedules ([`schedule`]): sleep and wake cron patterns in an IANA time zone, with DST rules
+//!   in [`cron`], plus the workloads that must keep running.
+//! - Overrides ([`overrides`]): wake now for N hours, or sleep now until a time; the newest one
+//!   in force beats the schedules.
+//! - The scheduler ([`scheduler`], one runner across replicas) brings each cluster to the state
+//!   its calendar wants with hibernate and wake runs ([`plan`], [`runner`]) executed through the
+//!   cluster service; runs, their steps and results are stored and listed, and audited.
+
+mod cron;
+mod entity;
+mod overrides;
+mod plan;
+mod rpc;
+mod runner;
+mod schedule;
+mod scheduler;
+mod store;
+
+use spot_config::ServiceName;
+use spot_kit::{ServiceContext, ServiceRegistry};
+use spot_proto::auth::v1::audit_service_client::AuditServiceClient;
+use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
+use spot_proto::policy::v1::hibernation_service_server::HibernationServiceServer;
+use tonic::Status;
+
+use runner::Router;
+use store::HibernationStore;
+
+#[derive(Clone)]
+pub struct HibernationApi {
+    ctx: ServiceContext,
+    store: HibernationStore,
+}
+
+impl HibernationApi {
+    fn router(&self) -> Result<Router, Status> {
+        self.ctx
+            .clients
+            .channel(ServiceName::Cluster)
+            .map(ExecutionServiceClient::new)
+            .ok_or_else(|| Status::unavailable("the cluster service is not reachable"))
+    }
+
+    fn auditor(&self) -> Option<AuditServiceClient<spot_kit::OutgoingChannel>> {
+        self.ctx
+            .clients
+            .channel(ServiceName::Auth)
+            .map(AuditServiceClient::new)
+    }
+}
+
+/// Mounts HibernationService and starts the scheduler (on one replica at a time).
+pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
+    let api = HibernationApi {
+        ctx: ctx.clone(),
+        store: HibernationStore::new(ctx.db.clone()),
+    };
+    let scheduler = api.clone();
+    spot_kit::singleton(ctx, "policy.hibernation-scheduler", move |lost| {
+        scheduler.clone().run_scheduler(lost)
+    });
+    registry.add(HibernationServiceServer::new(api));
+}

@@ -1,0 +1,213 @@
+//! The hibernate and wake plans, pure: from the cluster's reported nodes and pods, which steps run.
+//!
+//! - Hibernate records the capacity (every node's pool and capacity type, counted), keeps every
+//!   node that hosts a pod of a must-run workload, and for the others: cordon them all first (so
+//!   drained pods do not land on a node about to go), then drain and terminate each in turn.
+//! - Wake launches the recorded capacity minus what still runs (the kept nodes, or nodes that
+//!   came back meanwhile), pool by pool and capacity type by capacity type, then waits for the
+//!   new nodes to be ready.
+
+use std::collections::BTreeMap;
+
+use spot_proto::common::v1::{CapacityType, Node, Pod, Pool};
+use spot_proto::policy::v1 as pb;
+
+use super::schedule::Workload;
+
+pub const CORDON: &str = "cordon";
+pub const DRAIN: &str = "drain";
+pub const TERMINATE: &str = "terminate";
+pub const LAUNCH: &str = "launch";
+pub const WAIT_READY: &str = "wait_ready";
+
+type PoolKey = (String, String, i32);
+
+fn key(node: &Node) -> PoolKey {
+    (
+        node.zone.clone(),
+        node.instance_type.clone(),
+        node.capacity_type,
+    )
+}
+
+/// The cluster's nodes counted by pool and capacity type (nodes without a zone or type, which
+/// could not be launched again, are left out).
+pub fn capacity_of(region: &str, nodes: &[Node]) -> Vec<pb::CapacityGroup> {
+    let mut counts: BTreeMap<PoolKey, u32> = BTreeMap::new();
+    for node in nodes {
+        if node.zone.is_empty() || node.instance_type.is_empty() {
+            continue;
+        }
+        *counts.entry(key(node)).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(
+            |((zone, instance_type, capacity_type), count)| pb::CapacityGroup {
+                pool: Some(Pool {
+                    region: region.to_owned(),
+                    zone,
+                    instance_type,
+                }),
+                capacity_type: if capacity_type == CapacityType::Unspecified as i32 {
+                    CapacityType::OnDemand.into()
+                } else {
+                    capacity_type
+                },
+                count,
+            },
+        )
+        .collect()
+}
+
+fn step(kind: &str, node_name: &str) -> pb::HibernationStep {
+    pb::HibernationStep {
+        kind: kind.to_owned(),
+        node_name: node_name.to_owned(),
+        status: pb::HibernationStepStatus::Pending.into(),
+        ..Default::default()
+    }
+}
+
+pub struct HibernatePlan {
+    /// Nodes that stay, because they host a must-run workload's pod.
+    pub kept: Vec<String>,
+    pub steps: Vec<pb::HibernationStep>,
+}
+
+pub fn hibernate(nodes: &[Node], pods: &[Pod], must_run: &[Workload]) -> HibernatePlan {
+    let mut kept: Vec<String> = nodes
+        .iter()
+        .filter(|node| {
+            pods.iter().any(|pod| {
+                pod.node_name == node.name && must_run.iter().any(|workload| workload.owns(pod))
+            })
+        })
+        .map(|node| node.name.clone())
+        .collect();
+    kept.sort();
+    let going: Vec<&Node> = nodes.iter().filter(|n| !kept.contains(&n.name)).collect();
+    let mut steps: Vec<pb::HibernationStep> = going.iter().map(|n| step(CORDON, &n.name)).collect();
+    for node in &going {
+        steps.push(step(DRAIN, &node.name));
+        steps.push(step(TERMINATE, &node.name));
+    }
+    HibernatePlan { kept, steps }
+}
+
+/// The launches that bring back `recorded` given the nodes running now, then the wait.
+pub fn wake(recorded: &[pb::CapacityGroup], nodes: &[Node]) -> Vec<pb::HibernationStep> {
+    let mut running: BTreeMap<PoolKey, u32> = BTreeMap::new();
+    for node in nodes {
+        let mut key = key(node);
+        if key.2 == CapacityType::Unspecified as i32 {
+            key.2 = CapacityType::OnDemand.into();
+        }
+        *running.entry(key).or_default() += 1;
+    }
+    let mut steps: Vec<pb::HibernationStep> = recorded
+        .iter()
+        .filter_map(|group| {
+            let pool = group.pool.as_ref()?;
+            let key = (
+                pool.zone.clone(),
+                pool.instance_type.clone(),
+                group.capacity_type,
+            );
+            let still = running.get_mut(&key).map(std::mem::take).unwrap_or(0);
+            let missing = group.count.saturating_sub(still);
+            // What runs beyond this group's count is left for no other group: pools are unique.
+            (missing > 0).then(|| pb::HibernationStep {
+                kind: LAUNCH.to_owned(),
+                capacity: Some(pb::CapacityGroup {
+                    count: missing,
+                    ..group.clone()
+                }),
+                status: pb::HibernationStepStatus::Pending.into(),
+                ..Default::default()
+            })
+        })
+        .collect();
+    if !steps.is_empty() {
+        steps.push(step(WAIT_READY, ""));
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, zone: &str, capacity_type: CapacityType) -> Node {
+        Node {
+            name: name.into(),
+            instance_id: format!("i-{name}"),
+            instance_type: "m5.large".into(),
+            zone: zone.into(),
+            capacity_type: capacity_type.into(),
+            ready: true,
+            ..Default::default()
+        }
+    }
+
+    fn pod(namespace: &str, name: &str, node: &str) -> Pod {
+        Pod {
+            namespace: namespace.into(),
+            name: name.into(),
+            node_name: node.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn hibernate_keeps_must_run_nodes_and_cordons_before_draining() {
+        let nodes = [
+            node("a", "us-east-1a", CapacityType::Spot),
+            node("b", "us-east-1a", CapacityType::Spot),
+            node("c", "us-east-1b", CapacityType::OnDemand),
+        ];
+        let pods = [
+            pod("kube-system", "coredns-5d78c9869d-x7vzp", "c"),
+            pod("shop", "web-7f9c-abcde", "a"),
+        ];
+        let must_run = [Workload::parse("kube-system/coredns").unwrap()];
+        let plan = hibernate(&nodes, &pods, &must_run);
+        assert_eq!(plan.kept, ["c"]);
+        let steps: Vec<(String, String)> = plan
+            .steps
+            .iter()
+            .map(|s| (s.kind.clone(), s.node_name.clone()))
+            .collect();
+        let expected: Vec<(String, String)> = [
+            (CORDON, "a"),
+            (CORDON, "b"),
+            (DRAIN, "a"),
+            (TERMINATE, "a"),
+            (DRAIN, "b"),
+            (TERMINATE, "b"),
+        ]
+        .iter()
+        .map(|(k, n)| ((*k).to_owned(), (*n).to_owned()))
+        .collect();
+        assert_eq!(steps, expected);
+
+        let capacity = capacity_of("us-east-1", &nodes);
+        assert_eq!(capacity.len(), 2);
+        assert_eq!(capacity[0].count, 2);
+        assert_eq!(capacity[0].capacity_type(), CapacityType::Spot);
+        assert_eq!(capacity[1].count, 1);
+
+        // Waking with only the kept node running launches the two spot nodes back.
+        let steps = wake(&capacity, &nodes[2..]);
+        assert_eq!(steps.len(), 2);
+        let launch = steps[0].capacity.as_ref().unwrap();
+        assert_eq!(
+            (launch.count, launch.capacity_type()),
+            (2, CapacityType::Spot)
+        );
+        assert_eq!(launch.pool.as_ref().unwrap().zone, "us-east-1a");
+        assert_eq!(steps[1].kind, WAIT_READY);
+        // Everything running: nothing to do.
+        assert!(wake(&capacity, &nodes).is_empty());
+    }
+}

@@ -1,0 +1,263 @@
+//! The scheduler: one runner across replicas (a bus lease). Every second it compares, for each
+//! cluster with schedules, overrides or a sleep to end, the state the calendar wants with the
+//! state it last brought the cluster to, and on a difference starts a hibernate or wake run.
+//!
+//! While a cluster is not awake it carries a hibernation mark on the bus, which keeps the
+//! optimizer's autopilot from launching nodes for the pods a hibernation drained.
+//!
+//! Level-triggered, so a transition missed while no replica held the lease still happens on the
+//! next tick. A cluster runs one run at a time; a run that failed or was refused is tried again
+//! after [`RETRY_AFTER`] (sooner when the wanted state changes), so a cluster in dry-run or a
+//! platform in safe mode gets one refused run every few minutes, not one a second.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use chrono::Utc;
+use spot_bus::CancellationToken;
+use spot_proto::cluster::v1::GetClusterStateRequest;
+use spot_proto::policy::v1 as pb;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tonic::Status;
+
+use super::HibernationApi;
+use super::overrides::Calendar;
+use super::plan;
+use super::runner::Runner;
+use super::schedule::Change;
+use super::store::{Recorded, State};
+
+const TICK: Duration = Duration::from_secs(1);
+const RETRY_AFTER: Duration = Duration::from_secs(300);
+/// How often the mark that keeps the optimizer's autopilot off a sleeping cluster is renewed.
+const RENEW_MARK: Duration = Duration::from_secs(60);
+
+/// What the scheduler decides for one cluster.
+fn needed(asleep: bool, state: State) -> Option<Change> {
+    match (asleep, state) {
+        (true, State::Awake | State::Hibernating | State::Waking) => Some(Change::Hibernate),
+        (false, State::Asleep | State::Hibernating | State::Waking) => Some(Change::Wake),
+        _ => None,
+    }
+}
+
+struct Scheduler {
+    running: JoinSet<(String, Change, bool)>,
+    busy: HashSet<String>,
+    /// After a failed run: which change, and not before when.
+    retry: HashMap<String, (Change, Instant)>,
+    /// Clusters marked as hibernating (see `spot_kit::hibernation`), and when last renewed.
+    marked: HashMap<String, Instant>,
+}
+
+impl HibernationApi {
+    pub(crate) async fn run_scheduler(self, lost: CancellationToken) {
+        if let Err(status) = self.store.fail_abandoned_runs().await {
+            tracing::warn!(%status, "abandoned hibernation runs not checked");
+        }
+        let mut scheduler = Scheduler {
+            running: JoinSet::new(),
+            busy: HashSet::new(),
+            retry: HashMap::new(),
+            marked: HashMap::new(),
+        };
+        let mut tick = tokio::time::interval(TICK);
+        loop {
+            tokio::select! {
+                () = lost.cancelled() => return,
+                Some(done) = scheduler.running.join_next() => {
+                    if let Ok((cluster_id, change, succeeded)) = done {
+                        scheduler.busy.remove(&cluster_id);
+                        if succeeded {
+                            scheduler.retry.remove(&cluster_id);
+                            if change == Change::Wake {
+                                scheduler.marked.remove(&cluster_id);
+                            }
+                        } else {
+                            scheduler.retry.insert(cluster_id, (change, Instant::now() + RETRY_AFTER));
+                        }
+                    }
+                }
+                _ = tick.tick() => {
+                    if let Err(status) = self.tick(&mut scheduler).await {
+                        tracing::warn!(%status, "hibernation tick failed");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn tick(&self, scheduler: &mut Scheduler) -> Result<(), Status> {
+        let now = Utc::now();
+        for (cluster_id, tenant_id) in self.store.clusters_to_watch(now).await? {
+            if scheduler.busy.contains(&cluster_id) {
+                continue;
+            }
+            let calendar = Calendar {
+                schedules: self.store.schedules(None, &cluster_id).await?,
+                overrides: self.store.overrides(&cluster_id, now).await?,
+            };
+            let recorded = self.store.recorded(&cluster_id).await?.unwrap_or(Recorded {
+                tenant_id: tenant_id.clone(),
+                state: State::Awake,
+                capacity: Vec::new(),
+            });
+            let asleep = calendar.asleep_at(now);
+            if asleep || recorded.state != State::Awake {
+                self.keep_marked(scheduler, &cluster_id).await;
+            }
+            let Some(change) = needed(asleep, recorded.state) else {
+                continue;
+            };
+            if let Some((failed, not_before)) = scheduler.retry.get(&cluster_id)
+                && *failed == change
+                && Instant::now() < *not_before
+            {
+                continue;
+            }
+            match self.start(&cluster_id, change, &calendar, recorded).await {
+                Ok(Some(started)) => {
+                    scheduler.busy.insert(cluster_id.clone());
+                    scheduler.running.spawn(started);
+                }
+                Ok(None) => {}
+                Err(status) => {
+                    tracing::warn!(%status, cluster = %cluster_id, "hibernation run not started");
+                    scheduler
+                        .retry
+                        .insert(cluster_id, (change, Instant::now() + RETRY_AFTER));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Renews the cluster's hibernation mark when it is due.
+    async fn keep_marked(&self, scheduler: &mut Scheduler, cluster_id: &str) {
+        if scheduler
+            .marked
+            .get(cluster_id)
+            .is_some_and(|at| at.elapsed() < RENEW_MARK)
+        {
+            return;
+        }
+        match spot_kit::hibernation::mark(self.ctx.bus.as_ref(), cluster_id).await {
+            Ok(()) => {
+                scheduler
+                    .marked
+                    .insert(cluster_id.to_owned(), Instant::now());
+            }
+            Err(error) => {
+                tracing::warn!(%error, cluster = %cluster_id, "hibernation mark not renewed");
+            }
+        }
+    }
+
+    /// Plans the run, records it and the cluster's new state; the future that runs it.
+    async fn start(
+        &self,
+        cluster_id: &str,
+        change: Change,
+        calendar: &Calendar,
+        mut recorded: Recorded,
+    ) -> Result<
+        Option<impl std::future::Future<Output = (String, Change, bool)> + Send + 'static>,
+        Status,
+    > {
+        let mut router = self.router()?;
+        let state = router
+            .get_cluster_state(GetClusterStateRequest {
+                cluster_id: cluster_id.to_owned(),
+            })
+            .await?
+            .into_inner();
+        let Some(cluster) = state.cluster.clone() else {
+            return Ok(None);
+        };
+        if cluster.tenant_id != recorded.tenant_id {
+            return Ok(None);
+        }
+        let mut run = pb::HibernationRun {
+            id: uuid::Uuid::now_v7().simple().to_string(),
+            cluster_id: cluster_id.to_owned(),
+            kind: change.as_str().to_owned(),
+            status: pb::HibernationRunStatus::Running.into(),
+            started_at: Some(spot_proto::time::timestamp(Utc::now().timestamp_millis())),
+            ..Default::default()
+        };
+        match change {
+            Change::Hibernate => {
+                // A retry keeps the capacity recorded by the first attempt, before any node went.
+                if recorded.state == State::Awake {
+                    recorded.capacity = plan::capacity_of(&cluster.region, &state.nodes);
+                }
+                let must_run: Vec<_> = calendar
+                    .schedules
+                    .iter()
+                    .flat_map(|s| s.must_run.iter().cloned())
+                    .collect();
+                let planned = plan::hibernate(&state.nodes, &state.pods, &must_run);
+                run.kept_nodes = planned.kept;
+                run.steps = planned.steps;
+                recorded.state = State::Hibernating;
+            }
+            Change::Wake => {
+                run.steps = plan::wake(&recorded.capacity, &state.nodes);
+                recorded.state = State::Waking;
+            }
+        }
+        run.capacity = recorded.capacity.clone();
+        self.store.record(cluster_id, &recorded).await?;
+        self.store.insert_run(&recorded.tenant_id, &run).await?;
+        tracing::info!(cluster = %cluster_id, run = %run.id, kind = %run.kind, steps = run.steps.len(), "hibernation run started");
+        let runner = Runner {
+            router,
+            audit: self.auditor(),
+            bus: self.ctx.bus.clone(),
+            store: self.store.clone(),
+        };
+        let store = self.store.clone();
+        let bus = self.ctx.bus.clone();
+        let cluster_id = cluster_id.to_owned();
+        Ok(Some(async move {
+            runner.run(&recorded.tenant_id, &mut run).await;
+            let succeeded = run.status() == pb::HibernationRunStatus::Succeeded;
+            if succeeded {
+                recorded.state = match change {
+                    Change::Hibernate => State::Asleep,
+                    Change::Wake => State::Awake,
+                };
+                if change == Change::Wake {
+                    recorded.capacity.clear();
+                    if let Err(error) =
+                        spot_kit::hibernation::clear(bus.as_ref(), &cluster_id).await
+                    {
+                        tracing::warn!(%error, cluster = %cluster_id, "hibernation mark not cleared");
+                    }
+                }
+                if let Err(status) = store.record(&cluster_id, &recorded).await {
+                    tracing::error!(%status, cluster = %cluster_id, "hibernation state not stored");
+                }
+            }
+            (cluster_id, change, succeeded)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unfinished_run_is_taken_up_again_whichever_way_the_calendar_points() {
+        assert_eq!(needed(true, State::Awake), Some(Change::Hibernate));
+        assert_eq!(needed(true, State::Asleep), None);
+        assert_eq!(needed(true, State::Hibernating), Some(Change::Hibernate));
+        assert_eq!(needed(true, State::Waking), Some(Change::Hibernate));
+        assert_eq!(needed(false, State::Awake), None);
+        assert_eq!(needed(false, State::Asleep), Some(Change::Wake));
+        assert_eq!(needed(false, State::Hibernating), Some(Change::Wake));
+        assert_eq!(needed(false, State::Waking), Some(Change::Wake));
+    }
+}

@@ -1,0 +1,570 @@
+//! Hibernation end to end, through the real server: schedules are validated with field errors and
+//! never overlap; overrides beat schedules in ListTransitions; and a hibernate-then-wake cycle on
+//! the simulated cloud stops every node but the must-run ones, then brings back exactly the
+//! capacity that was there.
+
+mod hibernation_fixtures;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hibernation_fixtures::*;
+use spot_proto::agent::v1::{ActionKind, Snapshot};
+use spot_proto::auth::v1 as auth;
+use spot_proto::auth::v1::audit_service_client::AuditServiceClient;
+use spot_proto::cluster::v1 as cluster;
+use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
+use spot_proto::common::v1::CapacityType;
+use spot_proto::policy::v1 as pb;
+use spot_proto::policy::v1::hibernation_service_client::HibernationServiceClient;
+use spot_testkit::{TestServer, authed};
+use tonic::transport::Channel;
+
+type Client = HibernationServiceClient<Channel>;
+
+fn schedule(cluster_id: &str, sleep: &str, wake: &str, zone: &str) -> pb::Schedule {
+    pb::Schedule {
+        cluster_id: cluster_id.into(),
+        sleep_cron: sleep.into(),
+        wake_cron: wake.into(),
+        time_zone: zone.into(),
+        ..Default::default()
+    }
+}
+
+async fn create(
+    client: &mut Client,
+    token: &str,
+    schedule: pb::Schedule,
+) -> Result<pb::Schedule, tonic::Status> {
+    client
+        .create_schedule(authed(
+            pb::CreateScheduleRequest {
+                schedule: Some(schedule),
+            },
+            token,
+        ))
+        .await
+        .map(|r| r.into_inner().schedule.unwrap())
+}
+
+async fn sleep_until(client: &mut Client, token: &str, cluster_id: &str, hours: i64) {
+    let until = chrono::Utc::now() + chrono::Duration::hours(hours);
+    client
+        .create_override(authed(
+            pb::CreateOverrideRequest {
+                cluster_id: cluster_id.into(),
+                kind: pb::OverrideKind::SleepUntil.into(),
+                wake_hours: 0,
+                sleep_until: Some(spot_proto::time::timestamp(until.timestamp_millis())),
+            },
+            token,
+        ))
+        .await
+        .unwrap();
+}
+
+async fn wake_for(client: &mut Client, token: &str, cluster_id: &str, hours: u32) {
+    client
+        .create_override(authed(
+            pb::CreateOverrideRequest {
+                cluster_id: cluster_id.into(),
+                kind: pb::OverrideKind::WakeFor.into(),
+                wake_hours: hours,
+                sleep_until: None,
+            },
+            token,
+        ))
+        .await
+        .unwrap();
+}
+
+async fn transitions(
+    client: &mut Client,
+    token: &str,
+    cluster_id: &str,
+) -> pb::ListTransitionsResponse {
+    client
+        .list_transitions(authed(
+            pb::ListTransitionsRequest {
+                cluster_id: cluster_id.into(),
+                count: 3,
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Waits for the newest run of `kind` to finish; the run.
+async fn finished_run(
+    client: &mut Client,
+    token: &str,
+    cluster_id: &str,
+    kind: &str,
+) -> pb::HibernationRun {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let runs = client
+            .list_hibernation_runs(authed(
+                pb::ListHibernationRunsRequest {
+                    cluster_id: cluster_id.into(),
+                    page: None,
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .runs;
+        if let Some(run) = runs.iter().find(|r| r.kind == kind)
+            && run.status() != pb::HibernationRunStatus::Running
+        {
+            return run.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no finished {kind} run: {runs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn schedules_are_checked_field_by_field_and_never_overlap() {
+    let test = TestServer::start(&[]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let cluster_id = register(&test, &owner).await.cluster.unwrap().id;
+    let mut client = HibernationServiceClient::new(test.channel.clone());
+
+    let invalid = |status: tonic::Status| {
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        status.message().to_owned()
+    };
+    let cases = [
+        (
+            schedule(
+                &cluster_id,
+                "0 20 * * MON-FRI",
+                "0 7 * * 1-5x",
+                "Europe/Berlin",
+            ),
+            "invalid `schedule.wake_cron`: the day-of-week field `1-5x`",
+        ),
+        (
+            schedule(&cluster_id, "0 24 * * *", "0 7 * * *", "Europe/Berlin"),
+            "invalid `schedule.sleep_cron`: the hour field `24`",
+        ),
+        (
+            schedule(&cluster_id, "0 20 * * *", "0 7 * * *", "Europe/Atlantis"),
+            "invalid `schedule.time_zone`: `Europe/Atlantis` is not an IANA time zone",
+        ),
+        (
+            schedule(&cluster_id, "0 20 30 2 *", "0 7 * * *", "Europe/Berlin"),
+            "invalid `schedule.sleep_cron`: `0 20 30 2 *` matches no date that exists",
+        ),
+        (
+            schedule(&cluster_id, "0 20 * * *", "0 20 * * *", "Europe/Berlin"),
+            "invalid `schedule.wake_cron`: the same as sleep_cron",
+        ),
+    ];
+    for (request, expected) in cases {
+        let message = invalid(create(&mut client, &owner, request).await.unwrap_err());
+        assert!(message.starts_with(expected), "{message}");
+    }
+    let mut bad_workload = schedule(&cluster_id, "0 20 * * *", "0 7 * * *", "Europe/Berlin");
+    bad_workload.must_run = vec!["coredns".into()];
+    let message = invalid(create(&mut client, &owner, bad_workload).await.unwrap_err());
+    assert!(
+        message.starts_with("invalid `schedule.must_run[0]`"),
+        "{message}"
+    );
+
+    let mut nights = schedule(&cluster_id, "0 20 * * 1-5", "0 7 * * 1-5", "Europe/Berlin");
+    nights.must_run = vec!["kube-system/coredns".into()];
+    let nights = create(&mut client, &owner, nights).await.unwrap();
+    assert!(!nights.id.is_empty());
+    assert_eq!(nights.must_run, ["kube-system/coredns"]);
+    // A weekend in New York covers Friday night in Berlin: refused, naming the other schedule.
+    let message = invalid(
+        create(
+            &mut client,
+            &owner,
+            schedule(&cluster_id, "0 18 * * 5", "0 6 * * 1", "America/New_York"),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert!(
+        message.starts_with("invalid `schedule`") && message.contains(&nights.id),
+        "{message}"
+    );
+    // Lunch breaks do not overlap the nights.
+    let lunch = create(
+        &mut client,
+        &owner,
+        schedule(&cluster_id, "0 12 * * 1-5", "0 13 * * 1-5", "Europe/Berlin"),
+    )
+    .await
+    .unwrap();
+    let listed = client
+        .list_schedules(authed(
+            pb::ListSchedulesRequest {
+                cluster_id: cluster_id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .schedules;
+    assert_eq!(listed.len(), 2);
+    client
+        .delete_schedule(authed(
+            pb::DeleteScheduleRequest {
+                id: lunch.id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
+    let again = client
+        .delete_schedule(authed(pb::DeleteScheduleRequest { id: lunch.id }, &owner))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), tonic::Code::NotFound);
+
+    // Transitions: the nights alternate hibernate and wake.
+    let next = transitions(&mut client, &owner, &cluster_id).await;
+    assert_eq!(next.transitions.len(), 3);
+    for pair in next.transitions.windows(2) {
+        assert_ne!(pair[0].kind, pair[1].kind);
+        assert!(
+            spot_proto::time::millis(pair[0].at.as_ref().unwrap())
+                < spot_proto::time::millis(pair[1].at.as_ref().unwrap())
+        );
+    }
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn the_newest_override_decides_the_next_transitions() {
+    let test = TestServer::start(&[]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let cluster_id = register(&test, &owner).await.cluster.unwrap().id;
+    let mut client = HibernationServiceClient::new(test.channel.clone());
+    let before = transitions(&mut client, &owner, &cluster_id).await;
+    assert!(!before.asleep && before.transitions.is_empty());
+
+    // Asleep for 5 hours: the next transition is the wake at its end.
+    sleep_until(&mut client, &owner, &cluster_id, 5).await;
+    let asleep = transitions(&mut client, &owner, &cluster_id).await;
+    assert!(asleep.asleep);
+    let kinds: Vec<&str> = asleep.transitions.iter().map(|t| t.kind.as_str()).collect();
+    assert_eq!(kinds, ["wake"]);
+    let wake_at = spot_proto::time::millis(asleep.transitions[0].at.as_ref().unwrap());
+
+    // Then awake for one hour: newer, so it wins; the sleep resumes after it, and ends as before.
+    wake_for(&mut client, &owner, &cluster_id, 1).await;
+    let awake = transitions(&mut client, &owner, &cluster_id).await;
+    assert!(!awake.asleep);
+    let kinds: Vec<&str> = awake.transitions.iter().map(|t| t.kind.as_str()).collect();
+    assert_eq!(kinds, ["hibernate", "wake"]);
+    let resumes = spot_proto::time::millis(awake.transitions[0].at.as_ref().unwrap());
+    let in_an_hour = chrono::Utc::now().timestamp_millis() + 3_600_000;
+    assert!(
+        (resumes - in_an_hour).abs() < 60_000,
+        "{resumes} vs {in_an_hour}"
+    );
+    assert_eq!(
+        spot_proto::time::millis(awake.transitions[1].at.as_ref().unwrap()),
+        wake_at
+    );
+
+    let bad = client
+        .create_override(authed(
+            pb::CreateOverrideRequest {
+                cluster_id: cluster_id.clone(),
+                kind: pb::OverrideKind::WakeFor.into(),
+                wake_hours: 0,
+                sleep_until: None,
+            },
+            &owner,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    assert!(
+        bad.message().starts_with("invalid `wake_hours`"),
+        "{}",
+        bad.message()
+    );
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn a_hibernate_then_wake_cycle_keeps_must_run_nodes_and_restores_the_capacity() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test, &owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+
+    // Five nodes that really run in the simulated cloud: two spot in 1a, one spot in 1b, one
+    // on-demand in 1b, and the on-demand node in 1c that hosts the must-run DNS.
+    let mut router = router(&test);
+    let layout = [
+        ("spot-a1", "us-east-1a", CapacityType::Spot),
+        ("spot-a2", "us-east-1a", CapacityType::Spot),
+        ("spot-b1", "us-east-1b", CapacityType::Spot),
+        ("od-b1", "us-east-1b", CapacityType::OnDemand),
+        ("system", "us-east-1c", CapacityType::OnDemand),
+    ];
+    let mut nodes = Vec::new();
+    let mut names = HashMap::new();
+    for (name, zone, capacity_type) in layout {
+        let id = launch(&mut router, &cluster_id, zone, capacity_type).await;
+        names.insert(id.clone(), name.to_owned());
+        nodes.push(node(name, zone, &id, capacity_type));
+    }
+    let pods = vec![
+        pod("shop", "web-7f9c5d-abcde", "spot-a1"),
+        pod("shop", "web-7f9c5d-fghij", "spot-a2"),
+        pod("shop", "api-0", "spot-b1"),
+        pod("shop", "db-0", "od-b1"),
+        pod("kube-system", "coredns-5d78c9869d-x7vzp", "system"),
+    ];
+    let source = Cluster::new(Snapshot {
+        nodes,
+        pods,
+        pdbs: vec![],
+    });
+    let executor = Arc::new(Recorder::default());
+    let stop = start_agent(
+        &test,
+        &registered.agent_key,
+        executor.clone(),
+        source.clone(),
+    );
+    wait_for_nodes(&test, &owner, &cluster_id, 5).await;
+    let follower = follow_the_cloud(&test, &owner, &cluster_id, source.clone(), names).await;
+    let before = capacity(&test, &cluster_id).await;
+    assert_eq!(before.values().sum::<usize>(), 5);
+
+    let mut client = HibernationServiceClient::new(test.channel.clone());
+    // The schedule names the must-run workload; its own window (New Year's first hour) is far off.
+    let mut yearly = schedule(&cluster_id, "0 0 1 1 *", "0 1 1 1 *", "UTC");
+    yearly.must_run = vec!["kube-system/coredns".into()];
+    create(&mut client, &owner, yearly).await.unwrap();
+
+    // Sleep now: every node but the DNS one is cordoned, drained and terminated.
+    sleep_until(&mut client, &owner, &cluster_id, 8).await;
+    let hibernated = finished_run(&mut client, &owner, &cluster_id, "hibernate").await;
+    assert_eq!(
+        hibernated.status(),
+        pb::HibernationRunStatus::Succeeded,
+        "{hibernated:?}"
+    );
+    assert_eq!(hibernated.kept_nodes, ["system"]);
+    assert_eq!(hibernated.steps.len(), 4 * 3);
+    assert!(
+        hibernated
+            .steps
+            .iter()
+            .all(|s| s.status() == pb::HibernationStepStatus::Succeeded)
+    );
+    assert_eq!(
+        hibernated.capacity.iter().map(|g| g.count).sum::<u32>(),
+        5,
+        "the capacity before, recorded"
+    );
+    let asleep = capacity(&test, &cluster_id).await;
+    assert_eq!(asleep.len(), 1, "{asleep:?}");
+    assert_eq!(
+        asleep.get(&("us-east-1c".into(), TYPE.into(), "OnDemand".into())),
+        Some(&1)
+    );
+    {
+        let actions = executor.0.lock().unwrap();
+        assert!(actions.iter().all(|a| a.node_name != "system"));
+        let cordons = actions
+            .iter()
+            .filter(|a| a.kind() == ActionKind::Cordon)
+            .count();
+        let drains = actions
+            .iter()
+            .filter(|a| a.kind() == ActionKind::Drain)
+            .count();
+        assert_eq!((cordons, drains), (4, 4));
+        // Cordons first, so no drained pod lands on a node about to go.
+        let first_drain = actions
+            .iter()
+            .position(|a| a.kind() == ActionKind::Drain)
+            .unwrap();
+        assert!(
+            actions[..first_drain]
+                .iter()
+                .all(|a| a.kind() == ActionKind::Cordon)
+        );
+    }
+    wait_for_nodes(&test, &owner, &cluster_id, 1).await;
+    let state = transitions(&mut client, &owner, &cluster_id).await;
+    assert!(state.asleep);
+    assert_eq!(state.last_run.unwrap().kind, "hibernate");
+
+    // Wake for two hours: the newer override wins, the recorded capacity comes back.
+    wake_for(&mut client, &owner, &cluster_id, 2).await;
+    let woken = finished_run(&mut client, &owner, &cluster_id, "wake").await;
+    assert_eq!(
+        woken.status(),
+        pb::HibernationRunStatus::Succeeded,
+        "{woken:?}"
+    );
+    assert_eq!(capacity(&test, &cluster_id).await, before);
+    wait_for_nodes(&test, &owner, &cluster_id, 5).await;
+    let state = transitions(&mut client, &owner, &cluster_id).await;
+    assert!(!state.asleep);
+    assert_eq!(
+        state.transitions[0].kind, "hibernate",
+        "the sleep resumes after the wake"
+    );
+
+    // Both runs are in the tenant's audit trail, by the scheduler.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let events = AuditServiceClient::new(test.channel.clone())
+            .list_audit_events(authed(
+                auth::ListAuditEventsRequest {
+                    action_prefix: "hibernation.".into(),
+                    ..Default::default()
+                },
+                &owner,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        let mut actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+        actions.sort_unstable();
+        if actions == ["hibernation.hibernate", "hibernation.wake"] {
+            assert!(
+                events
+                    .iter()
+                    .all(|e| e.result == "ok" && e.target == format!("cluster/{cluster_id}"))
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{events:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    follower.abort();
+    stop.cancel();
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn a_cluster_in_dry_run_refuses_the_hibernation_and_the_run_says_why() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test, &owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    let mut router = router(&test);
+    let id = launch(&mut router, &cluster_id, "us-east-1a", CapacityType::Spot).await;
+    let source = Cluster::new(Snapshot {
+        nodes: vec![node("only", "us-east-1a", &id, CapacityType::Spot)],
+        pods: vec![],
+        pdbs: vec![],
+    });
+    let stop = start_agent(
+        &test,
+        &registered.agent_key,
+        Arc::new(Recorder::default()),
+        source,
+    );
+    wait_for_nodes(&test, &owner, &cluster_id, 1).await;
+    ClusterServiceClient::new(test.channel.clone())
+        .set_cluster_dry_run(authed(
+            cluster::SetClusterDryRunRequest {
+                cluster_id: cluster_id.clone(),
+                dry_run: true,
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
+
+    let mut client = HibernationServiceClient::new(test.channel.clone());
+    sleep_until(&mut client, &owner, &cluster_id, 1).await;
+    let run = finished_run(&mut client, &owner, &cluster_id, "hibernate").await;
+    assert_eq!(run.status(), pb::HibernationRunStatus::Refused, "{run:?}");
+    assert!(run.reason.contains("dry-run"), "{}", run.reason);
+    assert_eq!(run.steps[0].status(), pb::HibernationStepStatus::Failed);
+    assert!(
+        run.steps[1..]
+            .iter()
+            .all(|s| s.status() == pb::HibernationStepStatus::Skipped)
+    );
+    assert_eq!(
+        capacity(&test, &cluster_id).await.values().sum::<usize>(),
+        1
+    );
+    stop.cancel();
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn a_schedule_puts_the_cluster_to_sleep_and_deleting_it_wakes_the_cluster() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test, &owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    let mut router = router(&test);
+    let mut nodes = Vec::new();
+    let mut names = HashMap::new();
+    for (name, zone) in [("a", "us-east-1a"), ("b", "us-east-1b")] {
+        let id = launch(&mut router, &cluster_id, zone, CapacityType::Spot).await;
+        names.insert(id.clone(), name.to_owned());
+        nodes.push(node(name, zone, &id, CapacityType::Spot));
+    }
+    let source = Cluster::new(Snapshot {
+        nodes,
+        pods: vec![pod("shop", "web-0", "a")],
+        pdbs: vec![],
+    });
+    let stop = start_agent(
+        &test,
+        &registered.agent_key,
+        Arc::new(Recorder::default()),
+        source.clone(),
+    );
+    wait_for_nodes(&test, &owner, &cluster_id, 2).await;
+    let follower = follow_the_cloud(&test, &owner, &cluster_id, source, names).await;
+    let before = capacity(&test, &cluster_id).await;
+
+    // Asleep from every minute on, awake only from New Year: asleep now, by the schedule alone.
+    let mut client = HibernationServiceClient::new(test.channel.clone());
+    let always = create(
+        &mut client,
+        &owner,
+        schedule(&cluster_id, "* * * * *", "0 0 1 1 *", "Asia/Tokyo"),
+    )
+    .await
+    .unwrap();
+    let run = finished_run(&mut client, &owner, &cluster_id, "hibernate").await;
+    assert_eq!(run.status(), pb::HibernationRunStatus::Succeeded, "{run:?}");
+    assert!(capacity(&test, &cluster_id).await.is_empty());
+    wait_for_nodes(&test, &owner, &cluster_id, 0).await;
+
+    // Without its schedule the cluster has no reason to sleep: it wakes as it was.
+    client
+        .delete_schedule(authed(pb::DeleteScheduleRequest { id: always.id }, &owner))
+        .await
+        .unwrap();
+    let run = finished_run(&mut client, &owner, &cluster_id, "wake").await;
+    assert_eq!(run.status(), pb::HibernationRunStatus::Succeeded, "{run:?}");
+    assert_eq!(capacity(&test, &cluster_id).await, before);
+    follower.abort();
+    stop.cancel();
+    test.stop().await;
+}
