@@ -6,6 +6,7 @@ import { enumLabel, formatCpu, formatMib } from "../../api/format";
 import { SelectField } from "../../components/fields";
 import { Empty, QueryView } from "../../components/states";
 import { Badge, Card, Table, Td } from "../../components/ui";
+import { NodeActionButtons } from "./NodeActionButtons";
 
 const GROUPINGS = {
   type: { label: "Instance type", key: (n: Node) => n.instanceType || "unknown" },
@@ -71,7 +72,7 @@ export function NodesSection({ clusterId }: { clusterId: string }) {
                 ))}
               </ul>
               <div className="max-h-80 overflow-y-auto">
-                <Table caption="Nodes" head={["Name", "Type", "Zone", "Capacity", "CPU", "Memory", "State"]}>
+                <Table caption="Nodes" head={["Name", "Type", "Zone", "Capacity", "CPU", "Memory", "State", "Actions"]}>
                   {nodes.map((n) => (
                     <tr key={n.name}>
                       <Td className="font-mono text-xs">{n.name}</Td>
@@ -84,6 +85,9 @@ export function NodesSection({ clusterId }: { clusterId: string }) {
                       <Td>{n.allocatable ? formatMib(n.allocatable.memoryMib) : "—"}</Td>
                       <Td>
                         {n.ready ? <Badge tone="green">Ready</Badge> : <Badge tone="red">Not ready</Badge>} {n.cordoned && <Badge tone="amber">Cordoned</Badge>}
+                      </Td>
+                      <Td>
+                        <NodeActionButtons clusterId={clusterId} nodeName={n.name} cordoned={n.cordoned} />
                       </Td>
                     </tr>
                   ))}
