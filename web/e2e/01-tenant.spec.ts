@@ -14,6 +14,19 @@ test("sign up a new tenant, log out and log in again", async ({ page }) => {
   await expect(page.getByText(who.email)).toBeVisible();
 });
 
+test("a refused access token is refreshed once and the call retried", async ({ page }) => {
+  await logIn(page, who.email, who.password);
+  const before = await page.evaluate(() => JSON.parse(localStorage.getItem("spot.session")!));
+  // A token the server refuses, though the app believes it is still valid.
+  await page.evaluate((s) => localStorage.setItem("spot.session", JSON.stringify({ ...s, accessToken: "not-a-valid-token" })), before);
+  await page.reload();
+  await expect(page.getByText(who.email)).toBeVisible();
+  await expect(page.getByTestId("kpis")).toBeVisible();
+  const after = await page.evaluate(() => JSON.parse(localStorage.getItem("spot.session")!));
+  expect(after.accessToken).not.toBe("not-a-valid-token");
+  expect(after.refreshToken, "refresh tokens rotate").not.toBe(before.refreshToken);
+});
+
 test("the dashboard shows the KPIs", async ({ page }) => {
   await logIn(page, who.email, who.password);
   const kpis = page.getByTestId("kpis");

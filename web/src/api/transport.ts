@@ -2,6 +2,7 @@ import { Code, ConnectError, type Interceptor, type Transport } from "@connectrp
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { apiBaseUrl } from "./baseUrl";
 import { freshAccessToken, refreshSession } from "./refresh";
+import { loadSession } from "./session";
 
 // grpc-web in binary format: the server (tonic) has no JSON codec.
 function grpcWeb(interceptors: Interceptor[]): Transport {
@@ -20,7 +21,9 @@ const authInterceptor: Interceptor = (next) => async (req) => {
   } catch (error) {
     const err = ConnectError.from(error);
     if (err.code !== Code.Unauthenticated || req.stream || !token) throw error;
-    const refreshed = await refreshSession();
+    // Another call may have refreshed meanwhile: use its token rather than rotating again.
+    const stored = loadSession();
+    const refreshed = stored && stored.accessToken !== token ? stored : await refreshSession();
     if (!refreshed) throw error;
     req.header.set("authorization", `Bearer ${refreshed.accessToken}`);
     return await next(req);

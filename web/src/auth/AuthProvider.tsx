@@ -1,4 +1,4 @@
-import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { useQueryClient } from "@tanstack/react-query";
 import { auth } from "@spot-optimizer/sdk";
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
@@ -12,6 +12,9 @@ interface AuthState {
   login(email: string, password: string): Promise<void>;
   signUp(tenantName: string, email: string, password: string): Promise<void>;
   logout(): Promise<void>;
+  /** Why the stored session could not be checked (server unreachable), with a retry. */
+  bootError: unknown;
+  retry(): void;
 }
 
 const AuthContext = createContext<AuthState | null>(null);
@@ -26,18 +29,27 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const queryClient = useQueryClient();
   const [user, setUser] = useState<auth.User | null | undefined>(loadSession() ? undefined : null);
 
-  // A stored session is only trusted after the server says who it belongs to.
-  useEffect(() => {
+  const [bootError, setBootError] = useState<unknown>(null);
+
+  // A stored session is only trusted after the server says who it belongs to; a server that
+  // cannot be reached keeps the session (and says so) rather than signing the user out.
+  const checkSession = useCallback(() => {
     if (!loadSession()) return;
+    setBootError(null);
     api
       .auth()
       .me({})
       .then((response) => setUser(response.user ?? null))
-      .catch(() => {
-        clearSession();
-        setUser(null);
+      .catch((error) => {
+        if (ConnectError.from(error).code === Code.Unauthenticated) {
+          clearSession();
+          setUser(null);
+        } else {
+          setBootError(error);
+        }
       });
   }, []);
+  useEffect(checkSession, [checkSession]);
 
   // Signed out elsewhere (a failed refresh, another tab): drop the user and every cached answer.
   useEffect(
@@ -74,6 +86,9 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     }
   }, [queryClient]);
 
-  const value = useMemo(() => ({ user, login, signUp, logout }), [user, login, signUp, logout]);
+  const value = useMemo(
+    () => ({ user, login, signUp, logout, bootError, retry: checkSession }),
+    [user, login, signUp, logout, bootError, checkSession],
+  );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
