@@ -1,6 +1,8 @@
+import { Suspense } from "react";
 import { NavLink, Outlet } from "react-router";
 import { useAuth } from "../auth/AuthProvider";
 import { NotificationBell } from "./NotificationBell";
+import { Loading } from "./states";
 import { Button } from "./ui";
 
 const links = [
@@ -55,7 +57,9 @@ export function Layout() {
           <NotificationBell />
         </div>
         <main id="main" className="mx-auto max-w-7xl px-6 py-5">
-          <Outlet />
+          <Suspense fallback={<Loading label="Loading the page" />}>
+            <Outlet />
+          </Suspense>
         </main>
       </div>
     </div>
