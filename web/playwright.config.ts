@@ -7,6 +7,8 @@ if (!baseURL) throw new Error("SPOT_E2E_URL is not set: the URL of a server with
 
 export default defineConfig({
   testDir: "./e2e",
+  // One tsconfig for every imported file, so the SDK's sources resolve through web's paths.
+  tsconfig: "./tsconfig.json",
   outputDir: "./test-output/results",
   // Safe mode is platform-wide: the tests run one at a time, in file order.
   workers: 1,

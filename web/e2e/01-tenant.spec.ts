@@ -42,7 +42,7 @@ test("the dashboard shows the KPIs", async ({ page }) => {
 test("register a cluster and open it", async ({ page }) => {
   await logIn(page, who.email, who.password);
   const name = `e2e-${Date.now().toString(36)}`;
-  const clusterId = await registerCluster(page, name);
+  const { clusterId } = await registerCluster(page, name);
   await snap(page, "03-cluster-registered");
   await page.goto("/clusters");
   await page.getByRole("link", { name }).click();

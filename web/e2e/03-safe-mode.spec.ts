@@ -1,6 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
-import { logInAsAdmin, snap } from "./helpers";
-import { findActionableRecommendation } from "./optimizerFlow";
+import { logInAsAdmin, registerClusterWithAgent, snap } from "./helpers";
+import { recommendUntilActionable } from "./optimizerFlow";
 
 async function setSafeMode(page: Page, on: boolean) {
   await page.goto("/admin");
@@ -17,28 +17,23 @@ async function setSafeMode(page: Page, on: boolean) {
 
 test("as admin, safe mode refuses an apply, then is turned off", async ({ page }) => {
   await logInAsAdmin(page);
+  const { clusterId, agent } = await registerClusterWithAgent(page);
   try {
+    await recommendUntilActionable(page, clusterId);
+    const planUrl = page.url();
     await setSafeMode(page, true);
     await snap(page, "09-safe-mode-on");
-    const cluster = await findActionableRecommendation(page);
-    if (cluster) {
-      await page.getByRole("button", { name: "Apply plan" }).click();
-      const refusedPage = page.getByTestId("plan-state").filter({ hasText: "Refused" });
-      const refusedError = page.getByRole("alert").filter({ hasText: /safe mode/i });
-      await expect(refusedPage.or(refusedError).first()).toBeVisible();
-    } else {
-      // Nothing left to optimize: an operator's cordon goes through the same check.
-      test.info().annotations.push({ type: "note", description: "no recommendation had steps; checked an operator action instead" });
-      await page.goto("/clusters");
-      await page.getByRole("table", { name: "Clusters" }).getByRole("link").first().click();
-      const cordon = page.getByRole("button", { name: /^Cordon / }).first();
-      await expect(cordon).toBeVisible();
-      await cordon.click();
-      await expect(page.getByRole("alert").filter({ hasText: /refused|safe mode/i }).first()).toBeVisible();
-    }
+    await page.goto(planUrl);
+    await page.getByRole("button", { name: /Get recommendation|Recommend again/ }).click();
+    await expect(page.getByRole("button", { name: "Apply plan" })).toBeEnabled();
+    await page.getByRole("button", { name: "Apply plan" }).click();
+    await expect(page).toHaveURL(/\/optimizer\/plans\//);
+    await expect(page.getByTestId("plan-state")).toContainText("Refused", { timeout: 30_000 });
+    await expect(page.getByTestId("plan-reason")).toContainText(/safe mode/i);
     await snap(page, "10-apply-refused");
   } finally {
     await setSafeMode(page, false);
+    agent.stop();
   }
   await snap(page, "11-safe-mode-off");
 });

@@ -2,6 +2,7 @@ import { expect, type Page } from "@playwright/test";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { FakeAgent } from "./fakeAgent";
 
 const outDir = join(dirname(fileURLToPath(import.meta.url)), "..", "test-output");
 
@@ -54,5 +55,15 @@ export async function registerCluster(page: Page, name: string) {
   await expect(link.first()).toBeVisible();
   await expect(page.getByRole("button", { name: "Copy agent install command" })).toBeVisible();
   const href = await link.first().getAttribute("href");
-  return href!.split("/").pop()!;
+  const agentKey = (await page.getByLabel("Agent key", { exact: true }).textContent())?.trim() ?? "";
+  expect(agentKey, "the agent key is shown once").not.toBe("");
+  return { clusterId: href!.split("/").pop()!, agentKey };
+}
+
+/** Registers a cluster in the UI and connects a stand-in agent with the key the page showed. */
+export async function registerClusterWithAgent(page: Page, name = `e2e-${Date.now().toString(36)}`) {
+  const { clusterId, agentKey } = await registerCluster(page, name);
+  const agent = new FakeAgent(agentKey);
+  await agent.welcomed;
+  return { clusterId, name, agent };
 }

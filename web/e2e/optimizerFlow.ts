@@ -1,24 +1,21 @@
 import { expect, type Page } from "@playwright/test";
 
 /**
- * Goes through the clusters on the optimizer page and stops at the first whose recommendation
- * has steps to apply. Returns the cluster's name, or null when none has (all already optimized).
+ * Opens the optimizer for a cluster and asks for recommendations until one has steps to apply
+ * (the agent's first report takes a moment to arrive).
  */
-export async function findActionableRecommendation(page: Page): Promise<string | null> {
-  await page.goto("/optimizer");
-  const picker = page.getByLabel("Cluster", { exact: true });
-  await expect(picker).toBeEnabled();
-  const options = await picker.locator("option").evaluateAll((els) =>
-    els.map((el) => ({ value: (el as HTMLOptionElement).value, label: el.textContent ?? "" })).filter((o) => o.value),
-  );
-  for (const option of options) {
-    await picker.selectOption(option.value);
-    await page.getByRole("button", { name: /Get recommendation|Recommend again/ }).click();
-    const recommendation = page.getByTestId("recommendation");
-    const failure = page.getByRole("alert");
-    await expect(recommendation.or(failure).first()).toBeVisible({ timeout: 30_000 });
-    if (!(await recommendation.isVisible())) continue;
-    if (await page.getByRole("button", { name: "Apply plan" }).isEnabled()) return option.label;
-  }
-  return null;
+export async function recommendUntilActionable(page: Page, clusterId: string) {
+  await page.goto(`/optimizer?cluster=${clusterId}`);
+  const apply = page.getByRole("button", { name: "Apply plan" });
+  await expect
+    .poll(
+      async () => {
+        await page.getByRole("button", { name: /Get recommendation|Recommend again/ }).click();
+        await expect(page.getByTestId("recommendation").or(page.getByRole("alert")).first()).toBeVisible({ timeout: 20_000 });
+        return (await apply.isVisible()) && (await apply.isEnabled());
+      },
+      { timeout: 30_000, intervals: [1_000, 2_000] },
+    )
+    .toBe(true);
+  await expect(page.getByTestId("plan-step").first()).toBeVisible();
 }

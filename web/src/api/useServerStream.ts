@@ -19,7 +19,7 @@ const FINAL = new Set([Code.Unimplemented, Code.PermissionDenied, Code.NotFound,
  * `open` is called again whenever a value in `deps` changes; `enabled` false keeps it closed.
  */
 export function useServerStream<T>(
-  open: (signal: AbortSignal) => AsyncIterable<T>,
+  open: (options: { signal: AbortSignal; onHeader: () => void }) => AsyncIterable<T>,
   onMessage: (message: T) => void,
   deps: unknown[],
   enabled = true,
@@ -36,7 +36,12 @@ export function useServerStream<T>(
       while (!controller.signal.aborted) {
         setState((s) => ({ status: attempt === 0 ? "connecting" : "reconnecting", error: s.error }));
         try {
-          for await (const message of open(controller.signal)) {
+          // Live as soon as the server answers with headers, before any message.
+          const onHeader = () => {
+            attempt = 0;
+            setState({ status: "live", error: null });
+          };
+          for await (const message of open({ signal: controller.signal, onHeader })) {
             attempt = 0;
             setState({ status: "live", error: null });
             handler.current(message);
@@ -62,8 +67,6 @@ export function useServerStream<T>(
         }
       }
     })();
-    // The stream opens as soon as the first message arrives or the headers do; mark it live on
-    // open by a short timer would be a guess, so "connecting" stays until the first message.
     return () => controller.abort();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [enabled, ...deps]);

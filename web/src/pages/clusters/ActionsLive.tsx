@@ -26,7 +26,7 @@ export function ActionsLive({ clusterId }: { clusterId: string }) {
     const id = record.action?.id;
     if (id) setLive((prev) => new Map(prev).set(id, record));
   }, []);
-  const stream = useServerStream((signal) => api.clusters().watchActions({ clusterId }, { signal }), (m) => m.action && onAction(m.action), [clusterId]);
+  const stream = useServerStream((options) => api.clusters().watchActions({ clusterId }, options), (m) => m.action && onAction(m.action), [clusterId]);
 
   const merged = useMemo(() => {
     const byId = new Map<string, ActionRecord>();

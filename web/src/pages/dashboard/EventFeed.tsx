@@ -15,7 +15,7 @@ const MAX_STREAMS = 4;
 /** One WatchCluster stream feeding the shared list; renders its status only. */
 function ClusterStream({ clusterId, onEvent, showStatus }: { clusterId: string; onEvent(e: cluster.ClusterEvent): void; showStatus: boolean }) {
   const state = useServerStream(
-    (signal) => api.clusters().watchCluster({ clusterId }, { signal }),
+    (options) => api.clusters().watchCluster({ clusterId }, options),
     (message) => message.event && onEvent(message.event),
     [clusterId],
   );

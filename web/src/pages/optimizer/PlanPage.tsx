@@ -27,7 +27,7 @@ export function PlanPage() {
   });
   const done = !!query.data && FINISHED.has(query.data.state);
   const stream = useServerStream(
-    (signal) => api.optimizer().watchPlan({ planId }, { signal }),
+    (options) => api.optimizer().watchPlan({ planId }, options),
     (message) => message.plan && queryClient.setQueryData<Plan>(["plan", planId], message.plan),
     [planId],
     !!query.data && !done,

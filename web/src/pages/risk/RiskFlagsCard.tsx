@@ -27,7 +27,7 @@ export function RiskFlagsCard({ region }: { region: string }) {
     return () => clearInterval(timer);
   }, []);
   const onFlag = useCallback((flag: RiskFlag) => setLive((prev) => new Map(prev).set(poolKey(flag), flag)), []);
-  const stream = useServerStream((signal) => api.risk().watchRiskFlags({ region }, { signal }), (m) => m.flag && onFlag(m.flag), [region]);
+  const stream = useServerStream((options) => api.risk().watchRiskFlags({ region }, options), (m) => m.flag && onFlag(m.flag), [region]);
 
   const flags = useMemo(() => {
     const byPool = new Map<string, RiskFlag>();
