@@ -74,10 +74,10 @@ export function AuditPage() {
               {r.events.map((e) => (
                 <tr key={e.id}>
                   <Td className="whitespace-nowrap text-xs">{formatTime(e.at)}</Td>
-                  <Td className="text-xs">{actorLabel(e.actor)}</Td>
-                  <Td className="font-mono text-xs">{e.action}</Td>
-                  <Td className="font-mono text-xs">{e.target || "—"}</Td>
-                  <Td>{e.result === "ok" ? <Badge tone="green">ok</Badge> : <Badge tone="red">{e.result}</Badge>}</Td>
+                  <Td className="max-w-48 text-xs break-words">{actorLabel(e.actor)}</Td>
+                  <Td className="font-mono text-xs break-all">{e.action}</Td>
+                  <Td className="font-mono text-xs break-all">{e.target || "—"}</Td>
+                  <Td className="min-w-48 max-w-sm">{e.result === "ok" ? <Badge tone="green">ok</Badge> : <span className="text-xs text-red-700">{e.result}</span>}</Td>
                 </tr>
               ))}
             </Table>

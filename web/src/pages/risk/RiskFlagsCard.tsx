@@ -42,7 +42,7 @@ export function RiskFlagsCard({ region }: { region: string }) {
         query={query}
         feature="Risk flags"
         isEmpty={() => flags.length === 0}
-        empty={<Empty title="No flagged pools">No interruption was seen recently{region ? ` in ${region}` : ""}.</Empty>}
+        empty={<Empty title="No flagged pools">No interruption was seen recently in {region}.</Empty>}
       >
         {() => (
           <Table caption="Flagged pools" head={["Region", "Zone", "Instance type", "Expires"]}>

@@ -6,21 +6,29 @@ import { RiskFlagsCard } from "./RiskFlagsCard";
 import { RiskScoresCard } from "./RiskScoresCard";
 
 export function RiskPage() {
-  const [region, setRegion] = useState("");
+  const [region, setRegion] = useState("us-east-1");
+  const [draft, setDraft] = useState(region);
   return (
     <>
       <PageHeader
         title="Risk"
         description="The hive mind: pools where any tenant saw an interruption recently are flagged, and every optimizer avoids them."
         actions={
-          <div className="w-48">
-            <TextField label="Region filter" placeholder="all regions" value={region} onChange={(e) => setRegion(e.target.value.trim())} />
-          </div>
+          <form
+            className="w-48"
+            aria-label="Region"
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (draft.trim()) setRegion(draft.trim());
+            }}
+          >
+            <TextField label="Region" required value={draft} onChange={(e) => setDraft(e.target.value)} onBlur={() => draft.trim() && setRegion(draft.trim())} />
+          </form>
         }
       />
       <div className="grid gap-4 xl:grid-cols-2">
         <RiskFlagsCard region={region} />
-        <RiskScoresCard region={region || "us-east-1"} />
+        <RiskScoresCard region={region} />
       </div>
       <div className="mt-4">
         <ExperimentsCard />
