@@ -5,7 +5,7 @@ import { api } from "../../api/clients";
 export function useSystemConfig() {
   return useQuery({
     queryKey: ["system-config"],
-    queryFn: async () => (await api.admin().getSystemConfig({})).config,
+    queryFn: async () => (await api.admin().getSystemConfig({})).config ?? null,
   });
 }
 
@@ -13,6 +13,6 @@ export function useUpdateSystemConfig() {
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: async (config: SystemConfig) => (await api.admin().updateSystemConfig({ config })).config,
-    onSuccess: (config) => queryClient.setQueryData(["system-config"], config),
+    onSuccess: (config) => queryClient.setQueryData(["system-config"], config ?? null),
   });
 }

@@ -14,7 +14,7 @@ export function ClusterDetailPage() {
   const { clusterId = "" } = useParams();
   const query = useQuery({
     queryKey: ["cluster", clusterId],
-    queryFn: async () => (await api.clusters().getCluster({ clusterId })).cluster,
+    queryFn: async () => (await api.clusters().getCluster({ clusterId })).cluster ?? null,
   });
   return (
     <QueryView query={query} feature="Clusters" loadingLabel="Loading the cluster">

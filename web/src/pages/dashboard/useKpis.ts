@@ -5,7 +5,7 @@ import { api } from "../../api/clients";
 export function useKpis(clusterId: string) {
   return useQuery({
     queryKey: ["kpis", clusterId],
-    queryFn: async () => (await api.dashboard().getKpis({ clusterId })).kpis,
+    queryFn: async () => (await api.dashboard().getKpis({ clusterId })).kpis ?? null,
     refetchInterval: 5_000,
   });
 }

@@ -21,7 +21,7 @@ export function PlanPage() {
   const queryClient = useQueryClient();
   const query = useQuery({
     queryKey: ["plan", planId],
-    queryFn: async () => (await api.optimizer().getPlan({ planId })).plan,
+    queryFn: async () => (await api.optimizer().getPlan({ planId })).plan ?? null,
     // Polling backs the stream up: slow while the stream is live, never once the plan is done.
     refetchInterval: (q) => (q.state.data && FINISHED.has(q.state.data.state) ? false : 5_000),
   });

@@ -14,7 +14,7 @@ export function PoliciesPage() {
   const region = clusters.data?.find((c) => c.id === clusterId)?.region ?? "us-east-1";
   const policy = useQuery({
     queryKey: ["policy", clusterId],
-    queryFn: async () => (await api.policy().getPolicy({ clusterId })).policy,
+    queryFn: async () => (await api.policy().getPolicy({ clusterId })).policy ?? null,
   });
   return (
     <>
@@ -26,7 +26,7 @@ export function PoliciesPage() {
       <QueryView query={policy} feature="Policies" loadingLabel="Loading the policy">
         {(current) => (
           <div className="space-y-4">
-            <PolicyEditor key={`${clusterId}:${current?.version ?? 0}`} clusterId={clusterId} region={region} current={current} />
+            <PolicyEditor key={clusterId} clusterId={clusterId} region={region} current={current ?? undefined} />
             <PolicyVersions clusterId={clusterId} />
           </div>
         )}

@@ -28,6 +28,12 @@ export function PolicyEditor({ clusterId, region, current }: PolicyEditorProps) 
   const [errors, setErrors] = useState<DraftErrors>({});
   const [general, setGeneral] = useState<string[]>([]);
   const [saved, setSaved] = useState(false);
+  // A new version (saved here, rolled back, or changed elsewhere) becomes the form's content.
+  const [shownVersion, setShownVersion] = useState(current?.version);
+  if (current?.version !== shownVersion) {
+    setShownVersion(current?.version);
+    setDraft(toDraft(current));
+  }
 
   const set = <K extends keyof PolicyDraft>(key: K, value: PolicyDraft[K]) => {
     setDraft((d) => ({ ...d, [key]: value }));
