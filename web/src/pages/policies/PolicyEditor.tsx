@@ -12,6 +12,7 @@ import { FieldErrorSummary, type SummaryItem } from "./FieldErrorSummary";
 import { FIELD_LABELS } from "./fieldLabels";
 import { PolicyPreview } from "./PolicyPreview";
 import { draftKeyFor, fromDraft, toDraft, type DraftErrors, type PolicyDraft } from "./policyDraft";
+import { PolicySource } from "./PolicySource";
 import { TemplatePicker } from "./TemplatePicker";
 
 const fieldId = (key: string) => `policy-${key.replace(/\./g, "-")}`;
@@ -113,6 +114,7 @@ export function PolicyEditor({ clusterId, region, current }: PolicyEditorProps) 
         }
       >
         <form onSubmit={submit} noValidate aria-label="Policy editor">
+          <PolicySource clusterId={clusterId} current={current} />
           <FieldErrorSummary items={summary} />
           {saved && (
             <p role="status" className="mb-3 rounded-md bg-emerald-50 p-2 text-sm text-emerald-800">
@@ -124,7 +126,7 @@ export function PolicyEditor({ clusterId, region, current }: PolicyEditorProps) 
             {field("spot_percent", { type: "number", hint: "Share of capacity on spot, 0–100." })}
             {field("on_demand_base", { type: "number", hint: "Nodes always kept on-demand." })}
             {field("min_pools", { type: "number", hint: "Spread spot over at least this many pools." })}
-            {field("max_interruption_bucket", { type: "number", hint: "Spot advisor bucket 0 (<5 %) to 4 (>20 %)." })}
+            {field("max_interruption_bucket", { type: "number", hint: "Spot advisor bucket, 0 (<5 % a month, strictest) to 4 (>20 %, admits all)." })}
             {field("max_usd_per_vcpu_hour", { type: "number", hint: "0 means no cap." })}
             <CheckboxField id={fieldId("dry_run")} label="Dry run (recommend only)" checked={draft.dry_run} onChange={(e) => set("dry_run", e.target.checked)} error={errors.dry_run} />
           </fieldset>
@@ -163,9 +165,9 @@ export function PolicyEditor({ clusterId, region, current }: PolicyEditorProps) 
               <option value={ConsolidationMode.WHEN_UNDERUTILIZED}>When underutilized</option>
             </SelectField>
             {field("consolidation_min_savings_percent", { type: "number" })}
-            {field("disruption_budget.max_nodes", { type: "number" })}
-            {field("disruption_budget.max_percent", { type: "number" })}
-            {field("disruption_budget.time_zone", { hint: "IANA name, e.g. Europe/Berlin." })}
+            {field("disruption_budget.max_nodes", { type: "number", hint: "Empty: the built-in budget (20 % of nodes)." })}
+            {field("disruption_budget.max_percent", { type: "number", hint: "0 beside a node limit: no limit by percent." })}
+            {field("disruption_budget.time_zone", { hint: "IANA name, e.g. Europe/Berlin; empty is UTC." })}
             <div>
               <label htmlFor={fieldId("disruption_budget.windows")} className="block text-sm font-medium text-slate-700">
                 {FIELD_LABELS["disruption_budget.windows"]}

@@ -42,7 +42,8 @@ const split = (text: string) =>
 
 export function toDraft(policy: Policy | undefined): PolicyDraft {
   const p = policy ?? create(PolicySchema);
-  const budget = p.disruptionBudget ?? create(DisruptionBudgetSchema);
+  // An absent budget (the built-in one) stays empty in the form, and is sent back absent.
+  const budget = p.disruptionBudget;
   return {
     spot_percent: String(p.spotPercent),
     on_demand_base: String(p.onDemandBase),
@@ -57,13 +58,15 @@ export function toDraft(policy: Policy | undefined): PolicyDraft {
     max_usd_per_vcpu_hour: String(p.maxUsdPerVcpuHour),
     consolidation: p.consolidation,
     consolidation_min_savings_percent: String(p.consolidationMinSavingsPercent),
-    "disruption_budget.max_nodes": String(budget.maxNodes),
-    "disruption_budget.max_percent": String(budget.maxPercent),
-    "disruption_budget.windows": budget.windows.join("\n"),
-    "disruption_budget.time_zone": budget.timeZone,
+    "disruption_budget.max_nodes": budget ? String(budget.maxNodes) : "",
+    "disruption_budget.max_percent": budget ? String(budget.maxPercent) : "",
+    "disruption_budget.windows": budget ? budget.windows.join("\n") : "",
+    "disruption_budget.time_zone": budget?.timeZone ?? "",
     dry_run: p.dryRun,
   };
 }
+
+const BUDGET_KEYS = ["disruption_budget.max_nodes", "disruption_budget.max_percent", "disruption_budget.windows", "disruption_budget.time_zone"] as const;
 
 export type DraftErrors = Partial<Record<keyof PolicyDraft, string>>;
 
@@ -89,6 +92,7 @@ export function fromDraft(draft: PolicyDraft, clusterId: string): { policy?: Pol
     return value;
   };
   const generations = split(draft.allowed_generations).map(Number);
+  const budgetGiven = BUDGET_KEYS.some((key) => String(draft[key]).trim() !== "");
   if (generations.some((g) => !Number.isInteger(g))) errors.allowed_generations = "must be whole numbers separated by commas";
 
   const policy = create(PolicySchema, {
@@ -106,15 +110,17 @@ export function fromDraft(draft: PolicyDraft, clusterId: string): { policy?: Pol
     maxUsdPerVcpuHour: decimal("max_usd_per_vcpu_hour"),
     consolidation: draft.consolidation,
     consolidationMinSavingsPercent: decimal("consolidation_min_savings_percent"),
-    disruptionBudget: create(DisruptionBudgetSchema, {
-      maxNodes: whole("disruption_budget.max_nodes"),
-      maxPercent: whole("disruption_budget.max_percent"),
-      windows: draft["disruption_budget.windows"]
-        .split("\n")
-        .map((s) => s.trim())
-        .filter(Boolean),
-      timeZone: draft["disruption_budget.time_zone"].trim(),
-    }),
+    disruptionBudget: budgetGiven
+      ? create(DisruptionBudgetSchema, {
+          maxNodes: whole("disruption_budget.max_nodes"),
+          maxPercent: whole("disruption_budget.max_percent"),
+          windows: draft["disruption_budget.windows"]
+            .split("\n")
+            .map((s) => s.trim())
+            .filter(Boolean),
+          timeZone: draft["disruption_budget.time_zone"].trim(),
+        })
+      : undefined,
     dryRun: draft.dry_run,
   });
   return Object.keys(errors).length ? { errors } : { policy, errors };
