@@ -2,6 +2,7 @@ import { ClusterPicker } from "../../components/ClusterPicker";
 import { Empty } from "../../components/states";
 import { useSelectedCluster } from "../../components/useSelectedCluster";
 import { PageHeader } from "../../components/ui";
+import { HibernationRunsCard } from "./HibernationRunsCard";
 import { OverrideCard } from "./OverrideCard";
 import { SchedulesCard } from "./SchedulesCard";
 import { TransitionsCard } from "./TransitionsCard";
@@ -19,8 +20,9 @@ export function HibernationPage() {
         <Empty title="Choose a cluster">Pick a cluster to see its schedules.</Empty>
       ) : (
         <div className="grid gap-4 lg:grid-cols-3">
-          <div className="lg:col-span-2">
+          <div className="space-y-4 lg:col-span-2">
             <SchedulesCard clusterId={clusterId} />
+            <HibernationRunsCard clusterId={clusterId} />
           </div>
           <div className="space-y-4">
             <TransitionsCard clusterId={clusterId} />

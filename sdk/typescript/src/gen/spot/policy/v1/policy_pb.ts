@@ -14,9 +14,13 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file spot/policy/v1/policy.proto.
  */
 export const file_spot_policy_v1_policy: GenFile = /*@__PURE__*/
-  fileDesc("ChtzcG90L3BvbGljeS92MS9wb2xpY3kucHJvdG8SDnNwb3QucG9saWN5LnYxIl4KEERpc3J1cHRpb25CdWRnZXQSEQoJbWF4X25vZGVzGAEgASgNEhMKC21heF9wZXJjZW50GAIgASgNEg8KB3dpbmRvd3MYAyADKAkSEQoJdGltZV96b25lGAQgASgJIvgECgZQb2xpY3kSEgoKY2x1c3Rlcl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEhQKDHNwb3RfcGVyY2VudBgDIAEoDRIWCg5vbl9kZW1hbmRfYmFzZRgEIAEoDRIYChBhbGxvd2VkX2ZhbWlsaWVzGAUgAygJEhcKD2RlbmllZF9mYW1pbGllcxgGIAMoCRIaChJhbGxvd2VkX2NhdGVnb3JpZXMYByADKAkSGwoTYWxsb3dlZF9nZW5lcmF0aW9ucxgIIAMoBRIzCg1hcmNoaXRlY3R1cmVzGAkgAygOMhwuc3BvdC5jb21tb24udjEuQXJjaGl0ZWN0dXJlEhkKEW5vZGVfdGVtcGxhdGVfaWRzGAogAygJEh8KF21heF9pbnRlcnJ1cHRpb25fYnVja2V0GAsgASgFEhEKCW1pbl9wb29scxgMIAEoDRIdChVtYXhfdXNkX3Blcl92Y3B1X2hvdXIYDSABKAESOAoNY29uc29saWRhdGlvbhgOIAEoDjIhLnNwb3QucG9saWN5LnYxLkNvbnNvbGlkYXRpb25Nb2RlEikKIWNvbnNvbGlkYXRpb25fbWluX3NhdmluZ3NfcGVyY2VudBgPIAEoARI7ChFkaXNydXB0aW9uX2J1ZGdldBgQIAEoCzIgLnNwb3QucG9saWN5LnYxLkRpc3J1cHRpb25CdWRnZXQSDwoHZHJ5X3J1bhgRIAEoCBIpCgpjaGFuZ2VkX2J5GBIgASgLMhUuc3BvdC5jb21tb24udjEuQWN0b3ISLgoKY2hhbmdlZF9hdBgTIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiNAoORmllbGRWaW9sYXRpb24SDQoFZmllbGQYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkiJgoQR2V0UG9saWN5UmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJIjsKEUdldFBvbGljeVJlc3BvbnNlEiYKBnBvbGljeRgBIAEoCzIWLnNwb3QucG9saWN5LnYxLlBvbGljeSI9ChNVcGRhdGVQb2xpY3lSZXF1ZXN0EiYKBnBvbGljeRgBIAEoCzIWLnNwb3QucG9saWN5LnYxLlBvbGljeSI+ChRVcGRhdGVQb2xpY3lSZXNwb25zZRImCgZwb2xpY3kYASABKAsyFi5zcG90LnBvbGljeS52MS5Qb2xpY3kiTwoVVmFsaWRhdGVQb2xpY3lSZXF1ZXN0EiYKBnBvbGljeRgBIAEoCzIWLnNwb3QucG9saWN5LnYxLlBvbGljeRIOCgZyZWdpb24YAiABKAkiTAoWVmFsaWRhdGVQb2xpY3lSZXNwb25zZRIyCgp2aW9sYXRpb25zGAEgAygLMh4uc3BvdC5wb2xpY3kudjEuRmllbGRWaW9sYXRpb24iTgoUUHJldmlld1BvbGljeVJlcXVlc3QSJgoGcG9saWN5GAEgASgLMhYuc3BvdC5wb2xpY3kudjEuUG9saWN5Eg4KBnJlZ2lvbhgCIAEoCSKaAQoMQWRtaXR0ZWRQb29sEiIKBHBvb2wYASABKAsyFC5zcG90LmNvbW1vbi52MS5Qb29sEjMKDWNhcGFjaXR5X3R5cGUYAiABKA4yHC5zcG90LmNvbW1vbi52MS5DYXBhY2l0eVR5cGUSFAoMdXNkX3Blcl9ob3VyGAMgASgBEhsKE2ludGVycnVwdGlvbl9idWNrZXQYBCABKAUiXAoVUHJldmlld1BvbGljeVJlc3BvbnNlEhYKDmluc3RhbmNlX3R5cGVzGAEgAygJEisKBXBvb2xzGAIgAygLMhwuc3BvdC5wb2xpY3kudjEuQWRtaXR0ZWRQb29sIloKGUxpc3RQb2xpY3lWZXJzaW9uc1JlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIpCgRwYWdlGAIgASgLMhsuc3BvdC5jb21tb24udjEuUGFnZVJlcXVlc3QicgoaTGlzdFBvbGljeVZlcnNpb25zUmVzcG9uc2USKAoIdmVyc2lvbnMYASADKAsyFi5zcG90LnBvbGljeS52MS5Qb2xpY3kSKgoEcGFnZRgCIAEoCzIcLnNwb3QuY29tbW9uLnYxLlBhZ2VSZXNwb25zZSI8ChVSb2xsYmFja1BvbGljeVJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNIkAKFlJvbGxiYWNrUG9saWN5UmVzcG9uc2USJgoGcG9saWN5GAEgASgLMhYuc3BvdC5wb2xpY3kudjEuUG9saWN5IvcBCgxOb2RlVGVtcGxhdGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRI9CgxyZXF1aXJlbWVudHMYAyADKAsyJy5zcG90LmNvbW1vbi52MS5Ob2RlU2VsZWN0b3JSZXF1aXJlbWVudBI4CgZsYWJlbHMYBCADKAsyKC5zcG90LnBvbGljeS52MS5Ob2RlVGVtcGxhdGUuTGFiZWxzRW50cnkSJQoGdGFpbnRzGAUgAygLMhUuc3BvdC5jb21tb24udjEuVGFpbnQaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJLChlDcmVhdGVOb2RlVGVtcGxhdGVSZXF1ZXN0Ei4KCHRlbXBsYXRlGAEgASgLMhwuc3BvdC5wb2xpY3kudjEuTm9kZVRlbXBsYXRlIkwKGkNyZWF0ZU5vZGVUZW1wbGF0ZVJlc3BvbnNlEi4KCHRlbXBsYXRlGAEgASgLMhwuc3BvdC5wb2xpY3kudjEuTm9kZVRlbXBsYXRlIiQKFkdldE5vZGVUZW1wbGF0ZVJlcXVlc3QSCgoCaWQYASABKAkiSQoXR2V0Tm9kZVRlbXBsYXRlUmVzcG9uc2USLgoIdGVtcGxhdGUYASABKAsyHC5zcG90LnBvbGljeS52MS5Ob2RlVGVtcGxhdGUiRQoYTGlzdE5vZGVUZW1wbGF0ZXNSZXF1ZXN0EikKBHBhZ2UYASABKAsyGy5zcG90LmNvbW1vbi52MS5QYWdlUmVxdWVzdCJ4ChlMaXN0Tm9kZVRlbXBsYXRlc1Jlc3BvbnNlEi8KCXRlbXBsYXRlcxgBIAMoCzIcLnNwb3QucG9saWN5LnYxLk5vZGVUZW1wbGF0ZRIqCgRwYWdlGAIgASgLMhwuc3BvdC5jb21tb24udjEuUGFnZVJlc3BvbnNlIksKGVVwZGF0ZU5vZGVUZW1wbGF0ZVJlcXVlc3QSLgoIdGVtcGxhdGUYASABKAsyHC5zcG90LnBvbGljeS52MS5Ob2RlVGVtcGxhdGUiTAoaVXBkYXRlTm9kZVRlbXBsYXRlUmVzcG9uc2USLgoIdGVtcGxhdGUYASABKAsyHC5zcG90LnBvbGljeS52MS5Ob2RlVGVtcGxhdGUiJwoZRGVsZXRlTm9kZVRlbXBsYXRlUmVxdWVzdBIKCgJpZBgBIAEoCSIcChpEZWxldGVOb2RlVGVtcGxhdGVSZXNwb25zZSJ2CghTY2hlZHVsZRIKCgJpZBgBIAEoCRISCgpjbHVzdGVyX2lkGAIgASgJEhIKCnNsZWVwX2Nyb24YAyABKAkSEQoJd2FrZV9jcm9uGAQgASgJEhEKCXRpbWVfem9uZRgFIAEoCRIQCghtdXN0X3J1bhgGIAMoCSJDChVDcmVhdGVTY2hlZHVsZVJlcXVlc3QSKgoIc2NoZWR1bGUYASABKAsyGC5zcG90LnBvbGljeS52MS5TY2hlZHVsZSJEChZDcmVhdGVTY2hlZHVsZVJlc3BvbnNlEioKCHNjaGVkdWxlGAEgASgLMhguc3BvdC5wb2xpY3kudjEuU2NoZWR1bGUiKgoUTGlzdFNjaGVkdWxlc1JlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCSJEChVMaXN0U2NoZWR1bGVzUmVzcG9uc2USKwoJc2NoZWR1bGVzGAEgAygLMhguc3BvdC5wb2xpY3kudjEuU2NoZWR1bGUiIwoVRGVsZXRlU2NoZWR1bGVSZXF1ZXN0EgoKAmlkGAEgASgJIhgKFkRlbGV0ZVNjaGVkdWxlUmVzcG9uc2UinAEKFUNyZWF0ZU92ZXJyaWRlUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEioKBGtpbmQYAiABKA4yHC5zcG90LnBvbGljeS52MS5PdmVycmlkZUtpbmQSEgoKd2FrZV9ob3VycxgDIAEoDRIvCgtzbGVlcF91bnRpbBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiGAoWQ3JlYXRlT3ZlcnJpZGVSZXNwb25zZSJWCgpUcmFuc2l0aW9uEhIKCmNsdXN0ZXJfaWQYASABKAkSDAoEa2luZBgCIAEoCRImCgJhdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOwoWTGlzdFRyYW5zaXRpb25zUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEg0KBWNvdW50GAIgASgNIkoKF0xpc3RUcmFuc2l0aW9uc1Jlc3BvbnNlEi8KC3RyYW5zaXRpb25zGAEgAygLMhouc3BvdC5wb2xpY3kudjEuVHJhbnNpdGlvbiqhAQoRQ29uc29saWRhdGlvbk1vZGUSIgoeQ09OU09MSURBVElPTl9NT0RFX1VOU1BFQ0lGSUVEEAASGgoWQ09OU09MSURBVElPTl9NT0RFX09GRhABEiEKHUNPTlNPTElEQVRJT05fTU9ERV9XSEVOX0VNUFRZEAISKQolQ09OU09MSURBVElPTl9NT0RFX1dIRU5fVU5ERVJVVElMSVpFRBADKmgKDE92ZXJyaWRlS2luZBIdChlPVkVSUklERV9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWT1ZFUlJJREVfS0lORF9XQUtFX0ZPUhABEh0KGU9WRVJSSURFX0tJTkRfU0xFRVBfVU5USUwQAjLJBAoNUG9saWN5U2VydmljZRJQCglHZXRQb2xpY3kSIC5zcG90LnBvbGljeS52MS5HZXRQb2xpY3lSZXF1ZXN0GiEuc3BvdC5wb2xpY3kudjEuR2V0UG9saWN5UmVzcG9uc2USWQoMVXBkYXRlUG9saWN5EiMuc3BvdC5wb2xpY3kudjEuVXBkYXRlUG9saWN5UmVxdWVzdBokLnNwb3QucG9saWN5LnYxLlVwZGF0ZVBvbGljeVJlc3BvbnNlEl8KDlZhbGlkYXRlUG9saWN5EiUuc3BvdC5wb2xpY3kudjEuVmFsaWRhdGVQb2xpY3lSZXF1ZXN0GiYuc3BvdC5wb2xpY3kudjEuVmFsaWRhdGVQb2xpY3lSZXNwb25zZRJcCg1QcmV2aWV3UG9saWN5EiQuc3BvdC5wb2xpY3kudjEuUHJldmlld1BvbGljeVJlcXVlc3QaJS5zcG90LnBvbGljeS52MS5QcmV2aWV3UG9saWN5UmVzcG9uc2USawoSTGlzdFBvbGljeVZlcnNpb25zEikuc3BvdC5wb2xpY3kudjEuTGlzdFBvbGljeVZlcnNpb25zUmVxdWVzdBoqLnNwb3QucG9saWN5LnYxLkxpc3RQb2xpY3lWZXJzaW9uc1Jlc3BvbnNlEl8KDlJvbGxiYWNrUG9saWN5EiUuc3BvdC5wb2xpY3kudjEuUm9sbGJhY2tQb2xpY3lSZXF1ZXN0GiYuc3BvdC5wb2xpY3kudjEuUm9sbGJhY2tQb2xpY3lSZXNwb25zZTKqBAoTTm9kZVRlbXBsYXRlU2VydmljZRJrChJDcmVhdGVOb2RlVGVtcGxhdGUSKS5zcG90LnBvbGljeS52MS5DcmVhdGVOb2RlVGVtcGxhdGVSZXF1ZXN0Giouc3BvdC5wb2xpY3kudjEuQ3JlYXRlTm9kZVRlbXBsYXRlUmVzcG9uc2USYgoPR2V0Tm9kZVRlbXBsYXRlEiYuc3BvdC5wb2xpY3kudjEuR2V0Tm9kZVRlbXBsYXRlUmVxdWVzdBonLnNwb3QucG9saWN5LnYxLkdldE5vZGVUZW1wbGF0ZVJlc3BvbnNlEmgKEUxpc3ROb2RlVGVtcGxhdGVzEiguc3BvdC5wb2xpY3kudjEuTGlzdE5vZGVUZW1wbGF0ZXNSZXF1ZXN0Gikuc3BvdC5wb2xpY3kudjEuTGlzdE5vZGVUZW1wbGF0ZXNSZXNwb25zZRJrChJVcGRhdGVOb2RlVGVtcGxhdGUSKS5zcG90LnBvbGljeS52MS5VcGRhdGVOb2RlVGVtcGxhdGVSZXF1ZXN0Giouc3BvdC5wb2xpY3kudjEuVXBkYXRlTm9kZVRlbXBsYXRlUmVzcG9uc2USawoSRGVsZXRlTm9kZVRlbXBsYXRlEikuc3BvdC5wb2xpY3kudjEuRGVsZXRlTm9kZVRlbXBsYXRlUmVxdWVzdBoqLnNwb3QucG9saWN5LnYxLkRlbGV0ZU5vZGVUZW1wbGF0ZVJlc3BvbnNlMvkDChJIaWJlcm5hdGlvblNlcnZpY2USXwoOQ3JlYXRlU2NoZWR1bGUSJS5zcG90LnBvbGljeS52MS5DcmVhdGVTY2hlZHVsZVJlcXVlc3QaJi5zcG90LnBvbGljeS52MS5DcmVhdGVTY2hlZHVsZVJlc3BvbnNlElwKDUxpc3RTY2hlZHVsZXMSJC5zcG90LnBvbGljeS52MS5MaXN0U2NoZWR1bGVzUmVxdWVzdBolLnNwb3QucG9saWN5LnYxLkxpc3RTY2hlZHVsZXNSZXNwb25zZRJfCg5EZWxldGVTY2hlZHVsZRIlLnNwb3QucG9saWN5LnYxLkRlbGV0ZVNjaGVkdWxlUmVxdWVzdBomLnNwb3QucG9saWN5LnYxLkRlbGV0ZVNjaGVkdWxlUmVzcG9uc2USXwoOQ3JlYXRlT3ZlcnJpZGUSJS5zcG90LnBvbGljeS52MS5DcmVhdGVPdmVycmlkZVJlcXVlc3QaJi5zcG90LnBvbGljeS52MS5DcmVhdGVPdmVycmlkZVJlc3BvbnNlEmIKD0xpc3RUcmFuc2l0aW9ucxImLnNwb3QucG9saWN5LnYxLkxpc3RUcmFuc2l0aW9uc1JlcXVlc3QaJy5zcG90LnBvbGljeS52MS5MaXN0VHJhbnNpdGlvbnNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_spot_common_v1_common]);
+  fileDesc("ChtzcG90L3BvbGljeS92MS9wb2xpY3kucHJvdG8SDnNwb3QucG9saWN5LnYxIl4KEERpc3J1cHRpb25CdWRnZXQSEQoJbWF4X25vZGVzGAEgASgNEhMKC21heF9wZXJjZW50GAIgASgNEg8KB3dpbmRvd3MYAyADKAkSEQoJdGltZV96b25lGAQgASgJIvgECgZQb2xpY3kSEgoKY2x1c3Rlcl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEhQKDHNwb3RfcGVyY2VudBgDIAEoDRIWCg5vbl9kZW1hbmRfYmFzZRgEIAEoDRIYChBhbGxvd2VkX2ZhbWlsaWVzGAUgAygJEhcKD2RlbmllZF9mYW1pbGllcxgGIAMoCRIaChJhbGxvd2VkX2NhdGVnb3JpZXMYByADKAkSGwoTYWxsb3dlZF9nZW5lcmF0aW9ucxgIIAMoBRIzCg1hcmNoaXRlY3R1cmVzGAkgAygOMhwuc3BvdC5jb21tb24udjEuQXJjaGl0ZWN0dXJlEhkKEW5vZGVfdGVtcGxhdGVfaWRzGAogAygJEh8KF21heF9pbnRlcnJ1cHRpb25fYnVja2V0GAsgASgFEhEKCW1pbl9wb29scxgMIAEoDRIdChVtYXhfdXNkX3Blcl92Y3B1X2hvdXIYDSABKAESOAoNY29uc29saWRhdGlvbhgOIAEoDjIhLnNwb3QucG9saWN5LnYxLkNvbnNvbGlkYXRpb25Nb2RlEikKIWNvbnNvbGlkYXRpb25fbWluX3NhdmluZ3NfcGVyY2VudBgPIAEoARI7ChFkaXNydXB0aW9uX2J1ZGdldBgQIAEoCzIgLnNwb3QucG9saWN5LnYxLkRpc3J1cHRpb25CdWRnZXQSDwoHZHJ5X3J1bhgRIAEoCBIpCgpjaGFuZ2VkX2J5GBIgASgLMhUuc3BvdC5jb21tb24udjEuQWN0b3ISLgoKY2hhbmdlZF9hdBgTIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiNAoORmllbGRWaW9sYXRpb24SDQoFZmllbGQYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkiJgoQR2V0UG9saWN5UmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJIjsKEUdldFBvbGljeVJlc3BvbnNlEiYKBnBvbGljeRgBIAEoCzIWLnNwb3QucG9saWN5LnYxLlBvbGljeSI9ChNVcGRhdGVQb2xpY3lSZXF1ZXN0EiYKBnBvbGljeRgBIAEoCzIWLnNwb3QucG9saWN5LnYxLlBvbGljeSI+ChRVcGRhdGVQb2xpY3lSZXNwb25zZRImCgZwb2xpY3kYASABKAsyFi5zcG90LnBvbGljeS52MS5Qb2xpY3kiTwoVVmFsaWRhdGVQb2xpY3lSZXF1ZXN0EiYKBnBvbGljeRgBIAEoCzIWLnNwb3QucG9saWN5LnYxLlBvbGljeRIOCgZyZWdpb24YAiABKAkiTAoWVmFsaWRhdGVQb2xpY3lSZXNwb25zZRIyCgp2aW9sYXRpb25zGAEgAygLMh4uc3BvdC5wb2xpY3kudjEuRmllbGRWaW9sYXRpb24iTgoUUHJldmlld1BvbGljeVJlcXVlc3QSJgoGcG9saWN5GAEgASgLMhYuc3BvdC5wb2xpY3kudjEuUG9saWN5Eg4KBnJlZ2lvbhgCIAEoCSKaAQoMQWRtaXR0ZWRQb29sEiIKBHBvb2wYASABKAsyFC5zcG90LmNvbW1vbi52MS5Qb29sEjMKDWNhcGFjaXR5X3R5cGUYAiABKA4yHC5zcG90LmNvbW1vbi52MS5DYXBhY2l0eVR5cGUSFAoMdXNkX3Blcl9ob3VyGAMgASgBEhsKE2ludGVycnVwdGlvbl9idWNrZXQYBCABKAUiXAoVUHJldmlld1BvbGljeVJlc3BvbnNlEhYKDmluc3RhbmNlX3R5cGVzGAEgAygJEisKBXBvb2xzGAIgAygLMhwuc3BvdC5wb2xpY3kudjEuQWRtaXR0ZWRQb29sIj0KFFJlc29sdmVQb2xpY3lSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRISCgpjbHVzdGVyX2lkGAIgASgJIj8KFVJlc29sdmVQb2xpY3lSZXNwb25zZRImCgZwb2xpY3kYASABKAsyFi5zcG90LnBvbGljeS52MS5Qb2xpY3kiWgoZTGlzdFBvbGljeVZlcnNpb25zUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEikKBHBhZ2UYAiABKAsyGy5zcG90LmNvbW1vbi52MS5QYWdlUmVxdWVzdCJyChpMaXN0UG9saWN5VmVyc2lvbnNSZXNwb25zZRIoCgh2ZXJzaW9ucxgBIAMoCzIWLnNwb3QucG9saWN5LnYxLlBvbGljeRIqCgRwYWdlGAIgASgLMhwuc3BvdC5jb21tb24udjEuUGFnZVJlc3BvbnNlIjwKFVJvbGxiYWNrUG9saWN5UmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKA0iQAoWUm9sbGJhY2tQb2xpY3lSZXNwb25zZRImCgZwb2xpY3kYASABKAsyFi5zcG90LnBvbGljeS52MS5Qb2xpY3ki9wEKDE5vZGVUZW1wbGF0ZRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEj0KDHJlcXVpcmVtZW50cxgDIAMoCzInLnNwb3QuY29tbW9uLnYxLk5vZGVTZWxlY3RvclJlcXVpcmVtZW50EjgKBmxhYmVscxgEIAMoCzIoLnNwb3QucG9saWN5LnYxLk5vZGVUZW1wbGF0ZS5MYWJlbHNFbnRyeRIlCgZ0YWludHMYBSADKAsyFS5zcG90LmNvbW1vbi52MS5UYWludBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIksKGUNyZWF0ZU5vZGVUZW1wbGF0ZVJlcXVlc3QSLgoIdGVtcGxhdGUYASABKAsyHC5zcG90LnBvbGljeS52MS5Ob2RlVGVtcGxhdGUiTAoaQ3JlYXRlTm9kZVRlbXBsYXRlUmVzcG9uc2USLgoIdGVtcGxhdGUYASABKAsyHC5zcG90LnBvbGljeS52MS5Ob2RlVGVtcGxhdGUiJAoWR2V0Tm9kZVRlbXBsYXRlUmVxdWVzdBIKCgJpZBgBIAEoCSJJChdHZXROb2RlVGVtcGxhdGVSZXNwb25zZRIuCgh0ZW1wbGF0ZRgBIAEoCzIcLnNwb3QucG9saWN5LnYxLk5vZGVUZW1wbGF0ZSJFChhMaXN0Tm9kZVRlbXBsYXRlc1JlcXVlc3QSKQoEcGFnZRgBIAEoCzIbLnNwb3QuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0IngKGUxpc3ROb2RlVGVtcGxhdGVzUmVzcG9uc2USLwoJdGVtcGxhdGVzGAEgAygLMhwuc3BvdC5wb2xpY3kudjEuTm9kZVRlbXBsYXRlEioKBHBhZ2UYAiABKAsyHC5zcG90LmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiSwoZVXBkYXRlTm9kZVRlbXBsYXRlUmVxdWVzdBIuCgh0ZW1wbGF0ZRgBIAEoCzIcLnNwb3QucG9saWN5LnYxLk5vZGVUZW1wbGF0ZSJMChpVcGRhdGVOb2RlVGVtcGxhdGVSZXNwb25zZRIuCgh0ZW1wbGF0ZRgBIAEoCzIcLnNwb3QucG9saWN5LnYxLk5vZGVUZW1wbGF0ZSInChlEZWxldGVOb2RlVGVtcGxhdGVSZXF1ZXN0EgoKAmlkGAEgASgJIhwKGkRlbGV0ZU5vZGVUZW1wbGF0ZVJlc3BvbnNlInYKCFNjaGVkdWxlEgoKAmlkGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSEgoKc2xlZXBfY3JvbhgDIAEoCRIRCgl3YWtlX2Nyb24YBCABKAkSEQoJdGltZV96b25lGAUgASgJEhAKCG11c3RfcnVuGAYgAygJIkMKFUNyZWF0ZVNjaGVkdWxlUmVxdWVzdBIqCghzY2hlZHVsZRgBIAEoCzIYLnNwb3QucG9saWN5LnYxLlNjaGVkdWxlIkQKFkNyZWF0ZVNjaGVkdWxlUmVzcG9uc2USKgoIc2NoZWR1bGUYASABKAsyGC5zcG90LnBvbGljeS52MS5TY2hlZHVsZSIqChRMaXN0U2NoZWR1bGVzUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJIkQKFUxpc3RTY2hlZHVsZXNSZXNwb25zZRIrCglzY2hlZHVsZXMYASADKAsyGC5zcG90LnBvbGljeS52MS5TY2hlZHVsZSIjChVEZWxldGVTY2hlZHVsZVJlcXVlc3QSCgoCaWQYASABKAkiGAoWRGVsZXRlU2NoZWR1bGVSZXNwb25zZSKcAQoVQ3JlYXRlT3ZlcnJpZGVSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSKgoEa2luZBgCIAEoDjIcLnNwb3QucG9saWN5LnYxLk92ZXJyaWRlS2luZBISCgp3YWtlX2hvdXJzGAMgASgNEi8KC3NsZWVwX3VudGlsGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIYChZDcmVhdGVPdmVycmlkZVJlc3BvbnNlIlYKClRyYW5zaXRpb24SEgoKY2x1c3Rlcl9pZBgBIAEoCRIMCgRraW5kGAIgASgJEiYKAmF0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI7ChZMaXN0VHJhbnNpdGlvbnNSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSDQoFY291bnQYAiABKA0ijAEKF0xpc3RUcmFuc2l0aW9uc1Jlc3BvbnNlEi8KC3RyYW5zaXRpb25zGAEgAygLMhouc3BvdC5wb2xpY3kudjEuVHJhbnNpdGlvbhIOCgZhc2xlZXAYAiABKAgSMAoIbGFzdF9ydW4YAyABKAsyHi5zcG90LnBvbGljeS52MS5IaWJlcm5hdGlvblJ1biJ3Cg1DYXBhY2l0eUdyb3VwEiIKBHBvb2wYASABKAsyFC5zcG90LmNvbW1vbi52MS5Qb29sEjMKDWNhcGFjaXR5X3R5cGUYAiABKA4yHC5zcG90LmNvbW1vbi52MS5DYXBhY2l0eVR5cGUSDQoFY291bnQYAyABKA0iqwEKD0hpYmVybmF0aW9uU3RlcBIMCgRraW5kGAEgASgJEhEKCW5vZGVfbmFtZRgCIAEoCRIvCghjYXBhY2l0eRgDIAEoCzIdLnNwb3QucG9saWN5LnYxLkNhcGFjaXR5R3JvdXASNQoGc3RhdHVzGAQgASgOMiUuc3BvdC5wb2xpY3kudjEuSGliZXJuYXRpb25TdGVwU3RhdHVzEg8KB21lc3NhZ2UYBSABKAki2gIKDkhpYmVybmF0aW9uUnVuEgoKAmlkGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSDAoEa2luZBgDIAEoCRI0CgZzdGF0dXMYBCABKA4yJC5zcG90LnBvbGljeS52MS5IaWJlcm5hdGlvblJ1blN0YXR1cxIOCgZyZWFzb24YBSABKAkSLwoIY2FwYWNpdHkYBiADKAsyHS5zcG90LnBvbGljeS52MS5DYXBhY2l0eUdyb3VwEhIKCmtlcHRfbm9kZXMYByADKAkSLgoFc3RlcHMYCCADKAsyHy5zcG90LnBvbGljeS52MS5IaWJlcm5hdGlvblN0ZXASLgoKc3RhcnRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlsKGkxpc3RIaWJlcm5hdGlvblJ1bnNSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSKQoEcGFnZRgCIAEoCzIbLnNwb3QuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0IncKG0xpc3RIaWJlcm5hdGlvblJ1bnNSZXNwb25zZRIsCgRydW5zGAEgAygLMh4uc3BvdC5wb2xpY3kudjEuSGliZXJuYXRpb25SdW4SKgoEcGFnZRgCIAEoCzIcLnNwb3QuY29tbW9uLnYxLlBhZ2VSZXNwb25zZSqhAQoRQ29uc29saWRhdGlvbk1vZGUSIgoeQ09OU09MSURBVElPTl9NT0RFX1VOU1BFQ0lGSUVEEAASGgoWQ09OU09MSURBVElPTl9NT0RFX09GRhABEiEKHUNPTlNPTElEQVRJT05fTU9ERV9XSEVOX0VNUFRZEAISKQolQ09OU09MSURBVElPTl9NT0RFX1dIRU5fVU5ERVJVVElMSVpFRBADKmgKDE92ZXJyaWRlS2luZBIdChlPVkVSUklERV9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWT1ZFUlJJREVfS0lORF9XQUtFX0ZPUhABEh0KGU9WRVJSSURFX0tJTkRfU0xFRVBfVU5USUwQAirPAQoUSGliZXJuYXRpb25SdW5TdGF0dXMSJgoiSElCRVJOQVRJT05fUlVOX1NUQVRVU19VTlNQRUNJRklFRBAAEiIKHkhJQkVSTkFUSU9OX1JVTl9TVEFUVVNfUlVOTklORxABEiQKIEhJQkVSTkFUSU9OX1JVTl9TVEFUVVNfU1VDQ0VFREVEEAISIQodSElCRVJOQVRJT05fUlVOX1NUQVRVU19GQUlMRUQQAxIiCh5ISUJFUk5BVElPTl9SVU5fU1RBVFVTX1JFRlVTRUQQBCr6AQoVSGliZXJuYXRpb25TdGVwU3RhdHVzEicKI0hJQkVSTkFUSU9OX1NURVBfU1RBVFVTX1VOU1BFQ0lGSUVEEAASIwofSElCRVJOQVRJT05fU1RFUF9TVEFUVVNfUEVORElORxABEiMKH0hJQkVSTkFUSU9OX1NURVBfU1RBVFVTX1JVTk5JTkcQAhIlCiFISUJFUk5BVElPTl9TVEVQX1NUQVRVU19TVUNDRUVERUQQAxIiCh5ISUJFUk5BVElPTl9TVEVQX1NUQVRVU19GQUlMRUQQBBIjCh9ISUJFUk5BVElPTl9TVEVQX1NUQVRVU19TS0lQUEVEEAUypwUKDVBvbGljeVNlcnZpY2USUAoJR2V0UG9saWN5EiAuc3BvdC5wb2xpY3kudjEuR2V0UG9saWN5UmVxdWVzdBohLnNwb3QucG9saWN5LnYxLkdldFBvbGljeVJlc3BvbnNlElkKDFVwZGF0ZVBvbGljeRIjLnNwb3QucG9saWN5LnYxLlVwZGF0ZVBvbGljeVJlcXVlc3QaJC5zcG90LnBvbGljeS52MS5VcGRhdGVQb2xpY3lSZXNwb25zZRJfCg5WYWxpZGF0ZVBvbGljeRIlLnNwb3QucG9saWN5LnYxLlZhbGlkYXRlUG9saWN5UmVxdWVzdBomLnNwb3QucG9saWN5LnYxLlZhbGlkYXRlUG9saWN5UmVzcG9uc2USXAoNUHJldmlld1BvbGljeRIkLnNwb3QucG9saWN5LnYxLlByZXZpZXdQb2xpY3lSZXF1ZXN0GiUuc3BvdC5wb2xpY3kudjEuUHJldmlld1BvbGljeVJlc3BvbnNlEmsKEkxpc3RQb2xpY3lWZXJzaW9ucxIpLnNwb3QucG9saWN5LnYxLkxpc3RQb2xpY3lWZXJzaW9uc1JlcXVlc3QaKi5zcG90LnBvbGljeS52MS5MaXN0UG9saWN5VmVyc2lvbnNSZXNwb25zZRJfCg5Sb2xsYmFja1BvbGljeRIlLnNwb3QucG9saWN5LnYxLlJvbGxiYWNrUG9saWN5UmVxdWVzdBomLnNwb3QucG9saWN5LnYxLlJvbGxiYWNrUG9saWN5UmVzcG9uc2USXAoNUmVzb2x2ZVBvbGljeRIkLnNwb3QucG9saWN5LnYxLlJlc29sdmVQb2xpY3lSZXF1ZXN0GiUuc3BvdC5wb2xpY3kudjEuUmVzb2x2ZVBvbGljeVJlc3BvbnNlMqoEChNOb2RlVGVtcGxhdGVTZXJ2aWNlEmsKEkNyZWF0ZU5vZGVUZW1wbGF0ZRIpLnNwb3QucG9saWN5LnYxLkNyZWF0ZU5vZGVUZW1wbGF0ZVJlcXVlc3QaKi5zcG90LnBvbGljeS52MS5DcmVhdGVOb2RlVGVtcGxhdGVSZXNwb25zZRJiCg9HZXROb2RlVGVtcGxhdGUSJi5zcG90LnBvbGljeS52MS5HZXROb2RlVGVtcGxhdGVSZXF1ZXN0Gicuc3BvdC5wb2xpY3kudjEuR2V0Tm9kZVRlbXBsYXRlUmVzcG9uc2USaAoRTGlzdE5vZGVUZW1wbGF0ZXMSKC5zcG90LnBvbGljeS52MS5MaXN0Tm9kZVRlbXBsYXRlc1JlcXVlc3QaKS5zcG90LnBvbGljeS52MS5MaXN0Tm9kZVRlbXBsYXRlc1Jlc3BvbnNlEmsKElVwZGF0ZU5vZGVUZW1wbGF0ZRIpLnNwb3QucG9saWN5LnYxLlVwZGF0ZU5vZGVUZW1wbGF0ZVJlcXVlc3QaKi5zcG90LnBvbGljeS52MS5VcGRhdGVOb2RlVGVtcGxhdGVSZXNwb25zZRJrChJEZWxldGVOb2RlVGVtcGxhdGUSKS5zcG90LnBvbGljeS52MS5EZWxldGVOb2RlVGVtcGxhdGVSZXF1ZXN0Giouc3BvdC5wb2xpY3kudjEuRGVsZXRlTm9kZVRlbXBsYXRlUmVzcG9uc2Uy6QQKEkhpYmVybmF0aW9uU2VydmljZRJfCg5DcmVhdGVTY2hlZHVsZRIlLnNwb3QucG9saWN5LnYxLkNyZWF0ZVNjaGVkdWxlUmVxdWVzdBomLnNwb3QucG9saWN5LnYxLkNyZWF0ZVNjaGVkdWxlUmVzcG9uc2USXAoNTGlzdFNjaGVkdWxlcxIkLnNwb3QucG9saWN5LnYxLkxpc3RTY2hlZHVsZXNSZXF1ZXN0GiUuc3BvdC5wb2xpY3kudjEuTGlzdFNjaGVkdWxlc1Jlc3BvbnNlEl8KDkRlbGV0ZVNjaGVkdWxlEiUuc3BvdC5wb2xpY3kudjEuRGVsZXRlU2NoZWR1bGVSZXF1ZXN0GiYuc3BvdC5wb2xpY3kudjEuRGVsZXRlU2NoZWR1bGVSZXNwb25zZRJfCg5DcmVhdGVPdmVycmlkZRIlLnNwb3QucG9saWN5LnYxLkNyZWF0ZU92ZXJyaWRlUmVxdWVzdBomLnNwb3QucG9saWN5LnYxLkNyZWF0ZU92ZXJyaWRlUmVzcG9uc2USYgoPTGlzdFRyYW5zaXRpb25zEiYuc3BvdC5wb2xpY3kudjEuTGlzdFRyYW5zaXRpb25zUmVxdWVzdBonLnNwb3QucG9saWN5LnYxLkxpc3RUcmFuc2l0aW9uc1Jlc3BvbnNlEm4KE0xpc3RIaWJlcm5hdGlvblJ1bnMSKi5zcG90LnBvbGljeS52MS5MaXN0SGliZXJuYXRpb25SdW5zUmVxdWVzdBorLnNwb3QucG9saWN5LnYxLkxpc3RIaWJlcm5hdGlvblJ1bnNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_spot_common_v1_common]);
 
 /**
+ * How many nodes the optimizer may disrupt at once. An absent budget means the built-in one
+ * (20 % of the nodes); a present budget with both limits 0 allows no disruption at all, which
+ * contradicts consolidation. A limit of 0 beside a non-zero one means "no limit by this measure".
+ *
  * @generated from message spot.policy.v1.DisruptionBudget
  */
 export type DisruptionBudget = Message<"spot.policy.v1.DisruptionBudget"> & {
@@ -31,13 +35,18 @@ export type DisruptionBudget = Message<"spot.policy.v1.DisruptionBudget"> & {
   maxPercent: number;
 
   /**
-   * Cron expressions of when disruption is allowed, evaluated in time_zone.
+   * Cron expressions (5 or 6 fields) of when disruption is allowed, evaluated in time_zone: the
+   * optimizer may disrupt nodes for consolidation during every minute an expression matches
+   * ("* 1-5 * * MON-FRI": 01:00 to 05:59 on weekdays). None: always. Interruption responses
+   * never wait for a window.
    *
    * @generated from field: repeated string windows = 3;
    */
   windows: string[];
 
   /**
+   * IANA zone name ("Europe/Berlin"); empty means UTC.
+   *
    * @generated from field: string time_zone = 4;
    */
   timeZone: string;
@@ -55,7 +64,8 @@ export const DisruptionBudgetSchema: GenMessage<DisruptionBudget> = /*@__PURE__*
  */
 export type Policy = Message<"spot.policy.v1.Policy"> & {
   /**
-   * Empty for the tenant default.
+   * Empty for the tenant default. GetPolicy of a cluster without its own policy answers the
+   * tenant default (cluster_id empty), or the built-in one (version 0, never saved).
    *
    * @generated from field: string cluster_id = 1;
    */
@@ -67,11 +77,15 @@ export type Policy = Message<"spot.policy.v1.Policy"> & {
   version: number;
 
   /**
+   * The highest share of nodes on spot, 0 to 100.
+   *
    * @generated from field: uint32 spot_percent = 3;
    */
   spotPercent: number;
 
   /**
+   * At least this many nodes are on-demand, at most 1000.
+   *
    * @generated from field: uint32 on_demand_base = 4;
    */
   onDemandBase: number;
@@ -107,21 +121,31 @@ export type Policy = Message<"spot.policy.v1.Policy"> & {
   nodeTemplateIds: string[];
 
   /**
+   * The highest spot advisor interruption bucket admitted for spot capacity, 0 to 4 (0: under
+   * 5 % interruptions a month, 4: over 20 %, so 4 admits every bucket). 0, the proto default, is
+   * the strictest: a policy that forgets the field takes less risk, never more.
+   *
    * @generated from field: int32 max_interruption_bucket = 11;
    */
   maxInterruptionBucket: number;
 
   /**
+   * Spot nodes spread over at least this many distinct (type, zone) pools; 0: no requirement.
+   *
    * @generated from field: uint32 min_pools = 12;
    */
   minPools: number;
 
   /**
+   * 0: no cap.
+   *
    * @generated from field: double max_usd_per_vcpu_hour = 13;
    */
   maxUsdPerVcpuHour: number;
 
   /**
+   * UNSPECIFIED is stored as the built-in mode (WHEN_UNDERUTILIZED).
+   *
    * @generated from field: spot.policy.v1.ConsolidationMode consolidation = 14;
    */
   consolidation: ConsolidationMode;
@@ -365,6 +389,45 @@ export const PreviewPolicyResponseSchema: GenMessage<PreviewPolicyResponse> = /*
   messageDesc(file_spot_policy_v1_policy, 11);
 
 /**
+ * @generated from message spot.policy.v1.ResolvePolicyRequest
+ */
+export type ResolvePolicyRequest = Message<"spot.policy.v1.ResolvePolicyRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string cluster_id = 2;
+   */
+  clusterId: string;
+};
+
+/**
+ * Describes the message spot.policy.v1.ResolvePolicyRequest.
+ * Use `create(ResolvePolicyRequestSchema)` to create a new message.
+ */
+export const ResolvePolicyRequestSchema: GenMessage<ResolvePolicyRequest> = /*@__PURE__*/
+  messageDesc(file_spot_policy_v1_policy, 12);
+
+/**
+ * @generated from message spot.policy.v1.ResolvePolicyResponse
+ */
+export type ResolvePolicyResponse = Message<"spot.policy.v1.ResolvePolicyResponse"> & {
+  /**
+   * @generated from field: spot.policy.v1.Policy policy = 1;
+   */
+  policy?: Policy | undefined;
+};
+
+/**
+ * Describes the message spot.policy.v1.ResolvePolicyResponse.
+ * Use `create(ResolvePolicyResponseSchema)` to create a new message.
+ */
+export const ResolvePolicyResponseSchema: GenMessage<ResolvePolicyResponse> = /*@__PURE__*/
+  messageDesc(file_spot_policy_v1_policy, 13);
+
+/**
  * @generated from message spot.policy.v1.ListPolicyVersionsRequest
  */
 export type ListPolicyVersionsRequest = Message<"spot.policy.v1.ListPolicyVersionsRequest"> & {
@@ -384,7 +447,7 @@ export type ListPolicyVersionsRequest = Message<"spot.policy.v1.ListPolicyVersio
  * Use `create(ListPolicyVersionsRequestSchema)` to create a new message.
  */
 export const ListPolicyVersionsRequestSchema: GenMessage<ListPolicyVersionsRequest> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 12);
+  messageDesc(file_spot_policy_v1_policy, 14);
 
 /**
  * @generated from message spot.policy.v1.ListPolicyVersionsResponse
@@ -406,7 +469,7 @@ export type ListPolicyVersionsResponse = Message<"spot.policy.v1.ListPolicyVersi
  * Use `create(ListPolicyVersionsResponseSchema)` to create a new message.
  */
 export const ListPolicyVersionsResponseSchema: GenMessage<ListPolicyVersionsResponse> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 13);
+  messageDesc(file_spot_policy_v1_policy, 15);
 
 /**
  * @generated from message spot.policy.v1.RollbackPolicyRequest
@@ -428,7 +491,7 @@ export type RollbackPolicyRequest = Message<"spot.policy.v1.RollbackPolicyReques
  * Use `create(RollbackPolicyRequestSchema)` to create a new message.
  */
 export const RollbackPolicyRequestSchema: GenMessage<RollbackPolicyRequest> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 14);
+  messageDesc(file_spot_policy_v1_policy, 16);
 
 /**
  * @generated from message spot.policy.v1.RollbackPolicyResponse
@@ -445,7 +508,7 @@ export type RollbackPolicyResponse = Message<"spot.policy.v1.RollbackPolicyRespo
  * Use `create(RollbackPolicyResponseSchema)` to create a new message.
  */
 export const RollbackPolicyResponseSchema: GenMessage<RollbackPolicyResponse> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 15);
+  messageDesc(file_spot_policy_v1_policy, 17);
 
 /**
  * @generated from message spot.policy.v1.NodeTemplate
@@ -482,7 +545,7 @@ export type NodeTemplate = Message<"spot.policy.v1.NodeTemplate"> & {
  * Use `create(NodeTemplateSchema)` to create a new message.
  */
 export const NodeTemplateSchema: GenMessage<NodeTemplate> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 16);
+  messageDesc(file_spot_policy_v1_policy, 18);
 
 /**
  * @generated from message spot.policy.v1.CreateNodeTemplateRequest
@@ -499,7 +562,7 @@ export type CreateNodeTemplateRequest = Message<"spot.policy.v1.CreateNodeTempla
  * Use `create(CreateNodeTemplateRequestSchema)` to create a new message.
  */
 export const CreateNodeTemplateRequestSchema: GenMessage<CreateNodeTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 17);
+  messageDesc(file_spot_policy_v1_policy, 19);
 
 /**
  * @generated from message spot.policy.v1.CreateNodeTemplateResponse
@@ -516,7 +579,7 @@ export type CreateNodeTemplateResponse = Message<"spot.policy.v1.CreateNodeTempl
  * Use `create(CreateNodeTemplateResponseSchema)` to create a new message.
  */
 export const CreateNodeTemplateResponseSchema: GenMessage<CreateNodeTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 18);
+  messageDesc(file_spot_policy_v1_policy, 20);
 
 /**
  * @generated from message spot.policy.v1.GetNodeTemplateRequest
@@ -533,7 +596,7 @@ export type GetNodeTemplateRequest = Message<"spot.policy.v1.GetNodeTemplateRequ
  * Use `create(GetNodeTemplateRequestSchema)` to create a new message.
  */
 export const GetNodeTemplateRequestSchema: GenMessage<GetNodeTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 19);
+  messageDesc(file_spot_policy_v1_policy, 21);
 
 /**
  * @generated from message spot.policy.v1.GetNodeTemplateResponse
@@ -550,7 +613,7 @@ export type GetNodeTemplateResponse = Message<"spot.policy.v1.GetNodeTemplateRes
  * Use `create(GetNodeTemplateResponseSchema)` to create a new message.
  */
 export const GetNodeTemplateResponseSchema: GenMessage<GetNodeTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 20);
+  messageDesc(file_spot_policy_v1_policy, 22);
 
 /**
  * @generated from message spot.policy.v1.ListNodeTemplatesRequest
@@ -567,7 +630,7 @@ export type ListNodeTemplatesRequest = Message<"spot.policy.v1.ListNodeTemplates
  * Use `create(ListNodeTemplatesRequestSchema)` to create a new message.
  */
 export const ListNodeTemplatesRequestSchema: GenMessage<ListNodeTemplatesRequest> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 21);
+  messageDesc(file_spot_policy_v1_policy, 23);
 
 /**
  * @generated from message spot.policy.v1.ListNodeTemplatesResponse
@@ -589,7 +652,7 @@ export type ListNodeTemplatesResponse = Message<"spot.policy.v1.ListNodeTemplate
  * Use `create(ListNodeTemplatesResponseSchema)` to create a new message.
  */
 export const ListNodeTemplatesResponseSchema: GenMessage<ListNodeTemplatesResponse> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 22);
+  messageDesc(file_spot_policy_v1_policy, 24);
 
 /**
  * @generated from message spot.policy.v1.UpdateNodeTemplateRequest
@@ -606,7 +669,7 @@ export type UpdateNodeTemplateRequest = Message<"spot.policy.v1.UpdateNodeTempla
  * Use `create(UpdateNodeTemplateRequestSchema)` to create a new message.
  */
 export const UpdateNodeTemplateRequestSchema: GenMessage<UpdateNodeTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 23);
+  messageDesc(file_spot_policy_v1_policy, 25);
 
 /**
  * @generated from message spot.policy.v1.UpdateNodeTemplateResponse
@@ -623,7 +686,7 @@ export type UpdateNodeTemplateResponse = Message<"spot.policy.v1.UpdateNodeTempl
  * Use `create(UpdateNodeTemplateResponseSchema)` to create a new message.
  */
 export const UpdateNodeTemplateResponseSchema: GenMessage<UpdateNodeTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 24);
+  messageDesc(file_spot_policy_v1_policy, 26);
 
 /**
  * @generated from message spot.policy.v1.DeleteNodeTemplateRequest
@@ -640,7 +703,7 @@ export type DeleteNodeTemplateRequest = Message<"spot.policy.v1.DeleteNodeTempla
  * Use `create(DeleteNodeTemplateRequestSchema)` to create a new message.
  */
 export const DeleteNodeTemplateRequestSchema: GenMessage<DeleteNodeTemplateRequest> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 25);
+  messageDesc(file_spot_policy_v1_policy, 27);
 
 /**
  * @generated from message spot.policy.v1.DeleteNodeTemplateResponse
@@ -653,7 +716,7 @@ export type DeleteNodeTemplateResponse = Message<"spot.policy.v1.DeleteNodeTempl
  * Use `create(DeleteNodeTemplateResponseSchema)` to create a new message.
  */
 export const DeleteNodeTemplateResponseSchema: GenMessage<DeleteNodeTemplateResponse> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 26);
+  messageDesc(file_spot_policy_v1_policy, 28);
 
 /**
  * @generated from message spot.policy.v1.Schedule
@@ -697,7 +760,7 @@ export type Schedule = Message<"spot.policy.v1.Schedule"> & {
  * Use `create(ScheduleSchema)` to create a new message.
  */
 export const ScheduleSchema: GenMessage<Schedule> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 27);
+  messageDesc(file_spot_policy_v1_policy, 29);
 
 /**
  * @generated from message spot.policy.v1.CreateScheduleRequest
@@ -714,7 +777,7 @@ export type CreateScheduleRequest = Message<"spot.policy.v1.CreateScheduleReques
  * Use `create(CreateScheduleRequestSchema)` to create a new message.
  */
 export const CreateScheduleRequestSchema: GenMessage<CreateScheduleRequest> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 28);
+  messageDesc(file_spot_policy_v1_policy, 30);
 
 /**
  * @generated from message spot.policy.v1.CreateScheduleResponse
@@ -731,7 +794,7 @@ export type CreateScheduleResponse = Message<"spot.policy.v1.CreateScheduleRespo
  * Use `create(CreateScheduleResponseSchema)` to create a new message.
  */
 export const CreateScheduleResponseSchema: GenMessage<CreateScheduleResponse> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 29);
+  messageDesc(file_spot_policy_v1_policy, 31);
 
 /**
  * @generated from message spot.policy.v1.ListSchedulesRequest
@@ -748,7 +811,7 @@ export type ListSchedulesRequest = Message<"spot.policy.v1.ListSchedulesRequest"
  * Use `create(ListSchedulesRequestSchema)` to create a new message.
  */
 export const ListSchedulesRequestSchema: GenMessage<ListSchedulesRequest> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 30);
+  messageDesc(file_spot_policy_v1_policy, 32);
 
 /**
  * @generated from message spot.policy.v1.ListSchedulesResponse
@@ -765,7 +828,7 @@ export type ListSchedulesResponse = Message<"spot.policy.v1.ListSchedulesRespons
  * Use `create(ListSchedulesResponseSchema)` to create a new message.
  */
 export const ListSchedulesResponseSchema: GenMessage<ListSchedulesResponse> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 31);
+  messageDesc(file_spot_policy_v1_policy, 33);
 
 /**
  * @generated from message spot.policy.v1.DeleteScheduleRequest
@@ -782,7 +845,7 @@ export type DeleteScheduleRequest = Message<"spot.policy.v1.DeleteScheduleReques
  * Use `create(DeleteScheduleRequestSchema)` to create a new message.
  */
 export const DeleteScheduleRequestSchema: GenMessage<DeleteScheduleRequest> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 32);
+  messageDesc(file_spot_policy_v1_policy, 34);
 
 /**
  * @generated from message spot.policy.v1.DeleteScheduleResponse
@@ -795,7 +858,7 @@ export type DeleteScheduleResponse = Message<"spot.policy.v1.DeleteScheduleRespo
  * Use `create(DeleteScheduleResponseSchema)` to create a new message.
  */
 export const DeleteScheduleResponseSchema: GenMessage<DeleteScheduleResponse> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 33);
+  messageDesc(file_spot_policy_v1_policy, 35);
 
 /**
  * @generated from message spot.policy.v1.CreateOverrideRequest
@@ -827,7 +890,7 @@ export type CreateOverrideRequest = Message<"spot.policy.v1.CreateOverrideReques
  * Use `create(CreateOverrideRequestSchema)` to create a new message.
  */
 export const CreateOverrideRequestSchema: GenMessage<CreateOverrideRequest> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 34);
+  messageDesc(file_spot_policy_v1_policy, 36);
 
 /**
  * @generated from message spot.policy.v1.CreateOverrideResponse
@@ -840,7 +903,7 @@ export type CreateOverrideResponse = Message<"spot.policy.v1.CreateOverrideRespo
  * Use `create(CreateOverrideResponseSchema)` to create a new message.
  */
 export const CreateOverrideResponseSchema: GenMessage<CreateOverrideResponse> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 35);
+  messageDesc(file_spot_policy_v1_policy, 37);
 
 /**
  * @generated from message spot.policy.v1.Transition
@@ -869,7 +932,7 @@ export type Transition = Message<"spot.policy.v1.Transition"> & {
  * Use `create(TransitionSchema)` to create a new message.
  */
 export const TransitionSchema: GenMessage<Transition> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 36);
+  messageDesc(file_spot_policy_v1_policy, 38);
 
 /**
  * @generated from message spot.policy.v1.ListTransitionsRequest
@@ -891,7 +954,7 @@ export type ListTransitionsRequest = Message<"spot.policy.v1.ListTransitionsRequ
  * Use `create(ListTransitionsRequestSchema)` to create a new message.
  */
 export const ListTransitionsRequestSchema: GenMessage<ListTransitionsRequest> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 37);
+  messageDesc(file_spot_policy_v1_policy, 39);
 
 /**
  * @generated from message spot.policy.v1.ListTransitionsResponse
@@ -901,6 +964,20 @@ export type ListTransitionsResponse = Message<"spot.policy.v1.ListTransitionsRes
    * @generated from field: repeated spot.policy.v1.Transition transitions = 1;
    */
   transitions: Transition[];
+
+  /**
+   * Whether the cluster should be asleep now (schedules and overrides together).
+   *
+   * @generated from field: bool asleep = 2;
+   */
+  asleep: boolean;
+
+  /**
+   * The newest hibernate or wake run, if any.
+   *
+   * @generated from field: spot.policy.v1.HibernationRun last_run = 3;
+   */
+  lastRun?: HibernationRun | undefined;
 };
 
 /**
@@ -908,7 +985,191 @@ export type ListTransitionsResponse = Message<"spot.policy.v1.ListTransitionsRes
  * Use `create(ListTransitionsResponseSchema)` to create a new message.
  */
 export const ListTransitionsResponseSchema: GenMessage<ListTransitionsResponse> = /*@__PURE__*/
-  messageDesc(file_spot_policy_v1_policy, 38);
+  messageDesc(file_spot_policy_v1_policy, 40);
+
+/**
+ * Nodes of one pool and capacity type.
+ *
+ * @generated from message spot.policy.v1.CapacityGroup
+ */
+export type CapacityGroup = Message<"spot.policy.v1.CapacityGroup"> & {
+  /**
+   * @generated from field: spot.common.v1.Pool pool = 1;
+   */
+  pool?: Pool | undefined;
+
+  /**
+   * @generated from field: spot.common.v1.CapacityType capacity_type = 2;
+   */
+  capacityType: CapacityType;
+
+  /**
+   * @generated from field: uint32 count = 3;
+   */
+  count: number;
+};
+
+/**
+ * Describes the message spot.policy.v1.CapacityGroup.
+ * Use `create(CapacityGroupSchema)` to create a new message.
+ */
+export const CapacityGroupSchema: GenMessage<CapacityGroup> = /*@__PURE__*/
+  messageDesc(file_spot_policy_v1_policy, 41);
+
+/**
+ * @generated from message spot.policy.v1.HibernationStep
+ */
+export type HibernationStep = Message<"spot.policy.v1.HibernationStep"> & {
+  /**
+   * "cordon", "drain", "terminate", "launch" or "wait_ready".
+   *
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * cordon, drain, terminate.
+   *
+   * @generated from field: string node_name = 2;
+   */
+  nodeName: string;
+
+  /**
+   * launch.
+   *
+   * @generated from field: spot.policy.v1.CapacityGroup capacity = 3;
+   */
+  capacity?: CapacityGroup | undefined;
+
+  /**
+   * @generated from field: spot.policy.v1.HibernationStepStatus status = 4;
+   */
+  status: HibernationStepStatus;
+
+  /**
+   * @generated from field: string message = 5;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message spot.policy.v1.HibernationStep.
+ * Use `create(HibernationStepSchema)` to create a new message.
+ */
+export const HibernationStepSchema: GenMessage<HibernationStep> = /*@__PURE__*/
+  messageDesc(file_spot_policy_v1_policy, 42);
+
+/**
+ * @generated from message spot.policy.v1.HibernationRun
+ */
+export type HibernationRun = Message<"spot.policy.v1.HibernationRun"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string cluster_id = 2;
+   */
+  clusterId: string;
+
+  /**
+   * "hibernate" or "wake".
+   *
+   * @generated from field: string kind = 3;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: spot.policy.v1.HibernationRunStatus status = 4;
+   */
+  status: HibernationRunStatus;
+
+  /**
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * The capacity the cluster had before it hibernated, which a wake restores.
+   *
+   * @generated from field: repeated spot.policy.v1.CapacityGroup capacity = 6;
+   */
+  capacity: CapacityGroup[];
+
+  /**
+   * Nodes left running because they host must-run workloads.
+   *
+   * @generated from field: repeated string kept_nodes = 7;
+   */
+  keptNodes: string[];
+
+  /**
+   * @generated from field: repeated spot.policy.v1.HibernationStep steps = 8;
+   */
+  steps: HibernationStep[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp started_at = 9;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp finished_at = 10;
+   */
+  finishedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message spot.policy.v1.HibernationRun.
+ * Use `create(HibernationRunSchema)` to create a new message.
+ */
+export const HibernationRunSchema: GenMessage<HibernationRun> = /*@__PURE__*/
+  messageDesc(file_spot_policy_v1_policy, 43);
+
+/**
+ * @generated from message spot.policy.v1.ListHibernationRunsRequest
+ */
+export type ListHibernationRunsRequest = Message<"spot.policy.v1.ListHibernationRunsRequest"> & {
+  /**
+   * @generated from field: string cluster_id = 1;
+   */
+  clusterId: string;
+
+  /**
+   * @generated from field: spot.common.v1.PageRequest page = 2;
+   */
+  page?: PageRequest | undefined;
+};
+
+/**
+ * Describes the message spot.policy.v1.ListHibernationRunsRequest.
+ * Use `create(ListHibernationRunsRequestSchema)` to create a new message.
+ */
+export const ListHibernationRunsRequestSchema: GenMessage<ListHibernationRunsRequest> = /*@__PURE__*/
+  messageDesc(file_spot_policy_v1_policy, 44);
+
+/**
+ * @generated from message spot.policy.v1.ListHibernationRunsResponse
+ */
+export type ListHibernationRunsResponse = Message<"spot.policy.v1.ListHibernationRunsResponse"> & {
+  /**
+   * @generated from field: repeated spot.policy.v1.HibernationRun runs = 1;
+   */
+  runs: HibernationRun[];
+
+  /**
+   * @generated from field: spot.common.v1.PageResponse page = 2;
+   */
+  page?: PageResponse | undefined;
+};
+
+/**
+ * Describes the message spot.policy.v1.ListHibernationRunsResponse.
+ * Use `create(ListHibernationRunsResponseSchema)` to create a new message.
+ */
+export const ListHibernationRunsResponseSchema: GenMessage<ListHibernationRunsResponse> = /*@__PURE__*/
+  messageDesc(file_spot_policy_v1_policy, 45);
 
 /**
  * @generated from enum spot.policy.v1.ConsolidationMode
@@ -968,6 +1229,85 @@ export const OverrideKindSchema: GenEnum<OverrideKind> = /*@__PURE__*/
   enumDesc(file_spot_policy_v1_policy, 1);
 
 /**
+ * @generated from enum spot.policy.v1.HibernationRunStatus
+ */
+export enum HibernationRunStatus {
+  /**
+   * @generated from enum value: HIBERNATION_RUN_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: HIBERNATION_RUN_STATUS_RUNNING = 1;
+   */
+  RUNNING = 1,
+
+  /**
+   * @generated from enum value: HIBERNATION_RUN_STATUS_SUCCEEDED = 2;
+   */
+  SUCCEEDED = 2,
+
+  /**
+   * @generated from enum value: HIBERNATION_RUN_STATUS_FAILED = 3;
+   */
+  FAILED = 3,
+
+  /**
+   * Safe mode or the cluster's dry-run stopped it: the reason says which.
+   *
+   * @generated from enum value: HIBERNATION_RUN_STATUS_REFUSED = 4;
+   */
+  REFUSED = 4,
+}
+
+/**
+ * Describes the enum spot.policy.v1.HibernationRunStatus.
+ */
+export const HibernationRunStatusSchema: GenEnum<HibernationRunStatus> = /*@__PURE__*/
+  enumDesc(file_spot_policy_v1_policy, 2);
+
+/**
+ * @generated from enum spot.policy.v1.HibernationStepStatus
+ */
+export enum HibernationStepStatus {
+  /**
+   * @generated from enum value: HIBERNATION_STEP_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: HIBERNATION_STEP_STATUS_PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * @generated from enum value: HIBERNATION_STEP_STATUS_RUNNING = 2;
+   */
+  RUNNING = 2,
+
+  /**
+   * @generated from enum value: HIBERNATION_STEP_STATUS_SUCCEEDED = 3;
+   */
+  SUCCEEDED = 3,
+
+  /**
+   * @generated from enum value: HIBERNATION_STEP_STATUS_FAILED = 4;
+   */
+  FAILED = 4,
+
+  /**
+   * @generated from enum value: HIBERNATION_STEP_STATUS_SKIPPED = 5;
+   */
+  SKIPPED = 5,
+}
+
+/**
+ * Describes the enum spot.policy.v1.HibernationStepStatus.
+ */
+export const HibernationStepStatusSchema: GenEnum<HibernationStepStatus> = /*@__PURE__*/
+  enumDesc(file_spot_policy_v1_policy, 3);
+
+/**
  * One policy per cluster, with a tenant default. Every change is versioned.
  *
  * @generated from service spot.policy.v1.PolicyService
@@ -1020,6 +1360,17 @@ export const PolicyService: GenService<{
     methodKind: "unary";
     input: typeof RollbackPolicyRequestSchema;
     output: typeof RollbackPolicyResponseSchema;
+  },
+  /**
+   * Internal (platform services only): the policy in force for a cluster of a tenant, for the
+   * optimizer. The caller has already checked that the cluster is the tenant's.
+   *
+   * @generated from rpc spot.policy.v1.PolicyService.ResolvePolicy
+   */
+  resolvePolicy: {
+    methodKind: "unary";
+    input: typeof ResolvePolicyRequestSchema;
+    output: typeof ResolvePolicyResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_spot_policy_v1_policy, 0);
@@ -1118,6 +1469,16 @@ export const HibernationService: GenService<{
     methodKind: "unary";
     input: typeof ListTransitionsRequestSchema;
     output: typeof ListTransitionsResponseSchema;
+  },
+  /**
+   * The hibernate and wake runs of a cluster, newest first: their steps, progress and results.
+   *
+   * @generated from rpc spot.policy.v1.HibernationService.ListHibernationRuns
+   */
+  listHibernationRuns: {
+    methodKind: "unary";
+    input: typeof ListHibernationRunsRequestSchema;
+    output: typeof ListHibernationRunsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_spot_policy_v1_policy, 2);
