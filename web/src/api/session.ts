@@ -48,3 +48,13 @@ export function onSessionChange(listener: Listener): () => void {
   listeners.add(listener);
   return () => listeners.delete(listener);
 }
+
+// Another tab signed in, refreshed or signed out: follow it.
+if (typeof window !== "undefined") {
+  window.addEventListener("storage", (event) => {
+    if (event.key === KEY || event.key === null) {
+      const session = loadSession();
+      listeners.forEach((listener) => listener(session));
+    }
+  });
+}
