@@ -49,7 +49,10 @@ export function CostChart({ clusterId, className = "" }: { clusterId: string; cl
         isEmpty={(points) => points.length === 0}
         empty={<Empty title="No cost samples yet">They appear once a cluster's agent reports its nodes.</Empty>}
       >
-        {(points) => (
+        {(points) => {
+          // A short series (a new cluster) gets seconds on its axis.
+          const short = points.length > 1 && points[points.length - 1].at - points[0].at < 15 * 60_000;
+          return (
           <div className="h-64" role="img" aria-label={`Cost per hour against the on-demand equivalent, ${points.length} samples`}>
             <ResponsiveContainer width="100%" height="100%">
               <AreaChart data={points} margin={{ left: 8, right: 8, top: 8 }}>
@@ -59,18 +62,21 @@ export function CostChart({ clusterId, className = "" }: { clusterId: string; cl
                   type="number"
                   domain={["dataMin", "dataMax"]}
                   scale="time"
-                  tickFormatter={(v: number) => new Date(v).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })}
+                  tickFormatter={(v: number) =>
+                    new Date(v).toLocaleTimeString(undefined, short ? { hour: "2-digit", minute: "2-digit", second: "2-digit" } : { hour: "2-digit", minute: "2-digit" })
+                  }
                   fontSize={11}
                 />
                 <YAxis tickFormatter={(v: number) => `$${v.toFixed(2)}`} fontSize={11} width={56} />
                 <Tooltip labelFormatter={(v) => new Date(Number(v)).toLocaleString()} formatter={(v) => formatUsdPrecise(Number(v))} />
                 <Legend />
-                <Area type="monotone" dataKey="onDemand" name="On-demand equivalent ($/h)" stroke="#94a3b8" fill="#e2e8f0" isAnimationActive={false} />
-                <Area type="monotone" dataKey="cost" name="Actual cost ($/h)" stroke="#4f46e5" fill="#c7d2fe" isAnimationActive={false} />
+                <Area type="stepAfter" dataKey="onDemand" name="On-demand equivalent ($/h)" stroke="#94a3b8" fill="#e2e8f0" isAnimationActive={false} />
+                <Area type="stepAfter" dataKey="cost" name="Actual cost ($/h)" stroke="#4f46e5" fill="#c7d2fe" isAnimationActive={false} />
               </AreaChart>
             </ResponsiveContainer>
           </div>
-        )}
+          );
+        }}
       </QueryView>
     </Card>
   );
