@@ -19,5 +19,7 @@ test("the demo tenant's dashboard shows savings", async ({ page }) => {
   await page.goto("/clusters");
   await expect(page.getByRole("table", { name: "Clusters" }).getByRole("link")).toHaveCount(3);
   await page.goto("/");
+  await expect(page.getByRole("img", { name: /Cost per hour against the on-demand equivalent/ })).toBeVisible();
+  await expect(page.getByRole("list", { name: "Recent cluster events" })).toBeVisible();
   await snap(page, "12-demo-dashboard");
 });
