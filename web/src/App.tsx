@@ -21,6 +21,8 @@ const HibernationPage = page(() => import("./pages/hibernation/HibernationPage")
 const RiskPage = page(() => import("./pages/risk/RiskPage"), "RiskPage");
 const AuditPage = page(() => import("./pages/audit/AuditPage"), "AuditPage");
 const NotificationsPage = page(() => import("./pages/notifications/NotificationsPage"), "NotificationsPage");
+const TeamPage = page(() => import("./pages/team/TeamPage"), "TeamPage");
+const AcceptInvitePage = page(() => import("./pages/AcceptInvitePage"), "AcceptInvitePage");
 const AdminPage = page(() => import("./pages/admin/AdminPage"), "AdminPage");
 const NotFoundPage = page(() => import("./pages/NotFoundPage"), "NotFoundPage");
 
@@ -30,6 +32,7 @@ export function App() {
       <Routes>
         <Route path="/login" element={<LoginPage />} />
         <Route path="/signup" element={<SignUpPage />} />
+        <Route path="/invite" element={<AcceptInvitePage />} />
         <Route element={<RequireAuth />}>
           <Route element={<Layout />}>
             <Route index element={<DashboardPage />} />
@@ -43,6 +46,7 @@ export function App() {
             <Route path="risk" element={<RiskPage />} />
             <Route path="audit" element={<AuditPage />} />
             <Route path="notifications" element={<NotificationsPage />} />
+            <Route path="team" element={<TeamPage />} />
             <Route element={<RequireAdmin />}>
               <Route path="admin" element={<AdminPage />} />
             </Route>

@@ -17,6 +17,8 @@ function client<T extends DescService>(service: T) {
 /** One client per service, all on the authenticated transport. */
 export const api = {
   auth: () => client(auth.AuthService),
+  users: () => client(auth.UserService),
+  apiKeys: () => client(auth.ApiKeyService),
   audit: () => client(auth.AuditService),
   notifications: () => client(auth.NotificationService),
   admin: () => client(auth.AdminService),

@@ -12,6 +12,7 @@ interface AuthState {
   login(email: string, password: string): Promise<void>;
   signUp(tenantName: string, email: string, password: string): Promise<void>;
   logout(): Promise<void>;
+  acceptInvite(inviteToken: string, password: string): Promise<void>;
   /** Why the stored session could not be checked (server unreachable), with a retry. */
   bootError: unknown;
   retry(): void;
@@ -75,6 +76,12 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     setUser(response.user ?? null);
   }, []);
 
+  const acceptInvite = useCallback(async (inviteToken: string, password: string) => {
+    const response = await createClient(auth.UserService, publicTransport()).acceptInvite({ inviteToken, password });
+    saveTokens(response.tokens);
+    setUser(response.user ?? null);
+  }, []);
+
   const logout = useCallback(async () => {
     const session = loadSession();
     try {
@@ -87,8 +94,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, [queryClient]);
 
   const value = useMemo(
-    () => ({ user, login, signUp, logout, bootError, retry: checkSession }),
-    [user, login, signUp, logout, bootError, checkSession],
+    () => ({ user, login, signUp, logout, acceptInvite, bootError, retry: checkSession }),
+    [user, login, signUp, logout, acceptInvite, bootError, checkSession],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

@@ -15,6 +15,7 @@ const links = [
   { to: "/risk", label: "Risk" },
   { to: "/audit", label: "Audit log" },
   { to: "/notifications", label: "Notifications" },
+  { to: "/team", label: "Team and API keys" },
 ];
 
 /** The signed-in frame: navigation on the left, the page on the right. */

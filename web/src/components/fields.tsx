@@ -6,6 +6,8 @@ interface FieldProps {
   error?: string;
   hint?: ReactNode;
   id?: string;
+  /** Keep the label for screen readers only (inside a table row that already says what it is). */
+  hideLabel?: boolean;
 }
 
 function describedBy(errorId: string, hintId: string, error?: string, hint?: ReactNode) {
@@ -61,6 +63,7 @@ export function SelectField({
   error,
   hint,
   id,
+  hideLabel,
   children,
   ...select
 }: FieldProps & SelectHTMLAttributes<HTMLSelectElement> & { children: ReactNode }) {
@@ -70,7 +73,7 @@ export function SelectField({
   const hintId = `${inputId}-hint`;
   return (
     <div>
-      <label htmlFor={inputId} className="block text-sm font-medium text-slate-700">
+      <label htmlFor={inputId} className={hideLabel ? "sr-only" : "block text-sm font-medium text-slate-700"}>
         {label}
       </label>
       <select
