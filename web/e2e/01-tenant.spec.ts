@@ -78,4 +78,6 @@ test("saving a policy with an invalid value shows the field error", async ({ pag
   await spot.fill("80");
   await page.getByRole("button", { name: "Save policy" }).click();
   await expect(page.getByText("Policy saved.")).toBeVisible();
+  await expect(spot).not.toHaveAttribute("aria-invalid", "true");
+  await expect(page.getByRole("table", { name: "Policy versions" }).getByRole("row").nth(1)).toContainText("80");
 });

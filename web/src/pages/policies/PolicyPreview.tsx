@@ -50,11 +50,11 @@ export function PolicyPreview({ draft, clusterId, region }: { draft: PolicyDraft
                   <Table caption="Cheapest admitted pools" head={["Type", "Zone", "Capacity", "$/h", "Bucket"]}>
                     {pools.map((p, i) => (
                       <tr key={i}>
-                        <Td>{p.pool?.instanceType}</Td>
-                        <Td>{p.pool?.zone}</Td>
-                        <Td>{p.capacityType === CapacityType.SPOT ? <Badge tone="indigo">Spot</Badge> : <Badge tone="sky">On-demand</Badge>}</Td>
-                        <Td>{formatUsdPrecise(p.usdPerHour)}</Td>
-                        <Td>{p.interruptionBucket}</Td>
+                        <Td className="whitespace-nowrap text-xs">{p.pool?.instanceType}</Td>
+                        <Td className="whitespace-nowrap text-xs">{p.pool?.zone}</Td>
+                        <Td className="whitespace-nowrap">{p.capacityType === CapacityType.SPOT ? <Badge tone="indigo">Spot</Badge> : <Badge tone="sky">On-demand</Badge>}</Td>
+                        <Td className="whitespace-nowrap text-xs">{formatUsdPrecise(p.usdPerHour)}</Td>
+                        <Td className="text-xs">{p.interruptionBucket}</Td>
                       </tr>
                     ))}
                   </Table>
