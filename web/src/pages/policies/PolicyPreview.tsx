@@ -47,7 +47,7 @@ export function PolicyPreview({ draft, clusterId, region }: { draft: PolicyDraft
                 </p>
                 <p className="max-h-24 overflow-y-auto text-xs text-slate-600">{r.instanceTypes.join(", ")}</p>
                 <div className="max-h-96 overflow-y-auto">
-                  <Table caption="Cheapest admitted pools" head={["Type", "Zone", "Capacity", "$/h", "Bucket"]}>
+                  <Table caption="Cheapest admitted pools" head={["Type", "Zone", "Capacity", "$/h", "Risk"]}>
                     {pools.map((p, i) => (
                       <tr key={i}>
                         <Td className="whitespace-nowrap text-xs">{p.pool?.instanceType}</Td>
