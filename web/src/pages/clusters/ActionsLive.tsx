@@ -3,7 +3,7 @@ import { ActionStatus, type ActionRecord } from "@spot-optimizer/sdk/gen/spot/cl
 import { useQuery } from "@tanstack/react-query";
 import { useCallback, useMemo, useState } from "react";
 import { api } from "../../api/clients";
-import { enumLabel, formatTime, toDate } from "../../api/format";
+import { enumLabel, formatRelative, formatTime, toDate } from "../../api/format";
 import { useServerStream } from "../../api/useServerStream";
 import { Empty, QueryView } from "../../components/states";
 import { StreamStatus } from "../../components/StreamStatus";
@@ -49,12 +49,14 @@ export function ActionsLive({ clusterId }: { clusterId: string }) {
               {merged.map((a) => (
                 <tr key={a.action?.id}>
                   <Td>{enumLabel(ActionKind[a.action?.kind ?? 0])}</Td>
-                  <Td className="font-mono text-xs">{a.action?.nodeName}</Td>
+                  <Td className="font-mono text-xs break-all">{a.action?.nodeName}</Td>
                   <Td>
                     <ActionStatusBadge status={a.status} />
                   </Td>
                   <Td className="text-xs">{a.message}</Td>
-                  <Td className="text-xs">{formatTime(a.updatedAt ?? a.createdAt)}</Td>
+                  <Td className="whitespace-nowrap text-xs">
+                    <span title={formatTime(a.updatedAt ?? a.createdAt)}>{formatRelative(a.updatedAt ?? a.createdAt)}</span>
+                  </Td>
                 </tr>
               ))}
             </Table>
