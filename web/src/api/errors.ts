@@ -1,0 +1,43 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+
+export function asConnectError(error: unknown): ConnectError {
+  return ConnectError.from(error);
+}
+
+export function isUnimplemented(error: unknown): boolean {
+  return error != null && asConnectError(error).code === Code.Unimplemented;
+}
+
+/** A sentence for a person: the server's message without the "[code]" prefix Connect adds. */
+export function errorMessage(error: unknown): string {
+  const err = asConnectError(error);
+  if (err.code === Code.Unimplemented) return "This feature is not available on this server yet.";
+  if (err.code === Code.PermissionDenied) return err.rawMessage || "You do not have permission to do this.";
+  if (err.code === Code.Unavailable) return "The server cannot be reached. Check your connection and try again.";
+  return err.rawMessage || err.message;
+}
+
+/** One "invalid `policy.spot_percent`: must be at most 100" reason, split into field and text. */
+export interface FieldError {
+  /** The field path without the message prefix, e.g. "spot_percent" or "disruption_budget.max_percent". */
+  field: string;
+  reason: string;
+}
+
+/**
+ * Parses the field-error contract of INVALID_ARGUMENT: one or more
+ * "invalid `<prefix>.<field>`: <reason>" joined by "; ". Text that does not match is kept as a
+ * general reason (field "").
+ */
+export function parseFieldErrors(message: string, prefix: string): FieldError[] {
+  const parts = message.split(/;\s+(?=invalid `)/);
+  return parts
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map((part) => {
+      const match = /^invalid `([^`]+)`:\s*(.*)$/s.exec(part);
+      if (!match) return { field: "", reason: part };
+      const path = match[1].startsWith(`${prefix}.`) ? match[1].slice(prefix.length + 1) : match[1];
+      return { field: path, reason: match[2] };
+    });
+}

@@ -1,0 +1,19 @@
+import { PageHeader } from "../../components/ui";
+import { SafeModeCard } from "./SafeModeCard";
+import { SystemConfigCard } from "./SystemConfigCard";
+import { SystemHealthCard } from "./SystemHealthCard";
+import { TenantsCard } from "./TenantsCard";
+
+export function AdminPage() {
+  return (
+    <>
+      <PageHeader title="Admin" description="Platform-wide health, tenants and configuration. Visible to platform admins only." />
+      <div className="grid gap-4 lg:grid-cols-2">
+        <SafeModeCard />
+        <SystemHealthCard />
+        <SystemConfigCard />
+        <TenantsCard />
+      </div>
+    </>
+  );
+}

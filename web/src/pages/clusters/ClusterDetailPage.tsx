@@ -1,0 +1,58 @@
+import { useQuery } from "@tanstack/react-query";
+import { Link, useParams } from "react-router";
+import { api } from "../../api/clients";
+import { QueryView } from "../../components/states";
+import { Badge, PageHeader } from "../../components/ui";
+import { ActionsLive } from "./ActionsLive";
+import { AgentStatusCard } from "./AgentStatusCard";
+import { DryRunToggle } from "./DryRunToggle";
+import { EventFeed } from "../dashboard/EventFeed";
+import { NodesSection } from "./NodesSection";
+import { PodsTable } from "./PodsTable";
+
+export function ClusterDetailPage() {
+  const { clusterId = "" } = useParams();
+  const query = useQuery({
+    queryKey: ["cluster", clusterId],
+    queryFn: async () => (await api.clusters().getCluster({ clusterId })).cluster ?? null,
+  });
+  return (
+    <QueryView query={query} feature="Clusters" loadingLabel="Loading the cluster">
+      {(cluster) =>
+        cluster && (
+          <>
+            <PageHeader
+              title={cluster.name}
+              description={
+                <>
+                  {cluster.region}
+                  {cluster.awsAccountId && ` · AWS ${cluster.awsAccountId}`} · {cluster.dryRun ? <Badge tone="amber">Dry run</Badge> : <Badge tone="green">Autopilot</Badge>}
+                </>
+              }
+              actions={
+                <>
+                  <DryRunToggle cluster={cluster} />
+                  <Link to={`/optimizer?cluster=${cluster.id}`} className="rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-indigo-700">
+                    Optimize
+                  </Link>
+                  <Link to={`/policies?cluster=${cluster.id}`} className="rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-50">
+                    Policy
+                  </Link>
+                </>
+              }
+            />
+            <div className="space-y-4">
+              <AgentStatusCard clusterId={clusterId} />
+              <NodesSection clusterId={clusterId} />
+              <div className="grid gap-4 xl:grid-cols-2">
+                <ActionsLive clusterId={clusterId} />
+                <EventFeed clusterId={clusterId} />
+              </div>
+              <PodsTable clusterId={clusterId} />
+            </div>
+          </>
+        )
+      }
+    </QueryView>
+  );
+}

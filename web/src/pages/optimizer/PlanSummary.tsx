@@ -1,0 +1,25 @@
+import type { Plan } from "@spot-optimizer/sdk/gen/spot/optimizer/v1/optimizer_pb.js";
+import { formatPercent, formatUsd, formatUsdPrecise } from "../../api/format";
+
+/** Cost now and after, and what the plan saves. */
+export function PlanSummary({ plan }: { plan: Plan }) {
+  const perHour = plan.currentUsdPerHour - plan.targetUsdPerHour;
+  const items = [
+    ["Cost now", `${formatUsdPrecise(plan.currentUsdPerHour)}/h`],
+    ["Cost after", `${formatUsdPrecise(plan.targetUsdPerHour)}/h`],
+    ["Saving per hour", formatUsdPrecise(perHour)],
+    ["Saving per month", formatUsd(plan.savingsUsdPerMonth)],
+    ["Gap to lower bound", formatPercent(plan.optimalityGapPercent)],
+    ["Strategy", plan.strategy || "—"],
+  ];
+  return (
+    <dl className="grid grid-cols-2 gap-3 md:grid-cols-6" aria-label="Plan savings">
+      {items.map(([label, value]) => (
+        <div key={label} className="rounded-md bg-slate-50 p-2">
+          <dt className="text-xs text-slate-500">{label}</dt>
+          <dd className="font-semibold">{value}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
