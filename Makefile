@@ -2,17 +2,26 @@
 
 CARGO ?= cargo
 
-.PHONY: run test lint fmt check-fmt clippy buf-lint check-deploy unit-tests backend-tests build
+.PHONY: run serve web test lint fmt check-fmt clippy buf-lint check-deploy unit-tests backend-tests browser-tests build
 
-## Run the whole platform in one process (SQLite + in-process bus) on 127.0.0.1:8080.
-run:
-	$(CARGO) run -p spot-server --bin spot -- serve
+## The demo: the platform embedded (SQLite, in-process bus, simulated cloud) with three simulated
+## clusters, and the web app, on http://127.0.0.1:8080. The login is printed at start.
+run: web
+	$(CARGO) run -p spot-server --bin spot -- demo
+
+## The platform alone (no simulated clusters), serving the web app when it is built.
+serve:
+	SPOT_WEB_DIR=$(if $(wildcard web/dist/index.html),web/dist,) $(CARGO) run -p spot-server --bin spot -- serve
+
+## The web app, built into web/dist.
+web:
+	cd web && npm ci --no-audit --no-fund --silent && npm run build --silent
 
 build:
 	$(CARGO) build --workspace --all-targets
 
 ## Everything CI checks: formatting, clippy, buf lint, and the tests on SQLite and on PostgreSQL + Redis.
-test: lint unit-tests backend-tests
+test: lint unit-tests backend-tests browser-tests
 
 lint: check-fmt clippy buf-lint check-deploy
 
@@ -43,6 +52,11 @@ backend-tests:
 	./scripts/ensure-backends.sh
 	./scripts/ensure-test-tools.sh
 	TEST_BACKEND=postgres $(CARGO) test --workspace
+
+## Playwright in Debian's Chromium against `spot demo` (screenshots in web/test-output/).
+browser-tests:
+	./scripts/ensure-test-tools.sh
+	./scripts/browser-tests.sh
 
 ## docker-compose.yml and the Helm values parse (no Docker engine or cluster is needed).
 check-deploy:

@@ -9,9 +9,9 @@
 mod evidence;
 mod flags_rpc;
 mod intake;
-mod scores_rpc;
 pub mod model;
 pub mod replay;
+mod scores_rpc;
 
 use spot_kit::{ServiceContext, ServiceRegistry};
 use spot_proto::risk::v1::experiment_service_server::{ExperimentService, ExperimentServiceServer};

@@ -84,7 +84,7 @@ impl History {
             .types()
             .iter()
             .filter_map(|t| catalog.advice(REGION, &t.name).ok().flatten())
-            .map(|a| Some(a.interruption_bucket.min(4) as u8))
+            .map(|a| Some(a.interruption_bucket.min(4)))
             .collect();
         let hours = settings.days as usize * 24;
         let pools = (0..settings.pools)
@@ -140,8 +140,7 @@ impl History {
             .collect();
         let window = &pool.prices[t.saturating_sub(PRICE_HOURS)..t.max(1)];
         let mean = window.iter().sum::<f64>() / window.len() as f64;
-        let variance =
-            window.iter().map(|p| (p - mean).powi(2)).sum::<f64>() / window.len() as f64;
+        let variance = window.iter().map(|p| (p - mean).powi(2)).sum::<f64>() / window.len() as f64;
         Evidence {
             bucket: pool.bucket,
             instances: pool.instances,
@@ -210,7 +209,10 @@ fn auc(scored: &mut [(f64, bool)]) -> f64 {
 }
 
 /// The model against the bucket prior on one seeded history.
-pub fn compare(model: &dyn RiskModel, settings: &ReplaySettings) -> (Evaluation, Evaluation, usize) {
+pub fn compare(
+    model: &dyn RiskModel,
+    settings: &ReplaySettings,
+) -> (Evaluation, Evaluation, usize) {
     let history = History::simulate(settings);
     let candidate = evaluate(model, &history);
     let prior = evaluate(&BucketPrior, &history);
@@ -243,7 +245,10 @@ mod tests {
     fn the_live_model_beats_the_bucket_prior_on_fresh_seeds() {
         for seed in [11, 12] {
             let (model, prior, _) = compare(&RecencyModel::default(), &small(seed));
-            assert!(model.brier < prior.brier, "seed {seed}: {model:?} vs {prior:?}");
+            assert!(
+                model.brier < prior.brier,
+                "seed {seed}: {model:?} vs {prior:?}"
+            );
             assert!(model.auc > prior.auc, "seed {seed}: {model:?} vs {prior:?}");
         }
     }

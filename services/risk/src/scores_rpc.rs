@@ -83,7 +83,7 @@ impl RiskApi {
                     .advice(&pool.region, &pool.instance_type)
                     .ok()
                     .flatten()
-                    .map(|a| a.interruption_bucket.min(4) as u8);
+                    .map(|a| a.interruption_bucket.min(4));
                 let evidence = Evidence {
                     bucket,
                     instances: ASSUMED_INSTANCES,

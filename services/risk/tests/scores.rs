@@ -87,7 +87,10 @@ async fn a_reported_interruption_raises_its_pools_score_and_the_score_explains_w
     assert_eq!(refused.code(), tonic::Code::InvalidArgument);
     assert!(refused.message().contains("`pools[1].zone`"), "{refused}");
     let empty = risk
-        .get_risk_scores(authed(pb::GetRiskScoresRequest::default(), &viewer.access_token))
+        .get_risk_scores(authed(
+            pb::GetRiskScoresRequest::default(),
+            &viewer.access_token,
+        ))
         .await
         .unwrap_err();
     assert!(empty.message().contains("`pools`"), "{empty}");

@@ -60,7 +60,10 @@ impl RiskModel for RecencyModel {
         let long_count = decayed(&evidence.interruption_ages_hours, self.long_half_life_hours);
         let posterior = (prior * self.prior_instance_hours + long_count)
             / (self.prior_instance_hours + exposure);
-        let short_count = decayed(&evidence.interruption_ages_hours, self.short_half_life_hours);
+        let short_count = decayed(
+            &evidence.interruption_ages_hours,
+            self.short_half_life_hours,
+        );
         let burst = 1.0 + self.burst_per_event * short_count;
         let flag = if evidence.flagged {
             self.flag_multiplier
@@ -122,7 +125,10 @@ mod tests {
         for bucket in 0..=4 {
             let prior = BucketPrior.score(&quiet(bucket)).rate_per_instance_hour;
             let rate = model.score(&quiet(bucket)).rate_per_instance_hour;
-            assert!(rate <= prior && rate > prior * 0.5, "{bucket}: {rate} vs {prior}");
+            assert!(
+                rate <= prior && rate > prior * 0.5,
+                "{bucket}: {rate} vs {prior}"
+            );
         }
     }
 

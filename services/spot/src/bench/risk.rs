@@ -6,7 +6,12 @@ use std::time::Instant;
 use spot_risk::model::{self, RiskModel};
 use spot_risk::replay::{ReplaySettings, compare};
 
-pub fn run(seed: u64, pools: usize, days: u32, model: Option<&str>) -> Result<serde_json::Value, String> {
+pub fn run(
+    seed: u64,
+    pools: usize,
+    days: u32,
+    model: Option<&str>,
+) -> Result<serde_json::Value, String> {
     if pools == 0 {
         return Err("invalid `--pools`: at least 1".to_owned());
     }

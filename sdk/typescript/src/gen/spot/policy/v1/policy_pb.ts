@@ -349,11 +349,15 @@ export type AdmittedPool = Message<"spot.policy.v1.AdmittedPool"> & {
   capacityType: CapacityType;
 
   /**
+   * The catalog's on-demand price, or the estimated spot price.
+   *
    * @generated from field: double usd_per_hour = 3;
    */
   usdPerHour: number;
 
   /**
+   * The spot advisor's bucket (0 to 4) for spot pools; -1 for on-demand.
+   *
    * @generated from field: int32 interruption_bucket = 4;
    */
   interruptionBucket: number;
@@ -367,6 +371,8 @@ export const AdmittedPoolSchema: GenMessage<AdmittedPool> = /*@__PURE__*/
   messageDesc(file_spot_policy_v1_policy, 10);
 
 /**
+ * Cheapest first, at most 500 of each.
+ *
  * @generated from message spot.policy.v1.PreviewPolicyResponse
  */
 export type PreviewPolicyResponse = Message<"spot.policy.v1.PreviewPolicyResponse"> & {
