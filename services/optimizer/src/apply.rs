@@ -15,6 +15,7 @@ use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
 use spot_proto::optimizer::v1 as pb;
 
+use crate::policy::NodeSetup;
 use crate::store::PlanStore;
 
 /// How long new nodes may take to join and become ready.
@@ -29,6 +30,8 @@ pub struct PlanRunner {
     pub router: Router,
     pub bus: SharedBus,
     pub store: PlanStore,
+    /// Labels and taints from the policy's node templates, for the nodes the plan launches.
+    pub node_setup: NodeSetup,
 }
 
 enum StepEnd {
@@ -126,7 +129,10 @@ impl PlanRunner {
                     Err(end) => Err(end),
                 }
             }
-            pb::StepKind::WaitReady => self.wait_ready(plan, launched).await,
+            pb::StepKind::WaitReady => match self.wait_ready(plan, launched).await {
+                Ok(nodes) => self.set_up(plan, &nodes).await,
+                Err(end) => Err(end),
+            },
             pb::StepKind::Cordon => {
                 self.agent_action(plan, ActionKind::Cordon, &step.node_name)
                     .await
@@ -157,20 +163,26 @@ impl PlanRunner {
             .map_err(|status| StepEnd::Failed(status.message().to_owned()))
     }
 
-    /// Every instance launched so far has joined the cluster as a ready node.
-    async fn wait_ready(&mut self, plan: &pb::Plan, launched: &[String]) -> Result<(), StepEnd> {
+    /// Every instance launched so far has joined the cluster as a ready node; their names.
+    async fn wait_ready(
+        &mut self,
+        plan: &pb::Plan,
+        launched: &[String],
+    ) -> Result<Vec<String>, StepEnd> {
         let wanted: HashSet<&str> = launched.iter().map(String::as_str).collect();
         let started = tokio::time::Instant::now();
         loop {
             let state = self.state(plan).await?;
-            let ready = state
+            let ready: Vec<String> = state
                 .nodes
                 .iter()
                 .filter(|n| n.ready && wanted.contains(n.instance_id.as_str()))
-                .count();
-            if ready >= wanted.len() {
-                return Ok(());
+                .map(|n| n.name.clone())
+                .collect();
+            if ready.len() >= wanted.len() {
+                return Ok(ready);
             }
+            let ready = ready.len();
             if started.elapsed() > READY_TIMEOUT {
                 return Err(StepEnd::Failed(format!(
                     "{ready} of {} new nodes became ready within {} minutes",
@@ -182,24 +194,62 @@ impl PlanRunner {
         }
     }
 
-    /// Sends the action through the router and waits for the agent's result.
+    /// Puts the node templates' labels and taints on the new nodes, before any pod moves to them.
+    async fn set_up(&mut self, plan: &pb::Plan, nodes: &[String]) -> Result<(), StepEnd> {
+        for node in nodes {
+            if !self.node_setup.labels.is_empty() {
+                let labels = self.node_setup.labels.clone().into_iter().collect();
+                self.send_action(
+                    plan,
+                    Action {
+                        kind: ActionKind::Label.into(),
+                        node_name: node.clone(),
+                        labels,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            }
+            if !self.node_setup.taints.is_empty() {
+                self.send_action(
+                    plan,
+                    Action {
+                        kind: ActionKind::Taint.into(),
+                        node_name: node.clone(),
+                        taints: self.node_setup.taints.clone(),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn agent_action(
         &mut self,
         plan: &pb::Plan,
         kind: ActionKind,
         node: &str,
     ) -> Result<(), StepEnd> {
+        let action = Action {
+            kind: kind.into(),
+            node_name: node.to_owned(),
+            ..Default::default()
+        };
+        self.send_action(plan, action).await
+    }
+
+    /// Sends the action through the router and waits for the agent's result.
+    async fn send_action(&mut self, plan: &pb::Plan, action: Action) -> Result<(), StepEnd> {
+        let kind = action.kind();
+        let node = action.node_name.clone();
         // Subscribe first, so the result cannot arrive before we listen.
         let mut changes = self
             .bus
             .subscribe(CLUSTER_ACTIONS)
             .await
             .map_err(|e| StepEnd::Failed(e.to_string()))?;
-        let action = Action {
-            kind: kind.into(),
-            node_name: node.to_owned(),
-            ..Default::default()
-        };
         let response = self
             .execute(plan, cluster::execute_step_request::Step::Action(action))
             .await?;

@@ -28,7 +28,7 @@ use spot_proto::optimizer::v1 as pb;
 use tokio::time::Instant;
 
 use crate::OptimizerApi;
-use crate::policy::Consolidation;
+use crate::policy::{Consolidation, NodeSetup};
 use crate::recommend::{remove_empty, respond};
 
 const COOLDOWN: Duration = Duration::from_secs(300);
@@ -233,7 +233,8 @@ impl OptimizerApi {
         }
         let recommend_only =
             cluster.dry_run || policy.dry_run || !policy.in_window(chrono::Utc::now());
-        self.keep(tenant_id, plan, recommend_only).await
+        self.keep(tenant_id, plan, recommend_only, &policy.node_setup)
+            .await
     }
 
     async fn handle_interruption(&self, notice: Interruption) {
@@ -276,11 +277,18 @@ impl OptimizerApi {
             return;
         }
         let dry_run = state.cluster.as_ref().is_some_and(|c| c.dry_run) || policy.dry_run;
-        self.keep(&notice.tenant_id, plan, dry_run).await;
+        self.keep(&notice.tenant_id, plan, dry_run, &policy.node_setup)
+            .await;
     }
 
     /// Stores the plan, and applies it unless the cluster only wants recommendations.
-    async fn keep(&self, tenant_id: &str, plan: pb::Plan, dry_run: bool) -> bool {
+    async fn keep(
+        &self,
+        tenant_id: &str,
+        plan: pb::Plan,
+        dry_run: bool,
+        node_setup: &NodeSetup,
+    ) -> bool {
         if let Err(status) = self.plans.insert(tenant_id, &plan).await {
             tracing::warn!(%status, "autopilot plan not stored");
             return false;
@@ -288,7 +296,7 @@ impl OptimizerApi {
         if dry_run {
             return true;
         }
-        match self.start_applying(plan).await {
+        match self.start_applying(plan, node_setup.clone()).await {
             Ok(_) => true,
             Err(status) => {
                 tracing::warn!(%status, "autopilot plan not applied");

@@ -10,7 +10,8 @@
 //! - consolidation mode: OFF stops the autopilot's consolidation, WHEN_EMPTY only removes empty
 //!   nodes, WHEN_UNDERUTILIZED re-packs. Recommend (a user asking) always shows the full plan.
 //! - dry_run: plans are stored as recommendations; ApplyPlan refuses them.
-//! - node_template_ids: not yet mapped (launch steps carry no labels or taints).
+//! - node_template_ids: the templates' labels and taints go onto every node a plan launches
+//!   (after it is ready, by the agent); their requirements are not yet applied to the offerings.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -43,6 +44,8 @@ pub struct Governing {
     pub budget: engine::DisruptionBudget,
     pub consolidation: Consolidation,
     pub dry_run: bool,
+    /// What the node templates put on new nodes.
+    pub node_setup: NodeSetup,
     windows: Vec<croner::Cron>,
     zone: Tz,
 }
@@ -51,8 +54,33 @@ fn nonzero<T: Default + PartialEq>(value: T) -> Option<T> {
     (value != T::default()).then_some(value)
 }
 
+/// Labels and taints for the nodes a plan launches, merged from the policy's node templates in
+/// order (a later template's label wins; taints are collected once each).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeSetup {
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub taints: Vec<spot_proto::common::v1::Taint>,
+}
+
+impl NodeSetup {
+    pub fn from_templates(templates: &[pb::NodeTemplate]) -> Self {
+        let mut setup = Self::default();
+        for template in templates {
+            setup
+                .labels
+                .extend(template.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+            for taint in &template.taints {
+                if !setup.taints.contains(taint) {
+                    setup.taints.push(taint.clone());
+                }
+            }
+        }
+        setup
+    }
+}
+
 impl Governing {
-    pub fn from_proto(policy: &pb::Policy) -> Self {
+    pub fn resolved(policy: &pb::Policy, templates: &[pb::NodeTemplate]) -> Self {
         let budget = policy.disruption_budget.clone().unwrap_or_default();
         Self {
             version: policy.version,
@@ -97,6 +125,7 @@ impl Governing {
                 }
             },
             dry_run: policy.dry_run,
+            node_setup: NodeSetup::from_templates(templates),
             // The policy service only saves valid windows; one that no longer parses is skipped.
             windows: budget
                 .windows
@@ -121,10 +150,10 @@ impl Governing {
 /// The last policy the policy service gave for each (tenant, cluster): an interruption must be
 /// answered within two minutes even while the policy service is unreachable.
 #[derive(Clone, Default)]
-pub struct LastKnown(Arc<Mutex<HashMap<(String, String), pb::Policy>>>);
+pub struct LastKnown(Arc<Mutex<HashMap<(String, String), pb::ResolvePolicyResponse>>>);
 
 impl LastKnown {
-    fn remember(&self, tenant_id: &str, cluster_id: &str, policy: &pb::Policy) {
+    fn remember(&self, tenant_id: &str, cluster_id: &str, policy: &pb::ResolvePolicyResponse) {
         let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
         known.insert(
             (tenant_id.to_owned(), cluster_id.to_owned()),
@@ -132,7 +161,7 @@ impl LastKnown {
         );
     }
 
-    fn recall(&self, tenant_id: &str, cluster_id: &str) -> Option<pb::Policy> {
+    fn recall(&self, tenant_id: &str, cluster_id: &str) -> Option<pb::ResolvePolicyResponse> {
         let known = self.0.lock().unwrap_or_else(|p| p.into_inner());
         known
             .get(&(tenant_id.to_owned(), cluster_id.to_owned()))
@@ -141,7 +170,11 @@ impl LastKnown {
 }
 
 impl OptimizerApi {
-    async fn resolve(&self, tenant_id: &str, cluster_id: &str) -> Result<pb::Policy, Status> {
+    async fn resolve(
+        &self,
+        tenant_id: &str,
+        cluster_id: &str,
+    ) -> Result<pb::ResolvePolicyResponse, Status> {
         let channel = self
             .ctx
             .clients
@@ -152,10 +185,8 @@ impl OptimizerApi {
                 tenant_id: tenant_id.to_owned(),
                 cluster_id: cluster_id.to_owned(),
             })
-            .await?
-            .into_inner()
-            .policy
-            .ok_or_else(|| Status::internal("the policy service answered without a policy"))
+            .await
+            .map(tonic::Response::into_inner)
     }
 
     /// The policy in force for the cluster, else the last one known; without either nothing is
@@ -165,15 +196,22 @@ impl OptimizerApi {
         tenant_id: &str,
         cluster_id: &str,
     ) -> Result<Governing, Status> {
+        let governing = |resolved: &pb::ResolvePolicyResponse| {
+            resolved
+                .policy
+                .as_ref()
+                .map(|policy| Governing::resolved(policy, &resolved.templates))
+                .ok_or_else(|| Status::internal("the policy service answered without a policy"))
+        };
         match self.resolve(tenant_id, cluster_id).await {
-            Ok(policy) => {
-                self.policies.remember(tenant_id, cluster_id, &policy);
-                Ok(Governing::from_proto(&policy))
+            Ok(resolved) => {
+                self.policies.remember(tenant_id, cluster_id, &resolved);
+                governing(&resolved)
             }
             Err(status) => match self.policies.recall(tenant_id, cluster_id) {
-                Some(policy) => {
-                    tracing::warn!(%status, cluster = %cluster_id, version = policy.version, "policy service unreachable; planning under the last policy known");
-                    Ok(Governing::from_proto(&policy))
+                Some(resolved) => {
+                    tracing::warn!(%status, cluster = %cluster_id, "policy service unreachable; planning under the last policy known");
+                    governing(&resolved)
                 }
                 None => Err(status),
             },
@@ -196,7 +234,7 @@ mod tests {
             }),
             ..Default::default()
         };
-        let governing = Governing::from_proto(&policy);
+        let governing = Governing::resolved(&policy, &[]);
         // 01:30 UTC in winter is 02:30 in Berlin: inside; 04:30 UTC is 05:30: outside.
         let at = |h, m| {
             DateTime::parse_from_rfc3339(&format!("2026-01-15T{h:02}:{m:02}:00Z"))

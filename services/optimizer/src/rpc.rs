@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 
 use crate::OptimizerApi;
 use crate::apply::PlanRunner;
-use crate::policy::Governing;
+use crate::policy::{Governing, NodeSetup};
 use crate::problem::problem;
 use crate::recommend::recommend;
 
@@ -87,7 +87,11 @@ impl OptimizerApi {
     }
 
     /// Marks the plan applying and runs it in the background.
-    pub(crate) async fn start_applying(&self, mut plan: pb::Plan) -> Result<pb::Plan, Status> {
+    pub(crate) async fn start_applying(
+        &self,
+        mut plan: pb::Plan,
+        node_setup: NodeSetup,
+    ) -> Result<pb::Plan, Status> {
         let router = self.router()?;
         plan.state = pb::PlanState::Applying.into();
         self.plans.save(&plan).await?;
@@ -95,6 +99,7 @@ impl OptimizerApi {
             router,
             bus: self.ctx.bus.clone(),
             store: self.plans.clone(),
+            node_setup,
         };
         tokio::spawn(runner.run(plan.clone()));
         Ok(plan)
@@ -161,7 +166,7 @@ impl OptimizerService for OptimizerApi {
                 plan.cluster_id, policy.version
             )));
         }
-        let plan = self.start_applying(plan).await?;
+        let plan = self.start_applying(plan, policy.node_setup).await?;
         Ok(AuditNote::target(format!("plan/{}", plan.id))
             .attach(Response::new(pb::ApplyPlanResponse { plan: Some(plan) })))
     }

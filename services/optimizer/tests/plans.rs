@@ -1,7 +1,8 @@
 //! The first end-to-end loop: an agent reports an all-on-demand cluster, the optimizer recommends
 //! spot capacity with savings and readable steps, and applying the plan launches new nodes on the
 //! (simulated) cloud, waits for them to join, cordons and drains the old ones on the agent's
-//! stream and terminates them, in that order.
+//! stream and terminates them, in that order. The tenant's node template labels and taints the
+//! new nodes before any pod moves to them.
 
 mod common;
 
@@ -14,9 +15,12 @@ use spot_proto::agent::v1::{ActionKind, Delta, Snapshot};
 use spot_proto::auth::v1 as auth;
 use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
-use spot_proto::common::v1::{CapacityType, Pool};
+use spot_proto::common::v1::{CapacityType, Pool, Taint, TaintEffect};
 use spot_proto::optimizer::v1 as pb;
 use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
+use spot_proto::policy::v1 as policy;
+use spot_proto::policy::v1::node_template_service_client::NodeTemplateServiceClient;
+use spot_proto::policy::v1::policy_service_client::PolicyServiceClient;
 use spot_testkit::{TestServer, authed};
 
 const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
@@ -75,6 +79,47 @@ async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+
+    // The tenant's default policy names a node template: new nodes get its labels and taints.
+    let template = NodeTemplateServiceClient::new(test.channel.clone())
+        .create_node_template(authed(
+            policy::CreateNodeTemplateRequest {
+                template: Some(policy::NodeTemplate {
+                    name: "batch".into(),
+                    labels: [("team".to_owned(), "checkout".to_owned())].into(),
+                    taints: vec![Taint {
+                        key: "dedicated".into(),
+                        value: "batch".into(),
+                        effect: TaintEffect::NoSchedule.into(),
+                    }],
+                    ..Default::default()
+                }),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .template
+        .unwrap();
+    let mut policies = PolicyServiceClient::new(test.channel.clone());
+    let mut default = policies
+        .get_policy(authed(policy::GetPolicyRequest::default(), &owner))
+        .await
+        .unwrap()
+        .into_inner()
+        .policy
+        .unwrap();
+    default.node_template_ids = vec![template.id.clone()];
+    policies
+        .update_policy(authed(
+            policy::UpdatePolicyRequest {
+                policy: Some(default),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
 
     let mut optimizer = OptimizerServiceClient::new(test.channel.clone());
     let plan = optimizer
@@ -227,6 +272,33 @@ async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
         "{drained:?}"
     );
     assert!(ran.iter().any(|a| a.kind() == ActionKind::Cordon));
+    // Every new node got the template's label and taint, before the first drain.
+    let first_drain_at = ran
+        .iter()
+        .position(|a| a.kind() == ActionKind::Drain)
+        .unwrap();
+    let new_nodes: Vec<&str> = ran
+        .iter()
+        .filter(|a| a.node_name.starts_with("new-"))
+        .map(|a| a.node_name.as_str())
+        .collect();
+    assert!(!new_nodes.is_empty(), "{ran:?}");
+    for node in new_nodes {
+        let set_up = |kind: ActionKind| {
+            ran[..first_drain_at]
+                .iter()
+                .find(|a| a.kind() == kind && a.node_name == node)
+                .unwrap_or_else(|| panic!("no {kind:?} of {node} before the drain: {ran:?}"))
+        };
+        assert_eq!(
+            set_up(ActionKind::Label)
+                .labels
+                .get("team")
+                .map(String::as_str),
+            Some("checkout")
+        );
+        assert_eq!(set_up(ActionKind::Taint).taints[0].key, "dedicated");
+    }
 
     // A finished plan cannot be applied again; the plan list has it.
     let again = optimizer

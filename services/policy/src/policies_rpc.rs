@@ -282,8 +282,17 @@ impl PolicyService for Policies {
         let policy = self
             .effective(&request.tenant_id, &request.cluster_id)
             .await?;
+        let mut templates = Vec::new();
+        for id in &policy.node_template_ids {
+            // A template deleted since (deletion is refused while a policy in force names it)
+            // simply no longer applies.
+            if let Ok(template) = self.templates.get(&request.tenant_id, id).await {
+                templates.push(template);
+            }
+        }
         Ok(Response::new(pb::ResolvePolicyResponse {
             policy: Some(policy),
+            templates,
         }))
     }
 }
