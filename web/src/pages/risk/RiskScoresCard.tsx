@@ -1,5 +1,4 @@
-import { create } from "@bufbuild/protobuf";
-import { PoolSchema } from "@spot-optimizer/sdk/gen/spot/common/v1/common_pb.js";
+import { CapacityType, type Pool } from "@spot-optimizer/sdk/gen/spot/common/v1/common_pb.js";
 import { useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { api } from "../../api/clients";
@@ -7,18 +6,33 @@ import { Empty, QueryView } from "../../components/states";
 import { Button, Card, Table, Td } from "../../components/ui";
 import { TextField } from "../../components/fields";
 
-/** Risk scores of chosen pools, with how each score is made up. */
+/** The spot pools (one per zone that offers it) of each instance type, from the catalog. */
+async function spotPools(region: string, instanceTypes: string[]): Promise<Pool[]> {
+  const pools: Pool[] = [];
+  for (const instanceType of instanceTypes) {
+    const { prices } = await api.catalog().listPoolPrices({ region, instanceType });
+    for (const price of prices) {
+      if (price.capacityType === CapacityType.SPOT && price.available && price.pool) pools.push(price.pool);
+    }
+  }
+  return pools;
+}
+
+/** Risk scores of chosen instance types' spot pools, with how each score is made up. */
 export function RiskScoresCard({ region }: { region: string }) {
   const [types, setTypes] = useState("m5.large, c5.large, m6i.large");
   const [asked, setAsked] = useState(types);
-  const pools = asked
+  const instanceTypes = asked
     .split(",")
     .map((t) => t.trim())
-    .filter(Boolean)
-    .map((instanceType) => create(PoolSchema, { region, instanceType }));
+    .filter(Boolean);
   const scores = useQuery({
     queryKey: ["risk-scores", region, asked],
-    queryFn: async () => (await api.risk().getRiskScores({ pools })).scores,
+    queryFn: async () => {
+      const pools = await spotPools(region, instanceTypes);
+      if (pools.length === 0) return [];
+      return (await api.risk().getRiskScores({ pools })).scores;
+    },
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -44,7 +58,15 @@ export function RiskScoresCard({ region }: { region: string }) {
                 </Td>
                 <Td className="font-semibold">{s.score.toFixed(2)}</Td>
                 <Td>{s.modelVersion}</Td>
-                <Td className="text-xs">{s.components.map((c) => `${c.name} ${c.value.toFixed(2)}×${c.weight}`).join(", ")}</Td>
+                <Td className="text-xs">
+                  <ul>
+                    {s.components.map((c) => (
+                      <li key={c.name}>
+                        {c.name}: {c.value.toFixed(2)} (×{c.weight.toPrecision(3)})
+                      </li>
+                    ))}
+                  </ul>
+                </Td>
               </tr>
             ))}
           </Table>
