@@ -158,6 +158,8 @@ const GLOBAL_DATA: &[&str] = &[
     // Hive-mind flags are global by design and carry no tenant's data (a pool and an expiry).
     "spot.risk.v1.RiskService/ListRiskFlags",
     "spot.risk.v1.RiskService/WatchRiskFlags",
+    // Scores are per pool from every tenant's interruptions, never naming who reported them.
+    "spot.risk.v1.RiskService/GetRiskScores",
 ];
 
 struct Callers {
