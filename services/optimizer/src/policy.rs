@@ -10,8 +10,8 @@
 //! - consolidation mode: OFF stops the autopilot's consolidation, WHEN_EMPTY only removes empty
 //!   nodes, WHEN_UNDERUTILIZED re-packs. Recommend (a user asking) always shows the full plan.
 //! - dry_run: plans are stored as recommendations; ApplyPlan refuses them.
-//! - node_template_ids: the templates' labels and taints go onto every node a plan launches
-//!   (after it is ready, by the agent); their requirements are not yet applied to the offerings.
+//! - node_template_ids: a pool must meet all requirements of at least one template, and the
+//!   templates' labels and taints (merged) go onto every node a plan launches (once ready).
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -109,6 +109,21 @@ impl Governing {
                         Architecture::Amd64 => Some(engine::Architecture::Amd64),
                         Architecture::Arm64 => Some(engine::Architecture::Arm64),
                         Architecture::Unspecified => None,
+                    })
+                    .collect(),
+                templates: templates
+                    .iter()
+                    .map(|t| {
+                        t.requirements
+                            .iter()
+                            .filter_map(|r| {
+                                Some(engine::Requirement {
+                                    key: r.key.clone(),
+                                    operator: crate::problem::operator(&r.operator)?,
+                                    values: r.values.clone(),
+                                })
+                            })
+                            .collect()
                     })
                     .collect(),
             },

@@ -33,7 +33,7 @@ fn taint_effect(effect: common::TaintEffect) -> Option<engine::TaintEffect> {
     }
 }
 
-fn operator(name: &str) -> Option<engine::Operator> {
+pub(crate) fn operator(name: &str) -> Option<engine::Operator> {
     Some(match name {
         "In" => engine::Operator::In,
         "NotIn" => engine::Operator::NotIn,

@@ -1,8 +1,8 @@
 //! The first end-to-end loop: an agent reports an all-on-demand cluster, the optimizer recommends
 //! spot capacity with savings and readable steps, and applying the plan launches new nodes on the
 //! (simulated) cloud, waits for them to join, cordons and drains the old ones on the agent's
-//! stream and terminates them, in that order. The tenant's node template labels and taints the
-//! new nodes before any pod moves to them.
+//! stream and terminates them, in that order. The tenant's node template narrows the instance
+//! types and labels and taints the new nodes before any pod moves to them.
 
 mod common;
 
@@ -15,7 +15,7 @@ use spot_proto::agent::v1::{ActionKind, Delta, Snapshot};
 use spot_proto::auth::v1 as auth;
 use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
-use spot_proto::common::v1::{CapacityType, Pool, Taint, TaintEffect};
+use spot_proto::common::v1::{CapacityType, NodeSelectorRequirement, Pool, Taint, TaintEffect};
 use spot_proto::optimizer::v1 as pb;
 use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
 use spot_proto::policy::v1 as policy;
@@ -86,6 +86,11 @@ async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
             policy::CreateNodeTemplateRequest {
                 template: Some(policy::NodeTemplate {
                     name: "batch".into(),
+                    requirements: vec![NodeSelectorRequirement {
+                        key: "karpenter.k8s.aws/instance-family".into(),
+                        operator: "In".into(),
+                        values: vec!["m5".into(), "c5".into()],
+                    }],
                     labels: [("team".to_owned(), "checkout".to_owned())].into(),
                     taints: vec![Taint {
                         key: "dedicated".into(),
@@ -135,6 +140,18 @@ async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
         .plan
         .unwrap();
     assert_eq!(plan.state(), pb::PlanState::Recommended);
+    // The template's requirement narrows the pools to its families.
+    for step in plan
+        .steps
+        .iter()
+        .filter(|s| s.kind() == pb::StepKind::Launch)
+    {
+        let launched = &step.pool.as_ref().unwrap().instance_type;
+        assert!(
+            launched.starts_with("m5.") || launched.starts_with("c5."),
+            "{launched} is outside the template's families"
+        );
+    }
     assert!(plan.unplaced_pods.is_empty(), "{:?}", plan.unplaced_pods);
     assert!(plan.savings_usd_per_month > 0.0, "{}", plan.reason);
     assert!(plan.target_usd_per_hour < plan.current_usd_per_hour);

@@ -28,6 +28,8 @@ pub fn pool_filter(policy: &pb::Policy) -> engine::PoolFilter {
                 Architecture::Unspecified => None,
             })
             .collect(),
+        // The preview shows what the policy admits; templates narrow it further per node.
+        templates: Vec::new(),
     }
 }
 

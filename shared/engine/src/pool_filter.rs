@@ -2,7 +2,7 @@
 //! architecture), before prices and risk: the caller's half of admission (see `admission.rs`).
 //! One predicate for the policy service's preview and validation and for the optimizer's problem.
 
-use crate::model::{Architecture, Offering};
+use crate::model::{Architecture, Offering, Requirement};
 
 /// An empty list admits everything for that attribute; `denied_families` always wins.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -12,6 +12,9 @@ pub struct PoolFilter {
     pub allowed_categories: Vec<String>,
     pub allowed_generations: Vec<u32>,
     pub architectures: Vec<Architecture>,
+    /// Node templates' requirements, one list per template: a pool must meet every requirement
+    /// of at least one template (as Karpenter's node pools). No templates: no constraint.
+    pub templates: Vec<Vec<Requirement>>,
 }
 
 const FAMILY: &str = "karpenter.k8s.aws/instance-family";
@@ -51,13 +54,19 @@ impl PoolFilter {
             label(CATEGORY),
             label(GENERATION).parse().unwrap_or(0),
             offering.architecture,
-        )
+        ) && (self.templates.is_empty()
+            || self.templates.iter().any(|template| {
+                template
+                    .iter()
+                    .all(|r| crate::labels::requirement_holds(r, offering))
+            }))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{CapacityType, Operator};
 
     #[test]
     fn denied_families_win_and_empty_lists_admit_everything() {
@@ -86,5 +95,32 @@ mod tests {
         let admitted: Vec<_> = offerings.iter().filter(|o| filter.admits(o)).collect();
         assert!(!admitted.is_empty());
         assert!(admitted.iter().all(|o| o.instance_type.starts_with("m5.")));
+    }
+
+    #[test]
+    fn node_template_requirements_narrow_the_pools() {
+        let offerings = crate::offerings_in("us-east-1", &["us-east-1a".to_owned()]);
+        let filter = PoolFilter {
+            templates: vec![vec![
+                Requirement {
+                    key: crate::model::well_known::INSTANCE_TYPE.to_owned(),
+                    operator: Operator::In,
+                    values: vec!["m5.large".into(), "c5.large".into()],
+                },
+                Requirement {
+                    key: crate::model::well_known::CAPACITY_TYPE.to_owned(),
+                    operator: Operator::In,
+                    values: vec!["spot".into()],
+                },
+            ]],
+            ..Default::default()
+        };
+        let admitted: Vec<_> = offerings.iter().filter(|o| filter.admits(o)).collect();
+        assert_eq!(admitted.len(), 2, "{admitted:?}");
+        assert!(
+            admitted
+                .iter()
+                .all(|o| o.capacity_type == CapacityType::Spot)
+        );
     }
 }
