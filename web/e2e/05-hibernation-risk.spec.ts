@@ -1,0 +1,44 @@
+import { expect, test } from "@playwright/test";
+import { logIn, snap } from "./helpers";
+
+// The demo tenant's clusters: a hibernation schedule with a bad cron is refused naming the field,
+// a good one shows its next transitions, then is removed; risk scores explain themselves.
+const demo = { email: process.env.SPOT_E2E_DEMO_EMAIL ?? "", password: process.env.SPOT_E2E_DEMO_PASSWORD ?? "" };
+
+test.beforeEach(() => {
+  test.skip(!demo.email || !demo.password, "SPOT_E2E_DEMO_EMAIL and SPOT_E2E_DEMO_PASSWORD are not set");
+});
+
+test("a hibernation schedule: a bad cron names the field, a good one shows its transitions", async ({ page }) => {
+  await logIn(page, demo.email, demo.password);
+  await page.goto("/hibernation");
+  const form = page.getByRole("form", { name: "New schedule" });
+  await expect(form).toBeVisible();
+  await form.getByLabel("Sleep at (cron)").fill("0 25 * * 1-5");
+  await form.getByLabel("Wake at (cron)").fill("0 7 * * 1-5");
+  await form.getByLabel("Schedule time zone").fill("Europe/Berlin");
+  await form.getByRole("button", { name: "Add schedule" }).click();
+  await expect(form.getByRole("alert")).toContainText("sleep_cron");
+
+  await form.getByLabel("Sleep at (cron)").fill("0 20 * * 1-5");
+  await form.getByRole("button", { name: "Add schedule" }).click();
+  const remove = page.getByRole("button", { name: "Delete schedule 0 20 * * 1-5 to 0 7 * * 1-5" });
+  await expect(remove).toBeVisible();
+  await expect(page.getByText("Hibernate").first()).toBeVisible();
+  await expect(page.getByText("Wake", { exact: true }).first()).toBeVisible();
+  await snap(page, "13-hibernation-schedule");
+  await remove.click();
+  await expect(remove).toHaveCount(0);
+});
+
+test("risk scores list each spot pool of a type with the parts of its score", async ({ page }) => {
+  await logIn(page, demo.email, demo.password);
+  await page.goto("/risk");
+  await page.getByLabel("Instance types").fill("m5.large");
+  await page.getByRole("button", { name: "Score" }).click();
+  const table = page.getByRole("table", { name: "Risk scores" });
+  await expect(table.getByText("m5.large us-east-1a")).toBeVisible();
+  await expect(table.getByText("recency-v1").first()).toBeVisible();
+  await expect(table.getByText(/advisor bucket prior/).first()).toBeVisible();
+  await snap(page, "14-risk-scores");
+});
