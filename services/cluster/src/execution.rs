@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use sea_orm::EntityTrait;
 use spot_access::AuditNote;
-use spot_cloud::{CapacityType, CloudProvider, LaunchRequest, Pool, RoleArn};
+use spot_cloud::{CLUSTER_ID_TAG, CapacityType, CloudProvider, LaunchRequest, Pool, RoleArn};
 use spot_db::SystemSettingsStore;
 use spot_proto::agent::v1::{Action, ActionKind};
 use spot_proto::cluster::v1 as pb;
@@ -27,8 +27,6 @@ use crate::outbox::{self, NewAction};
 const DRAIN_DEADLINE_SECONDS: u32 = 600;
 const EDIT_DEADLINE_SECONDS: u32 = 60;
 const MAX_DEADLINE_SECONDS: u32 = 3_600;
-/// Tag on every instance the platform launches, naming the cluster.
-pub const CLUSTER_ID_TAG: &str = "spot-optimizer/cluster-id";
 
 pub enum Executed {
     Action(actions::Model),

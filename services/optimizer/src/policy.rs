@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use spot_config::ServiceName;
 use spot_engine as engine;
-use spot_proto::common::v1::Architecture;
+use spot_kit::policy_terms;
 use spot_proto::policy::v1 as pb;
 use spot_proto::policy::v1::policy_service_client::PolicyServiceClient;
 use tonic::Status;
@@ -84,33 +84,8 @@ impl Governing {
         let budget = policy.disruption_budget.clone().unwrap_or_default();
         Self {
             version: policy.version,
-            engine: engine::Policy {
-                on_demand_base: policy.on_demand_base,
-                spot_share_percent: u8::try_from(policy.spot_percent.min(100)).unwrap_or(100),
-                max_interruption_bucket: u8::try_from(policy.max_interruption_bucket.clamp(0, 4))
-                    .ok(),
-                min_spot_pools: policy.min_pools,
-                max_price_per_vcpu_hour: (policy.max_usd_per_vcpu_hour > 0.0)
-                    .then_some(policy.max_usd_per_vcpu_hour),
-                min_savings_percent: policy.consolidation_min_savings_percent.max(0.0),
-            },
+            engine: policy_terms::engine_policy(policy),
             filter: engine::PoolFilter {
-                allowed_families: policy.allowed_families.clone(),
-                denied_families: policy.denied_families.clone(),
-                allowed_categories: policy.allowed_categories.clone(),
-                allowed_generations: policy
-                    .allowed_generations
-                    .iter()
-                    .filter_map(|g| u32::try_from(*g).ok())
-                    .collect(),
-                architectures: policy
-                    .architectures()
-                    .filter_map(|a| match a {
-                        Architecture::Amd64 => Some(engine::Architecture::Amd64),
-                        Architecture::Arm64 => Some(engine::Architecture::Arm64),
-                        Architecture::Unspecified => None,
-                    })
-                    .collect(),
                 templates: templates
                     .iter()
                     .map(|t| {
@@ -126,6 +101,7 @@ impl Governing {
                             .collect()
                     })
                     .collect(),
+                ..policy_terms::pool_filter(policy)
             },
             budget: engine::DisruptionBudget {
                 max_nodes: nonzero(budget.max_nodes),

@@ -4,51 +4,19 @@
 
 use spot_cloud::{Catalog, zones_of};
 use spot_engine as engine;
-use spot_proto::common::v1::{Architecture, CapacityType, Pool};
+use spot_kit::policy_terms;
+use spot_proto::common::v1::{CapacityType, Pool};
 use spot_proto::policy::v1 as pb;
 
 /// The most pools (and instance types) a preview lists, cheapest first.
 pub const PREVIEW_LIMIT: usize = 500;
 
-pub fn pool_filter(policy: &pb::Policy) -> engine::PoolFilter {
-    engine::PoolFilter {
-        allowed_families: policy.allowed_families.clone(),
-        denied_families: policy.denied_families.clone(),
-        allowed_categories: policy.allowed_categories.clone(),
-        allowed_generations: policy
-            .allowed_generations
-            .iter()
-            .filter_map(|g| u32::try_from(*g).ok())
-            .collect(),
-        architectures: policy
-            .architectures()
-            .filter_map(|a| match a {
-                Architecture::Amd64 => Some(engine::Architecture::Amd64),
-                Architecture::Arm64 => Some(engine::Architecture::Arm64),
-                Architecture::Unspecified => None,
-            })
-            .collect(),
-        // The preview shows what the policy admits; templates narrow it further per node.
-        templates: Vec::new(),
-    }
-}
-
-/// The engine's view of the limits that depend on prices and risk.
-fn limits(policy: &pb::Policy) -> engine::Problem {
-    engine::Problem {
-        policy: engine::Policy {
-            max_interruption_bucket: u8::try_from(policy.max_interruption_bucket.clamp(0, 4)).ok(),
-            max_price_per_vcpu_hour: (policy.max_usd_per_vcpu_hour > 0.0)
-                .then_some(policy.max_usd_per_vcpu_hour),
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-}
-
 fn admitted(policy: &pb::Policy, region: &str, zones: &[String]) -> Vec<engine::Offering> {
-    let filter = pool_filter(policy);
-    let limits = limits(policy);
+    let filter = policy_terms::pool_filter(policy);
+    let limits = engine::Problem {
+        policy: policy_terms::engine_policy(policy),
+        ..Default::default()
+    };
     engine::offerings_in(region, zones)
         .into_iter()
         .filter(|o| policy.spot_percent > 0 || o.capacity_type == engine::CapacityType::OnDemand)

@@ -8,21 +8,8 @@ use spot_server::cli::{Cli, Command};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Demo(args)) = &cli.command {
-        let env = std::env::vars().collect();
-        let demo = spot_server::demo::run(
-            cli.flags(),
-            env,
-            cli.config.as_deref(),
-            args.clone(),
-            spot_server::shutdown_signal(),
-        );
-        return match demo.await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => fail(&error),
-        };
-    }
-    let config = match cli.load_config(std::env::vars().collect()) {
+    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    let config = match cli.load_config(env.clone()) {
         Ok(config) => config,
         Err(error) => return fail(&error),
     };
@@ -30,9 +17,14 @@ async fn main() -> ExitCode {
         print!("{}", config.to_toml());
         return ExitCode::SUCCESS;
     }
+    let flags = cli.flags();
     let result = match cli.command {
         Some(Command::Serve) => spot_server::run(config, spot_server::shutdown_signal()).await,
-        Some(Command::Demo(_)) => unreachable!("handled above"),
+        // The demo layers its own settings (data dir, logins, web app) over the same sources.
+        Some(Command::Demo(args)) => {
+            let signal = spot_server::shutdown_signal();
+            spot_server::demo::run(flags, env, cli.config.as_deref(), args, signal).await
+        }
         Some(Command::Migrate) => spot_server::migrate(&config).await,
         Some(Command::Bench(bench)) => {
             return match spot_server::bench::run(bench).await {

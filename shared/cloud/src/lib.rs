@@ -16,8 +16,8 @@ pub use catalog::{
     Advice, Architecture, Catalog, CatalogError, InstanceType, Resources, TypeFilter,
 };
 pub use provider::{
-    CapacityType, CloudError, CloudProvider, Instance, InstanceState, LaunchFailure, LaunchRequest,
-    LaunchResult, Offering, Pool, SpotPrice,
+    CLUSTER_ID_TAG, CapacityType, CloudError, CloudProvider, Instance, InstanceState,
+    LaunchFailure, LaunchRequest, LaunchResult, Offering, Pool, SpotPrice,
 };
 pub use role_arn::RoleArn;
 pub use simulated::{Interruption, NOTICE_SECONDS, SimulatedCloud, SimulationSettings};

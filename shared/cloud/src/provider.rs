@@ -45,6 +45,10 @@ pub enum InstanceState {
     Terminated,
 }
 
+/// The tag the platform puts on every instance it launches for a cluster (its id): how a
+/// cluster's machines are found again, in the simulated cloud as on EC2.
+pub const CLUSTER_ID_TAG: &str = "spot-optimizer/cluster-id";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Instance {
     pub id: String,

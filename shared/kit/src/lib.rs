@@ -5,6 +5,7 @@ mod clients;
 mod context;
 pub mod hibernation;
 pub mod page;
+pub mod policy_terms;
 mod registry;
 pub mod risk_flags;
 mod singleton;

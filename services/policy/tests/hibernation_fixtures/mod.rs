@@ -26,8 +26,7 @@ use tokio_util::sync::CancellationToken;
 pub const SECRET: &str = "a-test-internal-secret-of-32-chars-or-more";
 pub const REGION: &str = "us-east-1";
 pub const TYPE: &str = "m5.xlarge";
-/// Tag on every instance the platform launches, naming the cluster.
-pub const CLUSTER_ID_TAG: &str = "spot-optimizer/cluster-id";
+pub use spot_cloud::CLUSTER_ID_TAG;
 
 /// The cluster as the agent sees it: a snapshot, and deltas the test pushes.
 pub struct Cluster {

@@ -8,13 +8,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use spot_agent::executor::{Executor, Outcome};
 use spot_agent::session::ClusterSource;
-use spot_cloud::{Catalog, CloudProvider, InstanceState, SimulatedCloud};
+use spot_cloud::{CLUSTER_ID_TAG, Catalog, CloudProvider, InstanceState, SimulatedCloud};
 use spot_proto::agent::v1::{Action, ActionKind, Delta, Snapshot};
 use spot_proto::common::v1::{CapacityType, Node, Pod, PodPhase, Resources};
 use tokio::sync::broadcast;
-
-/// The tag the execution router puts on every instance it launches for a cluster.
-pub const CLUSTER_ID_TAG: &str = "spot-optimizer/cluster-id";
 
 pub struct SimCluster {
     pub name: String,

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spot_agent::session::{Agent, AgentSettings};
-use spot_cloud::{CloudProvider, LaunchRequest, Pool, SimulatedCloud, SimulationSettings};
+use spot_cloud::{
+    CLUSTER_ID_TAG, CloudProvider, LaunchRequest, Pool, SimulatedCloud, SimulationSettings,
+};
 use spot_config::{Config, ConfigLayer};
 use spot_proto::agent::v1::{InterruptionKind, InterruptionNotice};
 use spot_proto::auth::v1::SignUpRequest;
@@ -25,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 use crate::StartError;
-use cluster::{CLUSTER_ID_TAG, SimCluster};
+use cluster::SimCluster;
 use fleet::{ClusterShape, FLEET};
 
 /// Marks a folder `spot demo` made, so a restart may wipe it and never wipes anything else.
