@@ -307,10 +307,16 @@ impl KubeExecutor {
         }
 
         state.step = DrainStep::Evict;
+        for target in &pending {
+            state
+                .blocked
+                .insert(target.key(), "eviction not answered yet".to_owned());
+        }
         let mut evicted_now = 0usize;
         loop {
             let mut still_blocked = Vec::new();
-            state.blocked.clear();
+            // A pod's reason stays until its next attempt ends, so a deadline that falls
+            // during a retry still names every pod that was blocked.
             for target in pending {
                 let pods: Api<Pod> = Api::namespaced(self.client.clone(), &target.namespace);
                 match pods
@@ -325,10 +331,13 @@ impl KubeExecutor {
                     Ok(_) => {
                         evicted_now += 1;
                         tracing::info!(pod = %target.key(), node, "pod evicted");
+                        state.blocked.remove(&target.key());
                         state.evicted.insert(target.key(), target);
                     }
                     // Gone already: nothing left to evict.
-                    Err(err) if is_not_found(&err) => {}
+                    Err(err) if is_not_found(&err) => {
+                        state.blocked.remove(&target.key());
+                    }
                     // A conflict: the uid precondition failed (the pod was replaced), or
                     // something else changed under the eviction. Look before deciding.
                     Err(err) if api_code(&err) == Some(409) => {
@@ -339,7 +348,9 @@ impl KubeExecutor {
                                 state.blocked.insert(target.key(), describe(&err));
                                 still_blocked.push(target);
                             }
-                            Ok(_) => {}
+                            Ok(_) => {
+                                state.blocked.remove(&target.key());
+                            }
                             Err(err) => {
                                 state.blocked.insert(target.key(), describe(&err));
                                 still_blocked.push(target);
