@@ -16,6 +16,7 @@ mod m20261128_000007_cost_samples;
 mod m20261129_000008_policies;
 mod m20261129_000009_hibernation;
 mod m20261129_000010_risk_events;
+mod m20261129_000011_experiments;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000008_policies::Migration),
             Box::new(m20261129_000009_hibernation::Migration),
             Box::new(m20261129_000010_risk_events::Migration),
+            Box::new(m20261129_000011_experiments::Migration),
         ]
     }
 }

@@ -42,3 +42,26 @@ test("risk scores list each spot pool of a type with the parts of its score", as
   await expect(table.getByText(/advisor bucket prior/).first()).toBeVisible();
   await snap(page, "14-risk-scores");
 });
+
+test("a lab experiment: an unknown candidate names the field, a known one runs in shadow and stops", async ({ page }) => {
+  await logIn(page, demo.email, demo.password);
+  await page.goto("/risk");
+  const form = page.getByRole("form", { name: "New experiment" });
+  await expect(form).toBeVisible();
+  await form.getByLabel("Experiment name").fill("prior only");
+  await form.getByLabel("Candidate").fill("crystal-ball-v1");
+  await form.getByLabel("checkout-web").check();
+  await form.getByRole("button", { name: "Start experiment" }).click();
+  await expect(form.getByRole("alert")).toContainText("experiment.candidate");
+
+  await form.getByLabel("Candidate").fill("bucket-prior-v1");
+  await form.getByRole("button", { name: "Start experiment" }).click();
+  const table = page.getByRole("table", { name: "Experiments" });
+  await expect(table.getByText("bucket-prior-v1 vs recency-v1 (live)")).toBeVisible();
+  const stop = page.getByRole("button", { name: "Stop prior only" });
+  await expect(stop).toBeVisible();
+  await snap(page, "15-lab-experiment");
+  await stop.click();
+  await expect(page.getByRole("button", { name: "Archive prior only" })).toBeVisible();
+  await expect(table.getByText(/Stopped: stopped by user:/)).toBeVisible();
+});

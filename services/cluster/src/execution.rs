@@ -405,6 +405,13 @@ impl ExecutionService for ClusterApi {
         Ok(note.attach(Response::new(response)))
     }
 
+    async fn forward_cloud_notice(
+        &self,
+        request: Request<pb::ForwardCloudNoticeRequest>,
+    ) -> Result<Response<pb::ForwardCloudNoticeResponse>, Status> {
+        self.cloud_notice(request).await
+    }
+
     async fn get_cluster_state(
         &self,
         request: Request<pb::GetClusterStateRequest>,

@@ -17,6 +17,7 @@ mod entity;
 mod events;
 mod execution;
 mod hub;
+mod interruptions;
 mod inventory;
 mod outbox;
 mod policies;

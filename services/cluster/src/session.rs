@@ -19,7 +19,7 @@ use crate::events::kind;
 use crate::hub::SessionCommand;
 use crate::outbox::{self, Reported};
 use crate::presence::{HEARTBEAT_INTERVAL, Presence, SILENCE_LIMIT};
-use spot_kit::topics::{CLUSTER_UPDATED, INTERRUPTIONS};
+use spot_kit::topics::CLUSTER_UPDATED;
 
 /// How long a new stream may take to say hello.
 const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -367,55 +367,9 @@ impl AgentSession {
     }
 
     async fn interruption(&self, notice: pb::InterruptionNotice) -> Result<(), Refusal> {
-        if notice.event_id.is_empty() {
-            return Err(Status::invalid_argument(
-                "invalid `interruption.event_id`: must not be empty",
-            )
-            .into());
-        }
-        let kind_name = match notice.kind() {
-            pb::InterruptionKind::SpotInterruption => "spot interruption warning",
-            pb::InterruptionKind::RebalanceRecommendation => "rebalance recommendation",
-            pb::InterruptionKind::Unspecified => {
-                return Err(Status::invalid_argument(
-                    "invalid `interruption.kind`: must be a spot interruption or a rebalance recommendation",
-                )
-                .into());
-            }
-        };
-        let pool = notice.pool.clone().unwrap_or_default();
         self.api
-            .events
-            .record(
-                &self.cluster.id,
-                kind::INTERRUPTION,
-                format!(
-                    "{kind_name} for node {} ({} in {})",
-                    notice.node_name, pool.instance_type, pool.zone
-                ),
-            )
+            .forward_interruption(&self.cluster, &notice)
             .await?;
-        let forwarded = serde_json::json!({
-            "event_id": notice.event_id,
-            "kind": notice.kind().as_str_name(),
-            "tenant_id": self.cluster.tenant_id,
-            "cluster_id": self.cluster.id,
-            "instance_id": notice.instance_id,
-            "node_name": notice.node_name,
-            "region": if pool.region.is_empty() { self.cluster.region.clone() } else { pool.region },
-            "zone": pool.zone,
-            "instance_type": pool.instance_type,
-            "action_at_millis": notice.action_at.as_ref().map(spot_proto::time::millis),
-        });
-        if let Err(error) = self
-            .api
-            .ctx
-            .bus
-            .publish(INTERRUPTIONS, forwarded.to_string().as_bytes())
-            .await
-        {
-            tracing::warn!(%error, "interruption not forwarded to risk");
-        }
         Ok(())
     }
 

@@ -8,6 +8,7 @@
 
 mod apply;
 mod autopilot;
+mod compare;
 mod costs;
 mod dashboard_rpc;
 mod entity;

@@ -215,6 +215,13 @@ impl OptimizerService for OptimizerApi {
         ))
     }
 
+    async fn compare_strategies(
+        &self,
+        request: Request<pb::CompareStrategiesRequest>,
+    ) -> Result<Response<pb::CompareStrategiesResponse>, Status> {
+        Ok(Response::new(self.compare(request.into_inner()).await?))
+    }
+
     async fn watch_plan(
         &self,
         request: Request<pb::WatchPlanRequest>,

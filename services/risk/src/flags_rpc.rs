@@ -1,15 +1,21 @@
-//! RiskService: the intake (internal) and the hive mind's flags, global across tenants and
+//! RiskService: the intake (internal, and EventBridge events from tenants) and the hive mind's flags, global across tenants and
 //! anonymous: a flag says which pool and until when, never who raised it.
 
 use futures::StreamExt;
+use spot_access::{AuditNote, tenant};
 use spot_cloud::Catalog;
+use spot_config::ServiceName;
 use spot_kit::risk_flags::{self, Flag};
+use spot_proto::agent::v1::InterruptionNotice;
+use spot_proto::cluster::v1::ForwardCloudNoticeRequest;
+use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
 use spot_proto::common::v1::Pool;
 use spot_proto::risk::v1 as pb;
 use spot_proto::risk::v1::risk_service_server::RiskService;
 use tonic::{Request, Response, Status};
 
 use crate::RiskApi;
+use crate::eventbridge;
 use crate::intake::Notice;
 
 fn to_proto(flag: &Flag) -> pb::RiskFlag {
@@ -57,6 +63,51 @@ impl RiskService for RiskApi {
             })
             .await?;
         Ok(Response::new(pb::ReportInterruptionResponse { accepted }))
+    }
+
+    /// A tenant forwards the events AWS sends to its account (an EventBridge rule with an API
+    /// destination): the instance must be one of its clusters' nodes; the notice then takes the
+    /// agent's path (the cluster's event, the optimizer's response, the hive mind).
+    async fn ingest_event_bridge_event(
+        &self,
+        request: Request<pb::IngestEventBridgeEventRequest>,
+    ) -> Result<Response<pb::IngestEventBridgeEventResponse>, Status> {
+        let tenant_id = tenant(&request)?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let event = eventbridge::parse(&request.get_ref().event_json, now)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let channel = self
+            .ctx
+            .clients
+            .channel(ServiceName::Cluster)
+            .ok_or_else(|| Status::unavailable("the cluster service is not reachable"))?;
+        let forwarded = ExecutionServiceClient::new(channel)
+            .forward_cloud_notice(ForwardCloudNoticeRequest {
+                tenant_id,
+                aws_account_id: event.account.clone(),
+                region: event.region.clone(),
+                notice: Some(InterruptionNotice {
+                    event_id: event.event_id.clone(),
+                    kind: event.kind.into(),
+                    instance_id: event.instance_id.clone(),
+                    action_at: event.action_at_millis.map(spot_proto::time::timestamp),
+                    ..Default::default()
+                }),
+            })
+            .await?
+            .into_inner();
+        let note = AuditNote::target(format!(
+            "{} {} (cluster {}, node {})",
+            event.kind.as_str_name(),
+            event.instance_id,
+            forwarded.cluster_id,
+            forwarded.node_name
+        ));
+        Ok(
+            note.attach(Response::new(pb::IngestEventBridgeEventResponse {
+                accepted: forwarded.accepted,
+            })),
+        )
     }
 
     async fn get_risk_scores(

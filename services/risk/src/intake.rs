@@ -17,9 +17,9 @@ use crate::evidence::{EvidenceStore, MEMORY_MILLIS};
 
 const REMEMBER_EVENTS: Duration = Duration::from_secs(24 * 3_600);
 /// Notices about a moment further ahead than this are not believed.
-const MAX_FUTURE_MILLIS: i64 = 15 * 60 * 1_000;
+pub(crate) const MAX_FUTURE_MILLIS: i64 = 15 * 60 * 1_000;
 /// Nor notices older than this.
-const MAX_AGE_MILLIS: i64 = 60 * 60 * 1_000;
+pub(crate) const MAX_AGE_MILLIS: i64 = 60 * 60 * 1_000;
 
 /// An interruption as the intake needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,20 +1,19 @@
-//! The risk service: interruption intake (intake.rs), the cross-tenant hive mind (flags_rpc.rs),
-//! risk scores from a versioned model (model/, evidence.rs, scores_rpc.rs) and the replay that
-//! evaluates models (replay.rs, `spot bench risk`).
-//!
-//! Mounted, behaviour still to land with the rest of the risk issue: IngestEventBridgeEvent and
-//! the ExperimentService, which answer UNIMPLEMENTED (tonic's generated default), never a fake
-//! result.
+//! The risk service: interruption intake from agents and from AWS's EventBridge events
+//! (intake.rs, eventbridge.rs), the cross-tenant hive mind (flags_rpc.rs), risk scores from a
+//! versioned model (model/, evidence.rs, scores_rpc.rs), the replay that evaluates models
+//! (replay.rs, `spot bench risk`) and the lab, where candidates run in shadow (lab/).
 
+mod eventbridge;
 mod evidence;
 mod flags_rpc;
 mod intake;
+mod lab;
 pub mod model;
 pub mod replay;
 mod scores_rpc;
 
 use spot_kit::{ServiceContext, ServiceRegistry};
-use spot_proto::risk::v1::experiment_service_server::{ExperimentService, ExperimentServiceServer};
+use spot_proto::risk::v1::experiment_service_server::ExperimentServiceServer;
 use spot_proto::risk::v1::risk_service_server::RiskServiceServer;
 
 #[derive(Clone)]
@@ -22,9 +21,8 @@ pub struct RiskApi {
     ctx: ServiceContext,
     intake: intake::Intake,
     evidence: evidence::EvidenceStore,
+    lab: lab::ExperimentStore,
 }
-
-impl ExperimentService for RiskApi {}
 
 pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
     let evidence = evidence::EvidenceStore::new(ctx.db.clone());
@@ -38,7 +36,10 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
         ctx: ctx.clone(),
         intake,
         evidence,
+        lab: lab::ExperimentStore::new(ctx.db.clone()),
     };
+    let runner = api.clone();
+    spot_kit::singleton(ctx, "risk.lab", move |lost| runner.clone().run_lab(lost));
     registry
         .add(RiskServiceServer::new(api.clone()))
         .add(ExperimentServiceServer::new(api));

@@ -19,7 +19,7 @@ use crate::model::{self, Evidence};
 /// Pools one call may ask about.
 const MAX_POOLS: usize = 500;
 /// The exposure behind the counts until the risk service learns fleet sizes.
-const ASSUMED_INSTANCES: f64 = 10.0;
+pub(crate) const ASSUMED_INSTANCES: f64 = 10.0;
 
 fn check(index: usize, pool: &Pool) -> Result<(), Status> {
     let catalog = Catalog::embedded();
@@ -51,6 +51,34 @@ impl RiskApi {
         for (index, pool) in pools.iter().enumerate() {
             check(index, pool)?;
         }
+        let evidence = self.evidence_for(&pools).await?;
+        let live = model::live();
+        Ok(pools
+            .into_iter()
+            .zip(evidence)
+            .map(|(pool, evidence)| {
+                let score = live.score(&evidence);
+                pb::RiskScore {
+                    pool: Some(pool),
+                    score: score.value(),
+                    model_version: live.version().to_owned(),
+                    components: score
+                        .components
+                        .iter()
+                        .map(|c| pb::ScoreComponent {
+                            name: c.name.to_owned(),
+                            value: c.value,
+                            weight: c.weight,
+                        })
+                        .collect(),
+                }
+            })
+            .collect())
+    }
+
+    /// What is known about each pool now: its advisor bucket, the interruptions any tenant reported
+    /// there during the last week, and whether a hive-mind flag is on it.
+    pub(crate) async fn evidence_for(&self, pools: &[Pool]) -> Result<Vec<Evidence>, Status> {
         let now = chrono::Utc::now().timestamp_millis();
         let regions: BTreeSet<&str> = pools.iter().map(|p| p.region.as_str()).collect();
         let mut ages: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
@@ -73,10 +101,9 @@ impl RiskApi {
                 flagged.insert((flag.zone, flag.instance_type));
             }
         }
-        let live = model::live();
         let catalog = Catalog::embedded();
         Ok(pools
-            .into_iter()
+            .iter()
             .map(|pool| {
                 let key = (pool.zone.clone(), pool.instance_type.clone());
                 let bucket = catalog
@@ -84,27 +111,12 @@ impl RiskApi {
                     .ok()
                     .flatten()
                     .map(|a| a.interruption_bucket.min(4));
-                let evidence = Evidence {
+                Evidence {
                     bucket,
                     instances: ASSUMED_INSTANCES,
                     interruption_ages_hours: ages.get(&key).cloned().unwrap_or_default(),
                     flagged: flagged.contains(&key),
                     price_volatility: None,
-                };
-                let score = live.score(&evidence);
-                pb::RiskScore {
-                    pool: Some(pool),
-                    score: score.value(),
-                    model_version: live.version().to_owned(),
-                    components: score
-                        .components
-                        .iter()
-                        .map(|c| pb::ScoreComponent {
-                            name: c.name.to_owned(),
-                            value: c.value,
-                            weight: c.weight,
-                        })
-                        .collect(),
                 }
             })
             .collect())

@@ -148,6 +148,14 @@ const CROSS_TENANT_COVERED: &[&str] = &[
     "spot.policy.v1.HibernationService/CreateOverride",
     "spot.policy.v1.HibernationService/ListTransitions",
     "spot.policy.v1.HibernationService/ListHibernationRuns",
+    // services/optimizer/tests/eventbridge.rs: another tenant's instance does not exist
+    "spot.risk.v1.RiskService/IngestEventBridgeEvent",
+    // services/optimizer/tests/lab.rs: another tenant's clusters and experiments do not exist
+    "spot.risk.v1.ExperimentService/CreateExperiment",
+    "spot.risk.v1.ExperimentService/ListExperiments",
+    "spot.risk.v1.ExperimentService/GetExperiment",
+    "spot.risk.v1.ExperimentService/StopExperiment",
+    "spot.risk.v1.ExperimentService/ArchiveExperiment",
 ];
 
 /// Tenant RPCs that serve only global reference data (no tenant's data exists behind them).

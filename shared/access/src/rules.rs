@@ -172,6 +172,10 @@ pub const RULES: &[(&str, Rule)] = &[
         read(Internal),
     ),
     (
+        "spot.cluster.v1.ExecutionService/ForwardCloudNotice",
+        write(Internal),
+    ),
+    (
         "spot.cluster.v1.AccountService/GetLinkInstructions",
         read(Tenant(Admin)),
     ),
@@ -344,6 +348,10 @@ pub const RULES: &[(&str, Rule)] = &[
         write(Tenant(Admin)),
     ),
     // spot.optimizer.v1
+    (
+        "spot.optimizer.v1.OptimizerService/CompareStrategies",
+        read(Internal),
+    ),
     (
         "spot.optimizer.v1.OptimizerService/Recommend",
         read(Tenant(Member)),

@@ -28,6 +28,7 @@ pub struct ConfigLayer {
     pub public_url: Option<String>,
     pub web_dir: Option<PathBuf>,
     pub settle_seconds: Option<u64>,
+    pub lab_interval_seconds: Option<u64>,
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
 }
@@ -55,6 +56,7 @@ pub(crate) struct ConfigFile {
     public_url: Option<String>,
     web_dir: Option<PathBuf>,
     settle_seconds: Option<u64>,
+    lab_interval_seconds: Option<u64>,
     admin_email: Option<String>,
     admin_password: Option<String>,
 }
@@ -89,6 +91,7 @@ impl From<&Config> for ConfigFile {
             public_url: config.public_url.clone(),
             web_dir: config.web_dir.clone(),
             settle_seconds: Some(config.settle_seconds),
+            lab_interval_seconds: Some(config.lab_interval_seconds),
             admin_email: config.admin_email.clone(),
             admin_password: config
                 .admin_password
@@ -129,6 +132,7 @@ const ENV_SETTINGS: &[&str] = &[
     "SPOT_PUBLIC_URL",
     "SPOT_WEB_DIR",
     "SPOT_SETTLE_SECONDS",
+    "SPOT_LAB_INTERVAL_SECONDS",
     "SPOT_ADMIN_EMAIL",
     "SPOT_ADMIN_PASSWORD",
 ];
@@ -157,6 +161,7 @@ impl ConfigLayer {
             public_url,
             web_dir,
             settle_seconds,
+            lab_interval_seconds,
             admin_email,
             admin_password
         );
@@ -189,6 +194,7 @@ impl ConfigLayer {
             public_url: file.public_url,
             web_dir: file.web_dir,
             settle_seconds: file.settle_seconds,
+            lab_interval_seconds: file.lab_interval_seconds,
             admin_email: file.admin_email,
             admin_password: file.admin_password,
         })
@@ -249,6 +255,11 @@ impl ConfigLayer {
                 }
                 "SPOT_SETTLE_SECONDS" => {
                     layer.settle_seconds = Some(u64::from_str(&value).map_err(|_| {
+                        ConfigError::new(key, format!("`{value}` is not a whole number of seconds"))
+                    })?)
+                }
+                "SPOT_LAB_INTERVAL_SECONDS" => {
+                    layer.lab_interval_seconds = Some(u64::from_str(&value).map_err(|_| {
                         ConfigError::new(key, format!("`{value}` is not a whole number of seconds"))
                     })?)
                 }

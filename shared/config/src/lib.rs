@@ -84,6 +84,9 @@ pub struct Config {
     /// How long the optimizer lets a cluster's changes settle before it re-plans and samples
     /// its cost again (seconds; the demo uses 5).
     pub settle_seconds: u64,
+    /// How often the lab's experiments decide in shadow (seconds); also a risk-model decision's
+    /// horizon.
+    pub lab_interval_seconds: u64,
     /// The first platform admin, created at start when no platform admin exists yet.
     pub admin_email: Option<String>,
     #[serde(skip)]
@@ -156,6 +159,7 @@ impl Config {
             public_url: layer.public_url,
             web_dir: layer.web_dir,
             settle_seconds: layer.settle_seconds.unwrap_or(30),
+            lab_interval_seconds: layer.lab_interval_seconds.unwrap_or(300),
             admin_email: layer.admin_email,
             admin_password: layer.admin_password,
         };

@@ -43,6 +43,12 @@ impl Config {
                 format!("{} is not between 1 and 3600", self.settle_seconds),
             ));
         }
+        if !(1..=86_400).contains(&self.lab_interval_seconds) {
+            return Err(ConfigError::new(
+                "lab_interval_seconds",
+                format!("{} is not between 1 and 86400", self.lab_interval_seconds),
+            ));
+        }
         if let Some(principal) = &self.aws_principal
             && !principal.starts_with("arn:")
         {

@@ -109,6 +109,7 @@ pub async fn start(
         admin_password: Some(password.clone()),
         web_dir: web_dir.clone(),
         settle_seconds: Some(5),
+        lab_interval_seconds: Some(15),
         ..flags
     };
     let config = Config::load(config_file, &env, flags)?;

@@ -37,7 +37,7 @@ export function ExperimentForm() {
         <option value={ExperimentKind.RISK_MODEL}>Risk model</option>
         <option value={ExperimentKind.OPTIMIZER_STRATEGY}>Optimizer strategy</option>
       </SelectField>
-      <TextField label="Candidate" required value={candidate} onChange={(e) => setCandidate(e.target.value)} hint="The model version or strategy name to try." />
+      <TextField label="Candidate" required value={candidate} onChange={(e) => setCandidate(e.target.value)} hint={kind === ExperimentKind.RISK_MODEL ? "A risk model version, e.g. bucket-prior-v1 (live: recency-v1)." : "A strategy, e.g. cost-aware-ffd or cheapest-per-pod (live: lp-guided-ffd)."} />
       <TextField label="Duration (hours)" type="number" min={1} value={hours} onChange={(e) => setHours(e.target.value)} />
       <fieldset>
         <legend className="text-sm font-medium text-slate-700">Clusters</legend>

@@ -35,7 +35,14 @@ export function ExperimentsCard() {
                 <Table caption="Experiments" head={["Name", "Kind", "State", "Decisions", "Brier live / candidate", "Cost live / candidate", "Started", ""]}>
                   {list.map((e) => (
                     <tr key={e.id}>
-                      <Td className="font-medium">{e.name}</Td>
+                      <Td>
+                        <span className="font-medium">{e.name}</span>
+                        <span className="block text-xs text-slate-500">
+                          {e.candidate} vs {e.live} (live)
+                        </span>
+                        {e.report?.summary && <span className="block max-w-md text-xs text-slate-600">{e.report.summary}</span>}
+                        {e.stopReason && <span className="block text-xs text-slate-500">Stopped: {e.stopReason}</span>}
+                      </Td>
                       <Td>{enumLabel(ExperimentKind[e.kind])}</Td>
                       <Td>
                         <Badge tone={e.state === ExperimentState.RUNNING ? "green" : "slate"}>{enumLabel(ExperimentState[e.state])}</Badge>

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file spot/risk/v1/risk.proto.
  */
 export const file_spot_risk_v1_risk: GenFile = /*@__PURE__*/
-  fileDesc("ChdzcG90L3Jpc2svdjEvcmlzay5wcm90bxIMc3BvdC5yaXNrLnYxIl4KCFJpc2tGbGFnEiIKBHBvb2wYASABKAsyFC5zcG90LmNvbW1vbi52MS5Qb29sEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImIKGVJlcG9ydEludGVycnVwdGlvblJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIxCgZub3RpY2UYAiABKAsyIS5zcG90LmFnZW50LnYxLkludGVycnVwdGlvbk5vdGljZSIuChpSZXBvcnRJbnRlcnJ1cHRpb25SZXNwb25zZRIQCghhY2NlcHRlZBgBIAEoCCIzCh1Jbmdlc3RFdmVudEJyaWRnZUV2ZW50UmVxdWVzdBISCgpldmVudF9qc29uGAEgASgJIjIKHkluZ2VzdEV2ZW50QnJpZGdlRXZlbnRSZXNwb25zZRIQCghhY2NlcHRlZBgBIAEoCCImChRMaXN0Umlza0ZsYWdzUmVxdWVzdBIOCgZyZWdpb24YASABKAkiPgoVTGlzdFJpc2tGbGFnc1Jlc3BvbnNlEiUKBWZsYWdzGAEgAygLMhYuc3BvdC5yaXNrLnYxLlJpc2tGbGFnIicKFVdhdGNoUmlza0ZsYWdzUmVxdWVzdBIOCgZyZWdpb24YASABKAkiPgoWV2F0Y2hSaXNrRmxhZ3NSZXNwb25zZRIkCgRmbGFnGAEgASgLMhYuc3BvdC5yaXNrLnYxLlJpc2tGbGFnIj0KDlNjb3JlQ29tcG9uZW50EgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAESDgoGd2VpZ2h0GAMgASgBIocBCglSaXNrU2NvcmUSIgoEcG9vbBgBIAEoCzIULnNwb3QuY29tbW9uLnYxLlBvb2wSDQoFc2NvcmUYAiABKAESFQoNbW9kZWxfdmVyc2lvbhgDIAEoCRIwCgpjb21wb25lbnRzGAQgAygLMhwuc3BvdC5yaXNrLnYxLlNjb3JlQ29tcG9uZW50IjsKFEdldFJpc2tTY29yZXNSZXF1ZXN0EiMKBXBvb2xzGAEgAygLMhQuc3BvdC5jb21tb24udjEuUG9vbCJAChVHZXRSaXNrU2NvcmVzUmVzcG9uc2USJwoGc2NvcmVzGAEgAygLMhcuc3BvdC5yaXNrLnYxLlJpc2tTY29yZSKXAQoQRXhwZXJpbWVudFJlcG9ydBIRCglkZWNpc2lvbnMYASABKA0SEgoKbGl2ZV9icmllchgCIAEoARIXCg9jYW5kaWRhdGVfYnJpZXIYAyABKAESHgoWbGl2ZV9jb3N0X3VzZF9wZXJfaG91chgEIAEoARIjChtjYW5kaWRhdGVfY29zdF91c2RfcGVyX2hvdXIYBSABKAEioAIKCkV4cGVyaW1lbnQSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIqCgRraW5kGAMgASgOMhwuc3BvdC5yaXNrLnYxLkV4cGVyaW1lbnRLaW5kEhEKCWNhbmRpZGF0ZRgEIAEoCRITCgtjbHVzdGVyX2lkcxgFIAMoCRIWCg5kdXJhdGlvbl9ob3VycxgGIAEoDRIsCgVzdGF0ZRgHIAEoDjIdLnNwb3Qucmlzay52MS5FeHBlcmltZW50U3RhdGUSLgoGcmVwb3J0GAggASgLMh4uc3BvdC5yaXNrLnYxLkV4cGVyaW1lbnRSZXBvcnQSLgoKc3RhcnRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRwoXQ3JlYXRlRXhwZXJpbWVudFJlcXVlc3QSLAoKZXhwZXJpbWVudBgBIAEoCzIYLnNwb3Qucmlzay52MS5FeHBlcmltZW50IkgKGENyZWF0ZUV4cGVyaW1lbnRSZXNwb25zZRIsCgpleHBlcmltZW50GAEgASgLMhguc3BvdC5yaXNrLnYxLkV4cGVyaW1lbnQiQwoWTGlzdEV4cGVyaW1lbnRzUmVxdWVzdBIpCgRwYWdlGAEgASgLMhsuc3BvdC5jb21tb24udjEuUGFnZVJlcXVlc3QidAoXTGlzdEV4cGVyaW1lbnRzUmVzcG9uc2USLQoLZXhwZXJpbWVudHMYASADKAsyGC5zcG90LnJpc2sudjEuRXhwZXJpbWVudBIqCgRwYWdlGAIgASgLMhwuc3BvdC5jb21tb24udjEuUGFnZVJlc3BvbnNlIiIKFEdldEV4cGVyaW1lbnRSZXF1ZXN0EgoKAmlkGAEgASgJIkUKFUdldEV4cGVyaW1lbnRSZXNwb25zZRIsCgpleHBlcmltZW50GAEgASgLMhguc3BvdC5yaXNrLnYxLkV4cGVyaW1lbnQiIwoVU3RvcEV4cGVyaW1lbnRSZXF1ZXN0EgoKAmlkGAEgASgJIkYKFlN0b3BFeHBlcmltZW50UmVzcG9uc2USLAoKZXhwZXJpbWVudBgBIAEoCzIYLnNwb3Qucmlzay52MS5FeHBlcmltZW50IiYKGEFyY2hpdmVFeHBlcmltZW50UmVxdWVzdBIKCgJpZBgBIAEoCSIbChlBcmNoaXZlRXhwZXJpbWVudFJlc3BvbnNlKnkKDkV4cGVyaW1lbnRLaW5kEh8KG0VYUEVSSU1FTlRfS0lORF9VTlNQRUNJRklFRBAAEh4KGkVYUEVSSU1FTlRfS0lORF9SSVNLX01PREVMEAESJgoiRVhQRVJJTUVOVF9LSU5EX09QVElNSVpFUl9TVFJBVEVHWRACKo4BCg9FeHBlcmltZW50U3RhdGUSIAocRVhQRVJJTUVOVF9TVEFURV9VTlNQRUNJRklFRBAAEhwKGEVYUEVSSU1FTlRfU1RBVEVfUlVOTklORxABEhwKGEVYUEVSSU1FTlRfU1RBVEVfU1RPUFBFRBACEh0KGUVYUEVSSU1FTlRfU1RBVEVfQVJDSElWRUQQAzL+AwoLUmlza1NlcnZpY2USZwoSUmVwb3J0SW50ZXJydXB0aW9uEicuc3BvdC5yaXNrLnYxLlJlcG9ydEludGVycnVwdGlvblJlcXVlc3QaKC5zcG90LnJpc2sudjEuUmVwb3J0SW50ZXJydXB0aW9uUmVzcG9uc2UScwoWSW5nZXN0RXZlbnRCcmlkZ2VFdmVudBIrLnNwb3Qucmlzay52MS5Jbmdlc3RFdmVudEJyaWRnZUV2ZW50UmVxdWVzdBosLnNwb3Qucmlzay52MS5Jbmdlc3RFdmVudEJyaWRnZUV2ZW50UmVzcG9uc2USWAoNTGlzdFJpc2tGbGFncxIiLnNwb3Qucmlzay52MS5MaXN0Umlza0ZsYWdzUmVxdWVzdBojLnNwb3Qucmlzay52MS5MaXN0Umlza0ZsYWdzUmVzcG9uc2USXQoOV2F0Y2hSaXNrRmxhZ3MSIy5zcG90LnJpc2sudjEuV2F0Y2hSaXNrRmxhZ3NSZXF1ZXN0GiQuc3BvdC5yaXNrLnYxLldhdGNoUmlza0ZsYWdzUmVzcG9uc2UwARJYCg1HZXRSaXNrU2NvcmVzEiIuc3BvdC5yaXNrLnYxLkdldFJpc2tTY29yZXNSZXF1ZXN0GiMuc3BvdC5yaXNrLnYxLkdldFJpc2tTY29yZXNSZXNwb25zZTLzAwoRRXhwZXJpbWVudFNlcnZpY2USYQoQQ3JlYXRlRXhwZXJpbWVudBIlLnNwb3Qucmlzay52MS5DcmVhdGVFeHBlcmltZW50UmVxdWVzdBomLnNwb3Qucmlzay52MS5DcmVhdGVFeHBlcmltZW50UmVzcG9uc2USXgoPTGlzdEV4cGVyaW1lbnRzEiQuc3BvdC5yaXNrLnYxLkxpc3RFeHBlcmltZW50c1JlcXVlc3QaJS5zcG90LnJpc2sudjEuTGlzdEV4cGVyaW1lbnRzUmVzcG9uc2USWAoNR2V0RXhwZXJpbWVudBIiLnNwb3Qucmlzay52MS5HZXRFeHBlcmltZW50UmVxdWVzdBojLnNwb3Qucmlzay52MS5HZXRFeHBlcmltZW50UmVzcG9uc2USWwoOU3RvcEV4cGVyaW1lbnQSIy5zcG90LnJpc2sudjEuU3RvcEV4cGVyaW1lbnRSZXF1ZXN0GiQuc3BvdC5yaXNrLnYxLlN0b3BFeHBlcmltZW50UmVzcG9uc2USZAoRQXJjaGl2ZUV4cGVyaW1lbnQSJi5zcG90LnJpc2sudjEuQXJjaGl2ZUV4cGVyaW1lbnRSZXF1ZXN0Gicuc3BvdC5yaXNrLnYxLkFyY2hpdmVFeHBlcmltZW50UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_spot_agent_v1_agent, file_spot_common_v1_common]);
+  fileDesc("ChdzcG90L3Jpc2svdjEvcmlzay5wcm90bxIMc3BvdC5yaXNrLnYxIl4KCFJpc2tGbGFnEiIKBHBvb2wYASABKAsyFC5zcG90LmNvbW1vbi52MS5Qb29sEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImIKGVJlcG9ydEludGVycnVwdGlvblJlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIxCgZub3RpY2UYAiABKAsyIS5zcG90LmFnZW50LnYxLkludGVycnVwdGlvbk5vdGljZSIuChpSZXBvcnRJbnRlcnJ1cHRpb25SZXNwb25zZRIQCghhY2NlcHRlZBgBIAEoCCIzCh1Jbmdlc3RFdmVudEJyaWRnZUV2ZW50UmVxdWVzdBISCgpldmVudF9qc29uGAEgASgJIjIKHkluZ2VzdEV2ZW50QnJpZGdlRXZlbnRSZXNwb25zZRIQCghhY2NlcHRlZBgBIAEoCCImChRMaXN0Umlza0ZsYWdzUmVxdWVzdBIOCgZyZWdpb24YASABKAkiPgoVTGlzdFJpc2tGbGFnc1Jlc3BvbnNlEiUKBWZsYWdzGAEgAygLMhYuc3BvdC5yaXNrLnYxLlJpc2tGbGFnIicKFVdhdGNoUmlza0ZsYWdzUmVxdWVzdBIOCgZyZWdpb24YASABKAkiPgoWV2F0Y2hSaXNrRmxhZ3NSZXNwb25zZRIkCgRmbGFnGAEgASgLMhYuc3BvdC5yaXNrLnYxLlJpc2tGbGFnIj0KDlNjb3JlQ29tcG9uZW50EgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAESDgoGd2VpZ2h0GAMgASgBIocBCglSaXNrU2NvcmUSIgoEcG9vbBgBIAEoCzIULnNwb3QuY29tbW9uLnYxLlBvb2wSDQoFc2NvcmUYAiABKAESFQoNbW9kZWxfdmVyc2lvbhgDIAEoCRIwCgpjb21wb25lbnRzGAQgAygLMhwuc3BvdC5yaXNrLnYxLlNjb3JlQ29tcG9uZW50IjsKFEdldFJpc2tTY29yZXNSZXF1ZXN0EiMKBXBvb2xzGAEgAygLMhQuc3BvdC5jb21tb24udjEuUG9vbCJAChVHZXRSaXNrU2NvcmVzUmVzcG9uc2USJwoGc2NvcmVzGAEgAygLMhcuc3BvdC5yaXNrLnYxLlJpc2tTY29yZSKBAwoQRXhwZXJpbWVudFJlcG9ydBIRCglkZWNpc2lvbnMYASABKA0SEgoKbGl2ZV9icmllchgCIAEoARIXCg9jYW5kaWRhdGVfYnJpZXIYAyABKAESHgoWbGl2ZV9jb3N0X3VzZF9wZXJfaG91chgEIAEoARIjChtjYW5kaWRhdGVfY29zdF91c2RfcGVyX2hvdXIYBSABKAESGQoRbWF0dXJlZF9kZWNpc2lvbnMYBiABKA0SJAocbGl2ZV9wcmVkaWN0ZWRfaW50ZXJydXB0aW9ucxgHIAEoARIpCiFjYW5kaWRhdGVfcHJlZGljdGVkX2ludGVycnVwdGlvbnMYCCABKAESHgoWb2JzZXJ2ZWRfaW50ZXJydXB0aW9ucxgJIAEoDRIiChpsaXZlX2ludGVycnVwdGlvbnNfcGVyX2RheRgKIAEoARInCh9jYW5kaWRhdGVfaW50ZXJydXB0aW9uc19wZXJfZGF5GAsgASgBEg8KB3N1bW1hcnkYDCABKAkiuQEKEkV4cGVyaW1lbnREZWNpc2lvbhISCgpjbHVzdGVyX2lkGAEgASgJEg8KB3N1YmplY3QYAiABKAkSJgoCYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmxpdmVfdmFsdWUYBCABKAESFwoPY2FuZGlkYXRlX3ZhbHVlGAUgASgBEhEKCWxpdmVfcmlzaxgGIAEoARIWCg5jYW5kaWRhdGVfcmlzaxgHIAEoASLwAgoKRXhwZXJpbWVudBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEioKBGtpbmQYAyABKA4yHC5zcG90LnJpc2sudjEuRXhwZXJpbWVudEtpbmQSEQoJY2FuZGlkYXRlGAQgASgJEhMKC2NsdXN0ZXJfaWRzGAUgAygJEhYKDmR1cmF0aW9uX2hvdXJzGAYgASgNEiwKBXN0YXRlGAcgASgOMh0uc3BvdC5yaXNrLnYxLkV4cGVyaW1lbnRTdGF0ZRIuCgZyZXBvcnQYCCABKAsyHi5zcG90LnJpc2sudjEuRXhwZXJpbWVudFJlcG9ydBIuCgpzdGFydGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRsaXZlGAogASgJEisKB2VuZHNfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3N0b3BfcmVhc29uGAwgASgJIkcKF0NyZWF0ZUV4cGVyaW1lbnRSZXF1ZXN0EiwKCmV4cGVyaW1lbnQYASABKAsyGC5zcG90LnJpc2sudjEuRXhwZXJpbWVudCJIChhDcmVhdGVFeHBlcmltZW50UmVzcG9uc2USLAoKZXhwZXJpbWVudBgBIAEoCzIYLnNwb3Qucmlzay52MS5FeHBlcmltZW50IkMKFkxpc3RFeHBlcmltZW50c1JlcXVlc3QSKQoEcGFnZRgBIAEoCzIbLnNwb3QuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0InQKF0xpc3RFeHBlcmltZW50c1Jlc3BvbnNlEi0KC2V4cGVyaW1lbnRzGAEgAygLMhguc3BvdC5yaXNrLnYxLkV4cGVyaW1lbnQSKgoEcGFnZRgCIAEoCzIcLnNwb3QuY29tbW9uLnYxLlBhZ2VSZXNwb25zZSIiChRHZXRFeHBlcmltZW50UmVxdWVzdBIKCgJpZBgBIAEoCSKBAQoVR2V0RXhwZXJpbWVudFJlc3BvbnNlEiwKCmV4cGVyaW1lbnQYASABKAsyGC5zcG90LnJpc2sudjEuRXhwZXJpbWVudBI6ChByZWNlbnRfZGVjaXNpb25zGAIgAygLMiAuc3BvdC5yaXNrLnYxLkV4cGVyaW1lbnREZWNpc2lvbiIjChVTdG9wRXhwZXJpbWVudFJlcXVlc3QSCgoCaWQYASABKAkiRgoWU3RvcEV4cGVyaW1lbnRSZXNwb25zZRIsCgpleHBlcmltZW50GAEgASgLMhguc3BvdC5yaXNrLnYxLkV4cGVyaW1lbnQiJgoYQXJjaGl2ZUV4cGVyaW1lbnRSZXF1ZXN0EgoKAmlkGAEgASgJIhsKGUFyY2hpdmVFeHBlcmltZW50UmVzcG9uc2UqeQoORXhwZXJpbWVudEtpbmQSHwobRVhQRVJJTUVOVF9LSU5EX1VOU1BFQ0lGSUVEEAASHgoaRVhQRVJJTUVOVF9LSU5EX1JJU0tfTU9ERUwQARImCiJFWFBFUklNRU5UX0tJTkRfT1BUSU1JWkVSX1NUUkFURUdZEAIqjgEKD0V4cGVyaW1lbnRTdGF0ZRIgChxFWFBFUklNRU5UX1NUQVRFX1VOU1BFQ0lGSUVEEAASHAoYRVhQRVJJTUVOVF9TVEFURV9SVU5OSU5HEAESHAoYRVhQRVJJTUVOVF9TVEFURV9TVE9QUEVEEAISHQoZRVhQRVJJTUVOVF9TVEFURV9BUkNISVZFRBADMv4DCgtSaXNrU2VydmljZRJnChJSZXBvcnRJbnRlcnJ1cHRpb24SJy5zcG90LnJpc2sudjEuUmVwb3J0SW50ZXJydXB0aW9uUmVxdWVzdBooLnNwb3Qucmlzay52MS5SZXBvcnRJbnRlcnJ1cHRpb25SZXNwb25zZRJzChZJbmdlc3RFdmVudEJyaWRnZUV2ZW50Eisuc3BvdC5yaXNrLnYxLkluZ2VzdEV2ZW50QnJpZGdlRXZlbnRSZXF1ZXN0Giwuc3BvdC5yaXNrLnYxLkluZ2VzdEV2ZW50QnJpZGdlRXZlbnRSZXNwb25zZRJYCg1MaXN0Umlza0ZsYWdzEiIuc3BvdC5yaXNrLnYxLkxpc3RSaXNrRmxhZ3NSZXF1ZXN0GiMuc3BvdC5yaXNrLnYxLkxpc3RSaXNrRmxhZ3NSZXNwb25zZRJdCg5XYXRjaFJpc2tGbGFncxIjLnNwb3Qucmlzay52MS5XYXRjaFJpc2tGbGFnc1JlcXVlc3QaJC5zcG90LnJpc2sudjEuV2F0Y2hSaXNrRmxhZ3NSZXNwb25zZTABElgKDUdldFJpc2tTY29yZXMSIi5zcG90LnJpc2sudjEuR2V0Umlza1Njb3Jlc1JlcXVlc3QaIy5zcG90LnJpc2sudjEuR2V0Umlza1Njb3Jlc1Jlc3BvbnNlMvMDChFFeHBlcmltZW50U2VydmljZRJhChBDcmVhdGVFeHBlcmltZW50EiUuc3BvdC5yaXNrLnYxLkNyZWF0ZUV4cGVyaW1lbnRSZXF1ZXN0GiYuc3BvdC5yaXNrLnYxLkNyZWF0ZUV4cGVyaW1lbnRSZXNwb25zZRJeCg9MaXN0RXhwZXJpbWVudHMSJC5zcG90LnJpc2sudjEuTGlzdEV4cGVyaW1lbnRzUmVxdWVzdBolLnNwb3Qucmlzay52MS5MaXN0RXhwZXJpbWVudHNSZXNwb25zZRJYCg1HZXRFeHBlcmltZW50EiIuc3BvdC5yaXNrLnYxLkdldEV4cGVyaW1lbnRSZXF1ZXN0GiMuc3BvdC5yaXNrLnYxLkdldEV4cGVyaW1lbnRSZXNwb25zZRJbCg5TdG9wRXhwZXJpbWVudBIjLnNwb3Qucmlzay52MS5TdG9wRXhwZXJpbWVudFJlcXVlc3QaJC5zcG90LnJpc2sudjEuU3RvcEV4cGVyaW1lbnRSZXNwb25zZRJkChFBcmNoaXZlRXhwZXJpbWVudBImLnNwb3Qucmlzay52MS5BcmNoaXZlRXhwZXJpbWVudFJlcXVlc3QaJy5zcG90LnJpc2sudjEuQXJjaGl2ZUV4cGVyaW1lbnRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_spot_agent_v1_agent, file_spot_common_v1_common]);
 
 /**
  * A flag says only which pool and until when: never which tenant or cluster raised it.
@@ -279,6 +279,8 @@ export const GetRiskScoresResponseSchema: GenMessage<GetRiskScoresResponse> = /*
   messageDesc(file_spot_risk_v1_risk, 12);
 
 /**
+ * What the lab learnt so far, from the decisions both sides made in shadow.
+ *
  * @generated from message spot.risk.v1.ExperimentReport
  */
 export type ExperimentReport = Message<"spot.risk.v1.ExperimentReport"> & {
@@ -288,6 +290,8 @@ export type ExperimentReport = Message<"spot.risk.v1.ExperimentReport"> & {
   decisions: number;
 
   /**
+   * Risk models: calibration over the decisions whose horizon has passed (lower is better).
+   *
    * @generated from field: double live_brier = 2;
    */
   liveBrier: number;
@@ -298,6 +302,8 @@ export type ExperimentReport = Message<"spot.risk.v1.ExperimentReport"> & {
   candidateBrier: number;
 
   /**
+   * Optimizer strategies: the mean hourly cost of the node sets each would pick.
+   *
    * @generated from field: double live_cost_usd_per_hour = 4;
    */
   liveCostUsdPerHour: number;
@@ -306,6 +312,49 @@ export type ExperimentReport = Message<"spot.risk.v1.ExperimentReport"> & {
    * @generated from field: double candidate_cost_usd_per_hour = 5;
    */
   candidateCostUsdPerHour: number;
+
+  /**
+   * Risk models: decisions whose horizon has passed, the interruptions each model expected over
+   * them, and the interruptions observed in those pools and windows.
+   *
+   * @generated from field: uint32 matured_decisions = 6;
+   */
+  maturedDecisions: number;
+
+  /**
+   * @generated from field: double live_predicted_interruptions = 7;
+   */
+  livePredictedInterruptions: number;
+
+  /**
+   * @generated from field: double candidate_predicted_interruptions = 8;
+   */
+  candidatePredictedInterruptions: number;
+
+  /**
+   * @generated from field: uint32 observed_interruptions = 9;
+   */
+  observedInterruptions: number;
+
+  /**
+   * Optimizer strategies: interruptions per day the spot nodes each would pick can expect (scored
+   * by the live risk model).
+   *
+   * @generated from field: double live_interruptions_per_day = 10;
+   */
+  liveInterruptionsPerDay: number;
+
+  /**
+   * @generated from field: double candidate_interruptions_per_day = 11;
+   */
+  candidateInterruptionsPerDay: number;
+
+  /**
+   * One sentence a person can read.
+   *
+   * @generated from field: string summary = 12;
+   */
+  summary: string;
 };
 
 /**
@@ -314,6 +363,63 @@ export type ExperimentReport = Message<"spot.risk.v1.ExperimentReport"> & {
  */
 export const ExperimentReportSchema: GenMessage<ExperimentReport> = /*@__PURE__*/
   messageDesc(file_spot_risk_v1_risk, 13);
+
+/**
+ * One shadow decision: what the live side and the candidate chose or predicted for one subject
+ * (a pool, for risk models; a cluster's node set, for strategies). Never acted on.
+ *
+ * @generated from message spot.risk.v1.ExperimentDecision
+ */
+export type ExperimentDecision = Message<"spot.risk.v1.ExperimentDecision"> & {
+  /**
+   * @generated from field: string cluster_id = 1;
+   */
+  clusterId: string;
+
+  /**
+   * `region/zone/instance-type` (risk models) or `plan` (strategies).
+   *
+   * @generated from field: string subject = 2;
+   */
+  subject: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 3;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * Risk models: the chance of an interruption in the pool before the next decision.
+   * Strategies: the hourly cost of the node set.
+   *
+   * @generated from field: double live_value = 4;
+   */
+  liveValue: number;
+
+  /**
+   * @generated from field: double candidate_value = 5;
+   */
+  candidateValue: number;
+
+  /**
+   * Strategies: expected interruptions per hour of the node set; 0 for risk models.
+   *
+   * @generated from field: double live_risk = 6;
+   */
+  liveRisk: number;
+
+  /**
+   * @generated from field: double candidate_risk = 7;
+   */
+  candidateRisk: number;
+};
+
+/**
+ * Describes the message spot.risk.v1.ExperimentDecision.
+ * Use `create(ExperimentDecisionSchema)` to create a new message.
+ */
+export const ExperimentDecisionSchema: GenMessage<ExperimentDecision> = /*@__PURE__*/
+  messageDesc(file_spot_risk_v1_risk, 14);
 
 /**
  * @generated from message spot.risk.v1.Experiment
@@ -335,6 +441,8 @@ export type Experiment = Message<"spot.risk.v1.Experiment"> & {
   kind: ExperimentKind;
 
   /**
+   * A risk model version (e.g. bucket-prior-v1) or an optimizer strategy name (e.g. cost-aware-ffd).
+   *
    * @generated from field: string candidate = 4;
    */
   candidate: string;
@@ -363,6 +471,25 @@ export type Experiment = Message<"spot.risk.v1.Experiment"> & {
    * @generated from field: google.protobuf.Timestamp started_at = 9;
    */
   startedAt?: Timestamp | undefined;
+
+  /**
+   * The live model or strategy it runs beside (set by the server).
+   *
+   * @generated from field: string live = 10;
+   */
+  live: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp ends_at = 11;
+   */
+  endsAt?: Timestamp | undefined;
+
+  /**
+   * Why it stopped: by hand, its duration ran out, or a cluster went away.
+   *
+   * @generated from field: string stop_reason = 12;
+   */
+  stopReason: string;
 };
 
 /**
@@ -370,7 +497,7 @@ export type Experiment = Message<"spot.risk.v1.Experiment"> & {
  * Use `create(ExperimentSchema)` to create a new message.
  */
 export const ExperimentSchema: GenMessage<Experiment> = /*@__PURE__*/
-  messageDesc(file_spot_risk_v1_risk, 14);
+  messageDesc(file_spot_risk_v1_risk, 15);
 
 /**
  * @generated from message spot.risk.v1.CreateExperimentRequest
@@ -387,7 +514,7 @@ export type CreateExperimentRequest = Message<"spot.risk.v1.CreateExperimentRequ
  * Use `create(CreateExperimentRequestSchema)` to create a new message.
  */
 export const CreateExperimentRequestSchema: GenMessage<CreateExperimentRequest> = /*@__PURE__*/
-  messageDesc(file_spot_risk_v1_risk, 15);
+  messageDesc(file_spot_risk_v1_risk, 16);
 
 /**
  * @generated from message spot.risk.v1.CreateExperimentResponse
@@ -404,7 +531,7 @@ export type CreateExperimentResponse = Message<"spot.risk.v1.CreateExperimentRes
  * Use `create(CreateExperimentResponseSchema)` to create a new message.
  */
 export const CreateExperimentResponseSchema: GenMessage<CreateExperimentResponse> = /*@__PURE__*/
-  messageDesc(file_spot_risk_v1_risk, 16);
+  messageDesc(file_spot_risk_v1_risk, 17);
 
 /**
  * @generated from message spot.risk.v1.ListExperimentsRequest
@@ -421,7 +548,7 @@ export type ListExperimentsRequest = Message<"spot.risk.v1.ListExperimentsReques
  * Use `create(ListExperimentsRequestSchema)` to create a new message.
  */
 export const ListExperimentsRequestSchema: GenMessage<ListExperimentsRequest> = /*@__PURE__*/
-  messageDesc(file_spot_risk_v1_risk, 17);
+  messageDesc(file_spot_risk_v1_risk, 18);
 
 /**
  * @generated from message spot.risk.v1.ListExperimentsResponse
@@ -443,7 +570,7 @@ export type ListExperimentsResponse = Message<"spot.risk.v1.ListExperimentsRespo
  * Use `create(ListExperimentsResponseSchema)` to create a new message.
  */
 export const ListExperimentsResponseSchema: GenMessage<ListExperimentsResponse> = /*@__PURE__*/
-  messageDesc(file_spot_risk_v1_risk, 18);
+  messageDesc(file_spot_risk_v1_risk, 19);
 
 /**
  * @generated from message spot.risk.v1.GetExperimentRequest
@@ -460,7 +587,7 @@ export type GetExperimentRequest = Message<"spot.risk.v1.GetExperimentRequest"> 
  * Use `create(GetExperimentRequestSchema)` to create a new message.
  */
 export const GetExperimentRequestSchema: GenMessage<GetExperimentRequest> = /*@__PURE__*/
-  messageDesc(file_spot_risk_v1_risk, 19);
+  messageDesc(file_spot_risk_v1_risk, 20);
 
 /**
  * @generated from message spot.risk.v1.GetExperimentResponse
@@ -470,6 +597,13 @@ export type GetExperimentResponse = Message<"spot.risk.v1.GetExperimentResponse"
    * @generated from field: spot.risk.v1.Experiment experiment = 1;
    */
   experiment?: Experiment | undefined;
+
+  /**
+   * The latest decisions, newest first (at most 50).
+   *
+   * @generated from field: repeated spot.risk.v1.ExperimentDecision recent_decisions = 2;
+   */
+  recentDecisions: ExperimentDecision[];
 };
 
 /**
@@ -477,7 +611,7 @@ export type GetExperimentResponse = Message<"spot.risk.v1.GetExperimentResponse"
  * Use `create(GetExperimentResponseSchema)` to create a new message.
  */
 export const GetExperimentResponseSchema: GenMessage<GetExperimentResponse> = /*@__PURE__*/
-  messageDesc(file_spot_risk_v1_risk, 20);
+  messageDesc(file_spot_risk_v1_risk, 21);
 
 /**
  * @generated from message spot.risk.v1.StopExperimentRequest
@@ -494,7 +628,7 @@ export type StopExperimentRequest = Message<"spot.risk.v1.StopExperimentRequest"
  * Use `create(StopExperimentRequestSchema)` to create a new message.
  */
 export const StopExperimentRequestSchema: GenMessage<StopExperimentRequest> = /*@__PURE__*/
-  messageDesc(file_spot_risk_v1_risk, 21);
+  messageDesc(file_spot_risk_v1_risk, 22);
 
 /**
  * @generated from message spot.risk.v1.StopExperimentResponse
@@ -511,7 +645,7 @@ export type StopExperimentResponse = Message<"spot.risk.v1.StopExperimentRespons
  * Use `create(StopExperimentResponseSchema)` to create a new message.
  */
 export const StopExperimentResponseSchema: GenMessage<StopExperimentResponse> = /*@__PURE__*/
-  messageDesc(file_spot_risk_v1_risk, 22);
+  messageDesc(file_spot_risk_v1_risk, 23);
 
 /**
  * @generated from message spot.risk.v1.ArchiveExperimentRequest
@@ -528,7 +662,7 @@ export type ArchiveExperimentRequest = Message<"spot.risk.v1.ArchiveExperimentRe
  * Use `create(ArchiveExperimentRequestSchema)` to create a new message.
  */
 export const ArchiveExperimentRequestSchema: GenMessage<ArchiveExperimentRequest> = /*@__PURE__*/
-  messageDesc(file_spot_risk_v1_risk, 23);
+  messageDesc(file_spot_risk_v1_risk, 24);
 
 /**
  * @generated from message spot.risk.v1.ArchiveExperimentResponse
@@ -541,7 +675,7 @@ export type ArchiveExperimentResponse = Message<"spot.risk.v1.ArchiveExperimentR
  * Use `create(ArchiveExperimentResponseSchema)` to create a new message.
  */
 export const ArchiveExperimentResponseSchema: GenMessage<ArchiveExperimentResponse> = /*@__PURE__*/
-  messageDesc(file_spot_risk_v1_risk, 24);
+  messageDesc(file_spot_risk_v1_risk, 25);
 
 /**
  * @generated from enum spot.risk.v1.ExperimentKind
