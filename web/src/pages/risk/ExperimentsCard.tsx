@@ -49,10 +49,14 @@ export function ExperimentsCard() {
                       </Td>
                       <Td>{e.report?.decisions ?? 0}</Td>
                       <Td>
-                        {e.report ? `${e.report.liveBrier.toFixed(3)} / ${e.report.candidateBrier.toFixed(3)}` : "—"}
+                        {e.report && e.kind === ExperimentKind.RISK_MODEL && e.report.maturedDecisions > 0
+                          ? `${e.report.liveBrier.toFixed(4)} / ${e.report.candidateBrier.toFixed(4)}`
+                          : "—"}
                       </Td>
                       <Td>
-                        {e.report ? `${formatUsdPrecise(e.report.liveCostUsdPerHour)} / ${formatUsdPrecise(e.report.candidateCostUsdPerHour)}` : "—"}
+                        {e.report && e.kind === ExperimentKind.OPTIMIZER_STRATEGY && e.report.decisions > 0
+                          ? `${formatUsdPrecise(e.report.liveCostUsdPerHour)} / ${formatUsdPrecise(e.report.candidateCostUsdPerHour)}`
+                          : "—"}
                       </Td>
                       <Td>{formatTime(e.startedAt)}</Td>
                       <Td>
