@@ -17,6 +17,7 @@ mod m20261129_000008_policies;
 mod m20261129_000009_hibernation;
 mod m20261129_000010_risk_events;
 mod m20261129_000011_experiments;
+mod m20261129_000012_spot_price_samples;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000009_hibernation::Migration),
             Box::new(m20261129_000010_risk_events::Migration),
             Box::new(m20261129_000011_experiments::Migration),
+            Box::new(m20261129_000012_spot_price_samples::Migration),
         ]
     }
 }

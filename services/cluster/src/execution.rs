@@ -412,6 +412,15 @@ impl ExecutionService for ClusterApi {
         self.cloud_notice(request).await
     }
 
+    async fn get_fleet_exposure(
+        &self,
+        request: Request<pb::GetFleetExposureRequest>,
+    ) -> Result<Response<pb::GetFleetExposureResponse>, Status> {
+        Ok(Response::new(
+            self.fleet_exposure(&request.into_inner().region).await?,
+        ))
+    }
+
     async fn get_cluster_state(
         &self,
         request: Request<pb::GetClusterStateRequest>,

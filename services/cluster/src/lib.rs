@@ -16,6 +16,7 @@ mod discovery;
 mod entity;
 mod events;
 mod execution;
+mod fleet;
 mod hub;
 mod interruptions;
 mod inventory;

@@ -16,8 +16,8 @@ const FRESH_FOR: Duration = Duration::from_secs(60);
 
 pub type RegionPrices = Arc<BTreeMap<Pool, f64>>;
 
-/// (price source, region) -> when fetched, and the prices.
-type Cached = HashMap<(String, String), (Instant, RegionPrices)>;
+/// (price source, region) -> when fetched, the source's clock then, and the prices.
+type Cached = HashMap<(String, String), (Instant, Option<i64>, RegionPrices)>;
 
 #[derive(Clone, Default)]
 pub struct SpotPriceCache {
@@ -25,18 +25,25 @@ pub struct SpotPriceCache {
 }
 
 impl SpotPriceCache {
-    /// Every offered pool of `region` with its current spot price, from `source`'s cloud.
+    /// Every offered pool of `region` with its current spot price, from `source`'s cloud. A
+    /// source with its own clock (`clock`: the simulated world's time) is asked again whenever
+    /// that clock moved, since only then can its prices have; any other after [`FRESH_FOR`].
     pub async fn get(
         &self,
         source: &str,
+        clock: Option<i64>,
         cloud: &dyn CloudProvider,
         region: &str,
     ) -> Result<RegionPrices, CloudError> {
         let key = (source.to_owned(), region.to_owned());
-        if let Some((at, prices)) = self.lock().get(&key)
-            && at.elapsed() < FRESH_FOR
-        {
-            return Ok(prices.clone());
+        if let Some((at, seen_clock, prices)) = self.lock().get(&key) {
+            let fresh = match clock {
+                Some(now) => *seen_clock == Some(now),
+                None => at.elapsed() < FRESH_FOR,
+            };
+            if fresh {
+                return Ok(prices.clone());
+            }
         }
         let prices: RegionPrices = Arc::new(
             cloud
@@ -46,13 +53,12 @@ impl SpotPriceCache {
                 .map(|price| (price.pool, price.usd_per_hour))
                 .collect(),
         );
-        self.lock().insert(key, (Instant::now(), prices.clone()));
+        self.lock()
+            .insert(key, (Instant::now(), clock, prices.clone()));
         Ok(prices)
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), (Instant, RegionPrices)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
         self.cached.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -72,7 +78,7 @@ impl crate::ClusterApi {
         match &self.connector {
             CloudConnector::Simulated(cloud) => self
                 .prices
-                .get("simulated", cloud.as_ref(), region)
+                .get("simulated", Some(cloud.now()), cloud.as_ref(), region)
                 .await
                 .map_err(unavailable),
             CloudConnector::Aws(_) => {
@@ -90,7 +96,7 @@ impl crate::ClusterApi {
                 let external_id = self.external_id(tenant_id).await?;
                 let cloud = self.connector.connect(&role, &external_id).await;
                 self.prices
-                    .get(&account.id, cloud.as_ref(), region)
+                    .get(&account.id, None, cloud.as_ref(), region)
                     .await
                     .map_err(unavailable)
             }

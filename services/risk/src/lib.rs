@@ -8,6 +8,7 @@ mod evidence;
 mod flags_rpc;
 mod intake;
 mod lab;
+mod market;
 pub mod model;
 pub mod replay;
 mod scores_rpc;
@@ -22,6 +23,7 @@ pub struct RiskApi {
     intake: intake::Intake,
     evidence: evidence::EvidenceStore,
     lab: lab::ExperimentStore,
+    exposure: market::ExposureCache,
 }
 
 pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
@@ -37,7 +39,12 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
         intake,
         evidence,
         lab: lab::ExperimentStore::new(ctx.db.clone()),
+        exposure: market::ExposureCache::default(),
     };
+    let sampler = api.clone();
+    spot_kit::singleton(ctx, "risk.price-sampler", move |lost| {
+        sampler.clone().run_price_sampler(lost)
+    });
     let runner = api.clone();
     spot_kit::singleton(ctx, "risk.lab", move |lost| runner.clone().run_lab(lost));
     registry

@@ -1,8 +1,8 @@
 //! GetRiskScores: the live model's score for each asked pool, with its parts.
 //!
 //! Evidence: the advisor bucket, the interruptions any tenant reported in the pool during the last
-//! week, and an active hive-mind flag. Not yet: the platform's fleet size per pool (the exposure
-//! is taken as [`ASSUMED_INSTANCES`]) and spot price volatility (reported as 0).
+//! week, an active hive-mind flag, the spot nodes the platform runs there (the exposure behind the
+//! counts) and the spot price's volatility over the last hours (market.rs).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,7 +18,7 @@ use crate::model::{self, Evidence};
 
 /// Pools one call may ask about.
 const MAX_POOLS: usize = 500;
-/// The exposure behind the counts until the risk service learns fleet sizes.
+/// The exposure behind the counts when the cluster service cannot say.
 pub(crate) const ASSUMED_INSTANCES: f64 = 10.0;
 
 fn check(index: usize, pool: &Pool) -> Result<(), Status> {
@@ -83,7 +83,22 @@ impl RiskApi {
         let regions: BTreeSet<&str> = pools.iter().map(|p| p.region.as_str()).collect();
         let mut ages: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
         let mut flagged = BTreeSet::new();
+        let mut exposure: BTreeMap<(String, String), f64> = BTreeMap::new();
+        let mut volatility: BTreeMap<(String, String), f64> = BTreeMap::new();
+        let mut exposure_known = BTreeSet::new();
         for region in regions {
+            match self.exposure(region).await {
+                Ok(counts) => {
+                    exposure_known.insert(region.to_owned());
+                    for ((zone, instance_type), count) in counts.iter() {
+                        exposure.insert((zone.clone(), instance_type.clone()), f64::from(*count));
+                    }
+                }
+                Err(status) => {
+                    tracing::warn!(%status, region, "fleet exposure unknown; assuming {ASSUMED_INSTANCES} instances per pool");
+                }
+            }
+            volatility.extend(self.volatilities(region, now).await?);
             for event in self
                 .evidence
                 .recent(region, now - MEMORY_MILLIS)
@@ -111,12 +126,17 @@ impl RiskApi {
                     .ok()
                     .flatten()
                     .map(|a| a.interruption_bucket.min(4));
+                let instances = if exposure_known.contains(&pool.region) {
+                    exposure.get(&key).copied().unwrap_or(0.0)
+                } else {
+                    ASSUMED_INSTANCES
+                };
                 Evidence {
                     bucket,
-                    instances: ASSUMED_INSTANCES,
+                    instances,
                     interruption_ages_hours: ages.get(&key).cloned().unwrap_or_default(),
                     flagged: flagged.contains(&key),
-                    price_volatility: None,
+                    price_volatility: volatility.get(&key).copied(),
                 }
             })
             .collect())

@@ -176,6 +176,10 @@ pub const RULES: &[(&str, Rule)] = &[
         write(Internal),
     ),
     (
+        "spot.cluster.v1.ExecutionService/GetFleetExposure",
+        read(Internal),
+    ),
+    (
         "spot.cluster.v1.AccountService/GetLinkInstructions",
         read(Tenant(Admin)),
     ),

@@ -29,6 +29,7 @@ pub struct ConfigLayer {
     pub web_dir: Option<PathBuf>,
     pub settle_seconds: Option<u64>,
     pub lab_interval_seconds: Option<u64>,
+    pub price_sample_seconds: Option<u64>,
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
 }
@@ -57,6 +58,7 @@ pub(crate) struct ConfigFile {
     web_dir: Option<PathBuf>,
     settle_seconds: Option<u64>,
     lab_interval_seconds: Option<u64>,
+    price_sample_seconds: Option<u64>,
     admin_email: Option<String>,
     admin_password: Option<String>,
 }
@@ -92,6 +94,7 @@ impl From<&Config> for ConfigFile {
             web_dir: config.web_dir.clone(),
             settle_seconds: Some(config.settle_seconds),
             lab_interval_seconds: Some(config.lab_interval_seconds),
+            price_sample_seconds: Some(config.price_sample_seconds),
             admin_email: config.admin_email.clone(),
             admin_password: config
                 .admin_password
@@ -133,6 +136,7 @@ const ENV_SETTINGS: &[&str] = &[
     "SPOT_WEB_DIR",
     "SPOT_SETTLE_SECONDS",
     "SPOT_LAB_INTERVAL_SECONDS",
+    "SPOT_PRICE_SAMPLE_SECONDS",
     "SPOT_ADMIN_EMAIL",
     "SPOT_ADMIN_PASSWORD",
 ];
@@ -162,6 +166,7 @@ impl ConfigLayer {
             web_dir,
             settle_seconds,
             lab_interval_seconds,
+            price_sample_seconds,
             admin_email,
             admin_password
         );
@@ -195,6 +200,7 @@ impl ConfigLayer {
             web_dir: file.web_dir,
             settle_seconds: file.settle_seconds,
             lab_interval_seconds: file.lab_interval_seconds,
+            price_sample_seconds: file.price_sample_seconds,
             admin_email: file.admin_email,
             admin_password: file.admin_password,
         })
@@ -260,6 +266,11 @@ impl ConfigLayer {
                 }
                 "SPOT_LAB_INTERVAL_SECONDS" => {
                     layer.lab_interval_seconds = Some(u64::from_str(&value).map_err(|_| {
+                        ConfigError::new(key, format!("`{value}` is not a whole number of seconds"))
+                    })?)
+                }
+                "SPOT_PRICE_SAMPLE_SECONDS" => {
+                    layer.price_sample_seconds = Some(u64::from_str(&value).map_err(|_| {
                         ConfigError::new(key, format!("`{value}` is not a whole number of seconds"))
                     })?)
                 }

@@ -87,6 +87,9 @@ pub struct Config {
     /// How often the lab's experiments decide in shadow (seconds); also a risk-model decision's
     /// horizon.
     pub lab_interval_seconds: u64,
+    /// How often the risk service samples the spot prices of the pools the platform runs in
+    /// (seconds); their recent volatility is part of every risk score.
+    pub price_sample_seconds: u64,
     /// The first platform admin, created at start when no platform admin exists yet.
     pub admin_email: Option<String>,
     #[serde(skip)]
@@ -160,6 +163,7 @@ impl Config {
             web_dir: layer.web_dir,
             settle_seconds: layer.settle_seconds.unwrap_or(30),
             lab_interval_seconds: layer.lab_interval_seconds.unwrap_or(300),
+            price_sample_seconds: layer.price_sample_seconds.unwrap_or(300),
             admin_email: layer.admin_email,
             admin_password: layer.admin_password,
         };

@@ -49,6 +49,12 @@ impl Config {
                 format!("{} is not between 1 and 86400", self.lab_interval_seconds),
             ));
         }
+        if !(1..=86_400).contains(&self.price_sample_seconds) {
+            return Err(ConfigError::new(
+                "price_sample_seconds",
+                format!("{} is not between 1 and 86400", self.price_sample_seconds),
+            ));
+        }
         if let Some(principal) = &self.aws_principal
             && !principal.starts_with("arn:")
         {

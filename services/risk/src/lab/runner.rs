@@ -16,7 +16,6 @@ use super::validate::Kind;
 use super::{clusters, report};
 use crate::RiskApi;
 use crate::model;
-use crate::scores_rpc::ASSUMED_INSTANCES;
 
 fn subject(pool: &Pool) -> String {
     format!("{}/{}/{}", pool.region, pool.zone, pool.instance_type)
@@ -159,12 +158,13 @@ impl RiskApi {
             .map(|(pool, evidence)| {
                 let mut d = decision(experiment, cluster_id, subject(pool), now);
                 d.matures_at = now + self.lab_interval().as_millis() as i64;
-                d.live_value = live
-                    .score(&evidence)
-                    .probability(ASSUMED_INSTANCES, horizon_hours);
+                // The chance that any of the platform's instances there is interrupted: what an
+                // observed interruption in the pool answers.
+                let instances = evidence.instances.max(1.0);
+                d.live_value = live.score(&evidence).probability(instances, horizon_hours);
                 d.candidate_value = candidate
                     .score(&evidence)
-                    .probability(ASSUMED_INSTANCES, horizon_hours);
+                    .probability(instances, horizon_hours);
                 d
             })
             .collect())

@@ -82,6 +82,11 @@ impl RiskModel for RecencyModel {
                     weight: prior,
                 },
                 Component {
+                    name: "platform spot instances in the pool (exposure)",
+                    value: evidence.instances,
+                    weight: 1.0,
+                },
+                Component {
                     name: "interruptions in the last days (half-life 72 h)",
                     value: long_count,
                     weight: posterior / prior,
@@ -158,7 +163,7 @@ mod tests {
             ..quiet(1)
         });
         assert!(old.value() < burst.value());
-        assert_eq!(burst.components.len(), 5, "every part is explained");
+        assert_eq!(burst.components.len(), 6, "every part is explained");
     }
 
     #[test]

@@ -110,6 +110,7 @@ pub async fn start(
         web_dir: web_dir.clone(),
         settle_seconds: Some(5),
         lab_interval_seconds: Some(15),
+        price_sample_seconds: Some(10),
         ..flags
     };
     let config = Config::load(config_file, &env, flags)?;
