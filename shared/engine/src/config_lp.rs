@@ -9,10 +9,15 @@
 //! is solved over a growing set of configurations (the restricted master). Its duals `y` are then
 //! turned into a bound that is valid whatever the master reached (Farley's bound): for every
 //! offering an upper bound `U_o >= max_a y.a` over every configuration of the offering is proven
-//! (exactly by branch and bound on small nodes, by the knapsack's LP relaxation on large ones),
-//! `theta = max_o (U_o + policy part) / price_o`, and then `y/theta` is dual feasible for the full
+//! (by branch and bound over the items few of which fit, each leaf bounded by the LP relaxation
+//! of the small items on the room it leaves; by the knapsack's LP relaxation alone when that
+//! search runs out of budget), `theta = max_o (U_o + policy part) / price_o`, and then `y/theta` is dual feasible for the full
 //! configuration LP, so `y.b / theta` bounds every integer solution from below. No step needs the
 //! master to be solved exactly, only `y >= 0` and the upper bounds to be true.
+//!
+//! Column generation stops when no configuration found gains more than [`ENTERING_GAIN`] of its
+//! price; before stopping, pricing searches again with the proof's budget, since a configuration
+//! the quick search misses is exactly what keeps the proven bound below the master.
 //!
 //! The master's configurations with positive value are returned too, for packers to follow.
 
@@ -38,6 +43,27 @@ const PRICING_BUDGET: usize = 300;
 const PRICED_SHAPES: usize = 48;
 /// At most this many items (more: no configuration bound).
 const MAX_ITEMS: usize = 96;
+/// A configuration enters the master only when its reduced cost is below this share of its
+/// price: the last rounds of column generation move the master by hundredths of a percent, and
+/// the proven bound ends within about this share of the master anyway.
+const ENTERING_GAIN: f64 = 2e-3;
+/// A guide's master needs less: rounding it loses more than these last rounds would gain, and a
+/// warm start (see [`Purpose::Guide`]) has most of the columns already.
+const GUIDE_ROUNDS: usize = 8;
+const GUIDE_ENTERING_GAIN: f64 = 5e-3;
+
+/// What a solve is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Purpose<'a> {
+    /// A proven bound: when the quick pricing finds nothing, a deep search (the proof's budget)
+    /// looks again before column generation stops, and Farley's bound is proven at the end.
+    Bound,
+    /// Only the master's configurations, for a packer to follow: quick pricing, no proof
+    /// (`bound` is 0). `warm`: an earlier solve over more of the same pods, whose
+    /// configurations (capped at the counts left) start the master, so column generation
+    /// needs few rounds.
+    Guide { warm: Option<&'a ConfigLp> },
+}
 
 /// A group of interchangeable pods.
 #[derive(Debug, Clone)]
@@ -91,6 +117,7 @@ pub fn solve(
     counted: &dyn Fn(usize) -> bool,
     policy_met: bool,
     floor: f64,
+    purpose: Purpose<'_>,
 ) -> Option<ConfigLp> {
     // Items.
     let mut items: Vec<Item> = Vec::new();
@@ -136,6 +163,7 @@ pub fn solve(
     let mut profile_index: HashMap<Vec<usize>, usize> = HashMap::new();
     let mut shape_index: HashMap<(Resources, bool, usize), usize> = HashMap::new();
     let mut shapes: Vec<Shape> = Vec::new();
+    let mut shape_of: Vec<Option<usize>> = vec![None; problem.offerings.len()];
     for (o, offering) in problem.offerings.iter().enumerate() {
         let on: Vec<usize> = (0..items.len())
             .filter(|&i| cx.classes[compat_of_item[i]].compat.contains(o))
@@ -156,12 +184,14 @@ pub fn solve(
         let key = (offering.allocatable, on_demand, profile);
         match shape_index.get(&key) {
             Some(&s) => {
+                shape_of[o] = Some(s);
                 if price < shapes[s].price {
                     shapes[s].price = price;
                     shapes[s].offering = o;
                 }
             }
             None => {
+                shape_of[o] = Some(shapes.len());
                 shape_index.insert(key, shapes.len());
                 shapes.push(Shape {
                     offering: o,
@@ -246,9 +276,39 @@ pub fn solve(
             }
         }
     }
+    if let Purpose::Guide { warm: Some(prior) } = purpose {
+        let mut item_of_class: Vec<Option<usize>> = vec![None; cx.classes.len()];
+        for (i, item) in items.iter().enumerate() {
+            for &c in &item.classes {
+                item_of_class[c] = Some(i);
+            }
+        }
+        for config in &prior.configs {
+            let Some(si) = shape_of.get(config.offering).copied().flatten() else {
+                continue;
+            };
+            let mut counts: Vec<(usize, i64)> = config
+                .counts
+                .iter()
+                .filter_map(|&(i, a)| {
+                    let j = prior.items[i]
+                        .classes
+                        .iter()
+                        .find_map(|&c| item_of_class[c])?;
+                    Some((j, a.min(items[j].count)))
+                })
+                .collect();
+            counts.sort_unstable();
+            add(&mut master, si, counts);
+        }
+    }
 
     let mut y = vec![0.0; m];
-    for _ in 0..MAX_ROUNDS {
+    let (rounds, entering_gain) = match purpose {
+        Purpose::Bound => (MAX_ROUNDS, ENTERING_GAIN),
+        Purpose::Guide { .. } => (GUIDE_ROUNDS, GUIDE_ENTERING_GAIN),
+    };
+    for _ in 0..rounds {
         if !master.optimize(MAX_PIVOTS) {
             break;
         }
@@ -260,15 +320,24 @@ pub fn solve(
         // configuration; the most negative reduced costs enter.
         let ratios = root_ratios(&shapes, &items, &y, &policy_value_of);
         let mut candidates: Vec<(f64, usize, Vec<(usize, i64)>)> = Vec::new();
-        for &(ratio, si) in ratios.iter().take(PRICED_SHAPES) {
-            if ratio <= 1.0 + 1e-9 {
-                break;
+        let budgets = match purpose {
+            Purpose::Bound => &[PRICING_BUDGET, PROOF_BUDGET][..],
+            Purpose::Guide { .. } => &[PRICING_BUDGET][..],
+        };
+        for &budget in budgets {
+            for &(ratio, si) in ratios.iter().take(PRICED_SHAPES) {
+                if ratio <= 1.0 + 1e-9 {
+                    break;
+                }
+                let s = &shapes[si];
+                let (_, value, counts) = prove(s, &items, &y, budget);
+                let reduced = s.price - value - policy_value_of(s.on_demand, &y);
+                if reduced < -entering_gain * s.price && !counts.is_empty() {
+                    candidates.push((reduced / s.price, si, counts));
+                }
             }
-            let s = &shapes[si];
-            let (_, value, counts) = prove(s, &items, &y, PRICING_BUDGET);
-            let reduced = s.price - value - policy_value_of(s.on_demand, &y);
-            if reduced < -1e-9 * s.price && !counts.is_empty() {
-                candidates.push((reduced / s.price, si, counts));
+            if !candidates.is_empty() {
+                break;
             }
         }
         if candidates.is_empty() {
@@ -303,7 +372,11 @@ pub fn solve(
     // Shapes in decreasing order of their relaxation's ratio: once that is below the ratio
     // already proven, no later shape can raise it (the proof never exceeds the relaxation).
     let mut theta: f64 = 0.0;
-    for (ratio, si) in root_ratios(&shapes, &items, &y, &policy_value_of) {
+    let to_prove = match purpose {
+        Purpose::Bound => root_ratios(&shapes, &items, &y, &policy_value_of),
+        Purpose::Guide { .. } => Vec::new(),
+    };
+    for (ratio, si) in to_prove {
         if ratio <= theta {
             break;
         }
@@ -450,9 +523,60 @@ fn greedy(s: &Shape, items: &[Item], y: &[f64]) -> (f64, Vec<(usize, i64)>) {
 /// by the LP relaxation (their integrality barely matters).
 const BRANCH_FIT: i64 = 48;
 
+/// A configuration of shape `s` from the LP relaxation of `useful` on `cap` (`primal`): its
+/// floor, then greedy on what is left; sorted by item.
+fn rounded(
+    s: &Shape,
+    cap: Resources,
+    useful: &[usize],
+    items: &[Item],
+    y: &[f64],
+    primal: &[f64],
+) -> Vec<(usize, i64)> {
+    let mut start: Vec<(usize, i64)> = useful
+        .iter()
+        .zip(primal)
+        .filter(|(_, v)| **v >= 1.0)
+        .map(|(&i, v)| (i, (v.floor() as i64).min(items[i].count)))
+        .collect();
+    let mut left = cap;
+    for &(i, a) in &start {
+        let r = &items[i].requests;
+        left = left.minus(&Resources::new(
+            r.cpu_m * a,
+            r.memory_mib * a,
+            a,
+            r.gpus * a,
+        ));
+    }
+    if left.any_negative() {
+        return Vec::new();
+    }
+    let rest_shape = Shape {
+        alloc: left,
+        items: useful.to_vec(),
+        ..s.clone()
+    };
+    let (_, more) = greedy(&rest_shape, items, y);
+    for (i, a) in more {
+        let room = items[i].count - start.iter().find(|(k, _)| *k == i).map_or(0, |x| x.1);
+        let a = a.min(room);
+        if a <= 0 {
+            continue;
+        }
+        match start.iter_mut().find(|(k, _)| *k == i) {
+            Some(e) => e.1 += a,
+            None => start.push((i, a)),
+        }
+    }
+    start.sort_unstable();
+    start
+}
+
 /// A proven upper bound on `max y.a` over the configurations of `s`, and the best configuration
 /// seen: branch and bound over the items few of which fit (pruned with a dual of the LP relaxation,
-/// finished with the relaxation of the rest), else the LP relaxation of everything.
+/// each leaf finished with the relaxation of the rest on the room left, and rounded into a
+/// configuration), else the LP relaxation of everything.
 fn prove(s: &Shape, items: &[Item], y: &[f64], budget: usize) -> (f64, f64, Vec<(usize, i64)>) {
     let mut useful: Vec<usize> = s
         .items
@@ -465,45 +589,7 @@ fn prove(s: &Shape, items: &[Item], y: &[f64], budget: usize) -> (f64, f64, Vec<
     }
     useful.sort_unstable();
     let (root, all, primal) = knapsack_lp(&s.alloc, &useful, items, y);
-    // A configuration from the relaxation: its floor, then greedy on what is left.
-    let mut start: Vec<(usize, i64)> = useful
-        .iter()
-        .zip(&primal)
-        .filter(|(_, v)| **v >= 1.0)
-        .map(|(&i, v)| (i, (v.floor() as i64).min(items[i].count)))
-        .collect();
-    let mut left = s.alloc;
-    for &(i, a) in &start {
-        let r = &items[i].requests;
-        left = left.minus(&Resources::new(
-            r.cpu_m * a,
-            r.memory_mib * a,
-            a,
-            r.gpus * a,
-        ));
-    }
-    let rest_shape = Shape {
-        alloc: left,
-        items: useful.clone(),
-        ..s.clone()
-    };
-    if left.any_negative() {
-        start.clear();
-    } else {
-        let (_, more) = greedy(&rest_shape, items, y);
-        for (i, a) in more {
-            let room = items[i].count - start.iter().find(|(k, _)| *k == i).map_or(0, |x| x.1);
-            let a = a.min(room);
-            if a <= 0 {
-                continue;
-            }
-            match start.iter_mut().find(|(k, _)| *k == i) {
-                Some(e) => e.1 += a,
-                None => start.push((i, a)),
-            }
-        }
-    }
-    start.sort_unstable();
+    let start = rounded(s, s.alloc, &useful, items, y, &primal);
     let (greedy_value, greedy_counts) = greedy(s, items, y);
     let start_value: f64 = start.iter().map(|&(i, a)| y[i] * a as f64).sum();
     let (mut best_value, mut best_counts) = if start_value > greedy_value {
@@ -524,12 +610,13 @@ fn prove(s: &Shape, items: &[Item], y: &[f64], budget: usize) -> (f64, f64, Vec<
     };
     list.sort_by(|&a, &b| y[b].total_cmp(&y[a]).then(a.cmp(&b)));
     struct Search<'a> {
+        shape: &'a Shape,
         list: &'a [usize],
         items: &'a [Item],
         y: &'a [f64],
         all: [f64; 4],
         rest: [f64; 4],
-        exact_leaves: bool,
+        small: &'a [usize],
         upper: f64,
         best_value: f64,
         best: Vec<(usize, i64)>,
@@ -544,11 +631,7 @@ fn prove(s: &Shape, items: &[Item], y: &[f64], budget: usize) -> (f64, f64, Vec<
                 return false;
             }
             if p == self.list.len() {
-                self.upper = self.upper.max(value + dual_upper(&self.rest, &left));
-                if self.exact_leaves && value > self.best_value {
-                    self.best_value = value;
-                    self.best = self.path.clone();
-                }
+                self.leaf(left, value);
                 return true;
             }
             if value + dual_upper(&self.all, &left) <= self.upper {
@@ -572,15 +655,51 @@ fn prove(s: &Shape, items: &[Item], y: &[f64], budget: usize) -> (f64, f64, Vec<
             }
             true
         }
+
+        /// A leaf: the branched items are fixed (`path`, worth `value`), `left` is free. The
+        /// small items' LP relaxation on `left` bounds what they add (much tighter than the
+        /// root's dual once the branched items took their room), and its rounding completes a
+        /// configuration, so the search also finds good configurations for pricing.
+        fn leaf(&mut self, left: Resources, value: f64) {
+            if self.small.is_empty() {
+                self.upper = self.upper.max(value);
+                if value > self.best_value {
+                    self.best_value = value;
+                    self.best = self.path.clone();
+                }
+                return;
+            }
+            // The root's dual first: when even it shows the leaf cannot raise the bound (which
+            // is at least the best value), the relaxation need not be solved.
+            let loose = dual_upper(&self.rest, &left);
+            if value + loose <= self.upper {
+                return;
+            }
+            let (relaxed, _, primal) = knapsack_lp(&left, self.small, self.items, self.y);
+            let bound = relaxed.min(loose);
+            self.upper = self.upper.max(value + bound);
+            if value + bound <= self.best_value {
+                return;
+            }
+            let fill = rounded(self.shape, left, self.small, self.items, self.y, &primal);
+            let filled = value + fill.iter().map(|&(i, a)| self.y[i] * a as f64).sum::<f64>();
+            if filled > self.best_value {
+                self.best_value = filled;
+                self.best = self.path.iter().chain(&fill).copied().collect();
+            }
+        }
     }
     let mut search = Search {
+        shape: s,
         list: &list,
         items,
         y,
         all,
         rest,
-        exact_leaves: small.is_empty(),
-        upper: if small.is_empty() { best_value } else { 0.0 },
+        small: &small,
+        // A configuration's value: the maximum is at least this, so subtrees bounded below it
+        // need no visit.
+        upper: best_value,
         best_value,
         best: Vec::new(),
         path: Vec::new(),
