@@ -41,6 +41,8 @@ const PROOF_BUDGET: usize = 20_000;
 const PRICING_BUDGET: usize = 300;
 /// Shapes searched per pricing round at most.
 const PRICED_SHAPES: usize = 48;
+/// Shapes searched again with the proof's budget when the quick search finds nothing.
+const DEEP_SHAPES: usize = 8;
 /// At most this many items (more: no configuration bound).
 const MAX_ITEMS: usize = 96;
 /// A configuration enters the master only when its reduced cost is below this share of its
@@ -320,12 +322,12 @@ pub fn solve(
         // configuration; the most negative reduced costs enter.
         let ratios = root_ratios(&shapes, &items, &y, &policy_value_of);
         let mut candidates: Vec<(f64, usize, Vec<(usize, i64)>)> = Vec::new();
-        let budgets = match purpose {
-            Purpose::Bound => &[PRICING_BUDGET, PROOF_BUDGET][..],
-            Purpose::Guide { .. } => &[PRICING_BUDGET][..],
+        let searches = match purpose {
+            Purpose::Bound => &[(PRICING_BUDGET, PRICED_SHAPES), (PROOF_BUDGET, DEEP_SHAPES)][..],
+            Purpose::Guide { .. } => &[(PRICING_BUDGET, PRICED_SHAPES)][..],
         };
-        for &budget in budgets {
-            for &(ratio, si) in ratios.iter().take(PRICED_SHAPES) {
+        for &(budget, shapes_searched) in searches {
+            for &(ratio, si) in ratios.iter().take(shapes_searched) {
                 if ratio <= 1.0 + 1e-9 {
                     break;
                 }
@@ -841,7 +843,23 @@ fn knapsack_lp(
     for l in lambda.iter_mut() {
         *l *= factor;
     }
-    let upper = lambda.iter().zip(&c).map(|(l, v)| l * v).sum::<f64>();
+    // The relaxation above lets an item exceed its pod count. Any `t * lambda` with `t >= 0`,
+    // paired with `mu_i = max(0, y_i - r_i . t lambda)` on the bounds `a_i <= count_i`, is dual
+    // feasible for the relaxation that keeps them: each gives a valid bound, the least is kept.
+    let upper = [1.0, 0.75, 0.5, 0.25, 0.0]
+        .into_iter()
+        .map(|t| {
+            let capacity: f64 = lambda.iter().zip(&c).map(|(l, v)| t * l * v).sum();
+            let counts: f64 = list
+                .iter()
+                .map(|&i| {
+                    let priced: f64 = req(i).iter().zip(&lambda).map(|(a, l)| t * a * l).sum();
+                    items[i].count as f64 * (y[i] - priced).max(0.0)
+                })
+                .sum();
+            capacity + counts
+        })
+        .fold(f64::INFINITY, f64::min);
     (upper, lambda, primal)
 }
 
