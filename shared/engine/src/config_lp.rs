@@ -16,8 +16,9 @@
 //! master to be solved exactly, only `y >= 0` and the upper bounds to be true.
 //!
 //! Column generation stops when no configuration found gains more than [`ENTERING_GAIN`] of its
-//! price; before stopping, pricing searches again with the proof's budget, since a configuration
-//! the quick search misses is exactly what keeps the proven bound below the master.
+//! price; before stopping, pricing searches the most promising shapes again with a larger budget,
+//! since a configuration the quick search misses is exactly what keeps the proven bound below
+//! the master.
 //!
 //! The master's configurations with positive value are returned too, for packers to follow.
 
@@ -46,8 +47,11 @@ const PROOF_BUDGET: usize = 20_000;
 const PRICING_BUDGET: usize = 300;
 /// Shapes searched per pricing round at most.
 const PRICED_SHAPES: usize = 48;
-/// Shapes searched again with the proof's budget when the quick search finds nothing.
+/// When the quick search finds nothing, the shapes searched again, and the branch-and-bound
+/// nodes each (the leaves' rounding finds what the quick search misses well within this; a
+/// search that cannot finish gains nothing from more).
 const DEEP_SHAPES: usize = 8;
+const DEEP_BUDGET: usize = 2_000;
 /// At most this many items (more: no configuration bound).
 const MAX_ITEMS: usize = 96;
 /// A configuration enters the master only when its reduced cost is below this share of its
@@ -62,7 +66,7 @@ const GUIDE_ENTERING_GAIN: f64 = 5e-3;
 /// What a solve is for.
 #[derive(Debug, Clone, Copy)]
 pub enum Purpose<'a> {
-    /// A proven bound: when the quick pricing finds nothing, a deep search (the proof's budget)
+    /// A proven bound: when the quick pricing finds nothing, a deeper search (see [`DEEP_BUDGET`])
     /// looks again before column generation stops, and Farley's bound is proven at the end.
     Bound,
     /// Only the master's configurations, for a packer to follow: quick pricing, no proof
@@ -328,7 +332,7 @@ pub fn solve(
         let ratios = root_ratios(&shapes, &items, &y, &policy_value_of);
         let mut candidates: Vec<(f64, usize, Vec<(usize, i64)>)> = Vec::new();
         let searches = match purpose {
-            Purpose::Bound => &[(PRICING_BUDGET, PRICED_SHAPES), (PROOF_BUDGET, DEEP_SHAPES)][..],
+            Purpose::Bound => &[(PRICING_BUDGET, PRICED_SHAPES), (DEEP_BUDGET, DEEP_SHAPES)][..],
             Purpose::Guide { .. } => &[(PRICING_BUDGET, PRICED_SHAPES)][..],
         };
         for &(budget, shapes_searched) in searches {
