@@ -9,20 +9,31 @@
 //! is solved over a growing set of configurations (the restricted master). Its duals `y` are then
 //! turned into a bound that is valid whatever the master reached (Farley's bound): for every
 //! offering an upper bound `U_o >= max_a y.a` over every configuration of the offering is proven
-//! (exactly by branch and bound on small nodes, by the knapsack's LP relaxation on large ones),
-//! `theta = max_o (U_o + policy part) / price_o`, and then `y/theta` is dual feasible for the full
+//! (by branch and bound over the items few of which fit, each leaf bounded by the LP relaxation
+//! of the small items on the room it leaves; by the knapsack's LP relaxation alone when that
+//! search runs out of budget), `theta = max_o (U_o + policy part) / price_o`, and then `y/theta` is dual feasible for the full
 //! configuration LP, so `y.b / theta` bounds every integer solution from below. No step needs the
 //! master to be solved exactly, only `y >= 0` and the upper bounds to be true.
+//!
+//! Column generation stops when no configuration found gains more than [`ENTERING_GAIN`] of its
+//! price; before stopping, pricing searches the most promising shapes again with a larger budget,
+//! since a configuration the quick search misses is exactly what keeps the proven bound below
+//! the master.
 //!
 //! The master's configurations with positive value are returned too, for packers to follow.
 
 // Dense numerical kernels read best with explicit indices.
 #![allow(clippy::needless_range_loop, clippy::type_complexity)]
 
+mod master;
+mod pricing;
+
 use std::collections::HashMap;
 
 use crate::classes::Classes;
 use crate::model::{CapacityType, Problem, Resources};
+use master::Master;
+use pricing::{fit_count, knapsack_lp, prove};
 
 /// Column-generation rounds at most (deterministic work cap; the engine reads no clock).
 const MAX_ROUNDS: usize = 40;
@@ -36,8 +47,34 @@ const PROOF_BUDGET: usize = 20_000;
 const PRICING_BUDGET: usize = 300;
 /// Shapes searched per pricing round at most.
 const PRICED_SHAPES: usize = 48;
+/// When the quick search finds nothing, the shapes searched again, and the branch-and-bound
+/// nodes each (the leaves' rounding finds what the quick search misses well within this; a
+/// search that cannot finish gains nothing from more).
+const DEEP_SHAPES: usize = 8;
+const DEEP_BUDGET: usize = 2_000;
 /// At most this many items (more: no configuration bound).
 const MAX_ITEMS: usize = 96;
+/// A configuration enters the master only when its reduced cost is below this share of its
+/// price: the last rounds of column generation move the master by hundredths of a percent, and
+/// the proven bound ends within about this share of the master anyway.
+const ENTERING_GAIN: f64 = 2e-3;
+/// A guide's master needs less: rounding it loses more than these last rounds would gain, and a
+/// warm start (see [`Purpose::Guide`]) has most of the columns already.
+const GUIDE_ROUNDS: usize = 8;
+const GUIDE_ENTERING_GAIN: f64 = 5e-3;
+
+/// What a solve is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Purpose<'a> {
+    /// A proven bound: when the quick pricing finds nothing, a deeper search (see [`DEEP_BUDGET`])
+    /// looks again before column generation stops, and Farley's bound is proven at the end.
+    Bound,
+    /// Only the master's configurations, for a packer to follow: quick pricing, no proof
+    /// (`bound` is 0). `warm`: an earlier solve over more of the same pods, whose
+    /// configurations (capped at the counts left) start the master, so column generation
+    /// needs few rounds.
+    Guide { warm: Option<&'a ConfigLp> },
+}
 
 /// A group of interchangeable pods.
 #[derive(Debug, Clone)]
@@ -91,6 +128,7 @@ pub fn solve(
     counted: &dyn Fn(usize) -> bool,
     policy_met: bool,
     floor: f64,
+    purpose: Purpose<'_>,
 ) -> Option<ConfigLp> {
     // Items.
     let mut items: Vec<Item> = Vec::new();
@@ -136,6 +174,7 @@ pub fn solve(
     let mut profile_index: HashMap<Vec<usize>, usize> = HashMap::new();
     let mut shape_index: HashMap<(Resources, bool, usize), usize> = HashMap::new();
     let mut shapes: Vec<Shape> = Vec::new();
+    let mut shape_of: Vec<Option<usize>> = vec![None; problem.offerings.len()];
     for (o, offering) in problem.offerings.iter().enumerate() {
         let on: Vec<usize> = (0..items.len())
             .filter(|&i| cx.classes[compat_of_item[i]].compat.contains(o))
@@ -156,12 +195,14 @@ pub fn solve(
         let key = (offering.allocatable, on_demand, profile);
         match shape_index.get(&key) {
             Some(&s) => {
+                shape_of[o] = Some(s);
                 if price < shapes[s].price {
                     shapes[s].price = price;
                     shapes[s].offering = o;
                 }
             }
             None => {
+                shape_of[o] = Some(shapes.len());
                 shape_index.insert(key, shapes.len());
                 shapes.push(Shape {
                     offering: o,
@@ -246,9 +287,39 @@ pub fn solve(
             }
         }
     }
+    if let Purpose::Guide { warm: Some(prior) } = purpose {
+        let mut item_of_class: Vec<Option<usize>> = vec![None; cx.classes.len()];
+        for (i, item) in items.iter().enumerate() {
+            for &c in &item.classes {
+                item_of_class[c] = Some(i);
+            }
+        }
+        for config in &prior.configs {
+            let Some(si) = shape_of.get(config.offering).copied().flatten() else {
+                continue;
+            };
+            let mut counts: Vec<(usize, i64)> = config
+                .counts
+                .iter()
+                .filter_map(|&(i, a)| {
+                    let j = prior.items[i]
+                        .classes
+                        .iter()
+                        .find_map(|&c| item_of_class[c])?;
+                    Some((j, a.min(items[j].count)))
+                })
+                .collect();
+            counts.sort_unstable();
+            add(&mut master, si, counts);
+        }
+    }
 
     let mut y = vec![0.0; m];
-    for _ in 0..MAX_ROUNDS {
+    let (rounds, entering_gain) = match purpose {
+        Purpose::Bound => (MAX_ROUNDS, ENTERING_GAIN),
+        Purpose::Guide { .. } => (GUIDE_ROUNDS, GUIDE_ENTERING_GAIN),
+    };
+    for _ in 0..rounds {
         if !master.optimize(MAX_PIVOTS) {
             break;
         }
@@ -260,15 +331,24 @@ pub fn solve(
         // configuration; the most negative reduced costs enter.
         let ratios = root_ratios(&shapes, &items, &y, &policy_value_of);
         let mut candidates: Vec<(f64, usize, Vec<(usize, i64)>)> = Vec::new();
-        for &(ratio, si) in ratios.iter().take(PRICED_SHAPES) {
-            if ratio <= 1.0 + 1e-9 {
-                break;
+        let searches = match purpose {
+            Purpose::Bound => &[(PRICING_BUDGET, PRICED_SHAPES), (DEEP_BUDGET, DEEP_SHAPES)][..],
+            Purpose::Guide { .. } => &[(PRICING_BUDGET, PRICED_SHAPES)][..],
+        };
+        for &(budget, shapes_searched) in searches {
+            for &(ratio, si) in ratios.iter().take(shapes_searched) {
+                if ratio <= 1.0 + 1e-9 {
+                    break;
+                }
+                let s = &shapes[si];
+                let (_, value, counts) = prove(s, &items, &y, budget);
+                let reduced = s.price - value - policy_value_of(s.on_demand, &y);
+                if reduced < -entering_gain * s.price && !counts.is_empty() {
+                    candidates.push((reduced / s.price, si, counts));
+                }
             }
-            let s = &shapes[si];
-            let (_, value, counts) = prove(s, &items, &y, PRICING_BUDGET);
-            let reduced = s.price - value - policy_value_of(s.on_demand, &y);
-            if reduced < -1e-9 * s.price && !counts.is_empty() {
-                candidates.push((reduced / s.price, si, counts));
+            if !candidates.is_empty() {
+                break;
             }
         }
         if candidates.is_empty() {
@@ -303,7 +383,11 @@ pub fn solve(
     // Shapes in decreasing order of their relaxation's ratio: once that is below the ratio
     // already proven, no later shape can raise it (the proof never exceeds the relaxation).
     let mut theta: f64 = 0.0;
-    for (ratio, si) in root_ratios(&shapes, &items, &y, &policy_value_of) {
+    let to_prove = match purpose {
+        Purpose::Bound => root_ratios(&shapes, &items, &y, &policy_value_of),
+        Purpose::Guide { .. } => Vec::new(),
+    };
+    for (ratio, si) in to_prove {
         if ratio <= theta {
             break;
         }
@@ -366,525 +450,4 @@ fn root_ratios(
         .collect();
     out.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     out
-}
-
-/// How many pods of `r` fit on an empty node of `capacity` (pod slot counted).
-fn fit_count(capacity: &Resources, r: &Resources) -> i64 {
-    let mut k = capacity.pods.max(0);
-    for (have, need) in [
-        (capacity.cpu_m, r.cpu_m),
-        (capacity.memory_mib, r.memory_mib),
-        (capacity.gpus, r.gpus),
-    ] {
-        if need > 0 {
-            k = k.min(have.max(0) / need);
-        }
-    }
-    k
-}
-
-/// A good configuration of shape `s` at duals `y`: greedy by value density under two size
-/// measures, the better kept.
-fn greedy(s: &Shape, items: &[Item], y: &[f64]) -> (f64, Vec<(usize, i64)>) {
-    let a = &s.alloc;
-    let frac = |r: &Resources| -> [f64; 4] {
-        let f = |need: i64, have: i64| {
-            if need <= 0 {
-                0.0
-            } else if have <= 0 {
-                f64::INFINITY
-            } else {
-                need as f64 / have as f64
-            }
-        };
-        [
-            f(r.cpu_m, a.cpu_m),
-            f(r.memory_mib, a.memory_mib),
-            f(r.pods, a.pods),
-            f(r.gpus, a.gpus),
-        ]
-    };
-    let mut best = (0.0, Vec::new());
-    for measure in 0..3 {
-        let mut order: Vec<(f64, usize)> = s
-            .items
-            .iter()
-            .filter(|&&i| y[i] > 0.0)
-            .map(|&i| {
-                let f = frac(&items[i].requests);
-                let size = match measure {
-                    0 => f.iter().copied().fold(0.0, f64::max),
-                    1 => f.iter().sum(),
-                    _ => (f.iter().map(|v| v * v).sum::<f64>()).sqrt(),
-                };
-                (y[i] / size.max(1e-12), i)
-            })
-            .collect();
-        order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let mut left = *a;
-        let mut value = 0.0;
-        let mut counts = Vec::new();
-        for (_, i) in order {
-            let take = fit_count(&left, &items[i].requests).min(items[i].count);
-            if take > 0 {
-                let r = &items[i].requests;
-                left = left.minus(&Resources::new(
-                    r.cpu_m * take,
-                    r.memory_mib * take,
-                    take,
-                    r.gpus * take,
-                ));
-                value += y[i] * take as f64;
-                counts.push((i, take));
-            }
-        }
-        if value > best.0 {
-            counts.sort_unstable();
-            best = (value, counts);
-        }
-    }
-    best
-}
-
-/// Items that fit at most this many times on a shape are branched on; larger counts are bounded
-/// by the LP relaxation (their integrality barely matters).
-const BRANCH_FIT: i64 = 48;
-
-/// A proven upper bound on `max y.a` over the configurations of `s`, and the best configuration
-/// seen: branch and bound over the items few of which fit (pruned with a dual of the LP relaxation,
-/// finished with the relaxation of the rest), else the LP relaxation of everything.
-fn prove(s: &Shape, items: &[Item], y: &[f64], budget: usize) -> (f64, f64, Vec<(usize, i64)>) {
-    let mut useful: Vec<usize> = s
-        .items
-        .iter()
-        .copied()
-        .filter(|&i| y[i] > 0.0 && fit_count(&s.alloc, &items[i].requests) > 0)
-        .collect();
-    if useful.is_empty() {
-        return (0.0, 0.0, Vec::new());
-    }
-    useful.sort_unstable();
-    let (root, all, primal) = knapsack_lp(&s.alloc, &useful, items, y);
-    // A configuration from the relaxation: its floor, then greedy on what is left.
-    let mut start: Vec<(usize, i64)> = useful
-        .iter()
-        .zip(&primal)
-        .filter(|(_, v)| **v >= 1.0)
-        .map(|(&i, v)| (i, (v.floor() as i64).min(items[i].count)))
-        .collect();
-    let mut left = s.alloc;
-    for &(i, a) in &start {
-        let r = &items[i].requests;
-        left = left.minus(&Resources::new(
-            r.cpu_m * a,
-            r.memory_mib * a,
-            a,
-            r.gpus * a,
-        ));
-    }
-    let rest_shape = Shape {
-        alloc: left,
-        items: useful.clone(),
-        ..s.clone()
-    };
-    if left.any_negative() {
-        start.clear();
-    } else {
-        let (_, more) = greedy(&rest_shape, items, y);
-        for (i, a) in more {
-            let room = items[i].count - start.iter().find(|(k, _)| *k == i).map_or(0, |x| x.1);
-            let a = a.min(room);
-            if a <= 0 {
-                continue;
-            }
-            match start.iter_mut().find(|(k, _)| *k == i) {
-                Some(e) => e.1 += a,
-                None => start.push((i, a)),
-            }
-        }
-    }
-    start.sort_unstable();
-    let (greedy_value, greedy_counts) = greedy(s, items, y);
-    let start_value: f64 = start.iter().map(|&(i, a)| y[i] * a as f64).sum();
-    let (mut best_value, mut best_counts) = if start_value > greedy_value {
-        (start_value, start)
-    } else {
-        (greedy_value, greedy_counts)
-    };
-    let (mut list, small): (Vec<usize>, Vec<usize>) = useful
-        .iter()
-        .partition(|&&i| fit_count(&s.alloc, &items[i].requests) <= BRANCH_FIT);
-    if list.is_empty() || budget == 0 {
-        return (root, best_value, best_counts);
-    }
-    let rest = if small.is_empty() {
-        [0.0; 4]
-    } else {
-        knapsack_lp(&s.alloc, &small, items, y).1
-    };
-    list.sort_by(|&a, &b| y[b].total_cmp(&y[a]).then(a.cmp(&b)));
-    struct Search<'a> {
-        list: &'a [usize],
-        items: &'a [Item],
-        y: &'a [f64],
-        all: [f64; 4],
-        rest: [f64; 4],
-        exact_leaves: bool,
-        upper: f64,
-        best_value: f64,
-        best: Vec<(usize, i64)>,
-        path: Vec<(usize, i64)>,
-        nodes: usize,
-        budget: usize,
-    }
-    impl Search<'_> {
-        fn go(&mut self, p: usize, left: Resources, value: f64) -> bool {
-            self.nodes += 1;
-            if self.nodes > self.budget {
-                return false;
-            }
-            if p == self.list.len() {
-                self.upper = self.upper.max(value + dual_upper(&self.rest, &left));
-                if self.exact_leaves && value > self.best_value {
-                    self.best_value = value;
-                    self.best = self.path.clone();
-                }
-                return true;
-            }
-            if value + dual_upper(&self.all, &left) <= self.upper {
-                return true;
-            }
-            let i = self.list[p];
-            let r = self.items[i].requests;
-            let max = fit_count(&left, &r).min(self.items[i].count);
-            for a in (0..=max).rev() {
-                let used = Resources::new(r.cpu_m * a, r.memory_mib * a, a, r.gpus * a);
-                if a > 0 {
-                    self.path.push((i, a));
-                }
-                let ok = self.go(p + 1, left.minus(&used), value + self.y[i] * a as f64);
-                if a > 0 {
-                    self.path.pop();
-                }
-                if !ok {
-                    return false;
-                }
-            }
-            true
-        }
-    }
-    let mut search = Search {
-        list: &list,
-        items,
-        y,
-        all,
-        rest,
-        exact_leaves: small.is_empty(),
-        upper: if small.is_empty() { best_value } else { 0.0 },
-        best_value,
-        best: Vec::new(),
-        path: Vec::new(),
-        nodes: 0,
-        budget,
-    };
-    let done = search.go(0, s.alloc, 0.0);
-    if search.best_value > best_value && !search.best.is_empty() {
-        best_value = search.best_value;
-        best_counts = search.best;
-        best_counts.sort_unstable();
-    }
-    if done {
-        // A hair above for floating point; never above the relaxation of everything.
-        (
-            (search.upper * (1.0 + 1e-9)).min(root),
-            best_value,
-            best_counts,
-        )
-    } else {
-        (root, best_value, best_counts)
-    }
-}
-
-/// The knapsack's LP relaxation `max y.a  s.t.  sum a_i r_i <= cap, a >= 0` over `list` by a dense
-/// tableau simplex. Returns a proven upper bound `lambda . cap` from a dual solution `lambda`
-/// made exactly feasible (`r_i . lambda >= y_i` for every item of `list`), that `lambda`, and the
-/// primal solution (per entry of `list`).
-fn knapsack_lp(
-    cap: &Resources,
-    list: &[usize],
-    items: &[Item],
-    y: &[f64],
-) -> (f64, [f64; 4], Vec<f64>) {
-    let c = [
-        cap.cpu_m.max(0) as f64,
-        cap.memory_mib.max(0) as f64,
-        cap.pods.max(0) as f64,
-        cap.gpus.max(0) as f64,
-    ];
-    let req = |i: usize| {
-        let r = &items[i].requests;
-        [
-            r.cpu_m as f64,
-            r.memory_mib as f64,
-            r.pods as f64,
-            r.gpus as f64,
-        ]
-    };
-    let n = list.len();
-    let width = n + 4;
-    // Rows scaled so capacities are 1 (zero capacity rows keep scale 1).
-    let scale: Vec<f64> = c
-        .iter()
-        .map(|&v| if v > 0.0 { 1.0 / v } else { 1.0 })
-        .collect();
-    let mut t: Vec<Vec<f64>> = (0..4)
-        .map(|j| {
-            let mut row = vec![0.0; width + 1];
-            for (q, &i) in list.iter().enumerate() {
-                row[q] = req(i)[j] * scale[j];
-            }
-            row[n + j] = 1.0;
-            row[width] = c[j] * scale[j];
-            row
-        })
-        .collect();
-    // Objective row: reduced costs (negative = improving) for maximisation.
-    let mut z: Vec<f64> = vec![0.0; width + 1];
-    for (q, &i) in list.iter().enumerate() {
-        z[q] = -y[i];
-    }
-    let mut basis: Vec<usize> = (n..n + 4).collect();
-    for _ in 0..200 {
-        let Some(e) = (0..width).find(|&q| z[q] < -1e-12) else {
-            break;
-        };
-        let mut leave = None;
-        let mut ratio = f64::INFINITY;
-        for r in 0..4 {
-            if t[r][e] > 1e-12 {
-                let v = t[r][width] / t[r][e];
-                if v < ratio {
-                    ratio = v;
-                    leave = Some(r);
-                }
-            }
-        }
-        let Some(r) = leave else { break };
-        let p = t[r][e];
-        for v in t[r].iter_mut() {
-            *v /= p;
-        }
-        let pivot = t[r].clone();
-        for (rr, row) in t.iter_mut().enumerate() {
-            if rr != r && row[e] != 0.0 {
-                let f = row[e];
-                for (v, pv) in row.iter_mut().zip(&pivot) {
-                    *v -= f * pv;
-                }
-            }
-        }
-        let f = z[e];
-        for (v, pv) in z.iter_mut().zip(&pivot) {
-            *v -= f * pv;
-        }
-        basis[r] = e;
-    }
-    let mut primal = vec![0.0; n];
-    for r in 0..4 {
-        if basis[r] < n {
-            primal[basis[r]] = t[r][width].max(0.0);
-        }
-    }
-    // Duals: the slacks' reduced costs, unscaled.
-    let mut lambda = [0.0f64; 4];
-    for j in 0..4 {
-        lambda[j] = (z[n + j] * scale[j]).max(0.0);
-    }
-    // Exact feasibility: scale up until every item's constraint holds.
-    let mut factor: f64 = 1.0;
-    for &i in list {
-        if y[i] <= 0.0 {
-            continue;
-        }
-        let lhs: f64 = req(i).iter().zip(&lambda).map(|(a, l)| a * l).sum();
-        if lhs > 0.0 && lhs.is_finite() {
-            factor = factor.max(y[i] / lhs);
-        } else {
-            factor = f64::INFINITY;
-        }
-    }
-    if !factor.is_finite() || factor > 1.0 + 1e-6 {
-        // Numerically off: the always-feasible pod-slot price.
-        let top = list.iter().map(|&i| y[i]).fold(0.0, f64::max);
-        lambda = [0.0, 0.0, top, 0.0];
-        factor = 1.0;
-    }
-    for l in lambda.iter_mut() {
-        *l *= factor;
-    }
-    let upper = lambda.iter().zip(&c).map(|(l, v)| l * v).sum::<f64>();
-    (upper, lambda, primal)
-}
-
-fn dual_upper(lambda: &[f64; 4], left: &Resources) -> f64 {
-    lambda[0] * left.cpu_m.max(0) as f64
-        + lambda[1] * left.memory_mib.max(0) as f64
-        + lambda[2] * left.pods.max(0) as f64
-        + lambda[3] * left.gpus.max(0) as f64
-}
-
-/// The restricted master: `min c.x  s.t.  A x >= b, x >= 0` by a revised simplex with an explicit
-/// basis inverse, columns added between solves (the basis stays feasible). Columns 0..m are
-/// surplus (-e_i), m..2m big-M artificials (+e_i), then the configurations.
-struct Master {
-    m: usize,
-    b: Vec<f64>,
-    columns: Vec<Vec<f64>>,
-    costs: Vec<f64>,
-    basis: Vec<usize>,
-    inverse: Vec<Vec<f64>>,
-    values: Vec<f64>,
-}
-
-impl Master {
-    fn new(rhs: &[f64], big_m: f64) -> Self {
-        let m = rhs.len();
-        let mut columns = Vec::with_capacity(2 * m);
-        let mut costs = Vec::with_capacity(2 * m);
-        for sign in [-1.0, 1.0] {
-            for i in 0..m {
-                let mut c = vec![0.0; m];
-                c[i] = sign;
-                columns.push(c);
-                costs.push(if sign > 0.0 { big_m } else { 0.0 });
-            }
-        }
-        Master {
-            m,
-            b: rhs.to_vec(),
-            columns,
-            costs,
-            basis: (m..2 * m).collect(),
-            inverse: (0..m)
-                .map(|i| (0..m).map(|k| if i == k { 1.0 } else { 0.0 }).collect())
-                .collect(),
-            values: rhs.to_vec(),
-        }
-    }
-
-    fn add(&mut self, column: Vec<f64>, cost: f64) {
-        self.columns.push(column);
-        self.costs.push(cost);
-    }
-
-    fn duals(&self) -> Vec<f64> {
-        let m = self.m;
-        (0..m)
-            .map(|k| {
-                (0..m)
-                    .map(|i| self.costs[self.basis[i]] * self.inverse[i][k])
-                    .sum()
-            })
-            .collect()
-    }
-
-    fn objective(&self) -> f64 {
-        (0..self.m)
-            .filter(|&i| self.basis[i] >= 2 * self.m)
-            .map(|i| self.costs[self.basis[i]] * self.values[i])
-            .sum()
-    }
-
-    fn artificial_value(&self) -> f64 {
-        (0..self.m)
-            .filter(|&i| (self.m..2 * self.m).contains(&self.basis[i]))
-            .map(|i| self.values[i])
-            .sum()
-    }
-
-    /// Value of every configuration column (index from 0 = first configuration).
-    fn primal(&self) -> Vec<f64> {
-        let mut x = vec![0.0; self.columns.len().saturating_sub(2 * self.m)];
-        for i in 0..self.m {
-            if let Some(j) = self.basis[i].checked_sub(2 * self.m) {
-                x[j] = self.values[i];
-            }
-        }
-        x
-    }
-
-    /// Pivots to optimality (or the cap); false when unbounded or stuck.
-    fn optimize(&mut self, cap: usize) -> bool {
-        let m = self.m;
-        let eps = 1e-10;
-        let mut in_basis = vec![false; self.columns.len()];
-        for &j in &self.basis {
-            in_basis[j] = true;
-        }
-        for iteration in 0..cap {
-            let y = self.duals();
-            let bland = iteration > cap / 2;
-            let mut entering = None;
-            let mut best = -eps;
-            for j in 0..self.columns.len() {
-                if in_basis[j] {
-                    continue;
-                }
-                let col = &self.columns[j];
-                let reduced = self.costs[j] - col.iter().zip(&y).map(|(a, b)| a * b).sum::<f64>();
-                let scaled = reduced / (1.0 + self.costs[j]);
-                if scaled < best {
-                    best = scaled;
-                    entering = Some(j);
-                    if bland {
-                        break;
-                    }
-                }
-            }
-            let Some(j) = entering else { return true };
-            let col = &self.columns[j];
-            let d: Vec<f64> = (0..m)
-                .map(|i| (0..m).map(|k| self.inverse[i][k] * col[k]).sum())
-                .collect();
-            let mut leaving = None;
-            let mut ratio = f64::INFINITY;
-            for i in 0..m {
-                if d[i] > 1e-9 {
-                    let r = self.values[i].max(0.0) / d[i];
-                    if r < ratio - 1e-12
-                        || (r <= ratio + 1e-12
-                            && leaving.is_some_and(|l: usize| self.basis[i] < self.basis[l]))
-                    {
-                        ratio = r;
-                        leaving = Some(i);
-                    }
-                }
-            }
-            let Some(row) = leaving else { return false };
-            let pivot = d[row];
-            for cell in self.inverse[row].iter_mut() {
-                *cell /= pivot;
-            }
-            self.values[row] /= pivot;
-            let pivot_row = self.inverse[row].clone();
-            let pivot_value = self.values[row];
-            for i in 0..m {
-                if i != row && d[i] != 0.0 {
-                    let f = d[i];
-                    for (cell, p) in self.inverse[i].iter_mut().zip(&pivot_row) {
-                        *cell -= f * p;
-                    }
-                    self.values[i] -= f * pivot_value;
-                    if self.values[i] < 0.0 && self.values[i] > -1e-9 {
-                        self.values[i] = 0.0;
-                    }
-                }
-            }
-            in_basis[self.basis[row]] = false;
-            in_basis[j] = true;
-            self.basis[row] = j;
-        }
-        let _ = &self.b;
-        true
-    }
 }

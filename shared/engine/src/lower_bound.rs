@@ -189,6 +189,7 @@ pub fn configuration_bound(
         &|p| !unplaced[p],
         solution.notes.is_empty(),
         0.0,
+        crate::config_lp::Purpose::Bound,
     )
     .map_or(0.0, |lp| lp.bound)
 }

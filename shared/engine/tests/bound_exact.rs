@@ -194,3 +194,88 @@ fn the_configuration_bound_never_exceeds_the_true_optimum_on_tiny_problems() {
     }
     assert!(compared > 150, "only {compared} problems compared");
 }
+
+/// Nodes of 64 cores, 256 GiB and 250 pod slots, and pods that fill `nodes` of them exactly in
+/// cpu: large pods (few fit a node, so the configuration bound branches on them) and small ones
+/// (many fit, so it bounds them by their LP relaxation on the room left). A half-size type costs
+/// more per core, so no solution beats `nodes` big nodes: the optimum is known without search.
+fn exactly_filled(seed: u64) -> (Problem, f64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let price = rng.random_range(0.5..2.0);
+    let mut offerings = Vec::new();
+    for (name, scale, price) in [("big", 2, price), ("half", 1, price * 0.55)] {
+        for zone in ["z-a", "z-b"] {
+            offerings.push(Offering {
+                instance_type: name.into(),
+                zone: zone.into(),
+                capacity_type: CapacityType::OnDemand,
+                price_per_hour: price,
+                on_demand_price_per_hour: price,
+                vcpus: 32 * scale as u32,
+                architecture: Architecture::Amd64,
+                allocatable: Resources::new(32_000 * scale, 131_072 * scale, 125 * scale, 0),
+                labels: BTreeMap::new(),
+                taints: Vec::new(),
+                interruption_bucket: None,
+            });
+        }
+    }
+    let nodes = rng.random_range(2..6);
+    let mut pods = Vec::new();
+    let mut add = |cpu_m: i64, memory_mib: i64| {
+        pods.push(Pod {
+            id: format!("p{}", pods.len()),
+            requests: Resources::new(cpu_m, memory_mib, 1, 0),
+            ..Pod::default()
+        });
+    };
+    for _ in 0..nodes {
+        let mut cpu = 0;
+        while cpu < 16_000 || (cpu < 48_000 && rng.random_bool(0.6)) {
+            let (c, m) =
+                [(4_000, 16_384), (8_000, 32_768), (16_000, 65_536)][rng.random_range(0..3)];
+            if cpu + c > 48_000 {
+                break;
+            }
+            add(c, m);
+            cpu += c;
+        }
+        while cpu + 1_000 <= 64_000 && rng.random_bool(0.5) {
+            add(1_000, 1_024);
+            cpu += 1_000;
+        }
+        while cpu < 64_000 {
+            add(250, 256);
+            cpu += 250;
+        }
+    }
+    let problem = Problem {
+        offerings,
+        pods,
+        ..Problem::default()
+    };
+    (problem, nodes as f64 * price)
+}
+
+#[test]
+fn the_bounds_never_exceed_a_known_optimum_on_large_nodes_of_large_and_small_pods() {
+    for seed in 0..24 {
+        let (problem, best) = exactly_filled(seed);
+        let solution = solve(&problem);
+        let configuration = lower_bound::configuration_bound(&problem, &solution);
+        for (name, bound) in [
+            ("reported", solution.lower_bound_per_hour),
+            ("configuration", configuration),
+        ] {
+            assert!(
+                bound <= best * (1.0 + 1e-9),
+                "seed {seed}: {name} bound {bound} above the optimum {best}"
+            );
+        }
+        // The proof bounds the small pods on the room the large ones leave, so it stays close.
+        assert!(
+            configuration >= best * 0.98,
+            "seed {seed}: configuration bound {configuration} far below the optimum {best}"
+        );
+    }
+}

@@ -104,8 +104,15 @@ pub fn bound(
 ) -> f64 {
     let covering = covering(problem, cx, counted, policy_met);
     let configuration = if covering.config_may_help() {
-        crate::config_lp::solve(problem, cx, counted, policy_met, covering.value)
-            .map_or(0.0, |lp| lp.bound)
+        crate::config_lp::solve(
+            problem,
+            cx,
+            counted,
+            policy_met,
+            covering.value,
+            crate::config_lp::Purpose::Bound,
+        )
+        .map_or(0.0, |lp| lp.bound)
     } else {
         0.0
     };

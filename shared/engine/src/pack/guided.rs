@@ -12,7 +12,7 @@ use super::place::{group_observed, only_zone_rule, open_in_zone, runnable_member
 use super::shrink::PriceIndex;
 use super::state::State;
 use crate::classes::Classes;
-use crate::config_lp::ConfigLp;
+use crate::config_lp::{ConfigLp, Purpose};
 use crate::model::Resources;
 
 /// Residual rounds: after the first LP's nodes are seeded, the configuration LP of the pods still
@@ -41,13 +41,17 @@ pub fn seed_all(
     }
     let mut placed = vec![false; problem.pods.len()];
     seed(state, lp, index, &guidable, &mut placed, false);
+    let mut previous: Option<ConfigLp> = None;
     for round in 0..RESIDUAL_ROUNDS {
         let left = |p: usize| !placed[p];
         let counted = |p: usize| left(p) && seedable[p];
         if !(0..problem.pods.len()).any(counted) {
             break;
         }
-        let Some(residual) = crate::config_lp::solve(problem, cx, &counted, true, 0.0) else {
+        let warm = Some(previous.as_ref().unwrap_or(lp));
+        let purpose = Purpose::Guide { warm };
+        let Some(residual) = crate::config_lp::solve(problem, cx, &counted, true, 0.0, purpose)
+        else {
             break;
         };
         if residual.configs.is_empty() {
@@ -61,6 +65,7 @@ pub fn seed_all(
             &mut placed,
             round + 1 == RESIDUAL_ROUNDS,
         );
+        previous = Some(residual);
     }
     placed
 }

@@ -102,7 +102,14 @@ impl Prepared {
         let covering = bound::covering(problem, &self.cx, &counted, true);
         // Stops (None) as soon as the master shows it cannot beat the covering bound.
         let config = if covering.config_may_help() {
-            config_lp::solve(problem, &self.cx, &counted, true, covering.value)
+            config_lp::solve(
+                problem,
+                &self.cx,
+                &counted,
+                true,
+                covering.value,
+                config_lp::Purpose::Bound,
+            )
         } else {
             None
         };

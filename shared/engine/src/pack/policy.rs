@@ -17,6 +17,20 @@ struct Census {
     pools: HashMap<(usize, usize), usize>,
 }
 
+impl Census {
+    /// A spot node of `pool` became on-demand.
+    fn convert(&mut self, pool: (usize, usize)) {
+        self.on_demand += 1;
+        self.spot -= 1;
+        if let Some(k) = self.pools.get_mut(&pool) {
+            *k -= 1;
+            if *k == 0 {
+                self.pools.remove(&pool);
+            }
+        }
+    }
+}
+
 fn census(state: &State) -> Census {
     let mut c = Census {
         nodes: 0,
@@ -163,8 +177,10 @@ fn fix_on_demand(state: &mut State, index: &PriceIndex, free: &[bool]) {
         })
         .collect();
     carves.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Kept up to date as nodes convert (one full count per loop would make this quadratic);
+    // recounted after a carve, which can resize its source node into another pool.
+    let mut c = census(state);
     loop {
-        let c = census(state);
         if c.on_demand >= state.problem.policy.required_on_demand(c.nodes) {
             return;
         }
@@ -190,6 +206,7 @@ fn fix_on_demand(state: &mut State, index: &PriceIndex, free: &[bool]) {
             (Some((delta, n, o)), carve) if carve.is_none_or(|(price, _, _)| delta <= price) => {
                 conversions.pop();
                 if state.can_resize_to(n, o) {
+                    c.convert(pool_key(state, state.nodes[n].offering));
                     state.nodes[n].offering = o;
                 }
             }
@@ -197,6 +214,7 @@ fn fix_on_demand(state: &mut State, index: &PriceIndex, free: &[bool]) {
                 if !carve(state, index, class, o) {
                     carves.retain(|k| k.1 != class);
                 }
+                c = census(state);
             }
             _ => return,
         }

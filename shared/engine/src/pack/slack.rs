@@ -77,12 +77,35 @@ pub fn fill_slack(
         (c.min(r.cpu_m), m.min(r.memory_mib))
     });
     let mut touched = vec![false; state.nodes.len()];
+    // Recipients come in rank order, so a candidate whose donor ranks no later than the current
+    // recipient is out for good. While one recipient fills, a refusal of a zone-movable class
+    // stands (its room only shrinks, and the pods moved in hold no hostname terms), so the
+    // class's other candidates need no check, and once no candidate left could go to the
+    // recipient (every class refused, or only pods tied to other zones) it is done.
+    let zones = state.cx.zone_names.len();
+    let mut live = vec![vec![0usize; zones]; state.cx.classes.len()];
+    for &(_, c, donor) in &candidates {
+        live[c][state.nodes[donor].zone] += 1;
+    }
+    let eligible = |live: &[Vec<usize>], c: usize, zone: usize| -> usize {
+        if free[c] {
+            live[c].iter().sum()
+        } else {
+            live[c][zone]
+        }
+    };
+    let mut refused_by = vec![usize::MAX; state.cx.classes.len()];
     for &recipient in &order {
         if candidates.is_empty() {
             break;
         }
-        let mut moved = false;
+        let zone = state.nodes[recipient].zone;
+        let mut open: usize = (0..live.len()).map(|c| eligible(&live, c, zone)).sum();
+        let mut gone = false;
         for k in candidates.iter_mut() {
+            if open == 0 {
+                break;
+            }
             let slack = state
                 .allocatable(recipient)
                 .minus(&state.nodes[recipient].used);
@@ -90,22 +113,37 @@ pub fn fill_slack(
                 break;
             }
             let (pod, c, donor) = *k;
-            if donor == usize::MAX || rank[donor] <= rank[recipient] {
+            if donor == usize::MAX {
                 continue;
             }
-            if !free[c] && state.nodes[donor].zone != state.nodes[recipient].zone {
+            let refused = refused_by[c] == recipient;
+            let same_zone = free[c] || state.nodes[donor].zone == zone;
+            if rank[donor] <= rank[recipient] {
+                k.2 = usize::MAX;
+                gone = true;
+                live[c][state.nodes[donor].zone] -= 1;
+                if !refused && same_zone {
+                    open -= 1;
+                }
+                continue;
+            }
+            if refused || !same_zone {
                 continue;
             }
             if state.node_refusal(c, recipient).is_some() {
+                refused_by[c] = recipient;
+                open -= eligible(&live, c, zone);
                 continue;
             }
+            live[c][state.nodes[donor].zone] -= 1;
             state.unplace(c, pod, donor);
             state.place(c, pod, recipient);
             touched[donor] = true;
             k.2 = usize::MAX;
-            moved = true;
+            gone = true;
+            open -= 1;
         }
-        if moved {
+        if gone {
             candidates.retain(|k| k.2 != usize::MAX);
         }
     }
