@@ -152,26 +152,8 @@ async fn candidates_run_in_shadow_are_compared_and_never_touch_the_cluster() {
         recorder.clone(),
         Cluster::new(mixed_cluster()),
     );
+    wait_for_nodes(&test, &bob, &cluster_id, 6).await;
     let mut clusters = ClusterServiceClient::new(test.channel.clone());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while clusters
-        .list_nodes(authed(
-            cluster::ListNodesRequest {
-                cluster_id: cluster_id.clone(),
-                page: None,
-            },
-            &bob,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .nodes
-        .len()
-        < 6
-    {
-        assert!(Instant::now() < deadline, "the agent's nodes never arrived");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let mut lab = ExperimentServiceClient::new(test.channel.clone());
     let instances_before = cloud_instances(&test).await;
 

@@ -56,29 +56,7 @@ async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
         executor.clone(),
         source.clone(),
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let listed = clusters
-            .list_nodes(authed(
-                cluster::ListNodesRequest {
-                    cluster_id: cluster_id.clone(),
-                    page: None,
-                },
-                &owner,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .nodes;
-        if listed.len() == 3 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the snapshot never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_nodes(&test, &owner, &cluster_id, 3).await;
 
     // The tenant's default policy names a node template: new nodes get its labels and taints.
     let template = NodeTemplateServiceClient::new(test.channel.clone())

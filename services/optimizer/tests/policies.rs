@@ -10,8 +10,6 @@ use std::time::Duration;
 
 use common::*;
 use spot_proto::agent::v1::{InterruptionNotice, Snapshot};
-use spot_proto::cluster::v1 as cluster;
-use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::common::v1::CapacityType;
 use spot_proto::optimizer::v1 as pb;
 use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
@@ -73,26 +71,7 @@ async fn reported_cluster(
         Arc::new(Recorder::default()),
         source,
     );
-    let mut clusters = ClusterServiceClient::new(test.channel.clone());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while clusters
-        .list_nodes(authed(
-            cluster::ListNodesRequest {
-                cluster_id: cluster_id.clone(),
-                page: None,
-            },
-            owner,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .nodes
-        .len()
-        < 3
-    {
-        assert!(tokio::time::Instant::now() < deadline, "no snapshot");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_nodes(test, owner, &cluster_id, 3).await;
     (cluster_id, stop, notices)
 }
 

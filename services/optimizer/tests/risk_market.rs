@@ -9,8 +9,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use spot_proto::agent::v1::Snapshot;
-use spot_proto::cluster::v1 as cluster;
-use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::common::v1::{CapacityType, Pool};
 use spot_proto::risk::v1 as pb;
 use spot_proto::risk::v1::risk_service_client::RiskServiceClient;
@@ -80,26 +78,7 @@ async fn scores_count_the_fleet_in_each_pool_and_the_price_swings_there() {
         Cluster::new(spot_nodes()),
     );
 
-    let mut clusters = ClusterServiceClient::new(test.channel.clone());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while clusters
-        .list_nodes(authed(
-            cluster::ListNodesRequest {
-                cluster_id: bobs.cluster.as_ref().unwrap().id.clone(),
-                page: None,
-            },
-            &bob,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .nodes
-        .len()
-        < 3
-    {
-        assert!(Instant::now() < deadline, "the agent's nodes never arrived");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_nodes(&test, &bob, &bobs.cluster.as_ref().unwrap().id, 3).await;
 
     // Another tenant sees how many spot nodes the platform runs per pool, never whose.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -142,6 +121,51 @@ async fn scores_count_the_fleet_in_each_pool_and_the_price_swings_there() {
         0.0,
         "a pool the platform does not run in is not sampled"
     );
+
+    // The optimizer prices spot at these live prices, re-read whenever the market moved.
+    let mut router = router(&test);
+    let live = |prices: Vec<spot_proto::cluster::v1::SpotPoolPrice>| {
+        prices
+            .into_iter()
+            .find(|p| p.zone == "us-east-1a" && p.instance_type == "m5.xlarge")
+            .unwrap()
+            .usd_per_hour
+    };
+    let cloud_price = || async {
+        use spot_cloud::CloudProvider;
+        test.cloud
+            .spot_prices("us-east-1")
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|p| p.pool.zone == "us-east-1a" && p.pool.instance_type == "m5.xlarge")
+            .unwrap()
+            .usd_per_hour
+    };
+    let ask = spot_proto::cluster::v1::GetSpotPricesRequest {
+        tenant_id: "any".into(),
+        region: "us-east-1".into(),
+    };
+    let before = live(
+        router
+            .get_spot_prices(ask.clone())
+            .await
+            .unwrap()
+            .into_inner()
+            .prices,
+    );
+    assert_eq!(before, cloud_price().await);
+    test.cloud.advance(6 * 3_600);
+    let after = live(
+        router
+            .get_spot_prices(ask)
+            .await
+            .unwrap()
+            .into_inner()
+            .prices,
+    );
+    assert_eq!(after, cloud_price().await);
+    assert_ne!(after, before, "six hours later the price moved");
 
     stop.cancel();
     test.stop().await;

@@ -123,6 +123,36 @@ pub fn start_agent(
     (notices, stop)
 }
 
+/// Waits until the cluster service lists `count` nodes of the cluster: the agent's snapshot
+/// arrived.
+pub async fn wait_for_nodes(test: &TestServer, token: &str, cluster_id: &str, count: usize) {
+    let mut clusters = ClusterServiceClient::new(test.channel.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let listed = clusters
+            .list_nodes(authed(
+                cluster::ListNodesRequest {
+                    cluster_id: cluster_id.to_owned(),
+                    page: None,
+                },
+                token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .nodes;
+        if listed.len() >= count {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the agent's snapshot never arrived ({} of {count} nodes)",
+            listed.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub type Router = ExecutionServiceClient<
     tonic::service::interceptor::InterceptedService<tonic::transport::Channel, OutgoingInterceptor>,
 >;
