@@ -421,6 +421,26 @@ impl ExecutionService for ClusterApi {
         ))
     }
 
+    async fn get_spot_prices(
+        &self,
+        request: Request<pb::GetSpotPricesRequest>,
+    ) -> Result<Response<pb::GetSpotPricesResponse>, Status> {
+        let request = request.into_inner();
+        let prices = self
+            .spot_prices(&request.tenant_id, &request.region)
+            .await?;
+        Ok(Response::new(pb::GetSpotPricesResponse {
+            prices: prices
+                .iter()
+                .map(|(pool, usd_per_hour)| pb::SpotPoolPrice {
+                    zone: pool.zone.clone(),
+                    instance_type: pool.instance_type.clone(),
+                    usd_per_hour: *usd_per_hour,
+                })
+                .collect(),
+        }))
+    }
+
     async fn get_cluster_state(
         &self,
         request: Request<pb::GetClusterStateRequest>,

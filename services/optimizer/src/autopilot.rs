@@ -11,6 +11,10 @@
 //! - A policy change: re-plan the cluster (every known cluster of the tenant for its default)
 //!   at once, under the new policy.
 //!
+//! - Every [`REPLAN_AFTER_SETTLES`] settle periods (5 minutes by default): re-plan every known
+//!   cluster, since spot prices move and flags expire; the policy's minimum saving decides whether
+//!   the new plan is worth applying.
+//!
 //! Every plan follows the cluster's policy: its consolidation mode (off, empty nodes only, or
 //! re-packing), its disruption budget, and its windows (outside them a consolidation is only
 //! recommended). A cluster or policy in dry-run gets recommendations only; safe mode is left to
@@ -32,6 +36,8 @@ use crate::policy::{Consolidation, NodeSetup};
 use crate::recommend::{remove_empty, respond};
 
 const COOLDOWN: Duration = Duration::from_secs(300);
+/// Known clusters are re-planned every this many settle periods, for price moves.
+const REPLAN_AFTER_SETTLES: u32 = 10;
 /// A pool a cluster already answered for is not answered again within this time (the agent's
 /// notice and the flag it raises arrive close together).
 const ANSWERED_FOR: Duration = Duration::from_secs(300);
@@ -103,6 +109,7 @@ impl OptimizerApi {
         let mut answered: HashMap<(String, spot_engine::PoolRef), Instant> = HashMap::new();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut abandoned = tokio::time::interval(Duration::from_secs(60));
+        let mut replan = tokio::time::interval(self.settle() * REPLAN_AFTER_SETTLES);
         loop {
             tokio::select! {
                 () = lost.cancelled() => return,
@@ -145,6 +152,11 @@ impl OptimizerApi {
                     for cluster_id in governed {
                         last_plan.remove(&cluster_id);
                         pending.insert(cluster_id, Pending { tenant_id: tenant_id.to_owned(), due: Instant::now() });
+                    }
+                }
+                _ = replan.tick() => {
+                    for (cluster_id, tenant_id) in &known {
+                        pending.entry(cluster_id.clone()).or_insert_with(|| Pending { tenant_id: tenant_id.clone(), due: Instant::now() });
                     }
                 }
                 _ = abandoned.tick() => {

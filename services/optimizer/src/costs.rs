@@ -12,7 +12,7 @@ use spot_proto::common::v1 as common;
 use tonic::Status;
 
 use crate::entity::cost_samples;
-use crate::problem::node_price;
+use crate::problem::{LivePrices, node_price};
 
 /// The last sample of a cluster counts for at most this long (an agent that went silent does
 /// not accrue savings forever).
@@ -20,8 +20,9 @@ pub const LAST_SAMPLE_COUNTS_MILLIS: i64 = 10 * 60 * 1_000;
 
 use spot_db::status as db_status;
 
-/// A sample of the cluster as reported, without identity or time.
-pub fn measure(state: &GetClusterStateResponse) -> cost_samples::Model {
+/// A sample of the cluster as reported (spot nodes at their pools' live prices where known),
+/// without identity or time.
+pub fn measure(state: &GetClusterStateResponse, live: &LivePrices) -> cost_samples::Model {
     let region = state
         .cluster
         .as_ref()
@@ -48,12 +49,12 @@ pub fn measure(state: &GetClusterStateResponse) -> cost_samples::Model {
         if node.capacity_type() == common::CapacityType::Spot {
             sample.spot_nodes += 1;
         }
-        sample.cost_usd_per_hour += node_price(region, node);
+        sample.cost_usd_per_hour += node_price(region, node, live);
         sample.on_demand_usd_per_hour += catalog
             .on_demand_price(&node.instance_type)
             .ok()
             .flatten()
-            .unwrap_or_else(|| node_price(region, node));
+            .unwrap_or_else(|| node_price(region, node, live));
         let allocatable = node.allocatable.unwrap_or_default();
         sample.cpu_allocatable_millis += allocatable.cpu_millis;
         sample.memory_allocatable_mib += allocatable.memory_mib;
@@ -156,7 +157,7 @@ mod tests {
     use super::*;
 
     fn sample(at: i64, cost: f64, on_demand: f64) -> cost_samples::Model {
-        let mut s = measure(&GetClusterStateResponse::default());
+        let mut s = measure(&GetClusterStateResponse::default(), &LivePrices::new());
         s.at = at;
         s.cost_usd_per_hour = cost;
         s.on_demand_usd_per_hour = on_demand;

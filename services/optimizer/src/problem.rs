@@ -129,8 +129,18 @@ pub fn pod(pod: &common::Pod) -> engine::Pod {
     }
 }
 
-/// What a node costs per hour: the catalog's on-demand price, or the advisor's spot estimate.
-pub fn node_price(region: &str, node: &common::Node) -> f64 {
+/// Live spot prices of one region by (zone, instance type); empty without a live source.
+pub type LivePrices = BTreeMap<(String, String), f64>;
+
+fn live_price(live: &LivePrices, zone: &str, instance_type: &str) -> Option<f64> {
+    live.get(&(zone.to_owned(), instance_type.to_owned()))
+        .copied()
+        .filter(|price| *price > 0.0)
+}
+
+/// What a node costs per hour: the catalog's on-demand price; for spot, the pool's live price,
+/// else the advisor's estimate.
+pub fn node_price(region: &str, node: &common::Node, live: &LivePrices) -> f64 {
     let catalog = Catalog::embedded();
     let on_demand = catalog
         .on_demand_price(&node.instance_type)
@@ -138,10 +148,13 @@ pub fn node_price(region: &str, node: &common::Node) -> f64 {
         .flatten()
         .unwrap_or(0.0);
     if node.capacity_type() == common::CapacityType::Spot {
-        catalog
-            .estimated_spot_price(region, &node.instance_type)
-            .ok()
-            .flatten()
+        live_price(live, &node.zone, &node.instance_type)
+            .or_else(|| {
+                catalog
+                    .estimated_spot_price(region, &node.instance_type)
+                    .ok()
+                    .flatten()
+            })
             .unwrap_or(on_demand)
     } else {
         on_demand
@@ -156,11 +169,14 @@ pub fn capacity_type(node: &common::Node) -> engine::CapacityType {
     }
 }
 
+/// The engine's problem; spot offerings and spot nodes are priced from `live` where it knows the
+/// pool (prices differ by zone), from the advisor's estimate elsewhere.
 pub fn problem(
     region: &str,
     nodes: &[common::Node],
     pods: &[common::Pod],
     policy: &Governing,
+    live: &LivePrices,
 ) -> engine::Problem {
     let mut zones: Vec<String> = zones_of(region).into_iter().take(3).collect();
     for node in nodes {
@@ -175,7 +191,7 @@ pub fn problem(
             instance_type: node.instance_type.clone(),
             zone: node.zone.clone(),
             capacity_type: capacity_type(node),
-            price_per_hour: node_price(region, node),
+            price_per_hour: node_price(region, node, live),
             pods: pods
                 .iter()
                 .filter(|p| p.node_name == node.name && needs_a_node(p))
@@ -186,11 +202,74 @@ pub fn problem(
     engine::Problem {
         offerings: engine::offerings_in(region, &zones)
             .into_iter()
+            .map(|mut offering| {
+                if offering.capacity_type == engine::CapacityType::Spot
+                    && let Some(price) = live_price(live, &offering.zone, &offering.instance_type)
+                {
+                    offering.price_per_hour = price;
+                }
+                offering
+            })
             .filter(|o| policy.filter.admits(o))
             .collect(),
         pods: pods.iter().filter(|p| needs_a_node(p)).map(pod).collect(),
         policy: policy.engine.clone(),
         risk_flags: Vec::new(),
         existing_nodes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spot_proto::policy::v1 as policy_pb;
+
+    fn spot_node(zone: &str) -> common::Node {
+        common::Node {
+            name: format!("n-{zone}"),
+            instance_type: "m5.large".into(),
+            zone: zone.into(),
+            capacity_type: common::CapacityType::Spot.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn spot_is_priced_live_per_pool_and_estimated_where_no_live_price_is_known() {
+        let region = "us-east-1";
+        let estimate = Catalog::embedded()
+            .estimated_spot_price(region, "m5.large")
+            .unwrap()
+            .unwrap();
+        let live: LivePrices = [(("us-east-1a".to_owned(), "m5.large".to_owned()), 0.0123)]
+            .into_iter()
+            .collect();
+        assert_eq!(node_price(region, &spot_node("us-east-1a"), &live), 0.0123);
+        assert_eq!(
+            node_price(region, &spot_node("us-east-1b"), &live),
+            estimate
+        );
+        assert_eq!(
+            node_price(region, &spot_node("us-east-1a"), &LivePrices::new()),
+            estimate
+        );
+
+        let governing = Governing::resolved(&policy_pb::Policy::default(), &[]);
+        let nodes = [spot_node("us-east-1a")];
+        let planned = problem(region, &nodes, &[], &governing, &live);
+        let spot_price = |zone: &str| {
+            planned
+                .offerings
+                .iter()
+                .find(|o| {
+                    o.instance_type == "m5.large"
+                        && o.zone == zone
+                        && o.capacity_type == engine::CapacityType::Spot
+                })
+                .map(|o| o.price_per_hour)
+        };
+        assert_eq!(spot_price("us-east-1a"), Some(0.0123));
+        assert_eq!(spot_price("us-east-1b"), Some(estimate));
+        assert_eq!(planned.existing_nodes[0].price_per_hour, 0.0123);
     }
 }

@@ -46,6 +46,38 @@ impl OptimizerApi {
         }
     }
 
+    /// The live spot prices of the cluster's region, from its tenant's price source; empty (the
+    /// advisor's estimates are used) when the cluster service cannot say.
+    pub(crate) async fn live_prices(
+        &self,
+        state: &cluster::GetClusterStateResponse,
+    ) -> crate::problem::LivePrices {
+        let Some(found) = state.cluster.as_ref() else {
+            return Default::default();
+        };
+        let Ok(mut router) = self.router() else {
+            return Default::default();
+        };
+        match router
+            .get_spot_prices(cluster::GetSpotPricesRequest {
+                tenant_id: found.tenant_id.clone(),
+                region: found.region.clone(),
+            })
+            .await
+        {
+            Ok(prices) => prices
+                .into_inner()
+                .prices
+                .into_iter()
+                .map(|p| ((p.zone, p.instance_type), p.usd_per_hour))
+                .collect(),
+            Err(status) => {
+                tracing::warn!(%status, "live spot prices unavailable; planning with estimates");
+                Default::default()
+            }
+        }
+    }
+
     /// The engine's problem for the cluster as reported, under its policy, with the hive mind's
     /// flags.
     pub(crate) async fn problem_for(
@@ -58,7 +90,8 @@ impl OptimizerApi {
             .as_ref()
             .map(|c| c.region.clone())
             .unwrap_or_default();
-        let mut problem = problem(&region, &state.nodes, &state.pods, policy);
+        let live = self.live_prices(state).await;
+        let mut problem = problem(&region, &state.nodes, &state.pods, policy, &live);
         problem.risk_flags = self.flagged_pools(&region).await;
         (region, problem)
     }

@@ -132,7 +132,8 @@ impl OptimizerApi {
                 return;
             }
         };
-        let mut sample = measure(&state);
+        let live = self.live_prices(&state).await;
+        let mut sample = measure(&state, &live);
         sample.tenant_id = tracked.tenant_id.clone();
         sample.cluster_id = cluster_id.to_owned();
         sample.at = chrono::Utc::now().timestamp_millis();

@@ -180,6 +180,10 @@ pub const RULES: &[(&str, Rule)] = &[
         read(Internal),
     ),
     (
+        "spot.cluster.v1.ExecutionService/GetSpotPrices",
+        read(Internal),
+    ),
+    (
         "spot.cluster.v1.AccountService/GetLinkInstructions",
         read(Tenant(Admin)),
     ),
