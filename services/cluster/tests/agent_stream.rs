@@ -7,8 +7,9 @@ use common::*;
 use futures::StreamExt;
 use spot_proto::agent::v1::agent_service_client::AgentServiceClient;
 use spot_proto::agent::v1::{
-    ActionKind, ActionOutcome, ActionResult, Delta, Heartbeat, Hello, SessionRequest,
-    SessionResponse, Snapshot, session_request, session_response,
+    ActionKind, ActionOutcome, ActionResult, Delta, Heartbeat, Hello, InterruptionKind,
+    InterruptionNotice, SessionRequest, SessionResponse, Snapshot, session_request,
+    session_response,
 };
 use spot_proto::auth::v1 as auth;
 use spot_proto::cluster::v1 as pb;
@@ -696,5 +697,62 @@ async fn the_install_command_points_agents_at_the_public_url() {
         response.install_command
     );
     assert!(response.install_command.contains(&response.agent_key));
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn a_flood_of_interruption_notices_is_cut_off_and_the_session_lives_on() {
+    let test = TestServer::start(&[]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test.channel, &owner, "shop").await;
+    let (sender, mut responses) = raw_session(&test, &registered.agent_key, hello())
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut responses).await,
+        session_response::Message::Welcome(_)
+    ));
+    assert!(matches!(
+        next(&mut responses).await,
+        session_response::Message::Config(_)
+    ));
+    let flood = |i: u32| {
+        message(session_request::Message::Interruption(InterruptionNotice {
+            event_id: format!("flood-{i}"),
+            kind: InterruptionKind::RebalanceRecommendation.into(),
+            instance_id: format!("i-{i}"),
+            node_name: format!("node-{i}"),
+            pool: Some(spot_proto::common::v1::Pool {
+                region: "us-east-1".into(),
+                zone: "us-east-1a".into(),
+                instance_type: "m5.large".into(),
+            }),
+            action_at: None,
+        }))
+    };
+    // 120 a minute pass quietly; the 121st is refused, saying why.
+    for i in 0..121 {
+        sender.send(flood(i)).await.unwrap();
+    }
+    match next(&mut responses).await {
+        session_response::Message::Notice(notice) => {
+            assert_eq!(notice.code, "ResourceExhausted", "{notice:?}");
+            assert!(notice.message.contains("flood-120"), "{notice:?}");
+        }
+        other => panic!("expected a notice, got {other:?}"),
+    }
+    // The session still answers: a result for an unknown action gets its own notice.
+    sender
+        .send(message(session_request::Message::Result(ActionResult {
+            action_id: "nope".into(),
+            outcome: ActionOutcome::Succeeded.into(),
+            message: String::new(),
+        })))
+        .await
+        .unwrap();
+    match next(&mut responses).await {
+        session_response::Message::Notice(notice) => assert_eq!(notice.code, "NotFound"),
+        other => panic!("expected a notice, got {other:?}"),
+    }
     test.stop().await;
 }
