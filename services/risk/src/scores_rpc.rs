@@ -21,6 +21,16 @@ const MAX_POOLS: usize = 500;
 /// The exposure behind the counts when the cluster service cannot say.
 pub(crate) const ASSUMED_INSTANCES: f64 = 10.0;
 
+/// 0, 1, 10, 100, ...: the most any tenant learns of the platform's fleet in a pool (an exact
+/// count could tell a small platform's tenants about each other).
+fn order_of_magnitude(count: f64) -> f64 {
+    if count < 1.0 {
+        0.0
+    } else {
+        10f64.powi(count.log10().floor() as i32)
+    }
+}
+
 fn check(index: usize, pool: &Pool) -> Result<(), Status> {
     let catalog = Catalog::embedded();
     let invalid = |field: &str, why: String| {
@@ -67,7 +77,11 @@ impl RiskApi {
                         .iter()
                         .map(|c| pb::ScoreComponent {
                             name: c.name.to_owned(),
-                            value: c.value,
+                            value: if c.name == model::EXPOSURE {
+                                order_of_magnitude(c.value)
+                            } else {
+                                c.value
+                            },
                             weight: c.weight,
                         })
                         .collect(),
@@ -140,5 +154,19 @@ impl RiskApi {
                 }
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::order_of_magnitude;
+
+    #[test]
+    fn fleet_counts_are_shown_as_orders_of_magnitude() {
+        let shown: Vec<f64> = [0.0, 1.0, 2.0, 9.0, 10.0, 99.0, 100.0, 4_321.0]
+            .into_iter()
+            .map(order_of_magnitude)
+            .collect();
+        assert_eq!(shown, [0.0, 1.0, 1.0, 1.0, 10.0, 10.0, 100.0, 1_000.0]);
     }
 }

@@ -34,6 +34,10 @@ pub struct Evidence {
     pub price_volatility: Option<f64>,
 }
 
+/// The name of the exposure part: the spot instances the platform runs in the pool, over every
+/// tenant. Served rounded down to an order of magnitude (see `scores_rpc`).
+pub const EXPOSURE: &str = "platform spot instances in the pool (order of magnitude)";
+
 /// One part of a score, so a user can see why a pool scores as it does.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Component {

@@ -7,7 +7,7 @@
 //!   (half-life `short_half_life_hours`) and an active hive-mind flag multiply the rate.
 //! - Price: a spot price that moved a lot lately signals a crunch building.
 
-use super::{Component, Evidence, RiskModel, Score, bucket_rate};
+use super::{Component, EXPOSURE, Evidence, RiskModel, Score, bucket_rate};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RecencyModel {
@@ -82,7 +82,7 @@ impl RiskModel for RecencyModel {
                     weight: prior,
                 },
                 Component {
-                    name: "platform spot instances in the pool (exposure)",
+                    name: EXPOSURE,
                     value: evidence.instances,
                     weight: 1.0,
                 },
