@@ -144,17 +144,7 @@ impl OptimizerApi {
         tenant_id: &str,
         cluster_id: &str,
     ) -> Result<cluster::GetClusterStateResponse, Status> {
-        let state = self
-            .router()?
-            .get_cluster_state(cluster::GetClusterStateRequest {
-                cluster_id: cluster_id.to_owned(),
-            })
-            .await?
-            .into_inner();
-        match &state.cluster {
-            Some(cluster) if cluster.tenant_id == tenant_id => Ok(state),
-            _ => Err(Status::not_found("cluster not found")),
-        }
+        spot_kit::clusters::tenant_cluster_state(&self.ctx, tenant_id, cluster_id).await
     }
 }
 

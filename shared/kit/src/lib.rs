@@ -2,6 +2,7 @@
 //! other services, shutdown signal) and the registry the `spot` binary mounts services from.
 
 mod clients;
+pub mod clusters;
 mod context;
 pub mod hibernation;
 pub mod page;

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use spot_access::{AuditNote, tenant};
 use spot_error::Error;
 use spot_kit::page;
-use spot_proto::cluster::v1::GetClusterStateRequest;
 use spot_proto::policy::v1 as pb;
 use spot_proto::policy::v1::hibernation_service_server::HibernationService;
 use tonic::{Request, Response, Status};
@@ -33,21 +32,9 @@ impl HibernationApi {
         if cluster_id.is_empty() {
             return Err(Error::invalid(field, "required").into());
         }
-        let state = self
-            .router()?
-            .get_cluster_state(GetClusterStateRequest {
-                cluster_id: cluster_id.to_owned(),
-            })
+        spot_kit::clusters::tenant_cluster_state(&self.ctx, tenant_id, cluster_id)
             .await
-            .map_err(|status| match status.code() {
-                tonic::Code::NotFound => Status::not_found("cluster not found"),
-                _ => status,
-            })?
-            .into_inner();
-        match state.cluster {
-            Some(cluster) if cluster.tenant_id == tenant_id => Ok(()),
-            _ => Err(Status::not_found("cluster not found")),
-        }
+            .map(drop)
     }
 
     async fn calendar(&self, cluster_id: &str, now: DateTime<Utc>) -> Result<Calendar, Status> {

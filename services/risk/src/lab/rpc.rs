@@ -6,7 +6,6 @@ use spot_proto::risk::v1 as pb;
 use spot_proto::risk::v1::experiment_service_server::ExperimentService;
 use tonic::{Request, Response, Status};
 
-use super::clusters;
 use super::entity::{experiment_decisions, experiments};
 use super::validate::{self, Kind};
 use crate::RiskApi;
@@ -84,7 +83,8 @@ impl ExperimentService for RiskApi {
             .ok_or_else(|| Status::invalid_argument("invalid `experiment`: required"))?;
         let new = validate::check(&asked)?;
         for (index, cluster_id) in new.cluster_ids.iter().enumerate() {
-            match clusters::state(&self.ctx, &tenant_id, cluster_id).await {
+            match spot_kit::clusters::tenant_cluster_state(&self.ctx, &tenant_id, cluster_id).await
+            {
                 Ok(_) => {}
                 Err(status) if status.code() == tonic::Code::NotFound => {
                     return Err(Status::invalid_argument(format!(

@@ -129,7 +129,9 @@ impl RiskApi {
         cluster_id: &str,
         now: i64,
     ) -> Result<Vec<Decision>, Status> {
-        let state = clusters::state(&self.ctx, &experiment.tenant_id, cluster_id).await?;
+        let state =
+            spot_kit::clusters::tenant_cluster_state(&self.ctx, &experiment.tenant_id, cluster_id)
+                .await?;
         let region = state.cluster.map(|c| c.region).unwrap_or_default();
         let pools: Vec<Pool> = state
             .nodes
