@@ -1,5 +1,6 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import { expect, test } from "@playwright/test";
-import { parseFieldErrors } from "../src/api/errors";
+import { formErrors, parseFieldErrors } from "../src/api/errors";
 import { draftKeyFor, fromDraft, toDraft } from "../src/pages/policies/policyDraft";
 
 // The field-error contract, checked without a browser: INVALID_ARGUMENT messages are
@@ -28,4 +29,17 @@ test("out-of-range values reach the server; values that cannot be encoded do not
   const bad = fromDraft({ ...draft, spot_percent: "-1", min_pools: "x" }, "c1");
   expect(bad.policy).toBeUndefined();
   expect(Object.keys(bad.errors).sort()).toEqual(["min_pools", "spot_percent"]);
+});
+
+test("a form's field errors go to the input their path starts with; the rest are general", () => {
+  const refused = new ConnectError(
+    "invalid `template.taints[1].effect`: must be NoSchedule, PreferNoSchedule or NoExecute; invalid `template.labels`: key `a b` is bad; invalid `template.owner`: unknown",
+    Code.InvalidArgument,
+  );
+  expect(formErrors(refused, "template", ["name", "labels", "taints"])).toEqual({
+    fields: { taints: "must be NoSchedule, PreferNoSchedule or NoExecute", labels: "key `a b` is bad" },
+    general: ["owner: unknown"],
+  });
+  expect(formErrors(new ConnectError("no such template", Code.NotFound), "template", ["name"])).toEqual({ fields: {}, general: ["no such template"] });
+  expect(formErrors(null, "template", ["name"])).toEqual({ fields: {}, general: [] });
 });

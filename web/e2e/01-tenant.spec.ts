@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { logIn, newTenant, registerCluster, signUp, snap } from "./helpers";
+import { expectFieldError, logIn, newTenant, registerCluster, signUp, snap } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 
@@ -63,12 +63,7 @@ test("saving a policy with an invalid value shows the field error", async ({ pag
   const spot = page.getByLabel("Spot percent");
   await spot.fill("150");
   await page.getByRole("button", { name: "Save policy" }).click();
-  await expect(spot).toHaveAttribute("aria-invalid", "true");
-  const describedBy = (await spot.getAttribute("aria-describedby")) ?? "";
-  const errorId = describedBy.split(" ").find((id) => id.endsWith("-error"));
-  expect(errorId, "the input points at its error").toBeTruthy();
-  const fieldError = page.locator(`[id="${errorId}"]`);
-  await expect(fieldError).toContainText(/100/);
+  await expectFieldError(spot, /100/);
   await expect(page.getByRole("alert").filter({ hasText: "The policy was not saved" })).toBeVisible();
   await snap(page, "05-policy-field-error");
 
@@ -77,4 +72,18 @@ test("saving a policy with an invalid value shows the field error", async ({ pag
   await expect(page.getByText("Policy saved.")).toBeVisible();
   await expect(spot).not.toHaveAttribute("aria-invalid", "true");
   await expect(page.getByRole("table", { name: "Policy versions" }).getByRole("row").nth(1)).toContainText("80");
+});
+
+test("a node template with an invalid label key and taint effect shows each error at its input", async ({ page }) => {
+  await logIn(page, who.email, who.password);
+  await page.goto("/policies");
+  const form = page.getByRole("form", { name: "New node template" });
+  await form.getByLabel("Template name").fill("gpu-workers");
+  await form.getByLabel("Labels", { exact: true }).fill("bad key=yes");
+  await form.getByLabel("Taints", { exact: true }).fill("dedicated=gpu:NoScheduel");
+  await form.getByRole("button", { name: "Create template" }).click();
+  await expectFieldError(form.getByLabel("Labels", { exact: true }), "bad key");
+  await expectFieldError(form.getByLabel("Taints", { exact: true }), "must be NoSchedule, PreferNoSchedule or NoExecute");
+  await expect(form.getByRole("alert")).toContainText("The template was not created");
+  await snap(page, "05-node-template-field-errors");
 });

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { logIn, snap } from "./helpers";
+import { expectFieldError, logIn, snap } from "./helpers";
 
 // The demo tenant's clusters: a hibernation schedule with a bad cron is refused naming the field,
 // a good one shows its next transitions, then is removed; risk scores explain themselves.
@@ -18,7 +18,8 @@ test("a hibernation schedule: a bad cron names the field, a good one shows its t
   await form.getByLabel("Wake at (cron)").fill("0 7 * * 1-5");
   await form.getByLabel("Schedule time zone").fill("Europe/Berlin");
   await form.getByRole("button", { name: "Add schedule" }).click();
-  await expect(form.getByRole("alert")).toContainText("sleep_cron");
+  await expectFieldError(form.getByLabel("Sleep at (cron)"), "25");
+  await expect(form.getByRole("alert")).toContainText("The schedule was not added");
 
   await form.getByLabel("Sleep at (cron)").fill("0 20 * * 1-5");
   await form.getByRole("button", { name: "Add schedule" }).click();
@@ -52,7 +53,7 @@ test("a lab experiment: an unknown candidate names the field, a known one runs i
   await form.getByLabel("Candidate").fill("crystal-ball-v1");
   await form.getByLabel("checkout-web").check();
   await form.getByRole("button", { name: "Start experiment" }).click();
-  await expect(form.getByRole("alert")).toContainText("experiment.candidate");
+  await expectFieldError(form.getByLabel("Candidate"), "crystal-ball-v1");
 
   await form.getByLabel("Candidate").fill("bucket-prior-v1");
   await form.getByRole("button", { name: "Start experiment" }).click();

@@ -1,4 +1,4 @@
-import { expect, type Page } from "@playwright/test";
+import { expect, type Locator, type Page } from "@playwright/test";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -67,3 +67,11 @@ export async function registerClusterWithAgent(page: Page, name = `e2e-${Date.no
   await agent.welcomed;
   return { clusterId, name, agent };
 }
+
+/** The input is marked invalid and points (aria-describedby) at its error, which says `reason`. */
+export async function expectFieldError(input: Locator, reason: string | RegExp) {
+  await expect(input).toHaveAttribute("aria-invalid", "true");
+  const describedBy = (await input.getAttribute("aria-describedby")) ?? "";
+  const errorId = describedBy.split(" ").find((id) => id.endsWith("-error"));
+  expect(errorId, "the input points at its error").toBeTruthy();
+  await expect(input.page().locator(`[id="${errorId}"]`)).toContainText(reason);

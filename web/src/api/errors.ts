@@ -41,3 +41,27 @@ export function parseFieldErrors(message: string, prefix: string): FieldError[] 
       return { field: path, reason: match[2] };
     });
 }
+
+/** A refused form: the reason per input, and the reasons that belong to no input. */
+export interface FormErrors<K extends string> {
+  fields: Partial<Record<K, string>>;
+  general: string[];
+}
+
+/**
+ * Sorts a mutation's error by the form's inputs: an INVALID_ARGUMENT field error goes to the input
+ * its path starts with (`taints[1].effect` goes to `taints`); any other reason, or any other
+ * error, is general.
+ */
+export function formErrors<K extends string>(error: unknown, prefix: string, inputs: readonly K[]): FormErrors<K> {
+  const result: FormErrors<K> = { fields: {}, general: [] };
+  if (!error) return result;
+  const err = asConnectError(error);
+  if (err.code !== Code.InvalidArgument) return { fields: {}, general: [errorMessage(err)] };
+  for (const { field, reason } of parseFieldErrors(err.rawMessage, prefix)) {
+    const input = inputs.find((key) => field === key || field.startsWith(`${key}[`) || field.startsWith(`${key}.`));
+    if (!input) result.general.push(field ? `${field}: ${reason}` : reason);
+    else result.fields[input] = result.fields[input] ? `${result.fields[input]}; ${reason}` : reason;
+  }
+  return result;
+}

@@ -3,10 +3,19 @@ import { ScheduleSchema } from "@spot-optimizer/sdk/gen/spot/policy/v1/policy_pb
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { api } from "../../api/clients";
-import { errorMessage } from "../../api/errors";
+import { formErrors } from "../../api/errors";
 import { userTimeZone } from "../../api/format";
+import { FieldErrorSummary, summaryOf } from "../../components/FieldErrorSummary";
 import { TextField } from "../../components/fields";
 import { Button } from "../../components/ui";
+
+const INPUTS = {
+  sleep_cron: { id: "schedule-sleep-cron", label: "Sleep at (cron)" },
+  wake_cron: { id: "schedule-wake-cron", label: "Wake at (cron)" },
+  time_zone: { id: "schedule-time-zone", label: "Schedule time zone" },
+  must_run: { id: "schedule-must-run", label: "Workloads that keep running" },
+};
+const INPUT_KEYS = Object.keys(INPUTS) as (keyof typeof INPUTS)[];
 
 export function ScheduleForm({ clusterId }: { clusterId: string }) {
   const queryClient = useQueryClient();
@@ -30,22 +39,19 @@ export function ScheduleForm({ clusterId }: { clusterId: string }) {
       void queryClient.invalidateQueries({ queryKey: ["transitions", clusterId] });
     },
   });
+  const errors = formErrors(save.error, "schedule", INPUT_KEYS);
   const submit = (event: FormEvent) => {
     event.preventDefault();
     save.mutate();
   };
   return (
-    <form onSubmit={submit} aria-label="New schedule" className="grid gap-3 border-t border-slate-100 pt-3 md:grid-cols-2">
-      <TextField label="Sleep at (cron)" required value={sleepCron} onChange={(e) => setSleepCron(e.target.value)} hint="minute hour day month weekday" />
-      <TextField label="Wake at (cron)" required value={wakeCron} onChange={(e) => setWakeCron(e.target.value)} />
-      <TextField label="Schedule time zone" required value={timeZone} onChange={(e) => setTimeZone(e.target.value)} hint="IANA name, e.g. Europe/Berlin." />
-      <TextField label="Workloads that keep running" value={mustRun} onChange={(e) => setMustRun(e.target.value)} hint="Comma-separated namespace/name." />
+    <form onSubmit={submit} noValidate aria-label="New schedule" className="grid gap-3 border-t border-slate-100 pt-3 md:grid-cols-2">
+      <FieldErrorSummary title="The schedule was not added" items={summaryOf(errors, INPUTS)} className="md:col-span-2" />
+      <TextField {...INPUTS.sleep_cron} required value={sleepCron} onChange={(e) => setSleepCron(e.target.value)} error={errors.fields.sleep_cron} hint="minute hour day month weekday" />
+      <TextField {...INPUTS.wake_cron} required value={wakeCron} onChange={(e) => setWakeCron(e.target.value)} error={errors.fields.wake_cron} />
+      <TextField {...INPUTS.time_zone} required value={timeZone} onChange={(e) => setTimeZone(e.target.value)} error={errors.fields.time_zone} hint="IANA name, e.g. Europe/Berlin." />
+      <TextField {...INPUTS.must_run} value={mustRun} onChange={(e) => setMustRun(e.target.value)} error={errors.fields.must_run} hint="Comma-separated namespace/name." />
       <div className="md:col-span-2">
-        {save.isError && (
-          <p role="alert" className="mb-2 text-sm text-red-700">
-            {errorMessage(save.error)}
-          </p>
-        )}
         <Button type="submit" disabled={save.isPending}>
           Add schedule
         </Button>

@@ -6,9 +6,9 @@ import { useState, type FormEvent } from "react";
 import { api } from "../../api/clients";
 import { errorMessage, parseFieldErrors } from "../../api/errors";
 import { formatTime } from "../../api/format";
+import { FieldErrorSummary, type SummaryItem } from "../../components/FieldErrorSummary";
 import { CheckboxField, SelectField, TextField } from "../../components/fields";
 import { Button, Card } from "../../components/ui";
-import { FieldErrorSummary, type SummaryItem } from "./FieldErrorSummary";
 import { FIELD_LABELS } from "./fieldLabels";
 import { PolicyPreview } from "./PolicyPreview";
 import { draftKeyFor, fromDraft, toDraft, type DraftErrors, type PolicyDraft } from "./policyDraft";
@@ -115,7 +115,7 @@ export function PolicyEditor({ clusterId, region, current }: PolicyEditorProps) 
       >
         <form onSubmit={submit} noValidate aria-label="Policy editor">
           <PolicySource clusterId={clusterId} current={current} />
-          <FieldErrorSummary items={summary} />
+          <FieldErrorSummary title="The policy was not saved" items={summary} />
           {saved && (
             <p role="status" className="mb-3 rounded-md bg-emerald-50 p-2 text-sm text-emerald-800">
               Policy saved.

@@ -3,10 +3,20 @@ import { ExperimentKind, ExperimentSchema } from "@spot-optimizer/sdk/gen/spot/r
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { api } from "../../api/clients";
-import { errorMessage } from "../../api/errors";
+import { formErrors } from "../../api/errors";
 import { useClusters } from "../../components/ClusterPicker";
+import { FieldErrorSummary, summaryOf } from "../../components/FieldErrorSummary";
 import { CheckboxField, SelectField, TextField } from "../../components/fields";
 import { Button } from "../../components/ui";
+
+const INPUTS = {
+  name: { id: "experiment-name", label: "Experiment name" },
+  kind: { id: "experiment-kind", label: "Kind" },
+  candidate: { id: "experiment-candidate", label: "Candidate" },
+  duration_hours: { id: "experiment-duration", label: "Duration (hours)" },
+  cluster_ids: { id: "experiment-clusters", label: "Clusters" },
+};
+const INPUT_KEYS = Object.keys(INPUTS) as (keyof typeof INPUTS)[];
 
 export function ExperimentForm() {
   const queryClient = useQueryClient();
@@ -26,21 +36,31 @@ export function ExperimentForm() {
       void queryClient.invalidateQueries({ queryKey: ["experiments"] });
     },
   });
+  const errors = formErrors(start.error, "experiment", INPUT_KEYS);
+  const clustersErrorId = `${INPUTS.cluster_ids.id}-error`;
   const submit = (event: FormEvent) => {
     event.preventDefault();
     start.mutate();
   };
   return (
-    <form onSubmit={submit} className="space-y-2" aria-label="New experiment">
-      <TextField label="Experiment name" required value={name} onChange={(e) => setName(e.target.value)} />
-      <SelectField label="Kind" value={kind} onChange={(e) => setKind(Number(e.target.value))}>
+    <form onSubmit={submit} noValidate className="space-y-2" aria-label="New experiment">
+      <FieldErrorSummary title="The experiment was not started" items={summaryOf(errors, INPUTS)} />
+      <TextField {...INPUTS.name} required value={name} onChange={(e) => setName(e.target.value)} error={errors.fields.name} />
+      <SelectField {...INPUTS.kind} value={kind} onChange={(e) => setKind(Number(e.target.value))} error={errors.fields.kind}>
         <option value={ExperimentKind.RISK_MODEL}>Risk model</option>
         <option value={ExperimentKind.OPTIMIZER_STRATEGY}>Optimizer strategy</option>
       </SelectField>
-      <TextField label="Candidate" required value={candidate} onChange={(e) => setCandidate(e.target.value)} hint={kind === ExperimentKind.RISK_MODEL ? "A risk model version, e.g. bucket-prior-v1 (live: recency-v1)." : "A strategy, e.g. cost-aware-ffd or cheapest-per-pod (live: lp-guided-ffd)."} />
-      <TextField label="Duration (hours)" type="number" min={1} value={hours} onChange={(e) => setHours(e.target.value)} />
-      <fieldset>
-        <legend className="text-sm font-medium text-slate-700">Clusters</legend>
+      <TextField
+        {...INPUTS.candidate}
+        required
+        value={candidate}
+        onChange={(e) => setCandidate(e.target.value)}
+        error={errors.fields.candidate}
+        hint={kind === ExperimentKind.RISK_MODEL ? "A risk model version, e.g. bucket-prior-v1 (live: recency-v1)." : "A strategy, e.g. cost-aware-ffd or cheapest-per-pod (live: lp-guided-ffd)."}
+      />
+      <TextField {...INPUTS.duration_hours} type="number" min={1} value={hours} onChange={(e) => setHours(e.target.value)} error={errors.fields.duration_hours} />
+      <fieldset id={INPUTS.cluster_ids.id} tabIndex={-1} aria-describedby={errors.fields.cluster_ids ? clustersErrorId : undefined}>
+        <legend className="text-sm font-medium text-slate-700">{INPUTS.cluster_ids.label}</legend>
         <div className="mt-1 space-y-1">
           {(clusters.data ?? []).map((c) => (
             <CheckboxField
@@ -51,12 +71,12 @@ export function ExperimentForm() {
             />
           ))}
         </div>
+        {errors.fields.cluster_ids && (
+          <p id={clustersErrorId} className="mt-1 text-xs font-medium text-red-700">
+            {errors.fields.cluster_ids}
+          </p>
+        )}
       </fieldset>
-      {start.isError && (
-        <p role="alert" className="text-sm text-red-700">
-          {errorMessage(start.error)}
-        </p>
-      )}
       <Button type="submit" disabled={start.isPending}>
         Start experiment
       </Button>
