@@ -39,6 +39,20 @@ test("the dashboard shows the KPIs", async ({ page }) => {
   await snap(page, "02-dashboard-kpis");
 });
 
+test("without clusters, the optimizer and hibernation point to the clusters page; a missing cluster or plan says so", async ({ page }) => {
+  await logIn(page, who.email, who.password);
+  for (const path of ["/optimizer", "/hibernation"]) {
+    await page.goto(path);
+    await expect(page.getByText("No clusters yet")).toBeVisible();
+    await page.getByRole("link", { name: "Register a cluster" }).click();
+    await expect(page).toHaveURL(/\/clusters$/);
+  }
+  await page.goto("/clusters/no-such-cluster");
+  await expect(page.getByText("There is no such cluster")).toBeVisible();
+  await page.goto("/optimizer/plans/no-such-plan");
+  await expect(page.getByText("There is no such plan")).toBeVisible();
+});
+
 test("register a cluster and open it", async ({ page }) => {
   await logIn(page, who.email, who.password);
   const name = `e2e-${Date.now().toString(36)}`;

@@ -8,6 +8,16 @@ export function isUnimplemented(error: unknown): boolean {
   return error != null && asConnectError(error).code === Code.Unimplemented;
 }
 
+/** The call's result, or null when the server answers that it does not exist (NOT_FOUND). */
+export async function nullIfNotFound<T>(call: Promise<T>): Promise<T | null> {
+  try {
+    return await call;
+  } catch (error) {
+    if (asConnectError(error).code === Code.NotFound) return null;
+    throw error;
+  }
+}
+
 /** A sentence for a person: the server's message without the "[code]" prefix Connect adds. */
 export function errorMessage(error: unknown): string {
   const err = asConnectError(error);

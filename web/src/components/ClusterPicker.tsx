@@ -1,6 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { api } from "../api/clients";
 import { SelectField } from "./fields";
+import { ErrorState } from "./states";
 
 export function useClusters() {
   return useQuery({
@@ -30,6 +31,7 @@ export function ClusterPicker({ value, onChange, emptyLabel, label = "Cluster" }
           </option>
         ))}
       </SelectField>
+      {clusters.isError && <ErrorState error={clusters.error} feature="Clusters" retry={() => void clusters.refetch()} />}
     </div>
   );
 }

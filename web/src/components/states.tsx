@@ -1,5 +1,6 @@
 import type { UseQueryResult } from "@tanstack/react-query";
 import type { ReactNode } from "react";
+import { Link } from "react-router";
 import { errorMessage, isUnimplemented } from "../api/errors";
 
 export function Loading({ label = "Loading" }: { label?: string }) {
@@ -17,6 +18,17 @@ export function Empty({ title, children }: { title: string; children?: ReactNode
       <p className="font-medium text-slate-700">{title}</p>
       {children && <div className="mt-1 text-sm text-slate-500">{children}</div>}
     </div>
+  );
+}
+
+/** What the page is about does not exist (or is not the caller's): say so and link back. */
+export function NotFound({ title, backTo, backLabel }: { title: string; backTo: string; backLabel: string }) {
+  return (
+    <Empty title={title}>
+      <Link to={backTo} className="text-indigo-700 underline">
+        {backLabel}
+      </Link>
+    </Empty>
   );
 }
 

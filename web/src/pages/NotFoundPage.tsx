@@ -1,12 +1,5 @@
-import { Link } from "react-router";
-import { Empty } from "../components/states";
+import { NotFound } from "../components/states";
 
 export function NotFoundPage() {
-  return (
-    <Empty title="There is no page here">
-      <Link to="/" className="text-indigo-700 underline">
-        Back to the dashboard
-      </Link>
-    </Empty>
-  );
+  return <NotFound title="There is no page here" backTo="/" backLabel="Back to the dashboard" />;
 }

@@ -1,7 +1,8 @@
 import { useQuery } from "@tanstack/react-query";
 import { Link, useParams } from "react-router";
 import { api } from "../../api/clients";
-import { QueryView } from "../../components/states";
+import { nullIfNotFound } from "../../api/errors";
+import { NotFound, QueryView } from "../../components/states";
 import { Badge, PageHeader } from "../../components/ui";
 import { ActionsLive } from "./ActionsLive";
 import { AgentStatusCard } from "./AgentStatusCard";
@@ -14,12 +15,14 @@ export function ClusterDetailPage() {
   const { clusterId = "" } = useParams();
   const query = useQuery({
     queryKey: ["cluster", clusterId],
-    queryFn: async () => (await api.clusters().getCluster({ clusterId })).cluster ?? null,
+    queryFn: async () => (await nullIfNotFound(api.clusters().getCluster({ clusterId })))?.cluster ?? null,
   });
   return (
     <QueryView query={query} feature="Clusters" loadingLabel="Loading the cluster">
       {(cluster) =>
-        cluster && (
+        !cluster ? (
+          <NotFound title="There is no such cluster" backTo="/clusters" backLabel="Back to the clusters" />
+        ) : (
           <>
             <PageHeader
               title={cluster.name}

@@ -46,7 +46,8 @@ export function EventFeed({ clusterId }: { clusterId: string }) {
     return [...seen.values()].sort((a, b) => (toDate(b.at)?.getTime() ?? 0) - (toDate(a.at)?.getTime() ?? 0)).slice(0, 30);
   }, [live, history, ids]);
 
-  const failed = history.find((q) => q.isError);
+  // Without a cluster of its own, the feed needs the cluster list: its failure is the feed's.
+  const failed = [...(clusterId ? [] : [clusters]), ...history].find((q) => q.isError);
   return (
     <Card
       title="Live events"

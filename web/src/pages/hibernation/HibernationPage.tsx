@@ -1,5 +1,5 @@
 import { ClusterPicker } from "../../components/ClusterPicker";
-import { Empty } from "../../components/states";
+import { NoClusterChosen } from "../../components/NoClusterChosen";
 import { useSelectedCluster } from "../../components/useSelectedCluster";
 import { PageHeader } from "../../components/ui";
 import { HibernationRunsCard } from "./HibernationRunsCard";
@@ -17,7 +17,7 @@ export function HibernationPage() {
         actions={<ClusterPicker value={clusterId} onChange={setClusterId} />}
       />
       {!clusterId ? (
-        <Empty title="Choose a cluster">Pick a cluster to see its schedules.</Empty>
+        <NoClusterChosen purpose="see its schedules" />
       ) : (
         <div className="grid gap-4 lg:grid-cols-3">
           <div className="space-y-4 lg:col-span-2">

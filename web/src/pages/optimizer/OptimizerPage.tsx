@@ -1,5 +1,5 @@
 import { ClusterPicker } from "../../components/ClusterPicker";
-import { Empty } from "../../components/states";
+import { NoClusterChosen } from "../../components/NoClusterChosen";
 import { useSelectedCluster } from "../../components/useSelectedCluster";
 import { PageHeader } from "../../components/ui";
 import { PlansList } from "./PlansList";
@@ -15,7 +15,7 @@ export function OptimizerPage() {
         actions={<ClusterPicker value={clusterId} onChange={setClusterId} />}
       />
       {!clusterId ? (
-        <Empty title="Choose a cluster">Pick a cluster to get a recommendation.</Empty>
+        <NoClusterChosen purpose="get a recommendation" />
       ) : (
         <div className="space-y-4">
           <RecommendCard key={clusterId} clusterId={clusterId} />

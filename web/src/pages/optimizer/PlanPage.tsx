@@ -2,9 +2,10 @@ import { PlanState, type Plan } from "@spot-optimizer/sdk/gen/spot/optimizer/v1/
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useParams } from "react-router";
 import { api } from "../../api/clients";
+import { nullIfNotFound } from "../../api/errors";
 import { formatTime } from "../../api/format";
 import { useServerStream } from "../../api/useServerStream";
-import { QueryView } from "../../components/states";
+import { NotFound, QueryView } from "../../components/states";
 import { StreamStatus } from "../../components/StreamStatus";
 import { Card, PageHeader } from "../../components/ui";
 import { PlanStateBadge } from "./planLabels";
@@ -21,7 +22,7 @@ export function PlanPage() {
   const queryClient = useQueryClient();
   const query = useQuery({
     queryKey: ["plan", planId],
-    queryFn: async () => (await api.optimizer().getPlan({ planId })).plan ?? null,
+    queryFn: async () => (await nullIfNotFound(api.optimizer().getPlan({ planId })))?.plan ?? null,
     // Polling backs the stream up: slow while the stream is live, never once the plan is done.
     refetchInterval: (q) => (q.state.data && FINISHED.has(q.state.data.state) ? false : 5_000),
   });
@@ -35,7 +36,9 @@ export function PlanPage() {
   return (
     <QueryView query={query} feature="Plans" loadingLabel="Loading the plan">
       {(plan) =>
-        plan && (
+        !plan ? (
+          <NotFound title="There is no such plan" backTo="/optimizer" backLabel="Back to the optimizer" />
+        ) : (
           <>
             <PageHeader
               title="Plan"
