@@ -1,46 +1,59 @@
 import { expect, test } from "@playwright/test";
-import type { FakeAgent } from "./fakeAgent";
+import { CapacityType } from "@spot-optimizer/sdk/gen/spot/common/v1/common_pb.js";
+import { onlyPendingPods, type FakeAgent } from "./fakeAgent";
 import { logInAsAdmin, registerClusterWithAgent, snap } from "./helpers";
-import { recommendUntilActionable } from "./optimizerFlow";
+import { applyAndWatchToTheEnd, recommendUntilActionable, saveClusterPolicy } from "./optimizerFlow";
 
+// One cluster, all its nodes launched by plans in the simulated cloud (a node the cloud never
+// launched could not be terminated): first on-demand capacity for its pending pods, then a move to
+// spot that retires those nodes.
 test.describe.configure({ mode: "serial" });
 
 let cluster: { clusterId: string; name: string; agent: FakeAgent } | null = null;
 test.afterAll(() => cluster?.agent.stop());
 
-test("open a cluster whose agent is connected: nodes by type, zone and capacity", async ({ page }) => {
+test("a new cluster's pending pods get on-demand nodes: the plan runs to Succeeded", async ({ page }) => {
   await logInAsAdmin(page);
-  cluster = await registerClusterWithAgent(page);
+  cluster = await registerClusterWithAgent(page, onlyPendingPods());
+  // Capacity for pending pods saves nothing, so the cluster's policy asks for no minimum saving;
+  // consolidation is off so that only the plans this test applies run.
+  await saveClusterPolicy(page, cluster.clusterId, { spotPercent: "0", minSavingsPercent: "0", consolidation: "Off" });
+  await recommendUntilActionable(page, cluster.clusterId);
+  await applyAndWatchToTheEnd(page, cluster.agent);
+  await snap(page, "06-plan-launch-succeeded");
+});
+
+test("open the cluster: nodes by type, zone and capacity, pods", async ({ page }) => {
+  test.skip(!cluster, "needs the cluster of the previous test");
+  const [first] = cluster!.agent.nodes;
+  await logInAsAdmin(page);
   await page.goto("/clusters");
-  await page.getByRole("link", { name: cluster.name }).first().click();
-  await expect(page.getByRole("heading", { name: cluster.name, level: 1 })).toBeVisible();
+  await page.getByRole("link", { name: cluster!.name }).first().click();
+  await expect(page.getByRole("heading", { name: cluster!.name, level: 1 })).toBeVisible();
   await expect(page.getByText("Connected", { exact: true })).toBeVisible();
   const nodes = page.getByRole("table", { name: "Nodes" });
-  await expect(nodes).toBeVisible();
-  await expect(nodes.getByText("m5.xlarge").first()).toBeVisible();
-  await expect(page.getByRole("list", { name: "Nodes by instance type" })).toContainText("m5.xlarge");
+  await expect(nodes.getByText(first.name)).toBeVisible();
+  await expect(page.getByRole("list", { name: "Nodes by instance type" })).toContainText(first.instanceType);
   await page.getByLabel("Group by").selectOption("zone");
-  await expect(page.getByRole("list", { name: "Nodes by zone" })).toContainText("us-east-1a");
+  await expect(page.getByRole("list", { name: "Nodes by zone" })).toContainText(first.zone);
   await page.getByLabel("Group by").selectOption("capacity");
   await expect(page.getByRole("list", { name: "Nodes by capacity type" })).toContainText("On demand");
   await expect(page.getByRole("table", { name: "Pods" })).toContainText("web-0");
-  await snap(page, "06-cluster-detail");
+  await snap(page, "07-cluster-detail");
 });
 
-test("apply a recommendation and watch it progress", async ({ page }) => {
-  test.skip(!cluster, "needs the cluster of the previous test");
+test("allow spot: apply the recommendation and watch it retire the on-demand nodes to Succeeded", async ({ page }) => {
+  test.skip(!cluster, "needs the cluster of the previous tests");
+  const onDemand = cluster!.agent.nodes.filter((node) => node.capacityType === CapacityType.ON_DEMAND);
   await logInAsAdmin(page);
+  await saveClusterPolicy(page, cluster!.clusterId, { spotPercent: "100" });
   await recommendUntilActionable(page, cluster!.clusterId);
   await expect(page.getByLabel("Plan savings")).toContainText("Saving per month");
-  await snap(page, "07-recommendation");
-  await page.getByRole("button", { name: "Apply plan" }).click();
-  await expect(page).toHaveURL(/\/optimizer\/plans\//);
-  const progress = page.getByRole("progressbar", { name: "Plan progress" });
-  await expect(progress).toBeVisible();
-  await expect(page.getByTestId("plan-step").first()).toBeVisible();
-  // Progress arrives live: a step succeeds (the first launch goes to the cloud at once).
-  await expect(page.getByTestId("plan-step").filter({ hasText: "Succeeded" }).first()).toBeVisible({ timeout: 45_000 });
-  await expect.poll(async () => Number(await progress.getAttribute("aria-valuenow"))).toBeGreaterThan(0);
-  await expect(page.getByTestId("plan-state")).not.toContainText("Refused");
-  await snap(page, "08-plan-progress");
+  await snap(page, "08-recommendation");
+  await applyAndWatchToTheEnd(page, cluster!.agent);
+  const steps = page.getByTestId("plan-step");
+  for (const node of onDemand) {
+    await expect(steps.filter({ hasText: `Terminate ${node.name}` })).toContainText("Succeeded");
+  }
+  await snap(page, "09-plan-succeeded");
 });

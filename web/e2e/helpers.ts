@@ -2,7 +2,7 @@ import { expect, type Locator, type Page } from "@playwright/test";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { FakeAgent } from "./fakeAgent";
+import { FakeAgent, type ClusterShape } from "./fakeAgent";
 
 const outDir = join(dirname(fileURLToPath(import.meta.url)), "..", "test-output");
 
@@ -61,9 +61,10 @@ export async function registerCluster(page: Page, name: string) {
 }
 
 /** Registers a cluster in the UI and connects a stand-in agent with the key the page showed. */
-export async function registerClusterWithAgent(page: Page, name = `e2e-${Date.now().toString(36)}`) {
+export async function registerClusterWithAgent(page: Page, shape?: ClusterShape) {
+  const name = `e2e-${Date.now().toString(36)}`;
   const { clusterId, agentKey } = await registerCluster(page, name);
-  const agent = new FakeAgent(agentKey);
+  const agent = new FakeAgent(agentKey, shape);
   await agent.welcomed;
   return { clusterId, name, agent };
 }
@@ -75,3 +76,4 @@ export async function expectFieldError(input: Locator, reason: string | RegExp) 
   const errorId = describedBy.split(" ").find((id) => id.endsWith("-error"));
   expect(errorId, "the input points at its error").toBeTruthy();
   await expect(input.page().locator(`[id="${errorId}"]`)).toContainText(reason);
+}

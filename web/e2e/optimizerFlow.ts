@@ -1,4 +1,7 @@
 import { expect, type Page } from "@playwright/test";
+import { optimizer } from "@spot-optimizer/sdk";
+import type { FakeAgent, Instance } from "./fakeAgent";
+import { platformApiAs, type PlatformApi } from "./platformApi";
 
 /**
  * Opens the optimizer for a cluster and asks for recommendations until one has steps to apply
@@ -18,4 +21,62 @@ export async function recommendUntilActionable(page: Page, clusterId: string) {
     )
     .toBe(true);
   await expect(page.getByTestId("plan-step").first()).toBeVisible();
+}
+
+/**
+ * Sets fields of the cluster's own policy in the policy editor (`Consolidation` is a select; the
+ * rest are inputs) and saves it.
+ */
+export async function saveClusterPolicy(page: Page, clusterId: string, fields: { spotPercent: string; minSavingsPercent?: string; consolidation?: string }) {
+  await page.goto(`/policies?cluster=${clusterId}`);
+  const editor = page.getByRole("form", { name: "Policy editor" });
+  await expect(editor).toBeVisible();
+  await editor.getByLabel("Spot percent").fill(fields.spotPercent);
+  if (fields.minSavingsPercent !== undefined) await editor.getByLabel("Consolidation min savings %").fill(fields.minSavingsPercent);
+  if (fields.consolidation !== undefined) await editor.getByLabel("Consolidation", { exact: true }).selectOption({ label: fields.consolidation });
+  await editor.getByRole("button", { name: "Save policy" }).click();
+  await expect(editor.getByText("Policy saved.")).toBeVisible();
+}
+
+/**
+ * The instances a plan's launch steps started. The cloud has no API here, so they come from the
+ * cluster's events: one "launched N of M instances: i-…, i-…" per launch step, newest first.
+ */
+async function launchedInstances(api: PlatformApi, plan: optimizer.Plan): Promise<Instance[]> {
+  const launches = plan.steps.filter((step) => step.kind === optimizer.StepKind.LAUNCH);
+  const { events } = await api.clusters.listClusterEvents({ clusterId: plan.clusterId, page: { pageSize: 200 } });
+  const launched = events
+    .filter((event) => event.kind === "cloud" && event.message.startsWith("launched "))
+    .slice(0, launches.length)
+    .reverse();
+  expect(launched, "one launch event per launch step").toHaveLength(launches.length);
+  return launches.flatMap((step, i) => {
+    const ids = launched[i].message.match(/instances: (.*?)(?: \(short: .*\))?$/)?.[1].split(", ") ?? [];
+    expect(ids.length, `instance ids in "${launched[i].message}"`).toBeGreaterThan(0);
+    return ids.map((instanceId) => ({ instanceId, instanceType: step.pool?.instanceType ?? "", zone: step.pool?.zone ?? "", capacityType: step.capacityType }));
+  });
+}
+
+/** The plan, once its wait for new nodes is running. */
+async function planWaitingForNodes(api: PlatformApi, planId: string) {
+  const { plan } = await api.optimizer.getPlan({ planId });
+  const wait = plan?.steps.find((step) => step.kind === optimizer.StepKind.WAIT_READY);
+  return wait?.status === optimizer.StepStatus.RUNNING ? plan : undefined;
+}
+
+/**
+ * Applies the recommendation on the page; when the plan waits for its new nodes, the agent
+ * reports the launched instances as Ready nodes, and the plan runs to the end: Succeeded, every
+ * step finished.
+ */
+export async function applyAndWatchToTheEnd(page: Page, agent: FakeAgent) {
+  await page.getByRole("button", { name: "Apply plan" }).click();
+  await expect(page).toHaveURL(/\/optimizer\/plans\//);
+  const planId = page.url().split("/").pop()!;
+  const api = await platformApiAs(page);
+  let waiting: optimizer.Plan | undefined;
+  await expect.poll(async () => (waiting = await planWaitingForNodes(api, planId)), { timeout: 30_000, message: "the plan waits for its new nodes" }).toBeDefined();
+  agent.join(await launchedInstances(api, waiting!));
+  await expect(page.getByTestId("plan-state")).toContainText("Succeeded", { timeout: 45_000 });
+  await expect(page.getByRole("progressbar", { name: "Plan progress" })).toHaveAttribute("aria-valuenow", "100");
 }
