@@ -20,6 +20,8 @@ export default defineConfig({
   use: {
     baseURL,
     viewport: { width: 1366, height: 768 },
+    // A zone far from UTC, so times shown in the user's zone differ from the server's.
+    timezoneId: "Asia/Tokyo",
     screenshot: "only-on-failure",
     trace: "off",
     launchOptions: {

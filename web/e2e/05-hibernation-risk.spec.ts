@@ -2,21 +2,23 @@ import { expect, test } from "@playwright/test";
 import { expectFieldError, logIn, snap } from "./helpers";
 
 // The demo tenant's clusters: a hibernation schedule with a bad cron is refused naming the field,
-// a good one shows its next transitions, then is removed; risk scores explain themselves.
+// a good one shows its next transitions in the browser's zone (Asia/Tokyo, UTC+9, set in
+// playwright.config.ts), then is removed; risk scores explain themselves.
 const demo = { email: process.env.SPOT_E2E_DEMO_EMAIL ?? "", password: process.env.SPOT_E2E_DEMO_PASSWORD ?? "" };
 
 test.beforeEach(() => {
   test.skip(!demo.email || !demo.password, "SPOT_E2E_DEMO_EMAIL and SPOT_E2E_DEMO_PASSWORD are not set");
 });
 
-test("a hibernation schedule: a bad cron names the field, a good one shows its transitions", async ({ page }) => {
+test("a hibernation schedule: a bad cron names the field, a good one shows its transitions in the user's zone", async ({ page }) => {
   await logIn(page, demo.email, demo.password);
   await page.goto("/hibernation");
   const form = page.getByRole("form", { name: "New schedule" });
   await expect(form).toBeVisible();
   await form.getByLabel("Sleep at (cron)").fill("0 25 * * 1-5");
   await form.getByLabel("Wake at (cron)").fill("0 7 * * 1-5");
-  await form.getByLabel("Schedule time zone").fill("Europe/Berlin");
+  await expect(form.getByLabel("Schedule time zone"), "the browser's zone by default").toHaveValue("Asia/Tokyo");
+  await form.getByLabel("Schedule time zone").fill("UTC");
   await form.getByRole("button", { name: "Add schedule" }).click();
   await expectFieldError(form.getByLabel("Sleep at (cron)"), "25");
   await expect(form.getByRole("alert")).toContainText("The schedule was not added");
@@ -25,8 +27,13 @@ test("a hibernation schedule: a bad cron names the field, a good one shows its t
   await form.getByRole("button", { name: "Add schedule" }).click();
   const remove = page.getByRole("button", { name: "Delete schedule 0 20 * * 1-5 to 0 7 * * 1-5" });
   await expect(remove).toBeVisible();
-  await expect(page.getByText("Hibernate").first()).toBeVisible();
-  await expect(page.getByText("Wake", { exact: true }).first()).toBeVisible();
+  // 20:00 and 07:00 UTC are 05:00 and 16:00 in Tokyo.
+  await expect(page.getByText("Times in your time zone (Asia/Tokyo).")).toBeVisible();
+  const at = (utc: string) => page.getByRole("listitem").filter({ has: page.locator(`time[datetime$="T${utc}:00.000Z"]`) }).first();
+  await expect(at("20:00")).toContainText("Hibernate");
+  await expect(at("20:00")).toContainText("05:00");
+  await expect(at("07:00")).toContainText("Wake");
+  await expect(at("07:00")).toContainText(/04:00\sPM|16:00/);
   await snap(page, "13-hibernation-schedule");
   await remove.click();
   await expect(remove).toHaveCount(0);
