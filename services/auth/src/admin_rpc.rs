@@ -1,11 +1,15 @@
 //! AdminService (platform admins): service health, tenants, system config, signing-key rotation.
 
+use std::collections::HashMap;
+
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use spot_access::{AuditNote, SIGNING_KEY_ROTATED_TOPIC, caller};
 use spot_config::ServiceName;
-use spot_db::SystemSettings;
+use spot_db::{Setting, SystemSettings};
 use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::admin_service_server::AdminService;
+use spot_proto::cluster::v1::CountClustersRequest;
+use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
 use tonic::{Request, Response, Status};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -33,6 +37,23 @@ fn unhealthy(service: ServiceName, detail: String) -> pb::ServiceHealth {
         service: service.as_str().to_owned(),
         serving: false,
         detail,
+    }
+}
+
+impl AuthApi {
+    /// Each tenant's clusters, from the cluster service; None when it did not answer.
+    async fn cluster_counts(&self, tenant_ids: Vec<String>) -> Option<HashMap<String, u32>> {
+        let channel = self.ctx.clients.channel(ServiceName::Cluster)?;
+        match ExecutionServiceClient::new(channel)
+            .count_clusters(CountClustersRequest { tenant_ids })
+            .await
+        {
+            Ok(response) => Some(response.into_inner().clusters),
+            Err(status) => {
+                tracing::warn!(%status, "cluster counts unavailable for the tenant list");
+                None
+            }
+        }
     }
 }
 
@@ -89,6 +110,8 @@ impl AdminService for AuthApi {
             .await
             .map_err(AuthError::from)?;
         let (rows, page) = page::split(rows, size, |row| (row.created_at, &row.id));
+        let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+        let clusters = self.cluster_counts(ids).await;
         let mut tenants = Vec::new();
         for row in &rows {
             let users = users::Entity::find()
@@ -100,8 +123,12 @@ impl AdminService for AuthApi {
                 id: row.id.clone(),
                 name: row.name.clone(),
                 users: i32::try_from(users).unwrap_or(i32::MAX),
-                // Filled from the cluster service once clusters land.
-                clusters: 0,
+                clusters: match &clusters {
+                    Some(counts) => counts
+                        .get(&row.id)
+                        .map_or(0, |n| i32::try_from(*n).unwrap_or(i32::MAX)),
+                    None => -1,
+                },
                 created_at: Some(convert::timestamp(row.created_at)),
             });
         }
@@ -126,27 +153,51 @@ impl AdminService for AuthApi {
         request: Request<pb::UpdateSystemConfigRequest>,
     ) -> Result<Response<pb::UpdateSystemConfigResponse>, Status> {
         let who = caller(&request)?.audit_identity();
+        let request = request.into_inner();
         let config = request
-            .into_inner()
             .config
             .ok_or(AuthError::invalid("config", "is required"))?;
-        let ttl = config.global_risk_ttl_seconds;
-        if !(MIN_RISK_TTL_SECONDS..=MAX_RISK_TTL_SECONDS).contains(&ttl) {
+        let paths = request
+            .update_mask
+            .map(|mask| mask.paths)
+            .unwrap_or_default();
+        if paths.is_empty() {
             return Err(AuthError::invalid(
-                "config.global_risk_ttl_seconds",
-                format!(
-                    "must be within {MIN_RISK_TTL_SECONDS}..={MAX_RISK_TTL_SECONDS} (it is {ttl})"
-                ),
+                "update_mask",
+                "name the settings to change (safe_mode, global_risk_ttl_seconds)",
             )
             .into());
         }
-        let settings = SystemSettings {
-            safe_mode: config.safe_mode,
-            global_risk_ttl_seconds: ttl,
-        };
+        let mut changes = Vec::with_capacity(paths.len());
+        for (index, path) in paths.iter().enumerate() {
+            match path.as_str() {
+                "safe_mode" => changes.push(Setting::SafeMode(config.safe_mode)),
+                "global_risk_ttl_seconds" => {
+                    let ttl = config.global_risk_ttl_seconds;
+                    if !(MIN_RISK_TTL_SECONDS..=MAX_RISK_TTL_SECONDS).contains(&ttl) {
+                        return Err(AuthError::invalid(
+                            "config.global_risk_ttl_seconds",
+                            format!(
+                                "must be within {MIN_RISK_TTL_SECONDS}..={MAX_RISK_TTL_SECONDS} (it is {ttl})"
+                            ),
+                        )
+                        .into());
+                    }
+                    changes.push(Setting::GlobalRiskTtlSeconds(ttl));
+                }
+                other => {
+                    return Err(AuthError::invalid(
+                        format!("update_mask.paths[{index}]"),
+                        format!("`{other}` is not a setting (safe_mode, global_risk_ttl_seconds)"),
+                    )
+                    .into());
+                }
+            }
+        }
         self.settings
-            .put(&settings, &format!("{}:{}", who.0, who.1))
+            .set(&changes, &format!("{}:{}", who.0, who.1))
             .await?;
+        let settings = self.settings.get().await?;
         let payload = serde_json::json!({
             "safe_mode": settings.safe_mode,
             "global_risk_ttl_seconds": settings.global_risk_ttl_seconds,

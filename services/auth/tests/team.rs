@@ -9,6 +9,8 @@ use spot_proto::auth::v1::api_key_service_client::ApiKeyServiceClient;
 use spot_proto::auth::v1::audit_service_client::AuditServiceClient;
 use spot_proto::auth::v1::notification_service_client::NotificationServiceClient;
 use spot_proto::auth::v1::user_service_client::UserServiceClient;
+use spot_proto::cluster::v1::RegisterClusterRequest;
+use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_testkit::{TestServer, authed, strong_password};
 
 async fn eventually<F, Fut>(mut check: F)
@@ -354,15 +356,37 @@ async fn the_admin_console_changes_system_config_and_announces_safe_mode() {
         }
     );
 
-    let bad = console
-        .update_system_config(authed(
+    let update = |config: pb::SystemConfig, paths: &[&str]| {
+        authed(
             pb::UpdateSystemConfigRequest {
-                config: Some(pb::SystemConfig {
-                    safe_mode: true,
-                    global_risk_ttl_seconds: 5,
+                config: Some(config),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: paths.iter().map(|p| (*p).to_owned()).collect(),
                 }),
             },
             &admin,
+        )
+    };
+    let read = |mut console: AdminServiceClient<tonic::transport::Channel>| {
+        let admin = admin.clone();
+        async move {
+            console
+                .get_system_config(authed(pb::GetSystemConfigRequest {}, &admin))
+                .await
+                .unwrap()
+                .into_inner()
+                .config
+                .unwrap()
+        }
+    };
+
+    let bad = console
+        .update_system_config(update(
+            pb::SystemConfig {
+                safe_mode: true,
+                global_risk_ttl_seconds: 5,
+            },
+            &["safe_mode", "global_risk_ttl_seconds"],
         ))
         .await
         .unwrap_err();
@@ -372,52 +396,101 @@ async fn the_admin_console_changes_system_config_and_announces_safe_mode() {
         "{}",
         bad.message()
     );
-    let unchanged = console
-        .get_system_config(authed(pb::GetSystemConfigRequest {}, &admin))
-        .await
-        .unwrap()
-        .into_inner();
     assert!(
-        !unchanged.config.unwrap().safe_mode,
+        !read(console.clone()).await.safe_mode,
         "a rejected update changes nothing"
     );
-
-    console
+    let unmasked = console
         .update_system_config(authed(
             pb::UpdateSystemConfigRequest {
                 config: Some(pb::SystemConfig {
                     safe_mode: true,
                     global_risk_ttl_seconds: 900,
                 }),
+                update_mask: None,
             },
             &admin,
         ))
         .await
-        .unwrap();
-    let now = console
-        .get_system_config(authed(pb::GetSystemConfigRequest {}, &admin))
+        .unwrap_err();
+    assert_eq!(unmasked.code(), tonic::Code::InvalidArgument);
+    assert!(
+        unmasked.message().contains("`update_mask`"),
+        "{}",
+        unmasked.message()
+    );
+    let unknown = console
+        .update_system_config(update(
+            pb::SystemConfig::default(),
+            &["safe_mode", "colour"],
+        ))
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap_err();
+    assert!(
+        unknown.message().contains("`update_mask.paths[1]`")
+            && unknown.message().contains("colour"),
+        "{}",
+        unknown.message()
+    );
+    assert!(!read(console.clone()).await.safe_mode);
+
+    // One admin turns safe mode on; another, on a page still showing it off, changes only the
+    // risk TTL: safe mode stays on.
+    console
+        .update_system_config(update(
+            pb::SystemConfig {
+                safe_mode: true,
+                global_risk_ttl_seconds: 0,
+            },
+            &["safe_mode"],
+        ))
+        .await
+        .unwrap();
+    console
+        .update_system_config(update(
+            pb::SystemConfig {
+                safe_mode: false,
+                global_risk_ttl_seconds: 900,
+            },
+            &["global_risk_ttl_seconds"],
+        ))
+        .await
+        .unwrap();
     assert_eq!(
-        now.config.unwrap(),
+        read(console.clone()).await,
         pb::SystemConfig {
             safe_mode: true,
             global_risk_ttl_seconds: 900
         }
     );
 
+    // The tenant list counts each tenant's clusters (from the cluster service).
+    let acme = test.sign_up("Acme").await;
+    let mut clusters = ClusterServiceClient::new(test.channel.clone());
+    for name in ["shop", "search"] {
+        clusters
+            .register_cluster(authed(
+                RegisterClusterRequest {
+                    name: name.into(),
+                    region: "us-east-1".into(),
+                    aws_account_id: String::new(),
+                },
+                &acme.access_token,
+            ))
+            .await
+            .unwrap();
+    }
     let tenants = console
         .list_tenants(authed(pb::ListTenantsRequest { page: None }, &admin))
         .await
         .unwrap()
-        .into_inner();
-    assert!(
-        tenants
-            .tenants
-            .iter()
-            .any(|t| t.name == "Platform" && t.users == 1)
-    );
+        .into_inner()
+        .tenants;
+    let counts: Vec<(&str, i32, i32)> = tenants
+        .iter()
+        .map(|t| (t.name.as_str(), t.users, t.clusters))
+        .collect();
+    assert_eq!(counts, [("Platform", 1, 0), ("Acme", 1, 2)]);
     test.stop().await;
 }
 

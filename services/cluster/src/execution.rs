@@ -421,6 +421,21 @@ impl ExecutionService for ClusterApi {
         ))
     }
 
+    async fn count_clusters(
+        &self,
+        request: Request<pb::CountClustersRequest>,
+    ) -> Result<Response<pb::CountClustersResponse>, Status> {
+        let tenant_ids = request.into_inner().tenant_ids;
+        if tenant_ids.len() > 1_000 {
+            return Err(Status::invalid_argument(
+                "invalid `tenant_ids`: at most 1000",
+            ));
+        }
+        Ok(Response::new(pb::CountClustersResponse {
+            clusters: self.cluster_counts(&tenant_ids).await?,
+        }))
+    }
+
     async fn get_spot_prices(
         &self,
         request: Request<pb::GetSpotPricesRequest>,

@@ -1,8 +1,10 @@
+//! CountClusters (internal): how many clusters each tenant has, for the admin console.
+//!
 //! GetFleetExposure (internal): the spot nodes the platform runs per pool, summed over every
 //! tenant's clusters, with each pool's current spot price. The risk service weighs interruption counts by it; nothing in the answer
 //! says whose nodes they are.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use spot_proto::cluster::v1 as pb;
@@ -14,6 +16,26 @@ use crate::common::db_status;
 use crate::entity::clusters;
 
 impl ClusterApi {
+    /// How many clusters each tenant has; a tenant without any is absent.
+    pub(crate) async fn cluster_counts(
+        &self,
+        tenant_ids: &[String],
+    ) -> Result<HashMap<String, u32>, Status> {
+        let mut counts = HashMap::new();
+        if tenant_ids.is_empty() {
+            return Ok(counts);
+        }
+        let rows = clusters::Entity::find()
+            .filter(clusters::Column::TenantId.is_in(tenant_ids.iter().cloned()))
+            .all(self.ctx.db.connection())
+            .await
+            .map_err(db_status)?;
+        for row in rows {
+            *counts.entry(row.tenant_id).or_default() += 1;
+        }
+        Ok(counts)
+    }
+
     pub(crate) async fn fleet_exposure(
         &self,
         region: &str,

@@ -540,19 +540,7 @@ async fn dry_run_and_safe_mode_refuse_actions_visibly_and_audited() {
         ))
         .await
         .unwrap();
-    let admin = test.admin_token().await;
-    spot_proto::auth::v1::admin_service_client::AdminServiceClient::new(test.channel.clone())
-        .update_system_config(authed(
-            auth::UpdateSystemConfigRequest {
-                config: Some(auth::SystemConfig {
-                    safe_mode: true,
-                    global_risk_ttl_seconds: 1_800,
-                }),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap();
+    test.set_safe_mode(true).await;
     let refused = submit(&test.channel, &owner, &cluster_id, ActionKind::Cordon, "n1").await;
     assert_eq!(refused.status(), pb::ActionStatus::Refused);
     assert!(refused.message.contains("safe mode"), "{}", refused.message);

@@ -8,11 +8,13 @@ use std::time::Duration;
 use futures::StreamExt;
 use prost::Message;
 use spot_bus::SharedBus;
+use spot_engine as engine;
 use spot_kit::OutgoingChannel;
 use spot_kit::topics::CLUSTER_ACTIONS;
 use spot_proto::agent::v1::{Action, ActionKind};
 use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
+use spot_proto::common::v1::Node;
 use spot_proto::optimizer::v1 as pb;
 
 use crate::policy::NodeSetup;
@@ -47,7 +49,9 @@ impl PlanRunner {
             plan.steps[index].status = pb::StepStatus::Running.into();
             self.save(&plan).await;
             let step = plan.steps[index].clone();
+            let already = launched.len();
             let end = self.step(&plan, &step, &mut launched).await;
+            plan.steps[index].instance_ids = launched[already..].to_vec();
             let (status, state) = match end {
                 StepEnd::Done => (pb::StepStatus::Succeeded, None),
                 StepEnd::Refused(reason) => {
@@ -119,18 +123,24 @@ impl PlanRunner {
                     count: step.count,
                 };
                 match self.execute(plan, Step::Launch(launch)).await {
-                    Ok(response) if response.instance_ids.is_empty() => Err(StepEnd::Failed(
-                        "the cloud launched nothing (no capacity in the pool)".to_owned(),
-                    )),
                     Ok(response) => {
+                        let got = response.instance_ids.len();
                         launched.extend(response.instance_ids);
-                        Ok(())
+                        // Draining onto part of the planned capacity could leave pods pending.
+                        if got < step.count as usize {
+                            Err(StepEnd::Failed(format!(
+                                "the cloud launched {got} of {} (no more capacity in the pool); the rest of the plan is skipped",
+                                step.count
+                            )))
+                        } else {
+                            Ok(())
+                        }
                     }
                     Err(end) => Err(end),
                 }
             }
             pb::StepKind::WaitReady => match self.wait_ready(plan, launched).await {
-                Ok(nodes) => self.set_up(plan, &nodes).await,
+                Ok((region, nodes)) => self.set_up(plan, &region, &nodes).await,
                 Err(end) => Err(end),
             },
             pb::StepKind::Cordon => {
@@ -163,24 +173,26 @@ impl PlanRunner {
             .map_err(|status| StepEnd::Failed(status.message().to_owned()))
     }
 
-    /// Every instance launched so far has joined the cluster as a ready node; their names.
+    /// Every instance launched so far has joined the cluster as a ready node; the cluster's
+    /// region and those nodes.
     async fn wait_ready(
         &mut self,
         plan: &pb::Plan,
         launched: &[String],
-    ) -> Result<Vec<String>, StepEnd> {
+    ) -> Result<(String, Vec<Node>), StepEnd> {
         let wanted: HashSet<&str> = launched.iter().map(String::as_str).collect();
         let started = tokio::time::Instant::now();
         loop {
             let state = self.state(plan).await?;
-            let ready: Vec<String> = state
+            let ready: Vec<Node> = state
                 .nodes
                 .iter()
                 .filter(|n| n.ready && wanted.contains(n.instance_id.as_str()))
-                .map(|n| n.name.clone())
+                .cloned()
                 .collect();
             if ready.len() >= wanted.len() {
-                return Ok(ready);
+                let region = state.cluster.map(|c| c.region).unwrap_or_default();
+                return Ok((region, ready));
             }
             let ready = ready.len();
             if started.elapsed() > READY_TIMEOUT {
@@ -194,29 +206,47 @@ impl PlanRunner {
         }
     }
 
-    /// Puts the node templates' labels and taints on the new nodes, before any pod moves to them.
-    async fn set_up(&mut self, plan: &pb::Plan, nodes: &[String]) -> Result<(), StepEnd> {
+    /// Puts on each new node the labels and taints of the node template its pool meets (as the
+    /// plan assumed), before any pod moves to it.
+    async fn set_up(
+        &mut self,
+        plan: &pb::Plan,
+        region: &str,
+        nodes: &[Node],
+    ) -> Result<(), StepEnd> {
         for node in nodes {
-            if !self.node_setup.labels.is_empty() {
-                let labels = self.node_setup.labels.clone().into_iter().collect();
+            let capacity_type = crate::problem::capacity_type(node);
+            let offering = engine::offerings_in(region, std::slice::from_ref(&node.zone))
+                .into_iter()
+                .find(|o| {
+                    o.instance_type == node.instance_type && o.capacity_type == capacity_type
+                });
+            let Some(setup) = offering
+                .as_ref()
+                .and_then(|o| self.node_setup.for_offering(o))
+                .cloned()
+            else {
+                continue;
+            };
+            if !setup.labels.is_empty() {
                 self.send_action(
                     plan,
                     Action {
                         kind: ActionKind::Label.into(),
-                        node_name: node.clone(),
-                        labels,
+                        node_name: node.name.clone(),
+                        labels: setup.labels.into_iter().collect(),
                         ..Default::default()
                     },
                 )
                 .await?;
             }
-            if !self.node_setup.taints.is_empty() {
+            if !setup.taints.is_empty() {
                 self.send_action(
                     plan,
                     Action {
                         kind: ActionKind::Taint.into(),
-                        node_name: node.clone(),
-                        taints: self.node_setup.taints.clone(),
+                        node_name: node.name.clone(),
+                        taints: setup.taints,
                         ..Default::default()
                     },
                 )

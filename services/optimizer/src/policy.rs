@@ -11,14 +11,16 @@
 //!   nodes, WHEN_UNDERUTILIZED re-packs. Recommend (a user asking) always shows the full plan.
 //! - dry_run: plans are stored as recommendations; ApplyPlan refuses them.
 //! - node_template_ids: a pool must meet all requirements of at least one template, and the
-//!   templates' labels and taints (merged) go onto every node a plan launches (once ready).
+//!   first template a pool meets gives its nodes their labels and taints: the engine plans with
+//!   them on the offering, and a plan puts them on each node it launches (once ready).
 
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use chrono_tz::Tz;
+use croner::parser::{CronParser, Seconds, Year};
 use spot_config::ServiceName;
 use spot_engine as engine;
 use spot_kit::policy_terms;
@@ -50,32 +52,71 @@ pub struct Governing {
     zone: Tz,
 }
 
+/// Windows are five-field patterns (minute to day-of-week), as the policy service checks them.
+fn window_parser() -> CronParser {
+    CronParser::builder()
+        .seconds(Seconds::Disallowed)
+        .year(Year::Disallowed)
+        .build()
+}
+
 fn nonzero<T: Default + PartialEq>(value: T) -> Option<T> {
     (value != T::default()).then_some(value)
 }
 
-/// Labels and taints for the nodes a plan launches, merged from the policy's node templates in
-/// order (a later template's label wins; taints are collected once each).
+/// What one node template puts on the nodes it applies to.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct NodeSetup {
+pub struct TemplateSetup {
+    requirements: Vec<engine::Requirement>,
     pub labels: std::collections::BTreeMap<String, String>,
     pub taints: Vec<spot_proto::common::v1::Taint>,
 }
 
+/// Labels and taints for the nodes a plan launches. Each node gets those of the first of the
+/// policy's templates whose requirements its pool meets (a pool is planned with only when it
+/// meets one), never a blend: a GPU template's taint stays off the general nodes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeSetup(Vec<TemplateSetup>);
+
 impl NodeSetup {
     pub fn from_templates(templates: &[pb::NodeTemplate]) -> Self {
-        let mut setup = Self::default();
-        for template in templates {
-            setup
-                .labels
-                .extend(template.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
-            for taint in &template.taints {
-                if !setup.taints.contains(taint) {
-                    setup.taints.push(taint.clone());
-                }
+        Self(
+            templates
+                .iter()
+                .map(|t| TemplateSetup {
+                    requirements: policy_terms::requirements(&t.requirements),
+                    labels: t
+                        .labels
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    taints: t.taints.clone(),
+                })
+                .collect(),
+        )
+    }
+
+    /// The template that sets up a node of `offering`, if any.
+    pub fn for_offering(&self, offering: &engine::Offering) -> Option<&TemplateSetup> {
+        self.0.iter().find(|t| {
+            t.requirements
+                .iter()
+                .all(|r| engine::requirement_holds(r, offering))
+        })
+    }
+
+    /// Gives the offering the labels and taints its nodes will get, so the plan puts on them
+    /// only pods that tolerate the taints, and pods that select the labels find them.
+    pub fn dress(&self, offering: &mut engine::Offering) {
+        let Some(setup) = self.for_offering(offering) else {
+            return;
+        };
+        offering.labels.extend(setup.labels.clone());
+        for taint in setup.taints.iter().filter_map(crate::problem::taint) {
+            if !offering.taints.contains(&taint) {
+                offering.taints.push(taint);
             }
         }
-        setup
     }
 }
 
@@ -85,24 +126,7 @@ impl Governing {
         Self {
             version: policy.version,
             engine: policy_terms::engine_policy(policy),
-            filter: engine::PoolFilter {
-                templates: templates
-                    .iter()
-                    .map(|t| {
-                        t.requirements
-                            .iter()
-                            .filter_map(|r| {
-                                Some(engine::Requirement {
-                                    key: r.key.clone(),
-                                    operator: crate::problem::operator(&r.operator)?,
-                                    values: r.values.clone(),
-                                })
-                            })
-                            .collect()
-                    })
-                    .collect(),
-                ..policy_terms::pool_filter(policy)
-            },
+            filter: policy_terms::pool_filter(policy, templates),
             budget: engine::DisruptionBudget {
                 max_nodes: nonzero(budget.max_nodes),
                 max_percent: nonzero(budget.max_percent)
@@ -121,15 +145,17 @@ impl Governing {
             windows: budget
                 .windows
                 .iter()
-                .filter_map(|w| croner::Cron::from_str(w).ok())
+                .filter_map(|w| window_parser().parse(w).ok())
                 .collect(),
             zone: Tz::from_str(&budget.time_zone).unwrap_or(Tz::UTC),
         }
     }
 
-    /// True when a consolidation may disrupt nodes at `now`: no windows, or inside one.
+    /// True when a consolidation may disrupt nodes at `now`: no windows, or inside one. A window
+    /// names minutes, so the whole of a matching minute is inside it.
     pub fn in_window(&self, now: DateTime<Utc>) -> bool {
-        let local = now.with_timezone(&self.zone);
+        let minute = now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now);
+        let local = minute.with_timezone(&self.zone);
         self.windows.is_empty()
             || self
                 .windows
@@ -234,8 +260,74 @@ mod tests {
         };
         assert!(governing.in_window(at(1, 30)));
         assert!(!governing.in_window(at(4, 30)));
+        // Every second of a matching minute is inside, not only its first.
+        let late_in_the_minute = at(1, 30) + TimeDelta::seconds(37);
+        assert!(governing.in_window(late_in_the_minute));
+        let just_after = at(3, 59) + TimeDelta::seconds(59);
+        assert!(governing.in_window(just_after));
+        assert!(!governing.in_window(just_after + TimeDelta::seconds(1)));
         assert_eq!(governing.budget.max_percent, Some(10));
         assert_eq!(governing.budget.max_nodes, None);
         assert_eq!(governing.engine.max_interruption_bucket, Some(0));
+    }
+
+    #[test]
+    fn each_new_node_gets_the_labels_and_taints_of_the_first_template_its_pool_meets() {
+        use spot_proto::common::v1::{NodeSelectorRequirement, Taint, TaintEffect};
+        let requirement = |key: &str, values: &[&str]| NodeSelectorRequirement {
+            key: key.into(),
+            operator: "In".into(),
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+        };
+        let gpu = pb::NodeTemplate {
+            id: "gpu".into(),
+            requirements: vec![requirement("karpenter.k8s.aws/instance-family", &["g5"])],
+            labels: [("example.com/pool".into(), "gpu".into())].into(),
+            taints: vec![Taint {
+                key: "nvidia.com/gpu".into(),
+                value: "true".into(),
+                effect: TaintEffect::NoSchedule.into(),
+            }],
+            ..Default::default()
+        };
+        let general = pb::NodeTemplate {
+            id: "general".into(),
+            requirements: vec![requirement("kubernetes.io/arch", &["amd64"])],
+            labels: [("example.com/pool".into(), "general".into())].into(),
+            ..Default::default()
+        };
+        let setup = NodeSetup::from_templates(&[gpu, general]);
+        let offering = |instance_type: &str| {
+            engine::offerings_in("us-east-1", &["us-east-1a".to_owned()])
+                .into_iter()
+                .find(|o| o.instance_type == instance_type)
+                .unwrap()
+        };
+
+        let mut g5 = offering("g5.xlarge");
+        setup.dress(&mut g5);
+        assert_eq!(
+            g5.labels.get("example.com/pool").map(String::as_str),
+            Some("gpu")
+        );
+        assert_eq!(g5.taints.len(), 1);
+        assert_eq!(g5.taints[0].key, "nvidia.com/gpu");
+
+        let mut m5 = offering("m5.large");
+        assert!(m5.taints.is_empty());
+        setup.dress(&mut m5);
+        assert_eq!(
+            m5.labels.get("example.com/pool").map(String::as_str),
+            Some("general")
+        );
+        assert!(
+            m5.taints.is_empty(),
+            "the GPU taint stays off general nodes"
+        );
+
+        let mut graviton = offering("m7g.large");
+        setup.dress(&mut graviton);
+        assert!(setup.for_offering(&graviton).is_none());
+        assert!(!graviton.labels.contains_key("example.com/pool"));
     }
 }

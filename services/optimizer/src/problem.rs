@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use spot_cloud::{Catalog, zones_of};
 use spot_engine as engine;
+use spot_kit::policy_terms;
 use spot_proto::common::v1 as common;
 
 use crate::policy::Governing;
@@ -24,6 +25,15 @@ pub fn needs_a_node(pod: &common::Pod) -> bool {
     !finished && pod.owner_kind != "DaemonSet" && pod.owner_kind != "Node"
 }
 
+/// A node template's taint in the engine's terms; None without a known effect.
+pub(crate) fn taint(taint: &common::Taint) -> Option<engine::Taint> {
+    Some(engine::Taint {
+        key: taint.key.clone(),
+        value: taint.value.clone(),
+        effect: taint_effect(taint.effect())?,
+    })
+}
+
 fn taint_effect(effect: common::TaintEffect) -> Option<engine::TaintEffect> {
     match effect {
         common::TaintEffect::NoSchedule => Some(engine::TaintEffect::NoSchedule),
@@ -31,18 +41,6 @@ fn taint_effect(effect: common::TaintEffect) -> Option<engine::TaintEffect> {
         common::TaintEffect::NoExecute => Some(engine::TaintEffect::NoExecute),
         common::TaintEffect::Unspecified => None,
     }
-}
-
-pub(crate) fn operator(name: &str) -> Option<engine::Operator> {
-    Some(match name {
-        "In" => engine::Operator::In,
-        "NotIn" => engine::Operator::NotIn,
-        "Exists" => engine::Operator::Exists,
-        "DoesNotExist" => engine::Operator::DoesNotExist,
-        "Gt" => engine::Operator::Gt,
-        "Lt" => engine::Operator::Lt,
-        _ => return None,
-    })
 }
 
 fn topology_key(key: &str) -> Option<engine::TopologyKey> {
@@ -59,17 +57,7 @@ fn sorted(map: &std::collections::HashMap<String, String>) -> BTreeMap<String, S
 
 pub fn pod(pod: &common::Pod) -> engine::Pod {
     let requests = pod.requests.unwrap_or_default();
-    let requirements = pod
-        .required_node_affinity
-        .iter()
-        .filter_map(|r| {
-            Some(engine::Requirement {
-                key: r.key.clone(),
-                operator: operator(&r.operator)?,
-                values: r.values.clone(),
-            })
-        })
-        .collect::<Vec<_>>();
+    let requirements = policy_terms::requirements(&pod.required_node_affinity);
     let terms = |anti: bool| {
         pod.pod_affinity
             .iter()
@@ -211,6 +199,10 @@ pub fn problem(
                 offering
             })
             .filter(|o| policy.filter.admits(o))
+            .map(|mut offering| {
+                policy.node_setup.dress(&mut offering);
+                offering
+            })
             .collect(),
         pods: pods.iter().filter(|p| needs_a_node(p)).map(pod).collect(),
         policy: policy.engine.clone(),

@@ -12,10 +12,11 @@ use std::time::Duration;
 use common::*;
 use futures::StreamExt;
 use spot_proto::agent::v1::{ActionKind, Delta, Snapshot};
-use spot_proto::auth::v1 as auth;
 use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
-use spot_proto::common::v1::{CapacityType, NodeSelectorRequirement, Pool, Taint, TaintEffect};
+use spot_proto::common::v1::{
+    CapacityType, NodeSelectorRequirement, Pod, Pool, Taint, TaintEffect, Toleration,
+};
 use spot_proto::optimizer::v1 as pb;
 use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
 use spot_proto::policy::v1 as policy;
@@ -33,15 +34,25 @@ async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
     let registered = register(&test, &owner).await;
     let cluster_id = registered.cluster.unwrap().id;
 
-    // Three on-demand nodes that really exist in the simulated cloud, two pods on each.
+    // Three on-demand nodes that really exist in the simulated cloud, two pods on each. The pods
+    // tolerate the batch template's taint (below), so they may move to its nodes.
     let mut router = router(&test);
     let mut nodes = Vec::new();
     let mut pods = Vec::new();
+    let batch = |mut pod: Pod| {
+        pod.tolerations = vec![Toleration {
+            key: "dedicated".into(),
+            operator: "Equal".into(),
+            value: "batch".into(),
+            effect: TaintEffect::NoSchedule.into(),
+        }];
+        pod
+    };
     for (i, zone) in ZONES.iter().enumerate() {
         let id = launch(&mut router, &cluster_id, zone, CapacityType::OnDemand).await;
         let name = format!("old-{i}");
-        pods.push(pod(&format!("web-{i}"), &name));
-        pods.push(pod(&format!("api-{i}"), &name));
+        pods.push(batch(pod(&format!("web-{i}"), &name)));
+        pods.push(batch(pod(&format!("api-{i}"), &name)));
         nodes.push(node(&name, zone, &id, CapacityType::OnDemand));
     }
     let source = Cluster::new(Snapshot {
@@ -256,6 +267,15 @@ async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
             .iter()
             .all(|s| s.status() == pb::StepStatus::Succeeded)
     );
+    // Each launch names the instances it launched, as many as it asked for.
+    for step in &finished.steps {
+        let expected = if step.kind() == pb::StepKind::Launch {
+            step.count as usize
+        } else {
+            0
+        };
+        assert_eq!(step.instance_ids.len(), expected, "{step:?}");
+    }
     let ran = executor.0.lock().unwrap().clone();
     let drained: Vec<_> = ran
         .iter()
@@ -363,19 +383,7 @@ async fn in_safe_mode_an_applied_plan_is_refused_and_says_why() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let admin = test.admin_token().await;
-    spot_proto::auth::v1::admin_service_client::AdminServiceClient::new(test.channel.clone())
-        .update_system_config(authed(
-            auth::UpdateSystemConfigRequest {
-                config: Some(auth::SystemConfig {
-                    safe_mode: true,
-                    global_risk_ttl_seconds: 1_800,
-                }),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap();
+    test.set_safe_mode(true).await;
     optimizer
         .apply_plan(authed(
             pb::ApplyPlanRequest {

@@ -11,8 +11,13 @@ use spot_proto::policy::v1 as pb;
 /// The most pools (and instance types) a preview lists, cheapest first.
 pub const PREVIEW_LIMIT: usize = 500;
 
-fn admitted(policy: &pb::Policy, region: &str, zones: &[String]) -> Vec<engine::Offering> {
-    let filter = policy_terms::pool_filter(policy);
+fn admitted(
+    policy: &pb::Policy,
+    templates: &[pb::NodeTemplate],
+    region: &str,
+    zones: &[String],
+) -> Vec<engine::Offering> {
+    let filter = policy_terms::pool_filter(policy, templates);
     let limits = engine::Problem {
         policy: policy_terms::engine_policy(policy),
         ..Default::default()
@@ -24,28 +29,35 @@ fn admitted(policy: &pb::Policy, region: &str, zones: &[String]) -> Vec<engine::
         .collect()
 }
 
-/// True when the policy admits at least one instance type in the region (zones differ only in
-/// name, so one zone tells). Without a region: in any region, judged by what the policy admits
+/// True when the policy admits at least one instance type in the region. Without a region: in any region, judged by what the policy admits
 /// by kind (family, category, generation, architecture), since every type is sold on-demand
-/// everywhere and only prices and spot differ by region.
-pub fn admits_any(policy: &pb::Policy, region: Option<&str>) -> bool {
+/// everywhere and only prices and spot differ by region. Templates are judged only within a
+/// region, against all its zones (a template may name a zone).
+pub fn admits_any(
+    policy: &pb::Policy,
+    templates: &[pb::NodeTemplate],
+    region: Option<&str>,
+) -> bool {
     match region {
-        Some(region) => {
-            let zones: Vec<String> = zones_of(region).into_iter().take(1).collect();
-            !admitted(policy, region, &zones).is_empty()
-        }
+        Some(region) => !admitted(policy, templates, region, &zones_of(region)).is_empty(),
         None => {
             let by_kind = pb::Policy {
                 max_usd_per_vcpu_hour: 0.0,
                 ..policy.clone()
             };
-            !admitted(&by_kind, "", &["anywhere".to_owned()]).is_empty()
+            !admitted(&by_kind, &[], "", &["anywhere".to_owned()]).is_empty()
         }
     }
 }
 
-pub fn preview(policy: &pb::Policy, region: &str) -> pb::PreviewPolicyResponse {
-    let mut offerings = admitted(policy, region, &zones_of(region));
+/// What the policy admits in the region, cheapest first; `templates` are the tenant's node
+/// templates the policy names.
+pub fn preview(
+    policy: &pb::Policy,
+    templates: &[pb::NodeTemplate],
+    region: &str,
+) -> pb::PreviewPolicyResponse {
+    let mut offerings = admitted(policy, templates, region, &zones_of(region));
     offerings.sort_by(|a, b| {
         a.price_per_hour
             .total_cmp(&b.price_per_hour)

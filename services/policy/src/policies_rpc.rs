@@ -200,9 +200,14 @@ impl PolicyService for Policies {
             .check_region(&region)
             .map_err(|e| Status::invalid_argument(format!("invalid `region`: {e}")))?;
         builtin::normalise(&mut policy);
-        let preview = tokio::task::spawn_blocking(move || admitted::preview(&policy, &region))
-            .await
-            .map_err(|_| Status::internal("the preview stopped"))?;
+        let templates = self
+            .templates
+            .existing(&tenant_id, &policy.node_template_ids)
+            .await?;
+        let preview =
+            tokio::task::spawn_blocking(move || admitted::preview(&policy, &templates, &region))
+                .await
+                .map_err(|_| Status::internal("the preview stopped"))?;
         Ok(Response::new(preview))
     }
 

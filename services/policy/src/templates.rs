@@ -1,7 +1,5 @@
 //! Node templates as stored: the `NodeTemplate` message, its tenant and its name (unique per tenant).
 
-use std::collections::HashSet;
-
 use prost::Message;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -119,14 +117,14 @@ impl TemplateStore {
         rows.iter().map(decode).collect()
     }
 
-    /// Which of `ids` are templates of the tenant.
+    /// The tenant's templates among `ids` (one another tenant owns, or none does, is left out).
     pub async fn existing(
         &self,
         tenant_id: &str,
         ids: &[String],
-    ) -> Result<HashSet<String>, Status> {
+    ) -> Result<Vec<NodeTemplate>, Status> {
         if ids.is_empty() {
-            return Ok(HashSet::new());
+            return Ok(Vec::new());
         }
         let rows = node_templates::Entity::find()
             .filter(node_templates::Column::TenantId.eq(tenant_id))
@@ -134,6 +132,6 @@ impl TemplateStore {
             .all(self.db.connection())
             .await
             .map_err(db_status)?;
-        Ok(rows.into_iter().map(|r| r.id).collect())
+        rows.iter().map(decode).collect()
     }
 }

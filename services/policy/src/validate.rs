@@ -1,8 +1,6 @@
 //! Every check a policy must pass, each naming its field (`policy.<field>`). Pure: what needs
 //! storage (which node templates exist) or the cluster (its region) is passed in.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Utc};
 use spot_proto::common::v1::Architecture;
 use spot_proto::policy::v1 as pb;
@@ -18,8 +16,8 @@ pub const MAX_MIN_POOLS: u32 = 20;
 pub struct Checks<'a> {
     /// The region whose catalog the policy must admit something in, when known.
     pub region: Option<&'a str>,
-    /// Which of the policy's node template ids exist in the tenant.
-    pub templates: &'a HashSet<String>,
+    /// The tenant's node templates among those the policy names (a missing one is not here).
+    pub templates: &'a [pb::NodeTemplate],
     pub now: DateTime<Utc>,
 }
 
@@ -54,7 +52,7 @@ pub fn violations(policy: &pb::Policy, checks: &Checks<'_>) -> Vec<pb::FieldViol
     }
     pools(policy, &known, &mut found);
     for id in &policy.node_template_ids {
-        if !checks.templates.contains(id) {
+        if !checks.templates.iter().any(|t| &t.id == id) {
             found.add(
                 "node_template_ids",
                 format!("no node template `{id}` in this tenant"),
@@ -78,7 +76,7 @@ pub fn violations(policy: &pb::Policy, checks: &Checks<'_>) -> Vec<pb::FieldViol
     }
     consolidation(policy, &mut found);
     budget(policy, checks.now, &mut found);
-    admits_something(policy, checks.region, &mut found);
+    admits_something(policy, checks.templates, checks.region, &mut found);
     found.0
 }
 
@@ -232,6 +230,15 @@ fn filtering_fields(policy: &pb::Policy) -> Vec<(&'static str, pb::Policy)> {
             },
         ));
     }
+    if !policy.node_template_ids.is_empty() {
+        fields.push((
+            "node_template_ids",
+            pb::Policy {
+                node_template_ids: policy.node_template_ids.clone(),
+                ..bare.clone()
+            },
+        ));
+    }
     if policy.max_usd_per_vcpu_hour > 0.0 {
         fields.push((
             "max_usd_per_vcpu_hour",
@@ -247,19 +254,26 @@ fn filtering_fields(policy: &pb::Policy) -> Vec<(&'static str, pb::Policy)> {
 /// A policy that admits no instance type in the region (any region, for a tenant default) is a
 /// violation on the field(s) that exclude everything: the one that does it alone, else all of
 /// them together.
-fn admits_something(policy: &pb::Policy, region: Option<&str>, found: &mut Found) {
+fn admits_something(
+    policy: &pb::Policy,
+    templates: &[pb::NodeTemplate],
+    region: Option<&str>,
+    found: &mut Found,
+) {
     let mut fields = filtering_fields(policy);
     if region.is_none() {
         // Prices differ by region: a cap is judged only against a cluster's region.
         fields.retain(|(field, _)| *field != "max_usd_per_vcpu_hour");
     }
     let place = region.map_or_else(|| "any region".to_owned(), |r| r.to_owned());
-    if fields.iter().any(|(field, _)| found.on(field)) || admitted::admits_any(policy, region) {
+    if fields.iter().any(|(field, _)| found.on(field))
+        || admitted::admits_any(policy, templates, region)
+    {
         return;
     }
     let alone: Vec<&str> = fields
         .iter()
-        .filter(|(_, only)| !admitted::admits_any(only, region))
+        .filter(|(_, only)| !admitted::admits_any(only, templates, region))
         .map(|(field, _)| *field)
         .collect();
     if alone.is_empty() {

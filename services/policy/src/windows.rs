@@ -5,6 +5,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
+use croner::parser::{CronParser, Seconds, Year};
 
 /// The zone a budget's windows are read in; empty means UTC.
 pub fn zone(name: &str) -> Result<Tz, String> {
@@ -15,10 +16,19 @@ pub fn zone(name: &str) -> Result<Tz, String> {
         .map_err(|_| format!("`{name}` is not an IANA time zone (e.g. `Europe/Berlin`)"))
 }
 
-/// A window's expression, checked to open at least once in the coming years.
+/// A window's expression (five fields, minute to day-of-week: each matching minute is inside the
+/// window), checked to open at least once in the coming years.
 pub fn window(expression: &str, zone: Tz, now: DateTime<Utc>) -> Result<Cron, String> {
-    let cron = Cron::from_str(expression)
-        .map_err(|e| format!("`{expression}` is not a cron expression: {e}"))?;
+    let cron = CronParser::builder()
+        .seconds(Seconds::Disallowed)
+        .year(Year::Disallowed)
+        .build()
+        .parse(expression)
+        .map_err(|e| {
+            format!(
+                "`{expression}` is not a five-field cron expression (minute hour day-of-month month day-of-week): {e}"
+            )
+        })?;
     cron.find_next_occurrence(&now.with_timezone(&zone), true)
         .map_err(|_| format!("`{expression}` never opens"))?;
     Ok(cron)
@@ -38,7 +48,12 @@ mod tests {
         assert!(
             window("every night", berlin, now)
                 .unwrap_err()
-                .contains("not a cron")
+                .contains("not a five-field cron")
+        );
+        assert!(
+            window("0 * 1-5 * * MON-FRI", berlin, now)
+                .unwrap_err()
+                .contains("five-field")
         );
         assert!(
             window("0 0 31 2 *", berlin, now)

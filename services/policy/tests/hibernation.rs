@@ -464,6 +464,100 @@ async fn a_hibernate_then_wake_cycle_keeps_must_run_nodes_and_restores_the_capac
 }
 
 #[tokio::test]
+async fn a_wake_short_of_capacity_fails_and_terminates_what_it_launched_that_never_joined() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test, &owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    let mut router = router(&test);
+    let layout = [
+        ("spot-a1", "us-east-1a", CapacityType::Spot),
+        ("spot-a2", "us-east-1a", CapacityType::Spot),
+        ("spot-b1", "us-east-1b", CapacityType::Spot),
+        ("system", "us-east-1c", CapacityType::OnDemand),
+    ];
+    let mut nodes = Vec::new();
+    let mut names = HashMap::new();
+    for (name, zone, capacity_type) in layout {
+        let id = launch(&mut router, &cluster_id, zone, capacity_type).await;
+        names.insert(id.clone(), name.to_owned());
+        nodes.push(node(name, zone, &id, capacity_type));
+    }
+    let pods = vec![pod("kube-system", "coredns-5d78c9869d-x7vzp", "system")];
+    let source = Cluster::new(Snapshot {
+        nodes,
+        pods,
+        pdbs: vec![],
+    });
+    let stop = start_agent(
+        &test,
+        &registered.agent_key,
+        Arc::new(Recorder::default()),
+        source.clone(),
+    );
+    wait_for_nodes(&test, &owner, &cluster_id, 4).await;
+    let follower = follow_the_cloud(&test, &owner, &cluster_id, source.clone(), names).await;
+    let mut client = HibernationServiceClient::new(test.channel.clone());
+    let mut yearly = schedule(&cluster_id, "0 0 1 1 *", "0 1 1 1 *", "UTC");
+    yearly.must_run = vec!["kube-system/coredns".into()];
+    create(&mut client, &owner, yearly).await.unwrap();
+    sleep_until(&mut client, &owner, &cluster_id, 8).await;
+    let hibernated = finished_run(&mut client, &owner, &cluster_id, "hibernate").await;
+    assert_eq!(hibernated.status(), pb::HibernationRunStatus::Succeeded);
+    wait_for_nodes(&test, &owner, &cluster_id, 1).await;
+
+    // From now on launched instances never join, and us-east-1b has no capacity: the wake
+    // launches the two spot nodes in 1a, finds 1b short, and must not leave the two running.
+    follower.abort();
+    let short = spot_cloud::Pool {
+        region: REGION.into(),
+        zone: "us-east-1b".into(),
+        instance_type: TYPE.into(),
+    };
+    test.cloud.run_short(&short, 3_600);
+    wake_for(&mut client, &owner, &cluster_id, 2).await;
+    let woken = finished_run(&mut client, &owner, &cluster_id, "wake").await;
+    assert_eq!(
+        woken.status(),
+        pb::HibernationRunStatus::Failed,
+        "{woken:?}"
+    );
+    let kinds: Vec<&str> = woken.steps.iter().map(|s| s.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["launch", "launch", "wait_ready", "release"],
+        "{woken:?}"
+    );
+    let launched = &woken.steps[0].instance_ids;
+    assert_eq!(launched.len(), 2, "{woken:?}");
+    assert_eq!(woken.steps[1].status(), pb::HibernationStepStatus::Failed);
+    assert!(
+        woken.steps[1].message.starts_with("launched 0 of 1"),
+        "{}",
+        woken.steps[1].message
+    );
+    let release = &woken.steps[3];
+    assert_eq!(
+        release.status(),
+        pb::HibernationStepStatus::Succeeded,
+        "{release:?}"
+    );
+    assert_eq!(&release.instance_ids, launched);
+    assert!(
+        woken
+            .reason
+            .contains("terminated 2 launched instances that never joined"),
+        "{}",
+        woken.reason
+    );
+    // Only the must-run node runs: nothing launched is left behind for the retry to double.
+    let running = capacity(&test, &cluster_id).await;
+    assert_eq!(running.values().sum::<usize>(), 1, "{running:?}");
+    stop.cancel();
+    test.stop().await;
+}
+
+#[tokio::test]
 async fn a_cluster_in_dry_run_refuses_the_hibernation_and_the_run_says_why() {
     let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
     let owner = test.sign_up("Acme").await.access_token;

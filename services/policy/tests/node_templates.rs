@@ -244,3 +244,87 @@ async fn node_templates_are_validated_listed_updated_and_kept_while_a_policy_use
     assert!(theirs.templates.is_empty());
     test.stop().await;
 }
+
+#[tokio::test]
+async fn a_policys_templates_narrow_its_preview_and_one_that_admits_nothing_is_refused() {
+    let test = TestServer::start(&[]).await;
+    let token = test.sign_up("Acme").await.access_token;
+    let cluster_id = cluster(&test, &token, "shop").await;
+    let mut client = templates(&test);
+    let create = |template: pb::NodeTemplate| {
+        authed(
+            pb::CreateNodeTemplateRequest {
+                template: Some(template),
+            },
+            &token,
+        )
+    };
+    let gpu = client
+        .create_node_template(create(gpu_template()))
+        .await
+        .unwrap()
+        .into_inner()
+        .template
+        .unwrap();
+    let preview = policies(&test)
+        .preview_policy(authed(
+            pb::PreviewPolicyRequest {
+                policy: Some(pb::Policy {
+                    node_template_ids: vec![gpu.id.clone()],
+                    ..policy(&cluster_id)
+                }),
+                region: String::new(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!preview.instance_types.is_empty());
+    assert!(
+        preview
+            .instance_types
+            .iter()
+            .all(|t| t.starts_with("g5.") || t.starts_with("g6.")),
+        "only the template's families: {:?}",
+        preview.instance_types
+    );
+
+    // A template no instance type of the region meets: the policy naming it admits nothing.
+    let nowhere = client
+        .create_node_template(create(pb::NodeTemplate {
+            name: "nowhere".into(),
+            requirements: vec![NodeSelectorRequirement {
+                key: "node.kubernetes.io/instance-type".into(),
+                operator: "In".into(),
+                values: vec!["x99.huge".into()],
+            }],
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .template
+        .unwrap();
+    let before = get(&test, &token, &cluster_id).await;
+    let refused = update(
+        &test,
+        &token,
+        pb::Policy {
+            node_template_ids: vec![nowhere.id.clone()],
+            ..policy(&cluster_id)
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(
+        refused
+            .message()
+            .contains("invalid `policy.node_template_ids`: admits no instance type in us-east-1"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(get(&test, &token, &cluster_id).await, before, "unchanged");
+    test.stop().await;
+}

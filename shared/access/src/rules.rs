@@ -184,6 +184,10 @@ pub const RULES: &[(&str, Rule)] = &[
         read(Internal),
     ),
     (
+        "spot.cluster.v1.ExecutionService/CountClusters",
+        read(Internal),
+    ),
+    (
         "spot.cluster.v1.AccountService/GetLinkInstructions",
         read(Tenant(Admin)),
     ),

@@ -124,6 +124,13 @@ impl SimulatedCloud {
         }
     }
 
+    /// Makes `pool` run out of capacity for `seconds` of simulated time (a capacity crunch).
+    pub fn run_short(&self, pool: &Pool, seconds: i64) {
+        let mut state = self.state();
+        let until = state.now + seconds;
+        state.short_until.insert(pool.clone(), until);
+    }
+
     /// Adds running instances tagged as EKS tags its nodes, as if a cluster already ran there.
     pub fn add_cluster_nodes(
         &self,

@@ -9,7 +9,7 @@ pub mod testing;
 
 pub use database::{Backend, Database};
 pub use error::{DbError, status};
-pub use system_settings::{SystemSettings, SystemSettingsStore};
+pub use system_settings::{Setting, SystemSettings, SystemSettingsStore};
 
 /// Runs one async test body against SQLite and against PostgreSQL. Every store's contract tests
 /// use it so both backends are held to the same behaviour. The body is `async fn name(db: Database)`.

@@ -22,6 +22,22 @@ impl Default for SystemSettings {
     }
 }
 
+/// One setting's new value, for writing only what a caller changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    SafeMode(bool),
+    GlobalRiskTtlSeconds(u32),
+}
+
+impl Setting {
+    fn row(self) -> (&'static str, String) {
+        match self {
+            Self::SafeMode(on) => (SAFE_MODE, on.to_string()),
+            Self::GlobalRiskTtlSeconds(ttl) => (GLOBAL_RISK_TTL, ttl.to_string()),
+        }
+    }
+}
+
 const SAFE_MODE: &str = "safe_mode";
 const GLOBAL_RISK_TTL: &str = "global_risk_ttl_seconds";
 
@@ -55,21 +71,33 @@ impl SystemSettingsStore {
         Ok(settings)
     }
 
-    /// Writes every setting in one transaction, recording who changed it.
+    /// Writes every setting in one statement, recording who changed it.
     pub async fn put(&self, settings: &SystemSettings, changed_by: &str) -> Result<(), DbError> {
+        self.set(
+            &[
+                Setting::SafeMode(settings.safe_mode),
+                Setting::GlobalRiskTtlSeconds(settings.global_risk_ttl_seconds),
+            ],
+            changed_by,
+        )
+        .await
+    }
+
+    /// Writes only the settings given, in one statement, recording who changed them; the others
+    /// keep whatever another admin last wrote.
+    pub async fn set(&self, changes: &[Setting], changed_by: &str) -> Result<(), DbError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
         let now = chrono::Utc::now().timestamp_millis();
-        let rows = [
-            (SAFE_MODE, settings.safe_mode.to_string()),
-            (
-                GLOBAL_RISK_TTL,
-                settings.global_risk_ttl_seconds.to_string(),
-            ),
-        ]
-        .map(|(key, value)| system_config::ActiveModel {
-            key: Set(key.to_owned()),
-            value: Set(value),
-            updated_at: Set(now),
-            updated_by: Set(changed_by.to_owned()),
+        let rows = changes.iter().map(|change| {
+            let (key, value) = change.row();
+            system_config::ActiveModel {
+                key: Set(key.to_owned()),
+                value: Set(value),
+                updated_at: Set(now),
+                updated_by: Set(changed_by.to_owned()),
+            }
         });
         system_config::Entity::insert_many(rows)
             .on_conflict(

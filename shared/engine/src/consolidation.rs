@@ -1,6 +1,7 @@
 //! Consolidation: remove empty nodes and replace under-used ones, but only when the saving is at
 //! least the policy's `min_savings_percent` of the current cost, so small price moves never churn
-//! the cluster. Below the threshold the plan is empty and says why.
+//! the cluster. Below the threshold the plan is empty and says why. The "when empty" mode
+//! (`remove_empty_nodes`) moves no pod, so it removes empty nodes whatever they save.
 
 use serde::{Deserialize, Serialize};
 
@@ -79,12 +80,14 @@ pub fn consolidate(problem: &Problem, budget: DisruptionBudget) -> Consolidation
             target: Some(target),
         }
     } else {
-        let plan = empty_removal(current, &empty, budget, current_cost, threshold);
+        let why_now = format!("at least the policy's minimum of {threshold}%");
+        let plan = empty_removal(current, &empty, budget, current_cost, &why_now);
         Consolidation { plan, target: None }
     }
 }
 
-/// Consolidation limited to nodes that run no pods (the "when empty" mode): no pod ever moves.
+/// Consolidation limited to nodes that run no pods (the "when empty" mode). No pod ever moves,
+/// so nothing churns and the policy's minimum saving does not hold back the removal.
 pub fn remove_empty_nodes(problem: &Problem, budget: DisruptionBudget) -> Plan {
     let current = &problem.existing_nodes;
     let current_cost: f64 = current.iter().map(|n| n.price_per_hour).sum();
@@ -92,23 +95,13 @@ pub fn remove_empty_nodes(problem: &Problem, budget: DisruptionBudget) -> Plan {
     if empty.is_empty() {
         return Plan::empty(current_cost, "no node is empty".into());
     }
-    let threshold = problem.policy.min_savings_percent.max(0.0);
-    let saving: f64 = empty.iter().map(|n| n.price_per_hour).sum();
-    let percent = if current_cost > 0.0 {
-        saving / current_cost * 100.0
-    } else {
-        0.0
-    };
-    if percent < threshold {
-        return Plan::empty(
-            current_cost,
-            format!(
-                "removing the {} empty nodes saves {percent:.2}%, below the policy's minimum of {threshold}%",
-                empty.len()
-            ),
-        );
-    }
-    empty_removal(current, &empty, budget, current_cost, threshold)
+    empty_removal(
+        current,
+        &empty,
+        budget,
+        current_cost,
+        "no pod moves, so the policy's minimum saving does not apply",
+    )
 }
 
 fn empty_removal(
@@ -116,7 +109,7 @@ fn empty_removal(
     empty: &[&ExistingNode],
     budget: DisruptionBudget,
     current_cost: f64,
-    threshold: f64,
+    why_now: &str,
 ) -> Plan {
     let empty_saving: f64 = empty.iter().map(|n| n.price_per_hour).sum();
     let percent = if current_cost > 0.0 {
@@ -136,7 +129,7 @@ fn empty_removal(
         current_cost,
         current_cost - empty_saving,
         format!(
-            "removing {} empty nodes saves {:.4} USD/h ({:.2}%), at least the policy's minimum of {threshold}%",
+            "removing {} empty nodes saves {:.4} USD/h ({:.2}%): {why_now}",
             empty.len(),
             empty_saving,
             percent

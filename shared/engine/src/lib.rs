@@ -35,6 +35,7 @@ pub use catalog_offerings::offerings_in;
 pub use consolidation::{Consolidation, consolidate, remove_empty_nodes};
 pub use dump::dump_json;
 pub use interruption::respond_to_interruption;
+pub use labels::requirement_holds;
 pub use model::*;
 pub use plan::{DisruptionBudget, HOURS_PER_MONTH, Plan, Step, StepAction, plan};
 pub use pool_filter::PoolFilter;

@@ -487,6 +487,12 @@ fn removing_empty_nodes_moves_no_pod() {
     assert_eq!(touched, ["n3", "n3", "n3"]);
     assert!((plan.savings_per_hour - 3.2).abs() < 1e-9);
 
+    // A small empty node goes too, although it saves less than the minimum: no pod moves.
+    p.existing_nodes[2].price_per_hour = 0.01;
+    let small = remove_empty_nodes(&p, DisruptionBudget::percent(50));
+    assert_eq!(small.steps.len(), 3, "{}", small.reason);
+    assert!(small.reason.contains("no pod moves"), "{}", small.reason);
+
     p.existing_nodes.pop();
     let none = remove_empty_nodes(&p, DisruptionBudget::percent(50));
     assert!(none.is_empty());

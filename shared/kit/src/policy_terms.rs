@@ -2,7 +2,7 @@
 //! validation and for the optimizer's planning, so what a preview admits is what plans use.
 
 use spot_engine as engine;
-use spot_proto::common::v1::Architecture;
+use spot_proto::common::v1::{Architecture, NodeSelectorRequirement};
 use spot_proto::policy::v1 as pb;
 
 /// The policy's limits: on-demand base, spot share, interruption bucket, pools, price cap and
@@ -19,9 +19,36 @@ pub fn engine_policy(policy: &pb::Policy) -> engine::Policy {
     }
 }
 
-/// What the policy admits by kind (families, categories, generations, architectures). Node
-/// templates' requirements are not part of the policy message; the optimizer adds them.
-pub fn pool_filter(policy: &pb::Policy) -> engine::PoolFilter {
+/// A Kubernetes node-selector operator in the engine's terms; None for one it cannot read.
+pub fn operator(name: &str) -> Option<engine::Operator> {
+    Some(match name {
+        "In" => engine::Operator::In,
+        "NotIn" => engine::Operator::NotIn,
+        "Exists" => engine::Operator::Exists,
+        "DoesNotExist" => engine::Operator::DoesNotExist,
+        "Gt" => engine::Operator::Gt,
+        "Lt" => engine::Operator::Lt,
+        _ => return None,
+    })
+}
+
+/// Node-selector requirements in the engine's terms (one it cannot read is left out).
+pub fn requirements(from: &[NodeSelectorRequirement]) -> Vec<engine::Requirement> {
+    from.iter()
+        .filter_map(|r| {
+            Some(engine::Requirement {
+                key: r.key.clone(),
+                operator: operator(&r.operator)?,
+                values: r.values.clone(),
+            })
+        })
+        .collect()
+}
+
+/// What the policy admits by kind (families, categories, generations, architectures) and by
+/// its node templates: a pool must meet every requirement of at least one of the policy's
+/// templates. `templates` may hold others; only those the policy names count.
+pub fn pool_filter(policy: &pb::Policy, templates: &[pb::NodeTemplate]) -> engine::PoolFilter {
     engine::PoolFilter {
         allowed_families: policy.allowed_families.clone(),
         denied_families: policy.denied_families.clone(),
@@ -39,6 +66,10 @@ pub fn pool_filter(policy: &pb::Policy) -> engine::PoolFilter {
                 Architecture::Unspecified => None,
             })
             .collect(),
-        templates: Vec::new(),
+        templates: templates
+            .iter()
+            .filter(|t| policy.node_template_ids.contains(&t.id))
+            .map(|t| requirements(&t.requirements))
+            .collect(),
     }
 }

@@ -142,6 +142,24 @@ impl TestServer {
         self.login(&self.admin_email, &self.admin_password).await
     }
 
+    /// Turns the platform-wide safe mode on or off, as the platform admin.
+    pub async fn set_safe_mode(&self, on: bool) {
+        let admin = self.admin_token().await;
+        let request = pb::UpdateSystemConfigRequest {
+            config: Some(pb::SystemConfig {
+                safe_mode: on,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["safe_mode".to_owned()],
+            }),
+        };
+        pb::admin_service_client::AdminServiceClient::new(self.channel.clone())
+            .update_system_config(authed(request, &admin))
+            .await
+            .unwrap_or_else(|status| panic!("safe mode: {status}"));
+    }
+
     /// Signs up a new tenant with its owner.
     pub async fn sign_up(&self, tenant_name: &str) -> TestUser {
         let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());

@@ -6,6 +6,10 @@
 //! - Wake launches the recorded capacity minus what still runs (the kept nodes, or nodes that
 //!   came back meanwhile), pool by pool and capacity type by capacity type, then waits for the
 //!   new nodes to be ready.
+//! - Release terminates what an unfinished wake launched that never joined the cluster (its
+//!   replica ended, its nodes never became ready, or it launched only part of a pool), so the next
+//!   run starts from the nodes the agent reports and a retry never launches the same capacity
+//!   twice.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +23,7 @@ pub const DRAIN: &str = "drain";
 pub const TERMINATE: &str = "terminate";
 pub const LAUNCH: &str = "launch";
 pub const WAIT_READY: &str = "wait_ready";
+pub const RELEASE: &str = "release";
 
 type PoolKey = (String, String, i32);
 
@@ -134,6 +139,32 @@ pub fn wake(recorded: &[pb::CapacityGroup], nodes: &[Node]) -> Vec<pb::Hibernati
     steps
 }
 
+/// The instances `run` (a wake) launched that are not the cluster's nodes and that no release
+/// step of it terminated.
+pub fn unjoined(run: &pb::HibernationRun, nodes: &[Node]) -> Vec<String> {
+    let released: Vec<&String> = run
+        .steps
+        .iter()
+        .filter(|s| s.kind == RELEASE && s.status() == pb::HibernationStepStatus::Succeeded)
+        .flat_map(|s| &s.instance_ids)
+        .collect();
+    run.steps
+        .iter()
+        .filter(|s| s.kind == LAUNCH)
+        .flat_map(|s| &s.instance_ids)
+        .filter(|id| !released.contains(id) && !nodes.iter().any(|n| &n.instance_id == *id))
+        .cloned()
+        .collect()
+}
+
+/// The step that terminates `instance_ids`.
+pub fn release(instance_ids: Vec<String>) -> pb::HibernationStep {
+    pb::HibernationStep {
+        instance_ids,
+        ..step(RELEASE, "")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,5 +240,38 @@ mod tests {
         assert_eq!(steps[1].kind, WAIT_READY);
         // Everything running: nothing to do.
         assert!(wake(&capacity, &nodes).is_empty());
+    }
+
+    #[test]
+    fn what_an_unfinished_wake_launched_and_never_joined_is_released_once() {
+        let launch = |ids: &[&str]| pb::HibernationStep {
+            kind: LAUNCH.into(),
+            instance_ids: ids.iter().map(|id| (*id).to_owned()).collect(),
+            status: pb::HibernationStepStatus::Succeeded.into(),
+            ..Default::default()
+        };
+        let mut run = pb::HibernationRun {
+            kind: "wake".into(),
+            steps: vec![
+                launch(&["i-a", "i-x"]),
+                launch(&["i-y"]),
+                step(WAIT_READY, ""),
+            ],
+            ..Default::default()
+        };
+        // i-a joined as node "a"; i-x and i-y never did.
+        let nodes = [node("a", "us-east-1a", CapacityType::Spot)];
+        assert_eq!(unjoined(&run, &nodes), ["i-x", "i-y"]);
+
+        // A release that failed releases nothing; one that succeeded, what it names.
+        let mut failed = release(vec!["i-x".into()]);
+        failed.status = pb::HibernationStepStatus::Failed.into();
+        run.steps.push(failed);
+        assert_eq!(unjoined(&run, &nodes), ["i-x", "i-y"]);
+        let mut done = release(vec!["i-x".into()]);
+        done.status = pb::HibernationStepStatus::Succeeded.into();
+        run.steps.push(done);
+        assert_eq!(unjoined(&run, &nodes), ["i-y"]);
+        assert_eq!(release(vec![]).kind, RELEASE);
     }
 }

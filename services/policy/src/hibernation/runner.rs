@@ -20,7 +20,8 @@ use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
 use spot_proto::common::v1::{Actor, actor};
 use spot_proto::policy::v1 as pb;
 
-use super::plan::{CORDON, DRAIN, LAUNCH, TERMINATE, WAIT_READY};
+use super::plan::{self, CORDON, DRAIN, LAUNCH, RELEASE, TERMINATE, WAIT_READY};
+use super::schedule::Change;
 use super::store::HibernationStore;
 
 /// How long new nodes may take to join and become ready.
@@ -61,11 +62,12 @@ impl Runner {
             }
             run.steps[index].status = pb::HibernationStepStatus::Running.into();
             self.save(run).await;
-            let step = run.steps[index].clone();
-            match self
-                .step(&run.id, &run.cluster_id, &step, &mut launched)
-                .await
-            {
+            let mut step = run.steps[index].clone();
+            let outcome = self
+                .step(&run.id, &run.cluster_id, &mut step, &mut launched)
+                .await;
+            run.steps[index] = step.clone();
+            match outcome {
                 Ok(message) => {
                     run.steps[index].status = pb::HibernationStepStatus::Succeeded.into();
                     run.steps[index].message = message;
@@ -87,6 +89,11 @@ impl Runner {
                     end = Some(status);
                 }
             }
+            // Saved at once, so a replica ending now leaves the launched instances on record.
+            self.save(run).await;
+        }
+        if end.is_some() && run.kind == Change::Wake.as_str() && !launched.is_empty() {
+            self.release_leftovers(run, &mut launched).await;
         }
         run.status = end.unwrap_or(pb::HibernationRunStatus::Succeeded).into();
         if end.is_none() {
@@ -104,6 +111,40 @@ impl Runner {
         self.audit(tenant_id, run).await;
     }
 
+    /// After a failed wake: terminates what it launched that never joined, so its retry starts
+    /// from the nodes the agent reports. When that fails too, the next run releases them first.
+    async fn release_leftovers(
+        &mut self,
+        run: &mut pb::HibernationRun,
+        launched: &mut Vec<String>,
+    ) {
+        let Ok(state) = self.state(&run.cluster_id).await else {
+            return;
+        };
+        let leftovers: Vec<String> = launched
+            .iter()
+            .filter(|id| !state.nodes.iter().any(|n| &n.instance_id == *id))
+            .cloned()
+            .collect();
+        if leftovers.is_empty() {
+            return;
+        }
+        let mut step = plan::release(leftovers);
+        let outcome = self
+            .step(&run.id, &run.cluster_id, &mut step, launched)
+            .await;
+        let (status, message) = match outcome {
+            Ok(message) => (pb::HibernationStepStatus::Succeeded, message),
+            Err(StepEnd::Refused(reason) | StepEnd::Failed(reason)) => {
+                (pb::HibernationStepStatus::Failed, reason)
+            }
+        };
+        step.status = status.into();
+        step.message.clone_from(&message);
+        run.steps.push(step);
+        run.reason = format!("{}; then {message}", run.reason);
+    }
+
     async fn save(&self, run: &pb::HibernationRun) {
         if let Err(status) = self.store.save_run(run).await {
             tracing::error!(%status, run = %run.id, "hibernation progress not stored");
@@ -111,33 +152,8 @@ impl Runner {
     }
 
     async fn audit(&mut self, tenant_id: &str, run: &pb::HibernationRun) {
-        let Some(client) = self.audit.as_mut() else {
-            return;
-        };
-        let result = match run.status() {
-            pb::HibernationRunStatus::Succeeded => "ok".to_owned(),
-            pb::HibernationRunStatus::Refused => format!("refused: {}", run.reason),
-            _ => format!("failed: {}", run.reason),
-        };
-        let event = AuditEvent {
-            tenant_id: tenant_id.to_owned(),
-            actor: Some(Actor {
-                kind: Some(actor::Kind::Service(SCHEDULER.to_owned())),
-            }),
-            action: format!("hibernation.{}", run.kind),
-            target: format!("cluster/{}", run.cluster_id),
-            result,
-            request_id: run.id.clone(),
-            at: Some(now_timestamp()),
-            ..Default::default()
-        };
-        if let Err(status) = client
-            .record_audit_events(RecordAuditEventsRequest {
-                events: vec![event],
-            })
-            .await
-        {
-            tracing::warn!(%status, run = %run.id, "a hibernation run was not audited");
+        if let Some(client) = self.audit.as_mut() {
+            audit_run(client, tenant_id, run).await;
         }
     }
 
@@ -168,7 +184,7 @@ impl Runner {
         &mut self,
         run_id: &str,
         cluster_id: &str,
-        step: &pb::HibernationStep,
+        step: &mut pb::HibernationStep,
         launched: &mut Vec<String>,
     ) -> Result<String, StepEnd> {
         use cluster::execute_step_request::Step;
@@ -213,21 +229,50 @@ impl Runner {
                 let response = self
                     .execute(run_id, cluster_id, Step::Launch(launch))
                     .await?;
-                if response.instance_ids.is_empty() {
-                    return Err(StepEnd::Failed(
-                        "the cloud launched nothing (no capacity in the pool)".to_owned(),
-                    ));
-                }
-                let message = format!(
-                    "launched {} of {}: {}",
+                let mut message = format!(
+                    "launched {} of {}",
                     response.instance_ids.len(),
-                    group.count,
-                    response.instance_ids.join(", ")
+                    group.count
                 );
+                if !response.instance_ids.is_empty() {
+                    message = format!("{message}: {}", response.instance_ids.join(", "));
+                }
+                step.instance_ids.clone_from(&response.instance_ids);
                 launched.extend(response.instance_ids);
+                // Part of a pool would not bring back the capacity that was there.
+                if step.instance_ids.len() < group.count as usize {
+                    return Err(StepEnd::Failed(format!(
+                        "{message} (the pool had no more capacity)"
+                    )));
+                }
                 Ok(message)
             }
             WAIT_READY => self.wait_ready(cluster_id, launched).await,
+            RELEASE => {
+                // One that joined meanwhile is a node now, and pods may run on it: it stays.
+                let state = self.state(cluster_id).await?;
+                let gone: Vec<String> = step
+                    .instance_ids
+                    .iter()
+                    .filter(|id| !state.nodes.iter().any(|n| &n.instance_id == *id))
+                    .cloned()
+                    .collect();
+                if gone.is_empty() {
+                    return Ok("every instance joined meanwhile; nothing released".to_owned());
+                }
+                let response = self
+                    .execute(
+                        run_id,
+                        cluster_id,
+                        Step::Terminate(cluster::TerminateInstances { instance_ids: gone }),
+                    )
+                    .await?;
+                Ok(format!(
+                    "terminated {} launched instances that never joined: {}",
+                    response.instance_ids.len(),
+                    response.instance_ids.join(", ")
+                ))
+            }
             other => Err(StepEnd::Failed(format!("unknown step `{other}`"))),
         }
     }
@@ -340,5 +385,38 @@ impl Runner {
         })
         .await;
         result.unwrap_or_else(|_| Err(StepEnd::Failed(format!("no result for the {what} in time"))))
+    }
+}
+
+/// Records a finished run's outcome in the audit trail of the cluster's tenant.
+pub async fn audit_run(
+    client: &mut AuditServiceClient<OutgoingChannel>,
+    tenant_id: &str,
+    run: &pb::HibernationRun,
+) {
+    let result = match run.status() {
+        pb::HibernationRunStatus::Succeeded => "ok".to_owned(),
+        pb::HibernationRunStatus::Refused => format!("refused: {}", run.reason),
+        _ => format!("failed: {}", run.reason),
+    };
+    let event = AuditEvent {
+        tenant_id: tenant_id.to_owned(),
+        actor: Some(Actor {
+            kind: Some(actor::Kind::Service(SCHEDULER.to_owned())),
+        }),
+        action: format!("hibernation.{}", run.kind),
+        target: format!("cluster/{}", run.cluster_id),
+        result,
+        request_id: run.id.clone(),
+        at: Some(now_timestamp()),
+        ..Default::default()
+    };
+    if let Err(status) = client
+        .record_audit_events(RecordAuditEventsRequest {
+            events: vec![event],
+        })
+        .await
+    {
+        tracing::warn!(%status, run = %run.id, "a hibernation run was not audited");
     }
 }

@@ -24,7 +24,7 @@ use tonic::Status;
 use super::HibernationApi;
 use super::overrides::Calendar;
 use super::plan;
-use super::runner::Runner;
+use super::runner::{self, Runner};
 use super::schedule::Change;
 use super::store::{Recorded, State};
 
@@ -53,8 +53,15 @@ struct Scheduler {
 
 impl HibernationApi {
     pub(crate) async fn run_scheduler(self, lost: CancellationToken) {
-        if let Err(status) = self.store.fail_abandoned_runs().await {
-            tracing::warn!(%status, "abandoned hibernation runs not checked");
+        match self.store.fail_abandoned_runs().await {
+            Ok(failed) => {
+                if let Some(mut client) = self.auditor() {
+                    for (tenant_id, run) in &failed {
+                        runner::audit_run(&mut client, tenant_id, run).await;
+                    }
+                }
+            }
+            Err(status) => tracing::warn!(%status, "abandoned hibernation runs not checked"),
         }
         let mut scheduler = Scheduler {
             running: JoinSet::new(),
@@ -154,6 +161,28 @@ impl HibernationApi {
         }
     }
 
+    /// What the newest wake launched and never joined, when the cluster is still waking (that
+    /// wake failed, or its replica ended during it).
+    async fn leftovers_of_last_wake(
+        &self,
+        cluster_id: &str,
+        recorded: &Recorded,
+        nodes: &[spot_proto::common::v1::Node],
+    ) -> Result<Vec<String>, Status> {
+        if recorded.state != State::Waking {
+            return Ok(Vec::new());
+        }
+        let recent = self
+            .store
+            .runs(&recorded.tenant_id, cluster_id, None, 20)
+            .await?;
+        Ok(recent
+            .iter()
+            .find(|run| run.kind == Change::Wake.as_str())
+            .map(|run| plan::unjoined(run, nodes))
+            .unwrap_or_default())
+    }
+
     /// Plans the run, records it and the cluster's new state; the future that runs it.
     async fn start(
         &self,
@@ -206,6 +235,13 @@ impl HibernationApi {
                 run.steps = plan::wake(&recorded.capacity, &state.nodes);
                 recorded.state = State::Waking;
             }
+        }
+        // An unfinished wake may have left instances that never joined: they go first.
+        let leftovers = self
+            .leftovers_of_last_wake(cluster_id, &recorded, &state.nodes)
+            .await?;
+        if !leftovers.is_empty() {
+            run.steps.insert(0, plan::release(leftovers));
         }
         run.capacity = recorded.capacity.clone();
         self.store.record(cluster_id, &recorded).await?;

@@ -336,14 +336,15 @@ impl HibernationStore {
     }
 
     /// Runs left RUNNING by a scheduler that stopped (its replica ended or lost the lease)
-    /// become FAILED, saying so; the scheduler then starts over from the cluster's state.
-    pub async fn fail_abandoned_runs(&self) -> Result<u64, Status> {
+    /// become FAILED, saying so; the scheduler then starts over from the cluster's state. The
+    /// failed runs, each with its tenant.
+    pub async fn fail_abandoned_runs(&self) -> Result<Vec<(String, pb::HibernationRun)>, Status> {
         let rows = runs::Entity::find()
             .filter(runs::Column::Status.eq(pb::HibernationRunStatus::Running.as_str_name()))
             .all(self.db.connection())
             .await
             .map_err(db_status)?;
-        let mut failed = 0;
+        let mut failed = Vec::new();
         for row in rows {
             let mut run = run_of(&row)?;
             run.status = pb::HibernationRunStatus::Failed.into();
@@ -360,7 +361,7 @@ impl HibernationStore {
             }
             run.finished_at = Some(spot_proto::time::timestamp(millis(Utc::now())));
             self.save_run(&run).await?;
-            failed += 1;
+            failed.push((row.tenant_id, run));
         }
         Ok(failed)
     }

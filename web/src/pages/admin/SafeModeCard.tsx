@@ -1,5 +1,3 @@
-import { create } from "@bufbuild/protobuf";
-import { SystemConfigSchema } from "@spot-optimizer/sdk/gen/spot/auth/v1/auth_pb.js";
 import { useState } from "react";
 import { errorMessage } from "../../api/errors";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
@@ -41,7 +39,7 @@ export function SafeModeCard() {
                 busy={update.isPending}
                 onCancel={() => setConfirming(false)}
                 onConfirm={() =>
-                  update.mutate(create(SystemConfigSchema, { globalRiskTtlSeconds: current?.globalRiskTtlSeconds ?? 0, safeMode: !on }), { onSettled: () => setConfirming(false) })
+                  update.mutate({ safeMode: !on }, { onSettled: () => setConfirming(false) })
                 }
               >
                 {on

@@ -1,5 +1,3 @@
-import { create } from "@bufbuild/protobuf";
-import { SystemConfigSchema } from "@spot-optimizer/sdk/gen/spot/auth/v1/auth_pb.js";
 import { useMutation } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { api } from "../../api/clients";
@@ -40,7 +38,7 @@ export function SystemConfigCard() {
               key={current?.globalRiskTtlSeconds}
               ttl={current?.globalRiskTtlSeconds ?? 1800}
               pending={update.isPending}
-              onSave={(seconds) => update.mutate(create(SystemConfigSchema, { safeMode: current?.safeMode ?? false, globalRiskTtlSeconds: seconds }))}
+              onSave={(seconds) => update.mutate({ globalRiskTtlSeconds: seconds })}
             />
             {update.isError && (
               <p role="alert" className="text-sm text-red-700">

@@ -35,7 +35,7 @@ export function TenantsCard() {
               <tr key={t.id}>
                 <Td className="font-medium">{t.name}</Td>
                 <Td>{t.users}</Td>
-                <Td>{t.clusters}</Td>
+                <Td>{t.clusters < 0 ? <span title="The cluster service did not answer">unknown</span> : t.clusters}</Td>
                 <Td>{formatTime(t.createdAt)}</Td>
               </tr>
             ))}

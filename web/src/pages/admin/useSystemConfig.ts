@@ -1,5 +1,4 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import type { SystemConfig } from "@spot-optimizer/sdk/gen/spot/auth/v1/auth_pb.js";
 import { api } from "../../api/clients";
 
 export function useSystemConfig() {
@@ -9,10 +8,19 @@ export function useSystemConfig() {
   });
 }
 
+/** One setting to change; the server changes only the settings named in the update mask, so a
+ * page showing a stale copy of another setting never writes it back. */
+export type SettingChange = { safeMode: boolean } | { globalRiskTtlSeconds: number };
+
+function maskPath(change: SettingChange): string {
+  return "safeMode" in change ? "safe_mode" : "global_risk_ttl_seconds";
+}
+
 export function useUpdateSystemConfig() {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: async (config: SystemConfig) => (await api.admin().updateSystemConfig({ config })).config,
+    mutationFn: async (change: SettingChange) =>
+      (await api.admin().updateSystemConfig({ config: change, updateMask: { paths: [maskPath(change)] } })).config,
     onSuccess: (config) => queryClient.setQueryData(["system-config"], config ?? null),
   });
 }
