@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run serve web test lint fmt check-fmt clippy buf-lint check-deploy unit-tests backend-tests browser-tests build
+.PHONY: run serve web test lint fmt check-fmt clippy buf-lint check-sdk check-deploy unit-tests backend-tests browser-tests build
 
 ## The demo: the platform embedded (SQLite, in-process bus, simulated cloud) with three simulated
 ## clusters, and the web app, on http://127.0.0.1:8080. The login is printed at start.
@@ -23,7 +23,7 @@ build:
 ## Everything CI checks: formatting, clippy, buf lint, and the tests on SQLite and on PostgreSQL + Redis.
 test: lint unit-tests backend-tests browser-tests
 
-lint: check-fmt clippy buf-lint check-deploy
+lint: check-fmt clippy buf-lint check-sdk check-deploy
 
 check-fmt:
 	$(CARGO) fmt --all -- --check
@@ -40,6 +40,11 @@ node_modules/.bin/buf: package.json package-lock.json
 
 buf-lint: node_modules/.bin/buf
 	npx --no-install buf lint
+
+## The TypeScript client is what the contracts generate: regenerated, then compared with git.
+check-sdk: node_modules/.bin/buf
+	cd sdk/typescript && npm ci --no-audit --no-fund --silent && npm run generate --silent
+	@test -z "$$(git status --porcelain -- sdk/typescript/src/gen)" || { git status --short -- sdk/typescript/src/gen; echo "sdk/typescript/src/gen is stale: run 'npm run generate' in sdk/typescript and commit it" >&2; exit 1; }
 
 ## Embedded default: SQLite and the in-process bus (the contract suites also hit PostgreSQL and Redis).
 unit-tests:

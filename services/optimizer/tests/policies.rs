@@ -1,6 +1,7 @@
 //! The optimizer plans under each cluster's policy, fetched from the policy service: a spot share
-//! of 0 keeps every new node on-demand, a denied family is never launched, and a policy in
-//! dry-run gets recommendations that cannot be applied.
+//! of 0 keeps every new node on-demand, a denied family is never launched, a policy in dry-run
+//! gets recommendations that cannot be applied, and a change of the policy or of a node template
+//! it uses is planned for at once.
 
 mod common;
 
@@ -14,6 +15,7 @@ use spot_proto::common::v1::CapacityType;
 use spot_proto::optimizer::v1 as pb;
 use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
 use spot_proto::policy::v1 as policy;
+use spot_proto::policy::v1::node_template_service_client::NodeTemplateServiceClient;
 use spot_proto::policy::v1::policy_service_client::PolicyServiceClient;
 use spot_testkit::{TestServer, authed};
 use tokio::sync::mpsc;
@@ -181,11 +183,57 @@ async fn recommendations_follow_the_clusters_policy() {
     test.stop().await;
 }
 
+/// Waits up to 15 s until the cluster has `count` plans; its plans, newest first.
+async fn plans_at_least(
+    optimizer: &mut OptimizerServiceClient<tonic::transport::Channel>,
+    owner: &str,
+    cluster_id: &str,
+    count: usize,
+    why: &str,
+) -> Vec<pb::Plan> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let plans = optimizer
+            .list_plans(authed(
+                pb::ListPlansRequest {
+                    cluster_id: cluster_id.to_owned(),
+                    page: None,
+                },
+                owner,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .plans;
+        if plans.len() >= count {
+            return plans;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{why}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_policy_change_re_plans_at_once_and_a_dry_run_policy_only_recommends() {
     let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
     let owner = test.sign_up("Acme").await.access_token;
     let (cluster_id, stop, _notices) = reported_cluster(&test, &owner).await;
+    let mut templates = NodeTemplateServiceClient::new(test.channel.clone());
+    let mut template = templates
+        .create_node_template(authed(
+            policy::CreateNodeTemplateRequest {
+                template: Some(policy::NodeTemplate {
+                    name: "general".into(),
+                    ..Default::default()
+                }),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .template
+        .unwrap();
     PolicyServiceClient::new(test.channel.clone())
         .update_policy(authed(
             policy::UpdatePolicyRequest {
@@ -195,6 +243,7 @@ async fn a_policy_change_re_plans_at_once_and_a_dry_run_policy_only_recommends()
                     max_interruption_bucket: 2,
                     consolidation_min_savings_percent: 5.0,
                     dry_run: true,
+                    node_template_ids: vec![template.id.clone()],
                     ..Default::default()
                 }),
             },
@@ -204,32 +253,38 @@ async fn a_policy_change_re_plans_at_once_and_a_dry_run_policy_only_recommends()
         .unwrap();
     // The autopilot's own re-plan after a snapshot waits 30 s; a policy change does not.
     let mut optimizer = OptimizerServiceClient::new(test.channel.clone());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    let plan = loop {
-        let plans = optimizer
-            .list_plans(authed(
-                pb::ListPlansRequest {
-                    cluster_id: cluster_id.clone(),
-                    page: None,
-                },
-                &owner,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .plans;
-        if let Some(plan) = plans.into_iter().next() {
-            break plan;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the policy change was not planned for"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let plans = plans_at_least(
+        &mut optimizer,
+        &owner,
+        &cluster_id,
+        1,
+        "the policy change was not planned for",
+    )
+    .await;
+    let plan = &plans[0];
     assert_eq!(plan.state(), pb::PlanState::Recommended, "{}", plan.reason);
     assert!(plan.reason.contains("dry-run"), "{}", plan.reason);
     assert!(!plan.steps.is_empty());
+
+    // Changing a template the policy uses changes the policy in effect: re-planned at once too.
+    template.labels = [("team".to_owned(), "checkout".to_owned())].into();
+    templates
+        .update_node_template(authed(
+            policy::UpdateNodeTemplateRequest {
+                template: Some(template),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
+    plans_at_least(
+        &mut optimizer,
+        &owner,
+        &cluster_id,
+        2,
+        "the template change was not planned for",
+    )
+    .await;
     stop.cancel();
     test.stop().await;
 }

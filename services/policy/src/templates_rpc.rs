@@ -1,7 +1,9 @@
 //! NodeTemplateService: named requirements plus the labels and taints new nodes get, per tenant.
-//! A template a policy in force uses cannot be deleted.
+//! A template a policy in force uses cannot be deleted; changing one re-plans the clusters whose
+//! policies use it (as a policy change does).
 
 use spot_access::{AuditNote, tenant};
+use spot_kit::topics::POLICY_UPDATED;
 use spot_kit::{ServiceContext, page};
 use spot_proto::policy::v1 as pb;
 use spot_proto::policy::v1::node_template_service_server::NodeTemplateService;
@@ -14,6 +16,7 @@ use crate::validate;
 
 #[derive(Clone)]
 pub struct Templates {
+    ctx: ServiceContext,
     store: TemplateStore,
     policies: PolicyStore,
 }
@@ -21,9 +24,31 @@ pub struct Templates {
 impl Templates {
     pub fn new(ctx: &ServiceContext) -> Self {
         Self {
+            ctx: ctx.clone(),
             store: TemplateStore::new(ctx.db.clone()),
             policies: PolicyStore::new(ctx.db.clone()),
         }
+    }
+
+    /// Announces each policy that uses the template as changed, so the optimizer re-plans what
+    /// it governs with the template as it is now (a lost message waits for the next re-plan).
+    async fn announce_users(&self, tenant_id: &str, template_id: &str) -> Result<(), Status> {
+        for policy in self.policies.using_template(tenant_id, template_id).await? {
+            let message = serde_json::json!({
+                "tenant_id": tenant_id,
+                "cluster_id": policy.cluster_id,
+                "version": policy.version,
+            });
+            if let Err(error) = self
+                .ctx
+                .bus
+                .publish(POLICY_UPDATED, message.to_string().as_bytes())
+                .await
+            {
+                tracing::warn!(%error, "a template change was stored but not announced");
+            }
+        }
+        Ok(())
     }
 }
 
@@ -94,6 +119,7 @@ impl NodeTemplateService for Templates {
         let tenant_id = tenant(&request)?;
         let template = checked(request.into_inner().template)?;
         let template = self.store.update(&tenant_id, template).await?;
+        self.announce_users(&tenant_id, &template.id).await?;
         Ok(
             target(&template).attach(Response::new(pb::UpdateNodeTemplateResponse {
                 template: Some(template),

@@ -169,6 +169,14 @@ async fn schedules_are_checked_field_by_field_and_never_overlap() {
             schedule(&cluster_id, "0 20 * * *", "0 20 * * *", "Europe/Berlin"),
             "invalid `schedule.wake_cron`: the same as sleep_cron",
         ),
+        (
+            schedule(&cluster_id, "0 20 * * *", "0 20 * * 0-6", "Europe/Berlin"),
+            "invalid `schedule.wake_cron`: `0 20 * * 0-6` runs at every sleep run of `0 20 * * *`",
+        ),
+        (
+            schedule(&cluster_id, "0 20 1 * *", "0 20 * * *", "Europe/Berlin"),
+            "invalid `schedule.wake_cron`: `0 20 * * *` runs at every sleep run of `0 20 1 * *`",
+        ),
     ];
     for (request, expected) in cases {
         let message = invalid(create(&mut client, &owner, request).await.unwrap_err());

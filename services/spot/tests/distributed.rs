@@ -1,10 +1,10 @@
 //! `spot serve --services ...`: services split over processes reach each other by their URLs,
 //! against PostgreSQL and Redis as in production.
 
-use spot_proto::auth::v1::GetSystemHealthRequest;
 use spot_proto::auth::v1::admin_service_client::AdminServiceClient;
-use spot_proto::cluster::v1::ListClustersRequest;
+use spot_proto::auth::v1::{GetSystemHealthRequest, ListTenantsRequest};
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
+use spot_proto::cluster::v1::{ListClustersRequest, RegisterClusterRequest};
 use spot_testkit::{TestServer, authed, free_port, redis_url, reflected_services};
 
 #[tokio::test]
@@ -76,6 +76,47 @@ async fn two_processes_split_the_services_and_call_each_other_over_grpc() {
         .expect("the auth process forwards ClusterService calls to the cluster process")
         .into_inner();
     assert!(clusters.clusters.is_empty());
+    ClusterServiceClient::new(auth.channel.clone())
+        .register_cluster(authed(
+            RegisterClusterRequest {
+                name: "shop".into(),
+                region: "us-east-1".into(),
+                aws_account_id: String::new(),
+            },
+            &owner.access_token,
+        ))
+        .await
+        .expect("a forwarded write");
+    // As a browser calls it: grpc-web over HTTP/1.1 to the auth process, for the cluster service.
+    let reply = grpc_web_call(
+        auth.addr(),
+        "/spot.cluster.v1.ClusterService/ListClusters",
+        &owner.access_token,
+    )
+    .await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("grpc-status:0"), "{reply}");
+    assert!(reply.contains("shop"), "the cluster comes back: {reply}");
+    // The admin's tenant list counts clusters across the processes (auth asks the cluster one).
+    let tenants = |auth: &TestServer| {
+        let token = token.clone();
+        let channel = auth.channel.clone();
+        async move {
+            AdminServiceClient::new(channel)
+                .list_tenants(authed(ListTenantsRequest { page: None }, &token))
+                .await
+                .unwrap()
+                .into_inner()
+                .tenants
+                .into_iter()
+                .map(|t| (t.name, t.clusters))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        tenants(&auth).await,
+        [("Platform".to_owned(), 0), ("Forwarded Co".to_owned(), 1)]
+    );
 
     // When the other process stops, the auth process says so instead of failing.
     others.stop().await;
@@ -91,11 +132,40 @@ async fn two_processes_split_the_services_and_call_each_other_over_grpc() {
         .map(|s| s.service.as_str())
         .collect();
     assert_eq!(down, ["cluster", "policy", "billing", "risk", "optimizer"]);
+    assert_eq!(
+        tenants(&auth).await,
+        [("Platform".to_owned(), -1), ("Forwarded Co".to_owned(), -1)],
+        "unknown, not zero"
+    );
 
     auth.stop().await;
     let tables = postgres_tables(&postgres.url).await;
     assert!(tables.contains(&"system_config".to_owned()), "{tables:?}");
     postgres.drop_database().await;
+}
+
+/// A unary grpc-web call with an empty request message, as a browser makes it; the raw reply.
+async fn grpc_web_call(addr: std::net::SocketAddr, path: &str, token: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = [0u8, 0, 0, 0, 0];
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(&body).await.unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut reply),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    String::from_utf8_lossy(&reply).into_owned()
 }
 
 async fn postgres_tables(url: &str) -> Vec<String> {

@@ -136,6 +136,40 @@ async fn cors_preflight_allows_only_configured_origins() {
             assert!(response.contains("access-control-allow-credentials: true"));
         }
     }
+
+    // The call itself, as the browser then makes it: the origin echoed (never `*`), and the
+    // grpc-web status headers exposed to the page's script.
+    for (origin, allowed) in [
+        ("https://app.example.com", true),
+        ("https://evil.example", false),
+    ] {
+        let body = [0u8, 0, 0, 0, 0];
+        let request = format!(
+            "POST /grpc.health.v1.Health/Check HTTP/1.1\r\nHost: localhost\r\nOrigin: {origin}\r\n\
+             Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let mut stream = tokio::net::TcpStream::connect(test.addr()).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        stream.write_all(&body).await.unwrap();
+        let mut response = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response))
+            .await
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8_lossy(&response).to_lowercase();
+        assert!(text.starts_with("http/1.1 200"), "{text}");
+        assert!(!text.contains("access-control-allow-origin: *"), "{text}");
+        let echoed = text.contains(&format!("access-control-allow-origin: {origin}"));
+        assert_eq!(echoed, allowed, "{origin}: {text}");
+        if allowed {
+            assert!(
+                text.contains("access-control-expose-headers:") && text.contains("grpc-status"),
+                "{text}"
+            );
+        }
+    }
     test.stop().await;
 }
 

@@ -113,6 +113,18 @@ impl Config {
                 ));
             }
             check_url("cors_origins", origin, &["http", "https"])?;
+            // A browser sends the bare origin; anything else would never match it.
+            let bare = url::Url::parse(origin)
+                .map(|url| url.origin().ascii_serialization())
+                .unwrap_or_default();
+            if bare != *origin {
+                return Err(ConfigError::new(
+                    "cors_origins",
+                    format!(
+                        "`{origin}` is not an origin as browsers send it (scheme://host[:port], no path, query or trailing slash): use `{bare}`"
+                    ),
+                ));
+            }
         }
         if self.shutdown_grace_seconds == 0 || self.shutdown_grace_seconds > 600 {
             return Err(ConfigError::new(

@@ -156,6 +156,32 @@ fn wildcard_cors_origin_is_refused() {
 }
 
 #[test]
+fn cors_origins_must_be_bare_origins() {
+    for (given, bare) in [
+        ("https://app.example.com/", "https://app.example.com"),
+        ("https://app.example.com/console", "https://app.example.com"),
+        ("http://localhost:5173/?x=1", "http://localhost:5173"),
+    ] {
+        let error = load(&[("SPOT_CORS_ORIGINS", given)], ConfigLayer::default()).unwrap_err();
+        assert_eq!(error.setting, "cors_origins");
+        assert!(
+            error.problem.contains(&format!("use `{bare}`")),
+            "{}",
+            error.problem
+        );
+    }
+    let config = load(
+        &[(
+            "SPOT_CORS_ORIGINS",
+            "https://app.example.com,http://localhost:5173",
+        )],
+        ConfigLayer::default(),
+    )
+    .unwrap();
+    assert_eq!(config.cors_origins.len(), 2);
+}
+
+#[test]
 fn dump_hides_database_password() {
     let config = load(
         &[("SPOT_DATABASE_URL", "postgres://spot:secret@db:5432/spot")],

@@ -28,6 +28,10 @@ use tonic::Status;
 use runner::Router;
 use store::HibernationStore;
 
+/// A cluster's schedules or overrides changed: its id. The scheduler looks at it at once instead
+/// of at its next planned check.
+const CALENDAR_CHANGED: &str = "hibernation.calendar-changed";
+
 #[derive(Clone)]
 pub struct HibernationApi {
     ctx: ServiceContext,
@@ -41,6 +45,19 @@ impl HibernationApi {
             .channel(ServiceName::Cluster)
             .map(ExecutionServiceClient::new)
             .ok_or_else(|| Status::unavailable("the cluster service is not reachable"))
+    }
+
+    /// Tells the scheduler (on whichever replica runs it) that the cluster's calendar changed; a
+    /// lost message only delays the change to the scheduler's next look, within a minute.
+    async fn calendar_changed(&self, cluster_id: &str) {
+        if let Err(error) = self
+            .ctx
+            .bus
+            .publish(CALENDAR_CHANGED, cluster_id.as_bytes())
+            .await
+        {
+            tracing::warn!(%error, cluster = %cluster_id, "calendar change not announced");
+        }
     }
 
     fn auditor(&self) -> Option<AuditServiceClient<spot_kit::OutgoingChannel>> {

@@ -104,7 +104,7 @@ impl Calendar {
     }
 
     /// The next instant strictly after `after` at which anything could change.
-    fn next_moment(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub fn next_moment(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let schedules = self
             .schedules
             .iter()

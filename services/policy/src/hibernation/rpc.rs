@@ -83,6 +83,7 @@ impl HibernationService for HibernationApi {
         self.store
             .insert_schedule(&tenant_id, &schedule, now)
             .await?;
+        self.calendar_changed(&schedule.cluster_id).await;
         let schedule = schedule.to_proto();
         Ok(
             AuditNote::target(format!("schedule/{}", schedule.id)).attach(Response::new(
@@ -118,10 +119,12 @@ impl HibernationService for HibernationApi {
         if id.is_empty() {
             return Err(Error::invalid("id", "required").into());
         }
-        self.store
+        let cluster_id = self
+            .store
             .delete_schedule(&tenant_id, &id)
             .await?
             .ok_or_else(|| Status::not_found("schedule not found"))?;
+        self.calendar_changed(&cluster_id).await;
         Ok(AuditNote::target(format!("schedule/{id}"))
             .attach(Response::new(pb::DeleteScheduleResponse {})))
     }
@@ -136,6 +139,7 @@ impl HibernationService for HibernationApi {
             .await?;
         let created = Override::from_request(&request, new_id(), Utc::now())?;
         self.store.insert_override(&tenant_id, &created).await?;
+        self.calendar_changed(&created.cluster_id).await;
         let what = if created.asleep {
             format!("sleep until {}", created.ends_at.to_rfc3339())
         } else {

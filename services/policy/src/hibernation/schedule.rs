@@ -14,6 +14,32 @@ pub const OVERLAP_WINDOW: Duration = Duration::days(35);
 /// At most this many transitions of one schedule are looked at in that window (a pattern that
 /// fires every minute would otherwise be walked 50,000 times).
 const MAX_EVENTS: usize = 5_000;
+/// How many coming sleep runs are checked for a wake run at the same instant.
+const SLEEP_RUNS_CHECKED: usize = 50;
+
+/// True when each of the coming sleep runs falls on a wake run, which wins: the schedule would
+/// never put the cluster to sleep (`0 20 * * *` with `0 20 * * 0-6`, say).
+fn never_asleep(sleep: &CronPattern, wake: &CronPattern, now: DateTime<Utc>, zone: Tz) -> bool {
+    // Both walked forward once (a sparse pattern's search is slow): the wake run kept is the
+    // first at or after the sleep run in hand.
+    let mut wake_run = wake.next_after(now, zone);
+    let mut after = now;
+    for _ in 0..SLEEP_RUNS_CHECKED {
+        let Some(run) = sleep.next_after(after, zone) else {
+            return true;
+        };
+        while let Some(at) = wake_run
+            && at < run
+        {
+            wake_run = wake.next_after(at, zone);
+        }
+        if wake_run != Some(run) {
+            return false;
+        }
+        after = run;
+    }
+    true
+}
 
 /// A workload that keeps running while the cluster sleeps, as `namespace/name`.
 ///
@@ -160,6 +186,16 @@ impl Schedule {
                     ),
                 ));
             }
+        }
+        if never_asleep(&sleep, &wake, now, zone) {
+            return Err(Error::invalid(
+                "schedule.wake_cron",
+                format!(
+                    "`{}` runs at every sleep run of `{}` (a wake wins at the same instant): the cluster would never sleep",
+                    wake.as_str(),
+                    sleep.as_str()
+                ),
+            ));
         }
         let must_run = schedule
             .must_run

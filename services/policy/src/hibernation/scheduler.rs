@@ -1,6 +1,9 @@
-//! The scheduler: one runner across replicas (a bus lease). Every second it compares, for each
-//! cluster with schedules, overrides or a sleep to end, the state the calendar wants with the
-//! state it last brought the cluster to, and on a difference starts a hibernate or wake run.
+//! The scheduler: one runner across replicas (a bus lease). It compares, for each cluster with
+//! schedules, overrides or a sleep to end, the state the calendar wants with the state it last
+//! brought the cluster to, and on a difference starts a hibernate or wake run. A cluster is looked
+//! at when its next transition is due, at once when its calendar changes (a bus message from
+//! whichever replica served the change), and at least every [`LOOK_AT_LEAST_EVERY`]; a tick each
+//! second reads only the list of clusters to watch.
 //!
 //! While a cluster is not awake it carries a hibernation mark on the bus, which keeps the
 //! optimizer's autopilot from launching nodes for the pods a hibernation drained.
@@ -14,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::Utc;
+use futures::StreamExt;
 use spot_bus::CancellationToken;
 use spot_proto::cluster::v1::GetClusterStateRequest;
 use spot_proto::policy::v1 as pb;
@@ -29,6 +33,8 @@ use super::schedule::Change;
 use super::store::{Recorded, State};
 
 const TICK: Duration = Duration::from_secs(1);
+/// The longest a watched cluster goes without a look (a lost calendar message, a clock change).
+const LOOK_AT_LEAST_EVERY: Duration = Duration::from_secs(60);
 const RETRY_AFTER: Duration = Duration::from_secs(300);
 /// How often the mark that keeps the optimizer's autopilot off a sleeping cluster is renewed.
 const RENEW_MARK: Duration = Duration::from_secs(60);
@@ -49,6 +55,8 @@ struct Scheduler {
     retry: HashMap<String, (Change, Instant)>,
     /// Clusters marked as hibernating (see `spot_kit::hibernation`), and when last renewed.
     marked: HashMap<String, Instant>,
+    /// When each cluster is next looked at (absent: at the next tick).
+    next_look: HashMap<String, Instant>,
 }
 
 impl HibernationApi {
@@ -68,14 +76,26 @@ impl HibernationApi {
             busy: HashSet::new(),
             retry: HashMap::new(),
             marked: HashMap::new(),
+            next_look: HashMap::new(),
+        };
+        let mut changes = match self.ctx.bus.subscribe(super::CALENDAR_CHANGED).await {
+            Ok(changes) => Some(changes),
+            Err(error) => {
+                tracing::warn!(%error, "calendar changes not heard; clusters are looked at every minute");
+                None
+            }
         };
         let mut tick = tokio::time::interval(TICK);
         loop {
             tokio::select! {
                 () = lost.cancelled() => return,
+                Some(changed) = next_change(&mut changes) => {
+                    scheduler.next_look.remove(&changed);
+                }
                 Some(done) = scheduler.running.join_next() => {
                     if let Ok((cluster_id, change, succeeded)) = done {
                         scheduler.busy.remove(&cluster_id);
+                        scheduler.next_look.remove(&cluster_id);
                         if succeeded {
                             scheduler.retry.remove(&cluster_id);
                             if change == Change::Wake {
@@ -98,7 +118,12 @@ impl HibernationApi {
     async fn tick(&self, scheduler: &mut Scheduler) -> Result<(), Status> {
         let now = Utc::now();
         for (cluster_id, tenant_id) in self.store.clusters_to_watch(now).await? {
-            if scheduler.busy.contains(&cluster_id) {
+            if scheduler.busy.contains(&cluster_id)
+                || scheduler
+                    .next_look
+                    .get(&cluster_id)
+                    .is_some_and(|at| Instant::now() < *at)
+            {
                 continue;
             }
             let calendar = Calendar {
@@ -114,6 +139,9 @@ impl HibernationApi {
             if asleep || recorded.state != State::Awake {
                 self.keep_marked(scheduler, &cluster_id).await;
             }
+            scheduler
+                .next_look
+                .insert(cluster_id.clone(), next_look(&calendar, now));
             let Some(change) = needed(asleep, recorded.state) else {
                 continue;
             };
@@ -140,7 +168,8 @@ impl HibernationApi {
         Ok(())
     }
 
-    /// Renews the cluster's hibernation mark when it is due.
+    /// Renews the cluster's hibernation mark when it is due (the look every minute renews it well
+    /// within its TTL).
     async fn keep_marked(&self, scheduler: &mut Scheduler, cluster_id: &str) {
         if scheduler
             .marked
@@ -279,6 +308,27 @@ impl HibernationApi {
             (cluster_id, change, succeeded)
         }))
     }
+}
+
+/// The next calendar change, or never when changes are not heard.
+async fn next_change(changes: &mut Option<spot_bus::Subscription>) -> Option<String> {
+    match changes {
+        Some(changes) => changes
+            .next()
+            .await
+            .map(|message| String::from_utf8_lossy(&message.payload).into_owned()),
+        None => std::future::pending().await,
+    }
+}
+
+/// When to look at the cluster next: at the next moment its calendar could change (a schedule's
+/// run, an override's start or end), and within a minute at the latest.
+fn next_look(calendar: &Calendar, now: chrono::DateTime<Utc>) -> Instant {
+    let latest = Instant::now() + LOOK_AT_LEAST_EVERY;
+    calendar
+        .next_moment(now)
+        .and_then(|at| (at - now).to_std().ok())
+        .map_or(latest, |wait| latest.min(Instant::now() + wait))
 }
 
 #[cfg(test)]
