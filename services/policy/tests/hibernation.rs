@@ -5,12 +5,11 @@
 
 mod hibernation_fixtures;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hibernation_fixtures::*;
-use spot_proto::agent::v1::{ActionKind, Snapshot};
+use spot_proto::agent::v1::ActionKind;
 use spot_proto::auth::v1 as auth;
 use spot_proto::auth::v1::audit_service_client::AuditServiceClient;
 use spot_proto::cluster::v1 as cluster;
@@ -316,12 +315,8 @@ async fn the_newest_override_decides_the_next_transitions() {
 async fn a_hibernate_then_wake_cycle_keeps_must_run_nodes_and_restores_the_capacity() {
     let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
     let owner = test.sign_up("Acme").await.access_token;
-    let registered = register(&test, &owner).await;
-    let cluster_id = registered.cluster.unwrap().id;
-
     // Five nodes that really run in the simulated cloud: two spot in 1a, one spot in 1b, one
     // on-demand in 1b, and the on-demand node in 1c that hosts the must-run DNS.
-    let mut router = router(&test);
     let layout = [
         ("spot-a1", "us-east-1a", CapacityType::Spot),
         ("spot-a2", "us-east-1a", CapacityType::Spot),
@@ -329,13 +324,6 @@ async fn a_hibernate_then_wake_cycle_keeps_must_run_nodes_and_restores_the_capac
         ("od-b1", "us-east-1b", CapacityType::OnDemand),
         ("system", "us-east-1c", CapacityType::OnDemand),
     ];
-    let mut nodes = Vec::new();
-    let mut names = HashMap::new();
-    for (name, zone, capacity_type) in layout {
-        let id = launch(&mut router, &cluster_id, zone, capacity_type).await;
-        names.insert(id.clone(), name.to_owned());
-        nodes.push(node(name, zone, &id, capacity_type));
-    }
     let pods = vec![
         pod("shop", "web-7f9c5d-abcde", "spot-a1"),
         pod("shop", "web-7f9c5d-fghij", "spot-a2"),
@@ -343,20 +331,13 @@ async fn a_hibernate_then_wake_cycle_keeps_must_run_nodes_and_restores_the_capac
         pod("shop", "db-0", "od-b1"),
         pod("kube-system", "coredns-5d78c9869d-x7vzp", "system"),
     ];
-    let source = Cluster::new(Snapshot {
-        nodes,
-        pods,
-        pdbs: vec![],
-    });
     let executor = Arc::new(Recorder::default());
-    let stop = start_agent(
-        &test,
-        &registered.agent_key,
-        executor.clone(),
-        source.clone(),
-    );
-    wait_for_nodes(&test, &owner, &cluster_id, 5).await;
-    let follower = follow_the_cloud(&test, &owner, &cluster_id, source.clone(), names).await;
+    let RunningCluster {
+        cluster_id,
+        stop,
+        follower,
+        ..
+    } = running_cluster(&test, &owner, &layout, pods, executor.clone()).await;
     let before = capacity(&test, &cluster_id).await;
     assert_eq!(before.values().sum::<usize>(), 5);
 
@@ -475,36 +456,19 @@ async fn a_hibernate_then_wake_cycle_keeps_must_run_nodes_and_restores_the_capac
 async fn a_wake_short_of_capacity_fails_and_terminates_what_it_launched_that_never_joined() {
     let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
     let owner = test.sign_up("Acme").await.access_token;
-    let registered = register(&test, &owner).await;
-    let cluster_id = registered.cluster.unwrap().id;
-    let mut router = router(&test);
     let layout = [
         ("spot-a1", "us-east-1a", CapacityType::Spot),
         ("spot-a2", "us-east-1a", CapacityType::Spot),
         ("spot-b1", "us-east-1b", CapacityType::Spot),
         ("system", "us-east-1c", CapacityType::OnDemand),
     ];
-    let mut nodes = Vec::new();
-    let mut names = HashMap::new();
-    for (name, zone, capacity_type) in layout {
-        let id = launch(&mut router, &cluster_id, zone, capacity_type).await;
-        names.insert(id.clone(), name.to_owned());
-        nodes.push(node(name, zone, &id, capacity_type));
-    }
     let pods = vec![pod("kube-system", "coredns-5d78c9869d-x7vzp", "system")];
-    let source = Cluster::new(Snapshot {
-        nodes,
-        pods,
-        pdbs: vec![],
-    });
-    let stop = start_agent(
-        &test,
-        &registered.agent_key,
-        Arc::new(Recorder::default()),
-        source.clone(),
-    );
-    wait_for_nodes(&test, &owner, &cluster_id, 4).await;
-    let follower = follow_the_cloud(&test, &owner, &cluster_id, source.clone(), names).await;
+    let RunningCluster {
+        cluster_id,
+        stop,
+        follower,
+        ..
+    } = running_cluster(&test, &owner, &layout, pods, Arc::new(Recorder::default())).await;
     let mut client = HibernationServiceClient::new(test.channel.clone());
     let mut yearly = schedule(&cluster_id, "0 0 1 1 *", "0 1 1 1 *", "UTC");
     yearly.must_run = vec!["kube-system/coredns".into()];
@@ -569,22 +533,16 @@ async fn a_wake_short_of_capacity_fails_and_terminates_what_it_launched_that_nev
 async fn a_cluster_in_dry_run_refuses_the_hibernation_and_the_run_says_why() {
     let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
     let owner = test.sign_up("Acme").await.access_token;
-    let registered = register(&test, &owner).await;
-    let cluster_id = registered.cluster.unwrap().id;
-    let mut router = router(&test);
-    let id = launch(&mut router, &cluster_id, "us-east-1a", CapacityType::Spot).await;
-    let source = Cluster::new(Snapshot {
-        nodes: vec![node("only", "us-east-1a", &id, CapacityType::Spot)],
-        pods: vec![],
-        pdbs: vec![],
-    });
-    let stop = start_agent(
+    let RunningCluster {
+        cluster_id, stop, ..
+    } = running_cluster(
         &test,
-        &registered.agent_key,
+        &owner,
+        &[("only", "us-east-1a", CapacityType::Spot)],
+        vec![],
         Arc::new(Recorder::default()),
-        source,
-    );
-    wait_for_nodes(&test, &owner, &cluster_id, 1).await;
+    )
+    .await;
     ClusterServiceClient::new(test.channel.clone())
         .set_cluster_dry_run(authed(
             cluster::SetClusterDryRunRequest {
@@ -619,29 +577,23 @@ async fn a_cluster_in_dry_run_refuses_the_hibernation_and_the_run_says_why() {
 async fn a_schedule_puts_the_cluster_to_sleep_and_deleting_it_wakes_the_cluster() {
     let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
     let owner = test.sign_up("Acme").await.access_token;
-    let registered = register(&test, &owner).await;
-    let cluster_id = registered.cluster.unwrap().id;
-    let mut router = router(&test);
-    let mut nodes = Vec::new();
-    let mut names = HashMap::new();
-    for (name, zone) in [("a", "us-east-1a"), ("b", "us-east-1b")] {
-        let id = launch(&mut router, &cluster_id, zone, CapacityType::Spot).await;
-        names.insert(id.clone(), name.to_owned());
-        nodes.push(node(name, zone, &id, CapacityType::Spot));
-    }
-    let source = Cluster::new(Snapshot {
-        nodes,
-        pods: vec![pod("shop", "web-0", "a")],
-        pdbs: vec![],
-    });
-    let stop = start_agent(
+    let layout = [
+        ("a", "us-east-1a", CapacityType::Spot),
+        ("b", "us-east-1b", CapacityType::Spot),
+    ];
+    let RunningCluster {
+        cluster_id,
+        stop,
+        follower,
+        ..
+    } = running_cluster(
         &test,
-        &registered.agent_key,
+        &owner,
+        &layout,
+        vec![pod("shop", "web-0", "a")],
         Arc::new(Recorder::default()),
-        source.clone(),
-    );
-    wait_for_nodes(&test, &owner, &cluster_id, 2).await;
-    let follower = follow_the_cloud(&test, &owner, &cluster_id, source, names).await;
+    )
+    .await;
     let before = capacity(&test, &cluster_id).await;
 
     // Asleep from every minute on, awake only from New Year: asleep now, by the schedule alone.

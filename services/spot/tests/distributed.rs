@@ -2,6 +2,8 @@
 //! against PostgreSQL and Redis as in production.
 
 use spot_proto::auth::v1::admin_service_client::AdminServiceClient;
+mod grpc_web;
+
 use spot_proto::auth::v1::{GetSystemHealthRequest, ListTenantsRequest};
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::cluster::v1::{ListClustersRequest, RegisterClusterRequest};
@@ -88,12 +90,14 @@ async fn two_processes_split_the_services_and_call_each_other_over_grpc() {
         .await
         .expect("a forwarded write");
     // As a browser calls it: grpc-web over HTTP/1.1 to the auth process, for the cluster service.
-    let reply = grpc_web_call(
+    let bearer = format!("Bearer {}", owner.access_token);
+    let reply = grpc_web::call(
         auth.addr(),
         "/spot.cluster.v1.ClusterService/ListClusters",
-        &owner.access_token,
+        &[("Authorization", &bearer)],
     )
     .await;
+    let reply = String::from_utf8_lossy(&reply);
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     assert!(reply.contains("grpc-status:0"), "{reply}");
     assert!(reply.contains("shop"), "the cluster comes back: {reply}");
@@ -142,30 +146,6 @@ async fn two_processes_split_the_services_and_call_each_other_over_grpc() {
     let tables = postgres_tables(&postgres.url).await;
     assert!(tables.contains(&"system_config".to_owned()), "{tables:?}");
     postgres.drop_database().await;
-}
-
-/// A unary grpc-web call with an empty request message, as a browser makes it; the raw reply.
-async fn grpc_web_call(addr: std::net::SocketAddr, path: &str, token: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let body = [0u8, 0, 0, 0, 0];
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    stream.write_all(&body).await.unwrap();
-    let mut reply = Vec::new();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        stream.read_to_end(&mut reply),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    String::from_utf8_lossy(&reply).into_owned()
 }
 
 async fn postgres_tables(url: &str) -> Vec<String> {

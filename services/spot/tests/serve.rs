@@ -1,5 +1,7 @@
 //! `spot serve` in the all-in-one mode: one port with gRPC, grpc-web, health and reflection.
 
+mod grpc_web;
+
 use std::time::Duration;
 
 use spot_testkit::{TestServer, authed, health_of, reflected_services};
@@ -79,22 +81,8 @@ async fn system_health_reaches_every_service_through_its_grpc_client() {
 #[tokio::test]
 async fn grpc_web_answers_on_the_same_port() {
     let test = TestServer::start(&[]).await;
-    // HealthCheckRequest { service: "" } is an empty message: a frame of flag 0 and length 0.
-    let body = [0u8, 0, 0, 0, 0];
-    let request = format!(
-        "POST /grpc.health.v1.Health/Check HTTP/1.1\r\nHost: localhost\r\n\
-         Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let mut stream = tokio::net::TcpStream::connect(test.addr()).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    stream.write_all(&body).await.unwrap();
-    let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
+    // HealthCheckRequest { service: "" } is an empty message.
+    let response = grpc_web::call(test.addr(), "/grpc.health.v1.Health/Check", &[]).await;
     let text = String::from_utf8_lossy(&response);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(
@@ -143,21 +131,12 @@ async fn cors_preflight_allows_only_configured_origins() {
         ("https://app.example.com", true),
         ("https://evil.example", false),
     ] {
-        let body = [0u8, 0, 0, 0, 0];
-        let request = format!(
-            "POST /grpc.health.v1.Health/Check HTTP/1.1\r\nHost: localhost\r\nOrigin: {origin}\r\n\
-             Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        let mut stream = tokio::net::TcpStream::connect(test.addr()).await.unwrap();
-        stream.write_all(request.as_bytes()).await.unwrap();
-        stream.write_all(&body).await.unwrap();
-        let mut response = Vec::new();
-        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response))
-            .await
-            .unwrap()
-            .unwrap();
+        let response = grpc_web::call(
+            test.addr(),
+            "/grpc.health.v1.Health/Check",
+            &[("Origin", origin)],
+        )
+        .await;
         let text = String::from_utf8_lossy(&response).to_lowercase();
         assert!(text.starts_with("http/1.1 200"), "{text}");
         assert!(!text.contains("access-control-allow-origin: *"), "{text}");

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use spot_proto::common::v1::{CapacityType, Node, Pod, Pool};
 use spot_proto::policy::v1 as pb;
 
-use super::schedule::Workload;
+use super::schedule::{Change, Workload};
 
 pub const CORDON: &str = "cordon";
 pub const DRAIN: &str = "drain";
@@ -139,21 +139,45 @@ pub fn wake(recorded: &[pb::CapacityGroup], nodes: &[Node]) -> Vec<pb::Hibernati
     steps
 }
 
+/// The instances that succeeded release steps of `runs` terminated.
+pub fn released(runs: &[pb::HibernationRun]) -> Vec<String> {
+    runs.iter()
+        .flat_map(|run| &run.steps)
+        .filter(|s| s.kind == RELEASE && s.status() == pb::HibernationStepStatus::Succeeded)
+        .flat_map(|s| s.instance_ids.iter().cloned())
+        .collect()
+}
+
 /// The instances `run` (a wake) launched that are not the cluster's nodes and that no release
 /// step of it terminated.
 pub fn unjoined(run: &pb::HibernationRun, nodes: &[Node]) -> Vec<String> {
-    let released: Vec<&String> = run
-        .steps
-        .iter()
-        .filter(|s| s.kind == RELEASE && s.status() == pb::HibernationStepStatus::Succeeded)
-        .flat_map(|s| &s.instance_ids)
-        .collect();
+    let released = released(std::slice::from_ref(run));
     run.steps
         .iter()
         .filter(|s| s.kind == LAUNCH)
         .flat_map(|s| &s.instance_ids)
         .filter(|id| !released.contains(id) && !nodes.iter().any(|n| &n.instance_id == *id))
         .cloned()
+        .collect()
+}
+
+/// What the newest wake of `recent` (a cluster's runs, newest first) launched and never joined,
+/// unless that wake succeeded or a run since released it.
+pub fn leftovers(recent: &[pb::HibernationRun], nodes: &[Node]) -> Vec<String> {
+    let Some(newest_wake) = recent
+        .iter()
+        .position(|run| run.kind == Change::Wake.as_str())
+    else {
+        return Vec::new();
+    };
+    let wake = &recent[newest_wake];
+    if wake.status() == pb::HibernationRunStatus::Succeeded {
+        return Vec::new();
+    }
+    let released_since = released(&recent[..newest_wake]);
+    unjoined(wake, nodes)
+        .into_iter()
+        .filter(|id| !released_since.contains(id))
         .collect()
 }
 
@@ -273,5 +297,29 @@ mod tests {
         run.steps.push(done);
         assert_eq!(unjoined(&run, &nodes), ["i-y"]);
         assert_eq!(release(vec![]).kind, RELEASE);
+
+        // The next run looks at the newest wake: unless it succeeded, what it left and no later
+        // run released is left over.
+        run.status = pb::HibernationRunStatus::Failed.into();
+        let mut hibernate = pb::HibernationRun {
+            kind: "hibernate".into(),
+            steps: vec![release(vec!["i-y".into()])],
+            ..Default::default()
+        };
+        assert_eq!(
+            leftovers(&[hibernate.clone(), run.clone()], &nodes),
+            ["i-y"]
+        );
+        hibernate.steps[0].status = pb::HibernationStepStatus::Succeeded.into();
+        assert!(leftovers(&[hibernate.clone(), run.clone()], &nodes).is_empty());
+        assert!(
+            leftovers(&[hibernate], &nodes).is_empty(),
+            "no wake, nothing left"
+        );
+        run.status = pb::HibernationRunStatus::Succeeded.into();
+        assert!(
+            leftovers(&[run], &[]).is_empty(),
+            "a wake that succeeded left nothing, whatever became of its nodes"
+        );
     }
 }

@@ -190,26 +190,22 @@ impl HibernationApi {
         }
     }
 
-    /// What the newest wake launched and never joined, when the cluster is still waking (that
-    /// wake failed, or its replica ended during it).
+    /// What the newest wake launched and never joined, while the cluster is between states (that
+    /// wake failed, or its replica ended during it) and no run since released them.
     async fn leftovers_of_last_wake(
         &self,
         cluster_id: &str,
         recorded: &Recorded,
         nodes: &[spot_proto::common::v1::Node],
     ) -> Result<Vec<String>, Status> {
-        if recorded.state != State::Waking {
+        if !matches!(recorded.state, State::Waking | State::Hibernating) {
             return Ok(Vec::new());
         }
         let recent = self
             .store
             .runs(&recorded.tenant_id, cluster_id, None, 20)
             .await?;
-        Ok(recent
-            .iter()
-            .find(|run| run.kind == Change::Wake.as_str())
-            .map(|run| plan::unjoined(run, nodes))
-            .unwrap_or_default())
+        Ok(plan::leftovers(&recent, nodes))
     }
 
     /// Plans the run, records it and the cluster's new state; the future that runs it.

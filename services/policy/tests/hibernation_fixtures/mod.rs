@@ -291,3 +291,49 @@ pub async fn follow_the_cloud(
         }
     })
 }
+
+/// A registered cluster whose nodes really run in the simulated cloud, reported by an agent that
+/// runs every action with its executor, and a fake cluster that follows the cloud.
+pub struct RunningCluster {
+    pub cluster_id: String,
+    pub source: Arc<Cluster>,
+    /// Stops the agent.
+    pub stop: CancellationToken,
+    /// Makes launched instances join and terminated ones leave; abort it to stop that.
+    pub follower: tokio::task::JoinHandle<()>,
+}
+
+/// Launches one instance per `(node name, zone, capacity type)`, reports them with `pods`, and
+/// waits until the cluster service lists every node.
+pub async fn running_cluster(
+    test: &TestServer,
+    token: &str,
+    layout: &[(&str, &str, CapacityType)],
+    pods: Vec<Pod>,
+    executor: Arc<dyn Executor>,
+) -> RunningCluster {
+    let registered = register(test, token).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    let mut router = router(test);
+    let mut nodes = Vec::new();
+    let mut names = HashMap::new();
+    for (name, zone, capacity_type) in layout {
+        let id = launch(&mut router, &cluster_id, zone, *capacity_type).await;
+        names.insert(id.clone(), (*name).to_owned());
+        nodes.push(node(name, zone, &id, *capacity_type));
+    }
+    let source = Cluster::new(Snapshot {
+        nodes,
+        pods,
+        pdbs: vec![],
+    });
+    let stop = start_agent(test, &registered.agent_key, executor, source.clone());
+    wait_for_nodes(test, token, &cluster_id, layout.len()).await;
+    let follower = follow_the_cloud(test, token, &cluster_id, source.clone(), names).await;
+    RunningCluster {
+        cluster_id,
+        source,
+        stop,
+        follower,
+    }
+}
