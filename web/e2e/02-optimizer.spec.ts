@@ -1,7 +1,7 @@
 import { expect, test } from "@playwright/test";
 import { CapacityType } from "@spot-optimizer/sdk/gen/spot/common/v1/common_pb.js";
-import { onlyPendingPods, type FakeAgent } from "./fakeAgent";
-import { logInAsAdmin, registerClusterWithAgent, snap } from "./helpers";
+import { FakeAgent, onlyPendingPods } from "./fakeAgent";
+import { logInAsAdmin, registerCluster, snap } from "./helpers";
 import { applyAndWatchToTheEnd, recommendUntilActionable, saveClusterPolicy } from "./optimizerFlow";
 
 // One cluster, all its nodes launched by plans in the simulated cloud (a node the cloud never
@@ -14,10 +14,15 @@ test.afterAll(() => cluster?.agent.stop());
 
 test("a new cluster's pending pods get on-demand nodes: the plan runs to Succeeded", async ({ page }) => {
   await logInAsAdmin(page);
-  cluster = await registerClusterWithAgent(page, onlyPendingPods());
-  // Capacity for pending pods saves nothing, so the cluster's policy asks for no minimum saving;
-  // consolidation is off so that only the plans this test applies run.
-  await saveClusterPolicy(page, cluster.clusterId, { spotPercent: "0", minSavingsPercent: "0", consolidation: "Off" });
+  const name = `e2e-${Date.now().toString(36)}`;
+  const { clusterId, agentKey } = await registerCluster(page, name);
+  // The policy comes first, so the agent's first report is planned under it: on-demand only, and
+  // consolidation off so that only the plans this test applies run. Pods waiting for a node get a
+  // plan although it saves nothing (the minimum saving only stops churn).
+  await saveClusterPolicy(page, clusterId, { spotPercent: "0", consolidation: "Off" });
+  const agent = new FakeAgent(agentKey, onlyPendingPods());
+  await agent.welcomed;
+  cluster = { clusterId, name, agent };
   await recommendUntilActionable(page, cluster.clusterId);
   await applyAndWatchToTheEnd(page, cluster.agent);
   await snap(page, "06-plan-launch-succeeded");

@@ -38,23 +38,15 @@ export async function saveClusterPolicy(page: Page, clusterId: string, fields: {
   await expect(editor.getByText("Policy saved.")).toBeVisible();
 }
 
-/**
- * The instances a plan's launch steps started. The cloud has no API here, so they come from the
- * cluster's events: one "launched N of M instances: i-…, i-…" per launch step, newest first.
- */
-async function launchedInstances(api: PlatformApi, plan: optimizer.Plan): Promise<Instance[]> {
-  const launches = plan.steps.filter((step) => step.kind === optimizer.StepKind.LAUNCH);
-  const { events } = await api.clusters.listClusterEvents({ clusterId: plan.clusterId, page: { pageSize: 200 } });
-  const launched = events
-    .filter((event) => event.kind === "cloud" && event.message.startsWith("launched "))
-    .slice(0, launches.length)
-    .reverse();
-  expect(launched, "one launch event per launch step").toHaveLength(launches.length);
-  return launches.flatMap((step, i) => {
-    const ids = launched[i].message.match(/instances: (.*?)(?: \(short: .*\))?$/)?.[1].split(", ") ?? [];
-    expect(ids.length, `instance ids in "${launched[i].message}"`).toBeGreaterThan(0);
-    return ids.map((instanceId) => ({ instanceId, instanceType: step.pool?.instanceType ?? "", zone: step.pool?.zone ?? "", capacityType: step.capacityType }));
-  });
+/** The instances the plan's launch steps started (each launch step lists its instance ids). */
+function launchedInstances(plan: optimizer.Plan): Instance[] {
+  const instances = plan.steps
+    .filter((step) => step.kind === optimizer.StepKind.LAUNCH)
+    .flatMap((step) =>
+      step.instanceIds.map((instanceId) => ({ instanceId, instanceType: step.pool?.instanceType ?? "", zone: step.pool?.zone ?? "", capacityType: step.capacityType })),
+    );
+  expect(instances.length, "the launch steps name their instances").toBeGreaterThan(0);
+  return instances;
 }
 
 /** The plan, once its wait for new nodes is running. */
@@ -76,7 +68,7 @@ export async function applyAndWatchToTheEnd(page: Page, agent: FakeAgent) {
   const api = await platformApiAs(page);
   let waiting: optimizer.Plan | undefined;
   await expect.poll(async () => (waiting = await planWaitingForNodes(api, planId)), { timeout: 30_000, message: "the plan waits for its new nodes" }).toBeDefined();
-  agent.join(await launchedInstances(api, waiting!));
+  agent.join(launchedInstances(waiting!));
   await expect(page.getByTestId("plan-state")).toContainText("Succeeded", { timeout: 45_000 });
   await expect(page.getByRole("progressbar", { name: "Plan progress" })).toHaveAttribute("aria-valuenow", "100");
 }

@@ -112,8 +112,19 @@ pub fn remove_empty(
     message(cluster_id, region, &planned, "remove-empty-nodes")
 }
 
+/// The ids of the pods no node runs yet (pending).
+fn waiting_pods(problem: &engine::Problem) -> impl Iterator<Item = &String> {
+    problem.pods.iter().map(|p| &p.id).filter(|id| {
+        !problem
+            .existing_nodes
+            .iter()
+            .any(|n| n.pods.iter().any(|placed| placed == *id))
+    })
+}
+
 /// Solves and plans; a change saving less than the policy's minimum becomes an empty plan that
-/// says why (so the cluster does not churn for pennies).
+/// says why (so the cluster does not churn for pennies), unless it places pods that wait for a
+/// node.
 pub fn recommend(
     cluster_id: &str,
     region: &str,
@@ -140,9 +151,18 @@ pub fn recommend(
     } else {
         0.0
     };
-    let worth_it = !planned.steps.is_empty() && saving_percent >= minimum;
+    // Pods waiting for a node matter more than the minimum saving, which only stops churn.
+    let placed_pending = waiting_pods(problem)
+        .filter(|id| !solution.unschedulable.iter().any(|u| &u.id == *id))
+        .count();
+    let worth_it = !planned.steps.is_empty() && (saving_percent >= minimum || placed_pending > 0);
     let reason = if planned.steps.is_empty() {
         planned.reason.clone()
+    } else if placed_pending > 0 {
+        format!(
+            "{placed_pending} pods wait for a node: the plan places them, the cluster going from ${:.3}/h to ${:.3}/h",
+            planned.current_cost_per_hour, planned.target_cost_per_hour
+        )
     } else if !worth_it {
         format!(
             "the best plan saves {saving_percent:.1} % (${:.2} per month), below the policy's minimum of {minimum} %: nothing to do",
@@ -164,4 +184,68 @@ pub fn recommend(
         plan.savings_usd_per_month = 0.0;
     }
     plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(id: &str) -> engine::Pod {
+        engine::Pod {
+            id: id.into(),
+            requests: engine::Resources {
+                cpu_m: 1_500,
+                memory_mib: 3_000,
+                pods: 1,
+                gpus: 0,
+            },
+            ..Default::default()
+        }
+    }
+
+    /// A cluster of one on-demand node running `shop/a`, priced so that no other arrangement
+    /// saves anything, under an on-demand-only policy.
+    fn cluster(pods: &[&str]) -> engine::Problem {
+        engine::Problem {
+            offerings: engine::offerings_in("us-east-1", &["us-east-1a".to_owned()]),
+            pods: pods.iter().map(|id| pod(id)).collect(),
+            policy: engine::Policy {
+                spot_share_percent: 0,
+                min_savings_percent: 5.0,
+                ..Default::default()
+            },
+            existing_nodes: vec![engine::ExistingNode {
+                name: "n1".into(),
+                instance_type: "m5.large".into(),
+                zone: "us-east-1a".into(),
+                capacity_type: engine::CapacityType::OnDemand,
+                price_per_hour: 0.001,
+                pods: vec!["shop/a".into()],
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn pods_waiting_for_a_node_get_a_plan_whatever_it_saves() {
+        let budget = engine::DisruptionBudget::percent(20);
+        let settled = recommend("c", "us-east-1", &cluster(&["shop/a"]), budget);
+        assert!(settled.steps.is_empty(), "{}", settled.reason);
+
+        let waiting = recommend("c", "us-east-1", &cluster(&["shop/a", "shop/b"]), budget);
+        assert!(
+            waiting
+                .steps
+                .iter()
+                .any(|s| s.kind() == pb::StepKind::Launch),
+            "{}",
+            waiting.reason
+        );
+        assert!(
+            waiting.reason.starts_with("1 pods wait for a node"),
+            "{}",
+            waiting.reason
+        );
+        assert!(waiting.unplaced_pods.is_empty());
+    }
 }
