@@ -4,6 +4,7 @@
 //! hibernation lives in its own module, [`hibernation`].
 
 mod admitted;
+mod announce;
 mod builtin;
 mod clusters;
 mod entity;

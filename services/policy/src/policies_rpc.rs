@@ -3,7 +3,6 @@
 //! an old version forward. ResolvePolicy is the optimizer's (internal) way in.
 
 use spot_access::{AuditNote, Caller, caller, tenant};
-use spot_kit::topics::POLICY_UPDATED;
 use spot_kit::{ServiceContext, page};
 use spot_proto::common::v1::{Actor, actor};
 use spot_proto::policy::v1 as pb;
@@ -12,7 +11,7 @@ use tonic::{Request, Response, Status};
 
 use crate::store::PolicyStore;
 use crate::templates::TemplateStore;
-use crate::{admitted, builtin, clusters, validate};
+use crate::{admitted, announce, builtin, clusters, validate};
 
 #[derive(Clone)]
 pub struct Policies {
@@ -88,19 +87,7 @@ impl Policies {
     ) -> Result<pb::Policy, Status> {
         policy.changed_by = Some(actor_of(by));
         let saved = self.store.save(tenant_id, policy).await?;
-        let message = serde_json::json!({
-            "tenant_id": tenant_id,
-            "cluster_id": saved.cluster_id,
-            "version": saved.version,
-        });
-        if let Err(error) = self
-            .ctx
-            .bus
-            .publish(POLICY_UPDATED, message.to_string().as_bytes())
-            .await
-        {
-            tracing::warn!(%error, "a policy change was stored but not announced");
-        }
+        announce::policy_changed(&self.ctx, tenant_id, &saved).await;
         Ok(saved)
     }
 

@@ -3,12 +3,12 @@
 //! policies use it (as a policy change does).
 
 use spot_access::{AuditNote, tenant};
-use spot_kit::topics::POLICY_UPDATED;
 use spot_kit::{ServiceContext, page};
 use spot_proto::policy::v1 as pb;
 use spot_proto::policy::v1::node_template_service_server::NodeTemplateService;
 use tonic::{Request, Response, Status};
 
+use crate::announce;
 use crate::store::PolicyStore;
 use crate::template_checks;
 use crate::templates::TemplateStore;
@@ -34,19 +34,7 @@ impl Templates {
     /// it governs with the template as it is now (a lost message waits for the next re-plan).
     async fn announce_users(&self, tenant_id: &str, template_id: &str) -> Result<(), Status> {
         for policy in self.policies.using_template(tenant_id, template_id).await? {
-            let message = serde_json::json!({
-                "tenant_id": tenant_id,
-                "cluster_id": policy.cluster_id,
-                "version": policy.version,
-            });
-            if let Err(error) = self
-                .ctx
-                .bus
-                .publish(POLICY_UPDATED, message.to_string().as_bytes())
-                .await
-            {
-                tracing::warn!(%error, "a template change was stored but not announced");
-            }
+            announce::policy_changed(&self.ctx, tenant_id, &policy).await;
         }
         Ok(())
     }
