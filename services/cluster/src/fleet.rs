@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use spot_proto::cluster::v1 as pb;
 use spot_proto::common::v1::{CapacityType, Pool};
 use tonic::Status;
@@ -21,19 +21,23 @@ impl ClusterApi {
         &self,
         tenant_ids: &[String],
     ) -> Result<HashMap<String, u32>, Status> {
-        let mut counts = HashMap::new();
         if tenant_ids.is_empty() {
-            return Ok(counts);
+            return Ok(HashMap::new());
         }
-        let rows = clusters::Entity::find()
+        let counts: Vec<(String, i64)> = clusters::Entity::find()
+            .select_only()
+            .column(clusters::Column::TenantId)
+            .column_as(clusters::Column::Id.count(), "clusters")
             .filter(clusters::Column::TenantId.is_in(tenant_ids.iter().cloned()))
+            .group_by(clusters::Column::TenantId)
+            .into_tuple()
             .all(self.ctx.db.connection())
             .await
             .map_err(db_status)?;
-        for row in rows {
-            *counts.entry(row.tenant_id).or_default() += 1;
-        }
-        Ok(counts)
+        Ok(counts
+            .into_iter()
+            .map(|(tenant_id, n)| (tenant_id, u32::try_from(n).unwrap_or(u32::MAX)))
+            .collect())
     }
 
     pub(crate) async fn fleet_exposure(

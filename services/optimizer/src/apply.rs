@@ -214,15 +214,22 @@ impl PlanRunner {
         region: &str,
         nodes: &[Node],
     ) -> Result<(), StepEnd> {
+        if self.node_setup.is_empty() {
+            return Ok(());
+        }
+        let mut zones: Vec<String> = nodes.iter().map(|n| n.zone.clone()).collect();
+        zones.sort();
+        zones.dedup();
+        let offerings = engine::offerings_in(region, &zones);
         for node in nodes {
             let capacity_type = crate::problem::capacity_type(node);
-            let offering = engine::offerings_in(region, std::slice::from_ref(&node.zone))
-                .into_iter()
+            let Some(setup) = offerings
+                .iter()
                 .find(|o| {
-                    o.instance_type == node.instance_type && o.capacity_type == capacity_type
-                });
-            let Some(setup) = offering
-                .as_ref()
+                    o.zone == node.zone
+                        && o.instance_type == node.instance_type
+                        && o.capacity_type == capacity_type
+                })
                 .and_then(|o| self.node_setup.for_offering(o))
                 .cloned()
             else {

@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use chrono_tz::Tz;
-use croner::parser::{CronParser, Seconds, Year};
 use spot_config::ServiceName;
 use spot_engine as engine;
 use spot_kit::policy_terms;
@@ -50,14 +49,6 @@ pub struct Governing {
     pub node_setup: NodeSetup,
     windows: Vec<croner::Cron>,
     zone: Tz,
-}
-
-/// Windows are five-field patterns (minute to day-of-week), as the policy service checks them.
-fn window_parser() -> CronParser {
-    CronParser::builder()
-        .seconds(Seconds::Disallowed)
-        .year(Year::Disallowed)
-        .build()
 }
 
 fn nonzero<T: Default + PartialEq>(value: T) -> Option<T> {
@@ -94,6 +85,11 @@ impl NodeSetup {
                 })
                 .collect(),
         )
+    }
+
+    /// True when the policy names no template: new nodes get nothing.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// The template that sets up a node of `offering`, if any.
@@ -145,7 +141,7 @@ impl Governing {
             windows: budget
                 .windows
                 .iter()
-                .filter_map(|w| window_parser().parse(w).ok())
+                .filter_map(|w| spot_kit::cron::five_field_parser().parse(w).ok())
                 .collect(),
             zone: Tz::from_str(&budget.time_zone).unwrap_or(Tz::UTC),
         }

@@ -1,6 +1,8 @@
 //! Recommend: the engine's cheapest node set for the cluster's pods, and the ordered steps from the
 //! nodes that exist to it, as a plan a user can read.
 
+use std::collections::HashSet;
+
 use spot_engine as engine;
 use spot_proto::common::v1::{CapacityType, Pool};
 use spot_proto::optimizer::v1 as pb;
@@ -112,14 +114,23 @@ pub fn remove_empty(
     message(cluster_id, region, &planned, "remove-empty-nodes")
 }
 
-/// The ids of the pods no node runs yet (pending).
-fn waiting_pods(problem: &engine::Problem) -> impl Iterator<Item = &String> {
-    problem.pods.iter().map(|p| &p.id).filter(|id| {
-        !problem
-            .existing_nodes
-            .iter()
-            .any(|n| n.pods.iter().any(|placed| placed == *id))
-    })
+/// How many of the pods no node runs yet (pending) the solution places.
+fn pending_pods_placed(problem: &engine::Problem, solution: &engine::Solution) -> usize {
+    let running: HashSet<&str> = problem
+        .existing_nodes
+        .iter()
+        .flat_map(|n| n.pods.iter().map(String::as_str))
+        .collect();
+    let unplaced: HashSet<&str> = solution
+        .unschedulable
+        .iter()
+        .map(|u| u.id.as_str())
+        .collect();
+    problem
+        .pods
+        .iter()
+        .filter(|p| !running.contains(p.id.as_str()) && !unplaced.contains(p.id.as_str()))
+        .count()
 }
 
 /// Solves and plans; a change saving less than the policy's minimum becomes an empty plan that
@@ -152,9 +163,7 @@ pub fn recommend(
         0.0
     };
     // Pods waiting for a node matter more than the minimum saving, which only stops churn.
-    let placed_pending = waiting_pods(problem)
-        .filter(|id| !solution.unschedulable.iter().any(|u| &u.id == *id))
-        .count();
+    let placed_pending = pending_pods_placed(problem, &solution);
     let worth_it = !planned.steps.is_empty() && (saving_percent >= minimum || placed_pending > 0);
     let reason = if planned.steps.is_empty() {
         planned.reason.clone()

@@ -5,7 +5,6 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
-use croner::parser::{CronParser, Seconds, Year};
 
 /// The zone a budget's windows are read in; empty means UTC.
 pub fn zone(name: &str) -> Result<Tz, String> {
@@ -19,10 +18,7 @@ pub fn zone(name: &str) -> Result<Tz, String> {
 /// A window's expression (five fields, minute to day-of-week: each matching minute is inside the
 /// window), checked to open at least once in the coming years.
 pub fn window(expression: &str, zone: Tz, now: DateTime<Utc>) -> Result<Cron, String> {
-    let cron = CronParser::builder()
-        .seconds(Seconds::Disallowed)
-        .year(Year::Disallowed)
-        .build()
+    let cron = spot_kit::cron::five_field_parser()
         .parse(expression)
         .map_err(|e| {
             format!(

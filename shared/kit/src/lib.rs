@@ -4,6 +4,7 @@
 mod clients;
 pub mod clusters;
 mod context;
+pub mod cron;
 pub mod hibernation;
 pub mod page;
 pub mod policy_terms;

@@ -160,6 +160,44 @@ impl TestServer {
             .unwrap_or_else(|status| panic!("safe mode: {status}"));
     }
 
+    /// Waits up to 20 s until the number of nodes the cluster service lists for the cluster is
+    /// one `wanted` accepts (`expected` says which, for the failure).
+    pub async fn wait_for_node_count(
+        &self,
+        token: &str,
+        cluster_id: &str,
+        wanted: impl Fn(usize) -> bool,
+        expected: &str,
+    ) {
+        use spot_proto::cluster::v1::ListNodesRequest;
+        use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
+        let mut clusters = ClusterServiceClient::new(self.channel.clone());
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let listed = clusters
+                .list_nodes(authed(
+                    ListNodesRequest {
+                        cluster_id: cluster_id.to_owned(),
+                        page: None,
+                    },
+                    token,
+                ))
+                .await
+                .unwrap_or_else(|status| panic!("list nodes: {status}"))
+                .into_inner()
+                .nodes
+                .len();
+            if wanted(listed) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expected {expected} nodes, the cluster has {listed}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Signs up a new tenant with its owner.
     pub async fn sign_up(&self, tenant_name: &str) -> TestUser {
         let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());

@@ -126,31 +126,13 @@ pub fn start_agent(
 /// Waits until the cluster service lists `count` nodes of the cluster: the agent's snapshot
 /// arrived.
 pub async fn wait_for_nodes(test: &TestServer, token: &str, cluster_id: &str, count: usize) {
-    let mut clusters = ClusterServiceClient::new(test.channel.clone());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let listed = clusters
-            .list_nodes(authed(
-                cluster::ListNodesRequest {
-                    cluster_id: cluster_id.to_owned(),
-                    page: None,
-                },
-                token,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .nodes;
-        if listed.len() >= count {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the agent's snapshot never arrived ({} of {count} nodes)",
-            listed.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    test.wait_for_node_count(
+        token,
+        cluster_id,
+        |n| n >= count,
+        &format!("at least {count}"),
+    )
+    .await;
 }
 
 pub type Router = ExecutionServiceClient<

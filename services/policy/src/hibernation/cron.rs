@@ -13,7 +13,6 @@
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
-use croner::parser::{CronParser, Seconds, Year};
 
 const FIELDS: [&str; 5] = ["minute", "hour", "day-of-month", "month", "day-of-week"];
 
@@ -31,13 +30,6 @@ pub struct CronPattern {
     cron: Cron,
 }
 
-fn parser() -> CronParser {
-    CronParser::builder()
-        .seconds(Seconds::Disallowed)
-        .year(Year::Disallowed)
-        .build()
-}
-
 impl CronPattern {
     /// Parses a five-field pattern; the error says which field is wrong and why.
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -48,7 +40,7 @@ impl CronPattern {
                 fields.len()
             ));
         }
-        let parser = parser();
+        let parser = spot_kit::cron::five_field_parser();
         // Each field alone, the others `*`, so the error can name the field.
         for (index, field) in fields.iter().enumerate() {
             let mut probe = ["*"; 5];

@@ -66,7 +66,7 @@ impl Runner {
             let outcome = self
                 .step(&run.id, &run.cluster_id, &mut step, &mut launched)
                 .await;
-            run.steps[index] = step.clone();
+            run.steps[index] = step;
             match outcome {
                 Ok(message) => {
                     run.steps[index].status = pb::HibernationStepStatus::Succeeded.into();
@@ -79,13 +79,13 @@ impl Runner {
                     };
                     run.steps[index].status = pb::HibernationStepStatus::Failed.into();
                     run.steps[index].message = reason.clone();
-                    run.reason = format!("step {} ({}) {}: {reason}", index + 1, step.kind, {
-                        if status == pb::HibernationRunStatus::Refused {
-                            "refused"
-                        } else {
-                            "failed"
-                        }
-                    });
+                    let verb = if status == pb::HibernationRunStatus::Refused {
+                        "refused"
+                    } else {
+                        "failed"
+                    };
+                    let kind = &run.steps[index].kind;
+                    run.reason = format!("step {} ({kind}) {verb}: {reason}", index + 1);
                     end = Some(status);
                 }
             }

@@ -199,31 +199,8 @@ pub async fn capacity(
 
 /// Waits until the cluster service lists `count` nodes for the cluster.
 pub async fn wait_for_nodes(test: &TestServer, token: &str, cluster_id: &str, count: usize) {
-    let mut clusters = ClusterServiceClient::new(test.channel.clone());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let listed = clusters
-            .list_nodes(authed(
-                cluster::ListNodesRequest {
-                    cluster_id: cluster_id.to_owned(),
-                    page: None,
-                },
-                token,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .nodes;
-        if listed.len() == count {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "expected {count} nodes, the cluster has {}",
-            listed.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    test.wait_for_node_count(token, cluster_id, |n| n == count, &count.to_string())
+        .await;
 }
 
 /// Makes the fake cluster follow the cloud: instances the cluster service reports launching join
