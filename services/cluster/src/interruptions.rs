@@ -2,6 +2,11 @@
 //! agent saw them (instance metadata) or AWS sent them through EventBridge: each is recorded as a
 //! cluster event and forwarded on the bus (`INTERRUPTIONS`) to the risk intake and the optimizer,
 //! once per event id.
+//!
+//! A notice steers every tenant's capacity away from its pool, so it is believed only about the
+//! reporter's own spot node, with that node's pool (never the pool the notice names), and a tenant
+//! may send at most [`MAX_NOTICES_PER_TENANT_PER_MINUTE`] of them, however many agent sessions or
+//! EventBridge relays it uses.
 
 use std::time::Duration;
 
@@ -9,7 +14,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use spot_kit::topics::INTERRUPTIONS;
 use spot_proto::agent::v1::{InterruptionKind, InterruptionNotice};
 use spot_proto::cluster::v1 as pb;
-use spot_proto::common::v1::Pool;
+use spot_proto::common::v1::{CapacityType, Node, Pool};
 use tonic::{Request, Response, Status};
 
 use crate::ClusterApi;
@@ -19,6 +24,10 @@ use crate::events::kind;
 
 /// How long an event id is remembered, so a repeated delivery is forwarded once.
 const REMEMBER_EVENTS: Duration = Duration::from_secs(24 * 3_600);
+/// Interruption notices one tenant may send a minute, over all its agents and EventBridge relays:
+/// a bulk reclaim of a large fleet fits, a flood of invented events does not (each accepted notice
+/// is remembered for a day).
+pub const MAX_NOTICES_PER_TENANT_PER_MINUTE: u64 = 120;
 
 /// The notice's kind as people read it; an unspecified kind is refused.
 pub fn kind_name(notice: &InterruptionNotice) -> Result<&'static str, Status> {
@@ -31,12 +40,89 @@ pub fn kind_name(notice: &InterruptionNotice) -> Result<&'static str, Status> {
     }
 }
 
+/// The node of the cluster a notice is about (by instance id, else by node name). AWS warns only
+/// about spot instances, so a notice about an unknown or on-demand node, or one naming a pool the
+/// node is not in, is refused with why.
+pub fn reported_node(nodes: Vec<Node>, notice: &InterruptionNotice) -> Result<Node, Status> {
+    let node = nodes
+        .into_iter()
+        .find(|node| {
+            if notice.instance_id.is_empty() {
+                !notice.node_name.is_empty() && node.name == notice.node_name
+            } else {
+                node.instance_id == notice.instance_id
+            }
+        })
+        .ok_or_else(|| {
+            Status::not_found(format!(
+                "no node `{}` (instance `{}`) in this cluster: a notice counts only for the cluster's own nodes",
+                notice.node_name, notice.instance_id
+            ))
+        })?;
+    if node.capacity_type() != CapacityType::Spot {
+        return Err(Status::failed_precondition(format!(
+            "node `{}` is not a spot node: AWS sends interruption notices only for spot instances",
+            node.name
+        )));
+    }
+    if let Some(pool) = &notice.pool {
+        let names_other_pool = (!pool.zone.is_empty() && pool.zone != node.zone)
+            || (!pool.instance_type.is_empty() && pool.instance_type != node.instance_type);
+        if names_other_pool {
+            return Err(Status::invalid_argument(format!(
+                "invalid `interruption.pool`: node `{}` is a {} in {}, not a {} in {}",
+                node.name, node.instance_type, node.zone, pool.instance_type, pool.zone
+            )));
+        }
+    }
+    Ok(node)
+}
+
 impl ClusterApi {
-    /// Records the notice on the cluster and forwards it; false when its event id was seen before
-    /// (nothing is done again).
-    pub(crate) async fn forward_interruption(
+    /// Counts one notice against the tenant's allowance (a minute's window from its first notice,
+    /// on the bus, so every replica and every session of the tenant share it);
+    /// RESOURCE_EXHAUSTED when spent.
+    pub(crate) async fn admit_notice(
+        &self,
+        tenant_id: &str,
+        notice: &InterruptionNotice,
+    ) -> Result<(), Status> {
+        let sent = self
+            .ctx
+            .bus
+            .increment(
+                &format!("cluster.notices.{tenant_id}"),
+                Duration::from_secs(60),
+            )
+            .await
+            .map_err(spot_error::ServiceError::into_status)?;
+        if sent > MAX_NOTICES_PER_TENANT_PER_MINUTE {
+            return Err(Status::resource_exhausted(format!(
+                "more than {MAX_NOTICES_PER_TENANT_PER_MINUTE} interruption notices from your clusters in a minute: notice `{}` dropped",
+                notice.event_id
+            )));
+        }
+        Ok(())
+    }
+
+    /// An agent's notice about its own cluster: counted against the tenant's allowance, checked
+    /// against the cluster's nodes, then forwarded.
+    pub(crate) async fn agent_interruption(
         &self,
         cluster: &clusters::Model,
+        notice: &InterruptionNotice,
+    ) -> Result<bool, Status> {
+        self.admit_notice(&cluster.tenant_id, notice).await?;
+        let node = reported_node(self.inventory.nodes(&cluster.id, None, None).await?, notice)?;
+        self.forward_interruption(cluster, &node, notice).await
+    }
+
+    /// Records the notice about `node` (checked by [`reported_node`]) on the cluster and forwards
+    /// it with the node's pool; false when its event id was seen before (nothing is done again).
+    async fn forward_interruption(
+        &self,
+        cluster: &clusters::Model,
+        node: &Node,
         notice: &InterruptionNotice,
     ) -> Result<bool, Status> {
         if notice.event_id.is_empty() || notice.event_id.len() > 256 {
@@ -58,14 +144,13 @@ impl ClusterApi {
         if !first {
             return Ok(false);
         }
-        let pool = notice.pool.clone().unwrap_or_default();
         self.events
             .record(
                 &cluster.id,
                 kind::INTERRUPTION,
                 format!(
                     "{kind_name} for node {} ({} in {})",
-                    notice.node_name, pool.instance_type, pool.zone
+                    node.name, node.instance_type, node.zone
                 ),
             )
             .await?;
@@ -74,11 +159,11 @@ impl ClusterApi {
             "kind": notice.kind().as_str_name(),
             "tenant_id": cluster.tenant_id,
             "cluster_id": cluster.id,
-            "instance_id": notice.instance_id,
-            "node_name": notice.node_name,
-            "region": if pool.region.is_empty() { cluster.region.clone() } else { pool.region },
-            "zone": pool.zone,
-            "instance_type": pool.instance_type,
+            "instance_id": node.instance_id,
+            "node_name": node.name,
+            "region": cluster.region,
+            "zone": node.zone,
+            "instance_type": node.instance_type,
             "action_at_millis": notice.action_at.as_ref().map(spot_proto::time::millis),
         });
         if let Err(error) = self
@@ -101,7 +186,7 @@ impl ClusterApi {
         request: Request<pb::ForwardCloudNoticeRequest>,
     ) -> Result<Response<pb::ForwardCloudNoticeResponse>, Status> {
         let request = request.into_inner();
-        let mut notice = request
+        let notice = request
             .notice
             .ok_or_else(|| Status::invalid_argument("invalid `notice`: required"))?;
         if notice.instance_id.is_empty() {
@@ -109,6 +194,7 @@ impl ClusterApi {
                 "invalid `notice.instance_id`: required",
             ));
         }
+        self.admit_notice(&request.tenant_id, &notice).await?;
         let candidates = clusters::Entity::find()
             .filter(clusters::Column::TenantId.eq(&request.tenant_id))
             .filter(clusters::Column::Region.eq(&request.region))
@@ -124,20 +210,19 @@ impl ClusterApi {
                 continue;
             }
             let nodes = self.inventory.nodes(&cluster.id, None, None).await?;
-            let Some(node) = nodes
-                .into_iter()
-                .find(|node| node.instance_id == notice.instance_id)
-            else {
+            if !nodes
+                .iter()
+                .any(|node| node.instance_id == notice.instance_id)
+            {
                 continue;
-            };
+            }
+            let node = reported_node(nodes, &notice)?;
             let pool = Pool {
                 region: cluster.region.clone(),
                 zone: node.zone.clone(),
                 instance_type: node.instance_type.clone(),
             };
-            notice.node_name = node.name.clone();
-            notice.pool = Some(pool.clone());
-            let accepted = self.forward_interruption(&cluster, &notice).await?;
+            let accepted = self.forward_interruption(&cluster, &node, &notice).await?;
             return Ok(Response::new(pb::ForwardCloudNoticeResponse {
                 accepted,
                 cluster_id: cluster.id,

@@ -25,9 +25,6 @@ use spot_kit::topics::CLUSTER_UPDATED;
 const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Responses waiting for a slow agent before the session stops reading from the bus.
 const OUTBOUND_QUEUE: usize = 16;
-/// Interruption notices one session may send a minute: a bulk reclaim of a large cluster fits,
-/// a flood of invented events does not (each accepted notice is remembered for a day).
-const MAX_NOTICES_PER_MINUTE: u32 = 120;
 
 type Outbound = mpsc::Sender<Result<SessionResponse, Status>>;
 
@@ -115,7 +112,6 @@ impl AgentService for ClusterApi {
             cluster,
             presence,
             outbound,
-            notices: NoticeWindow::default(),
         };
         tokio::spawn(session.run(inbound, commands));
         Ok(Response::new(Box::pin(ReceiverStream::new(responses))))
@@ -127,30 +123,6 @@ struct AgentSession {
     cluster: clusters::Model,
     presence: Presence,
     outbound: Outbound,
-    notices: NoticeWindow,
-}
-
-/// The interruption notices of the current minute.
-#[derive(Default)]
-struct NoticeWindow {
-    started: Option<Instant>,
-    count: u32,
-}
-
-impl NoticeWindow {
-    /// Counts one more notice; false when the minute's allowance is spent.
-    fn admit(&mut self, now: Instant) -> bool {
-        let minute = std::time::Duration::from_secs(60);
-        if self
-            .started
-            .is_none_or(|started| now.duration_since(started) >= minute)
-        {
-            self.started = Some(now);
-            self.count = 0;
-        }
-        self.count += 1;
-        self.count <= MAX_NOTICES_PER_MINUTE
-    }
 }
 
 /// Why a session ended, for the event log.
@@ -394,17 +366,8 @@ impl AgentSession {
         rejected(&applied.rejected)
     }
 
-    async fn interruption(&mut self, notice: pb::InterruptionNotice) -> Result<(), Refusal> {
-        if !self.notices.admit(Instant::now()) {
-            return Err(Status::resource_exhausted(format!(
-                "more than {MAX_NOTICES_PER_MINUTE} interruption notices in a minute: notice {} dropped",
-                notice.event_id
-            ))
-            .into());
-        }
-        self.api
-            .forward_interruption(&self.cluster, &notice)
-            .await?;
+    async fn interruption(&self, notice: pb::InterruptionNotice) -> Result<(), Refusal> {
+        self.api.agent_interruption(&self.cluster, &notice).await?;
         Ok(())
     }
 

@@ -688,14 +688,17 @@ async fn the_install_command_points_agents_at_the_public_url() {
     test.stop().await;
 }
 
-#[tokio::test]
-async fn a_flood_of_interruption_notices_is_cut_off_and_the_session_lives_on() {
-    let test = TestServer::start(&[]).await;
-    let owner = test.sign_up("Acme").await.access_token;
-    let registered = register(&test.channel, &owner, "shop").await;
-    let (sender, mut responses) = raw_session(&test, &registered.agent_key, hello())
-        .await
-        .unwrap();
+/// Opens a session for the agent key and reports a snapshot; the stream is past its welcome and
+/// config.
+async fn reporting_session(
+    test: &TestServer,
+    key: &str,
+    nodes: Vec<spot_proto::common::v1::Node>,
+) -> (
+    mpsc::Sender<SessionRequest>,
+    tonic::Streaming<SessionResponse>,
+) {
+    let (sender, mut responses) = raw_session(test, key, hello()).await.unwrap();
     assert!(matches!(
         next(&mut responses).await,
         session_response::Message::Welcome(_)
@@ -704,43 +707,177 @@ async fn a_flood_of_interruption_notices_is_cut_off_and_the_session_lives_on() {
         next(&mut responses).await,
         session_response::Message::Config(_)
     ));
-    let flood = |i: u32| {
-        message(session_request::Message::Interruption(InterruptionNotice {
-            event_id: format!("flood-{i}"),
-            kind: InterruptionKind::RebalanceRecommendation.into(),
-            instance_id: format!("i-{i}"),
-            node_name: format!("node-{i}"),
-            pool: Some(spot_proto::common::v1::Pool {
-                region: "us-east-1".into(),
-                zone: "us-east-1a".into(),
-                instance_type: "m5.large".into(),
-            }),
-            action_at: None,
-        }))
-    };
-    // 120 a minute pass quietly; the 121st is refused, saying why.
-    for i in 0..121 {
-        sender.send(flood(i)).await.unwrap();
+    sender
+        .send(message(session_request::Message::Snapshot(Snapshot {
+            nodes,
+            pods: vec![],
+            pdbs: vec![],
+        })))
+        .await
+        .unwrap();
+    (sender, responses)
+}
+
+fn spot_node(name: &str) -> spot_proto::common::v1::Node {
+    spot_proto::common::v1::Node {
+        capacity_type: spot_proto::common::v1::CapacityType::Spot.into(),
+        ..node(name, "m5.large")
     }
-    match next(&mut responses).await {
-        session_response::Message::Notice(notice) => {
-            assert_eq!(notice.code, "ResourceExhausted", "{notice:?}");
-            assert!(notice.message.contains("flood-120"), "{notice:?}");
+}
+
+fn notice_about(event_id: &str, node_name: &str, zone: &str) -> SessionRequest {
+    message(session_request::Message::Interruption(InterruptionNotice {
+        event_id: event_id.to_owned(),
+        kind: InterruptionKind::SpotInterruption.into(),
+        instance_id: String::new(),
+        node_name: node_name.to_owned(),
+        pool: Some(spot_proto::common::v1::Pool {
+            region: "us-east-1".into(),
+            zone: zone.into(),
+            instance_type: "m5.large".into(),
+        }),
+        action_at: None,
+    }))
+}
+
+/// The next notice the session gets, past any action the platform sends meanwhile (an accepted
+/// warning gets its replacement plan).
+async fn next_notice_only(
+    responses: &mut tonic::Streaming<SessionResponse>,
+) -> spot_proto::agent::v1::Notice {
+    loop {
+        match next(responses).await {
+            session_response::Message::Notice(notice) => return notice,
+            session_response::Message::Action(_) => {}
+            other => panic!("expected a notice, got {other:?}"),
         }
-        other => panic!("expected a notice, got {other:?}"),
     }
-    // The session still answers: a result for an unknown action gets its own notice.
+}
+
+/// The next notice the session gets: sends a result for an unknown action after whatever was sent
+/// before, so a quiet acceptance shows as that action's NotFound, not as a missing message.
+async fn next_notice(
+    sender: &mpsc::Sender<SessionRequest>,
+    responses: &mut tonic::Streaming<SessionResponse>,
+) -> spot_proto::agent::v1::Notice {
     sender
         .send(message(session_request::Message::Result(ActionResult {
-            action_id: "nope".into(),
+            action_id: "marker".into(),
             outcome: ActionOutcome::Succeeded.into(),
             message: String::new(),
         })))
         .await
         .unwrap();
-    match next(&mut responses).await {
-        session_response::Message::Notice(notice) => assert_eq!(notice.code, "NotFound"),
-        other => panic!("expected a notice, got {other:?}"),
+    next_notice_only(responses).await
+}
+
+#[tokio::test]
+async fn a_notice_counts_only_for_the_clusters_own_spot_node_in_its_pool() {
+    let test = TestServer::start(&[]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test.channel, &owner, "shop").await;
+    let (sender, mut responses) = reporting_session(
+        &test,
+        &registered.agent_key,
+        vec![spot_node("spot-1"), node("on-demand-1", "m5.large")],
+    )
+    .await;
+    let refusals = [
+        (
+            notice_about("e1", "someone-elses-node", "us-east-1a"),
+            "NotFound",
+        ),
+        (
+            notice_about("e2", "on-demand-1", "us-east-1a"),
+            "FailedPrecondition",
+        ),
+        (
+            notice_about("e3", "spot-1", "us-east-1b"),
+            "InvalidArgument",
+        ),
+    ];
+    for (request, code) in refusals {
+        sender.send(request).await.unwrap();
+        let notice = next_notice(&sender, &mut responses).await;
+        assert_eq!(notice.code, code, "{notice:?}");
+        let marker = next_notice_only(&mut responses).await;
+        assert_eq!(marker.action_id, "marker", "{marker:?}");
     }
+    // Its own spot node in its own pool: accepted quietly, and on the cluster's events.
+    sender
+        .send(notice_about("e4", "spot-1", "us-east-1a"))
+        .await
+        .unwrap();
+    let marker = next_notice(&sender, &mut responses).await;
+    assert_eq!(marker.action_id, "marker", "accepted without a notice");
+    let events = ClusterServiceClient::new(test.channel.clone())
+        .list_cluster_events(authed(
+            pb::ListClusterEventsRequest {
+                cluster_id: registered.cluster.id.clone(),
+                ..Default::default()
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let interruptions: Vec<_> = events
+        .iter()
+        .filter(|e| e.message.contains("interruption warning"))
+        .collect();
+    assert_eq!(interruptions.len(), 1, "{events:?}");
+    assert!(interruptions[0].message.contains("spot-1"), "{events:?}");
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn a_tenants_notice_allowance_holds_across_reconnects_and_the_session_lives_on() {
+    let test = TestServer::start(&[]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test.channel, &owner, "shop").await;
+    let other = test.sign_up("Other").await.access_token;
+    let others = register(&test.channel, &other, "shop").await;
+    // Half the allowance on one session, half on the next: reconnecting resets nothing.
+    for round in 0..2 {
+        let (sender, mut responses) =
+            reporting_session(&test, &registered.agent_key, vec![spot_node("spot-1")]).await;
+        for i in 0..60 {
+            sender
+                .send(notice_about(
+                    &format!("flood-{round}-{i}"),
+                    "spot-1",
+                    "us-east-1a",
+                ))
+                .await
+                .unwrap();
+        }
+        let marker = next_notice(&sender, &mut responses).await;
+        assert_eq!(
+            marker.action_id, "marker",
+            "within the allowance: {marker:?}"
+        );
+        if round == 1 {
+            sender
+                .send(notice_about("flood-over", "spot-1", "us-east-1a"))
+                .await
+                .unwrap();
+            let refused = next_notice(&sender, &mut responses).await;
+            assert_eq!(refused.code, "ResourceExhausted", "{refused:?}");
+            assert!(refused.message.contains("flood-over"), "{refused:?}");
+            // The session still answers.
+            let marker = next_notice_only(&mut responses).await;
+            assert_eq!(marker.action_id, "marker", "{marker:?}");
+        }
+    }
+    // Another tenant's allowance is its own.
+    let (sender, mut responses) =
+        reporting_session(&test, &others.agent_key, vec![spot_node("spot-1")]).await;
+    sender
+        .send(notice_about("other-1", "spot-1", "us-east-1a"))
+        .await
+        .unwrap();
+    let marker = next_notice(&sender, &mut responses).await;
+    assert_eq!(marker.action_id, "marker", "accepted: {marker:?}");
     test.stop().await;
 }

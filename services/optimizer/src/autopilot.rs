@@ -5,8 +5,11 @@
 //!   the policy's minimum saving and no other plan of the cluster is running; at most one
 //!   consolidation per cluster every 5 minutes, so the cluster never churns.
 //!
-//! - A hive-mind flag (any tenant's interruption) on a pool a known cluster uses: the same
-//!   response, before that pool's warning reaches this cluster.
+//! - A corroborated hive-mind flag (interruptions reported by at least
+//!   [`risk_flags::CORROBORATING_REPORTERS`] independent tenants) on a pool a known cluster uses: the same
+//!   response, before that pool's warning reaches this cluster, at most
+//!   [`MAX_PREEMPTIONS_PER_HOUR`] times per cluster an hour. A flag only one tenant raised moves
+//!   nobody's running nodes: it only steers new capacity away from the pool.
 //!
 //! - A policy change: re-plan the cluster (every known cluster of the tenant for its default)
 //!   at once, under the new policy.
@@ -41,6 +44,9 @@ const REPLAN_AFTER_SETTLES: u32 = 10;
 /// A pool a cluster already answered for is not answered again within this time (the agent's
 /// notice and the flag it raises arrive close together).
 const ANSWERED_FOR: Duration = Duration::from_secs(300);
+/// Pre-emptive responses to other tenants' flags one cluster gets an hour: corroborated flags on
+/// many pools at once must not turn into endless re-plans of the same cluster.
+const MAX_PREEMPTIONS_PER_HOUR: usize = 2;
 /// A plan that made no progress this long was abandoned (its runner's process ended): the
 /// longest step, waiting for new nodes, gives up after 10 minutes.
 const ABANDONED_AFTER_MILLIS: i64 = 15 * 60 * 1_000;
@@ -86,6 +92,14 @@ fn first_answer(
         .is_none()
 }
 
+/// True when the cluster may still be moved pre-emptively this hour.
+fn may_preempt(preempted: &mut HashMap<String, Vec<Instant>>, cluster_id: &str) -> bool {
+    let hour = Duration::from_secs(3_600);
+    let times = preempted.entry(cluster_id.to_owned()).or_default();
+    times.retain(|at| at.elapsed() < hour);
+    times.len() < MAX_PREEMPTIONS_PER_HOUR
+}
+
 impl OptimizerApi {
     pub(crate) async fn run_autopilot(self, lost: CancellationToken) {
         let subscriptions = async {
@@ -107,6 +121,7 @@ impl OptimizerApi {
         // Clusters seen reporting, by id, with their tenant.
         let mut known: HashMap<String, String> = HashMap::new();
         let mut answered: HashMap<(String, spot_engine::PoolRef), Instant> = HashMap::new();
+        let mut preempted: HashMap<String, Vec<Instant>> = HashMap::new();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut abandoned = tokio::time::interval(Duration::from_secs(60));
         let mut replan = tokio::time::interval(self.settle() * REPLAN_AFTER_SETTLES);
@@ -122,14 +137,20 @@ impl OptimizerApi {
                 }
                 Some(message) = flags.next() => {
                     let Ok(flag) = serde_json::from_slice::<Flag>(&message.payload) else { continue };
+                    if !flag.corroborated() {
+                        continue;
+                    }
                     for (cluster_id, tenant_id) in &known {
                         let notice = Interruption {
                             cluster_id: cluster_id.clone(),
                             tenant_id: tenant_id.clone(),
                             pool: spot_engine::PoolRef { instance_type: flag.instance_type.clone(), zone: flag.zone.clone() },
                         };
-                        if first_answer(&mut answered, &notice) {
-                            self.handle_interruption(notice).await;
+                        if may_preempt(&mut preempted, cluster_id)
+                            && first_answer(&mut answered, &notice)
+                            && self.handle_interruption(notice).await
+                        {
+                            preempted.entry(cluster_id.clone()).or_default().push(Instant::now());
                         }
                     }
                 }
@@ -249,9 +270,10 @@ impl OptimizerApi {
             .await
     }
 
-    async fn handle_interruption(&self, notice: Interruption) {
+    /// Answers an interruption of a pool the cluster may run in; true when a plan was stored.
+    async fn handle_interruption(&self, notice: Interruption) -> bool {
         let Ok(mut router) = self.router() else {
-            return;
+            return false;
         };
         let Ok(state) = router
             .get_cluster_state(GetClusterStateRequest {
@@ -260,19 +282,19 @@ impl OptimizerApi {
             .await
             .map(tonic::Response::into_inner)
         else {
-            return;
+            return false;
         };
         let Some(cluster) = state.cluster.clone() else {
-            return;
+            return false;
         };
         if cluster.tenant_id != notice.tenant_id {
-            return;
+            return false;
         }
         let policy = match self.policy_for(&notice.tenant_id, &notice.cluster_id).await {
             Ok(policy) => policy,
             Err(status) => {
                 tracing::error!(%status, cluster = %notice.cluster_id, "no policy: the interruption is not answered");
-                return;
+                return false;
             }
         };
         let (region, problem) = self.problem_for(&state, &policy).await;
@@ -283,14 +305,14 @@ impl OptimizerApi {
             respond(&cluster_id, &region, &problem, &pool, budget)
         })
         .await;
-        let Ok(plan) = plan else { return };
+        let Ok(plan) = plan else { return false };
         if plan.steps.is_empty() {
             tracing::info!(cluster = %notice.cluster_id, reason = %plan.reason, "interruption needs no plan");
-            return;
+            return false;
         }
         let dry_run = state.cluster.as_ref().is_some_and(|c| c.dry_run) || policy.dry_run;
         self.keep(&notice.tenant_id, plan, dry_run, &policy.node_setup)
-            .await;
+            .await
     }
 
     /// Stores the plan, and applies it unless the cluster only wants recommendations.

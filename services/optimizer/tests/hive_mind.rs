@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use spot_access::{InternalCredential, OutgoingInterceptor};
-use spot_proto::agent::v1::{InterruptionKind, InterruptionNotice, Snapshot};
-use spot_proto::common::v1::{CapacityType, Pool};
+use spot_proto::agent::v1::{Delta, InterruptionKind, InterruptionNotice, Snapshot};
+use spot_proto::common::v1::{CapacityType, Node, Pool};
 use spot_proto::optimizer::v1 as pb;
 use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
 use spot_proto::risk::v1 as risk;
@@ -55,11 +55,12 @@ async fn one_tenants_interruption_protects_another_tenant_at_once() {
     let alices = register(&test, &alice).await;
     let bobs = register(&test, &bob).await;
     let bob_cluster = bobs.cluster.unwrap().id;
+    let alices_cluster = Cluster::new(Snapshot::default());
     let (alice_notices, alice_stop) = start_agent(
         &test,
         &alices.agent_key,
         Arc::new(Recorder::default()),
-        Cluster::new(Snapshot::default()),
+        alices_cluster.clone(),
     );
     let (_bob_notices, bob_stop) = start_agent(
         &test,
@@ -96,7 +97,19 @@ async fn one_tenants_interruption_protects_another_tenant_at_once() {
     };
     let favourite = spot_pools(&before).remove(0);
 
-    // Alice's agent hears a spot interruption warning in that very pool.
+    // Alice runs a spot node in that very pool, and her agent hears its interruption warning.
+    let alices_node = Node {
+        instance_type: favourite.instance_type.clone(),
+        ..node("alice-node", &favourite.zone, "i-alice", CapacityType::Spot)
+    };
+    alices_cluster
+        .deltas
+        .send(Delta {
+            upserted_nodes: vec![alices_node],
+            ..Default::default()
+        })
+        .unwrap();
+    wait_for_nodes(&test, &alice, &alices.cluster.unwrap().id, 1).await;
     let reported = Instant::now();
     alice_notices
         .send(InterruptionNotice {

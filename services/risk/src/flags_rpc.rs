@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status};
 
 use crate::RiskApi;
 use crate::eventbridge;
-use crate::intake::Notice;
+use crate::intake::{Notice, PLATFORM_REPORTER};
 
 fn to_proto(flag: &Flag) -> pb::RiskFlag {
     pb::RiskFlag {
@@ -60,6 +60,7 @@ impl RiskService for RiskApi {
                     .as_ref()
                     .map(spot_proto::time::millis)
                     .unwrap_or(0),
+                reporter: PLATFORM_REPORTER.to_owned(),
             })
             .await?;
         Ok(Response::new(pb::ReportInterruptionResponse { accepted }))

@@ -1,7 +1,8 @@
 //! Interruption intake: notices from agents (forwarded by the cluster service on the bus) and from
 //! the internal RPC. Each event id counts once (a bus key remembers it for a day, so a flood of the
 //! same event changes nothing and memory stays bounded); each accepted notice flags its pool for
-//! GLOBAL_RISK_TTL (system config).
+//! GLOBAL_RISK_TTL (system config), counting its tenant among the pool's reporters (a tenant, not
+//! an event, is what corroborates a flag).
 
 use std::time::Duration;
 
@@ -30,6 +31,17 @@ pub struct Notice {
     pub instance_type: String,
     /// When the instance is reclaimed (or the notice time), unix milliseconds; 0 if unknown.
     pub at_millis: i64,
+    /// Who saw it: the reporting tenant, or [`PLATFORM_REPORTER`] for the internal RPC.
+    pub reporter: String,
+}
+
+/// The reporter of notices the platform's own services send (the internal `ReportInterruption`).
+pub const PLATFORM_REPORTER: &str = "platform";
+
+/// The opaque name a reporter is counted and remembered under: flags and evidence never hold a
+/// tenant id.
+pub fn reporter_name(reporter: &str) -> String {
+    spot_access::hash_secret(reporter)
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -103,12 +115,21 @@ impl Intake {
             .map_err(spot_error::ServiceError::into_status)?
             .global_risk_ttl_seconds;
         let ttl = Duration::from_secs(u64::from(ttl_seconds.max(1)));
-        let flag = Flag {
+        let mut flag = Flag {
             region: notice.region.clone(),
             zone: notice.zone.clone(),
             instance_type: notice.instance_type.clone(),
             expires_at_millis: now + ttl.as_millis() as i64,
+            reporters: 0,
         };
+        flag.reporters = risk_flags::add_reporter(
+            self.bus.as_ref(),
+            &flag,
+            &reporter_name(&notice.reporter),
+            ttl,
+        )
+        .await
+        .map_err(spot_error::ServiceError::into_status)?;
         risk_flags::raise(self.bus.as_ref(), &flag, ttl)
             .await
             .map_err(spot_error::ServiceError::into_status)?;
@@ -161,7 +182,7 @@ impl Intake {
 }
 
 /// The JSON the cluster service forwards (see `spot_kit::topics::INTERRUPTIONS`). Only what the
-/// flag needs is read: the tenant and cluster stay out of the hive mind.
+/// flag needs is read: the cluster stays out of the hive mind, the tenant is only counted.
 fn from_agent(payload: &[u8]) -> Option<Notice> {
     let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
     let text = |name: &str| value.get(name)?.as_str().map(str::to_owned);
@@ -174,6 +195,7 @@ fn from_agent(payload: &[u8]) -> Option<Notice> {
             .get("action_at_millis")
             .and_then(serde_json::Value::as_i64)
             .unwrap_or(0),
+        reporter: text("tenant_id")?,
     })
 }
 
@@ -188,6 +210,7 @@ mod tests {
             zone: "us-east-1a".into(),
             instance_type: "m5.large".into(),
             at_millis: 1_000_000,
+            reporter: "t1".into(),
         }
     }
 

@@ -1,6 +1,9 @@
 //! The hive mind's flags as every service sees them: a pool (region, zone, instance type) that
 //! saw an interruption, flagged until it expires. The risk service raises them; optimizers avoid
-//! flagged pools. A flag carries nothing about which tenant or cluster raised it.
+//! flagged pools for new capacity. A flag carries nothing about which tenant or cluster raised it,
+//! only how many independent tenants did: one tenant's reports steer new capacity away, but
+//! moving other tenants' running nodes off the pool before their own warning needs
+//! [`CORROBORATING_REPORTERS`] of them, so no tenant alone can make the platform drain another's.
 //!
 //! Each flag is a bus key with a TTL (so it ends by itself on Redis and in-process alike), and each
 //! raise is published on [`TOPIC`].
@@ -13,6 +16,7 @@ use spot_bus::{Bus, BusError};
 /// Every raised flag, as JSON [`Flag`].
 pub const TOPIC: &str = "risk.flags";
 const PREFIX: &str = "risk.flag.";
+const REPORTERS: &str = "risk.reporter.";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flag {
@@ -20,6 +24,20 @@ pub struct Flag {
     pub zone: String,
     pub instance_type: String,
     pub expires_at_millis: i64,
+    /// How many independent tenants reported an interruption in the pool while it was flagged.
+    #[serde(default)]
+    pub reporters: u32,
+}
+
+/// Independent tenants whose reports make a flag strong enough to move other tenants' running
+/// nodes off the pool before their own warning arrives.
+pub const CORROBORATING_REPORTERS: u32 = 2;
+
+impl Flag {
+    /// True when enough independent tenants saw the pool interrupted to act on others' nodes.
+    pub fn corroborated(&self) -> bool {
+        self.reporters >= CORROBORATING_REPORTERS
+    }
 }
 
 fn key(region: &str, zone: &str, instance_type: &str) -> String {
@@ -36,6 +54,23 @@ pub async fn raise(bus: &dyn Bus, flag: &Flag, ttl: Duration) -> Result<(), BusE
     )
     .await?;
     bus.publish(TOPIC, &value).await
+}
+
+/// Remembers for `ttl` that `reporter` (an opaque, stable name for a tenant) saw the pool
+/// interrupted; how many distinct reporters the pool has now.
+pub async fn add_reporter(
+    bus: &dyn Bus,
+    flag: &Flag,
+    reporter: &str,
+    ttl: Duration,
+) -> Result<u32, BusError> {
+    let pool = format!(
+        "{REPORTERS}{}.{}.{}/",
+        flag.region, flag.zone, flag.instance_type
+    );
+    bus.set(&format!("{pool}{reporter}"), b"1", ttl).await?;
+    let reporters = bus.scan_prefix(&pool).await?.len();
+    Ok(u32::try_from(reporters).unwrap_or(u32::MAX))
 }
 
 /// The flags in force in a region.

@@ -12,6 +12,7 @@ fn flag(zone: &str) -> Flag {
         zone: zone.into(),
         instance_type: "m5.large".into(),
         expires_at_millis: 0,
+        reporters: 1,
     }
 }
 
@@ -45,6 +46,43 @@ async fn flags_expire_on_time(bus: &dyn Bus) {
     );
 }
 
+/// Reporters count once each, per pool, and are forgotten with their TTL.
+async fn reporters_count_once_per_pool(bus: &dyn Bus) {
+    let a = flag("us-east-1a");
+    let ttl = Duration::from_millis(800);
+    assert_eq!(
+        risk_flags::add_reporter(bus, &a, "t1", ttl).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        risk_flags::add_reporter(bus, &a, "t1", ttl).await.unwrap(),
+        1,
+        "the same tenant again is not corroboration"
+    );
+    assert_eq!(
+        risk_flags::add_reporter(bus, &flag("us-east-1b"), "t2", ttl)
+            .await
+            .unwrap(),
+        1,
+        "another pool's reporter does not count"
+    );
+    assert_eq!(
+        risk_flags::add_reporter(bus, &a, "t2", ttl).await.unwrap(),
+        2
+    );
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(
+        risk_flags::add_reporter(bus, &a, "t3", ttl).await.unwrap(),
+        1,
+        "old reports expired"
+    );
+}
+
+#[tokio::test]
+async fn reporters_count_once_per_pool_in_process() {
+    reporters_count_once_per_pool(&InProcessBus::new()).await;
+}
+
 #[tokio::test]
 async fn flags_expire_on_time_in_process() {
     flags_expire_on_time(&InProcessBus::new()).await;
@@ -64,4 +102,5 @@ async fn flags_expire_on_time_on_redis() {
     let namespace = format!("flags-{}-{nanos}", std::process::id());
     let bus = RedisBus::connect(&url, &namespace).await.unwrap();
     flags_expire_on_time(&bus).await;
+    reporters_count_once_per_pool(&bus).await;
 }

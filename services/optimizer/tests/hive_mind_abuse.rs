@@ -1,0 +1,293 @@
+//! The hive mind cannot be poisoned: a tenant that floods interruption notices (about its own
+//! node in another tenant's pool, about the other tenant's nodes, through reconnects and through
+//! EventBridge) steers new capacity away from the pool, but never moves the other tenant's running
+//! nodes and barely moves the pool's risk score. Only a second, independent tenant's report makes
+//! the flag strong enough to move others pre-emptively.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use spot_proto::agent::v1::{InterruptionKind, InterruptionNotice, Snapshot};
+use spot_proto::cluster::v1 as cluster;
+use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
+use spot_proto::common::v1::{CapacityType, Pool};
+use spot_proto::optimizer::v1 as pb;
+use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
+use spot_proto::risk::v1 as risk;
+use spot_proto::risk::v1::risk_service_client::RiskServiceClient;
+use spot_testkit::{TestServer, authed};
+
+/// The pool every tenant here runs a spot node in.
+fn contested() -> Pool {
+    Pool {
+        region: "us-east-1".into(),
+        zone: "us-east-1a".into(),
+        instance_type: "m5.xlarge".into(),
+    }
+}
+
+/// Bob's cluster: three spot m5.xlarge nodes, one per zone, two pods on each.
+fn bobs_cluster() -> Snapshot {
+    let zones = ["us-east-1a", "us-east-1b", "us-east-1c"];
+    Snapshot {
+        nodes: zones
+            .iter()
+            .enumerate()
+            .map(|(i, zone)| {
+                node(
+                    &format!("bob-{i}"),
+                    zone,
+                    &format!("i-0b0b0b0b0b0b0b0b{i}"),
+                    CapacityType::Spot,
+                )
+            })
+            .collect(),
+        pods: (0..6)
+            .map(|i| pod(&format!("web-{i}"), &format!("bob-{}", i % 3)))
+            .collect(),
+        pdbs: vec![],
+    }
+}
+
+/// One spot node in the contested pool.
+fn one_node(name: &str, instance_id: &str) -> Snapshot {
+    Snapshot {
+        nodes: vec![node(name, "us-east-1a", instance_id, CapacityType::Spot)],
+        pods: vec![],
+        pdbs: vec![],
+    }
+}
+
+fn warning_about(node_name: &str, instance_id: &str, event_id: &str) -> InterruptionNotice {
+    InterruptionNotice {
+        event_id: event_id.to_owned(),
+        kind: InterruptionKind::SpotInterruption.into(),
+        instance_id: instance_id.to_owned(),
+        node_name: node_name.to_owned(),
+        pool: Some(contested()),
+        action_at: Some(spot_proto::time::timestamp(
+            chrono::Utc::now().timestamp_millis() + 120_000,
+        )),
+    }
+}
+
+fn event_bridge_warning(id: &str, instance: &str) -> String {
+    serde_json::json!({
+        "version": "0",
+        "id": id,
+        "detail-type": "EC2 Spot Instance Interruption Warning",
+        "source": "aws.ec2",
+        "account": "123456789012",
+        "time": chrono::Utc::now().to_rfc3339(),
+        "region": "us-east-1",
+        "resources": [format!("arn:aws:ec2:us-east-1a:instance/{instance}")],
+        "detail": {"instance-id": instance, "instance-action": "terminate"}
+    })
+    .to_string()
+}
+
+async fn interruptions_recorded(test: &TestServer, token: &str, cluster_id: &str) -> usize {
+    ClusterServiceClient::new(test.channel.clone())
+        .list_cluster_events(authed(
+            cluster::ListClusterEventsRequest {
+                cluster_id: cluster_id.to_owned(),
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .events
+        .iter()
+        .filter(|e| e.message.contains("interruption warning"))
+        .count()
+}
+
+async fn plans(test: &TestServer, token: &str, cluster_id: &str) -> Vec<pb::Plan> {
+    OptimizerServiceClient::new(test.channel.clone())
+        .list_plans(authed(
+            pb::ListPlansRequest {
+                cluster_id: cluster_id.to_owned(),
+                page: None,
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .plans
+}
+
+async fn flagged(test: &TestServer, token: &str) -> Vec<Pool> {
+    RiskServiceClient::new(test.channel.clone())
+        .list_risk_flags(authed(
+            risk::ListRiskFlagsRequest {
+                region: "us-east-1".into(),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .flags
+        .into_iter()
+        .filter_map(|f| f.pool)
+        .collect()
+}
+
+#[tokio::test]
+async fn one_tenants_flood_never_moves_another_tenants_nodes_until_a_second_tenant_corroborates() {
+    // Clusters re-plan only for interruptions and flags here, not for their own reports.
+    let test = TestServer::start(&[
+        ("SPOT_INTERNAL_SECRET", SECRET),
+        ("SPOT_SETTLE_SECONDS", "3600"),
+    ])
+    .await;
+    let bob = test.sign_up("Bob").await.access_token;
+    let mallory = test.sign_up("Mallory").await;
+    let carol = test.sign_up("Carol").await.access_token;
+    let bobs = register(&test, &bob).await;
+    let bob_cluster = bobs.cluster.unwrap().id;
+    let bob_ran = Arc::new(Recorder::default());
+    let (_bob_notices, bob_stop) = start_agent(
+        &test,
+        &bobs.agent_key,
+        bob_ran.clone(),
+        Cluster::new(bobs_cluster()),
+    );
+    wait_for_nodes(&test, &bob, &bob_cluster, 3).await;
+    let mallorys = register(&test, &mallory.access_token).await;
+    let mallory_cluster = mallorys.cluster.unwrap().id;
+    const MALLORY_INSTANCE: &str = "i-0aaaaaaaaaaaaaaa1";
+    let mallorys_node = Cluster::new(one_node("mallory-1", MALLORY_INSTANCE));
+
+    // Mallory floods: 30 warnings about her own node in Bob's pool, reconnecting every 10, and
+    // as many about Bob's nodes, which are not hers.
+    for round in 0..3 {
+        let (notices, stop) = start_agent(
+            &test,
+            &mallorys.agent_key,
+            Arc::new(Recorder::default()),
+            mallorys_node.clone(),
+        );
+        wait_for_nodes(&test, &mallory.access_token, &mallory_cluster, 1).await;
+        for i in 0..10 {
+            let own = warning_about("mallory-1", MALLORY_INSTANCE, &format!("m-{round}-{i}"));
+            notices.send(own).await.unwrap();
+            let bobs_node =
+                warning_about("bob-0", "i-0b0b0b0b0b0b0b0b0", &format!("b-{round}-{i}"));
+            notices.send(bobs_node).await.unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while interruptions_recorded(&test, &mallory.access_token, &mallory_cluster).await
+            < (round + 1) * 10
+        {
+            assert!(Instant::now() < deadline, "Mallory's own warnings recorded");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        stop.cancel();
+    }
+    // And through EventBridge: Bob's instance is not hers; her own is accepted once per event.
+    let mut risk_client = RiskServiceClient::new(test.channel.clone());
+    let ingest = |id: String, instance: &'static str| {
+        let request = authed(
+            risk::IngestEventBridgeEventRequest {
+                event_json: event_bridge_warning(&id, instance),
+            },
+            &mallory.access_token,
+        );
+        let mut client = risk_client.clone();
+        async move { client.ingest_event_bridge_event(request).await }
+    };
+    for i in 0..10 {
+        let foreign = ingest(format!("evb-bob-{i}"), "i-0b0b0b0b0b0b0b0b0")
+            .await
+            .unwrap_err();
+        assert_eq!(foreign.code(), tonic::Code::NotFound, "{foreign}");
+        assert!(
+            ingest(format!("evb-own-{i}"), MALLORY_INSTANCE)
+                .await
+                .unwrap()
+                .into_inner()
+                .accepted
+        );
+    }
+    assert_eq!(
+        interruptions_recorded(&test, &bob, &bob_cluster).await,
+        0,
+        "nothing was recorded against Bob's nodes"
+    );
+
+    // The pool is flagged for everyone: new capacity avoids it.
+    assert_eq!(flagged(&test, &bob).await, [contested()]);
+    // But Bob's running nodes stay: no plan, no action, a while after the flood.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        plans(&test, &bob, &bob_cluster).await.is_empty(),
+        "Bob's plans are unchanged"
+    );
+    assert!(
+        bob_ran.0.lock().unwrap().is_empty(),
+        "nothing ran on Bob's cluster"
+    );
+    // And Mallory's 40 accepted warnings count as one tenant's few in the pool's score.
+    let score = risk_client
+        .get_risk_scores(authed(
+            risk::GetRiskScoresRequest {
+                pools: vec![contested()],
+            },
+            &bob,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .scores
+        .remove(0);
+    let recent = score
+        .components
+        .iter()
+        .find(|c| c.name.contains("last hours"))
+        .unwrap();
+    assert!(
+        recent.value <= 3.0,
+        "one tenant counts for at most 3: {score:?}"
+    );
+
+    // Carol, an independent tenant, sees the pool interrupted too: now the flag is corroborated
+    // and Bob's node in it is replaced before his own warning arrives.
+    let carols = register(&test, &carol).await;
+    let carol_cluster = carols.cluster.unwrap().id;
+    let (carol_notices, carol_stop) = start_agent(
+        &test,
+        &carols.agent_key,
+        Arc::new(Recorder::default()),
+        Cluster::new(one_node("carol-1", "i-0ccccccccccccccc1")),
+    );
+    wait_for_nodes(&test, &carol, &carol_cluster, 1).await;
+    carol_notices
+        .send(warning_about("carol-1", "i-0ccccccccccccccc1", "c-1"))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let response = loop {
+        if let Some(plan) = plans(&test, &bob, &bob_cluster).await.pop() {
+            break plan;
+        }
+        assert!(Instant::now() < deadline, "no pre-emptive plan for Bob");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        response
+            .steps
+            .iter()
+            .any(|s| s.kind() == pb::StepKind::Drain && s.node_name == "bob-0"),
+        "Bob's node in the pool is moved: {response:?}"
+    );
+    bob_stop.cancel();
+    carol_stop.cancel();
+    test.stop().await;
+}
