@@ -94,6 +94,24 @@ fn migrate_applies_the_migrations_and_lists_them() {
     assert!(data_dir.path().join("spot.db").exists());
 }
 
+#[cfg(unix)]
+#[test]
+fn a_new_data_dir_and_database_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let data_dir = parent.path().join("state");
+    let output = spot()
+        .args(["migrate", "--data-dir"])
+        .arg(&data_dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data_dir), 0o700, "the data dir");
+    assert_eq!(mode(&data_dir.join("spot.db")), 0o600, "the database");
+}
+
 #[test]
 fn sigterm_shuts_down_cleanly() {
     let data_dir = tempfile::tempdir().unwrap();

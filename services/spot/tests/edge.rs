@@ -37,6 +37,17 @@ async fn the_web_app_is_served_with_a_fallback_and_cache_headers_beside_grpc() {
     assert!(index.starts_with("http/1.1 200"), "{index}");
     assert!(index.contains("cache-control: no-cache"), "{index}");
     assert!(index.contains("<html>spot web app</html>"));
+    // What a security scanner expects of a page: no framing, no foreign scripts, no sniffing.
+    for header in [
+        "content-security-policy: default-src 'self'; script-src 'self';",
+        "frame-ancestors 'none'",
+        "x-frame-options: deny",
+        "x-content-type-options: nosniff",
+        "referrer-policy: no-referrer",
+        "strict-transport-security: max-age=31536000",
+    ] {
+        assert!(index.contains(header), "{header} in {index}");
+    }
 
     let route = get(&test, "/clusters/c-123").await;
     assert!(route.starts_with("http/1.1 200"), "{route}");

@@ -204,7 +204,8 @@ fn default_sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("spot.db").display())
 }
 
-/// Creates the data dir when missing and proves it is writable, so a bad dir is one clear error at start.
+/// Creates the data dir when missing (mode 0700: it holds the database, signing keys and the first
+/// admin's password) and proves it is writable, so a bad dir is one clear error at start.
 pub fn ensure_data_dir_writable(data_dir: &Path) -> Result<(), ConfigError> {
     let fail = |e: std::io::Error| {
         ConfigError::new(
@@ -212,7 +213,11 @@ pub fn ensure_data_dir_writable(data_dir: &Path) -> Result<(), ConfigError> {
             format!("`{}` is not writable: {e}", data_dir.display()),
         )
     };
-    std::fs::create_dir_all(data_dir).map_err(fail)?;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(data_dir).map_err(fail)?;
     let probe = data_dir.join(".write-probe");
     std::fs::write(&probe, b"ok").map_err(fail)?;
     std::fs::remove_file(&probe).map_err(fail)

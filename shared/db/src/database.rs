@@ -40,6 +40,7 @@ impl Database {
     }
 
     async fn connect_with_pool(url: &str, max_connections: u32) -> Result<Self, DbError> {
+        create_private_sqlite_file(url);
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .connect_timeout(Duration::from_secs(5))
@@ -145,4 +146,23 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// Creates a new SQLite database file readable by its owner only (SQLite gives its WAL and
+/// shared-memory files the same mode): it holds password hashes and key material. An existing
+/// file is left as the operator made it.
+fn create_private_sqlite_file(url: &str) {
+    let Some(path) = url
+        .strip_prefix("sqlite://")
+        .map(|rest| rest.split('?').next().unwrap_or(rest))
+        .filter(|path| !path.is_empty() && !path.starts_with(':'))
+    else {
+        return;
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    // Already there (or not creatable): sqlx opens it, or says why it cannot.
+    let _ = options.open(path);
 }
