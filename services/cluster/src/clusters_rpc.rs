@@ -2,7 +2,9 @@
 //! Nodes and pods as the agent reported them, its status, the event log, the actions and their
 //! live streams (fed from the bus, so every replica sees everything).
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+};
 use spot_access::AuditNote;
 use spot_cloud::Catalog;
 use spot_config::ServiceName;
@@ -81,6 +83,17 @@ impl ClusterApi {
         Catalog::embedded()
             .check_region(region)
             .map_err(|e| Status::invalid_argument(format!("invalid `region`: {e}")))?;
+        let limit = self.ctx.config.limits.clusters_per_tenant;
+        let registered = clusters::Entity::find()
+            .filter(clusters::Column::TenantId.eq(tenant_id))
+            .count(self.ctx.db.connection())
+            .await
+            .map_err(db_error)?;
+        if registered >= limit {
+            return Err(Status::resource_exhausted(format!(
+                "your tenant has {registered} clusters, the most it may have (limits.clusters_per_tenant = {limit}): remove one first"
+            )));
+        }
         let cluster = clusters::ActiveModel {
             id: Set(uuid::Uuid::now_v7().simple().to_string()),
             tenant_id: Set(tenant_id.to_owned()),

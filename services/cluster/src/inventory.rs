@@ -3,7 +3,8 @@
 
 use prost::Message;
 use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
 use spot_db::Database;
 use spot_proto::agent::v1::{Delta, Snapshot};
@@ -32,6 +33,31 @@ pub struct Applied {
 #[derive(Clone)]
 pub struct Inventory {
     db: Database,
+    quota: Quota,
+}
+
+/// The most nodes and pods one cluster's agent may report (`limits.nodes_per_cluster`,
+/// `limits.pods_per_cluster`): one tenant's agent cannot fill the platform's database.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
+    pub nodes: u64,
+    pub pods: u64,
+}
+
+impl Quota {
+    fn check(&self, kind: &str, count: u64) -> Result<(), Status> {
+        let (limit, setting) = match kind {
+            NODE => (self.nodes, "nodes_per_cluster"),
+            POD => (self.pods, "pods_per_cluster"),
+            _ => return Ok(()),
+        };
+        if count > limit {
+            return Err(Status::resource_exhausted(format!(
+                "the cluster would have {count} {kind}s; at most {limit} are allowed (limits.{setting}): nothing of this report was stored"
+            )));
+        }
+        Ok(())
+    }
 }
 
 pub fn pod_key(namespace: &str, name: &str) -> String {
@@ -122,12 +148,33 @@ fn upserts(
 }
 
 impl Inventory {
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    pub fn new(db: Database, quota: Quota) -> Self {
+        Self { db, quota }
+    }
+
+    /// Refuses (and so rolls back) a change that leaves the cluster over its quota.
+    async fn check_quota(
+        &self,
+        transaction: &sea_orm::DatabaseTransaction,
+        cluster_id: &str,
+    ) -> Result<(), Status> {
+        for kind in [NODE, POD] {
+            let count = cluster_objects::Entity::find()
+                .filter(cluster_objects::Column::ClusterId.eq(cluster_id))
+                .filter(cluster_objects::Column::Kind.eq(kind))
+                .count(transaction)
+                .await
+                .map_err(db_status)?;
+            self.quota.check(kind, count)?;
+        }
+        Ok(())
     }
 
     /// Replaces everything known about the cluster, in one transaction.
     pub async fn replace(&self, cluster_id: &str, snapshot: &Snapshot) -> Result<Applied, Status> {
+        // Counted before anything is written: a snapshot over the quota is refused whole.
+        self.quota.check(NODE, snapshot.nodes.len() as u64)?;
+        self.quota.check(POD, snapshot.pods.len() as u64)?;
         let (rows, applied) = upserts(
             (&snapshot.nodes, &snapshot.pods, &snapshot.pdbs),
             ["nodes", "pods", "pdbs"],
@@ -181,6 +228,9 @@ impl Inventory {
             }
         }
         insert(&transaction, cluster_id, rows).await?;
+        if !(delta.upserted_nodes.is_empty() && delta.upserted_pods.is_empty()) {
+            self.check_quota(&transaction, cluster_id).await?;
+        }
         transaction.commit().await.map_err(db_status)?;
         Ok(applied)
     }

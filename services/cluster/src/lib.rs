@@ -24,6 +24,7 @@ mod outbox;
 mod policies;
 mod presence;
 mod prices;
+mod retention;
 mod session;
 
 use std::sync::Arc;
@@ -73,7 +74,13 @@ pub fn register(
         connector,
         hub: hub::AgentHub::new(ctx.bus.clone()),
         outbox: outbox::Outbox::new(ctx.db.clone(), ctx.bus.clone()),
-        inventory: inventory::Inventory::new(ctx.db.clone()),
+        inventory: inventory::Inventory::new(
+            ctx.db.clone(),
+            inventory::Quota {
+                nodes: ctx.config.limits.nodes_per_cluster,
+                pods: ctx.config.limits.pods_per_cluster,
+            },
+        ),
         events: events::ClusterEvents::new(ctx.db.clone(), ctx.bus.clone()),
         presence: presence::PresenceBoard::new(ctx.bus.clone()),
     };
@@ -82,6 +89,10 @@ pub fn register(
             .clone()
             .run(api.outbox.clone(), ctx.shutdown.clone()),
     );
+    let (db, limits) = (ctx.db.clone(), ctx.config.limits.clone());
+    spot_kit::singleton(ctx, "cluster.retention", move |lost| {
+        retention::run(db.clone(), limits.clone(), lost)
+    });
     registry
         .add(ClusterServiceServer::new(api.clone()))
         .add(

@@ -881,3 +881,89 @@ async fn a_tenants_notice_allowance_holds_across_reconnects_and_the_session_live
     assert_eq!(marker.action_id, "marker", "accepted: {marker:?}");
     test.stop().await;
 }
+
+#[tokio::test]
+async fn quotas_refuse_a_cluster_too_many_and_reports_over_the_node_limit_store_nothing() {
+    let test = TestServer::start(&[
+        ("SPOT_LIMIT_CLUSTERS_PER_TENANT", "1"),
+        ("SPOT_LIMIT_NODES_PER_CLUSTER", "2"),
+    ])
+    .await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test.channel, &owner, "shop").await;
+    let mut clusters = ClusterServiceClient::new(test.channel.clone());
+    let second = clusters
+        .register_cluster(authed(
+            pb::RegisterClusterRequest {
+                name: "second".into(),
+                region: "us-east-1".into(),
+                aws_account_id: String::new(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(second.code(), tonic::Code::ResourceExhausted, "{second}");
+    assert!(
+        second.message().contains("limits.clusters_per_tenant"),
+        "{second}"
+    );
+
+    let node_names = |clusters: ClusterServiceClient<tonic::transport::Channel>| {
+        let (owner, cluster_id) = (owner.clone(), registered.cluster.id.clone());
+        async move {
+            let mut clusters = clusters;
+            let nodes = clusters
+                .list_nodes(authed(
+                    pb::ListNodesRequest {
+                        cluster_id,
+                        page: None,
+                    },
+                    &owner,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .nodes;
+            nodes.into_iter().map(|n| n.name).collect::<Vec<_>>()
+        }
+    };
+    // A snapshot over the node quota is refused whole; the stream lives on.
+    let (sender, mut responses) = reporting_session(
+        &test,
+        &registered.agent_key,
+        vec![
+            node("a", "m5.large"),
+            node("b", "m5.large"),
+            node("c", "m5.large"),
+        ],
+    )
+    .await;
+    let refused = next_notice_only(&mut responses).await;
+    assert_eq!(refused.code, "ResourceExhausted", "{refused:?}");
+    assert!(
+        refused.message.contains("limits.nodes_per_cluster"),
+        "{refused:?}"
+    );
+    assert!(node_names(clusters.clone()).await.is_empty());
+    // Within it, stored; a delta that would go over it is refused and changes nothing.
+    sender
+        .send(message(session_request::Message::Snapshot(Snapshot {
+            nodes: vec![node("a", "m5.large"), node("b", "m5.large")],
+            pods: vec![],
+            pdbs: vec![],
+        })))
+        .await
+        .unwrap();
+    sender
+        .send(message(session_request::Message::Delta(Delta {
+            upserted_nodes: vec![node("c", "m5.large")],
+            ..Default::default()
+        })))
+        .await
+        .unwrap();
+    let refused = next_notice_only(&mut responses).await;
+    assert_eq!(refused.code, "ResourceExhausted", "{refused:?}");
+    assert_eq!(node_names(clusters.clone()).await, ["a", "b"]);
+    test.stop().await;
+}

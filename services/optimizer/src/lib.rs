@@ -15,6 +15,7 @@ mod entity;
 mod policy;
 mod problem;
 mod recommend;
+mod retention;
 mod rpc;
 mod sampler;
 mod store;
@@ -55,6 +56,10 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
     let autopilot = api.clone();
     singleton(ctx, "optimizer.autopilot", move |lost| {
         autopilot.clone().run_autopilot(lost)
+    });
+    let (db, limits) = (ctx.db.clone(), ctx.config.limits.clone());
+    singleton(ctx, "optimizer.retention", move |lost| {
+        retention::run(db.clone(), limits.clone(), lost)
     });
     registry
         .add(OptimizerServiceServer::new(api.clone()))

@@ -32,6 +32,8 @@ pub struct ConfigLayer {
     pub price_sample_seconds: Option<u64>,
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
+    /// Overrides of [`crate::Limits`], by name.
+    pub limits: BTreeMap<String, u64>,
 }
 
 /// The file format: the same names as the settings, unknown keys refused.
@@ -61,6 +63,8 @@ pub(crate) struct ConfigFile {
     price_sample_seconds: Option<u64>,
     admin_email: Option<String>,
     admin_password: Option<String>,
+    #[serde(default)]
+    limits: BTreeMap<String, u64>,
 }
 
 impl From<&Config> for ConfigFile {
@@ -100,6 +104,7 @@ impl From<&Config> for ConfigFile {
                 .admin_password
                 .as_ref()
                 .map(|_| "REDACTED".to_owned()),
+            limits: config.limits.by_name(),
         }
     }
 }
@@ -171,6 +176,7 @@ impl ConfigLayer {
             admin_password
         );
         self.service_urls.extend(over.service_urls);
+        self.limits.extend(over.limits);
     }
 
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
@@ -203,6 +209,7 @@ impl ConfigLayer {
             price_sample_seconds: file.price_sample_seconds,
             admin_email: file.admin_email,
             admin_password: file.admin_password,
+            limits: file.limits,
         })
     }
 
@@ -212,6 +219,13 @@ impl ConfigLayer {
         for (key, value) in env.iter().filter(|(k, _)| k.starts_with("SPOT_")) {
             if let Some(service) = service_of_url_var(key) {
                 layer.service_urls.insert(service, value.clone());
+                continue;
+            }
+            if let Some(limit) = crate::limits::limit_of_env_var(key) {
+                let number = u64::from_str(value).map_err(|_| {
+                    ConfigError::new(key, format!("`{value}` is not a whole number"))
+                })?;
+                layer.limits.insert(limit, number);
                 continue;
             }
             if !ENV_SETTINGS.contains(&key.as_str()) {

@@ -2,6 +2,7 @@
 //! -> flags, then validated. The loader takes the environment as an argument so tests pass their own.
 
 mod layers;
+mod limits;
 mod service;
 mod validate;
 
@@ -13,6 +14,7 @@ use serde::Serialize;
 use url::Url;
 
 pub use layers::ConfigLayer;
+pub use limits::{LIMITS, Limit, Limits};
 pub use service::{ServiceName, parse_service_list};
 
 /// A setting that failed to load or validate. The message names the setting and the problem, on one line.
@@ -94,6 +96,8 @@ pub struct Config {
     pub admin_email: Option<String>,
     #[serde(skip)]
     pub admin_password: Option<String>,
+    /// Quotas and retention.
+    pub limits: Limits,
 }
 
 impl Config {
@@ -166,6 +170,7 @@ impl Config {
             price_sample_seconds: layer.price_sample_seconds.unwrap_or(300),
             admin_email: layer.admin_email,
             admin_password: layer.admin_password,
+            limits: Limits::from_overrides(&layer.limits)?,
         };
         config.validate()?;
         Ok(config)

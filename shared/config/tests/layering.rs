@@ -237,3 +237,38 @@ fn admin_email_and_password_come_together_and_are_never_dumped() {
     .unwrap();
     assert!(!config.to_toml().contains("Correct-Horse-9"));
 }
+
+#[test]
+fn limits_come_from_the_files_table_and_spot_limit_variables() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        file,
+        "[limits]\nclusters_per_tenant = 7\nkeep_plans_days = 10"
+    )
+    .unwrap();
+    let config = Config::load(
+        Some(file.path()),
+        &env(&[("SPOT_LIMIT_KEEP_PLANS_DAYS", "3")]),
+        ConfigLayer::default(),
+    )
+    .unwrap();
+    assert_eq!(config.limits.clusters_per_tenant, 7, "from the file");
+    assert_eq!(config.limits.keep_plans_days, 3, "env beats file");
+    assert_eq!(config.limits.nodes_per_cluster, 5_000, "the default");
+    assert!(
+        config.to_toml().contains("[limits]"),
+        "{}",
+        config.to_toml()
+    );
+    let typo = load(&[("SPOT_LIMIT_CLUSTERS", "3")], ConfigLayer::default()).unwrap_err();
+    assert_eq!(
+        typo.to_string(),
+        "config `limits.clusters`: unknown limit (see the limits table in README.md)"
+    );
+    let word = load(
+        &[("SPOT_LIMIT_KEEP_PLANS_DAYS", "ten")],
+        ConfigLayer::default(),
+    )
+    .unwrap_err();
+    assert_eq!(word.setting, "SPOT_LIMIT_KEEP_PLANS_DAYS");
+}

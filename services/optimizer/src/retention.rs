@@ -1,0 +1,114 @@
+//! Retention: plans and cost samples older than the operator's limits (`limits.keep_plans_days`,
+//! `limits.keep_cost_samples_days`) are deleted every hour by one replica, so the tables stay
+//! bounded. A plan still applying is kept whatever its age.
+
+use std::time::Duration;
+
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use spot_bus::CancellationToken;
+use spot_config::Limits;
+use spot_db::Database;
+use spot_proto::optimizer::v1::PlanState;
+
+use crate::entity::{cost_samples, plans};
+
+const DAY_MILLIS: i64 = 24 * 3_600 * 1_000;
+const EVERY: Duration = Duration::from_secs(3_600);
+
+/// What one sweep deleted.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub plans: u64,
+    pub cost_samples: u64,
+}
+
+/// Deletes what the limits no longer keep at `now_millis`.
+pub async fn sweep(db: &Database, limits: &Limits, now_millis: i64) -> Result<Swept, DbErr> {
+    let days = |n: u64| i64::try_from(n).unwrap_or(i64::MAX / DAY_MILLIS) * DAY_MILLIS;
+    let plans = plans::Entity::delete_many()
+        .filter(plans::Column::UpdatedAt.lt(now_millis - days(limits.keep_plans_days)))
+        .filter(plans::Column::State.ne(PlanState::Applying.as_str_name()))
+        .exec(db.connection())
+        .await?
+        .rows_affected;
+    let cost_samples = cost_samples::Entity::delete_many()
+        .filter(cost_samples::Column::At.lt(now_millis - days(limits.keep_cost_samples_days)))
+        .exec(db.connection())
+        .await?
+        .rows_affected;
+    Ok(Swept {
+        plans,
+        cost_samples,
+    })
+}
+
+/// Sweeps every hour until the lease is lost.
+pub async fn run(db: Database, limits: Limits, lost: CancellationToken) {
+    let mut every = tokio::time::interval(EVERY);
+    loop {
+        tokio::select! {
+            () = lost.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        match sweep(&db, &limits, chrono::Utc::now().timestamp_millis()).await {
+            Ok(swept) if swept != Swept::default() => {
+                tracing::info!(
+                    plans = swept.plans,
+                    cost_samples = swept.cost_samples,
+                    "old optimizer records deleted"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "old optimizer records not deleted"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ActiveModelTrait, Set};
+
+    use super::*;
+
+    async fn plan(db: &Database, id: &str, state: PlanState, updated_at: i64) {
+        plans::ActiveModel {
+            id: Set(id.to_owned()),
+            tenant_id: Set("t1".into()),
+            cluster_id: Set("c1".into()),
+            state: Set(state.as_str_name().to_owned()),
+            data: Set(Vec::new()),
+            created_at: Set(updated_at),
+            updated_at: Set(updated_at),
+        }
+        .insert(db.connection())
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn old_finished_plans_go_and_a_running_one_stays() {
+        let db = spot_db::testing::sqlite_in_memory().await;
+        let limits = Limits::default();
+        let now = 1_000 * DAY_MILLIS;
+        plan(&db, "old-done", PlanState::Succeeded, now - 91 * DAY_MILLIS).await;
+        plan(
+            &db,
+            "old-running",
+            PlanState::Applying,
+            now - 91 * DAY_MILLIS,
+        )
+        .await;
+        plan(&db, "new", PlanState::Recommended, now - DAY_MILLIS).await;
+        let swept = sweep(&db, &limits, now).await.unwrap();
+        assert_eq!(swept.plans, 1);
+        let mut left: Vec<String> = plans::Entity::find()
+            .all(db.connection())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        left.sort();
+        assert_eq!(left, ["new", "old-running"]);
+    }
+}

@@ -1,0 +1,177 @@
+//! Quotas and retention: whole numbers, each with a default and a range, set in the file's
+//! `[limits]` table (`clusters_per_tenant = 100`) or by `SPOT_LIMIT_<NAME>`
+//! (`SPOT_LIMIT_CLUSTERS_PER_TENANT=100`). One table ([`LIMITS`]) declares them all, so a new limit
+//! is one line here and one field of [`Limits`].
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::ConfigError;
+
+/// One limit as an operator sets it.
+pub struct Limit {
+    pub name: &'static str,
+    pub default: u64,
+    pub min: u64,
+    pub max: u64,
+    pub meaning: &'static str,
+}
+
+/// Every limit, in the order the README lists them.
+pub const LIMITS: &[Limit] = &[
+    Limit {
+        name: "clusters_per_tenant",
+        default: 100,
+        min: 1,
+        max: 100_000,
+        meaning: "clusters a tenant may register or adopt",
+    },
+    Limit {
+        name: "nodes_per_cluster",
+        default: 5_000,
+        min: 1,
+        max: 100_000,
+        meaning: "nodes an agent may report for one cluster (Kubernetes' own tested limit)",
+    },
+    Limit {
+        name: "pods_per_cluster",
+        default: 150_000,
+        min: 1,
+        max: 1_000_000,
+        meaning: "pods an agent may report for one cluster (Kubernetes' own tested limit)",
+    },
+    Limit {
+        name: "keep_cluster_events_days",
+        default: 30,
+        min: 1,
+        max: 3_650,
+        meaning: "days a cluster's events are kept",
+    },
+    Limit {
+        name: "keep_finished_actions_days",
+        default: 30,
+        min: 1,
+        max: 3_650,
+        meaning: "days a finished agent action is kept (pending ones are kept until they end)",
+    },
+    Limit {
+        name: "keep_plans_days",
+        default: 90,
+        min: 1,
+        max: 3_650,
+        meaning: "days a finished or recommended plan is kept (a running one is kept)",
+    },
+    Limit {
+        name: "keep_cost_samples_days",
+        default: 400,
+        min: 1,
+        max: 3_650,
+        meaning: "days cost samples are kept (dashboards and savings reports read them)",
+    },
+];
+
+/// The limits in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    pub clusters_per_tenant: u64,
+    pub nodes_per_cluster: u64,
+    pub pods_per_cluster: u64,
+    pub keep_cluster_events_days: u64,
+    pub keep_finished_actions_days: u64,
+    pub keep_plans_days: u64,
+    pub keep_cost_samples_days: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::from_overrides(&BTreeMap::new())
+            .unwrap_or_else(|_| unreachable!("defaults are in range"))
+    }
+}
+
+impl Limits {
+    /// The defaults with `overrides` applied; an unknown name or a value out of range is an error
+    /// naming `limits.<name>`.
+    pub fn from_overrides(overrides: &BTreeMap<String, u64>) -> Result<Self, ConfigError> {
+        if let Some(unknown) = overrides
+            .keys()
+            .find(|name| !LIMITS.iter().any(|limit| limit.name == name.as_str()))
+        {
+            return Err(ConfigError::new(
+                format!("limits.{unknown}"),
+                "unknown limit (see the limits table in README.md)",
+            ));
+        }
+        let value = |name: &str| -> Result<u64, ConfigError> {
+            let limit = LIMITS
+                .iter()
+                .find(|limit| limit.name == name)
+                .unwrap_or_else(|| unreachable!("every field is in LIMITS"));
+            let value = overrides.get(name).copied().unwrap_or(limit.default);
+            if !(limit.min..=limit.max).contains(&value) {
+                return Err(ConfigError::new(
+                    format!("limits.{name}"),
+                    format!("{value} is not between {} and {}", limit.min, limit.max),
+                ));
+            }
+            Ok(value)
+        };
+        Ok(Self {
+            clusters_per_tenant: value("clusters_per_tenant")?,
+            nodes_per_cluster: value("nodes_per_cluster")?,
+            pods_per_cluster: value("pods_per_cluster")?,
+            keep_cluster_events_days: value("keep_cluster_events_days")?,
+            keep_finished_actions_days: value("keep_finished_actions_days")?,
+            keep_plans_days: value("keep_plans_days")?,
+            keep_cost_samples_days: value("keep_cost_samples_days")?,
+        })
+    }
+
+    /// Every limit by name, as the file's `[limits]` table shows them.
+    pub fn by_name(&self) -> BTreeMap<String, u64> {
+        let values = [
+            self.clusters_per_tenant,
+            self.nodes_per_cluster,
+            self.pods_per_cluster,
+            self.keep_cluster_events_days,
+            self.keep_finished_actions_days,
+            self.keep_plans_days,
+            self.keep_cost_samples_days,
+        ];
+        LIMITS
+            .iter()
+            .zip(values)
+            .map(|(limit, value)| (limit.name.to_owned(), value))
+            .collect()
+    }
+}
+
+/// The limit a `SPOT_LIMIT_<NAME>` variable sets, if the variable has that shape.
+pub(crate) fn limit_of_env_var(key: &str) -> Option<String> {
+    key.strip_prefix("SPOT_LIMIT_")
+        .map(str::to_ascii_lowercase)
+        .filter(|name| !name.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_overrides_and_bad_limits_are_named() {
+        let defaults = Limits::default();
+        assert_eq!(defaults.clusters_per_tenant, 100);
+        assert_eq!(defaults.by_name().len(), LIMITS.len());
+        let set =
+            Limits::from_overrides(&BTreeMap::from([("keep_plans_days".to_owned(), 7)])).unwrap();
+        assert_eq!(set.keep_plans_days, 7);
+        let unknown =
+            Limits::from_overrides(&BTreeMap::from([("clusters".to_owned(), 7)])).unwrap_err();
+        assert_eq!(unknown.setting, "limits.clusters");
+        let zero = Limits::from_overrides(&BTreeMap::from([("nodes_per_cluster".to_owned(), 0)]))
+            .unwrap_err();
+        assert_eq!(zero.setting, "limits.nodes_per_cluster");
+        assert!(zero.problem.contains("between 1 and"), "{zero}");
+    }
+}
