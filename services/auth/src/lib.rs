@@ -49,7 +49,7 @@ pub async fn register(
     ctx: &ServiceContext,
     registry: &mut ServiceRegistry,
 ) -> Result<(), AuthError> {
-    let keys = signing::SigningKeys::load(ctx.db.clone()).await?;
+    let keys = signing::SigningKeys::load(ctx.db.clone(), ctx.master_key.clone()).await?;
     let decoy_hash = tokio::task::spawn_blocking(passwords::decoy_hash)
         .await
         .map_err(|e| AuthError::Internal(e.to_string()))?;

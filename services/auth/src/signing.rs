@@ -1,5 +1,8 @@
 //! The EdDSA keys access tokens are signed with, their rotation and the JWKS.
 //!
+//! Private keys are stored sealed with the master key (`spot_kit::sealing`); a key stored in the
+//! clear by an older version is sealed in place at start.
+//!
 //! The newest key signs. After a rotation the previous keys stay in the JWKS until every token they
 //! signed has expired, so a rotation logs nobody out.
 
@@ -13,6 +16,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use spot_access::AccessClaims;
 use spot_db::Database;
+use spot_kit::sealing::{SharedKey, is_sealed};
 
 use crate::entity::signing_keys;
 use crate::error::{AuthError, AuthResult};
@@ -36,16 +40,19 @@ struct ActiveKey {
 #[derive(Clone)]
 pub struct SigningKeys {
     db: Database,
+    master_key: SharedKey,
     active: Arc<RwLock<Option<Arc<ActiveKey>>>>,
 }
 
 impl SigningKeys {
     /// Loads the newest key, creating the first one on a new database.
-    pub async fn load(db: Database) -> AuthResult<Self> {
+    pub async fn load(db: Database, master_key: SharedKey) -> AuthResult<Self> {
         let keys = Self {
             db,
+            master_key,
             active: Arc::default(),
         };
+        keys.seal_clear_keys().await?;
         if keys.newest().await?.is_none() {
             keys.create().await?;
         }
@@ -112,8 +119,9 @@ impl SigningKeys {
             .newest()
             .await?
             .ok_or_else(|| AuthError::Internal("no signing key".into()))?;
-        let der = STANDARD
-            .decode(&row.private_key)
+        let der = self
+            .master_key
+            .open(&row.private_key)
             .map_err(|e| AuthError::Internal(format!("signing key {}: {e}", row.key_id)))?;
         let active = Arc::new(ActiveKey {
             key_id: row.key_id,
@@ -122,6 +130,25 @@ impl SigningKeys {
         });
         *self.active.write().unwrap_or_else(|p| p.into_inner()) = Some(active.clone());
         Ok(active)
+    }
+
+    /// Seals the private keys an older version stored in the clear (base64 of the DER).
+    async fn seal_clear_keys(&self) -> AuthResult<()> {
+        for row in signing_keys::Entity::find()
+            .all(self.db.connection())
+            .await?
+        {
+            if is_sealed(&row.private_key) {
+                continue;
+            }
+            let der = STANDARD
+                .decode(&row.private_key)
+                .map_err(|e| AuthError::Internal(format!("signing key {}: {e}", row.key_id)))?;
+            let mut row: signing_keys::ActiveModel = row.into();
+            row.private_key = Set(self.master_key.seal(&der));
+            row.update(self.db.connection()).await?;
+        }
+        Ok(())
     }
 
     async fn newest(&self) -> AuthResult<Option<signing_keys::Model>> {
@@ -146,7 +173,7 @@ impl SigningKeys {
             serde_json::to_string(&jwk).map_err(|e| AuthError::Internal(format!("jwk: {e}")))?;
         signing_keys::ActiveModel {
             key_id: Set(key_id.clone()),
-            private_key: Set(STANDARD.encode(&der)),
+            private_key: Set(self.master_key.seal(&der)),
             public_jwk: Set(public_jwk),
             created_at: Set(now_millis()),
             retired_at: Set(None),

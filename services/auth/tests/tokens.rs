@@ -8,7 +8,8 @@ use spot_access::{AccessClaims, Role};
 use spot_proto::auth::v1 as pb;
 use spot_testkit::{TestServer, authed};
 
-/// The server's active signing key, read from its database as an attacker with a DB dump could.
+/// The server's active signing key, read from its database and opened with the master key, as
+/// only someone holding both could: a database dump alone holds it sealed.
 async fn server_key(test: &TestServer) -> (String, EncodingKey) {
     let db = spot_db::Database::connect(&test.database_url)
         .await
@@ -24,9 +25,22 @@ async fn server_key(test: &TestServer) -> (String, EncodingKey) {
         .unwrap()
         .unwrap();
     let kid: String = row.try_get("", "key_id").unwrap();
-    let der = STANDARD
-        .decode(row.try_get::<String>("", "private_key").unwrap())
+    let stored: String = row.try_get("", "private_key").unwrap();
+    assert!(
+        spot_kit::sealing::is_sealed(&stored),
+        "sealed at rest: {stored}"
+    );
+    assert!(STANDARD.decode(&stored).is_err(), "not the plain key");
+    let master_key = STANDARD
+        .decode(spot_testkit::TEST_MASTER_KEY)
+        .unwrap()
+        .try_into()
         .unwrap();
+    let der = spot_kit::sealing::KeyEncryptionKey::open(
+        &spot_kit::sealing::LocalKey::from_bytes(&master_key),
+        &stored,
+    )
+    .unwrap();
     (kid, EncodingKey::from_ed_der(&der))
 }
 

@@ -75,6 +75,7 @@ pub async fn start_in(
     world: Arc<SimulatedCloud>,
 ) -> Result<RunningServer, StartError> {
     ensure_data_dir_writable(&config.data_dir)?;
+    let master_key = spot_kit::sealing::master_key(&config).map_err(StartError::Config)?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -106,6 +107,7 @@ pub async fn start_in(
         bus,
         clients,
         shutdown: shutdown.clone(),
+        master_key,
     };
 
     let mut registry = ServiceRegistry::new();

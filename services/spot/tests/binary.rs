@@ -28,7 +28,7 @@ fn one_line_error(args: &[&str], env: &[(&str, &str)]) -> String {
 #[test]
 fn bad_configuration_is_one_clear_line() {
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case; 5] = [
+    let cases: [Case; 7] = [
         (
             &["serve"],
             &[("SPOT_LISTN", "x")],
@@ -51,8 +51,24 @@ fn bad_configuration_is_one_clear_line() {
         ),
         (
             &["serve"],
-            &[("SPOT_DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")],
+            &[
+                ("SPOT_DATABASE_URL", "postgres://postgres@127.0.0.1:1/none"),
+                (
+                    "SPOT_MASTER_KEY",
+                    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+                ),
+            ],
             "database_url: cannot connect",
+        ),
+        (
+            &["serve"],
+            &[("SPOT_DATABASE_URL", "postgres://postgres@127.0.0.1:1/none")],
+            "config `master_key`: required with PostgreSQL",
+        ),
+        (
+            &["serve"],
+            &[("SPOT_MASTER_KEY", "too-short")],
+            "config `master_key`: must be 32 random bytes in base64",
         ),
     ];
     for (args, env, expected) in cases {
@@ -217,6 +233,12 @@ fn first_start_prints_a_random_admin_login_once() {
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     assert!(std::fs::read_to_string(&file).unwrap().contains(&password));
+    // The embedded default made its master key, readable by its owner only.
+    let key = first_dir.path().join("master.key");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 
     let again = start(first_dir.path());
     assert_eq!(

@@ -27,6 +27,7 @@ async fn two_processes_split_the_services_and_call_each_other_over_grpc() {
             "a-test-secret-of-at-least-32-characters",
         ),
         ("SPOT_BUS_NAMESPACE", namespace.as_str()),
+        ("SPOT_MASTER_KEY", spot_testkit::TEST_MASTER_KEY),
     ];
 
     let others_listen = format!("127.0.0.1:{others_port}");

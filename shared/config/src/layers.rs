@@ -34,6 +34,8 @@ pub struct ConfigLayer {
     pub admin_password: Option<String>,
     /// Overrides of [`crate::Limits`], by name.
     pub limits: BTreeMap<String, u64>,
+    pub master_key: Option<String>,
+    pub master_key_file: Option<PathBuf>,
 }
 
 /// The file format: the same names as the settings, unknown keys refused.
@@ -65,6 +67,8 @@ pub(crate) struct ConfigFile {
     admin_password: Option<String>,
     #[serde(default)]
     limits: BTreeMap<String, u64>,
+    master_key: Option<String>,
+    master_key_file: Option<PathBuf>,
 }
 
 impl From<&Config> for ConfigFile {
@@ -105,6 +109,8 @@ impl From<&Config> for ConfigFile {
                 .as_ref()
                 .map(|_| "REDACTED".to_owned()),
             limits: config.limits.by_name(),
+            master_key: config.master_key.as_ref().map(|_| "REDACTED".to_owned()),
+            master_key_file: config.master_key_file.clone(),
         }
     }
 }
@@ -144,6 +150,8 @@ const ENV_SETTINGS: &[&str] = &[
     "SPOT_PRICE_SAMPLE_SECONDS",
     "SPOT_ADMIN_EMAIL",
     "SPOT_ADMIN_PASSWORD",
+    "SPOT_MASTER_KEY",
+    "SPOT_MASTER_KEY_FILE",
 ];
 
 impl ConfigLayer {
@@ -173,7 +181,9 @@ impl ConfigLayer {
             lab_interval_seconds,
             price_sample_seconds,
             admin_email,
-            admin_password
+            admin_password,
+            master_key,
+            master_key_file
         );
         self.service_urls.extend(over.service_urls);
         self.limits.extend(over.limits);
@@ -210,6 +220,8 @@ impl ConfigLayer {
             admin_email: file.admin_email,
             admin_password: file.admin_password,
             limits: file.limits,
+            master_key: file.master_key,
+            master_key_file: file.master_key_file,
         })
     }
 
@@ -258,6 +270,11 @@ impl ConfigLayer {
                 }
                 "SPOT_ADMIN_EMAIL" => layer.admin_email = Some(value),
                 "SPOT_ADMIN_PASSWORD" => layer.admin_password = Some(value),
+                "SPOT_MASTER_KEY" => layer.master_key = Some(value).filter(|v| !v.is_empty()),
+                "SPOT_MASTER_KEY_FILE" => {
+                    layer.master_key_file =
+                        Some(PathBuf::from(value)).filter(|p| !p.as_os_str().is_empty())
+                }
                 "SPOT_CORS_ORIGINS" => {
                     layer.cors_origins = Some(
                         value

@@ -98,6 +98,11 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// Quotas and retention.
     pub limits: Limits,
+    /// The key-encryption key secrets in the database are sealed with (base64 of 32 bytes).
+    #[serde(skip)]
+    pub master_key: Option<String>,
+    /// A file holding the master key instead (a mounted Kubernetes Secret, say).
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -171,6 +176,8 @@ impl Config {
             admin_email: layer.admin_email,
             admin_password: layer.admin_password,
             limits: Limits::from_overrides(&layer.limits)?,
+            master_key: layer.master_key,
+            master_key_file: layer.master_key_file,
         };
         config.validate()?;
         Ok(config)

@@ -17,4 +17,6 @@ pub struct ServiceContext {
     pub clients: ServiceClients,
     /// Cancelled when the process begins to shut down; long-lived streams end when it fires.
     pub shutdown: CancellationToken,
+    /// Seals the secrets services keep in the database (see [`crate::sealing`]).
+    pub master_key: crate::sealing::SharedKey,
 }

@@ -10,6 +10,7 @@ pub mod page;
 pub mod policy_terms;
 mod registry;
 pub mod risk_flags;
+pub mod sealing;
 mod singleton;
 pub mod topics;
 

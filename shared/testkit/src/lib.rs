@@ -62,6 +62,9 @@ pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
     request
 }
 
+/// The master key test servers seal their secrets with (base64 of 32 bytes).
+pub const TEST_MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
 /// A signed-up tenant owner.
 pub struct TestUser {
     pub user: pb::User,
@@ -95,6 +98,9 @@ impl TestServer {
                 format!("test-{}", uuid::Uuid::new_v4().simple()),
             ),
         ]);
+        // One master key for every test server, so servers sharing a database (restarts,
+        // replicas) open each other's sealed secrets, as a deployment's replicas do.
+        vars.insert("SPOT_MASTER_KEY".to_owned(), TEST_MASTER_KEY.to_owned());
         let admin_email = format!("admin-{}@test.local", uuid::Uuid::new_v4().simple());
         let admin_password = strong_password();
         vars.insert("SPOT_ADMIN_EMAIL".to_owned(), admin_email.clone());
