@@ -16,6 +16,8 @@ fn one_line_error(args: &[&str], env: &[(&str, &str)]) -> String {
     let output = spot()
         .args(args)
         .env("SPOT_DATA_DIR", data_dir.path())
+        // Any free port: a platform already running on the default one changes nothing here.
+        .env("SPOT_LISTEN", "127.0.0.1:0")
         .envs(env.iter().copied())
         .output()
         .unwrap();
