@@ -310,13 +310,10 @@ impl AccountService for ClusterApi {
                 .spot_prices(region)
                 .await
                 .map(|prices| {
-                    prices
-                        .into_iter()
-                        .map(|p| (p.pool, p.usd_per_hour))
-                        .collect()
+                    crate::prices::sane(prices.into_iter().map(|p| (p.pool, p.usd_per_hour)))
                 })
                 .unwrap_or_default();
-            found.extend(summarize(&instances, &prices));
+            found.extend(summarize(&instances, &prices.by_pool));
         }
         let db = self.ctx.db.connection();
         let now = now_millis();

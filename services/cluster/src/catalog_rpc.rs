@@ -157,13 +157,16 @@ impl CatalogService for ClusterApi {
                     available: offered,
                 });
             }
-            let spot = live.get(&pool).map(|price| (*price, false)).or_else(|| {
-                catalog
-                    .estimated_spot_price(&request.region, &instance_type.name)
-                    .ok()
-                    .flatten()
-                    .map(|price| (price, true))
-            });
+            let spot = live
+                .get(&pool)
+                .map(|price| (*price, live.distrusted.contains(&pool)))
+                .or_else(|| {
+                    catalog
+                        .estimated_spot_price(&request.region, &instance_type.name)
+                        .ok()
+                        .flatten()
+                        .map(|price| (price, true))
+                });
             if let Some((usd_per_hour, estimated)) = spot {
                 prices.push(pb::PoolPrice {
                     pool: Some(proto_pool),

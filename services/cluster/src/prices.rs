@@ -1,20 +1,74 @@
 //! Spot prices per pool, cached per price source and region and refreshed after a minute. The
 //! source is the simulated cloud in the embedded default, or a tenant's linked account on AWS.
+//!
+//! A live price outside a sane band is not believed: above the on-demand price (AWS never charges
+//! more for spot), or under a quarter of the advisor's estimate (a placeholder such as moto's
+//! $0.00001, which would make the optimizer pick the largest type there is). Such a pool is
+//! priced at the advisor's estimate instead and listed as distrusted, so the catalog says so.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use spot_cloud::{CloudError, CloudProvider, Pool, RoleArn};
+use spot_cloud::{Catalog, CloudError, CloudProvider, Pool, RoleArn};
 use tonic::Status;
 
 use crate::connector::CloudConnector;
 use crate::entity::aws_accounts;
 
 const FRESH_FOR: Duration = Duration::from_secs(60);
+/// A live price under this share of the advisor's estimate is taken for a placeholder.
+const LOWEST_SHARE_OF_ESTIMATE: f64 = 0.25;
 
-pub type RegionPrices = Arc<BTreeMap<Pool, f64>>;
+/// A region's spot prices: live, except the distrusted pools, which carry the estimate.
+#[derive(Debug, Default, PartialEq)]
+pub struct LivePrices {
+    pub by_pool: BTreeMap<Pool, f64>,
+    /// Pools whose live price was out of band (their price here is the advisor's estimate).
+    pub distrusted: BTreeSet<Pool>,
+}
+
+impl std::ops::Deref for LivePrices {
+    type Target = BTreeMap<Pool, f64>;
+    fn deref(&self) -> &Self::Target {
+        &self.by_pool
+    }
+}
+
+pub type RegionPrices = Arc<LivePrices>;
+
+/// Applies the sane band (see the module header) to a source's prices.
+pub fn sane(prices: impl IntoIterator<Item = (Pool, f64)>) -> LivePrices {
+    let catalog = Catalog::embedded();
+    let mut live = LivePrices::default();
+    for (pool, price) in prices {
+        let on_demand = catalog.on_demand_price(&pool.instance_type).ok().flatten();
+        let estimate = catalog
+            .estimated_spot_price(&pool.region, &pool.instance_type)
+            .ok()
+            .flatten();
+        let above_on_demand = on_demand.is_some_and(|od| price > od);
+        let far_below = estimate.is_some_and(|e| price < e * LOWEST_SHARE_OF_ESTIMATE);
+        match estimate {
+            Some(estimate) if above_on_demand || far_below => {
+                live.by_pool.insert(pool.clone(), estimate);
+                live.distrusted.insert(pool);
+            }
+            _ => {
+                live.by_pool.insert(pool, price);
+            }
+        }
+    }
+    if let Some(example) = live.distrusted.first() {
+        tracing::warn!(
+            distrusted = live.distrusted.len(),
+            example = %format!("{} in {}", example.instance_type, example.zone),
+            "live spot prices out of band: the advisor's estimate is used for them"
+        );
+    }
+    live
+}
 
 /// (price source, region) -> when fetched, the source's clock then, and the prices.
 type Cached = HashMap<(String, String), (Instant, Option<i64>, RegionPrices)>;
@@ -45,14 +99,13 @@ impl SpotPriceCache {
                 return Ok(prices.clone());
             }
         }
-        let prices: RegionPrices = Arc::new(
+        let prices: RegionPrices = Arc::new(sane(
             cloud
                 .spot_prices(region)
                 .await?
                 .into_iter()
-                .map(|price| (price.pool, price.usd_per_hour))
-                .collect(),
-        );
+                .map(|price| (price.pool, price.usd_per_hour)),
+        ));
         self.lock()
             .insert(key, (Instant::now(), clock, prices.clone()));
         Ok(prices)
@@ -101,5 +154,51 @@ impl crate::ClusterApi {
                     .map_err(unavailable)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(instance_type: &str) -> Pool {
+        Pool {
+            region: "us-east-1".into(),
+            zone: "us-east-1a".into(),
+            instance_type: instance_type.into(),
+        }
+    }
+
+    #[test]
+    fn placeholder_and_above_on_demand_prices_give_way_to_the_estimate() {
+        let catalog = Catalog::embedded();
+        let estimate = |t: &str| {
+            catalog
+                .estimated_spot_price("us-east-1", t)
+                .unwrap()
+                .unwrap()
+        };
+        let on_demand = |t: &str| catalog.on_demand_price(t).unwrap().unwrap();
+        let live = sane([
+            (pool("m5.large"), estimate("m5.large") * 0.9),
+            (pool("m5.24xlarge"), 0.00001),
+            (pool("c5.large"), on_demand("c5.large") * 1.5),
+        ]);
+        assert_eq!(
+            live.get(&pool("m5.large")),
+            Some(&(estimate("m5.large") * 0.9))
+        );
+        assert_eq!(
+            live.get(&pool("m5.24xlarge")),
+            Some(&estimate("m5.24xlarge"))
+        );
+        assert_eq!(live.get(&pool("c5.large")), Some(&estimate("c5.large")));
+        assert_eq!(
+            live.distrusted
+                .iter()
+                .map(|p| p.instance_type.as_str())
+                .collect::<Vec<_>>(),
+            ["c5.large", "m5.24xlarge"]
+        );
     }
 }

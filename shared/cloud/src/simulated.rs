@@ -63,6 +63,8 @@ pub struct Interruption {
 struct PoolPrice {
     mean: f64,
     current: f64,
+    /// AWS never charges more for spot than on-demand.
+    ceiling: f64,
 }
 
 #[derive(Debug)]
@@ -180,8 +182,8 @@ impl SimulatedCloud {
             let pull = 0.5 * (price.mean - price.current) * hours;
             let shake =
                 settings.price_volatility * price.mean * hours.sqrt() * standard_normal(rng);
-            price.current =
-                (price.current + pull + shake).clamp(price.mean * 0.3, price.mean * 3.0);
+            let ceiling = (price.mean * 3.0).min(price.ceiling).max(price.mean);
+            price.current = (price.current + pull + shake).clamp(price.mean * 0.3, ceiling);
         }
 
         let mut notices = Vec::new();
@@ -234,11 +236,18 @@ impl SimulatedCloud {
             .estimated_spot_price(&pool.region, &pool.instance_type)
             .ok()
             .flatten()?;
+        let ceiling = self
+            .catalog
+            .on_demand_price(&pool.instance_type)
+            .ok()
+            .flatten()
+            .unwrap_or(f64::MAX);
         state.prices.insert(
             pool.clone(),
             PoolPrice {
                 mean,
                 current: mean,
+                ceiling,
             },
         );
         Some(mean)
