@@ -112,15 +112,16 @@ pub async fn start_in(
 
     let mut registry = ServiceRegistry::new();
     for service in &ctx.config.services {
+        let own = ctx.for_service(*service);
         match service {
-            ServiceName::Auth => spot_auth::register(&ctx, &mut registry)
+            ServiceName::Auth => spot_auth::register(&own, &mut registry)
                 .await
                 .map_err(|e| StartError::Service(format!("auth: {e}")))?,
-            ServiceName::Cluster => spot_cluster::register(&ctx, &mut registry, world.clone()),
-            ServiceName::Policy => spot_policy::register(&ctx, &mut registry),
-            ServiceName::Billing => spot_billing::register(&ctx, &mut registry),
-            ServiceName::Risk => spot_risk::register(&ctx, &mut registry),
-            ServiceName::Optimizer => spot_optimizer::register(&ctx, &mut registry),
+            ServiceName::Cluster => spot_cluster::register(&own, &mut registry, world.clone()),
+            ServiceName::Policy => spot_policy::register(&own, &mut registry),
+            ServiceName::Billing => spot_billing::register(&own, &mut registry),
+            ServiceName::Risk => spot_risk::register(&own, &mut registry),
+            ServiceName::Optimizer => spot_optimizer::register(&own, &mut registry),
         }
     }
     let (routes, grpc_names) = registry.into_parts();

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use bytes::{Buf, BufMut};
 use prost::Message;
+use spot_access::InternalCredential;
 use spot_access::Role;
 use spot_access::rules::{Access, rule_for};
 use spot_proto::auth::v1 as pb;
@@ -231,9 +232,11 @@ fn passes(code: tonic::Code) -> bool {
     )
 }
 
+const SECRET: &str = "a-test-internal-secret-of-32-chars-or-more";
+
 #[tokio::test]
 async fn every_rpc_enforces_its_rule() {
-    let test = TestServer::start(&[]).await;
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
     let callers = callers(&test).await;
     let channel = &test.channel;
     let mut implemented_tenant_rpcs = BTreeSet::new();
@@ -279,7 +282,7 @@ async fn every_rpc_enforces_its_rule() {
                 }
                 assert!(passes(admin), "{seen}");
             }
-            Access::Internal => {
+            Access::Internal | Access::InternalFrom(_) => {
                 assert_eq!(anonymous, tonic::Code::Unauthenticated, "{seen}");
                 for other in [viewer, owner, agent, admin] {
                     assert_eq!(
@@ -287,6 +290,18 @@ async fn every_rpc_enforces_its_rule() {
                         tonic::Code::PermissionDenied,
                         "users never call internal RPCs: {seen}"
                     );
+                }
+                // Each service calls in its own name; only the services the rule names pass.
+                for service in ["auth", "cluster", "policy", "billing", "risk", "optimizer"] {
+                    let credential = InternalCredential::new(SECRET.as_bytes(), service).unwrap();
+                    let code = call(channel, rpc, Some(&credential.token())).await;
+                    let allowed = match rule.access {
+                        Access::InternalFrom(services) => services.contains(&service),
+                        _ => true,
+                    };
+                    // A service's credential is always valid: only the rule can refuse it.
+                    let refused = code == tonic::Code::PermissionDenied;
+                    assert_eq!(!refused, allowed, "{service} calls {seen}: {code:?}");
                 }
             }
         }

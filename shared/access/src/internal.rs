@@ -44,6 +44,17 @@ impl InternalCredential {
         })
     }
 
+    /// The same secret in another service's name: each service of a process calls the others in
+    /// its own name, so the access rules can say which service may call which internal RPC.
+    pub fn renamed(&self, service: impl Into<String>) -> Self {
+        Self {
+            service: service.into(),
+            encoding: self.encoding.clone(),
+            decoding: self.decoding.clone(),
+            cached: Arc::default(),
+        }
+    }
+
     /// A valid bearer token for this service, minted when the cached one is about to expire.
     pub fn token(&self) -> String {
         let now = chrono::Utc::now().timestamp();

@@ -169,6 +169,9 @@ fn authorize(access: Access, caller: &Caller) -> Result<(), tonic::Status> {
         ),
         Access::PlatformAdmin => caller.is_platform_admin(),
         Access::Internal => matches!(caller, Caller::Service { .. }),
+        Access::InternalFrom(services) => {
+            matches!(caller, Caller::Service { name } if services.contains(&name.as_str()))
+        }
     };
     if allowed {
         return Ok(());
@@ -179,6 +182,7 @@ fn authorize(access: Access, caller: &Caller) -> Result<(), tonic::Status> {
         Access::Agent => "a cluster agent key".to_owned(),
         Access::PlatformAdmin => "a platform admin".to_owned(),
         Access::Internal => "a platform service".to_owned(),
+        Access::InternalFrom(services) => format!("the {} service", services.join(" or ")),
     };
     Err(tonic::Status::permission_denied(format!(
         "this call needs {needed}"

@@ -15,8 +15,12 @@ pub enum Access {
     Agent,
     /// A platform admin.
     PlatformAdmin,
-    /// Another service of the platform, with the internal credential.
+    /// Any service of the platform, with the internal credential (the access layer's own calls:
+    /// API-key checks and audit records, made by every service).
     Internal,
+    /// Only these services of the platform, each calling with a credential in its own name: a
+    /// service that has no business with an RPC (the optimizer issuing agent keys) is refused.
+    InternalFrom(&'static [&'static str]),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +44,7 @@ const fn write(access: Access) -> Rule {
     }
 }
 
-use Access::{Agent, Internal, PlatformAdmin, Public, Tenant};
+use Access::{Agent, Internal, InternalFrom, PlatformAdmin, Public, Tenant};
 use Role::{Admin, Member, Owner, Viewer};
 
 /// `package.Service/Method` -> rule. Keep grouped by service, in proto order.
@@ -77,7 +81,10 @@ pub const RULES: &[(&str, Rule)] = &[
         "spot.auth.v1.ApiKeyService/RevokeApiKey",
         write(Tenant(Admin)),
     ),
-    ("spot.auth.v1.ApiKeyService/IssueAgentKey", write(Internal)),
+    (
+        "spot.auth.v1.ApiKeyService/IssueAgentKey",
+        write(InternalFrom(&["cluster"])),
+    ),
     (
         "spot.auth.v1.AuditService/ListAuditEvents",
         read(Tenant(Admin)),
@@ -165,27 +172,27 @@ pub const RULES: &[(&str, Rule)] = &[
     ),
     (
         "spot.cluster.v1.ExecutionService/ExecuteStep",
-        write(Internal),
+        write(InternalFrom(&["optimizer", "policy"])),
     ),
     (
         "spot.cluster.v1.ExecutionService/GetClusterState",
-        read(Internal),
+        read(InternalFrom(&["optimizer", "policy", "risk"])),
     ),
     (
         "spot.cluster.v1.ExecutionService/ForwardCloudNotice",
-        write(Internal),
+        write(InternalFrom(&["risk"])),
     ),
     (
         "spot.cluster.v1.ExecutionService/GetFleetExposure",
-        read(Internal),
+        read(InternalFrom(&["risk"])),
     ),
     (
         "spot.cluster.v1.ExecutionService/GetSpotPrices",
-        read(Internal),
+        read(InternalFrom(&["optimizer"])),
     ),
     (
         "spot.cluster.v1.ExecutionService/CountClusters",
-        read(Internal),
+        read(InternalFrom(&["auth"])),
     ),
     (
         "spot.cluster.v1.AccountService/GetLinkInstructions",
@@ -252,7 +259,10 @@ pub const RULES: &[(&str, Rule)] = &[
         "spot.policy.v1.PolicyService/RollbackPolicy",
         write(Tenant(Admin)),
     ),
-    ("spot.policy.v1.PolicyService/ResolvePolicy", read(Internal)),
+    (
+        "spot.policy.v1.PolicyService/ResolvePolicy",
+        read(InternalFrom(&["optimizer"])),
+    ),
     (
         "spot.policy.v1.NodeTemplateService/CreateNodeTemplate",
         write(Tenant(Admin)),
@@ -321,7 +331,7 @@ pub const RULES: &[(&str, Rule)] = &[
     // spot.risk.v1
     (
         "spot.risk.v1.RiskService/ReportInterruption",
-        write(Internal),
+        write(InternalFrom(&["cluster"])),
     ),
     (
         "spot.risk.v1.RiskService/IngestEventBridgeEvent",
@@ -362,7 +372,7 @@ pub const RULES: &[(&str, Rule)] = &[
     // spot.optimizer.v1
     (
         "spot.optimizer.v1.OptimizerService/CompareStrategies",
-        read(Internal),
+        read(InternalFrom(&["risk"])),
     ),
     (
         "spot.optimizer.v1.OptimizerService/Recommend",

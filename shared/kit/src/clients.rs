@@ -52,6 +52,14 @@ impl ServiceClients {
         self.channels.get(&service).cloned()
     }
 
+    /// The same channels, calling in `service`'s own name.
+    pub fn as_service(&self, service: ServiceName) -> Self {
+        Self {
+            channels: self.channels.clone(),
+            credential: self.credential.renamed(service.as_str()),
+        }
+    }
+
     pub fn credential(&self) -> &InternalCredential {
         &self.credential
     }

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use spot_bus::SharedBus;
-use spot_config::Config;
+use spot_config::{Config, ServiceName};
 use spot_db::Database;
 use tokio_util::sync::CancellationToken;
 
@@ -19,4 +19,14 @@ pub struct ServiceContext {
     pub shutdown: CancellationToken,
     /// Seals the secrets services keep in the database (see [`crate::sealing`]).
     pub master_key: crate::sealing::SharedKey,
+}
+
+impl ServiceContext {
+    /// The context one service runs with: its calls to the other services carry its own name.
+    pub fn for_service(&self, service: ServiceName) -> Self {
+        Self {
+            clients: self.clients.as_service(service),
+            ..self.clone()
+        }
+    }
 }

@@ -135,7 +135,7 @@ pub type Router = ExecutionServiceClient<
 
 /// The execution router as an internal service calls it (the server runs with [`SECRET`]).
 pub fn router(test: &TestServer) -> Router {
-    let credential = InternalCredential::new(SECRET.as_bytes(), "test").unwrap();
+    let credential = InternalCredential::new(SECRET.as_bytes(), "policy").unwrap();
     ExecutionServiceClient::with_interceptor(
         test.channel.clone(),
         OutgoingInterceptor::new(credential),
