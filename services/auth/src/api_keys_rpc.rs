@@ -80,6 +80,9 @@ impl ApiKeyService for AuthApi {
                     )
                     .into());
                 }
+                // A key for a cluster the tenant does not have would be refused later anyway; it
+                // is refused here so it is never stored (another tenant's cluster is NOT_FOUND).
+                spot_kit::clusters::tenant_cluster_state(&self.ctx, &tenant_id, cluster).await?;
                 (Some(cluster.to_owned()), None)
             }
             ("", role) => {
