@@ -20,6 +20,8 @@ pub struct ConfigLayer {
     pub service_urls: BTreeMap<ServiceName, String>,
     pub log: Option<String>,
     pub cors_origins: Option<Vec<String>>,
+    /// CIDRs (or bare addresses) of the proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Option<Vec<String>>,
     pub shutdown_grace_seconds: Option<u64>,
     pub internal_secret: Option<String>,
     pub cloud: Option<String>,
@@ -49,6 +51,7 @@ pub(crate) struct ConfigFile {
     service_urls: BTreeMap<ServiceName, String>,
     log: Option<String>,
     cors_origins: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<String>>,
     shutdown_grace_seconds: Option<u64>,
     internal_secret: Option<String>,
     cloud: Option<String>,
@@ -76,6 +79,13 @@ impl From<&Config> for ConfigFile {
             service_urls: config.service_urls.clone(),
             log: Some(config.log.clone()),
             cors_origins: Some(config.cors_origins.clone()),
+            trusted_proxies: Some(
+                config
+                    .trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            ),
             shutdown_grace_seconds: Some(config.shutdown_grace_seconds),
             internal_secret: config
                 .internal_secret
@@ -127,6 +137,7 @@ const ENV_SETTINGS: &[&str] = &[
     "SPOT_SERVICES",
     "SPOT_LOG",
     "SPOT_CORS_ORIGINS",
+    "SPOT_TRUSTED_PROXIES",
     "SPOT_SHUTDOWN_GRACE_SECONDS",
     "SPOT_INTERNAL_SECRET",
     "SPOT_CLOUD",
@@ -157,6 +168,7 @@ impl ConfigLayer {
             services,
             log,
             cors_origins,
+            trusted_proxies,
             shutdown_grace_seconds,
             internal_secret,
             cloud,
@@ -191,6 +203,7 @@ impl ConfigLayer {
             service_urls: file.service_urls,
             log: file.log,
             cors_origins: file.cors_origins,
+            trusted_proxies: file.trusted_proxies,
             shutdown_grace_seconds: file.shutdown_grace_seconds,
             internal_secret: file.internal_secret,
             cloud: file.cloud,
@@ -250,6 +263,16 @@ impl ConfigLayer {
                             .split(',')
                             .map(str::trim)
                             .filter(|o| !o.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
+                    )
+                }
+                "SPOT_TRUSTED_PROXIES" => {
+                    layer.trusted_proxies = Some(
+                        value
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|p| !p.is_empty())
                             .map(str::to_owned)
                             .collect(),
                     )

@@ -63,6 +63,10 @@ pub struct Config {
     pub log: String,
     /// Origins allowed to call the grpc-web edge from a browser.
     pub cors_origins: Vec<String>,
+    /// The proxies (load balancers, ingress) in front of the platform: only a peer in one of these
+    /// networks is believed when it says, in `X-Forwarded-For`, whom it forwards for. Empty: the
+    /// peer address is the client, whatever the header says.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How long in-flight calls get to finish after SIGTERM/SIGINT.
     pub shutdown_grace_seconds: u64,
     /// The secret services sign their calls to each other with. Generated per process when every
@@ -145,6 +149,10 @@ impl Config {
             service_urls: layer.service_urls,
             log: layer.log.unwrap_or_else(|| "info".to_owned()),
             cors_origins: layer.cors_origins.unwrap_or_default(),
+            trusted_proxies: parse_networks(
+                "trusted_proxies",
+                &layer.trusted_proxies.unwrap_or_default(),
+            )?,
             shutdown_grace_seconds: layer.shutdown_grace_seconds.unwrap_or(20),
             internal_secret: layer.internal_secret,
             cloud: match layer.cloud.as_deref() {
@@ -202,6 +210,26 @@ impl Config {
 
 fn default_sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("spot.db").display())
+}
+
+/// Parses CIDRs (`10.0.0.0/8`, `fd00::/8`); a bare address is a network of one.
+fn parse_networks(setting: &str, values: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    values
+        .iter()
+        .map(|value| {
+            let value = value.trim();
+            value
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|network| network.trunc())
+                .map_err(|_| {
+                    ConfigError::new(
+                        setting,
+                        format!("`{value}` is not a network like 10.0.0.0/8 or an address"),
+                    )
+                })
+        })
+        .collect()
 }
 
 /// Creates the data dir when missing and proves it is writable, so a bad dir is one clear error at start.

@@ -150,6 +150,35 @@ fn unknown_service_names_are_listed() {
 }
 
 #[test]
+fn trusted_proxies_are_networks_and_none_by_default() {
+    assert!(
+        load(&[], ConfigLayer::default())
+            .unwrap()
+            .trusted_proxies
+            .is_empty()
+    );
+    let config = load(
+        &[("SPOT_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7,fd00::/8")],
+        ConfigLayer::default(),
+    )
+    .unwrap();
+    let listed: Vec<String> = config
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(listed, ["10.0.0.0/8", "192.168.1.7/32", "fd00::/8"]);
+    assert!(config.to_toml().contains("trusted_proxies"));
+    let error = load(
+        &[("SPOT_TRUSTED_PROXIES", "10.0.0.0/8,the-load-balancer")],
+        ConfigLayer::default(),
+    )
+    .unwrap_err();
+    assert_eq!(error.setting, "trusted_proxies");
+    assert!(error.problem.contains("the-load-balancer"), "{error}");
+}
+
+#[test]
 fn wildcard_cors_origin_is_refused() {
     let error = load(&[("SPOT_CORS_ORIGINS", "*")], ConfigLayer::default()).unwrap_err();
     assert_eq!(error.setting, "cors_origins");
