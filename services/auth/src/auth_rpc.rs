@@ -1,7 +1,7 @@
 //! AuthService: sign-up, login, refresh, logout, me, change password, JWKS, API key verification.
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
-use spot_access::{AuditNote, Caller, Role, caller, hash_secret};
+use spot_access::{AuditNote, Caller, Role, caller, client_address, hash_secret};
 use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::auth_service_server::AuthService;
 use tonic::{Request, Response, Status};
@@ -81,13 +81,6 @@ impl AuthApi {
     }
 }
 
-fn client_address<T>(request: &Request<T>) -> String {
-    request
-        .remote_addr()
-        .map(|addr| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
 #[tonic::async_trait]
 impl AuthService for AuthApi {
     async fn sign_up(
@@ -121,7 +114,7 @@ impl AuthService for AuthApi {
         if request.password.len() > passwords::MAX_LENGTH * 4 {
             return Err(AuthError::invalid("password", "is too long").into());
         }
-        self.throttle.check(&email, &address).await?;
+        let attempt = self.throttle.admit(&email, address).await?;
         let user = users::Entity::find()
             .filter(users::Column::Email.eq(&email))
             .one(self.ctx.db.connection())
@@ -136,12 +129,10 @@ impl AuthService for AuthApi {
         let matches = blocking(move || passwords::verify(&password, &stored)).await?;
         let user = match user {
             Some(user) if matches && user.password_hash.is_some() => user,
-            _ => {
-                self.throttle.record_failure(&email, &address).await?;
-                return Err(AuthError::BadCredentials.into());
-            }
+            // The attempt was counted when it was admitted.
+            _ => return Err(AuthError::BadCredentials.into()),
         };
-        self.throttle.record_success(&email).await?;
+        self.throttle.succeeded(attempt).await?;
         let tokens = self.sessions.start(&user).await?;
         let note = AuditNote::target(format!("user/{}", user.id)).in_tenant(user.tenant_id.clone());
         Ok(note.attach(Response::new(pb::LoginResponse {

@@ -55,7 +55,11 @@ pub async fn register(
         .map_err(|e| AuthError::Internal(e.to_string()))?;
     let api = AuthApi {
         ctx: ctx.clone(),
-        sessions: sessions::Sessions::new(ctx.db.clone(), keys),
+        sessions: sessions::Sessions::new(
+            ctx.db.clone(),
+            keys,
+            spot_access::Revocations::new(ctx.bus.clone()),
+        ),
         throttle: throttle::LoginThrottle::new(ctx.bus.clone()),
         settings: SystemSettingsStore::new(ctx.db.clone()),
         decoy_hash: Arc::new(decoy_hash),

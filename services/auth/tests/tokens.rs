@@ -43,6 +43,7 @@ fn claims(user: &pb::User) -> AccessClaims {
         nbf: now,
         exp: now + 600,
         jti: "test".into(),
+        sid: String::new(),
     }
 }
 

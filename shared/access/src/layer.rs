@@ -5,7 +5,9 @@ use std::task::{Context, Poll};
 use tonic::body::Body;
 
 use crate::rules::{Access, Rule, rule_for};
-use crate::{ApiKeyScope, AuditNote, AuditRecord, AuditSink, Caller, RequestId, Verifier};
+use crate::{
+    ApiKeyScope, AuditNote, AuditRecord, AuditSink, Caller, RequestId, Verified, Verifier,
+};
 
 /// The one layer in front of every service: authenticate, authorize by [`crate::rules::RULES`],
 /// hand the caller to the handler, audit mutating calls.
@@ -100,11 +102,12 @@ where
                 });
             };
 
-            let caller = match authenticate(&verifier, request.headers(), rule).await {
-                Ok(caller) => caller,
+            let verified = match authenticate(&verifier, request.headers(), rule).await {
+                Ok(verified) => verified,
                 // Unauthenticated calls are not audited: anyone could fill the trail with them.
                 Err(status) => return Ok(status.into_http()),
             };
+            let caller = verified.caller.clone();
             if let Err(status) = authorize(rule.access, &caller) {
                 audited(&caller, code_name(status.code()).to_owned(), None);
                 return Ok(status.into_http());
@@ -114,7 +117,10 @@ where
                 .extensions_mut()
                 .insert(RequestId(request_id.clone()));
 
-            let response = inner.call(request).await?;
+            let response = inner
+                .call(request)
+                .await?
+                .map(|body| crate::stream_guard::guard(body, &verified, verifier.revocations()));
             let result = response
                 .headers()
                 .get("grpc-status")
@@ -136,10 +142,14 @@ async fn authenticate(
     verifier: &Verifier,
     headers: &http::HeaderMap,
     rule: Rule,
-) -> Result<Caller, tonic::Status> {
+) -> Result<Verified, tonic::Status> {
     if rule.access == Access::Public {
         // Public calls ignore credentials, so a stale token never blocks logging in again.
-        return Ok(Caller::Anonymous);
+        return Ok(Verified {
+            caller: Caller::Anonymous,
+            expires_at: None,
+            revocable: None,
+        });
     }
     let Some(header) = headers.get("authorization") else {
         return Err(tonic::Status::unauthenticated(
@@ -153,7 +163,7 @@ async fn authenticate(
         .map(str::trim)
         .filter(|token| !token.is_empty())
         .ok_or_else(|| tonic::Status::unauthenticated("authorization must be `Bearer <token>`"))?;
-    Ok(verifier.verify(bearer).await?)
+    Ok(verifier.verify_credential(bearer).await?)
 }
 
 fn authorize(access: Access, caller: &Caller) -> Result<(), tonic::Status> {
