@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status};
 
 use crate::entity::{tenants, users};
 use crate::error::{AuthError, AuthResult};
+use crate::signing::now_millis;
 use crate::{AuthApi, blocking, convert, page, passwords, tenant_of, validate};
 
 /// A user of the tenant; anyone else's is NOT_FOUND, so ids of other tenants leak nothing.
@@ -239,6 +240,14 @@ impl UserService for AuthApi {
             .await
             .map_err(AuthError::from)?
             .ok_or(AuthError::Unauthenticated("invite token is not valid"))?;
+        // The user row is created by the invitation, so its age is the invitation's.
+        let ttl_millis = self.ctx.config.invite_ttl_seconds.saturating_mul(1000) as i64;
+        if now_millis() - user.created_at > ttl_millis {
+            return Err(AuthError::Unauthenticated(
+                "invite token expired; ask an admin to invite you again",
+            )
+            .into());
+        }
         let password = request.password;
         let hash = blocking(move || passwords::hash(&password)).await??;
         let mut row: users::ActiveModel = user.into();

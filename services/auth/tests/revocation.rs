@@ -273,3 +273,32 @@ async fn concurrent_removals_and_demotions_never_leave_a_tenant_without_an_owner
     assert!(owners_left >= 1, "the tenant has {owners_left} owners");
     test.stop().await;
 }
+
+#[tokio::test]
+async fn an_invitation_expires() {
+    let test = TestServer::start(&[("SPOT_INVITE_TTL_SECONDS", "1")]).await;
+    let owner = test.sign_up("Acme").await;
+    let mut users = UserServiceClient::new(test.channel.clone());
+    let invited = users
+        .invite_user(authed(
+            pb::InviteUserRequest {
+                email: "late@example.com".into(),
+                role: pb::Role::Member as i32,
+            },
+            &owner.access_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let late = users
+        .accept_invite(pb::AcceptInviteRequest {
+            invite_token: invited.invite_token,
+            password: strong_password(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), tonic::Code::Unauthenticated, "{late:?}");
+    assert!(late.message().contains("expired"), "{late:?}");
+    test.stop().await;
+}

@@ -22,6 +22,7 @@ pub struct ConfigLayer {
     pub cors_origins: Option<Vec<String>>,
     /// CIDRs (or bare addresses) of the proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Option<Vec<String>>,
+    pub invite_ttl_seconds: Option<u64>,
     pub shutdown_grace_seconds: Option<u64>,
     pub internal_secret: Option<String>,
     pub cloud: Option<String>,
@@ -52,6 +53,7 @@ pub(crate) struct ConfigFile {
     log: Option<String>,
     cors_origins: Option<Vec<String>>,
     trusted_proxies: Option<Vec<String>>,
+    invite_ttl_seconds: Option<u64>,
     shutdown_grace_seconds: Option<u64>,
     internal_secret: Option<String>,
     cloud: Option<String>,
@@ -86,6 +88,7 @@ impl From<&Config> for ConfigFile {
                     .map(ToString::to_string)
                     .collect(),
             ),
+            invite_ttl_seconds: Some(config.invite_ttl_seconds),
             shutdown_grace_seconds: Some(config.shutdown_grace_seconds),
             internal_secret: config
                 .internal_secret
@@ -138,6 +141,7 @@ const ENV_SETTINGS: &[&str] = &[
     "SPOT_LOG",
     "SPOT_CORS_ORIGINS",
     "SPOT_TRUSTED_PROXIES",
+    "SPOT_INVITE_TTL_SECONDS",
     "SPOT_SHUTDOWN_GRACE_SECONDS",
     "SPOT_INTERNAL_SECRET",
     "SPOT_CLOUD",
@@ -169,6 +173,7 @@ impl ConfigLayer {
             log,
             cors_origins,
             trusted_proxies,
+            invite_ttl_seconds,
             shutdown_grace_seconds,
             internal_secret,
             cloud,
@@ -204,6 +209,7 @@ impl ConfigLayer {
             log: file.log,
             cors_origins: file.cors_origins,
             trusted_proxies: file.trusted_proxies,
+            invite_ttl_seconds: file.invite_ttl_seconds,
             shutdown_grace_seconds: file.shutdown_grace_seconds,
             internal_secret: file.internal_secret,
             cloud: file.cloud,
@@ -276,6 +282,11 @@ impl ConfigLayer {
                             .map(str::to_owned)
                             .collect(),
                     )
+                }
+                "SPOT_INVITE_TTL_SECONDS" => {
+                    layer.invite_ttl_seconds = Some(u64::from_str(&value).map_err(|_| {
+                        ConfigError::new(key, format!("`{value}` is not a whole number of seconds"))
+                    })?)
                 }
                 "SPOT_SHUTDOWN_GRACE_SECONDS" => {
                     layer.shutdown_grace_seconds = Some(u64::from_str(&value).map_err(|_| {

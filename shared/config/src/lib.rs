@@ -67,6 +67,8 @@ pub struct Config {
     /// networks is believed when it says, in `X-Forwarded-For`, whom it forwards for. Empty: the
     /// peer address is the client, whatever the header says.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long an invitation can be accepted (seconds); after that the inviter invites again.
+    pub invite_ttl_seconds: u64,
     /// How long in-flight calls get to finish after SIGTERM/SIGINT.
     pub shutdown_grace_seconds: u64,
     /// The secret services sign their calls to each other with. Generated per process when every
@@ -153,6 +155,7 @@ impl Config {
                 "trusted_proxies",
                 &layer.trusted_proxies.unwrap_or_default(),
             )?,
+            invite_ttl_seconds: layer.invite_ttl_seconds.unwrap_or(7 * 24 * 3600),
             shutdown_grace_seconds: layer.shutdown_grace_seconds.unwrap_or(20),
             internal_secret: layer.internal_secret,
             cloud: match layer.cloud.as_deref() {

@@ -126,6 +126,15 @@ impl Config {
                 ));
             }
         }
+        if !(1..=30 * 24 * 3600).contains(&self.invite_ttl_seconds) {
+            return Err(ConfigError::new(
+                "invite_ttl_seconds",
+                format!(
+                    "{} is not between 1 and 2592000 (30 days)",
+                    self.invite_ttl_seconds
+                ),
+            ));
+        }
         if self.shutdown_grace_seconds == 0 || self.shutdown_grace_seconds > 600 {
             return Err(ConfigError::new(
                 "shutdown_grace_seconds",
