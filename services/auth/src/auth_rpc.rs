@@ -6,10 +6,11 @@ use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::auth_service_server::AuthService;
 use tonic::{Request, Response, Status};
 
+use crate::account_actions::AccountAction;
 use crate::entity::{api_keys, tenants, users};
 use crate::error::{AuthError, AuthResult};
 use crate::signing::now_millis;
-use crate::{AuthApi, blocking, convert, passwords, validate};
+use crate::{AuthApi, convert, passwords, validate};
 
 impl AuthApi {
     /// Creates a user row; `AlreadyExists` when the email is taken.
@@ -87,12 +88,19 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::SignUpRequest>,
     ) -> Result<Response<pb::SignUpResponse>, Status> {
+        let address = client_address(&request);
         let request = request.into_inner();
         let tenant_name = validate::name(&request.tenant_name, "tenant_name")?;
         let email = validate::email(&request.email, "email")?;
         passwords::check_policy(&request.password, "password")?;
+        self.account_actions
+            .admit(AccountAction::SignUp, address)
+            .await?;
         let password = request.password;
-        let hash = blocking(move || passwords::hash(&password)).await??;
+        let hash = self
+            .hashing
+            .run(move || passwords::hash(&password))
+            .await??;
         let user = self
             .create_tenant_with_owner(&tenant_name, &email, hash, false)
             .await?;
@@ -126,7 +134,10 @@ impl AuthService for AuthApi {
             .and_then(|u| u.password_hash.clone())
             .unwrap_or_else(|| self.decoy_hash.as_ref().clone());
         let password = request.password;
-        let matches = blocking(move || passwords::verify(&password, &stored)).await?;
+        let matches = self
+            .hashing
+            .run(move || passwords::verify(&password, &stored))
+            .await?;
         let user = match user {
             Some(user) if matches && user.password_hash.is_some() => user,
             // The attempt was counted when it was admitted.
@@ -181,9 +192,13 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
+        let address = client_address(&request);
         let user = self.user_of(caller(&request)?).await?;
         let request = request.into_inner();
         passwords::check_policy(&request.new_password, "new_password")?;
+        self.account_actions
+            .admit(AccountAction::ChangePassword, address)
+            .await?;
         if request.new_password == request.current_password {
             return Err(AuthError::invalid(
                 "new_password",
@@ -193,11 +208,15 @@ impl AuthService for AuthApi {
         }
         let stored = user.password_hash.clone().unwrap_or_default();
         let current = request.current_password;
-        if !blocking(move || passwords::verify(&current, &stored)).await? {
+        if !self
+            .hashing
+            .run(move || passwords::verify(&current, &stored))
+            .await?
+        {
             return Err(AuthError::invalid("current_password", "is wrong").into());
         }
         let new = request.new_password;
-        let hash = blocking(move || passwords::hash(&new)).await??;
+        let hash = self.hashing.run(move || passwords::hash(&new)).await??;
         let user_id = user.id.clone();
         let mut row: users::ActiveModel = user.into();
         row.password_hash = Set(Some(hash));

@@ -12,10 +12,11 @@ use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::user_service_server::UserService;
 use tonic::{Request, Response, Status};
 
+use crate::account_actions::AccountAction;
 use crate::entity::{tenants, users};
 use crate::error::{AuthError, AuthResult};
 use crate::signing::now_millis;
-use crate::{AuthApi, blocking, convert, page, passwords, tenant_of, validate};
+use crate::{AuthApi, convert, page, passwords, tenant_of, validate};
 
 /// A user of the tenant; anyone else's is NOT_FOUND, so ids of other tenants leak nothing.
 async fn tenant_user(
@@ -229,11 +230,15 @@ impl UserService for AuthApi {
         &self,
         request: Request<pb::AcceptInviteRequest>,
     ) -> Result<Response<pb::AcceptInviteResponse>, Status> {
+        let address = spot_access::client_address(&request);
         let request = request.into_inner();
         if request.invite_token.is_empty() {
             return Err(AuthError::invalid("invite_token", "is required").into());
         }
         passwords::check_policy(&request.password, "password")?;
+        self.account_actions
+            .admit(AccountAction::AcceptInvite, address)
+            .await?;
         let user = users::Entity::find()
             .filter(users::Column::InviteTokenHash.eq(hash_secret(&request.invite_token)))
             .one(self.ctx.db.connection())
@@ -249,7 +254,10 @@ impl UserService for AuthApi {
             .into());
         }
         let password = request.password;
-        let hash = blocking(move || passwords::hash(&password)).await??;
+        let hash = self
+            .hashing
+            .run(move || passwords::hash(&password))
+            .await??;
         let mut row: users::ActiveModel = user.into();
         row.password_hash = Set(Some(hash));
         row.invite_token_hash = Set(None);

@@ -149,3 +149,66 @@ async fn successful_logins_from_one_address_do_not_lock_it() {
     }
     test.stop().await;
 }
+
+#[tokio::test]
+async fn costly_account_actions_are_rate_limited_per_address() {
+    let test = TestServer::start(&[("SPOT_ACCOUNT_ACTIONS_PER_HOUR", "2")]).await;
+    let first = test.sign_up("One").await;
+    test.sign_up("Two").await;
+    let sign_up = |channel: Channel| async move {
+        AuthServiceClient::new(channel)
+            .sign_up(pb::SignUpRequest {
+                tenant_name: "Three".into(),
+                email: format!("third-{}@example.com", uuid::Uuid::new_v4().simple()),
+                password: strong_password(),
+            })
+            .await
+    };
+    let refused = sign_up(test.channel.clone()).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+    assert!(
+        refused
+            .message()
+            .contains("too many sign-ups from this address"),
+        "{refused:?}"
+    );
+    // Another address is not held back by this one.
+    sign_up(channel_from(&test, "127.0.0.2").await)
+        .await
+        .expect("another address signs up");
+
+    // Password changes count on their own.
+    let mut auth = test.auth();
+    let mut password = first.password.clone();
+    let mut token = first.access_token.clone();
+    for _ in 0..2 {
+        let new_password = strong_password();
+        auth.change_password(spot_testkit::authed(
+            pb::ChangePasswordRequest {
+                current_password: password.clone(),
+                new_password: new_password.clone(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap();
+        password = new_password;
+        token = test.login(&first.email, &password).await;
+    }
+    let refused = auth
+        .change_password(spot_testkit::authed(
+            pb::ChangePasswordRequest {
+                current_password: password.clone(),
+                new_password: strong_password(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+    assert!(
+        refused.message().contains("password changes"),
+        "{refused:?}"
+    );
+    test.stop().await;
+}

@@ -23,6 +23,8 @@ pub struct ConfigLayer {
     /// CIDRs (or bare addresses) of the proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Option<Vec<String>>,
     pub invite_ttl_seconds: Option<u64>,
+    pub password_hash_memory_mib: Option<u64>,
+    pub account_actions_per_hour: Option<u64>,
     pub shutdown_grace_seconds: Option<u64>,
     pub internal_secret: Option<String>,
     pub cloud: Option<String>,
@@ -54,6 +56,8 @@ pub(crate) struct ConfigFile {
     cors_origins: Option<Vec<String>>,
     trusted_proxies: Option<Vec<String>>,
     invite_ttl_seconds: Option<u64>,
+    password_hash_memory_mib: Option<u64>,
+    account_actions_per_hour: Option<u64>,
     shutdown_grace_seconds: Option<u64>,
     internal_secret: Option<String>,
     cloud: Option<String>,
@@ -89,6 +93,8 @@ impl From<&Config> for ConfigFile {
                     .collect(),
             ),
             invite_ttl_seconds: Some(config.invite_ttl_seconds),
+            password_hash_memory_mib: Some(config.password_hash_memory_mib),
+            account_actions_per_hour: Some(config.account_actions_per_hour),
             shutdown_grace_seconds: Some(config.shutdown_grace_seconds),
             internal_secret: config
                 .internal_secret
@@ -142,6 +148,8 @@ const ENV_SETTINGS: &[&str] = &[
     "SPOT_CORS_ORIGINS",
     "SPOT_TRUSTED_PROXIES",
     "SPOT_INVITE_TTL_SECONDS",
+    "SPOT_PASSWORD_HASH_MEMORY_MIB",
+    "SPOT_ACCOUNT_ACTIONS_PER_HOUR",
     "SPOT_SHUTDOWN_GRACE_SECONDS",
     "SPOT_INTERNAL_SECRET",
     "SPOT_CLOUD",
@@ -174,6 +182,8 @@ impl ConfigLayer {
             cors_origins,
             trusted_proxies,
             invite_ttl_seconds,
+            password_hash_memory_mib,
+            account_actions_per_hour,
             shutdown_grace_seconds,
             internal_secret,
             cloud,
@@ -210,6 +220,8 @@ impl ConfigLayer {
             cors_origins: file.cors_origins,
             trusted_proxies: file.trusted_proxies,
             invite_ttl_seconds: file.invite_ttl_seconds,
+            password_hash_memory_mib: file.password_hash_memory_mib,
+            account_actions_per_hour: file.account_actions_per_hour,
             shutdown_grace_seconds: file.shutdown_grace_seconds,
             internal_secret: file.internal_secret,
             cloud: file.cloud,
@@ -286,6 +298,16 @@ impl ConfigLayer {
                 "SPOT_INVITE_TTL_SECONDS" => {
                     layer.invite_ttl_seconds = Some(u64::from_str(&value).map_err(|_| {
                         ConfigError::new(key, format!("`{value}` is not a whole number of seconds"))
+                    })?)
+                }
+                "SPOT_PASSWORD_HASH_MEMORY_MIB" => {
+                    layer.password_hash_memory_mib = Some(u64::from_str(&value).map_err(|_| {
+                        ConfigError::new(key, format!("`{value}` is not a whole number of MiB"))
+                    })?)
+                }
+                "SPOT_ACCOUNT_ACTIONS_PER_HOUR" => {
+                    layer.account_actions_per_hour = Some(u64::from_str(&value).map_err(|_| {
+                        ConfigError::new(key, format!("`{value}` is not a whole number"))
                     })?)
                 }
                 "SPOT_SHUTDOWN_GRACE_SECONDS" => {

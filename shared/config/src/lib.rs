@@ -69,6 +69,12 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How long an invitation can be accepted (seconds); after that the inviter invites again.
     pub invite_ttl_seconds: u64,
+    /// Memory password hashing may use at once (MiB); each Argon2 hash takes 19 MiB, so this
+    /// sizes how many run together (the rest wait their turn).
+    pub password_hash_memory_mib: u64,
+    /// Sign-ups, invite acceptances and password changes allowed per client address and hour,
+    /// each counted on its own (they are costly: a password hash each).
+    pub account_actions_per_hour: u64,
     /// How long in-flight calls get to finish after SIGTERM/SIGINT.
     pub shutdown_grace_seconds: u64,
     /// The secret services sign their calls to each other with. Generated per process when every
@@ -156,6 +162,8 @@ impl Config {
                 &layer.trusted_proxies.unwrap_or_default(),
             )?,
             invite_ttl_seconds: layer.invite_ttl_seconds.unwrap_or(7 * 24 * 3600),
+            password_hash_memory_mib: layer.password_hash_memory_mib.unwrap_or(256),
+            account_actions_per_hour: layer.account_actions_per_hour.unwrap_or(20),
             shutdown_grace_seconds: layer.shutdown_grace_seconds.unwrap_or(20),
             internal_secret: layer.internal_secret,
             cloud: match layer.cloud.as_deref() {
