@@ -174,6 +174,8 @@ struct Callers {
     owner: String,
     viewer: String,
     agent_key: String,
+    /// The tenant's EventBridge intake key: one RPC and nothing else.
+    eventbridge_key: String,
     admin: String,
 }
 
@@ -219,10 +221,24 @@ async fn callers(test: &TestServer) -> Callers {
     .unwrap()
     .into_inner()
     .agent_key;
+    let eventbridge_key = ApiKeyServiceClient::new(test.channel.clone())
+        .create_api_key(authed(
+            pb::CreateApiKeyRequest {
+                name: "eventbridge".into(),
+                scope: pb::ApiKeyScope::Eventbridge.into(),
+                ..Default::default()
+            },
+            &owner.access_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .secret;
     Callers {
         owner: owner.access_token,
         viewer,
         agent_key,
+        eventbridge_key,
         admin: test.admin_token().await,
     }
 }
@@ -249,9 +265,17 @@ async fn every_rpc_enforces_its_rule() {
         let owner = call(channel, rpc, Some(&callers.owner)).await;
         let agent = call(channel, rpc, Some(&callers.agent_key)).await;
         let admin = call(channel, rpc, Some(&callers.admin)).await;
+        let eventbridge = call(channel, rpc, Some(&callers.eventbridge_key)).await;
         let seen = format!(
-            "{rpc} ({rule:?}): anonymous {anonymous:?}, garbage {garbage:?}, viewer {viewer:?}, owner {owner:?}, agent {agent:?}, admin {admin:?}"
+            "{rpc} ({rule:?}): anonymous {anonymous:?}, garbage {garbage:?}, viewer {viewer:?}, owner {owner:?}, agent {agent:?}, admin {admin:?}, eventbridge {eventbridge:?}"
         );
+        if !matches!(rule.access, Access::Public | Access::EventIntake) {
+            assert_eq!(
+                eventbridge,
+                tonic::Code::PermissionDenied,
+                "an EventBridge key ingests events and calls nothing else: {seen}"
+            );
+        }
         match rule.access {
             Access::Public => assert!(passes(anonymous), "{seen}"),
             Access::Tenant(minimum) => {
@@ -267,6 +291,15 @@ async fn every_rpc_enforces_its_rule() {
                 if owner != tonic::Code::Unimplemented {
                     implemented_tenant_rpcs.insert(rpc.clone());
                 }
+            }
+            Access::EventIntake => {
+                assert_eq!(anonymous, tonic::Code::Unauthenticated, "{seen}");
+                assert_eq!(garbage, tonic::Code::Unauthenticated, "{seen}");
+                assert_eq!(viewer, tonic::Code::PermissionDenied, "{seen}");
+                assert_eq!(agent, tonic::Code::PermissionDenied, "{seen}");
+                assert!(passes(owner), "{seen}");
+                assert!(passes(eventbridge), "{seen}");
+                implemented_tenant_rpcs.insert(rpc.clone());
             }
             Access::Agent => {
                 assert_eq!(anonymous, tonic::Code::Unauthenticated, "{seen}");
@@ -348,6 +381,7 @@ async fn another_tenants_data_is_never_reachable() {
                 name: "ci".into(),
                 cluster_id: String::new(),
                 role: pb::Role::Viewer.into(),
+                ..Default::default()
             },
             &a.access_token,
         ))
@@ -1318,6 +1352,7 @@ async fn another_tenants_cluster_ids_are_refused_where_they_are_given() {
         name: "agent".into(),
         cluster_id: cluster_id.to_owned(),
         role: 0,
+        scope: 0,
     };
     for (cluster_id, what) in [
         (a_cluster.as_str(), "another tenant's cluster"),

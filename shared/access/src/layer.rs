@@ -177,6 +177,16 @@ fn authorize(access: Access, caller: &Caller) -> Result<(), tonic::Status> {
                 ..
             }
         ),
+        Access::EventIntake => {
+            caller.role().is_some_and(|role| role >= crate::Role::Admin)
+                || matches!(
+                    caller,
+                    Caller::ApiKey {
+                        scope: ApiKeyScope::EventBridge,
+                        ..
+                    }
+                )
+        }
         Access::PlatformAdmin => caller.is_platform_admin(),
         Access::Internal => matches!(caller, Caller::Service { .. }),
     };
@@ -187,6 +197,7 @@ fn authorize(access: Access, caller: &Caller) -> Result<(), tonic::Status> {
         Access::Public => "anyone".to_owned(),
         Access::Tenant(role) => format!("the {role} role or higher"),
         Access::Agent => "a cluster agent key".to_owned(),
+        Access::EventIntake => "the admin role or higher, or an EventBridge intake key".to_owned(),
         Access::PlatformAdmin => "a platform admin".to_owned(),
         Access::Internal => "a platform service".to_owned(),
     };

@@ -13,6 +13,9 @@ pub enum Access {
     Tenant(Role),
     /// The agent key of a cluster.
     Agent,
+    /// A user or automation key with the admin role or higher, or the tenant's EventBridge
+    /// intake key (which may call nothing else).
+    EventIntake,
     /// A platform admin.
     PlatformAdmin,
     /// Another service of the platform, with the internal credential.
@@ -40,7 +43,7 @@ const fn write(access: Access) -> Rule {
     }
 }
 
-use Access::{Agent, Internal, PlatformAdmin, Public, Tenant};
+use Access::{Agent, EventIntake, Internal, PlatformAdmin, Public, Tenant};
 use Role::{Admin, Member, Owner, Viewer};
 
 /// `package.Service/Method` -> rule. Keep grouped by service, in proto order.
@@ -325,7 +328,7 @@ pub const RULES: &[(&str, Rule)] = &[
     ),
     (
         "spot.risk.v1.RiskService/IngestEventBridgeEvent",
-        write(Tenant(Admin)),
+        write(EventIntake),
     ),
     (
         "spot.risk.v1.RiskService/ListRiskFlags",

@@ -270,7 +270,9 @@ impl Verifier {
         let key = response
             .api_key
             .ok_or_else(|| CredentialError::Unavailable("auth returned no key".into()))?;
-        let scope = if key.cluster_id.is_empty() {
+        let scope = if key.scope() == spot_proto::auth::v1::ApiKeyScope::Eventbridge {
+            ApiKeyScope::EventBridge
+        } else if key.cluster_id.is_empty() {
             let role = Role::from_proto(key.role, "role")
                 .map_err(|_| CredentialError::Invalid("API key has no valid role".into()))?;
             ApiKeyScope::Automation { role }
