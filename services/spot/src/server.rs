@@ -23,6 +23,8 @@ use crate::health::start_health_reporting;
 /// A started server. Dropping it does not stop it; call [`RunningServer::stop`].
 pub struct RunningServer {
     pub local_addr: SocketAddr,
+    /// Where `/metrics` is served (`admin_listen`), when it is.
+    pub admin_addr: Option<SocketAddr>,
     pub shutdown: CancellationToken,
     task: JoinHandle<Result<(), StartError>>,
 }
@@ -136,10 +138,28 @@ pub async fn start_in(
         ),
         None => None,
     };
-    let edge =
-        spot_edge::EdgeLayer::new(web, spot_edge::Metrics::new(), readiness(&ctx), |method| {
-            spot_access::rules::rule_for(method).is_some()
-        });
+    let metrics = spot_edge::Metrics::new();
+    let admin_addr = match ctx.config.admin_listen {
+        Some(addr) => {
+            let admin = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            let bound = admin
+                .local_addr()
+                .map_err(|source| StartError::Bind { addr, source })?;
+            tokio::spawn(spot_edge::serve_admin(
+                admin,
+                metrics.clone(),
+                readiness(&ctx),
+                shutdown.clone().cancelled_owned(),
+            ));
+            Some(bound)
+        }
+        None => None,
+    };
+    let edge = spot_edge::EdgeLayer::new(web, metrics, readiness(&ctx), |method| {
+        spot_access::rules::rule_for(method).is_some()
+    });
     let server = Server::builder()
         .accept_http1(true)
         .layer(edge)
@@ -172,6 +192,7 @@ pub async fn start_in(
     });
     Ok(RunningServer {
         local_addr,
+        admin_addr,
         shutdown,
         task,
     })

@@ -10,6 +10,8 @@ use crate::{Config, ConfigError, ServiceName};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConfigLayer {
     pub listen: Option<String>,
+    /// An address, or `off`.
+    pub admin_listen: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub database_max_connections: Option<u32>,
@@ -44,6 +46,7 @@ pub struct ConfigLayer {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConfigFile {
     listen: Option<String>,
+    admin_listen: Option<String>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     database_max_connections: Option<u32>,
@@ -76,6 +79,12 @@ impl From<&Config> for ConfigFile {
     fn from(config: &Config) -> Self {
         Self {
             listen: Some(config.listen.to_string()),
+            admin_listen: Some(
+                config
+                    .admin_listen
+                    .map(|addr| addr.to_string())
+                    .unwrap_or_else(|| "off".to_owned()),
+            ),
             data_dir: Some(config.data_dir.clone()),
             database_url: Some(redact_password(&config.database_url)),
             database_max_connections: Some(config.database_max_connections),
@@ -138,6 +147,7 @@ fn redact_password(url: &str) -> String {
 const ENV_SETTINGS: &[&str] = &[
     "SPOT_CONFIG",
     "SPOT_LISTEN",
+    "SPOT_ADMIN_LISTEN",
     "SPOT_DATA_DIR",
     "SPOT_DATABASE_URL",
     "SPOT_DATABASE_MAX_CONNECTIONS",
@@ -172,6 +182,7 @@ impl ConfigLayer {
         }
         take!(
             listen,
+            admin_listen,
             data_dir,
             database_url,
             database_max_connections,
@@ -209,6 +220,7 @@ impl ConfigLayer {
         })?;
         Ok(Self {
             listen: file.listen,
+            admin_listen: file.admin_listen,
             data_dir: file.data_dir,
             database_url: file.database_url,
             database_max_connections: file.database_max_connections,
@@ -254,6 +266,7 @@ impl ConfigLayer {
             let value = value.clone();
             match key.as_str() {
                 "SPOT_LISTEN" => layer.listen = Some(value),
+                "SPOT_ADMIN_LISTEN" => layer.admin_listen = Some(value),
                 "SPOT_DATA_DIR" => layer.data_dir = Some(PathBuf::from(value)),
                 "SPOT_DATABASE_URL" => layer.database_url = Some(value),
                 "SPOT_DATABASE_MAX_CONNECTIONS" => {

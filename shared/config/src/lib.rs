@@ -45,6 +45,9 @@ pub enum CloudKind {
 pub struct Config {
     /// Address the one port (gRPC, grpc-web, health, reflection) listens on.
     pub listen: SocketAddr,
+    /// Address of the admin port (`/metrics`, `/healthz`, `/readyz`), kept off the public port so
+    /// the platform's internals are not published to the internet; none when `off`.
+    pub admin_listen: Option<SocketAddr>,
     /// Where the embedded database and other local state live.
     pub data_dir: PathBuf,
     /// `sqlite://...` or `postgres://...`; defaults to a SQLite file in the data dir.
@@ -139,6 +142,18 @@ impl Config {
                 format!("`{listen_text}` is not an address like 127.0.0.1:8080"),
             )
         })?;
+        let admin_text = layer
+            .admin_listen
+            .unwrap_or_else(|| "127.0.0.1:9090".to_owned());
+        let admin_listen = match admin_text.trim() {
+            "off" | "" => None,
+            text => Some(text.parse().map_err(|_| {
+                ConfigError::new(
+                    "admin_listen",
+                    format!("`{text}` is not an address like 127.0.0.1:9090, or `off`"),
+                )
+            })?),
+        };
         let database_url = layer
             .database_url
             .unwrap_or_else(|| default_sqlite_url(&data_dir));
@@ -148,6 +163,7 @@ impl Config {
         };
         let config = Config {
             listen,
+            admin_listen,
             data_dir,
             database_url,
             database_max_connections: layer.database_max_connections.unwrap_or(10),

@@ -153,6 +153,15 @@ impl Config {
                 ),
             ));
         }
+        if let Some(admin) = self.admin_listen
+            && admin == self.listen
+            && admin.port() != 0
+        {
+            return Err(ConfigError::new(
+                "admin_listen",
+                format!("{admin} is also `listen`: the admin port must be another one"),
+            ));
+        }
         if self.shutdown_grace_seconds == 0 || self.shutdown_grace_seconds > 600 {
             return Err(ConfigError::new(
                 "shutdown_grace_seconds",

@@ -82,6 +82,8 @@ impl TestServer {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let mut vars: BTreeMap<String, String> = BTreeMap::from([
             ("SPOT_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+            // Many test servers run at once: each admin port on a free port of its own.
+            ("SPOT_ADMIN_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
             (
                 "SPOT_DATA_DIR".to_owned(),
                 data_dir.path().display().to_string(),
