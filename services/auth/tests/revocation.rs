@@ -29,21 +29,6 @@ async fn open_stream(test: &TestServer, token: &str) -> Streaming<WatchRiskFlags
         .into_inner()
 }
 
-/// How the stream ended, waiting at most 10 s (it must end by itself).
-async fn ending(mut stream: Streaming<WatchRiskFlagsResponse>) -> tonic::Status {
-    let ended = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match stream.message().await {
-                Ok(Some(_)) => continue,
-                Ok(None) => return tonic::Status::ok("ended without a status"),
-                Err(status) => return status,
-            }
-        }
-    })
-    .await;
-    ended.expect("the stream ended within 10 s")
-}
-
 async fn me(test: &TestServer, token: &str) -> Result<(), tonic::Status> {
     test.auth()
         .me(authed(pb::MeRequest {}, token))
@@ -94,8 +79,8 @@ async fn logout_ends_the_access_token_and_its_streams() {
     let refused = me(&test, &owner.access_token).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
     assert!(refused.message().contains("signed out"), "{refused:?}");
-    let ended = ending(stream).await;
-    assert_eq!(ended.code(), tonic::Code::Unauthenticated, "{ended:?}");
+    let end = ended(stream).await;
+    assert_eq!(end.code(), tonic::Code::Unauthenticated, "{end:?}");
     // Another login of the same user is another session, untouched.
     let again = test.login(&owner.email, &owner.password).await;
     me(&test, &again).await.unwrap();
@@ -120,8 +105,8 @@ async fn a_role_change_or_removal_ends_the_users_sessions_and_streams_at_once() 
         ))
         .await
         .unwrap();
-    let ended = ending(stream).await;
-    assert_eq!(ended.code(), tonic::Code::Unauthenticated, "{ended:?}");
+    let end = ended(stream).await;
+    assert_eq!(end.code(), tonic::Code::Unauthenticated, "{end:?}");
     let refused = me(&test, &member_token).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
 
@@ -136,8 +121,8 @@ async fn a_role_change_or_removal_ends_the_users_sessions_and_streams_at_once() 
         ))
         .await
         .unwrap();
-    let ended = ending(stream).await;
-    assert_eq!(ended.code(), tonic::Code::Unauthenticated, "{ended:?}");
+    let end = ended(stream).await;
+    assert_eq!(end.code(), tonic::Code::Unauthenticated, "{end:?}");
     assert_eq!(
         me(&test, &other_token).await.unwrap_err().code(),
         tonic::Code::Unauthenticated
@@ -192,9 +177,9 @@ async fn a_stream_ends_when_its_access_token_expires() {
     header.kid = Some(kid);
     let short = jsonwebtoken::encode(&header, &claims, &key).unwrap();
     let stream = open_stream(&test, &short).await;
-    let ended = ending(stream).await;
-    assert_eq!(ended.code(), tonic::Code::Unauthenticated, "{ended:?}");
-    assert!(ended.message().contains("expired"), "{ended:?}");
+    let end = ended(stream).await;
+    assert_eq!(end.code(), tonic::Code::Unauthenticated, "{end:?}");
+    assert!(end.message().contains("expired"), "{end:?}");
     test.stop().await;
 }
 
@@ -300,5 +285,115 @@ async fn an_invitation_expires() {
         .unwrap_err();
     assert_eq!(late.code(), tonic::Code::Unauthenticated, "{late:?}");
     assert!(late.message().contains("expired"), "{late:?}");
+    test.stop().await;
+}
+
+/// How a stream of any message type ended, waiting at most 10 s.
+async fn ended<T>(mut stream: Streaming<T>) -> tonic::Status {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stream.message().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => return tonic::Status::ok("ended without a status"),
+                Err(status) => return status,
+            }
+        }
+    })
+    .await
+    .expect("the stream ended within 10 s")
+}
+
+#[tokio::test]
+async fn a_revoked_agent_key_and_a_removed_member_lose_their_open_streams() {
+    use futures::StreamExt;
+    use spot_proto::agent::v1::agent_service_client::AgentServiceClient;
+    use spot_proto::agent::v1::{Hello, SessionRequest, session_request};
+    use spot_proto::auth::v1::api_key_service_client::ApiKeyServiceClient;
+    use spot_proto::cluster::v1 as cluster;
+    use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
+
+    let test = TestServer::start(&[]).await;
+    let owner = test.sign_up("Acme").await;
+    let registered = ClusterServiceClient::new(test.channel.clone())
+        .register_cluster(authed(
+            cluster::RegisterClusterRequest {
+                name: "shop".into(),
+                region: "us-east-1".into(),
+                aws_account_id: String::new(),
+            },
+            &owner.access_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let cluster_id = registered.cluster.unwrap().id;
+
+    // The agent's session stays open (its request stream never ends).
+    let hello = SessionRequest {
+        message: Some(session_request::Message::Hello(Hello {
+            agent_version: "test".into(),
+            kubernetes_version: "v1.32.0".into(),
+            resume_after_action_id: String::new(),
+        })),
+    };
+    let requests = futures::stream::iter([hello]).chain(futures::stream::pending());
+    let mut session = AgentServiceClient::new(test.channel.clone())
+        .session(authed(requests, &registered.agent_key))
+        .await
+        .unwrap()
+        .into_inner();
+    session
+        .message()
+        .await
+        .unwrap()
+        .expect("the session is welcomed");
+
+    // A viewer watches the cluster.
+    let (member_id, member_token) = invite(&test, &owner, pb::Role::Viewer).await;
+    let watch = ClusterServiceClient::new(test.channel.clone())
+        .watch_cluster(authed(
+            cluster::WatchClusterRequest {
+                cluster_id: cluster_id.clone(),
+            },
+            &member_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+
+    let mut keys = ApiKeyServiceClient::new(test.channel.clone());
+    let agent_key_id = keys
+        .list_api_keys(authed(
+            pb::ListApiKeysRequest { page: None },
+            &owner.access_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .api_keys
+        .into_iter()
+        .find(|key| key.cluster_id == cluster_id)
+        .unwrap()
+        .id;
+    keys.revoke_api_key(authed(
+        pb::RevokeApiKeyRequest {
+            api_key_id: agent_key_id,
+        },
+        &owner.access_token,
+    ))
+    .await
+    .unwrap();
+    let agent = ended(session).await;
+    assert_eq!(agent.code(), tonic::Code::Unauthenticated, "{agent:?}");
+
+    UserServiceClient::new(test.channel.clone())
+        .remove_user(authed(
+            pb::RemoveUserRequest { user_id: member_id },
+            &owner.access_token,
+        ))
+        .await
+        .unwrap();
+    let watcher = ended(watch).await;
+    assert_eq!(watcher.code(), tonic::Code::Unauthenticated, "{watcher:?}");
     test.stop().await;
 }
