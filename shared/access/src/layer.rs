@@ -102,7 +102,7 @@ where
                 });
             };
 
-            let verified = match authenticate(&verifier, request.headers(), rule).await {
+            let (verified, bearer) = match authenticate(&verifier, request.headers(), rule).await {
                 Ok(verified) => verified,
                 // Unauthenticated calls are not audited: anyone could fill the trail with them.
                 Err(status) => return Ok(status.into_http()),
@@ -117,10 +117,20 @@ where
                 .extensions_mut()
                 .insert(RequestId(request_id.clone()));
 
-            let response = inner
-                .call(request)
-                .await?
-                .map(|body| crate::stream_guard::guard(body, &verified, verifier.revocations()));
+            let recheck = match (&verified.caller, bearer) {
+                (Caller::ApiKey { .. }, Some(bearer)) => {
+                    let verifier = verifier.clone();
+                    let recheck: crate::stream_guard::Recheck = Box::new(move || {
+                        let (verifier, bearer) = (verifier.clone(), bearer.clone());
+                        Box::pin(async move { verifier.recheck_api_key(&bearer).await })
+                    });
+                    Some((recheck, crate::stream_guard::RECHECK_INTERVAL))
+                }
+                _ => None,
+            };
+            let response = inner.call(request).await?.map(|body| {
+                crate::stream_guard::guard(body, &verified, verifier.revocations(), recheck)
+            });
             let result = response
                 .headers()
                 .get("grpc-status")
@@ -142,14 +152,15 @@ async fn authenticate(
     verifier: &Verifier,
     headers: &http::HeaderMap,
     rule: Rule,
-) -> Result<Verified, tonic::Status> {
+) -> Result<(Verified, Option<String>), tonic::Status> {
     if rule.access == Access::Public {
         // Public calls ignore credentials, so a stale token never blocks logging in again.
-        return Ok(Verified {
+        let anonymous = Verified {
             caller: Caller::Anonymous,
             expires_at: None,
             revocable: None,
-        });
+        };
+        return Ok((anonymous, None));
     }
     let Some(header) = headers.get("authorization") else {
         return Err(tonic::Status::unauthenticated(
@@ -163,7 +174,10 @@ async fn authenticate(
         .map(str::trim)
         .filter(|token| !token.is_empty())
         .ok_or_else(|| tonic::Status::unauthenticated("authorization must be `Bearer <token>`"))?;
-    Ok(verifier.verify_credential(bearer).await?)
+    let verified = verifier.verify_credential(bearer).await?;
+    // Kept only for an API key, which an open stream checks again later.
+    let api_key = crate::api_key_id(bearer).map(|_| bearer.to_owned());
+    Ok((verified, api_key))
 }
 
 fn authorize(access: Access, caller: &Caller) -> Result<(), tonic::Status> {

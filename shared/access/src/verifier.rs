@@ -302,6 +302,16 @@ impl Verifier {
             .unwrap_or_else(|p| p.into_inner()) = None;
     }
 
+    /// Checks an API key with auth again, past the cache: a long-lived stream's key is re-checked
+    /// so a revocation whose announcement was lost still ends it.
+    pub async fn recheck_api_key(&self, secret: &str) -> Result<(), CredentialError> {
+        self.api_keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&hash_secret(secret));
+        self.verify_api_key(secret).await.map(drop)
+    }
+
     /// Forgets a revoked key at once (auth publishes revocations on [`API_KEY_REVOKED_TOPIC`]).
     pub fn evict_api_key(&self, revoked_key_id: &str) {
         let mut cache = self.api_keys.lock().unwrap_or_else(|p| p.into_inner());
