@@ -60,6 +60,7 @@ fn main() {
         nbf: now,
         exp: now + 900,
         jti: "bench".into(),
+        sid: "bench".into(),
     };
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some("bench".into());

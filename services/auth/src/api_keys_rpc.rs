@@ -15,6 +15,9 @@ use crate::error::AuthError;
 use crate::signing::now_millis;
 use crate::{AuthApi, convert, page, tenant_of, validate};
 
+/// The stored scope of an EventBridge intake key.
+pub(crate) const EVENTBRIDGE_SCOPE: &str = "eventbridge";
+
 impl AuthApi {
     /// Stores a new key (its secret hashed) and returns the row and the secret, shown once.
     async fn insert_key(
@@ -23,6 +26,7 @@ impl AuthApi {
         name: String,
         cluster_id: Option<String>,
         role: Option<String>,
+        scope: Option<String>,
     ) -> Result<(api_keys::Model, String), AuthError> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let secret = format!(
@@ -35,6 +39,7 @@ impl AuthApi {
             name: Set(name),
             cluster_id: Set(cluster_id),
             role: Set(role),
+            scope: Set(scope),
             secret_hash: Set(hash_secret(&secret)),
             created_at: Set(now_millis()),
             last_used_at: Set(None),
@@ -64,11 +69,36 @@ impl ApiKeyService for AuthApi {
         let tenant_id = tenant_of(&caller)?.to_owned();
         let request = request.into_inner();
         let name = validate::name(&request.name, "name")?;
+        let scope = match pb::ApiKeyScope::try_from(request.scope) {
+            Ok(pb::ApiKeyScope::Unspecified) => None,
+            Ok(pb::ApiKeyScope::Eventbridge) => Some(EVENTBRIDGE_SCOPE.to_owned()),
+            Err(_) => {
+                return Err(AuthError::invalid("scope", "is not a known API key scope").into());
+            }
+        };
+        if scope.is_some() {
+            if !request.cluster_id.trim().is_empty() || request.role != 0 {
+                return Err(AuthError::invalid(
+                    "scope",
+                    "a scoped key has neither cluster_id nor role; set only one of the three",
+                )
+                .into());
+            }
+            let (row, secret) = self.insert_key(&tenant_id, name, None, None, scope).await?;
+            return Ok(
+                AuditNote::target(format!("api_key/{}", row.id)).attach(Response::new(
+                    pb::CreateApiKeyResponse {
+                        api_key: Some(convert::api_key(&row)),
+                        secret,
+                    },
+                )),
+            );
+        }
         let (cluster_id, role) = match (request.cluster_id.trim(), request.role) {
             ("", 0) => {
                 return Err(AuthError::invalid(
                     "cluster_id",
-                    "set cluster_id for an agent key or role for an automation key",
+                    "set cluster_id for an agent key, role for an automation key, or scope",
                 )
                 .into());
             }
@@ -80,6 +110,9 @@ impl ApiKeyService for AuthApi {
                     )
                     .into());
                 }
+                // A key for a cluster the tenant does not have would be refused later anyway; it
+                // is refused here so it is never stored (another tenant's cluster is NOT_FOUND).
+                spot_kit::clusters::tenant_cluster_state(&self.ctx, &tenant_id, cluster).await?;
                 (Some(cluster.to_owned()), None)
             }
             ("", role) => {
@@ -100,7 +133,9 @@ impl ApiKeyService for AuthApi {
                 .into());
             }
         };
-        let (row, secret) = self.insert_key(&tenant_id, name, cluster_id, role).await?;
+        let (row, secret) = self
+            .insert_key(&tenant_id, name, cluster_id, role, None)
+            .await?;
         let id = row.id.clone();
         Ok(
             AuditNote::target(format!("api_key/{id}")).attach(Response::new(
@@ -191,7 +226,7 @@ impl ApiKeyService for AuthApi {
             .map_err(AuthError::from)?
             .ok_or(AuthError::NotFound("tenant"))?;
         let (row, secret) = self
-            .insert_key(&tenant.id, name, Some(request.cluster_id), None)
+            .insert_key(&tenant.id, name, Some(request.cluster_id), None, None)
             .await?;
         let note = AuditNote::target(format!("api_key/{}", row.id)).in_tenant(tenant.id);
         Ok(note.attach(Response::new(pb::IssueAgentKeyResponse {

@@ -1,15 +1,16 @@
 //! AuthService: sign-up, login, refresh, logout, me, change password, JWKS, API key verification.
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
-use spot_access::{AuditNote, Caller, Role, caller, hash_secret};
+use spot_access::{AuditNote, Caller, Role, caller, client_address, hash_secret};
 use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::auth_service_server::AuthService;
 use tonic::{Request, Response, Status};
 
+use crate::account_actions::AccountAction;
 use crate::entity::{api_keys, tenants, users};
 use crate::error::{AuthError, AuthResult};
 use crate::signing::now_millis;
-use crate::{AuthApi, blocking, convert, passwords, validate};
+use crate::{AuthApi, convert, passwords, validate};
 
 impl AuthApi {
     /// Creates a user row; `AlreadyExists` when the email is taken.
@@ -81,25 +82,25 @@ impl AuthApi {
     }
 }
 
-fn client_address<T>(request: &Request<T>) -> String {
-    request
-        .remote_addr()
-        .map(|addr| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
 #[tonic::async_trait]
 impl AuthService for AuthApi {
     async fn sign_up(
         &self,
         request: Request<pb::SignUpRequest>,
     ) -> Result<Response<pb::SignUpResponse>, Status> {
+        let address = client_address(&request);
         let request = request.into_inner();
         let tenant_name = validate::name(&request.tenant_name, "tenant_name")?;
         let email = validate::email(&request.email, "email")?;
         passwords::check_policy(&request.password, "password")?;
+        self.account_actions
+            .admit(AccountAction::SignUp, address)
+            .await?;
         let password = request.password;
-        let hash = blocking(move || passwords::hash(&password)).await??;
+        let hash = self
+            .hashing
+            .run(move || passwords::hash(&password))
+            .await??;
         let user = self
             .create_tenant_with_owner(&tenant_name, &email, hash, false)
             .await?;
@@ -121,7 +122,7 @@ impl AuthService for AuthApi {
         if request.password.len() > passwords::MAX_LENGTH * 4 {
             return Err(AuthError::invalid("password", "is too long").into());
         }
-        self.throttle.check(&email, &address).await?;
+        let attempt = self.throttle.admit(&email, address).await?;
         let user = users::Entity::find()
             .filter(users::Column::Email.eq(&email))
             .one(self.ctx.db.connection())
@@ -133,15 +134,16 @@ impl AuthService for AuthApi {
             .and_then(|u| u.password_hash.clone())
             .unwrap_or_else(|| self.decoy_hash.as_ref().clone());
         let password = request.password;
-        let matches = blocking(move || passwords::verify(&password, &stored)).await?;
+        let matches = self
+            .hashing
+            .run(move || passwords::verify(&password, &stored))
+            .await?;
         let user = match user {
             Some(user) if matches && user.password_hash.is_some() => user,
-            _ => {
-                self.throttle.record_failure(&email, &address).await?;
-                return Err(AuthError::BadCredentials.into());
-            }
+            // The attempt was counted when it was admitted.
+            _ => return Err(AuthError::BadCredentials.into()),
         };
-        self.throttle.record_success(&email).await?;
+        self.throttle.succeeded(attempt).await?;
         let tokens = self.sessions.start(&user).await?;
         let note = AuditNote::target(format!("user/{}", user.id)).in_tenant(user.tenant_id.clone());
         Ok(note.attach(Response::new(pb::LoginResponse {
@@ -190,9 +192,13 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
+        let address = client_address(&request);
         let user = self.user_of(caller(&request)?).await?;
         let request = request.into_inner();
         passwords::check_policy(&request.new_password, "new_password")?;
+        self.account_actions
+            .admit(AccountAction::ChangePassword, address)
+            .await?;
         if request.new_password == request.current_password {
             return Err(AuthError::invalid(
                 "new_password",
@@ -202,11 +208,15 @@ impl AuthService for AuthApi {
         }
         let stored = user.password_hash.clone().unwrap_or_default();
         let current = request.current_password;
-        if !blocking(move || passwords::verify(&current, &stored)).await? {
+        if !self
+            .hashing
+            .run(move || passwords::verify(&current, &stored))
+            .await?
+        {
             return Err(AuthError::invalid("current_password", "is wrong").into());
         }
         let new = request.new_password;
-        let hash = blocking(move || passwords::hash(&new)).await??;
+        let hash = self.hashing.run(move || passwords::hash(&new)).await??;
         let user_id = user.id.clone();
         let mut row: users::ActiveModel = user.into();
         row.password_hash = Set(Some(hash));

@@ -11,7 +11,7 @@ use spot_db::Backend;
 
 use crate::entity::users;
 use crate::error::{AuthError, AuthResult};
-use crate::{AuthApi, blocking, passwords, validate};
+use crate::{AuthApi, passwords, validate};
 
 pub const EMBEDDED_ADMIN_EMAIL: &str = "admin@spot.local";
 pub const CREDENTIALS_FILE: &str = "admin-credentials.txt";
@@ -46,7 +46,7 @@ pub async fn ensure_platform_admin(api: &AuthApi) -> AuthResult<()> {
         }
     };
     let to_hash = password.clone();
-    let hash = blocking(move || passwords::hash(&to_hash)).await??;
+    let hash = api.hashing.run(move || passwords::hash(&to_hash)).await??;
     match api
         .create_tenant_with_owner("Platform", &email, hash, true)
         .await

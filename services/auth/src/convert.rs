@@ -38,5 +38,10 @@ pub fn api_key(row: &api_keys::Model) -> pb::ApiKey {
         created_at: Some(timestamp(row.created_at)),
         last_used_at: row.last_used_at.map(timestamp),
         revoked_at: row.revoked_at.map(timestamp),
+        scope: match row.scope.as_deref() {
+            Some(crate::api_keys_rpc::EVENTBRIDGE_SCOPE) => pb::ApiKeyScope::Eventbridge,
+            _ => pb::ApiKeyScope::Unspecified,
+        }
+        .into(),
     }
 }

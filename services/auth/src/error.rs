@@ -20,6 +20,9 @@ pub enum AuthError {
     FailedPrecondition(String),
     #[error("too many attempts; try again in {retry_after_seconds} s")]
     Throttled { retry_after_seconds: u64 },
+    /// A limit on costly work (rate or concurrency); the message says which and when to retry.
+    #[error("{0}")]
+    Exhausted(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -44,7 +47,7 @@ impl ServiceError for AuthError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Self::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
-            Self::Throttled { .. } => ErrorCode::ResourceExhausted,
+            Self::Throttled { .. } | Self::Exhausted(_) => ErrorCode::ResourceExhausted,
             Self::Unavailable(_) => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }

@@ -2,6 +2,7 @@
 //! platform admin console. Who may call each RPC is decided by `spot_access::rules`, in front of
 //! every service; the handlers here check which tenant owns the data.
 
+mod account_actions;
 mod admin_rpc;
 mod api_keys_rpc;
 mod audit_rpc;
@@ -10,6 +11,7 @@ mod bootstrap;
 mod convert;
 mod entity;
 mod error;
+mod hashing;
 mod notifications;
 mod page;
 pub mod passwords;
@@ -39,6 +41,8 @@ pub struct AuthApi {
     sessions: sessions::Sessions,
     throttle: throttle::LoginThrottle,
     settings: SystemSettingsStore,
+    hashing: hashing::Hashing,
+    account_actions: account_actions::AccountActions,
     /// Verified against when an email is unknown, so that path costs as much as a wrong password.
     decoy_hash: Arc<String>,
 }
@@ -55,9 +59,18 @@ pub async fn register(
         .map_err(|e| AuthError::Internal(e.to_string()))?;
     let api = AuthApi {
         ctx: ctx.clone(),
-        sessions: sessions::Sessions::new(ctx.db.clone(), keys),
+        sessions: sessions::Sessions::new(
+            ctx.db.clone(),
+            keys,
+            spot_access::Revocations::new(ctx.bus.clone()),
+        ),
         throttle: throttle::LoginThrottle::new(ctx.bus.clone()),
         settings: SystemSettingsStore::new(ctx.db.clone()),
+        hashing: hashing::Hashing::new(ctx.config.password_hash_memory_mib),
+        account_actions: account_actions::AccountActions::new(
+            ctx.bus.clone(),
+            ctx.config.account_actions_per_hour,
+        ),
         decoy_hash: Arc::new(decoy_hash),
     };
     bootstrap::ensure_platform_admin(&api).await?;
@@ -70,15 +83,6 @@ pub async fn register(
         .add(NotificationServiceServer::new(api.clone()))
         .add(AdminServiceServer::new(api));
     Ok(())
-}
-
-/// Runs a password hash or verification off the async runtime (it takes tens of milliseconds).
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, AuthError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AuthError::Internal(e.to_string()))
 }
 
 /// The tenant a caller acts in; calls that need one refuse callers without.

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sea_orm::QuerySelect;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
-use spot_access::{ACCESS_TOKEN_AUDIENCE, AccessClaims, ISSUER, Role, hash_secret};
+use spot_access::{ACCESS_TOKEN_AUDIENCE, AccessClaims, ISSUER, Revocations, Role, hash_secret};
 use spot_db::Database;
 use spot_proto::auth::v1 as pb;
 
@@ -17,15 +18,24 @@ use crate::signing::{ACCESS_TOKEN_LIFETIME, SigningKeys, now_millis};
 
 pub const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 
+/// How long a revoked session's access tokens are refused: as long as the newest can still verify
+/// (its lifetime plus the verifier's leeway on `exp`, rounded up).
+const REVOCATION_TTL: Duration = Duration::from_secs(ACCESS_TOKEN_LIFETIME.as_secs() + 60);
+
 #[derive(Clone)]
 pub struct Sessions {
     db: Database,
     keys: SigningKeys,
+    revocations: Revocations,
 }
 
 impl Sessions {
-    pub fn new(db: Database, keys: SigningKeys) -> Self {
-        Self { db, keys }
+    pub fn new(db: Database, keys: SigningKeys, revocations: Revocations) -> Self {
+        Self {
+            db,
+            keys,
+            revocations,
+        }
     }
 
     pub fn keys(&self) -> &SigningKeys {
@@ -82,7 +92,8 @@ impl Sessions {
         Ok((user, tokens))
     }
 
-    /// Ends the session the refresh token belongs to. Unknown tokens are ignored (idempotent).
+    /// Ends the session the refresh token belongs to, its access tokens included, on every
+    /// replica. Unknown tokens are ignored (idempotent).
     pub async fn logout(&self, presented: &str) -> AuthResult<()> {
         let token = refresh_tokens::Entity::find()
             .filter(refresh_tokens::Column::TokenHash.eq(hash_secret(presented)))
@@ -90,18 +101,53 @@ impl Sessions {
             .await?;
         if let Some(token) = token {
             revoke_family(self.db.connection(), &token.family_id, now_millis()).await?;
+            self.revocations
+                .revoke_session(&token.family_id, REVOCATION_TTL)
+                .await?;
         }
         Ok(())
     }
 
-    /// Signs out every session of a user (password change, removal).
+    /// Signs out every session of a user at once, access tokens included (password change,
+    /// a role change: the role is in the token).
     pub async fn revoke_user(&self, user_id: &str) -> AuthResult<()> {
+        let sessions = self.live_sessions(self.db.connection(), user_id).await?;
+        self.revoke_sessions(&sessions).await?;
         refresh_tokens::Entity::update_many()
             .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now_millis()))
             .filter(refresh_tokens::Column::UserId.eq(user_id))
             .filter(refresh_tokens::Column::RevokedAt.is_null())
             .exec(self.db.connection())
             .await?;
+        Ok(())
+    }
+
+    /// The sessions of a user whose access tokens may still verify: each was issued beside a
+    /// refresh token created since then.
+    pub async fn live_sessions(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+        user_id: &str,
+    ) -> AuthResult<Vec<String>> {
+        let since = now_millis() - REVOCATION_TTL.as_millis() as i64;
+        Ok(refresh_tokens::Entity::find()
+            .select_only()
+            .column(refresh_tokens::Column::FamilyId)
+            .distinct()
+            .filter(refresh_tokens::Column::UserId.eq(user_id))
+            .filter(refresh_tokens::Column::CreatedAt.gt(since))
+            .into_tuple()
+            .all(db)
+            .await?)
+    }
+
+    /// Refuses the sessions' access tokens on every replica and ends their open streams.
+    pub async fn revoke_sessions(&self, sessions: &[String]) -> AuthResult<()> {
+        for session in sessions {
+            self.revocations
+                .revoke_session(session, REVOCATION_TTL)
+                .await?;
+        }
         Ok(())
     }
 
@@ -122,6 +168,7 @@ impl Sessions {
             nbf: now,
             exp: now + ACCESS_TOKEN_LIFETIME.as_secs() as i64,
             jti: uuid::Uuid::new_v4().to_string(),
+            sid: family.to_owned(),
         };
         let access_token = self.keys.sign(&claims).await?;
         let refresh_token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());

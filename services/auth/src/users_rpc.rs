@@ -2,36 +2,65 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use spot_access::{AuditNote, Role, caller, hash_secret};
 use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::user_service_server::UserService;
 use tonic::{Request, Response, Status};
 
-use crate::entity::users;
+use crate::account_actions::AccountAction;
+use crate::entity::{tenants, users};
 use crate::error::{AuthError, AuthResult};
-use crate::{AuthApi, blocking, convert, page, passwords, tenant_of, validate};
+use crate::signing::now_millis;
+use crate::{AuthApi, convert, page, passwords, tenant_of, validate};
 
-impl AuthApi {
-    /// A user of the caller's tenant; anyone else's is NOT_FOUND, so ids of other tenants leak nothing.
-    async fn tenant_user(&self, tenant_id: &str, user_id: &str) -> AuthResult<users::Model> {
-        users::Entity::find_by_id(user_id)
-            .filter(users::Column::TenantId.eq(tenant_id))
-            .one(self.ctx.db.connection())
-            .await?
-            .ok_or(AuthError::NotFound("user"))
-    }
+/// A user of the tenant; anyone else's is NOT_FOUND, so ids of other tenants leak nothing.
+async fn tenant_user(
+    db: &impl ConnectionTrait,
+    tenant_id: &str,
+    user_id: &str,
+) -> AuthResult<users::Model> {
+    users::Entity::find_by_id(user_id)
+        .filter(users::Column::TenantId.eq(tenant_id))
+        .one(db)
+        .await?
+        .ok_or(AuthError::NotFound("user"))
+}
 
-    async fn owners(&self, tenant_id: &str) -> AuthResult<u64> {
-        Ok(users::Entity::find()
-            .filter(users::Column::TenantId.eq(tenant_id))
-            .filter(users::Column::Role.eq(Role::Owner.as_str()))
-            .count(self.ctx.db.connection())
-            .await?)
+async fn owners(db: &impl ConnectionTrait, tenant_id: &str) -> AuthResult<u64> {
+    Ok(users::Entity::find()
+        .filter(users::Column::TenantId.eq(tenant_id))
+        .filter(users::Column::Role.eq(Role::Owner.as_str()))
+        .count(db)
+        .await?)
+}
+
+/// Serialises changes to a tenant's owners: a no-op write to the tenant row takes its write lock
+/// (PostgreSQL) or the database's (SQLite) until the transaction ends, so two concurrent
+/// demotions or removals cannot both count two owners and leave none.
+async fn lock_tenant(txn: &DatabaseTransaction, tenant_id: &str) -> AuthResult<()> {
+    tenants::Entity::update_many()
+        .col_expr(
+            tenants::Column::Name,
+            Expr::col(tenants::Column::Name).into(),
+        )
+        .filter(tenants::Column::Id.eq(tenant_id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+fn keeps_an_owner(owners: u64) -> AuthResult<()> {
+    if owners <= 1 {
+        return Err(AuthError::FailedPrecondition(
+            "a tenant keeps at least one owner".into(),
+        ));
     }
+    Ok(())
 }
 
 /// Only an owner may grant or take away the owner role.
@@ -122,7 +151,15 @@ impl UserService for AuthApi {
         let tenant_id = tenant_of(&caller)?;
         let request = request.into_inner();
         let role = Role::from_proto(request.role, "role").map_err(AuthError::from)?;
-        let user = self.tenant_user(tenant_id, &request.user_id).await?;
+        let txn = self
+            .ctx
+            .db
+            .connection()
+            .begin()
+            .await
+            .map_err(AuthError::from)?;
+        lock_tenant(&txn, tenant_id).await?;
+        let user = tenant_user(&txn, tenant_id, &request.user_id).await?;
         if caller.user_id() == Some(user.id.as_str()) {
             return Err(
                 AuthError::FailedPrecondition("you cannot change your own role".into()).into(),
@@ -130,17 +167,17 @@ impl UserService for AuthApi {
         }
         let current: Role = user.role.parse().map_err(AuthError::Internal)?;
         check_role_change(caller.role().unwrap_or(Role::Viewer), Some(current), role)?;
-        if current == Role::Owner && role != Role::Owner && self.owners(tenant_id).await? <= 1 {
-            return Err(
-                AuthError::FailedPrecondition("a tenant keeps at least one owner".into()).into(),
-            );
+        if current == Role::Owner && role != Role::Owner {
+            keeps_an_owner(owners(&txn, tenant_id).await?)?;
         }
         let mut row: users::ActiveModel = user.into();
         row.role = Set(role.as_str().to_owned());
-        let user = row
-            .update(self.ctx.db.connection())
-            .await
-            .map_err(AuthError::from)?;
+        let user = row.update(&txn).await.map_err(AuthError::from)?;
+        txn.commit().await.map_err(AuthError::from)?;
+        // The role is in the user's access tokens: they sign in again to act with the new one.
+        if current != role {
+            self.sessions.revoke_user(&user.id).await?;
+        }
         Ok(
             AuditNote::target(format!("user/{}", user.id)).attach(Response::new(
                 pb::ChangeUserRoleResponse {
@@ -156,9 +193,15 @@ impl UserService for AuthApi {
     ) -> Result<Response<pb::RemoveUserResponse>, Status> {
         let caller = caller(&request)?.clone();
         let tenant_id = tenant_of(&caller)?;
-        let user = self
-            .tenant_user(tenant_id, &request.into_inner().user_id)
-            .await?;
+        let txn = self
+            .ctx
+            .db
+            .connection()
+            .begin()
+            .await
+            .map_err(AuthError::from)?;
+        lock_tenant(&txn, tenant_id).await?;
+        let user = tenant_user(&txn, tenant_id, &request.into_inner().user_id).await?;
         if caller.user_id() == Some(user.id.as_str()) {
             return Err(AuthError::FailedPrecondition("you cannot remove yourself".into()).into());
         }
@@ -168,18 +211,17 @@ impl UserService for AuthApi {
                 Some(Role::Owner),
                 Role::Viewer,
             )?;
-            if self.owners(tenant_id).await? <= 1 {
-                return Err(AuthError::FailedPrecondition(
-                    "a tenant keeps at least one owner".into(),
-                )
-                .into());
-            }
+            keeps_an_owner(owners(&txn, tenant_id).await?)?;
         }
         let user_id = user.id.clone();
+        // Found before the row goes, since its refresh tokens go with it.
+        let sessions = self.sessions.live_sessions(&txn, &user_id).await?;
         users::Entity::delete_by_id(&user_id)
-            .exec(self.ctx.db.connection())
+            .exec(&txn)
             .await
             .map_err(AuthError::from)?;
+        txn.commit().await.map_err(AuthError::from)?;
+        self.sessions.revoke_sessions(&sessions).await?;
         Ok(AuditNote::target(format!("user/{user_id}"))
             .attach(Response::new(pb::RemoveUserResponse {})))
     }
@@ -188,19 +230,34 @@ impl UserService for AuthApi {
         &self,
         request: Request<pb::AcceptInviteRequest>,
     ) -> Result<Response<pb::AcceptInviteResponse>, Status> {
+        let address = spot_access::client_address(&request);
         let request = request.into_inner();
         if request.invite_token.is_empty() {
             return Err(AuthError::invalid("invite_token", "is required").into());
         }
         passwords::check_policy(&request.password, "password")?;
+        self.account_actions
+            .admit(AccountAction::AcceptInvite, address)
+            .await?;
         let user = users::Entity::find()
             .filter(users::Column::InviteTokenHash.eq(hash_secret(&request.invite_token)))
             .one(self.ctx.db.connection())
             .await
             .map_err(AuthError::from)?
             .ok_or(AuthError::Unauthenticated("invite token is not valid"))?;
+        // The user row is created by the invitation, so its age is the invitation's.
+        let ttl_millis = self.ctx.config.invite_ttl_seconds.saturating_mul(1000) as i64;
+        if now_millis() - user.created_at > ttl_millis {
+            return Err(AuthError::Unauthenticated(
+                "invite token expired; ask an admin to invite you again",
+            )
+            .into());
+        }
         let password = request.password;
-        let hash = blocking(move || passwords::hash(&password)).await??;
+        let hash = self
+            .hashing
+            .run(move || passwords::hash(&password))
+            .await??;
         let mut row: users::ActiveModel = user.into();
         row.password_hash = Set(Some(hash));
         row.invite_token_hash = Set(None);

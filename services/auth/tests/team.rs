@@ -147,6 +147,7 @@ async fn api_keys_are_shown_once_scoped_and_revoked_at_once() {
                 name: "ci".into(),
                 cluster_id: String::new(),
                 role: pb::Role::Viewer.into(),
+                ..Default::default()
             },
             &owner.access_token,
         ))
@@ -199,6 +200,7 @@ async fn api_keys_are_shown_once_scoped_and_revoked_at_once() {
                 name: "bad".into(),
                 cluster_id: "c-1".into(),
                 role: pb::Role::Admin.into(),
+                ..Default::default()
             },
             &owner.access_token,
         ))

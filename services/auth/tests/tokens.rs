@@ -8,8 +8,7 @@ use spot_access::{AccessClaims, Role};
 use spot_proto::auth::v1 as pb;
 use spot_testkit::{TestServer, authed};
 
-/// The server's active signing key, read from its database and opened with the master key, as
-/// only someone holding both could: a database dump alone holds it sealed.
+/// The server's active signing key; a database dump alone holds it sealed.
 async fn server_key(test: &TestServer) -> (String, EncodingKey) {
     let db = spot_db::Database::connect(&test.database_url)
         .await
@@ -19,28 +18,18 @@ async fn server_key(test: &TestServer) -> (String, EncodingKey) {
         .connection()
         .query_one(Statement::from_string(
             backend,
-            "SELECT key_id, private_key FROM signing_keys WHERE retired_at IS NULL",
+            "SELECT private_key FROM signing_keys WHERE retired_at IS NULL",
         ))
         .await
         .unwrap()
         .unwrap();
-    let kid: String = row.try_get("", "key_id").unwrap();
     let stored: String = row.try_get("", "private_key").unwrap();
     assert!(
         spot_kit::sealing::is_sealed(&stored),
         "sealed at rest: {stored}"
     );
     assert!(STANDARD.decode(&stored).is_err(), "not the plain key");
-    let master_key = STANDARD
-        .decode(spot_testkit::TEST_MASTER_KEY)
-        .unwrap()
-        .try_into()
-        .unwrap();
-    let der = spot_kit::sealing::KeyEncryptionKey::open(
-        &spot_kit::sealing::LocalKey::from_bytes(&master_key),
-        &stored,
-    )
-    .unwrap();
+    let (kid, der) = test.signing_key().await;
     (kid, EncodingKey::from_ed_der(&der))
 }
 
@@ -57,6 +46,7 @@ fn claims(user: &pb::User) -> AccessClaims {
         nbf: now,
         exp: now + 600,
         jti: "test".into(),
+        sid: String::new(),
     }
 }
 

@@ -146,17 +146,6 @@ impl EdgeLayer {
                     )
                 }
             }
-            "/metrics" => {
-                self.metrics.page("metrics");
-                let mut response = Response::new(Bytes::from(self.metrics.render()));
-                response.headers_mut().insert(
-                    http::header::CONTENT_TYPE,
-                    http::HeaderValue::from_static(
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    ),
-                );
-                response
-            }
             _ => match &self.web {
                 Some(web) => {
                     self.metrics.page("web");

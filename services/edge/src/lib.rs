@@ -1,16 +1,19 @@
 //! The edge: what a browser and an operator need in front of the gRPC services.
 //! - grpc-web translation (tonic-web) and CORS for the configured origins ([`cors_layer`]);
 //! - plain HTTP beside gRPC on the same port ([`EdgeLayer`]): the built web app with a
-//!   single-page fallback and cache headers, `/healthz`, `/readyz` and `/metrics` (Prometheus);
+//!   single-page fallback and cache headers, `/healthz` and `/readyz`;
+//! - the admin port ([`serve_admin`]): `/metrics` (Prometheus), never on the public port;
 //! - in the distributed mode, gRPC calls for services this process does not run are forwarded to
 //!   their upstreams ([`Upstreams`]).
 
+mod admin;
 mod cors;
 mod layer;
 mod metrics;
 mod upstream;
 mod web;
 
+pub use admin::serve_admin;
 pub use cors::cors_layer;
 pub use layer::{EdgeLayer, EdgeService, Readiness};
 pub use metrics::Metrics;

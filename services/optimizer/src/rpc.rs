@@ -200,6 +200,10 @@ impl OptimizerService for OptimizerApi {
     ) -> Result<Response<pb::ListPlansResponse>, Status> {
         let tenant_id = tenant(&request)?;
         let request = request.into_inner();
+        // Like every cluster-scoped read: another tenant's cluster is NOT_FOUND, not an empty list.
+        if !request.cluster_id.is_empty() {
+            self.cluster_state(&tenant_id, &request.cluster_id).await?;
+        }
         let size = page::size(request.page.as_ref());
         let before = page::cursor(request.page.as_ref())?;
         let plans = self

@@ -15,7 +15,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
 
-use spot_access::{AccessLayer, AuditSink, InternalCredential, Verifier};
+use spot_access::{AccessLayer, AuditSink, ClientAddressLayer, InternalCredential, Verifier};
 
 use crate::StartError;
 use crate::health::start_health_reporting;
@@ -23,6 +23,8 @@ use crate::health::start_health_reporting;
 /// A started server. Dropping it does not stop it; call [`RunningServer::stop`].
 pub struct RunningServer {
     pub local_addr: SocketAddr,
+    /// Where `/metrics` is served (`admin_listen`), when it is.
+    pub admin_addr: Option<SocketAddr>,
     pub shutdown: CancellationToken,
     task: JoinHandle<Result<(), StartError>>,
 }
@@ -97,9 +99,11 @@ pub async fn start_in(
     let auth_channel = clients
         .raw_channel(ServiceName::Auth)
         .ok_or_else(|| StartError::Serve("no channel to the auth service".into()))?;
-    let verifier = Verifier::new(internal.clone(), auth_channel.clone());
+    let verifier = Verifier::new(internal.clone(), auth_channel.clone())
+        .with_revocations(spot_access::Revocations::new(bus.clone()));
     let shutdown = CancellationToken::new();
     keep_verifier_current(&bus, verifier.clone(), shutdown.clone()).await?;
+    let client_address = ClientAddressLayer::new(config.trusted_proxies.clone(), internal.clone());
     let access = AccessLayer::new(verifier, AuditSink::start(internal, auth_channel));
     let ctx = ServiceContext {
         config: Arc::new(config),
@@ -137,10 +141,28 @@ pub async fn start_in(
         ),
         None => None,
     };
-    let edge =
-        spot_edge::EdgeLayer::new(web, spot_edge::Metrics::new(), readiness(&ctx), |method| {
-            spot_access::rules::rule_for(method).is_some()
-        });
+    let metrics = spot_edge::Metrics::new();
+    let admin_addr = match ctx.config.admin_listen {
+        Some(addr) => {
+            let admin = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            let bound = admin
+                .local_addr()
+                .map_err(|source| StartError::Bind { addr, source })?;
+            tokio::spawn(spot_edge::serve_admin(
+                admin,
+                metrics.clone(),
+                readiness(&ctx),
+                shutdown.clone().cancelled_owned(),
+            ));
+            Some(bound)
+        }
+        None => None,
+    };
+    let edge = spot_edge::EdgeLayer::new(web, metrics, readiness(&ctx), |method| {
+        spot_access::rules::rule_for(method).is_some()
+    });
     let server = Server::builder()
         .accept_http1(true)
         .layer(edge)
@@ -149,6 +171,8 @@ pub async fn start_in(
             &ctx.config.cors_origins,
         )))
         .layer(spot_edge::GrpcWebLayer::new())
+        // Before the forwarding, so a call forwarded to another process carries the address signed.
+        .layer(client_address)
         .layer(upstreams(&ctx))
         .layer(access)
         .add_routes(routes)
@@ -171,6 +195,7 @@ pub async fn start_in(
     });
     Ok(RunningServer {
         local_addr,
+        admin_addr,
         shutdown,
         task,
     })
@@ -198,7 +223,8 @@ fn upstreams(ctx: &ServiceContext) -> spot_edge::Upstreams {
 }
 
 /// Revocations and key rotations reach every replica's verifier through the bus, so a revoked
-/// key stops at once and a new signing key is fetched on first sight.
+/// key stops at once, open streams of a revoked credential end, and a new signing key is
+/// fetched on first sight.
 async fn keep_verifier_current(
     bus: &SharedBus,
     verifier: Verifier,
@@ -208,7 +234,8 @@ async fn keep_verifier_current(
     let rotated = bus
         .subscribe(spot_access::SIGNING_KEY_ROTATED_TOPIC)
         .await?;
-    let mut events = revoked.merge(rotated);
+    let sessions = bus.subscribe(spot_access::SESSION_REVOKED_TOPIC).await?;
+    let mut events = revoked.merge(rotated).merge(sessions);
     tokio::spawn(async move {
         loop {
             let message = tokio::select! {
@@ -216,10 +243,19 @@ async fn keep_verifier_current(
                 message = events.next() => message,
             };
             let Some(message) = message else { return };
-            if message.topic == spot_access::API_KEY_REVOKED_TOPIC {
-                verifier.evict_api_key(&String::from_utf8_lossy(&message.payload));
-            } else {
-                verifier.forget_jwks_fetch();
+            let id = String::from_utf8_lossy(&message.payload).into_owned();
+            let announce = |revoked| {
+                if let Some(revocations) = verifier.revocations() {
+                    revocations.announce(revoked);
+                }
+            };
+            match message.topic.as_str() {
+                spot_access::API_KEY_REVOKED_TOPIC => {
+                    verifier.evict_api_key(&id);
+                    announce(spot_access::Revocable::ApiKey(id));
+                }
+                spot_access::SESSION_REVOKED_TOPIC => announce(spot_access::Revocable::Session(id)),
+                _ => verifier.forget_jwks_fetch(),
             }
         }
     });

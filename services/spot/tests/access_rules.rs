@@ -175,6 +175,8 @@ struct Callers {
     owner: String,
     viewer: String,
     agent_key: String,
+    /// The tenant's EventBridge intake key: one RPC and nothing else.
+    eventbridge_key: String,
     admin: String,
 }
 
@@ -204,12 +206,28 @@ async fn callers(test: &TestServer) -> Callers {
         .tokens
         .unwrap()
         .access_token;
-    let agent_key = ApiKeyServiceClient::new(test.channel.clone())
+    // An agent key is bound to a cluster the tenant has: registering one returns its key.
+    let agent_key = spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient::new(
+        test.channel.clone(),
+    )
+    .register_cluster(authed(
+        spot_proto::cluster::v1::RegisterClusterRequest {
+            name: "cluster-1".into(),
+            region: "us-east-1".into(),
+            aws_account_id: String::new(),
+        },
+        &owner.access_token,
+    ))
+    .await
+    .unwrap()
+    .into_inner()
+    .agent_key;
+    let eventbridge_key = ApiKeyServiceClient::new(test.channel.clone())
         .create_api_key(authed(
             pb::CreateApiKeyRequest {
-                name: "agent".into(),
-                cluster_id: "cluster-1".into(),
-                role: 0,
+                name: "eventbridge".into(),
+                scope: pb::ApiKeyScope::Eventbridge.into(),
+                ..Default::default()
             },
             &owner.access_token,
         ))
@@ -221,6 +239,7 @@ async fn callers(test: &TestServer) -> Callers {
         owner: owner.access_token,
         viewer,
         agent_key,
+        eventbridge_key,
         admin: test.admin_token().await,
     }
 }
@@ -249,9 +268,17 @@ async fn every_rpc_enforces_its_rule() {
         let owner = call(channel, rpc, Some(&callers.owner)).await;
         let agent = call(channel, rpc, Some(&callers.agent_key)).await;
         let admin = call(channel, rpc, Some(&callers.admin)).await;
+        let eventbridge = call(channel, rpc, Some(&callers.eventbridge_key)).await;
         let seen = format!(
-            "{rpc} ({rule:?}): anonymous {anonymous:?}, garbage {garbage:?}, viewer {viewer:?}, owner {owner:?}, agent {agent:?}, admin {admin:?}"
+            "{rpc} ({rule:?}): anonymous {anonymous:?}, garbage {garbage:?}, viewer {viewer:?}, owner {owner:?}, agent {agent:?}, admin {admin:?}, eventbridge {eventbridge:?}"
         );
+        if !matches!(rule.access, Access::Public | Access::EventIntake) {
+            assert_eq!(
+                eventbridge,
+                tonic::Code::PermissionDenied,
+                "an EventBridge key ingests events and calls nothing else: {seen}"
+            );
+        }
         match rule.access {
             Access::Public => assert!(passes(anonymous), "{seen}"),
             Access::Tenant(minimum) => {
@@ -267,6 +294,15 @@ async fn every_rpc_enforces_its_rule() {
                 if owner != tonic::Code::Unimplemented {
                     implemented_tenant_rpcs.insert(rpc.clone());
                 }
+            }
+            Access::EventIntake => {
+                assert_eq!(anonymous, tonic::Code::Unauthenticated, "{seen}");
+                assert_eq!(garbage, tonic::Code::Unauthenticated, "{seen}");
+                assert_eq!(viewer, tonic::Code::PermissionDenied, "{seen}");
+                assert_eq!(agent, tonic::Code::PermissionDenied, "{seen}");
+                assert!(passes(owner), "{seen}");
+                assert!(passes(eventbridge), "{seen}");
+                implemented_tenant_rpcs.insert(rpc.clone());
             }
             Access::Agent => {
                 assert_eq!(anonymous, tonic::Code::Unauthenticated, "{seen}");
@@ -360,6 +396,7 @@ async fn another_tenants_data_is_never_reachable() {
                 name: "ci".into(),
                 cluster_id: String::new(),
                 role: pb::Role::Viewer.into(),
+                ..Default::default()
             },
             &a.access_token,
         ))
@@ -791,19 +828,19 @@ async fn another_tenants_data_is_never_reachable() {
             .map(drop),
         "ApplyPlan",
     );
-    let b_plans = plans
-        .list_plans(authed(
-            optimizer::ListPlansRequest {
-                cluster_id: a_view.id.clone(),
-                page: None,
-            },
-            &token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .plans;
-    assert!(b_plans.is_empty());
+    not_found(
+        plans
+            .list_plans(authed(
+                optimizer::ListPlansRequest {
+                    cluster_id: a_view.id.clone(),
+                    page: None,
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        "ListPlans",
+    );
     not_found(
         plans
             .get_savings_report(authed(
@@ -1288,5 +1325,96 @@ async fn another_tenants_hibernation_is_never_reachable() {
         .schedules;
     assert_eq!(a_all.len(), 1);
     assert_eq!(a_all[0].id, a_schedule.id);
+    test.stop().await;
+}
+
+/// Ids are checked where they are given: a key cannot be bound to another tenant's cluster (or
+/// to none), and another tenant's plans are as missing as its cluster.
+#[tokio::test]
+async fn another_tenants_cluster_ids_are_refused_where_they_are_given() {
+    use spot_proto::cluster::v1 as cluster;
+    use spot_proto::optimizer::v1 as optimizer;
+
+    let test = TestServer::start(&[]).await;
+    let a = test.sign_up("Tenant A").await.access_token;
+    let b = test.sign_up("Tenant B").await.access_token;
+    let clusters = cluster::cluster_service_client::ClusterServiceClient::new(test.channel.clone());
+    let register = |token: String| {
+        let mut clusters = clusters.clone();
+        async move {
+            clusters
+                .register_cluster(authed(
+                    cluster::RegisterClusterRequest {
+                        name: "shop".into(),
+                        region: "us-east-1".into(),
+                        aws_account_id: String::new(),
+                    },
+                    &token,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+                .cluster
+                .unwrap()
+                .id
+        }
+    };
+    let a_cluster = register(a.clone()).await;
+    let b_cluster = register(b.clone()).await;
+
+    let mut keys = ApiKeyServiceClient::new(test.channel.clone());
+    let agent_key = |cluster_id: &str| pb::CreateApiKeyRequest {
+        name: "agent".into(),
+        cluster_id: cluster_id.to_owned(),
+        role: 0,
+        scope: 0,
+    };
+    for (cluster_id, what) in [
+        (a_cluster.as_str(), "another tenant's cluster"),
+        ("no-such-cluster", "a cluster that does not exist"),
+    ] {
+        let refused = keys
+            .create_api_key(authed(agent_key(cluster_id), &b))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::NotFound, "{what}: {refused:?}");
+    }
+    let listed = keys
+        .list_api_keys(authed(pb::ListApiKeysRequest { page: None }, &b))
+        .await
+        .unwrap()
+        .into_inner()
+        .api_keys;
+    assert!(
+        listed.iter().all(|key| key.cluster_id == b_cluster),
+        "no key for a foreign or missing cluster was stored: {listed:?}"
+    );
+    keys.create_api_key(authed(agent_key(&b_cluster), &b))
+        .await
+        .expect("a key for the tenant's own cluster");
+
+    let mut plans =
+        optimizer::optimizer_service_client::OptimizerServiceClient::new(test.channel.clone());
+    let foreign = plans
+        .list_plans(authed(
+            optimizer::ListPlansRequest {
+                cluster_id: a_cluster.clone(),
+                page: None,
+            },
+            &b,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(foreign.code(), tonic::Code::NotFound, "{foreign:?}");
+    plans
+        .list_plans(authed(
+            optimizer::ListPlansRequest {
+                cluster_id: a_cluster,
+                page: None,
+            },
+            &a,
+        ))
+        .await
+        .expect("the owner lists its own cluster's plans");
     test.stop().await;
 }

@@ -7,7 +7,9 @@ fn spot() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_spot"));
     command
         .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        // Test runs share the machine: never the fixed default admin port.
+        .env("SPOT_ADMIN_LISTEN", "127.0.0.1:0");
     command
 }
 

@@ -17,6 +17,7 @@ async fn the_demo_moves_its_clusters_to_spot_and_shows_savings_within_a_minute()
     let data_dir = tempfile::tempdir().unwrap();
     let flags = ConfigLayer {
         listen: Some("127.0.0.1:0".to_owned()),
+        admin_listen: Some("127.0.0.1:0".to_owned()),
         data_dir: Some(data_dir.path().join("demo")),
         ..Default::default()
     };

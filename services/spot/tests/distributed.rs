@@ -7,7 +7,7 @@ mod grpc_web;
 use spot_proto::auth::v1::{GetSystemHealthRequest, ListTenantsRequest};
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::cluster::v1::{ListClustersRequest, RegisterClusterRequest};
-use spot_testkit::{TestServer, authed, free_port, redis_url, reflected_services};
+use spot_testkit::{TestServer, authed, free_port, redis_url, reflected_services, strong_password};
 
 #[tokio::test]
 async fn two_processes_split_the_services_and_call_each_other_over_grpc() {
@@ -163,4 +163,110 @@ async fn postgres_tables(url: &str) -> Vec<String> {
     rows.iter()
         .map(|row| row.try_get::<String>("", "tablename").unwrap())
         .collect()
+}
+
+/// The process a client reaches forwards its auth calls to the auth process: the client's address
+/// (resolved from the trusted proxy in front) travels signed, so one client's failed logins lock
+/// that client, not every client of the forwarding process.
+#[tokio::test]
+async fn the_client_address_survives_the_forwarding_between_processes() {
+    use spot_proto::auth::v1 as pb;
+    use spot_proto::auth::v1::auth_service_client::AuthServiceClient;
+
+    let postgres = spot_db::testing::PostgresScratch::create().await;
+    let auth_port = free_port();
+    let auth_url = format!("http://127.0.0.1:{auth_port}");
+    let redis = redis_url();
+    let namespace = format!("test-{}", uuid::Uuid::new_v4().simple());
+    let shared = [
+        ("SPOT_DATABASE_URL", postgres.url.as_str()),
+        ("SPOT_REDIS_URL", redis.as_str()),
+        (
+            "SPOT_INTERNAL_SECRET",
+            "a-test-secret-of-at-least-32-characters",
+        ),
+        ("SPOT_BUS_NAMESPACE", namespace.as_str()),
+    ];
+    let others_port = free_port();
+    let others_url = format!("http://127.0.0.1:{others_port}");
+    // The test's connections come from 127.0.0.1, which plays the load balancer in front of the
+    // other process (and only of that one).
+    let others_listen = format!("127.0.0.1:{others_port}");
+    let mut others_env = vec![
+        ("SPOT_SERVICES", "cluster,policy,billing,risk,optimizer"),
+        ("SPOT_AUTH_URL", auth_url.as_str()),
+        ("SPOT_LISTEN", others_listen.as_str()),
+        ("SPOT_TRUSTED_PROXIES", "127.0.0.1/32"),
+    ];
+    others_env.extend(shared);
+    let others = TestServer::start(&others_env).await;
+
+    let auth_listen = format!("127.0.0.1:{auth_port}");
+    let mut auth_env = vec![
+        ("SPOT_SERVICES", "auth"),
+        ("SPOT_LISTEN", auth_listen.as_str()),
+        ("SPOT_CLUSTER_URL", others_url.as_str()),
+        ("SPOT_POLICY_URL", others_url.as_str()),
+        ("SPOT_BILLING_URL", others_url.as_str()),
+        ("SPOT_RISK_URL", others_url.as_str()),
+        ("SPOT_OPTIMIZER_URL", others_url.as_str()),
+    ];
+    auth_env.extend(shared);
+    let auth = TestServer::start(&auth_env).await;
+    let owner = auth.sign_up("Forwarded Co").await;
+    let login = |forwarded_for: &'static str, email: String, password: String| {
+        let channel = others.channel.clone();
+        async move {
+            let mut request = tonic::Request::new(pb::LoginRequest { email, password });
+            request
+                .metadata_mut()
+                .insert("x-forwarded-for", forwarded_for.parse().unwrap());
+            AuthServiceClient::new(channel)
+                .login(request)
+                .await
+                .map(drop)
+        }
+    };
+    for n in 0..20 {
+        let guess = login(
+            "198.51.100.1",
+            format!("guess-{n}@nowhere.example"),
+            strong_password(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(guess.code(), tonic::Code::Unauthenticated, "{guess:?}");
+    }
+    let attacker = login("198.51.100.1", owner.email.clone(), owner.password.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        attacker.code(),
+        tonic::Code::ResourceExhausted,
+        "{attacker:?}"
+    );
+    login("203.0.113.50", owner.email.clone(), owner.password.clone())
+        .await
+        .expect("another client of the same forwarding process is not locked");
+    // Forged by a client, the signed header is not believed (it is replaced at the edge).
+    let mut forged = tonic::Request::new(pb::LoginRequest {
+        email: owner.email.clone(),
+        password: owner.password.clone(),
+    });
+    forged
+        .metadata_mut()
+        .insert("x-forwarded-for", "198.51.100.1".parse().unwrap());
+    forged.metadata_mut().insert(
+        spot_access::FORWARDED_ADDRESS_HEADER,
+        "not-a-signature".parse().unwrap(),
+    );
+    let refused = AuthServiceClient::new(others.channel.clone())
+        .login(forged)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+
+    others.stop().await;
+    auth.stop().await;
+    postgres.drop_database().await;
 }

@@ -1,5 +1,5 @@
 //! The edge's plain HTTP beside gRPC on one port: the web app with its single-page fallback and
-//! cache headers, /healthz, /readyz and /metrics.
+//! cache headers, /healthz and /readyz; /metrics only on the admin port.
 
 use std::time::Duration;
 
@@ -8,8 +8,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A GET over HTTP/1.1, as a browser or a probe makes it; the whole response as text.
 async fn get(test: &TestServer, path: &str) -> String {
+    get_from(test.addr(), path).await
+}
+
+async fn get_from(addr: std::net::SocketAddr, path: &str) -> String {
     let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    let mut stream = tokio::net::TcpStream::connect(test.addr()).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response))
@@ -91,7 +95,12 @@ async fn health_readiness_and_metrics_answer_without_credentials() {
         })
         .await;
     assert_eq!(refused.unwrap_err().code(), tonic::Code::Unauthenticated);
-    let metrics = get(&test, "/metrics").await;
+    // Not on the public port: only on the admin address.
+    let public = get(&test, "/metrics").await;
+    assert!(public.starts_with("http/1.1 404"), "{public}");
+    let admin = test.server.admin_addr.expect("an admin port");
+    assert!(admin.ip().is_loopback());
+    let metrics = get_from(admin, "/metrics").await;
     assert!(metrics.starts_with("http/1.1 200"), "{metrics}");
     assert!(
         metrics.contains(r#"spot_grpc_calls_total{method="spot.auth.v1.authservice/login",code="unauthenticated"} 1"#),

@@ -7,6 +7,8 @@ pub enum ApiKeyScope {
     Agent { cluster_id: String },
     /// Automation acting in its tenant with a role.
     Automation { role: Role },
+    /// The tenant's EventBridge rule: may only report its spot interruption events.
+    EventBridge,
 }
 
 /// Who is calling, as verified by the access layer.

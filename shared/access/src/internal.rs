@@ -88,6 +88,47 @@ impl InternalCredential {
     }
 }
 
+/// What a platform process that forwards a client's call says about the client's address.
+#[derive(Debug, Serialize, Deserialize)]
+struct ForwardedClaims {
+    iss: String,
+    aud: String,
+    /// The client's IP address.
+    sub: String,
+    exp: i64,
+}
+
+/// `aud` of a forwarded client address, so it can never pass for a service credential.
+const FORWARDED_AUDIENCE: &str = "spot-client-address";
+/// Long enough for a forwarded call to arrive, short enough that a copy is soon useless.
+const FORWARDED_LIFETIME_SECONDS: i64 = 60;
+
+impl InternalCredential {
+    /// Signs the client address a call is forwarded for (the platform's own forwarding between
+    /// processes), so the receiving process believes it although its peer is not the client.
+    pub fn sign_client_address(&self, address: std::net::IpAddr) -> String {
+        let claims = ForwardedClaims {
+            iss: ISSUER.to_owned(),
+            aud: FORWARDED_AUDIENCE.to_owned(),
+            sub: address.to_string(),
+            exp: chrono::Utc::now().timestamp() + FORWARDED_LIFETIME_SECONDS,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .unwrap_or_default()
+    }
+
+    /// The client address another platform process forwarded a call for, when `signed` verifies.
+    pub fn verify_client_address(&self, signed: &str) -> Option<std::net::IpAddr> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[FORWARDED_AUDIENCE]);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let data =
+            jsonwebtoken::decode::<ForwardedClaims>(signed, &self.decoding, &validation).ok()?;
+        data.claims.sub.parse().ok()
+    }
+}
+
 /// Adds what every call between services carries: the internal credential and the W3C trace context.
 #[derive(Clone)]
 pub struct OutgoingInterceptor {

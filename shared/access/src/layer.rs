@@ -5,7 +5,9 @@ use std::task::{Context, Poll};
 use tonic::body::Body;
 
 use crate::rules::{Access, Rule, rule_for};
-use crate::{ApiKeyScope, AuditNote, AuditRecord, AuditSink, Caller, RequestId, Verifier};
+use crate::{
+    ApiKeyScope, AuditNote, AuditRecord, AuditSink, Caller, RequestId, Verified, Verifier,
+};
 
 /// The one layer in front of every service: authenticate, authorize by [`crate::rules::RULES`],
 /// hand the caller to the handler, audit mutating calls.
@@ -100,11 +102,12 @@ where
                 });
             };
 
-            let caller = match authenticate(&verifier, request.headers(), rule).await {
-                Ok(caller) => caller,
+            let (verified, bearer) = match authenticate(&verifier, request.headers(), rule).await {
+                Ok(verified) => verified,
                 // Unauthenticated calls are not audited: anyone could fill the trail with them.
                 Err(status) => return Ok(status.into_http()),
             };
+            let caller = verified.caller.clone();
             if let Err(status) = authorize(rule.access, &caller) {
                 audited(&caller, code_name(status.code()).to_owned(), None);
                 return Ok(status.into_http());
@@ -114,7 +117,20 @@ where
                 .extensions_mut()
                 .insert(RequestId(request_id.clone()));
 
-            let response = inner.call(request).await?;
+            let recheck = match (&verified.caller, bearer) {
+                (Caller::ApiKey { .. }, Some(bearer)) => {
+                    let verifier = verifier.clone();
+                    let recheck: crate::stream_guard::Recheck = Box::new(move || {
+                        let (verifier, bearer) = (verifier.clone(), bearer.clone());
+                        Box::pin(async move { verifier.recheck_api_key(&bearer).await })
+                    });
+                    Some((recheck, crate::stream_guard::RECHECK_INTERVAL))
+                }
+                _ => None,
+            };
+            let response = inner.call(request).await?.map(|body| {
+                crate::stream_guard::guard(body, &verified, verifier.revocations(), recheck)
+            });
             let result = response
                 .headers()
                 .get("grpc-status")
@@ -136,10 +152,15 @@ async fn authenticate(
     verifier: &Verifier,
     headers: &http::HeaderMap,
     rule: Rule,
-) -> Result<Caller, tonic::Status> {
+) -> Result<(Verified, Option<String>), tonic::Status> {
     if rule.access == Access::Public {
         // Public calls ignore credentials, so a stale token never blocks logging in again.
-        return Ok(Caller::Anonymous);
+        let anonymous = Verified {
+            caller: Caller::Anonymous,
+            expires_at: None,
+            revocable: None,
+        };
+        return Ok((anonymous, None));
     }
     let Some(header) = headers.get("authorization") else {
         return Err(tonic::Status::unauthenticated(
@@ -153,7 +174,10 @@ async fn authenticate(
         .map(str::trim)
         .filter(|token| !token.is_empty())
         .ok_or_else(|| tonic::Status::unauthenticated("authorization must be `Bearer <token>`"))?;
-    Ok(verifier.verify(bearer).await?)
+    let verified = verifier.verify_credential(bearer).await?;
+    // Kept only for an API key, which an open stream checks again later.
+    let api_key = crate::api_key_id(bearer).map(|_| bearer.to_owned());
+    Ok((verified, api_key))
 }
 
 fn authorize(access: Access, caller: &Caller) -> Result<(), tonic::Status> {
@@ -167,6 +191,16 @@ fn authorize(access: Access, caller: &Caller) -> Result<(), tonic::Status> {
                 ..
             }
         ),
+        Access::EventIntake => {
+            caller.role().is_some_and(|role| role >= crate::Role::Admin)
+                || matches!(
+                    caller,
+                    Caller::ApiKey {
+                        scope: ApiKeyScope::EventBridge,
+                        ..
+                    }
+                )
+        }
         Access::PlatformAdmin => caller.is_platform_admin(),
         Access::Internal => matches!(caller, Caller::Service { .. }),
         Access::InternalFrom(services) => {
@@ -180,6 +214,7 @@ fn authorize(access: Access, caller: &Caller) -> Result<(), tonic::Status> {
         Access::Public => "anyone".to_owned(),
         Access::Tenant(role) => format!("the {role} role or higher"),
         Access::Agent => "a cluster agent key".to_owned(),
+        Access::EventIntake => "the admin role or higher, or an EventBridge intake key".to_owned(),
         Access::PlatformAdmin => "a platform admin".to_owned(),
         Access::Internal => "a platform service".to_owned(),
         Access::InternalFrom(services) => format!("the {} service", services.join(" or ")),

@@ -13,6 +13,9 @@ pub enum Access {
     Tenant(Role),
     /// The agent key of a cluster.
     Agent,
+    /// A user or automation key with the admin role or higher, or the tenant's EventBridge
+    /// intake key (which may call nothing else).
+    EventIntake,
     /// A platform admin.
     PlatformAdmin,
     /// Any service of the platform, with the internal credential (the access layer's own calls:
@@ -44,7 +47,7 @@ const fn write(access: Access) -> Rule {
     }
 }
 
-use Access::{Agent, Internal, InternalFrom, PlatformAdmin, Public, Tenant};
+use Access::{Agent, EventIntake, Internal, InternalFrom, PlatformAdmin, Public, Tenant};
 use Role::{Admin, Member, Owner, Viewer};
 
 /// `package.Service/Method` -> rule. Keep grouped by service, in proto order.
@@ -176,7 +179,7 @@ pub const RULES: &[(&str, Rule)] = &[
     ),
     (
         "spot.cluster.v1.ExecutionService/GetClusterState",
-        read(InternalFrom(&["optimizer", "policy", "risk"])),
+        read(InternalFrom(&["auth", "optimizer", "policy", "risk"])),
     ),
     (
         "spot.cluster.v1.ExecutionService/ForwardCloudNotice",
@@ -335,7 +338,7 @@ pub const RULES: &[(&str, Rule)] = &[
     ),
     (
         "spot.risk.v1.RiskService/IngestEventBridgeEvent",
-        write(Tenant(Admin)),
+        write(EventIntake),
     ),
     (
         "spot.risk.v1.RiskService/ListRiskFlags",

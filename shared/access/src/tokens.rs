@@ -27,6 +27,9 @@ pub struct AccessClaims {
     pub nbf: i64,
     pub exp: i64,
     pub jti: String,
+    /// The session (refresh-token family) the token was issued for, so signing out can revoke it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sid: String,
 }
 
 /// SHA-256 of a high-entropy secret (API keys, refresh tokens), hex. Such secrets need no slow hash.

@@ -10,6 +10,7 @@ use spot_proto::auth::v1::auth_service_client::AuthServiceClient;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
+use crate::revocation::{Revocable, Revocations};
 use crate::tokens::{ACCESS_TOKEN_AUDIENCE, AccessClaims, ISSUER, api_key_id, hash_secret};
 use crate::{ApiKeyScope, Caller, InternalCredential, OutgoingInterceptor, Role};
 
@@ -46,6 +47,26 @@ impl From<CredentialError> for tonic::Status {
     }
 }
 
+/// A verified credential: who calls, and what can end the credential while a call is open.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub caller: Caller,
+    /// When the credential expires (Unix seconds); an open stream ends then.
+    pub expires_at: Option<i64>,
+    /// How a revocation of this credential is announced.
+    pub revocable: Option<Revocable>,
+}
+
+impl Verified {
+    fn only(caller: Caller) -> Self {
+        Self {
+            caller,
+            expires_at: None,
+            revocable: None,
+        }
+    }
+}
+
 type AuthClient = AuthServiceClient<InterceptedService<Channel, OutgoingInterceptor>>;
 
 /// Verifies the three kinds of credential locally where it can: access tokens against the cached
@@ -59,6 +80,7 @@ pub struct Verifier {
     /// One JWKS fetch at a time: callers arriving meanwhile wait for it instead of failing.
     jwks_fetching: Arc<tokio::sync::Mutex<()>>,
     api_keys: Arc<Mutex<HashMap<String, (Caller, Instant)>>>,
+    revocations: Option<Revocations>,
 }
 
 impl Verifier {
@@ -75,12 +97,36 @@ impl Verifier {
             last_jwks_fetch: Arc::default(),
             jwks_fetching: Arc::default(),
             api_keys: Arc::default(),
+            revocations: None,
         }
     }
 
+    /// Refuses access tokens of revoked sessions, and lets open streams end on revocation.
+    pub fn with_revocations(mut self, revocations: Revocations) -> Self {
+        self.revocations = Some(revocations);
+        self
+    }
+
+    pub fn revocations(&self) -> Option<&Revocations> {
+        self.revocations.as_ref()
+    }
+
     pub async fn verify(&self, bearer: &str) -> Result<Caller, CredentialError> {
+        Ok(self.verify_credential(bearer).await?.caller)
+    }
+
+    pub async fn verify_credential(&self, bearer: &str) -> Result<Verified, CredentialError> {
         if api_key_id(bearer).is_some() {
-            return self.verify_api_key(bearer).await;
+            let caller = self.verify_api_key(bearer).await?;
+            let revocable = match &caller {
+                Caller::ApiKey { key_id, .. } => Some(Revocable::ApiKey(key_id.clone())),
+                _ => None,
+            };
+            return Ok(Verified {
+                caller,
+                expires_at: None,
+                revocable,
+            });
         }
         let header = jsonwebtoken::decode_header(bearer)
             .map_err(|_| CredentialError::Invalid("credential is not a valid token".into()))?;
@@ -88,7 +134,7 @@ impl Verifier {
             Algorithm::HS256 => self
                 .internal
                 .verify(bearer)
-                .map(|name| Caller::Service { name })
+                .map(|name| Verified::only(Caller::Service { name }))
                 .ok_or_else(|| {
                     CredentialError::Invalid("internal credential does not verify".into())
                 }),
@@ -104,7 +150,11 @@ impl Verifier {
         }
     }
 
-    async fn verify_access_token(&self, token: &str, kid: &str) -> Result<Caller, CredentialError> {
+    async fn verify_access_token(
+        &self,
+        token: &str,
+        kid: &str,
+    ) -> Result<Verified, CredentialError> {
         let key = match self.key(kid) {
             Some(key) => key,
             None => {
@@ -123,11 +173,27 @@ impl Verifier {
         let claims = jsonwebtoken::decode::<AccessClaims>(token, &key, &validation)
             .map_err(|e| CredentialError::Invalid(describe(e.kind()).into()))?
             .claims;
-        Ok(Caller::User {
-            user_id: claims.sub,
-            tenant_id: claims.tid,
-            role: claims.role,
-            platform_admin: claims.adm,
+        let session = Some(claims.sid.clone()).filter(|sid| !sid.is_empty());
+        if let (Some(revocations), Some(sid)) = (&self.revocations, &session) {
+            let revoked = revocations
+                .is_revoked(sid)
+                .await
+                .map_err(|e| CredentialError::Unavailable(e.to_string()))?;
+            if revoked {
+                return Err(CredentialError::Invalid(
+                    "the session was signed out; sign in again".into(),
+                ));
+            }
+        }
+        Ok(Verified {
+            caller: Caller::User {
+                user_id: claims.sub,
+                tenant_id: claims.tid,
+                role: claims.role,
+                platform_admin: claims.adm,
+            },
+            expires_at: Some(claims.exp),
+            revocable: session.map(Revocable::Session),
         })
     }
 
@@ -204,7 +270,9 @@ impl Verifier {
         let key = response
             .api_key
             .ok_or_else(|| CredentialError::Unavailable("auth returned no key".into()))?;
-        let scope = if key.cluster_id.is_empty() {
+        let scope = if key.scope() == spot_proto::auth::v1::ApiKeyScope::Eventbridge {
+            ApiKeyScope::EventBridge
+        } else if key.cluster_id.is_empty() {
             let role = Role::from_proto(key.role, "role")
                 .map_err(|_| CredentialError::Invalid("API key has no valid role".into()))?;
             ApiKeyScope::Automation { role }
@@ -232,6 +300,16 @@ impl Verifier {
             .last_jwks_fetch
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Checks an API key with auth again, past the cache: a long-lived stream's key is re-checked
+    /// so a revocation whose announcement was lost still ends it.
+    pub async fn recheck_api_key(&self, secret: &str) -> Result<(), CredentialError> {
+        self.api_keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&hash_secret(secret));
+        self.verify_api_key(secret).await.map(drop)
     }
 
     /// Forgets a revoked key at once (auth publishes revocations on [`API_KEY_REVOKED_TOPIC`]).

@@ -145,6 +145,20 @@ impl Bus for InProcessBus {
         Ok(count)
     }
 
+    async fn decrement(&self, key: &str) -> Result<(), BusError> {
+        check_name(key)?;
+        let mut state = self.state();
+        let current = state
+            .live(key)
+            .and_then(|value| std::str::from_utf8(value).ok()?.parse::<u64>().ok());
+        if let Some(count) = current
+            && let Some((value, _)) = state.keys.get_mut(key)
+        {
+            *value = count.saturating_sub(1).to_string().into_bytes();
+        }
+        Ok(())
+    }
+
     async fn delete(&self, key: &str) -> Result<(), BusError> {
         self.state().keys.remove(key);
         Ok(())

@@ -73,6 +73,10 @@ pub trait Bus: Send + Sync + 'static {
     /// `ttl` (a fixed window): for rate limits and lockouts that end by themselves.
     async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, BusError>;
 
+    /// Takes one back from the counter `key` (an attempt that turned out not to count), keeping
+    /// its window; never below zero, and a counter that is gone stays gone.
+    async fn decrement(&self, key: &str) -> Result<(), BusError>;
+
     async fn delete(&self, key: &str) -> Result<(), BusError>;
 
     /// Every live key starting with `prefix`, with its value, sorted by key.

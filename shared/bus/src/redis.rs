@@ -30,6 +30,16 @@ end
 return 0
 "#;
 
+/// Takes one from a live counter, keeping its TTL (DECR on a missing key would create one
+/// without a TTL, so the check and the decrement are one script).
+const DECREMENT_SCRIPT: &str = r#"
+local count = tonumber(redis.call("GET", KEYS[1]))
+if count and count > 0 then
+  return redis.call("DECR", KEYS[1])
+end
+return 0
+"#;
+
 /// The bus shared by every replica. It reconnects by itself and resubscribes after a Redis restart.
 /// Every topic and key lives under `namespace`, so deployments (and tests) can share one Redis.
 #[derive(Clone)]
@@ -229,6 +239,16 @@ impl Bus for RedisBus {
                 .map_err(unavailable)?;
         }
         Ok(count)
+    }
+
+    async fn decrement(&self, key: &str) -> Result<(), BusError> {
+        check_name(key)?;
+        let _: i64 = self
+            .commands
+            .eval(DECREMENT_SCRIPT, vec![self.key(key)], Vec::<String>::new())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<(), BusError> {

@@ -90,6 +90,15 @@ async fn counters_count_within_their_window_then_reset(bus: SharedBus) {
     assert_eq!(bus.increment("login:a@b.c", window).await.unwrap(), 1);
     assert_eq!(bus.increment("login:a@b.c", window).await.unwrap(), 2);
     assert_eq!(bus.increment("login:other", window).await.unwrap(), 1);
+    bus.decrement("login:other").await.unwrap();
+    bus.decrement("login:other").await.unwrap();
+    assert_eq!(
+        bus.increment("login:other", window).await.unwrap(),
+        1,
+        "a decrement never goes below zero"
+    );
+    bus.decrement("login:never-set").await.unwrap();
+    assert_eq!(bus.get("login:never-set").await.unwrap(), None);
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(
         bus.increment("login:a@b.c", window).await.unwrap(),

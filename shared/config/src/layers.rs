@@ -10,6 +10,8 @@ use crate::{Config, ConfigError, ServiceName};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConfigLayer {
     pub listen: Option<String>,
+    /// An address, or `off`.
+    pub admin_listen: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub database_max_connections: Option<u32>,
@@ -20,6 +22,11 @@ pub struct ConfigLayer {
     pub service_urls: BTreeMap<ServiceName, String>,
     pub log: Option<String>,
     pub cors_origins: Option<Vec<String>>,
+    /// CIDRs (or bare addresses) of the proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Option<Vec<String>>,
+    pub invite_ttl_seconds: Option<u64>,
+    pub password_hash_memory_mib: Option<u64>,
+    pub account_actions_per_hour: Option<u64>,
     pub shutdown_grace_seconds: Option<u64>,
     pub internal_secret: Option<String>,
     pub cloud: Option<String>,
@@ -43,6 +50,7 @@ pub struct ConfigLayer {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConfigFile {
     listen: Option<String>,
+    admin_listen: Option<String>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     database_max_connections: Option<u32>,
@@ -53,6 +61,10 @@ pub(crate) struct ConfigFile {
     service_urls: BTreeMap<ServiceName, String>,
     log: Option<String>,
     cors_origins: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<String>>,
+    invite_ttl_seconds: Option<u64>,
+    password_hash_memory_mib: Option<u64>,
+    account_actions_per_hour: Option<u64>,
     shutdown_grace_seconds: Option<u64>,
     internal_secret: Option<String>,
     cloud: Option<String>,
@@ -75,6 +87,12 @@ impl From<&Config> for ConfigFile {
     fn from(config: &Config) -> Self {
         Self {
             listen: Some(config.listen.to_string()),
+            admin_listen: Some(
+                config
+                    .admin_listen
+                    .map(|addr| addr.to_string())
+                    .unwrap_or_else(|| "off".to_owned()),
+            ),
             data_dir: Some(config.data_dir.clone()),
             database_url: Some(redact_password(&config.database_url)),
             database_max_connections: Some(config.database_max_connections),
@@ -84,6 +102,16 @@ impl From<&Config> for ConfigFile {
             service_urls: config.service_urls.clone(),
             log: Some(config.log.clone()),
             cors_origins: Some(config.cors_origins.clone()),
+            trusted_proxies: Some(
+                config
+                    .trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            ),
+            invite_ttl_seconds: Some(config.invite_ttl_seconds),
+            password_hash_memory_mib: Some(config.password_hash_memory_mib),
+            account_actions_per_hour: Some(config.account_actions_per_hour),
             shutdown_grace_seconds: Some(config.shutdown_grace_seconds),
             internal_secret: config
                 .internal_secret
@@ -130,6 +158,7 @@ fn redact_password(url: &str) -> String {
 const ENV_SETTINGS: &[&str] = &[
     "SPOT_CONFIG",
     "SPOT_LISTEN",
+    "SPOT_ADMIN_LISTEN",
     "SPOT_DATA_DIR",
     "SPOT_DATABASE_URL",
     "SPOT_DATABASE_MAX_CONNECTIONS",
@@ -138,6 +167,10 @@ const ENV_SETTINGS: &[&str] = &[
     "SPOT_SERVICES",
     "SPOT_LOG",
     "SPOT_CORS_ORIGINS",
+    "SPOT_TRUSTED_PROXIES",
+    "SPOT_INVITE_TTL_SECONDS",
+    "SPOT_PASSWORD_HASH_MEMORY_MIB",
+    "SPOT_ACCOUNT_ACTIONS_PER_HOUR",
     "SPOT_SHUTDOWN_GRACE_SECONDS",
     "SPOT_INTERNAL_SECRET",
     "SPOT_CLOUD",
@@ -162,6 +195,7 @@ impl ConfigLayer {
         }
         take!(
             listen,
+            admin_listen,
             data_dir,
             database_url,
             database_max_connections,
@@ -170,6 +204,10 @@ impl ConfigLayer {
             services,
             log,
             cors_origins,
+            trusted_proxies,
+            invite_ttl_seconds,
+            password_hash_memory_mib,
+            account_actions_per_hour,
             shutdown_grace_seconds,
             internal_secret,
             cloud,
@@ -198,6 +236,7 @@ impl ConfigLayer {
         })?;
         Ok(Self {
             listen: file.listen,
+            admin_listen: file.admin_listen,
             data_dir: file.data_dir,
             database_url: file.database_url,
             database_max_connections: file.database_max_connections,
@@ -207,6 +246,10 @@ impl ConfigLayer {
             service_urls: file.service_urls,
             log: file.log,
             cors_origins: file.cors_origins,
+            trusted_proxies: file.trusted_proxies,
+            invite_ttl_seconds: file.invite_ttl_seconds,
+            password_hash_memory_mib: file.password_hash_memory_mib,
+            account_actions_per_hour: file.account_actions_per_hour,
             shutdown_grace_seconds: file.shutdown_grace_seconds,
             internal_secret: file.internal_secret,
             cloud: file.cloud,
@@ -249,6 +292,7 @@ impl ConfigLayer {
             let value = value.clone();
             match key.as_str() {
                 "SPOT_LISTEN" => layer.listen = Some(value),
+                "SPOT_ADMIN_LISTEN" => layer.admin_listen = Some(value),
                 "SPOT_DATA_DIR" => layer.data_dir = Some(PathBuf::from(value)),
                 "SPOT_DATABASE_URL" => layer.database_url = Some(value),
                 "SPOT_DATABASE_MAX_CONNECTIONS" => {
@@ -284,6 +328,31 @@ impl ConfigLayer {
                             .map(str::to_owned)
                             .collect(),
                     )
+                }
+                "SPOT_TRUSTED_PROXIES" => {
+                    layer.trusted_proxies = Some(
+                        value
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|p| !p.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
+                    )
+                }
+                "SPOT_INVITE_TTL_SECONDS" => {
+                    layer.invite_ttl_seconds = Some(u64::from_str(&value).map_err(|_| {
+                        ConfigError::new(key, format!("`{value}` is not a whole number of seconds"))
+                    })?)
+                }
+                "SPOT_PASSWORD_HASH_MEMORY_MIB" => {
+                    layer.password_hash_memory_mib = Some(u64::from_str(&value).map_err(|_| {
+                        ConfigError::new(key, format!("`{value}` is not a whole number of MiB"))
+                    })?)
+                }
+                "SPOT_ACCOUNT_ACTIONS_PER_HOUR" => {
+                    layer.account_actions_per_hour = Some(u64::from_str(&value).map_err(|_| {
+                        ConfigError::new(key, format!("`{value}` is not a whole number"))
+                    })?)
                 }
                 "SPOT_SHUTDOWN_GRACE_SECONDS" => {
                     layer.shutdown_grace_seconds = Some(u64::from_str(&value).map_err(|_| {

@@ -47,6 +47,9 @@ pub enum CloudKind {
 pub struct Config {
     /// Address the one port (gRPC, grpc-web, health, reflection) listens on.
     pub listen: SocketAddr,
+    /// Address of the admin port (`/metrics`, `/healthz`, `/readyz`), kept off the public port so
+    /// the platform's internals are not published to the internet; none when `off`.
+    pub admin_listen: Option<SocketAddr>,
     /// Where the embedded database and other local state live.
     pub data_dir: PathBuf,
     /// `sqlite://...` or `postgres://...`; defaults to a SQLite file in the data dir.
@@ -65,6 +68,18 @@ pub struct Config {
     pub log: String,
     /// Origins allowed to call the grpc-web edge from a browser.
     pub cors_origins: Vec<String>,
+    /// The proxies (load balancers, ingress) in front of the platform: only a peer in one of these
+    /// networks is believed when it says, in `X-Forwarded-For`, whom it forwards for. Empty: the
+    /// peer address is the client, whatever the header says.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long an invitation can be accepted (seconds); after that the inviter invites again.
+    pub invite_ttl_seconds: u64,
+    /// Memory password hashing may use at once (MiB); each Argon2 hash takes 19 MiB, so this
+    /// sizes how many run together (the rest wait their turn).
+    pub password_hash_memory_mib: u64,
+    /// Sign-ups, invite acceptances and password changes allowed per client address and hour,
+    /// each counted on its own (they are costly: a password hash each).
+    pub account_actions_per_hour: u64,
     /// How long in-flight calls get to finish after SIGTERM/SIGINT.
     pub shutdown_grace_seconds: u64,
     /// The secret services sign their calls to each other with. Generated per process when every
@@ -136,6 +151,18 @@ impl Config {
                 format!("`{listen_text}` is not an address like 127.0.0.1:8080"),
             )
         })?;
+        let admin_text = layer
+            .admin_listen
+            .unwrap_or_else(|| "127.0.0.1:9090".to_owned());
+        let admin_listen = match admin_text.trim() {
+            "off" | "" => None,
+            text => Some(text.parse().map_err(|_| {
+                ConfigError::new(
+                    "admin_listen",
+                    format!("`{text}` is not an address like 127.0.0.1:9090, or `off`"),
+                )
+            })?),
+        };
         let database_url = layer
             .database_url
             .unwrap_or_else(|| default_sqlite_url(&data_dir));
@@ -145,6 +172,7 @@ impl Config {
         };
         let config = Config {
             listen,
+            admin_listen,
             data_dir,
             database_url,
             database_max_connections: layer.database_max_connections.unwrap_or(10),
@@ -154,6 +182,13 @@ impl Config {
             service_urls: layer.service_urls,
             log: layer.log.unwrap_or_else(|| "info".to_owned()),
             cors_origins: layer.cors_origins.unwrap_or_default(),
+            trusted_proxies: parse_networks(
+                "trusted_proxies",
+                &layer.trusted_proxies.unwrap_or_default(),
+            )?,
+            invite_ttl_seconds: layer.invite_ttl_seconds.unwrap_or(7 * 24 * 3600),
+            password_hash_memory_mib: layer.password_hash_memory_mib.unwrap_or(256),
+            account_actions_per_hour: layer.account_actions_per_hour.unwrap_or(20),
             shutdown_grace_seconds: layer.shutdown_grace_seconds.unwrap_or(20),
             internal_secret: layer.internal_secret,
             cloud: match layer.cloud.as_deref() {
@@ -214,6 +249,26 @@ impl Config {
 
 fn default_sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("spot.db").display())
+}
+
+/// Parses CIDRs (`10.0.0.0/8`, `fd00::/8`); a bare address is a network of one.
+fn parse_networks(setting: &str, values: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    values
+        .iter()
+        .map(|value| {
+            let value = value.trim();
+            value
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|network| network.trunc())
+                .map_err(|_| {
+                    ConfigError::new(
+                        setting,
+                        format!("`{value}` is not a network like 10.0.0.0/8 or an address"),
+                    )
+                })
+        })
+        .collect()
 }
 
 /// Creates the data dir when missing (mode 0700: it holds the database, signing keys and the first

@@ -126,6 +126,42 @@ impl Config {
                 ));
             }
         }
+        if !(1..=30 * 24 * 3600).contains(&self.invite_ttl_seconds) {
+            return Err(ConfigError::new(
+                "invite_ttl_seconds",
+                format!(
+                    "{} is not between 1 and 2592000 (30 days)",
+                    self.invite_ttl_seconds
+                ),
+            ));
+        }
+        if !(19..=65_536).contains(&self.password_hash_memory_mib) {
+            return Err(ConfigError::new(
+                "password_hash_memory_mib",
+                format!(
+                    "{} is not between 19 (one hash) and 65536",
+                    self.password_hash_memory_mib
+                ),
+            ));
+        }
+        if !(1..=100_000).contains(&self.account_actions_per_hour) {
+            return Err(ConfigError::new(
+                "account_actions_per_hour",
+                format!(
+                    "{} is not between 1 and 100000",
+                    self.account_actions_per_hour
+                ),
+            ));
+        }
+        if let Some(admin) = self.admin_listen
+            && admin == self.listen
+            && admin.port() != 0
+        {
+            return Err(ConfigError::new(
+                "admin_listen",
+                format!("{admin} is also `listen`: the admin port must be another one"),
+            ));
+        }
         if self.shutdown_grace_seconds == 0 || self.shutdown_grace_seconds > 600 {
             return Err(ConfigError::new(
                 "shutdown_grace_seconds",

@@ -150,6 +150,58 @@ fn unknown_service_names_are_listed() {
 }
 
 #[test]
+fn the_admin_port_is_loopback_by_default_and_can_be_off() {
+    let default = load(&[], ConfigLayer::default()).unwrap();
+    assert_eq!(
+        default.admin_listen.map(|a| a.to_string()).as_deref(),
+        Some("127.0.0.1:9090")
+    );
+    let off = load(&[("SPOT_ADMIN_LISTEN", "off")], ConfigLayer::default()).unwrap();
+    assert_eq!(off.admin_listen, None);
+    assert!(off.to_toml().contains("admin_listen = \"off\""));
+    let error = load(&[("SPOT_ADMIN_LISTEN", "9090")], ConfigLayer::default()).unwrap_err();
+    assert_eq!(error.setting, "admin_listen");
+    let same = load(
+        &[
+            ("SPOT_LISTEN", "127.0.0.1:8080"),
+            ("SPOT_ADMIN_LISTEN", "127.0.0.1:8080"),
+        ],
+        ConfigLayer::default(),
+    )
+    .unwrap_err();
+    assert_eq!(same.setting, "admin_listen");
+}
+
+#[test]
+fn trusted_proxies_are_networks_and_none_by_default() {
+    assert!(
+        load(&[], ConfigLayer::default())
+            .unwrap()
+            .trusted_proxies
+            .is_empty()
+    );
+    let config = load(
+        &[("SPOT_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7,fd00::/8")],
+        ConfigLayer::default(),
+    )
+    .unwrap();
+    let listed: Vec<String> = config
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(listed, ["10.0.0.0/8", "192.168.1.7/32", "fd00::/8"]);
+    assert!(config.to_toml().contains("trusted_proxies"));
+    let error = load(
+        &[("SPOT_TRUSTED_PROXIES", "10.0.0.0/8,the-load-balancer")],
+        ConfigLayer::default(),
+    )
+    .unwrap_err();
+    assert_eq!(error.setting, "trusted_proxies");
+    assert!(error.problem.contains("the-load-balancer"), "{error}");
+}
+
+#[test]
 fn wildcard_cors_origin_is_refused() {
     let error = load(&[("SPOT_CORS_ORIGINS", "*")], ConfigLayer::default()).unwrap_err();
     assert_eq!(error.setting, "cors_origins");

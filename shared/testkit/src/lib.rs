@@ -85,6 +85,8 @@ impl TestServer {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let mut vars: BTreeMap<String, String> = BTreeMap::from([
             ("SPOT_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+            // Many test servers run at once: each admin port on a free port of its own.
+            ("SPOT_ADMIN_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
             (
                 "SPOT_DATA_DIR".to_owned(),
                 data_dir.path().display().to_string(),
@@ -226,6 +228,38 @@ impl TestServer {
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token,
         }
+    }
+
+    /// The server's active signing key (its id and PKCS#8 DER), read from its database and opened
+    /// with [`TEST_MASTER_KEY`], as only someone holding both could: for tests that mint tokens.
+    pub async fn signing_key(&self) -> (String, Vec<u8>) {
+        use base64::Engine;
+        use sea_orm::{ConnectionTrait, Statement};
+        use spot_kit::sealing::{KeyEncryptionKey, LocalKey};
+        let db = spot_db::Database::connect(&self.database_url)
+            .await
+            .expect("the database opens");
+        let backend = db.connection().get_database_backend();
+        let row = db
+            .connection()
+            .query_one(Statement::from_string(
+                backend,
+                "SELECT key_id, private_key FROM signing_keys WHERE retired_at IS NULL",
+            ))
+            .await
+            .expect("signing keys readable")
+            .expect("an active signing key");
+        let key_id: String = row.try_get("", "key_id").expect("key_id");
+        let sealed: String = row.try_get("", "private_key").expect("private_key");
+        let master_key: [u8; 32] = base64::engine::general_purpose::STANDARD
+            .decode(TEST_MASTER_KEY)
+            .expect("base64")
+            .try_into()
+            .expect("32 bytes");
+        let der = LocalKey::from_bytes(&master_key)
+            .open(&sealed)
+            .expect("sealed with the test master key");
+        (key_id, der)
     }
 
     pub fn addr(&self) -> std::net::SocketAddr {

@@ -9,6 +9,8 @@ pub struct Model {
     pub name: String,
     pub cluster_id: Option<String>,
     pub role: Option<String>,
+    /// `eventbridge` for an intake key; none for agent and automation keys.
+    pub scope: Option<String>,
     pub secret_hash: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
