@@ -230,6 +230,10 @@ mod tests {
                 capacity_type: engine::CapacityType::OnDemand,
                 price_per_hour: 0.001,
                 pods: vec!["shop/a".into()],
+                allocatable: None,
+                labels: Default::default(),
+                taints: Vec::new(),
+                cordoned: false,
             }],
             ..Default::default()
         }
