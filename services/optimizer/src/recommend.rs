@@ -233,6 +233,12 @@ pub fn consolidate(
             planned.current_cost_per_hour, planned.target_cost_per_hour
         )
     };
+    if safe.added > 0 {
+        reason.push_str(&format!(
+            "; adds {} node(s) ({:.4} USD/h) beyond the cheapest packing: kube-scheduler, preferring the least allocated node, would otherwise leave evicted pods without a node",
+            safe.added, safe.added_cost_per_hour
+        ));
+    }
     if !safe.kept.is_empty() {
         reason.push_str(&format!(
             "; keeps {} ({} node(s) the cheapest packing would drain): kube-scheduler, preferring the least allocated node, would leave their pods without a node",

@@ -7,8 +7,9 @@
 //! bound one at a time. A pod that finds no node is stranded.
 //!
 //! [`carry_out_safely`] turns a target into a plan that strands no running pod the target itself
-//! can place: each node whose drain would strand one is kept (the plan then costs and saves what
-//! the kept nodes make it). Pods the target cannot place at all (a taint no pool lets them
+//! can place: it first adds the cheapest capacity for the pods that would be stranded (a few
+//! rounds at most), and failing that keeps each node whose drain would strand one (the plan then
+//! costs and saves what the added and kept nodes make it). Pods the target cannot place at all (a taint no pool lets them
 //! tolerate, say) are reported as lost, so a caller can refuse the plan or accept their loss.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -238,12 +239,45 @@ pub fn replay(problem: &Problem, steps: &[Step]) -> Replay {
     }
 }
 
+/// Rounds of added capacity before nodes are kept instead: each round places every pod stranded
+/// in it, so more rounds only follow the scheduler's spreading further.
+const MAX_ROUNDS_ADDING: u32 = 3;
+
+/// The cheapest new nodes for the stranded pods alone (the policy's admission kept, its
+/// cluster-wide shares left to the next consolidation); None when they would not place them all.
+fn room_for(problem: &Problem, stranded: &[Stranded]) -> Option<Solution> {
+    let ids: HashSet<&str> = stranded.iter().map(|s| s.pod.as_str()).collect();
+    let sub = Problem {
+        offerings: problem.offerings.clone(),
+        pods: problem
+            .pods
+            .iter()
+            .filter(|p| ids.contains(p.id.as_str()))
+            .cloned()
+            .collect(),
+        policy: crate::model::Policy {
+            on_demand_base: 0,
+            spot_share_percent: 100,
+            min_spot_pools: 0,
+            ..problem.policy.clone()
+        },
+        risk_flags: problem.risk_flags.clone(),
+        existing_nodes: Vec::new(),
+    };
+    let solution = crate::strategy::live().solve(&sub);
+    (solution.unschedulable.is_empty() && !solution.nodes.is_empty()).then_some(solution)
+}
+
 /// A plan kube-scheduler can carry out, and what it could not avoid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SafePlan {
     pub plan: Plan,
     /// Nodes the target retires that the plan keeps, so their pods are not stranded.
     pub kept: Vec<String>,
+    /// Nodes launched beyond the target so that kube-scheduler finds room for every pod, and
+    /// what they cost per hour.
+    pub added: u32,
+    pub added_cost_per_hour: f64,
     /// Running pods the target itself has no place for, which the plan would evict.
     pub lost: Vec<Stranded>,
 }
@@ -257,11 +291,14 @@ pub fn carry_out_safely(
     budget: DisruptionBudget,
 ) -> SafePlan {
     let current = &problem.existing_nodes;
-    let moves = moves(current, target);
+    let mut moves = moves(current, target);
     let unplaceable: HashSet<&str> = target.unschedulable.iter().map(|u| u.id.as_str()).collect();
     let mut retire = moves.retire.clone();
     let mut kept = Vec::new();
-    // Each round keeps one node more, so this ends within as many rounds as nodes retire.
+    let (mut added, mut added_cost) = (0u32, 0.0);
+    let mut rounds_adding = 0;
+    // Each round adds capacity (a few times at most) or keeps one node more, so this ends
+    // within as many rounds as nodes retire, plus those.
     let (steps, lost) = loop {
         let steps = moves.steps(current, &retire, budget);
         let replayed = replay(problem, &steps);
@@ -272,6 +309,26 @@ pub fn carry_out_safely(
         let Some(first) = avoidable.first() else {
             break (steps, lost);
         };
+        if rounds_adding < MAX_ROUNDS_ADDING
+            && let Some(extra) = room_for(problem, &avoidable)
+        {
+            rounds_adding += 1;
+            for node in &extra.nodes {
+                let key = (
+                    node.instance_type.clone(),
+                    node.zone.clone(),
+                    node.capacity_type,
+                );
+                moves.prices.insert(key.clone(), node.price_per_hour);
+                match moves.launches.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, count)) => *count += 1,
+                    None => moves.launches.push((key, 1)),
+                }
+            }
+            added += extra.nodes.len() as u32;
+            added_cost += extra.cost_per_hour;
+            continue;
+        }
         let Some(at) = retire.iter().position(|&i| current[i].name == first.node) else {
             break (steps, lost);
         };
@@ -286,10 +343,16 @@ pub fn carry_out_safely(
     let plan = finish_plan(
         steps,
         current_cost,
-        target.cost_per_hour + kept_cost,
+        target.cost_per_hour + kept_cost + added_cost,
         String::new(),
     );
-    SafePlan { plan, kept, lost }
+    SafePlan {
+        plan,
+        kept,
+        added,
+        added_cost_per_hour: added_cost,
+        lost,
+    }
 }
 
 #[cfg(test)]
@@ -391,8 +454,25 @@ mod tests {
     }
 
     #[test]
-    fn the_safe_plan_keeps_the_node_whose_drain_would_strand_a_pod() {
+    fn the_safe_plan_adds_capacity_for_pods_the_scheduler_would_strand() {
         let (problem, target) = fragmenting();
+        let safe = carry_out_safely(&problem, &target, DisruptionBudget::nodes(1));
+        assert_eq!(safe.added, 1);
+        assert!(safe.kept.is_empty() && safe.lost.is_empty());
+        assert!(matches!(
+            safe.plan.steps[0].action,
+            StepAction::Launch { count: 1, .. }
+        ));
+        // One node more, one node fewer: the move saves nothing, and a caller will not apply it.
+        assert_eq!(safe.plan.savings_per_hour, 0.0);
+        assert!(replay(&problem, &safe.plan.steps).stranded.is_empty());
+    }
+
+    #[test]
+    fn the_safe_plan_keeps_the_node_whose_drain_would_strand_a_pod() {
+        let (mut problem, target) = fragmenting();
+        // No capacity can be added (the price cap admits nothing new): the node stays.
+        problem.policy.max_price_per_vcpu_hour = Some(0.01);
         let safe = carry_out_safely(&problem, &target, DisruptionBudget::nodes(1));
         assert_eq!(safe.kept, vec!["c".to_owned()]);
         assert!(safe.lost.is_empty());

@@ -120,7 +120,7 @@ pub fn plan(current: &[ExistingNode], target: &Solution, budget: DisruptionBudge
 pub(crate) struct Moves {
     pub launches: Vec<(PoolKey, u32)>,
     pub retire: Vec<usize>,
-    prices: BTreeMap<PoolKey, f64>,
+    pub prices: BTreeMap<PoolKey, f64>,
 }
 
 pub(crate) fn moves(current: &[ExistingNode], target: &Solution) -> Moves {

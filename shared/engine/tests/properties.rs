@@ -286,8 +286,13 @@ fn safe_plans_strand_no_pod_the_target_can_place_and_keep_the_plan_order() {
             .map(|n| n.price_per_hour)
             .sum();
         assert!(
-            (safe.plan.target_cost_per_hour - target.cost_per_hour - kept_cost).abs() < 1e-9,
-            "seed {seed}: kept nodes are paid for"
+            (safe.plan.target_cost_per_hour
+                - target.cost_per_hour
+                - kept_cost
+                - safe.added_cost_per_hour)
+                .abs()
+                < 1e-9,
+            "seed {seed}: kept and added nodes are paid for"
         );
     }
 }
