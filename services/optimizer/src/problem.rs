@@ -81,9 +81,30 @@ pub fn problem(
                 .filter(|p| p.node_name == node.name && needs_a_node(p))
                 .map(pod_id)
                 .collect(),
-            allocatable: node
-                .allocatable
-                .map(|a| engine::Resources::new(a.cpu_millis, a.memory_mib, a.pods, a.gpus)),
+            // DaemonSet and mirror pods are not planned, but kube-scheduler counts what they
+            // take from the node.
+            allocatable: node.allocatable.map(|a| {
+                pods.iter()
+                    .filter(|p| p.node_name == node.name && !needs_a_node(p))
+                    .filter(|p| {
+                        !matches!(
+                            p.phase(),
+                            common::PodPhase::Succeeded | common::PodPhase::Failed
+                        )
+                    })
+                    .fold(
+                        engine::Resources::new(a.cpu_millis, a.memory_mib, a.pods, a.gpus),
+                        |left, p| {
+                            let r = p.requests.unwrap_or_default();
+                            left.minus(&engine::Resources::new(
+                                r.cpu_millis,
+                                r.memory_mib,
+                                1,
+                                r.gpus,
+                            ))
+                        },
+                    )
+            }),
             labels: node
                 .labels
                 .iter()

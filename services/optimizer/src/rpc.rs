@@ -211,6 +211,17 @@ impl OptimizerService for OptimizerApi {
                 plan.cluster_id, policy.version
             )));
         }
+        // Two plans draining one cluster at once would each count on room the other takes.
+        let others = self
+            .plans
+            .list(&tenant_id, &plan.cluster_id, None, 10)
+            .await?;
+        if let Some(running) = others.iter().find(|p| p.state() == pb::PlanState::Applying) {
+            return Err(Status::failed_precondition(format!(
+                "plan {} of cluster {} is still applying: one plan at a time",
+                running.id, plan.cluster_id
+            )));
+        }
         let plan = self.start_applying(plan, policy.node_setup).await?;
         Ok(AuditNote::target(format!("plan/{}", plan.id))
             .attach(Response::new(pb::ApplyPlanResponse { plan: Some(plan) })))

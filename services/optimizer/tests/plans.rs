@@ -105,6 +105,8 @@ async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
         .policy
         .unwrap();
     default.node_template_ids = vec![template.id.clone()];
+    // The user applies the plan here; the autopilot must not run its own beside it.
+    default.consolidation = policy::ConsolidationMode::Off.into();
     policies
         .update_policy(authed(
             policy::UpdatePolicyRequest {
