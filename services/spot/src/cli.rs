@@ -67,6 +67,10 @@ pub enum BenchCommand {
         /// How long a launched node takes to join the cluster Ready, in simulated seconds.
         #[arg(long, default_value_t = 60.0)]
         launch_seconds: f64,
+        /// Each cluster's workloads change (scale up, scale down or roll) once every this many
+        /// simulated minutes on average; 0 for a steady workload.
+        #[arg(long, default_value_t = 10.0)]
+        churn_minutes: f64,
         /// `after` (the autopilot's rules) or `before` (the rules they replaced), to compare.
         #[arg(long, default_value = "after")]
         rules: String,

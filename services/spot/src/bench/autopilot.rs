@@ -24,8 +24,6 @@ const SETTLE_S: f64 = 30.0;
 const COOLDOWN_S: f64 = 300.0;
 const RELAUNCH_AFTER_S: f64 = 600.0;
 const MIN_SAVINGS_PERCENT: f64 = 5.0;
-/// How often, on average, a cluster's workloads change.
-const CHURN_EVERY_S: f64 = 600.0;
 
 /// The built-in policy's disruption budget: a fifth of the nodes at a time.
 fn budget() -> engine::DisruptionBudget {
@@ -452,8 +450,12 @@ impl World {
         }
     }
 
-    fn churn(&mut self, rng: &mut StdRng, now: f64) {
-        if !rng.random_bool(TICK_S / CHURN_EVERY_S) || self.workloads.is_empty() {
+    /// A workload changes on average once every `every_s` (never when 0).
+    fn churn(&mut self, rng: &mut StdRng, now: f64, every_s: f64) {
+        if every_s <= 0.0
+            || !rng.random_bool((TICK_S / every_s).min(1.0))
+            || self.workloads.is_empty()
+        {
             return;
         }
         let workload = rng.random_range(0..self.workloads.len());
@@ -474,6 +476,7 @@ pub fn run(
     hours: f64,
     seed: u64,
     launch_s: f64,
+    churn_every_s: f64,
     rules: Rules,
 ) -> Result<serde_json::Value, String> {
     if !(hours > 0.0 && hours <= 24.0 * 30.0) {
@@ -503,7 +506,7 @@ pub fn run(
         let now = tick as f64 * TICK_S;
         let steady = now >= 3_600.0;
         for world in &mut worlds {
-            world.churn(&mut rng, now);
+            world.churn(&mut rng, now, churn_every_s);
             for node in &mut world.nodes {
                 if node.existing.cordoned && node.ready_at > 0.0 && node.ready_at <= now {
                     // A launched node joins Ready; only a plan cordons it again.
@@ -552,6 +555,7 @@ pub fn run(
         "pending_pod_minutes": figures.pending_pod_s / 60.0,
         "longest_pending_s": figures.longest_pending_s,
         "launch_s": launch_s,
+        "churn_every_s": churn_every_s,
         "plans": figures.plans,
         "negative_saving_consolidations": figures.negative_saving_consolidations,
         "cost_per_hour": figures.cost_usd / hours,
@@ -568,7 +572,7 @@ mod tests {
 
     #[test]
     fn the_autopilot_rules_provision_within_a_launch_and_never_consolidate_at_a_loss() {
-        let report = run(0.5, 3, 60.0, Rules::After).unwrap();
+        let report = run(0.5, 3, 60.0, 600.0, Rules::After).unwrap();
         for key in [
             "hours",
             "nodes",

@@ -21,6 +21,7 @@ pub async fn run(command: BenchCommand) -> Result<String, String> {
             hours,
             seed,
             launch_seconds,
+            churn_minutes,
             rules,
         } => {
             let rules = match rules.as_str() {
@@ -32,9 +33,11 @@ pub async fn run(command: BenchCommand) -> Result<String, String> {
                     ));
                 }
             };
-            tokio::task::spawn_blocking(move || autopilot::run(hours, seed, launch_seconds, rules))
-                .await
-                .map_err(|e| e.to_string())??
+            tokio::task::spawn_blocking(move || {
+                autopilot::run(hours, seed, launch_seconds, churn_minutes * 60.0, rules)
+            })
+            .await
+            .map_err(|e| e.to_string())??
         }
         BenchCommand::Risk {
             seed,
