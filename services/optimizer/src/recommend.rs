@@ -184,7 +184,19 @@ pub fn consolidate(
     budget: engine::DisruptionBudget,
 ) -> pb::Plan {
     let solution = engine::solve(problem);
-    let safe = engine::carry_out_safely(problem, &solution, budget);
+    let mut safe = engine::carry_out_safely(problem, &solution, budget);
+    // Removing the nodes the cluster no longer needs may save more than a repack once the
+    // repack adds room for the scheduler's spreading; it moves fewer pods, too.
+    let deletion = engine::remove_underused(problem, budget);
+    if !deletion.steps.is_empty() && deletion.savings_per_hour > safe.plan.savings_per_hour {
+        safe = engine::SafePlan {
+            plan: deletion,
+            kept: Vec::new(),
+            added: 0,
+            added_cost_per_hour: 0.0,
+            lost: Vec::new(),
+        };
+    }
     let planned = &safe.plan;
     let why_unplaceable = |id: &str| {
         solution
@@ -229,8 +241,18 @@ pub fn consolidate(
         )
     } else {
         format!(
-            "moves the cluster from ${:.3}/h to ${:.3}/h, saving {saving_percent:.1} %",
-            planned.current_cost_per_hour, planned.target_cost_per_hour
+            "moves the cluster from ${:.3}/h to ${:.3}/h, saving {saving_percent:.1} %{}",
+            planned.current_cost_per_hour,
+            planned.target_cost_per_hour,
+            if planned
+                .steps
+                .iter()
+                .any(|s| matches!(s.action, engine::StepAction::Launch { .. }))
+            {
+                String::new()
+            } else {
+                format!(": {}", planned.reason)
+            }
         )
     };
     if safe.added > 0 {

@@ -355,6 +355,67 @@ pub fn carry_out_safely(
     }
 }
 
+/// Consolidation by deletion alone (Karpenter's delete consolidation): the nodes whose pods
+/// kube-scheduler would bind to the nodes that stay, taken greedily (fewest pods, then the
+/// dearest, first), removed with nothing launched. A repack the engine finds may be cheaper on
+/// paper, but once capacity is added for the scheduler's spreading it often saves less than
+/// simply removing the nodes the cluster no longer needs. The policy's on-demand share is kept.
+pub fn remove_underused(problem: &Problem, budget: DisruptionBudget) -> Plan {
+    let current = &problem.existing_nodes;
+    let mut order: Vec<usize> = (0..current.len())
+        .filter(|&i| !current[i].cordoned)
+        .collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&current[a], &current[b]);
+        a.pods
+            .len()
+            .cmp(&b.pods.len())
+            .then(b.price_per_hour.total_cmp(&a.price_per_hour))
+            .then(a.name.cmp(&b.name))
+    });
+    let steps_for = |retire: &[usize]| {
+        let nodes: Vec<&ExistingNode> = retire.iter().map(|&i| &current[i]).collect();
+        let mut steps = Vec::new();
+        crate::plan::push_retirements(
+            &mut steps,
+            &nodes,
+            budget.batch_size(current.len()),
+            "kube-scheduler places its pods on the nodes that stay",
+        );
+        steps
+    };
+    let mut retire: Vec<usize> = Vec::new();
+    for candidate in order {
+        retire.push(candidate);
+        let staying: Vec<&ExistingNode> = current
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !retire.contains(i))
+            .map(|(_, n)| n)
+            .collect();
+        let on_demand = staying
+            .iter()
+            .filter(|n| n.capacity_type == crate::model::CapacityType::OnDemand)
+            .count();
+        let keeps_policy = on_demand >= problem.policy.required_on_demand(staying.len());
+        if !keeps_policy || !replay(problem, &steps_for(&retire)).stranded.is_empty() {
+            retire.pop();
+        }
+    }
+    let current_cost: f64 = current.iter().map(|n| n.price_per_hour).sum();
+    let saving: f64 = retire.iter().map(|&i| current[i].price_per_hour).sum();
+    let reason = format!(
+        "{} node(s) can go with nothing launched: kube-scheduler places their pods on the nodes that stay",
+        retire.len()
+    );
+    finish_plan(
+        steps_for(&retire),
+        current_cost,
+        current_cost - saving,
+        reason,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -524,5 +585,32 @@ mod tests {
             },
         ];
         assert!(replay(&problem, &steps).still_pending.is_empty());
+    }
+
+    #[test]
+    fn nodes_whose_pods_fit_on_the_others_are_removed_and_no_more() {
+        // a and b run 1 cpu each on 2 cpu nodes, c runs nothing: c goes, and one of a and b
+        // (its pod fits beside the other's), but not both.
+        let (mut problem, _) = fragmenting();
+        problem.pods.truncate(2);
+        problem.existing_nodes[2].pods.clear();
+        let plan = remove_underused(&problem, DisruptionBudget::nodes(1));
+        let drained: Vec<&str> = plan
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                StepAction::Drain { node } => Some(node.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(drained, ["c", "a"], "{:?}", plan.steps);
+        assert_eq!(plan.savings_per_hour, 2.0);
+        assert!(replay(&problem, &plan.steps).stranded.is_empty());
+        assert!(
+            !plan
+                .steps
+                .iter()
+                .any(|s| matches!(s.action, StepAction::Launch { .. }))
+        );
     }
 }

@@ -34,7 +34,7 @@ mod validate;
 
 pub use admission::is_admitted;
 pub use bench::bench_report;
-pub use carry_out::{Replay, SafePlan, Stranded, carry_out_safely, replay};
+pub use carry_out::{Replay, SafePlan, Stranded, carry_out_safely, remove_underused, replay};
 pub use catalog_offerings::offerings_in;
 pub use consolidation::{Consolidation, consolidate, remove_empty_nodes};
 pub use dump::dump_json;

@@ -402,7 +402,14 @@ impl World {
                 }
                 let solution = engine::solve(&problem);
                 let safe = engine::carry_out_safely(&problem, &solution, budget());
-                let plan = safe.plan;
+                let deletion = engine::remove_underused(&problem, budget());
+                let (plan, lost) = if !deletion.steps.is_empty()
+                    && deletion.savings_per_hour > safe.plan.savings_per_hour
+                {
+                    (deletion, 0)
+                } else {
+                    (safe.plan, safe.lost.len())
+                };
                 let percent = if plan.current_cost_per_hour > 0.0 {
                     plan.savings_per_hour / plan.current_cost_per_hour * 100.0
                 } else {
@@ -410,7 +417,7 @@ impl World {
                 };
                 self.last_consolidation = now;
                 if !plan.steps.is_empty()
-                    && safe.lost.is_empty()
+                    && lost == 0
                     && plan.savings_per_hour > 0.0
                     && percent >= MIN_SAVINGS_PERCENT
                 {
