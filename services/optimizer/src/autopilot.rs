@@ -1,8 +1,14 @@
 //! The autopilot: one runner across replicas (a bus lease) keeps every cluster on its best plan.
 //! - An interruption notice on a pool in use: a plan with replacement capacity from other pools,
 //!   then the drain, applied at once (the notice gives 120 s).
-//! - A change reported by the agent: after it settles (`settle_seconds`, 30 s), re-plan; apply when the plan pays
-//!   the policy's minimum saving and no other plan of the cluster is running; at most one
+//! - Pods reported waiting for a node: within seconds ([`PROVISION_AFTER`]), a launch-only plan for
+//!   the pods kube-scheduler cannot bind to the nodes that exist, applied at once, in every
+//!   consolidation mode and outside disruption windows (nothing is drained). Pods it launched for
+//!   that still wait are not launched for again for [`RELAUNCH_AFTER`]; pods no launch would help
+//!   get a stored plan without steps that names them and says why (once per change).
+//! - A change reported by the agent: after it settles (`settle_seconds`, 30 s), re-plan; apply a
+//!   consolidation only when it pays the policy's minimum saving (never a loss), strands no pod,
+//!   no other plan of the cluster is running and no pod waits for capacity; at most one
 //!   consolidation per cluster every 5 minutes, so the cluster never churns.
 //!
 //! - A corroborated hive-mind flag (interruptions reported by at least
@@ -23,7 +29,7 @@
 //! recommended). A cluster or policy in dry-run gets recommendations only; safe mode is left to
 //! the execution router, which refuses every change (the plan then shows as refused, with why).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -39,6 +45,12 @@ use crate::policy::{Consolidation, NodeSetup};
 use crate::recommend::{remove_empty, respond};
 
 const COOLDOWN: Duration = Duration::from_secs(300);
+/// Reports come in bursts (a scale-up creates its pods one by one): provisioning waits this long
+/// after the last one, so one plan serves the burst.
+const PROVISION_AFTER: Duration = Duration::from_secs(2);
+/// A pod launched for that still waits is not launched for again within this time: the capacity
+/// may be slow to join, or the pod may wait for something capacity does not fix.
+const RELAUNCH_AFTER: Duration = Duration::from_secs(600);
 /// Known clusters are re-planned every this many settle periods, for price moves.
 const REPLAN_AFTER_SETTLES: u32 = 10;
 /// A pool a cluster already answered for is not answered again within this time (the agent's
@@ -54,6 +66,15 @@ const ABANDONED_AFTER_MILLIS: i64 = 15 * 60 * 1_000;
 struct Pending {
     tenant_id: String,
     due: Instant,
+}
+
+/// What provisioning remembers of a cluster between reports.
+#[derive(Default)]
+struct Provisioned {
+    /// Pods a provisioning plan launched for, and when.
+    launched_for: HashMap<String, Instant>,
+    /// The pods last reported as beyond what capacity can fix, so a report is stored once.
+    unplaceable: Vec<String>,
 }
 
 struct Interruption {
@@ -117,6 +138,8 @@ impl OptimizerApi {
             }
         };
         let mut pending: HashMap<String, Pending> = HashMap::new();
+        let mut provision_due: HashMap<String, Pending> = HashMap::new();
+        let mut provisioned: HashMap<String, Provisioned> = HashMap::new();
         let mut last_plan: HashMap<String, Instant> = HashMap::new();
         // Clusters seen reporting, by id, with their tenant.
         let mut known: HashMap<String, String> = HashMap::new();
@@ -158,6 +181,7 @@ impl OptimizerApi {
                     let value: serde_json::Value = serde_json::from_slice(&message.payload).unwrap_or_default();
                     if let (Some(cluster_id), Some(tenant_id)) = (field(&value, "cluster_id"), field(&value, "tenant_id")) {
                         known.insert(cluster_id.to_owned(), tenant_id.to_owned());
+                        provision_due.insert(cluster_id.to_owned(), Pending { tenant_id: tenant_id.to_owned(), due: Instant::now() + PROVISION_AFTER });
                         pending.insert(cluster_id.to_owned(), Pending { tenant_id: tenant_id.to_owned(), due: Instant::now() + self.settle() });
                     }
                 }
@@ -186,6 +210,17 @@ impl OptimizerApi {
                     }
                 }
                 _ = tick.tick() => {
+                    let waiting: Vec<String> = provision_due
+                        .iter()
+                        .filter(|(_, p)| p.due <= Instant::now())
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    for cluster_id in waiting {
+                        if let Some(entry) = provision_due.remove(&cluster_id) {
+                            let memory = provisioned.entry(cluster_id.clone()).or_default();
+                            self.provision(&entry.tenant_id, &cluster_id, memory).await;
+                        }
+                    }
                     let due: Vec<String> = pending
                         .iter()
                         .filter(|(id, p)| p.due <= Instant::now() && last_plan.get(*id).is_none_or(|at| at.elapsed() >= COOLDOWN))
@@ -261,13 +296,113 @@ impl OptimizerApi {
                 }
             }
         };
-        if plan.steps.is_empty() {
+        // Pods waiting for capacity are provisioning's; a consolidation waits until they run.
+        if plan.steps.is_empty() || plan.kind() == pb::PlanKind::Provisioning {
             return false;
         }
-        let recommend_only =
-            cluster.dry_run || policy.dry_run || !policy.in_window(chrono::Utc::now());
+        // A plan that would strand running pods is only ever shown: their loss is the user's call.
+        let recommend_only = cluster.dry_run
+            || policy.dry_run
+            || !policy.in_window(chrono::Utc::now())
+            || !plan.stranded_pods.is_empty();
         self.keep(tenant_id, plan, recommend_only, &policy.node_setup)
             .await
+    }
+
+    /// A launch-only plan for the pods kube-scheduler cannot bind to the cluster's nodes, applied
+    /// at once (recommended only in dry-run). Skipped while capacity is already on its way.
+    async fn provision(&self, tenant_id: &str, cluster_id: &str, memory: &mut Provisioned) {
+        let launching = self
+            .plans
+            .list(tenant_id, cluster_id, None, 10)
+            .await
+            .map(|plans| {
+                plans.iter().any(|p| {
+                    p.state() == pb::PlanState::Applying && p.kind() != pb::PlanKind::Consolidation
+                })
+            })
+            .unwrap_or(true);
+        if launching
+            || spot_kit::hibernation::is_marked(self.ctx.bus.as_ref(), cluster_id)
+                .await
+                .unwrap_or(true)
+        {
+            return;
+        }
+        let Ok(mut router) = self.router() else {
+            return;
+        };
+        let Ok(state) = router
+            .get_cluster_state(GetClusterStateRequest {
+                cluster_id: cluster_id.to_owned(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+        else {
+            return;
+        };
+        let Some(cluster) = state.cluster.clone() else {
+            return;
+        };
+        let running: HashSet<String> = state
+            .pods
+            .iter()
+            .filter(|p| !p.node_name.is_empty())
+            .map(crate::problem::pod_id)
+            .collect();
+        let waiting: Vec<String> = state
+            .pods
+            .iter()
+            .filter(|p| p.node_name.is_empty() && crate::problem::needs_a_node(p))
+            .map(crate::problem::pod_id)
+            .collect();
+        if waiting.is_empty() {
+            return;
+        }
+        let policy = match self.policy_for(tenant_id, cluster_id).await {
+            Ok(policy) => policy,
+            Err(status) => {
+                tracing::warn!(%status, cluster = %cluster_id, "no policy: not provisioning");
+                return;
+            }
+        };
+        let (region, mut problem) = self.problem_for(&state, &policy).await;
+        memory
+            .launched_for
+            .retain(|pod, at| at.elapsed() < RELAUNCH_AFTER && !running.contains(pod));
+        problem
+            .pods
+            .retain(|p| !memory.launched_for.contains_key(&p.id));
+        let id = cluster_id.to_owned();
+        let Ok(plan) = tokio::task::spawn_blocking(move || {
+            crate::recommend::provision(&id, &region, &problem)
+        })
+        .await
+        else {
+            return;
+        };
+        let unplaceable: Vec<String> = plan
+            .unplaced_pods
+            .iter()
+            .map(|p| format!("{}/{}", p.namespace, p.name))
+            .collect();
+        if plan.steps.is_empty() {
+            // Shown once per change, so the plan list says why those pods wait.
+            if !unplaceable.is_empty() && unplaceable != memory.unplaceable {
+                memory.unplaceable = unplaceable;
+                if let Err(status) = self.plans.insert(tenant_id, &plan).await {
+                    tracing::warn!(%status, "provisioning report not stored");
+                }
+            }
+            return;
+        }
+        memory.unplaceable = unplaceable.clone();
+        for pod in waiting.into_iter().filter(|p| !unplaceable.contains(p)) {
+            memory.launched_for.insert(pod, Instant::now());
+        }
+        let dry_run = cluster.dry_run || policy.dry_run;
+        self.keep(tenant_id, plan, dry_run, &policy.node_setup)
+            .await;
     }
 
     /// Answers an interruption of a pool the cluster may run in; true when a plan was stored.

@@ -7,115 +7,11 @@ use std::collections::BTreeMap;
 
 use spot_cloud::{Catalog, zones_of};
 use spot_engine as engine;
-use spot_kit::policy_terms;
 use spot_proto::common::v1 as common;
 
 use crate::policy::Governing;
 
-pub fn pod_id(pod: &common::Pod) -> String {
-    format!("{}/{}", pod.namespace, pod.name)
-}
-
-/// Pods the optimizer must place: not DaemonSet or mirror pods, not finished.
-pub fn needs_a_node(pod: &common::Pod) -> bool {
-    let finished = matches!(
-        pod.phase(),
-        common::PodPhase::Succeeded | common::PodPhase::Failed
-    );
-    !finished && pod.owner_kind != "DaemonSet" && pod.owner_kind != "Node"
-}
-
-/// A node template's taint in the engine's terms; None without a known effect.
-pub(crate) fn taint(taint: &common::Taint) -> Option<engine::Taint> {
-    Some(engine::Taint {
-        key: taint.key.clone(),
-        value: taint.value.clone(),
-        effect: taint_effect(taint.effect())?,
-    })
-}
-
-fn taint_effect(effect: common::TaintEffect) -> Option<engine::TaintEffect> {
-    match effect {
-        common::TaintEffect::NoSchedule => Some(engine::TaintEffect::NoSchedule),
-        common::TaintEffect::PreferNoSchedule => Some(engine::TaintEffect::PreferNoSchedule),
-        common::TaintEffect::NoExecute => Some(engine::TaintEffect::NoExecute),
-        common::TaintEffect::Unspecified => None,
-    }
-}
-
-fn topology_key(key: &str) -> Option<engine::TopologyKey> {
-    match key {
-        "topology.kubernetes.io/zone" | "zone" => Some(engine::TopologyKey::Zone),
-        "kubernetes.io/hostname" | "hostname" => Some(engine::TopologyKey::Hostname),
-        _ => None,
-    }
-}
-
-fn sorted(map: &std::collections::HashMap<String, String>) -> BTreeMap<String, String> {
-    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
-pub fn pod(pod: &common::Pod) -> engine::Pod {
-    let requests = pod.requests.unwrap_or_default();
-    let requirements = policy_terms::requirements(&pod.required_node_affinity);
-    let terms = |anti: bool| {
-        pod.pod_affinity
-            .iter()
-            .filter(|t| t.anti == anti)
-            .filter_map(|t| {
-                Some(engine::PodAffinityTerm {
-                    topology_key: topology_key(&t.topology_key)?,
-                    match_labels: sorted(&t.label_selector),
-                })
-            })
-            .collect()
-    };
-    engine::Pod {
-        id: pod_id(pod),
-        requests: engine::Resources::new(
-            requests.cpu_millis,
-            requests.memory_mib,
-            1,
-            requests.gpus,
-        ),
-        labels: sorted(&pod.labels),
-        node_selector: sorted(&pod.node_selector),
-        required_node_affinity: if requirements.is_empty() {
-            Vec::new()
-        } else {
-            vec![engine::NodeSelectorTerm { requirements }]
-        },
-        tolerations: pod
-            .tolerations
-            .iter()
-            .map(|t| engine::Toleration {
-                key: t.key.clone(),
-                operator: if t.operator == "Exists" {
-                    engine::TolerationOperator::Exists
-                } else {
-                    engine::TolerationOperator::Equal
-                },
-                value: t.value.clone(),
-                effect: taint_effect(t.effect()),
-            })
-            .collect(),
-        // Only hard constraints bind the plan; ScheduleAnyway is a preference.
-        topology_spread: pod
-            .topology_spread
-            .iter()
-            .filter(|s| s.when_unsatisfiable != "ScheduleAnyway")
-            .filter_map(|s| {
-                Some(engine::TopologySpread {
-                    topology_key: topology_key(&s.topology_key)?,
-                    max_skew: u32::try_from(s.max_skew.max(1)).unwrap_or(1),
-                    match_labels: sorted(&s.label_selector),
-                })
-            })
-            .collect(),
-        affinity: terms(false),
-        anti_affinity: terms(true),
-    }
-}
+pub use spot_kit::kube_terms::{needs_a_node, pod, pod_id, taint};
 
 /// Live spot prices of one region by (zone, instance type); empty without a live source.
 pub type LivePrices = BTreeMap<(String, String), f64>;
@@ -185,6 +81,37 @@ pub fn problem(
                 .filter(|p| p.node_name == node.name && needs_a_node(p))
                 .map(pod_id)
                 .collect(),
+            // DaemonSet and mirror pods are not planned, but kube-scheduler counts what they
+            // take from the node.
+            allocatable: node.allocatable.map(|a| {
+                pods.iter()
+                    .filter(|p| p.node_name == node.name && !needs_a_node(p))
+                    .filter(|p| {
+                        !matches!(
+                            p.phase(),
+                            common::PodPhase::Succeeded | common::PodPhase::Failed
+                        )
+                    })
+                    .fold(
+                        engine::Resources::new(a.cpu_millis, a.memory_mib, a.pods, a.gpus),
+                        |left, p| {
+                            let r = p.requests.unwrap_or_default();
+                            left.minus(&engine::Resources::new(
+                                r.cpu_millis,
+                                r.memory_mib,
+                                1,
+                                r.gpus,
+                            ))
+                        },
+                    )
+            }),
+            labels: node
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            taints: node.taints.iter().filter_map(taint).collect(),
+            cordoned: node.cordoned || !node.ready,
         })
         .collect();
     engine::Problem {

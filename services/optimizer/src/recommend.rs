@@ -1,8 +1,6 @@
 //! Recommend: the engine's cheapest node set for the cluster's pods, and the ordered steps from the
 //! nodes that exist to it, as a plan a user can read.
 
-use std::collections::HashSet;
-
 use spot_engine as engine;
 use spot_proto::common::v1::{CapacityType, Pool};
 use spot_proto::optimizer::v1 as pb;
@@ -58,7 +56,13 @@ fn step(index: usize, region: &str, step: &engine::Step) -> pb::PlanStep {
 }
 
 /// An engine plan as the message users see, in the given state.
-pub fn message(cluster_id: &str, region: &str, planned: &engine::Plan, strategy: &str) -> pb::Plan {
+pub fn message(
+    cluster_id: &str,
+    region: &str,
+    planned: &engine::Plan,
+    strategy: &str,
+    kind: pb::PlanKind,
+) -> pb::Plan {
     pb::Plan {
         id: uuid::Uuid::now_v7().simple().to_string(),
         cluster_id: cluster_id.to_owned(),
@@ -77,6 +81,7 @@ pub fn message(cluster_id: &str, region: &str, planned: &engine::Plan, strategy:
             chrono::Utc::now().timestamp_millis(),
         )),
         reason: planned.reason.clone(),
+        kind: kind.into(),
         ..Default::default()
     }
 }
@@ -93,7 +98,13 @@ pub fn respond(
     let mut flagged = problem.clone();
     flagged.risk_flags.push(pool.clone());
     let planned = engine::respond_to_interruption(&flagged, pool, budget);
-    let mut plan = message(cluster_id, region, &planned, "interruption-response");
+    let mut plan = message(
+        cluster_id,
+        region,
+        &planned,
+        "interruption-response",
+        pb::PlanKind::InterruptionResponse,
+    );
     if plan.reason.is_empty() {
         plan.reason = format!(
             "spot capacity in {} / {} is being reclaimed: replacement first, then the drain",
@@ -111,49 +122,102 @@ pub fn remove_empty(
     budget: engine::DisruptionBudget,
 ) -> pb::Plan {
     let planned = engine::remove_empty_nodes(problem, budget);
-    message(cluster_id, region, &planned, "remove-empty-nodes")
+    message(
+        cluster_id,
+        region,
+        &planned,
+        "remove-empty-nodes",
+        pb::PlanKind::Consolidation,
+    )
 }
 
-/// How many of the pods no node runs yet (pending) the solution places.
-fn pending_pods_placed(problem: &engine::Problem, solution: &engine::Solution) -> usize {
-    let running: HashSet<&str> = problem
-        .existing_nodes
-        .iter()
-        .flat_map(|n| n.pods.iter().map(String::as_str))
-        .collect();
-    let unplaced: HashSet<&str> = solution
-        .unschedulable
-        .iter()
-        .map(|u| u.id.as_str())
-        .collect();
-    problem
-        .pods
-        .iter()
-        .filter(|p| !running.contains(p.id.as_str()) && !unplaced.contains(p.id.as_str()))
-        .count()
+fn pod_message(id: &str, reason: String) -> pb::UnplacedPod {
+    let (namespace, name) = id.split_once('/').unwrap_or(("", id));
+    pb::UnplacedPod {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        reason,
+    }
 }
 
-/// Solves and plans; a change saving less than the policy's minimum becomes an empty plan that
-/// says why (so the cluster does not churn for pennies), unless it places pods that wait for a
-/// node.
+/// The launch-only plan for the pods kube-scheduler cannot bind to the nodes that exist (empty
+/// when none waits, or when no launch would help them: `unplaced_pods` then says why).
+pub fn provision(cluster_id: &str, region: &str, problem: &engine::Problem) -> pb::Plan {
+    let provisioned = engine::provision(problem);
+    let mut plan = message(
+        cluster_id,
+        region,
+        &provisioned.plan,
+        "provisioning",
+        pb::PlanKind::Provisioning,
+    );
+    plan.unplaced_pods = provisioned
+        .unplaceable
+        .into_iter()
+        .map(|(id, reason)| pod_message(&id, reason))
+        .collect();
+    plan
+}
+
+/// What the user (Recommend) and the autopilot are offered: pods waiting for a node come first,
+/// with a launch-only plan; otherwise a consolidation, which must pay the policy's minimum saving.
 pub fn recommend(
     cluster_id: &str,
     region: &str,
     problem: &engine::Problem,
     budget: engine::DisruptionBudget,
 ) -> pb::Plan {
+    let provisioning = provision(cluster_id, region, problem);
+    if !provisioning.steps.is_empty() {
+        return provisioning;
+    }
+    consolidate(cluster_id, region, problem, budget)
+}
+
+/// Solves the cluster afresh and plans the way there that kube-scheduler can carry out: a node
+/// whose drain would strand a pod is kept. A plan that saves less than the policy's minimum (or
+/// nothing) is empty and says why; one that evicts pods the target has no place for names them.
+pub fn consolidate(
+    cluster_id: &str,
+    region: &str,
+    problem: &engine::Problem,
+    budget: engine::DisruptionBudget,
+) -> pb::Plan {
     let solution = engine::solve(problem);
-    let planned = engine::plan(&problem.existing_nodes, &solution, budget);
-    let unplaced_pods = solution
-        .unschedulable
+    let mut safe = engine::carry_out_safely(problem, &solution, budget);
+    // Removing the nodes the cluster no longer needs may save more than a repack once the
+    // repack adds room for the scheduler's spreading; it moves fewer pods, too.
+    let deletion = engine::remove_underused(problem, budget);
+    if !deletion.steps.is_empty() && deletion.savings_per_hour > safe.plan.savings_per_hour {
+        safe = engine::SafePlan {
+            plan: deletion,
+            kept: Vec::new(),
+            added: 0,
+            added_cost_per_hour: 0.0,
+            lost: Vec::new(),
+        };
+    }
+    let planned = &safe.plan;
+    let why_unplaceable = |id: &str| {
+        solution
+            .unschedulable
+            .iter()
+            .find(|u| u.id == id)
+            .map(|u| u.reason.clone())
+            .unwrap_or_default()
+    };
+    let stranded: Vec<pb::UnplacedPod> = safe
+        .lost
         .iter()
-        .map(|u| {
-            let (namespace, name) = u.id.split_once('/').unwrap_or(("", u.id.as_str()));
-            pb::UnplacedPod {
-                namespace: namespace.to_owned(),
-                name: name.to_owned(),
-                reason: u.reason.clone(),
-            }
+        .map(|lost| {
+            pod_message(
+                &lost.pod,
+                format!(
+                    "evicted from {} with no node to go to: {}",
+                    lost.node,
+                    why_unplaceable(&lost.pod)
+                ),
+            )
         })
         .collect();
     let minimum = problem.policy.min_savings_percent;
@@ -162,32 +226,76 @@ pub fn recommend(
     } else {
         0.0
     };
-    // Pods waiting for a node matter more than the minimum saving, which only stops churn.
-    let placed_pending = pending_pods_placed(problem, &solution);
-    let worth_it = !planned.steps.is_empty() && (saving_percent >= minimum || placed_pending > 0);
-    let reason = if planned.steps.is_empty() {
-        planned.reason.clone()
-    } else if placed_pending > 0 {
+    let pays = planned.savings_per_hour > 0.0 && saving_percent >= minimum;
+    let worth_it = !planned.steps.is_empty() && pays;
+    let mut reason = if planned.steps.is_empty() {
+        if safe.kept.is_empty() {
+            "the cluster already runs on its best node set: nothing to do".to_owned()
+        } else {
+            "nothing to do that kube-scheduler could carry out".to_owned()
+        }
+    } else if !pays {
         format!(
-            "{placed_pending} pods wait for a node: the plan places them, the cluster going from ${:.3}/h to ${:.3}/h",
-            planned.current_cost_per_hour, planned.target_cost_per_hour
-        )
-    } else if !worth_it {
-        format!(
-            "the best plan saves {saving_percent:.1} % (${:.2} per month), below the policy's minimum of {minimum} %: nothing to do",
+            "the best plan kube-scheduler can carry out saves {saving_percent:.1} % (${:.2} per month), below the policy's minimum of {minimum} %: nothing to do",
             planned.savings_per_month
         )
     } else {
         format!(
-            "moves the cluster from ${:.3}/h to ${:.3}/h, saving {saving_percent:.1} %",
-            planned.current_cost_per_hour, planned.target_cost_per_hour
+            "moves the cluster from ${:.3}/h to ${:.3}/h, saving {saving_percent:.1} %{}",
+            planned.current_cost_per_hour,
+            planned.target_cost_per_hour,
+            if planned
+                .steps
+                .iter()
+                .any(|s| matches!(s.action, engine::StepAction::Launch { .. }))
+            {
+                String::new()
+            } else {
+                format!(": {}", planned.reason)
+            }
         )
     };
-    let mut plan = message(cluster_id, region, &planned, &solution.strategy);
+    if safe.added > 0 {
+        reason.push_str(&format!(
+            "; adds {} node(s) ({:.4} USD/h) beyond the cheapest packing: kube-scheduler, preferring the least allocated node, would otherwise leave evicted pods without a node",
+            safe.added, safe.added_cost_per_hour
+        ));
+    }
+    if !safe.kept.is_empty() {
+        reason.push_str(&format!(
+            "; keeps {} ({} node(s) the cheapest packing would drain): kube-scheduler, preferring the least allocated node, would leave their pods without a node",
+            safe.kept.join(", "),
+            safe.kept.len()
+        ));
+    }
+    if worth_it && !stranded.is_empty() {
+        reason.push_str(&format!(
+            "; it would leave {} running pod(s) with no node ({}): never applied by the autopilot, and applied by hand only by accepting their loss",
+            stranded.len(),
+            stranded
+                .iter()
+                .map(|p| format!("{}/{}", p.namespace, p.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let mut plan = message(
+        cluster_id,
+        region,
+        planned,
+        &solution.strategy,
+        pb::PlanKind::Consolidation,
+    );
     plan.optimality_gap_percent = solution.gap_percent;
-    plan.unplaced_pods = unplaced_pods;
+    plan.unplaced_pods = solution
+        .unschedulable
+        .iter()
+        .map(|u| pod_message(&u.id, u.reason.clone()))
+        .collect();
     plan.reason = reason;
-    if !worth_it {
+    if worth_it {
+        plan.stranded_pods = stranded;
+    } else {
         plan.steps.clear();
         plan.target_usd_per_hour = plan.current_usd_per_hour;
         plan.savings_usd_per_month = 0.0;
@@ -230,18 +338,24 @@ mod tests {
                 capacity_type: engine::CapacityType::OnDemand,
                 price_per_hour: 0.001,
                 pods: vec!["shop/a".into()],
+                allocatable: None,
+                labels: Default::default(),
+                taints: Vec::new(),
+                cordoned: false,
             }],
             ..Default::default()
         }
     }
 
     #[test]
-    fn pods_waiting_for_a_node_get_a_plan_whatever_it_saves() {
+    fn pods_waiting_for_a_node_get_launches_only_and_a_consolidation_must_pay() {
         let budget = engine::DisruptionBudget::percent(20);
         let settled = recommend("c", "us-east-1", &cluster(&["shop/a"]), budget);
         assert!(settled.steps.is_empty(), "{}", settled.reason);
+        assert_eq!(settled.kind(), pb::PlanKind::Consolidation);
 
         let waiting = recommend("c", "us-east-1", &cluster(&["shop/a", "shop/b"]), budget);
+        assert_eq!(waiting.kind(), pb::PlanKind::Provisioning);
         assert!(
             waiting
                 .steps
@@ -251,7 +365,15 @@ mod tests {
             waiting.reason
         );
         assert!(
-            waiting.reason.starts_with("1 pods wait for a node"),
+            waiting
+                .steps
+                .iter()
+                .all(|s| matches!(s.kind(), pb::StepKind::Launch | pb::StepKind::WaitReady)),
+            "nothing is drained to place a waiting pod: {:?}",
+            waiting.steps
+        );
+        assert!(
+            waiting.reason.starts_with("1 pod(s) wait for a node"),
             "{}",
             waiting.reason
         );

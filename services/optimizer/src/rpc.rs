@@ -148,6 +148,26 @@ impl OptimizerApi {
     }
 }
 
+/// A plan that would leave running pods with no node is applied only when the caller names every
+/// one of them: losing a workload must be a decision, never a side effect of saving money.
+fn refuse_unaccepted_loss(plan: &pb::Plan, accepted: &[String]) -> Result<(), Status> {
+    let unaccepted: Vec<String> = plan
+        .stranded_pods
+        .iter()
+        .filter(|p| !accepted.contains(&format!("{}/{}", p.namespace, p.name)))
+        .map(|p| format!("{}/{} ({})", p.namespace, p.name, p.reason))
+        .collect();
+    if unaccepted.is_empty() {
+        return Ok(());
+    }
+    Err(Status::failed_precondition(format!(
+        "plan {} would leave {} running pod(s) with no node: {}; name them in `accept_pod_loss` to apply it anyway",
+        plan.id,
+        unaccepted.len(),
+        unaccepted.join("; ")
+    )))
+}
+
 #[tonic::async_trait]
 impl OptimizerService for OptimizerApi {
     async fn recommend(
@@ -168,7 +188,8 @@ impl OptimizerService for OptimizerApi {
         request: Request<pb::ApplyPlanRequest>,
     ) -> Result<Response<pb::ApplyPlanResponse>, Status> {
         let tenant_id = tenant(&request)?;
-        let plan_id = request.into_inner().plan_id;
+        let request = request.into_inner();
+        let plan_id = request.plan_id;
         let plan = self.plans.get(&tenant_id, &plan_id).await?;
         if plan.state() != pb::PlanState::Recommended {
             return Err(Status::failed_precondition(format!(
@@ -182,11 +203,23 @@ impl OptimizerService for OptimizerApi {
                 plan.reason
             )));
         }
+        refuse_unaccepted_loss(&plan, &request.accept_pod_loss)?;
         let policy = self.policy_for(&tenant_id, &plan.cluster_id).await?;
         if policy.dry_run {
             return Err(Status::failed_precondition(format!(
                 "the policy of cluster {} is in dry-run (version {}): plans are recommended, not applied",
                 plan.cluster_id, policy.version
+            )));
+        }
+        // Two plans draining one cluster at once would each count on room the other takes.
+        let others = self
+            .plans
+            .list(&tenant_id, &plan.cluster_id, None, 10)
+            .await?;
+        if let Some(running) = others.iter().find(|p| p.state() == pb::PlanState::Applying) {
+            return Err(Status::failed_precondition(format!(
+                "plan {} of cluster {} is still applying: one plan at a time",
+                running.id, plan.cluster_id
             )));
         }
         let plan = self.start_applying(plan, policy.node_setup).await?;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use futures::StreamExt;
-use spot_proto::agent::v1::{ActionKind, Delta, Snapshot};
+use spot_proto::agent::v1::{ActionKind, Snapshot};
 use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::common::v1::{
@@ -60,11 +60,11 @@ async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
         pods,
         pdbs: vec![],
     });
-    let executor = Arc::new(Recorder::default());
+    let kubernetes = Kubernetes::new(source.clone());
     let (_notices, stop) = start_agent(
         &test,
         &registered.agent_key,
-        executor.clone(),
+        kubernetes.clone(),
         source.clone(),
     );
     wait_for_nodes(&test, &owner, &cluster_id, 3).await;
@@ -105,6 +105,8 @@ async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
         .policy
         .unwrap();
     default.node_template_ids = vec![template.id.clone()];
+    // The user applies the plan here; the autopilot must not run its own beside it.
+    default.consolidation = policy::ConsolidationMode::Off.into();
     policies
         .update_policy(authed(
             policy::UpdatePolicyRequest {
@@ -221,10 +223,7 @@ async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
                         )
                     })
                     .collect();
-                let _ = source.deltas.send(Delta {
-                    upserted_nodes: nodes,
-                    ..Default::default()
-                });
+                source.upsert_nodes(nodes);
             }
         })
     };
@@ -232,6 +231,7 @@ async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
         .apply_plan(authed(
             pb::ApplyPlanRequest {
                 plan_id: plan.id.clone(),
+                ..Default::default()
             },
             &owner,
         ))
@@ -276,7 +276,14 @@ async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
         };
         assert_eq!(step.instance_ids.len(), expected, "{step:?}");
     }
-    let ran = executor.0.lock().unwrap().clone();
+    // kube-scheduler (least allocated first, not the engine's packing) found every evicted pod
+    // a node: the plan strands nothing.
+    assert!(
+        source.pending_pods().is_empty(),
+        "{:?}",
+        source.pending_pods()
+    );
+    let ran = kubernetes.ran.0.lock().unwrap().clone();
     let drained: Vec<_> = ran
         .iter()
         .filter(|a| a.kind() == ActionKind::Drain)
@@ -320,6 +327,7 @@ async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
         .apply_plan(authed(
             pb::ApplyPlanRequest {
                 plan_id: plan.id.clone(),
+                ..Default::default()
             },
             &owner,
         ))
@@ -388,6 +396,7 @@ async fn in_safe_mode_an_applied_plan_is_refused_and_says_why() {
         .apply_plan(authed(
             pb::ApplyPlanRequest {
                 plan_id: plan.id.clone(),
+                ..Default::default()
             },
             &owner,
         ))
@@ -575,10 +584,7 @@ fn join_launched_nodes(
                     )
                 })
                 .collect();
-            let _ = source.deltas.send(Delta {
-                upserted_nodes: nodes,
-                ..Default::default()
-            });
+            source.upsert_nodes(nodes);
         }
     })
 }
@@ -616,8 +622,13 @@ async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
         .unwrap()
         .into_inner();
     let joiner = join_launched_nodes(events, source.clone());
-    let executor = Arc::new(Recorder::default());
-    let (notices, stop) = start_agent(&test, &registered.agent_key, executor.clone(), source);
+    let kubernetes = Kubernetes::new(source.clone());
+    let (notices, stop) = start_agent(
+        &test,
+        &registered.agent_key,
+        kubernetes.clone(),
+        source.clone(),
+    );
 
     // The agent's IMDS watcher on spot-a hears the two-minute warning.
     let warned = tokio::time::Instant::now();
@@ -689,7 +700,13 @@ async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
         !(launched_pool.zone == "us-east-1a" && launched_pool.instance_type == "m5.xlarge"),
         "never back into the interrupted pool"
     );
-    let drained: Vec<_> = executor
+    assert!(
+        source.pending_pods().is_empty(),
+        "{:?}",
+        source.pending_pods()
+    );
+    let drained: Vec<_> = kubernetes
+        .ran
         .0
         .lock()
         .unwrap()

@@ -168,6 +168,7 @@ async fn recommendations_follow_the_clusters_policy() {
         .apply_plan(authed(
             pb::ApplyPlanRequest {
                 plan_id: dry.id.clone(),
+                ..Default::default()
             },
             &owner,
         ))

@@ -56,6 +56,25 @@ pub enum BenchCommand {
         #[arg(long)]
         dump: Option<PathBuf>,
     },
+    /// The autopilot over simulated hours: the demo's clusters with workload churn and
+    /// kube-scheduler-like binding; node moves, pending pod-minutes, plans by kind, cost against
+    /// the cheapest packing.
+    Autopilot {
+        #[arg(long, default_value_t = 24.0)]
+        hours: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// How long a launched node takes to join the cluster Ready, in simulated seconds.
+        #[arg(long, default_value_t = 60.0)]
+        launch_seconds: f64,
+        /// Each cluster's workloads change (scale up, scale down or roll) once every this many
+        /// simulated minutes on average; 0 for a steady workload.
+        #[arg(long, default_value_t = 10.0)]
+        churn_minutes: f64,
+        /// `after` (the autopilot's rules) or `before` (the rules they replaced), to compare.
+        #[arg(long, default_value = "after")]
+        rules: String,
+    },
     /// Replay a seeded interruption history: the risk model's Brier score and AUC against the
     /// advisor-bucket prior's.
     Risk {

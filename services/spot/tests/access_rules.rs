@@ -821,6 +821,7 @@ async fn another_tenants_data_is_never_reachable() {
             .apply_plan(authed(
                 optimizer::ApplyPlanRequest {
                     plan_id: a_plan.id.clone(),
+                    ..Default::default()
                 },
                 &token,
             ))

@@ -14,7 +14,15 @@ pub fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, St
 }
 
 pub fn requirement_holds(requirement: &Requirement, offering: &Offering) -> bool {
-    let value = offering.label(&requirement.key);
+    requirement_holds_on(requirement, |key| offering.label(key))
+}
+
+/// A requirement against any source of node labels (an offering's, or a real node's).
+pub(crate) fn requirement_holds_on<'a>(
+    requirement: &Requirement,
+    label: impl Fn(&str) -> Option<&'a str>,
+) -> bool {
+    let value = label(&requirement.key);
     match requirement.operator {
         Operator::In => value.is_some_and(|v| requirement.values.iter().any(|x| x == v)),
         Operator::NotIn => value.is_none_or(|v| requirement.values.iter().all(|x| x != v)),
@@ -44,14 +52,24 @@ pub fn term_holds(term: &NodeSelectorTerm, offering: &Offering) -> bool {
 
 /// Node selector and required node affinity (terms ORed).
 pub fn node_labels_match(pod: &Pod, offering: &Offering) -> bool {
+    node_labels_match_on(pod, |key| offering.label(key))
+}
+
+/// Node selector and required node affinity against any source of node labels.
+pub(crate) fn node_labels_match_on<'a>(
+    pod: &Pod,
+    label: impl Fn(&str) -> Option<&'a str> + Copy,
+) -> bool {
     pod.node_selector
         .iter()
-        .all(|(k, v)| offering.label(k) == Some(v.as_str()))
+        .all(|(k, v)| label(k) == Some(v.as_str()))
         && (pod.required_node_affinity.is_empty()
-            || pod
-                .required_node_affinity
-                .iter()
-                .any(|t| term_holds(t, offering)))
+            || pod.required_node_affinity.iter().any(|t| {
+                !t.requirements.is_empty()
+                    && t.requirements
+                        .iter()
+                        .all(|r| requirement_holds_on(r, label))
+            }))
 }
 
 fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
@@ -66,7 +84,12 @@ fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
 
 /// The first taint (NoSchedule/NoExecute) of the offering the pod does not tolerate.
 pub fn untolerated_taint<'a>(pod: &Pod, offering: &'a Offering) -> Option<&'a Taint> {
-    offering.taints.iter().find(|taint| {
+    first_untolerated(pod, &offering.taints)
+}
+
+/// The first NoSchedule/NoExecute taint of `taints` the pod does not tolerate.
+pub(crate) fn first_untolerated<'a>(pod: &Pod, taints: &'a [Taint]) -> Option<&'a Taint> {
+    taints.iter().find(|taint| {
         taint.effect != TaintEffect::PreferNoSchedule
             && !pod.tolerations.iter().any(|t| tolerates(t, taint))
     })

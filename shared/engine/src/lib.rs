@@ -11,6 +11,7 @@
 mod admission;
 mod bench;
 mod bitset;
+mod carry_out;
 mod catalog_offerings;
 mod classes;
 mod config_lp;
@@ -24,13 +25,16 @@ pub mod model;
 mod pack;
 mod plan;
 mod pool_filter;
+mod provisioning;
 pub mod scenarios;
+pub mod scheduler_sim;
 mod simplex;
 pub mod strategy;
 mod validate;
 
 pub use admission::is_admitted;
 pub use bench::bench_report;
+pub use carry_out::{Replay, SafePlan, Stranded, carry_out_safely, remove_underused, replay};
 pub use catalog_offerings::offerings_in;
 pub use consolidation::{Consolidation, consolidate, remove_empty_nodes};
 pub use dump::dump_json;
@@ -39,6 +43,7 @@ pub use labels::requirement_holds;
 pub use model::*;
 pub use plan::{DisruptionBudget, HOURS_PER_MONTH, Plan, Step, StepAction, plan};
 pub use pool_filter::PoolFilter;
+pub use provisioning::{Provisioning, provision};
 pub use validate::{Violation, validate};
 
 /// Solves with the live strategy.

@@ -342,9 +342,44 @@ pub struct ExistingNode {
     /// Ids of the pods running on it.
     #[serde(default)]
     pub pods: Vec<String>,
+    /// What pods may use, as the node reports it; None: the catalog's figure for its type.
+    #[serde(default)]
+    pub allocatable: Option<Resources>,
+    /// Its labels as reported (well-known ones the report lacks are derived).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub taints: Vec<Taint>,
+    /// Cordoned (or not ready): kube-scheduler puts nothing new on it.
+    #[serde(default)]
+    pub cordoned: bool,
 }
 
 impl ExistingNode {
+    /// A node as the engine's tests and callers without a report describe it: shape from the
+    /// catalog, no labels beyond the derived ones, schedulable.
+    pub fn new(
+        name: &str,
+        instance_type: &str,
+        zone: &str,
+        capacity_type: CapacityType,
+        price_per_hour: f64,
+        pods: Vec<String>,
+    ) -> Self {
+        ExistingNode {
+            name: name.to_owned(),
+            instance_type: instance_type.to_owned(),
+            zone: zone.to_owned(),
+            capacity_type,
+            price_per_hour,
+            pods,
+            allocatable: None,
+            labels: BTreeMap::new(),
+            taints: Vec::new(),
+            cordoned: false,
+        }
+    }
+
     pub fn pool(&self) -> PoolRef {
         PoolRef {
             instance_type: self.instance_type.clone(),

@@ -105,10 +105,25 @@ impl Plan {
     }
 }
 
-type PoolKey = (String, String, CapacityType);
+pub(crate) type PoolKey = (String, String, CapacityType);
 
 /// The steps from `current` to `target`.
 pub fn plan(current: &[ExistingNode], target: &Solution, budget: DisruptionBudget) -> Plan {
+    let moves = moves(current, target);
+    let steps = moves.steps(current, &moves.retire, budget);
+    let current_cost: f64 = current.iter().map(|n| n.price_per_hour).sum();
+    finish_plan(steps, current_cost, target.cost_per_hour, String::new())
+}
+
+/// What going from the current nodes to a target takes: the launches per pool, and the nodes
+/// that go (indices into the current nodes, in the order they are retired).
+pub(crate) struct Moves {
+    pub launches: Vec<(PoolKey, u32)>,
+    pub retire: Vec<usize>,
+    pub prices: BTreeMap<PoolKey, f64>,
+}
+
+pub(crate) fn moves(current: &[ExistingNode], target: &Solution) -> Moves {
     let mut wanted: BTreeMap<PoolKey, u32> = BTreeMap::new();
     for node in &target.nodes {
         *wanted
@@ -120,8 +135,8 @@ pub fn plan(current: &[ExistingNode], target: &Solution, budget: DisruptionBudge
             .or_default() += 1;
     }
     // Keep existing nodes the target needs (fullest first), retire the rest.
-    let mut by_pool: BTreeMap<PoolKey, Vec<&ExistingNode>> = BTreeMap::new();
-    for node in current {
+    let mut by_pool: BTreeMap<PoolKey, Vec<usize>> = BTreeMap::new();
+    for (i, node) in current.iter().enumerate() {
         by_pool
             .entry((
                 node.instance_type.clone(),
@@ -129,18 +144,21 @@ pub fn plan(current: &[ExistingNode], target: &Solution, budget: DisruptionBudge
                 node.capacity_type,
             ))
             .or_default()
-            .push(node);
+            .push(i);
     }
-    let mut retire: Vec<&ExistingNode> = Vec::new();
+    let mut retire: Vec<usize> = Vec::new();
     for (key, mut nodes) in by_pool {
-        nodes.sort_by(|a, b| b.pods.len().cmp(&a.pods.len()).then(a.name.cmp(&b.name)));
+        nodes.sort_by(|&a, &b| {
+            let (a, b) = (&current[a], &current[b]);
+            b.pods.len().cmp(&a.pods.len()).then(a.name.cmp(&b.name))
+        });
         let keep = wanted.get(&key).copied().unwrap_or(0) as usize;
         if let Some(count) = wanted.get_mut(&key) {
             *count = count.saturating_sub(nodes.len() as u32);
         }
         retire.extend(nodes.into_iter().skip(keep));
     }
-    let target_prices: BTreeMap<PoolKey, f64> = target
+    let prices = target
         .nodes
         .iter()
         .map(|n| {
@@ -150,32 +168,48 @@ pub fn plan(current: &[ExistingNode], target: &Solution, budget: DisruptionBudge
             )
         })
         .collect();
-    let mut steps = Vec::new();
-    push_launches(
-        &mut steps,
-        wanted.into_iter().filter(|(_, c)| *c > 0),
-        |key, count| {
-            let (instance_type, zone, capacity_type) = key;
-            let price = target_prices.get(key).copied().unwrap_or(0.0);
-            format!(
-                "launch {count} x {instance_type} ({}) in {zone} at {price:.4} USD/h each: the target needs them and no existing node provides them",
-                capacity_type.label()
-            )
-        },
-        |launched| {
-            format!(
-                "wait until the {launched} new nodes are Ready before disrupting anything, so evicted pods have somewhere to go"
-            )
-        },
-    );
-    push_retirements(
-        &mut steps,
-        &retire,
-        budget.batch_size(current.len()),
-        "the target does not need it",
-    );
-    let current_cost: f64 = current.iter().map(|n| n.price_per_hour).sum();
-    finish_plan(steps, current_cost, target.cost_per_hour, String::new())
+    Moves {
+        launches: wanted.into_iter().filter(|(_, c)| *c > 0).collect(),
+        retire,
+        prices,
+    }
+}
+
+impl Moves {
+    /// The launches, then the retirement of `retire` (indices into `current`) in batches.
+    pub(crate) fn steps(
+        &self,
+        current: &[ExistingNode],
+        retire: &[usize],
+        budget: DisruptionBudget,
+    ) -> Vec<Step> {
+        let mut steps = Vec::new();
+        push_launches(
+            &mut steps,
+            self.launches.iter().cloned(),
+            |key, count| {
+                let (instance_type, zone, capacity_type) = key;
+                let price = self.prices.get(key).copied().unwrap_or(0.0);
+                format!(
+                    "launch {count} x {instance_type} ({}) in {zone} at {price:.4} USD/h each: the target needs them and no existing node provides them",
+                    capacity_type.label()
+                )
+            },
+            |launched| {
+                format!(
+                    "wait until the {launched} new nodes are Ready before disrupting anything, so evicted pods have somewhere to go"
+                )
+            },
+        );
+        let retired: Vec<&ExistingNode> = retire.iter().map(|&i| &current[i]).collect();
+        push_retirements(
+            &mut steps,
+            &retired,
+            budget.batch_size(current.len()),
+            "the target does not need it",
+        );
+        steps
+    }
 }
 
 /// A launch step per pool (explained by `why`), then one wait until every new node is Ready

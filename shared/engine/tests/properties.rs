@@ -252,3 +252,47 @@ fn the_configuration_bound_never_exceeds_the_live_cost_on_random_problems() {
         );
     }
 }
+
+#[test]
+fn safe_plans_strand_no_pod_the_target_can_place_and_keep_the_plan_order() {
+    for seed in 0..CASES / 10 {
+        let problem = random_problem(seed);
+        let before = solve(&problem);
+        let mut problem = problem.clone();
+        problem.existing_nodes = existing_from(&before, &problem);
+        let target = strategy::by_name("cheapest-per-pod")
+            .unwrap()
+            .solve(&problem);
+        let budget = DisruptionBudget::nodes(2);
+        let safe = carry_out_safely(&problem, &target, budget);
+        check_plan(
+            &safe.plan,
+            budget.batch_size(problem.existing_nodes.len()),
+            seed,
+        );
+        let unplaceable: Vec<&str> = target.unschedulable.iter().map(|u| u.id.as_str()).collect();
+        let replayed = replay(&problem, &safe.plan.steps);
+        for stranded in &replayed.stranded {
+            assert!(
+                unplaceable.contains(&stranded.pod.as_str()),
+                "seed {seed}: {stranded:?} is stranded although the target places it"
+            );
+        }
+        assert_eq!(replayed.stranded, safe.lost, "seed {seed}");
+        let kept_cost: f64 = problem
+            .existing_nodes
+            .iter()
+            .filter(|n| safe.kept.contains(&n.name))
+            .map(|n| n.price_per_hour)
+            .sum();
+        assert!(
+            (safe.plan.target_cost_per_hour
+                - target.cost_per_hour
+                - kept_cost
+                - safe.added_cost_per_hour)
+                .abs()
+                < 1e-9,
+            "seed {seed}: kept and added nodes are paid for"
+        );
+    }
+}

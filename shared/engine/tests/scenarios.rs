@@ -286,6 +286,10 @@ fn running(nodes: &[NodeRow]) -> Vec<ExistingNode> {
             capacity_type: *cap,
             price_per_hour: *price,
             pods: pods.iter().map(|p| (*p).to_string()).collect(),
+            allocatable: None,
+            labels: Default::default(),
+            taints: Vec::new(),
+            cordoned: false,
         })
         .collect()
 }

@@ -6,6 +6,7 @@ pub mod clusters;
 mod context;
 pub mod cron;
 pub mod hibernation;
+pub mod kube_terms;
 pub mod page;
 pub mod policy_terms;
 mod registry;

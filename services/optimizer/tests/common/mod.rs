@@ -10,7 +10,7 @@ use std::time::Duration;
 use spot_access::{InternalCredential, OutgoingInterceptor};
 use spot_agent::executor::{Executor, Outcome};
 use spot_agent::session::{Agent, AgentSettings, ClusterSource};
-use spot_proto::agent::v1::{Action, Delta, InterruptionNotice, Snapshot};
+use spot_proto::agent::v1::{Action, ActionKind, Delta, InterruptionNotice, Snapshot};
 use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
@@ -33,6 +33,104 @@ impl Cluster {
             snapshot: Mutex::new(snapshot),
             deltas: broadcast::channel(64).0,
         })
+    }
+}
+
+impl Cluster {
+    /// Nodes join (or change): the snapshot has them, the agent hears of them, and pending pods
+    /// are scheduled, as kube-scheduler would once a node is Ready.
+    pub fn upsert_nodes(&self, nodes: Vec<Node>) {
+        let mut delta = Delta::default();
+        {
+            let mut snapshot = self.snapshot.lock().unwrap();
+            for node in nodes {
+                snapshot.nodes.retain(|n| n.name != node.name);
+                snapshot.nodes.push(node.clone());
+                delta.upserted_nodes.push(node);
+            }
+            schedule(&mut snapshot, &mut delta);
+        }
+        let _ = self.deltas.send(delta);
+    }
+
+    /// The pods no node runs.
+    pub fn pending_pods(&self) -> Vec<String> {
+        self.snapshot
+            .lock()
+            .unwrap()
+            .pods
+            .iter()
+            .filter(|p| p.node_name.is_empty())
+            .map(|p| format!("{}/{}", p.namespace, p.name))
+            .collect()
+    }
+
+    /// An agent action as the Kubernetes API (and then kube-scheduler) would carry it out.
+    fn apply(&self, action: &Action) {
+        let mut delta = Delta::default();
+        {
+            let mut snapshot = self.snapshot.lock().unwrap();
+            let node = action.node_name.as_str();
+            let Some(found) = snapshot.nodes.iter_mut().find(|n| n.name == node) else {
+                return;
+            };
+            match action.kind() {
+                ActionKind::Cordon => found.cordoned = true,
+                ActionKind::Uncordon => found.cordoned = false,
+                ActionKind::Drain => found.cordoned = true,
+                ActionKind::Label => found.labels.extend(action.labels.clone()),
+                ActionKind::Taint => found.taints = action.taints.clone(),
+                ActionKind::DeleteNode | ActionKind::Unspecified => {}
+            }
+            delta.upserted_nodes.push(found.clone());
+            if matches!(action.kind(), ActionKind::Drain | ActionKind::DeleteNode) {
+                for pod in snapshot.pods.iter_mut().filter(|p| p.node_name == node) {
+                    pod.node_name.clear();
+                    pod.phase = PodPhase::Pending.into();
+                    delta.upserted_pods.push(pod.clone());
+                }
+            }
+            if action.kind() == ActionKind::DeleteNode {
+                snapshot.nodes.retain(|n| n.name != node);
+                delta.removed_nodes.push(node.to_owned());
+            }
+            schedule(&mut snapshot, &mut delta);
+        }
+        let _ = self.deltas.send(delta);
+    }
+}
+
+/// kube-scheduler's stand-in (the same one the demo's clusters use) binds what it can.
+fn schedule(snapshot: &mut Snapshot, delta: &mut Delta) {
+    for (index, node) in spot_kit::kube_terms::bind_pending(&snapshot.nodes, &snapshot.pods) {
+        let pod = &mut snapshot.pods[index];
+        pod.node_name = node;
+        pod.phase = PodPhase::Running.into();
+        delta.upserted_pods.push(pod.clone());
+    }
+}
+
+/// Records every action, like [`Recorder`], and carries it out on the cluster as Kubernetes
+/// would: drained pods go back to pending and kube-scheduler's stand-in binds them.
+pub struct Kubernetes {
+    pub cluster: Arc<Cluster>,
+    pub ran: Recorder,
+}
+
+impl Kubernetes {
+    pub fn new(cluster: Arc<Cluster>) -> Arc<Self> {
+        Arc::new(Self {
+            cluster,
+            ran: Recorder::default(),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Executor for Kubernetes {
+    async fn execute(&self, action: Action) -> Outcome {
+        self.cluster.apply(&action);
+        self.ran.execute(action).await
     }
 }
 

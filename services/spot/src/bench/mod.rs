@@ -1,6 +1,7 @@
 //! `spot bench ...`: benchmarks anyone can run on their machine; each prints one JSON line.
 
 mod agents;
+mod autopilot;
 mod optimizer;
 mod risk;
 
@@ -16,6 +17,28 @@ pub async fn run(command: BenchCommand) -> Result<String, String> {
         } => tokio::task::spawn_blocking(move || optimizer::run(&scenario, pods, seed, dump))
             .await
             .map_err(|e| e.to_string())??,
+        BenchCommand::Autopilot {
+            hours,
+            seed,
+            launch_seconds,
+            churn_minutes,
+            rules,
+        } => {
+            let rules = match rules.as_str() {
+                "after" => autopilot::Rules::After,
+                "before" => autopilot::Rules::Before,
+                other => {
+                    return Err(format!(
+                        "invalid `--rules`: `{other}` is not one of after, before"
+                    ));
+                }
+            };
+            tokio::task::spawn_blocking(move || {
+                autopilot::run(hours, seed, launch_seconds, churn_minutes * 60.0, rules)
+            })
+            .await
+            .map_err(|e| e.to_string())??
+        }
         BenchCommand::Risk {
             seed,
             pools,

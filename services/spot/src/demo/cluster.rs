@@ -1,9 +1,9 @@
 //! A simulated Kubernetes cluster for `spot demo`: nodes join when the cloud runs an instance
-//! tagged with the cluster's id (a kubelet), pending pods are bound to the fullest node they fit
-//! (a scheduler), and the agent's actions (cordon, drain, delete, label, taint) change it as the
+//! tagged with the cluster's id (a kubelet), pending pods are bound as kube-scheduler's default
+//! profile would (least allocated node first: `spot_kit::kube_terms::bind_pending`), and the agent's actions (cordon, drain, delete, label, taint) change it as the
 //! Kubernetes API would. The real agent session (`spot_agent`) streams it to the control plane.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use spot_agent::executor::{Executor, Outcome};
@@ -35,10 +35,6 @@ fn key(pod: &Pod) -> String {
 
 fn node_name(instance_id: &str) -> String {
     format!("ip-{}.ec2.internal", instance_id.trim_start_matches("i-"))
-}
-
-fn requests(pod: &Pod) -> Resources {
-    pod.requests.unwrap_or_default()
 }
 
 impl SimCluster {
@@ -154,6 +150,24 @@ impl SimCluster {
                             instance.pool.zone.clone(),
                         ),
                         ("kubernetes.io/hostname".to_owned(), name.clone()),
+                        (
+                            "kubernetes.io/arch".to_owned(),
+                            spot_engine::Architecture::from(kind.architecture)
+                                .label()
+                                .to_owned(),
+                        ),
+                        (
+                            "karpenter.sh/capacity-type".to_owned(),
+                            match capacity_type {
+                                CapacityType::Spot => "spot",
+                                _ => "on-demand",
+                            }
+                            .to_owned(),
+                        ),
+                        (
+                            "karpenter.k8s.aws/instance-family".to_owned(),
+                            kind.family.clone(),
+                        ),
                     ])
                     .into_iter()
                     .collect(),
@@ -209,51 +223,16 @@ fn evict(state: &mut State, node: &str, delta: &mut Delta) -> usize {
     evicted
 }
 
-/// Binds pending pods, largest first, to the fullest schedulable node they fit on.
+/// kube-scheduler: binds pending pods one at a time with the platform's stand-in of its default
+/// profile (filters, then the least allocated node), not the optimizer's packing, so the demo
+/// shows what a real cluster would do with the optimizer's plans.
 fn schedule(state: &mut State, delta: &mut Delta) {
-    let mut used: BTreeMap<String, Resources> = BTreeMap::new();
-    for pod in state.pods.values().filter(|p| !p.node_name.is_empty()) {
-        let entry = used.entry(pod.node_name.clone()).or_default();
-        let r = requests(pod);
-        entry.cpu_millis += r.cpu_millis;
-        entry.memory_mib += r.memory_mib;
-        entry.pods += 1;
-    }
-    let mut pending: Vec<String> = state
-        .pods
-        .iter()
-        .filter(|(_, p)| p.node_name.is_empty())
-        .map(|(k, _)| k.clone())
-        .collect();
-    pending.sort_by_key(|k| std::cmp::Reverse(requests(&state.pods[k]).cpu_millis));
-    let schedulable: BTreeSet<String> = state
-        .nodes
-        .values()
-        .filter(|n| n.ready && !n.cordoned)
-        .map(|n| n.name.clone())
-        .collect();
-    for key in pending {
-        let want = requests(&state.pods[&key]);
-        let best = schedulable
-            .iter()
-            .filter_map(|name| {
-                let node = &state.nodes[name];
-                let cap = node.allocatable.unwrap_or_default();
-                let u = used.get(name).copied().unwrap_or_default();
-                let fits = u.cpu_millis + want.cpu_millis <= cap.cpu_millis
-                    && u.memory_mib + want.memory_mib <= cap.memory_mib
-                    && u.pods < cap.pods;
-                fits.then_some((u.cpu_millis * 1_000 / cap.cpu_millis.max(1), name))
-            })
-            .max_by_key(|(fullness, _)| *fullness)
-            .map(|(_, name)| name.clone());
-        let Some(name) = best else { continue };
-        let entry = used.entry(name.clone()).or_default();
-        entry.cpu_millis += want.cpu_millis;
-        entry.memory_mib += want.memory_mib;
-        entry.pods += 1;
-        if let Some(pod) = state.pods.get_mut(&key) {
-            pod.node_name = name;
+    let nodes: Vec<Node> = state.nodes.values().cloned().collect();
+    let keys: Vec<String> = state.pods.keys().cloned().collect();
+    let pods: Vec<Pod> = state.pods.values().cloned().collect();
+    for (index, node) in spot_kit::kube_terms::bind_pending(&nodes, &pods) {
+        if let Some(pod) = keys.get(index).and_then(|key| state.pods.get_mut(key)) {
+            pod.node_name = node;
             pod.phase = PodPhase::Running.into();
             delta.upserted_pods.push(pod.clone());
         }

@@ -28,7 +28,7 @@ use tonic::transport::Channel;
 
 use crate::StartError;
 use cluster::SimCluster;
-use fleet::{ClusterShape, FLEET};
+pub(crate) use fleet::{ClusterShape, FLEET};
 
 /// Marks a folder `spot demo` made, so a restart may wipe it and never wipes anything else.
 const MARKER: &str = ".spot-demo";

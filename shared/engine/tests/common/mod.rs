@@ -198,6 +198,10 @@ pub fn existing_from(solution: &Solution, problem: &Problem) -> Vec<ExistingNode
             capacity_type: n.capacity_type,
             price_per_hour: n.price_per_hour,
             pods: n.pods.iter().map(|&p| problem.pods[p].id.clone()).collect(),
+            allocatable: None,
+            labels: Default::default(),
+            taints: Vec::new(),
+            cordoned: false,
         })
         .collect()
 }

@@ -73,7 +73,11 @@ export function PlanPage() {
               </Card>
               <Card title="Steps">
                 <PlanSteps steps={plan.steps} showStatus />
-                <div className="mt-2">
+                <div className="mt-2 space-y-2">
+                  <UnplacedPods
+                    pods={plan.strandedPods}
+                    title={`${plan.strandedPods.length} running pods would be left with no node (applied only by accepting their loss):`}
+                  />
                   <UnplacedPods pods={plan.unplacedPods} />
                 </div>
               </Card>

@@ -1,5 +1,6 @@
 import type { Plan } from "@spot-optimizer/sdk/gen/spot/optimizer/v1/optimizer_pb.js";
 import { formatPercent, formatUsd, formatUsdPrecise } from "../../api/format";
+import { planKindLabel } from "./planLabels";
 
 /** Cost now and after, and what the plan saves. */
 export function PlanSummary({ plan }: { plan: Plan }) {
@@ -11,9 +12,10 @@ export function PlanSummary({ plan }: { plan: Plan }) {
     ["Saving per month", formatUsd(plan.savingsUsdPerMonth)],
     ["Gap to lower bound", formatPercent(plan.optimalityGapPercent)],
     ["Strategy", plan.strategy || "—"],
+    ["Kind", planKindLabel(plan.kind)],
   ];
   return (
-    <dl className="grid grid-cols-2 gap-3 md:grid-cols-6" aria-label="Plan savings">
+    <dl className="grid grid-cols-2 gap-3 md:grid-cols-7" aria-label="Plan savings">
       {items.map(([label, value]) => (
         <div key={label} className="rounded-md bg-slate-50 p-2">
           <dt className="text-xs text-slate-500">{label}</dt>

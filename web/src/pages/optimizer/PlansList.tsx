@@ -4,7 +4,7 @@ import { api } from "../../api/clients";
 import { formatTime, formatUsd } from "../../api/format";
 import { Empty, QueryView } from "../../components/states";
 import { Card, Table, Td } from "../../components/ui";
-import { PlanStateBadge } from "./planLabels";
+import { PlanStateBadge, planKindLabel } from "./planLabels";
 
 export function PlansList({ clusterId }: { clusterId: string }) {
   const plans = useQuery({
@@ -21,7 +21,7 @@ export function PlansList({ clusterId }: { clusterId: string }) {
         empty={<Empty title="No plans yet">Recommendations and the autopilot's plans for this cluster are listed here.</Empty>}
       >
         {(list) => (
-          <Table caption="Plans" head={["Created", "State", "Steps", "Saving per month", "Strategy", "Reason"]}>
+          <Table caption="Plans" head={["Created", "Kind", "State", "Steps", "Saving per month", "Strategy", "Reason"]}>
             {list.map((p) => (
               <tr key={p.id}>
                 <Td>
@@ -29,6 +29,7 @@ export function PlansList({ clusterId }: { clusterId: string }) {
                     {formatTime(p.createdAt)}
                   </Link>
                 </Td>
+                <Td>{planKindLabel(p.kind)}</Td>
                 <Td>
                   <PlanStateBadge state={p.state} />
                 </Td>

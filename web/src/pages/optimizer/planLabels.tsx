@@ -1,5 +1,5 @@
 import { CapacityType } from "@spot-optimizer/sdk/gen/spot/common/v1/common_pb.js";
-import { PlanState, StepKind, StepStatus, type PlanStep } from "@spot-optimizer/sdk/gen/spot/optimizer/v1/optimizer_pb.js";
+import { PlanKind, PlanState, StepKind, StepStatus, type PlanStep } from "@spot-optimizer/sdk/gen/spot/optimizer/v1/optimizer_pb.js";
 import { enumLabel } from "../../api/format";
 import { Badge } from "../../components/ui";
 
@@ -7,6 +7,11 @@ export function PlanStateBadge({ state }: { state: PlanState }) {
   const tone =
     state === PlanState.SUCCEEDED ? "green" : state === PlanState.FAILED ? "red" : state === PlanState.REFUSED ? "amber" : state === PlanState.APPLYING ? "sky" : "slate";
   return <Badge tone={tone}>{enumLabel(PlanState[state])}</Badge>;
+}
+
+/** Provisioning, consolidation, interruption response or compliance: each kind is applied under its own rules. */
+export function planKindLabel(kind: PlanKind): string {
+  return kind === PlanKind.UNSPECIFIED ? "—" : enumLabel(PlanKind[kind]);
 }
 
 export function StepStatusBadge({ status }: { status: StepStatus }) {

@@ -1,0 +1,393 @@
+//! The autopilot as a user watches it, through the real server, with Kubernetes' part played by
+//! kube-scheduler's stand-in (least allocated node first, not the engine's packing):
+//! - pods waiting for a node get a launch-only plan within seconds (not after the 30 s settle
+//!   and the cool-down), whatever the consolidation mode and outside disruption windows, and pods
+//!   no launch can help are named with why and not launched for;
+//! - a plan that would leave running pods with no node (a template whose taint no pod tolerates)
+//!   is never applied by the autopilot, and ApplyPlan refuses it, naming the pods, unless the
+//!   caller accepts their loss.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::Timelike;
+use common::*;
+use futures::StreamExt;
+use spot_proto::agent::v1::Snapshot;
+use spot_proto::cluster::v1 as cluster;
+use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
+use spot_proto::common::v1::{CapacityType, Resources, Taint, TaintEffect};
+use spot_proto::optimizer::v1 as pb;
+use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
+use spot_proto::policy::v1 as policy;
+use spot_proto::policy::v1::node_template_service_client::NodeTemplateServiceClient;
+use spot_proto::policy::v1::policy_service_client::PolicyServiceClient;
+use spot_testkit::{TestServer, authed};
+
+type Optimizer = OptimizerServiceClient<tonic::transport::Channel>;
+
+async fn plans(optimizer: &mut Optimizer, owner: &str, cluster_id: &str) -> Vec<pb::Plan> {
+    optimizer
+        .list_plans(authed(
+            pb::ListPlansRequest {
+                cluster_id: cluster_id.to_owned(),
+                page: None,
+            },
+            owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .plans
+}
+
+/// Adds each instance the cluster service reports launching as a ready m5.xlarge-sized node.
+fn join_launched_nodes(
+    mut events: tonic::Streaming<cluster::WatchClusterResponse>,
+    source: std::sync::Arc<Cluster>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut joined = 0;
+        while let Some(Ok(event)) = events.next().await {
+            let message = event.event.unwrap().message;
+            let Some((_, ids)) = message
+                .strip_prefix("launched ")
+                .and_then(|m| m.split_once(": "))
+            else {
+                continue;
+            };
+            let nodes = ids
+                .split(", ")
+                .map(|id| {
+                    joined += 1;
+                    node(
+                        &format!("new-{joined}"),
+                        "us-east-1b",
+                        id,
+                        CapacityType::Spot,
+                    )
+                })
+                .collect();
+            source.upsert_nodes(nodes);
+        }
+    })
+}
+
+#[tokio::test]
+async fn waiting_pods_get_a_launch_only_plan_within_seconds_whatever_the_consolidation_mode() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test, &owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    // Consolidation off, and the only disruption window is twelve hours away: neither holds
+    // back capacity for pods that wait.
+    let far_hour = (chrono::Utc::now().hour() + 12) % 24;
+    PolicyServiceClient::new(test.channel.clone())
+        .update_policy(authed(
+            policy::UpdatePolicyRequest {
+                policy: Some(policy::Policy {
+                    cluster_id: cluster_id.clone(),
+                    spot_percent: 100,
+                    max_interruption_bucket: 2,
+                    consolidation: policy::ConsolidationMode::Off.into(),
+                    disruption_budget: Some(policy::DisruptionBudget {
+                        max_percent: 20,
+                        windows: vec![format!("* {far_hour} * * *")],
+                        time_zone: "UTC".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
+
+    let mut router = router(&test);
+    let instance = launch(
+        &mut router,
+        &cluster_id,
+        "us-east-1a",
+        CapacityType::OnDemand,
+    )
+    .await;
+    // One m5.xlarge (3,920m) runs two 500m pods; a 3,000m pod cannot fit beside them, and a pod
+    // selecting a label no node or pool has can never run.
+    let mut big = pod("batch", "");
+    big.requests = Some(Resources {
+        cpu_millis: 3_000,
+        memory_mib: 2_048,
+        pods: 1,
+        gpus: 0,
+    });
+    let mut picky = pod("picky", "");
+    picky.node_selector = [("example.com/team".to_owned(), "nobody".to_owned())].into();
+    let source = Cluster::new(Snapshot {
+        nodes: vec![node(
+            "old-0",
+            "us-east-1a",
+            &instance,
+            CapacityType::OnDemand,
+        )],
+        pods: vec![pod("web-0", "old-0"), pod("web-1", "old-0"), big, picky],
+        pdbs: vec![],
+    });
+    let events = ClusterServiceClient::new(test.channel.clone())
+        .watch_cluster(authed(
+            cluster::WatchClusterRequest {
+                cluster_id: cluster_id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let joiner = join_launched_nodes(events, source.clone());
+    let kubernetes = Kubernetes::new(source.clone());
+    let reported = tokio::time::Instant::now();
+    let (_notices, stop) = start_agent(
+        &test,
+        &registered.agent_key,
+        kubernetes.clone(),
+        source.clone(),
+    );
+
+    let mut optimizer = OptimizerServiceClient::new(test.channel.clone());
+    let deadline = reported + Duration::from_secs(20);
+    let plan = loop {
+        let done = plans(&mut optimizer, &owner, &cluster_id)
+            .await
+            .into_iter()
+            .find(|p| {
+                p.kind() == pb::PlanKind::Provisioning
+                    && !p.steps.is_empty()
+                    && p.state() != pb::PlanState::Applying
+            });
+        if let Some(plan) = done {
+            break plan;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no provisioning plan finished within 20 s of the report"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        reported.elapsed() < Duration::from_secs(30),
+        "provisioning does not wait for the 30 s settle"
+    );
+    assert_eq!(plan.state(), pb::PlanState::Succeeded, "{}", plan.reason);
+    assert!(
+        plan.steps
+            .iter()
+            .all(|s| matches!(s.kind(), pb::StepKind::Launch | pb::StepKind::WaitReady)),
+        "nothing is drained to place a waiting pod: {:?}",
+        plan.steps
+    );
+    // The pod capacity cannot help is named on the plan, with why.
+    assert_eq!(plan.unplaced_pods.len(), 1, "{:?}", plan.unplaced_pods);
+    assert_eq!(plan.unplaced_pods[0].name, "picky");
+    assert!(
+        plan.unplaced_pods[0].reason.contains("example.com/team"),
+        "{}",
+        plan.unplaced_pods[0].reason
+    );
+    // kube-scheduler's stand-in bound the waiting pod to the new node.
+    let until = tokio::time::Instant::now() + Duration::from_secs(5);
+    while source.pending_pods() != ["shop/picky"] {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "{:?}",
+            source.pending_pods()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // More reports while `picky` still waits: nothing more is launched for it.
+    source.upsert_nodes(vec![node(
+        "old-0",
+        "us-east-1a",
+        &instance,
+        CapacityType::OnDemand,
+    )]);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let launching: Vec<pb::Plan> = plans(&mut optimizer, &owner, &cluster_id)
+        .await
+        .into_iter()
+        .filter(|p| !p.steps.is_empty())
+        .collect();
+    assert_eq!(launching.len(), 1, "{launching:?}");
+    joiner.abort();
+    stop.cancel();
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn a_plan_that_would_strand_running_pods_names_them_and_needs_their_loss_accepted() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test, &owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    let mut router = router(&test);
+    let mut nodes = Vec::new();
+    let mut pods = Vec::new();
+    for (i, zone) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
+        let id = launch(&mut router, &cluster_id, zone, CapacityType::OnDemand).await;
+        let name = format!("old-{i}");
+        pods.push(pod(&format!("web-{i}"), &name));
+        nodes.push(node(&name, zone, &id, CapacityType::OnDemand));
+    }
+    let source = Cluster::new(Snapshot {
+        nodes,
+        pods,
+        pdbs: vec![],
+    });
+    let kubernetes = Kubernetes::new(source.clone());
+    let (_notices, stop) = start_agent(
+        &test,
+        &registered.agent_key,
+        kubernetes.clone(),
+        source.clone(),
+    );
+    wait_for_nodes(&test, &owner, &cluster_id, 2).await;
+
+    // Every new node would carry a taint no pod tolerates.
+    let template = NodeTemplateServiceClient::new(test.channel.clone())
+        .create_node_template(authed(
+            policy::CreateNodeTemplateRequest {
+                template: Some(policy::NodeTemplate {
+                    name: "gpu-only".into(),
+                    taints: vec![Taint {
+                        key: "dedicated".into(),
+                        value: "gpu".into(),
+                        effect: TaintEffect::NoSchedule.into(),
+                    }],
+                    ..Default::default()
+                }),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .template
+        .unwrap();
+    PolicyServiceClient::new(test.channel.clone())
+        .update_policy(authed(
+            policy::UpdatePolicyRequest {
+                policy: Some(policy::Policy {
+                    cluster_id: cluster_id.clone(),
+                    spot_percent: 100,
+                    max_interruption_bucket: 2,
+                    consolidation_min_savings_percent: 5.0,
+                    node_template_ids: vec![template.id.clone()],
+                    ..Default::default()
+                }),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
+
+    // The policy change re-plans at once; the autopilot shows the plan and never applies it.
+    let mut optimizer = OptimizerServiceClient::new(test.channel.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let shown = loop {
+        if let Some(plan) = plans(&mut optimizer, &owner, &cluster_id)
+            .await
+            .into_iter()
+            .next()
+        {
+            break plan;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no re-plan");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(shown.kind(), pb::PlanKind::Consolidation);
+    assert_eq!(shown.stranded_pods.len(), 2, "{}", shown.reason);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let still = plans(&mut optimizer, &owner, &cluster_id).await;
+    assert!(
+        still
+            .iter()
+            .all(|p| p.state() == pb::PlanState::Recommended),
+        "{still:?}"
+    );
+    assert!(kubernetes.ran.0.lock().unwrap().is_empty());
+
+    let plan = optimizer
+        .recommend(authed(
+            pb::RecommendRequest {
+                cluster_id: cluster_id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    let mut stranded: Vec<String> = plan
+        .stranded_pods
+        .iter()
+        .map(|p| format!("{}/{}", p.namespace, p.name))
+        .collect();
+    stranded.sort();
+    assert_eq!(stranded, ["shop/web-0", "shop/web-1"], "{}", plan.reason);
+    assert!(
+        plan.stranded_pods
+            .iter()
+            .all(|p| p.reason.contains("dedicated=gpu")),
+        "{:?}",
+        plan.stranded_pods
+    );
+    assert!(
+        plan.reason.contains("accepting their loss"),
+        "{}",
+        plan.reason
+    );
+
+    let apply = |accept: Vec<String>| pb::ApplyPlanRequest {
+        plan_id: plan.id.clone(),
+        accept_pod_loss: accept,
+    };
+    let refused = optimizer
+        .apply_plan(authed(apply(Vec::new()), &owner))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("shop/web-0") && refused.message().contains("shop/web-1"),
+        "{}",
+        refused.message()
+    );
+    assert!(
+        refused.message().contains("dedicated=gpu"),
+        "{}",
+        refused.message()
+    );
+    // Accepting one of the two is not accepting the loss.
+    let partly = optimizer
+        .apply_plan(authed(apply(vec!["shop/web-0".into()]), &owner))
+        .await
+        .unwrap_err();
+    assert_eq!(partly.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        !partly.message().contains("shop/web-0 ("),
+        "{}",
+        partly.message()
+    );
+
+    let applying = optimizer
+        .apply_plan(authed(apply(stranded.clone()), &owner))
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    assert_eq!(applying.state(), pb::PlanState::Applying);
+    stop.cancel();
+    test.stop().await;
+}

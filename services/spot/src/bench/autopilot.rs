@@ -1,0 +1,614 @@
+//! `spot bench autopilot`: the demo's three clusters run for simulated hours, in 10 s ticks, with
+//! workload churn (scale-ups, scale-downs, deployments rolling), kube-scheduler's stand-in binding
+//! pods (least allocated first), new nodes joining `launch_s` after a launch, and the autopilot's
+//! rules deciding what to apply. Everything is the pure engine; no server, no clock.
+//!
+//! `--rules after` are the autopilot's rules: launch-only provisioning for pods the scheduler
+//! cannot bind, at once; a consolidation only when no pod waits for capacity, the last plan is
+//! done and 5 minutes old, kube-scheduler can carry it out (nodes are kept rather than strand a
+//! pod) and it saves at least the policy's minimum. `--rules before` are the rules this replaced:
+//! after the 30 s settle and the 5 minute cool-down, the full re-plan, applied when it saves the
+//! minimum or places a waiting pod, whatever it costs. Spot interruptions are not simulated.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use spot_engine as engine;
+use spot_engine::scheduler_sim::{SimNode, schedule_one};
+
+use crate::demo::FLEET;
+
+const TICK_S: f64 = 10.0;
+const SETTLE_S: f64 = 30.0;
+const COOLDOWN_S: f64 = 300.0;
+const RELAUNCH_AFTER_S: f64 = 600.0;
+const MIN_SAVINGS_PERCENT: f64 = 5.0;
+
+/// The built-in policy's disruption budget: a fifth of the nodes at a time.
+fn budget() -> engine::DisruptionBudget {
+    engine::DisruptionBudget::percent(20)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Rules {
+    Before,
+    After,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Provisioning,
+    Consolidation,
+}
+
+struct RunningPlan {
+    kind: Kind,
+    steps: VecDeque<engine::Step>,
+    /// Nodes this plan launched, ready at these times.
+    launched: Vec<String>,
+}
+
+struct Node {
+    existing: engine::ExistingNode,
+    offering: engine::Offering,
+    ready_at: f64,
+}
+
+struct World {
+    offerings: Vec<engine::Offering>,
+    nodes: Vec<Node>,
+    /// Pod id -> (pod, node it runs on, pending since).
+    pods: BTreeMap<String, (engine::Pod, Option<String>, f64)>,
+    /// Workload -> (pod template, replicas, next pod number).
+    workloads: Vec<(engine::Pod, u32, u32)>,
+    plan: Option<RunningPlan>,
+    changed_at: f64,
+    last_consolidation: f64,
+    launched_for: BTreeMap<String, f64>,
+    next_node: u32,
+}
+
+#[derive(Default)]
+struct Figures {
+    node_moves: u64,
+    steady_node_moves: u64,
+    pending_pod_s: f64,
+    longest_pending_s: f64,
+    plans: BTreeMap<&'static str, u64>,
+    negative_saving_consolidations: u64,
+    cost_usd: f64,
+    cheapest_samples: Vec<f64>,
+    pods_lost: u64,
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Provisioning => "provisioning",
+        Kind::Consolidation => "consolidation",
+    }
+}
+
+impl World {
+    fn new(shape: &crate::demo::ClusterShape, offerings: Vec<engine::Offering>) -> Self {
+        let mut world = World {
+            offerings,
+            nodes: Vec::new(),
+            pods: BTreeMap::new(),
+            workloads: Vec::new(),
+            plan: None,
+            changed_at: 0.0,
+            last_consolidation: f64::NEG_INFINITY,
+            launched_for: BTreeMap::new(),
+            next_node: 0,
+        };
+        for (zone, instance_type, count) in shape.nodes {
+            for _ in 0..*count {
+                let on_demand = world
+                    .offering(instance_type, zone, engine::CapacityType::OnDemand)
+                    .cloned();
+                if let Some(offering) = on_demand {
+                    world.add_node(offering, 0.0);
+                }
+            }
+        }
+        for w in shape.workloads {
+            let template = engine::Pod {
+                id: format!("{}/{}", w.namespace, w.app),
+                requests: engine::Resources::new(w.cpu_millis, w.memory_mib, 1, 0),
+                labels: [("app".to_owned(), w.app.to_owned())].into(),
+                ..Default::default()
+            };
+            world.workloads.push((template, 0, 0));
+            let index = world.workloads.len() - 1;
+            world.scale(index, w.replicas, 0.0);
+        }
+        world
+    }
+
+    fn offering(
+        &self,
+        instance_type: &str,
+        zone: &str,
+        capacity_type: engine::CapacityType,
+    ) -> Option<&engine::Offering> {
+        self.offerings.iter().find(|o| {
+            o.instance_type == instance_type && o.zone == zone && o.capacity_type == capacity_type
+        })
+    }
+
+    fn add_node(&mut self, offering: engine::Offering, ready_at: f64) -> String {
+        self.next_node += 1;
+        let name = format!("node-{}", self.next_node);
+        let mut existing = engine::ExistingNode::new(
+            &name,
+            &offering.instance_type,
+            &offering.zone,
+            offering.capacity_type,
+            offering.price_per_hour,
+            Vec::new(),
+        );
+        existing.allocatable = Some(offering.allocatable);
+        existing.cordoned = ready_at > 0.0;
+        self.nodes.push(Node {
+            existing,
+            offering,
+            ready_at,
+        });
+        name
+    }
+
+    /// Sets a workload's replicas: new pods wait for the scheduler, removed ones go at once.
+    fn scale(&mut self, workload: usize, replicas: u32, now: f64) {
+        let (template, mut current, mut next) = self.workloads[workload].clone();
+        while current < replicas {
+            let mut pod = template.clone();
+            pod.id = format!("{}-{next}", template.id);
+            next += 1;
+            current += 1;
+            self.pods.insert(pod.id.clone(), (pod, None, now));
+        }
+        let prefix = format!("{}-", template.id);
+        while current > replicas {
+            let Some(id) = self.pods.keys().find(|k| k.starts_with(&prefix)).cloned() else {
+                break;
+            };
+            self.unbind(&id);
+            self.pods.remove(&id);
+            current -= 1;
+        }
+        self.workloads[workload] = (template, current, next);
+        self.changed_at = now;
+    }
+
+    /// A rolling deployment: every pod of the workload is replaced by a new one.
+    fn roll(&mut self, workload: usize, now: f64) {
+        let replicas = self.workloads[workload].1;
+        self.scale(workload, 0, now);
+        self.scale(workload, replicas, now);
+    }
+
+    fn unbind(&mut self, id: &str) {
+        for node in &mut self.nodes {
+            node.existing.pods.retain(|p| p != id);
+        }
+    }
+
+    /// kube-scheduler: binds the pending pods, oldest first, to the least allocated node.
+    fn schedule(&mut self) {
+        let mut sim: Vec<SimNode> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let mut s = SimNode::of_offering(&n.existing.name, &n.offering);
+                s.schedulable = !n.existing.cordoned;
+                for id in &n.existing.pods {
+                    if let Some((pod, _, _)) = self.pods.get(id) {
+                        s.bind(pod);
+                    }
+                }
+                s
+            })
+            .collect();
+        let mut pending: Vec<(f64, String)> = self
+            .pods
+            .iter()
+            .filter(|(_, (_, node, _))| node.is_none())
+            .map(|(id, (_, _, since))| (*since, id.clone()))
+            .collect();
+        pending.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        for (_, id) in pending {
+            let Some((pod, _, _)) = self.pods.get(&id) else {
+                continue;
+            };
+            if let Ok(at) = schedule_one(&mut sim, pod) {
+                self.nodes[at].existing.pods.push(id.clone());
+                if let Some(entry) = self.pods.get_mut(&id) {
+                    entry.1 = Some(self.nodes[at].existing.name.clone());
+                }
+            }
+        }
+    }
+
+    fn problem(&self, skip: &[String]) -> engine::Problem {
+        engine::Problem {
+            offerings: self.offerings.clone(),
+            pods: self
+                .pods
+                .values()
+                .filter(|(p, node, _)| node.is_some() || !skip.contains(&p.id))
+                .map(|(p, _, _)| p.clone())
+                .collect(),
+            policy: engine::Policy {
+                min_savings_percent: MIN_SAVINGS_PERCENT,
+                ..Default::default()
+            },
+            risk_flags: Vec::new(),
+            existing_nodes: self.nodes.iter().map(|n| n.existing.clone()).collect(),
+        }
+    }
+
+    fn cost_per_hour(&self) -> f64 {
+        self.nodes.iter().map(|n| n.existing.price_per_hour).sum()
+    }
+
+    fn pending(&self) -> Vec<(String, f64)> {
+        self.pods
+            .iter()
+            .filter(|(_, (_, node, _))| node.is_none())
+            .map(|(id, (_, _, since))| (id.clone(), *since))
+            .collect()
+    }
+
+    /// Runs the plan's steps that can run now; one disruption step per tick (evictions and
+    /// terminations take time), a wait until the launched nodes are Ready.
+    fn advance_plan(
+        &mut self,
+        rules: Rules,
+        now: f64,
+        launch_s: f64,
+        figures: &mut Figures,
+        steady: bool,
+    ) {
+        let Some(mut plan) = self.plan.take() else {
+            return;
+        };
+        while let Some(step) = plan.steps.front().cloned() {
+            match step.action {
+                engine::StepAction::Launch {
+                    instance_type,
+                    zone,
+                    capacity_type,
+                    count,
+                } => {
+                    if let Some(offering) =
+                        self.offering(&instance_type, &zone, capacity_type).cloned()
+                    {
+                        for _ in 0..count {
+                            let name = self.add_node(offering.clone(), now + launch_s);
+                            plan.launched.push(name);
+                        }
+                    }
+                }
+                engine::StepAction::WaitReady { .. } => {
+                    let ready = self
+                        .nodes
+                        .iter()
+                        .filter(|n| plan.launched.contains(&n.existing.name))
+                        .all(|n| n.ready_at <= now);
+                    if !ready {
+                        self.plan = Some(plan);
+                        return;
+                    }
+                }
+                engine::StepAction::Cordon { node } => {
+                    if let Some(n) = self.nodes.iter_mut().find(|n| n.existing.name == node) {
+                        n.existing.cordoned = true;
+                    }
+                }
+                engine::StepAction::Drain { node } => {
+                    let evicted: Vec<String> = self
+                        .nodes
+                        .iter_mut()
+                        .find(|n| n.existing.name == node)
+                        .map(|n| std::mem::take(&mut n.existing.pods))
+                        .unwrap_or_default();
+                    for id in evicted {
+                        if let Some(entry) = self.pods.get_mut(&id) {
+                            entry.1 = None;
+                            entry.2 = now;
+                        }
+                    }
+                    figures.node_moves += 1;
+                    if steady {
+                        figures.steady_node_moves += 1;
+                    }
+                    self.schedule();
+                    plan.steps.pop_front();
+                    self.plan = Some(plan);
+                    return;
+                }
+                engine::StepAction::Terminate { node } => {
+                    if let Some(at) = self.nodes.iter().position(|n| n.existing.name == node) {
+                        let gone = self.nodes.remove(at);
+                        // A pod still on a terminated node is lost with it.
+                        for id in gone.existing.pods {
+                            figures.pods_lost += 1;
+                            if let Some(entry) = self.pods.get_mut(&id) {
+                                entry.1 = None;
+                                entry.2 = now;
+                            }
+                        }
+                    }
+                }
+            }
+            plan.steps.pop_front();
+        }
+        // Done. The autopilot's cool-down runs from when a consolidation settled; the rules it
+        // replaced counted from when a plan started.
+        if plan.kind == Kind::Consolidation && rules == Rules::After {
+            self.last_consolidation = now;
+        }
+        self.changed_at = now;
+    }
+
+    fn start(&mut self, kind: Kind, plan: &engine::Plan, figures: &mut Figures) {
+        *figures.plans.entry(kind_name(kind)).or_default() += 1;
+        let drains = plan
+            .steps
+            .iter()
+            .any(|s| matches!(s.action, engine::StepAction::Drain { .. }));
+        if drains && plan.savings_per_hour < 0.0 {
+            figures.negative_saving_consolidations += 1;
+        }
+        self.plan = Some(RunningPlan {
+            kind,
+            steps: plan.steps.iter().cloned().collect(),
+            launched: Vec::new(),
+        });
+    }
+
+    fn decide(&mut self, rules: Rules, now: f64, figures: &mut Figures) {
+        if self.plan.is_some() {
+            return;
+        }
+        match rules {
+            Rules::After => {
+                self.launched_for.retain(|id, at| {
+                    now - *at < RELAUNCH_AFTER_S
+                        && self.pods.get(id).is_some_and(|(_, node, _)| node.is_none())
+                });
+                let skip: Vec<String> = self.launched_for.keys().cloned().collect();
+                let problem = self.problem(&skip);
+                let waiting = self.pending();
+                if !waiting.is_empty() {
+                    let provisioned = engine::provision(&problem);
+                    if !provisioned.plan.steps.is_empty() {
+                        for (id, _) in waiting {
+                            if !provisioned.unplaceable.iter().any(|(u, _)| *u == id) {
+                                self.launched_for.insert(id, now);
+                            }
+                        }
+                        self.start(Kind::Provisioning, &provisioned.plan, figures);
+                        return;
+                    }
+                }
+                if now - self.changed_at < SETTLE_S || now - self.last_consolidation < COOLDOWN_S {
+                    return;
+                }
+                // Consolidation waits while pods wait for capacity that is coming.
+                if !self.launched_for.is_empty() {
+                    return;
+                }
+                let solution = engine::solve(&problem);
+                let safe = engine::carry_out_safely(&problem, &solution, budget());
+                let deletion = engine::remove_underused(&problem, budget());
+                let (plan, lost) = if !deletion.steps.is_empty()
+                    && deletion.savings_per_hour > safe.plan.savings_per_hour
+                {
+                    (deletion, 0)
+                } else {
+                    (safe.plan, safe.lost.len())
+                };
+                let percent = if plan.current_cost_per_hour > 0.0 {
+                    plan.savings_per_hour / plan.current_cost_per_hour * 100.0
+                } else {
+                    0.0
+                };
+                self.last_consolidation = now;
+                if !plan.steps.is_empty()
+                    && lost == 0
+                    && plan.savings_per_hour > 0.0
+                    && percent >= MIN_SAVINGS_PERCENT
+                {
+                    self.start(Kind::Consolidation, &plan, figures);
+                }
+            }
+            Rules::Before => {
+                if now - self.changed_at < SETTLE_S || now - self.last_consolidation < COOLDOWN_S {
+                    return;
+                }
+                let problem = self.problem(&[]);
+                let solution = engine::solve(&problem);
+                let plan = engine::plan(&problem.existing_nodes, &solution, budget());
+                let percent = if plan.current_cost_per_hour > 0.0 {
+                    plan.savings_per_hour / plan.current_cost_per_hour * 100.0
+                } else {
+                    0.0
+                };
+                let placed_pending = self
+                    .pending()
+                    .iter()
+                    .any(|(id, _)| !solution.unschedulable.iter().any(|u| u.id == *id));
+                if !plan.steps.is_empty() && (percent >= MIN_SAVINGS_PERCENT || placed_pending) {
+                    self.last_consolidation = now;
+                    let kind = if plan
+                        .steps
+                        .iter()
+                        .any(|s| matches!(s.action, engine::StepAction::Drain { .. }))
+                    {
+                        Kind::Consolidation
+                    } else {
+                        Kind::Provisioning
+                    };
+                    self.start(kind, &plan, figures);
+                }
+            }
+        }
+    }
+
+    /// A workload changes on average once every `every_s` (never when 0).
+    fn churn(&mut self, rng: &mut StdRng, now: f64, every_s: f64) {
+        if every_s <= 0.0
+            || !rng.random_bool((TICK_S / every_s).min(1.0))
+            || self.workloads.is_empty()
+        {
+            return;
+        }
+        let workload = rng.random_range(0..self.workloads.len());
+        let replicas = self.workloads[workload].1;
+        match rng.random_range(0..3) {
+            0 => self.scale(workload, replicas + rng.random_range(1..=3), now),
+            1 => self.scale(
+                workload,
+                replicas.saturating_sub(rng.random_range(1..=3)).max(1),
+                now,
+            ),
+            _ => self.roll(workload, now),
+        }
+    }
+}
+
+pub fn run(
+    hours: f64,
+    seed: u64,
+    launch_s: f64,
+    churn_every_s: f64,
+    rules: Rules,
+) -> Result<serde_json::Value, String> {
+    if !(hours > 0.0 && hours <= 24.0 * 30.0) {
+        return Err("invalid `--hours`: more than 0, at most 720".to_owned());
+    }
+    let zones: Vec<String> = ["us-east-1a", "us-east-1b", "us-east-1c"]
+        .iter()
+        .map(|z| (*z).to_owned())
+        .collect();
+    // The built-in policy's admission: spot only where the advisor's bucket is at most 2.
+    let offerings: Vec<engine::Offering> = engine::offerings_in("us-east-1", &zones)
+        .into_iter()
+        .filter(|o| o.taints.is_empty() && o.interruption_bucket.is_none_or(|b| b <= 2))
+        .collect();
+    let mut worlds: Vec<World> = FLEET
+        .iter()
+        .map(|shape| World::new(shape, offerings.clone()))
+        .collect();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut figures = Figures::default();
+    let ticks = (hours * 3_600.0 / TICK_S).ceil() as u64;
+    let started = std::time::Instant::now();
+    for world in &mut worlds {
+        world.schedule();
+    }
+    for tick in 0..ticks {
+        let now = tick as f64 * TICK_S;
+        let steady = now >= 3_600.0;
+        for world in &mut worlds {
+            world.churn(&mut rng, now, churn_every_s);
+            for node in &mut world.nodes {
+                if node.existing.cordoned && node.ready_at > 0.0 && node.ready_at <= now {
+                    // A launched node joins Ready; only a plan cordons it again.
+                    node.existing.cordoned = false;
+                    node.ready_at = 0.0;
+                }
+            }
+            world.schedule();
+            world.advance_plan(rules, now, launch_s, &mut figures, steady);
+            world.decide(rules, now, &mut figures);
+            world.advance_plan(rules, now, launch_s, &mut figures, steady);
+            figures.cost_usd += world.cost_per_hour() * TICK_S / 3_600.0;
+            for (_, since) in world.pending() {
+                figures.pending_pod_s += TICK_S;
+                figures.longest_pending_s = figures.longest_pending_s.max(now + TICK_S - since);
+            }
+            if tick % 60 == 0 {
+                let pods: Vec<engine::Pod> =
+                    world.pods.values().map(|(p, _, _)| p.clone()).collect();
+                let cheapest = engine::solve(&engine::Problem {
+                    offerings: world.offerings.clone(),
+                    pods,
+                    ..Default::default()
+                });
+                figures.cheapest_samples.push(cheapest.cost_per_hour);
+            }
+        }
+    }
+    let samples = ticks.div_ceil(60).max(1) as f64;
+    let cheapest_per_hour: f64 = figures.cheapest_samples.iter().sum::<f64>() / samples;
+    let nodes: usize = worlds.iter().map(|w| w.nodes.len()).sum();
+    let steady_hours = (hours - 1.0).max(0.0);
+    Ok(serde_json::json!({
+        "bench": "autopilot",
+        "rules": match rules { Rules::Before => "before", Rules::After => "after" },
+        "seed": seed,
+        "hours": hours,
+        "clusters": worlds.len(),
+        "nodes": nodes,
+        "node_moves_per_hour": figures.node_moves as f64 / hours,
+        "steady_node_moves_per_hour_per_10_nodes": if steady_hours > 0.0 && nodes > 0 {
+            figures.steady_node_moves as f64 / steady_hours / nodes as f64 * 10.0
+        } else {
+            0.0
+        },
+        "pending_pod_minutes": figures.pending_pod_s / 60.0,
+        "longest_pending_s": figures.longest_pending_s,
+        "launch_s": launch_s,
+        "churn_every_s": churn_every_s,
+        "plans": figures.plans,
+        "negative_saving_consolidations": figures.negative_saving_consolidations,
+        "cost_per_hour": figures.cost_usd / hours,
+        // The first minutes run on the demo's on-demand start; this is where the rules lead.
+        "final_cost_per_hour": worlds.iter().map(World::cost_per_hour).sum::<f64>(),
+        "final_cheapest_packing_per_hour": figures.cheapest_samples.chunks(worlds.len()).last().map_or(0.0, |last| last.iter().sum::<f64>()),
+        "cheapest_packing_per_hour": cheapest_per_hour,
+        "interruptions": 0,
+        "pods_lost": figures.pods_lost,
+        "run_ms": started.elapsed().as_secs_f64() * 1_000.0,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_autopilot_rules_provision_within_a_launch_and_never_consolidate_at_a_loss() {
+        let report = run(0.5, 3, 60.0, 600.0, Rules::After).unwrap();
+        for key in [
+            "hours",
+            "nodes",
+            "node_moves_per_hour",
+            "pending_pod_minutes",
+            "longest_pending_s",
+            "launch_s",
+            "plans",
+            "negative_saving_consolidations",
+            "cost_per_hour",
+            "cheapest_packing_per_hour",
+            "interruptions",
+            "pods_lost",
+        ] {
+            assert!(report.get(key).is_some(), "{key} missing: {report}");
+        }
+        assert_eq!(report["negative_saving_consolidations"], 0, "{report}");
+        assert_eq!(report["pods_lost"], 0, "{report}");
+        // A pod waits at most for a launch, plus the tick it is noticed in.
+        assert!(
+            report["longest_pending_s"].as_f64().unwrap() <= 60.0 + 2.0 * TICK_S,
+            "{report}"
+        );
+        assert!(
+            report["plans"]["consolidation"].as_u64().unwrap() >= 1,
+            "{report}"
+        );
+    }
+}

@@ -1,0 +1,246 @@
+//! Kubernetes objects as the agent reports them (the contract), in the engine's terms: a pod's
+//! requests and constraints, a taint, and a node as kube-scheduler sees it. One mapping for the
+//! optimizer's problems and for the simulated clusters' scheduler stand-in, so the stand-in reads
+//! pods exactly as the planner does.
+
+use std::collections::BTreeMap;
+
+use spot_engine as engine;
+use spot_engine::scheduler_sim::{SimNode, schedule_one};
+use spot_proto::common::v1 as common;
+
+use crate::policy_terms;
+
+pub fn pod_id(pod: &common::Pod) -> String {
+    format!("{}/{}", pod.namespace, pod.name)
+}
+
+/// Pods the optimizer must place: not DaemonSet or mirror pods, not finished.
+pub fn needs_a_node(pod: &common::Pod) -> bool {
+    let finished = matches!(
+        pod.phase(),
+        common::PodPhase::Succeeded | common::PodPhase::Failed
+    );
+    !finished && pod.owner_kind != "DaemonSet" && pod.owner_kind != "Node"
+}
+
+/// A node template's taint in the engine's terms; None without a known effect.
+pub fn taint(taint: &common::Taint) -> Option<engine::Taint> {
+    Some(engine::Taint {
+        key: taint.key.clone(),
+        value: taint.value.clone(),
+        effect: taint_effect(taint.effect())?,
+    })
+}
+
+fn taint_effect(effect: common::TaintEffect) -> Option<engine::TaintEffect> {
+    match effect {
+        common::TaintEffect::NoSchedule => Some(engine::TaintEffect::NoSchedule),
+        common::TaintEffect::PreferNoSchedule => Some(engine::TaintEffect::PreferNoSchedule),
+        common::TaintEffect::NoExecute => Some(engine::TaintEffect::NoExecute),
+        common::TaintEffect::Unspecified => None,
+    }
+}
+
+fn topology_key(key: &str) -> Option<engine::TopologyKey> {
+    match key {
+        "topology.kubernetes.io/zone" | "zone" => Some(engine::TopologyKey::Zone),
+        "kubernetes.io/hostname" | "hostname" => Some(engine::TopologyKey::Hostname),
+        _ => None,
+    }
+}
+
+fn sorted(map: &std::collections::HashMap<String, String>) -> BTreeMap<String, String> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+pub fn pod(pod: &common::Pod) -> engine::Pod {
+    let requests = pod.requests.unwrap_or_default();
+    let requirements = policy_terms::requirements(&pod.required_node_affinity);
+    let terms = |anti: bool| {
+        pod.pod_affinity
+            .iter()
+            .filter(|t| t.anti == anti)
+            .filter_map(|t| {
+                Some(engine::PodAffinityTerm {
+                    topology_key: topology_key(&t.topology_key)?,
+                    match_labels: sorted(&t.label_selector),
+                })
+            })
+            .collect()
+    };
+    engine::Pod {
+        id: pod_id(pod),
+        requests: engine::Resources::new(
+            requests.cpu_millis,
+            requests.memory_mib,
+            1,
+            requests.gpus,
+        ),
+        labels: sorted(&pod.labels),
+        node_selector: sorted(&pod.node_selector),
+        required_node_affinity: if requirements.is_empty() {
+            Vec::new()
+        } else {
+            vec![engine::NodeSelectorTerm { requirements }]
+        },
+        tolerations: pod
+            .tolerations
+            .iter()
+            .map(|t| engine::Toleration {
+                key: t.key.clone(),
+                operator: if t.operator == "Exists" {
+                    engine::TolerationOperator::Exists
+                } else {
+                    engine::TolerationOperator::Equal
+                },
+                value: t.value.clone(),
+                effect: taint_effect(t.effect()),
+            })
+            .collect(),
+        // Only hard constraints bind the plan; ScheduleAnyway is a preference.
+        topology_spread: pod
+            .topology_spread
+            .iter()
+            .filter(|s| s.when_unsatisfiable != "ScheduleAnyway")
+            .filter_map(|s| {
+                Some(engine::TopologySpread {
+                    topology_key: topology_key(&s.topology_key)?,
+                    max_skew: u32::try_from(s.max_skew.max(1)).unwrap_or(1),
+                    match_labels: sorted(&s.label_selector),
+                })
+            })
+            .collect(),
+        affinity: terms(false),
+        anti_affinity: terms(true),
+    }
+}
+
+/// The scheduler's view of a reported node with the pods bound to it. A kubelet labels its node
+/// with zone, instance type and hostname; where a report lacks them they are derived.
+pub fn sim_node<'a>(
+    node: &common::Node,
+    bound: impl IntoIterator<Item = &'a common::Pod>,
+) -> SimNode {
+    let allocatable = node.allocatable.unwrap_or_default();
+    let mut labels: BTreeMap<String, String> = node
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let capacity_type = if node.capacity_type() == common::CapacityType::Spot {
+        engine::CapacityType::Spot
+    } else {
+        engine::CapacityType::OnDemand
+    };
+    for (key, value) in [
+        (engine::well_known::ZONE, node.zone.as_str()),
+        (
+            engine::well_known::INSTANCE_TYPE,
+            node.instance_type.as_str(),
+        ),
+        (engine::well_known::CAPACITY_TYPE, capacity_type.label()),
+    ] {
+        if !value.is_empty() {
+            labels
+                .entry(key.to_owned())
+                .or_insert_with(|| value.to_owned());
+        }
+    }
+    let mut sim = SimNode::new(
+        &node.name,
+        engine::Resources::new(
+            allocatable.cpu_millis,
+            allocatable.memory_mib,
+            allocatable.pods,
+            allocatable.gpus,
+        ),
+        labels,
+        node.taints.iter().filter_map(taint).collect(),
+    );
+    sim.schedulable = node.ready && !node.cordoned;
+    for pod in bound {
+        sim.bind(&self::pod(pod));
+    }
+    sim
+}
+
+fn finished(pod: &common::Pod) -> bool {
+    matches!(
+        pod.phase(),
+        common::PodPhase::Succeeded | common::PodPhase::Failed
+    )
+}
+
+/// kube-scheduler for simulated clusters (the demo's and the tests'): binds the pending pods, one
+/// at a time in the order given, with the engine's stand-in of the default profile (least
+/// allocated node first). Each bound pod's index in `pods` and its node's name; a pod that fits
+/// nowhere stays pending, as it would in a real cluster.
+pub fn bind_pending(nodes: &[common::Node], pods: &[common::Pod]) -> Vec<(usize, String)> {
+    let mut sim: Vec<SimNode> = nodes
+        .iter()
+        .map(|node| {
+            sim_node(
+                node,
+                pods.iter()
+                    .filter(|p| p.node_name == node.name && !finished(p)),
+            )
+        })
+        .collect();
+    pods.iter()
+        .enumerate()
+        .filter(|(_, p)| p.node_name.is_empty() && !finished(p) && p.owner_kind != "DaemonSet")
+        .filter_map(|(i, p)| {
+            let at = schedule_one(&mut sim, &pod(p)).ok()?;
+            Some((i, nodes[at].name.clone()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, cpu_millis: i64) -> common::Node {
+        common::Node {
+            name: name.into(),
+            zone: "us-east-1a".into(),
+            allocatable: Some(common::Resources {
+                cpu_millis,
+                memory_mib: 16_000,
+                pods: 110,
+                gpus: 0,
+            }),
+            ready: true,
+            ..Default::default()
+        }
+    }
+
+    fn pod(name: &str, cpu_millis: i64, node: &str) -> common::Pod {
+        common::Pod {
+            namespace: "shop".into(),
+            name: name.into(),
+            requests: Some(common::Resources {
+                cpu_millis,
+                memory_mib: 100,
+                pods: 1,
+                gpus: 0,
+            }),
+            node_name: node.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn pending_pods_go_to_the_least_allocated_ready_uncordoned_node() {
+        let mut cordoned = node("cordoned", 8_000);
+        cordoned.cordoned = true;
+        let nodes = [node("full", 4_000), node("empty", 4_000), cordoned];
+        let pods = [
+            pod("old", 3_000, "full"),
+            pod("new", 500, ""),
+            pod("too-big", 5_000, ""),
+        ];
+        assert_eq!(bind_pending(&nodes, &pods), vec![(1, "empty".to_owned())]);
+    }
+}
