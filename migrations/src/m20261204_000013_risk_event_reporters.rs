@@ -26,7 +26,13 @@ impl MigrationTrait for Migration {
                     )
                     .to_owned(),
             )
+            .await?;
+        // Evidence from before reporters were kept counts as one reporter per event, as it did.
+        manager
+            .get_connection()
+            .execute_unprepared("UPDATE risk_events SET reporter = event_id WHERE reporter = ''")
             .await
+            .map(|_| ())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -45,7 +45,7 @@ impl AccountActions {
         let key = format!(
             "account-actions:{}:{}",
             action.as_str().replace(' ', "-"),
-            address.to_canonical()
+            crate::throttle::address_group(address)
         );
         let count = self.bus.increment(&key, WINDOW).await?;
         if count > self.per_hour {

@@ -67,14 +67,17 @@ fn account_key(email: &str) -> String {
 
 /// An IPv6 client usually holds a whole /64, so that is what one address means there.
 fn address_key(address: IpAddr) -> String {
+    format!("login-failures:address:{}", address_group(address))
+}
+
+/// What one client is counted as: an IPv4 address, or an IPv6 /64 (one subscriber's usual
+/// allocation, so rotating addresses inside it buys nothing).
+pub(crate) fn address_group(address: IpAddr) -> String {
     match address.to_canonical() {
-        IpAddr::V4(v4) => format!("login-failures:address:{v4}"),
+        IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => {
             let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            format!(
-                "login-failures:address:{}/64",
-                std::net::Ipv6Addr::from(prefix)
-            )
+            format!("{}/64", std::net::Ipv6Addr::from(prefix))
         }
     }
 }

@@ -24,9 +24,9 @@ use crate::events::kind;
 
 /// How long an event id is remembered, so a repeated delivery is forwarded once.
 const REMEMBER_EVENTS: Duration = Duration::from_secs(24 * 3_600);
-/// Interruption notices one tenant may send a minute, over all its agents and EventBridge relays:
-/// a bulk reclaim of a large fleet fits, a flood of invented events does not (each accepted notice
-/// is remembered for a day).
+/// New interruption notices (about the tenant's own spot nodes, not seen before) one tenant may
+/// send a minute, over all its agents and EventBridge relays: a bulk reclaim fits, a flood of
+/// invented events does not (each accepted notice is remembered for a day).
 pub const MAX_NOTICES_PER_TENANT_PER_MINUTE: u64 = 120;
 
 /// The notice's kind as people read it; an unspecified kind is refused.
@@ -105,14 +105,13 @@ impl ClusterApi {
         Ok(())
     }
 
-    /// An agent's notice about its own cluster: counted against the tenant's allowance, checked
-    /// against the cluster's nodes, then forwarded.
+    /// An agent's notice about its own cluster: checked against the cluster's nodes, then
+    /// forwarded.
     pub(crate) async fn agent_interruption(
         &self,
         cluster: &clusters::Model,
         notice: &InterruptionNotice,
     ) -> Result<bool, Status> {
-        self.admit_notice(&cluster.tenant_id, notice).await?;
         let node = reported_node(self.inventory.nodes(&cluster.id, None, None).await?, notice)?;
         self.forward_interruption(cluster, &node, notice).await
     }
@@ -131,18 +130,24 @@ impl ClusterApi {
             ));
         }
         let kind_name = kind_name(notice)?;
+        let seen = format!("cluster.interruption.{}.{}", cluster.id, notice.event_id);
         let first = self
             .ctx
             .bus
-            .set_if_absent(
-                &format!("cluster.interruption.{}.{}", cluster.id, notice.event_id),
-                b"1",
-                REMEMBER_EVENTS,
-            )
+            .set_if_absent(&seen, b"1", REMEMBER_EVENTS)
             .await
             .map_err(spot_error::ServiceError::into_status)?;
         if !first {
             return Ok(false);
+        }
+        // Only new notices about real spot nodes count against the allowance: a repeat (the agent
+        // and an EventBridge relay, a retry) or a refused one never crowds out a real warning. One
+        // refused for the allowance is forgotten, so its retry is still new.
+        if let Err(refused) = self.admit_notice(&cluster.tenant_id, notice).await {
+            if let Err(error) = self.ctx.bus.delete(&seen).await {
+                tracing::warn!(%error, "a refused notice stays remembered");
+            }
+            return Err(refused);
         }
         self.events
             .record(
@@ -194,7 +199,6 @@ impl ClusterApi {
                 "invalid `notice.instance_id`: required",
             ));
         }
-        self.admit_notice(&request.tenant_id, &notice).await?;
         let candidates = clusters::Entity::find()
             .filter(clusters::Column::TenantId.eq(&request.tenant_id))
             .filter(clusters::Column::Region.eq(&request.region))

@@ -46,9 +46,10 @@ pub struct Quota {
 
 impl Quota {
     fn check(&self, kind: &str, count: u64) -> Result<(), Status> {
+        // PodDisruptionBudgets are bounded by the pod limit: there is never one per pod more.
         let (limit, setting) = match kind {
             NODE => (self.nodes, "nodes_per_cluster"),
-            POD => (self.pods, "pods_per_cluster"),
+            POD | PDB => (self.pods, "pods_per_cluster"),
             _ => return Ok(()),
         };
         if count > limit {
@@ -158,7 +159,7 @@ impl Inventory {
         transaction: &sea_orm::DatabaseTransaction,
         cluster_id: &str,
     ) -> Result<(), Status> {
-        for kind in [NODE, POD] {
+        for kind in [NODE, POD, PDB] {
             let count = cluster_objects::Entity::find()
                 .filter(cluster_objects::Column::ClusterId.eq(cluster_id))
                 .filter(cluster_objects::Column::Kind.eq(kind))
@@ -175,6 +176,7 @@ impl Inventory {
         // Counted before anything is written: a snapshot over the quota is refused whole.
         self.quota.check(NODE, snapshot.nodes.len() as u64)?;
         self.quota.check(POD, snapshot.pods.len() as u64)?;
+        self.quota.check(PDB, snapshot.pdbs.len() as u64)?;
         let (rows, applied) = upserts(
             (&snapshot.nodes, &snapshot.pods, &snapshot.pdbs),
             ["nodes", "pods", "pdbs"],
@@ -228,7 +230,10 @@ impl Inventory {
             }
         }
         insert(&transaction, cluster_id, rows).await?;
-        if !(delta.upserted_nodes.is_empty() && delta.upserted_pods.is_empty()) {
+        if !(delta.upserted_nodes.is_empty()
+            && delta.upserted_pods.is_empty()
+            && delta.upserted_pdbs.is_empty())
+        {
             self.check_quota(&transaction, cluster_id).await?;
         }
         transaction.commit().await.map_err(db_status)?;

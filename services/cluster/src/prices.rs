@@ -2,7 +2,8 @@
 //! source is the simulated cloud in the embedded default, or a tenant's linked account on AWS.
 //!
 //! A live price outside a sane band is not believed: above the on-demand price (AWS never charges
-//! more for spot), or under a quarter of the advisor's estimate (a placeholder such as moto's
+//! more for spot; outside us-east-1, whose prices the catalog has, the band allows for dearer
+//! regions), or under a quarter of the advisor's estimate (a placeholder such as moto's
 //! $0.00001, which would make the optimizer pick the largest type there is). Such a pool is
 //! priced at the advisor's estimate instead and listed as distrusted, so the catalog says so.
 
@@ -20,6 +21,9 @@ use crate::entity::aws_accounts;
 const FRESH_FOR: Duration = Duration::from_secs(60);
 /// A live price under this share of the advisor's estimate is taken for a placeholder.
 const LOWEST_SHARE_OF_ESTIMATE: f64 = 0.25;
+/// The catalog's on-demand prices are us-east-1's; other regions' run up to about half again as
+/// much, so their band's top is widened by this factor.
+const OTHER_REGION_ON_DEMAND_FACTOR: f64 = 1.6;
 
 /// A region's spot prices: live, except the distrusted pools, which carry the estimate.
 #[derive(Debug, Default, PartialEq)]
@@ -43,7 +47,16 @@ pub fn sane(prices: impl IntoIterator<Item = (Pool, f64)>) -> LivePrices {
     let catalog = Catalog::embedded();
     let mut live = LivePrices::default();
     for (pool, price) in prices {
-        let on_demand = catalog.on_demand_price(&pool.instance_type).ok().flatten();
+        let factor = if pool.region == "us-east-1" {
+            1.0
+        } else {
+            OTHER_REGION_ON_DEMAND_FACTOR
+        };
+        let on_demand = catalog
+            .on_demand_price(&pool.instance_type)
+            .ok()
+            .flatten()
+            .map(|price| price * factor);
         let estimate = catalog
             .estimated_spot_price(&pool.region, &pool.instance_type)
             .ok()

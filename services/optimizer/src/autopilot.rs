@@ -240,9 +240,9 @@ impl OptimizerApi {
 
     async fn running_plan(&self, tenant_id: &str, cluster_id: &str) -> bool {
         self.plans
-            .list(tenant_id, cluster_id, None, 10)
+            .applying(tenant_id, cluster_id)
             .await
-            .map(|plans| plans.iter().any(|p| p.state() == pb::PlanState::Applying))
+            .map(|plans| !plans.is_empty())
             .unwrap_or(true)
     }
 
@@ -314,12 +314,12 @@ impl OptimizerApi {
     async fn provision(&self, tenant_id: &str, cluster_id: &str, memory: &mut Provisioned) {
         let launching = self
             .plans
-            .list(tenant_id, cluster_id, None, 10)
+            .applying(tenant_id, cluster_id)
             .await
             .map(|plans| {
-                plans.iter().any(|p| {
-                    p.state() == pb::PlanState::Applying && p.kind() != pb::PlanKind::Consolidation
-                })
+                plans
+                    .iter()
+                    .any(|p| p.kind() != pb::PlanKind::Consolidation)
             })
             .unwrap_or(true);
         if launching

@@ -119,6 +119,28 @@ impl OptimizerApi {
         Ok(plan)
     }
 
+    /// Starts the plan unless another plan of its cluster is applying (the caller holds the
+    /// cluster's start lock).
+    async fn start_alone(
+        &self,
+        tenant_id: &str,
+        plan: pb::Plan,
+        node_setup: NodeSetup,
+    ) -> Result<pb::Plan, Status> {
+        if let Some(running) = self
+            .plans
+            .applying(tenant_id, &plan.cluster_id)
+            .await?
+            .first()
+        {
+            return Err(Status::failed_precondition(format!(
+                "plan {} of cluster {} is still applying: one plan at a time",
+                running.id, plan.cluster_id
+            )));
+        }
+        self.start_applying(plan, node_setup).await
+    }
+
     /// Marks the plan applying and runs it in the background.
     pub(crate) async fn start_applying(
         &self,
@@ -211,18 +233,27 @@ impl OptimizerService for OptimizerApi {
                 plan.cluster_id, policy.version
             )));
         }
-        // Two plans draining one cluster at once would each count on room the other takes.
-        let others = self
-            .plans
-            .list(&tenant_id, &plan.cluster_id, None, 10)
-            .await?;
-        if let Some(running) = others.iter().find(|p| p.state() == pb::PlanState::Applying) {
+        // Two plans draining one cluster at once would each count on room the other takes. The
+        // check and the start happen under a short per-cluster lock, so two concurrent calls
+        // cannot both pass it.
+        let lock = format!("optimizer.apply-plan.{}", plan.cluster_id);
+        let locked = self
+            .ctx
+            .bus
+            .set_if_absent(&lock, b"1", std::time::Duration::from_secs(30))
+            .await
+            .map_err(spot_error::ServiceError::into_status)?;
+        if !locked {
             return Err(Status::failed_precondition(format!(
-                "plan {} of cluster {} is still applying: one plan at a time",
-                running.id, plan.cluster_id
+                "another plan of cluster {} is being started: one plan at a time",
+                plan.cluster_id
             )));
         }
-        let plan = self.start_applying(plan, policy.node_setup).await?;
+        let started = self.start_alone(&tenant_id, plan, policy.node_setup).await;
+        if let Err(error) = self.ctx.bus.delete(&lock).await {
+            tracing::warn!(%error, "plan start lock not released (it expires by itself)");
+        }
+        let plan = started?;
         Ok(AuditNote::target(format!("plan/{}", plan.id))
             .attach(Response::new(pb::ApplyPlanResponse { plan: Some(plan) })))
     }

@@ -74,6 +74,18 @@ impl PlanStore {
         decode(&row)
     }
 
+    /// The tenant's plans of the cluster that are applying now, however many newer plans exist.
+    pub async fn applying(&self, tenant_id: &str, cluster_id: &str) -> Result<Vec<Plan>, Status> {
+        let rows = plans::Entity::find()
+            .filter(plans::Column::TenantId.eq(tenant_id))
+            .filter(plans::Column::ClusterId.eq(cluster_id))
+            .filter(plans::Column::State.eq(PlanState::Applying.as_str_name()))
+            .all(self.db.connection())
+            .await
+            .map_err(db_status)?;
+        rows.iter().map(decode).collect()
+    }
+
     /// Newest first.
     pub async fn list(
         &self,

@@ -42,8 +42,9 @@ pub fn provision(problem: &Problem) -> Provisioning {
         };
     }
     let waiting_ids: Vec<&str> = waiting.iter().map(|(id, _)| id.as_str()).collect();
-    // The cluster-wide rules (on-demand share, pool spread) are a consolidation's business: a
-    // pod waiting for a node must not wait for a cluster-wide rearrangement.
+    // The cluster-wide rules (an on-demand base, pool spread) are a consolidation's business: a
+    // pod waiting for a node must not wait for a cluster-wide rearrangement. The spot share is
+    // kept: the new nodes follow the policy's mix, and a policy without spot never gets any.
     let sub = Problem {
         offerings: problem.offerings.clone(),
         pods: problem
@@ -54,7 +55,6 @@ pub fn provision(problem: &Problem) -> Provisioning {
             .collect(),
         policy: Policy {
             on_demand_base: 0,
-            spot_share_percent: 100,
             min_spot_pools: 0,
             ..problem.policy.clone()
         },
@@ -196,6 +196,28 @@ mod tests {
                 .starts_with("2 pod(s) wait for a node"),
             "{}",
             provisioned.plan.reason
+        );
+    }
+
+    #[test]
+    fn a_policy_without_spot_gets_only_on_demand_launches() {
+        let mut problem = cluster(vec![pod("a", 1_500), pod("b", 1_500)], &[]);
+        problem.existing_nodes.clear();
+        problem.policy.spot_share_percent = 0;
+        let provisioned = provision(&problem);
+        let launches: Vec<_> = provisioned
+            .plan
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                StepAction::Launch { capacity_type, .. } => Some(*capacity_type),
+                _ => None,
+            })
+            .collect();
+        assert!(!launches.is_empty(), "{}", provisioned.plan.reason);
+        assert!(
+            launches.iter().all(|c| *c == CapacityType::OnDemand),
+            "{launches:?}"
         );
     }
 
