@@ -57,18 +57,21 @@ async function planWaitingForNodes(api: PlatformApi, planId: string) {
 }
 
 /**
- * Applies the recommendation on the page; when the plan waits for its new nodes, the agent
- * reports the launched instances as Ready nodes, and the plan runs to the end: Succeeded, every
- * step finished.
+ * Applies the recommendation on the page; when the plan launches nodes and waits for them, the
+ * agent reports the launched instances as Ready nodes (a plan that only removes nodes has none to
+ * wait for), and the plan runs to the end: Succeeded, every step finished.
  */
 export async function applyAndWatchToTheEnd(page: Page, agent: FakeAgent) {
   await page.getByRole("button", { name: "Apply plan" }).click();
   await expect(page).toHaveURL(/\/optimizer\/plans\//);
   const planId = page.url().split("/").pop()!;
   const api = await platformApiAs(page);
-  let waiting: optimizer.Plan | undefined;
-  await expect.poll(async () => (waiting = await planWaitingForNodes(api, planId)), { timeout: 30_000, message: "the plan waits for its new nodes" }).toBeDefined();
-  agent.join(launchedInstances(waiting!));
+  const { plan } = await api.optimizer.getPlan({ planId });
+  if (plan?.steps.some((step) => step.kind === optimizer.StepKind.LAUNCH)) {
+    let waiting: optimizer.Plan | undefined;
+    await expect.poll(async () => (waiting = await planWaitingForNodes(api, planId)), { timeout: 30_000, message: "the plan waits for its new nodes" }).toBeDefined();
+    agent.join(launchedInstances(waiting!));
+  }
   await expect(page.getByTestId("plan-state")).toContainText("Succeeded", { timeout: 45_000 });
   await expect(page.getByRole("progressbar", { name: "Plan progress" })).toHaveAttribute("aria-valuenow", "100");
 }
