@@ -90,8 +90,9 @@ pub fn register(
             .run(api.outbox.clone(), ctx.shutdown.clone()),
     );
     let (db, limits) = (ctx.db.clone(), ctx.config.limits.clone());
-    spot_kit::singleton(ctx, "cluster.retention", move |lost| {
-        retention::run(db.clone(), limits.clone(), lost)
+    spot_kit::retention::every_hour(ctx, "cluster.retention", move |now| {
+        let (db, limits) = (db.clone(), limits.clone());
+        async move { retention::sweep(&db, &limits, now).await }
     });
     registry
         .add(ClusterServiceServer::new(api.clone()))

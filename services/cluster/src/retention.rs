@@ -3,18 +3,13 @@
 //! by one replica, so the tables stay bounded however long clusters run. An action still open
 //! (pending, sent, acknowledged) is kept whatever its age: its result may yet come.
 
-use std::time::Duration;
-
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
-use spot_bus::CancellationToken;
 use spot_config::Limits;
 use spot_db::Database;
+use spot_kit::retention::cutoff;
 
 use crate::entity::{actions, cluster_events};
 use crate::outbox::status;
-
-const DAY_MILLIS: i64 = 24 * 3_600 * 1_000;
-const EVERY: Duration = Duration::from_secs(3_600);
 
 /// What one sweep deleted.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -25,14 +20,15 @@ pub struct Swept {
 
 /// Deletes what the limits no longer keep at `now_millis`.
 pub async fn sweep(db: &Database, limits: &Limits, now_millis: i64) -> Result<Swept, DbErr> {
-    let days = |n: u64| i64::try_from(n).unwrap_or(i64::MAX / DAY_MILLIS) * DAY_MILLIS;
     let events = cluster_events::Entity::delete_many()
-        .filter(cluster_events::Column::At.lt(now_millis - days(limits.keep_cluster_events_days)))
+        .filter(cluster_events::Column::At.lt(cutoff(now_millis, limits.keep_cluster_events_days)))
         .exec(db.connection())
         .await?
         .rows_affected;
     let actions = actions::Entity::delete_many()
-        .filter(actions::Column::UpdatedAt.lt(now_millis - days(limits.keep_finished_actions_days)))
+        .filter(
+            actions::Column::UpdatedAt.lt(cutoff(now_millis, limits.keep_finished_actions_days)),
+        )
         .filter(actions::Column::Status.is_not_in(status::OPEN))
         .exec(db.connection())
         .await?
@@ -40,31 +36,11 @@ pub async fn sweep(db: &Database, limits: &Limits, now_millis: i64) -> Result<Sw
     Ok(Swept { events, actions })
 }
 
-/// Sweeps every hour until the lease is lost.
-pub async fn run(db: Database, limits: Limits, lost: CancellationToken) {
-    let mut every = tokio::time::interval(EVERY);
-    loop {
-        tokio::select! {
-            () = lost.cancelled() => return,
-            _ = every.tick() => {}
-        }
-        match sweep(&db, &limits, chrono::Utc::now().timestamp_millis()).await {
-            Ok(swept) if swept != Swept::default() => {
-                tracing::info!(
-                    events = swept.events,
-                    actions = swept.actions,
-                    "old cluster records deleted"
-                );
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "old cluster records not deleted"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use sea_orm::{ActiveModelTrait, PaginatorTrait, Set};
+
+    use spot_kit::retention::DAY_MILLIS;
 
     use super::*;
 

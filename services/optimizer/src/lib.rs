@@ -58,8 +58,9 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
         autopilot.clone().run_autopilot(lost)
     });
     let (db, limits) = (ctx.db.clone(), ctx.config.limits.clone());
-    singleton(ctx, "optimizer.retention", move |lost| {
-        retention::run(db.clone(), limits.clone(), lost)
+    spot_kit::retention::every_hour(ctx, "optimizer.retention", move |now| {
+        let (db, limits) = (db.clone(), limits.clone());
+        async move { retention::sweep(&db, &limits, now).await }
     });
     registry
         .add(OptimizerServiceServer::new(api.clone()))

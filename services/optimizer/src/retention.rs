@@ -2,18 +2,13 @@
 //! `limits.keep_cost_samples_days`) are deleted every hour by one replica, so the tables stay
 //! bounded. A plan still applying is kept whatever its age.
 
-use std::time::Duration;
-
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
-use spot_bus::CancellationToken;
 use spot_config::Limits;
 use spot_db::Database;
+use spot_kit::retention::cutoff;
 use spot_proto::optimizer::v1::PlanState;
 
 use crate::entity::{cost_samples, plans};
-
-const DAY_MILLIS: i64 = 24 * 3_600 * 1_000;
-const EVERY: Duration = Duration::from_secs(3_600);
 
 /// What one sweep deleted.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -24,15 +19,14 @@ pub struct Swept {
 
 /// Deletes what the limits no longer keep at `now_millis`.
 pub async fn sweep(db: &Database, limits: &Limits, now_millis: i64) -> Result<Swept, DbErr> {
-    let days = |n: u64| i64::try_from(n).unwrap_or(i64::MAX / DAY_MILLIS) * DAY_MILLIS;
     let plans = plans::Entity::delete_many()
-        .filter(plans::Column::UpdatedAt.lt(now_millis - days(limits.keep_plans_days)))
+        .filter(plans::Column::UpdatedAt.lt(cutoff(now_millis, limits.keep_plans_days)))
         .filter(plans::Column::State.ne(PlanState::Applying.as_str_name()))
         .exec(db.connection())
         .await?
         .rows_affected;
     let cost_samples = cost_samples::Entity::delete_many()
-        .filter(cost_samples::Column::At.lt(now_millis - days(limits.keep_cost_samples_days)))
+        .filter(cost_samples::Column::At.lt(cutoff(now_millis, limits.keep_cost_samples_days)))
         .exec(db.connection())
         .await?
         .rows_affected;
@@ -42,31 +36,11 @@ pub async fn sweep(db: &Database, limits: &Limits, now_millis: i64) -> Result<Sw
     })
 }
 
-/// Sweeps every hour until the lease is lost.
-pub async fn run(db: Database, limits: Limits, lost: CancellationToken) {
-    let mut every = tokio::time::interval(EVERY);
-    loop {
-        tokio::select! {
-            () = lost.cancelled() => return,
-            _ = every.tick() => {}
-        }
-        match sweep(&db, &limits, chrono::Utc::now().timestamp_millis()).await {
-            Ok(swept) if swept != Swept::default() => {
-                tracing::info!(
-                    plans = swept.plans,
-                    cost_samples = swept.cost_samples,
-                    "old optimizer records deleted"
-                );
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "old optimizer records not deleted"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use sea_orm::{ActiveModelTrait, Set};
+
+    use spot_kit::retention::DAY_MILLIS;
 
     use super::*;
 

@@ -10,6 +10,7 @@ pub mod kube_terms;
 pub mod page;
 pub mod policy_terms;
 mod registry;
+pub mod retention;
 pub mod risk_flags;
 pub mod sealing;
 mod singleton;
