@@ -15,8 +15,6 @@ use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::common::v1::{CapacityType, Pool};
 use spot_proto::optimizer::v1 as pb;
 use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
-use spot_proto::risk::v1 as risk;
-use spot_proto::risk::v1::risk_service_client::RiskServiceClient;
 use spot_testkit::{TestServer, authed};
 
 const INSTANCE: &str = "i-0a1b2c3d4e5f60718";
@@ -44,45 +42,6 @@ fn spot_cluster() -> Snapshot {
     }
 }
 
-fn warning(id: &str, instance: &str) -> String {
-    serde_json::json!({
-        "version": "0",
-        "id": id,
-        "detail-type": "EC2 Spot Instance Interruption Warning",
-        "source": "aws.ec2",
-        "account": "123456789012",
-        "time": chrono::Utc::now().to_rfc3339(),
-        "region": "us-east-1",
-        "resources": [format!("arn:aws:ec2:us-east-1a:instance/{instance}")],
-        "detail": {"instance-id": instance, "instance-action": "terminate"}
-    })
-    .to_string()
-}
-
-async fn ingest(test: &TestServer, token: &str, json: String) -> Result<bool, tonic::Status> {
-    RiskServiceClient::new(test.channel.clone())
-        .ingest_event_bridge_event(authed(
-            risk::IngestEventBridgeEventRequest { event_json: json },
-            token,
-        ))
-        .await
-        .map(|r| r.into_inner().accepted)
-}
-
-async fn flags(test: &TestServer, token: &str) -> Vec<risk::RiskFlag> {
-    RiskServiceClient::new(test.channel.clone())
-        .list_risk_flags(authed(
-            risk::ListRiskFlagsRequest {
-                region: "us-east-1".into(),
-            },
-            token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .flags
-}
-
 #[tokio::test]
 async fn a_warning_aws_sends_about_a_node_is_answered_once_and_only_for_its_tenant() {
     let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
@@ -100,32 +59,35 @@ async fn a_warning_aws_sends_about_a_node_is_answered_once_and_only_for_its_tena
     let mut clusters = ClusterServiceClient::new(test.channel.clone());
 
     // A malformed event names its field and changes nothing.
-    let bad = ingest(&test, &bob, warning("evt-1", "i-nothex"))
+    let bad = ingest_event_bridge(&test, &bob, event_bridge_warning("evt-1", "i-nothex"))
         .await
         .unwrap_err();
     assert_eq!(bad.code(), tonic::Code::InvalidArgument);
     assert!(bad.message().contains("`detail.instance-id`"), "{bad}");
-    let not_json = ingest(&test, &bob, "{\"version\":".into())
+    let not_json = ingest_event_bridge(&test, &bob, "{\"version\":".into())
         .await
         .unwrap_err();
     assert!(not_json.message().contains("`event_json`"), "{not_json}");
 
     // Another tenant cannot aim a warning at Bob's node: to it the instance does not exist.
-    let foreign = ingest(&test, &mallory, warning("evt-2", INSTANCE))
+    let foreign = ingest_event_bridge(&test, &mallory, event_bridge_warning("evt-2", INSTANCE))
         .await
         .unwrap_err();
     assert_eq!(foreign.code(), tonic::Code::NotFound);
-    assert!(flags(&test, &bob).await.is_empty(), "nothing was flagged");
+    assert!(
+        risk_flags(&test, &bob).await.is_empty(),
+        "nothing was flagged"
+    );
 
     // Bob's own warning: accepted, the pool is flagged within a second.
     let sent = Instant::now();
     assert!(
-        ingest(&test, &bob, warning("evt-3", INSTANCE))
+        ingest_event_bridge(&test, &bob, event_bridge_warning("evt-3", INSTANCE))
             .await
             .unwrap()
     );
     let flagged = loop {
-        let flags = flags(&test, &mallory).await;
+        let flags = risk_flags(&test, &mallory).await;
         if !flags.is_empty() {
             break flags;
         }
@@ -146,7 +108,7 @@ async fn a_warning_aws_sends_about_a_node_is_answered_once_and_only_for_its_tena
 
     // The same event again (EventBridge retries) is recognised and changes nothing.
     assert!(
-        !ingest(&test, &bob, warning("evt-3", INSTANCE))
+        !ingest_event_bridge(&test, &bob, event_bridge_warning("evt-3", INSTANCE))
             .await
             .unwrap()
     );

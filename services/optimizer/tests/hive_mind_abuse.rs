@@ -74,21 +74,6 @@ fn warning_about(node_name: &str, instance_id: &str, event_id: &str) -> Interrup
     }
 }
 
-fn event_bridge_warning(id: &str, instance: &str) -> String {
-    serde_json::json!({
-        "version": "0",
-        "id": id,
-        "detail-type": "EC2 Spot Instance Interruption Warning",
-        "source": "aws.ec2",
-        "account": "123456789012",
-        "time": chrono::Utc::now().to_rfc3339(),
-        "region": "us-east-1",
-        "resources": [format!("arn:aws:ec2:us-east-1a:instance/{instance}")],
-        "detail": {"instance-id": instance, "instance-action": "terminate"}
-    })
-    .to_string()
-}
-
 async fn interruptions_recorded(test: &TestServer, token: &str, cluster_id: &str) -> usize {
     ClusterServiceClient::new(test.channel.clone())
         .list_cluster_events(authed(
@@ -123,17 +108,8 @@ async fn plans(test: &TestServer, token: &str, cluster_id: &str) -> Vec<pb::Plan
 }
 
 async fn flagged(test: &TestServer, token: &str) -> Vec<Pool> {
-    RiskServiceClient::new(test.channel.clone())
-        .list_risk_flags(authed(
-            risk::ListRiskFlagsRequest {
-                region: "us-east-1".into(),
-            },
-            token,
-        ))
+    risk_flags(test, token)
         .await
-        .unwrap()
-        .into_inner()
-        .flags
         .into_iter()
         .filter_map(|f| f.pool)
         .collect()
@@ -192,28 +168,17 @@ async fn one_tenants_flood_never_moves_another_tenants_nodes_until_a_second_tena
         stop.cancel();
     }
     // And through EventBridge: Bob's instance is not hers; her own is accepted once per event.
-    let mut risk_client = RiskServiceClient::new(test.channel.clone());
-    let ingest = |id: String, instance: &'static str| {
-        let request = authed(
-            risk::IngestEventBridgeEventRequest {
-                event_json: event_bridge_warning(&id, instance),
-            },
-            &mallory.access_token,
-        );
-        let mut client = risk_client.clone();
-        async move { client.ingest_event_bridge_event(request).await }
-    };
     for i in 0..10 {
-        let foreign = ingest(format!("evb-bob-{i}"), "i-0b0b0b0b0b0b0b0b0")
+        let bobs_instance = event_bridge_warning(&format!("evb-bob-{i}"), "i-0b0b0b0b0b0b0b0b0");
+        let foreign = ingest_event_bridge(&test, &mallory.access_token, bobs_instance)
             .await
             .unwrap_err();
         assert_eq!(foreign.code(), tonic::Code::NotFound, "{foreign}");
+        let her_own = event_bridge_warning(&format!("evb-own-{i}"), MALLORY_INSTANCE);
         assert!(
-            ingest(format!("evb-own-{i}"), MALLORY_INSTANCE)
+            ingest_event_bridge(&test, &mallory.access_token, her_own)
                 .await
                 .unwrap()
-                .into_inner()
-                .accepted
         );
     }
     assert_eq!(
@@ -235,7 +200,7 @@ async fn one_tenants_flood_never_moves_another_tenants_nodes_until_a_second_tena
         "nothing ran on Bob's cluster"
     );
     // And Mallory's 40 accepted warnings count as one tenant's few in the pool's score.
-    let score = risk_client
+    let score = RiskServiceClient::new(test.channel.clone())
         .get_risk_scores(authed(
             risk::GetRiskScoresRequest {
                 pools: vec![contested()],

@@ -15,6 +15,8 @@ use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
 use spot_proto::common::v1::{CapacityType, Node, Pod, PodPhase, Pool, Resources};
+use spot_proto::risk::v1 as risk;
+use spot_proto::risk::v1::risk_service_client::RiskServiceClient;
 use spot_testkit::{TestServer, authed};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -274,4 +276,50 @@ pub async fn launch(
         .into_inner()
         .instance_ids
         .remove(0)
+}
+
+/// The event AWS's EventBridge sends two minutes before it reclaims a spot instance in us-east-1a.
+pub fn event_bridge_warning(id: &str, instance: &str) -> String {
+    serde_json::json!({
+        "version": "0",
+        "id": id,
+        "detail-type": "EC2 Spot Instance Interruption Warning",
+        "source": "aws.ec2",
+        "account": "123456789012",
+        "time": chrono::Utc::now().to_rfc3339(),
+        "region": "us-east-1",
+        "resources": [format!("arn:aws:ec2:us-east-1a:instance/{instance}")],
+        "detail": {"instance-id": instance, "instance-action": "terminate"}
+    })
+    .to_string()
+}
+
+/// Forwards an EventBridge event as a tenant's relay does; whether it was accepted.
+pub async fn ingest_event_bridge(
+    test: &TestServer,
+    token: &str,
+    json: String,
+) -> Result<bool, tonic::Status> {
+    RiskServiceClient::new(test.channel.clone())
+        .ingest_event_bridge_event(authed(
+            risk::IngestEventBridgeEventRequest { event_json: json },
+            token,
+        ))
+        .await
+        .map(|r| r.into_inner().accepted)
+}
+
+/// The hive mind's flags in us-east-1, as a tenant sees them.
+pub async fn risk_flags(test: &TestServer, token: &str) -> Vec<risk::RiskFlag> {
+    RiskServiceClient::new(test.channel.clone())
+        .list_risk_flags(authed(
+            risk::ListRiskFlagsRequest {
+                region: "us-east-1".into(),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .flags
 }
