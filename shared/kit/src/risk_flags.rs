@@ -57,7 +57,10 @@ pub async fn raise(bus: &dyn Bus, flag: &Flag, ttl: Duration) -> Result<(), BusE
 }
 
 /// Remembers for `ttl` that `reporter` (an opaque, stable name for a tenant) saw the pool
-/// interrupted; how many distinct reporters the pool has now.
+/// interrupted; how many distinct reporters the pool has now. A reporter counts once (its key),
+/// and the count is a counter beside it, so no report scans the bus's keys. Should the count end
+/// before a reporter's key does, that reporter counts as the only one: too few reporters only
+/// delays moving other tenants' nodes, never hastens it.
 pub async fn add_reporter(
     bus: &dyn Bus,
     flag: &Flag,
@@ -65,11 +68,21 @@ pub async fn add_reporter(
     ttl: Duration,
 ) -> Result<u32, BusError> {
     let pool = format!(
-        "{REPORTERS}{}.{}.{}/",
+        "{REPORTERS}{}.{}.{}",
         flag.region, flag.zone, flag.instance_type
     );
-    bus.set(&format!("{pool}{reporter}"), b"1", ttl).await?;
-    let reporters = bus.scan_prefix(&pool).await?.len();
+    let count_key = format!("{pool}#count");
+    let reporters = if bus
+        .set_if_absent(&format!("{pool}/{reporter}"), b"1", ttl)
+        .await?
+    {
+        bus.increment(&count_key, ttl).await?
+    } else {
+        bus.get(&count_key)
+            .await?
+            .and_then(|count| String::from_utf8(count).ok()?.parse::<u64>().ok())
+            .unwrap_or(1)
+    };
     Ok(u32::try_from(reporters).unwrap_or(u32::MAX))
 }
 
