@@ -3,27 +3,13 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use sea_orm::{ConnectionTrait, Statement};
 use spot_access::{AccessClaims, Role};
 use spot_proto::auth::v1 as pb;
 use spot_testkit::{TestServer, authed};
 
 /// The server's active signing key; a database dump alone holds it sealed.
 async fn server_key(test: &TestServer) -> (String, EncodingKey) {
-    let db = spot_db::Database::connect(&test.database_url)
-        .await
-        .unwrap();
-    let backend = db.connection().get_database_backend();
-    let row = db
-        .connection()
-        .query_one(Statement::from_string(
-            backend,
-            "SELECT private_key FROM signing_keys WHERE retired_at IS NULL",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    let stored: String = row.try_get("", "private_key").unwrap();
+    let (_, stored) = test.stored_signing_key().await;
     assert!(
         spot_kit::sealing::is_sealed(&stored),
         "sealed at rest: {stored}"

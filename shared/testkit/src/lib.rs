@@ -230,12 +230,9 @@ impl TestServer {
         }
     }
 
-    /// The server's active signing key (its id and PKCS#8 DER), read from its database and opened
-    /// with [`TEST_MASTER_KEY`], as only someone holding both could: for tests that mint tokens.
-    pub async fn signing_key(&self) -> (String, Vec<u8>) {
-        use base64::Engine;
+    /// The server's active signing key as its database stores it: its id and the sealed key.
+    pub async fn stored_signing_key(&self) -> (String, String) {
         use sea_orm::{ConnectionTrait, Statement};
-        use spot_kit::sealing::{KeyEncryptionKey, LocalKey};
         let db = spot_db::Database::connect(&self.database_url)
             .await
             .expect("the database opens");
@@ -249,8 +246,18 @@ impl TestServer {
             .await
             .expect("signing keys readable")
             .expect("an active signing key");
-        let key_id: String = row.try_get("", "key_id").expect("key_id");
-        let sealed: String = row.try_get("", "private_key").expect("private_key");
+        (
+            row.try_get("", "key_id").expect("key_id"),
+            row.try_get("", "private_key").expect("private_key"),
+        )
+    }
+
+    /// The server's active signing key (its id and PKCS#8 DER), opened with [`TEST_MASTER_KEY`]
+    /// as only someone holding the database and the master key could: for tests that mint tokens.
+    pub async fn signing_key(&self) -> (String, Vec<u8>) {
+        use base64::Engine;
+        use spot_kit::sealing::{KeyEncryptionKey, LocalKey};
+        let (key_id, sealed) = self.stored_signing_key().await;
         let master_key: [u8; 32] = base64::engine::general_purpose::STANDARD
             .decode(TEST_MASTER_KEY)
             .expect("base64")
