@@ -17,6 +17,11 @@
 //!   [`MAX_PREEMPTIONS_PER_HOUR`] times per cluster an hour. A flag only one tenant raised moves
 //!   nobody's running nodes: it only steers new capacity away from the pool.
 //!
+//! - A cluster whose nodes break its policy (after the policy changed, or prices and buckets
+//!   moved): a compliance plan, applied whatever it costs, in every consolidation mode, within
+//!   the disruption budget and windows and the same cool-down; none when the policy cannot be met
+//!   with the pools it admits now (the cluster keeps its nodes; `GetAutopilotStatus` says why).
+//!
 //! - A policy change: re-plan the cluster (every known cluster of the tenant for its default)
 //!   at once, under the new policy.
 //!
@@ -42,7 +47,7 @@ use tokio::time::Instant;
 
 use crate::OptimizerApi;
 use crate::policy::{Consolidation, NodeSetup};
-use crate::recommend::{remove_empty, respond};
+use crate::recommend::{comply, note_policy_dry_run, recommend, remove_empty, respond};
 
 const COOLDOWN: Duration = Duration::from_secs(300);
 /// Reports come in bursts (a scale-up creates its pods one by one): provisioning waits this long
@@ -283,19 +288,29 @@ impl OptimizerApi {
                 return false;
             }
         };
-        let plan = match policy.consolidation {
-            Consolidation::Off => return false,
-            Consolidation::WhenEmpty => {
-                let (region, problem) = self.problem_for(&state, &policy).await;
-                remove_empty(cluster_id, &region, &problem, policy.budget)
+        let (region, problem) = self.problem_for(&state, &policy).await;
+        let id = cluster_id.to_owned();
+        let (budget, mode) = (policy.budget, policy.consolidation);
+        let planned = tokio::task::spawn_blocking(move || {
+            let breaches = spot_engine::breaches(&problem);
+            if !breaches.is_empty() {
+                // Like Karpenter's drift: the user asked for the policy, so it is enforced in
+                // every consolidation mode.
+                return Some(comply(&id, &region, &problem, budget, &breaches));
             }
-            Consolidation::WhenUnderutilized => {
-                match self.recommend_for(cluster_id, &state, &policy).await {
-                    Ok(plan) => plan,
-                    Err(_) => return false,
-                }
+            match mode {
+                Consolidation::Off => None,
+                Consolidation::WhenEmpty => Some(remove_empty(&id, &region, &problem, budget)),
+                Consolidation::WhenUnderutilized => Some(recommend(&id, &region, &problem, budget)),
             }
+        })
+        .await;
+        let Ok(Some(mut plan)) = planned else {
+            return false;
         };
+        if policy.dry_run {
+            note_policy_dry_run(&mut plan);
+        }
         // Pods waiting for capacity are provisioning's; a consolidation waits until they run.
         if plan.steps.is_empty() || plan.kind() == pb::PlanKind::Provisioning {
             return false;

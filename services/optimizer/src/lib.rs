@@ -18,6 +18,7 @@ mod recommend;
 mod retention;
 mod rpc;
 mod sampler;
+mod status;
 mod store;
 
 use std::time::Duration;

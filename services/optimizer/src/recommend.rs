@@ -86,6 +86,14 @@ pub fn message(
     }
 }
 
+/// Says on the plan that its cluster's policy only wants recommendations.
+pub fn note_policy_dry_run(plan: &mut pb::Plan) {
+    plan.reason = format!(
+        "{} (the cluster's policy is in dry-run: recommended, never applied)",
+        plan.reason
+    );
+}
+
 /// Replacement capacity from other pools first, then the drain of the nodes in the interrupted
 /// (or flagged) pool.
 pub fn respond(
@@ -131,7 +139,7 @@ pub fn remove_empty(
     )
 }
 
-fn pod_message(id: &str, reason: String) -> pb::UnplacedPod {
+pub(crate) fn pod_message(id: &str, reason: String) -> pb::UnplacedPod {
     let (namespace, name) = id.split_once('/').unwrap_or(("", id));
     pb::UnplacedPod {
         namespace: namespace.to_owned(),
@@ -160,7 +168,8 @@ pub fn provision(cluster_id: &str, region: &str, problem: &engine::Problem) -> p
 }
 
 /// What the user (Recommend) and the autopilot are offered: pods waiting for a node come first,
-/// with a launch-only plan; otherwise a consolidation, which must pay the policy's minimum saving.
+/// with a launch-only plan; then, when the nodes break the policy, a compliance plan; otherwise a
+/// consolidation, which must pay the policy's minimum saving.
 pub fn recommend(
     cluster_id: &str,
     region: &str,
@@ -171,33 +180,97 @@ pub fn recommend(
     if !provisioning.steps.is_empty() {
         return provisioning;
     }
+    let breaches = engine::breaches(problem);
+    if !breaches.is_empty() {
+        return comply(cluster_id, region, problem, budget, &breaches);
+    }
     consolidate(cluster_id, region, problem, budget)
 }
 
-/// Solves the cluster afresh and plans the way there that kube-scheduler can carry out: a node
-/// whose drain would strand a pod is kept. A plan that saves less than the policy's minimum (or
-/// nothing) is empty and says why; one that evicts pods the target has no place for names them.
-pub fn consolidate(
+/// The running pods a solution has no place for: with them, the policy cannot be met by any
+/// plan (a pod that already waits is provisioning's concern, not the policy's).
+pub fn cannot_meet(problem: &engine::Problem, solution: &engine::Solution) -> String {
+    let running: Vec<&engine::Unschedulable> = solution
+        .unschedulable
+        .iter()
+        .filter(|u| {
+            problem
+                .existing_nodes
+                .iter()
+                .any(|n| n.pods.contains(&u.id))
+        })
+        .collect();
+    running
+        .iter()
+        .map(|u| format!("{} ({})", u.id, u.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The plan that brings the cluster back within its policy, whatever it costs (the user asked
+/// for the policy), in steps kube-scheduler can carry out and within the disruption budget (a
+/// cluster far out of policy gets there over several plans). Empty, saying why, when the policy
+/// cannot be met with the pools it admits now (the cluster then keeps its nodes) or no plan
+/// kube-scheduler can carry out gets closer.
+pub fn comply(
     cluster_id: &str,
     region: &str,
     problem: &engine::Problem,
     budget: engine::DisruptionBudget,
+    breaches: &[engine::Breach],
 ) -> pb::Plan {
     let solution = engine::solve(problem);
-    let mut safe = engine::carry_out_safely(problem, &solution, budget);
-    // Removing the nodes the cluster no longer needs may save more than a repack once the
-    // repack adds room for the scheduler's spreading; it moves fewer pods, too.
-    let deletion = engine::remove_underused(problem, budget);
-    if !deletion.steps.is_empty() && deletion.savings_per_hour > safe.plan.savings_per_hour {
-        safe = engine::SafePlan {
-            plan: deletion,
-            kept: Vec::new(),
-            added: 0,
-            added_cost_per_hour: 0.0,
-            lost: Vec::new(),
-        };
+    let safe = engine::carry_out_safely(problem, &solution, budget);
+    let broken = breaches
+        .iter()
+        .map(|b| b.detail.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut plan = message(
+        cluster_id,
+        region,
+        &safe.plan,
+        &solution.strategy,
+        pb::PlanKind::Compliance,
+    );
+    plan.optimality_gap_percent = solution.gap_percent;
+    let unmet = cannot_meet(problem, &solution);
+    let left = engine::breaches_after(problem, &safe.plan).len();
+    let empty_because = if !unmet.is_empty() {
+        Some(format!(
+            "the cluster breaks its policy ({broken}), and the policy cannot be met with the pools it admits now: no admitted pool for {unmet}; the cluster keeps its nodes"
+        ))
+    } else if safe.plan.steps.is_empty() || left >= breaches.len() {
+        Some(format!(
+            "the cluster breaks its policy ({broken}), and no plan kube-scheduler can carry out brings it closer now; the cluster keeps its nodes"
+        ))
+    } else {
+        None
+    };
+    if let Some(reason) = empty_because {
+        plan.steps.clear();
+        plan.target_usd_per_hour = plan.current_usd_per_hour;
+        plan.savings_usd_per_month = 0.0;
+        plan.reason = reason;
+        return plan;
     }
-    let planned = &safe.plan;
+    let cost = if safe.plan.savings_per_month >= 0.0 {
+        format!("saves ${:.2} per month", safe.plan.savings_per_month)
+    } else {
+        format!("costs ${:.2} more per month", -safe.plan.savings_per_month)
+    };
+    plan.reason = format!("brings the cluster back within its policy ({broken}); {cost}");
+    if left > 0 {
+        plan.reason.push_str(&format!(
+            "; the disruption budget leaves {left} breach(es) for the next plan"
+        ));
+    }
+    plan.stranded_pods = stranded(&safe, &solution);
+    plan
+}
+
+/// The running pods a plan evicts with no node to go to, each with why.
+fn stranded(safe: &engine::SafePlan, solution: &engine::Solution) -> Vec<pb::UnplacedPod> {
     let why_unplaceable = |id: &str| {
         solution
             .unschedulable
@@ -206,8 +279,7 @@ pub fn consolidate(
             .map(|u| u.reason.clone())
             .unwrap_or_default()
     };
-    let stranded: Vec<pb::UnplacedPod> = safe
-        .lost
+    safe.lost
         .iter()
         .map(|lost| {
             pod_message(
@@ -219,29 +291,45 @@ pub fn consolidate(
                 ),
             )
         })
-        .collect();
+        .collect()
+}
+
+/// Solves the cluster afresh and plans the way there that kube-scheduler can carry out: a node
+/// whose drain would strand a pod is kept. A plan that saves less than the policy's minimum (or
+/// nothing) is empty and says why; one that evicts pods the target has no place for names them.
+pub fn consolidate(
+    cluster_id: &str,
+    region: &str,
+    problem: &engine::Problem,
+    budget: engine::DisruptionBudget,
+) -> pb::Plan {
+    let judged = engine::paying_consolidation(problem, budget);
+    let (safe, solution) = (&judged.safe, &judged.solution);
+    let planned = &safe.plan;
+    let stranded = stranded(safe, solution);
     let minimum = problem.policy.min_savings_percent;
-    let saving_percent = if planned.current_cost_per_hour > 0.0 {
-        planned.savings_per_hour / planned.current_cost_per_hour * 100.0
-    } else {
-        0.0
-    };
-    let pays = planned.savings_per_hour > 0.0 && saving_percent >= minimum;
-    let worth_it = !planned.steps.is_empty() && pays;
-    let mut reason = if planned.steps.is_empty() {
-        if safe.kept.is_empty() {
+    let saving_percent = judged.net_saving_percent;
+    let mut reason = match &judged.verdict {
+        engine::Verdict::NothingToDo if safe.kept.is_empty() => {
             "the cluster already runs on its best node set: nothing to do".to_owned()
-        } else {
+        }
+        engine::Verdict::NothingToDo => {
             "nothing to do that kube-scheduler could carry out".to_owned()
         }
-    } else if !pays {
-        format!(
-            "the best plan kube-scheduler can carry out saves {saving_percent:.1} % (${:.2} per month), below the policy's minimum of {minimum} %: nothing to do",
+        engine::Verdict::BreaksPolicy(broken) => format!(
+            "the cheapest plan kube-scheduler can carry out would break the policy ({}): nothing to do",
+            broken
+                .iter()
+                .map(|b| b.detail.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        engine::Verdict::BelowMinimum => format!(
+            "the best plan kube-scheduler can carry out saves {saving_percent:.1} % (${:.2} per month) once the move is paid for, below the policy's minimum of {minimum} %: nothing to do",
             planned.savings_per_month
-        )
-    } else {
-        format!(
-            "moves the cluster from ${:.3}/h to ${:.3}/h, saving {saving_percent:.1} %{}",
+        ),
+        engine::Verdict::Pays => format!(
+            "moves the cluster from ${:.3}/h to ${:.3}/h, saving {saving_percent:.1} % once the move is paid for{}",
             planned.current_cost_per_hour,
             planned.target_cost_per_hour,
             if planned
@@ -253,7 +341,7 @@ pub fn consolidate(
             } else {
                 format!(": {}", planned.reason)
             }
-        )
+        ),
     };
     if safe.added > 0 {
         reason.push_str(&format!(
@@ -268,6 +356,7 @@ pub fn consolidate(
             safe.kept.len()
         ));
     }
+    let worth_it = judged.pays();
     if worth_it && !stranded.is_empty() {
         reason.push_str(&format!(
             "; it would leave {} running pod(s) with no node ({}): never applied by the autopilot, and applied by hand only by accepting their loss",
@@ -378,5 +467,68 @@ mod tests {
             waiting.reason
         );
         assert!(waiting.unplaced_pods.is_empty());
+    }
+
+    #[test]
+    fn a_cluster_out_of_its_policy_gets_a_compliance_plan_whatever_it_costs() {
+        let budget = engine::DisruptionBudget::percent(100);
+        let mut cluster = cluster(&["shop/a"]);
+        // A spot node under a policy with no spot, and a minimum saving nothing meets.
+        cluster.existing_nodes[0].capacity_type = engine::CapacityType::Spot;
+        cluster.policy.min_savings_percent = 99.0;
+        let plan = recommend("c", "us-east-1", &cluster, budget);
+        assert_eq!(plan.kind(), pb::PlanKind::Compliance, "{}", plan.reason);
+        assert!(
+            plan.reason
+                .starts_with("brings the cluster back within its policy (1 of 1 nodes are spot"),
+            "{}",
+            plan.reason
+        );
+        assert!(
+            plan.savings_usd_per_month < 0.0,
+            "it costs more: {}",
+            plan.reason
+        );
+        let launched: Vec<CapacityType> = plan
+            .steps
+            .iter()
+            .filter(|s| s.kind() == pb::StepKind::Launch)
+            .map(|s| s.capacity_type())
+            .collect();
+        assert_eq!(launched, [CapacityType::OnDemand], "{:?}", plan.steps);
+        assert!(
+            plan.steps
+                .iter()
+                .any(|s| s.kind() == pb::StepKind::Terminate && s.node_name == "n1"),
+            "{:?}",
+            plan.steps
+        );
+    }
+
+    #[test]
+    fn a_policy_no_plan_can_meet_keeps_the_nodes_and_names_the_pods() {
+        let budget = engine::DisruptionBudget::percent(100);
+        let mut cluster = cluster(&["shop/a"]);
+        cluster.existing_nodes[0].capacity_type = engine::CapacityType::Spot;
+        // Only Graviton could run `a`, and the policy's pools are all x86.
+        cluster.pods[0]
+            .node_selector
+            .insert("kubernetes.io/arch".into(), "arm64".into());
+        cluster
+            .offerings
+            .retain(|o| o.architecture != engine::Architecture::Arm64);
+        let plan = recommend("c", "us-east-1", &cluster, budget);
+        assert_eq!(plan.kind(), pb::PlanKind::Compliance);
+        assert!(plan.steps.is_empty(), "{:?}", plan.steps);
+        assert!(
+            plan.reason.contains("cannot be met") && plan.reason.contains("shop/a"),
+            "{}",
+            plan.reason
+        );
+        assert!(
+            plan.reason.ends_with("the cluster keeps its nodes"),
+            "{}",
+            plan.reason
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! OptimizerService: Recommend (a dry run, stored), ApplyPlan, ListPlans, GetPlan and WatchPlan.
+//! OptimizerService: Recommend (a dry run, stored), ApplyPlan, ListPlans, GetPlan, WatchPlan and
+//! GetAutopilotStatus.
 
 use futures::StreamExt;
 use prost::Message;
@@ -16,7 +17,8 @@ use crate::OptimizerApi;
 use crate::apply::PlanRunner;
 use crate::policy::{Governing, NodeSetup};
 use crate::problem::problem;
-use crate::recommend::recommend;
+use crate::recommend::{note_policy_dry_run, recommend};
+use crate::status::autopilot_status;
 
 type Router = ExecutionServiceClient<spot_kit::OutgoingChannel>;
 
@@ -111,10 +113,7 @@ impl OptimizerApi {
                 .await
                 .map_err(|_| Status::internal("the planner stopped"))?;
         if policy.dry_run {
-            plan.reason = format!(
-                "{} (the cluster's policy is in dry-run: recommended, never applied)",
-                plan.reason
-            );
+            note_policy_dry_run(&mut plan);
         }
         Ok(plan)
     }
@@ -304,6 +303,24 @@ impl OptimizerService for OptimizerApi {
             self.savings_report(&tenant_id, &request.cluster_id, since)
                 .await?,
         ))
+    }
+
+    async fn get_autopilot_status(
+        &self,
+        request: Request<pb::GetAutopilotStatusRequest>,
+    ) -> Result<Response<pb::GetAutopilotStatusResponse>, Status> {
+        let tenant_id = tenant(&request)?;
+        let cluster_id = request.into_inner().cluster_id;
+        if cluster_id.is_empty() {
+            return Err(Status::invalid_argument("cluster_id: required"));
+        }
+        let state = self.cluster_state(&tenant_id, &cluster_id).await?;
+        let policy = self.policy_for(&tenant_id, &cluster_id).await?;
+        let (_, problem) = self.problem_for(&state, &policy).await;
+        let status = tokio::task::spawn_blocking(move || autopilot_status(&cluster_id, &problem))
+            .await
+            .map_err(|_| Status::internal("the planner stopped"))?;
+        Ok(Response::new(status))
     }
 
     async fn compare_strategies(

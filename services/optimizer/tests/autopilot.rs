@@ -391,3 +391,237 @@ async fn a_plan_that_would_strand_running_pods_names_them_and_needs_their_loss_a
     stop.cancel();
     test.stop().await;
 }
+
+/// Adds each instance the cluster service reports launching as a ready node of the pool and
+/// capacity type the applying plan's launch step asked for (the k-th launch event is the plan's
+/// k-th launch step), and removes the nodes of the instances it reports terminated.
+fn join_planned_nodes(
+    mut events: tonic::Streaming<cluster::WatchClusterResponse>,
+    source: std::sync::Arc<Cluster>,
+    mut optimizer: Optimizer,
+    owner: String,
+    cluster_id: String,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut launches_seen: std::collections::HashMap<String, usize> = Default::default();
+        let mut joined = 0;
+        while let Some(Ok(event)) = events.next().await {
+            let message = event.event.unwrap().message;
+            if let Some(ids) = message.strip_prefix("terminated ") {
+                source.remove_instances(&ids.split(", ").collect::<Vec<_>>());
+                continue;
+            }
+            let Some((_, ids)) = message
+                .strip_prefix("launched ")
+                .and_then(|m| m.split_once(": "))
+            else {
+                continue;
+            };
+            let Some(plan) = plans(&mut optimizer, &owner, &cluster_id)
+                .await
+                .into_iter()
+                .find(|p| p.state() == pb::PlanState::Applying)
+            else {
+                continue;
+            };
+            let seen = launches_seen.entry(plan.id.clone()).or_default();
+            let Some(step) = plan
+                .steps
+                .iter()
+                .filter(|s| s.kind() == pb::StepKind::Launch)
+                .nth(*seen)
+            else {
+                continue;
+            };
+            *seen += 1;
+            let pool = step.pool.clone().unwrap();
+            let nodes = ids
+                .split(", ")
+                .map(|id| {
+                    joined += 1;
+                    let mut joining = node(
+                        &format!("new-{joined}"),
+                        &pool.zone,
+                        id,
+                        step.capacity_type(),
+                    );
+                    joining.instance_type = pool.instance_type.clone();
+                    joining
+                })
+                .collect();
+            source.upsert_nodes(nodes);
+        }
+    })
+}
+
+async fn autopilot_status(
+    optimizer: &mut Optimizer,
+    owner: &str,
+    cluster_id: &str,
+) -> pb::GetAutopilotStatusResponse {
+    optimizer
+        .get_autopilot_status(authed(
+            pb::GetAutopilotStatusRequest {
+                cluster_id: cluster_id.to_owned(),
+            },
+            owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+#[tokio::test]
+async fn a_cluster_out_of_its_policy_shows_why_and_gets_a_compliance_plan_whatever_it_costs() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test, &owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    let mut router = router(&test);
+    let mut nodes = Vec::new();
+    let mut pods = Vec::new();
+    for (i, zone) in ["us-east-1a", "us-east-1b", "us-east-1c"]
+        .iter()
+        .enumerate()
+    {
+        let id = launch(&mut router, &cluster_id, zone, CapacityType::Spot).await;
+        let name = format!("old-{i}");
+        pods.push(pod(&format!("web-{i}"), &name));
+        pods.push(pod(&format!("api-{i}"), &name));
+        nodes.push(node(&name, zone, &id, CapacityType::Spot));
+    }
+    let source = Cluster::new(Snapshot {
+        nodes,
+        pods,
+        pdbs: vec![],
+    });
+    let mut optimizer = OptimizerServiceClient::new(test.channel.clone());
+    let events = ClusterServiceClient::new(test.channel.clone())
+        .watch_cluster(authed(
+            cluster::WatchClusterRequest {
+                cluster_id: cluster_id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let joiner = join_planned_nodes(
+        events,
+        source.clone(),
+        optimizer.clone(),
+        owner.clone(),
+        cluster_id.clone(),
+    );
+
+    // At most 30 % spot, consolidation off, and a minimum saving no plan meets: in dry-run first,
+    // so the breach can be seen before anything moves (and before the agent reports).
+    let set_policy = |dry_run: bool| {
+        let mut policies = PolicyServiceClient::new(test.channel.clone());
+        let request = authed(
+            policy::UpdatePolicyRequest {
+                policy: Some(policy::Policy {
+                    cluster_id: cluster_id.clone(),
+                    spot_percent: 30,
+                    max_interruption_bucket: 4,
+                    consolidation: policy::ConsolidationMode::Off.into(),
+                    consolidation_min_savings_percent: 90.0,
+                    dry_run,
+                    ..Default::default()
+                }),
+            },
+            &owner,
+        );
+        async move { policies.update_policy(request).await.unwrap() }
+    };
+    set_policy(true).await;
+    let kubernetes = Kubernetes::new(source.clone());
+    let (_notices, stop) = start_agent(
+        &test,
+        &registered.agent_key,
+        kubernetes.clone(),
+        source.clone(),
+    );
+    wait_for_nodes(&test, &owner, &cluster_id, 3).await;
+    // A policy change re-plans the clusters the autopilot knows at once: now it knows this one.
+    set_policy(true).await;
+    let status = autopilot_status(&mut optimizer, &owner, &cluster_id).await;
+    assert!(!status.compliant);
+    assert_eq!(status.breaches.len(), 1, "{:?}", status.breaches);
+    assert_eq!(status.breaches[0].rule(), pb::PolicyRule::SpotShare);
+    assert!(
+        status.breaches[0].detail.contains("3 of 3 nodes are spot"),
+        "{}",
+        status.breaches[0].detail
+    );
+    assert!(status.cannot_meet.is_empty(), "{}", status.cannot_meet);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let recommended = loop {
+        if let Some(plan) = plans(&mut optimizer, &owner, &cluster_id)
+            .await
+            .into_iter()
+            .find(|p| p.kind() == pb::PlanKind::Compliance)
+        {
+            break plan;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no compliance plan");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(recommended.state(), pb::PlanState::Recommended);
+    assert!(
+        recommended
+            .reason
+            .starts_with("brings the cluster back within its policy (3 of 3 nodes are spot"),
+        "{}",
+        recommended.reason
+    );
+    assert!(kubernetes.ran.0.lock().unwrap().is_empty());
+
+    // Out of dry-run: applied at once, though consolidation is off and it saves nothing.
+    set_policy(false).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let applied = loop {
+        if let Some(plan) = plans(&mut optimizer, &owner, &cluster_id)
+            .await
+            .into_iter()
+            .find(|p| {
+                p.kind() == pb::PlanKind::Compliance && p.state() != pb::PlanState::Recommended
+            })
+            && plan.state() != pb::PlanState::Applying
+        {
+            break plan;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the compliance plan was not applied"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        applied.state(),
+        pb::PlanState::Succeeded,
+        "{}",
+        applied.reason
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = autopilot_status(&mut optimizer, &owner, &cluster_id).await;
+        if status.compliant {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still out of policy after the compliance plan: {:?}",
+            status.breaches
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        source.pending_pods().is_empty(),
+        "{:?}",
+        source.pending_pods()
+    );
+    joiner.abort();
+    stop.cancel();
+    test.stop().await;
+}

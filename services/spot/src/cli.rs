@@ -71,6 +71,10 @@ pub enum BenchCommand {
         /// simulated minutes on average; 0 for a steady workload.
         #[arg(long, default_value_t = 10.0)]
         churn_minutes: f64,
+        /// Each spot node gets AWS's two-minute interruption notice once every this many
+        /// simulated hours on average; 0 for none.
+        #[arg(long, default_value_t = 24.0)]
+        interrupt_every_hours: f64,
         /// `after` (the autopilot's rules) or `before` (the rules they replaced), to compare.
         #[arg(long, default_value = "after")]
         rules: String,

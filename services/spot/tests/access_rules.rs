@@ -129,6 +129,7 @@ const CROSS_TENANT_COVERED: &[&str] = &[
     "spot.optimizer.v1.OptimizerService/GetPlan",
     "spot.optimizer.v1.OptimizerService/WatchPlan",
     "spot.optimizer.v1.OptimizerService/GetSavingsReport",
+    "spot.optimizer.v1.OptimizerService/GetAutopilotStatus",
     "spot.optimizer.v1.DashboardService/GetKpis",
     "spot.optimizer.v1.DashboardService/GetCostSeries",
     // another_tenants_policies_and_templates_are_never_reachable
@@ -854,6 +855,18 @@ async fn another_tenants_data_is_never_reachable() {
             .await
             .map(drop),
         "GetSavingsReport",
+    );
+    not_found(
+        plans
+            .get_autopilot_status(authed(
+                optimizer::GetAutopilotStatusRequest {
+                    cluster_id: a_view.id.clone(),
+                },
+                &token,
+            ))
+            .await
+            .map(drop),
+        "GetAutopilotStatus",
     );
     let mut dashboard =
         spot_proto::optimizer::v1::dashboard_service_client::DashboardServiceClient::new(

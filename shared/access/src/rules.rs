@@ -390,6 +390,10 @@ pub const RULES: &[(&str, Rule)] = &[
         read(Tenant(Viewer)),
     ),
     (
+        "spot.optimizer.v1.OptimizerService/GetAutopilotStatus",
+        read(Tenant(Viewer)),
+    ),
+    (
         "spot.optimizer.v1.OptimizerService/GetPlan",
         read(Tenant(Viewer)),
     ),

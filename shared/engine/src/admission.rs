@@ -62,6 +62,11 @@ fn flagged_pools(problem: &Problem) -> HashSet<(&str, &str)> {
         .collect()
 }
 
+/// Why the policy alone (not risk flags) keeps new capacity off this offering, if it does.
+pub(crate) fn rejection_of(offering: &Offering, policy: &Policy) -> Option<Rejection> {
+    rejection(offering, policy, &HashSet::new())
+}
+
 fn rejection(
     offering: &Offering,
     policy: &Policy,

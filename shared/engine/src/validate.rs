@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::admission::is_admitted;
+use crate::compliance::fleet_breaches;
 use crate::labels::{fits_empty, placement_allowed, selects};
 use crate::model::{CapacityType, Pod, Problem, Resources, Solution, TopologyKey};
 
@@ -314,40 +315,13 @@ fn check_pod_terms(
 }
 
 fn check_policy(problem: &Problem, solution: &Solution, out: &mut Vec<Violation>) {
-    let policy = &problem.policy;
-    let nodes = solution.nodes.len();
-    let on_demand = solution
-        .nodes
-        .iter()
-        .filter(|n| n.capacity_type == CapacityType::OnDemand)
-        .count();
-    let need = policy.required_on_demand(nodes);
-    if on_demand < need {
-        out.push(violation(
-            "policy",
-            format!("{on_demand} of {nodes} nodes are on-demand; the policy needs at least {need}"),
-        ));
-    }
-    let spot: Vec<_> = solution
+    let spot: Vec<(&str, &str)> = solution
         .nodes
         .iter()
         .filter(|n| n.capacity_type == CapacityType::Spot)
+        .map(|n| (n.instance_type.as_str(), n.zone.as_str()))
         .collect();
-    let k = policy.min_spot_pools as usize;
-    if k > 1 && spot.len() >= k {
-        let pools: HashSet<(&str, &str)> = spot
-            .iter()
-            .map(|n| (n.instance_type.as_str(), n.zone.as_str()))
-            .collect();
-        if pools.len() < k {
-            out.push(violation(
-                "policy",
-                format!(
-                    "{} spot nodes span {} pools; the policy needs at least {k}",
-                    spot.len(),
-                    pools.len()
-                ),
-            ));
-        }
+    for breach in fleet_breaches(&problem.policy, solution.nodes.len(), &spot) {
+        out.push(violation("policy", breach.detail));
     }
 }

@@ -55,6 +55,34 @@ impl Cluster {
         let _ = self.deltas.send(delta);
     }
 
+    /// Instances are gone: their nodes leave the cluster (as the cloud controller deletes the
+    /// Node of a terminated instance), and pods still on them wait for the scheduler.
+    pub fn remove_instances(&self, instance_ids: &[&str]) {
+        let mut delta = Delta::default();
+        {
+            let mut snapshot = self.snapshot.lock().unwrap();
+            let gone: Vec<String> = snapshot
+                .nodes
+                .iter()
+                .filter(|n| instance_ids.contains(&n.instance_id.as_str()))
+                .map(|n| n.name.clone())
+                .collect();
+            snapshot.nodes.retain(|n| !gone.contains(&n.name));
+            for pod in snapshot
+                .pods
+                .iter_mut()
+                .filter(|p| gone.contains(&p.node_name))
+            {
+                pod.node_name.clear();
+                pod.phase = PodPhase::Pending.into();
+                delta.upserted_pods.push(pod.clone());
+            }
+            delta.removed_nodes = gone;
+            schedule(&mut snapshot, &mut delta);
+        }
+        let _ = self.deltas.send(delta);
+    }
+
     /// The pods no node runs.
     pub fn pending_pods(&self) -> Vec<String> {
         self.snapshot

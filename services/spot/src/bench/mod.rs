@@ -22,6 +22,7 @@ pub async fn run(command: BenchCommand) -> Result<String, String> {
             seed,
             launch_seconds,
             churn_minutes,
+            interrupt_every_hours,
             rules,
         } => {
             let rules = match rules.as_str() {
@@ -34,7 +35,14 @@ pub async fn run(command: BenchCommand) -> Result<String, String> {
                 }
             };
             tokio::task::spawn_blocking(move || {
-                autopilot::run(hours, seed, launch_seconds, churn_minutes * 60.0, rules)
+                autopilot::run(
+                    hours,
+                    seed,
+                    launch_seconds,
+                    churn_minutes * 60.0,
+                    interrupt_every_hours * 3_600.0,
+                    rules,
+                )
             })
             .await
             .map_err(|e| e.to_string())??

@@ -9,6 +9,7 @@ import { AgentStatusCard } from "./AgentStatusCard";
 import { DryRunToggle } from "./DryRunToggle";
 import { EventFeed } from "../dashboard/EventFeed";
 import { NodesSection } from "./NodesSection";
+import { PolicyComplianceCard } from "../../components/PolicyCompliance";
 import { PodsTable } from "./PodsTable";
 
 export function ClusterDetailPage() {
@@ -46,6 +47,7 @@ export function ClusterDetailPage() {
             />
             <div className="space-y-4">
               <AgentStatusCard clusterId={clusterId} />
+              <PolicyComplianceCard clusterId={clusterId} />
               <NodesSection clusterId={clusterId} />
               <div className="grid gap-4 xl:grid-cols-2">
                 <ActionsLive clusterId={clusterId} />

@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { Link } from "react-router";
 import { ClusterPicker, useClusters } from "../../components/ClusterPicker";
+import { OutOfPolicyClusters, PolicyComplianceCard } from "../../components/PolicyCompliance";
 import { Empty } from "../../components/states";
 import { PageHeader } from "../../components/ui";
 import { CostChart } from "./CostChart";
@@ -29,6 +30,7 @@ export function DashboardPage() {
           </Empty>
         </div>
       )}
+      <div className="mb-4">{clusterId ? <PolicyComplianceCard clusterId={clusterId} /> : <OutOfPolicyClusters />}</div>
       <KpiGrid clusterId={clusterId} />
       <div className="mt-4 grid gap-4 lg:grid-cols-3">
         <CostChart clusterId={clusterId} className="lg:col-span-2" />

@@ -1,6 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { api } from "../../api/clients";
 import { ClusterPicker, useClusters } from "../../components/ClusterPicker";
+import { OutOfPolicyClusters, PolicyComplianceCard } from "../../components/PolicyCompliance";
 import { QueryView } from "../../components/states";
 import { useSelectedCluster } from "../../components/useSelectedCluster";
 import { PageHeader } from "../../components/ui";
@@ -26,6 +27,7 @@ export function PoliciesPage() {
       <QueryView query={policy} feature="Policies" loadingLabel="Loading the policy">
         {(current) => (
           <div className="space-y-4">
+            {clusterId ? <PolicyComplianceCard clusterId={clusterId} /> : <OutOfPolicyClusters />}
             <PolicyEditor key={clusterId} clusterId={clusterId} region={region} current={current ?? undefined} />
             <PolicyVersions clusterId={clusterId} />
           </div>

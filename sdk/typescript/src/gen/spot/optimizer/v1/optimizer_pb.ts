@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file spot/optimizer/v1/optimizer.proto.
  */
 export const file_spot_optimizer_v1_optimizer: GenFile = /*@__PURE__*/
-  fileDesc("CiFzcG90L29wdGltaXplci92MS9vcHRpbWl6ZXIucHJvdG8SEXNwb3Qub3B0aW1pemVyLnYxIpkCCghQbGFuU3RlcBINCgVpbmRleBgBIAEoDRIpCgRraW5kGAIgASgOMhsuc3BvdC5vcHRpbWl6ZXIudjEuU3RlcEtpbmQSEQoJbm9kZV9uYW1lGAMgASgJEiIKBHBvb2wYBCABKAsyFC5zcG90LmNvbW1vbi52MS5Qb29sEjMKDWNhcGFjaXR5X3R5cGUYBSABKA4yHC5zcG90LmNvbW1vbi52MS5DYXBhY2l0eVR5cGUSDQoFY291bnQYBiABKA0SLQoGc3RhdHVzGAcgASgOMh0uc3BvdC5vcHRpbWl6ZXIudjEuU3RlcFN0YXR1cxITCgtleHBsYW5hdGlvbhgIIAEoCRIUCgxpbnN0YW5jZV9pZHMYCSADKAkiPgoLVW5wbGFjZWRQb2QSEQoJbmFtZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGcmVhc29uGAMgASgJIuQDCgRQbGFuEgoKAmlkGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSKwoFc3RhdGUYAyABKA4yHC5zcG90Lm9wdGltaXplci52MS5QbGFuU3RhdGUSKgoFc3RlcHMYBCADKAsyGy5zcG90Lm9wdGltaXplci52MS5QbGFuU3RlcBIcChRjdXJyZW50X3VzZF9wZXJfaG91chgFIAEoARIbChN0YXJnZXRfdXNkX3Blcl9ob3VyGAYgASgBEh0KFXNhdmluZ3NfdXNkX3Blcl9tb250aBgHIAEoARIeChZvcHRpbWFsaXR5X2dhcF9wZXJjZW50GAggASgBEjUKDXVucGxhY2VkX3BvZHMYCSADKAsyHi5zcG90Lm9wdGltaXplci52MS5VbnBsYWNlZFBvZBIQCghzdHJhdGVneRgKIAEoCRIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YDCABKAkSKQoEa2luZBgNIAEoDjIbLnNwb3Qub3B0aW1pemVyLnYxLlBsYW5LaW5kEjUKDXN0cmFuZGVkX3BvZHMYDiADKAsyHi5zcG90Lm9wdGltaXplci52MS5VbnBsYWNlZFBvZCImChBSZWNvbW1lbmRSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkiOgoRUmVjb21tZW5kUmVzcG9uc2USJQoEcGxhbhgBIAEoCzIXLnNwb3Qub3B0aW1pemVyLnYxLlBsYW4iPAoQQXBwbHlQbGFuUmVxdWVzdBIPCgdwbGFuX2lkGAEgASgJEhcKD2FjY2VwdF9wb2RfbG9zcxgCIAMoCSI6ChFBcHBseVBsYW5SZXNwb25zZRIlCgRwbGFuGAEgASgLMhcuc3BvdC5vcHRpbWl6ZXIudjEuUGxhbiJRChBMaXN0UGxhbnNSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSKQoEcGFnZRgCIAEoCzIbLnNwb3QuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0ImcKEUxpc3RQbGFuc1Jlc3BvbnNlEiYKBXBsYW5zGAEgAygLMhcuc3BvdC5vcHRpbWl6ZXIudjEuUGxhbhIqCgRwYWdlGAIgASgLMhwuc3BvdC5jb21tb24udjEuUGFnZVJlc3BvbnNlIiEKDkdldFBsYW5SZXF1ZXN0Eg8KB3BsYW5faWQYASABKAkiOAoPR2V0UGxhblJlc3BvbnNlEiUKBHBsYW4YASABKAsyFy5zcG90Lm9wdGltaXplci52MS5QbGFuIiMKEFdhdGNoUGxhblJlcXVlc3QSDwoHcGxhbl9pZBgBIAEoCSI6ChFXYXRjaFBsYW5SZXNwb25zZRIlCgRwbGFuGAEgASgLMhcuc3BvdC5vcHRpbWl6ZXIudjEuUGxhbiJYChdHZXRTYXZpbmdzUmVwb3J0UmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJEikKBXNpbmNlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJlChhHZXRTYXZpbmdzUmVwb3J0UmVzcG9uc2USEwoLc2F2aW5nc191c2QYASABKAESIAoYb25fZGVtYW5kX2VxdWl2YWxlbnRfdXNkGAIgASgBEhIKCmFjdHVhbF91c2QYAyABKAEi7AEKBEtwaXMSFwoPaG91cmx5X2Nvc3RfdXNkGAEgASgBEiEKGW9uX2RlbWFuZF9ob3VybHlfY29zdF91c2QYAiABKAESGwoTc2F2aW5nc190b19kYXRlX3VzZBgDIAEoARIaChJzcG90X3NoYXJlX3BlcmNlbnQYBCABKAESDQoFbm9kZXMYBSABKA0SHgoWY3B1X2FsbG9jYXRpb25fcGVyY2VudBgGIAEoARIhChltZW1vcnlfYWxsb2NhdGlvbl9wZXJjZW50GAcgASgBEh0KFWludGVycnVwdGlvbnNfaGFuZGxlZBgIIAEoDSIkCg5HZXRLcGlzUmVxdWVzdBISCgpjbHVzdGVyX2lkGAEgASgJIjgKD0dldEtwaXNSZXNwb25zZRIlCgRrcGlzGAEgASgLMhcuc3BvdC5vcHRpbWl6ZXIudjEuS3BpcyJuCglDb3N0UG9pbnQSJgoCYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEWNvc3RfdXNkX3Blcl9ob3VyGAIgASgBEh4KFm9uX2RlbWFuZF91c2RfcGVyX2hvdXIYAyABKAEigAEKFEdldENvc3RTZXJpZXNSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSKQoFc2luY2UYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBXVudGlsGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJFChVHZXRDb3N0U2VyaWVzUmVzcG9uc2USLAoGcG9pbnRzGAEgAygLMhwuc3BvdC5vcHRpbWl6ZXIudjEuQ29zdFBvaW50IlUKGENvbXBhcmVTdHJhdGVnaWVzUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSEgoKY2x1c3Rlcl9pZBgCIAEoCRISCgpzdHJhdGVnaWVzGAMgAygJIqUBCg9TdHJhdGVneU91dGNvbWUSEAoIc3RyYXRlZ3kYASABKAkSGQoRY29zdF91c2RfcGVyX2hvdXIYAiABKAESDQoFbm9kZXMYAyABKA0SGgoSdW5zY2hlZHVsYWJsZV9wb2RzGAQgASgNEhAKCHNvbHZlX21zGAUgASgBEigKCnNwb3Rfbm9kZXMYBiADKAsyFC5zcG90LmNvbW1vbi52MS5Qb29sIlEKGUNvbXBhcmVTdHJhdGVnaWVzUmVzcG9uc2USNAoIb3V0Y29tZXMYASADKAsyIi5zcG90Lm9wdGltaXplci52MS5TdHJhdGVneU91dGNvbWUqmQEKCFN0ZXBLaW5kEhkKFVNURVBfS0lORF9VTlNQRUNJRklFRBAAEhQKEFNURVBfS0lORF9MQVVOQ0gQARIYChRTVEVQX0tJTkRfV0FJVF9SRUFEWRACEhQKEFNURVBfS0lORF9DT1JET04QAxITCg9TVEVQX0tJTkRfRFJBSU4QBBIXChNTVEVQX0tJTkRfVEVSTUlOQVRFEAUqpwEKClN0ZXBTdGF0dXMSGwoXU1RFUF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNTVEVQX1NUQVRVU19QRU5ESU5HEAESFwoTU1RFUF9TVEFUVVNfUlVOTklORxACEhkKFVNURVBfU1RBVFVTX1NVQ0NFRURFRBADEhYKElNURVBfU1RBVFVTX0ZBSUxFRBAEEhcKE1NURVBfU1RBVFVTX1NLSVBQRUQQBSqlAQoJUGxhblN0YXRlEhoKFlBMQU5fU1RBVEVfVU5TUEVDSUZJRUQQABIaChZQTEFOX1NUQVRFX1JFQ09NTUVOREVEEAESFwoTUExBTl9TVEFURV9BUFBMWUlORxACEhgKFFBMQU5fU1RBVEVfU1VDQ0VFREVEEAMSFQoRUExBTl9TVEFURV9GQUlMRUQQBBIWChJQTEFOX1NUQVRFX1JFRlVTRUQQBSqdAQoIUGxhbktpbmQSGQoVUExBTl9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWUExBTl9LSU5EX1BST1ZJU0lPTklORxABEhsKF1BMQU5fS0lORF9DT05TT0xJREFUSU9OEAISIwofUExBTl9LSU5EX0lOVEVSUlVQVElPTl9SRVNQT05TRRADEhgKFFBMQU5fS0lORF9DT01QTElBTkNFEAQyowUKEE9wdGltaXplclNlcnZpY2USVgoJUmVjb21tZW5kEiMuc3BvdC5vcHRpbWl6ZXIudjEuUmVjb21tZW5kUmVxdWVzdBokLnNwb3Qub3B0aW1pemVyLnYxLlJlY29tbWVuZFJlc3BvbnNlElYKCUFwcGx5UGxhbhIjLnNwb3Qub3B0aW1pemVyLnYxLkFwcGx5UGxhblJlcXVlc3QaJC5zcG90Lm9wdGltaXplci52MS5BcHBseVBsYW5SZXNwb25zZRJWCglMaXN0UGxhbnMSIy5zcG90Lm9wdGltaXplci52MS5MaXN0UGxhbnNSZXF1ZXN0GiQuc3BvdC5vcHRpbWl6ZXIudjEuTGlzdFBsYW5zUmVzcG9uc2USUAoHR2V0UGxhbhIhLnNwb3Qub3B0aW1pemVyLnYxLkdldFBsYW5SZXF1ZXN0GiIuc3BvdC5vcHRpbWl6ZXIudjEuR2V0UGxhblJlc3BvbnNlElgKCVdhdGNoUGxhbhIjLnNwb3Qub3B0aW1pemVyLnYxLldhdGNoUGxhblJlcXVlc3QaJC5zcG90Lm9wdGltaXplci52MS5XYXRjaFBsYW5SZXNwb25zZTABEmsKEEdldFNhdmluZ3NSZXBvcnQSKi5zcG90Lm9wdGltaXplci52MS5HZXRTYXZpbmdzUmVwb3J0UmVxdWVzdBorLnNwb3Qub3B0aW1pemVyLnYxLkdldFNhdmluZ3NSZXBvcnRSZXNwb25zZRJuChFDb21wYXJlU3RyYXRlZ2llcxIrLnNwb3Qub3B0aW1pemVyLnYxLkNvbXBhcmVTdHJhdGVnaWVzUmVxdWVzdBosLnNwb3Qub3B0aW1pemVyLnYxLkNvbXBhcmVTdHJhdGVnaWVzUmVzcG9uc2UyyAEKEERhc2hib2FyZFNlcnZpY2USUAoHR2V0S3BpcxIhLnNwb3Qub3B0aW1pemVyLnYxLkdldEtwaXNSZXF1ZXN0GiIuc3BvdC5vcHRpbWl6ZXIudjEuR2V0S3Bpc1Jlc3BvbnNlEmIKDUdldENvc3RTZXJpZXMSJy5zcG90Lm9wdGltaXplci52MS5HZXRDb3N0U2VyaWVzUmVxdWVzdBooLnNwb3Qub3B0aW1pemVyLnYxLkdldENvc3RTZXJpZXNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_spot_common_v1_common]);
+  fileDesc("CiFzcG90L29wdGltaXplci92MS9vcHRpbWl6ZXIucHJvdG8SEXNwb3Qub3B0aW1pemVyLnYxIpkCCghQbGFuU3RlcBINCgVpbmRleBgBIAEoDRIpCgRraW5kGAIgASgOMhsuc3BvdC5vcHRpbWl6ZXIudjEuU3RlcEtpbmQSEQoJbm9kZV9uYW1lGAMgASgJEiIKBHBvb2wYBCABKAsyFC5zcG90LmNvbW1vbi52MS5Qb29sEjMKDWNhcGFjaXR5X3R5cGUYBSABKA4yHC5zcG90LmNvbW1vbi52MS5DYXBhY2l0eVR5cGUSDQoFY291bnQYBiABKA0SLQoGc3RhdHVzGAcgASgOMh0uc3BvdC5vcHRpbWl6ZXIudjEuU3RlcFN0YXR1cxITCgtleHBsYW5hdGlvbhgIIAEoCRIUCgxpbnN0YW5jZV9pZHMYCSADKAkiPgoLVW5wbGFjZWRQb2QSEQoJbmFtZXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGcmVhc29uGAMgASgJIuQDCgRQbGFuEgoKAmlkGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSKwoFc3RhdGUYAyABKA4yHC5zcG90Lm9wdGltaXplci52MS5QbGFuU3RhdGUSKgoFc3RlcHMYBCADKAsyGy5zcG90Lm9wdGltaXplci52MS5QbGFuU3RlcBIcChRjdXJyZW50X3VzZF9wZXJfaG91chgFIAEoARIbChN0YXJnZXRfdXNkX3Blcl9ob3VyGAYgASgBEh0KFXNhdmluZ3NfdXNkX3Blcl9tb250aBgHIAEoARIeChZvcHRpbWFsaXR5X2dhcF9wZXJjZW50GAggASgBEjUKDXVucGxhY2VkX3BvZHMYCSADKAsyHi5zcG90Lm9wdGltaXplci52MS5VbnBsYWNlZFBvZBIQCghzdHJhdGVneRgKIAEoCRIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YDCABKAkSKQoEa2luZBgNIAEoDjIbLnNwb3Qub3B0aW1pemVyLnYxLlBsYW5LaW5kEjUKDXN0cmFuZGVkX3BvZHMYDiADKAsyHi5zcG90Lm9wdGltaXplci52MS5VbnBsYWNlZFBvZCImChBSZWNvbW1lbmRSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkiOgoRUmVjb21tZW5kUmVzcG9uc2USJQoEcGxhbhgBIAEoCzIXLnNwb3Qub3B0aW1pemVyLnYxLlBsYW4iPAoQQXBwbHlQbGFuUmVxdWVzdBIPCgdwbGFuX2lkGAEgASgJEhcKD2FjY2VwdF9wb2RfbG9zcxgCIAMoCSI6ChFBcHBseVBsYW5SZXNwb25zZRIlCgRwbGFuGAEgASgLMhcuc3BvdC5vcHRpbWl6ZXIudjEuUGxhbiJRChBMaXN0UGxhbnNSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSKQoEcGFnZRgCIAEoCzIbLnNwb3QuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0ImcKEUxpc3RQbGFuc1Jlc3BvbnNlEiYKBXBsYW5zGAEgAygLMhcuc3BvdC5vcHRpbWl6ZXIudjEuUGxhbhIqCgRwYWdlGAIgASgLMhwuc3BvdC5jb21tb24udjEuUGFnZVJlc3BvbnNlIiEKDkdldFBsYW5SZXF1ZXN0Eg8KB3BsYW5faWQYASABKAkiOAoPR2V0UGxhblJlc3BvbnNlEiUKBHBsYW4YASABKAsyFy5zcG90Lm9wdGltaXplci52MS5QbGFuIiMKEFdhdGNoUGxhblJlcXVlc3QSDwoHcGxhbl9pZBgBIAEoCSI6ChFXYXRjaFBsYW5SZXNwb25zZRIlCgRwbGFuGAEgASgLMhcuc3BvdC5vcHRpbWl6ZXIudjEuUGxhbiJLCgxQb2xpY3lCcmVhY2gSKwoEcnVsZRgBIAEoDjIdLnNwb3Qub3B0aW1pemVyLnYxLlBvbGljeVJ1bGUSDgoGZGV0YWlsGAIgASgJIi8KGUdldEF1dG9waWxvdFN0YXR1c1JlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCSL1AQoaR2V0QXV0b3BpbG90U3RhdHVzUmVzcG9uc2USEgoKY2x1c3Rlcl9pZBgBIAEoCRIRCgljb21wbGlhbnQYAiABKAgSMQoIYnJlYWNoZXMYAyADKAsyHy5zcG90Lm9wdGltaXplci52MS5Qb2xpY3lCcmVhY2gSEwoLY2Fubm90X21lZXQYBCABKAkSOAoQdW5wbGFjZWFibGVfcG9kcxgFIAMoCzIeLnNwb3Qub3B0aW1pemVyLnYxLlVucGxhY2VkUG9kEi4KCmNoZWNrZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlgKF0dldFNhdmluZ3NSZXBvcnRSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkSKQoFc2luY2UYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImUKGEdldFNhdmluZ3NSZXBvcnRSZXNwb25zZRITCgtzYXZpbmdzX3VzZBgBIAEoARIgChhvbl9kZW1hbmRfZXF1aXZhbGVudF91c2QYAiABKAESEgoKYWN0dWFsX3VzZBgDIAEoASLsAQoES3BpcxIXCg9ob3VybHlfY29zdF91c2QYASABKAESIQoZb25fZGVtYW5kX2hvdXJseV9jb3N0X3VzZBgCIAEoARIbChNzYXZpbmdzX3RvX2RhdGVfdXNkGAMgASgBEhoKEnNwb3Rfc2hhcmVfcGVyY2VudBgEIAEoARINCgVub2RlcxgFIAEoDRIeChZjcHVfYWxsb2NhdGlvbl9wZXJjZW50GAYgASgBEiEKGW1lbW9yeV9hbGxvY2F0aW9uX3BlcmNlbnQYByABKAESHQoVaW50ZXJydXB0aW9uc19oYW5kbGVkGAggASgNIiQKDkdldEtwaXNSZXF1ZXN0EhIKCmNsdXN0ZXJfaWQYASABKAkiOAoPR2V0S3Bpc1Jlc3BvbnNlEiUKBGtwaXMYASABKAsyFy5zcG90Lm9wdGltaXplci52MS5LcGlzIm4KCUNvc3RQb2ludBImCgJhdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRY29zdF91c2RfcGVyX2hvdXIYAiABKAESHgoWb25fZGVtYW5kX3VzZF9wZXJfaG91chgDIAEoASKAAQoUR2V0Q29zdFNlcmllc1JlcXVlc3QSEgoKY2x1c3Rlcl9pZBgBIAEoCRIpCgVzaW5jZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFdW50aWwYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkUKFUdldENvc3RTZXJpZXNSZXNwb25zZRIsCgZwb2ludHMYASADKAsyHC5zcG90Lm9wdGltaXplci52MS5Db3N0UG9pbnQiVQoYQ29tcGFyZVN0cmF0ZWdpZXNSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRISCgpjbHVzdGVyX2lkGAIgASgJEhIKCnN0cmF0ZWdpZXMYAyADKAkipQEKD1N0cmF0ZWd5T3V0Y29tZRIQCghzdHJhdGVneRgBIAEoCRIZChFjb3N0X3VzZF9wZXJfaG91chgCIAEoARINCgVub2RlcxgDIAEoDRIaChJ1bnNjaGVkdWxhYmxlX3BvZHMYBCABKA0SEAoIc29sdmVfbXMYBSABKAESKAoKc3BvdF9ub2RlcxgGIAMoCzIULnNwb3QuY29tbW9uLnYxLlBvb2wiUQoZQ29tcGFyZVN0cmF0ZWdpZXNSZXNwb25zZRI0CghvdXRjb21lcxgBIAMoCzIiLnNwb3Qub3B0aW1pemVyLnYxLlN0cmF0ZWd5T3V0Y29tZSqZAQoIU3RlcEtpbmQSGQoVU1RFUF9LSU5EX1VOU1BFQ0lGSUVEEAASFAoQU1RFUF9LSU5EX0xBVU5DSBABEhgKFFNURVBfS0lORF9XQUlUX1JFQURZEAISFAoQU1RFUF9LSU5EX0NPUkRPThADEhMKD1NURVBfS0lORF9EUkFJThAEEhcKE1NURVBfS0lORF9URVJNSU5BVEUQBSqnAQoKU3RlcFN0YXR1cxIbChdTVEVQX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1NURVBfU1RBVFVTX1BFTkRJTkcQARIXChNTVEVQX1NUQVRVU19SVU5OSU5HEAISGQoVU1RFUF9TVEFUVVNfU1VDQ0VFREVEEAMSFgoSU1RFUF9TVEFUVVNfRkFJTEVEEAQSFwoTU1RFUF9TVEFUVVNfU0tJUFBFRBAFKqUBCglQbGFuU3RhdGUSGgoWUExBTl9TVEFURV9VTlNQRUNJRklFRBAAEhoKFlBMQU5fU1RBVEVfUkVDT01NRU5ERUQQARIXChNQTEFOX1NUQVRFX0FQUExZSU5HEAISGAoUUExBTl9TVEFURV9TVUNDRUVERUQQAxIVChFQTEFOX1NUQVRFX0ZBSUxFRBAEEhYKElBMQU5fU1RBVEVfUkVGVVNFRBAFKp0BCghQbGFuS2luZBIZChVQTEFOX0tJTkRfVU5TUEVDSUZJRUQQABIaChZQTEFOX0tJTkRfUFJPVklTSU9OSU5HEAESGwoXUExBTl9LSU5EX0NPTlNPTElEQVRJT04QAhIjCh9QTEFOX0tJTkRfSU5URVJSVVBUSU9OX1JFU1BPTlNFEAMSGAoUUExBTl9LSU5EX0NPTVBMSUFOQ0UQBCrgAQoKUG9saWN5UnVsZRIbChdQT0xJQ1lfUlVMRV9VTlNQRUNJRklFRBAAEhoKFlBPTElDWV9SVUxFX1NQT1RfU0hBUkUQARIeChpQT0xJQ1lfUlVMRV9PTl9ERU1BTkRfQkFTRRACEh0KGVBPTElDWV9SVUxFX0lOU1RBTkNFX1RZUEUQAxIjCh9QT0xJQ1lfUlVMRV9JTlRFUlJVUFRJT05fQlVDS0VUEAQSGQoVUE9MSUNZX1JVTEVfUFJJQ0VfQ0FQEAUSGgoWUE9MSUNZX1JVTEVfU1BPVF9QT09MUxAGMpYGChBPcHRpbWl6ZXJTZXJ2aWNlElYKCVJlY29tbWVuZBIjLnNwb3Qub3B0aW1pemVyLnYxLlJlY29tbWVuZFJlcXVlc3QaJC5zcG90Lm9wdGltaXplci52MS5SZWNvbW1lbmRSZXNwb25zZRJWCglBcHBseVBsYW4SIy5zcG90Lm9wdGltaXplci52MS5BcHBseVBsYW5SZXF1ZXN0GiQuc3BvdC5vcHRpbWl6ZXIudjEuQXBwbHlQbGFuUmVzcG9uc2USVgoJTGlzdFBsYW5zEiMuc3BvdC5vcHRpbWl6ZXIudjEuTGlzdFBsYW5zUmVxdWVzdBokLnNwb3Qub3B0aW1pemVyLnYxLkxpc3RQbGFuc1Jlc3BvbnNlElAKB0dldFBsYW4SIS5zcG90Lm9wdGltaXplci52MS5HZXRQbGFuUmVxdWVzdBoiLnNwb3Qub3B0aW1pemVyLnYxLkdldFBsYW5SZXNwb25zZRJYCglXYXRjaFBsYW4SIy5zcG90Lm9wdGltaXplci52MS5XYXRjaFBsYW5SZXF1ZXN0GiQuc3BvdC5vcHRpbWl6ZXIudjEuV2F0Y2hQbGFuUmVzcG9uc2UwARJrChBHZXRTYXZpbmdzUmVwb3J0Eiouc3BvdC5vcHRpbWl6ZXIudjEuR2V0U2F2aW5nc1JlcG9ydFJlcXVlc3QaKy5zcG90Lm9wdGltaXplci52MS5HZXRTYXZpbmdzUmVwb3J0UmVzcG9uc2UScQoSR2V0QXV0b3BpbG90U3RhdHVzEiwuc3BvdC5vcHRpbWl6ZXIudjEuR2V0QXV0b3BpbG90U3RhdHVzUmVxdWVzdBotLnNwb3Qub3B0aW1pemVyLnYxLkdldEF1dG9waWxvdFN0YXR1c1Jlc3BvbnNlEm4KEUNvbXBhcmVTdHJhdGVnaWVzEisuc3BvdC5vcHRpbWl6ZXIudjEuQ29tcGFyZVN0cmF0ZWdpZXNSZXF1ZXN0Giwuc3BvdC5vcHRpbWl6ZXIudjEuQ29tcGFyZVN0cmF0ZWdpZXNSZXNwb25zZTLIAQoQRGFzaGJvYXJkU2VydmljZRJQCgdHZXRLcGlzEiEuc3BvdC5vcHRpbWl6ZXIudjEuR2V0S3Bpc1JlcXVlc3QaIi5zcG90Lm9wdGltaXplci52MS5HZXRLcGlzUmVzcG9uc2USYgoNR2V0Q29zdFNlcmllcxInLnNwb3Qub3B0aW1pemVyLnYxLkdldENvc3RTZXJpZXNSZXF1ZXN0Giguc3BvdC5vcHRpbWl6ZXIudjEuR2V0Q29zdFNlcmllc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_spot_common_v1_common]);
 
 /**
  * @generated from message spot.optimizer.v1.PlanStep
@@ -381,6 +381,103 @@ export const WatchPlanResponseSchema: GenMessage<WatchPlanResponse> = /*@__PURE_
   messageDesc(file_spot_optimizer_v1_optimizer, 12);
 
 /**
+ * One way a cluster's nodes break its policy.
+ *
+ * @generated from message spot.optimizer.v1.PolicyBreach
+ */
+export type PolicyBreach = Message<"spot.optimizer.v1.PolicyBreach"> & {
+  /**
+   * @generated from field: spot.optimizer.v1.PolicyRule rule = 1;
+   */
+  rule: PolicyRule;
+
+  /**
+   * What is wrong, naming the nodes and the numbers.
+   *
+   * @generated from field: string detail = 2;
+   */
+  detail: string;
+};
+
+/**
+ * Describes the message spot.optimizer.v1.PolicyBreach.
+ * Use `create(PolicyBreachSchema)` to create a new message.
+ */
+export const PolicyBreachSchema: GenMessage<PolicyBreach> = /*@__PURE__*/
+  messageDesc(file_spot_optimizer_v1_optimizer, 13);
+
+/**
+ * @generated from message spot.optimizer.v1.GetAutopilotStatusRequest
+ */
+export type GetAutopilotStatusRequest = Message<"spot.optimizer.v1.GetAutopilotStatusRequest"> & {
+  /**
+   * @generated from field: string cluster_id = 1;
+   */
+  clusterId: string;
+};
+
+/**
+ * Describes the message spot.optimizer.v1.GetAutopilotStatusRequest.
+ * Use `create(GetAutopilotStatusRequestSchema)` to create a new message.
+ */
+export const GetAutopilotStatusRequestSchema: GenMessage<GetAutopilotStatusRequest> = /*@__PURE__*/
+  messageDesc(file_spot_optimizer_v1_optimizer, 14);
+
+/**
+ * @generated from message spot.optimizer.v1.GetAutopilotStatusResponse
+ */
+export type GetAutopilotStatusResponse = Message<"spot.optimizer.v1.GetAutopilotStatusResponse"> & {
+  /**
+   * @generated from field: string cluster_id = 1;
+   */
+  clusterId: string;
+
+  /**
+   * True when the cluster's nodes meet every part of its policy.
+   *
+   * @generated from field: bool compliant = 2;
+   */
+  compliant: boolean;
+
+  /**
+   * How the nodes break the policy (empty when compliant). The autopilot applies a compliance
+   * plan for them, within the disruption budget and windows, whatever it costs; in dry-run it
+   * only recommends one.
+   *
+   * @generated from field: repeated spot.optimizer.v1.PolicyBreach breaches = 3;
+   */
+  breaches: PolicyBreach[];
+
+  /**
+   * Set when no plan can bring the cluster within its policy with the pools it admits now
+   * (which pods, and why): the cluster then keeps its nodes.
+   *
+   * @generated from field: string cannot_meet = 4;
+   */
+  cannotMeet: string;
+
+  /**
+   * Pods waiting for a node for a reason new capacity cannot fix, each with the reason; the
+   * autopilot does not launch for them.
+   *
+   * @generated from field: repeated spot.optimizer.v1.UnplacedPod unplaceable_pods = 5;
+   */
+  unplaceablePods: UnplacedPod[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp checked_at = 6;
+   */
+  checkedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message spot.optimizer.v1.GetAutopilotStatusResponse.
+ * Use `create(GetAutopilotStatusResponseSchema)` to create a new message.
+ */
+export const GetAutopilotStatusResponseSchema: GenMessage<GetAutopilotStatusResponse> = /*@__PURE__*/
+  messageDesc(file_spot_optimizer_v1_optimizer, 15);
+
+/**
  * @generated from message spot.optimizer.v1.GetSavingsReportRequest
  */
 export type GetSavingsReportRequest = Message<"spot.optimizer.v1.GetSavingsReportRequest"> & {
@@ -400,7 +497,7 @@ export type GetSavingsReportRequest = Message<"spot.optimizer.v1.GetSavingsRepor
  * Use `create(GetSavingsReportRequestSchema)` to create a new message.
  */
 export const GetSavingsReportRequestSchema: GenMessage<GetSavingsReportRequest> = /*@__PURE__*/
-  messageDesc(file_spot_optimizer_v1_optimizer, 13);
+  messageDesc(file_spot_optimizer_v1_optimizer, 16);
 
 /**
  * @generated from message spot.optimizer.v1.GetSavingsReportResponse
@@ -427,7 +524,7 @@ export type GetSavingsReportResponse = Message<"spot.optimizer.v1.GetSavingsRepo
  * Use `create(GetSavingsReportResponseSchema)` to create a new message.
  */
 export const GetSavingsReportResponseSchema: GenMessage<GetSavingsReportResponse> = /*@__PURE__*/
-  messageDesc(file_spot_optimizer_v1_optimizer, 14);
+  messageDesc(file_spot_optimizer_v1_optimizer, 17);
 
 /**
  * @generated from message spot.optimizer.v1.Kpis
@@ -479,7 +576,7 @@ export type Kpis = Message<"spot.optimizer.v1.Kpis"> & {
  * Use `create(KpisSchema)` to create a new message.
  */
 export const KpisSchema: GenMessage<Kpis> = /*@__PURE__*/
-  messageDesc(file_spot_optimizer_v1_optimizer, 15);
+  messageDesc(file_spot_optimizer_v1_optimizer, 18);
 
 /**
  * @generated from message spot.optimizer.v1.GetKpisRequest
@@ -498,7 +595,7 @@ export type GetKpisRequest = Message<"spot.optimizer.v1.GetKpisRequest"> & {
  * Use `create(GetKpisRequestSchema)` to create a new message.
  */
 export const GetKpisRequestSchema: GenMessage<GetKpisRequest> = /*@__PURE__*/
-  messageDesc(file_spot_optimizer_v1_optimizer, 16);
+  messageDesc(file_spot_optimizer_v1_optimizer, 19);
 
 /**
  * @generated from message spot.optimizer.v1.GetKpisResponse
@@ -515,7 +612,7 @@ export type GetKpisResponse = Message<"spot.optimizer.v1.GetKpisResponse"> & {
  * Use `create(GetKpisResponseSchema)` to create a new message.
  */
 export const GetKpisResponseSchema: GenMessage<GetKpisResponse> = /*@__PURE__*/
-  messageDesc(file_spot_optimizer_v1_optimizer, 17);
+  messageDesc(file_spot_optimizer_v1_optimizer, 20);
 
 /**
  * @generated from message spot.optimizer.v1.CostPoint
@@ -542,7 +639,7 @@ export type CostPoint = Message<"spot.optimizer.v1.CostPoint"> & {
  * Use `create(CostPointSchema)` to create a new message.
  */
 export const CostPointSchema: GenMessage<CostPoint> = /*@__PURE__*/
-  messageDesc(file_spot_optimizer_v1_optimizer, 18);
+  messageDesc(file_spot_optimizer_v1_optimizer, 21);
 
 /**
  * @generated from message spot.optimizer.v1.GetCostSeriesRequest
@@ -569,7 +666,7 @@ export type GetCostSeriesRequest = Message<"spot.optimizer.v1.GetCostSeriesReque
  * Use `create(GetCostSeriesRequestSchema)` to create a new message.
  */
 export const GetCostSeriesRequestSchema: GenMessage<GetCostSeriesRequest> = /*@__PURE__*/
-  messageDesc(file_spot_optimizer_v1_optimizer, 19);
+  messageDesc(file_spot_optimizer_v1_optimizer, 22);
 
 /**
  * @generated from message spot.optimizer.v1.GetCostSeriesResponse
@@ -586,7 +683,7 @@ export type GetCostSeriesResponse = Message<"spot.optimizer.v1.GetCostSeriesResp
  * Use `create(GetCostSeriesResponseSchema)` to create a new message.
  */
 export const GetCostSeriesResponseSchema: GenMessage<GetCostSeriesResponse> = /*@__PURE__*/
-  messageDesc(file_spot_optimizer_v1_optimizer, 20);
+  messageDesc(file_spot_optimizer_v1_optimizer, 23);
 
 /**
  * @generated from message spot.optimizer.v1.CompareStrategiesRequest
@@ -613,7 +710,7 @@ export type CompareStrategiesRequest = Message<"spot.optimizer.v1.CompareStrateg
  * Use `create(CompareStrategiesRequestSchema)` to create a new message.
  */
 export const CompareStrategiesRequestSchema: GenMessage<CompareStrategiesRequest> = /*@__PURE__*/
-  messageDesc(file_spot_optimizer_v1_optimizer, 21);
+  messageDesc(file_spot_optimizer_v1_optimizer, 24);
 
 /**
  * @generated from message spot.optimizer.v1.StrategyOutcome
@@ -657,7 +754,7 @@ export type StrategyOutcome = Message<"spot.optimizer.v1.StrategyOutcome"> & {
  * Use `create(StrategyOutcomeSchema)` to create a new message.
  */
 export const StrategyOutcomeSchema: GenMessage<StrategyOutcome> = /*@__PURE__*/
-  messageDesc(file_spot_optimizer_v1_optimizer, 22);
+  messageDesc(file_spot_optimizer_v1_optimizer, 25);
 
 /**
  * @generated from message spot.optimizer.v1.CompareStrategiesResponse
@@ -674,7 +771,7 @@ export type CompareStrategiesResponse = Message<"spot.optimizer.v1.CompareStrate
  * Use `create(CompareStrategiesResponseSchema)` to create a new message.
  */
 export const CompareStrategiesResponseSchema: GenMessage<CompareStrategiesResponse> = /*@__PURE__*/
-  messageDesc(file_spot_optimizer_v1_optimizer, 23);
+  messageDesc(file_spot_optimizer_v1_optimizer, 26);
 
 /**
  * @generated from enum spot.optimizer.v1.StepKind
@@ -848,6 +945,67 @@ export const PlanKindSchema: GenEnum<PlanKind> = /*@__PURE__*/
   enumDesc(file_spot_optimizer_v1_optimizer, 3);
 
 /**
+ * A part of a policy.
+ *
+ * @generated from enum spot.optimizer.v1.PolicyRule
+ */
+export enum PolicyRule {
+  /**
+   * @generated from enum value: POLICY_RULE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * More spot nodes than the policy's spot share allows.
+   *
+   * @generated from enum value: POLICY_RULE_SPOT_SHARE = 1;
+   */
+  SPOT_SHARE = 1,
+
+  /**
+   * Fewer on-demand nodes than the policy's on-demand base.
+   *
+   * @generated from enum value: POLICY_RULE_ON_DEMAND_BASE = 2;
+   */
+  ON_DEMAND_BASE = 2,
+
+  /**
+   * A node of an instance type the policy does not admit (families, categories, generations,
+   * architectures or node templates).
+   *
+   * @generated from enum value: POLICY_RULE_INSTANCE_TYPE = 3;
+   */
+  INSTANCE_TYPE = 3,
+
+  /**
+   * A spot node in a pool whose interruption bucket is above the policy's maximum.
+   *
+   * @generated from enum value: POLICY_RULE_INTERRUPTION_BUCKET = 4;
+   */
+  INTERRUPTION_BUCKET = 4,
+
+  /**
+   * A node dearer per vCPU-hour than the policy's cap.
+   *
+   * @generated from enum value: POLICY_RULE_PRICE_CAP = 5;
+   */
+  PRICE_CAP = 5,
+
+  /**
+   * Spot nodes spread over fewer pools than the policy asks.
+   *
+   * @generated from enum value: POLICY_RULE_SPOT_POOLS = 6;
+   */
+  SPOT_POOLS = 6,
+}
+
+/**
+ * Describes the enum spot.optimizer.v1.PolicyRule.
+ */
+export const PolicyRuleSchema: GenEnum<PolicyRule> = /*@__PURE__*/
+  enumDesc(file_spot_optimizer_v1_optimizer, 4);
+
+/**
  * Plans the cheapest node set a cluster's pods fit on, and applies it.
  *
  * @generated from service spot.optimizer.v1.OptimizerService
@@ -902,6 +1060,17 @@ export const OptimizerService: GenService<{
     methodKind: "unary";
     input: typeof GetSavingsReportRequestSchema;
     output: typeof GetSavingsReportResponseSchema;
+  },
+  /**
+   * What the autopilot sees wrong with a cluster now: how its nodes break its policy, and which
+   * pods wait for something new capacity cannot give them.
+   *
+   * @generated from rpc spot.optimizer.v1.OptimizerService.GetAutopilotStatus
+   */
+  getAutopilotStatus: {
+    methodKind: "unary";
+    input: typeof GetAutopilotStatusRequestSchema;
+    output: typeof GetAutopilotStatusResponseSchema;
   },
   /**
    * The lab (internal): what each named strategy would pick for the cluster now, under its

@@ -1,0 +1,340 @@
+//! The consolidation the autopilot may apply, and whether it pays: the best of a repack
+//! kube-scheduler can carry out, removing the nodes the cluster no longer needs, and replacing
+//! nodes one at a time with cheaper ones, judged against the policy's minimum saving after the
+//! cost of the move, with each drained node earning its own move. The optimizer and
+//! `spot bench autopilot` decide with this one function.
+
+use crate::carry_out::{SafePlan, carry_out_safely, remove_underused, replay};
+use crate::compliance::{Breach, breaches_after};
+use crate::model::{ExistingNode, Problem, Solution};
+use crate::plan::{DisruptionBudget, Plan, Step, StepAction, finish_plan, push_retirements};
+use crate::provisioning::provision;
+
+/// Launched capacity runs beside the nodes it replaces until their pods have moved: what a
+/// move spends before it saves anything.
+pub const MOVE_OVERLAP_HOURS: f64 = 10.0 / 60.0;
+/// A move must earn its cost back within this time to count as saving anything.
+pub const MOVE_PAYBACK_HOURS: f64 = 24.0;
+/// Each node a consolidation drains must save at least this share of the price of the
+/// cluster's average node: re-packing many nodes to save a little is churn, not saving
+/// (moving a node from on-demand to spot, or removing one the cluster no longer needs, saves
+/// far more than this).
+pub const MIN_SAVING_PER_MOVED_NODE: f64 = 0.25;
+
+/// Why a consolidation is or is not applied.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Pays,
+    /// The cluster already runs on its best node set, or nothing kube-scheduler could carry
+    /// out would change it.
+    NothingToDo,
+    /// It saves less than the policy's minimum (or nothing) once the move is paid for.
+    BelowMinimum,
+    /// It would take the cluster out of its policy.
+    BreaksPolicy(Vec<Breach>),
+}
+
+pub struct PayingConsolidation {
+    pub safe: SafePlan,
+    /// The repack target (its unschedulable pods say why a stranded pod has no place).
+    pub solution: Solution,
+    /// What the move spends, spread over [`MOVE_PAYBACK_HOURS`], USD/h.
+    pub move_cost_per_hour: f64,
+    /// The saving after the move's cost, as a share of the current cost.
+    pub net_saving_percent: f64,
+    pub verdict: Verdict,
+}
+
+impl PayingConsolidation {
+    pub fn pays(&self) -> bool {
+        self.verdict == Verdict::Pays
+    }
+}
+
+pub fn paying_consolidation(problem: &Problem, budget: DisruptionBudget) -> PayingConsolidation {
+    let solution = crate::solve(problem);
+    let repack = carry_out_safely(problem, &solution, budget);
+    // Removing the nodes the cluster no longer needs, or replacing them one at a time with
+    // cheaper ones (Karpenter's delete and replace consolidation), moves fewer pods than a
+    // repack and often saves more once the repack adds room for the scheduler's spreading.
+    let smaller = [
+        remove_underused(problem, budget),
+        replace_underused(problem, budget),
+    ]
+    .into_iter()
+    .filter(|plan| !plan.steps.is_empty() && breaches_after(problem, plan).is_empty())
+    .map(|plan| SafePlan {
+        plan,
+        kept: Vec::new(),
+        added: 0,
+        added_cost_per_hour: 0.0,
+        lost: Vec::new(),
+    });
+    let judged = std::iter::once(repack)
+        .chain(smaller)
+        .map(|safe| judge(problem, safe))
+        .max_by(|a, b| rank(a).total_cmp(&rank(b)))
+        .expect("the repack is always a candidate");
+    PayingConsolidation {
+        safe: judged.0,
+        solution,
+        move_cost_per_hour: judged.1,
+        net_saving_percent: judged.2,
+        verdict: judged.3,
+    }
+}
+
+/// Candidates that pay come first, then the highest saving after the move.
+fn rank(judged: &(SafePlan, f64, f64, Verdict)) -> f64 {
+    let pays = if judged.3 == Verdict::Pays { 1e9 } else { 0.0 };
+    pays + judged.2
+}
+
+fn judge(problem: &Problem, safe: SafePlan) -> (SafePlan, f64, f64, Verdict) {
+    let plan = &safe.plan;
+    let move_cost_per_hour = move_cost(problem, plan) / MOVE_PAYBACK_HOURS;
+    let net = plan.savings_per_hour - move_cost_per_hour;
+    let net_saving_percent = if plan.current_cost_per_hour > 0.0 {
+        net / plan.current_cost_per_hour * 100.0
+    } else {
+        0.0
+    };
+    let moved = plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s.action, StepAction::Drain { .. }))
+        .count();
+    let worth_moving = moved == 0
+        || net / moved as f64 >= per_moved_node_floor(problem, plan.current_cost_per_hour);
+    let broken = breaches_after(problem, plan);
+    let verdict = if plan.steps.is_empty() {
+        Verdict::NothingToDo
+    } else if !broken.is_empty() {
+        Verdict::BreaksPolicy(broken)
+    } else if net <= 0.0 || net_saving_percent < problem.policy.min_savings_percent || !worth_moving
+    {
+        Verdict::BelowMinimum
+    } else {
+        Verdict::Pays
+    };
+    (safe, move_cost_per_hour, net_saving_percent, verdict)
+}
+
+/// What each drained node must save, USD/h: [`MIN_SAVING_PER_MOVED_NODE`] of the average node.
+fn per_moved_node_floor(problem: &Problem, current_cost_per_hour: f64) -> f64 {
+    MIN_SAVING_PER_MOVED_NODE * current_cost_per_hour / problem.existing_nodes.len().max(1) as f64
+}
+
+/// At most this many nodes are tried for replacement, so a large cluster is judged quickly.
+const REPLACEMENT_CANDIDATES: usize = 12;
+
+/// Replacement consolidation: nodes taken one at a time (fewest pods, then the dearest, first)
+/// are retired, with the cheapest launches that place the pods the nodes that stay have no room
+/// for; a node is taken only when it adds at least the per-node floor to the saving and
+/// kube-scheduler places every evicted pod.
+pub fn replace_underused(problem: &Problem, budget: DisruptionBudget) -> Plan {
+    let current = &problem.existing_nodes;
+    let current_cost: f64 = current.iter().map(|n| n.price_per_hour).sum();
+    let floor = per_moved_node_floor(problem, current_cost);
+    let mut order: Vec<usize> = (0..current.len())
+        .filter(|&i| !current[i].cordoned)
+        .collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&current[a], &current[b]);
+        a.pods
+            .len()
+            .cmp(&b.pods.len())
+            .then(b.price_per_hour.total_cmp(&a.price_per_hour))
+            .then(a.name.cmp(&b.name))
+    });
+    let mut retire: Vec<usize> = Vec::new();
+    let mut best: Option<(f64, Vec<Step>)> = None;
+    for candidate in order.into_iter().take(REPLACEMENT_CANDIDATES) {
+        retire.push(candidate);
+        let accepted = replacement(problem, &retire, budget).filter(|(saving, steps)| {
+            saving - best.as_ref().map_or(0.0, |(s, _)| *s) >= floor
+                && replay(problem, steps).stranded.is_empty()
+        });
+        match accepted {
+            Some(found) => best = Some(found),
+            None => {
+                retire.pop();
+            }
+        }
+    }
+    match best {
+        Some((saving, steps)) => finish_plan(
+            steps,
+            current_cost,
+            current_cost - saving,
+            format!(
+                "{} node(s) replaced by cheaper capacity where the nodes that stay have no room for their pods",
+                retire.len()
+            ),
+        ),
+        None => Plan::empty(current_cost, "no node is worth replacing".into()),
+    }
+}
+
+/// Retiring `retire`: the launches for the pods the other nodes have no room for, then the
+/// retirements; the saving per hour. None when some evicted pod would have no place at all.
+fn replacement(
+    problem: &Problem,
+    retire: &[usize],
+    budget: DisruptionBudget,
+) -> Option<(f64, Vec<Step>)> {
+    let current = &problem.existing_nodes;
+    let without = Problem {
+        existing_nodes: current
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !retire.contains(i))
+            .map(|(_, n)| n.clone())
+            .collect(),
+        ..problem.clone()
+    };
+    let launches = provision(&without);
+    if !launches.unplaceable.is_empty() {
+        return None;
+    }
+    let launched_cost = launches.plan.target_cost_per_hour - launches.plan.current_cost_per_hour;
+    let retired_cost: f64 = retire.iter().map(|&i| current[i].price_per_hour).sum();
+    let mut steps = launches.plan.steps;
+    let nodes: Vec<&ExistingNode> = retire.iter().map(|&i| &current[i]).collect();
+    push_retirements(
+        &mut steps,
+        &nodes,
+        budget.batch_size(current.len()),
+        "kube-scheduler places its pods on the nodes that stay and the new ones",
+    );
+    Some((retired_cost - launched_cost, steps))
+}
+
+/// What a move spends before it saves: the launched nodes run beside the ones they replace for
+/// [`MOVE_OVERLAP_HOURS`], and so do the retired ones while their pods move.
+fn move_cost(problem: &Problem, plan: &Plan) -> f64 {
+    let launched: f64 = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            StepAction::Launch {
+                instance_type,
+                zone,
+                capacity_type,
+                count,
+            } => problem
+                .offerings
+                .iter()
+                .find(|o| {
+                    &o.instance_type == instance_type
+                        && &o.zone == zone
+                        && o.capacity_type == *capacity_type
+                })
+                .map(|o| o.price_per_hour * f64::from(*count)),
+            _ => None,
+        })
+        .sum();
+    let retired: f64 = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            StepAction::Drain { node } => problem
+                .existing_nodes
+                .iter()
+                .find(|n| &n.name == node)
+                .map(|n| n.price_per_hour),
+            _ => None,
+        })
+        .sum();
+    (launched + retired) * MOVE_OVERLAP_HOURS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CapacityType, Policy};
+
+    fn cluster(nodes: usize) -> Problem {
+        Problem {
+            offerings: crate::offerings_in("us-east-1", &["us-east-1a".to_owned()]),
+            policy: Policy {
+                min_savings_percent: 5.0,
+                ..Default::default()
+            },
+            existing_nodes: (0..nodes)
+                .map(|i| {
+                    ExistingNode::new(
+                        &format!("n{i}"),
+                        "m5.large",
+                        "us-east-1a",
+                        CapacityType::OnDemand,
+                        0.1,
+                        Vec::new(),
+                    )
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// A plan that drains `drained` of the cluster's nodes and saves `saving` USD/h.
+    fn draining(problem: &Problem, drained: usize, saving: f64) -> SafePlan {
+        let nodes: Vec<&ExistingNode> = problem.existing_nodes.iter().take(drained).collect();
+        let mut steps = Vec::new();
+        push_retirements(&mut steps, &nodes, 10, "test");
+        let current: f64 = problem
+            .existing_nodes
+            .iter()
+            .map(|n| n.price_per_hour)
+            .sum();
+        SafePlan {
+            plan: finish_plan(steps, current, current - saving, String::new()),
+            kept: Vec::new(),
+            added: 0,
+            added_cost_per_hour: 0.0,
+            lost: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn each_drained_node_must_earn_its_move() {
+        let problem = cluster(4);
+        // 4 nodes at 0.1 USD/h: each drained node must save 0.025 USD/h, and the plan 5 %.
+        let small_gain_many_moves = judge(&problem, draining(&problem, 3, 0.04));
+        assert_eq!(small_gain_many_moves.3, Verdict::BelowMinimum);
+        let one_node_gone = judge(&problem, draining(&problem, 1, 0.1));
+        assert_eq!(one_node_gone.3, Verdict::Pays);
+        assert!(one_node_gone.1 > 0.0, "the move has a cost");
+        assert!(
+            one_node_gone.2 < 25.0,
+            "the saving is counted after the move's cost"
+        );
+    }
+
+    #[test]
+    fn a_node_the_others_have_no_room_for_is_replaced_by_a_cheaper_one() {
+        let mut problem = cluster(1);
+        problem.existing_nodes[0].instance_type = "m5.4xlarge".into();
+        problem.existing_nodes[0].price_per_hour = 0.768;
+        problem.existing_nodes[0].pods = vec!["a".into()];
+        problem.pods = vec![crate::model::Pod {
+            id: "a".into(),
+            requests: crate::model::Resources::new(500, 512, 1, 0),
+            ..Default::default()
+        }];
+        let plan = replace_underused(&problem, DisruptionBudget::percent(100));
+        let launched = plan
+            .steps
+            .iter()
+            .filter(|s| matches!(s.action, StepAction::Launch { .. }))
+            .count();
+        assert_eq!(launched, 1, "{plan:?}");
+        assert!(
+            plan.steps
+                .iter()
+                .any(|s| matches!(&s.action, StepAction::Terminate { node } if node == "n0"))
+        );
+        assert!(plan.savings_per_hour > 0.5, "{plan:?}");
+        assert!(replay(&problem, &plan.steps).stranded.is_empty());
+    }
+}

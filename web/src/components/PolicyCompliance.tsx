@@ -1,0 +1,89 @@
+import { useQueries, useQuery } from "@tanstack/react-query";
+import { Link } from "react-router";
+import { PolicyRule, type GetAutopilotStatusResponse } from "@spot-optimizer/sdk/gen/spot/optimizer/v1/optimizer_pb.js";
+import { api } from "../api/clients";
+import { UnplacedPods } from "../pages/optimizer/UnplacedPods";
+import { useClusters } from "./ClusterPicker";
+import { QueryView } from "./states";
+import { Badge, Card } from "./ui";
+
+const ruleLabels: Record<PolicyRule, string> = {
+  [PolicyRule.UNSPECIFIED]: "Policy",
+  [PolicyRule.SPOT_SHARE]: "Spot share",
+  [PolicyRule.ON_DEMAND_BASE]: "On-demand base",
+  [PolicyRule.INSTANCE_TYPE]: "Instance types",
+  [PolicyRule.INTERRUPTION_BUCKET]: "Interruption risk",
+  [PolicyRule.PRICE_CAP]: "Price cap",
+  [PolicyRule.SPOT_POOLS]: "Spot pools",
+};
+
+const statusKey = (clusterId: string) => ["autopilot-status", clusterId];
+const fetchStatus = (clusterId: string) => api.optimizer().getAutopilotStatus({ clusterId });
+
+/** Whether a cluster's nodes meet its policy, why not, and pods no new node would help. */
+export function PolicyComplianceCard({ clusterId }: { clusterId: string }) {
+  const query = useQuery({ queryKey: statusKey(clusterId), queryFn: () => fetchStatus(clusterId), refetchInterval: 15_000 });
+  return (
+    <Card title="Policy compliance">
+      <QueryView query={query} feature="Policy compliance">
+        {(status) => <ComplianceDetail status={status} />}
+      </QueryView>
+    </Card>
+  );
+}
+
+function ComplianceDetail({ status }: { status: GetAutopilotStatusResponse }) {
+  return (
+    <div className="space-y-2 text-sm">
+      {status.compliant ? (
+        <p>
+          <Badge tone="green">Within policy</Badge> The cluster's nodes meet every part of its policy.
+        </p>
+      ) : (
+        <>
+          <p>
+            <Badge tone="amber">Out of policy</Badge>{" "}
+            {status.cannotMeet
+              ? "No plan can meet the policy with the instance types it admits now, so the cluster keeps its nodes."
+              : "The autopilot applies a compliance plan within the disruption budget and windows, whatever it costs (in dry-run it only recommends one)."}
+          </p>
+          <ul className="list-disc pl-5">
+            {status.breaches.map((breach, i) => (
+              <li key={i}>
+                <span className="font-medium">{ruleLabels[breach.rule]}:</span> {breach.detail}
+              </li>
+            ))}
+          </ul>
+          {status.cannotMeet && <p className="text-amber-900">Cannot be met: {status.cannotMeet}</p>}
+        </>
+      )}
+      <UnplacedPods pods={status.unplaceablePods} title={`${status.unplaceablePods.length} pods wait for something a new node cannot give them:`} />
+    </div>
+  );
+}
+
+/** The clusters that break their policy, each with why; nothing when all meet theirs. */
+export function OutOfPolicyClusters() {
+  const clusters = useClusters();
+  const statuses = useQueries({
+    queries: (clusters.data ?? []).map((c) => ({ queryKey: statusKey(c.id), queryFn: () => fetchStatus(c.id), refetchInterval: 30_000 })),
+  });
+  const out = (clusters.data ?? [])
+    .map((cluster, i) => ({ cluster, status: statuses[i]?.data }))
+    .filter(({ status }) => status && (!status.compliant || status.unplaceablePods.length > 0));
+  if (out.length === 0) return null;
+  return (
+    <Card title="Needs attention">
+      <ul className="space-y-3 text-sm">
+        {out.map(({ cluster, status }) => (
+          <li key={cluster.id}>
+            <Link to={`/clusters/${cluster.id}`} className="font-medium text-indigo-700 underline">
+              {cluster.name}
+            </Link>
+            {status && <ComplianceDetail status={status} />}
+          </li>
+        ))}
+      </ul>
+    </Card>
+  );
+}
