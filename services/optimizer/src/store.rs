@@ -36,14 +36,15 @@ impl PlanStore {
         }
     }
 
-    /// Keeps at most `per_cluster` plans of a cluster (see [`PlanStore::insert`]).
+    /// Keeps at most `per_cluster` plans of a cluster (see [`PlanStore::prune`]).
     pub fn keeping(mut self, per_cluster: u64) -> Self {
         self.per_cluster = per_cluster;
         self
     }
 
-    /// The quota on stored plans: past it, the cluster's oldest plans go, except those applying
-    /// (a running plan is never cut short). Pruning rather than refusing, because the autopilot
+    /// The quota on stored plans, made before a plan is stored (so the new plan's row appears
+    /// and is applied as soon as before): the cluster keeps its newest `per_cluster - 1` plans
+    /// and the older ones go, except those applying (a running plan is never cut short). Pruning rather than refusing, because the autopilot
     /// and every user's Recommend make plans without asking, and a refusal would stop a tenant
     /// from planning at all; the old recommendations are superseded by the new ones anyway.
     async fn prune(&self, cluster_id: &str) -> Result<(), Status> {
@@ -55,7 +56,7 @@ impl PlanStore {
             .column(plans::Column::Id)
             .filter(plans::Column::ClusterId.eq(cluster_id))
             .order_by_desc(plans::Column::Id)
-            .offset(self.per_cluster)
+            .offset(self.per_cluster.saturating_sub(1))
             // SQLite needs a LIMIT beside OFFSET; a lowered quota is caught up a thousand a plan.
             .limit(1_000)
             .into_tuple()
@@ -75,6 +76,7 @@ impl PlanStore {
     }
 
     pub async fn insert(&self, tenant_id: &str, plan: &Plan) -> Result<(), Status> {
+        self.prune(&plan.cluster_id).await?;
         let now = chrono::Utc::now().timestamp_millis();
         plans::ActiveModel {
             id: Set(plan.id.clone()),
@@ -88,7 +90,6 @@ impl PlanStore {
         .insert(self.db.connection())
         .await
         .map_err(db_status)?;
-        self.prune(&plan.cluster_id).await?;
         self.publish(plan).await;
         Ok(())
     }
