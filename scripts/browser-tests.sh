@@ -39,4 +39,5 @@ SPOT_E2E_ADMIN_EMAIL="admin@spot.local" \
 SPOT_E2E_ADMIN_PASSWORD="$PASSWORD" \
 SPOT_E2E_DEMO_EMAIL="demo@spot.local" \
 SPOT_E2E_DEMO_PASSWORD="$PASSWORD" \
+SPOT_E2E_DEMO_LOG="$(pwd)/test-output/demo.log" \
   npm run test:e2e

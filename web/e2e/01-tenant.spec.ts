@@ -14,17 +14,23 @@ test("sign up a new tenant, log out and log in again", async ({ page }) => {
   await expect(page.getByText(who.email)).toBeVisible();
 });
 
-test("a refused access token is refreshed once and the call retried", async ({ page }) => {
+test("the refresh token is an HttpOnly cookie scripts cannot read, and a reload keeps the session", async ({ page, context }) => {
   await logIn(page, who.email, who.password);
-  const before = await page.evaluate(() => JSON.parse(localStorage.getItem("spot.session")!));
-  // A token the server refuses, though the app believes it is still valid.
-  await page.evaluate((s) => localStorage.setItem("spot.session", JSON.stringify({ ...s, accessToken: "not-a-valid-token" })), before);
+  const refreshCookie = async () => (await context.cookies()).find((c) => c.name === "spot_refresh");
+  const before = await refreshCookie();
+  expect(before, "the edge sets the refresh cookie").toBeDefined();
+  expect(before!.httpOnly).toBe(true);
+  expect(before!.sameSite).toBe("Strict");
+  expect(before!.path).toBe("/spot.auth.v1.AuthService/");
+  expect(await page.evaluate(() => document.cookie)).not.toContain("spot_refresh");
+  const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+  expect(stored).not.toContain(before!.value);
+  expect(stored, "the access token lives in memory").not.toContain("eyJ");
+  // A reload has no token in memory: the cookie is traded for one, and rotates.
   await page.reload();
   await expect(page.getByText(who.email)).toBeVisible();
   await expect(page.getByTestId("kpis")).toBeVisible();
-  const after = await page.evaluate(() => JSON.parse(localStorage.getItem("spot.session")!));
-  expect(after.accessToken).not.toBe("not-a-valid-token");
-  expect(after.refreshToken, "refresh tokens rotate").not.toBe(before.refreshToken);
+  expect((await refreshCookie())?.value, "refresh tokens rotate").not.toBe(before!.value);
 });
 
 test("the dashboard shows the KPIs", async ({ page }) => {

@@ -1,5 +1,5 @@
 import { expect, type Locator, type Page } from "@playwright/test";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FakeAgent, type ClusterShape } from "./fakeAgent";
@@ -22,12 +22,32 @@ export function newTenant() {
   return { tenant: `E2E ${id}`, email: `e2e-${id}@example.com`, password: `Correct-Horse-${id}-9` };
 }
 
+/** The link of the last mail to `email`, from the demo's log (its embedded mailer logs each mail). */
+export async function mailedLink(email: string): Promise<string> {
+  const log = process.env.SPOT_E2E_DEMO_LOG;
+  expect(log, "SPOT_E2E_DEMO_LOG must name the demo's log file").toBeTruthy();
+  let link = "";
+  await expect
+    .poll(() => {
+      const lines = readFileSync(log!, "utf8").split("\n");
+      const line = lines.reverse().find((l) => l.includes(`mail to ${email}:`) && l.includes("open http"));
+      link = line?.match(/open (http\S+)/)?.[1] ?? "";
+      return link;
+    }, { message: `a mail to ${email} in the demo's log` })
+    .not.toBe("");
+  return link;
+}
+
+/** Signs up, follows the verification link from the mail, and lands on the dashboard. */
 export async function signUp(page: Page, who = newTenant()) {
   await page.goto("/signup");
   await page.getByLabel("Organization name").fill(who.tenant);
   await page.getByLabel("Email").fill(who.email);
   await page.getByLabel("Password").fill(who.password);
   await page.getByRole("button", { name: "Sign up" }).click();
+  await expect(page.getByRole("heading", { name: "Check your email" })).toBeVisible();
+  const link = new URL(await mailedLink(who.email));
+  await page.goto(`${link.pathname}${link.search}`);
   await expect(page.getByRole("heading", { name: "Dashboard" })).toBeVisible();
   return who;
 }

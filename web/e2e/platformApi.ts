@@ -4,9 +4,16 @@ import type { Page } from "@playwright/test";
 import { cluster, optimizer } from "@spot-optimizer/sdk";
 import { apiUrl } from "./fakeAgent";
 
-/** The platform's clients, calling as the user logged in on `page` (with the app's access token). */
+/**
+ * The platform's clients, calling as the user logged in on `page` (with the app's access token).
+ * The app keeps its token in memory only: it is read from the calls the page makes on a reload.
+ */
 export async function platformApiAs(page: Page) {
-  const accessToken: string = await page.evaluate(() => JSON.parse(localStorage.getItem("spot.session") ?? "{}").accessToken ?? "");
+  const [request] = await Promise.all([
+    page.waitForRequest((r) => (r.headers()["authorization"] ?? "").startsWith("Bearer ")),
+    page.reload(),
+  ]);
+  const accessToken = request.headers()["authorization"].slice("Bearer ".length);
   const bearer: Interceptor = (next) => (request) => {
     request.header.set("authorization", `Bearer ${accessToken}`);
     return next(request);

@@ -23,6 +23,7 @@ const AuditPage = page(() => import("./pages/audit/AuditPage"), "AuditPage");
 const NotificationsPage = page(() => import("./pages/notifications/NotificationsPage"), "NotificationsPage");
 const TeamPage = page(() => import("./pages/team/TeamPage"), "TeamPage");
 const AcceptInvitePage = page(() => import("./pages/AcceptInvitePage"), "AcceptInvitePage");
+const VerifyEmailPage = page(() => import("./pages/VerifyEmailPage"), "VerifyEmailPage");
 const AdminPage = page(() => import("./pages/admin/AdminPage"), "AdminPage");
 const NotFoundPage = page(() => import("./pages/NotFoundPage"), "NotFoundPage");
 
@@ -33,6 +34,7 @@ export function App() {
         <Route path="/login" element={<LoginPage />} />
         <Route path="/signup" element={<SignUpPage />} />
         <Route path="/invite" element={<AcceptInvitePage />} />
+        <Route path="/verify-email" element={<VerifyEmailPage />} />
         <Route element={<RequireAuth />}>
           <Route element={<Layout />}>
             <Route index element={<DashboardPage />} />

@@ -1,5 +1,5 @@
 //! Rate limits on the account actions that cost a password hash each (sign-up, invite
-//! acceptance, password change), per client address: one address cannot make the server hash
+//! acceptance, password change) or send mail (verification), per client address: one address cannot make the server hash
 //! passwords without end, nor create tenants by the thousand.
 
 use std::net::IpAddr;
@@ -16,6 +16,7 @@ pub enum AccountAction {
     SignUp,
     AcceptInvite,
     ChangePassword,
+    ResendVerification,
 }
 
 impl AccountAction {
@@ -24,6 +25,7 @@ impl AccountAction {
             Self::SignUp => "sign-ups",
             Self::AcceptInvite => "invite acceptances",
             Self::ChangePassword => "password changes",
+            Self::ResendVerification => "verification emails",
         }
     }
 }

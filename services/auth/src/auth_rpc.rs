@@ -10,10 +10,12 @@ use crate::account_actions::AccountAction;
 use crate::entity::{api_keys, tenants, users};
 use crate::error::{AuthError, AuthResult};
 use crate::signing::now_millis;
+use crate::verification::{self, EmailState};
 use crate::{AuthApi, convert, passwords, validate};
 
 impl AuthApi {
     /// Creates a user row; `AlreadyExists` when the email is taken.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn create_user(
         &self,
         db: &impl sea_orm::ConnectionTrait,
@@ -22,7 +24,14 @@ impl AuthApi {
         password_hash: Option<String>,
         role: Role,
         platform_admin: bool,
+        email_state: EmailState,
     ) -> AuthResult<users::Model> {
+        let now = now_millis();
+        let (verified_at, token_hash, sent_at) = match email_state {
+            EmailState::Verified => (Some(now), None, None),
+            EmailState::Unverified { token_hash } => (None, Some(token_hash), Some(now)),
+            EmailState::Invited => (None, None, None),
+        };
         let user = users::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
             tenant_id: Set(tenant_id.to_owned()),
@@ -31,7 +40,10 @@ impl AuthApi {
             role: Set(role.as_str().to_owned()),
             platform_admin: Set(platform_admin),
             invite_token_hash: Set(None),
-            created_at: Set(now_millis()),
+            created_at: Set(now),
+            email_verified_at: Set(verified_at),
+            verification_token_hash: Set(token_hash),
+            verification_sent_at: Set(sent_at),
         };
         user.insert(db).await.map_err(|e| match AuthError::from(e) {
             AuthError::AlreadyExists(_) => {
@@ -48,6 +60,7 @@ impl AuthApi {
         email: &str,
         password_hash: String,
         platform_admin: bool,
+        email_state: EmailState,
     ) -> AuthResult<users::Model> {
         let txn = self.ctx.db.connection().begin().await?;
         let tenant = tenants::ActiveModel {
@@ -65,6 +78,7 @@ impl AuthApi {
                 Some(password_hash),
                 Role::Owner,
                 platform_admin,
+                email_state,
             )
             .await?;
         txn.commit().await?;
@@ -96,20 +110,95 @@ impl AuthService for AuthApi {
         self.account_actions
             .admit(AccountAction::SignUp, address)
             .await?;
+        // Hashed whether or not the email is registered, so both answers cost the same.
         let password = request.password;
         let hash = self
             .hashing
-            .run(move || passwords::hash(&password))
+            .run(move |memory| passwords::hash_in(&password, memory))
             .await??;
-        let user = self
-            .create_tenant_with_owner(&tenant_name, &email, hash, false)
-            .await?;
+        let registered = users::Entity::find()
+            .filter(users::Column::Email.eq(&email))
+            .one(self.ctx.db.connection())
+            .await
+            .map_err(AuthError::from)?;
+        if let Some(user) = registered {
+            self.tell_registered(&user).await?;
+            return Ok(Response::new(pb::SignUpResponse {}));
+        }
+        let (token, token_hash) = verification::new_token();
+        match self
+            .create_tenant_with_owner(
+                &tenant_name,
+                &email,
+                hash,
+                false,
+                EmailState::Unverified { token_hash },
+            )
+            .await
+        {
+            Ok(user) => {
+                self.send_verification(&user.email, &token);
+                let note = AuditNote::target(format!("user/{}", user.id))
+                    .in_tenant(user.tenant_id.clone());
+                Ok(note.attach(Response::new(pb::SignUpResponse {})))
+            }
+            // Registered a moment ago by a concurrent sign-up.
+            Err(AuthError::AlreadyExists(_)) => {
+                let user = users::Entity::find()
+                    .filter(users::Column::Email.eq(&email))
+                    .one(self.ctx.db.connection())
+                    .await
+                    .map_err(AuthError::from)?;
+                if let Some(user) = user {
+                    self.tell_registered(&user).await?;
+                }
+                Ok(Response::new(pb::SignUpResponse {}))
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    async fn verify_email(
+        &self,
+        request: Request<pb::VerifyEmailRequest>,
+    ) -> Result<Response<pb::VerifyEmailResponse>, Status> {
+        let token = request.into_inner().token;
+        if token.is_empty() {
+            return Err(AuthError::invalid("token", "is required").into());
+        }
+        if token.len() > 128 {
+            return Err(AuthError::invalid("token", "is too long").into());
+        }
+        let user = AuthApi::verify_email(self, &token).await?;
         let tokens = self.sessions.start(&user).await?;
         let note = AuditNote::target(format!("user/{}", user.id)).in_tenant(user.tenant_id.clone());
-        Ok(note.attach(Response::new(pb::SignUpResponse {
+        Ok(note.attach(Response::new(pb::VerifyEmailResponse {
             user: Some(convert::user(&user)),
             tokens: Some(tokens),
         })))
+    }
+
+    async fn resend_verification_email(
+        &self,
+        request: Request<pb::ResendVerificationEmailRequest>,
+    ) -> Result<Response<pb::ResendVerificationEmailResponse>, Status> {
+        let address = client_address(&request);
+        let email = validate::email(&request.into_inner().email, "email")?;
+        self.account_actions
+            .admit(AccountAction::ResendVerification, address)
+            .await?;
+        let user = users::Entity::find()
+            .filter(users::Column::Email.eq(&email))
+            .one(self.ctx.db.connection())
+            .await
+            .map_err(AuthError::from)?;
+        // The same answer for an unknown, a verified and an unverified address.
+        if let Some(user) =
+            user.filter(|u| u.email_verified_at.is_none() && u.password_hash.is_some())
+        {
+            self.renew_verification(&user).await?;
+        }
+        Ok(Response::new(pb::ResendVerificationEmailResponse {}))
     }
 
     async fn login(
@@ -136,7 +225,7 @@ impl AuthService for AuthApi {
         let password = request.password;
         let matches = self
             .hashing
-            .run(move || passwords::verify(&password, &stored))
+            .run(move |memory| passwords::verify_in(&password, &stored, memory))
             .await?;
         let user = match user {
             Some(user) if matches && user.password_hash.is_some() => user,
@@ -144,6 +233,15 @@ impl AuthService for AuthApi {
             _ => return Err(AuthError::BadCredentials.into()),
         };
         self.throttle.succeeded(attempt).await?;
+        // Said only after the right password, so it reveals nothing to someone guessing.
+        if user.email_verified_at.is_none() {
+            return Err(AuthError::FailedPrecondition(
+                "this email is not verified yet: follow the link in the verification email \
+                 (or ask for a new one), then log in"
+                    .into(),
+            )
+            .into());
+        }
         let tokens = self.sessions.start(&user).await?;
         let note = AuditNote::target(format!("user/{}", user.id)).in_tenant(user.tenant_id.clone());
         Ok(note.attach(Response::new(pb::LoginResponse {
@@ -210,13 +308,16 @@ impl AuthService for AuthApi {
         let current = request.current_password;
         if !self
             .hashing
-            .run(move || passwords::verify(&current, &stored))
+            .run(move |memory| passwords::verify_in(&current, &stored, memory))
             .await?
         {
             return Err(AuthError::invalid("current_password", "is wrong").into());
         }
         let new = request.new_password;
-        let hash = self.hashing.run(move || passwords::hash(&new)).await??;
+        let hash = self
+            .hashing
+            .run(move |memory| passwords::hash_in(&new, memory))
+            .await??;
         let user_id = user.id.clone();
         let mut row: users::ActiveModel = user.into();
         row.password_hash = Set(Some(hash));

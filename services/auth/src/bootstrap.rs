@@ -46,9 +46,18 @@ pub async fn ensure_platform_admin(api: &AuthApi) -> AuthResult<()> {
         }
     };
     let to_hash = password.clone();
-    let hash = api.hashing.run(move || passwords::hash(&to_hash)).await??;
+    let hash = api
+        .hashing
+        .run(move |memory| passwords::hash_in(&to_hash, memory))
+        .await??;
     match api
-        .create_tenant_with_owner("Platform", &email, hash, true)
+        .create_tenant_with_owner(
+            "Platform",
+            &email,
+            hash,
+            true,
+            crate::verification::EmailState::Verified,
+        )
         .await
     {
         Ok(_) => {}

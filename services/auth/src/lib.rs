@@ -20,6 +20,7 @@ mod signing;
 mod throttle;
 mod users_rpc;
 mod validate;
+mod verification;
 
 use std::sync::Arc;
 

@@ -16,6 +16,7 @@ use crate::account_actions::AccountAction;
 use crate::entity::{tenants, users};
 use crate::error::{AuthError, AuthResult};
 use crate::signing::now_millis;
+use crate::verification::EmailState;
 use crate::{AuthApi, convert, page, passwords, tenant_of, validate};
 
 /// A user of the tenant; anyone else's is NOT_FOUND, so ids of other tenants leak nothing.
@@ -94,6 +95,7 @@ impl UserService for AuthApi {
                 None,
                 role,
                 false,
+                EmailState::Invited,
             )
             .await?;
         let mut row: users::ActiveModel = user.into();
@@ -256,11 +258,13 @@ impl UserService for AuthApi {
         let password = request.password;
         let hash = self
             .hashing
-            .run(move || passwords::hash(&password))
+            .run(move |memory| passwords::hash_in(&password, memory))
             .await??;
         let mut row: users::ActiveModel = user.into();
         row.password_hash = Set(Some(hash));
         row.invite_token_hash = Set(None);
+        // The inviting admin vouched for the address, and the token reached its reader.
+        row.email_verified_at = Set(Some(now_millis()));
         let user = row
             .update(self.ctx.db.connection())
             .await

@@ -2,6 +2,7 @@
 //! - grpc-web translation (tonic-web) and CORS for the configured origins ([`cors_layer`]);
 //! - plain HTTP beside gRPC on the same port ([`EdgeLayer`]): the built web app with a
 //!   single-page fallback and cache headers, `/healthz` and `/readyz`;
+//! - the browser session's refresh token in an HttpOnly cookie ([`SessionCookieLayer`]);
 //! - the admin port ([`serve_admin`]): `/metrics` (Prometheus), never on the public port;
 //! - in the distributed mode, gRPC calls for services this process does not run are forwarded to
 //!   their upstreams ([`Upstreams`]).
@@ -10,6 +11,7 @@ mod admin;
 mod cors;
 mod layer;
 mod metrics;
+mod session_cookie;
 mod upstream;
 mod web;
 
@@ -17,6 +19,7 @@ pub use admin::serve_admin;
 pub use cors::cors_layer;
 pub use layer::{EdgeLayer, EdgeService, Readiness};
 pub use metrics::Metrics;
+pub use session_cookie::{REFRESH_COOKIE, SessionCookieLayer};
 pub use tonic_web::GrpcWebLayer;
 pub use upstream::Upstreams;
 pub use web::WebApp;

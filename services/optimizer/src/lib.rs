@@ -46,7 +46,8 @@ impl OptimizerApi {
 pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
     let api = OptimizerApi {
         ctx: ctx.clone(),
-        plans: store::PlanStore::new(ctx.db.clone(), ctx.bus.clone()),
+        plans: store::PlanStore::new(ctx.db.clone(), ctx.bus.clone())
+            .keeping(ctx.config.limits.plans_per_cluster),
         policies: policy::LastKnown::default(),
         costs: costs::CostStore::new(ctx.db.clone()),
     };

@@ -19,6 +19,8 @@ use spot_db::status as db_status;
 pub struct PlanStore {
     db: Database,
     bus: SharedBus,
+    /// Plans kept per cluster (`limits.plans_per_cluster`).
+    per_cluster: u64,
 }
 
 fn decode(row: &plans::Model) -> Result<Plan, Status> {
@@ -27,10 +29,54 @@ fn decode(row: &plans::Model) -> Result<Plan, Status> {
 
 impl PlanStore {
     pub fn new(db: Database, bus: SharedBus) -> Self {
-        Self { db, bus }
+        Self {
+            db,
+            bus,
+            per_cluster: u64::MAX,
+        }
+    }
+
+    /// Keeps at most `per_cluster` plans of a cluster (see [`PlanStore::prune`]).
+    pub fn keeping(mut self, per_cluster: u64) -> Self {
+        self.per_cluster = per_cluster;
+        self
+    }
+
+    /// The quota on stored plans, made before a plan is stored (so the new plan's row appears
+    /// and is applied as soon as before): the cluster keeps its newest `per_cluster - 1` plans
+    /// and the older ones go, except those applying (a running plan is never cut short). Pruning rather than refusing, because the autopilot
+    /// and every user's Recommend make plans without asking, and a refusal would stop a tenant
+    /// from planning at all; the old recommendations are superseded by the new ones anyway.
+    async fn prune(&self, cluster_id: &str) -> Result<(), Status> {
+        if self.per_cluster == u64::MAX {
+            return Ok(());
+        }
+        let old: Vec<String> = plans::Entity::find()
+            .select_only()
+            .column(plans::Column::Id)
+            .filter(plans::Column::ClusterId.eq(cluster_id))
+            .order_by_desc(plans::Column::Id)
+            .offset(self.per_cluster.saturating_sub(1))
+            // SQLite needs a LIMIT beside OFFSET; a lowered quota is caught up a thousand a plan.
+            .limit(1_000)
+            .into_tuple()
+            .all(self.db.connection())
+            .await
+            .map_err(db_status)?;
+        if old.is_empty() {
+            return Ok(());
+        }
+        plans::Entity::delete_many()
+            .filter(plans::Column::Id.is_in(old))
+            .filter(plans::Column::State.ne(PlanState::Applying.as_str_name()))
+            .exec(self.db.connection())
+            .await
+            .map_err(db_status)?;
+        Ok(())
     }
 
     pub async fn insert(&self, tenant_id: &str, plan: &Plan) -> Result<(), Status> {
+        self.prune(&plan.cluster_id).await?;
         let now = chrono::Utc::now().timestamp_millis();
         plans::ActiveModel {
             id: Set(plan.id.clone()),

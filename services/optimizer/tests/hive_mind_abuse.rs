@@ -256,3 +256,105 @@ async fn one_tenants_flood_never_moves_another_tenants_nodes_until_a_second_tena
     carol_stop.cancel();
     test.stop().await;
 }
+
+/// Three spot nodes, one per zone of us-east-1 (three pools), with no pods.
+fn nodes_in_three_pools(prefix: &str, id_digit: char) -> Snapshot {
+    Snapshot {
+        nodes: ["us-east-1a", "us-east-1b", "us-east-1c"]
+            .iter()
+            .enumerate()
+            .map(|(i, zone)| {
+                node(
+                    &format!("{prefix}-{i}"),
+                    zone,
+                    &format!("i-0{}{i}", id_digit.to_string().repeat(15)),
+                    CapacityType::Spot,
+                )
+            })
+            .collect(),
+        pods: vec![],
+        pdbs: vec![],
+    }
+}
+
+#[tokio::test]
+async fn one_tenant_flags_only_so_many_pools_an_hour() {
+    let test = TestServer::start(&[
+        ("SPOT_INTERNAL_SECRET", SECRET),
+        ("SPOT_SETTLE_SECONDS", "3600"),
+        ("SPOT_LIMIT_FLAGGED_POOLS_PER_TENANT_PER_HOUR", "2"),
+    ])
+    .await;
+    let mallory = test.sign_up("Mallory").await.access_token;
+    let bob = test.sign_up("Bob").await.access_token;
+    let mallorys = register(&test, &mallory).await;
+    let mallory_cluster = mallorys.cluster.unwrap().id;
+    let (_notices, mallory_stop) = start_agent(
+        &test,
+        &mallorys.agent_key,
+        Arc::new(Recorder::default()),
+        Cluster::new(nodes_in_three_pools("mallory", 'a')),
+    );
+    wait_for_nodes(&test, &mallory, &mallory_cluster, 3).await;
+    let bobs = register(&test, &bob).await;
+    let bob_cluster = bobs.cluster.unwrap().id;
+    const BOB_INSTANCE: &str = "i-0bbbbbbbbbbbbbbb9";
+    let (_bob_notices, bob_stop) = start_agent(
+        &test,
+        &bobs.agent_key,
+        Arc::new(Recorder::default()),
+        Cluster::new(Snapshot {
+            nodes: vec![node(
+                "bob-0",
+                "us-east-1d",
+                BOB_INSTANCE,
+                CapacityType::Spot,
+            )],
+            pods: vec![],
+            pdbs: vec![],
+        }),
+    );
+    wait_for_nodes(&test, &bob, &bob_cluster, 1).await;
+
+    // Mallory reports her nodes in three pools (twice each): the warnings about her own nodes are
+    // taken, but only her first two pools are flagged for everyone.
+    for round in 0..2 {
+        for i in 0..3 {
+            let instance = format!("i-0{}{i}", "a".repeat(15));
+            let warning = event_bridge_warning(&format!("evb-{round}-{i}"), &instance);
+            assert!(ingest_event_bridge(&test, &mallory, warning).await.unwrap());
+        }
+    }
+    // Then Bob, in a fourth pool: the intake handles reports in order, so once his flag shows,
+    // every one of Mallory's was handled.
+    let bobs_warning = event_bridge_warning("evb-bob", BOB_INSTANCE);
+    assert!(
+        ingest_event_bridge(&test, &bob, bobs_warning)
+            .await
+            .unwrap()
+    );
+    let pool = |zone: &str| Pool {
+        region: "us-east-1".into(),
+        zone: zone.into(),
+        instance_type: "m5.xlarge".into(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut flags = flagged(&test, &bob).await;
+    while !flags.contains(&pool("us-east-1d")) {
+        assert!(
+            Instant::now() < deadline,
+            "Bob's pool is flagged: {flags:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        flags = flagged(&test, &bob).await;
+    }
+    flags.sort_by(|a, b| a.zone.cmp(&b.zone));
+    assert_eq!(
+        flags,
+        [pool("us-east-1a"), pool("us-east-1b"), pool("us-east-1d")],
+        "Mallory's third pool is not flagged"
+    );
+    mallory_stop.cancel();
+    bob_stop.cancel();
+    test.stop().await;
+}

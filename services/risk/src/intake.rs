@@ -90,6 +90,8 @@ pub struct Intake {
     pub bus: SharedBus,
     pub db: Database,
     pub evidence: EvidenceStore,
+    /// Distinct pools one tenant may flag an hour (`limits.flagged_pools_per_tenant_per_hour`).
+    pub pools_per_tenant_per_hour: u64,
 }
 
 impl Intake {
@@ -122,14 +124,26 @@ impl Intake {
             expires_at_millis: now + ttl.as_millis() as i64,
             reporters: 0,
         };
-        flag.reporters = risk_flags::add_reporter(
+        let reporter = reporter_name(&notice.reporter);
+        if !risk_flags::admit_pool(
             self.bus.as_ref(),
             &flag,
-            &reporter_name(&notice.reporter),
-            ttl,
+            &reporter,
+            self.pools_per_tenant_per_hour,
         )
         .await
-        .map_err(spot_error::ServiceError::into_status)?;
+        .map_err(spot_error::ServiceError::into_status)?
+        {
+            tracing::warn!(
+                pool = %format!("{}/{}", flag.zone, flag.instance_type),
+                "a tenant flagged more than {} pools this hour; this one is not flagged",
+                self.pools_per_tenant_per_hour
+            );
+            return Ok(false);
+        }
+        flag.reporters = risk_flags::add_reporter(self.bus.as_ref(), &flag, &reporter, ttl)
+            .await
+            .map_err(spot_error::ServiceError::into_status)?;
         risk_flags::raise(self.bus.as_ref(), &flag, ttl)
             .await
             .map_err(spot_error::ServiceError::into_status)?;

@@ -32,6 +32,7 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
         bus: ctx.bus.clone(),
         db: ctx.db.clone(),
         evidence: evidence.clone(),
+        pools_per_tenant_per_hour: ctx.config.limits.flagged_pools_per_tenant_per_hour,
     };
     tokio::spawn(intake.clone().run(ctx.shutdown.clone()));
     let api = RiskApi {

@@ -115,6 +115,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000)]
         connect_rate: u32,
     },
+    /// A burst of concurrent sign-ups against a `spot serve` child: the child's peak memory
+    /// against the stated ceiling (memory before + the hashing budget + 64 MiB).
+    Signups {
+        #[arg(long, default_value_t = 200)]
+        signups: usize,
+        /// The child's `password_hash_memory_mib` (its default).
+        #[arg(long, default_value_t = 256)]
+        hash_memory_mib: u64,
+    },
 }
 
 impl Cli {

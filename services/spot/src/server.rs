@@ -26,6 +26,9 @@ pub struct RunningServer {
     /// Where `/metrics` is served (`admin_listen`), when it is.
     pub admin_addr: Option<SocketAddr>,
     pub shutdown: CancellationToken,
+    /// The mail this process sends (the embedded default only logs it): the demo and tests read
+    /// verification tokens from it.
+    pub mailer: spot_kit::mail::Mailer,
     task: JoinHandle<Result<(), StartError>>,
 }
 
@@ -104,7 +107,11 @@ pub async fn start_in(
     let shutdown = CancellationToken::new();
     keep_verifier_current(&bus, verifier.clone(), shutdown.clone()).await?;
     let client_address = ClientAddressLayer::new(config.trusted_proxies.clone(), internal.clone());
-    let access = AccessLayer::new(verifier, AuditSink::start(internal, auth_channel));
+    let access = AccessLayer::new(verifier, AuditSink::start(internal, auth_channel))
+        .with_tenant_limits(spot_access::TenantLimits {
+            requests: config.limits.concurrent_requests_per_tenant,
+            streams: config.limits.concurrent_streams_per_tenant,
+        });
     let ctx = ServiceContext {
         config: Arc::new(config),
         db,
@@ -112,7 +119,9 @@ pub async fn start_in(
         clients,
         shutdown: shutdown.clone(),
         master_key,
+        mailer: spot_kit::mail::Mailer::log(),
     };
+    let mailer = ctx.mailer.clone();
 
     let mut registry = ServiceRegistry::new();
     for service in &ctx.config.services {
@@ -170,6 +179,8 @@ pub async fn start_in(
         .layer(tower::util::option_layer(spot_edge::cors_layer(
             &ctx.config.cors_origins,
         )))
+        // Outside the grpc-web translation: it rewrites grpc-web frames (see its module).
+        .layer(spot_edge::SessionCookieLayer)
         .layer(spot_edge::GrpcWebLayer::new())
         // Before the forwarding, so a call forwarded to another process carries the address signed.
         .layer(client_address)
@@ -197,6 +208,7 @@ pub async fn start_in(
         local_addr,
         admin_addr,
         shutdown,
+        mailer,
         task,
     })
 }

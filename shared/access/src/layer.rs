@@ -6,7 +6,8 @@ use tonic::body::Body;
 
 use crate::rules::{Access, Rule, rule_for};
 use crate::{
-    ApiKeyScope, AuditNote, AuditRecord, AuditSink, Caller, RequestId, Verified, Verifier,
+    ApiKeyScope, AuditNote, AuditRecord, AuditSink, Caller, RequestId, TenantLimits, TenantLoad,
+    Verified, Verifier,
 };
 
 /// The one layer in front of every service: authenticate, authorize by [`crate::rules::RULES`],
@@ -15,11 +16,22 @@ use crate::{
 pub struct AccessLayer {
     verifier: Verifier,
     audit: AuditSink,
+    load: Option<TenantLoad>,
 }
 
 impl AccessLayer {
     pub fn new(verifier: Verifier, audit: AuditSink) -> Self {
-        Self { verifier, audit }
+        Self {
+            verifier,
+            audit,
+            load: None,
+        }
+    }
+
+    /// Bounds each tenant's concurrent requests and open streams (see [`TenantLoad`]).
+    pub fn with_tenant_limits(mut self, limits: TenantLimits) -> Self {
+        self.load = Some(TenantLoad::new(limits));
+        self
     }
 }
 
@@ -31,6 +43,7 @@ impl<S> tower::Layer<S> for AccessLayer {
             inner,
             verifier: self.verifier.clone(),
             audit: self.audit.clone(),
+            load: self.load.clone(),
         }
     }
 }
@@ -40,6 +53,7 @@ pub struct AccessService<S> {
     inner: S,
     verifier: Verifier,
     audit: AuditSink,
+    load: Option<TenantLoad>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -67,6 +81,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let verifier = self.verifier.clone();
         let audit = self.audit.clone();
+        let load = self.load.clone();
         Box::pin(async move {
             let method = request.uri().path().trim_start_matches('/').to_owned();
             let Some(rule) = rule_for(&method) else {
@@ -112,6 +127,14 @@ where
                 audited(&caller, code_name(status.code()).to_owned(), None);
                 return Ok(status.into_http());
             }
+            let permit = match load.as_ref().map(|load| load.admit(&caller, &method)) {
+                Some(Err(status)) => {
+                    audited(&caller, code_name(status.code()).to_owned(), None);
+                    return Ok(status.into_http());
+                }
+                Some(Ok(permit)) => permit,
+                None => None,
+            };
             request.extensions_mut().insert(caller.clone());
             request
                 .extensions_mut()
@@ -129,7 +152,9 @@ where
                 _ => None,
             };
             let response = inner.call(request).await?.map(|body| {
-                crate::stream_guard::guard(body, &verified, verifier.revocations(), recheck)
+                let body =
+                    crate::stream_guard::guard(body, &verified, verifier.revocations(), recheck);
+                crate::tenant_load::hold(body, permit)
             });
             let result = response
                 .headers()

@@ -12,6 +12,7 @@ mod revocation;
 mod role;
 pub mod rules;
 mod stream_guard;
+mod tenant_load;
 mod tokens;
 mod verifier;
 
@@ -26,6 +27,7 @@ pub use layer::{AccessLayer, AccessService};
 pub use revocation::{Revocable, Revocations, SESSION_REVOKED_TOPIC};
 pub use role::Role;
 pub use rules::{Access, Rule};
+pub use tenant_load::{TenantLimits, TenantLoad};
 pub use tokens::{ACCESS_TOKEN_AUDIENCE, AccessClaims, ISSUER, api_key_id, hash_secret};
 pub use verifier::{
     API_KEY_REVOKED_TOPIC, CredentialError, SIGNING_KEY_ROTATED_TOPIC, Verified, Verifier,

@@ -54,6 +54,11 @@ use Role::{Admin, Member, Owner, Viewer};
 pub const RULES: &[(&str, Rule)] = &[
     // spot.auth.v1
     ("spot.auth.v1.AuthService/SignUp", write(Public)),
+    ("spot.auth.v1.AuthService/VerifyEmail", write(Public)),
+    (
+        "spot.auth.v1.AuthService/ResendVerificationEmail",
+        write(Public),
+    ),
     ("spot.auth.v1.AuthService/Login", write(Public)),
     ("spot.auth.v1.AuthService/Refresh", read(Public)),
     ("spot.auth.v1.AuthService/Logout", write(Public)),

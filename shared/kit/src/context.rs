@@ -19,6 +19,8 @@ pub struct ServiceContext {
     pub shutdown: CancellationToken,
     /// Seals the secrets services keep in the database (see [`crate::sealing`]).
     pub master_key: crate::sealing::SharedKey,
+    /// Outbound email (in the embedded default, written to the log).
+    pub mailer: crate::mail::Mailer,
 }
 
 impl ServiceContext {

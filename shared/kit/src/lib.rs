@@ -7,6 +7,7 @@ mod context;
 pub mod cron;
 pub mod hibernation;
 pub mod kube_terms;
+pub mod mail;
 pub mod page;
 pub mod policy_terms;
 mod registry;

@@ -86,6 +86,34 @@ pub async fn add_reporter(
     Ok(u32::try_from(reporters).unwrap_or(u32::MAX))
 }
 
+/// Whether `reporter` may flag the flag's pool: a tenant may flag at most `per_hour` distinct
+/// pools an hour (a pool it flagged already this hour is free), so a tenant that invents nodes
+/// across the catalog cannot steer everyone's new capacity away from many pools at once. The
+/// pool is counted once (its key); a refused pool is forgotten so it stays refused, not counted.
+pub async fn admit_pool(
+    bus: &dyn Bus,
+    flag: &Flag,
+    reporter: &str,
+    per_hour: u64,
+) -> Result<bool, BusError> {
+    const HOUR: Duration = Duration::from_secs(3_600);
+    let pool_key = format!(
+        "risk.reporter-pool.{reporter}.{}.{}.{}",
+        flag.region, flag.zone, flag.instance_type
+    );
+    if !bus.set_if_absent(&pool_key, b"1", HOUR).await? {
+        return Ok(true);
+    }
+    let pools = bus
+        .increment(&format!("risk.reporter-pools.{reporter}"), HOUR)
+        .await?;
+    if pools > per_hour {
+        bus.delete(&pool_key).await?;
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 /// The flags in force in a region.
 pub async fn active(bus: &dyn Bus, region: &str) -> Result<Vec<Flag>, BusError> {
     let entries = bus.scan_prefix(&format!("{PREFIX}{region}.")).await?;

@@ -206,19 +206,30 @@ impl TestServer {
         }
     }
 
-    /// Signs up a new tenant with its owner.
+    /// Signs up a new tenant with its owner and verifies the owner's email, as a person
+    /// following the link in the mail would: the owner is logged in.
     pub async fn sign_up(&self, tenant_name: &str) -> TestUser {
         let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());
         let password = strong_password();
-        let response = self
-            .auth()
+        let mut mail = self.server.mailer.watch();
+        self.auth()
             .sign_up(pb::SignUpRequest {
                 tenant_name: tenant_name.to_owned(),
                 email: email.clone(),
                 password: password.clone(),
             })
             .await
-            .unwrap_or_else(|status| panic!("sign-up: {status}"))
+            .unwrap_or_else(|status| panic!("sign-up: {status}"));
+        let token = next_mail_to(&mut mail, &email)
+            .await
+            .token()
+            .expect("the verification mail carries a token")
+            .to_owned();
+        let response = self
+            .auth()
+            .verify_email(pb::VerifyEmailRequest { token })
+            .await
+            .unwrap_or_else(|status| panic!("verify email: {status}"))
             .into_inner();
         let tokens = response.tokens.expect("tokens");
         TestUser {
@@ -228,6 +239,11 @@ impl TestServer {
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token,
         }
+    }
+
+    /// Watches the mail this server sends from now on (see [`next_mail_to`]).
+    pub fn watch_mail(&self) -> tokio::sync::broadcast::Receiver<spot_kit::mail::Mail> {
+        self.server.mailer.watch()
     }
 
     /// The server's active signing key as its database stores it: its id and the sealed key.
@@ -280,6 +296,28 @@ impl TestServer {
             postgres.drop_database().await;
         }
     }
+}
+
+/// The next mail to `to` among those watched (sent while the caller awaited its request, so it
+/// is already there: the wait is a bound, not a delay).
+pub async fn next_mail_to(
+    mail: &mut tokio::sync::broadcast::Receiver<spot_kit::mail::Mail>,
+    to: &str,
+) -> spot_kit::mail::Mail {
+    let wait = async {
+        loop {
+            match mail.recv().await {
+                Ok(sent) if sent.to == to => return sent,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    panic!("the server stopped before mailing {to}")
+                }
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), wait)
+        .await
+        .unwrap_or_else(|_| panic!("no mail to {to}"))
 }
 
 /// Logs in on any server and returns the access token.

@@ -1,33 +1,40 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { auth } from "@spot-optimizer/sdk";
 import { publicTransport } from "./transport";
-import { clearSession, loadSession, saveTokens, type StoredSession } from "./session";
+import { clearSession, loadSession, saveTokens, type Session } from "./session";
 
 // Refresh tokens rotate and a reused one signs the whole login out, so only one refresh may be in
-// flight: every caller that needs one waits for the same promise.
-let inFlight: Promise<StoredSession | null> | null = null;
+// flight: every caller in this tab waits for the same promise, and tabs take turns through a Web
+// Lock (the cookie they share has rotated by the time the next one sends it).
+let inFlight: Promise<Session | null> | null = null;
 
-/** Trades the refresh token for new tokens; null (and signed out) when the login is over. */
-export function refreshSession(): Promise<StoredSession | null> {
-  if (inFlight) return inFlight;
-  const current = loadSession();
-  if (!current?.refreshToken) return Promise.resolve(null);
-  inFlight = (async () => {
-    try {
-      const client = createClient(auth.AuthService, publicTransport());
-      const response = await client.refresh({ refreshToken: current.refreshToken });
-      return saveTokens(response.tokens);
-    } catch (error) {
-      const err = ConnectError.from(error);
-      // Another tab may have rotated the token meanwhile: keep its session if it did.
-      const latest = loadSession();
-      if (latest && latest.refreshToken !== current.refreshToken) return latest;
-      if (err.code !== Code.Unavailable && err.code !== Code.Unknown) clearSession();
-      return null;
-    } finally {
-      inFlight = null;
+async function exchangeCookie(): Promise<Session | null> {
+  const before = loadSession();
+  const run = async () => {
+    // The edge puts the HttpOnly cookie's refresh token into this empty request.
+    const response = await createClient(auth.AuthService, publicTransport()).refresh({});
+    return saveTokens(response.tokens);
+  };
+  try {
+    return navigator.locks ? await navigator.locks.request("spot.refresh", run) : await run();
+  } catch (error) {
+    const err = ConnectError.from(error);
+    // Unreachable: keep what we have (at start, say so). Refused (no cookie, expired, revoked):
+    // signed out.
+    if (err.code === Code.Unavailable || err.code === Code.Unknown) {
+      if (!before) throw error;
+      return before;
     }
-  })();
+    clearSession();
+    return null;
+  }
+}
+
+/** Trades the refresh cookie for a new access token; null (and signed out) when the login is over. */
+export function refreshSession(): Promise<Session | null> {
+  inFlight ??= exchangeCookie().finally(() => {
+    inFlight = null;
+  });
   return inFlight;
 }
 

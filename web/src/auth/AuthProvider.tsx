@@ -3,14 +3,18 @@ import { useQueryClient } from "@tanstack/react-query";
 import { auth } from "@spot-optimizer/sdk";
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import { api } from "../api/clients";
-import { clearSession, loadSession, onSessionChange, saveTokens } from "../api/session";
+import { refreshSession } from "../api/refresh";
+import { clearSession, onSessionChange, saveTokens } from "../api/session";
 import { publicTransport } from "../api/transport";
 
 interface AuthState {
   /** Undefined while the stored session is being checked. */
   user: auth.User | null | undefined;
   login(email: string, password: string): Promise<void>;
+  /** Sends the verification email; the account logs in once it is followed (verifyEmail). */
   signUp(tenantName: string, email: string, password: string): Promise<void>;
+  verifyEmail(token: string): Promise<void>;
+  resendVerification(email: string): Promise<void>;
   logout(): Promise<void>;
   acceptInvite(inviteToken: string, password: string): Promise<void>;
   /** Why the stored session could not be checked (server unreachable), with a retry. */
@@ -28,19 +32,26 @@ export function useAuth(): AuthState {
 
 export function AuthProvider({ children }: { children: ReactNode }) {
   const queryClient = useQueryClient();
-  const [user, setUser] = useState<auth.User | null | undefined>(loadSession() ? undefined : null);
+  const [user, setUser] = useState<auth.User | null | undefined>(undefined);
 
   const [bootError, setBootError] = useState<unknown>(null);
 
-  // A stored session is only trusted after the server says who it belongs to; a server that
-  // cannot be reached keeps the session (and says so) rather than signing the user out.
+  // On load the tab has no access token: the refresh cookie (if any) is traded for one, then the
+  // server says whose it is. A server that cannot be reached keeps the session (and says so)
+  // rather than signing the user out.
   const checkSession = useCallback(() => {
-    if (!loadSession()) return;
     setBootError(null);
-    api
-      .auth()
-      .me({})
-      .then((response) => setUser(response.user ?? null))
+    refreshSession()
+      .then((session) => {
+        if (!session) {
+          setUser(null);
+          return undefined;
+        }
+        return api
+          .auth()
+          .me({})
+          .then((response) => setUser(response.user ?? null));
+      })
       .catch((error) => {
         if (ConnectError.from(error).code === Code.Unauthenticated) {
           clearSession();
@@ -71,9 +82,17 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, []);
 
   const signUp = useCallback(async (tenantName: string, email: string, password: string) => {
-    const response = await createClient(auth.AuthService, publicTransport()).signUp({ tenantName, email, password });
+    await createClient(auth.AuthService, publicTransport()).signUp({ tenantName, email, password });
+  }, []);
+
+  const verifyEmail = useCallback(async (token: string) => {
+    const response = await createClient(auth.AuthService, publicTransport()).verifyEmail({ token });
     saveTokens(response.tokens);
     setUser(response.user ?? null);
+  }, []);
+
+  const resendVerification = useCallback(async (email: string) => {
+    await createClient(auth.AuthService, publicTransport()).resendVerificationEmail({ email });
   }, []);
 
   const acceptInvite = useCallback(async (inviteToken: string, password: string) => {
@@ -83,9 +102,9 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, []);
 
   const logout = useCallback(async () => {
-    const session = loadSession();
     try {
-      if (session) await createClient(auth.AuthService, publicTransport()).logout({ refreshToken: session.refreshToken });
+      // The edge puts the refresh cookie's token into this empty request, and clears the cookie.
+      await createClient(auth.AuthService, publicTransport()).logout({});
     } finally {
       clearSession();
       queryClient.clear();
@@ -94,8 +113,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, [queryClient]);
 
   const value = useMemo(
-    () => ({ user, login, signUp, logout, acceptInvite, bootError, retry: checkSession }),
-    [user, login, signUp, logout, acceptInvite, bootError, checkSession],
+    () => ({ user, login, signUp, verifyEmail, resendVerification, logout, acceptInvite, bootError, retry: checkSession }),
+    [user, login, signUp, verifyEmail, resendVerification, logout, acceptInvite, bootError, checkSession],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

@@ -12,6 +12,10 @@ pub struct Model {
     pub platform_admin: bool,
     pub invite_token_hash: Option<String>,
     pub created_at: i64,
+    /// When the user proved they read mail at `email`; they cannot log in before.
+    pub email_verified_at: Option<i64>,
+    pub verification_token_hash: Option<String>,
+    pub verification_sent_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,7 +16,7 @@ use spot_proto::agent::v1::{
     ActionAck, ActionOutcome, ActionResult, Heartbeat, Hello, SessionRequest, Snapshot,
     session_request, session_response,
 };
-use spot_proto::auth::v1::SignUpRequest;
+use spot_proto::auth::v1::LoginRequest;
 use spot_proto::auth::v1::auth_service_client::AuthServiceClient;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::cluster::v1::{RegisterClusterRequest, SubmitActionRequest};
@@ -79,13 +79,17 @@ fn rss_bytes(pid: u32) -> Option<u64> {
 }
 
 /// A `spot serve` child with its own embedded database, killed when dropped.
-struct ChildServer {
-    child: tokio::process::Child,
-    url: String,
+pub(super) struct ChildServer {
+    pub child: tokio::process::Child,
+    pub url: String,
+    /// The child's platform admin, who owns its "Platform" tenant.
+    pub admin_email: String,
+    pub admin_password: String,
     _data_dir: std::path::PathBuf,
 }
 
-async fn start_child() -> Result<ChildServer, String> {
+/// Starts `spot serve` on a free port with `env` added; returns once it accepts connections.
+pub(super) async fn start_child(env: &[(&str, String)]) -> Result<ChildServer, String> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| e.to_string())?
@@ -93,11 +97,16 @@ async fn start_child() -> Result<ChildServer, String> {
     let data_dir =
         std::env::temp_dir().join(format!("spot-bench-{}", uuid::Uuid::new_v4().simple()));
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let admin_email = "bench-admin@spot.local".to_owned();
+    let admin_password = format!("Bench-{}-pass!", uuid::Uuid::new_v4().simple());
     let child = tokio::process::Command::new(exe)
         .arg("serve")
         .env("SPOT_LISTEN", format!("127.0.0.1:{port}"))
         .env("SPOT_DATA_DIR", &data_dir)
         .env("SPOT_LOG", "error")
+        .env("SPOT_ADMIN_EMAIL", &admin_email)
+        .env("SPOT_ADMIN_PASSWORD", &admin_password)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -119,6 +128,8 @@ async fn start_child() -> Result<ChildServer, String> {
     Ok(ChildServer {
         child,
         url,
+        admin_email,
+        admin_password,
         _data_dir: data_dir,
     })
 }
@@ -134,7 +145,14 @@ async fn connect(url: &str) -> Result<Channel, String> {
 pub async fn run(settings: Settings) -> Result<serde_json::Value, String> {
     let child = match &settings.target {
         Some(_) => None,
-        None => Some(start_child().await?),
+        // One cluster per stream, all in one tenant.
+        None => Some(
+            start_child(&[(
+                "SPOT_LIMIT_CLUSTERS_PER_TENANT",
+                settings.streams.max(1).to_string(),
+            )])
+            .await?,
+        ),
     };
     let url = match (&settings.target, &child) {
         (Some(url), _) => url.clone(),
@@ -146,18 +164,24 @@ pub async fn run(settings: Settings) -> Result<serde_json::Value, String> {
         .or_else(|| child.as_ref().and_then(|c| c.child.id()));
     let channel = connect(&url).await?;
 
-    let password = format!("Bench-{}-pass!", uuid::Uuid::new_v4().simple());
+    // Sign-up needs a verified email, which a remote server mails: log in instead, as the
+    // child's platform admin or as the account given for the target.
+    let (email, password) = match &child {
+        Some(child) => (child.admin_email.clone(), child.admin_password.clone()),
+        None => (
+            std::env::var("SPOT_BENCH_EMAIL")
+                .map_err(|_| "with --target, set SPOT_BENCH_EMAIL and SPOT_BENCH_PASSWORD")?,
+            std::env::var("SPOT_BENCH_PASSWORD")
+                .map_err(|_| "with --target, set SPOT_BENCH_EMAIL and SPOT_BENCH_PASSWORD")?,
+        ),
+    };
     let tokens = AuthServiceClient::new(channel.clone())
-        .sign_up(SignUpRequest {
-            tenant_name: "bench".to_owned(),
-            email: format!("bench-{}@example.com", uuid::Uuid::new_v4().simple()),
-            password,
-        })
+        .login(LoginRequest { email, password })
         .await
-        .map_err(|s| format!("sign-up: {}", s.message()))?
+        .map_err(|s| format!("login: {}", s.message()))?
         .into_inner()
         .tokens
-        .ok_or("sign-up gave no tokens")?;
+        .ok_or("login gave no tokens")?;
     let token = tokens.access_token;
 
     // One cluster (and agent key) per stream.

@@ -4,6 +4,7 @@ mod agents;
 mod autopilot;
 mod optimizer;
 mod risk;
+mod signups;
 
 use crate::cli::BenchCommand;
 
@@ -72,6 +73,16 @@ pub async fn run(command: BenchCommand) -> Result<String, String> {
                 streams_per_connection: streams_per_connection.max(1),
                 actions_per_second,
                 connect_rate: connect_rate.max(1),
+            })
+            .await?
+        }
+        BenchCommand::Signups {
+            signups,
+            hash_memory_mib,
+        } => {
+            signups::run(signups::Settings {
+                signups,
+                hash_memory_mib,
             })
             .await?
         }

@@ -18,13 +18,15 @@ use spot_cloud::{
 };
 use spot_config::{Config, ConfigLayer};
 use spot_proto::agent::v1::{InterruptionKind, InterruptionNotice};
-use spot_proto::auth::v1::SignUpRequest;
 use spot_proto::auth::v1::auth_service_client::AuthServiceClient;
+use spot_proto::auth::v1::{SignUpRequest, VerifyEmailRequest};
 use spot_proto::cluster::v1::RegisterClusterRequest;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
+
+const DEMO_EMAIL: &str = "demo@spot.local";
 
 use crate::StartError;
 use cluster::SimCluster;
@@ -123,7 +125,7 @@ pub async fn start(
     let server = crate::start_in(config, world.clone()).await?;
     let url = local_url(server.local_addr);
     let stop = CancellationToken::new();
-    let clusters = match set_up(&url, &password, &world, &stop).await {
+    let clusters = match set_up(&url, &password, &server.mailer, &world, &stop).await {
         Ok(clusters) => clusters,
         Err(error) => {
             stop.cancel();
@@ -193,6 +195,7 @@ fn local_url(addr: SocketAddr) -> String {
 async fn set_up(
     url: &str,
     password: &str,
+    mailer: &spot_kit::mail::Mailer,
     world: &Arc<SimulatedCloud>,
     stop: &CancellationToken,
 ) -> Result<Vec<Running>, String> {
@@ -201,19 +204,38 @@ async fn set_up(
         .connect()
         .await
         .map_err(|e| format!("cannot reach the server at {url}: {e}"))?;
-    let signed_up = AuthServiceClient::new(channel.clone())
+    // The demo user is verified as its owner would be: with the token from the mail the
+    // server logs.
+    let mut mail = mailer.watch();
+    AuthServiceClient::new(channel.clone())
         .sign_up(SignUpRequest {
             tenant_name: "Demo Co".to_owned(),
-            email: "demo@spot.local".to_owned(),
+            email: DEMO_EMAIL.to_owned(),
             password: password.to_owned(),
         })
         .await
-        .map_err(|e| format!("sign-up: {}", e.message()))?
+        .map_err(|e| format!("sign-up: {}", e.message()))?;
+    let token = loop {
+        let sent = tokio::time::timeout(std::time::Duration::from_secs(10), mail.recv())
+            .await
+            .map_err(|_| "no verification mail for the demo user")?
+            .map_err(|e| format!("verification mail: {e}"))?;
+        if sent.to == DEMO_EMAIL {
+            break sent
+                .token()
+                .map(str::to_owned)
+                .ok_or("no token in the mail")?;
+        }
+    };
+    let verified = AuthServiceClient::new(channel.clone())
+        .verify_email(VerifyEmailRequest { token })
+        .await
+        .map_err(|e| format!("verify email: {}", e.message()))?
         .into_inner();
-    let token = signed_up
+    let token = verified
         .tokens
         .map(|t| t.access_token)
-        .ok_or("sign-up gave no tokens")?;
+        .ok_or("verification gave no tokens")?;
     let mut clusters = Vec::new();
     for shape in FLEET {
         clusters.push(start_cluster(&channel, &token, url, shape, world, stop).await?);

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file spot/auth/v1/auth.proto.
  */
 export const file_spot_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChdzcG90L2F1dGgvdjEvYXV0aC5wcm90bxIMc3BvdC5hdXRoLnYxIp4BCgRVc2VyEgoKAmlkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRINCgVlbWFpbBgDIAEoCRIgCgRyb2xlGAQgASgOMhIuc3BvdC5hdXRoLnYxLlJvbGUSFgoOcGxhdGZvcm1fYWRtaW4YBSABKAgSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibAoGVG9rZW5zEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEjUKEWFjY2Vzc19leHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJFCg1TaWduVXBSZXF1ZXN0EhMKC3RlbmFudF9uYW1lGAEgASgJEg0KBWVtYWlsGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJIlgKDlNpZ25VcFJlc3BvbnNlEiAKBHVzZXIYASABKAsyEi5zcG90LmF1dGgudjEuVXNlchIkCgZ0b2tlbnMYAiABKAsyFC5zcG90LmF1dGgudjEuVG9rZW5zIi8KDExvZ2luUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSJXCg1Mb2dpblJlc3BvbnNlEiAKBHVzZXIYASABKAsyEi5zcG90LmF1dGgudjEuVXNlchIkCgZ0b2tlbnMYAiABKAsyFC5zcG90LmF1dGgudjEuVG9rZW5zIicKDlJlZnJlc2hSZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkiNwoPUmVmcmVzaFJlc3BvbnNlEiQKBnRva2VucxgBIAEoCzIULnNwb3QuYXV0aC52MS5Ub2tlbnMiJgoNTG9nb3V0UmVxdWVzdBIVCg1yZWZyZXNoX3Rva2VuGAEgASgJIhAKDkxvZ291dFJlc3BvbnNlIgsKCU1lUmVxdWVzdCIuCgpNZVJlc3BvbnNlEiAKBHVzZXIYASABKAsyEi5zcG90LmF1dGgudjEuVXNlciJHChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSGAoQY3VycmVudF9wYXNzd29yZBgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiGAoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIQCg5HZXRKd2tzUmVxdWVzdCIkCg9HZXRKd2tzUmVzcG9uc2USEQoJandrc19qc29uGAEgASgJIiUKE1ZlcmlmeUFwaUtleVJlcXVlc3QSDgoGc2VjcmV0GAEgASgJIlAKFFZlcmlmeUFwaUtleVJlc3BvbnNlEiUKB2FwaV9rZXkYASABKAsyFC5zcG90LmF1dGgudjEuQXBpS2V5EhEKCXRlbmFudF9pZBgCIAEoCSJEChFJbnZpdGVVc2VyUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIgCgRyb2xlGAIgASgOMhIuc3BvdC5hdXRoLnYxLlJvbGUiTAoSSW52aXRlVXNlclJlc3BvbnNlEiAKBHVzZXIYASABKAsyEi5zcG90LmF1dGgudjEuVXNlchIUCgxpbnZpdGVfdG9rZW4YAiABKAkiPQoQTGlzdFVzZXJzUmVxdWVzdBIpCgRwYWdlGAEgASgLMhsuc3BvdC5jb21tb24udjEuUGFnZVJlcXVlc3QiYgoRTGlzdFVzZXJzUmVzcG9uc2USIQoFdXNlcnMYASADKAsyEi5zcG90LmF1dGgudjEuVXNlchIqCgRwYWdlGAIgASgLMhwuc3BvdC5jb21tb24udjEuUGFnZVJlc3BvbnNlIkoKFUNoYW5nZVVzZXJSb2xlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEiAKBHJvbGUYAiABKA4yEi5zcG90LmF1dGgudjEuUm9sZSI6ChZDaGFuZ2VVc2VyUm9sZVJlc3BvbnNlEiAKBHVzZXIYASABKAsyEi5zcG90LmF1dGgudjEuVXNlciIkChFSZW1vdmVVc2VyUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIhQKElJlbW92ZVVzZXJSZXNwb25zZSI9ChNBY2NlcHRJbnZpdGVSZXF1ZXN0EhQKDGludml0ZV90b2tlbhgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSJeChRBY2NlcHRJbnZpdGVSZXNwb25zZRIgCgR1c2VyGAEgASgLMhIuc3BvdC5hdXRoLnYxLlVzZXISJAoGdG9rZW5zGAIgASgLMhQuc3BvdC5hdXRoLnYxLlRva2VucyKUAgoGQXBpS2V5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEgoKY2x1c3Rlcl9pZBgDIAEoCRIgCgRyb2xlGAQgASgOMhIuc3BvdC5hdXRoLnYxLlJvbGUSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF91c2VkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgVzY29wZRgIIAEoDjIZLnNwb3QuYXV0aC52MS5BcGlLZXlTY29wZSKDAQoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSIAoEcm9sZRgDIAEoDjISLnNwb3QuYXV0aC52MS5Sb2xlEigKBXNjb3BlGAQgASgOMhkuc3BvdC5hdXRoLnYxLkFwaUtleVNjb3BlIk0KFENyZWF0ZUFwaUtleVJlc3BvbnNlEiUKB2FwaV9rZXkYASABKAsyFC5zcG90LmF1dGgudjEuQXBpS2V5Eg4KBnNlY3JldBgCIAEoCSI/ChJMaXN0QXBpS2V5c1JlcXVlc3QSKQoEcGFnZRgBIAEoCzIbLnNwb3QuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0ImkKE0xpc3RBcGlLZXlzUmVzcG9uc2USJgoIYXBpX2tleXMYASADKAsyFC5zcG90LmF1dGgudjEuQXBpS2V5EioKBHBhZ2UYAiABKAsyHC5zcG90LmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiKQoTUmV2b2tlQXBpS2V5UmVxdWVzdBISCgphcGlfa2V5X2lkGAEgASgJIhYKFFJldm9rZUFwaUtleVJlc3BvbnNlIksKFElzc3VlQWdlbnRLZXlSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRISCgpjbHVzdGVyX2lkGAIgASgJEgwKBG5hbWUYAyABKAkiTgoVSXNzdWVBZ2VudEtleVJlc3BvbnNlEiUKB2FwaV9rZXkYASABKAsyFC5zcG90LmF1dGgudjEuQXBpS2V5Eg4KBnNlY3JldBgCIAEoCSK9AQoKQXVkaXRFdmVudBIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSJAoFYWN0b3IYAyABKAsyFS5zcG90LmNvbW1vbi52MS5BY3RvchIOCgZhY3Rpb24YBCABKAkSDgoGdGFyZ2V0GAUgASgJEg4KBnJlc3VsdBgGIAEoCRISCgpyZXF1ZXN0X2lkGAcgASgJEiYKAmF0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLAAQoWTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBIpCgRwYWdlGAEgASgLMhsuc3BvdC5jb21tb24udjEuUGFnZVJlcXVlc3QSFQoNYWN0aW9uX3ByZWZpeBgCIAEoCRIOCgZ0YXJnZXQYAyABKAkSKQoFc2luY2UYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBXVudGlsGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJvChdMaXN0QXVkaXRFdmVudHNSZXNwb25zZRIoCgZldmVudHMYASADKAsyGC5zcG90LmF1dGgudjEuQXVkaXRFdmVudBIqCgRwYWdlGAIgASgLMhwuc3BvdC5jb21tb24udjEuUGFnZVJlc3BvbnNlIkQKGFJlY29yZEF1ZGl0RXZlbnRzUmVxdWVzdBIoCgZldmVudHMYASADKAsyGC5zcG90LmF1dGgudjEuQXVkaXRFdmVudCIbChlSZWNvcmRBdWRpdEV2ZW50c1Jlc3BvbnNlInsKDE5vdGlmaWNhdGlvbhIKCgJpZBgBIAEoCRIMCgRraW5kGAIgASgJEg0KBXRpdGxlGAMgASgJEgwKBGJvZHkYBCABKAkSDAoEcmVhZBgFIAEoCBImCgJhdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiWgoYTGlzdE5vdGlmaWNhdGlvbnNSZXF1ZXN0EikKBHBhZ2UYASABKAsyGy5zcG90LmNvbW1vbi52MS5QYWdlUmVxdWVzdBITCgt1bnJlYWRfb25seRgCIAEoCCKQAQoZTGlzdE5vdGlmaWNhdGlvbnNSZXNwb25zZRIxCg1ub3RpZmljYXRpb25zGAEgAygLMhouc3BvdC5hdXRoLnYxLk5vdGlmaWNhdGlvbhIqCgRwYWdlGAIgASgLMhwuc3BvdC5jb21tb24udjEuUGFnZVJlc3BvbnNlEhQKDHVucmVhZF9jb3VudBgDIAEoDSI2ChtNYXJrTm90aWZpY2F0aW9uUmVhZFJlcXVlc3QSFwoPbm90aWZpY2F0aW9uX2lkGAEgASgJIh4KHE1hcmtOb3RpZmljYXRpb25SZWFkUmVzcG9uc2UiQQoNU2VydmljZUhlYWx0aBIPCgdzZXJ2aWNlGAEgASgJEg8KB3NlcnZpbmcYAiABKAgSDgoGZGV0YWlsGAMgASgJIhgKFkdldFN5c3RlbUhlYWx0aFJlcXVlc3QiSAoXR2V0U3lzdGVtSGVhbHRoUmVzcG9uc2USLQoIc2VydmljZXMYASADKAsyGy5zcG90LmF1dGgudjEuU2VydmljZUhlYWx0aCJzCgZUZW5hbnQSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRINCgV1c2VycxgDIAEoBRIQCghjbHVzdGVycxgEIAEoBRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI/ChJMaXN0VGVuYW50c1JlcXVlc3QSKQoEcGFnZRgBIAEoCzIbLnNwb3QuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0ImgKE0xpc3RUZW5hbnRzUmVzcG9uc2USJQoHdGVuYW50cxgBIAMoCzIULnNwb3QuYXV0aC52MS5UZW5hbnQSKgoEcGFnZRgCIAEoCzIcLnNwb3QuY29tbW9uLnYxLlBhZ2VSZXNwb25zZSJCCgxTeXN0ZW1Db25maWcSEQoJc2FmZV9tb2RlGAEgASgIEh8KF2dsb2JhbF9yaXNrX3R0bF9zZWNvbmRzGAIgASgNIhgKFkdldFN5c3RlbUNvbmZpZ1JlcXVlc3QiRQoXR2V0U3lzdGVtQ29uZmlnUmVzcG9uc2USKgoGY29uZmlnGAEgASgLMhouc3BvdC5hdXRoLnYxLlN5c3RlbUNvbmZpZyJ4ChlVcGRhdGVTeXN0ZW1Db25maWdSZXF1ZXN0EioKBmNvbmZpZxgBIAEoCzIaLnNwb3QuYXV0aC52MS5TeXN0ZW1Db25maWcSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkgKGlVwZGF0ZVN5c3RlbUNvbmZpZ1Jlc3BvbnNlEioKBmNvbmZpZxgBIAEoCzIaLnNwb3QuYXV0aC52MS5TeXN0ZW1Db25maWciGQoXUm90YXRlU2lnbmluZ0tleVJlcXVlc3QiKgoYUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlEg4KBmtleV9pZBgBIAEoCSpeCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIPCgtST0xFX1ZJRVdFUhABEg8KC1JPTEVfTUVNQkVSEAISDgoKUk9MRV9BRE1JThADEg4KClJPTEVfT1dORVIQBCpLCgtBcGlLZXlTY29wZRIdChlBUElfS0VZX1NDT1BFX1VOU1BFQ0lGSUVEEAASHQoZQVBJX0tFWV9TQ09QRV9FVkVOVEJSSURHRRABMtYECgtBdXRoU2VydmljZRJDCgZTaWduVXASGy5zcG90LmF1dGgudjEuU2lnblVwUmVxdWVzdBocLnNwb3QuYXV0aC52MS5TaWduVXBSZXNwb25zZRJACgVMb2dpbhIaLnNwb3QuYXV0aC52MS5Mb2dpblJlcXVlc3QaGy5zcG90LmF1dGgudjEuTG9naW5SZXNwb25zZRJGCgdSZWZyZXNoEhwuc3BvdC5hdXRoLnYxLlJlZnJlc2hSZXF1ZXN0Gh0uc3BvdC5hdXRoLnYxLlJlZnJlc2hSZXNwb25zZRJDCgZMb2dvdXQSGy5zcG90LmF1dGgudjEuTG9nb3V0UmVxdWVzdBocLnNwb3QuYXV0aC52MS5Mb2dvdXRSZXNwb25zZRI3CgJNZRIXLnNwb3QuYXV0aC52MS5NZVJlcXVlc3QaGC5zcG90LmF1dGgudjEuTWVSZXNwb25zZRJbCg5DaGFuZ2VQYXNzd29yZBIjLnNwb3QuYXV0aC52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaJC5zcG90LmF1dGgudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRJGCgdHZXRKd2tzEhwuc3BvdC5hdXRoLnYxLkdldEp3a3NSZXF1ZXN0Gh0uc3BvdC5hdXRoLnYxLkdldEp3a3NSZXNwb25zZRJVCgxWZXJpZnlBcGlLZXkSIS5zcG90LmF1dGgudjEuVmVyaWZ5QXBpS2V5UmVxdWVzdBoiLnNwb3QuYXV0aC52MS5WZXJpZnlBcGlLZXlSZXNwb25zZTKxAwoLVXNlclNlcnZpY2USTwoKSW52aXRlVXNlchIfLnNwb3QuYXV0aC52MS5JbnZpdGVVc2VyUmVxdWVzdBogLnNwb3QuYXV0aC52MS5JbnZpdGVVc2VyUmVzcG9uc2USTAoJTGlzdFVzZXJzEh4uc3BvdC5hdXRoLnYxLkxpc3RVc2Vyc1JlcXVlc3QaHy5zcG90LmF1dGgudjEuTGlzdFVzZXJzUmVzcG9uc2USWwoOQ2hhbmdlVXNlclJvbGUSIy5zcG90LmF1dGgudjEuQ2hhbmdlVXNlclJvbGVSZXF1ZXN0GiQuc3BvdC5hdXRoLnYxLkNoYW5nZVVzZXJSb2xlUmVzcG9uc2USTwoKUmVtb3ZlVXNlchIfLnNwb3QuYXV0aC52MS5SZW1vdmVVc2VyUmVxdWVzdBogLnNwb3QuYXV0aC52MS5SZW1vdmVVc2VyUmVzcG9uc2USVQoMQWNjZXB0SW52aXRlEiEuc3BvdC5hdXRoLnYxLkFjY2VwdEludml0ZVJlcXVlc3QaIi5zcG90LmF1dGgudjEuQWNjZXB0SW52aXRlUmVzcG9uc2Uy6wIKDUFwaUtleVNlcnZpY2USVQoMQ3JlYXRlQXBpS2V5EiEuc3BvdC5hdXRoLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaIi5zcG90LmF1dGgudjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2USUgoLTGlzdEFwaUtleXMSIC5zcG90LmF1dGgudjEuTGlzdEFwaUtleXNSZXF1ZXN0GiEuc3BvdC5hdXRoLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2USVQoMUmV2b2tlQXBpS2V5EiEuc3BvdC5hdXRoLnYxLlJldm9rZUFwaUtleVJlcXVlc3QaIi5zcG90LmF1dGgudjEuUmV2b2tlQXBpS2V5UmVzcG9uc2USWAoNSXNzdWVBZ2VudEtleRIiLnNwb3QuYXV0aC52MS5Jc3N1ZUFnZW50S2V5UmVxdWVzdBojLnNwb3QuYXV0aC52MS5Jc3N1ZUFnZW50S2V5UmVzcG9uc2Uy1AEKDEF1ZGl0U2VydmljZRJeCg9MaXN0QXVkaXRFdmVudHMSJC5zcG90LmF1dGgudjEuTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBolLnNwb3QuYXV0aC52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZRJkChFSZWNvcmRBdWRpdEV2ZW50cxImLnNwb3QuYXV0aC52MS5SZWNvcmRBdWRpdEV2ZW50c1JlcXVlc3QaJy5zcG90LmF1dGgudjEuUmVjb3JkQXVkaXRFdmVudHNSZXNwb25zZTLqAQoTTm90aWZpY2F0aW9uU2VydmljZRJkChFMaXN0Tm90aWZpY2F0aW9ucxImLnNwb3QuYXV0aC52MS5MaXN0Tm90aWZpY2F0aW9uc1JlcXVlc3QaJy5zcG90LmF1dGgudjEuTGlzdE5vdGlmaWNhdGlvbnNSZXNwb25zZRJtChRNYXJrTm90aWZpY2F0aW9uUmVhZBIpLnNwb3QuYXV0aC52MS5NYXJrTm90aWZpY2F0aW9uUmVhZFJlcXVlc3QaKi5zcG90LmF1dGgudjEuTWFya05vdGlmaWNhdGlvblJlYWRSZXNwb25zZTLuAwoMQWRtaW5TZXJ2aWNlEl4KD0dldFN5c3RlbUhlYWx0aBIkLnNwb3QuYXV0aC52MS5HZXRTeXN0ZW1IZWFsdGhSZXF1ZXN0GiUuc3BvdC5hdXRoLnYxLkdldFN5c3RlbUhlYWx0aFJlc3BvbnNlElIKC0xpc3RUZW5hbnRzEiAuc3BvdC5hdXRoLnYxLkxpc3RUZW5hbnRzUmVxdWVzdBohLnNwb3QuYXV0aC52MS5MaXN0VGVuYW50c1Jlc3BvbnNlEl4KD0dldFN5c3RlbUNvbmZpZxIkLnNwb3QuYXV0aC52MS5HZXRTeXN0ZW1Db25maWdSZXF1ZXN0GiUuc3BvdC5hdXRoLnYxLkdldFN5c3RlbUNvbmZpZ1Jlc3BvbnNlEmcKElVwZGF0ZVN5c3RlbUNvbmZpZxInLnNwb3QuYXV0aC52MS5VcGRhdGVTeXN0ZW1Db25maWdSZXF1ZXN0Giguc3BvdC5hdXRoLnYxLlVwZGF0ZVN5c3RlbUNvbmZpZ1Jlc3BvbnNlEmEKEFJvdGF0ZVNpZ25pbmdLZXkSJS5zcG90LmF1dGgudjEuUm90YXRlU2lnbmluZ0tleVJlcXVlc3QaJi5zcG90LmF1dGgudjEuUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_spot_common_v1_common]);
+  fileDesc("ChdzcG90L2F1dGgvdjEvYXV0aC5wcm90bxIMc3BvdC5hdXRoLnYxIp4BCgRVc2VyEgoKAmlkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRINCgVlbWFpbBgDIAEoCRIgCgRyb2xlGAQgASgOMhIuc3BvdC5hdXRoLnYxLlJvbGUSFgoOcGxhdGZvcm1fYWRtaW4YBSABKAgSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibAoGVG9rZW5zEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEjUKEWFjY2Vzc19leHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJFCg1TaWduVXBSZXF1ZXN0EhMKC3RlbmFudF9uYW1lGAEgASgJEg0KBWVtYWlsGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJIioKDlNpZ25VcFJlc3BvbnNlSgQIARACSgQIAhADUgR1c2VyUgZ0b2tlbnMiIwoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIl0KE1ZlcmlmeUVtYWlsUmVzcG9uc2USIAoEdXNlchgBIAEoCzISLnNwb3QuYXV0aC52MS5Vc2VyEiQKBnRva2VucxgCIAEoCzIULnNwb3QuYXV0aC52MS5Ub2tlbnMiLwoeUmVzZW5kVmVyaWZpY2F0aW9uRW1haWxSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJIiEKH1Jlc2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVzcG9uc2UiLwoMTG9naW5SZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIlcKDUxvZ2luUmVzcG9uc2USIAoEdXNlchgBIAEoCzISLnNwb3QuYXV0aC52MS5Vc2VyEiQKBnRva2VucxgCIAEoCzIULnNwb3QuYXV0aC52MS5Ub2tlbnMiJwoOUmVmcmVzaFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSI3Cg9SZWZyZXNoUmVzcG9uc2USJAoGdG9rZW5zGAEgASgLMhQuc3BvdC5hdXRoLnYxLlRva2VucyImCg1Mb2dvdXRSZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkiEAoOTG9nb3V0UmVzcG9uc2UiCwoJTWVSZXF1ZXN0Ii4KCk1lUmVzcG9uc2USIAoEdXNlchgBIAEoCzISLnNwb3QuYXV0aC52MS5Vc2VyIkcKFUNoYW5nZVBhc3N3b3JkUmVxdWVzdBIYChBjdXJyZW50X3Bhc3N3b3JkGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCSIYChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlIhAKDkdldEp3a3NSZXF1ZXN0IiQKD0dldEp3a3NSZXNwb25zZRIRCglqd2tzX2pzb24YASABKAkiJQoTVmVyaWZ5QXBpS2V5UmVxdWVzdBIOCgZzZWNyZXQYASABKAkiUAoUVmVyaWZ5QXBpS2V5UmVzcG9uc2USJQoHYXBpX2tleRgBIAEoCzIULnNwb3QuYXV0aC52MS5BcGlLZXkSEQoJdGVuYW50X2lkGAIgASgJIkQKEUludml0ZVVzZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEiAKBHJvbGUYAiABKA4yEi5zcG90LmF1dGgudjEuUm9sZSJMChJJbnZpdGVVc2VyUmVzcG9uc2USIAoEdXNlchgBIAEoCzISLnNwb3QuYXV0aC52MS5Vc2VyEhQKDGludml0ZV90b2tlbhgCIAEoCSI9ChBMaXN0VXNlcnNSZXF1ZXN0EikKBHBhZ2UYASABKAsyGy5zcG90LmNvbW1vbi52MS5QYWdlUmVxdWVzdCJiChFMaXN0VXNlcnNSZXNwb25zZRIhCgV1c2VycxgBIAMoCzISLnNwb3QuYXV0aC52MS5Vc2VyEioKBHBhZ2UYAiABKAsyHC5zcG90LmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiSgoVQ2hhbmdlVXNlclJvbGVSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSIAoEcm9sZRgCIAEoDjISLnNwb3QuYXV0aC52MS5Sb2xlIjoKFkNoYW5nZVVzZXJSb2xlUmVzcG9uc2USIAoEdXNlchgBIAEoCzISLnNwb3QuYXV0aC52MS5Vc2VyIiQKEVJlbW92ZVVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiFAoSUmVtb3ZlVXNlclJlc3BvbnNlIj0KE0FjY2VwdEludml0ZVJlcXVlc3QSFAoMaW52aXRlX3Rva2VuGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIl4KFEFjY2VwdEludml0ZVJlc3BvbnNlEiAKBHVzZXIYASABKAsyEi5zcG90LmF1dGgudjEuVXNlchIkCgZ0b2tlbnMYAiABKAsyFC5zcG90LmF1dGgudjEuVG9rZW5zIpQCCgZBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgpjbHVzdGVyX2lkGAMgASgJEiAKBHJvbGUYBCABKA4yEi5zcG90LmF1dGgudjEuUm9sZRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJldm9rZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKBXNjb3BlGAggASgOMhkuc3BvdC5hdXRoLnYxLkFwaUtleVNjb3BlIoMBChNDcmVhdGVBcGlLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkSEgoKY2x1c3Rlcl9pZBgCIAEoCRIgCgRyb2xlGAMgASgOMhIuc3BvdC5hdXRoLnYxLlJvbGUSKAoFc2NvcGUYBCABKA4yGS5zcG90LmF1dGgudjEuQXBpS2V5U2NvcGUiTQoUQ3JlYXRlQXBpS2V5UmVzcG9uc2USJQoHYXBpX2tleRgBIAEoCzIULnNwb3QuYXV0aC52MS5BcGlLZXkSDgoGc2VjcmV0GAIgASgJIj8KEkxpc3RBcGlLZXlzUmVxdWVzdBIpCgRwYWdlGAEgASgLMhsuc3BvdC5jb21tb24udjEuUGFnZVJlcXVlc3QiaQoTTGlzdEFwaUtleXNSZXNwb25zZRImCghhcGlfa2V5cxgBIAMoCzIULnNwb3QuYXV0aC52MS5BcGlLZXkSKgoEcGFnZRgCIAEoCzIcLnNwb3QuY29tbW9uLnYxLlBhZ2VSZXNwb25zZSIpChNSZXZva2VBcGlLZXlSZXF1ZXN0EhIKCmFwaV9rZXlfaWQYASABKAkiFgoUUmV2b2tlQXBpS2V5UmVzcG9uc2UiSwoUSXNzdWVBZ2VudEtleVJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSDAoEbmFtZRgDIAEoCSJOChVJc3N1ZUFnZW50S2V5UmVzcG9uc2USJQoHYXBpX2tleRgBIAEoCzIULnNwb3QuYXV0aC52MS5BcGlLZXkSDgoGc2VjcmV0GAIgASgJIr0BCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIkCgVhY3RvchgDIAEoCzIVLnNwb3QuY29tbW9uLnYxLkFjdG9yEg4KBmFjdGlvbhgEIAEoCRIOCgZ0YXJnZXQYBSABKAkSDgoGcmVzdWx0GAYgASgJEhIKCnJlcXVlc3RfaWQYByABKAkSJgoCYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsABChZMaXN0QXVkaXRFdmVudHNSZXF1ZXN0EikKBHBhZ2UYASABKAsyGy5zcG90LmNvbW1vbi52MS5QYWdlUmVxdWVzdBIVCg1hY3Rpb25fcHJlZml4GAIgASgJEg4KBnRhcmdldBgDIAEoCRIpCgVzaW5jZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFdW50aWwYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIm8KF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEigKBmV2ZW50cxgBIAMoCzIYLnNwb3QuYXV0aC52MS5BdWRpdEV2ZW50EioKBHBhZ2UYAiABKAsyHC5zcG90LmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiRAoYUmVjb3JkQXVkaXRFdmVudHNSZXF1ZXN0EigKBmV2ZW50cxgBIAMoCzIYLnNwb3QuYXV0aC52MS5BdWRpdEV2ZW50IhsKGVJlY29yZEF1ZGl0RXZlbnRzUmVzcG9uc2UiewoMTm90aWZpY2F0aW9uEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSDQoFdGl0bGUYAyABKAkSDAoEYm9keRgEIAEoCRIMCgRyZWFkGAUgASgIEiYKAmF0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJaChhMaXN0Tm90aWZpY2F0aW9uc1JlcXVlc3QSKQoEcGFnZRgBIAEoCzIbLnNwb3QuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0EhMKC3VucmVhZF9vbmx5GAIgASgIIpABChlMaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlEjEKDW5vdGlmaWNhdGlvbnMYASADKAsyGi5zcG90LmF1dGgudjEuTm90aWZpY2F0aW9uEioKBHBhZ2UYAiABKAsyHC5zcG90LmNvbW1vbi52MS5QYWdlUmVzcG9uc2USFAoMdW5yZWFkX2NvdW50GAMgASgNIjYKG01hcmtOb3RpZmljYXRpb25SZWFkUmVxdWVzdBIXCg9ub3RpZmljYXRpb25faWQYASABKAkiHgocTWFya05vdGlmaWNhdGlvblJlYWRSZXNwb25zZSJBCg1TZXJ2aWNlSGVhbHRoEg8KB3NlcnZpY2UYASABKAkSDwoHc2VydmluZxgCIAEoCBIOCgZkZXRhaWwYAyABKAkiGAoWR2V0U3lzdGVtSGVhbHRoUmVxdWVzdCJIChdHZXRTeXN0ZW1IZWFsdGhSZXNwb25zZRItCghzZXJ2aWNlcxgBIAMoCzIbLnNwb3QuYXV0aC52MS5TZXJ2aWNlSGVhbHRoInMKBlRlbmFudBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXVzZXJzGAMgASgFEhAKCGNsdXN0ZXJzGAQgASgFEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj8KEkxpc3RUZW5hbnRzUmVxdWVzdBIpCgRwYWdlGAEgASgLMhsuc3BvdC5jb21tb24udjEuUGFnZVJlcXVlc3QiaAoTTGlzdFRlbmFudHNSZXNwb25zZRIlCgd0ZW5hbnRzGAEgAygLMhQuc3BvdC5hdXRoLnYxLlRlbmFudBIqCgRwYWdlGAIgASgLMhwuc3BvdC5jb21tb24udjEuUGFnZVJlc3BvbnNlIkIKDFN5c3RlbUNvbmZpZxIRCglzYWZlX21vZGUYASABKAgSHwoXZ2xvYmFsX3Jpc2tfdHRsX3NlY29uZHMYAiABKA0iGAoWR2V0U3lzdGVtQ29uZmlnUmVxdWVzdCJFChdHZXRTeXN0ZW1Db25maWdSZXNwb25zZRIqCgZjb25maWcYASABKAsyGi5zcG90LmF1dGgudjEuU3lzdGVtQ29uZmlnIngKGVVwZGF0ZVN5c3RlbUNvbmZpZ1JlcXVlc3QSKgoGY29uZmlnGAEgASgLMhouc3BvdC5hdXRoLnYxLlN5c3RlbUNvbmZpZxIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siSAoaVXBkYXRlU3lzdGVtQ29uZmlnUmVzcG9uc2USKgoGY29uZmlnGAEgASgLMhouc3BvdC5hdXRoLnYxLlN5c3RlbUNvbmZpZyIZChdSb3RhdGVTaWduaW5nS2V5UmVxdWVzdCIqChhSb3RhdGVTaWduaW5nS2V5UmVzcG9uc2USDgoGa2V5X2lkGAEgASgJKl4KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfVklFV0VSEAESDwoLUk9MRV9NRU1CRVIQAhIOCgpST0xFX0FETUlOEAMSDgoKUk9MRV9PV05FUhAEKksKC0FwaUtleVNjb3BlEh0KGUFQSV9LRVlfU0NPUEVfVU5TUEVDSUZJRUQQABIdChlBUElfS0VZX1NDT1BFX0VWRU5UQlJJREdFEAEyogYKC0F1dGhTZXJ2aWNlEkMKBlNpZ25VcBIbLnNwb3QuYXV0aC52MS5TaWduVXBSZXF1ZXN0Ghwuc3BvdC5hdXRoLnYxLlNpZ25VcFJlc3BvbnNlElIKC1ZlcmlmeUVtYWlsEiAuc3BvdC5hdXRoLnYxLlZlcmlmeUVtYWlsUmVxdWVzdBohLnNwb3QuYXV0aC52MS5WZXJpZnlFbWFpbFJlc3BvbnNlEnYKF1Jlc2VuZFZlcmlmaWNhdGlvbkVtYWlsEiwuc3BvdC5hdXRoLnYxLlJlc2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVxdWVzdBotLnNwb3QuYXV0aC52MS5SZXNlbmRWZXJpZmljYXRpb25FbWFpbFJlc3BvbnNlEkAKBUxvZ2luEhouc3BvdC5hdXRoLnYxLkxvZ2luUmVxdWVzdBobLnNwb3QuYXV0aC52MS5Mb2dpblJlc3BvbnNlEkYKB1JlZnJlc2gSHC5zcG90LmF1dGgudjEuUmVmcmVzaFJlcXVlc3QaHS5zcG90LmF1dGgudjEuUmVmcmVzaFJlc3BvbnNlEkMKBkxvZ291dBIbLnNwb3QuYXV0aC52MS5Mb2dvdXRSZXF1ZXN0Ghwuc3BvdC5hdXRoLnYxLkxvZ291dFJlc3BvbnNlEjcKAk1lEhcuc3BvdC5hdXRoLnYxLk1lUmVxdWVzdBoYLnNwb3QuYXV0aC52MS5NZVJlc3BvbnNlElsKDkNoYW5nZVBhc3N3b3JkEiMuc3BvdC5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBokLnNwb3QuYXV0aC52MS5DaGFuZ2VQYXNzd29yZFJlc3BvbnNlEkYKB0dldEp3a3MSHC5zcG90LmF1dGgudjEuR2V0Sndrc1JlcXVlc3QaHS5zcG90LmF1dGgudjEuR2V0Sndrc1Jlc3BvbnNlElUKDFZlcmlmeUFwaUtleRIhLnNwb3QuYXV0aC52MS5WZXJpZnlBcGlLZXlSZXF1ZXN0GiIuc3BvdC5hdXRoLnYxLlZlcmlmeUFwaUtleVJlc3BvbnNlMrEDCgtVc2VyU2VydmljZRJPCgpJbnZpdGVVc2VyEh8uc3BvdC5hdXRoLnYxLkludml0ZVVzZXJSZXF1ZXN0GiAuc3BvdC5hdXRoLnYxLkludml0ZVVzZXJSZXNwb25zZRJMCglMaXN0VXNlcnMSHi5zcG90LmF1dGgudjEuTGlzdFVzZXJzUmVxdWVzdBofLnNwb3QuYXV0aC52MS5MaXN0VXNlcnNSZXNwb25zZRJbCg5DaGFuZ2VVc2VyUm9sZRIjLnNwb3QuYXV0aC52MS5DaGFuZ2VVc2VyUm9sZVJlcXVlc3QaJC5zcG90LmF1dGgudjEuQ2hhbmdlVXNlclJvbGVSZXNwb25zZRJPCgpSZW1vdmVVc2VyEh8uc3BvdC5hdXRoLnYxLlJlbW92ZVVzZXJSZXF1ZXN0GiAuc3BvdC5hdXRoLnYxLlJlbW92ZVVzZXJSZXNwb25zZRJVCgxBY2NlcHRJbnZpdGUSIS5zcG90LmF1dGgudjEuQWNjZXB0SW52aXRlUmVxdWVzdBoiLnNwb3QuYXV0aC52MS5BY2NlcHRJbnZpdGVSZXNwb25zZTLrAgoNQXBpS2V5U2VydmljZRJVCgxDcmVhdGVBcGlLZXkSIS5zcG90LmF1dGgudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBoiLnNwb3QuYXV0aC52MS5DcmVhdGVBcGlLZXlSZXNwb25zZRJSCgtMaXN0QXBpS2V5cxIgLnNwb3QuYXV0aC52MS5MaXN0QXBpS2V5c1JlcXVlc3QaIS5zcG90LmF1dGgudjEuTGlzdEFwaUtleXNSZXNwb25zZRJVCgxSZXZva2VBcGlLZXkSIS5zcG90LmF1dGgudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBoiLnNwb3QuYXV0aC52MS5SZXZva2VBcGlLZXlSZXNwb25zZRJYCg1Jc3N1ZUFnZW50S2V5EiIuc3BvdC5hdXRoLnYxLklzc3VlQWdlbnRLZXlSZXF1ZXN0GiMuc3BvdC5hdXRoLnYxLklzc3VlQWdlbnRLZXlSZXNwb25zZTLUAQoMQXVkaXRTZXJ2aWNlEl4KD0xpc3RBdWRpdEV2ZW50cxIkLnNwb3QuYXV0aC52MS5MaXN0QXVkaXRFdmVudHNSZXF1ZXN0GiUuc3BvdC5hdXRoLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEmQKEVJlY29yZEF1ZGl0RXZlbnRzEiYuc3BvdC5hdXRoLnYxLlJlY29yZEF1ZGl0RXZlbnRzUmVxdWVzdBonLnNwb3QuYXV0aC52MS5SZWNvcmRBdWRpdEV2ZW50c1Jlc3BvbnNlMuoBChNOb3RpZmljYXRpb25TZXJ2aWNlEmQKEUxpc3ROb3RpZmljYXRpb25zEiYuc3BvdC5hdXRoLnYxLkxpc3ROb3RpZmljYXRpb25zUmVxdWVzdBonLnNwb3QuYXV0aC52MS5MaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlEm0KFE1hcmtOb3RpZmljYXRpb25SZWFkEikuc3BvdC5hdXRoLnYxLk1hcmtOb3RpZmljYXRpb25SZWFkUmVxdWVzdBoqLnNwb3QuYXV0aC52MS5NYXJrTm90aWZpY2F0aW9uUmVhZFJlc3BvbnNlMu4DCgxBZG1pblNlcnZpY2USXgoPR2V0U3lzdGVtSGVhbHRoEiQuc3BvdC5hdXRoLnYxLkdldFN5c3RlbUhlYWx0aFJlcXVlc3QaJS5zcG90LmF1dGgudjEuR2V0U3lzdGVtSGVhbHRoUmVzcG9uc2USUgoLTGlzdFRlbmFudHMSIC5zcG90LmF1dGgudjEuTGlzdFRlbmFudHNSZXF1ZXN0GiEuc3BvdC5hdXRoLnYxLkxpc3RUZW5hbnRzUmVzcG9uc2USXgoPR2V0U3lzdGVtQ29uZmlnEiQuc3BvdC5hdXRoLnYxLkdldFN5c3RlbUNvbmZpZ1JlcXVlc3QaJS5zcG90LmF1dGgudjEuR2V0U3lzdGVtQ29uZmlnUmVzcG9uc2USZwoSVXBkYXRlU3lzdGVtQ29uZmlnEicuc3BvdC5hdXRoLnYxLlVwZGF0ZVN5c3RlbUNvbmZpZ1JlcXVlc3QaKC5zcG90LmF1dGgudjEuVXBkYXRlU3lzdGVtQ29uZmlnUmVzcG9uc2USYQoQUm90YXRlU2lnbmluZ0tleRIlLnNwb3QuYXV0aC52MS5Sb3RhdGVTaWduaW5nS2V5UmVxdWVzdBomLnNwb3QuYXV0aC52MS5Sb3RhdGVTaWduaW5nS2V5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_spot_common_v1_common]);
 
 /**
  * @generated from message spot.auth.v1.User
@@ -113,9 +113,44 @@ export const SignUpRequestSchema: GenMessage<SignUpRequest> = /*@__PURE__*/
   messageDesc(file_spot_auth_v1_auth, 2);
 
 /**
+ * Deliberately empty: the account exists once its email is verified (VerifyEmail), and the
+ * answer must not say whether the email was already registered.
+ *
  * @generated from message spot.auth.v1.SignUpResponse
  */
 export type SignUpResponse = Message<"spot.auth.v1.SignUpResponse"> & {
+};
+
+/**
+ * Describes the message spot.auth.v1.SignUpResponse.
+ * Use `create(SignUpResponseSchema)` to create a new message.
+ */
+export const SignUpResponseSchema: GenMessage<SignUpResponse> = /*@__PURE__*/
+  messageDesc(file_spot_auth_v1_auth, 3);
+
+/**
+ * @generated from message spot.auth.v1.VerifyEmailRequest
+ */
+export type VerifyEmailRequest = Message<"spot.auth.v1.VerifyEmailRequest"> & {
+  /**
+   * From the link in the verification email.
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+};
+
+/**
+ * Describes the message spot.auth.v1.VerifyEmailRequest.
+ * Use `create(VerifyEmailRequestSchema)` to create a new message.
+ */
+export const VerifyEmailRequestSchema: GenMessage<VerifyEmailRequest> = /*@__PURE__*/
+  messageDesc(file_spot_auth_v1_auth, 4);
+
+/**
+ * @generated from message spot.auth.v1.VerifyEmailResponse
+ */
+export type VerifyEmailResponse = Message<"spot.auth.v1.VerifyEmailResponse"> & {
   /**
    * @generated from field: spot.auth.v1.User user = 1;
    */
@@ -128,11 +163,41 @@ export type SignUpResponse = Message<"spot.auth.v1.SignUpResponse"> & {
 };
 
 /**
- * Describes the message spot.auth.v1.SignUpResponse.
- * Use `create(SignUpResponseSchema)` to create a new message.
+ * Describes the message spot.auth.v1.VerifyEmailResponse.
+ * Use `create(VerifyEmailResponseSchema)` to create a new message.
  */
-export const SignUpResponseSchema: GenMessage<SignUpResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 3);
+export const VerifyEmailResponseSchema: GenMessage<VerifyEmailResponse> = /*@__PURE__*/
+  messageDesc(file_spot_auth_v1_auth, 5);
+
+/**
+ * @generated from message spot.auth.v1.ResendVerificationEmailRequest
+ */
+export type ResendVerificationEmailRequest = Message<"spot.auth.v1.ResendVerificationEmailRequest"> & {
+  /**
+   * @generated from field: string email = 1;
+   */
+  email: string;
+};
+
+/**
+ * Describes the message spot.auth.v1.ResendVerificationEmailRequest.
+ * Use `create(ResendVerificationEmailRequestSchema)` to create a new message.
+ */
+export const ResendVerificationEmailRequestSchema: GenMessage<ResendVerificationEmailRequest> = /*@__PURE__*/
+  messageDesc(file_spot_auth_v1_auth, 6);
+
+/**
+ * @generated from message spot.auth.v1.ResendVerificationEmailResponse
+ */
+export type ResendVerificationEmailResponse = Message<"spot.auth.v1.ResendVerificationEmailResponse"> & {
+};
+
+/**
+ * Describes the message spot.auth.v1.ResendVerificationEmailResponse.
+ * Use `create(ResendVerificationEmailResponseSchema)` to create a new message.
+ */
+export const ResendVerificationEmailResponseSchema: GenMessage<ResendVerificationEmailResponse> = /*@__PURE__*/
+  messageDesc(file_spot_auth_v1_auth, 7);
 
 /**
  * @generated from message spot.auth.v1.LoginRequest
@@ -154,7 +219,7 @@ export type LoginRequest = Message<"spot.auth.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 4);
+  messageDesc(file_spot_auth_v1_auth, 8);
 
 /**
  * @generated from message spot.auth.v1.LoginResponse
@@ -176,7 +241,7 @@ export type LoginResponse = Message<"spot.auth.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 5);
+  messageDesc(file_spot_auth_v1_auth, 9);
 
 /**
  * @generated from message spot.auth.v1.RefreshRequest
@@ -193,7 +258,7 @@ export type RefreshRequest = Message<"spot.auth.v1.RefreshRequest"> & {
  * Use `create(RefreshRequestSchema)` to create a new message.
  */
 export const RefreshRequestSchema: GenMessage<RefreshRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 6);
+  messageDesc(file_spot_auth_v1_auth, 10);
 
 /**
  * @generated from message spot.auth.v1.RefreshResponse
@@ -210,7 +275,7 @@ export type RefreshResponse = Message<"spot.auth.v1.RefreshResponse"> & {
  * Use `create(RefreshResponseSchema)` to create a new message.
  */
 export const RefreshResponseSchema: GenMessage<RefreshResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 7);
+  messageDesc(file_spot_auth_v1_auth, 11);
 
 /**
  * @generated from message spot.auth.v1.LogoutRequest
@@ -227,7 +292,7 @@ export type LogoutRequest = Message<"spot.auth.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 8);
+  messageDesc(file_spot_auth_v1_auth, 12);
 
 /**
  * @generated from message spot.auth.v1.LogoutResponse
@@ -240,7 +305,7 @@ export type LogoutResponse = Message<"spot.auth.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 9);
+  messageDesc(file_spot_auth_v1_auth, 13);
 
 /**
  * @generated from message spot.auth.v1.MeRequest
@@ -253,7 +318,7 @@ export type MeRequest = Message<"spot.auth.v1.MeRequest"> & {
  * Use `create(MeRequestSchema)` to create a new message.
  */
 export const MeRequestSchema: GenMessage<MeRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 10);
+  messageDesc(file_spot_auth_v1_auth, 14);
 
 /**
  * @generated from message spot.auth.v1.MeResponse
@@ -270,7 +335,7 @@ export type MeResponse = Message<"spot.auth.v1.MeResponse"> & {
  * Use `create(MeResponseSchema)` to create a new message.
  */
 export const MeResponseSchema: GenMessage<MeResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 11);
+  messageDesc(file_spot_auth_v1_auth, 15);
 
 /**
  * @generated from message spot.auth.v1.ChangePasswordRequest
@@ -292,7 +357,7 @@ export type ChangePasswordRequest = Message<"spot.auth.v1.ChangePasswordRequest"
  * Use `create(ChangePasswordRequestSchema)` to create a new message.
  */
 export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 12);
+  messageDesc(file_spot_auth_v1_auth, 16);
 
 /**
  * @generated from message spot.auth.v1.ChangePasswordResponse
@@ -305,7 +370,7 @@ export type ChangePasswordResponse = Message<"spot.auth.v1.ChangePasswordRespons
  * Use `create(ChangePasswordResponseSchema)` to create a new message.
  */
 export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 13);
+  messageDesc(file_spot_auth_v1_auth, 17);
 
 /**
  * @generated from message spot.auth.v1.GetJwksRequest
@@ -318,7 +383,7 @@ export type GetJwksRequest = Message<"spot.auth.v1.GetJwksRequest"> & {
  * Use `create(GetJwksRequestSchema)` to create a new message.
  */
 export const GetJwksRequestSchema: GenMessage<GetJwksRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 14);
+  messageDesc(file_spot_auth_v1_auth, 18);
 
 /**
  * @generated from message spot.auth.v1.GetJwksResponse
@@ -337,7 +402,7 @@ export type GetJwksResponse = Message<"spot.auth.v1.GetJwksResponse"> & {
  * Use `create(GetJwksResponseSchema)` to create a new message.
  */
 export const GetJwksResponseSchema: GenMessage<GetJwksResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 15);
+  messageDesc(file_spot_auth_v1_auth, 19);
 
 /**
  * @generated from message spot.auth.v1.VerifyApiKeyRequest
@@ -354,7 +419,7 @@ export type VerifyApiKeyRequest = Message<"spot.auth.v1.VerifyApiKeyRequest"> & 
  * Use `create(VerifyApiKeyRequestSchema)` to create a new message.
  */
 export const VerifyApiKeyRequestSchema: GenMessage<VerifyApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 16);
+  messageDesc(file_spot_auth_v1_auth, 20);
 
 /**
  * @generated from message spot.auth.v1.VerifyApiKeyResponse
@@ -376,7 +441,7 @@ export type VerifyApiKeyResponse = Message<"spot.auth.v1.VerifyApiKeyResponse"> 
  * Use `create(VerifyApiKeyResponseSchema)` to create a new message.
  */
 export const VerifyApiKeyResponseSchema: GenMessage<VerifyApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 17);
+  messageDesc(file_spot_auth_v1_auth, 21);
 
 /**
  * @generated from message spot.auth.v1.InviteUserRequest
@@ -398,7 +463,7 @@ export type InviteUserRequest = Message<"spot.auth.v1.InviteUserRequest"> & {
  * Use `create(InviteUserRequestSchema)` to create a new message.
  */
 export const InviteUserRequestSchema: GenMessage<InviteUserRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 18);
+  messageDesc(file_spot_auth_v1_auth, 22);
 
 /**
  * @generated from message spot.auth.v1.InviteUserResponse
@@ -422,7 +487,7 @@ export type InviteUserResponse = Message<"spot.auth.v1.InviteUserResponse"> & {
  * Use `create(InviteUserResponseSchema)` to create a new message.
  */
 export const InviteUserResponseSchema: GenMessage<InviteUserResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 19);
+  messageDesc(file_spot_auth_v1_auth, 23);
 
 /**
  * @generated from message spot.auth.v1.ListUsersRequest
@@ -439,7 +504,7 @@ export type ListUsersRequest = Message<"spot.auth.v1.ListUsersRequest"> & {
  * Use `create(ListUsersRequestSchema)` to create a new message.
  */
 export const ListUsersRequestSchema: GenMessage<ListUsersRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 20);
+  messageDesc(file_spot_auth_v1_auth, 24);
 
 /**
  * @generated from message spot.auth.v1.ListUsersResponse
@@ -461,7 +526,7 @@ export type ListUsersResponse = Message<"spot.auth.v1.ListUsersResponse"> & {
  * Use `create(ListUsersResponseSchema)` to create a new message.
  */
 export const ListUsersResponseSchema: GenMessage<ListUsersResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 21);
+  messageDesc(file_spot_auth_v1_auth, 25);
 
 /**
  * @generated from message spot.auth.v1.ChangeUserRoleRequest
@@ -483,7 +548,7 @@ export type ChangeUserRoleRequest = Message<"spot.auth.v1.ChangeUserRoleRequest"
  * Use `create(ChangeUserRoleRequestSchema)` to create a new message.
  */
 export const ChangeUserRoleRequestSchema: GenMessage<ChangeUserRoleRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 22);
+  messageDesc(file_spot_auth_v1_auth, 26);
 
 /**
  * @generated from message spot.auth.v1.ChangeUserRoleResponse
@@ -500,7 +565,7 @@ export type ChangeUserRoleResponse = Message<"spot.auth.v1.ChangeUserRoleRespons
  * Use `create(ChangeUserRoleResponseSchema)` to create a new message.
  */
 export const ChangeUserRoleResponseSchema: GenMessage<ChangeUserRoleResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 23);
+  messageDesc(file_spot_auth_v1_auth, 27);
 
 /**
  * @generated from message spot.auth.v1.RemoveUserRequest
@@ -517,7 +582,7 @@ export type RemoveUserRequest = Message<"spot.auth.v1.RemoveUserRequest"> & {
  * Use `create(RemoveUserRequestSchema)` to create a new message.
  */
 export const RemoveUserRequestSchema: GenMessage<RemoveUserRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 24);
+  messageDesc(file_spot_auth_v1_auth, 28);
 
 /**
  * @generated from message spot.auth.v1.RemoveUserResponse
@@ -530,7 +595,7 @@ export type RemoveUserResponse = Message<"spot.auth.v1.RemoveUserResponse"> & {
  * Use `create(RemoveUserResponseSchema)` to create a new message.
  */
 export const RemoveUserResponseSchema: GenMessage<RemoveUserResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 25);
+  messageDesc(file_spot_auth_v1_auth, 29);
 
 /**
  * @generated from message spot.auth.v1.AcceptInviteRequest
@@ -552,7 +617,7 @@ export type AcceptInviteRequest = Message<"spot.auth.v1.AcceptInviteRequest"> & 
  * Use `create(AcceptInviteRequestSchema)` to create a new message.
  */
 export const AcceptInviteRequestSchema: GenMessage<AcceptInviteRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 26);
+  messageDesc(file_spot_auth_v1_auth, 30);
 
 /**
  * @generated from message spot.auth.v1.AcceptInviteResponse
@@ -574,7 +639,7 @@ export type AcceptInviteResponse = Message<"spot.auth.v1.AcceptInviteResponse"> 
  * Use `create(AcceptInviteResponseSchema)` to create a new message.
  */
 export const AcceptInviteResponseSchema: GenMessage<AcceptInviteResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 27);
+  messageDesc(file_spot_auth_v1_auth, 31);
 
 /**
  * @generated from message spot.auth.v1.ApiKey
@@ -630,7 +695,7 @@ export type ApiKey = Message<"spot.auth.v1.ApiKey"> & {
  * Use `create(ApiKeySchema)` to create a new message.
  */
 export const ApiKeySchema: GenMessage<ApiKey> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 28);
+  messageDesc(file_spot_auth_v1_auth, 32);
 
 /**
  * Exactly one of cluster_id (an agent key), role (an automation key) or scope.
@@ -664,7 +729,7 @@ export type CreateApiKeyRequest = Message<"spot.auth.v1.CreateApiKeyRequest"> & 
  * Use `create(CreateApiKeyRequestSchema)` to create a new message.
  */
 export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 29);
+  messageDesc(file_spot_auth_v1_auth, 33);
 
 /**
  * @generated from message spot.auth.v1.CreateApiKeyResponse
@@ -688,7 +753,7 @@ export type CreateApiKeyResponse = Message<"spot.auth.v1.CreateApiKeyResponse"> 
  * Use `create(CreateApiKeyResponseSchema)` to create a new message.
  */
 export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 30);
+  messageDesc(file_spot_auth_v1_auth, 34);
 
 /**
  * @generated from message spot.auth.v1.ListApiKeysRequest
@@ -705,7 +770,7 @@ export type ListApiKeysRequest = Message<"spot.auth.v1.ListApiKeysRequest"> & {
  * Use `create(ListApiKeysRequestSchema)` to create a new message.
  */
 export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 31);
+  messageDesc(file_spot_auth_v1_auth, 35);
 
 /**
  * @generated from message spot.auth.v1.ListApiKeysResponse
@@ -727,7 +792,7 @@ export type ListApiKeysResponse = Message<"spot.auth.v1.ListApiKeysResponse"> & 
  * Use `create(ListApiKeysResponseSchema)` to create a new message.
  */
 export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 32);
+  messageDesc(file_spot_auth_v1_auth, 36);
 
 /**
  * @generated from message spot.auth.v1.RevokeApiKeyRequest
@@ -744,7 +809,7 @@ export type RevokeApiKeyRequest = Message<"spot.auth.v1.RevokeApiKeyRequest"> & 
  * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
  */
 export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 33);
+  messageDesc(file_spot_auth_v1_auth, 37);
 
 /**
  * @generated from message spot.auth.v1.RevokeApiKeyResponse
@@ -757,7 +822,7 @@ export type RevokeApiKeyResponse = Message<"spot.auth.v1.RevokeApiKeyResponse"> 
  * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
  */
 export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 34);
+  messageDesc(file_spot_auth_v1_auth, 38);
 
 /**
  * @generated from message spot.auth.v1.IssueAgentKeyRequest
@@ -784,7 +849,7 @@ export type IssueAgentKeyRequest = Message<"spot.auth.v1.IssueAgentKeyRequest"> 
  * Use `create(IssueAgentKeyRequestSchema)` to create a new message.
  */
 export const IssueAgentKeyRequestSchema: GenMessage<IssueAgentKeyRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 35);
+  messageDesc(file_spot_auth_v1_auth, 39);
 
 /**
  * @generated from message spot.auth.v1.IssueAgentKeyResponse
@@ -808,7 +873,7 @@ export type IssueAgentKeyResponse = Message<"spot.auth.v1.IssueAgentKeyResponse"
  * Use `create(IssueAgentKeyResponseSchema)` to create a new message.
  */
 export const IssueAgentKeyResponseSchema: GenMessage<IssueAgentKeyResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 36);
+  messageDesc(file_spot_auth_v1_auth, 40);
 
 /**
  * @generated from message spot.auth.v1.AuditEvent
@@ -864,7 +929,7 @@ export type AuditEvent = Message<"spot.auth.v1.AuditEvent"> & {
  * Use `create(AuditEventSchema)` to create a new message.
  */
 export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 37);
+  messageDesc(file_spot_auth_v1_auth, 41);
 
 /**
  * @generated from message spot.auth.v1.ListAuditEventsRequest
@@ -901,7 +966,7 @@ export type ListAuditEventsRequest = Message<"spot.auth.v1.ListAuditEventsReques
  * Use `create(ListAuditEventsRequestSchema)` to create a new message.
  */
 export const ListAuditEventsRequestSchema: GenMessage<ListAuditEventsRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 38);
+  messageDesc(file_spot_auth_v1_auth, 42);
 
 /**
  * @generated from message spot.auth.v1.ListAuditEventsResponse
@@ -923,7 +988,7 @@ export type ListAuditEventsResponse = Message<"spot.auth.v1.ListAuditEventsRespo
  * Use `create(ListAuditEventsResponseSchema)` to create a new message.
  */
 export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 39);
+  messageDesc(file_spot_auth_v1_auth, 43);
 
 /**
  * @generated from message spot.auth.v1.RecordAuditEventsRequest
@@ -940,7 +1005,7 @@ export type RecordAuditEventsRequest = Message<"spot.auth.v1.RecordAuditEventsRe
  * Use `create(RecordAuditEventsRequestSchema)` to create a new message.
  */
 export const RecordAuditEventsRequestSchema: GenMessage<RecordAuditEventsRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 40);
+  messageDesc(file_spot_auth_v1_auth, 44);
 
 /**
  * @generated from message spot.auth.v1.RecordAuditEventsResponse
@@ -953,7 +1018,7 @@ export type RecordAuditEventsResponse = Message<"spot.auth.v1.RecordAuditEventsR
  * Use `create(RecordAuditEventsResponseSchema)` to create a new message.
  */
 export const RecordAuditEventsResponseSchema: GenMessage<RecordAuditEventsResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 41);
+  messageDesc(file_spot_auth_v1_auth, 45);
 
 /**
  * @generated from message spot.auth.v1.Notification
@@ -997,7 +1062,7 @@ export type Notification = Message<"spot.auth.v1.Notification"> & {
  * Use `create(NotificationSchema)` to create a new message.
  */
 export const NotificationSchema: GenMessage<Notification> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 42);
+  messageDesc(file_spot_auth_v1_auth, 46);
 
 /**
  * @generated from message spot.auth.v1.ListNotificationsRequest
@@ -1019,7 +1084,7 @@ export type ListNotificationsRequest = Message<"spot.auth.v1.ListNotificationsRe
  * Use `create(ListNotificationsRequestSchema)` to create a new message.
  */
 export const ListNotificationsRequestSchema: GenMessage<ListNotificationsRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 43);
+  messageDesc(file_spot_auth_v1_auth, 47);
 
 /**
  * @generated from message spot.auth.v1.ListNotificationsResponse
@@ -1046,7 +1111,7 @@ export type ListNotificationsResponse = Message<"spot.auth.v1.ListNotificationsR
  * Use `create(ListNotificationsResponseSchema)` to create a new message.
  */
 export const ListNotificationsResponseSchema: GenMessage<ListNotificationsResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 44);
+  messageDesc(file_spot_auth_v1_auth, 48);
 
 /**
  * @generated from message spot.auth.v1.MarkNotificationReadRequest
@@ -1063,7 +1128,7 @@ export type MarkNotificationReadRequest = Message<"spot.auth.v1.MarkNotification
  * Use `create(MarkNotificationReadRequestSchema)` to create a new message.
  */
 export const MarkNotificationReadRequestSchema: GenMessage<MarkNotificationReadRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 45);
+  messageDesc(file_spot_auth_v1_auth, 49);
 
 /**
  * @generated from message spot.auth.v1.MarkNotificationReadResponse
@@ -1076,7 +1141,7 @@ export type MarkNotificationReadResponse = Message<"spot.auth.v1.MarkNotificatio
  * Use `create(MarkNotificationReadResponseSchema)` to create a new message.
  */
 export const MarkNotificationReadResponseSchema: GenMessage<MarkNotificationReadResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 46);
+  messageDesc(file_spot_auth_v1_auth, 50);
 
 /**
  * @generated from message spot.auth.v1.ServiceHealth
@@ -1103,7 +1168,7 @@ export type ServiceHealth = Message<"spot.auth.v1.ServiceHealth"> & {
  * Use `create(ServiceHealthSchema)` to create a new message.
  */
 export const ServiceHealthSchema: GenMessage<ServiceHealth> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 47);
+  messageDesc(file_spot_auth_v1_auth, 51);
 
 /**
  * @generated from message spot.auth.v1.GetSystemHealthRequest
@@ -1116,7 +1181,7 @@ export type GetSystemHealthRequest = Message<"spot.auth.v1.GetSystemHealthReques
  * Use `create(GetSystemHealthRequestSchema)` to create a new message.
  */
 export const GetSystemHealthRequestSchema: GenMessage<GetSystemHealthRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 48);
+  messageDesc(file_spot_auth_v1_auth, 52);
 
 /**
  * @generated from message spot.auth.v1.GetSystemHealthResponse
@@ -1133,7 +1198,7 @@ export type GetSystemHealthResponse = Message<"spot.auth.v1.GetSystemHealthRespo
  * Use `create(GetSystemHealthResponseSchema)` to create a new message.
  */
 export const GetSystemHealthResponseSchema: GenMessage<GetSystemHealthResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 49);
+  messageDesc(file_spot_auth_v1_auth, 53);
 
 /**
  * @generated from message spot.auth.v1.Tenant
@@ -1172,7 +1237,7 @@ export type Tenant = Message<"spot.auth.v1.Tenant"> & {
  * Use `create(TenantSchema)` to create a new message.
  */
 export const TenantSchema: GenMessage<Tenant> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 50);
+  messageDesc(file_spot_auth_v1_auth, 54);
 
 /**
  * @generated from message spot.auth.v1.ListTenantsRequest
@@ -1189,7 +1254,7 @@ export type ListTenantsRequest = Message<"spot.auth.v1.ListTenantsRequest"> & {
  * Use `create(ListTenantsRequestSchema)` to create a new message.
  */
 export const ListTenantsRequestSchema: GenMessage<ListTenantsRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 51);
+  messageDesc(file_spot_auth_v1_auth, 55);
 
 /**
  * @generated from message spot.auth.v1.ListTenantsResponse
@@ -1211,7 +1276,7 @@ export type ListTenantsResponse = Message<"spot.auth.v1.ListTenantsResponse"> & 
  * Use `create(ListTenantsResponseSchema)` to create a new message.
  */
 export const ListTenantsResponseSchema: GenMessage<ListTenantsResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 52);
+  messageDesc(file_spot_auth_v1_auth, 56);
 
 /**
  * @generated from message spot.auth.v1.SystemConfig
@@ -1237,7 +1302,7 @@ export type SystemConfig = Message<"spot.auth.v1.SystemConfig"> & {
  * Use `create(SystemConfigSchema)` to create a new message.
  */
 export const SystemConfigSchema: GenMessage<SystemConfig> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 53);
+  messageDesc(file_spot_auth_v1_auth, 57);
 
 /**
  * @generated from message spot.auth.v1.GetSystemConfigRequest
@@ -1250,7 +1315,7 @@ export type GetSystemConfigRequest = Message<"spot.auth.v1.GetSystemConfigReques
  * Use `create(GetSystemConfigRequestSchema)` to create a new message.
  */
 export const GetSystemConfigRequestSchema: GenMessage<GetSystemConfigRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 54);
+  messageDesc(file_spot_auth_v1_auth, 58);
 
 /**
  * @generated from message spot.auth.v1.GetSystemConfigResponse
@@ -1267,7 +1332,7 @@ export type GetSystemConfigResponse = Message<"spot.auth.v1.GetSystemConfigRespo
  * Use `create(GetSystemConfigResponseSchema)` to create a new message.
  */
 export const GetSystemConfigResponseSchema: GenMessage<GetSystemConfigResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 55);
+  messageDesc(file_spot_auth_v1_auth, 59);
 
 /**
  * @generated from message spot.auth.v1.UpdateSystemConfigRequest
@@ -1292,7 +1357,7 @@ export type UpdateSystemConfigRequest = Message<"spot.auth.v1.UpdateSystemConfig
  * Use `create(UpdateSystemConfigRequestSchema)` to create a new message.
  */
 export const UpdateSystemConfigRequestSchema: GenMessage<UpdateSystemConfigRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 56);
+  messageDesc(file_spot_auth_v1_auth, 60);
 
 /**
  * @generated from message spot.auth.v1.UpdateSystemConfigResponse
@@ -1309,7 +1374,7 @@ export type UpdateSystemConfigResponse = Message<"spot.auth.v1.UpdateSystemConfi
  * Use `create(UpdateSystemConfigResponseSchema)` to create a new message.
  */
 export const UpdateSystemConfigResponseSchema: GenMessage<UpdateSystemConfigResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 57);
+  messageDesc(file_spot_auth_v1_auth, 61);
 
 /**
  * @generated from message spot.auth.v1.RotateSigningKeyRequest
@@ -1322,7 +1387,7 @@ export type RotateSigningKeyRequest = Message<"spot.auth.v1.RotateSigningKeyRequ
  * Use `create(RotateSigningKeyRequestSchema)` to create a new message.
  */
 export const RotateSigningKeyRequestSchema: GenMessage<RotateSigningKeyRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 58);
+  messageDesc(file_spot_auth_v1_auth, 62);
 
 /**
  * @generated from message spot.auth.v1.RotateSigningKeyResponse
@@ -1339,7 +1404,7 @@ export type RotateSigningKeyResponse = Message<"spot.auth.v1.RotateSigningKeyRes
  * Use `create(RotateSigningKeyResponseSchema)` to create a new message.
  */
 export const RotateSigningKeyResponseSchema: GenMessage<RotateSigningKeyResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 59);
+  messageDesc(file_spot_auth_v1_auth, 63);
 
 /**
  * @generated from enum spot.auth.v1.Role
@@ -1412,12 +1477,36 @@ export const ApiKeyScopeSchema: GenEnum<ApiKeyScope> = /*@__PURE__*/
  */
 export const AuthService: GenService<{
   /**
+   * Public. Answers the same whether or not the email is registered: a new address gets a
+   * verification email, a registered one a notice that someone tried to sign up with it.
+   *
    * @generated from rpc spot.auth.v1.AuthService.SignUp
    */
   signUp: {
     methodKind: "unary";
     input: typeof SignUpRequestSchema;
     output: typeof SignUpResponseSchema;
+  },
+  /**
+   * Public: completes a sign-up with the token from the verification email, and logs in.
+   *
+   * @generated from rpc spot.auth.v1.AuthService.VerifyEmail
+   */
+  verifyEmail: {
+    methodKind: "unary";
+    input: typeof VerifyEmailRequestSchema;
+    output: typeof VerifyEmailResponseSchema;
+  },
+  /**
+   * Public, rate limited per address: sends a new verification email when the address has an
+   * account still waiting for it; answers the same in every case.
+   *
+   * @generated from rpc spot.auth.v1.AuthService.ResendVerificationEmail
+   */
+  resendVerificationEmail: {
+    methodKind: "unary";
+    input: typeof ResendVerificationEmailRequestSchema;
+    output: typeof ResendVerificationEmailResponseSchema;
   },
   /**
    * @generated from rpc spot.auth.v1.AuthService.Login
