@@ -40,6 +40,7 @@ fn launch(cluster_id: &str, count: u32) -> pb::ExecuteStepRequest {
             }],
             capacity_type: CapacityType::Spot.into(),
             count,
+            ..Default::default()
         })),
     }
 }

@@ -54,6 +54,7 @@ fn fleet_request(pools: Vec<Pool>) -> LaunchRequest {
         tags: BTreeMap::new(),
         launch_template_id: Some("lt-0123".into()),
         image_id: None,
+        client_token: None,
     }
 }
 
