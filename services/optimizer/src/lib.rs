@@ -33,6 +33,8 @@ pub struct OptimizerApi {
     plans: store::PlanStore,
     policies: policy::LastKnown,
     costs: costs::CostStore,
+    /// Applies plans: the durable step runner, resuming plans other replicas left unfinished.
+    runner: spot_kit::steps::StepRunner,
 }
 
 impl OptimizerApi {
@@ -43,11 +45,21 @@ impl OptimizerApi {
 }
 
 pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
+    let plans = store::PlanStore::new(ctx.db.clone(), ctx.bus.clone());
+    let runner = spot_kit::steps::StepRunner::new(
+        ctx,
+        std::sync::Arc::new(apply::PlanWorkflow {
+            store: plans.clone(),
+        }),
+        spot_kit::steps::RunnerSettings::default(),
+    );
+    runner.spawn_sweeper();
     let api = OptimizerApi {
         ctx: ctx.clone(),
-        plans: store::PlanStore::new(ctx.db.clone(), ctx.bus.clone()),
+        plans,
         policies: policy::LastKnown::default(),
         costs: costs::CostStore::new(ctx.db.clone()),
+        runner,
     };
     let sampler = api.clone();
     singleton(ctx, "optimizer.cost-sampler", move |lost| {

@@ -8,7 +8,7 @@ use sea_orm::{
 use spot_bus::SharedBus;
 use spot_db::Database;
 use spot_kit::topics::OPTIMIZER_PLANS;
-use spot_proto::optimizer::v1::{Plan, PlanState, StepStatus};
+use spot_proto::optimizer::v1::{Plan, PlanState};
 use tonic::Status;
 
 use crate::entity::plans;
@@ -106,32 +106,14 @@ impl PlanStore {
         rows.iter().map(decode).collect()
     }
 
-    /// Plans left APPLYING with no progress for `stale_after_millis` (their runner died with its
-    /// process) become FAILED, saying so, so a user re-plans instead of waiting forever.
-    pub async fn fail_stale(&self, stale_after_millis: i64) -> Result<Vec<Plan>, Status> {
-        let cutoff = chrono::Utc::now().timestamp_millis() - stale_after_millis;
-        let rows = plans::Entity::find()
-            .filter(plans::Column::State.eq(PlanState::Applying.as_str_name()))
-            .filter(plans::Column::UpdatedAt.lt(cutoff))
-            .all(self.db.connection())
+    /// Whose plan it is.
+    pub async fn tenant_of(&self, id: &str) -> Result<String, Status> {
+        plans::Entity::find_by_id(id)
+            .one(self.db.connection())
             .await
-            .map_err(db_status)?;
-        let mut failed = Vec::new();
-        for row in rows {
-            let mut plan = decode(&row)?;
-            plan.state = PlanState::Failed.into();
-            plan.reason = "the control plane restarted while applying this plan; nothing more \
-                           will happen: recommend again"
-                .to_owned();
-            for step in &mut plan.steps {
-                if matches!(step.status(), StepStatus::Pending | StepStatus::Running) {
-                    step.status = StepStatus::Skipped.into();
-                }
-            }
-            self.save(&plan).await?;
-            failed.push(plan);
-        }
-        Ok(failed)
+            .map_err(db_status)?
+            .map(|row| row.tenant_id)
+            .ok_or_else(|| Status::not_found("plan not found"))
     }
 
     async fn publish(&self, plan: &Plan) {
@@ -142,65 +124,5 @@ impl PlanStore {
         {
             tracing::warn!(%error, plan = %plan.id, "a plan change was stored but not published");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use sea_orm::{ActiveModelTrait, Set};
-    use spot_proto::optimizer::v1::PlanStep;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn a_plan_abandoned_by_a_restart_fails_and_says_why() {
-        let db = spot_db::testing::sqlite_in_memory().await;
-        let store = PlanStore::new(db.clone(), Arc::new(spot_bus::InProcessBus::new()));
-        let step = |status: StepStatus| PlanStep {
-            status: status.into(),
-            ..Default::default()
-        };
-        let plan = |id: &str| Plan {
-            id: id.to_owned(),
-            cluster_id: "c".to_owned(),
-            state: PlanState::Applying.into(),
-            steps: vec![
-                step(StepStatus::Succeeded),
-                step(StepStatus::Running),
-                step(StepStatus::Pending),
-            ],
-            ..Default::default()
-        };
-        store.insert("t", &plan("old")).await.unwrap();
-        store.insert("t", &plan("fresh")).await.unwrap();
-        plans::ActiveModel {
-            id: Set("old".to_owned()),
-            updated_at: Set(0),
-            ..Default::default()
-        }
-        .update(db.connection())
-        .await
-        .unwrap();
-
-        let failed = store.fail_stale(15 * 60 * 1_000).await.unwrap();
-        assert_eq!(failed.len(), 1);
-        let old = store.get("t", "old").await.unwrap();
-        assert_eq!(old.state(), PlanState::Failed);
-        assert!(old.reason.contains("restarted"), "{}", old.reason);
-        let statuses: Vec<_> = old.steps.iter().map(|s| s.status()).collect();
-        assert_eq!(
-            statuses,
-            [
-                StepStatus::Succeeded,
-                StepStatus::Skipped,
-                StepStatus::Skipped
-            ]
-        );
-        assert_eq!(
-            store.get("t", "fresh").await.unwrap().state(),
-            PlanState::Applying
-        );
     }
 }

@@ -14,6 +14,7 @@ pub mod retention;
 pub mod risk_flags;
 pub mod sealing;
 mod singleton;
+pub mod steps;
 pub mod topics;
 
 pub use clients::{OutgoingChannel, ServiceClients};
