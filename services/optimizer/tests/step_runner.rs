@@ -47,6 +47,20 @@ impl Executor for GatedKubernetes {
     }
 }
 
+/// Carries actions out on the cluster after a delay.
+struct Slow {
+    kubernetes: Arc<Kubernetes>,
+    delay: Duration,
+}
+
+#[async_trait::async_trait]
+impl Executor for Slow {
+    async fn execute(&self, action: Action) -> Outcome {
+        tokio::time::sleep(self.delay).await;
+        self.kubernetes.execute(action).await
+    }
+}
+
 /// Three on-demand nodes with two pods each, really running in the simulated cloud.
 async fn on_demand_cluster(router: &mut Router, cluster_id: &str) -> Arc<Cluster> {
     let mut nodes = Vec::new();
@@ -582,12 +596,28 @@ impl Seeded {
     }
 }
 
-/// The control plane is stopped again and again at seeded random moments while a plan applies
-/// (each time its runner leaves the run as a crash would, and the next life takes it over): the
-/// plan still finishes, with each launch launching its count once and each agent action stored
-/// and run once. `SPOT_FAULT_SEED` picks another sequence.
+/// One tenant's cluster in the fault test: its agent's view, what its agent ran, its plan.
+struct Tenant {
+    token: String,
+    cluster_id: String,
+    kubernetes: Arc<Kubernetes>,
+    plan: pb::Plan,
+    joiner: tokio::task::JoinHandle<()>,
+    stop_agent: tokio_util::sync::CancellationToken,
+}
+
+/// How many tenants' plans apply at once in the fault test.
+const TENANTS: usize = 4;
+/// The most stops in one fault test: enough for every kind of step to be cut, few enough to
+/// finish in well under a minute.
+const MAX_STOPS: usize = 40;
+
+/// The control plane is stopped again and again at seeded random moments while several tenants'
+/// plans apply (each time its runner leaves the runs as a crash would, and the next life takes
+/// them over): every plan still finishes, with each launch launching its count once and each
+/// agent action stored and run once. `SPOT_FAULT_SEED` picks another sequence.
 #[tokio::test]
-async fn a_plan_survives_its_control_plane_stopping_at_seeded_random_points() {
+async fn plans_survive_their_control_plane_stopping_at_seeded_random_points() {
     let seed: u64 = std::env::var("SPOT_FAULT_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -620,107 +650,124 @@ async fn a_plan_survives_its_control_plane_stopping_at_seeded_random_points() {
     }));
     let db = spot_db::Database::connect(&database_url).await.unwrap();
 
-    let test = TestServer::start_with_cloud(&env, cloud.clone()).await;
-    let owner = test.sign_up("Acme").await;
-    let token = owner.access_token.clone();
-    let registered = register(&test, &token).await;
-    let cluster_id = registered.cluster.unwrap().id;
-    let source = on_demand_cluster(&mut router(&test), &cluster_id).await;
-    let kubernetes = Kubernetes::new(source.clone());
-    let (_notices, stop_agent) = start_agent(
-        &test,
-        &registered.agent_key,
-        kubernetes.clone(),
-        source.clone(),
-    );
-    wait_for_nodes(&test, &token, &cluster_id, 3).await;
-    consolidation_off(&test, &token).await;
-    let joiner = join_from_cloud(cloud.clone(), cluster_id.clone(), source.clone());
-    let plan = recommend(&test, &token, &cluster_id).await;
-    apply(&test, &token, &plan.id).await;
+    let first = TestServer::start_with_cloud(&env, cloud.clone()).await;
+    let mut tenants = Vec::new();
+    for index in 0..TENANTS {
+        let owner = first.sign_up(&format!("Tenant {index}")).await;
+        let token = owner.access_token.clone();
+        let registered = register(&first, &token).await;
+        let cluster_id = registered.cluster.unwrap().id;
+        let source = on_demand_cluster(&mut router(&first), &cluster_id).await;
+        let kubernetes = Kubernetes::new(source.clone());
+        // Each action takes a moment, as on a real cluster: stops land while runs wait on them.
+        let agent = Arc::new(Slow {
+            kubernetes: kubernetes.clone(),
+            delay: Duration::from_millis(400),
+        });
+        let (_notices, stop_agent) =
+            start_agent(&first, &registered.agent_key, agent, source.clone());
+        wait_for_nodes(&first, &token, &cluster_id, 3).await;
+        consolidation_off(&first, &token).await;
+        let joiner = join_from_cloud(cloud.clone(), cluster_id.clone(), source.clone());
+        let plan = recommend(&first, &token, &cluster_id).await;
+        tenants.push(Tenant {
+            token,
+            cluster_id,
+            kubernetes,
+            plan,
+            joiner,
+            stop_agent,
+        });
+    }
+    for tenant in &tenants {
+        apply(&first, &tenant.token, &tenant.plan.id).await;
+    }
 
     let mut stops = 0;
-    let mut life = test;
-    let finished = loop {
-        tokio::time::sleep(Duration::from_millis(20 + random.below(400))).await;
-        let token = life.login(&owner.email, &owner.password).await;
-        let now = get_plan(&life, &token, &plan.id).await;
-        if is_final(&now) || stops == 25 {
-            break plan_until(&life, &token, &plan.id, Duration::from_secs(60), is_final).await;
+    let mut life = first;
+    loop {
+        tokio::time::sleep(Duration::from_millis(5 + random.below(200))).await;
+        let mut all_final = true;
+        for tenant in &tenants {
+            all_final &= is_final(&get_plan(&life, &tenant.token, &tenant.plan.id).await);
+        }
+        if all_final || stops == MAX_STOPS {
+            break;
         }
         life.stop().await;
         stops += 1;
-        // The stopped runner's lease lapses (moved past instead of waited for).
+        // The stopped runner's leases lapse (moved past instead of waited for).
         db.connection()
             .execute_unprepared("UPDATE step_runs SET lease_expires_at = 0 WHERE state = 'running'")
             .await
             .unwrap();
         life = TestServer::start_with_cloud(&env, cloud.clone()).await;
-    };
-    let token = life.login(&owner.email, &owner.password).await;
-    let run = RunStore::new(db.clone())
-        .get(&plan.id)
-        .await
-        .unwrap()
-        .unwrap();
-    let retried = run.steps.iter().filter(|s| s.attempts > 1).count();
+    }
 
+    let runs = RunStore::new(db.clone());
     let per_token = launches_per_token(&cloud);
-    let stored = stored_actions(&life, &token, &cluster_id).await;
-    let ran = kubernetes.ran.0.lock().unwrap().clone();
-    let mut stored_twice = 0;
-    let mut per_action: BTreeMap<(i32, String), usize> = BTreeMap::new();
-    for record in &stored {
-        let action = record.action.as_ref().unwrap();
-        let count = per_action
-            .entry((action.kind, action.node_name.clone()))
-            .or_default();
-        *count += 1;
-        if *count > 1 {
-            stored_twice += 1;
-        }
-    }
-    let mut per_run: BTreeMap<(i32, String), usize> = BTreeMap::new();
-    for action in &ran {
-        *per_run
-            .entry((action.kind, action.node_name.clone()))
-            .or_default() += 1;
-    }
-    let ran_twice = per_run.values().filter(|n| **n > 1).count();
-    let mut launched_twice = 0;
-    for (index, step) in plan.steps.iter().enumerate() {
-        if step.kind() == pb::StepKind::Launch {
-            let launched = per_token
-                .get(&format!("{}-{index}", plan.id))
-                .copied()
-                .unwrap_or(0);
-            if launched > step.count as usize {
-                launched_twice += 1;
+    let (mut steps, mut retried, mut launched, mut stored_count, mut ran_count) = (0, 0, 0, 0, 0);
+    let (mut launched_twice, mut stored_twice, mut ran_twice) = (0, 0, 0);
+    for tenant in &tenants {
+        let token = &tenant.token;
+        let plan = &tenant.plan;
+        let finished = plan_until(&life, &token, &plan.id, Duration::from_secs(60), is_final).await;
+        assert_eq!(
+            finished.state(),
+            pb::PlanState::Succeeded,
+            "seed {seed}: {}",
+            finished.reason
+        );
+        let run = runs.get(&plan.id).await.unwrap().unwrap();
+        steps += run.steps.len();
+        retried += run.steps.iter().filter(|s| s.attempts > 1).count();
+        for (index, step) in plan.steps.iter().enumerate() {
+            if step.kind() == pb::StepKind::Launch {
+                let count = per_token
+                    .get(&format!("{}-{index}", plan.id))
+                    .copied()
+                    .unwrap_or(0);
+                launched += count;
+                if count > step.count as usize {
+                    launched_twice += 1;
+                }
             }
         }
+        let stored = stored_actions(&life, token, &tenant.cluster_id).await;
+        stored_count += stored.len();
+        let mut per_action: BTreeMap<(i32, String), usize> = BTreeMap::new();
+        for record in &stored {
+            let action = record.action.as_ref().unwrap();
+            *per_action
+                .entry((action.kind, action.node_name.clone()))
+                .or_default() += 1;
+        }
+        stored_twice += per_action.values().filter(|n| **n > 1).count();
+        let ran = tenant.kubernetes.ran.0.lock().unwrap().clone();
+        ran_count += ran.len();
+        let mut per_run: BTreeMap<(i32, String), usize> = BTreeMap::new();
+        for action in &ran {
+            *per_run
+                .entry((action.kind, action.node_name.clone()))
+                .or_default() += 1;
+        }
+        ran_twice += per_run.values().filter(|n| **n > 1).count();
     }
     println!(
-        "seed {seed}: {stops} stops, {} steps ({retried} taken up again), {} instances launched, \
-         {} actions stored, {} run; duplicates: {launched_twice} launches, {stored_twice} stored \
-         actions, {ran_twice} agent runs",
-        run.steps.len(),
-        per_token.values().sum::<usize>(),
-        stored.len(),
-        ran.len()
-    );
-    assert_eq!(
-        finished.state(),
-        pb::PlanState::Succeeded,
-        "seed {seed}: {}",
-        finished.reason
+        "seed {seed}: {stops} stops, {TENANTS} plans, {steps} steps ({retried} taken up again \
+         after a stop), {launched} instances launched, {stored_count} actions stored, \
+         {ran_count} run by agents; duplicates: {launched_twice} launches, {stored_twice} stored \
+         actions, {ran_twice} agent runs"
     );
     assert_eq!(launched_twice, 0, "seed {seed}: {per_token:?}");
-    assert_eq!(stored_twice, 0, "seed {seed}: {per_action:?}");
-    assert_eq!(ran_twice, 0, "seed {seed}: {per_run:?}");
-    assert!(stops > 0, "seed {seed}: the plan finished before any stop");
+    assert_eq!(stored_twice, 0, "seed {seed}");
+    assert_eq!(ran_twice, 0, "seed {seed}");
+    assert!(stops > 0, "seed {seed}: the plans finished before any stop");
 
-    joiner.abort();
-    stop_agent.cancel();
+    for tenant in tenants {
+        tenant.joiner.abort();
+        tenant.stop_agent.cancel();
+    }
     life.stop().await;
     if let Some(scratch) = scratch {
         scratch.drop_database().await;
