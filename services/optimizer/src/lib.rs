@@ -54,6 +54,14 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
         spot_kit::steps::RunnerSettings::default(),
     );
     runner.spawn_sweeper();
+    // Plans applied before plans could resume have no run: they fail, saying so, once their
+    // progress has stopped for longer than any start takes.
+    let (legacy, runs) = (plans.clone(), runner.store().clone());
+    tokio::spawn(async move {
+        if let Err(status) = legacy.fail_unresumable(&runs, 60_000).await {
+            tracing::warn!(%status, "plans without a run not checked");
+        }
+    });
     let api = OptimizerApi {
         ctx: ctx.clone(),
         plans,

@@ -8,7 +8,7 @@ use sea_orm::{
 use spot_bus::SharedBus;
 use spot_db::Database;
 use spot_kit::topics::OPTIMIZER_PLANS;
-use spot_proto::optimizer::v1::{Plan, PlanState};
+use spot_proto::optimizer::v1::{Plan, PlanState, StepStatus};
 use tonic::Status;
 
 use crate::entity::plans;
@@ -106,6 +106,46 @@ impl PlanStore {
         rows.iter().map(decode).collect()
     }
 
+    /// Plans APPLYING that the step runner has no run for (applied by a version before it, whose
+    /// process is gone) and that made no progress for `stale_after_millis` become FAILED, saying
+    /// so: nothing would ever finish them. Plans the runner knows resume instead.
+    pub async fn fail_unresumable(
+        &self,
+        runs: &spot_kit::steps::RunStore,
+        stale_after_millis: i64,
+    ) -> Result<Vec<Plan>, Status> {
+        let cutoff = chrono::Utc::now().timestamp_millis() - stale_after_millis;
+        let rows = plans::Entity::find()
+            .filter(plans::Column::State.eq(PlanState::Applying.as_str_name()))
+            .filter(plans::Column::UpdatedAt.lt(cutoff))
+            .all(self.db.connection())
+            .await
+            .map_err(db_status)?;
+        let mut failed = Vec::new();
+        for row in rows {
+            let known = runs
+                .get(&row.id)
+                .await
+                .map_err(spot_error::ServiceError::into_status)?;
+            if known.is_some() {
+                continue;
+            }
+            let mut plan = decode(&row)?;
+            plan.state = PlanState::Failed.into();
+            plan.reason = "the control plane restarted while applying this plan, before plans \
+                           could resume; nothing more will happen: recommend again"
+                .to_owned();
+            for step in &mut plan.steps {
+                if matches!(step.status(), StepStatus::Pending | StepStatus::Running) {
+                    step.status = StepStatus::Skipped.into();
+                }
+            }
+            self.save(&plan).await?;
+            failed.push(plan);
+        }
+        Ok(failed)
+    }
+
     /// Whose plan it is.
     pub async fn tenant_of(&self, id: &str) -> Result<String, Status> {
         plans::Entity::find_by_id(id)
@@ -123,6 +163,75 @@ impl PlanStore {
             .await
         {
             tracing::warn!(%error, plan = %plan.id, "a plan change was stored but not published");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sea_orm::{ActiveModelTrait, Set};
+    use spot_kit::steps::{Run, RunStore};
+    use spot_proto::optimizer::v1::PlanStep;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_applying_plan_no_runner_can_resume_fails_and_says_why() {
+        let db = spot_db::testing::sqlite_in_memory().await;
+        let store = PlanStore::new(db.clone(), Arc::new(spot_bus::InProcessBus::new()));
+        let runs = RunStore::new(db.clone());
+        let step = |status: StepStatus| PlanStep {
+            status: status.into(),
+            ..Default::default()
+        };
+        let plan = |id: &str| Plan {
+            id: id.to_owned(),
+            cluster_id: "c".to_owned(),
+            state: PlanState::Applying.into(),
+            steps: vec![
+                step(StepStatus::Succeeded),
+                step(StepStatus::Running),
+                step(StepStatus::Pending),
+            ],
+            ..Default::default()
+        };
+        for id in ["legacy", "resumable", "fresh"] {
+            store.insert("t", &plan(id)).await.unwrap();
+        }
+        for id in ["legacy", "resumable"] {
+            plans::ActiveModel {
+                id: Set(id.to_owned()),
+                updated_at: Set(0),
+                ..Default::default()
+            }
+            .update(db.connection())
+            .await
+            .unwrap();
+        }
+        let run = Run::new("plan", "resumable", "t", "c", vec![]);
+        runs.insert(&run, "gone", 0, 0).await.unwrap();
+
+        let failed = store.fail_unresumable(&runs, 60_000).await.unwrap();
+        assert_eq!(failed.len(), 1);
+        let legacy = store.get("t", "legacy").await.unwrap();
+        assert_eq!(legacy.state(), PlanState::Failed);
+        assert!(legacy.reason.contains("restarted"), "{}", legacy.reason);
+        let statuses: Vec<_> = legacy.steps.iter().map(|s| s.status()).collect();
+        assert_eq!(
+            statuses,
+            [
+                StepStatus::Succeeded,
+                StepStatus::Skipped,
+                StepStatus::Skipped
+            ]
+        );
+        for id in ["resumable", "fresh"] {
+            assert_eq!(
+                store.get("t", id).await.unwrap().state(),
+                PlanState::Applying
+            );
         }
     }
 }

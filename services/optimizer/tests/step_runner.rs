@@ -711,7 +711,7 @@ async fn plans_survive_their_control_plane_stopping_at_seeded_random_points() {
     for tenant in &tenants {
         let token = &tenant.token;
         let plan = &tenant.plan;
-        let finished = plan_until(&life, &token, &plan.id, Duration::from_secs(60), is_final).await;
+        let finished = plan_until(&life, token, &plan.id, Duration::from_secs(60), is_final).await;
         assert_eq!(
             finished.state(),
             pb::PlanState::Succeeded,
