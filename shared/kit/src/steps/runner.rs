@@ -125,6 +125,9 @@ struct Inner {
     settings: RunnerSettings,
     /// Stops every run this runner executes, without touching them (as a crash would).
     stop: CancellationToken,
+    /// The runs this runner executes now: its own sweeper, taking back a run whose lease lapsed
+    /// while the database was away, must not start a second execution beside the first.
+    active: std::sync::Mutex<HashSet<String>>,
 }
 
 impl StepRunner {
@@ -149,6 +152,7 @@ impl StepRunner {
                 holder,
                 settings,
                 stop: ctx.shutdown.child_token(),
+                active: std::sync::Mutex::default(),
             }),
         }
     }
@@ -236,14 +240,28 @@ impl StepRunner {
     }
 
     fn spawn(&self, run: Run, done: Option<oneshot::Sender<Run>>) {
+        let id = run.id.clone();
+        if !self.active().insert(id.clone()) {
+            // Already executing here; the claim only renewed its lease.
+            return;
+        }
         let runner = self.clone();
         tokio::spawn(async move {
-            if let Some(run) = runner.execute(run).await
+            let finished = runner.execute(run).await;
+            runner.active().remove(&id);
+            if let Some(run) = finished
                 && let Some(done) = done
             {
                 let _ = done.send(run);
             }
         });
+    }
+
+    fn active(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.inner
+            .active
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Executes the run to its end while this runner holds it; the final run, or nothing when
