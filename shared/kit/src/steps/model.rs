@@ -157,6 +157,9 @@ pub struct Run {
     #[serde(default)]
     pub state: RunState,
     pub steps: Vec<Step>,
+    /// How the run ends, once a step ended it early and its clean-up (the release) still runs.
+    #[serde(default)]
+    pub ending: Option<RunState>,
     /// After a failure, terminate what the run launched that never joined (a wake that could
     /// not finish must not leave instances running that no node stands for).
     #[serde(default)]
@@ -179,6 +182,7 @@ impl Run {
             cluster_id: cluster_id.to_owned(),
             state: RunState::Running,
             steps: Vec::new(),
+            ending: None,
             release_on_failure: false,
         };
         for kind in steps {

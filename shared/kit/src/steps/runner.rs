@@ -101,6 +101,15 @@ struct ClusterUpdated {
     cluster_id: String,
 }
 
+/// The steps after the one that ended the run early are skipped.
+fn skip_after(run: &mut Run, index: usize) {
+    for rest in run.steps.iter_mut().skip(index + 1) {
+        if matches!(rest.status, StepStatus::Pending | StepStatus::Running) {
+            rest.status = StepStatus::Skipped;
+        }
+    }
+}
+
 fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -362,20 +371,30 @@ impl StepRunner {
         // After a takeover, the workflow's records catch up with what the last holder stored.
         self.inner.workflow.progressed(run).await;
         if !run.state.is_final() {
-            let ended_early = self.run_steps(run, lost).await?;
-            if !ended_early {
-                run.state = RunState::Succeeded;
-            } else if run.release_on_failure {
-                self.release_leftovers(run).await?;
-            }
+            let ending = match self.run_steps(run, lost).await? {
+                None => RunState::Succeeded,
+                Some(ending) => {
+                    // The run shows as ended only once its clean-up is done too.
+                    if run.release_on_failure {
+                        run.ending = Some(ending);
+                        self.release_leftovers(run).await?;
+                    }
+                    ending
+                }
+            };
+            run.state = ending;
             self.save(run, false).await?;
         }
         self.inner.workflow.finished(run).await;
         self.save(run, true).await
     }
 
-    /// Runs every step not yet final; true when one ended the run early.
-    async fn run_steps(&self, run: &mut Run, lost: &CancellationToken) -> Result<bool, Stopped> {
+    /// Runs every step not yet final; how the run ends when a step ended it early.
+    async fn run_steps(
+        &self,
+        run: &mut Run,
+        lost: &CancellationToken,
+    ) -> Result<Option<RunState>, Stopped> {
         for index in 0..run.steps.len() {
             if matches!(
                 run.steps[index].status,
@@ -384,9 +403,10 @@ impl StepRunner {
                 continue;
             }
             if run.steps[index].status == StepStatus::Failed {
-                // Stored failed, but the run's end was not: end it now.
-                self.end_at(run, index, RunState::Failed);
-                return Ok(true);
+                // Stored failed (its clean-up was under way), but the run's end was not.
+                let ending = run.ending.unwrap_or(RunState::Failed);
+                skip_after(run, index);
+                return Ok(Some(ending));
             }
             if lost.is_cancelled() {
                 return Err(Stopped);
@@ -402,28 +422,18 @@ impl StepRunner {
                 }
                 Err(Halt::Stopped) => return Err(Stopped),
                 Err(Halt::Step(end)) => {
-                    let (state, reason) = match end {
+                    let (ending, reason) = match end {
                         StepEnd::Refused(reason) => (RunState::Refused, reason),
                         StepEnd::Failed(reason) => (RunState::Failed, reason),
                     };
                     run.steps[index].status = StepStatus::Failed;
                     run.steps[index].message = reason;
-                    self.end_at(run, index, state);
-                    self.save(run, false).await?;
-                    return Ok(true);
+                    skip_after(run, index);
+                    return Ok(Some(ending));
                 }
             }
         }
-        Ok(false)
-    }
-
-    fn end_at(&self, run: &mut Run, index: usize, state: RunState) {
-        run.state = state;
-        for rest in run.steps.iter_mut().skip(index + 1) {
-            if matches!(rest.status, StepStatus::Pending | StepStatus::Running) {
-                rest.status = StepStatus::Skipped;
-            }
-        }
+        Ok(None)
     }
 
     /// After a failure: terminates what the run launched that never joined, as one more step.
