@@ -21,6 +21,7 @@ mod m20261129_000012_spot_price_samples;
 mod m20261204_000013_risk_event_reporters;
 mod m20261204_000014_api_key_scopes;
 mod m20261204_000015_email_verification;
+mod m20261204_000016_step_runs;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000013_risk_event_reporters::Migration),
             Box::new(m20261204_000014_api_key_scopes::Migration),
             Box::new(m20261204_000015_email_verification::Migration),
+            Box::new(m20261204_000016_step_runs::Migration),
         ]
     }
 }

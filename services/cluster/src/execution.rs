@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use sea_orm::EntityTrait;
 use spot_access::AuditNote;
-use spot_cloud::{CLUSTER_ID_TAG, CapacityType, CloudProvider, LaunchRequest, Pool, RoleArn};
+use spot_cloud::{
+    CLUSTER_ID_TAG, CapacityType, CloudProvider, LAUNCH_TOKEN_TAG, LaunchRequest, Pool, RoleArn,
+};
 use spot_db::SystemSettingsStore;
 use spot_proto::agent::v1::{Action, ActionKind};
 use spot_proto::cluster::v1 as pb;
@@ -161,6 +163,20 @@ impl ClusterApi {
         plan_id: Option<&str>,
         mut action: Action,
     ) -> Result<Executed, Status> {
+        // A retried step's action (same id) is the stored one, as it went: never sent twice.
+        if !action.id.is_empty()
+            && let Some(row) = self.outbox.get(&action.id).await?
+            && row.cluster_id == cluster.id
+        {
+            return Ok(if row.status == outbox::status::REFUSED {
+                Executed::Refused {
+                    reason: row.message.clone(),
+                    action: Some(row),
+                }
+            } else {
+                Executed::Action(row)
+            });
+        }
         validate_action(&mut action, chrono::Utc::now().timestamp_millis())?;
         let refused = self.refusal(cluster).await?;
         let row = self
@@ -301,6 +317,15 @@ impl ClusterApi {
         if !plan_id.is_empty() {
             tags.insert("spot-optimizer/plan-id".to_owned(), plan_id.to_owned());
         }
+        let client_token = (!launch.client_token.is_empty()).then(|| launch.client_token.clone());
+        if let Some(token) = &client_token {
+            if token.len() > 48 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(Status::invalid_argument(
+                    "invalid `launch.client_token`: up to 48 printable ASCII characters",
+                ));
+            }
+            tags.insert(LAUNCH_TOKEN_TAG.to_owned(), token.clone());
+        }
         let launched = cloud
             .launch(LaunchRequest {
                 region: cluster.region.clone(),
@@ -310,6 +335,7 @@ impl ClusterApi {
                 tags,
                 launch_template_id: None,
                 image_id: None,
+                client_token,
             })
             .await
             .map_err(|e| Status::unavailable(e.to_string()))?;

@@ -71,10 +71,20 @@ impl Outbox {
         Self { db, bus }
     }
 
+    /// Stores a new action. An action that comes with its own id (a step runner's, kept across
+    /// retries) is stored once: the same id again answers with the stored row, sent or finished.
     pub async fn create(&self, new: NewAction<'_>) -> Result<actions::Model, Status> {
         let created_at = now();
         let mut action = new.action;
-        action.id = uuid::Uuid::now_v7().simple().to_string();
+        let caller_id = !action.id.is_empty();
+        if caller_id {
+            check_id(&action.id)?;
+            if let Some(row) = self.stored_for(new.cluster_id, &action.id).await? {
+                return Ok(row);
+            }
+        } else {
+            action.id = uuid::Uuid::now_v7().simple().to_string();
+        }
         action.attempt = 0;
         let deadline = action
             .deadline
@@ -102,10 +112,34 @@ impl Outbox {
             updated_at: Set(created_at),
         }
         .insert(self.db.connection())
-        .await
-        .map_err(db_status)?;
+        .await;
+        let row = match row {
+            Ok(row) => row,
+            // Two replicas retrying the same step at once: the first insert wins.
+            Err(error) if caller_id => {
+                return self
+                    .stored_for(new.cluster_id, &action.id)
+                    .await?
+                    .ok_or_else(|| db_status(error));
+            }
+            Err(error) => return Err(db_status(error)),
+        };
         self.publish(&row).await;
         Ok(row)
+    }
+
+    /// The stored action with this id, if it is the cluster's; another cluster's id is refused.
+    async fn stored_for(
+        &self,
+        cluster_id: &str,
+        id: &str,
+    ) -> Result<Option<actions::Model>, Status> {
+        match self.get(id).await? {
+            Some(row) if row.cluster_id != cluster_id => {
+                Err(Status::already_exists(format!("action id `{id}` is taken")))
+            }
+            found => Ok(found),
+        }
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<actions::Model>, Status> {
@@ -288,6 +322,20 @@ impl Outbox {
             tracing::warn!(%error, action = %row.id, "an action change was stored but not published");
         }
     }
+}
+
+/// A caller's own action id: what the outbox's own ids look like (up to 64 of `0-9a-z-`).
+fn check_id(id: &str) -> Result<(), Status> {
+    if id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'-')
+    {
+        return Err(Status::invalid_argument(
+            "invalid `action.id`: up to 64 characters of 0-9, a-z and `-`",
+        ));
+    }
+    Ok(())
 }
 
 /// The action as the agent receives it: the stored message with this send's attempt number.

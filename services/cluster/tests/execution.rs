@@ -40,6 +40,7 @@ fn launch(cluster_id: &str, count: u32) -> pb::ExecuteStepRequest {
             }],
             capacity_type: CapacityType::Spot.into(),
             count,
+            ..Default::default()
         })),
     }
 }
@@ -155,5 +156,66 @@ async fn plan_steps_reach_the_cloud_and_the_agent_unless_refused() {
     assert!(empty.message().contains("`step`"), "{empty}");
     let unknown = router.execute_step(launch("nope", 1)).await.unwrap_err();
     assert_eq!(unknown.code(), tonic::Code::NotFound);
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn an_action_sent_again_with_its_id_is_stored_once() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let first_cluster = register(&test.channel, &owner, "shop").await.cluster.id;
+    let other_cluster = register(&test.channel, &owner, "blog").await.cluster.id;
+    let mut router = router(&test);
+    let drain = |cluster_id: &str, id: &str| pb::ExecuteStepRequest {
+        cluster_id: cluster_id.to_owned(),
+        plan_id: "plan-1".into(),
+        step: Some(pb::execute_step_request::Step::Action(Action {
+            id: id.to_owned(),
+            kind: ActionKind::Drain.into(),
+            node_name: "n1".into(),
+            ..Default::default()
+        })),
+    };
+    let id = "01a2433a0d457655a19927b550249eaa";
+    // A step retried after a crash sends its action again, with the id it chose the first time.
+    let first = router
+        .execute_step(drain(&first_cluster, id))
+        .await
+        .unwrap()
+        .into_inner();
+    let again = router
+        .execute_step(drain(&first_cluster, id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        first.action.as_ref().unwrap().action.as_ref().unwrap().id,
+        id
+    );
+    assert_eq!(first.action, again.action, "the stored action, as it was");
+    let listed = ClusterServiceClient::new(test.channel.clone())
+        .list_actions(authed(
+            pb::ListActionsRequest {
+                cluster_id: first_cluster.clone(),
+                page: None,
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .actions;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    // Another cluster cannot take the id, and an id must look like one.
+    let taken = router
+        .execute_step(drain(&other_cluster, id))
+        .await
+        .unwrap_err();
+    assert_eq!(taken.code(), tonic::Code::AlreadyExists, "{taken:?}");
+    let odd = router
+        .execute_step(drain(&first_cluster, "Not An Id!"))
+        .await
+        .unwrap_err();
+    assert_eq!(odd.code(), tonic::Code::InvalidArgument, "{odd:?}");
     test.stop().await;
 }

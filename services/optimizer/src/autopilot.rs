@@ -64,9 +64,6 @@ const ANSWERED_FOR: Duration = Duration::from_secs(300);
 /// Pre-emptive responses to other tenants' flags one cluster gets an hour: corroborated flags on
 /// many pools at once must not turn into endless re-plans of the same cluster.
 const MAX_PREEMPTIONS_PER_HOUR: usize = 2;
-/// A plan that made no progress this long was abandoned (its runner's process ended): the
-/// longest step, waiting for new nodes, gives up after 10 minutes.
-const ABANDONED_AFTER_MILLIS: i64 = 15 * 60 * 1_000;
 
 struct Pending {
     tenant_id: String,
@@ -151,7 +148,6 @@ impl OptimizerApi {
         let mut answered: HashMap<(String, spot_engine::PoolRef), Instant> = HashMap::new();
         let mut preempted: HashMap<String, Vec<Instant>> = HashMap::new();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let mut abandoned = tokio::time::interval(Duration::from_secs(60));
         let mut replan = tokio::time::interval(self.settle() * REPLAN_AFTER_SETTLES);
         loop {
             tokio::select! {
@@ -207,11 +203,6 @@ impl OptimizerApi {
                 _ = replan.tick() => {
                     for (cluster_id, tenant_id) in &known {
                         pending.entry(cluster_id.clone()).or_insert_with(|| Pending { tenant_id: tenant_id.clone(), due: Instant::now() });
-                    }
-                }
-                _ = abandoned.tick() => {
-                    if let Err(status) = self.plans.fail_stale(ABANDONED_AFTER_MILLIS).await {
-                        tracing::warn!(%status, "abandoned plans not checked");
                     }
                 }
                 _ = tick.tick() => {

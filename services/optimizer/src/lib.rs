@@ -34,6 +34,8 @@ pub struct OptimizerApi {
     plans: store::PlanStore,
     policies: policy::LastKnown,
     costs: costs::CostStore,
+    /// Applies plans: the durable step runner, resuming plans other replicas left unfinished.
+    runner: spot_kit::steps::StepRunner,
 }
 
 impl OptimizerApi {
@@ -44,12 +46,30 @@ impl OptimizerApi {
 }
 
 pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
+    let plans = store::PlanStore::new(ctx.db.clone(), ctx.bus.clone())
+        .keeping(ctx.config.limits.plans_per_cluster);
+    let runner = spot_kit::steps::StepRunner::new(
+        ctx,
+        std::sync::Arc::new(apply::PlanWorkflow {
+            store: plans.clone(),
+        }),
+        spot_kit::steps::RunnerSettings::default(),
+    );
+    runner.spawn_sweeper();
+    // Plans applied before plans could resume have no run: they fail, saying so, once their
+    // progress has stopped for longer than any start takes.
+    let (legacy, runs) = (plans.clone(), runner.store().clone());
+    tokio::spawn(async move {
+        if let Err(status) = legacy.fail_unresumable(&runs, 60_000).await {
+            tracing::warn!(%status, "plans without a run not checked");
+        }
+    });
     let api = OptimizerApi {
         ctx: ctx.clone(),
-        plans: store::PlanStore::new(ctx.db.clone(), ctx.bus.clone())
-            .keeping(ctx.config.limits.plans_per_cluster),
+        plans,
         policies: policy::LastKnown::default(),
         costs: costs::CostStore::new(ctx.db.clone()),
+        runner,
     };
     let sampler = api.clone();
     singleton(ctx, "optimizer.cost-sampler", move |lost| {

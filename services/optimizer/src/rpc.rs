@@ -14,7 +14,7 @@ use spot_proto::optimizer::v1::optimizer_service_server::OptimizerService;
 use tonic::{Request, Response, Status};
 
 use crate::OptimizerApi;
-use crate::apply::PlanRunner;
+use crate::apply;
 use crate::policy::{Governing, NodeSetup};
 use crate::problem::problem;
 use crate::recommend::{note_policy_dry_run, recommend};
@@ -140,22 +140,22 @@ impl OptimizerApi {
         self.start_applying(plan, node_setup).await
     }
 
-    /// Marks the plan applying and runs it in the background.
+    /// Marks the plan applying and hands it to the step runner, which runs it in the background
+    /// (and, should this process stop, on another replica).
     pub(crate) async fn start_applying(
         &self,
         mut plan: pb::Plan,
         node_setup: NodeSetup,
     ) -> Result<pb::Plan, Status> {
-        let router = self.router()?;
+        // Nothing is started while the cluster service cannot be reached at all.
+        self.router()?;
+        let tenant_id = self.plans.tenant_of(&plan.id).await?;
         plan.state = pb::PlanState::Applying.into();
         self.plans.save(&plan).await?;
-        let runner = PlanRunner {
-            router,
-            bus: self.ctx.bus.clone(),
-            store: self.plans.clone(),
-            node_setup,
-        };
-        tokio::spawn(runner.run(plan.clone()));
+        self.runner
+            .start(apply::run_of(&tenant_id, &plan, &node_setup))
+            .await
+            .map_err(spot_error::ServiceError::into_status)?;
         Ok(plan)
     }
 

@@ -152,9 +152,14 @@ impl PlanStore {
         rows.iter().map(decode).collect()
     }
 
-    /// Plans left APPLYING with no progress for `stale_after_millis` (their runner died with its
-    /// process) become FAILED, saying so, so a user re-plans instead of waiting forever.
-    pub async fn fail_stale(&self, stale_after_millis: i64) -> Result<Vec<Plan>, Status> {
+    /// Plans APPLYING that the step runner has no run for (applied by a version before it, whose
+    /// process is gone) and that made no progress for `stale_after_millis` become FAILED, saying
+    /// so: nothing would ever finish them. Plans the runner knows resume instead.
+    pub async fn fail_unresumable(
+        &self,
+        runs: &spot_kit::steps::RunStore,
+        stale_after_millis: i64,
+    ) -> Result<Vec<Plan>, Status> {
         let cutoff = chrono::Utc::now().timestamp_millis() - stale_after_millis;
         let rows = plans::Entity::find()
             .filter(plans::Column::State.eq(PlanState::Applying.as_str_name()))
@@ -164,10 +169,17 @@ impl PlanStore {
             .map_err(db_status)?;
         let mut failed = Vec::new();
         for row in rows {
+            let known = runs
+                .get(&row.id)
+                .await
+                .map_err(spot_error::ServiceError::into_status)?;
+            if known.is_some() {
+                continue;
+            }
             let mut plan = decode(&row)?;
             plan.state = PlanState::Failed.into();
-            plan.reason = "the control plane restarted while applying this plan; nothing more \
-                           will happen: recommend again"
+            plan.reason = "the control plane restarted while applying this plan, before plans \
+                           could resume; nothing more will happen: recommend again"
                 .to_owned();
             for step in &mut plan.steps {
                 if matches!(step.status(), StepStatus::Pending | StepStatus::Running) {
@@ -178,6 +190,16 @@ impl PlanStore {
             failed.push(plan);
         }
         Ok(failed)
+    }
+
+    /// Whose plan it is.
+    pub async fn tenant_of(&self, id: &str) -> Result<String, Status> {
+        plans::Entity::find_by_id(id)
+            .one(self.db.connection())
+            .await
+            .map_err(db_status)?
+            .map(|row| row.tenant_id)
+            .ok_or_else(|| Status::not_found("plan not found"))
     }
 
     async fn publish(&self, plan: &Plan) {
@@ -196,14 +218,16 @@ mod tests {
     use std::sync::Arc;
 
     use sea_orm::{ActiveModelTrait, Set};
+    use spot_kit::steps::{Run, RunStore};
     use spot_proto::optimizer::v1::PlanStep;
 
     use super::*;
 
     #[tokio::test]
-    async fn a_plan_abandoned_by_a_restart_fails_and_says_why() {
+    async fn an_applying_plan_no_runner_can_resume_fails_and_says_why() {
         let db = spot_db::testing::sqlite_in_memory().await;
         let store = PlanStore::new(db.clone(), Arc::new(spot_bus::InProcessBus::new()));
+        let runs = RunStore::new(db.clone());
         let step = |status: StepStatus| PlanStep {
             status: status.into(),
             ..Default::default()
@@ -219,23 +243,28 @@ mod tests {
             ],
             ..Default::default()
         };
-        store.insert("t", &plan("old")).await.unwrap();
-        store.insert("t", &plan("fresh")).await.unwrap();
-        plans::ActiveModel {
-            id: Set("old".to_owned()),
-            updated_at: Set(0),
-            ..Default::default()
+        for id in ["legacy", "resumable", "fresh"] {
+            store.insert("t", &plan(id)).await.unwrap();
         }
-        .update(db.connection())
-        .await
-        .unwrap();
+        for id in ["legacy", "resumable"] {
+            plans::ActiveModel {
+                id: Set(id.to_owned()),
+                updated_at: Set(0),
+                ..Default::default()
+            }
+            .update(db.connection())
+            .await
+            .unwrap();
+        }
+        let run = Run::new("plan", "resumable", "t", "c", vec![]);
+        runs.insert(&run, "gone", 0, 0).await.unwrap();
 
-        let failed = store.fail_stale(15 * 60 * 1_000).await.unwrap();
+        let failed = store.fail_unresumable(&runs, 60_000).await.unwrap();
         assert_eq!(failed.len(), 1);
-        let old = store.get("t", "old").await.unwrap();
-        assert_eq!(old.state(), PlanState::Failed);
-        assert!(old.reason.contains("restarted"), "{}", old.reason);
-        let statuses: Vec<_> = old.steps.iter().map(|s| s.status()).collect();
+        let legacy = store.get("t", "legacy").await.unwrap();
+        assert_eq!(legacy.state(), PlanState::Failed);
+        assert!(legacy.reason.contains("restarted"), "{}", legacy.reason);
+        let statuses: Vec<_> = legacy.steps.iter().map(|s| s.status()).collect();
         assert_eq!(
             statuses,
             [
@@ -244,9 +273,11 @@ mod tests {
                 StepStatus::Skipped
             ]
         );
-        assert_eq!(
-            store.get("t", "fresh").await.unwrap().state(),
-            PlanState::Applying
-        );
+        for id in ["resumable", "fresh"] {
+            assert_eq!(
+                store.get("t", id).await.unwrap().state(),
+                PlanState::Applying
+            );
+        }
     }
 }

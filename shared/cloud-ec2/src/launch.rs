@@ -121,6 +121,7 @@ async fn fleet(
     let output = with_backoff("CreateFleet", || {
         client
             .create_fleet()
+            .set_client_token(request.client_token.clone())
             .r#type(FleetType::Instant)
             .launch_template_configs(config.clone())
             .target_capacity_specification(
@@ -196,6 +197,7 @@ async fn one_pool_at_a_time(
     let client = provider.client(&request.region);
     let mut result = LaunchResult::default();
     let mut remaining = request.count as i32;
+    let mut calls = 0;
     for pool in pools {
         // RunInstances may give fewer than asked (min 1); ask the same pool again while it gives.
         while remaining > 0 {
@@ -207,6 +209,12 @@ async fn one_pool_at_a_time(
                 .min_count(1)
                 .max_count(remaining)
                 .tag_specifications(tags(request));
+            // Each call its own token derived from the launch's: a retried launch repeats the
+            // same calls, and EC2 answers each with what it launched the first time.
+            calls += 1;
+            if let Some(token) = &request.client_token {
+                call = call.client_token(format!("{token}-{calls}"));
+            }
             if request.capacity_type == CapacityType::Spot {
                 call = call.instance_market_options(
                     InstanceMarketOptionsRequest::builder()

@@ -90,6 +90,7 @@ impl MotoServer {
                 ]),
                 launch_template_id: None,
                 image_id: Some(image),
+                client_token: None,
             })
             .await
             .expect("moto launches");

@@ -54,6 +54,7 @@ fn fleet_request(pools: Vec<Pool>) -> LaunchRequest {
         tags: BTreeMap::new(),
         launch_template_id: Some("lt-0123".into()),
         image_id: None,
+        client_token: None,
     }
 }
 
@@ -159,5 +160,32 @@ async fn a_partial_fleet_reports_per_pool_and_the_short_pool_is_avoided_afterwar
         .unwrap();
     assert!(again.instances.is_empty());
     assert_eq!(again.failures[0].pool, short);
+    assert_eq!(fleet.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_launch_with_a_client_token_sends_it_to_create_fleet() {
+    // EC2 answers a CreateFleet repeated with its ClientToken with the first one's instances: a
+    // step retried after a crash launches nothing more.
+    let fleet = mock!(Client::create_fleet)
+        .match_requests(|request| request.client_token() == Some("plan-1-0"))
+        .then_output(|| {
+            CreateFleetOutput::builder()
+                .instances(
+                    CreateFleetInstance::builder()
+                        .launch_template_and_overrides(overrides("us-east-1a", "m5.large"))
+                        .lifecycle(InstanceLifecycle::Spot)
+                        .instance_ids("i-aaaaaaaaaaaaaaaa1")
+                        .build(),
+                )
+                .build()
+        });
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&fleet]);
+    let cloud = Ec2Provider::from_client(client, &["us-east-1"]);
+    let mut request = fleet_request(vec![pool("us-east-1a", "m5.large")]);
+    request.count = 1;
+    request.client_token = Some("plan-1-0".into());
+    let launched = cloud.launch(request).await.unwrap();
+    assert_eq!(launched.instances.len(), 1);
     assert_eq!(fleet.num_calls(), 1);
 }

@@ -65,6 +65,7 @@ async fn assume_role_verify_describe_launch_discover_terminate() {
                 ]),
                 launch_template_id: None,
                 image_id: Some(image.clone()),
+                client_token: None,
             })
             .await
             .unwrap();

@@ -17,7 +17,7 @@ pub use catalog::{
 };
 pub use provider::{
     CLUSTER_ID_TAG, CapacityType, CloudError, CloudProvider, Instance, InstanceState,
-    LaunchFailure, LaunchRequest, LaunchResult, Offering, Pool, SpotPrice,
+    LAUNCH_TOKEN_TAG, LaunchFailure, LaunchRequest, LaunchResult, Offering, Pool, SpotPrice,
 };
 pub use role_arn::RoleArn;
 pub use simulated::{Interruption, NOTICE_SECONDS, SimulatedCloud, SimulationSettings};

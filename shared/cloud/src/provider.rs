@@ -49,6 +49,9 @@ pub enum InstanceState {
 /// cluster's machines are found again, in the simulated cloud as on EC2.
 pub const CLUSTER_ID_TAG: &str = "spot-optimizer/cluster-id";
 
+/// The tag naming the client token a launch carried: which step launched an instance.
+pub const LAUNCH_TOKEN_TAG: &str = "spot-optimizer/launch-token";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Instance {
     pub id: String,
@@ -73,6 +76,9 @@ pub struct LaunchRequest {
     /// needs one. Without it, `image_id` launches plain instances.
     pub launch_template_id: Option<String>,
     pub image_id: Option<String>,
+    /// Idempotency: a launch repeated with the token of an earlier one launches nothing more and
+    /// answers with what the first one launched (EC2's `ClientToken`). `None`: every call launches.
+    pub client_token: Option<String>,
 }
 
 /// Why a pool gave no (or not all) capacity.

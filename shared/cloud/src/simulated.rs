@@ -75,6 +75,8 @@ struct State {
     instances: BTreeMap<String, Instance>,
     short_until: BTreeMap<Pool, i64>,
     reclaim_at: BTreeMap<String, i64>,
+    /// What each client token launched, so a repeated launch answers the same (as EC2 does).
+    launched_by_token: BTreeMap<String, LaunchResult>,
 }
 
 #[derive(Debug)]
@@ -95,6 +97,7 @@ impl SimulatedCloud {
             instances: BTreeMap::new(),
             short_until: BTreeMap::new(),
             reclaim_at: BTreeMap::new(),
+            launched_by_token: BTreeMap::new(),
         };
         Self {
             settings,
@@ -124,6 +127,11 @@ impl SimulatedCloud {
             Some(_) => listed && !stable_hash(zone, instance_type).is_multiple_of(10),
             None => false,
         }
+    }
+
+    /// Every instance ever launched or added, terminated ones included: what a test counts.
+    pub fn all_instances(&self) -> Vec<Instance> {
+        self.state().instances.values().cloned().collect()
     }
 
     /// Makes `pool` run out of capacity for `seconds` of simulated time (a capacity crunch).
@@ -344,6 +352,13 @@ impl CloudProvider for SimulatedCloud {
             }
         }
         let mut state = self.state();
+        if let Some(earlier) = request
+            .client_token
+            .as_ref()
+            .and_then(|token| state.launched_by_token.get(token))
+        {
+            return Ok(earlier.clone());
+        }
         let now = state.now;
         // Cheapest first, as price-capacity-optimized mostly picks (on-demand prices tie: zone order).
         let mut ranked: Vec<(f64, Pool)> = request
@@ -405,6 +420,9 @@ impl CloudProvider for SimulatedCloud {
                 result.instances.push(instance);
                 remaining -= 1;
             }
+        }
+        if let Some(token) = request.client_token {
+            state.launched_by_token.insert(token, result.clone());
         }
         Ok(result)
     }

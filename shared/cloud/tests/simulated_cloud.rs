@@ -25,6 +25,7 @@ fn launch(pools: Vec<Pool>, count: u32, capacity_type: CapacityType) -> LaunchRe
         tags: BTreeMap::from([("kubernetes.io/cluster/demo".into(), "owned".into())]),
         launch_template_id: None,
         image_id: None,
+        client_token: None,
     }
 }
 

@@ -15,6 +15,7 @@ pub mod retention;
 pub mod risk_flags;
 pub mod sealing;
 mod singleton;
+pub mod steps;
 pub mod topics;
 
 pub use clients::{OutgoingChannel, ServiceClients};

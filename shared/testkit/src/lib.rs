@@ -77,6 +77,16 @@ pub struct TestUser {
 impl TestServer {
     /// Starts a server; `env` adds or overrides `SPOT_` settings.
     pub async fn start(env: &[(&str, &str)]) -> TestServer {
+        Self::start_with_cloud(
+            env,
+            Arc::new(SimulatedCloud::new(SimulationSettings::default())),
+        )
+        .await
+    }
+
+    /// Starts a server on the given simulated cloud: the next life of a server that stopped, or
+    /// a second replica, sees the instances the first launched.
+    pub async fn start_with_cloud(env: &[(&str, &str)], cloud: Arc<SimulatedCloud>) -> TestServer {
         // Server warnings and errors appear in a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
@@ -118,7 +128,6 @@ impl TestServer {
         let config = Config::load(None, &vars, ConfigLayer::default()).expect("valid test config");
         let database_url = config.database_url.clone();
         let bus_namespace = config.bus_namespace.clone();
-        let cloud = Arc::new(SimulatedCloud::new(SimulationSettings::default()));
         let server = spot_server::start_in(config, cloud.clone())
             .await
             .expect("server starts");

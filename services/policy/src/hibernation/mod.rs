@@ -5,37 +5,43 @@
 //! - Overrides ([`overrides`]): wake now for N hours, or sleep now until a time; the newest one
 //!   in force beats the schedules.
 //! - The scheduler ([`scheduler`], one runner across replicas) brings each cluster to the state
-//!   its calendar wants with hibernate and wake runs ([`plan`], [`runner`]) executed through the
-//!   cluster service; runs, their steps and results are stored and listed, and audited.
+//!   its calendar wants with hibernate and wake runs ([`plan`], [`workflow`]) executed by the
+//!   durable step runner through the cluster service; runs, their steps and results are stored and listed, and audited.
 
 mod cron;
 mod entity;
 mod overrides;
 mod plan;
 mod rpc;
-mod runner;
 mod schedule;
 mod scheduler;
 mod store;
+mod workflow;
+
+use std::sync::Arc;
 
 use spot_config::ServiceName;
+use spot_kit::steps::{RunnerSettings, StepRunner};
 use spot_kit::{ServiceContext, ServiceRegistry};
 use spot_proto::auth::v1::audit_service_client::AuditServiceClient;
 use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
 use spot_proto::policy::v1::hibernation_service_server::HibernationServiceServer;
 use tonic::Status;
 
-use runner::Router;
 use store::HibernationStore;
 
 /// A cluster's schedules or overrides changed: its id. The scheduler looks at it at once instead
 /// of at its next planned check.
 const CALENDAR_CHANGED: &str = "hibernation.calendar-changed";
 
+type Router = ExecutionServiceClient<spot_kit::OutgoingChannel>;
+
 #[derive(Clone)]
 pub struct HibernationApi {
     ctx: ServiceContext,
     store: HibernationStore,
+    /// Runs hibernate and wake runs: the durable step runner, resuming what other replicas left.
+    runner: StepRunner,
 }
 
 impl HibernationApi {
@@ -70,9 +76,21 @@ impl HibernationApi {
 
 /// Mounts HibernationService and starts the scheduler (on one replica at a time).
 pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
+    let store = HibernationStore::new(ctx.db.clone());
+    let runner = StepRunner::new(
+        ctx,
+        Arc::new(workflow::HibernationWorkflow {
+            store: store.clone(),
+            bus: ctx.bus.clone(),
+            ctx: ctx.clone(),
+        }),
+        RunnerSettings::default(),
+    );
+    runner.spawn_sweeper();
     let api = HibernationApi {
         ctx: ctx.clone(),
-        store: HibernationStore::new(ctx.db.clone()),
+        store,
+        runner,
     };
     let scheduler = api.clone();
     spot_kit::singleton(ctx, "policy.hibernation-scheduler", move |lost| {

@@ -28,9 +28,9 @@ use tonic::Status;
 use super::HibernationApi;
 use super::overrides::Calendar;
 use super::plan;
-use super::runner::{self, Runner};
 use super::schedule::Change;
 use super::store::{Recorded, State};
+use super::workflow;
 
 const TICK: Duration = Duration::from_secs(1);
 /// The longest a watched cluster goes without a look (a lost calendar message, a clock change).
@@ -61,11 +61,11 @@ struct Scheduler {
 
 impl HibernationApi {
     pub(crate) async fn run_scheduler(self, lost: CancellationToken) {
-        match self.store.fail_abandoned_runs().await {
+        match self.store.fail_abandoned_runs(self.runner.store()).await {
             Ok(failed) => {
                 if let Some(mut client) = self.auditor() {
                     for (tenant_id, run) in &failed {
-                        runner::audit_run(&mut client, tenant_id, run).await;
+                        workflow::audit_run(&mut client, tenant_id, run).await;
                     }
                 }
             }
@@ -148,6 +148,16 @@ impl HibernationApi {
             if let Some((failed, not_before)) = scheduler.retry.get(&cluster_id)
                 && *failed == change
                 && Instant::now() < *not_before
+            {
+                continue;
+            }
+            // A run of the cluster that another replica took over after a crash runs on there.
+            if !self
+                .runner
+                .unfinished(&cluster_id)
+                .await
+                .map_err(spot_error::ServiceError::into_status)?
+                .is_empty()
             {
                 continue;
             }
@@ -272,35 +282,18 @@ impl HibernationApi {
         self.store.record(cluster_id, &recorded).await?;
         self.store.insert_run(&recorded.tenant_id, &run).await?;
         tracing::info!(cluster = %cluster_id, run = %run.id, kind = %run.kind, steps = run.steps.len(), "hibernation run started");
-        let runner = Runner {
-            router,
-            audit: self.auditor(),
-            bus: self.ctx.bus.clone(),
-            store: self.store.clone(),
-        };
-        let store = self.store.clone();
-        let bus = self.ctx.bus.clone();
+        // The runner records the cluster's new state when the run succeeds (wherever it ends).
+        let finished = self
+            .runner
+            .start(workflow::run_of(&recorded.tenant_id, &run))
+            .await
+            .map_err(spot_error::ServiceError::into_status)?;
         let cluster_id = cluster_id.to_owned();
         Ok(Some(async move {
-            runner.run(&recorded.tenant_id, &mut run).await;
-            let succeeded = run.status() == pb::HibernationRunStatus::Succeeded;
-            if succeeded {
-                recorded.state = match change {
-                    Change::Hibernate => State::Asleep,
-                    Change::Wake => State::Awake,
-                };
-                if change == Change::Wake {
-                    recorded.capacity.clear();
-                    if let Err(error) =
-                        spot_kit::hibernation::clear(bus.as_ref(), &cluster_id).await
-                    {
-                        tracing::warn!(%error, cluster = %cluster_id, "hibernation mark not cleared");
-                    }
-                }
-                if let Err(status) = store.record(&cluster_id, &recorded).await {
-                    tracing::error!(%status, cluster = %cluster_id, "hibernation state not stored");
-                }
-            }
+            // Nothing: this replica stopped running it, and another one resumes it.
+            let succeeded = finished
+                .await
+                .is_ok_and(|run| run.state == spot_kit::steps::RunState::Succeeded);
             (cluster_id, change, succeeded)
         }))
     }

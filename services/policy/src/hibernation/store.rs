@@ -315,6 +315,16 @@ impl HibernationStore {
         Ok(())
     }
 
+    /// The run with this id, whoever's it is.
+    pub async fn run(&self, id: &str) -> Result<Option<pb::HibernationRun>, Status> {
+        runs::Entity::find_by_id(id)
+            .one(self.db.connection())
+            .await
+            .map_err(db_status)?
+            .map(|row| run_of(&row))
+            .transpose()
+    }
+
     /// The tenant's runs of the cluster, newest first.
     pub async fn runs(
         &self,
@@ -338,7 +348,11 @@ impl HibernationStore {
     /// Runs left RUNNING by a scheduler that stopped (its replica ended or lost the lease)
     /// become FAILED, saying so; the scheduler then starts over from the cluster's state. The
     /// failed runs, each with its tenant.
-    pub async fn fail_abandoned_runs(&self) -> Result<Vec<(String, pb::HibernationRun)>, Status> {
+    /// Only runs the step runner does not know (from before it ran them): it resumes the others.
+    pub async fn fail_abandoned_runs(
+        &self,
+        resumable: &spot_kit::steps::RunStore,
+    ) -> Result<Vec<(String, pb::HibernationRun)>, Status> {
         let rows = runs::Entity::find()
             .filter(runs::Column::Status.eq(pb::HibernationRunStatus::Running.as_str_name()))
             .all(self.db.connection())
@@ -346,6 +360,14 @@ impl HibernationStore {
             .map_err(db_status)?;
         let mut failed = Vec::new();
         for row in rows {
+            if resumable
+                .get(&row.id)
+                .await
+                .map_err(spot_error::ServiceError::into_status)?
+                .is_some()
+            {
+                continue;
+            }
             let mut run = run_of(&row)?;
             run.status = pb::HibernationRunStatus::Failed.into();
             run.reason = "the scheduler stopped during this run (its replica ended); it starts \

@@ -162,6 +162,7 @@ pub async fn launch(
                     }],
                     capacity_type: capacity_type.into(),
                     count: 1,
+                    ..Default::default()
                 },
             )),
         })

@@ -290,6 +290,7 @@ async fn start_cluster(
                 tags: tags.clone(),
                 launch_template_id: None,
                 image_id: Some("ami-demo".to_owned()),
+                client_token: None,
             })
             .await
             .map_err(|e| format!("launching {}'s nodes: {e}", shape.name))?;
