@@ -8,33 +8,14 @@ use std::sync::Arc;
 use common::*;
 use spot_proto::agent::v1::ActionKind;
 use spot_proto::cluster::v1 as pb;
-use spot_testkit::{TestServer, free_port};
+use spot_testkit::{SharedStore, TestServer};
 use tokio::sync::Semaphore;
 
 #[tokio::test]
 async fn a_drain_interrupted_by_a_control_plane_restart_completes_exactly_once() {
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let database_dir = tempfile::tempdir().unwrap();
     // Both lives of the control plane share one database (and, on Redis, one namespace).
-    let scratch = if spot_testkit::production_backends() {
-        Some(spot_db::testing::PostgresScratch::create().await)
-    } else {
-        None
-    };
-    let database_url = match &scratch {
-        Some(scratch) => scratch.url.clone(),
-        None => format!(
-            "sqlite://{}/spot.db?mode=rwc",
-            database_dir.path().display()
-        ),
-    };
-    let namespace = format!("restart-{}", uuid::Uuid::new_v4().simple());
-    let env = [
-        ("SPOT_LISTEN", listen.as_str()),
-        ("SPOT_DATABASE_URL", database_url.as_str()),
-        ("SPOT_BUS_NAMESPACE", namespace.as_str()),
-    ];
+    let store = SharedStore::new("restart").await;
+    let env = store.env();
 
     let first = TestServer::start(&env).await;
     let owner = first.sign_up("Acme").await;
@@ -108,7 +89,5 @@ async fn a_drain_interrupted_by_a_control_plane_restart_completes_exactly_once()
     );
     agent.cancel();
     second.stop().await;
-    if let Some(scratch) = scratch {
-        scratch.drop_database().await;
-    }
+    store.remove().await;
 }

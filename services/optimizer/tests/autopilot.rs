@@ -42,38 +42,6 @@ async fn plans(optimizer: &mut Optimizer, owner: &str, cluster_id: &str) -> Vec<
         .plans
 }
 
-/// Adds each instance the cluster service reports launching as a ready m5.xlarge-sized node.
-fn join_launched_nodes(
-    mut events: tonic::Streaming<cluster::WatchClusterResponse>,
-    source: std::sync::Arc<Cluster>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut joined = 0;
-        while let Some(Ok(event)) = events.next().await {
-            let message = event.event.unwrap().message;
-            let Some((_, ids)) = message
-                .strip_prefix("launched ")
-                .and_then(|m| m.split_once(": "))
-            else {
-                continue;
-            };
-            let nodes = ids
-                .split(", ")
-                .map(|id| {
-                    joined += 1;
-                    node(
-                        &format!("new-{joined}"),
-                        "us-east-1b",
-                        id,
-                        CapacityType::Spot,
-                    )
-                })
-                .collect();
-            source.upsert_nodes(nodes);
-        }
-    })
-}
-
 #[tokio::test]
 async fn waiting_pods_get_a_launch_only_plan_within_seconds_whatever_the_consolidation_mode() {
     let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
@@ -144,7 +112,7 @@ async fn waiting_pods_get_a_launch_only_plan_within_seconds_whatever_the_consoli
         .await
         .unwrap()
         .into_inner();
-    let joiner = join_launched_nodes(events, source.clone());
+    let joiner = join_launched_nodes(events, source.clone(), "new", "us-east-1b");
     let kubernetes = Kubernetes::new(source.clone());
     let reported = tokio::time::Instant::now();
     let (_notices, stop) = start_agent(
@@ -393,17 +361,14 @@ async fn a_plan_that_would_strand_running_pods_names_them_and_needs_their_loss_a
 }
 
 /// Adds each instance the cluster service reports launching as a ready node of the pool and
-/// capacity type the applying plan's launch step asked for (the k-th launch event is the plan's
-/// k-th launch step), and removes the nodes of the instances it reports terminated.
-fn join_planned_nodes(
+/// capacity type the simulated cloud launched it in, and removes the nodes of the instances it
+/// reports terminated (as the cloud controller deletes their Nodes).
+fn join_launched_instances(
     mut events: tonic::Streaming<cluster::WatchClusterResponse>,
     source: std::sync::Arc<Cluster>,
-    mut optimizer: Optimizer,
-    owner: String,
-    cluster_id: String,
+    cloud: std::sync::Arc<spot_cloud::SimulatedCloud>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut launches_seen: std::collections::HashMap<String, usize> = Default::default();
         let mut joined = 0;
         while let Some(Ok(event)) = events.next().await {
             let message = event.event.unwrap().message;
@@ -411,41 +376,26 @@ fn join_planned_nodes(
                 source.remove_instances(&ids.split(", ").collect::<Vec<_>>());
                 continue;
             }
-            let Some((_, ids)) = message
-                .strip_prefix("launched ")
-                .and_then(|m| m.split_once(": "))
-            else {
+            let Some(ids) = launched_ids(&message) else {
                 continue;
             };
-            let Some(plan) = plans(&mut optimizer, &owner, &cluster_id)
-                .await
-                .into_iter()
-                .find(|p| p.state() == pb::PlanState::Applying)
-            else {
-                continue;
-            };
-            let seen = launches_seen.entry(plan.id.clone()).or_default();
-            let Some(step) = plan
-                .steps
+            let instances = cloud.all_instances();
+            let nodes = instances
                 .iter()
-                .filter(|s| s.kind() == pb::StepKind::Launch)
-                .nth(*seen)
-            else {
-                continue;
-            };
-            *seen += 1;
-            let pool = step.pool.clone().unwrap();
-            let nodes = ids
-                .split(", ")
-                .map(|id| {
+                .filter(|i| ids.contains(&i.id))
+                .map(|instance| {
                     joined += 1;
+                    let capacity_type = match instance.capacity_type {
+                        spot_cloud::CapacityType::Spot => CapacityType::Spot,
+                        spot_cloud::CapacityType::OnDemand => CapacityType::OnDemand,
+                    };
                     let mut joining = node(
                         &format!("new-{joined}"),
-                        &pool.zone,
-                        id,
-                        step.capacity_type(),
+                        &instance.pool.zone,
+                        &instance.id,
+                        capacity_type,
                     );
-                    joining.instance_type = pool.instance_type.clone();
+                    joining.instance_type = instance.pool.instance_type.clone();
                     joining
                 })
                 .collect();
@@ -506,13 +456,7 @@ async fn a_cluster_out_of_its_policy_shows_why_and_gets_a_compliance_plan_whatev
         .await
         .unwrap()
         .into_inner();
-    let joiner = join_planned_nodes(
-        events,
-        source.clone(),
-        optimizer.clone(),
-        owner.clone(),
-        cluster_id.clone(),
-    );
+    let joiner = join_launched_instances(events, source.clone(), test.cloud.clone());
 
     // At most 30 % spot, consolidation off, and a minimum saving no plan meets: in dry-run first,
     // so the breach can be seen before anything moves (and before the agent reports).

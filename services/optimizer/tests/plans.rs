@@ -187,7 +187,7 @@ async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
         .await
         .unwrap()
         .into_inner();
-    let mut events = clusters
+    let events = clusters
         .watch_cluster(authed(
             cluster::WatchClusterRequest {
                 cluster_id: cluster_id.clone(),
@@ -197,36 +197,7 @@ async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
         .await
         .unwrap()
         .into_inner();
-    let joiner = {
-        let source = source.clone();
-        tokio::spawn(async move {
-            let mut joined = 0;
-            while let Some(Ok(event)) = events.next().await {
-                let event = event.event.unwrap();
-                let Some(ids) = event
-                    .message
-                    .strip_prefix("launched ")
-                    .and_then(|m| m.split_once(": "))
-                    .map(|(_, ids)| ids.to_owned())
-                else {
-                    continue;
-                };
-                let nodes = ids
-                    .split(", ")
-                    .map(|id| {
-                        joined += 1;
-                        node(
-                            &format!("new-{joined}"),
-                            "us-east-1a",
-                            id,
-                            CapacityType::Spot,
-                        )
-                    })
-                    .collect();
-                source.upsert_nodes(nodes);
-            }
-        })
-    };
+    let joiner = join_launched_nodes(events, source.clone(), "new", "us-east-1a");
     let applying = optimizer
         .apply_plan(authed(
             pb::ApplyPlanRequest {
@@ -556,39 +527,6 @@ async fn the_dashboard_shows_what_the_cluster_costs_from_its_agents_report() {
     test.stop().await;
 }
 
-/// Adds every instance the cluster service reports launching to the agent's view, as ready spot
-/// nodes, as a real cluster's nodes would join.
-fn join_launched_nodes(
-    mut events: tonic::Streaming<cluster::WatchClusterResponse>,
-    source: Arc<Cluster>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut joined = 0;
-        while let Some(Ok(event)) = events.next().await {
-            let message = event.event.unwrap().message;
-            let Some((_, ids)) = message
-                .strip_prefix("launched ")
-                .and_then(|m| m.split_once(": "))
-            else {
-                continue;
-            };
-            let nodes = ids
-                .split(", ")
-                .map(|id| {
-                    joined += 1;
-                    node(
-                        &format!("replacement-{joined}"),
-                        "us-east-1c",
-                        id,
-                        CapacityType::Spot,
-                    )
-                })
-                .collect();
-            source.upsert_nodes(nodes);
-        }
-    })
-}
-
 #[tokio::test]
 async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
     let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
@@ -621,7 +559,7 @@ async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
         .await
         .unwrap()
         .into_inner();
-    let joiner = join_launched_nodes(events, source.clone());
+    let joiner = join_launched_nodes(events, source.clone(), "replacement", "us-east-1c");
     let kubernetes = Kubernetes::new(source.clone());
     let (notices, stop) = start_agent(
         &test,

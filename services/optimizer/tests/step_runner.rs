@@ -23,7 +23,7 @@ use spot_proto::optimizer::v1 as pb;
 use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
 use spot_proto::policy::v1 as policy;
 use spot_proto::policy::v1::policy_service_client::PolicyServiceClient;
-use spot_testkit::{TestServer, authed, free_port};
+use spot_testkit::{SharedStore, TestServer, authed};
 use tokio::sync::Semaphore;
 
 const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
@@ -112,14 +112,9 @@ fn join_launched(
     tokio::spawn(async move {
         let mut joined = 0;
         while let Some(Ok(event)) = events.next().await {
-            let message = event.event.unwrap().message;
-            let Some((_, ids)) = message
-                .strip_prefix("launched ")
-                .and_then(|m| m.split_once(": "))
-            else {
+            let Some(ids) = launched_ids(&event.event.unwrap().message) else {
                 continue;
             };
-            let ids: Vec<String> = ids.split(", ").map(str::to_owned).collect();
             let source = source.clone();
             let joined_at = joined_at.clone();
             let first = joined;
@@ -253,26 +248,13 @@ fn launches_per_token(cloud: &SimulatedCloud) -> BTreeMap<String, usize> {
 async fn a_plan_resumes_after_its_runner_stops_mid_run_and_no_step_runs_twice() {
     // Both lives of the control plane share one database, one bus namespace (on Redis), one
     // address for the agent to reconnect to, and one cloud.
-    let listen = format!("127.0.0.1:{}", free_port());
-    let database_dir = tempfile::tempdir().unwrap();
-    let scratch = if spot_testkit::production_backends() {
-        Some(spot_db::testing::PostgresScratch::create().await)
-    } else {
-        None
-    };
-    let database_url = match &scratch {
-        Some(scratch) => scratch.url.clone(),
-        None => format!(
-            "sqlite://{}/spot.db?mode=rwc",
-            database_dir.path().display()
-        ),
-    };
-    let namespace = format!("resume-{}", uuid::Uuid::new_v4().simple());
+    let store = SharedStore::new("resume").await;
+    let [listen, database, namespace] = store.env();
     let env = [
         ("SPOT_INTERNAL_SECRET", SECRET),
-        ("SPOT_LISTEN", listen.as_str()),
-        ("SPOT_DATABASE_URL", database_url.as_str()),
-        ("SPOT_BUS_NAMESPACE", namespace.as_str()),
+        listen,
+        database,
+        namespace,
     ];
     let cloud = Arc::new(SimulatedCloud::new(SimulationSettings {
         shortage_probability: 0.0,
@@ -339,7 +321,9 @@ async fn a_plan_resumes_after_its_runner_stops_mid_run_and_no_step_runs_twice() 
     first.stop().await;
 
     // The dead holder's lease would lapse within 30 s; the test moves the clock past it.
-    let db = spot_db::Database::connect(&database_url).await.unwrap();
+    let db = spot_db::Database::connect(&store.database_url)
+        .await
+        .unwrap();
     let runs = RunStore::new(db.clone());
     let stopped = runs
         .get(&plan.id)
@@ -434,9 +418,7 @@ async fn a_plan_resumes_after_its_runner_stops_mid_run_and_no_step_runs_twice() 
 
     stop_agent.cancel();
     second.stop().await;
-    if let Some(scratch) = scratch {
-        scratch.drop_database().await;
-    }
+    store.remove().await;
 }
 
 #[tokio::test]
@@ -623,32 +605,21 @@ async fn plans_survive_their_control_plane_stopping_at_seeded_random_points() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(18);
     let mut random = Seeded(seed.max(1));
-    let listen = format!("127.0.0.1:{}", free_port());
-    let database_dir = tempfile::tempdir().unwrap();
-    let scratch = if spot_testkit::production_backends() {
-        Some(spot_db::testing::PostgresScratch::create().await)
-    } else {
-        None
-    };
-    let database_url = match &scratch {
-        Some(scratch) => scratch.url.clone(),
-        None => format!(
-            "sqlite://{}/spot.db?mode=rwc",
-            database_dir.path().display()
-        ),
-    };
-    let namespace = format!("faults-{}", uuid::Uuid::new_v4().simple());
+    let store = SharedStore::new("faults").await;
+    let [listen, database, namespace] = store.env();
     let env = [
         ("SPOT_INTERNAL_SECRET", SECRET),
-        ("SPOT_LISTEN", listen.as_str()),
-        ("SPOT_DATABASE_URL", database_url.as_str()),
-        ("SPOT_BUS_NAMESPACE", namespace.as_str()),
+        listen,
+        database,
+        namespace,
     ];
     let cloud = Arc::new(SimulatedCloud::new(SimulationSettings {
         shortage_probability: 0.0,
         ..Default::default()
     }));
-    let db = spot_db::Database::connect(&database_url).await.unwrap();
+    let db = spot_db::Database::connect(&store.database_url)
+        .await
+        .unwrap();
 
     let first = TestServer::start_with_cloud(&env, cloud.clone()).await;
     let mut tenants = Vec::new();
@@ -769,7 +740,5 @@ async fn plans_survive_their_control_plane_stopping_at_seeded_random_points() {
         tenant.stop_agent.cancel();
     }
     life.stop().await;
-    if let Some(scratch) = scratch {
-        scratch.drop_database().await;
-    }
+    store.remove().await;
 }

@@ -17,7 +17,7 @@ use spot_proto::agent::v1::{Action, ActionKind};
 use spot_proto::common::v1::CapacityType;
 use spot_proto::policy::v1 as pb;
 use spot_proto::policy::v1::hibernation_service_client::HibernationServiceClient;
-use spot_testkit::{TestServer, authed, free_port};
+use spot_testkit::{SharedStore, TestServer, authed};
 use tokio::sync::Semaphore;
 
 /// Runs every action, but holds drains until the test lets them go; remembers what it ran.
@@ -73,26 +73,13 @@ async fn runs_until(
 
 #[tokio::test]
 async fn a_hibernation_resumes_on_the_next_control_plane_and_runs_each_step_once() {
-    let listen = format!("127.0.0.1:{}", free_port());
-    let database_dir = tempfile::tempdir().unwrap();
-    let scratch = if spot_testkit::production_backends() {
-        Some(spot_db::testing::PostgresScratch::create().await)
-    } else {
-        None
-    };
-    let database_url = match &scratch {
-        Some(scratch) => scratch.url.clone(),
-        None => format!(
-            "sqlite://{}/spot.db?mode=rwc",
-            database_dir.path().display()
-        ),
-    };
-    let namespace = format!("hibernation-resume-{}", uuid::Uuid::new_v4().simple());
+    let store = SharedStore::new("hibernation-resume").await;
+    let [listen, database, namespace] = store.env();
     let env = [
         ("SPOT_INTERNAL_SECRET", SECRET),
-        ("SPOT_LISTEN", listen.as_str()),
-        ("SPOT_DATABASE_URL", database_url.as_str()),
-        ("SPOT_BUS_NAMESPACE", namespace.as_str()),
+        listen,
+        database,
+        namespace,
     ];
     let cloud = Arc::new(SimulatedCloud::new(SimulationSettings::default()));
     let first = TestServer::start_with_cloud(&env, cloud.clone()).await;
@@ -145,7 +132,9 @@ async fn a_hibernation_resumes_on_the_next_control_plane_and_runs_each_step_once
     follower.abort();
     first.stop().await;
     // The stopped runner's lease lapses (moved past instead of waited for); the drain goes on.
-    let db = spot_db::Database::connect(&database_url).await.unwrap();
+    let db = spot_db::Database::connect(&store.database_url)
+        .await
+        .unwrap();
     db.connection()
         .execute_unprepared("UPDATE step_runs SET lease_expires_at = 0")
         .await
@@ -190,7 +179,5 @@ async fn a_hibernation_resumes_on_the_next_control_plane_and_runs_each_step_once
 
     stop.cancel();
     second.stop().await;
-    if let Some(scratch) = scratch {
-        scratch.drop_database().await;
-    }
+    store.remove().await;
 }

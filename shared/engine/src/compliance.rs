@@ -46,17 +46,7 @@ pub struct Held {
 
 /// How the cluster's nodes break the problem's policy now (empty: compliant).
 pub fn breaches(problem: &Problem) -> Vec<Breach> {
-    let nodes: Vec<Held> = problem
-        .existing_nodes
-        .iter()
-        .map(|n| Held {
-            name: n.name.clone(),
-            instance_type: n.instance_type.clone(),
-            zone: n.zone.clone(),
-            capacity_type: n.capacity_type,
-        })
-        .collect();
-    breaches_of(problem, &nodes)
+    breaches_after(problem, &Plan::default())
 }
 
 /// How the nodes a plan leaves behind (the cluster's, minus those it terminates, plus those it

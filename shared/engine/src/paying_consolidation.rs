@@ -70,27 +70,41 @@ pub fn paying_consolidation(problem: &Problem, budget: DisruptionBudget) -> Payi
         added_cost_per_hour: 0.0,
         lost: Vec::new(),
     });
-    let judged = std::iter::once(repack)
+    let best = std::iter::once(repack)
         .chain(smaller)
         .map(|safe| judge(problem, safe))
-        .max_by(|a, b| rank(a).total_cmp(&rank(b)))
+        .max_by(|a, b| a.rank().total_cmp(&b.rank()))
         .expect("the repack is always a candidate");
     PayingConsolidation {
-        safe: judged.0,
+        safe: best.safe,
         solution,
-        move_cost_per_hour: judged.1,
-        net_saving_percent: judged.2,
-        verdict: judged.3,
+        move_cost_per_hour: best.move_cost_per_hour,
+        net_saving_percent: best.net_saving_percent,
+        verdict: best.verdict,
     }
 }
 
-/// Candidates that pay come first, then the highest saving after the move.
-fn rank(judged: &(SafePlan, f64, f64, Verdict)) -> f64 {
-    let pays = if judged.3 == Verdict::Pays { 1e9 } else { 0.0 };
-    pays + judged.2
+/// One candidate plan and the verdict on it.
+struct Judged {
+    safe: SafePlan,
+    move_cost_per_hour: f64,
+    net_saving_percent: f64,
+    verdict: Verdict,
 }
 
-fn judge(problem: &Problem, safe: SafePlan) -> (SafePlan, f64, f64, Verdict) {
+impl Judged {
+    /// Candidates that pay come first, then the highest saving after the move.
+    fn rank(&self) -> f64 {
+        let pays = if self.verdict == Verdict::Pays {
+            1e9
+        } else {
+            0.0
+        };
+        pays + self.net_saving_percent
+    }
+}
+
+fn judge(problem: &Problem, safe: SafePlan) -> Judged {
     let plan = &safe.plan;
     let move_cost_per_hour = move_cost(problem, plan) / MOVE_PAYBACK_HOURS;
     let net = plan.savings_per_hour - move_cost_per_hour;
@@ -117,7 +131,12 @@ fn judge(problem: &Problem, safe: SafePlan) -> (SafePlan, f64, f64, Verdict) {
     } else {
         Verdict::Pays
     };
-    (safe, move_cost_per_hour, net_saving_percent, verdict)
+    Judged {
+        safe,
+        move_cost_per_hour,
+        net_saving_percent,
+        verdict,
+    }
 }
 
 /// What each drained node must save, USD/h: [`MIN_SAVING_PER_MOVED_NODE`] of the average node.
@@ -301,12 +320,15 @@ mod tests {
         let problem = cluster(4);
         // 4 nodes at 0.1 USD/h: each drained node must save 0.025 USD/h, and the plan 5 %.
         let small_gain_many_moves = judge(&problem, draining(&problem, 3, 0.04));
-        assert_eq!(small_gain_many_moves.3, Verdict::BelowMinimum);
+        assert_eq!(small_gain_many_moves.verdict, Verdict::BelowMinimum);
         let one_node_gone = judge(&problem, draining(&problem, 1, 0.1));
-        assert_eq!(one_node_gone.3, Verdict::Pays);
-        assert!(one_node_gone.1 > 0.0, "the move has a cost");
+        assert_eq!(one_node_gone.verdict, Verdict::Pays);
         assert!(
-            one_node_gone.2 < 25.0,
+            one_node_gone.move_cost_per_hour > 0.0,
+            "the move has a cost"
+        );
+        assert!(
+            one_node_gone.net_saving_percent < 25.0,
             "the saving is counted after the move's cost"
         );
     }

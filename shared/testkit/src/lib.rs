@@ -16,6 +16,9 @@ use spot_server::RunningServer;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 
+mod shared_store;
+
+pub use shared_store::SharedStore;
 pub use spot_db::testing::postgres_url;
 
 /// The Redis server tests use.

@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::StreamExt;
 use spot_access::{InternalCredential, OutgoingInterceptor};
 use spot_agent::executor::{Executor, Outcome};
 use spot_agent::session::{Agent, AgentSettings, ClusterSource};
@@ -351,4 +352,36 @@ pub async fn risk_flags(test: &TestServer, token: &str) -> Vec<risk::RiskFlag> {
         .unwrap()
         .into_inner()
         .flags
+}
+
+/// The instance ids of a cluster event reporting a launch ("launched 2 of 2 instances: i-1, i-2").
+pub fn launched_ids(message: &str) -> Option<Vec<String>> {
+    let (_, ids) = message.strip_prefix("launched ")?.split_once(": ")?;
+    Some(ids.split(", ").map(str::to_owned).collect())
+}
+
+/// Adds each instance the cluster service reports launching as a ready m5.xlarge-sized spot node
+/// named `{prefix}-{n}` in `zone`, as a real cluster's nodes would join.
+pub fn join_launched_nodes(
+    mut events: tonic::Streaming<cluster::WatchClusterResponse>,
+    source: Arc<Cluster>,
+    prefix: &'static str,
+    zone: &'static str,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut joined = 0;
+        while let Some(Ok(event)) = events.next().await {
+            let Some(ids) = launched_ids(&event.event.unwrap().message) else {
+                continue;
+            };
+            let nodes = ids
+                .iter()
+                .map(|id| {
+                    joined += 1;
+                    node(&format!("{prefix}-{joined}"), zone, id, CapacityType::Spot)
+                })
+                .collect();
+            source.upsert_nodes(nodes);
+        }
+    })
 }
