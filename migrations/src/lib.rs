@@ -22,6 +22,7 @@ mod m20261204_000013_risk_event_reporters;
 mod m20261204_000014_api_key_scopes;
 mod m20261204_000015_email_verification;
 mod m20261204_000016_step_runs;
+mod m20261205_000017_memberships;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000014_api_key_scopes::Migration),
             Box::new(m20261204_000015_email_verification::Migration),
             Box::new(m20261204_000016_step_runs::Migration),
+            Box::new(m20261205_000017_memberships::Migration),
         ]
     }
 }

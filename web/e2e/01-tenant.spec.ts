@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { expectFieldError, logIn, newTenant, registerCluster, signUp, snap } from "./helpers";
+import { expectFieldError, logIn, mailedLink, newTenant, registerCluster, signUp, snap } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 
@@ -106,4 +106,40 @@ test("a node template with an invalid label key and taint effect shows each erro
   await expectFieldError(form.getByLabel("Taints", { exact: true }), "must be NoSchedule, PreferNoSchedule or NoExecute");
   await expect(form.getByRole("alert")).toContainText("The template was not created");
   await snap(page, "05-node-template-field-errors");
+});
+
+test("an invitation to an address with an account joins that account, which switches between its tenants", async ({ page, browser }) => {
+  const other = newTenant();
+  const otherContext = await browser.newContext();
+  const otherPage = await otherContext.newPage();
+  await signUp(otherPage, other);
+
+  await logIn(page, who.email, who.password);
+  await page.goto("/team");
+  const form = page.getByRole("form", { name: "Invite a user" });
+  await form.getByLabel("Email to invite").fill(other.email);
+  await form.getByRole("button", { name: /Invite/ }).click();
+  const invite = new URL(await mailedLink(other.email, "/invite"));
+  expect(invite.pathname).toBe("/invite");
+
+  // The invitee, signed in to their own tenant, joins with their existing password.
+  await otherPage.goto(`${invite.pathname}${invite.search}`);
+  await otherPage.getByLabel("Password").fill(other.password);
+  await otherPage.getByRole("button", { name: "Join" }).click();
+  await expect(otherPage.getByRole("heading", { name: "Dashboard" })).toBeVisible();
+  const tenant = otherPage.getByLabel("Tenant");
+  await expect(tenant.locator("option:checked")).toHaveText(who.tenant);
+  await expect(tenant.locator("option")).toHaveText([other.tenant, who.tenant]);
+  await snap(otherPage, "01-tenant-switcher");
+
+  // Back to their own tenant: the team there is theirs alone.
+  await tenant.selectOption({ label: other.tenant });
+  await expect(tenant.locator("option:checked")).toHaveText(other.tenant);
+  await otherPage.goto("/team");
+  await expect(otherPage.getByRole("cell", { name: `${other.email} (you)` })).toBeVisible();
+  await expect(otherPage.getByRole("cell", { name: who.email })).toHaveCount(0);
+  // A reload keeps the tenant chosen: the refresh cookie is the new session's.
+  await otherPage.reload();
+  await expect(otherPage.getByLabel("Tenant").locator("option:checked")).toHaveText(other.tenant);
+  await otherContext.close();
 });

@@ -22,16 +22,22 @@ export function newTenant() {
   return { tenant: `E2E ${id}`, email: `e2e-${id}@example.com`, password: `Correct-Horse-${id}-9` };
 }
 
-/** The link of the last mail to `email`, from the demo's log (its embedded mailer logs each mail). */
-export async function mailedLink(email: string): Promise<string> {
+/**
+ * The link of the last mail to `email` (whose link path starts with `path`, when given), from the
+ * demo's log (its embedded mailer logs each mail).
+ */
+export async function mailedLink(email: string, path = ""): Promise<string> {
   const log = process.env.SPOT_E2E_DEMO_LOG;
   expect(log, "SPOT_E2E_DEMO_LOG must name the demo's log file").toBeTruthy();
   let link = "";
   await expect
     .poll(() => {
-      const lines = readFileSync(log!, "utf8").split("\n");
-      const line = lines.reverse().find((l) => l.includes(`mail to ${email}:`) && l.includes("open http"));
-      link = line?.match(/open (http\S+)/)?.[1] ?? "";
+      const links = readFileSync(log!, "utf8")
+        .split("\n")
+        .filter((line) => line.includes(`mail to ${email}:`))
+        .map((line) => line.match(/open (http\S+)/)?.[1])
+        .filter((found): found is string => !!found && new URL(found).pathname.startsWith(path));
+      link = links.at(-1) ?? "";
       return link;
     }, { message: `a mail to ${email} in the demo's log` })
     .not.toBe("");

@@ -15,7 +15,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::entity::{tenants, users};
+use crate::entity::{memberships, tenants};
 use crate::error::AuthError;
 use crate::{AuthApi, convert, page};
 
@@ -114,8 +114,8 @@ impl AdminService for AuthApi {
         let clusters = self.cluster_counts(ids).await;
         let mut tenants = Vec::new();
         for row in &rows {
-            let users = users::Entity::find()
-                .filter(users::Column::TenantId.eq(&row.id))
+            let users = memberships::Entity::find()
+                .filter(memberships::Column::TenantId.eq(&row.id))
                 .count(self.ctx.db.connection())
                 .await
                 .map_err(AuthError::from)?;

@@ -9,20 +9,20 @@ use tonic::{Request, Response, Status};
 use crate::account_actions::AccountAction;
 use crate::entity::{api_keys, tenants, users};
 use crate::error::{AuthError, AuthResult};
+use crate::members::{self, Joining, Member};
 use crate::signing::now_millis;
 use crate::verification::{self, EmailState};
-use crate::{AuthApi, convert, passwords, validate};
+use crate::{AuthApi, convert, passwords, tenant_of, validate};
 
 impl AuthApi {
-    /// Creates a user row; `AlreadyExists` when the email is taken.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn create_user(
+    /// Creates an account; `AlreadyExists` when the email is taken. Its tenant and role go in
+    /// a membership (`members::add`), the first of them also on the row (see `users::Model`).
+    pub(crate) async fn create_account(
         &self,
         db: &impl sea_orm::ConnectionTrait,
-        tenant_id: &str,
+        first_membership: (&str, Role),
         email: &str,
         password_hash: Option<String>,
-        role: Role,
         platform_admin: bool,
         email_state: EmailState,
     ) -> AuthResult<users::Model> {
@@ -32,14 +32,14 @@ impl AuthApi {
             EmailState::Unverified { token_hash } => (None, Some(token_hash), Some(now)),
             EmailState::Invited => (None, None, None),
         };
+        let (tenant_id, role) = first_membership;
         let user = users::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
-            tenant_id: Set(tenant_id.to_owned()),
+            first_tenant_id: Set(tenant_id.to_owned()),
+            first_role: Set(role.as_str().to_owned()),
             email: Set(email.to_owned()),
             password_hash: Set(password_hash),
-            role: Set(role.as_str().to_owned()),
             platform_admin: Set(platform_admin),
-            invite_token_hash: Set(None),
             created_at: Set(now),
             email_verified_at: Set(verified_at),
             verification_token_hash: Set(token_hash),
@@ -53,7 +53,7 @@ impl AuthApi {
         })
     }
 
-    /// A tenant and its first user, in one transaction.
+    /// A tenant and its first owner (a new account), in one transaction.
     pub(crate) async fn create_tenant_with_owner(
         &self,
         tenant_name: &str,
@@ -61,7 +61,7 @@ impl AuthApi {
         password_hash: String,
         platform_admin: bool,
         email_state: EmailState,
-    ) -> AuthResult<users::Model> {
+    ) -> AuthResult<Member> {
         let txn = self.ctx.db.connection().begin().await?;
         let tenant = tenants::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
@@ -71,18 +71,37 @@ impl AuthApi {
         .insert(&txn)
         .await?;
         let user = self
-            .create_user(
+            .create_account(
                 &txn,
-                &tenant.id,
+                (&tenant.id, Role::Owner),
                 email,
                 Some(password_hash),
-                Role::Owner,
                 platform_admin,
                 email_state,
             )
             .await?;
+        let membership =
+            members::add(&txn, &user.id, &tenant.id, Role::Owner, Joining::Now).await?;
         txn.commit().await?;
-        Ok(user)
+        Ok(Member { user, membership })
+    }
+
+    /// The tenant a signed-in account acts in after proving itself: the one it asked for, or
+    /// the one it joined first.
+    async fn member_to_sign_in(&self, user: users::Model, tenant_id: &str) -> AuthResult<Member> {
+        let db = self.ctx.db.connection();
+        if tenant_id.is_empty() {
+            return members::first_joined(db, user)
+                .await?
+                .ok_or(AuthError::FailedPrecondition(
+                    "this account belongs to no tenant any more; ask an admin to invite you".into(),
+                ));
+        }
+        members::of_tenant(db, tenant_id, &user.id)
+            .await
+            .ok()
+            .filter(Member::has_joined)
+            .ok_or(AuthError::NotFound("tenant"))
     }
 
     async fn user_of(&self, caller: &Caller) -> AuthResult<users::Model> {
@@ -136,10 +155,10 @@ impl AuthService for AuthApi {
             )
             .await
         {
-            Ok(user) => {
-                self.send_verification(&user.email, &token);
-                let note = AuditNote::target(format!("user/{}", user.id))
-                    .in_tenant(user.tenant_id.clone());
+            Ok(member) => {
+                self.send_verification(&member.user.email, &token);
+                let note = AuditNote::target(format!("user/{}", member.user.id))
+                    .in_tenant(member.tenant_id().to_owned());
                 Ok(note.attach(Response::new(pb::SignUpResponse {})))
             }
             // Registered a moment ago by a concurrent sign-up.
@@ -170,10 +189,12 @@ impl AuthService for AuthApi {
             return Err(AuthError::invalid("token", "is too long").into());
         }
         let user = AuthApi::verify_email(self, &token).await?;
-        let tokens = self.sessions.start(&user).await?;
-        let note = AuditNote::target(format!("user/{}", user.id)).in_tenant(user.tenant_id.clone());
+        let member = self.member_to_sign_in(user, "").await?;
+        let tokens = self.sessions.start(&member).await?;
+        let note = AuditNote::target(format!("user/{}", member.user.id))
+            .in_tenant(member.tenant_id().to_owned());
         Ok(note.attach(Response::new(pb::VerifyEmailResponse {
-            user: Some(convert::user(&user)),
+            user: Some(convert::user(&member)),
             tokens: Some(tokens),
         })))
     }
@@ -242,10 +263,12 @@ impl AuthService for AuthApi {
             )
             .into());
         }
-        let tokens = self.sessions.start(&user).await?;
-        let note = AuditNote::target(format!("user/{}", user.id)).in_tenant(user.tenant_id.clone());
+        let member = self.member_to_sign_in(user, &request.tenant_id).await?;
+        let tokens = self.sessions.start(&member).await?;
+        let note = AuditNote::target(format!("user/{}", member.user.id))
+            .in_tenant(member.tenant_id().to_owned());
         Ok(note.attach(Response::new(pb::LoginResponse {
-            user: Some(convert::user(&user)),
+            user: Some(convert::user(&member)),
             tokens: Some(tokens),
         })))
     }
@@ -258,7 +281,7 @@ impl AuthService for AuthApi {
         if token.is_empty() {
             return Err(AuthError::invalid("refresh_token", "is required").into());
         }
-        let (_, tokens) = self.sessions.refresh(&token).await?;
+        let tokens = self.sessions.refresh(&token).await?;
         Ok(Response::new(pb::RefreshResponse {
             tokens: Some(tokens),
         }))
@@ -272,7 +295,7 @@ impl AuthService for AuthApi {
         if token.is_empty() {
             return Err(AuthError::invalid("refresh_token", "is required").into());
         }
-        self.sessions.logout(&token).await?;
+        self.sessions.logout(&token, None).await?;
         Ok(Response::new(pb::LogoutResponse {}))
     }
 
@@ -280,10 +303,42 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::MeRequest>,
     ) -> Result<Response<pb::MeResponse>, Status> {
-        let user = self.user_of(caller(&request)?).await?;
+        let caller = caller(&request)?;
+        let user = self.user_of(caller).await?;
+        let db = self.ctx.db.connection();
+        let member = members::of_tenant(db, tenant_of(caller)?, &user.id).await?;
+        let memberships = members::joined(db, &user.id).await?;
         Ok(Response::new(pb::MeResponse {
-            user: Some(convert::user(&user)),
+            user: Some(convert::user(&member)),
+            memberships: memberships
+                .iter()
+                .map(|(membership, tenant)| convert::membership(membership, tenant))
+                .collect(),
         }))
+    }
+
+    async fn switch_tenant(
+        &self,
+        request: Request<pb::SwitchTenantRequest>,
+    ) -> Result<Response<pb::SwitchTenantResponse>, Status> {
+        let user = self.user_of(caller(&request)?).await?;
+        let request = request.into_inner();
+        if request.tenant_id.is_empty() {
+            return Err(AuthError::invalid("tenant_id", "is required").into());
+        }
+        let member = self.member_to_sign_in(user, &request.tenant_id).await?;
+        let tokens = self.sessions.start(&member).await?;
+        if !request.refresh_token.is_empty() {
+            self.sessions
+                .logout(&request.refresh_token, Some(&member.user.id))
+                .await?;
+        }
+        let note = AuditNote::target(format!("user/{}", member.user.id))
+            .in_tenant(member.tenant_id().to_owned());
+        Ok(note.attach(Response::new(pb::SwitchTenantResponse {
+            user: Some(convert::user(&member)),
+            tokens: Some(tokens),
+        })))
     }
 
     async fn change_password(
@@ -324,7 +379,7 @@ impl AuthService for AuthApi {
         row.update(self.ctx.db.connection())
             .await
             .map_err(AuthError::from)?;
-        self.sessions.revoke_user(&user_id).await?;
+        self.sessions.revoke(&user_id, None).await?;
         Ok(AuditNote::target(format!("user/{user_id}"))
             .attach(Response::new(pb::ChangePasswordResponse {})))
     }

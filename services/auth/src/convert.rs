@@ -3,7 +3,8 @@
 use spot_access::Role;
 use spot_proto::auth::v1 as pb;
 
-use crate::entity::{api_keys, users};
+use crate::entity::{api_keys, memberships, tenants};
+use crate::members::Member;
 
 pub use spot_proto::time::{millis, timestamp};
 
@@ -13,14 +14,23 @@ fn role(text: &str) -> pb::Role {
         .unwrap_or(pb::Role::Unspecified)
 }
 
-pub fn user(row: &users::Model) -> pb::User {
+pub fn user(member: &Member) -> pb::User {
     pb::User {
-        id: row.id.clone(),
-        tenant_id: row.tenant_id.clone(),
-        email: row.email.clone(),
-        role: role(&row.role).into(),
-        platform_admin: row.platform_admin,
-        created_at: Some(timestamp(row.created_at)),
+        id: member.user.id.clone(),
+        tenant_id: member.membership.tenant_id.clone(),
+        email: member.user.email.clone(),
+        role: role(&member.membership.role).into(),
+        platform_admin: member.user.platform_admin,
+        created_at: Some(timestamp(member.membership.created_at)),
+    }
+}
+
+pub fn membership(membership: &memberships::Model, tenant: &tenants::Model) -> pb::Membership {
+    pb::Membership {
+        tenant_id: tenant.id.clone(),
+        tenant_name: tenant.name.clone(),
+        role: role(&membership.role).into(),
+        joined_at: membership.joined_at.map(timestamp),
     }
 }
 

@@ -12,6 +12,7 @@ mod convert;
 mod entity;
 mod error;
 mod hashing;
+mod members;
 mod notifications;
 mod page;
 pub mod passwords;

@@ -12,7 +12,7 @@ use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::notification_service_server::NotificationService;
 use tonic::{Request, Response, Status};
 
-use crate::entity::{notifications, users};
+use crate::entity::{memberships, notifications};
 use crate::error::AuthError;
 use crate::signing::now_millis;
 use crate::{AuthApi, convert, page, tenant_of};
@@ -58,15 +58,18 @@ pub async fn start_intake(ctx: ServiceContext) -> Result<(), AuthError> {
 }
 
 async fn store(ctx: &ServiceContext, event: &NotificationEvent) -> Result<(), AuthError> {
-    let mut recipients = users::Entity::find().filter(users::Column::TenantId.eq(&event.tenant_id));
+    // The tenant's members who have joined (an invitation not accepted yet reads nothing).
+    let mut recipients = memberships::Entity::find()
+        .filter(memberships::Column::TenantId.eq(&event.tenant_id))
+        .filter(memberships::Column::JoinedAt.is_not_null());
     if let Some(user_id) = &event.user_id {
-        recipients = recipients.filter(users::Column::Id.eq(user_id));
+        recipients = recipients.filter(memberships::Column::UserId.eq(user_id));
     }
-    for user in recipients.all(ctx.db.connection()).await? {
+    for member in recipients.all(ctx.db.connection()).await? {
         let row = notifications::ActiveModel {
-            id: Set(format!("{}:{}", event.id, user.id)),
+            id: Set(format!("{}:{}", event.id, member.user_id)),
             tenant_id: Set(event.tenant_id.clone()),
-            user_id: Set(user.id),
+            user_id: Set(member.user_id),
             kind: Set(event.kind.clone()),
             title: Set(event.title.clone()),
             body: Set(event.body.clone()),
@@ -92,14 +95,17 @@ impl NotificationService for AuthApi {
         request: Request<pb::ListNotificationsRequest>,
     ) -> Result<Response<pb::ListNotificationsResponse>, Status> {
         let caller = caller(&request)?.clone();
-        tenant_of(&caller)?;
+        let tenant_id = tenant_of(&caller)?.to_owned();
         let user_id = caller
             .user_id()
             .ok_or(AuthError::PermissionDenied("notifications belong to users"))?
             .to_owned();
         let request = request.into_inner();
         let size = page::size(request.page.as_ref());
-        let mine = notifications::Entity::find().filter(notifications::Column::UserId.eq(&user_id));
+        // The caller's, in the tenant it acts in: a member of two tenants reads each apart.
+        let mine = notifications::Entity::find()
+            .filter(notifications::Column::UserId.eq(&user_id))
+            .filter(notifications::Column::TenantId.eq(&tenant_id));
         let unread_count = mine
             .clone()
             .filter(notifications::Column::ReadAt.is_null())
@@ -147,10 +153,13 @@ impl NotificationService for AuthApi {
         &self,
         request: Request<pb::MarkNotificationReadRequest>,
     ) -> Result<Response<pb::MarkNotificationReadResponse>, Status> {
-        let user_id = caller(&request)?.user_id().unwrap_or_default().to_owned();
+        let caller = caller(&request)?.clone();
+        let tenant_id = tenant_of(&caller)?;
+        let user_id = caller.user_id().unwrap_or_default();
         let id = request.into_inner().notification_id;
         let row = notifications::Entity::find_by_id(&id)
-            .filter(notifications::Column::UserId.eq(&user_id))
+            .filter(notifications::Column::UserId.eq(user_id))
+            .filter(notifications::Column::TenantId.eq(tenant_id))
             .one(self.ctx.db.connection())
             .await
             .map_err(AuthError::from)?

@@ -12,8 +12,9 @@ use spot_access::{ACCESS_TOKEN_AUDIENCE, AccessClaims, ISSUER, Revocations, Role
 use spot_db::Database;
 use spot_proto::auth::v1 as pb;
 
-use crate::entity::{refresh_tokens, users};
+use crate::entity::refresh_tokens;
 use crate::error::{AuthError, AuthResult};
+use crate::members::{self, Member};
 use crate::signing::{ACCESS_TOKEN_LIFETIME, SigningKeys, now_millis};
 
 pub const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -42,14 +43,14 @@ impl Sessions {
         &self.keys
     }
 
-    /// A new login: a new refresh-token family.
-    pub async fn start(&self, user: &users::Model) -> AuthResult<pb::Tokens> {
+    /// A new login, acting in the member's tenant: a new refresh-token family.
+    pub async fn start(&self, member: &Member) -> AuthResult<pb::Tokens> {
         let family = uuid::Uuid::new_v4().to_string();
-        self.issue(user, &family).await
+        self.issue(member, &family).await
     }
 
     /// Exchanges a refresh token for a new pair. Reuse of a spent token revokes the family.
-    pub async fn refresh(&self, presented: &str) -> AuthResult<(users::Model, pb::Tokens)> {
+    pub async fn refresh(&self, presented: &str) -> AuthResult<pb::Tokens> {
         let now = now_millis();
         let hash = hash_secret(presented);
         let db = self.db.connection();
@@ -84,21 +85,29 @@ impl Sessions {
                 "refresh token expired; sign in again",
             ));
         }
-        let user = users::Entity::find_by_id(&token.user_id)
-            .one(db)
-            .await?
+        // The role is read again, and a member removed from the tenant is signed out of it.
+        let tenant_id = token
+            .tenant_id
+            .as_deref()
             .ok_or(AuthError::Unauthenticated("refresh token is not valid"))?;
-        let tokens = self.issue(&user, &token.family_id).await?;
-        Ok((user, tokens))
+        let member = members::of_tenant(db, tenant_id, &token.user_id)
+            .await
+            .ok()
+            .filter(Member::has_joined)
+            .ok_or(AuthError::Unauthenticated(
+                "you are no longer a member of this tenant; sign in again",
+            ))?;
+        self.issue(&member, &token.family_id).await
     }
 
-    /// Ends the session the refresh token belongs to, its access tokens included, on every
-    /// replica. Unknown tokens are ignored (idempotent).
-    pub async fn logout(&self, presented: &str) -> AuthResult<()> {
+    /// Ends the session the refresh token belongs to (if it is `owner`'s, when given), its
+    /// access tokens included, on every replica. Unknown tokens are ignored (idempotent).
+    pub async fn logout(&self, presented: &str, owner: Option<&str>) -> AuthResult<()> {
         let token = refresh_tokens::Entity::find()
             .filter(refresh_tokens::Column::TokenHash.eq(hash_secret(presented)))
             .one(self.db.connection())
-            .await?;
+            .await?
+            .filter(|token| owner.is_none_or(|owner| token.user_id == owner));
         if let Some(token) = token {
             revoke_family(self.db.connection(), &token.family_id, now_millis()).await?;
             self.revocations
@@ -108,37 +117,44 @@ impl Sessions {
         Ok(())
     }
 
-    /// Signs out every session of a user at once, access tokens included (password change,
-    /// a role change: the role is in the token).
-    pub async fn revoke_user(&self, user_id: &str) -> AuthResult<()> {
-        let sessions = self.live_sessions(self.db.connection(), user_id).await?;
+    /// Signs out sessions at once, access tokens included: every session of the account
+    /// (a password change), or only those acting in one tenant (a role change there: the role
+    /// is in the token).
+    pub async fn revoke(&self, user_id: &str, tenant_id: Option<&str>) -> AuthResult<()> {
+        let sessions = self
+            .live_sessions(self.db.connection(), user_id, tenant_id)
+            .await?;
         self.revoke_sessions(&sessions).await?;
-        refresh_tokens::Entity::update_many()
+        let mut tokens = refresh_tokens::Entity::update_many()
             .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now_millis()))
             .filter(refresh_tokens::Column::UserId.eq(user_id))
-            .filter(refresh_tokens::Column::RevokedAt.is_null())
-            .exec(self.db.connection())
-            .await?;
+            .filter(refresh_tokens::Column::RevokedAt.is_null());
+        if let Some(tenant_id) = tenant_id {
+            tokens = tokens.filter(refresh_tokens::Column::TenantId.eq(tenant_id));
+        }
+        tokens.exec(self.db.connection()).await?;
         Ok(())
     }
 
-    /// The sessions of a user whose access tokens may still verify: each was issued beside a
-    /// refresh token created since then.
+    /// The sessions of an account (in one tenant, or in any) whose access tokens may still
+    /// verify: each was issued beside a refresh token created since then.
     pub async fn live_sessions(
         &self,
         db: &impl sea_orm::ConnectionTrait,
         user_id: &str,
+        tenant_id: Option<&str>,
     ) -> AuthResult<Vec<String>> {
         let since = now_millis() - REVOCATION_TTL.as_millis() as i64;
-        Ok(refresh_tokens::Entity::find()
+        let mut query = refresh_tokens::Entity::find()
             .select_only()
             .column(refresh_tokens::Column::FamilyId)
             .distinct()
             .filter(refresh_tokens::Column::UserId.eq(user_id))
-            .filter(refresh_tokens::Column::CreatedAt.gt(since))
-            .into_tuple()
-            .all(db)
-            .await?)
+            .filter(refresh_tokens::Column::CreatedAt.gt(since));
+        if let Some(tenant_id) = tenant_id {
+            query = query.filter(refresh_tokens::Column::TenantId.eq(tenant_id));
+        }
+        Ok(query.into_tuple().all(db).await?)
     }
 
     /// Refuses the sessions' access tokens on every replica and ends their open streams.
@@ -151,17 +167,15 @@ impl Sessions {
         Ok(())
     }
 
-    async fn issue(&self, user: &users::Model, family: &str) -> AuthResult<pb::Tokens> {
+    async fn issue(&self, member: &Member, family: &str) -> AuthResult<pb::Tokens> {
         let now = chrono::Utc::now().timestamp();
-        let role: Role = user
-            .role
-            .parse()
-            .map_err(|e: String| AuthError::Internal(e))?;
+        let role: Role = member.role()?;
+        let user = &member.user;
         let claims = AccessClaims {
             iss: ISSUER.to_owned(),
             aud: ACCESS_TOKEN_AUDIENCE.to_owned(),
             sub: user.id.clone(),
-            tid: user.tenant_id.clone(),
+            tid: member.tenant_id().to_owned(),
             role,
             adm: user.platform_admin,
             iat: now,
@@ -176,6 +190,7 @@ impl Sessions {
             id: Set(uuid::Uuid::new_v4().to_string()),
             family_id: Set(family.to_owned()),
             user_id: Set(user.id.clone()),
+            tenant_id: Set(Some(member.tenant_id().to_owned())),
             token_hash: Set(hash_secret(&refresh_token)),
             expires_at: Set(now_millis() + REFRESH_TOKEN_LIFETIME.as_millis() as i64),
             used_at: Set(None),

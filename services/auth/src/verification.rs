@@ -68,6 +68,32 @@ impl AuthApi {
         });
     }
 
+    /// An invitation into a tenant: a new address sets a password, an account signs in with its
+    /// own to join.
+    pub(crate) fn send_invitation(
+        &self,
+        email: &str,
+        tenant_name: &str,
+        token: &str,
+        has_account: bool,
+    ) {
+        let link = format!("{}/invite?token={token}", self.web_url());
+        let how = if has_account {
+            "Join with your existing Spot Optimizer password"
+        } else {
+            "Choose a password to join"
+        };
+        self.ctx.mailer.send(Mail {
+            to: email.to_owned(),
+            subject: format!("You are invited to {tenant_name} on Spot Optimizer"),
+            body: format!(
+                "You are invited to the tenant {tenant_name}. {how} at {link} within {} days.",
+                self.ctx.config.invite_ttl_seconds / 86_400
+            ),
+            link: Some(link),
+        });
+    }
+
     /// Someone signed up with an address that has an account: its owner is told, the caller
     /// is answered as for a new address. An account still waiting for verification gets a new
     /// link instead, so a lost first mail is not a dead end.

@@ -17,6 +17,7 @@ fn login_request(email: &str, password: &str) -> pb::LoginRequest {
     pb::LoginRequest {
         email: email.into(),
         password: password.into(),
+        ..Default::default()
     }
 }
 

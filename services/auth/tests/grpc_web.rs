@@ -177,6 +177,7 @@ async fn the_browser_flow_works_over_grpc_web_with_the_refresh_token_in_a_cookie
         &pb::LoginRequest {
             email: owner.email.clone(),
             password: owner.password.clone(),
+            ..Default::default()
         },
     )
     .await;
@@ -205,6 +206,7 @@ async fn the_browser_flow_works_over_grpc_web_with_the_refresh_token_in_a_cookie
         &pb::LoginRequest {
             email: owner.email.clone(),
             password: owner.password.clone(),
+            ..Default::default()
         },
     )
     .await;
@@ -261,6 +263,7 @@ async fn the_browser_flow_works_over_grpc_web_with_the_refresh_token_in_a_cookie
         .login(pb::LoginRequest {
             email: owner.email.clone(),
             password: owner.password.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()

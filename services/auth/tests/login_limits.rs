@@ -26,6 +26,7 @@ async fn login(
     let mut request = tonic::Request::new(pb::LoginRequest {
         email: email.to_owned(),
         password: password.to_owned(),
+        ..Default::default()
     });
     if let Some(chain) = forwarded_for {
         request

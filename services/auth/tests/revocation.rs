@@ -229,7 +229,8 @@ async fn concurrent_removals_and_demotions_never_leave_a_tenant_without_an_owner
         .query_one(Statement::from_string(
             backend,
             format!(
-                "SELECT COUNT(*) AS owners FROM users WHERE tenant_id = '{}' AND role = 'owner'",
+                "SELECT COUNT(*) AS owners FROM memberships WHERE tenant_id = '{}' AND role = 'owner' \
+                 AND joined_at IS NOT NULL",
                 first.user.tenant_id
             ),
         ))

@@ -22,6 +22,7 @@ async fn sign_up_login_refresh_logout() {
         .login(pb::LoginRequest {
             email: owner.email.to_uppercase(),
             password: owner.password.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -159,6 +160,7 @@ async fn login_failures_do_not_reveal_accounts_and_lock_out_by_themselves() {
         .login(pb::LoginRequest {
             email: "nobody@nowhere.example".into(),
             password: strong_password(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -166,6 +168,7 @@ async fn login_failures_do_not_reveal_accounts_and_lock_out_by_themselves() {
         .login(pb::LoginRequest {
             email: owner.email.clone(),
             password: strong_password(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -180,6 +183,7 @@ async fn login_failures_do_not_reveal_accounts_and_lock_out_by_themselves() {
             .login(pb::LoginRequest {
                 email: owner.email.clone(),
                 password: strong_password(),
+                ..Default::default()
             })
             .await;
     }
@@ -188,6 +192,7 @@ async fn login_failures_do_not_reveal_accounts_and_lock_out_by_themselves() {
         .login(pb::LoginRequest {
             email: owner.email.clone(),
             password: owner.password.clone(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -302,6 +307,7 @@ async fn many_accounts_tried_from_one_address_lock_that_address() {
             .login(pb::LoginRequest {
                 email: format!("guess-{n}@nowhere.example"),
                 password: strong_password(),
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -311,6 +317,7 @@ async fn many_accounts_tried_from_one_address_lock_that_address() {
         .login(pb::LoginRequest {
             email: owner.email.clone(),
             password: owner.password.clone(),
+            ..Default::default()
         })
         .await
         .unwrap_err();

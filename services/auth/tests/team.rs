@@ -13,6 +13,9 @@ use spot_proto::cluster::v1::RegisterClusterRequest;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_testkit::{TestServer, authed, strong_password};
 
+#[path = "team/memberships.rs"]
+mod memberships;
+
 async fn eventually<F, Fut>(mut check: F)
 where
     F: FnMut() -> Fut,

@@ -84,15 +84,17 @@ impl ClusterApi {
             .check_region(region)
             .map_err(|e| Status::invalid_argument(format!("invalid `region`: {e}")))?;
         let limit = self.ctx.config.limits.clusters_per_tenant;
-        let registered = clusters::Entity::find()
-            .filter(clusters::Column::TenantId.eq(tenant_id))
-            .count(self.ctx.db.connection())
-            .await
-            .map_err(db_error)?;
-        if registered >= limit {
-            return Err(Status::resource_exhausted(format!(
+        let exhausted = |registered: u64| {
+            Status::resource_exhausted(format!(
                 "your tenant has {registered} clusters, the most it may have (limits.clusters_per_tenant = {limit}): remove one first"
-            )));
+            ))
+        };
+        let db = self.ctx.db.connection();
+        let tenant_clusters =
+            || clusters::Entity::find().filter(clusters::Column::TenantId.eq(tenant_id));
+        let registered = tenant_clusters().count(db).await.map_err(db_error)?;
+        if registered >= limit {
+            return Err(exhausted(registered));
         }
         let cluster = clusters::ActiveModel {
             id: Set(uuid::Uuid::now_v7().simple().to_string()),
@@ -103,9 +105,21 @@ impl ClusterApi {
             dry_run: Set(false),
             created_at: Set(chrono::Utc::now().timestamp_millis()),
         }
-        .insert(self.ctx.db.connection())
+        .insert(db)
         .await
         .map_err(db_error)?;
+        // Concurrent registrations may all have counted room for one more: each counts again
+        // after its insert and withdraws if the tenant is over. The last of any set to count
+        // sees them all, so the limit holds on any backend without a lock; a burst at the limit
+        // may refuse one that would have fit (its caller is told and can retry).
+        let registered = tenant_clusters().count(db).await.map_err(db_error)?;
+        if registered > limit {
+            clusters::Entity::delete_by_id(&cluster.id)
+                .exec(db)
+                .await
+                .map_err(db_error)?;
+            return Err(exhausted(limit));
+        }
         let channel = self
             .ctx
             .clients

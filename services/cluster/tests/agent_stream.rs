@@ -883,6 +883,68 @@ async fn a_tenants_notice_allowance_holds_across_reconnects_and_the_session_live
 }
 
 #[tokio::test]
+async fn concurrent_registrations_never_pass_the_cluster_quota() {
+    let test = TestServer::start(&[("SPOT_LIMIT_CLUSTERS_PER_TENANT", "3")]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let attempts = (0..12).map(|i| {
+        let mut clusters = ClusterServiceClient::new(test.channel.clone());
+        let owner = owner.clone();
+        async move {
+            clusters
+                .register_cluster(authed(
+                    pb::RegisterClusterRequest {
+                        name: format!("burst-{i}"),
+                        region: "us-east-1".into(),
+                        aws_account_id: String::new(),
+                    },
+                    &owner,
+                ))
+                .await
+        }
+    });
+    let answers = futures::future::join_all(attempts).await;
+    let accepted = answers.iter().filter(|answer| answer.is_ok()).count();
+    for refused in answers.iter().filter_map(|answer| answer.as_ref().err()) {
+        assert_eq!(refused.code(), tonic::Code::ResourceExhausted, "{refused}");
+    }
+    let listed = ClusterServiceClient::new(test.channel.clone())
+        .list_clusters(authed(pb::ListClustersRequest { page: None }, &owner))
+        .await
+        .unwrap()
+        .into_inner()
+        .clusters
+        .len();
+    assert!(
+        accepted <= 3,
+        "{accepted} of 12 concurrent registrations passed a quota of 3"
+    );
+    assert_eq!(
+        listed, accepted,
+        "every accepted cluster is stored, no refused one is"
+    );
+    // One at a time, the quota fills to exactly its limit.
+    let mut clusters = ClusterServiceClient::new(test.channel.clone());
+    for i in 0.. {
+        let answer = clusters
+            .register_cluster(authed(
+                pb::RegisterClusterRequest {
+                    name: format!("after-{i}"),
+                    region: "us-east-1".into(),
+                    aws_account_id: String::new(),
+                },
+                &owner,
+            ))
+            .await;
+        if let Err(refused) = answer {
+            assert_eq!(refused.code(), tonic::Code::ResourceExhausted, "{refused}");
+            assert_eq!(accepted + i, 3, "the quota admits exactly 3");
+            break;
+        }
+    }
+    test.stop().await;
+}
+
+#[tokio::test]
 async fn quotas_refuse_a_cluster_too_many_and_reports_over_the_node_limit_store_nothing() {
     let test = TestServer::start(&[
         ("SPOT_LIMIT_CLUSTERS_PER_TENANT", "1"),

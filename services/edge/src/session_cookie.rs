@@ -2,15 +2,17 @@
 //!
 //! The web app speaks grpc-web to the same `AuthService` as every other client, and the edge
 //! keeps the refresh token for it in an `HttpOnly; SameSite=Strict` cookie:
-//! - on grpc-web answers that issue tokens (`Login`, `Refresh`, `VerifyEmail`, `AcceptInvite`)
-//!   the edge takes the refresh token out of the message and sets it as the cookie;
-//! - on grpc-web `Refresh` and `Logout` calls that carry no token, the edge puts the cookie's
+//! - on grpc-web answers that issue tokens (`Login`, `Refresh`, `VerifyEmail`, `AcceptInvite`,
+//!   `SwitchTenant`) the edge takes the refresh token out of the message and sets it as the
+//!   cookie;
+//! - on grpc-web `Refresh`, `Logout` and `SwitchTenant` (the session it leaves) calls that carry
+//!   no token, the edge puts the cookie's
 //!   token into the message before the auth service sees it; `Logout` (and a refused
 //!   `Refresh`) clears the cookie.
 //!
 //! Why this shape: the auth service, its contract, the CLI and the SDKs stay as they are (native
 //! gRPC clients still get both tokens in the message); no second HTTP API for sessions, with its
-//! own errors and CORS, exists beside the gRPC one; and the rewrite is confined to five unary
+//! own errors and CORS, exists beside the gRPC one; and the rewrite is confined to six unary
 //! methods whose messages are a few hundred bytes. The app keeps only the short-lived access
 //! token, in memory: a script injected into the page could use the session while the page is
 //! open, but can never carry the refresh token away to use later.
@@ -48,6 +50,7 @@ enum Method {
     Login,
     VerifyEmail,
     AcceptInvite,
+    SwitchTenant,
     Refresh,
     Logout,
 }
@@ -58,6 +61,7 @@ impl Method {
             "/spot.auth.v1.AuthService/Login" => Self::Login,
             "/spot.auth.v1.AuthService/VerifyEmail" => Self::VerifyEmail,
             "/spot.auth.v1.UserService/AcceptInvite" => Self::AcceptInvite,
+            "/spot.auth.v1.AuthService/SwitchTenant" => Self::SwitchTenant,
             "/spot.auth.v1.AuthService/Refresh" => Self::Refresh,
             "/spot.auth.v1.AuthService/Logout" => Self::Logout,
             _ => return None,
@@ -88,6 +92,11 @@ impl Method {
                 let token = take(&mut reply.tokens);
                 (reply.encode_to_vec(), token)
             }
+            Self::SwitchTenant => {
+                let mut reply = pb::SwitchTenantResponse::decode(message).ok()?;
+                let token = take(&mut reply.tokens);
+                (reply.encode_to_vec(), token)
+            }
             Self::Refresh => {
                 let mut reply = pb::RefreshResponse::decode(message).ok()?;
                 let token = take(&mut reply.tokens);
@@ -110,6 +119,13 @@ impl Method {
             }
             Self::Logout => {
                 let mut call = pb::LogoutRequest::decode(message).ok()?;
+                call.refresh_token
+                    .is_empty()
+                    .then(|| token.clone_into(&mut call.refresh_token))?;
+                Some(call.encode_to_vec())
+            }
+            Self::SwitchTenant => {
+                let mut call = pb::SwitchTenantRequest::decode(message).ok()?;
                 call.refresh_token
                     .is_empty()
                     .then(|| token.clone_into(&mut call.refresh_token))?;
@@ -262,7 +278,7 @@ where
         Box::pin(async move {
             let secure = !is_loopback_host(request.headers());
             let request = match (method, cookie_token(request.headers())) {
-                (Method::Refresh | Method::Logout, Some(token)) => {
+                (Method::Refresh | Method::Logout | Method::SwitchTenant, Some(token)) => {
                     let (mut parts, body) = request.into_parts();
                     let body = match collect(body).await {
                         Some(bytes) => {

@@ -94,6 +94,7 @@ fn every_rpc() -> Vec<String> {
 const CROSS_TENANT_COVERED: &[&str] = &[
     "spot.auth.v1.AuthService/Me",
     "spot.auth.v1.AuthService/ChangePassword",
+    "spot.auth.v1.AuthService/SwitchTenant",
     "spot.auth.v1.UserService/InviteUser",
     "spot.auth.v1.UserService/ListUsers",
     "spot.auth.v1.UserService/ChangeUserRole",
@@ -463,6 +464,19 @@ async fn another_tenants_data_is_never_reachable() {
         .await
         .unwrap_err();
     assert_eq!(revoke.code(), tonic::Code::NotFound);
+    // B cannot act in A's tenant by naming it.
+    let switch = test
+        .auth()
+        .switch_tenant(authed(
+            pb::SwitchTenantRequest {
+                tenant_id: a.user.tenant_id.clone(),
+                refresh_token: String::new(),
+            },
+            &b.access_token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(switch.code(), tonic::Code::NotFound);
 
     // B's audit trail and notifications hold nothing of A's.
     let audit =

@@ -217,7 +217,11 @@ async fn the_client_address_survives_the_forwarding_between_processes() {
     let login = |forwarded_for: &'static str, email: String, password: String| {
         let channel = others.channel.clone();
         async move {
-            let mut request = tonic::Request::new(pb::LoginRequest { email, password });
+            let mut request = tonic::Request::new(pb::LoginRequest {
+                email,
+                password,
+                ..Default::default()
+            });
             request
                 .metadata_mut()
                 .insert("x-forwarded-for", forwarded_for.parse().unwrap());
@@ -252,6 +256,7 @@ async fn the_client_address_survives_the_forwarding_between_processes() {
     let mut forged = tonic::Request::new(pb::LoginRequest {
         email: owner.email.clone(),
         password: owner.password.clone(),
+        ..Default::default()
     });
     forged
         .metadata_mut()

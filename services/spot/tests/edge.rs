@@ -92,6 +92,7 @@ async fn health_readiness_and_metrics_answer_without_credentials() {
         .login(spot_proto::auth::v1::LoginRequest {
             email: "nobody@example.com".into(),
             password: "Wrong-password-123".into(),
+            ..Default::default()
         })
         .await;
     assert_eq!(refused.unwrap_err().code(), tonic::Code::Unauthenticated);

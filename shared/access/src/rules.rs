@@ -67,6 +67,10 @@ pub const RULES: &[(&str, Rule)] = &[
         "spot.auth.v1.AuthService/ChangePassword",
         write(Tenant(Viewer)),
     ),
+    (
+        "spot.auth.v1.AuthService/SwitchTenant",
+        write(Tenant(Viewer)),
+    ),
     ("spot.auth.v1.AuthService/GetJwks", read(Public)),
     ("spot.auth.v1.AuthService/VerifyApiKey", read(Internal)),
     ("spot.auth.v1.UserService/InviteUser", write(Tenant(Admin))),

@@ -338,6 +338,7 @@ pub async fn login_to(channel: &Channel, email: &str, password: &str) -> String 
         .login(pb::LoginRequest {
             email: email.to_owned(),
             password: password.to_owned(),
+            ..Default::default()
         })
         .await
         .unwrap_or_else(|status| panic!("login of {email}: {status}"))

@@ -17,6 +17,8 @@ interface AuthState {
   resendVerification(email: string): Promise<void>;
   logout(): Promise<void>;
   acceptInvite(inviteToken: string, password: string): Promise<void>;
+  /** Acts in another tenant the account has joined; the session it leaves ends. */
+  switchTenant(tenantId: string): Promise<void>;
   /** Why the stored session could not be checked (server unreachable), with a retry. */
   bootError: unknown;
   retry(): void;
@@ -101,6 +103,17 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     setUser(response.user ?? null);
   }, []);
 
+  const switchTenant = useCallback(
+    async (tenantId: string) => {
+      // The edge fills in (and ends) the current session's refresh token from its cookie.
+      const response = await api.auth().switchTenant({ tenantId });
+      saveTokens(response.tokens);
+      queryClient.clear();
+      setUser(response.user ?? null);
+    },
+    [queryClient],
+  );
+
   const logout = useCallback(async () => {
     try {
       // The edge puts the refresh cookie's token into this empty request, and clears the cookie.
@@ -113,8 +126,19 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, [queryClient]);
 
   const value = useMemo(
-    () => ({ user, login, signUp, verifyEmail, resendVerification, logout, acceptInvite, bootError, retry: checkSession }),
-    [user, login, signUp, verifyEmail, resendVerification, logout, acceptInvite, bootError, checkSession],
+    () => ({
+      user,
+      login,
+      signUp,
+      verifyEmail,
+      resendVerification,
+      logout,
+      acceptInvite,
+      switchTenant,
+      bootError,
+      retry: checkSession,
+    }),
+    [user, login, signUp, verifyEmail, resendVerification, logout, acceptInvite, switchTenant, bootError, checkSession],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

@@ -3,6 +3,7 @@ import { NavLink, Outlet } from "react-router";
 import { useAuth } from "../auth/AuthProvider";
 import { NotificationBell } from "./NotificationBell";
 import { Loading } from "./states";
+import { TenantSwitcher } from "./TenantSwitcher";
 import { Button } from "./ui";
 
 const links = [
@@ -45,6 +46,7 @@ export function Layout() {
           )}
         </nav>
         <div className="border-t border-slate-700 pt-3 text-xs text-slate-400">
+          <TenantSwitcher />
           <p className="truncate" title={user?.email}>
             {user?.email}
           </p>

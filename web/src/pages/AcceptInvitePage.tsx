@@ -1,21 +1,23 @@
 import { useState, type FormEvent } from "react";
-import { Navigate, useNavigate, useSearchParams } from "react-router";
+import { useNavigate, useSearchParams } from "react-router";
 import { errorMessage } from "../api/errors";
 import { useAuth } from "../auth/AuthProvider";
 import { TextField } from "../components/fields";
 import { Button } from "../components/ui";
 import { AuthFrame } from "./AuthFrame";
 
-/** The invitee sets a password with the link's token and is signed in. */
+/**
+ * The invitee joins with the link's token and is signed in to the tenant: a new address chooses a
+ * password, an existing account gives its own (whoever is signed in on this browser).
+ */
 export function AcceptInvitePage() {
-  const { user, acceptInvite } = useAuth();
+  const { acceptInvite } = useAuth();
   const navigate = useNavigate();
   const [params] = useSearchParams();
   const token = params.get("token") ?? "";
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  if (user) return <Navigate to="/" replace />;
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     setBusy(true);
@@ -38,12 +40,12 @@ export function AcceptInvitePage() {
       ) : (
         <form onSubmit={submit} className="space-y-3">
           <TextField
-            label="Choose a password"
+            label="Password"
             type="password"
-            autoComplete="new-password"
+            autoComplete="current-password"
             required
             minLength={12}
-            hint="At least 12 characters, mixing three of: lower case, upper case, digits, symbols."
+            hint="Already have a Spot Optimizer account: its password. New here: choose one of at least 12 characters, mixing three of: lower case, upper case, digits, symbols."
             value={password}
             onChange={(e) => setPassword(e.target.value)}
           />

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod audit_events;
+pub mod memberships;
 pub mod notifications;
 pub mod refresh_tokens;
 pub mod signing_keys;

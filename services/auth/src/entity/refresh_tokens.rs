@@ -7,6 +7,9 @@ pub struct Model {
     pub id: String,
     pub family_id: String,
     pub user_id: String,
+    /// The tenant the session acts in (None only for sessions older than memberships, which
+    /// acted in the account's first tenant).
+    pub tenant_id: Option<String>,
     pub token_hash: String,
     pub expires_at: i64,
     pub used_at: Option<i64>,

@@ -176,7 +176,11 @@ pub async fn run(settings: Settings) -> Result<serde_json::Value, String> {
         ),
     };
     let tokens = AuthServiceClient::new(channel.clone())
-        .login(LoginRequest { email, password })
+        .login(LoginRequest {
+            email,
+            password,
+            ..Default::default()
+        })
         .await
         .map_err(|s| format!("login: {}", s.message()))?
         .into_inner()

@@ -14,9 +14,12 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file spot/auth/v1/auth.proto.
  */
 export const file_spot_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChdzcG90L2F1dGgvdjEvYXV0aC5wcm90bxIMc3BvdC5hdXRoLnYxIp4BCgRVc2VyEgoKAmlkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRINCgVlbWFpbBgDIAEoCRIgCgRyb2xlGAQgASgOMhIuc3BvdC5hdXRoLnYxLlJvbGUSFgoOcGxhdGZvcm1fYWRtaW4YBSABKAgSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibAoGVG9rZW5zEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEjUKEWFjY2Vzc19leHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJFCg1TaWduVXBSZXF1ZXN0EhMKC3RlbmFudF9uYW1lGAEgASgJEg0KBWVtYWlsGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJIioKDlNpZ25VcFJlc3BvbnNlSgQIARACSgQIAhADUgR1c2VyUgZ0b2tlbnMiIwoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIl0KE1ZlcmlmeUVtYWlsUmVzcG9uc2USIAoEdXNlchgBIAEoCzISLnNwb3QuYXV0aC52MS5Vc2VyEiQKBnRva2VucxgCIAEoCzIULnNwb3QuYXV0aC52MS5Ub2tlbnMiLwoeUmVzZW5kVmVyaWZpY2F0aW9uRW1haWxSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJIiEKH1Jlc2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVzcG9uc2UiLwoMTG9naW5SZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIlcKDUxvZ2luUmVzcG9uc2USIAoEdXNlchgBIAEoCzISLnNwb3QuYXV0aC52MS5Vc2VyEiQKBnRva2VucxgCIAEoCzIULnNwb3QuYXV0aC52MS5Ub2tlbnMiJwoOUmVmcmVzaFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSI3Cg9SZWZyZXNoUmVzcG9uc2USJAoGdG9rZW5zGAEgASgLMhQuc3BvdC5hdXRoLnYxLlRva2VucyImCg1Mb2dvdXRSZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkiEAoOTG9nb3V0UmVzcG9uc2UiCwoJTWVSZXF1ZXN0Ii4KCk1lUmVzcG9uc2USIAoEdXNlchgBIAEoCzISLnNwb3QuYXV0aC52MS5Vc2VyIkcKFUNoYW5nZVBhc3N3b3JkUmVxdWVzdBIYChBjdXJyZW50X3Bhc3N3b3JkGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCSIYChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlIhAKDkdldEp3a3NSZXF1ZXN0IiQKD0dldEp3a3NSZXNwb25zZRIRCglqd2tzX2pzb24YASABKAkiJQoTVmVyaWZ5QXBpS2V5UmVxdWVzdBIOCgZzZWNyZXQYASABKAkiUAoUVmVyaWZ5QXBpS2V5UmVzcG9uc2USJQoHYXBpX2tleRgBIAEoCzIULnNwb3QuYXV0aC52MS5BcGlLZXkSEQoJdGVuYW50X2lkGAIgASgJIkQKEUludml0ZVVzZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEiAKBHJvbGUYAiABKA4yEi5zcG90LmF1dGgudjEuUm9sZSJMChJJbnZpdGVVc2VyUmVzcG9uc2USIAoEdXNlchgBIAEoCzISLnNwb3QuYXV0aC52MS5Vc2VyEhQKDGludml0ZV90b2tlbhgCIAEoCSI9ChBMaXN0VXNlcnNSZXF1ZXN0EikKBHBhZ2UYASABKAsyGy5zcG90LmNvbW1vbi52MS5QYWdlUmVxdWVzdCJiChFMaXN0VXNlcnNSZXNwb25zZRIhCgV1c2VycxgBIAMoCzISLnNwb3QuYXV0aC52MS5Vc2VyEioKBHBhZ2UYAiABKAsyHC5zcG90LmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiSgoVQ2hhbmdlVXNlclJvbGVSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSIAoEcm9sZRgCIAEoDjISLnNwb3QuYXV0aC52MS5Sb2xlIjoKFkNoYW5nZVVzZXJSb2xlUmVzcG9uc2USIAoEdXNlchgBIAEoCzISLnNwb3QuYXV0aC52MS5Vc2VyIiQKEVJlbW92ZVVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiFAoSUmVtb3ZlVXNlclJlc3BvbnNlIj0KE0FjY2VwdEludml0ZVJlcXVlc3QSFAoMaW52aXRlX3Rva2VuGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIl4KFEFjY2VwdEludml0ZVJlc3BvbnNlEiAKBHVzZXIYASABKAsyEi5zcG90LmF1dGgudjEuVXNlchIkCgZ0b2tlbnMYAiABKAsyFC5zcG90LmF1dGgudjEuVG9rZW5zIpQCCgZBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgpjbHVzdGVyX2lkGAMgASgJEiAKBHJvbGUYBCABKA4yEi5zcG90LmF1dGgudjEuUm9sZRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJldm9rZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKBXNjb3BlGAggASgOMhkuc3BvdC5hdXRoLnYxLkFwaUtleVNjb3BlIoMBChNDcmVhdGVBcGlLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkSEgoKY2x1c3Rlcl9pZBgCIAEoCRIgCgRyb2xlGAMgASgOMhIuc3BvdC5hdXRoLnYxLlJvbGUSKAoFc2NvcGUYBCABKA4yGS5zcG90LmF1dGgudjEuQXBpS2V5U2NvcGUiTQoUQ3JlYXRlQXBpS2V5UmVzcG9uc2USJQoHYXBpX2tleRgBIAEoCzIULnNwb3QuYXV0aC52MS5BcGlLZXkSDgoGc2VjcmV0GAIgASgJIj8KEkxpc3RBcGlLZXlzUmVxdWVzdBIpCgRwYWdlGAEgASgLMhsuc3BvdC5jb21tb24udjEuUGFnZVJlcXVlc3QiaQoTTGlzdEFwaUtleXNSZXNwb25zZRImCghhcGlfa2V5cxgBIAMoCzIULnNwb3QuYXV0aC52MS5BcGlLZXkSKgoEcGFnZRgCIAEoCzIcLnNwb3QuY29tbW9uLnYxLlBhZ2VSZXNwb25zZSIpChNSZXZva2VBcGlLZXlSZXF1ZXN0EhIKCmFwaV9rZXlfaWQYASABKAkiFgoUUmV2b2tlQXBpS2V5UmVzcG9uc2UiSwoUSXNzdWVBZ2VudEtleVJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSDAoEbmFtZRgDIAEoCSJOChVJc3N1ZUFnZW50S2V5UmVzcG9uc2USJQoHYXBpX2tleRgBIAEoCzIULnNwb3QuYXV0aC52MS5BcGlLZXkSDgoGc2VjcmV0GAIgASgJIr0BCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIkCgVhY3RvchgDIAEoCzIVLnNwb3QuY29tbW9uLnYxLkFjdG9yEg4KBmFjdGlvbhgEIAEoCRIOCgZ0YXJnZXQYBSABKAkSDgoGcmVzdWx0GAYgASgJEhIKCnJlcXVlc3RfaWQYByABKAkSJgoCYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsABChZMaXN0QXVkaXRFdmVudHNSZXF1ZXN0EikKBHBhZ2UYASABKAsyGy5zcG90LmNvbW1vbi52MS5QYWdlUmVxdWVzdBIVCg1hY3Rpb25fcHJlZml4GAIgASgJEg4KBnRhcmdldBgDIAEoCRIpCgVzaW5jZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFdW50aWwYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIm8KF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEigKBmV2ZW50cxgBIAMoCzIYLnNwb3QuYXV0aC52MS5BdWRpdEV2ZW50EioKBHBhZ2UYAiABKAsyHC5zcG90LmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiRAoYUmVjb3JkQXVkaXRFdmVudHNSZXF1ZXN0EigKBmV2ZW50cxgBIAMoCzIYLnNwb3QuYXV0aC52MS5BdWRpdEV2ZW50IhsKGVJlY29yZEF1ZGl0RXZlbnRzUmVzcG9uc2UiewoMTm90aWZpY2F0aW9uEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSDQoFdGl0bGUYAyABKAkSDAoEYm9keRgEIAEoCRIMCgRyZWFkGAUgASgIEiYKAmF0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJaChhMaXN0Tm90aWZpY2F0aW9uc1JlcXVlc3QSKQoEcGFnZRgBIAEoCzIbLnNwb3QuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0EhMKC3VucmVhZF9vbmx5GAIgASgIIpABChlMaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlEjEKDW5vdGlmaWNhdGlvbnMYASADKAsyGi5zcG90LmF1dGgudjEuTm90aWZpY2F0aW9uEioKBHBhZ2UYAiABKAsyHC5zcG90LmNvbW1vbi52MS5QYWdlUmVzcG9uc2USFAoMdW5yZWFkX2NvdW50GAMgASgNIjYKG01hcmtOb3RpZmljYXRpb25SZWFkUmVxdWVzdBIXCg9ub3RpZmljYXRpb25faWQYASABKAkiHgocTWFya05vdGlmaWNhdGlvblJlYWRSZXNwb25zZSJBCg1TZXJ2aWNlSGVhbHRoEg8KB3NlcnZpY2UYASABKAkSDwoHc2VydmluZxgCIAEoCBIOCgZkZXRhaWwYAyABKAkiGAoWR2V0U3lzdGVtSGVhbHRoUmVxdWVzdCJIChdHZXRTeXN0ZW1IZWFsdGhSZXNwb25zZRItCghzZXJ2aWNlcxgBIAMoCzIbLnNwb3QuYXV0aC52MS5TZXJ2aWNlSGVhbHRoInMKBlRlbmFudBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXVzZXJzGAMgASgFEhAKCGNsdXN0ZXJzGAQgASgFEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj8KEkxpc3RUZW5hbnRzUmVxdWVzdBIpCgRwYWdlGAEgASgLMhsuc3BvdC5jb21tb24udjEuUGFnZVJlcXVlc3QiaAoTTGlzdFRlbmFudHNSZXNwb25zZRIlCgd0ZW5hbnRzGAEgAygLMhQuc3BvdC5hdXRoLnYxLlRlbmFudBIqCgRwYWdlGAIgASgLMhwuc3BvdC5jb21tb24udjEuUGFnZVJlc3BvbnNlIkIKDFN5c3RlbUNvbmZpZxIRCglzYWZlX21vZGUYASABKAgSHwoXZ2xvYmFsX3Jpc2tfdHRsX3NlY29uZHMYAiABKA0iGAoWR2V0U3lzdGVtQ29uZmlnUmVxdWVzdCJFChdHZXRTeXN0ZW1Db25maWdSZXNwb25zZRIqCgZjb25maWcYASABKAsyGi5zcG90LmF1dGgudjEuU3lzdGVtQ29uZmlnIngKGVVwZGF0ZVN5c3RlbUNvbmZpZ1JlcXVlc3QSKgoGY29uZmlnGAEgASgLMhouc3BvdC5hdXRoLnYxLlN5c3RlbUNvbmZpZxIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siSAoaVXBkYXRlU3lzdGVtQ29uZmlnUmVzcG9uc2USKgoGY29uZmlnGAEgASgLMhouc3BvdC5hdXRoLnYxLlN5c3RlbUNvbmZpZyIZChdSb3RhdGVTaWduaW5nS2V5UmVxdWVzdCIqChhSb3RhdGVTaWduaW5nS2V5UmVzcG9uc2USDgoGa2V5X2lkGAEgASgJKl4KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfVklFV0VSEAESDwoLUk9MRV9NRU1CRVIQAhIOCgpST0xFX0FETUlOEAMSDgoKUk9MRV9PV05FUhAEKksKC0FwaUtleVNjb3BlEh0KGUFQSV9LRVlfU0NPUEVfVU5TUEVDSUZJRUQQABIdChlBUElfS0VZX1NDT1BFX0VWRU5UQlJJREdFEAEyogYKC0F1dGhTZXJ2aWNlEkMKBlNpZ25VcBIbLnNwb3QuYXV0aC52MS5TaWduVXBSZXF1ZXN0Ghwuc3BvdC5hdXRoLnYxLlNpZ25VcFJlc3BvbnNlElIKC1ZlcmlmeUVtYWlsEiAuc3BvdC5hdXRoLnYxLlZlcmlmeUVtYWlsUmVxdWVzdBohLnNwb3QuYXV0aC52MS5WZXJpZnlFbWFpbFJlc3BvbnNlEnYKF1Jlc2VuZFZlcmlmaWNhdGlvbkVtYWlsEiwuc3BvdC5hdXRoLnYxLlJlc2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVxdWVzdBotLnNwb3QuYXV0aC52MS5SZXNlbmRWZXJpZmljYXRpb25FbWFpbFJlc3BvbnNlEkAKBUxvZ2luEhouc3BvdC5hdXRoLnYxLkxvZ2luUmVxdWVzdBobLnNwb3QuYXV0aC52MS5Mb2dpblJlc3BvbnNlEkYKB1JlZnJlc2gSHC5zcG90LmF1dGgudjEuUmVmcmVzaFJlcXVlc3QaHS5zcG90LmF1dGgudjEuUmVmcmVzaFJlc3BvbnNlEkMKBkxvZ291dBIbLnNwb3QuYXV0aC52MS5Mb2dvdXRSZXF1ZXN0Ghwuc3BvdC5hdXRoLnYxLkxvZ291dFJlc3BvbnNlEjcKAk1lEhcuc3BvdC5hdXRoLnYxLk1lUmVxdWVzdBoYLnNwb3QuYXV0aC52MS5NZVJlc3BvbnNlElsKDkNoYW5nZVBhc3N3b3JkEiMuc3BvdC5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBokLnNwb3QuYXV0aC52MS5DaGFuZ2VQYXNzd29yZFJlc3BvbnNlEkYKB0dldEp3a3MSHC5zcG90LmF1dGgudjEuR2V0Sndrc1JlcXVlc3QaHS5zcG90LmF1dGgudjEuR2V0Sndrc1Jlc3BvbnNlElUKDFZlcmlmeUFwaUtleRIhLnNwb3QuYXV0aC52MS5WZXJpZnlBcGlLZXlSZXF1ZXN0GiIuc3BvdC5hdXRoLnYxLlZlcmlmeUFwaUtleVJlc3BvbnNlMrEDCgtVc2VyU2VydmljZRJPCgpJbnZpdGVVc2VyEh8uc3BvdC5hdXRoLnYxLkludml0ZVVzZXJSZXF1ZXN0GiAuc3BvdC5hdXRoLnYxLkludml0ZVVzZXJSZXNwb25zZRJMCglMaXN0VXNlcnMSHi5zcG90LmF1dGgudjEuTGlzdFVzZXJzUmVxdWVzdBofLnNwb3QuYXV0aC52MS5MaXN0VXNlcnNSZXNwb25zZRJbCg5DaGFuZ2VVc2VyUm9sZRIjLnNwb3QuYXV0aC52MS5DaGFuZ2VVc2VyUm9sZVJlcXVlc3QaJC5zcG90LmF1dGgudjEuQ2hhbmdlVXNlclJvbGVSZXNwb25zZRJPCgpSZW1vdmVVc2VyEh8uc3BvdC5hdXRoLnYxLlJlbW92ZVVzZXJSZXF1ZXN0GiAuc3BvdC5hdXRoLnYxLlJlbW92ZVVzZXJSZXNwb25zZRJVCgxBY2NlcHRJbnZpdGUSIS5zcG90LmF1dGgudjEuQWNjZXB0SW52aXRlUmVxdWVzdBoiLnNwb3QuYXV0aC52MS5BY2NlcHRJbnZpdGVSZXNwb25zZTLrAgoNQXBpS2V5U2VydmljZRJVCgxDcmVhdGVBcGlLZXkSIS5zcG90LmF1dGgudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBoiLnNwb3QuYXV0aC52MS5DcmVhdGVBcGlLZXlSZXNwb25zZRJSCgtMaXN0QXBpS2V5cxIgLnNwb3QuYXV0aC52MS5MaXN0QXBpS2V5c1JlcXVlc3QaIS5zcG90LmF1dGgudjEuTGlzdEFwaUtleXNSZXNwb25zZRJVCgxSZXZva2VBcGlLZXkSIS5zcG90LmF1dGgudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBoiLnNwb3QuYXV0aC52MS5SZXZva2VBcGlLZXlSZXNwb25zZRJYCg1Jc3N1ZUFnZW50S2V5EiIuc3BvdC5hdXRoLnYxLklzc3VlQWdlbnRLZXlSZXF1ZXN0GiMuc3BvdC5hdXRoLnYxLklzc3VlQWdlbnRLZXlSZXNwb25zZTLUAQoMQXVkaXRTZXJ2aWNlEl4KD0xpc3RBdWRpdEV2ZW50cxIkLnNwb3QuYXV0aC52MS5MaXN0QXVkaXRFdmVudHNSZXF1ZXN0GiUuc3BvdC5hdXRoLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEmQKEVJlY29yZEF1ZGl0RXZlbnRzEiYuc3BvdC5hdXRoLnYxLlJlY29yZEF1ZGl0RXZlbnRzUmVxdWVzdBonLnNwb3QuYXV0aC52MS5SZWNvcmRBdWRpdEV2ZW50c1Jlc3BvbnNlMuoBChNOb3RpZmljYXRpb25TZXJ2aWNlEmQKEUxpc3ROb3RpZmljYXRpb25zEiYuc3BvdC5hdXRoLnYxLkxpc3ROb3RpZmljYXRpb25zUmVxdWVzdBonLnNwb3QuYXV0aC52MS5MaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlEm0KFE1hcmtOb3RpZmljYXRpb25SZWFkEikuc3BvdC5hdXRoLnYxLk1hcmtOb3RpZmljYXRpb25SZWFkUmVxdWVzdBoqLnNwb3QuYXV0aC52MS5NYXJrTm90aWZpY2F0aW9uUmVhZFJlc3BvbnNlMu4DCgxBZG1pblNlcnZpY2USXgoPR2V0U3lzdGVtSGVhbHRoEiQuc3BvdC5hdXRoLnYxLkdldFN5c3RlbUhlYWx0aFJlcXVlc3QaJS5zcG90LmF1dGgudjEuR2V0U3lzdGVtSGVhbHRoUmVzcG9uc2USUgoLTGlzdFRlbmFudHMSIC5zcG90LmF1dGgudjEuTGlzdFRlbmFudHNSZXF1ZXN0GiEuc3BvdC5hdXRoLnYxLkxpc3RUZW5hbnRzUmVzcG9uc2USXgoPR2V0U3lzdGVtQ29uZmlnEiQuc3BvdC5hdXRoLnYxLkdldFN5c3RlbUNvbmZpZ1JlcXVlc3QaJS5zcG90LmF1dGgudjEuR2V0U3lzdGVtQ29uZmlnUmVzcG9uc2USZwoSVXBkYXRlU3lzdGVtQ29uZmlnEicuc3BvdC5hdXRoLnYxLlVwZGF0ZVN5c3RlbUNvbmZpZ1JlcXVlc3QaKC5zcG90LmF1dGgudjEuVXBkYXRlU3lzdGVtQ29uZmlnUmVzcG9uc2USYQoQUm90YXRlU2lnbmluZ0tleRIlLnNwb3QuYXV0aC52MS5Sb3RhdGVTaWduaW5nS2V5UmVxdWVzdBomLnNwb3QuYXV0aC52MS5Sb3RhdGVTaWduaW5nS2V5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_spot_common_v1_common]);
+  fileDesc("ChdzcG90L2F1dGgvdjEvYXV0aC5wcm90bxIMc3BvdC5hdXRoLnYxIp4BCgRVc2VyEgoKAmlkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRINCgVlbWFpbBgDIAEoCRIgCgRyb2xlGAQgASgOMhIuc3BvdC5hdXRoLnYxLlJvbGUSFgoOcGxhdGZvcm1fYWRtaW4YBSABKAgSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibAoGVG9rZW5zEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEjUKEWFjY2Vzc19leHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJFCg1TaWduVXBSZXF1ZXN0EhMKC3RlbmFudF9uYW1lGAEgASgJEg0KBWVtYWlsGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJIioKDlNpZ25VcFJlc3BvbnNlSgQIARACSgQIAhADUgR1c2VyUgZ0b2tlbnMiIwoSVmVyaWZ5RW1haWxSZXF1ZXN0Eg0KBXRva2VuGAEgASgJIl0KE1ZlcmlmeUVtYWlsUmVzcG9uc2USIAoEdXNlchgBIAEoCzISLnNwb3QuYXV0aC52MS5Vc2VyEiQKBnRva2VucxgCIAEoCzIULnNwb3QuYXV0aC52MS5Ub2tlbnMiLwoeUmVzZW5kVmVyaWZpY2F0aW9uRW1haWxSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJIiEKH1Jlc2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVzcG9uc2UiQgoMTG9naW5SZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEhEKCXRlbmFudF9pZBgDIAEoCSJXCg1Mb2dpblJlc3BvbnNlEiAKBHVzZXIYASABKAsyEi5zcG90LmF1dGgudjEuVXNlchIkCgZ0b2tlbnMYAiABKAsyFC5zcG90LmF1dGgudjEuVG9rZW5zIicKDlJlZnJlc2hSZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkiNwoPUmVmcmVzaFJlc3BvbnNlEiQKBnRva2VucxgBIAEoCzIULnNwb3QuYXV0aC52MS5Ub2tlbnMiJgoNTG9nb3V0UmVxdWVzdBIVCg1yZWZyZXNoX3Rva2VuGAEgASgJIhAKDkxvZ291dFJlc3BvbnNlIgsKCU1lUmVxdWVzdCJdCgpNZVJlc3BvbnNlEiAKBHVzZXIYASABKAsyEi5zcG90LmF1dGgudjEuVXNlchItCgttZW1iZXJzaGlwcxgCIAMoCzIYLnNwb3QuYXV0aC52MS5NZW1iZXJzaGlwIoUBCgpNZW1iZXJzaGlwEhEKCXRlbmFudF9pZBgBIAEoCRITCgt0ZW5hbnRfbmFtZRgCIAEoCRIgCgRyb2xlGAMgASgOMhIuc3BvdC5hdXRoLnYxLlJvbGUSLQoJam9pbmVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI/ChNTd2l0Y2hUZW5hbnRSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJIl4KFFN3aXRjaFRlbmFudFJlc3BvbnNlEiAKBHVzZXIYASABKAsyEi5zcG90LmF1dGgudjEuVXNlchIkCgZ0b2tlbnMYAiABKAsyFC5zcG90LmF1dGgudjEuVG9rZW5zIkcKFUNoYW5nZVBhc3N3b3JkUmVxdWVzdBIYChBjdXJyZW50X3Bhc3N3b3JkGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCSIYChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlIhAKDkdldEp3a3NSZXF1ZXN0IiQKD0dldEp3a3NSZXNwb25zZRIRCglqd2tzX2pzb24YASABKAkiJQoTVmVyaWZ5QXBpS2V5UmVxdWVzdBIOCgZzZWNyZXQYASABKAkiUAoUVmVyaWZ5QXBpS2V5UmVzcG9uc2USJQoHYXBpX2tleRgBIAEoCzIULnNwb3QuYXV0aC52MS5BcGlLZXkSEQoJdGVuYW50X2lkGAIgASgJIkQKEUludml0ZVVzZXJSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEiAKBHJvbGUYAiABKA4yEi5zcG90LmF1dGgudjEuUm9sZSJMChJJbnZpdGVVc2VyUmVzcG9uc2USIAoEdXNlchgBIAEoCzISLnNwb3QuYXV0aC52MS5Vc2VyEhQKDGludml0ZV90b2tlbhgCIAEoCSI9ChBMaXN0VXNlcnNSZXF1ZXN0EikKBHBhZ2UYASABKAsyGy5zcG90LmNvbW1vbi52MS5QYWdlUmVxdWVzdCJiChFMaXN0VXNlcnNSZXNwb25zZRIhCgV1c2VycxgBIAMoCzISLnNwb3QuYXV0aC52MS5Vc2VyEioKBHBhZ2UYAiABKAsyHC5zcG90LmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiSgoVQ2hhbmdlVXNlclJvbGVSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSIAoEcm9sZRgCIAEoDjISLnNwb3QuYXV0aC52MS5Sb2xlIjoKFkNoYW5nZVVzZXJSb2xlUmVzcG9uc2USIAoEdXNlchgBIAEoCzISLnNwb3QuYXV0aC52MS5Vc2VyIiQKEVJlbW92ZVVzZXJSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkiFAoSUmVtb3ZlVXNlclJlc3BvbnNlIj0KE0FjY2VwdEludml0ZVJlcXVlc3QSFAoMaW52aXRlX3Rva2VuGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJIl4KFEFjY2VwdEludml0ZVJlc3BvbnNlEiAKBHVzZXIYASABKAsyEi5zcG90LmF1dGgudjEuVXNlchIkCgZ0b2tlbnMYAiABKAsyFC5zcG90LmF1dGgudjEuVG9rZW5zIpQCCgZBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgpjbHVzdGVyX2lkGAMgASgJEiAKBHJvbGUYBCABKA4yEi5zcG90LmF1dGgudjEuUm9sZRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJldm9rZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKBXNjb3BlGAggASgOMhkuc3BvdC5hdXRoLnYxLkFwaUtleVNjb3BlIoMBChNDcmVhdGVBcGlLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkSEgoKY2x1c3Rlcl9pZBgCIAEoCRIgCgRyb2xlGAMgASgOMhIuc3BvdC5hdXRoLnYxLlJvbGUSKAoFc2NvcGUYBCABKA4yGS5zcG90LmF1dGgudjEuQXBpS2V5U2NvcGUiTQoUQ3JlYXRlQXBpS2V5UmVzcG9uc2USJQoHYXBpX2tleRgBIAEoCzIULnNwb3QuYXV0aC52MS5BcGlLZXkSDgoGc2VjcmV0GAIgASgJIj8KEkxpc3RBcGlLZXlzUmVxdWVzdBIpCgRwYWdlGAEgASgLMhsuc3BvdC5jb21tb24udjEuUGFnZVJlcXVlc3QiaQoTTGlzdEFwaUtleXNSZXNwb25zZRImCghhcGlfa2V5cxgBIAMoCzIULnNwb3QuYXV0aC52MS5BcGlLZXkSKgoEcGFnZRgCIAEoCzIcLnNwb3QuY29tbW9uLnYxLlBhZ2VSZXNwb25zZSIpChNSZXZva2VBcGlLZXlSZXF1ZXN0EhIKCmFwaV9rZXlfaWQYASABKAkiFgoUUmV2b2tlQXBpS2V5UmVzcG9uc2UiSwoUSXNzdWVBZ2VudEtleVJlcXVlc3QSEQoJdGVuYW50X2lkGAEgASgJEhIKCmNsdXN0ZXJfaWQYAiABKAkSDAoEbmFtZRgDIAEoCSJOChVJc3N1ZUFnZW50S2V5UmVzcG9uc2USJQoHYXBpX2tleRgBIAEoCzIULnNwb3QuYXV0aC52MS5BcGlLZXkSDgoGc2VjcmV0GAIgASgJIr0BCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIkCgVhY3RvchgDIAEoCzIVLnNwb3QuY29tbW9uLnYxLkFjdG9yEg4KBmFjdGlvbhgEIAEoCRIOCgZ0YXJnZXQYBSABKAkSDgoGcmVzdWx0GAYgASgJEhIKCnJlcXVlc3RfaWQYByABKAkSJgoCYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsABChZMaXN0QXVkaXRFdmVudHNSZXF1ZXN0EikKBHBhZ2UYASABKAsyGy5zcG90LmNvbW1vbi52MS5QYWdlUmVxdWVzdBIVCg1hY3Rpb25fcHJlZml4GAIgASgJEg4KBnRhcmdldBgDIAEoCRIpCgVzaW5jZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFdW50aWwYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIm8KF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEigKBmV2ZW50cxgBIAMoCzIYLnNwb3QuYXV0aC52MS5BdWRpdEV2ZW50EioKBHBhZ2UYAiABKAsyHC5zcG90LmNvbW1vbi52MS5QYWdlUmVzcG9uc2UiRAoYUmVjb3JkQXVkaXRFdmVudHNSZXF1ZXN0EigKBmV2ZW50cxgBIAMoCzIYLnNwb3QuYXV0aC52MS5BdWRpdEV2ZW50IhsKGVJlY29yZEF1ZGl0RXZlbnRzUmVzcG9uc2UiewoMTm90aWZpY2F0aW9uEgoKAmlkGAEgASgJEgwKBGtpbmQYAiABKAkSDQoFdGl0bGUYAyABKAkSDAoEYm9keRgEIAEoCRIMCgRyZWFkGAUgASgIEiYKAmF0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJaChhMaXN0Tm90aWZpY2F0aW9uc1JlcXVlc3QSKQoEcGFnZRgBIAEoCzIbLnNwb3QuY29tbW9uLnYxLlBhZ2VSZXF1ZXN0EhMKC3VucmVhZF9vbmx5GAIgASgIIpABChlMaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlEjEKDW5vdGlmaWNhdGlvbnMYASADKAsyGi5zcG90LmF1dGgudjEuTm90aWZpY2F0aW9uEioKBHBhZ2UYAiABKAsyHC5zcG90LmNvbW1vbi52MS5QYWdlUmVzcG9uc2USFAoMdW5yZWFkX2NvdW50GAMgASgNIjYKG01hcmtOb3RpZmljYXRpb25SZWFkUmVxdWVzdBIXCg9ub3RpZmljYXRpb25faWQYASABKAkiHgocTWFya05vdGlmaWNhdGlvblJlYWRSZXNwb25zZSJBCg1TZXJ2aWNlSGVhbHRoEg8KB3NlcnZpY2UYASABKAkSDwoHc2VydmluZxgCIAEoCBIOCgZkZXRhaWwYAyABKAkiGAoWR2V0U3lzdGVtSGVhbHRoUmVxdWVzdCJIChdHZXRTeXN0ZW1IZWFsdGhSZXNwb25zZRItCghzZXJ2aWNlcxgBIAMoCzIbLnNwb3QuYXV0aC52MS5TZXJ2aWNlSGVhbHRoInMKBlRlbmFudBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBXVzZXJzGAMgASgFEhAKCGNsdXN0ZXJzGAQgASgFEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj8KEkxpc3RUZW5hbnRzUmVxdWVzdBIpCgRwYWdlGAEgASgLMhsuc3BvdC5jb21tb24udjEuUGFnZVJlcXVlc3QiaAoTTGlzdFRlbmFudHNSZXNwb25zZRIlCgd0ZW5hbnRzGAEgAygLMhQuc3BvdC5hdXRoLnYxLlRlbmFudBIqCgRwYWdlGAIgASgLMhwuc3BvdC5jb21tb24udjEuUGFnZVJlc3BvbnNlIkIKDFN5c3RlbUNvbmZpZxIRCglzYWZlX21vZGUYASABKAgSHwoXZ2xvYmFsX3Jpc2tfdHRsX3NlY29uZHMYAiABKA0iGAoWR2V0U3lzdGVtQ29uZmlnUmVxdWVzdCJFChdHZXRTeXN0ZW1Db25maWdSZXNwb25zZRIqCgZjb25maWcYASABKAsyGi5zcG90LmF1dGgudjEuU3lzdGVtQ29uZmlnIngKGVVwZGF0ZVN5c3RlbUNvbmZpZ1JlcXVlc3QSKgoGY29uZmlnGAEgASgLMhouc3BvdC5hdXRoLnYxLlN5c3RlbUNvbmZpZxIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siSAoaVXBkYXRlU3lzdGVtQ29uZmlnUmVzcG9uc2USKgoGY29uZmlnGAEgASgLMhouc3BvdC5hdXRoLnYxLlN5c3RlbUNvbmZpZyIZChdSb3RhdGVTaWduaW5nS2V5UmVxdWVzdCIqChhSb3RhdGVTaWduaW5nS2V5UmVzcG9uc2USDgoGa2V5X2lkGAEgASgJKl4KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfVklFV0VSEAESDwoLUk9MRV9NRU1CRVIQAhIOCgpST0xFX0FETUlOEAMSDgoKUk9MRV9PV05FUhAEKksKC0FwaUtleVNjb3BlEh0KGUFQSV9LRVlfU0NPUEVfVU5TUEVDSUZJRUQQABIdChlBUElfS0VZX1NDT1BFX0VWRU5UQlJJREdFEAEy+QYKC0F1dGhTZXJ2aWNlEkMKBlNpZ25VcBIbLnNwb3QuYXV0aC52MS5TaWduVXBSZXF1ZXN0Ghwuc3BvdC5hdXRoLnYxLlNpZ25VcFJlc3BvbnNlElIKC1ZlcmlmeUVtYWlsEiAuc3BvdC5hdXRoLnYxLlZlcmlmeUVtYWlsUmVxdWVzdBohLnNwb3QuYXV0aC52MS5WZXJpZnlFbWFpbFJlc3BvbnNlEnYKF1Jlc2VuZFZlcmlmaWNhdGlvbkVtYWlsEiwuc3BvdC5hdXRoLnYxLlJlc2VuZFZlcmlmaWNhdGlvbkVtYWlsUmVxdWVzdBotLnNwb3QuYXV0aC52MS5SZXNlbmRWZXJpZmljYXRpb25FbWFpbFJlc3BvbnNlEkAKBUxvZ2luEhouc3BvdC5hdXRoLnYxLkxvZ2luUmVxdWVzdBobLnNwb3QuYXV0aC52MS5Mb2dpblJlc3BvbnNlEkYKB1JlZnJlc2gSHC5zcG90LmF1dGgudjEuUmVmcmVzaFJlcXVlc3QaHS5zcG90LmF1dGgudjEuUmVmcmVzaFJlc3BvbnNlEkMKBkxvZ291dBIbLnNwb3QuYXV0aC52MS5Mb2dvdXRSZXF1ZXN0Ghwuc3BvdC5hdXRoLnYxLkxvZ291dFJlc3BvbnNlEjcKAk1lEhcuc3BvdC5hdXRoLnYxLk1lUmVxdWVzdBoYLnNwb3QuYXV0aC52MS5NZVJlc3BvbnNlElsKDkNoYW5nZVBhc3N3b3JkEiMuc3BvdC5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBokLnNwb3QuYXV0aC52MS5DaGFuZ2VQYXNzd29yZFJlc3BvbnNlElUKDFN3aXRjaFRlbmFudBIhLnNwb3QuYXV0aC52MS5Td2l0Y2hUZW5hbnRSZXF1ZXN0GiIuc3BvdC5hdXRoLnYxLlN3aXRjaFRlbmFudFJlc3BvbnNlEkYKB0dldEp3a3MSHC5zcG90LmF1dGgudjEuR2V0Sndrc1JlcXVlc3QaHS5zcG90LmF1dGgudjEuR2V0Sndrc1Jlc3BvbnNlElUKDFZlcmlmeUFwaUtleRIhLnNwb3QuYXV0aC52MS5WZXJpZnlBcGlLZXlSZXF1ZXN0GiIuc3BvdC5hdXRoLnYxLlZlcmlmeUFwaUtleVJlc3BvbnNlMrEDCgtVc2VyU2VydmljZRJPCgpJbnZpdGVVc2VyEh8uc3BvdC5hdXRoLnYxLkludml0ZVVzZXJSZXF1ZXN0GiAuc3BvdC5hdXRoLnYxLkludml0ZVVzZXJSZXNwb25zZRJMCglMaXN0VXNlcnMSHi5zcG90LmF1dGgudjEuTGlzdFVzZXJzUmVxdWVzdBofLnNwb3QuYXV0aC52MS5MaXN0VXNlcnNSZXNwb25zZRJbCg5DaGFuZ2VVc2VyUm9sZRIjLnNwb3QuYXV0aC52MS5DaGFuZ2VVc2VyUm9sZVJlcXVlc3QaJC5zcG90LmF1dGgudjEuQ2hhbmdlVXNlclJvbGVSZXNwb25zZRJPCgpSZW1vdmVVc2VyEh8uc3BvdC5hdXRoLnYxLlJlbW92ZVVzZXJSZXF1ZXN0GiAuc3BvdC5hdXRoLnYxLlJlbW92ZVVzZXJSZXNwb25zZRJVCgxBY2NlcHRJbnZpdGUSIS5zcG90LmF1dGgudjEuQWNjZXB0SW52aXRlUmVxdWVzdBoiLnNwb3QuYXV0aC52MS5BY2NlcHRJbnZpdGVSZXNwb25zZTLrAgoNQXBpS2V5U2VydmljZRJVCgxDcmVhdGVBcGlLZXkSIS5zcG90LmF1dGgudjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBoiLnNwb3QuYXV0aC52MS5DcmVhdGVBcGlLZXlSZXNwb25zZRJSCgtMaXN0QXBpS2V5cxIgLnNwb3QuYXV0aC52MS5MaXN0QXBpS2V5c1JlcXVlc3QaIS5zcG90LmF1dGgudjEuTGlzdEFwaUtleXNSZXNwb25zZRJVCgxSZXZva2VBcGlLZXkSIS5zcG90LmF1dGgudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBoiLnNwb3QuYXV0aC52MS5SZXZva2VBcGlLZXlSZXNwb25zZRJYCg1Jc3N1ZUFnZW50S2V5EiIuc3BvdC5hdXRoLnYxLklzc3VlQWdlbnRLZXlSZXF1ZXN0GiMuc3BvdC5hdXRoLnYxLklzc3VlQWdlbnRLZXlSZXNwb25zZTLUAQoMQXVkaXRTZXJ2aWNlEl4KD0xpc3RBdWRpdEV2ZW50cxIkLnNwb3QuYXV0aC52MS5MaXN0QXVkaXRFdmVudHNSZXF1ZXN0GiUuc3BvdC5hdXRoLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEmQKEVJlY29yZEF1ZGl0RXZlbnRzEiYuc3BvdC5hdXRoLnYxLlJlY29yZEF1ZGl0RXZlbnRzUmVxdWVzdBonLnNwb3QuYXV0aC52MS5SZWNvcmRBdWRpdEV2ZW50c1Jlc3BvbnNlMuoBChNOb3RpZmljYXRpb25TZXJ2aWNlEmQKEUxpc3ROb3RpZmljYXRpb25zEiYuc3BvdC5hdXRoLnYxLkxpc3ROb3RpZmljYXRpb25zUmVxdWVzdBonLnNwb3QuYXV0aC52MS5MaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlEm0KFE1hcmtOb3RpZmljYXRpb25SZWFkEikuc3BvdC5hdXRoLnYxLk1hcmtOb3RpZmljYXRpb25SZWFkUmVxdWVzdBoqLnNwb3QuYXV0aC52MS5NYXJrTm90aWZpY2F0aW9uUmVhZFJlc3BvbnNlMu4DCgxBZG1pblNlcnZpY2USXgoPR2V0U3lzdGVtSGVhbHRoEiQuc3BvdC5hdXRoLnYxLkdldFN5c3RlbUhlYWx0aFJlcXVlc3QaJS5zcG90LmF1dGgudjEuR2V0U3lzdGVtSGVhbHRoUmVzcG9uc2USUgoLTGlzdFRlbmFudHMSIC5zcG90LmF1dGgudjEuTGlzdFRlbmFudHNSZXF1ZXN0GiEuc3BvdC5hdXRoLnYxLkxpc3RUZW5hbnRzUmVzcG9uc2USXgoPR2V0U3lzdGVtQ29uZmlnEiQuc3BvdC5hdXRoLnYxLkdldFN5c3RlbUNvbmZpZ1JlcXVlc3QaJS5zcG90LmF1dGgudjEuR2V0U3lzdGVtQ29uZmlnUmVzcG9uc2USZwoSVXBkYXRlU3lzdGVtQ29uZmlnEicuc3BvdC5hdXRoLnYxLlVwZGF0ZVN5c3RlbUNvbmZpZ1JlcXVlc3QaKC5zcG90LmF1dGgudjEuVXBkYXRlU3lzdGVtQ29uZmlnUmVzcG9uc2USYQoQUm90YXRlU2lnbmluZ0tleRIlLnNwb3QuYXV0aC52MS5Sb3RhdGVTaWduaW5nS2V5UmVxdWVzdBomLnNwb3QuYXV0aC52MS5Sb3RhdGVTaWduaW5nS2V5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_spot_common_v1_common]);
 
 /**
+ * An account as a member of one tenant: `tenant_id` and `role` are that membership's, and
+ * `created_at` is when it was invited into (or created) that tenant.
+ *
  * @generated from message spot.auth.v1.User
  */
 export type User = Message<"spot.auth.v1.User"> & {
@@ -212,6 +215,13 @@ export type LoginRequest = Message<"spot.auth.v1.LoginRequest"> & {
    * @generated from field: string password = 2;
    */
   password: string;
+
+  /**
+   * The tenant to act in, for an account in several; empty: the one it joined first.
+   *
+   * @generated from field: string tenant_id = 3;
+   */
+  tenantId: string;
 };
 
 /**
@@ -325,9 +335,18 @@ export const MeRequestSchema: GenMessage<MeRequest> = /*@__PURE__*/
  */
 export type MeResponse = Message<"spot.auth.v1.MeResponse"> & {
   /**
+   * The account, acting in the tenant of the caller's token.
+   *
    * @generated from field: spot.auth.v1.User user = 1;
    */
   user?: User | undefined;
+
+  /**
+   * Every tenant the account has joined (SwitchTenant moves between them).
+   *
+   * @generated from field: repeated spot.auth.v1.Membership memberships = 2;
+   */
+  memberships: Membership[];
 };
 
 /**
@@ -336,6 +355,87 @@ export type MeResponse = Message<"spot.auth.v1.MeResponse"> & {
  */
 export const MeResponseSchema: GenMessage<MeResponse> = /*@__PURE__*/
   messageDesc(file_spot_auth_v1_auth, 15);
+
+/**
+ * A tenant an account belongs to, and its role there.
+ *
+ * @generated from message spot.auth.v1.Membership
+ */
+export type Membership = Message<"spot.auth.v1.Membership"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string tenant_name = 2;
+   */
+  tenantName: string;
+
+  /**
+   * @generated from field: spot.auth.v1.Role role = 3;
+   */
+  role: Role;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp joined_at = 4;
+   */
+  joinedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message spot.auth.v1.Membership.
+ * Use `create(MembershipSchema)` to create a new message.
+ */
+export const MembershipSchema: GenMessage<Membership> = /*@__PURE__*/
+  messageDesc(file_spot_auth_v1_auth, 16);
+
+/**
+ * @generated from message spot.auth.v1.SwitchTenantRequest
+ */
+export type SwitchTenantRequest = Message<"spot.auth.v1.SwitchTenantRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * The refresh token of the session that switches, which ends (the web app's is filled in by
+   * the edge from its cookie); empty: that session stays.
+   *
+   * @generated from field: string refresh_token = 2;
+   */
+  refreshToken: string;
+};
+
+/**
+ * Describes the message spot.auth.v1.SwitchTenantRequest.
+ * Use `create(SwitchTenantRequestSchema)` to create a new message.
+ */
+export const SwitchTenantRequestSchema: GenMessage<SwitchTenantRequest> = /*@__PURE__*/
+  messageDesc(file_spot_auth_v1_auth, 17);
+
+/**
+ * @generated from message spot.auth.v1.SwitchTenantResponse
+ */
+export type SwitchTenantResponse = Message<"spot.auth.v1.SwitchTenantResponse"> & {
+  /**
+   * @generated from field: spot.auth.v1.User user = 1;
+   */
+  user?: User | undefined;
+
+  /**
+   * @generated from field: spot.auth.v1.Tokens tokens = 2;
+   */
+  tokens?: Tokens | undefined;
+};
+
+/**
+ * Describes the message spot.auth.v1.SwitchTenantResponse.
+ * Use `create(SwitchTenantResponseSchema)` to create a new message.
+ */
+export const SwitchTenantResponseSchema: GenMessage<SwitchTenantResponse> = /*@__PURE__*/
+  messageDesc(file_spot_auth_v1_auth, 18);
 
 /**
  * @generated from message spot.auth.v1.ChangePasswordRequest
@@ -357,7 +457,7 @@ export type ChangePasswordRequest = Message<"spot.auth.v1.ChangePasswordRequest"
  * Use `create(ChangePasswordRequestSchema)` to create a new message.
  */
 export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 16);
+  messageDesc(file_spot_auth_v1_auth, 19);
 
 /**
  * @generated from message spot.auth.v1.ChangePasswordResponse
@@ -370,7 +470,7 @@ export type ChangePasswordResponse = Message<"spot.auth.v1.ChangePasswordRespons
  * Use `create(ChangePasswordResponseSchema)` to create a new message.
  */
 export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 17);
+  messageDesc(file_spot_auth_v1_auth, 20);
 
 /**
  * @generated from message spot.auth.v1.GetJwksRequest
@@ -383,7 +483,7 @@ export type GetJwksRequest = Message<"spot.auth.v1.GetJwksRequest"> & {
  * Use `create(GetJwksRequestSchema)` to create a new message.
  */
 export const GetJwksRequestSchema: GenMessage<GetJwksRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 18);
+  messageDesc(file_spot_auth_v1_auth, 21);
 
 /**
  * @generated from message spot.auth.v1.GetJwksResponse
@@ -402,7 +502,7 @@ export type GetJwksResponse = Message<"spot.auth.v1.GetJwksResponse"> & {
  * Use `create(GetJwksResponseSchema)` to create a new message.
  */
 export const GetJwksResponseSchema: GenMessage<GetJwksResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 19);
+  messageDesc(file_spot_auth_v1_auth, 22);
 
 /**
  * @generated from message spot.auth.v1.VerifyApiKeyRequest
@@ -419,7 +519,7 @@ export type VerifyApiKeyRequest = Message<"spot.auth.v1.VerifyApiKeyRequest"> & 
  * Use `create(VerifyApiKeyRequestSchema)` to create a new message.
  */
 export const VerifyApiKeyRequestSchema: GenMessage<VerifyApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 20);
+  messageDesc(file_spot_auth_v1_auth, 23);
 
 /**
  * @generated from message spot.auth.v1.VerifyApiKeyResponse
@@ -441,7 +541,7 @@ export type VerifyApiKeyResponse = Message<"spot.auth.v1.VerifyApiKeyResponse"> 
  * Use `create(VerifyApiKeyResponseSchema)` to create a new message.
  */
 export const VerifyApiKeyResponseSchema: GenMessage<VerifyApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 21);
+  messageDesc(file_spot_auth_v1_auth, 24);
 
 /**
  * @generated from message spot.auth.v1.InviteUserRequest
@@ -463,7 +563,7 @@ export type InviteUserRequest = Message<"spot.auth.v1.InviteUserRequest"> & {
  * Use `create(InviteUserRequestSchema)` to create a new message.
  */
 export const InviteUserRequestSchema: GenMessage<InviteUserRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 22);
+  messageDesc(file_spot_auth_v1_auth, 25);
 
 /**
  * @generated from message spot.auth.v1.InviteUserResponse
@@ -487,7 +587,7 @@ export type InviteUserResponse = Message<"spot.auth.v1.InviteUserResponse"> & {
  * Use `create(InviteUserResponseSchema)` to create a new message.
  */
 export const InviteUserResponseSchema: GenMessage<InviteUserResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 23);
+  messageDesc(file_spot_auth_v1_auth, 26);
 
 /**
  * @generated from message spot.auth.v1.ListUsersRequest
@@ -504,7 +604,7 @@ export type ListUsersRequest = Message<"spot.auth.v1.ListUsersRequest"> & {
  * Use `create(ListUsersRequestSchema)` to create a new message.
  */
 export const ListUsersRequestSchema: GenMessage<ListUsersRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 24);
+  messageDesc(file_spot_auth_v1_auth, 27);
 
 /**
  * @generated from message spot.auth.v1.ListUsersResponse
@@ -526,7 +626,7 @@ export type ListUsersResponse = Message<"spot.auth.v1.ListUsersResponse"> & {
  * Use `create(ListUsersResponseSchema)` to create a new message.
  */
 export const ListUsersResponseSchema: GenMessage<ListUsersResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 25);
+  messageDesc(file_spot_auth_v1_auth, 28);
 
 /**
  * @generated from message spot.auth.v1.ChangeUserRoleRequest
@@ -548,7 +648,7 @@ export type ChangeUserRoleRequest = Message<"spot.auth.v1.ChangeUserRoleRequest"
  * Use `create(ChangeUserRoleRequestSchema)` to create a new message.
  */
 export const ChangeUserRoleRequestSchema: GenMessage<ChangeUserRoleRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 26);
+  messageDesc(file_spot_auth_v1_auth, 29);
 
 /**
  * @generated from message spot.auth.v1.ChangeUserRoleResponse
@@ -565,7 +665,7 @@ export type ChangeUserRoleResponse = Message<"spot.auth.v1.ChangeUserRoleRespons
  * Use `create(ChangeUserRoleResponseSchema)` to create a new message.
  */
 export const ChangeUserRoleResponseSchema: GenMessage<ChangeUserRoleResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 27);
+  messageDesc(file_spot_auth_v1_auth, 30);
 
 /**
  * @generated from message spot.auth.v1.RemoveUserRequest
@@ -582,7 +682,7 @@ export type RemoveUserRequest = Message<"spot.auth.v1.RemoveUserRequest"> & {
  * Use `create(RemoveUserRequestSchema)` to create a new message.
  */
 export const RemoveUserRequestSchema: GenMessage<RemoveUserRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 28);
+  messageDesc(file_spot_auth_v1_auth, 31);
 
 /**
  * @generated from message spot.auth.v1.RemoveUserResponse
@@ -595,7 +695,7 @@ export type RemoveUserResponse = Message<"spot.auth.v1.RemoveUserResponse"> & {
  * Use `create(RemoveUserResponseSchema)` to create a new message.
  */
 export const RemoveUserResponseSchema: GenMessage<RemoveUserResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 29);
+  messageDesc(file_spot_auth_v1_auth, 32);
 
 /**
  * @generated from message spot.auth.v1.AcceptInviteRequest
@@ -607,6 +707,8 @@ export type AcceptInviteRequest = Message<"spot.auth.v1.AcceptInviteRequest"> & 
   inviteToken: string;
 
   /**
+   * The new account's password, or the existing account's current one.
+   *
    * @generated from field: string password = 2;
    */
   password: string;
@@ -617,7 +719,7 @@ export type AcceptInviteRequest = Message<"spot.auth.v1.AcceptInviteRequest"> & 
  * Use `create(AcceptInviteRequestSchema)` to create a new message.
  */
 export const AcceptInviteRequestSchema: GenMessage<AcceptInviteRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 30);
+  messageDesc(file_spot_auth_v1_auth, 33);
 
 /**
  * @generated from message spot.auth.v1.AcceptInviteResponse
@@ -639,7 +741,7 @@ export type AcceptInviteResponse = Message<"spot.auth.v1.AcceptInviteResponse"> 
  * Use `create(AcceptInviteResponseSchema)` to create a new message.
  */
 export const AcceptInviteResponseSchema: GenMessage<AcceptInviteResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 31);
+  messageDesc(file_spot_auth_v1_auth, 34);
 
 /**
  * @generated from message spot.auth.v1.ApiKey
@@ -695,7 +797,7 @@ export type ApiKey = Message<"spot.auth.v1.ApiKey"> & {
  * Use `create(ApiKeySchema)` to create a new message.
  */
 export const ApiKeySchema: GenMessage<ApiKey> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 32);
+  messageDesc(file_spot_auth_v1_auth, 35);
 
 /**
  * Exactly one of cluster_id (an agent key), role (an automation key) or scope.
@@ -729,7 +831,7 @@ export type CreateApiKeyRequest = Message<"spot.auth.v1.CreateApiKeyRequest"> & 
  * Use `create(CreateApiKeyRequestSchema)` to create a new message.
  */
 export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 33);
+  messageDesc(file_spot_auth_v1_auth, 36);
 
 /**
  * @generated from message spot.auth.v1.CreateApiKeyResponse
@@ -753,7 +855,7 @@ export type CreateApiKeyResponse = Message<"spot.auth.v1.CreateApiKeyResponse"> 
  * Use `create(CreateApiKeyResponseSchema)` to create a new message.
  */
 export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 34);
+  messageDesc(file_spot_auth_v1_auth, 37);
 
 /**
  * @generated from message spot.auth.v1.ListApiKeysRequest
@@ -770,7 +872,7 @@ export type ListApiKeysRequest = Message<"spot.auth.v1.ListApiKeysRequest"> & {
  * Use `create(ListApiKeysRequestSchema)` to create a new message.
  */
 export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 35);
+  messageDesc(file_spot_auth_v1_auth, 38);
 
 /**
  * @generated from message spot.auth.v1.ListApiKeysResponse
@@ -792,7 +894,7 @@ export type ListApiKeysResponse = Message<"spot.auth.v1.ListApiKeysResponse"> & 
  * Use `create(ListApiKeysResponseSchema)` to create a new message.
  */
 export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 36);
+  messageDesc(file_spot_auth_v1_auth, 39);
 
 /**
  * @generated from message spot.auth.v1.RevokeApiKeyRequest
@@ -809,7 +911,7 @@ export type RevokeApiKeyRequest = Message<"spot.auth.v1.RevokeApiKeyRequest"> & 
  * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
  */
 export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 37);
+  messageDesc(file_spot_auth_v1_auth, 40);
 
 /**
  * @generated from message spot.auth.v1.RevokeApiKeyResponse
@@ -822,7 +924,7 @@ export type RevokeApiKeyResponse = Message<"spot.auth.v1.RevokeApiKeyResponse"> 
  * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
  */
 export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 38);
+  messageDesc(file_spot_auth_v1_auth, 41);
 
 /**
  * @generated from message spot.auth.v1.IssueAgentKeyRequest
@@ -849,7 +951,7 @@ export type IssueAgentKeyRequest = Message<"spot.auth.v1.IssueAgentKeyRequest"> 
  * Use `create(IssueAgentKeyRequestSchema)` to create a new message.
  */
 export const IssueAgentKeyRequestSchema: GenMessage<IssueAgentKeyRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 39);
+  messageDesc(file_spot_auth_v1_auth, 42);
 
 /**
  * @generated from message spot.auth.v1.IssueAgentKeyResponse
@@ -873,7 +975,7 @@ export type IssueAgentKeyResponse = Message<"spot.auth.v1.IssueAgentKeyResponse"
  * Use `create(IssueAgentKeyResponseSchema)` to create a new message.
  */
 export const IssueAgentKeyResponseSchema: GenMessage<IssueAgentKeyResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 40);
+  messageDesc(file_spot_auth_v1_auth, 43);
 
 /**
  * @generated from message spot.auth.v1.AuditEvent
@@ -929,7 +1031,7 @@ export type AuditEvent = Message<"spot.auth.v1.AuditEvent"> & {
  * Use `create(AuditEventSchema)` to create a new message.
  */
 export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 41);
+  messageDesc(file_spot_auth_v1_auth, 44);
 
 /**
  * @generated from message spot.auth.v1.ListAuditEventsRequest
@@ -966,7 +1068,7 @@ export type ListAuditEventsRequest = Message<"spot.auth.v1.ListAuditEventsReques
  * Use `create(ListAuditEventsRequestSchema)` to create a new message.
  */
 export const ListAuditEventsRequestSchema: GenMessage<ListAuditEventsRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 42);
+  messageDesc(file_spot_auth_v1_auth, 45);
 
 /**
  * @generated from message spot.auth.v1.ListAuditEventsResponse
@@ -988,7 +1090,7 @@ export type ListAuditEventsResponse = Message<"spot.auth.v1.ListAuditEventsRespo
  * Use `create(ListAuditEventsResponseSchema)` to create a new message.
  */
 export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 43);
+  messageDesc(file_spot_auth_v1_auth, 46);
 
 /**
  * @generated from message spot.auth.v1.RecordAuditEventsRequest
@@ -1005,7 +1107,7 @@ export type RecordAuditEventsRequest = Message<"spot.auth.v1.RecordAuditEventsRe
  * Use `create(RecordAuditEventsRequestSchema)` to create a new message.
  */
 export const RecordAuditEventsRequestSchema: GenMessage<RecordAuditEventsRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 44);
+  messageDesc(file_spot_auth_v1_auth, 47);
 
 /**
  * @generated from message spot.auth.v1.RecordAuditEventsResponse
@@ -1018,7 +1120,7 @@ export type RecordAuditEventsResponse = Message<"spot.auth.v1.RecordAuditEventsR
  * Use `create(RecordAuditEventsResponseSchema)` to create a new message.
  */
 export const RecordAuditEventsResponseSchema: GenMessage<RecordAuditEventsResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 45);
+  messageDesc(file_spot_auth_v1_auth, 48);
 
 /**
  * @generated from message spot.auth.v1.Notification
@@ -1062,7 +1164,7 @@ export type Notification = Message<"spot.auth.v1.Notification"> & {
  * Use `create(NotificationSchema)` to create a new message.
  */
 export const NotificationSchema: GenMessage<Notification> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 46);
+  messageDesc(file_spot_auth_v1_auth, 49);
 
 /**
  * @generated from message spot.auth.v1.ListNotificationsRequest
@@ -1084,7 +1186,7 @@ export type ListNotificationsRequest = Message<"spot.auth.v1.ListNotificationsRe
  * Use `create(ListNotificationsRequestSchema)` to create a new message.
  */
 export const ListNotificationsRequestSchema: GenMessage<ListNotificationsRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 47);
+  messageDesc(file_spot_auth_v1_auth, 50);
 
 /**
  * @generated from message spot.auth.v1.ListNotificationsResponse
@@ -1111,7 +1213,7 @@ export type ListNotificationsResponse = Message<"spot.auth.v1.ListNotificationsR
  * Use `create(ListNotificationsResponseSchema)` to create a new message.
  */
 export const ListNotificationsResponseSchema: GenMessage<ListNotificationsResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 48);
+  messageDesc(file_spot_auth_v1_auth, 51);
 
 /**
  * @generated from message spot.auth.v1.MarkNotificationReadRequest
@@ -1128,7 +1230,7 @@ export type MarkNotificationReadRequest = Message<"spot.auth.v1.MarkNotification
  * Use `create(MarkNotificationReadRequestSchema)` to create a new message.
  */
 export const MarkNotificationReadRequestSchema: GenMessage<MarkNotificationReadRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 49);
+  messageDesc(file_spot_auth_v1_auth, 52);
 
 /**
  * @generated from message spot.auth.v1.MarkNotificationReadResponse
@@ -1141,7 +1243,7 @@ export type MarkNotificationReadResponse = Message<"spot.auth.v1.MarkNotificatio
  * Use `create(MarkNotificationReadResponseSchema)` to create a new message.
  */
 export const MarkNotificationReadResponseSchema: GenMessage<MarkNotificationReadResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 50);
+  messageDesc(file_spot_auth_v1_auth, 53);
 
 /**
  * @generated from message spot.auth.v1.ServiceHealth
@@ -1168,7 +1270,7 @@ export type ServiceHealth = Message<"spot.auth.v1.ServiceHealth"> & {
  * Use `create(ServiceHealthSchema)` to create a new message.
  */
 export const ServiceHealthSchema: GenMessage<ServiceHealth> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 51);
+  messageDesc(file_spot_auth_v1_auth, 54);
 
 /**
  * @generated from message spot.auth.v1.GetSystemHealthRequest
@@ -1181,7 +1283,7 @@ export type GetSystemHealthRequest = Message<"spot.auth.v1.GetSystemHealthReques
  * Use `create(GetSystemHealthRequestSchema)` to create a new message.
  */
 export const GetSystemHealthRequestSchema: GenMessage<GetSystemHealthRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 52);
+  messageDesc(file_spot_auth_v1_auth, 55);
 
 /**
  * @generated from message spot.auth.v1.GetSystemHealthResponse
@@ -1198,7 +1300,7 @@ export type GetSystemHealthResponse = Message<"spot.auth.v1.GetSystemHealthRespo
  * Use `create(GetSystemHealthResponseSchema)` to create a new message.
  */
 export const GetSystemHealthResponseSchema: GenMessage<GetSystemHealthResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 53);
+  messageDesc(file_spot_auth_v1_auth, 56);
 
 /**
  * @generated from message spot.auth.v1.Tenant
@@ -1237,7 +1339,7 @@ export type Tenant = Message<"spot.auth.v1.Tenant"> & {
  * Use `create(TenantSchema)` to create a new message.
  */
 export const TenantSchema: GenMessage<Tenant> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 54);
+  messageDesc(file_spot_auth_v1_auth, 57);
 
 /**
  * @generated from message spot.auth.v1.ListTenantsRequest
@@ -1254,7 +1356,7 @@ export type ListTenantsRequest = Message<"spot.auth.v1.ListTenantsRequest"> & {
  * Use `create(ListTenantsRequestSchema)` to create a new message.
  */
 export const ListTenantsRequestSchema: GenMessage<ListTenantsRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 55);
+  messageDesc(file_spot_auth_v1_auth, 58);
 
 /**
  * @generated from message spot.auth.v1.ListTenantsResponse
@@ -1276,7 +1378,7 @@ export type ListTenantsResponse = Message<"spot.auth.v1.ListTenantsResponse"> & 
  * Use `create(ListTenantsResponseSchema)` to create a new message.
  */
 export const ListTenantsResponseSchema: GenMessage<ListTenantsResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 56);
+  messageDesc(file_spot_auth_v1_auth, 59);
 
 /**
  * @generated from message spot.auth.v1.SystemConfig
@@ -1302,7 +1404,7 @@ export type SystemConfig = Message<"spot.auth.v1.SystemConfig"> & {
  * Use `create(SystemConfigSchema)` to create a new message.
  */
 export const SystemConfigSchema: GenMessage<SystemConfig> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 57);
+  messageDesc(file_spot_auth_v1_auth, 60);
 
 /**
  * @generated from message spot.auth.v1.GetSystemConfigRequest
@@ -1315,7 +1417,7 @@ export type GetSystemConfigRequest = Message<"spot.auth.v1.GetSystemConfigReques
  * Use `create(GetSystemConfigRequestSchema)` to create a new message.
  */
 export const GetSystemConfigRequestSchema: GenMessage<GetSystemConfigRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 58);
+  messageDesc(file_spot_auth_v1_auth, 61);
 
 /**
  * @generated from message spot.auth.v1.GetSystemConfigResponse
@@ -1332,7 +1434,7 @@ export type GetSystemConfigResponse = Message<"spot.auth.v1.GetSystemConfigRespo
  * Use `create(GetSystemConfigResponseSchema)` to create a new message.
  */
 export const GetSystemConfigResponseSchema: GenMessage<GetSystemConfigResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 59);
+  messageDesc(file_spot_auth_v1_auth, 62);
 
 /**
  * @generated from message spot.auth.v1.UpdateSystemConfigRequest
@@ -1357,7 +1459,7 @@ export type UpdateSystemConfigRequest = Message<"spot.auth.v1.UpdateSystemConfig
  * Use `create(UpdateSystemConfigRequestSchema)` to create a new message.
  */
 export const UpdateSystemConfigRequestSchema: GenMessage<UpdateSystemConfigRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 60);
+  messageDesc(file_spot_auth_v1_auth, 63);
 
 /**
  * @generated from message spot.auth.v1.UpdateSystemConfigResponse
@@ -1374,7 +1476,7 @@ export type UpdateSystemConfigResponse = Message<"spot.auth.v1.UpdateSystemConfi
  * Use `create(UpdateSystemConfigResponseSchema)` to create a new message.
  */
 export const UpdateSystemConfigResponseSchema: GenMessage<UpdateSystemConfigResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 61);
+  messageDesc(file_spot_auth_v1_auth, 64);
 
 /**
  * @generated from message spot.auth.v1.RotateSigningKeyRequest
@@ -1387,7 +1489,7 @@ export type RotateSigningKeyRequest = Message<"spot.auth.v1.RotateSigningKeyRequ
  * Use `create(RotateSigningKeyRequestSchema)` to create a new message.
  */
 export const RotateSigningKeyRequestSchema: GenMessage<RotateSigningKeyRequest> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 62);
+  messageDesc(file_spot_auth_v1_auth, 65);
 
 /**
  * @generated from message spot.auth.v1.RotateSigningKeyResponse
@@ -1404,7 +1506,7 @@ export type RotateSigningKeyResponse = Message<"spot.auth.v1.RotateSigningKeyRes
  * Use `create(RotateSigningKeyResponseSchema)` to create a new message.
  */
 export const RotateSigningKeyResponseSchema: GenMessage<RotateSigningKeyResponse> = /*@__PURE__*/
-  messageDesc(file_spot_auth_v1_auth, 63);
+  messageDesc(file_spot_auth_v1_auth, 66);
 
 /**
  * @generated from enum spot.auth.v1.Role
@@ -1549,6 +1651,16 @@ export const AuthService: GenService<{
     output: typeof ChangePasswordResponseSchema;
   },
   /**
+   * New tokens acting in another tenant the signed-in account has joined.
+   *
+   * @generated from rpc spot.auth.v1.AuthService.SwitchTenant
+   */
+  switchTenant: {
+    methodKind: "unary";
+    input: typeof SwitchTenantRequestSchema;
+    output: typeof SwitchTenantResponseSchema;
+  },
+  /**
    * The public keys that verify access tokens (JSON Web Key Set).
    *
    * @generated from rpc spot.auth.v1.AuthService.GetJwks
@@ -1578,6 +1690,9 @@ export const AuthService: GenService<{
  */
 export const UserService: GenService<{
   /**
+   * Invites an address into the tenant: a new account, or one that already exists (it keeps its
+   * password and gains this tenant). The answer is the same either way.
+   *
    * @generated from rpc spot.auth.v1.UserService.InviteUser
    */
   inviteUser: {
@@ -1610,7 +1725,8 @@ export const UserService: GenService<{
     output: typeof RemoveUserResponseSchema;
   },
   /**
-   * Public: the invitee sets a password with the invite token and is logged in.
+   * Public: the invitee joins with the invite token and is logged in into the tenant: a new
+   * account sets its password; an existing account proves itself with its password.
    *
    * @generated from rpc spot.auth.v1.UserService.AcceptInvite
    */
