@@ -1,7 +1,9 @@
 //! A cluster as the agent reported it, turned into the engine's problem: the pods that need a
 //! node (DaemonSet and mirror pods come with every node; finished pods need none), the nodes that
 //! exist with their prices, and the catalog's offerings in the cluster's region that its policy
-//! admits.
+//! admits. A policy that names neither architectures nor families admits only the architectures
+//! the cluster runs today (and those its pods ask for): an amd64-only image must not land on a
+//! Graviton node because arm64 is cheaper.
 
 use std::collections::BTreeMap;
 
@@ -114,7 +116,7 @@ pub fn problem(
             cordoned: node.cordoned || !node.ready,
         })
         .collect();
-    engine::Problem {
+    let mut problem = engine::Problem {
         offerings: engine::offerings_in(region, &zones)
             .into_iter()
             .map(|mut offering| {
@@ -135,7 +137,11 @@ pub fn problem(
         policy: policy.engine.clone(),
         risk_flags: Vec::new(),
         existing_nodes,
+    };
+    if policy.filter.architectures.is_empty() && policy.filter.allowed_families.is_empty() {
+        engine::keep_architectures_in_use(&mut problem);
     }
+    problem
 }
 
 #[cfg(test)]
@@ -190,5 +196,60 @@ mod tests {
         assert_eq!(spot_price("us-east-1a"), Some(0.0123));
         assert_eq!(spot_price("us-east-1b"), Some(estimate));
         assert_eq!(planned.existing_nodes[0].price_per_hour, 0.0123);
+    }
+
+    fn architectures(
+        problem: &engine::Problem,
+    ) -> std::collections::BTreeSet<engine::Architecture> {
+        problem.offerings.iter().map(|o| o.architecture).collect()
+    }
+
+    #[test]
+    fn a_policy_silent_on_architectures_keeps_the_clusters_and_one_that_names_them_is_obeyed() {
+        let region = "us-east-1";
+        let nodes = [spot_node("us-east-1a")];
+        let pods = [common::Pod {
+            namespace: "shop".into(),
+            name: "web".into(),
+            phase: common::PodPhase::Pending.into(),
+            owner_kind: "ReplicaSet".into(),
+            ..Default::default()
+        }];
+        let built_in = Governing::resolved(&policy_pb::Policy::default(), &[]);
+        let planned = problem(region, &nodes, &pods, &built_in, &LivePrices::new());
+        assert_eq!(
+            architectures(&planned),
+            [engine::Architecture::Amd64].into(),
+            "m5 nodes today: no Graviton offering"
+        );
+        let graviton = Governing::resolved(
+            &policy_pb::Policy {
+                architectures: vec![spot_proto::common::v1::Architecture::Arm64.into()],
+                ..Default::default()
+            },
+            &[],
+        );
+        let planned = problem(region, &nodes, &pods, &graviton, &LivePrices::new());
+        assert_eq!(
+            architectures(&planned),
+            [engine::Architecture::Arm64].into(),
+            "the user chose arm64"
+        );
+        let families = Governing::resolved(
+            &policy_pb::Policy {
+                allowed_families: vec!["m6g".into(), "c6g".into()],
+                ..Default::default()
+            },
+            &[],
+        );
+        let planned = problem(region, &nodes, &pods, &families, &LivePrices::new());
+        assert!(
+            planned
+                .offerings
+                .iter()
+                .all(|o| o.architecture == engine::Architecture::Arm64),
+            "Graviton families named: the user chose them"
+        );
+        assert!(!planned.offerings.is_empty());
     }
 }

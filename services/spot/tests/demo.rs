@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use spot_config::ConfigLayer;
 use spot_proto::cluster::v1::ListClustersRequest;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
-use spot_proto::optimizer::v1::GetKpisRequest;
 use spot_proto::optimizer::v1::dashboard_service_client::DashboardServiceClient;
+use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
+use spot_proto::optimizer::v1::{GetKpisRequest, RecommendRequest, StepKind};
 use spot_server::demo::{DemoArgs, start};
 use spot_testkit::{authed, channel_to};
 
@@ -63,5 +64,33 @@ async fn the_demo_moves_its_clusters_to_spot_and_shows_savings_within_a_minute()
         kpis.hourly_cost_usd < kpis.on_demand_hourly_cost_usd,
         "spot costs less than on-demand: {kpis:?}"
     );
+    // The demo's clusters run amd64 nodes and their built-in policy names no architecture:
+    // cheaper Graviton nodes would crash amd64-only images, so no plan launches one, not even
+    // the full re-plan a user asks for.
+    let catalog = spot_cloud::Catalog::embedded();
+    for cluster in &clusters {
+        let plan = OptimizerServiceClient::new(channel.clone())
+            .recommend(authed(
+                RecommendRequest {
+                    cluster_id: cluster.id.clone(),
+                },
+                &token,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .plan
+            .unwrap();
+        for step in plan.steps.iter().filter(|s| s.kind() == StepKind::Launch) {
+            let instance_type = &step.pool.as_ref().unwrap().instance_type;
+            let architecture = catalog.get(instance_type).unwrap().architecture;
+            assert_eq!(
+                architecture,
+                spot_cloud::Architecture::Amd64,
+                "{} would launch {instance_type}",
+                cluster.name
+            );
+        }
+    }
     demo.stop().await.unwrap();
 }

@@ -9,6 +9,7 @@
 //! - [`strategy`]: strategies behind one trait; [`scenarios`] and [`bench_report`]: benchmarks.
 
 mod admission;
+mod architectures;
 mod bench;
 mod bitset;
 mod carry_out;
@@ -35,6 +36,7 @@ pub mod strategy;
 mod validate;
 
 pub use admission::is_admitted;
+pub use architectures::{architectures_in_use, keep_architectures_in_use};
 pub use bench::bench_report;
 pub use carry_out::{Replay, SafePlan, Stranded, carry_out_safely, remove_underused, replay};
 pub use catalog_offerings::offerings_in;
