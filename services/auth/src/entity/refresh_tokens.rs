@@ -7,8 +7,8 @@ pub struct Model {
     pub id: String,
     pub family_id: String,
     pub user_id: String,
-    /// The tenant the session acts in (None only for sessions older than memberships, which
-    /// acted in the account's first tenant).
+    /// The tenant the session acts in. Nullable only because the column was added later: the
+    /// memberships migration filled it for every older session, and every new one has it.
     pub tenant_id: Option<String>,
     pub token_hash: String,
     pub expires_at: i64,
