@@ -105,10 +105,14 @@ impl UserService for AuthApi {
             .ok_or(AuthError::NotFound("tenant"))?;
         self.send_invitation(&email, &tenant.name, &invite_token, has_account);
         let member = Member { user, membership };
+        let mut invited = convert::user(&member);
+        // Whether the account administers the platform is not the inviting tenant's to know
+        // (and would tell a registered address from a new one).
+        invited.platform_admin = false;
         Ok(
             AuditNote::target(format!("user/{}", member.user.id)).attach(Response::new(
                 pb::InviteUserResponse {
-                    user: Some(convert::user(&member)),
+                    user: Some(invited),
                     invite_token,
                 },
             )),
