@@ -157,8 +157,7 @@ impl AuthService for AuthApi {
         {
             Ok(member) => {
                 self.send_verification(&member.user.email, &token);
-                let note = AuditNote::target(format!("user/{}", member.user.id))
-                    .in_tenant(member.tenant_id().to_owned());
+                let note = member.audit_note();
                 Ok(note.attach(Response::new(pb::SignUpResponse {})))
             }
             // Registered a moment ago by a concurrent sign-up.
@@ -191,8 +190,7 @@ impl AuthService for AuthApi {
         let user = AuthApi::verify_email(self, &token).await?;
         let member = self.member_to_sign_in(user, "").await?;
         let tokens = self.sessions.start(&member).await?;
-        let note = AuditNote::target(format!("user/{}", member.user.id))
-            .in_tenant(member.tenant_id().to_owned());
+        let note = member.audit_note();
         Ok(note.attach(Response::new(pb::VerifyEmailResponse {
             user: Some(convert::user(&member)),
             tokens: Some(tokens),
@@ -265,8 +263,7 @@ impl AuthService for AuthApi {
         }
         let member = self.member_to_sign_in(user, &request.tenant_id).await?;
         let tokens = self.sessions.start(&member).await?;
-        let note = AuditNote::target(format!("user/{}", member.user.id))
-            .in_tenant(member.tenant_id().to_owned());
+        let note = member.audit_note();
         Ok(note.attach(Response::new(pb::LoginResponse {
             user: Some(convert::user(&member)),
             tokens: Some(tokens),
@@ -333,8 +330,7 @@ impl AuthService for AuthApi {
                 .logout(&request.refresh_token, Some(&member.user.id))
                 .await?;
         }
-        let note = AuditNote::target(format!("user/{}", member.user.id))
-            .in_tenant(member.tenant_id().to_owned());
+        let note = member.audit_note();
         Ok(note.attach(Response::new(pb::SwitchTenantResponse {
             user: Some(convert::user(&member)),
             tokens: Some(tokens),

@@ -5,7 +5,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, Set,
 };
-use spot_access::Role;
+use spot_access::{AuditNote, Role};
 
 use crate::entity::{memberships, tenants, users};
 use crate::error::{AuthError, AuthResult};
@@ -29,6 +29,11 @@ impl Member {
 
     pub fn has_joined(&self) -> bool {
         self.membership.joined_at.is_some()
+    }
+
+    /// The audit target of a call that signs the member in, in the member's tenant.
+    pub fn audit_note(&self) -> AuditNote {
+        AuditNote::target(format!("user/{}", self.user.id)).in_tenant(self.tenant_id().to_owned())
     }
 }
 
@@ -117,16 +122,20 @@ pub(crate) async fn joined(
         .order_by_asc(memberships::Column::Id)
         .all(db)
         .await?;
-    let mut joined = Vec::with_capacity(rows.len());
-    for membership in rows {
-        if let Some(tenant) = tenants::Entity::find_by_id(&membership.tenant_id)
-            .one(db)
-            .await?
-        {
-            joined.push((membership, tenant));
-        }
-    }
-    Ok(joined)
+    let tenants = tenants::Entity::find()
+        .filter(tenants::Column::Id.is_in(rows.iter().map(|m| m.tenant_id.clone())))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|membership| {
+            let tenant = tenants
+                .iter()
+                .find(|t| t.id == membership.tenant_id)?
+                .clone();
+            Some((membership, tenant))
+        })
+        .collect())
 }
 
 /// Owners who have joined: an invitation not accepted yet keeps no tenant owned.

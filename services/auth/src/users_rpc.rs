@@ -357,8 +357,7 @@ impl UserService for AuthApi {
             },
         };
         let tokens = self.sessions.start(&member).await?;
-        let note = AuditNote::target(format!("user/{}", member.user.id))
-            .in_tenant(member.tenant_id().to_owned());
+        let note = member.audit_note();
         Ok(note.attach(Response::new(pb::AcceptInviteResponse {
             user: Some(convert::user(&member)),
             tokens: Some(tokens),

@@ -70,70 +70,52 @@ impl Method {
 
     /// Takes the refresh token out of an answer, if it carries one.
     fn take_refresh_token(self, message: &[u8]) -> Option<(Vec<u8>, String)> {
-        fn take(tokens: &mut Option<pb::Tokens>) -> String {
-            tokens
-                .as_mut()
-                .map(|t| std::mem::take(&mut t.refresh_token))
-                .unwrap_or_default()
+        match self {
+            Self::Login => take::<pb::LoginResponse>(message, |r| &mut r.tokens),
+            Self::VerifyEmail => take::<pb::VerifyEmailResponse>(message, |r| &mut r.tokens),
+            Self::AcceptInvite => take::<pb::AcceptInviteResponse>(message, |r| &mut r.tokens),
+            Self::SwitchTenant => take::<pb::SwitchTenantResponse>(message, |r| &mut r.tokens),
+            Self::Refresh => take::<pb::RefreshResponse>(message, |r| &mut r.tokens),
+            Self::Logout => None,
         }
-        let (encoded, token) = match self {
-            Self::Login => {
-                let mut reply = pb::LoginResponse::decode(message).ok()?;
-                let token = take(&mut reply.tokens);
-                (reply.encode_to_vec(), token)
-            }
-            Self::VerifyEmail => {
-                let mut reply = pb::VerifyEmailResponse::decode(message).ok()?;
-                let token = take(&mut reply.tokens);
-                (reply.encode_to_vec(), token)
-            }
-            Self::AcceptInvite => {
-                let mut reply = pb::AcceptInviteResponse::decode(message).ok()?;
-                let token = take(&mut reply.tokens);
-                (reply.encode_to_vec(), token)
-            }
-            Self::SwitchTenant => {
-                let mut reply = pb::SwitchTenantResponse::decode(message).ok()?;
-                let token = take(&mut reply.tokens);
-                (reply.encode_to_vec(), token)
-            }
-            Self::Refresh => {
-                let mut reply = pb::RefreshResponse::decode(message).ok()?;
-                let token = take(&mut reply.tokens);
-                (reply.encode_to_vec(), token)
-            }
-            Self::Logout => return None,
-        };
-        (!token.is_empty()).then_some((encoded, token))
     }
 
     /// Puts the cookie's token into a call that carries none.
     fn give_refresh_token(self, message: &[u8], token: &str) -> Option<Vec<u8>> {
         match self {
-            Self::Refresh => {
-                let mut call = pb::RefreshRequest::decode(message).ok()?;
-                call.refresh_token
-                    .is_empty()
-                    .then(|| token.clone_into(&mut call.refresh_token))?;
-                Some(call.encode_to_vec())
-            }
-            Self::Logout => {
-                let mut call = pb::LogoutRequest::decode(message).ok()?;
-                call.refresh_token
-                    .is_empty()
-                    .then(|| token.clone_into(&mut call.refresh_token))?;
-                Some(call.encode_to_vec())
-            }
+            Self::Refresh => give::<pb::RefreshRequest>(message, token, |c| &mut c.refresh_token),
+            Self::Logout => give::<pb::LogoutRequest>(message, token, |c| &mut c.refresh_token),
             Self::SwitchTenant => {
-                let mut call = pb::SwitchTenantRequest::decode(message).ok()?;
-                call.refresh_token
-                    .is_empty()
-                    .then(|| token.clone_into(&mut call.refresh_token))?;
-                Some(call.encode_to_vec())
+                give::<pb::SwitchTenantRequest>(message, token, |c| &mut c.refresh_token)
             }
             _ => None,
         }
     }
+}
+
+/// The answer re-encoded without its refresh token, and the token; None when it has none.
+fn take<M: Message + Default>(
+    message: &[u8],
+    tokens: impl Fn(&mut M) -> &mut Option<pb::Tokens>,
+) -> Option<(Vec<u8>, String)> {
+    let mut reply = M::decode(message).ok()?;
+    let token = tokens(&mut reply)
+        .as_mut()
+        .map(|t| std::mem::take(&mut t.refresh_token))
+        .unwrap_or_default();
+    (!token.is_empty()).then(|| (reply.encode_to_vec(), token))
+}
+
+/// The call re-encoded with `token` as its refresh token; None when it carries one already.
+fn give<M: Message + Default>(
+    message: &[u8],
+    token: &str,
+    refresh_token: impl Fn(&mut M) -> &mut String,
+) -> Option<Vec<u8>> {
+    let mut call = M::decode(message).ok()?;
+    let field = refresh_token(&mut call);
+    field.is_empty().then(|| token.clone_into(field))?;
+    Some(call.encode_to_vec())
 }
 
 fn is_binary_grpc_web(headers: &HeaderMap) -> bool {

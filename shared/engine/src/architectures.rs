@@ -7,17 +7,8 @@ use std::collections::BTreeSet;
 
 use spot_cloud::Catalog;
 
+use crate::model::well_known::ARCH as ARCH_LABEL;
 use crate::model::{Architecture, Operator, Problem};
-
-const ARCH_LABEL: &str = "kubernetes.io/arch";
-
-fn parse(value: &str) -> Option<Architecture> {
-    match value {
-        "amd64" => Some(Architecture::Amd64),
-        "arm64" => Some(Architecture::Arm64),
-        _ => None,
-    }
-}
 
 /// The architectures of the problem's nodes and those its pods ask for; empty when the cluster
 /// has no node whose architecture is known.
@@ -29,7 +20,7 @@ pub fn architectures_in_use(problem: &Problem) -> BTreeSet<Architecture> {
         .filter_map(|node| {
             node.labels
                 .get(ARCH_LABEL)
-                .and_then(|value| parse(value))
+                .and_then(|value| Architecture::from_label(value))
                 .or_else(|| {
                     let known = catalog.get(&node.instance_type).ok()?;
                     Some(known.architecture.into())
@@ -40,11 +31,20 @@ pub fn architectures_in_use(problem: &Problem) -> BTreeSet<Architecture> {
         return running;
     }
     for pod in &problem.pods {
-        running.extend(pod.node_selector.get(ARCH_LABEL).and_then(|v| parse(v)));
+        running.extend(
+            pod.node_selector
+                .get(ARCH_LABEL)
+                .and_then(|v| Architecture::from_label(v)),
+        );
         for term in &pod.required_node_affinity {
             for requirement in &term.requirements {
                 if requirement.key == ARCH_LABEL && requirement.operator == Operator::In {
-                    running.extend(requirement.values.iter().filter_map(|v| parse(v)));
+                    running.extend(
+                        requirement
+                            .values
+                            .iter()
+                            .filter_map(|v| Architecture::from_label(v)),
+                    );
                 }
             }
         }

@@ -50,6 +50,13 @@ impl Architecture {
             Architecture::Arm64 => "arm64",
         }
     }
+
+    /// The architecture a `kubernetes.io/arch` value names, if any.
+    pub fn from_label(value: &str) -> Option<Self> {
+        [Architecture::Amd64, Architecture::Arm64]
+            .into_iter()
+            .find(|a| a.label() == value)
+    }
 }
 
 impl From<spot_cloud::Architecture> for Architecture {
