@@ -6,7 +6,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::{
-    Container, Node as K8sNode, Pod as K8sPod, Taint as K8sTaint, Toleration as K8sToleration,
+    Container, Node as K8sNode, Pod as K8sPod, PodSpec, Taint as K8sTaint,
+    Toleration as K8sToleration,
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget as K8sPdb;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -27,6 +28,32 @@ const ZONE_LABEL_BETA: &str = "failure-domain.beta.kubernetes.io/zone";
 pub const KARPENTER_CAPACITY_TYPE_LABEL: &str = "karpenter.sh/capacity-type";
 pub const EKS_CAPACITY_TYPE_LABEL: &str = "eks.amazonaws.com/capacityType";
 pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
+/// `"true"` on a pod or node: Karpenter leaves it alone, and so does consolidation here.
+pub const DO_NOT_DISRUPT_ANNOTATION: &str = "karpenter.sh/do-not-disrupt";
+/// cluster-autoscaler's: `"false"` keeps the pod's node, `"true"` accepts losing a bare pod or
+/// its local data.
+pub const SAFE_TO_EVICT_ANNOTATION: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict";
+
+fn annotation<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
+    meta.annotations
+        .as_ref()
+        .and_then(|annotations| annotations.get(key))
+        .map(String::as_str)
+}
+
+/// An emptyDir on disk (not `medium: Memory`) or a hostPath volume: data an eviction loses.
+fn has_local_data(spec: Option<&PodSpec>) -> bool {
+    spec.and_then(|spec| spec.volumes.as_ref())
+        .is_some_and(|volumes| {
+            volumes.iter().any(|volume| {
+                volume.host_path.is_some()
+                    || volume
+                        .empty_dir
+                        .as_ref()
+                        .is_some_and(|dir| dir.medium.as_deref() != Some("Memory"))
+            })
+        })
+}
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers shared with the executor and the watchers
@@ -218,6 +245,7 @@ pub fn node(node: &K8sNode) -> Node {
         ready,
         created_at: meta.creation_timestamp.as_ref().map(timestamp),
         provider_id,
+        do_not_disrupt: annotation(meta, DO_NOT_DISRUPT_ANNOTATION) == Some("true"),
     }
 }
 
@@ -456,6 +484,10 @@ pub fn pod(pod: &K8sPod) -> Pod {
             })
             .unwrap_or_default(),
         pod_affinity,
+        do_not_disrupt: annotation(meta, DO_NOT_DISRUPT_ANNOTATION) == Some("true")
+            || annotation(meta, SAFE_TO_EVICT_ANNOTATION) == Some("false"),
+        safe_to_evict: annotation(meta, SAFE_TO_EVICT_ANNOTATION) == Some("true"),
+        local_data: has_local_data(spec),
     }
 }
 
@@ -480,10 +512,10 @@ pub fn pdb(pdb: &K8sPdb) -> PodDisruptionBudget {
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::{
-        Affinity, NodeAffinity, NodeCondition, NodeSelector, NodeSelectorRequirement as K8sReq,
-        NodeSelectorTerm, NodeSpec, NodeStatus, PodAffinity as K8sPodAffinity,
-        PodAffinityTerm as K8sPodAffinityTerm, PodAntiAffinity, PodSpec, PodStatus,
-        ResourceRequirements, TopologySpreadConstraint as K8sSpread,
+        Affinity, EmptyDirVolumeSource, NodeAffinity, NodeCondition, NodeSelector,
+        NodeSelectorRequirement as K8sReq, NodeSelectorTerm, NodeSpec, NodeStatus,
+        PodAffinity as K8sPodAffinity, PodAffinityTerm as K8sPodAffinityTerm, PodAntiAffinity,
+        PodStatus, ResourceRequirements, TopologySpreadConstraint as K8sSpread, Volume,
     };
     use k8s_openapi::api::policy::v1::{PodDisruptionBudgetSpec, PodDisruptionBudgetStatus};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -824,6 +856,38 @@ mod tests {
         let ds = PodBuilder::new("ns", "ds").owner("DaemonSet", true).0;
         assert!(is_daemonset_pod(&ds));
         assert!(!is_daemonset_pod(&rs));
+    }
+
+    #[test]
+    fn disruption_annotations_and_local_data() {
+        let plain = pod(&PodBuilder::new("ns", "a").owner("ReplicaSet", true).0);
+        assert!(!plain.do_not_disrupt && !plain.safe_to_evict && !plain.local_data);
+        let karpenter = PodBuilder::new("ns", "b")
+            .annotation(DO_NOT_DISRUPT_ANNOTATION, "true")
+            .0;
+        assert!(pod(&karpenter).do_not_disrupt);
+        let autoscaler = PodBuilder::new("ns", "c")
+            .annotation(SAFE_TO_EVICT_ANNOTATION, "false")
+            .0;
+        assert!(pod(&autoscaler).do_not_disrupt);
+        let evictable = PodBuilder::new("ns", "d")
+            .annotation(SAFE_TO_EVICT_ANNOTATION, "true")
+            .0;
+        assert!(pod(&evictable).safe_to_evict && !pod(&evictable).do_not_disrupt);
+        let volume = |name: &str, medium: Option<&str>| Volume {
+            name: name.into(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                medium: medium.map(str::to_owned),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut scratch = PodBuilder::new("ns", "e");
+        scratch.spec().volumes = Some(vec![volume("cache", None)]);
+        assert!(pod(&scratch.0).local_data);
+        let mut in_memory = PodBuilder::new("ns", "f");
+        in_memory.spec().volumes = Some(vec![volume("shm", Some("Memory"))]);
+        assert!(!pod(&in_memory.0).local_data);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The autopilot: one runner across replicas (a bus lease) keeps every cluster on its best plan.
-//! - An interruption notice on a pool in use: a plan with replacement capacity from other pools,
-//!   then the drain, applied at once (the notice gives 120 s).
+//! - An interruption notice for a spot node: a plan with replacement capacity from other pools,
+//!   then the drain of that node, applied at once (the notice gives 120 s). The node's other pool
+//!   mates keep running until their own notice comes: AWS sends one per reclaimed instance.
 //! - Pods reported waiting for a node: within seconds ([`PROVISION_AFTER`]), a launch-only plan for
 //!   the pods kube-scheduler cannot bind to the nodes that exist, applied at once, in every
 //!   consolidation mode and outside disruption windows (nothing is drained). Pods it launched for
@@ -13,7 +14,7 @@
 //!
 //! - A corroborated hive-mind flag (interruptions reported by at least
 //!   [`risk_flags::CORROBORATING_REPORTERS`] independent tenants) on a pool a known cluster uses: the same
-//!   response, before that pool's warning reaches this cluster, at most
+//!   response for every node of the pool, before that pool's warning reaches this cluster, at most
 //!   [`MAX_PREEMPTIONS_PER_HOUR`] times per cluster an hour. A flag only one tenant raised moves
 //!   nobody's running nodes: it only steers new capacity away from the pool.
 //!
@@ -82,7 +83,7 @@ struct Provisioned {
 struct Interruption {
     cluster_id: String,
     tenant_id: String,
-    pool: spot_engine::PoolRef,
+    interrupted: spot_engine::Interrupted,
 }
 
 fn field<'a>(value: &'a serde_json::Value, name: &str) -> Option<&'a str> {
@@ -91,25 +92,29 @@ fn field<'a>(value: &'a serde_json::Value, name: &str) -> Option<&'a str> {
 
 fn interruption(payload: &[u8]) -> Option<Interruption> {
     let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let interrupted = match field(&value, "node_name").filter(|n| !n.is_empty()) {
+        Some(node) => spot_engine::Interrupted::Node(node.to_owned()),
+        None => spot_engine::Interrupted::Pool(spot_engine::PoolRef {
+            instance_type: field(&value, "instance_type")?.to_owned(),
+            zone: field(&value, "zone")?.to_owned(),
+        }),
+    };
     Some(Interruption {
         cluster_id: field(&value, "cluster_id")?.to_owned(),
         tenant_id: field(&value, "tenant_id")?.to_owned(),
-        pool: spot_engine::PoolRef {
-            instance_type: field(&value, "instance_type")?.to_owned(),
-            zone: field(&value, "zone")?.to_owned(),
-        },
+        interrupted,
     })
 }
 
-/// True the first time a cluster answers for a pool within [`ANSWERED_FOR`].
+/// True the first time a cluster answers for a node or pool within [`ANSWERED_FOR`].
 fn first_answer(
-    answered: &mut HashMap<(String, spot_engine::PoolRef), Instant>,
+    answered: &mut HashMap<(String, spot_engine::Interrupted), Instant>,
     notice: &Interruption,
 ) -> bool {
     answered.retain(|_, at| at.elapsed() < ANSWERED_FOR);
     answered
         .insert(
-            (notice.cluster_id.clone(), notice.pool.clone()),
+            (notice.cluster_id.clone(), notice.interrupted.clone()),
             Instant::now(),
         )
         .is_none()
@@ -145,7 +150,7 @@ impl OptimizerApi {
         let mut last_plan: HashMap<String, Instant> = HashMap::new();
         // Clusters seen reporting, by id, with their tenant.
         let mut known: HashMap<String, String> = HashMap::new();
-        let mut answered: HashMap<(String, spot_engine::PoolRef), Instant> = HashMap::new();
+        let mut answered: HashMap<(String, spot_engine::Interrupted), Instant> = HashMap::new();
         let mut preempted: HashMap<String, Vec<Instant>> = HashMap::new();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut replan = tokio::time::interval(self.settle() * REPLAN_AFTER_SETTLES);
@@ -168,7 +173,7 @@ impl OptimizerApi {
                         let notice = Interruption {
                             cluster_id: cluster_id.clone(),
                             tenant_id: tenant_id.clone(),
-                            pool: spot_engine::PoolRef { instance_type: flag.instance_type.clone(), zone: flag.zone.clone() },
+                            interrupted: spot_engine::Interrupted::Pool(spot_engine::PoolRef { instance_type: flag.instance_type.clone(), zone: flag.zone.clone() }),
                         };
                         if may_preempt(&mut preempted, cluster_id)
                             && first_answer(&mut answered, &notice)
@@ -440,10 +445,10 @@ impl OptimizerApi {
         };
         let (region, problem) = self.problem_for(&state, &policy).await;
         let cluster_id = notice.cluster_id.clone();
-        let pool = notice.pool.clone();
+        let interrupted = notice.interrupted.clone();
         let budget = policy.budget;
         let plan = tokio::task::spawn_blocking(move || {
-            respond(&cluster_id, &region, &problem, &pool, budget)
+            respond(&cluster_id, &region, &problem, &interrupted, budget)
         })
         .await;
         let Ok(plan) = plan else { return false };

@@ -3,7 +3,8 @@
 //! exist with their prices, and the catalog's offerings in the cluster's region that its policy
 //! admits. A policy that names neither architectures nor families admits only the architectures
 //! the cluster runs today (and those its pods ask for): an amd64-only image must not land on a
-//! Graviton node because arm64 is cheaper.
+//! Graviton node because arm64 is cheaper. A node a voluntary move must leave alone (a pod on it
+//! asks not to be disrupted, would lose its data or has no controller; the node is new) says why.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,7 @@ use spot_proto::common::v1 as common;
 
 use crate::policy::Governing;
 
-pub use spot_kit::kube_terms::{needs_a_node, pod, pod_id, taint};
+pub use spot_kit::kube_terms::{needs_a_node, pin_reason, pod, pod_id, taint};
 
 /// Live spot prices of one region by (zone, instance type); empty without a live source.
 pub type LivePrices = BTreeMap<(String, String), f64>;
@@ -63,6 +64,7 @@ pub fn problem(
     pods: &[common::Pod],
     policy: &Governing,
     live: &LivePrices,
+    now_millis: i64,
 ) -> engine::Problem {
     let mut zones: Vec<String> = zones_of(region).into_iter().take(3).collect();
     for node in nodes {
@@ -114,6 +116,7 @@ pub fn problem(
                 .collect(),
             taints: node.taints.iter().filter_map(taint).collect(),
             cordoned: node.cordoned || !node.ready,
+            do_not_disrupt: pin_reason(node, pods, now_millis),
         })
         .collect();
     let mut problem = engine::Problem {
@@ -181,7 +184,7 @@ mod tests {
 
         let governing = Governing::resolved(&policy_pb::Policy::default(), &[]);
         let nodes = [spot_node("us-east-1a")];
-        let planned = problem(region, &nodes, &[], &governing, &live);
+        let planned = problem(region, &nodes, &[], &governing, &live, 0);
         let spot_price = |zone: &str| {
             planned
                 .offerings
@@ -216,7 +219,7 @@ mod tests {
             ..Default::default()
         }];
         let built_in = Governing::resolved(&policy_pb::Policy::default(), &[]);
-        let planned = problem(region, &nodes, &pods, &built_in, &LivePrices::new());
+        let planned = problem(region, &nodes, &pods, &built_in, &LivePrices::new(), 0);
         assert_eq!(
             architectures(&planned),
             [engine::Architecture::Amd64].into(),
@@ -229,7 +232,7 @@ mod tests {
             },
             &[],
         );
-        let planned = problem(region, &nodes, &pods, &graviton, &LivePrices::new());
+        let planned = problem(region, &nodes, &pods, &graviton, &LivePrices::new(), 0);
         assert_eq!(
             architectures(&planned),
             [engine::Architecture::Arm64].into(),
@@ -242,7 +245,7 @@ mod tests {
             },
             &[],
         );
-        let planned = problem(region, &nodes, &pods, &families, &LivePrices::new());
+        let planned = problem(region, &nodes, &pods, &families, &LivePrices::new(), 0);
         assert!(
             planned
                 .offerings

@@ -94,18 +94,16 @@ pub fn note_policy_dry_run(plan: &mut pb::Plan) {
     );
 }
 
-/// Replacement capacity from other pools first, then the drain of the nodes in the interrupted
-/// (or flagged) pool.
+/// Replacement capacity from other pools first, then the drain of the noticed node (or of every
+/// node in a flagged pool).
 pub fn respond(
     cluster_id: &str,
     region: &str,
     problem: &engine::Problem,
-    pool: &engine::PoolRef,
+    interrupted: &engine::Interrupted,
     budget: engine::DisruptionBudget,
 ) -> pb::Plan {
-    let mut flagged = problem.clone();
-    flagged.risk_flags.push(pool.clone());
-    let planned = engine::respond_to_interruption(&flagged, pool, budget);
+    let planned = engine::respond_to_interruption(problem, interrupted, budget);
     let mut plan = message(
         cluster_id,
         region,
@@ -114,10 +112,15 @@ pub fn respond(
         pb::PlanKind::InterruptionResponse,
     );
     if plan.reason.is_empty() {
-        plan.reason = format!(
-            "spot capacity in {} / {} is being reclaimed: replacement first, then the drain",
-            pool.zone, pool.instance_type
-        );
+        plan.reason = match interrupted {
+            engine::Interrupted::Node(name) => {
+                format!("spot node {name} is being reclaimed: replacement first, then the drain")
+            }
+            engine::Interrupted::Pool(pool) => format!(
+                "spot capacity in {} / {} is being reclaimed: replacement first, then the drain",
+                pool.zone, pool.instance_type
+            ),
+        };
     }
     plan
 }
@@ -219,8 +222,10 @@ pub fn comply(
     budget: engine::DisruptionBudget,
     breaches: &[engine::Breach],
 ) -> pb::Plan {
-    let solution = engine::solve(problem);
-    let safe = engine::carry_out_safely(problem, &solution, budget);
+    let (movable, pinned) = engine::set_aside_pinned(problem);
+    let solution = engine::solve(&movable);
+    let mut safe = engine::carry_out_safely(&movable, &solution, budget);
+    engine::count_pinned(&mut safe.plan, &pinned);
     let broken = breaches
         .iter()
         .map(|b| b.detail.as_str())
@@ -260,6 +265,12 @@ pub fn comply(
         format!("costs ${:.2} more per month", -safe.plan.savings_per_month)
     };
     plan.reason = format!("brings the cluster back within its policy ({broken}); {cost}");
+    if !pinned.is_empty() {
+        plan.reason.push_str(&format!(
+            "; leaves alone {}",
+            engine::describe_pinned(&pinned)
+        ));
+    }
     if left > 0 {
         plan.reason.push_str(&format!(
             "; the disruption budget leaves {left} breach(es) for the next plan"
@@ -356,6 +367,12 @@ pub fn consolidate(
             safe.kept.len()
         ));
     }
+    if !judged.pinned.is_empty() {
+        reason.push_str(&format!(
+            "; leaves alone {}",
+            engine::describe_pinned(&judged.pinned)
+        ));
+    }
     let worth_it = judged.pays();
     if worth_it && !stranded.is_empty() {
         reason.push_str(&format!(
@@ -431,6 +448,7 @@ mod tests {
                 labels: Default::default(),
                 taints: Vec::new(),
                 cordoned: false,
+                do_not_disrupt: None,
             }],
             ..Default::default()
         }

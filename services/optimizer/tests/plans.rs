@@ -536,16 +536,20 @@ async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
     let cluster_id = registered.cluster.unwrap().id;
     let mut router = router(&test);
     let doomed = launch(&mut router, &cluster_id, "us-east-1a", CapacityType::Spot).await;
+    // Its pool mate gets no notice: AWS sends one per instance it takes back.
+    let mate = launch(&mut router, &cluster_id, "us-east-1a", CapacityType::Spot).await;
     let safe = launch(&mut router, &cluster_id, "us-east-1b", CapacityType::Spot).await;
     let source = Cluster::new(Snapshot {
         nodes: vec![
             node("spot-a", "us-east-1a", &doomed, CapacityType::Spot),
+            node("spot-a2", "us-east-1a", &mate, CapacityType::Spot),
             node("spot-b", "us-east-1b", &safe, CapacityType::Spot),
         ],
         pods: vec![
             pod("web-0", "spot-a"),
             pod("web-1", "spot-a"),
             pod("web-2", "spot-b"),
+            pod("web-3", "spot-a2"),
         ],
         pdbs: vec![],
     });
@@ -652,8 +656,117 @@ async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
         .filter(|a| a.kind() == ActionKind::Drain)
         .map(|a| a.node_name.clone())
         .collect();
-    assert_eq!(drained, ["spot-a"]);
+    assert_eq!(drained, ["spot-a"], "only the noticed node moves");
     joiner.abort();
     stop.cancel();
     test.stop().await;
+}
+
+/// Karpenter's and cluster-autoscaler's opt-outs hold here too: a plan never drains a node that
+/// asks not to be disrupted, runs a pod that asks so, a pod nothing would recreate, or a pod
+/// whose data lives on the node; nor a node that joined minutes ago. It plans the rest and says
+/// which nodes it leaves alone and why.
+#[tokio::test]
+async fn a_recommendation_leaves_alone_the_nodes_whose_pods_must_not_move() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test, &owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    let mut router = router(&test);
+    let long_ago = Some(spot_proto::time::timestamp(
+        chrono::Utc::now().timestamp_millis() - 86_400_000,
+    ));
+    let mut nodes = Vec::new();
+    let mut pods = Vec::new();
+    for name in ["annotated", "guarded", "bare", "scratch", "new", "free"] {
+        let id = launch(
+            &mut router,
+            &cluster_id,
+            "us-east-1a",
+            CapacityType::OnDemand,
+        )
+        .await;
+        let mut node = node(name, "us-east-1a", &id, CapacityType::OnDemand);
+        node.created_at = long_ago;
+        nodes.push(node);
+        pods.push(pod(&format!("{name}-0"), name));
+    }
+    nodes[0].do_not_disrupt = true;
+    pods[1].do_not_disrupt = true;
+    pods[2].owner_kind = String::new();
+    pods[3].local_data = true;
+    nodes[4].created_at = Some(spot_proto::time::timestamp(
+        chrono::Utc::now().timestamp_millis(),
+    ));
+    // A bare pod its owner declared safe to evict does not hold its node.
+    let mut evictable = pod("evictable-0", "free");
+    evictable.owner_kind = String::new();
+    evictable.safe_to_evict = true;
+    pods.push(evictable);
+    let source = Cluster::new(Snapshot {
+        nodes,
+        pods,
+        pdbs: vec![],
+    });
+    let (_notices, stop) = start_agent(
+        &test,
+        &registered.agent_key,
+        Kubernetes::new(source.clone()),
+        source.clone(),
+    );
+    wait_for_nodes(&test, &owner, &cluster_id, 6).await;
+    let mut policies = PolicyServiceClient::new(test.channel.clone());
+    let mut default = policies
+        .get_policy(authed(policy::GetPolicyRequest::default(), &owner))
+        .await
+        .unwrap()
+        .into_inner()
+        .policy
+        .unwrap();
+    default.consolidation = policy::ConsolidationMode::Off.into();
+    policies
+        .update_policy(authed(
+            policy::UpdatePolicyRequest {
+                policy: Some(default),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
+
+    let plan = OptimizerServiceClient::new(test.channel.clone())
+        .recommend(authed(
+            pb::RecommendRequest {
+                cluster_id: cluster_id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    let drained: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| s.kind() == pb::StepKind::Drain)
+        .map(|s| s.node_name.as_str())
+        .collect();
+    assert_eq!(drained, ["free"], "{}", plan.reason);
+    for why in [
+        "annotated (the node asks not to be disrupted)",
+        "guarded (pod shop/guarded-0 asks not to be disrupted)",
+        "bare (pod shop/bare-0 has no controller to recreate it)",
+        "scratch (pod shop/scratch-0 keeps data on the node)",
+        "new (joined 0 min ago",
+    ] {
+        assert!(plan.reason.contains(why), "{why}: {}", plan.reason);
+    }
+    // The nodes it leaves alone still count in what the cluster costs.
+    assert!(
+        plan.current_usd_per_hour > plan.target_usd_per_hour
+            && plan.target_usd_per_hour > 0.19 * 5.0,
+        "{plan:?}"
+    );
+    stop.cancel();
 }

@@ -206,6 +206,7 @@ mod tests {
             labels: Default::default(),
             taints: Vec::new(),
             cordoned: false,
+            do_not_disrupt: None,
         }
     }
 

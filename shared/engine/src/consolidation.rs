@@ -91,7 +91,10 @@ pub fn consolidate(problem: &Problem, budget: DisruptionBudget) -> Consolidation
 pub fn remove_empty_nodes(problem: &Problem, budget: DisruptionBudget) -> Plan {
     let current = &problem.existing_nodes;
     let current_cost: f64 = current.iter().map(|n| n.price_per_hour).sum();
-    let empty: Vec<&ExistingNode> = current.iter().filter(|n| n.pods.is_empty()).collect();
+    let empty: Vec<&ExistingNode> = current
+        .iter()
+        .filter(|n| n.pods.is_empty() && n.do_not_disrupt.is_none())
+        .collect();
     if empty.is_empty() {
         return Plan::empty(current_cost, "no node is empty".into());
     }

@@ -1,6 +1,9 @@
-//! Interruption response: when a spot pool in use gets a notice or a risk flag, replacement
-//! capacity for the pods on its nodes is launched in other pools first, and only once it is ready
-//! are the affected nodes cordoned and drained (within the disruption budget).
+//! Interruption response: when a spot node gets AWS's notice, or a spot pool in use gets a
+//! corroborated risk flag, replacement capacity for the pods on the affected nodes is launched in
+//! other pools first, and only once it is ready are those nodes cordoned and drained (within the
+//! disruption budget). A notice names one instance, and AWS sends one to each instance it reclaims,
+//! so only the noticed node moves; its pool is kept out of the replacement. Only a flag (other
+//! tenants losing that pool) moves the whole pool ahead of its notices.
 //!
 //! The replacement is solved for the displaced pods alone, with the pool flagged (so it is never
 //! chosen) and the policy's admission rules (bucket, price cap) kept; the node-count rules (on-demand
@@ -12,30 +15,63 @@ use crate::model::{CapacityType, ExistingNode, Policy, PoolRef, Problem};
 use crate::plan::{DisruptionBudget, Plan, finish_plan, push_launches, push_retirements};
 use crate::strategy;
 
-pub fn respond_to_interruption(
-    problem: &Problem,
-    pool: &PoolRef,
-    budget: DisruptionBudget,
-) -> Plan {
-    let current = &problem.existing_nodes;
-    let affected: Vec<&ExistingNode> = current
-        .iter()
-        .filter(|n| {
+/// What is being reclaimed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Interrupted {
+    /// One node, by name: AWS's notice for its instance.
+    Node(String),
+    /// Every spot node of a pool: a corroborated risk flag.
+    Pool(PoolRef),
+}
+
+impl Interrupted {
+    /// The spot nodes that must move, and the pool they run in.
+    fn affected<'a>(&self, nodes: &'a [ExistingNode]) -> (Vec<&'a ExistingNode>, Option<PoolRef>) {
+        let in_pool = |n: &&ExistingNode, pool: &PoolRef| {
             n.capacity_type == CapacityType::Spot
                 && n.instance_type == pool.instance_type
                 && n.zone == pool.zone
-        })
-        .collect();
+        };
+        match self {
+            Interrupted::Pool(pool) => (
+                nodes.iter().filter(|n| in_pool(n, pool)).collect(),
+                Some(pool.clone()),
+            ),
+            Interrupted::Node(name) => {
+                let node = nodes
+                    .iter()
+                    .find(|n| &n.name == name && n.capacity_type == CapacityType::Spot);
+                let pool = node.map(|n| PoolRef {
+                    instance_type: n.instance_type.clone(),
+                    zone: n.zone.clone(),
+                });
+                (node.into_iter().collect(), pool)
+            }
+        }
+    }
+}
+
+pub fn respond_to_interruption(
+    problem: &Problem,
+    interrupted: &Interrupted,
+    budget: DisruptionBudget,
+) -> Plan {
+    let current = &problem.existing_nodes;
+    let (affected, pool) = interrupted.affected(current);
     let current_cost: f64 = affected.iter().map(|n| n.price_per_hour).sum();
-    if affected.is_empty() {
+    let Some(pool) = pool.filter(|_| !affected.is_empty()) else {
         return Plan::empty(
             0.0,
-            format!(
-                "no spot node runs in the pool {} / {}",
-                pool.zone, pool.instance_type
-            ),
+            match interrupted {
+                Interrupted::Node(name) => format!("{name} is not a spot node of the cluster"),
+                Interrupted::Pool(pool) => format!(
+                    "no spot node runs in the pool {} / {}",
+                    pool.zone, pool.instance_type
+                ),
+            },
         );
-    }
+    };
+    let pool = &pool;
     let index: HashMap<&str, usize> = problem
         .pods
         .iter()

@@ -26,6 +26,7 @@ pub mod lower_bound;
 pub mod model;
 mod pack;
 mod paying_consolidation;
+mod pinned;
 mod plan;
 mod pool_filter;
 mod provisioning;
@@ -43,12 +44,13 @@ pub use catalog_offerings::offerings_in;
 pub use compliance::{Breach, Held, Rule, breaches, breaches_after, fleet_breaches};
 pub use consolidation::{Consolidation, consolidate, remove_empty_nodes};
 pub use dump::dump_json;
-pub use interruption::respond_to_interruption;
+pub use interruption::{Interrupted, respond_to_interruption};
 pub use labels::requirement_holds;
 pub use model::*;
 pub use paying_consolidation::{
     MOVE_OVERLAP_HOURS, MOVE_PAYBACK_HOURS, PayingConsolidation, Verdict, paying_consolidation,
 };
+pub use pinned::{NEW_NODE_SETTLES_MS, count_pinned, describe_pinned, set_aside_pinned};
 pub use plan::{DisruptionBudget, HOURS_PER_MONTH, Plan, Step, StepAction, plan};
 pub use pool_filter::PoolFilter;
 pub use provisioning::{Provisioning, provision};

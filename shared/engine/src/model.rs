@@ -360,6 +360,10 @@ pub struct ExistingNode {
     /// Cordoned (or not ready): kube-scheduler puts nothing new on it.
     #[serde(default)]
     pub cordoned: bool,
+    /// Why consolidation and compliance must leave this node alone (see [`crate::set_aside_pinned`]);
+    /// None: it may be moved.
+    #[serde(default)]
+    pub do_not_disrupt: Option<String>,
 }
 
 impl ExistingNode {
@@ -384,6 +388,7 @@ impl ExistingNode {
             labels: BTreeMap::new(),
             taints: Vec::new(),
             cordoned: false,
+            do_not_disrupt: None,
         }
     }
 

@@ -1,12 +1,14 @@
 //! The consolidation the autopilot may apply, and whether it pays: the best of a repack
 //! kube-scheduler can carry out, removing the nodes the cluster no longer needs, and replacing
 //! nodes one at a time with cheaper ones, judged against the policy's minimum saving after the
-//! cost of the move, with each drained node earning its own move. The optimizer and
-//! `spot bench autopilot` decide with this one function.
+//! cost of the move, with each drained node earning its own move. Pinned nodes (a pod that must
+//! not be disrupted, a new node) are left alone. The optimizer and `spot bench autopilot` decide
+//! with this one function.
 
 use crate::carry_out::{SafePlan, carry_out_safely, remove_underused, replay};
 use crate::compliance::{Breach, breaches_after};
 use crate::model::{ExistingNode, Problem, Solution};
+use crate::pinned::{count_pinned, set_aside_pinned};
 use crate::plan::{DisruptionBudget, Plan, Step, StepAction, finish_plan, push_retirements};
 use crate::provisioning::provision;
 
@@ -43,6 +45,8 @@ pub struct PayingConsolidation {
     /// The saving after the move's cost, as a share of the current cost.
     pub net_saving_percent: f64,
     pub verdict: Verdict,
+    /// The nodes it leaves alone (see [`crate::set_aside_pinned`]).
+    pub pinned: Vec<ExistingNode>,
 }
 
 impl PayingConsolidation {
@@ -51,7 +55,9 @@ impl PayingConsolidation {
     }
 }
 
-pub fn paying_consolidation(problem: &Problem, budget: DisruptionBudget) -> PayingConsolidation {
+pub fn paying_consolidation(whole: &Problem, budget: DisruptionBudget) -> PayingConsolidation {
+    let (movable, pinned) = set_aside_pinned(whole);
+    let problem = &movable;
     let solution = crate::solve(problem);
     let repack = carry_out_safely(problem, &solution, budget);
     // Removing the nodes the cluster no longer needs, or replacing them one at a time with
@@ -62,7 +68,7 @@ pub fn paying_consolidation(problem: &Problem, budget: DisruptionBudget) -> Payi
         replace_underused(problem, budget),
     ]
     .into_iter()
-    .filter(|plan| !plan.steps.is_empty() && breaches_after(problem, plan).is_empty())
+    .filter(|plan| !plan.steps.is_empty() && breaches_after(whole, plan).is_empty())
     .map(|plan| SafePlan {
         plan,
         kept: Vec::new(),
@@ -72,7 +78,10 @@ pub fn paying_consolidation(problem: &Problem, budget: DisruptionBudget) -> Payi
     });
     let best = std::iter::once(repack)
         .chain(smaller)
-        .map(|safe| judge(problem, safe))
+        .map(|mut safe| {
+            count_pinned(&mut safe.plan, &pinned);
+            judge(whole, safe)
+        })
         .max_by(|a, b| a.rank().total_cmp(&b.rank()))
         .expect("the repack is always a candidate");
     PayingConsolidation {
@@ -81,6 +90,7 @@ pub fn paying_consolidation(problem: &Problem, budget: DisruptionBudget) -> Payi
         move_cost_per_hour: best.move_cost_per_hour,
         net_saving_percent: best.net_saving_percent,
         verdict: best.verdict,
+        pinned,
     }
 }
 

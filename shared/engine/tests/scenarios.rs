@@ -290,6 +290,7 @@ fn running(nodes: &[NodeRow]) -> Vec<ExistingNode> {
             labels: Default::default(),
             taints: Vec::new(),
             cordoned: false,
+            do_not_disrupt: None,
         })
         .collect()
 }
@@ -320,7 +321,7 @@ fn interruption_response_launches_elsewhere_before_draining() {
         instance_type: "m.xlarge".into(),
         zone: "z-a".into(),
     };
-    let plan = respond_to_interruption(&p, &pool, DisruptionBudget::nodes(1));
+    let plan = respond_to_interruption(&p, &Interrupted::Pool(pool), DisruptionBudget::nodes(1));
     let kinds: Vec<&str> = plan
         .steps
         .iter()
@@ -377,6 +378,60 @@ fn interruption_response_launches_elsewhere_before_draining() {
         })
         .collect();
     assert_eq!(drained, ["n1", "n2"]);
+}
+
+#[test]
+fn a_notice_for_one_node_moves_that_node_only_and_keeps_its_pool_out_of_the_replacement() {
+    let mut p = problem((0..6).map(|i| pod(&format!("p{i}"), 1000, 2048)).collect());
+    p.existing_nodes = running(&[
+        (
+            "n1",
+            "m.xlarge",
+            "z-a",
+            CapacityType::Spot,
+            0.08,
+            &["p0", "p1", "p2"],
+        ),
+        (
+            "n2",
+            "m.xlarge",
+            "z-a",
+            CapacityType::Spot,
+            0.08,
+            &["p3", "p4", "p5"],
+        ),
+    ]);
+    let plan = respond_to_interruption(
+        &p,
+        &Interrupted::Node("n2".into()),
+        DisruptionBudget::nodes(1),
+    );
+    let mut drained = Vec::new();
+    for step in &plan.steps {
+        match &step.action {
+            StepAction::Drain { node } => drained.push(node.as_str()),
+            StepAction::Launch {
+                instance_type,
+                zone,
+                capacity_type,
+                ..
+            } => assert!(
+                !(instance_type == "m.xlarge"
+                    && zone == "z-a"
+                    && *capacity_type == CapacityType::Spot),
+                "relaunched into the interrupted pool"
+            ),
+            _ => {}
+        }
+    }
+    assert_eq!(drained, ["n2"], "the node without a notice keeps running");
+    let unknown = respond_to_interruption(
+        &p,
+        &Interrupted::Node("gone".into()),
+        DisruptionBudget::nodes(1),
+    );
+    assert!(unknown.steps.is_empty());
+    assert!(unknown.reason.contains("gone"), "{}", unknown.reason);
 }
 
 #[test]

@@ -24,6 +24,55 @@ pub fn needs_a_node(pod: &common::Pod) -> bool {
     !finished && pod.owner_kind != "DaemonSet" && pod.owner_kind != "Node"
 }
 
+/// Why evicting the pod would hurt it, the way cluster-autoscaler and Karpenter read a pod; None
+/// when it may be evicted. `safe-to-evict: "true"` accepts losing a bare pod or its local data,
+/// never overrides a pod that asks not to be disrupted.
+pub fn eviction_hurts(pod: &common::Pod) -> Option<String> {
+    let id = pod_id(pod);
+    if pod.do_not_disrupt {
+        return Some(format!("pod {id} asks not to be disrupted"));
+    }
+    if pod.safe_to_evict || !needs_a_node(pod) {
+        return None;
+    }
+    if pod.owner_kind.is_empty() {
+        return Some(format!("pod {id} has no controller to recreate it"));
+    }
+    if pod.local_data {
+        return Some(format!("pod {id} keeps data on the node"));
+    }
+    None
+}
+
+/// Why a voluntary move (consolidation, compliance) must leave the node alone; None when it may
+/// move. A node that joined less than [`engine::NEW_NODE_SETTLES_MS`] ago settles first, so what
+/// provisioning just launched is not consolidated away at once; one without a creation time is
+/// taken as old.
+pub fn pin_reason(node: &common::Node, pods: &[common::Pod], now_millis: i64) -> Option<String> {
+    if node.do_not_disrupt {
+        return Some("the node asks not to be disrupted".into());
+    }
+    if let Some(hurt) = pods
+        .iter()
+        .filter(|p| p.node_name == node.name)
+        .find_map(eviction_hurts)
+    {
+        return Some(hurt);
+    }
+    let age = now_millis
+        - node
+            .created_at
+            .as_ref()
+            .map_or(i64::MIN / 2, spot_proto::time::millis);
+    (age < engine::NEW_NODE_SETTLES_MS).then(|| {
+        format!(
+            "joined {} min ago; new nodes settle {} min first",
+            age.max(0) / 60_000,
+            engine::NEW_NODE_SETTLES_MS / 60_000
+        )
+    })
+}
+
 /// A node template's taint in the engine's terms; None without a known effect.
 pub fn taint(taint: &common::Taint) -> Option<engine::Taint> {
     Some(engine::Taint {

@@ -2,7 +2,8 @@
 //! workload churn (scale-ups, scale-downs, deployments rolling), kube-scheduler's stand-in binding
 //! pods (least allocated first), new nodes joining `launch_s` after a launch, and the autopilot's
 //! rules deciding what to apply, and spot nodes reclaimed by AWS after its two-minute notice.
-//! Everything is the pure engine; no server, no clock.
+//! Everything is the pure engine; no server, no clock. The offerings are the built-in policy's:
+//! spot in interruption buckets 0 to 2, of the architectures the clusters run (amd64).
 //!
 //! `--rules after` are the autopilot's rules: launch-only provisioning for pods the scheduler
 //! cannot bind, at once; a consolidation only when no pod waits for capacity, the last plan is
@@ -57,6 +58,8 @@ struct RunningPlan {
 }
 
 struct Node {
+    /// When it was launched; the demo's first nodes ran long before.
+    launched_at: f64,
     existing: engine::ExistingNode,
     offering: engine::Offering,
     ready_at: f64,
@@ -84,6 +87,9 @@ struct World {
 struct Figures {
     node_moves: u64,
     steady_node_moves: u64,
+    /// Node count summed over the steady ticks, for the average.
+    steady_node_ticks: f64,
+    steady_ticks: f64,
     pending_pod_s: f64,
     longest_pending_s: f64,
     plans: BTreeMap<&'static str, u64>,
@@ -130,6 +136,11 @@ impl World {
                 }
             }
         }
+        // As the optimizer does for a policy silent on architectures: the demo's clusters run
+        // amd64, so they keep to it.
+        let mut admitted = world.problem(&[], 0.0);
+        engine::keep_architectures_in_use(&mut admitted);
+        world.offerings = admitted.offerings;
         for w in shape.workloads {
             let template = engine::Pod {
                 id: format!("{}/{}", w.namespace, w.app),
@@ -169,6 +180,11 @@ impl World {
         existing.allocatable = Some(offering.allocatable);
         existing.cordoned = ready_at > 0.0;
         self.nodes.push(Node {
+            launched_at: if ready_at > 0.0 {
+                ready_at
+            } else {
+                f64::NEG_INFINITY
+            },
             existing,
             offering,
             ready_at,
@@ -248,7 +264,9 @@ impl World {
         }
     }
 
-    fn problem(&self, skip: &[String]) -> engine::Problem {
+    /// The engine's problem at `now`; new nodes are pinned while they settle, as the optimizer
+    /// pins them (`spot_kit::kube_terms::pin_reason`).
+    fn problem(&self, skip: &[String], now: f64) -> engine::Problem {
         engine::Problem {
             offerings: self.offerings.clone(),
             pods: self
@@ -262,7 +280,17 @@ impl World {
                 ..Default::default()
             },
             risk_flags: self.flagged_until.iter().map(|(p, _)| p.clone()).collect(),
-            existing_nodes: self.nodes.iter().map(|n| n.existing.clone()).collect(),
+            existing_nodes: self
+                .nodes
+                .iter()
+                .map(|n| {
+                    let mut existing = n.existing.clone();
+                    if (now - n.launched_at) * 1_000.0 < engine::NEW_NODE_SETTLES_MS as f64 {
+                        existing.do_not_disrupt = Some("new".into());
+                    }
+                    existing
+                })
+                .collect(),
         }
     }
 
@@ -397,7 +425,7 @@ impl World {
                         && self.pods.get(id).is_some_and(|(_, node, _)| node.is_none())
                 });
                 let skip: Vec<String> = self.launched_for.keys().cloned().collect();
-                let problem = self.problem(&skip);
+                let problem = self.problem(&skip, now);
                 let waiting = self.pending();
                 if !waiting.is_empty() {
                     let provisioned = engine::provision(&problem);
@@ -428,7 +456,7 @@ impl World {
                 if now - self.changed_at < SETTLE_S || now - self.last_consolidation < COOLDOWN_S {
                     return;
                 }
-                let problem = self.problem(&[]);
+                let problem = self.problem(&[], now);
                 let solution = engine::solve(&problem);
                 let plan = engine::plan(&problem.existing_nodes, &solution, budget());
                 let percent = if plan.current_cost_per_hour > 0.0 {
@@ -459,7 +487,7 @@ impl World {
 
     /// Each spot node gets AWS's two-minute notice on average once every `every_s` (never when
     /// 0). The autopilot answers as it does for an agent's notice: replacement capacity from
-    /// other pools, then the drain, when no other plan of the cluster runs (otherwise the pods
+    /// other pools, then the drain of the noticed node, when no other plan of the cluster runs (otherwise the pods
     /// wait for provisioning once the node is gone). At the deadline the node goes, and the pods
     /// still on it are rescheduled by their controllers.
     fn interrupt(&mut self, rng: &mut StdRng, now: f64, every_s: f64, figures: &mut Figures) {
@@ -506,10 +534,14 @@ impl World {
             .collect();
         for (name, pool) in noticed {
             figures.interruptions += 1;
-            self.reclaimed_at.insert(name, now + NOTICE_S);
-            self.flagged_until.push((pool.clone(), now + FLAG_S));
+            self.reclaimed_at.insert(name.clone(), now + NOTICE_S);
+            self.flagged_until.push((pool, now + FLAG_S));
             if self.plan.is_none() {
-                let plan = engine::respond_to_interruption(&self.problem(&[]), &pool, budget());
+                let plan = engine::respond_to_interruption(
+                    &self.problem(&[], now),
+                    &engine::Interrupted::Node(name),
+                    budget(),
+                );
                 if !plan.steps.is_empty() {
                     self.start(Kind::InterruptionResponse, &plan, figures);
                 }
@@ -573,6 +605,9 @@ pub fn run(
     for tick in 0..ticks {
         let now = tick as f64 * TICK_S;
         let steady = now >= 3_600.0;
+        if steady {
+            figures.steady_ticks += 1.0;
+        }
         for world in &mut worlds {
             world.churn(&mut rng, now, churn_every_s);
             world.interrupt(&mut rng, now, interrupt_every_s, &mut figures);
@@ -590,6 +625,7 @@ pub fn run(
             figures.cost_usd += world.cost_per_hour() * TICK_S / 3_600.0;
             if steady {
                 figures.steady_cost_usd += world.cost_per_hour() * TICK_S / 3_600.0;
+                figures.steady_node_ticks += world.nodes.len() as f64;
             }
             for (_, since) in world.pending() {
                 figures.pending_pod_s += TICK_S;
@@ -630,8 +666,10 @@ pub fn run(
         "clusters": worlds.len(),
         "nodes": nodes,
         "node_moves_per_hour": figures.node_moves as f64 / hours,
-        "steady_node_moves_per_hour_per_10_nodes": if steady_hours > 0.0 && nodes > 0 {
-            figures.steady_node_moves as f64 / steady_hours / nodes as f64 * 10.0
+        // Per 10 nodes of the fleet's average size after the first hour.
+        "steady_node_moves_per_hour_per_10_nodes": if figures.steady_node_ticks > 0.0 {
+            let average_nodes = figures.steady_node_ticks / figures.steady_ticks;
+            figures.steady_node_moves as f64 / steady_hours / average_nodes * 10.0
         } else {
             0.0
         },

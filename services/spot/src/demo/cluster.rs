@@ -69,6 +69,22 @@ impl SimCluster {
         }
     }
 
+    /// Makes the nodes that exist now look `days` older: the demo's clusters ran before the
+    /// platform came, so their nodes are not new nodes left to settle.
+    pub fn backdate_nodes(&self, days: i64) {
+        let mut delta = Delta::default();
+        {
+            let mut state = self.state();
+            for node in state.nodes.values_mut() {
+                if let Some(created) = node.created_at.as_mut() {
+                    created.seconds -= days * 86_400;
+                }
+                delta.upserted_nodes.push(node.clone());
+            }
+        }
+        self.publish(delta);
+    }
+
     /// Adds workloads' pods (pending until the scheduler binds them).
     pub fn add_pods(&self, pods: Vec<Pod>) {
         let mut delta = Delta::default();

@@ -297,6 +297,7 @@ async fn start_cluster(
     }
     let sim = SimCluster::new(shape.name, shape.region, &cluster_id, world.clone());
     sim.sync_with_cloud().await;
+    sim.backdate_nodes(30);
     sim.add_pods(shape.pods());
     let (notices, interruptions) = mpsc::channel(64);
     let mut settings = AgentSettings::new(url, &registered.agent_key);

@@ -202,6 +202,7 @@ pub fn existing_from(solution: &Solution, problem: &Problem) -> Vec<ExistingNode
             labels: Default::default(),
             taints: Vec::new(),
             cordoned: false,
+            do_not_disrupt: None,
         })
         .collect()
 }
