@@ -39,6 +39,15 @@ pub enum Command {
     /// Benchmarks anyone can run; each prints ONE JSON line.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run the engine on a problem file (the engine's problem JSON, or a `bench optimizer --dump`)
+    /// and print ONE JSON line: the packing, its cost and bound, and whether it is valid.
+    Solve {
+        #[arg(long)]
+        input: PathBuf,
+        /// Also write the problem, the full solution and any violations here.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

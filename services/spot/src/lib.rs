@@ -6,6 +6,7 @@ pub mod demo;
 mod error;
 mod health;
 mod server;
+pub mod solve;
 
 pub use error::StartError;
 pub use server::{RunningServer, migrate, run, shutdown_signal, start, start_in};

@@ -35,9 +35,18 @@ async fn main() -> ExitCode {
                 Err(error) => fail(&error),
             };
         }
+        Some(Command::Solve { input, output }) => {
+            return match spot_server::solve::run(&input, output.as_deref()) {
+                Ok(line) => {
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => fail(&error),
+            };
+        }
         None => {
             eprintln!(
-                "spot: give a command (serve, demo, migrate, bench) or --dump-config; see spot --help"
+                "spot: give a command (serve, demo, migrate, bench, solve) or --dump-config; see spot --help"
             );
             return ExitCode::from(2);
         }

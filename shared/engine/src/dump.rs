@@ -1,6 +1,7 @@
 //! The problem and its solution as one JSON object in the shape the bench tooling reads
 //! (`offerings`, `pods`, `nodes`, `unschedulable`), so a run can be inspected or re-checked
-//! outside the engine.
+//! outside the engine. Its `problem` key is the problem in the engine's own schema, so
+//! `spot solve` replays the run.
 
 use serde_json::{Value, json};
 
@@ -81,5 +82,7 @@ pub fn dump_json(problem: &Problem, solution: &Solution) -> Value {
         "pods": pods,
         "nodes": nodes,
         "unschedulable": unschedulable,
+        // The whole problem in the engine's own schema: `spot solve --input` replays it.
+        "problem": problem,
     })
 }
