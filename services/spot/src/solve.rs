@@ -91,7 +91,7 @@ fn check(problem: &engine::Problem) -> Result<(), String> {
     }
     let mut pools = HashSet::new();
     for (i, offering) in problem.offerings.iter().enumerate() {
-        if !(offering.price_per_hour >= 0.0) {
+        if offering.price_per_hour.is_nan() || offering.price_per_hour < 0.0 {
             return Err(format!(
                 "invalid `offerings[{i}].price_per_hour`: 0 or more"
             ));
