@@ -4,8 +4,9 @@
 //!   mates keep running until their own notice comes: AWS sends one per reclaimed instance.
 //! - Pods reported waiting for a node: within seconds ([`PROVISION_AFTER`]), a launch-only plan for
 //!   the pods kube-scheduler cannot bind to the nodes that exist, applied at once, in every
-//!   consolidation mode and outside disruption windows (nothing is drained). Pods it launched for
-//!   that still wait are not launched for again for [`RELAUNCH_AFTER`]; pods no launch would help
+//!   consolidation mode and outside disruption windows (nothing is drained), beside any plan
+//!   already running. Pods it launched for that still wait are not launched for again for
+//!   [`RELAUNCH_AFTER`]; pods no launch would help
 //!   get a stored plan without steps that names them and says why (once per change).
 //! - A change reported by the agent: after it settles (`settle_seconds`, 30 s), re-plan; apply a
 //!   consolidation only when it pays the policy's minimum saving (never a loss), strands no pod,
@@ -321,22 +322,13 @@ impl OptimizerApi {
     }
 
     /// A launch-only plan for the pods kube-scheduler cannot bind to the cluster's nodes, applied
-    /// at once (recommended only in dry-run). Skipped while capacity is already on its way.
+    /// at once (recommended only in dry-run), even while other plans run: pods already launched
+    /// for are left out, so capacity on its way is never launched twice, and a pod that arrives
+    /// meanwhile does not wait for the earlier launch to finish before its own starts.
     async fn provision(&self, tenant_id: &str, cluster_id: &str, memory: &mut Provisioned) {
-        let launching = self
-            .plans
-            .applying(tenant_id, cluster_id)
+        if spot_kit::hibernation::is_marked(self.ctx.bus.as_ref(), cluster_id)
             .await
-            .map(|plans| {
-                plans
-                    .iter()
-                    .any(|p| p.kind() != pb::PlanKind::Consolidation)
-            })
-            .unwrap_or(true);
-        if launching
-            || spot_kit::hibernation::is_marked(self.ctx.bus.as_ref(), cluster_id)
-                .await
-                .unwrap_or(true)
+            .unwrap_or(true)
         {
             return;
         }

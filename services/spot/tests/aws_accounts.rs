@@ -43,6 +43,8 @@ impl Spot {
                 "SPOT_AWS_PRINCIPAL",
                 "arn:aws:iam::111122223333:role/spot-control-plane",
             )
+            // Any free port: two tests run at once, and the default (9090) may be taken.
+            .env("SPOT_ADMIN_LISTEN", "127.0.0.1:0")
             .env("SPOT_ADMIN_EMAIL", "admin@example.com")
             .env("SPOT_ADMIN_PASSWORD", strong_password())
             .env("SPOT_LOG", "warn,spot::mail=info")

@@ -6,10 +6,12 @@
 //! spot in interruption buckets 0 to 2, of the architectures the clusters run (amd64).
 //!
 //! `--rules after` are the autopilot's rules: launch-only provisioning for pods the scheduler
-//! cannot bind, at once; a consolidation only when no pod waits for capacity, the last plan is
-//! done and 5 minutes old, and the optimizer's own judgement (`engine::paying_consolidation`)
-//! says it pays: kube-scheduler can carry it out (nodes are kept rather than strand a pod) and
-//! it saves at least the policy's minimum once the move is paid for. `--rules before` are the rules this replaced:
+//! cannot bind, at once, beside any plan running (pods already launched for are left out); an
+//! interruption answered at once for the noticed node; a consolidation only alone, when no pod
+//! waits for capacity, the last one is done and 5 minutes old, nodes that joined less than 10
+//! minutes ago stay, and the optimizer's own judgement (`engine::paying_consolidation`) says it
+//! pays: kube-scheduler can carry it out (nodes are kept rather than strand a pod) and it saves
+//! at least the policy's minimum once the move is paid for. `--rules before` are the rules this replaced:
 //! after the 30 s settle and the 5 minute cool-down, the full re-plan, applied when it saves the
 //! minimum or places a waiting pod, whatever it costs.
 
@@ -72,7 +74,8 @@ struct World {
     pods: BTreeMap<String, (engine::Pod, Option<String>, f64)>,
     /// Workload -> (pod template, replicas, next pod number).
     workloads: Vec<(engine::Pod, u32, u32)>,
-    plan: Option<RunningPlan>,
+    /// Plans running now: provisioning runs beside others; a consolidation only alone.
+    plans: Vec<RunningPlan>,
     changed_at: f64,
     last_consolidation: f64,
     launched_for: BTreeMap<String, f64>,
@@ -118,7 +121,7 @@ impl World {
             nodes: Vec::new(),
             pods: BTreeMap::new(),
             workloads: Vec::new(),
-            plan: None,
+            plans: Vec::new(),
             changed_at: 0.0,
             last_consolidation: f64::NEG_INFINITY,
             launched_for: BTreeMap::new(),
@@ -306,9 +309,8 @@ impl World {
             .collect()
     }
 
-    /// Runs the plan's steps that can run now; one disruption step per tick (evictions and
-    /// terminations take time), a wait until the launched nodes are Ready.
-    fn advance_plan(
+    /// Runs each plan's steps that can run now.
+    fn advance_plans(
         &mut self,
         rules: Rules,
         now: f64,
@@ -316,9 +318,25 @@ impl World {
         figures: &mut Figures,
         steady: bool,
     ) {
-        let Some(mut plan) = self.plan.take() else {
-            return;
-        };
+        for plan in std::mem::take(&mut self.plans) {
+            if let Some(unfinished) = self.advance(plan, rules, now, launch_s, figures, steady) {
+                self.plans.push(unfinished);
+            }
+        }
+    }
+
+    /// Runs the plan's steps that can run now; one disruption step per tick (evictions and
+    /// terminations take time), a wait until the launched nodes are Ready. The plan back while
+    /// it has steps left.
+    fn advance(
+        &mut self,
+        mut plan: RunningPlan,
+        rules: Rules,
+        now: f64,
+        launch_s: f64,
+        figures: &mut Figures,
+        steady: bool,
+    ) -> Option<RunningPlan> {
         while let Some(step) = plan.steps.front().cloned() {
             match step.action {
                 engine::StepAction::Launch {
@@ -343,8 +361,7 @@ impl World {
                         .filter(|n| plan.launched.contains(&n.existing.name))
                         .all(|n| n.ready_at <= now);
                     if !ready {
-                        self.plan = Some(plan);
-                        return;
+                        return Some(plan);
                     }
                 }
                 engine::StepAction::Cordon { node } => {
@@ -371,8 +388,7 @@ impl World {
                     }
                     self.schedule();
                     plan.steps.pop_front();
-                    self.plan = Some(plan);
-                    return;
+                    return Some(plan);
                 }
                 engine::StepAction::Terminate { node } => {
                     if let Some(at) = self.nodes.iter().position(|n| n.existing.name == node) {
@@ -396,6 +412,7 @@ impl World {
             self.last_consolidation = now;
         }
         self.changed_at = now;
+        None
     }
 
     fn start(&mut self, kind: Kind, plan: &engine::Plan, figures: &mut Figures) {
@@ -407,7 +424,7 @@ impl World {
         if kind == Kind::Consolidation && drains && plan.savings_per_hour < 0.0 {
             figures.negative_saving_consolidations += 1;
         }
-        self.plan = Some(RunningPlan {
+        self.plans.push(RunningPlan {
             kind,
             steps: plan.steps.iter().cloned().collect(),
             launched: Vec::new(),
@@ -415,9 +432,6 @@ impl World {
     }
 
     fn decide(&mut self, rules: Rules, now: f64, figures: &mut Figures) {
-        if self.plan.is_some() {
-            return;
-        }
         match rules {
             Rules::After => {
                 self.launched_for.retain(|id, at| {
@@ -439,6 +453,10 @@ impl World {
                         return;
                     }
                 }
+                // A consolidation runs alone.
+                if !self.plans.is_empty() {
+                    return;
+                }
                 if now - self.changed_at < SETTLE_S || now - self.last_consolidation < COOLDOWN_S {
                     return;
                 }
@@ -453,6 +471,9 @@ impl World {
                 }
             }
             Rules::Before => {
+                if !self.plans.is_empty() {
+                    return;
+                }
                 if now - self.changed_at < SETTLE_S || now - self.last_consolidation < COOLDOWN_S {
                     return;
                 }
@@ -486,10 +507,9 @@ impl World {
     }
 
     /// Each spot node gets AWS's two-minute notice on average once every `every_s` (never when
-    /// 0). The autopilot answers as it does for an agent's notice: replacement capacity from
-    /// other pools, then the drain of the noticed node, when no other plan of the cluster runs (otherwise the pods
-    /// wait for provisioning once the node is gone). At the deadline the node goes, and the pods
-    /// still on it are rescheduled by their controllers.
+    /// 0). The autopilot answers as it does for an agent's notice, beside any plan running:
+    /// replacement capacity from other pools, then the drain of the noticed node. At the deadline
+    /// the node goes, and the pods still on it are rescheduled by their controllers.
     fn interrupt(&mut self, rng: &mut StdRng, now: f64, every_s: f64, figures: &mut Figures) {
         self.flagged_until.retain(|(_, until)| *until > now);
         let due: Vec<String> = self
@@ -536,15 +556,13 @@ impl World {
             figures.interruptions += 1;
             self.reclaimed_at.insert(name.clone(), now + NOTICE_S);
             self.flagged_until.push((pool, now + FLAG_S));
-            if self.plan.is_none() {
-                let plan = engine::respond_to_interruption(
-                    &self.problem(&[], now),
-                    &engine::Interrupted::Node(name),
-                    budget(),
-                );
-                if !plan.steps.is_empty() {
-                    self.start(Kind::InterruptionResponse, &plan, figures);
-                }
+            let plan = engine::respond_to_interruption(
+                &self.problem(&[], now),
+                &engine::Interrupted::Node(name),
+                budget(),
+            );
+            if !plan.steps.is_empty() {
+                self.start(Kind::InterruptionResponse, &plan, figures);
             }
         }
     }
@@ -619,9 +637,9 @@ pub fn run(
                 }
             }
             world.schedule();
-            world.advance_plan(rules, now, launch_s, &mut figures, steady);
+            world.advance_plans(rules, now, launch_s, &mut figures, steady);
             world.decide(rules, now, &mut figures);
-            world.advance_plan(rules, now, launch_s, &mut figures, steady);
+            world.advance_plans(rules, now, launch_s, &mut figures, steady);
             figures.cost_usd += world.cost_per_hour() * TICK_S / 3_600.0;
             if steady {
                 figures.steady_cost_usd += world.cost_per_hour() * TICK_S / 3_600.0;
