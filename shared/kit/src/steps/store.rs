@@ -148,6 +148,22 @@ impl RunStore {
         Ok(claimed)
     }
 
+    /// Deletes the workflow's finished runs last written before `updated_before` (Unix ms); how
+    /// many went. A running run stays whatever its age.
+    pub async fn delete_finished(
+        &self,
+        workflow: &str,
+        updated_before: i64,
+    ) -> Result<u64, DbError> {
+        let result = step_runs::Entity::delete_many()
+            .filter(step_runs::Column::Workflow.eq(workflow))
+            .filter(step_runs::Column::State.ne(RunState::Running.as_str()))
+            .filter(step_runs::Column::UpdatedAt.lt(updated_before))
+            .exec(self.db.connection())
+            .await?;
+        Ok(result.rows_affected)
+    }
+
     /// The workflow's unfinished runs of the cluster, wherever they run.
     pub async fn unfinished(&self, workflow: &str, cluster_id: &str) -> Result<Vec<Run>, DbError> {
         let rows = step_runs::Entity::find()
