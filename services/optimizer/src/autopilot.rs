@@ -443,10 +443,27 @@ impl OptimizerApi {
             respond(&cluster_id, &region, &problem, &interrupted, budget)
         })
         .await;
-        let Ok(plan) = plan else { return false };
+        let Ok(mut plan) = plan else { return false };
         if plan.steps.is_empty() {
             tracing::info!(cluster = %notice.cluster_id, reason = %plan.reason, "interruption needs no plan");
             return false;
+        }
+        // The node goes whatever its pods ask: its drain says what cannot be saved.
+        for step in plan
+            .steps
+            .iter_mut()
+            .filter(|s| s.kind() == pb::StepKind::Drain)
+        {
+            let hurt: Vec<String> = state
+                .pods
+                .iter()
+                .filter(|p| p.node_name == step.node_name)
+                .filter_map(spot_kit::kube_terms::eviction_hurts)
+                .collect();
+            if !hurt.is_empty() {
+                step.explanation
+                    .push_str(&format!("; it goes regardless, so: {}", hurt.join("; ")));
+            }
         }
         let dry_run = state.cluster.as_ref().is_some_and(|c| c.dry_run) || policy.dry_run;
         self.keep(&notice.tenant_id, plan, dry_run, &policy.node_setup)

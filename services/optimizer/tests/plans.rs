@@ -547,7 +547,10 @@ async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
         ],
         pods: vec![
             pod("web-0", "spot-a"),
-            pod("web-1", "spot-a"),
+            Pod {
+                owner_kind: String::new(),
+                ..pod("web-1", "spot-a")
+            },
             pod("web-2", "spot-b"),
             pod("web-3", "spot-a2"),
         ],
@@ -623,6 +626,18 @@ async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
     };
     let handled_in = warned.elapsed();
     assert_eq!(plan.state(), pb::PlanState::Succeeded, "{}", plan.reason);
+    let drain = plan
+        .steps
+        .iter()
+        .find(|s| s.kind() == pb::StepKind::Drain)
+        .unwrap();
+    assert!(
+        drain
+            .explanation
+            .contains("it goes regardless, so: pod shop/web-1 has no controller to recreate it"),
+        "what cannot be saved is said: {}",
+        drain.explanation
+    );
     assert!(
         handled_in < Duration::from_secs(60),
         "well inside the 120 s notice: {handled_in:?}"
