@@ -458,7 +458,7 @@ impl OptimizerApi {
                 .pods
                 .iter()
                 .filter(|p| p.node_name == step.node_name)
-                .filter_map(spot_kit::kube_terms::eviction_hurts)
+                .filter_map(|p| spot_kit::kube_terms::eviction_hurts(p, &Default::default()))
                 .collect();
             if !hurt.is_empty() {
                 step.explanation

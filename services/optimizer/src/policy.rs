@@ -47,6 +47,8 @@ pub struct Governing {
     pub dry_run: bool,
     /// What the node templates put on new nodes.
     pub node_setup: NodeSetup,
+    /// Where consolidation may lose bare pods and local data.
+    pub accepted_loss: spot_kit::kube_terms::AcceptedLoss,
     windows: Vec<croner::Cron>,
     zone: Tz,
 }
@@ -137,6 +139,10 @@ impl Governing {
             },
             dry_run: policy.dry_run,
             node_setup: NodeSetup::from_templates(templates),
+            accepted_loss: spot_kit::kube_terms::AcceptedLoss {
+                bare_pods_in: policy.bare_pods_evictable_in.clone(),
+                local_data_in: policy.local_data_evictable_in.clone(),
+            },
             // The policy service only saves valid windows; one that no longer parses is skipped.
             windows: budget
                 .windows

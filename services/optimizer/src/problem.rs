@@ -116,7 +116,7 @@ pub fn problem(
                 .collect(),
             taints: node.taints.iter().filter_map(taint).collect(),
             cordoned: node.cordoned || !node.ready,
-            do_not_disrupt: pin_reason(node, pods, now_millis),
+            do_not_disrupt: pin_reason(node, pods, &policy.accepted_loss, now_millis),
         })
         .collect();
     let mut problem = engine::Problem {

@@ -783,5 +783,44 @@ async fn a_recommendation_leaves_alone_the_nodes_whose_pods_must_not_move() {
             && plan.target_usd_per_hour > 0.19 * 5.0,
         "{plan:?}"
     );
+
+    // The policy accepts losing bare pods in `shop` (say, CI runners): that node may move too.
+    let mut accepting = policies
+        .get_policy(authed(policy::GetPolicyRequest::default(), &owner))
+        .await
+        .unwrap()
+        .into_inner()
+        .policy
+        .unwrap();
+    accepting.bare_pods_evictable_in = vec!["shop".into()];
+    policies
+        .update_policy(authed(
+            policy::UpdatePolicyRequest {
+                policy: Some(accepting),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
+    let plan = OptimizerServiceClient::new(test.channel.clone())
+        .recommend(authed(
+            pb::RecommendRequest {
+                cluster_id: cluster_id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    let mut drained: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| s.kind() == pb::StepKind::Drain)
+        .map(|s| s.node_name.as_str())
+        .collect();
+    drained.sort_unstable();
+    assert_eq!(drained, ["bare", "free"], "{}", plan.reason);
     stop.cancel();
 }

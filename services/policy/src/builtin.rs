@@ -45,6 +45,8 @@ pub fn normalise(policy: &mut pb::Policy) {
     tidy(&mut policy.denied_families);
     tidy(&mut policy.allowed_categories);
     tidy(&mut policy.node_template_ids);
+    tidy(&mut policy.bare_pods_evictable_in);
+    tidy(&mut policy.local_data_evictable_in);
     policy.allowed_generations.sort_unstable();
     policy.allowed_generations.dedup();
     policy.architectures.sort_unstable();

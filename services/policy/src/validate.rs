@@ -75,9 +75,32 @@ pub fn violations(policy: &pb::Policy, checks: &Checks<'_>) -> Vec<pb::FieldViol
         );
     }
     consolidation(policy, &mut found);
+    for (field, namespaces) in [
+        ("bare_pods_evictable_in", &policy.bare_pods_evictable_in),
+        ("local_data_evictable_in", &policy.local_data_evictable_in),
+    ] {
+        if let Some(bad) = namespaces.iter().find(|n| !is_namespace_or_all(n)) {
+            found.add(
+                field,
+                format!("`{bad}` is not a namespace name (lowercase letters, digits and '-', at most 63) or `*`"),
+            );
+        }
+    }
     budget(policy, checks.now, &mut found);
     admits_something(policy, checks.templates, checks.region, &mut found);
     found.0
+}
+
+/// A Kubernetes namespace name (an RFC 1123 label), or `*` for every namespace.
+fn is_namespace_or_all(name: &str) -> bool {
+    name == "*"
+        || (!name.is_empty()
+            && name.len() <= 63
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !name.starts_with('-')
+            && !name.ends_with('-'))
 }
 
 /// Families, categories, generations and architectures: known to the catalog, not contradictory.

@@ -95,6 +95,20 @@ fn broken(cluster_id: &str) -> Vec<(&'static str, pb::Policy)> {
             },
         ),
         (
+            "policy.bare_pods_evictable_in",
+            pb::Policy {
+                bare_pods_evictable_in: vec!["ci".into(), "Not_A_Namespace".into()],
+                ..base.clone()
+            },
+        ),
+        (
+            "policy.local_data_evictable_in",
+            pb::Policy {
+                local_data_evictable_in: vec!["-dash".into()],
+                ..base.clone()
+            },
+        ),
+        (
             "policy.denied_families",
             pb::Policy {
                 allowed_families: vec!["m5".into(), "c5".into()],

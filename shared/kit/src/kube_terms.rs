@@ -24,10 +24,23 @@ pub fn needs_a_node(pod: &common::Pod) -> bool {
     !finished && pod.owner_kind != "DaemonSet" && pod.owner_kind != "Node"
 }
 
+/// Namespaces whose losses a policy accepts on a voluntary move (`"*"`: every namespace): bare
+/// pods, and pods' local data.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AcceptedLoss {
+    pub bare_pods_in: Vec<String>,
+    pub local_data_in: Vec<String>,
+}
+
+fn covers(namespaces: &[String], namespace: &str) -> bool {
+    namespaces.iter().any(|n| n == "*" || n == namespace)
+}
+
 /// Why evicting the pod would hurt it, the way cluster-autoscaler and Karpenter read a pod; None
-/// when it may be evicted. `safe-to-evict: "true"` accepts losing a bare pod or its local data,
-/// never overrides a pod that asks not to be disrupted.
-pub fn eviction_hurts(pod: &common::Pod) -> Option<String> {
+/// when it may be evicted. `safe-to-evict: "true"` on the pod, or the policy (`accepted`),
+/// accepts losing a bare pod or its local data; nothing overrides a pod that asks not to be
+/// disrupted.
+pub fn eviction_hurts(pod: &common::Pod, accepted: &AcceptedLoss) -> Option<String> {
     let id = pod_id(pod);
     if pod.do_not_disrupt {
         return Some(format!("pod {id} asks not to be disrupted"));
@@ -35,10 +48,10 @@ pub fn eviction_hurts(pod: &common::Pod) -> Option<String> {
     if pod.safe_to_evict || !needs_a_node(pod) {
         return None;
     }
-    if pod.owner_kind.is_empty() {
+    if pod.owner_kind.is_empty() && !covers(&accepted.bare_pods_in, &pod.namespace) {
         return Some(format!("pod {id} has no controller to recreate it"));
     }
-    if pod.local_data {
+    if pod.local_data && !covers(&accepted.local_data_in, &pod.namespace) {
         return Some(format!("pod {id} keeps data on the node"));
     }
     None
@@ -48,14 +61,19 @@ pub fn eviction_hurts(pod: &common::Pod) -> Option<String> {
 /// move. A node that joined less than [`engine::NEW_NODE_SETTLES_MS`] ago settles first, so what
 /// provisioning just launched is not consolidated away at once; one without a creation time is
 /// taken as old.
-pub fn pin_reason(node: &common::Node, pods: &[common::Pod], now_millis: i64) -> Option<String> {
+pub fn pin_reason(
+    node: &common::Node,
+    pods: &[common::Pod],
+    accepted: &AcceptedLoss,
+    now_millis: i64,
+) -> Option<String> {
     if node.do_not_disrupt {
         return Some("the node asks not to be disrupted".into());
     }
     if let Some(hurt) = pods
         .iter()
         .filter(|p| p.node_name == node.name)
-        .find_map(eviction_hurts)
+        .find_map(|pod| eviction_hurts(pod, accepted))
     {
         return Some(hurt);
     }
@@ -249,6 +267,40 @@ pub fn bind_pending(nodes: &[common::Node], pods: &[common::Pod]) -> Vec<(usize,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_policy_accepts_losses_per_namespace_but_never_overrides_do_not_disrupt() {
+        let scratch = common::Pod {
+            namespace: "ci".into(),
+            name: "runner".into(),
+            owner_kind: String::new(),
+            local_data: true,
+            ..Default::default()
+        };
+        let none = AcceptedLoss::default();
+        assert_eq!(
+            eviction_hurts(&scratch, &none).as_deref(),
+            Some("pod ci/runner has no controller to recreate it")
+        );
+        let bare_ok = AcceptedLoss {
+            bare_pods_in: vec!["ci".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            eviction_hurts(&scratch, &bare_ok).as_deref(),
+            Some("pod ci/runner keeps data on the node")
+        );
+        let all_ok = AcceptedLoss {
+            bare_pods_in: vec!["ci".into()],
+            local_data_in: vec!["*".into()],
+        };
+        assert_eq!(eviction_hurts(&scratch, &all_ok), None);
+        let guarded = common::Pod {
+            do_not_disrupt: true,
+            ..scratch
+        };
+        assert!(eviction_hurts(&guarded, &all_ok).is_some());
+    }
 
     fn node(name: &str, cpu_millis: i64) -> common::Node {
         common::Node {
