@@ -168,6 +168,8 @@ export function PolicyEditor({ clusterId, region, current }: PolicyEditorProps) 
             {field("disruption_budget.max_nodes", { type: "number", hint: "Empty: the built-in budget (20 % of nodes)." })}
             {field("disruption_budget.max_percent", { type: "number", hint: "0 beside a node limit: no limit by percent." })}
             {field("disruption_budget.time_zone", { hint: "IANA name, e.g. Europe/Berlin; empty is UTC." })}
+            {field("bare_pods_evictable_in", { hint: "Namespaces (or *) where consolidation may evict pods without a controller; elsewhere their node stays." })}
+            {field("local_data_evictable_in", { hint: "Namespaces (or *) where consolidation may lose emptyDir and hostPath data." })}
             <div>
               <label htmlFor={fieldId("disruption_budget.windows")} className="block text-sm font-medium text-slate-700">
                 {FIELD_LABELS["disruption_budget.windows"]}

@@ -18,5 +18,7 @@ export const FIELD_LABELS: Record<keyof PolicyDraft, string> = {
   "disruption_budget.max_percent": "Disruption max percent",
   "disruption_budget.windows": "Disruption windows",
   "disruption_budget.time_zone": "Disruption time zone",
+  bare_pods_evictable_in: "Bare pods may be lost in",
+  local_data_evictable_in: "Local data may be lost in",
   dry_run: "Dry run",
 };

@@ -30,6 +30,8 @@ export interface PolicyDraft {
   "disruption_budget.max_percent": string;
   "disruption_budget.windows": string;
   "disruption_budget.time_zone": string;
+  bare_pods_evictable_in: string;
+  local_data_evictable_in: string;
   dry_run: boolean;
 }
 
@@ -62,6 +64,8 @@ export function toDraft(policy: Policy | undefined): PolicyDraft {
     "disruption_budget.max_percent": budget ? String(budget.maxPercent) : "",
     "disruption_budget.windows": budget ? budget.windows.join("\n") : "",
     "disruption_budget.time_zone": budget?.timeZone ?? "",
+    bare_pods_evictable_in: list(p.barePodsEvictableIn),
+    local_data_evictable_in: list(p.localDataEvictableIn),
     dry_run: p.dryRun,
   };
 }
@@ -110,6 +114,8 @@ export function fromDraft(draft: PolicyDraft, clusterId: string): { policy?: Pol
     maxUsdPerVcpuHour: decimal("max_usd_per_vcpu_hour"),
     consolidation: draft.consolidation,
     consolidationMinSavingsPercent: decimal("consolidation_min_savings_percent"),
+    barePodsEvictableIn: split(draft.bare_pods_evictable_in),
+    localDataEvictableIn: split(draft.local_data_evictable_in),
     disruptionBudget: budgetGiven
       ? create(DisruptionBudgetSchema, {
           maxNodes: whole("disruption_budget.max_nodes"),
