@@ -14,7 +14,7 @@ use spot_proto::common::v1 as common;
 
 use crate::policy::Governing;
 
-pub use spot_kit::kube_terms::{needs_a_node, pin_reason, pod, pod_id, taint};
+pub use spot_kit::kube_terms::{needs_a_node, pin_reason, pod, pod_id, settling, taint};
 
 /// Live spot prices of one region by (zone, instance type); empty without a live source.
 pub type LivePrices = BTreeMap<(String, String), f64>;
@@ -116,7 +116,8 @@ pub fn problem(
                 .collect(),
             taints: node.taints.iter().filter_map(taint).collect(),
             cordoned: node.cordoned || !node.ready,
-            do_not_disrupt: pin_reason(node, pods, &policy.accepted_loss, now_millis),
+            do_not_disrupt: pin_reason(node, pods, &policy.accepted_loss),
+            settling: settling(node, now_millis),
         })
         .collect();
     let mut problem = engine::Problem {

@@ -222,7 +222,7 @@ pub fn comply(
     budget: engine::DisruptionBudget,
     breaches: &[engine::Breach],
 ) -> pb::Plan {
-    let (movable, pinned) = engine::set_aside_pinned(problem);
+    let (movable, pinned) = engine::set_aside_do_not_disrupt(problem);
     let solution = engine::solve(&movable);
     let mut safe = engine::carry_out_safely(&movable, &solution, budget);
     engine::count_pinned(&mut safe.plan, &pinned);
@@ -449,6 +449,7 @@ mod tests {
                 taints: Vec::new(),
                 cordoned: false,
                 do_not_disrupt: None,
+                settling: false,
             }],
             ..Default::default()
         }

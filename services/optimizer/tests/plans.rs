@@ -679,7 +679,7 @@ async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
 
 /// Karpenter's and cluster-autoscaler's opt-outs hold here too: a plan never drains a node that
 /// asks not to be disrupted, runs a pod that asks so, a pod nothing would recreate, or a pod
-/// whose data lives on the node; nor a node that joined minutes ago. It plans the rest and says
+/// whose data lives on the node; nor, for a consolidation, a node that joined minutes ago. It plans the rest and says
 /// which nodes it leaves alone and why.
 #[tokio::test]
 async fn a_recommendation_leaves_alone_the_nodes_whose_pods_must_not_move() {
@@ -773,7 +773,7 @@ async fn a_recommendation_leaves_alone_the_nodes_whose_pods_must_not_move() {
         "guarded (pod shop/guarded-0 asks not to be disrupted)",
         "bare (pod shop/bare-0 has no controller to recreate it)",
         "scratch (pod shop/scratch-0 keeps data on the node)",
-        "new (joined 0 min ago",
+        "new (new: it settles 10 min before consolidation)",
     ] {
         assert!(plan.reason.contains(why), "{why}: {}", plan.reason);
     }

@@ -207,6 +207,7 @@ mod tests {
             taints: Vec::new(),
             cordoned: false,
             do_not_disrupt: None,
+            settling: false,
         }
     }
 

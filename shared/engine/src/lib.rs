@@ -50,7 +50,9 @@ pub use model::*;
 pub use paying_consolidation::{
     MOVE_OVERLAP_HOURS, MOVE_PAYBACK_HOURS, PayingConsolidation, Verdict, paying_consolidation,
 };
-pub use pinned::{NEW_NODE_SETTLES_MS, count_pinned, describe_pinned, set_aside_pinned};
+pub use pinned::{
+    NEW_NODE_SETTLES_MS, count_pinned, describe_pinned, set_aside_do_not_disrupt, set_aside_pinned,
+};
 pub use plan::{DisruptionBudget, HOURS_PER_MONTH, Plan, Step, StepAction, plan};
 pub use pool_filter::PoolFilter;
 pub use provisioning::{Provisioning, provision};

@@ -364,6 +364,10 @@ pub struct ExistingNode {
     /// None: it may be moved.
     #[serde(default)]
     pub do_not_disrupt: Option<String>,
+    /// Joined less than [`crate::NEW_NODE_SETTLES_MS`] ago: consolidation leaves it to settle
+    /// (compliance does not wait: the user asked for the policy).
+    #[serde(default)]
+    pub settling: bool,
 }
 
 impl ExistingNode {
@@ -389,6 +393,7 @@ impl ExistingNode {
             taints: Vec::new(),
             cordoned: false,
             do_not_disrupt: None,
+            settling: false,
         }
     }
 

@@ -291,6 +291,7 @@ fn running(nodes: &[NodeRow]) -> Vec<ExistingNode> {
             taints: Vec::new(),
             cordoned: false,
             do_not_disrupt: None,
+            settling: false,
         })
         .collect()
 }

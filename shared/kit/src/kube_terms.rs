@@ -58,37 +58,27 @@ pub fn eviction_hurts(pod: &common::Pod, accepted: &AcceptedLoss) -> Option<Stri
 }
 
 /// Why a voluntary move (consolidation, compliance) must leave the node alone; None when it may
-/// move. A node that joined less than [`engine::NEW_NODE_SETTLES_MS`] ago settles first, so what
-/// provisioning just launched is not consolidated away at once; one without a creation time is
-/// taken as old.
+/// move.
 pub fn pin_reason(
     node: &common::Node,
     pods: &[common::Pod],
     accepted: &AcceptedLoss,
-    now_millis: i64,
 ) -> Option<String> {
     if node.do_not_disrupt {
         return Some("the node asks not to be disrupted".into());
     }
-    if let Some(hurt) = pods
-        .iter()
+    pods.iter()
         .filter(|p| p.node_name == node.name)
         .find_map(|pod| eviction_hurts(pod, accepted))
-    {
-        return Some(hurt);
-    }
-    let age = now_millis
-        - node
-            .created_at
-            .as_ref()
-            .map_or(i64::MIN / 2, spot_proto::time::millis);
-    (age < engine::NEW_NODE_SETTLES_MS).then(|| {
-        format!(
-            "joined {} min ago; new nodes settle {} min first",
-            age.max(0) / 60_000,
-            engine::NEW_NODE_SETTLES_MS / 60_000
-        )
-    })
+}
+
+/// A node that joined less than [`engine::NEW_NODE_SETTLES_MS`] ago settles before a
+/// consolidation may move it, so what provisioning just launched is not re-planned away at once;
+/// one without a creation time is taken as old.
+pub fn settling(node: &common::Node, now_millis: i64) -> bool {
+    node.created_at
+        .as_ref()
+        .is_some_and(|at| now_millis - spot_proto::time::millis(at) < engine::NEW_NODE_SETTLES_MS)
 }
 
 /// A node template's taint in the engine's terms; None without a known effect.

@@ -288,9 +288,8 @@ impl World {
                 .iter()
                 .map(|n| {
                     let mut existing = n.existing.clone();
-                    if (now - n.launched_at) * 1_000.0 < engine::NEW_NODE_SETTLES_MS as f64 {
-                        existing.do_not_disrupt = Some("new".into());
-                    }
+                    existing.settling =
+                        (now - n.launched_at) * 1_000.0 < engine::NEW_NODE_SETTLES_MS as f64;
                     existing
                 })
                 .collect(),

@@ -203,6 +203,7 @@ pub fn existing_from(solution: &Solution, problem: &Problem) -> Vec<ExistingNode
             taints: Vec::new(),
             cordoned: false,
             do_not_disrupt: None,
+            settling: false,
         })
         .collect()
 }
