@@ -285,7 +285,12 @@ impl OptimizerApi {
                 return false;
             }
         };
-        let (region, problem) = self.problem_for(&state, &policy).await;
+        let (region, mut problem) = self.problem_for(&state, &policy).await;
+        crate::problem::mark_settling(
+            &mut problem,
+            &state.nodes,
+            chrono::Utc::now().timestamp_millis(),
+        );
         let id = cluster_id.to_owned();
         let (budget, mode) = (policy.budget, policy.consolidation);
         let planned = tokio::task::spawn_blocking(move || {

@@ -4,7 +4,7 @@
 //! admits. A policy that names neither architectures nor families admits only the architectures
 //! the cluster runs today (and those its pods ask for): an amd64-only image must not land on a
 //! Graviton node because arm64 is cheaper. A node a voluntary move must leave alone (a pod on it
-//! asks not to be disrupted, would lose its data or has no controller; the node is new) says why.
+//! asks not to be disrupted, would lose its data or has no controller) says why.
 
 use std::collections::BTreeMap;
 
@@ -48,6 +48,17 @@ pub fn node_price(region: &str, node: &common::Node, live: &LivePrices) -> f64 {
     }
 }
 
+/// Marks the nodes that joined too recently for the autopilot to consolidate them (see
+/// [`settling`]). Only the autopilot waits: a user who asks for a recommendation gets the whole
+/// cluster planned.
+pub fn mark_settling(problem: &mut engine::Problem, nodes: &[common::Node], now_millis: i64) {
+    for existing in &mut problem.existing_nodes {
+        existing.settling = nodes
+            .iter()
+            .any(|n| n.name == existing.name && settling(n, now_millis));
+    }
+}
+
 pub fn capacity_type(node: &common::Node) -> engine::CapacityType {
     if node.capacity_type() == common::CapacityType::Spot {
         engine::CapacityType::Spot
@@ -64,7 +75,6 @@ pub fn problem(
     pods: &[common::Pod],
     policy: &Governing,
     live: &LivePrices,
-    now_millis: i64,
 ) -> engine::Problem {
     let mut zones: Vec<String> = zones_of(region).into_iter().take(3).collect();
     for node in nodes {
@@ -117,7 +127,7 @@ pub fn problem(
             taints: node.taints.iter().filter_map(taint).collect(),
             cordoned: node.cordoned || !node.ready,
             do_not_disrupt: pin_reason(node, pods, &policy.accepted_loss),
-            settling: settling(node, now_millis),
+            settling: false,
         })
         .collect();
     let mut problem = engine::Problem {
@@ -185,7 +195,7 @@ mod tests {
 
         let governing = Governing::resolved(&policy_pb::Policy::default(), &[]);
         let nodes = [spot_node("us-east-1a")];
-        let planned = problem(region, &nodes, &[], &governing, &live, 0);
+        let planned = problem(region, &nodes, &[], &governing, &live);
         let spot_price = |zone: &str| {
             planned
                 .offerings
@@ -220,7 +230,7 @@ mod tests {
             ..Default::default()
         }];
         let built_in = Governing::resolved(&policy_pb::Policy::default(), &[]);
-        let planned = problem(region, &nodes, &pods, &built_in, &LivePrices::new(), 0);
+        let planned = problem(region, &nodes, &pods, &built_in, &LivePrices::new());
         assert_eq!(
             architectures(&planned),
             [engine::Architecture::Amd64].into(),
@@ -233,7 +243,7 @@ mod tests {
             },
             &[],
         );
-        let planned = problem(region, &nodes, &pods, &graviton, &LivePrices::new(), 0);
+        let planned = problem(region, &nodes, &pods, &graviton, &LivePrices::new());
         assert_eq!(
             architectures(&planned),
             [engine::Architecture::Arm64].into(),
@@ -246,7 +256,7 @@ mod tests {
             },
             &[],
         );
-        let planned = problem(region, &nodes, &pods, &families, &LivePrices::new(), 0);
+        let planned = problem(region, &nodes, &pods, &families, &LivePrices::new());
         assert!(
             planned
                 .offerings

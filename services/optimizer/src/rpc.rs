@@ -93,8 +93,7 @@ impl OptimizerApi {
             .map(|c| c.region.clone())
             .unwrap_or_default();
         let live = self.live_prices(state).await;
-        let now = chrono::Utc::now().timestamp_millis();
-        let mut problem = problem(&region, &state.nodes, &state.pods, policy, &live, now);
+        let mut problem = problem(&region, &state.nodes, &state.pods, policy, &live);
         problem.risk_flags = self.flagged_pools(&region).await;
         (region, problem)
     }
