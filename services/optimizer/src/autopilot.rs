@@ -6,12 +6,13 @@
 //!   the pods kube-scheduler cannot bind to the nodes that exist, applied at once, in every
 //!   consolidation mode and outside disruption windows (nothing is drained), beside any plan
 //!   already running. Pods it launched for that still wait are not launched for again for
-//!   [`RELAUNCH_AFTER`]; pods no launch would help
-//!   get a stored plan without steps that names them and says why (once per change).
-//! - A change reported by the agent: after it settles (`settle_seconds`, 30 s), re-plan; apply a
-//!   consolidation only when it pays the policy's minimum saving (never a loss), strands no pod,
-//!   no other plan of the cluster is running and no pod waits for capacity; at most one
-//!   consolidation per cluster every 5 minutes, so the cluster never churns.
+//!   [`RELAUNCH_AFTER`]; pods no launch would help get a stored plan without steps that names
+//!   them and says why (once per change).
+//! - A change reported by the agent: after it settles (`settle_seconds`, 30 s), re-plan, leaving
+//!   nodes that joined in the last 10 minutes to settle; apply a consolidation only when it pays
+//!   the policy's minimum saving (never a loss), strands no pod, no other plan of the cluster is
+//!   running and no pod waits for capacity; at most one consolidation per cluster every 5
+//!   minutes, so the cluster never churns.
 //!
 //! - A corroborated hive-mind flag (interruptions reported by at least
 //!   [`risk_flags::CORROBORATING_REPORTERS`] independent tenants) on a pool a known cluster uses: the same
