@@ -246,8 +246,13 @@ pub fn comply(
             "the cluster breaks its policy ({broken}), and the policy cannot be met with the pools it admits now: no admitted pool for {unmet}; the cluster keeps its nodes"
         ))
     } else if safe.plan.steps.is_empty() || left >= breaches.len() {
+        let why = if pinned.is_empty() {
+            String::new()
+        } else {
+            format!(" (it leaves alone {})", engine::describe_pinned(&pinned))
+        };
         Some(format!(
-            "the cluster breaks its policy ({broken}), and no plan kube-scheduler can carry out brings it closer now; the cluster keeps its nodes"
+            "the cluster breaks its policy ({broken}), and no plan kube-scheduler can carry out brings it closer now{why}; the cluster keeps its nodes"
         ))
     } else {
         None
@@ -521,6 +526,24 @@ mod tests {
                 .any(|s| s.kind() == pb::StepKind::Terminate && s.node_name == "n1"),
             "{:?}",
             plan.steps
+        );
+    }
+
+    #[test]
+    fn a_breach_on_a_node_that_must_not_move_is_kept_and_says_why() {
+        let budget = engine::DisruptionBudget::percent(100);
+        let mut cluster = cluster(&["shop/a"]);
+        cluster.existing_nodes[0].capacity_type = engine::CapacityType::Spot;
+        cluster.existing_nodes[0].do_not_disrupt =
+            Some("pod shop/a asks not to be disrupted".into());
+        let plan = recommend("c", "us-east-1", &cluster, budget);
+        assert_eq!(plan.kind(), pb::PlanKind::Compliance, "{}", plan.reason);
+        assert!(plan.steps.is_empty(), "{:?}", plan.steps);
+        assert!(
+            plan.reason
+                .contains("(it leaves alone n1 (pod shop/a asks not to be disrupted))"),
+            "{}",
+            plan.reason
         );
     }
 
