@@ -11,9 +11,9 @@
 //! waits for capacity, the last one is done and 5 minutes old, nodes that joined less than 10
 //! minutes ago stay, and the optimizer's own judgement (`engine::paying_consolidation`) says it
 //! pays: kube-scheduler can carry it out (nodes are kept rather than strand a pod) and it saves
-//! at least the policy's minimum once the move is paid for. `--rules before` are the rules this replaced:
-//! after the 30 s settle and the 5 minute cool-down, the full re-plan, applied when it saves the
-//! minimum or places a waiting pod, whatever it costs.
+//! at least the policy's minimum once the move is paid for. `--rules before` are the rules this
+//! replaced: after the 30 s settle and the 5 minute cool-down, the full re-plan, applied when it
+//! saves the minimum or places a waiting pod, whatever it costs.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -60,7 +60,7 @@ struct RunningPlan {
 }
 
 struct Node {
-    /// When it was launched; the demo's first nodes ran long before.
+    /// When it joined Ready; the demo's first nodes ran long before.
     launched_at: f64,
     existing: engine::ExistingNode,
     offering: engine::Offering,
@@ -267,8 +267,8 @@ impl World {
         }
     }
 
-    /// The engine's problem at `now`; new nodes are pinned while they settle, as the optimizer
-    /// pins them (`spot_kit::kube_terms::pin_reason`).
+    /// The engine's problem at `now`; nodes that joined in the last 10 minutes settle, as the
+    /// autopilot marks them (`spot_optimizer`'s `problem::mark_settling`).
     fn problem(&self, skip: &[String], now: f64) -> engine::Problem {
         engine::Problem {
             offerings: self.offerings.clone(),
