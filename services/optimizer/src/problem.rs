@@ -52,10 +52,13 @@ pub fn node_price(region: &str, node: &common::Node, live: &LivePrices) -> f64 {
 /// [`settling`]). Only the autopilot waits: a user who asks for a recommendation gets the whole
 /// cluster planned.
 pub fn mark_settling(problem: &mut engine::Problem, nodes: &[common::Node], now_millis: i64) {
+    let new: std::collections::HashSet<&str> = nodes
+        .iter()
+        .filter(|n| settling(n, now_millis))
+        .map(|n| n.name.as_str())
+        .collect();
     for existing in &mut problem.existing_nodes {
-        existing.settling = nodes
-            .iter()
-            .any(|n| n.name == existing.name && settling(n, now_millis));
+        existing.settling = new.contains(existing.name.as_str());
     }
 }
 

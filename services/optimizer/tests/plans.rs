@@ -730,47 +730,12 @@ async fn a_recommendation_leaves_alone_the_nodes_whose_pods_must_not_move() {
         source.clone(),
     );
     wait_for_nodes(&test, &owner, &cluster_id, 6).await;
-    let mut policies = PolicyServiceClient::new(test.channel.clone());
-    let mut default = policies
-        .get_policy(authed(policy::GetPolicyRequest::default(), &owner))
-        .await
-        .unwrap()
-        .into_inner()
-        .policy
-        .unwrap();
-    default.consolidation = policy::ConsolidationMode::Off.into();
-    policies
-        .update_policy(authed(
-            policy::UpdatePolicyRequest {
-                policy: Some(default),
-            },
-            &owner,
-        ))
-        .await
-        .unwrap();
+    consolidation_off(&test, &owner).await;
 
-    let plan = OptimizerServiceClient::new(test.channel.clone())
-        .recommend(authed(
-            pb::RecommendRequest {
-                cluster_id: cluster_id.clone(),
-            },
-            &owner,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .plan
-        .unwrap();
-    let mut drained: Vec<&str> = plan
-        .steps
-        .iter()
-        .filter(|s| s.kind() == pb::StepKind::Drain)
-        .map(|s| s.node_name.as_str())
-        .collect();
-    drained.sort_unstable();
+    let plan = recommend(&test, &owner, &cluster_id).await;
     // A node that just joined settles before the autopilot moves it; a user who asks for a
     // recommendation gets it planned.
-    assert_eq!(drained, ["free", "new"], "{}", plan.reason);
+    assert_eq!(drained(&plan), ["free", "new"], "{}", plan.reason);
     for why in [
         "annotated (the node asks not to be disrupted)",
         "guarded (pod shop/guarded-0 asks not to be disrupted)",
@@ -787,42 +752,11 @@ async fn a_recommendation_leaves_alone_the_nodes_whose_pods_must_not_move() {
     );
 
     // The policy accepts losing bare pods in `shop` (say, CI runners): that node may move too.
-    let mut accepting = policies
-        .get_policy(authed(policy::GetPolicyRequest::default(), &owner))
-        .await
-        .unwrap()
-        .into_inner()
-        .policy
-        .unwrap();
-    accepting.bare_pods_evictable_in = vec!["shop".into()];
-    policies
-        .update_policy(authed(
-            policy::UpdatePolicyRequest {
-                policy: Some(accepting),
-            },
-            &owner,
-        ))
-        .await
-        .unwrap();
-    let plan = OptimizerServiceClient::new(test.channel.clone())
-        .recommend(authed(
-            pb::RecommendRequest {
-                cluster_id: cluster_id.clone(),
-            },
-            &owner,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .plan
-        .unwrap();
-    let mut drained: Vec<&str> = plan
-        .steps
-        .iter()
-        .filter(|s| s.kind() == pb::StepKind::Drain)
-        .map(|s| s.node_name.as_str())
-        .collect();
-    drained.sort_unstable();
-    assert_eq!(drained, ["bare", "free", "new"], "{}", plan.reason);
+    change_default_policy(&test, &owner, |p| {
+        p.bare_pods_evictable_in = vec!["shop".into()];
+    })
+    .await;
+    let plan = recommend(&test, &owner, &cluster_id).await;
+    assert_eq!(drained(&plan), ["bare", "free", "new"], "{}", plan.reason);
     stop.cancel();
 }

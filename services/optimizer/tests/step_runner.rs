@@ -21,8 +21,6 @@ use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::common::v1::{CapacityType, PageRequest, Pool};
 use spot_proto::optimizer::v1 as pb;
 use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
-use spot_proto::policy::v1 as policy;
-use spot_proto::policy::v1::policy_service_client::PolicyServiceClient;
 use spot_testkit::{SharedStore, TestServer, authed};
 use tokio::sync::Semaphore;
 
@@ -77,28 +75,6 @@ async fn on_demand_cluster(router: &mut Router, cluster_id: &str) -> Arc<Cluster
         pods,
         pdbs: vec![],
     })
-}
-
-/// The user applies plans here: the autopilot must not run its own beside them.
-async fn consolidation_off(test: &TestServer, token: &str) {
-    let mut policies = PolicyServiceClient::new(test.channel.clone());
-    let mut default = policies
-        .get_policy(authed(policy::GetPolicyRequest::default(), token))
-        .await
-        .unwrap()
-        .into_inner()
-        .policy
-        .unwrap();
-    default.consolidation = policy::ConsolidationMode::Off.into();
-    policies
-        .update_policy(authed(
-            policy::UpdatePolicyRequest {
-                policy: Some(default),
-            },
-            token,
-        ))
-        .await
-        .unwrap();
 }
 
 /// Joins every instance the cluster service reports launching as a ready spot node, after

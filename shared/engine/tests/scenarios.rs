@@ -296,8 +296,8 @@ fn running(nodes: &[NodeRow]) -> Vec<ExistingNode> {
         .collect()
 }
 
-#[test]
-fn interruption_response_launches_elsewhere_before_draining() {
+/// Six pods on two spot nodes of one pool (m.xlarge in z-a).
+fn one_spot_pool() -> Problem {
     let mut p = problem((0..6).map(|i| pod(&format!("p{i}"), 1000, 2048)).collect());
     p.existing_nodes = running(&[
         (
@@ -316,8 +316,21 @@ fn interruption_response_launches_elsewhere_before_draining() {
             0.08,
             &["p3", "p4", "p5"],
         ),
-        ("n3", "m.large", "z-b", CapacityType::OnDemand, 0.1, &[]),
     ]);
+    p
+}
+
+#[test]
+fn interruption_response_launches_elsewhere_before_draining() {
+    let mut p = one_spot_pool();
+    p.existing_nodes.extend(running(&[(
+        "n3",
+        "m.large",
+        "z-b",
+        CapacityType::OnDemand,
+        0.1,
+        &[],
+    )]));
     let pool = PoolRef {
         instance_type: "m.xlarge".into(),
         zone: "z-a".into(),
@@ -383,25 +396,7 @@ fn interruption_response_launches_elsewhere_before_draining() {
 
 #[test]
 fn a_notice_for_one_node_moves_that_node_only_and_keeps_its_pool_out_of_the_replacement() {
-    let mut p = problem((0..6).map(|i| pod(&format!("p{i}"), 1000, 2048)).collect());
-    p.existing_nodes = running(&[
-        (
-            "n1",
-            "m.xlarge",
-            "z-a",
-            CapacityType::Spot,
-            0.08,
-            &["p0", "p1", "p2"],
-        ),
-        (
-            "n2",
-            "m.xlarge",
-            "z-a",
-            CapacityType::Spot,
-            0.08,
-            &["p3", "p4", "p5"],
-        ),
-    ]);
+    let p = one_spot_pool();
     let plan = respond_to_interruption(
         &p,
         &Interrupted::Node("n2".into()),

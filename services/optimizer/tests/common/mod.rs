@@ -16,6 +16,10 @@ use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
 use spot_proto::common::v1::{CapacityType, Node, Pod, PodPhase, Pool, Resources};
+use spot_proto::optimizer::v1 as pb;
+use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
+use spot_proto::policy::v1 as policy;
+use spot_proto::policy::v1::policy_service_client::PolicyServiceClient;
 use spot_proto::risk::v1 as risk;
 use spot_proto::risk::v1::risk_service_client::RiskServiceClient;
 use spot_testkit::{TestServer, authed};
@@ -234,6 +238,68 @@ pub async fn register(test: &TestServer, token: &str) -> cluster::RegisterCluste
         .await
         .unwrap()
         .into_inner()
+}
+
+/// Saves the tenant's default policy after `change`.
+pub async fn change_default_policy(
+    test: &TestServer,
+    token: &str,
+    change: impl FnOnce(&mut policy::Policy),
+) {
+    let mut policies = PolicyServiceClient::new(test.channel.clone());
+    let mut default = policies
+        .get_policy(authed(policy::GetPolicyRequest::default(), token))
+        .await
+        .unwrap()
+        .into_inner()
+        .policy
+        .unwrap();
+    change(&mut default);
+    policies
+        .update_policy(authed(
+            policy::UpdatePolicyRequest {
+                policy: Some(default),
+            },
+            token,
+        ))
+        .await
+        .unwrap();
+}
+
+/// The user applies plans: the autopilot must not run its own beside them.
+pub async fn consolidation_off(test: &TestServer, token: &str) {
+    change_default_policy(test, token, |p| {
+        p.consolidation = policy::ConsolidationMode::Off.into();
+    })
+    .await;
+}
+
+/// The cluster's recommendation, as `Recommend` answers it.
+pub async fn recommend(test: &TestServer, token: &str, cluster_id: &str) -> pb::Plan {
+    OptimizerServiceClient::new(test.channel.clone())
+        .recommend(authed(
+            pb::RecommendRequest {
+                cluster_id: cluster_id.to_owned(),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap()
+}
+
+/// The nodes a plan drains, sorted.
+pub fn drained(plan: &pb::Plan) -> Vec<&str> {
+    let mut nodes: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| s.kind() == pb::StepKind::Drain)
+        .map(|s| s.node_name.as_str())
+        .collect();
+    nodes.sort_unstable();
+    nodes
 }
 
 /// Starts an agent for the cluster; the sender delivers interruption notices as its IMDS watcher
