@@ -116,21 +116,6 @@ fn join_launched(
     })
 }
 
-async fn recommend(test: &TestServer, token: &str, cluster_id: &str) -> pb::Plan {
-    OptimizerServiceClient::new(test.channel.clone())
-        .recommend(authed(
-            pb::RecommendRequest {
-                cluster_id: cluster_id.to_owned(),
-            },
-            token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .plan
-        .unwrap()
-}
-
 async fn apply(test: &TestServer, token: &str, plan_id: &str) {
     OptimizerServiceClient::new(test.channel.clone())
         .apply_plan(authed(
