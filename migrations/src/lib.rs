@@ -23,6 +23,7 @@ mod m20261204_000014_api_key_scopes;
 mod m20261204_000015_email_verification;
 mod m20261204_000016_step_runs;
 mod m20261205_000017_memberships;
+mod m20261205_000018_node_classes;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000015_email_verification::Migration),
             Box::new(m20261204_000016_step_runs::Migration),
             Box::new(m20261205_000017_memberships::Migration),
+            Box::new(m20261205_000018_node_classes::Migration),
         ]
     }
 }

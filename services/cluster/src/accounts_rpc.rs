@@ -406,12 +406,20 @@ impl AccountService for ClusterApi {
         row.update(self.ctx.db.connection())
             .await
             .map_err(db_error)?;
+        // How its new nodes will boot, from how its current ones did: shown for review.
+        self.import_node_class(&registered.cluster).await;
+        let node_class = self
+            .node_class_in_force(&registered.cluster)
+            .await?
+            .filter(|(_, inherited)| !inherited)
+            .map(|(row, _)| crate::node_classes::to_proto(&row));
         Ok(
             AuditNote::target(format!("cluster/{}", registered.cluster.id)).attach(Response::new(
                 pb::AdoptClusterResponse {
                     cluster: Some(crate::clusters_rpc::to_proto(&registered.cluster)),
                     agent_key: registered.agent_key,
                     install_command: registered.install_command,
+                    node_class,
                 },
             )),
         )

@@ -207,7 +207,10 @@ impl ClusterApi {
         }
     }
 
-    async fn cloud_for(&self, cluster: &clusters::Model) -> Result<Arc<dyn CloudProvider>, Status> {
+    pub(crate) async fn cloud_for(
+        &self,
+        cluster: &clusters::Model,
+    ) -> Result<Arc<dyn CloudProvider>, Status> {
         if let CloudConnector::Simulated(cloud) = &self.connector {
             return Ok(cloud.clone());
         }
@@ -224,6 +227,45 @@ impl ClusterApi {
         let role = RoleArn::parse(&account.role_arn).map_err(Status::internal)?;
         let external_id = self.external_id(&cluster.tenant_id).await?;
         Ok(self.connector.connect(&role, &external_id).await)
+    }
+
+    /// Why the cluster could not launch nodes now, if so: no node class, one that no longer
+    /// resolves, or no subnet in a zone its nodes run in.
+    async fn cannot_launch(&self, cluster: &clusters::Model) -> Result<Option<String>, Status> {
+        if matches!(self.connector, CloudConnector::Simulated(_)) {
+            return Ok(None);
+        }
+        let cloud = match self.cloud_for(cluster).await {
+            Ok(cloud) => cloud,
+            Err(status) => return Ok(Some(status.message().to_owned())),
+        };
+        let spec = match self.launch_spec(cloud.as_ref(), cluster).await {
+            Ok(spec) => spec,
+            Err(status) if status.code() == tonic::Code::FailedPrecondition => {
+                return Ok(Some(status.message().to_owned()));
+            }
+            Err(status) => return Err(status),
+        };
+        let zones: std::collections::BTreeSet<String> = self
+            .inventory
+            .nodes(&cluster.id, None, None)
+            .await?
+            .into_iter()
+            .map(|node| node.zone)
+            .filter(|zone| !zone.is_empty())
+            .collect();
+        let missing: Vec<String> = zones
+            .into_iter()
+            .filter(|zone| !spec.subnets.contains_key(zone))
+            .collect();
+        if !missing.is_empty() {
+            return Ok(Some(format!(
+                "cluster `{}`'s node class has no subnet in {}, where its nodes run",
+                cluster.name,
+                missing.join(", ")
+            )));
+        }
+        Ok(None)
     }
 
     async fn execute_cloud_step(
@@ -326,6 +368,11 @@ impl ClusterApi {
             }
             tags.insert(LAUNCH_TOKEN_TAG.to_owned(), token.clone());
         }
+        // On EC2 new nodes boot as the cluster's node class says; the simulated cloud needs none.
+        let spec = match &self.connector {
+            CloudConnector::Simulated(_) => None,
+            CloudConnector::Aws(_) => Some(self.launch_spec(cloud, cluster).await?),
+        };
         let launched = cloud
             .launch(LaunchRequest {
                 region: cluster.region.clone(),
@@ -333,8 +380,7 @@ impl ClusterApi {
                 capacity_type,
                 count: launch.count,
                 tags,
-                launch_template_id: None,
-                image_id: None,
+                spec,
                 client_token,
             })
             .await
@@ -342,7 +388,7 @@ impl ClusterApi {
         let failures: Vec<String> = launched
             .failures
             .iter()
-            .map(|f| format!("{}: {}", f.pool, f.code))
+            .map(|f| format!("{}: {} ({})", f.pool, f.code, f.message))
             .collect();
         let ids: Vec<String> = launched.instances.into_iter().map(|i| i.id).collect();
         let mut message = format!(
@@ -429,6 +475,23 @@ impl ExecutionService for ClusterApi {
             ),
         };
         Ok(note.attach(Response::new(response)))
+    }
+
+    async fn check_can_launch(
+        &self,
+        request: Request<pb::CheckCanLaunchRequest>,
+    ) -> Result<Response<pb::CheckCanLaunchResponse>, Status> {
+        let cluster_id = request.into_inner().cluster_id;
+        let cluster = clusters::Entity::find_by_id(&cluster_id)
+            .one(self.ctx.db.connection())
+            .await
+            .map_err(db_status)?
+            .ok_or_else(|| Status::not_found("cluster not found"))?;
+        let reason = self.cannot_launch(&cluster).await?;
+        Ok(Response::new(pb::CheckCanLaunchResponse {
+            can_launch: reason.is_none(),
+            reason: reason.unwrap_or_default(),
+        }))
     }
 
     async fn forward_cloud_notice(

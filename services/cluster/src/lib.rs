@@ -20,6 +20,8 @@ mod fleet;
 mod hub;
 mod interruptions;
 mod inventory;
+mod node_classes;
+mod node_classes_rpc;
 mod outbox;
 mod policies;
 mod presence;
@@ -38,6 +40,7 @@ use spot_proto::cluster::v1::account_service_server::AccountServiceServer;
 use spot_proto::cluster::v1::catalog_service_server::CatalogServiceServer;
 use spot_proto::cluster::v1::cluster_service_server::ClusterServiceServer;
 use spot_proto::cluster::v1::execution_service_server::ExecutionServiceServer;
+use spot_proto::cluster::v1::node_class_service_server::NodeClassServiceServer;
 
 /// The largest message an agent may send (a snapshot of a large cluster); larger ones end the
 /// stream with RESOURCE_EXHAUSTED, and the agent splits its snapshot into deltas.
@@ -101,5 +104,6 @@ pub fn register(
         )
         .add(ExecutionServiceServer::new(api.clone()))
         .add(AccountServiceServer::new(api.clone()))
+        .add(NodeClassServiceServer::new(api.clone()))
         .add(CatalogServiceServer::new(api));
 }

@@ -112,6 +112,12 @@ const CROSS_TENANT_COVERED: &[&str] = &[
     "spot.cluster.v1.AccountService/UnlinkAwsAccount",
     "spot.cluster.v1.AccountService/DiscoverClusters",
     "spot.cluster.v1.AccountService/AdoptCluster",
+    "spot.cluster.v1.NodeClassService/GetNodeClass",
+    "spot.cluster.v1.NodeClassService/ListNodeClasses",
+    "spot.cluster.v1.NodeClassService/CreateNodeClass",
+    "spot.cluster.v1.NodeClassService/UpdateNodeClass",
+    "spot.cluster.v1.NodeClassService/DeleteNodeClass",
+    "spot.cluster.v1.NodeClassService/ValidateNodeClass",
     "spot.cluster.v1.ClusterService/RegisterCluster",
     "spot.cluster.v1.ClusterService/ListClusters",
     "spot.cluster.v1.ClusterService/GetCluster",
@@ -765,6 +771,118 @@ async fn another_tenants_data_is_never_reachable() {
             .map(drop),
         "SetClusterDryRun",
     );
+
+    // A's node classes: B can neither see nor change them, nor give A's cluster one.
+    let mut classes =
+        cluster::node_class_service_client::NodeClassServiceClient::new(test.channel.clone());
+    let a_class = cluster::NodeClass {
+        cluster_id: id.clone(),
+        subnets: Some(cluster::ResourceSelector {
+            ids: vec!["subnet-0a".into()],
+            ..Default::default()
+        }),
+        security_groups: Some(cluster::ResourceSelector {
+            ids: vec!["sg-0a".into()],
+            ..Default::default()
+        }),
+        instance_profile: "a-nodes".into(),
+        ami_family: "al2023".into(),
+        root_volume_gib: 20,
+        root_volume_type: "gp3".into(),
+        metadata_hop_limit: 1,
+        ..Default::default()
+    };
+    classes
+        .create_node_class(authed(
+            cluster::CreateNodeClassRequest {
+                node_class: Some(a_class.clone()),
+            },
+            &a.access_token,
+        ))
+        .await
+        .unwrap();
+    for (rpc, result) in [
+        (
+            "GetNodeClass",
+            classes
+                .get_node_class(authed(
+                    cluster::GetNodeClassRequest {
+                        cluster_id: id.clone(),
+                    },
+                    &token,
+                ))
+                .await
+                .map(drop),
+        ),
+        (
+            "CreateNodeClass",
+            classes
+                .create_node_class(authed(
+                    cluster::CreateNodeClassRequest {
+                        node_class: Some(a_class.clone()),
+                    },
+                    &token,
+                ))
+                .await
+                .map(drop),
+        ),
+        (
+            "UpdateNodeClass",
+            classes
+                .update_node_class(authed(
+                    cluster::UpdateNodeClassRequest {
+                        node_class: Some(a_class.clone()),
+                        expected_version: 0,
+                    },
+                    &token,
+                ))
+                .await
+                .map(drop),
+        ),
+        (
+            "DeleteNodeClass",
+            classes
+                .delete_node_class(authed(
+                    cluster::DeleteNodeClassRequest {
+                        cluster_id: id.clone(),
+                    },
+                    &token,
+                ))
+                .await
+                .map(drop),
+        ),
+        (
+            "ValidateNodeClass",
+            classes
+                .validate_node_class(authed(
+                    cluster::ValidateNodeClassRequest {
+                        node_class: Some(a_class.clone()),
+                    },
+                    &token,
+                ))
+                .await
+                .map(drop),
+        ),
+    ] {
+        not_found(result, rpc);
+    }
+    let b_classes = classes
+        .list_node_classes(authed(cluster::ListNodeClassesRequest {}, &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(b_classes.node_classes.is_empty());
+    let a_classes = classes
+        .list_node_classes(authed(cluster::ListNodeClassesRequest {}, &a.access_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        a_classes.node_classes.len(),
+        1,
+        "B's attempts changed nothing"
+    );
+    assert_eq!(a_classes.node_classes[0].version, 1);
     let a_view = clusters
         .get_cluster(authed(
             cluster::GetClusterRequest { cluster_id: id },

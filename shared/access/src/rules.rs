@@ -187,6 +187,10 @@ pub const RULES: &[(&str, Rule)] = &[
         write(InternalFrom(&["optimizer", "policy"])),
     ),
     (
+        "spot.cluster.v1.ExecutionService/CheckCanLaunch",
+        read(InternalFrom(&["optimizer", "policy"])),
+    ),
+    (
         "spot.cluster.v1.ExecutionService/GetClusterState",
         read(InternalFrom(&["auth", "optimizer", "policy", "risk"])),
     ),
@@ -233,6 +237,30 @@ pub const RULES: &[(&str, Rule)] = &[
     (
         "spot.cluster.v1.AccountService/AdoptCluster",
         write(Tenant(Admin)),
+    ),
+    (
+        "spot.cluster.v1.NodeClassService/GetNodeClass",
+        read(Tenant(Viewer)),
+    ),
+    (
+        "spot.cluster.v1.NodeClassService/ListNodeClasses",
+        read(Tenant(Viewer)),
+    ),
+    (
+        "spot.cluster.v1.NodeClassService/CreateNodeClass",
+        write(Tenant(Admin)),
+    ),
+    (
+        "spot.cluster.v1.NodeClassService/UpdateNodeClass",
+        write(Tenant(Admin)),
+    ),
+    (
+        "spot.cluster.v1.NodeClassService/DeleteNodeClass",
+        write(Tenant(Admin)),
+    ),
+    (
+        "spot.cluster.v1.NodeClassService/ValidateNodeClass",
+        read(Tenant(Viewer)),
     ),
     (
         "spot.cluster.v1.CatalogService/ListInstanceTypes",

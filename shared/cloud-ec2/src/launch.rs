@@ -1,22 +1,26 @@
-//! Launching capacity: an instant EC2 fleet (price-capacity-optimized for spot) when a launch
-//! template is given, else RunInstances pool by pool, cheapest first. Pools out of capacity are
-//! reported per pool and remembered in the ICE cache.
+//! Launching capacity: one instant EC2 fleet (price-capacity-optimized for spot, lowest-price for
+//! on-demand) from the node class's launch templates (one per architecture), each pool an
+//! override of instance type x the class's subnet in the pool's zone. Pools that cannot be
+//! launched (no subnet in their zone, no image for their architecture, out of capacity a moment
+//! ago) and pools that fall short are reported per pool; capacity errors feed the ICE cache.
+
+use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{
     DefaultTargetCapacityType, FleetLaunchTemplateConfigRequest,
-    FleetLaunchTemplateOverridesRequest, FleetLaunchTemplateSpecificationRequest, FleetType,
-    InstanceLifecycle, InstanceMarketOptionsRequest, InstanceType, MarketType, Placement,
-    ResourceType, SpotAllocationStrategy, SpotOptionsRequest, Tag, TagSpecification,
-    TargetCapacitySpecificationRequest,
+    FleetLaunchTemplateOverridesRequest, FleetLaunchTemplateSpecificationRequest,
+    FleetOnDemandAllocationStrategy, FleetType, InstanceLifecycle, InstanceType,
+    OnDemandOptionsRequest, ResourceType, SpotAllocationStrategy, SpotOptionsRequest, Tag,
+    TagSpecification, TargetCapacitySpecificationRequest,
 };
 use spot_cloud::{
-    CapacityType, CloudError, Instance, InstanceState, LaunchFailure, LaunchRequest, LaunchResult,
-    Pool,
+    Architecture, CapacityType, Catalog, CloudError, Instance, InstanceState, LaunchFailure,
+    LaunchRequest, LaunchResult, LaunchSpec, MANAGED_TAG, Pool,
 };
 
-use crate::Ec2Provider;
 use crate::ice_cache::CAPACITY_ERRORS;
 use crate::retry::with_backoff;
+use crate::{Ec2Provider, launch_template};
 
 pub async fn launch(
     provider: &Ec2Provider,
@@ -28,32 +32,63 @@ pub async fn launch(
             reason: "must be at least 1".into(),
         });
     }
+    let Some(spec) = request.spec.as_ref() else {
+        return Err(CloudError::InvalidArgument {
+            field: "node_class",
+            reason: "a node class is needed to launch nodes on EC2: save one for the cluster"
+                .into(),
+        });
+    };
+    let catalog = Catalog::embedded();
     let mut result = LaunchResult::default();
-    let mut pools = Vec::new();
+    let mut by_architecture: BTreeMap<Architecture, Vec<(Pool, String)>> = BTreeMap::new();
     for pool in &request.pools {
+        let skipped = |code: &str, message: String| LaunchFailure {
+            pool: pool.clone(),
+            code: code.to_owned(),
+            message,
+        };
+        let architecture = catalog.get(&pool.instance_type).map(|t| t.architecture);
         if provider.ice.is_unavailable(pool, request.capacity_type) {
-            result.failures.push(LaunchFailure {
-                pool: pool.clone(),
-                code: "InsufficientInstanceCapacity".into(),
-                message: "skipped: this pool ran out of capacity a few minutes ago".into(),
-            });
+            result.failures.push(skipped(
+                "InsufficientInstanceCapacity",
+                "skipped: this pool ran out of capacity a few minutes ago".into(),
+            ));
+        } else if let Some(subnet) = spec.subnets.get(&pool.zone) {
+            match architecture {
+                Ok(arch) if spec.images.contains_key(&arch) => {
+                    by_architecture
+                        .entry(arch)
+                        .or_default()
+                        .push((pool.clone(), subnet.clone()));
+                }
+                Ok(arch) => result.failures.push(skipped(
+                    "NoImageForArchitecture",
+                    format!(
+                        "skipped: the node class has no {} image",
+                        spot_cloud::node_class::architecture_name(arch)
+                    ),
+                )),
+                Err(error) => result
+                    .failures
+                    .push(skipped("UnknownInstanceType", format!("skipped: {error}"))),
+            }
         } else {
-            pools.push(pool.clone());
+            result.failures.push(skipped(
+                "NoSubnetInZone",
+                format!("skipped: the node class has no subnet in {}", pool.zone),
+            ));
         }
     }
-    if pools.is_empty() {
+    if by_architecture.is_empty() {
         return Ok(result);
     }
-    let launched = match (&request.launch_template_id, &request.image_id) {
-        (Some(template), _) => fleet(provider, &request, &pools, template).await?,
-        (None, Some(image)) => one_pool_at_a_time(provider, &request, &pools, image).await?,
-        (None, None) => {
-            return Err(CloudError::InvalidArgument {
-                field: "launch_template_id",
-                reason: "a launch template (or an image id) is needed to launch nodes".into(),
-            });
-        }
-    };
+    let mut configs = Vec::new();
+    for (architecture, pools) in &by_architecture {
+        let template = launch_template::ensure(provider, &request, spec, *architecture).await?;
+        configs.push(config(&template, pools));
+    }
+    let launched = fleet(provider, &request, spec, configs).await?;
     for failure in &launched.failures {
         if CAPACITY_ERRORS.contains(&failure.code.as_str()) {
             provider.ice.mark(&failure.pool, request.capacity_type);
@@ -64,25 +99,62 @@ pub async fn launch(
     Ok(result)
 }
 
-fn tags(request: &LaunchRequest) -> TagSpecification {
-    let tags = request
-        .tags
+/// The tags on every instance: the request's, the node class's, and the platform's mark.
+pub(crate) fn instance_tags(
+    request: &LaunchRequest,
+    spec: &LaunchSpec,
+) -> BTreeMap<String, String> {
+    let mut tags = spec.tags.clone();
+    tags.extend(request.tags.clone());
+    tags.insert(MANAGED_TAG.to_owned(), "true".to_owned());
+    tags
+}
+
+/// One launch template's part of the fleet: each pool as instance type x the zone's subnet.
+fn config(template: &str, pools: &[(Pool, String)]) -> FleetLaunchTemplateConfigRequest {
+    let overrides = pools
+        .iter()
+        .map(|(pool, subnet)| {
+            FleetLaunchTemplateOverridesRequest::builder()
+                .instance_type(InstanceType::from(pool.instance_type.as_str()))
+                .subnet_id(subnet)
+                .build()
+        })
+        .collect();
+    FleetLaunchTemplateConfigRequest::builder()
+        .launch_template_specification(
+            FleetLaunchTemplateSpecificationRequest::builder()
+                .launch_template_id(template)
+                .version("$Default")
+                .build(),
+        )
+        .set_overrides(Some(overrides))
+        .build()
+}
+
+pub(crate) fn tags(resource: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
+    let tags = tags
         .iter()
         .map(|(key, value)| Tag::builder().key(key).value(value).build())
         .collect();
     TagSpecification::builder()
-        .resource_type(ResourceType::Instance)
+        .resource_type(resource)
         .set_tags(Some(tags))
         .build()
 }
 
-fn launched(request: &LaunchRequest, id: &str, pool: &Pool) -> Instance {
+fn launched(
+    capacity_type: CapacityType,
+    tags: &BTreeMap<String, String>,
+    id: &str,
+    pool: &Pool,
+) -> Instance {
     Instance {
         id: id.to_owned(),
         pool: pool.clone(),
-        capacity_type: request.capacity_type,
+        capacity_type,
         state: InstanceState::Pending,
-        tags: request.tags.clone(),
+        tags: tags.clone(),
         launched_at: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64),
@@ -92,28 +164,16 @@ fn launched(request: &LaunchRequest, id: &str, pool: &Pool) -> Instance {
 async fn fleet(
     provider: &Ec2Provider,
     request: &LaunchRequest,
-    pools: &[Pool],
-    template: &str,
+    spec: &LaunchSpec,
+    configs: Vec<FleetLaunchTemplateConfigRequest>,
 ) -> Result<LaunchResult, CloudError> {
     let client = provider.client(&request.region);
-    let overrides = pools
+    let instance_tags = instance_tags(request, spec);
+    let zone_of: BTreeMap<&str, &str> = spec
+        .subnets
         .iter()
-        .map(|pool| {
-            FleetLaunchTemplateOverridesRequest::builder()
-                .instance_type(InstanceType::from(pool.instance_type.as_str()))
-                .availability_zone(&pool.zone)
-                .build()
-        })
+        .map(|(zone, subnet)| (subnet.as_str(), zone.as_str()))
         .collect();
-    let config = FleetLaunchTemplateConfigRequest::builder()
-        .launch_template_specification(
-            FleetLaunchTemplateSpecificationRequest::builder()
-                .launch_template_id(template)
-                .version("$Default")
-                .build(),
-        )
-        .set_overrides(Some(overrides))
-        .build();
     let capacity_type = match request.capacity_type {
         CapacityType::Spot => DefaultTargetCapacityType::Spot,
         CapacityType::OnDemand => DefaultTargetCapacityType::OnDemand,
@@ -123,7 +183,7 @@ async fn fleet(
             .create_fleet()
             .set_client_token(request.client_token.clone())
             .r#type(FleetType::Instant)
-            .launch_template_configs(config.clone())
+            .set_launch_template_configs(Some(configs.clone()))
             .target_capacity_specification(
                 TargetCapacitySpecificationRequest::builder()
                     .total_target_capacity(request.count as i32)
@@ -135,15 +195,24 @@ async fn fleet(
                     .allocation_strategy(SpotAllocationStrategy::PriceCapacityOptimized)
                     .build(),
             )
-            .tag_specifications(tags(request))
+            .on_demand_options(
+                OnDemandOptionsRequest::builder()
+                    .allocation_strategy(FleetOnDemandAllocationStrategy::LowestPrice)
+                    .build(),
+            )
+            .tag_specifications(tags(ResourceType::Instance, &instance_tags))
             .send()
     })
     .await?;
     let pool_of = |overrides: Option<&aws_sdk_ec2::types::FleetLaunchTemplateOverrides>| {
         let overrides = overrides?;
+        let zone = match overrides.subnet_id() {
+            Some(subnet) => zone_of.get(subnet).map(|z| (*z).to_owned())?,
+            None => overrides.availability_zone()?.to_owned(),
+        };
         Some(Pool {
             region: request.region.clone(),
-            zone: overrides.availability_zone()?.to_owned(),
+            zone,
             instance_type: overrides.instance_type()?.as_str().to_owned(),
         })
     };
@@ -156,17 +225,15 @@ async fn fleet(
         ) else {
             continue;
         };
-        let mut instance_request = request.clone();
-        if let Some(lifecycle) = group.lifecycle() {
-            instance_request.capacity_type = match lifecycle {
-                InstanceLifecycle::Spot => CapacityType::Spot,
-                _ => CapacityType::OnDemand,
-            };
-        }
+        let capacity_type = match group.lifecycle() {
+            Some(InstanceLifecycle::Spot) => CapacityType::Spot,
+            Some(_) => CapacityType::OnDemand,
+            None => request.capacity_type,
+        };
         for id in group.instance_ids() {
             result
                 .instances
-                .push(launched(&instance_request, id, &pool));
+                .push(launched(capacity_type, &instance_tags, id, &pool));
         }
     }
     for error in output.errors() {
@@ -184,76 +251,6 @@ async fn fleet(
             code: error.error_code().unwrap_or("Unknown").to_owned(),
             message: error.error_message().unwrap_or_default().to_owned(),
         });
-    }
-    Ok(result)
-}
-
-async fn one_pool_at_a_time(
-    provider: &Ec2Provider,
-    request: &LaunchRequest,
-    pools: &[Pool],
-    image: &str,
-) -> Result<LaunchResult, CloudError> {
-    let client = provider.client(&request.region);
-    let mut result = LaunchResult::default();
-    let mut remaining = request.count as i32;
-    let mut calls = 0;
-    for pool in pools {
-        // RunInstances may give fewer than asked (min 1); ask the same pool again while it gives.
-        while remaining > 0 {
-            let mut call = client
-                .run_instances()
-                .image_id(image)
-                .instance_type(InstanceType::from(pool.instance_type.as_str()))
-                .placement(Placement::builder().availability_zone(&pool.zone).build())
-                .min_count(1)
-                .max_count(remaining)
-                .tag_specifications(tags(request));
-            // Each call its own token derived from the launch's: a retried launch repeats the
-            // same calls, and EC2 answers each with what it launched the first time.
-            calls += 1;
-            if let Some(token) = &request.client_token {
-                call = call.client_token(format!("{token}-{calls}"));
-            }
-            if request.capacity_type == CapacityType::Spot {
-                call = call.instance_market_options(
-                    InstanceMarketOptionsRequest::builder()
-                        .market_type(MarketType::Spot)
-                        .build(),
-                );
-            }
-            match with_backoff("RunInstances", || call.clone().send()).await {
-                Ok(output) => {
-                    let before = remaining;
-                    for instance in output.instances() {
-                        if let Some(id) = instance.instance_id() {
-                            result.instances.push(launched(request, id, pool));
-                            remaining -= 1;
-                        }
-                    }
-                    if remaining == before {
-                        break;
-                    }
-                }
-                // One pool failing (capacity, or a type the zone lacks) moves on to the next pool.
-                Err(CloudError::Unavailable(message))
-                | Err(CloudError::InvalidArgument {
-                    reason: message, ..
-                }) => {
-                    let code = CAPACITY_ERRORS
-                        .iter()
-                        .find(|code| message.contains(*code))
-                        .map_or("LaunchFailed", |code| code);
-                    result.failures.push(LaunchFailure {
-                        pool: pool.clone(),
-                        code: code.to_owned(),
-                        message,
-                    });
-                    break;
-                }
-                Err(other) => return Err(other),
-            }
-        }
     }
     Ok(result)
 }

@@ -6,6 +6,8 @@
 mod convert;
 mod ice_cache;
 mod launch;
+mod launch_template;
+mod node_class;
 mod provider;
 mod retry;
 pub mod testing;

@@ -5,8 +5,8 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, LocationType};
 use spot_cloud::{
-    CloudError, CloudProvider, Instance, InstanceState, LaunchRequest, LaunchResult, Offering,
-    Pool, RoleArn, SpotPrice,
+    CloudError, CloudProvider, Instance, InstanceState, LaunchRequest, LaunchResult, LaunchSpec,
+    NodeClass, NodeClassError, Offering, Pool, RoleArn, SpotPrice,
 };
 
 use crate::retry::with_backoff;
@@ -88,6 +88,34 @@ impl Ec2Provider {
             }
         }
         provider
+    }
+
+    pub(crate) fn eks(&self, region: &str) -> aws_sdk_eks::Client {
+        aws_sdk_eks::Client::from_conf(
+            aws_sdk_eks::config::Builder::from(&self.config)
+                .region(Region::new(region.to_owned()))
+                .retry_config(aws_sdk_eks::config::retry::RetryConfig::disabled())
+                .build(),
+        )
+    }
+
+    pub(crate) fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
+        aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::config::Builder::from(&self.config)
+                .region(Region::new(region.to_owned()))
+                .retry_config(aws_sdk_ssm::config::retry::RetryConfig::disabled())
+                .build(),
+        )
+    }
+
+    /// IAM is global; its endpoint is us-east-1's.
+    pub(crate) fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&self.config)
+                .region(Region::new("us-east-1"))
+                .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
+                .build(),
+        )
     }
 
     pub(crate) fn client(&self, region: &str) -> Client {
@@ -257,6 +285,23 @@ impl CloudProvider for Ec2Provider {
 
     async fn launch(&self, request: LaunchRequest) -> Result<LaunchResult, CloudError> {
         launch::launch(self, request).await
+    }
+
+    async fn resolve_node_class(
+        &self,
+        region: &str,
+        cluster_name: &str,
+        class: &NodeClass,
+    ) -> Result<LaunchSpec, NodeClassError> {
+        self.resolve(region, cluster_name, class).await
+    }
+
+    async fn import_node_class(
+        &self,
+        region: &str,
+        cluster_name: &str,
+    ) -> Result<NodeClass, NodeClassError> {
+        self.import(region, cluster_name).await
     }
 
     async fn terminate(&self, region: &str, instance_ids: &[String]) -> Result<(), CloudError> {

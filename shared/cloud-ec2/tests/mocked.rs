@@ -7,14 +7,17 @@ use aws_sdk_ec2::operation::create_fleet::CreateFleetOutput;
 use aws_sdk_ec2::operation::describe_availability_zones::{
     DescribeAvailabilityZonesError, DescribeAvailabilityZonesOutput,
 };
+use aws_sdk_ec2::operation::describe_launch_templates::DescribeLaunchTemplatesOutput;
 use aws_sdk_ec2::types::{
     AvailabilityZone, CreateFleetError as FleetError, CreateFleetInstance,
-    FleetLaunchTemplateOverrides, InstanceLifecycle, InstanceType,
+    FleetLaunchTemplateOverrides, InstanceLifecycle, InstanceType, LaunchTemplate,
     LaunchTemplateAndOverridesResponse,
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
-use spot_cloud::{CapacityType, CloudError, CloudProvider, LaunchRequest, Pool};
+use spot_cloud::{
+    Architecture, CapacityType, CloudError, CloudProvider, LaunchRequest, LaunchSpec, Pool,
+};
 use spot_cloud_ec2::Ec2Provider;
 
 fn zones_error(code: &str) -> DescribeAvailabilityZonesError {
@@ -52,10 +55,30 @@ fn fleet_request(pools: Vec<Pool>) -> LaunchRequest {
         capacity_type: CapacityType::Spot,
         count: 4,
         tags: BTreeMap::new(),
-        launch_template_id: Some("lt-0123".into()),
-        image_id: None,
+        spec: Some(LaunchSpec {
+            subnets: BTreeMap::from([
+                ("us-east-1a".into(), "subnet-0a".into()),
+                ("us-east-1b".into(), "subnet-0b".into()),
+            ]),
+            images: BTreeMap::from([(Architecture::Amd64, "ami-0123".into())]),
+            ..LaunchSpec::default()
+        }),
         client_token: None,
     }
+}
+
+/// The node class's launch template exists already: launches find it and create none.
+fn template_exists() -> aws_smithy_mocks::Rule {
+    mock!(Client::describe_launch_templates).then_output(|| {
+        DescribeLaunchTemplatesOutput::builder()
+            .launch_templates(
+                LaunchTemplate::builder()
+                    .launch_template_id("lt-0123")
+                    .launch_template_name("spot-optimizer-0123")
+                    .build(),
+            )
+            .build()
+    })
 }
 
 #[tokio::test]
@@ -103,7 +126,12 @@ async fn a_refused_role_is_access_denied() {
 #[tokio::test]
 async fn a_partial_fleet_reports_per_pool_and_the_short_pool_is_avoided_afterwards() {
     let fleet = mock!(Client::create_fleet)
-        .match_requests(|request| request.launch_template_configs()[0].overrides().len() == 2)
+        .match_requests(|request| {
+            let overrides = request.launch_template_configs()[0].overrides();
+            overrides.len() == 2
+                && overrides[0].subnet_id() == Some("subnet-0a")
+                && overrides[1].subnet_id() == Some("subnet-0b")
+        })
         .then_output(|| {
             CreateFleetOutput::builder()
                 .instances(
@@ -125,7 +153,8 @@ async fn a_partial_fleet_reports_per_pool_and_the_short_pool_is_avoided_afterwar
                 )
                 .build()
         });
-    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&fleet]);
+    let template = template_exists();
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&template, &fleet]);
     let cloud = Ec2Provider::from_client(client, &["us-east-1"]);
     let short = pool("us-east-1b", "c5.large");
     let result = cloud
@@ -180,7 +209,8 @@ async fn a_launch_with_a_client_token_sends_it_to_create_fleet() {
                 )
                 .build()
         });
-    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&fleet]);
+    let template = template_exists();
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&template, &fleet]);
     let cloud = Ec2Provider::from_client(client, &["us-east-1"]);
     let mut request = fleet_request(vec![pool("us-east-1a", "m5.large")]);
     request.count = 1;

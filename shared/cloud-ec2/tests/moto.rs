@@ -1,14 +1,20 @@
 //! Ec2Provider against a real wire peer: moto's EC2 and STS server (PyPI `moto[server]`).
 
-use spot_cloud::{CapacityType, CloudProvider, LaunchRequest, Pool, RoleArn};
-use spot_cloud_ec2::Ec2Provider;
-use spot_cloud_ec2::testing::MotoServer;
 use std::collections::BTreeMap;
 
-async fn an_image(moto: &MotoServer) -> String {
-    let client = aws_sdk_ec2::Client::new(&moto.platform().await);
-    let images = client.describe_images().send().await.unwrap();
-    images.images()[0].image_id().unwrap().to_owned()
+use spot_cloud::{
+    AmiFamily, Architecture, CLUSTER_ID_TAG, CapacityType, CloudProvider, LaunchRequest,
+    MANAGED_TAG, NodeClass, NodeClassError, Pool, RoleArn, Selector,
+};
+use spot_cloud_ec2::Ec2Provider;
+use spot_cloud_ec2::testing::{ARM_IMAGE, MotoServer, X86_IMAGE};
+
+fn pool(zone: &str, instance_type: &str) -> Pool {
+    Pool {
+        region: "us-east-1".into(),
+        zone: zone.into(),
+        instance_type: instance_type.into(),
+    }
 }
 
 #[tokio::test]
@@ -44,32 +50,17 @@ async fn assume_role_verify_describe_launch_discover_terminate() {
             .all(|p| p.usd_per_hour > 0.0 && p.pool.region == "us-east-1")
     );
 
-    let image = an_image(&moto).await;
     for (cluster, count, capacity_type) in [
         ("shop", 3, CapacityType::Spot),
         ("batch", 2, CapacityType::OnDemand),
     ] {
-        let launched = cloud
-            .launch(LaunchRequest {
-                region: "us-east-1".into(),
-                pools: vec![Pool {
-                    region: "us-east-1".into(),
-                    zone: "us-east-1a".into(),
-                    instance_type: "m5.large".into(),
-                }],
-                capacity_type,
-                count,
-                tags: BTreeMap::from([
-                    (format!("kubernetes.io/cluster/{cluster}"), "owned".into()),
-                    ("eks:cluster-name".into(), cluster.into()),
-                ]),
-                launch_template_id: None,
-                image_id: Some(image.clone()),
-                client_token: None,
-            })
-            .await
-            .unwrap();
-        assert_eq!(launched.instances.len(), count as usize, "{launched:?}");
+        moto.seed_nodes(
+            cluster,
+            pool("us-east-1a", "m5.large"),
+            capacity_type,
+            count,
+        )
+        .await;
     }
     let shop = cloud
         .instances_tagged("us-east-1", "kubernetes.io/cluster/shop")
@@ -93,4 +84,234 @@ async fn assume_role_verify_describe_launch_discover_terminate() {
         .await
         .unwrap();
     assert_eq!(left.len(), 2, "terminated instances are no longer listed");
+}
+
+async fn customer_account(moto: &MotoServer) -> Ec2Provider {
+    let role = RoleArn::parse("arn:aws:iam::123456789012:role/SpotOptimizer").unwrap();
+    Ec2Provider::assume_role(&moto.platform().await, &role, "tenant-external-id").await
+}
+
+fn field_errors(error: NodeClassError) -> Vec<(String, String)> {
+    match error {
+        NodeClassError::Invalid(errors) => {
+            errors.into_iter().map(|e| (e.field, e.reason)).collect()
+        }
+        other => panic!("expected field errors, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_node_class_imported_from_the_nodes_launches_into_its_subnets_with_its_template() {
+    let moto = MotoServer::start();
+    let shop = moto
+        .seed_eks_cluster("shop", &["us-east-1a", "us-east-1b"], "m5.large", 1)
+        .await;
+    let cloud = customer_account(&moto).await;
+
+    let class = cloud.import_node_class("us-east-1", "shop").await.unwrap();
+    let mut subnet_ids: Vec<String> = shop.subnets.values().cloned().collect();
+    subnet_ids.sort();
+    assert_eq!(class.subnets.ids, subnet_ids);
+    assert_eq!(class.security_groups.ids, [shop.security_group.clone()]);
+    assert_eq!(class.instance_profile, shop.instance_profile_arn);
+    assert_eq!(class.ami_family, AmiFamily::Al2023);
+    assert_eq!(
+        class.ami_ids,
+        BTreeMap::from([("amd64".to_owned(), X86_IMAGE.to_owned())])
+    );
+
+    let spec = cloud
+        .resolve_node_class("us-east-1", "shop", &class)
+        .await
+        .unwrap();
+    assert_eq!(spec.subnets, shop.subnets);
+    assert_eq!(
+        spec.images.get(&Architecture::Amd64).map(String::as_str),
+        Some(X86_IMAGE)
+    );
+    assert!(spec.user_data.contains("name: shop"), "{}", spec.user_data);
+    assert!(spec.user_data.contains("apiServerEndpoint: https://"));
+
+    // By discovery tags, with the family's images from SSM: both architectures.
+    let discovered = cloud
+        .resolve_node_class(
+            "us-east-1",
+            "shop",
+            &NodeClass::discovery_default("shop", "shop-node"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(discovered.subnets, shop.subnets);
+    assert_eq!(discovered.security_group_ids, [shop.security_group.clone()]);
+    assert_eq!(
+        discovered
+            .images
+            .get(&Architecture::Arm64)
+            .map(String::as_str),
+        Some(ARM_IMAGE)
+    );
+
+    let launched = cloud
+        .launch(LaunchRequest {
+            region: "us-east-1".into(),
+            pools: vec![
+                pool("us-east-1a", "m5.large"),
+                pool("us-east-1c", "m5.large"),
+            ],
+            capacity_type: CapacityType::Spot,
+            count: 2,
+            tags: BTreeMap::from([(CLUSTER_ID_TAG.to_owned(), "cluster-1".to_owned())]),
+            spec: Some(spec.clone()),
+            client_token: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(launched.instances.len(), 2, "{launched:?}");
+    assert_eq!(launched.failures.len(), 1);
+    assert_eq!(launched.failures[0].code, "NoSubnetInZone");
+    assert_eq!(launched.failures[0].pool, pool("us-east-1c", "m5.large"));
+
+    let ec2 = aws_sdk_ec2::Client::new(&moto.platform().await);
+    let ids: Vec<String> = launched.instances.iter().map(|i| i.id.clone()).collect();
+    let described = ec2
+        .describe_instances()
+        .set_instance_ids(Some(ids))
+        .send()
+        .await
+        .unwrap();
+    for instance in described.reservations().iter().flat_map(|r| r.instances()) {
+        assert_eq!(
+            instance.subnet_id(),
+            Some(shop.subnets["us-east-1a"].as_str())
+        );
+        assert_eq!(instance.image_id(), Some(X86_IMAGE));
+        assert!(
+            instance
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some(MANAGED_TAG) && t.value() == Some("true"))
+        );
+        assert!(
+            instance
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some(CLUSTER_ID_TAG))
+        );
+    }
+    // moto does not copy a template's metadata options onto instances: the template holds them.
+    let templates = ec2
+        .describe_launch_template_versions()
+        .launch_template_id(
+            ec2.describe_launch_templates()
+                .send()
+                .await
+                .unwrap()
+                .launch_templates()
+                .iter()
+                .find(|t| {
+                    t.launch_template_name()
+                        .is_some_and(|n| n.starts_with("spot-optimizer-"))
+                })
+                .and_then(|t| t.launch_template_id())
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let data = templates.launch_template_versions()[0]
+        .launch_template_data()
+        .unwrap();
+    let metadata = data.metadata_options().unwrap();
+    assert_eq!(metadata.http_tokens().map(|t| t.as_str()), Some("required"));
+    assert_eq!(metadata.http_put_response_hop_limit(), Some(1));
+    assert_eq!(data.security_group_ids(), [shop.security_group.clone()]);
+    assert_eq!(
+        data.iam_instance_profile().and_then(|p| p.arn()),
+        Some(shop.instance_profile_arn.as_str())
+    );
+
+    // The same class launches again from the same template.
+    cloud
+        .launch(LaunchRequest {
+            region: "us-east-1".into(),
+            pools: vec![pool("us-east-1b", "m5.large")],
+            capacity_type: CapacityType::OnDemand,
+            count: 1,
+            tags: BTreeMap::from([(CLUSTER_ID_TAG.to_owned(), "cluster-1".to_owned())]),
+            spec: Some(spec),
+            client_token: None,
+        })
+        .await
+        .unwrap();
+    let ours = ec2
+        .describe_launch_templates()
+        .send()
+        .await
+        .unwrap()
+        .launch_templates()
+        .iter()
+        .filter(|t| {
+            t.launch_template_name()
+                .is_some_and(|n| n.starts_with("spot-optimizer-"))
+        })
+        .count();
+    assert_eq!(ours, 1);
+}
+
+#[tokio::test]
+async fn a_node_class_the_account_cannot_honour_names_each_setting() {
+    let moto = MotoServer::start();
+    let shop = moto
+        .seed_eks_cluster("shop", &["us-east-1a"], "m5.large", 1)
+        .await;
+    moto.seed_eks_cluster("other", &["us-east-1a"], "m5.large", 1)
+        .await;
+    let cloud = customer_account(&moto).await;
+    let other = cloud.import_node_class("us-east-1", "other").await.unwrap();
+
+    let mut wrong = NodeClass::discovery_default("shop", "no-such-profile");
+    wrong.subnets = other.subnets.clone();
+    wrong.security_groups = Selector {
+        ids: vec!["sg-0123456789abcdef0".into()],
+        tags: BTreeMap::new(),
+    };
+    wrong.ami_ids = BTreeMap::from([("arm64".to_owned(), X86_IMAGE.to_owned())]);
+    let errors = field_errors(
+        cloud
+            .resolve_node_class("us-east-1", "shop", &wrong)
+            .await
+            .unwrap_err(),
+    );
+    let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "node_class.subnets",
+            "node_class.security_groups.ids",
+            "node_class.instance_profile",
+            "node_class.ami_ids.arm64",
+        ],
+        "{errors:?}"
+    );
+    assert!(errors[0].1.contains(&shop.vpc_id), "{errors:?}");
+    assert!(errors[3].1.contains("amd64"), "{errors:?}");
+
+    let unknown = field_errors(
+        cloud
+            .resolve_node_class(
+                "us-east-1",
+                "nowhere",
+                &NodeClass::discovery_default("nowhere", "x"),
+            )
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(unknown[0].0, "cluster");
+    let nothing = field_errors(
+        cloud
+            .import_node_class("us-east-1", "nowhere")
+            .await
+            .unwrap_err(),
+    );
+    assert!(nothing[0].1.contains("no running node"), "{nothing:?}");
 }

@@ -7,7 +7,7 @@ const ADVISOR_CSV: &str = include_str!("../data/spot-advisor-linux.csv");
 /// The region the shipped on-demand prices are for; other regions reuse them as an estimate.
 pub const PRICED_REGION: &str = "us-east-1";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Architecture {
     Amd64,
     Arm64,

@@ -7,17 +7,23 @@
 //! - [`SimulatedCloud`]: the embedded default and the world of `spot demo`, deterministic under a seed.
 
 mod catalog;
+pub mod node_class;
 mod provider;
 mod role_arn;
 mod simulated;
+pub mod user_data;
 mod zones;
 
 pub use catalog::{
     Advice, Architecture, Catalog, CatalogError, InstanceType, Resources, TypeFilter,
 };
+pub use node_class::{
+    AmiFamily, FieldError, KubeCluster, LaunchSpec, NodeClass, NodeClassError, Selector,
+};
 pub use provider::{
     CLUSTER_ID_TAG, CapacityType, CloudError, CloudProvider, Instance, InstanceState,
-    LAUNCH_TOKEN_TAG, LaunchFailure, LaunchRequest, LaunchResult, Offering, Pool, SpotPrice,
+    LAUNCH_TOKEN_TAG, LaunchFailure, LaunchRequest, LaunchResult, MANAGED_TAG, Offering, Pool,
+    SpotPrice,
 };
 pub use role_arn::RoleArn;
 pub use simulated::{Interruption, NOTICE_SECONDS, SimulatedCloud, SimulationSettings};

@@ -1,6 +1,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::{LaunchSpec, NodeClass, NodeClassError};
+
 /// A spot capacity pool: the unit AWS prices and interrupts.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Pool {
@@ -49,6 +51,10 @@ pub enum InstanceState {
 /// cluster's machines are found again, in the simulated cloud as on EC2.
 pub const CLUSTER_ID_TAG: &str = "spot-optimizer/cluster-id";
 
+/// The tag on everything the platform creates in an account; the permission policy allows
+/// launches only with it, and terminations and template deletions only of what carries it.
+pub const MANAGED_TAG: &str = "spot-optimizer/managed";
+
 /// The tag naming the client token a launch carried: which step launched an instance.
 pub const LAUNCH_TOKEN_TAG: &str = "spot-optimizer/launch-token";
 
@@ -72,10 +78,9 @@ pub struct LaunchRequest {
     pub capacity_type: CapacityType,
     pub count: u32,
     pub tags: BTreeMap<String, String>,
-    /// The launch template new nodes boot from (AMI, user data, security groups): an EC2 fleet
-    /// needs one. Without it, `image_id` launches plain instances.
-    pub launch_template_id: Option<String>,
-    pub image_id: Option<String>,
+    /// How the nodes boot: the cluster's node class resolved in the account. EC2 needs it; the
+    /// simulated cloud does not.
+    pub spec: Option<crate::LaunchSpec>,
     /// Idempotency: a launch repeated with the token of an earlier one launches nothing more and
     /// answers with what the first one launched (EC2's `ClientToken`). `None`: every call launches.
     pub client_token: Option<String>,
@@ -135,4 +140,21 @@ pub trait CloudProvider: Send + Sync {
         region: &str,
         tag_key: &str,
     ) -> Result<Vec<Instance>, CloudError>;
+
+    /// Checks `class` against the account (subnets and groups exist in the cluster's VPC, the
+    /// images exist with the right architecture, the profile exists) and resolves it into what
+    /// a launch of `cluster_name`'s nodes uses.
+    async fn resolve_node_class(
+        &self,
+        region: &str,
+        cluster_name: &str,
+        class: &NodeClass,
+    ) -> Result<LaunchSpec, NodeClassError>;
+
+    /// A starting node class for `cluster_name`, derived from its current nodes.
+    async fn import_node_class(
+        &self,
+        region: &str,
+        cluster_name: &str,
+    ) -> Result<NodeClass, NodeClassError>;
 }

@@ -9,11 +9,12 @@ use std::sync::Mutex;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::node_class::FieldError;
 use crate::provider::{
     CapacityType, CloudError, CloudProvider, Instance, InstanceState, LaunchFailure, LaunchRequest,
     LaunchResult, Offering, Pool, SpotPrice,
 };
-use crate::{Catalog, zones_of};
+use crate::{Architecture, Catalog, KubeCluster, LaunchSpec, NodeClass, NodeClassError, zones_of};
 
 /// Monthly share of instances interrupted, per advisor bucket (midpoints of <5%, 5-10%, 10-15%,
 /// 15-20% and a representative 25% for >20%).
@@ -459,6 +460,66 @@ impl CloudProvider for SimulatedCloud {
             .filter(|i| i.tags.contains_key(tag_key))
             .cloned()
             .collect())
+    }
+
+    /// The simulated world has no VPCs or images: a class that passes its own checks resolves to
+    /// one subnet per zone of the region and one image per architecture.
+    async fn resolve_node_class(
+        &self,
+        region: &str,
+        cluster_name: &str,
+        class: &NodeClass,
+    ) -> Result<LaunchSpec, NodeClassError> {
+        self.check_region(region)?;
+        let errors = class.check();
+        if !errors.is_empty() {
+            return Err(NodeClassError::Invalid(errors));
+        }
+        let cluster = KubeCluster {
+            name: cluster_name.to_owned(),
+            endpoint: format!("https://{cluster_name}.{region}.simulated"),
+            certificate_authority: "c2ltdWxhdGVk".to_owned(),
+            service_cidr: "10.100.0.0/16".to_owned(),
+            kubernetes_version: "1.31".to_owned(),
+            vpc_id: "vpc-simulated".to_owned(),
+        };
+        let user_data = crate::user_data::compose(class.ami_family, &cluster, &class.user_data)
+            .map_err(|reason| {
+                NodeClassError::Invalid(vec![FieldError::new("user_data", reason)])
+            })?;
+        Ok(LaunchSpec {
+            subnets: zones_of(region)
+                .into_iter()
+                .map(|zone| (zone.clone(), format!("subnet-{zone}")))
+                .collect(),
+            security_group_ids: vec!["sg-simulated".to_owned()],
+            instance_profile_arn: format!(
+                "arn:aws:iam::000000000000:instance-profile/{}",
+                class.instance_profile
+            ),
+            images: [Architecture::Amd64, Architecture::Arm64]
+                .into_iter()
+                .map(|arch| (arch, format!("ami-simulated-{arch:?}").to_lowercase()))
+                .collect(),
+            user_data,
+            root_device: class.ami_family.root_device().to_owned(),
+            root_volume_gib: class.root_volume_gib,
+            root_volume_type: class.root_volume_type.clone(),
+            metadata_hop_limit: class.metadata_hop_limit,
+            tags: class.tags.clone(),
+        })
+    }
+
+    async fn import_node_class(
+        &self,
+        region: &str,
+        cluster_name: &str,
+    ) -> Result<NodeClass, NodeClassError> {
+        self.check_region(region)?;
+        Ok(NodeClass::discovery_default(
+            cluster_name,
+            &format!("{cluster_name}-node"),
+        ))
     }
 }
 

@@ -23,8 +23,7 @@ fn launch(pools: Vec<Pool>, count: u32, capacity_type: CapacityType) -> LaunchRe
         capacity_type,
         count,
         tags: BTreeMap::from([("kubernetes.io/cluster/demo".into(), "owned".into())]),
-        launch_template_id: None,
-        image_id: None,
+        spec: None,
         client_token: None,
     }
 }

@@ -7,3 +7,4 @@ pub mod cluster_events;
 pub mod cluster_objects;
 pub mod clusters;
 pub mod discovered_clusters;
+pub mod node_classes;

@@ -288,8 +288,7 @@ async fn start_cluster(
                 capacity_type: spot_cloud::CapacityType::OnDemand,
                 count: *count,
                 tags: tags.clone(),
-                launch_template_id: None,
-                image_id: Some("ami-demo".to_owned()),
+                spec: None,
                 client_token: None,
             })
             .await

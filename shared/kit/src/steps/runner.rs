@@ -411,6 +411,14 @@ impl StepRunner {
             if lost.is_cancelled() {
                 return Err(Stopped);
             }
+            if first_disruption(run, index)
+                && let Some(reason) = self.cannot_launch(run).await?
+            {
+                run.steps[index].status = StepStatus::Failed;
+                run.steps[index].message = format!("refused: {reason}");
+                skip_after(run, index);
+                return Ok(Some(RunState::Refused));
+            }
             run.steps[index].status = StepStatus::Running;
             run.steps[index].attempts += 1;
             self.save(run, false).await?;
@@ -541,6 +549,28 @@ impl StepRunner {
             .await
             .map(tonic::Response::into_inner)
             .map_err(|status| StepEnd::Failed(status.message().to_owned()))
+    }
+
+    /// Why the cluster could not launch nodes again, if so: then nothing may be taken away.
+    async fn cannot_launch(&self, run: &Run) -> Result<Option<String>, Stopped> {
+        let Ok(mut router) = self.router() else {
+            return Ok(Some("the execution router is not configured".to_owned()));
+        };
+        let checked = router
+            .check_can_launch(cluster::CheckCanLaunchRequest {
+                cluster_id: run.cluster_id.clone(),
+            })
+            .await;
+        Ok(match checked {
+            Ok(response) => {
+                let response = response.into_inner();
+                (!response.can_launch).then_some(response.reason)
+            }
+            Err(status) => Some(format!(
+                "whether the cluster can launch nodes could not be checked: {}",
+                status.message()
+            )),
+        })
     }
 
     /// Runs one step; what it did.
@@ -859,4 +889,14 @@ impl StepRunner {
             result = result => result,
         }
     }
+}
+
+/// Whether step `index` is the run's first drain or termination, not yet tried: the moment to
+/// check that what it takes away could be brought back.
+fn first_disruption(run: &Run, index: usize) -> bool {
+    let disrupts =
+        |kind: &StepKind| matches!(kind, StepKind::Drain { .. } | StepKind::Terminate { .. });
+    disrupts(&run.steps[index].kind)
+        && run.steps[index].attempts == 0
+        && !run.steps[..index].iter().any(|s| disrupts(&s.kind))
 }

@@ -1,0 +1,319 @@
+//! Node classes: stored per cluster (and one per tenant as the default), imported at adoption,
+//! checked against the linked account at save time, and resolved into a launch spec for every
+//! launch of the cluster.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use spot_cloud::{
+    AmiFamily, CloudProvider, FieldError, LaunchSpec, NodeClass, NodeClassError, Selector,
+};
+use spot_proto::cluster::v1 as pb;
+use tonic::Status;
+
+use crate::ClusterApi;
+use crate::common::{db_status, timestamp};
+use crate::entity::{clusters, node_classes};
+
+/// Derived from the cluster's nodes when it was adopted.
+pub const IMPORTED: &str = "imported";
+/// Saved by a user (or their automation).
+pub const SAVED: &str = "saved";
+
+fn selector_from(selector: Option<pb::ResourceSelector>) -> Selector {
+    let selector = selector.unwrap_or_default();
+    Selector {
+        ids: selector.ids,
+        tags: selector.tags.into_iter().collect(),
+    }
+}
+
+fn selector_to(selector: &Selector) -> pb::ResourceSelector {
+    pb::ResourceSelector {
+        ids: selector.ids.clone(),
+        tags: selector.tags.clone().into_iter().collect(),
+    }
+}
+
+/// The class a request carries; a family the platform does not know is a field error.
+pub fn from_proto(class: pb::NodeClass) -> Result<NodeClass, Vec<FieldError>> {
+    let family = match class.ami_family.as_str() {
+        "" => AmiFamily::Al2023,
+        name => AmiFamily::parse(name).ok_or_else(|| {
+            vec![FieldError::new(
+                "ami_family",
+                format!("`{name}` is not a family: al2023 or bottlerocket"),
+            )]
+        })?,
+    };
+    Ok(NodeClass {
+        subnets: selector_from(class.subnets),
+        security_groups: selector_from(class.security_groups),
+        instance_profile: class.instance_profile,
+        ami_family: family,
+        ami_ids: class.ami_ids.into_iter().collect(),
+        user_data: class.user_data,
+        root_volume_gib: class.root_volume_gib,
+        root_volume_type: class.root_volume_type,
+        metadata_hop_limit: class.metadata_hop_limit,
+        tags: class.tags.into_iter().collect(),
+    })
+}
+
+pub fn to_proto(row: &node_classes::Model) -> pb::NodeClass {
+    let class = parse(row);
+    pb::NodeClass {
+        cluster_id: row.cluster_id.clone(),
+        subnets: Some(selector_to(&class.subnets)),
+        security_groups: Some(selector_to(&class.security_groups)),
+        instance_profile: class.instance_profile,
+        ami_family: class.ami_family.name().to_owned(),
+        ami_ids: class.ami_ids.into_iter().collect(),
+        user_data: class.user_data,
+        root_volume_gib: class.root_volume_gib,
+        root_volume_type: class.root_volume_type,
+        metadata_hop_limit: class.metadata_hop_limit,
+        tags: class.tags.into_iter().collect(),
+        source: row.source.clone(),
+        version: row.version,
+        updated_at: Some(timestamp(row.updated_at)),
+        updated_by: row.updated_by.clone(),
+    }
+}
+
+/// The stored class (rows are written only from checked classes).
+pub fn parse(row: &node_classes::Model) -> NodeClass {
+    serde_json::from_str(&row.spec)
+        .unwrap_or_else(|_| NodeClass::discovery_default("", "unreadable-stored-class"))
+}
+
+pub fn resolved_to_proto(spec: &LaunchSpec) -> pb::ResolvedNodeClass {
+    pb::ResolvedNodeClass {
+        subnets_by_zone: spec.subnets.clone().into_iter().collect(),
+        security_group_ids: spec.security_group_ids.clone(),
+        instance_profile_arn: spec.instance_profile_arn.clone(),
+        images_by_architecture: spec
+            .images
+            .iter()
+            .map(|(arch, image)| {
+                (
+                    spot_cloud::node_class::architecture_name(*arch).to_owned(),
+                    image.clone(),
+                )
+            })
+            .collect(),
+    }
+}
+
+pub fn violations(errors: &[FieldError]) -> Vec<pb::NodeClassViolation> {
+    errors
+        .iter()
+        .map(|e| pb::NodeClassViolation {
+            field: e.field.clone(),
+            description: e.reason.clone(),
+        })
+        .collect()
+}
+
+/// Field errors as one InvalidArgument naming each field.
+pub fn invalid(errors: &[FieldError]) -> Status {
+    Status::invalid_argument(
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
+/// A class that the account could not be asked about.
+fn unreachable(error: &NodeClassError) -> Status {
+    Status::unavailable(format!(
+        "the linked AWS account could not check the node class: {error}"
+    ))
+}
+
+/// The fields of one row to write.
+pub struct NewClass<'a> {
+    pub tenant_id: &'a str,
+    pub cluster_id: &'a str,
+    pub class: &'a NodeClass,
+    pub source: &'a str,
+    pub updated_by: &'a str,
+}
+
+impl ClusterApi {
+    async fn stored_class(
+        &self,
+        tenant_id: &str,
+        cluster_id: &str,
+    ) -> Result<Option<node_classes::Model>, Status> {
+        node_classes::Entity::find()
+            .filter(node_classes::Column::TenantId.eq(tenant_id))
+            .filter(node_classes::Column::ClusterId.eq(cluster_id))
+            .one(self.ctx.db.connection())
+            .await
+            .map_err(db_status)
+    }
+
+    /// The class in force for `cluster`: its own, else the tenant's default; `true` when inherited.
+    pub(crate) async fn node_class_in_force(
+        &self,
+        cluster: &clusters::Model,
+    ) -> Result<Option<(node_classes::Model, bool)>, Status> {
+        if let Some(own) = self.stored_class(&cluster.tenant_id, &cluster.id).await? {
+            return Ok(Some((own, false)));
+        }
+        Ok(self
+            .stored_class(&cluster.tenant_id, "")
+            .await?
+            .map(|default| (default, true)))
+    }
+
+    pub(crate) async fn list_node_classes(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Vec<node_classes::Model>, Status> {
+        node_classes::Entity::find()
+            .filter(node_classes::Column::TenantId.eq(tenant_id))
+            .order_by_asc(node_classes::Column::ClusterId)
+            .all(self.ctx.db.connection())
+            .await
+            .map_err(db_status)
+    }
+
+    /// Checks `class` for `cluster` against its account: what it resolves to, or field errors.
+    pub(crate) async fn check_node_class(
+        &self,
+        cluster: Option<&clusters::Model>,
+        class: &NodeClass,
+    ) -> Result<Result<Option<LaunchSpec>, Vec<FieldError>>, Status> {
+        let offline = class.check();
+        if !offline.is_empty() {
+            return Ok(Err(offline));
+        }
+        // A tenant's default is resolved per cluster, at launch.
+        let Some(cluster) = cluster else {
+            return Ok(Ok(None));
+        };
+        let cloud = self.cloud_for(cluster).await?;
+        match cloud
+            .resolve_node_class(&cluster.region, &cluster.name, class)
+            .await
+        {
+            Ok(spec) => Ok(Ok(Some(spec))),
+            Err(NodeClassError::Invalid(errors)) => Ok(Err(errors)),
+            Err(error) => Err(unreachable(&error)),
+        }
+    }
+
+    /// Writes a checked class: a new row, or the next version of the existing one.
+    pub(crate) async fn write_node_class(
+        &self,
+        new: NewClass<'_>,
+        existing: Option<node_classes::Model>,
+    ) -> Result<node_classes::Model, Status> {
+        let spec = serde_json::to_string(new.class).map_err(|e| Status::internal(e.to_string()))?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let row = match existing {
+            Some(existing) => {
+                let version = existing.version + 1;
+                let mut row: node_classes::ActiveModel = existing.into();
+                row.spec = Set(spec);
+                row.source = Set(new.source.to_owned());
+                row.version = Set(version);
+                row.updated_by = Set(new.updated_by.to_owned());
+                row.updated_at = Set(now);
+                row.update(self.ctx.db.connection()).await
+            }
+            None => {
+                node_classes::ActiveModel {
+                    id: Set(uuid::Uuid::new_v4().to_string()),
+                    tenant_id: Set(new.tenant_id.to_owned()),
+                    cluster_id: Set(new.cluster_id.to_owned()),
+                    spec: Set(spec),
+                    source: Set(new.source.to_owned()),
+                    version: Set(1),
+                    updated_by: Set(new.updated_by.to_owned()),
+                    updated_at: Set(now),
+                }
+                .insert(self.ctx.db.connection())
+                .await
+            }
+        };
+        row.map_err(db_status)
+    }
+
+    pub(crate) async fn delete_node_class(&self, row: node_classes::Model) -> Result<(), Status> {
+        node_classes::Entity::delete_by_id(row.id)
+            .exec(self.ctx.db.connection())
+            .await
+            .map_err(db_status)?;
+        Ok(())
+    }
+
+    /// Imports a class from the cluster's nodes at adoption; a cluster with nothing to import
+    /// from keeps none (its launches then say a class is needed). Never fails the adoption.
+    pub(crate) async fn import_node_class(&self, cluster: &clusters::Model) {
+        let imported = async {
+            let cloud = self.cloud_for(cluster).await?;
+            match cloud
+                .import_node_class(&cluster.region, &cluster.name)
+                .await
+            {
+                Ok(class) => Ok(Some(class)),
+                Err(error) => {
+                    tracing::info!(cluster = %cluster.id, %error, "no node class imported");
+                    Ok(None)
+                }
+            }
+        };
+        let class = match imported.await {
+            Ok(Some(class)) => class,
+            Ok(None) => return,
+            Err::<_, Status>(status) => {
+                tracing::warn!(cluster = %cluster.id, %status, "no node class imported");
+                return;
+            }
+        };
+        let written = self
+            .write_node_class(
+                NewClass {
+                    tenant_id: &cluster.tenant_id,
+                    cluster_id: &cluster.id,
+                    class: &class,
+                    source: IMPORTED,
+                    updated_by: "adoption",
+                },
+                None,
+            )
+            .await;
+        if let Err(status) = written {
+            tracing::warn!(cluster = %cluster.id, %status, "the imported node class was not stored");
+        }
+    }
+
+    /// What a launch of `cluster`'s nodes uses: the class in force, resolved in the account.
+    /// Why the cluster cannot launch, as FailedPrecondition, when it has none or it does not
+    /// resolve.
+    pub(crate) async fn launch_spec(
+        &self,
+        cloud: &dyn CloudProvider,
+        cluster: &clusters::Model,
+    ) -> Result<LaunchSpec, Status> {
+        let Some((row, _)) = self.node_class_in_force(cluster).await? else {
+            return Err(Status::failed_precondition(format!(
+                "cluster `{}` has no node class: save one (NodeClassService) so the platform knows how its nodes boot",
+                cluster.name
+            )));
+        };
+        cloud
+            .resolve_node_class(&cluster.region, &cluster.name, &parse(&row))
+            .await
+            .map_err(|error| match error {
+                NodeClassError::Invalid(_) => Status::failed_precondition(format!(
+                    "cluster `{}`'s node class no longer resolves in its account: {error}",
+                    cluster.name
+                )),
+                other => unreachable(&other),
+            })
+    }
+}
