@@ -1,7 +1,8 @@
 //! Node classes: how a cluster's new nodes boot on EC2 (subnets, security groups, instance
 //! profile, image, user data, volume, metadata options, tags). One per cluster, and one per tenant
 //! (`cluster_id` empty) that clusters without their own use. `spec` is the class as JSON;
-//! `version` counts its saves.
+//! `version` counts its saves; `zones` (JSON) are the zones its subnets were last resolved in,
+//! where the optimizer may plan new nodes.
 
 use sea_orm_migration::prelude::*;
 
@@ -15,6 +16,7 @@ enum NodeClasses {
     TenantId,
     ClusterId,
     Spec,
+    Zones,
     Source,
     Version,
     UpdatedBy,
@@ -38,6 +40,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(NodeClasses::TenantId).string().not_null())
                     .col(ColumnDef::new(NodeClasses::ClusterId).string().not_null())
                     .col(ColumnDef::new(NodeClasses::Spec).text().not_null())
+                    .col(ColumnDef::new(NodeClasses::Zones).text().not_null())
                     .col(ColumnDef::new(NodeClasses::Source).string().not_null())
                     .col(ColumnDef::new(NodeClasses::Version).integer().not_null())
                     .col(ColumnDef::new(NodeClasses::UpdatedBy).string().not_null())

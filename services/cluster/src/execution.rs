@@ -229,6 +229,18 @@ impl ClusterApi {
         Ok(self.connector.connect(&role, &external_id).await)
     }
 
+    /// Where new nodes can go: on EC2 the zones of the node class's subnets, as last resolved.
+    async fn launchable_zones(&self, cluster: &clusters::Model) -> Result<Vec<String>, Status> {
+        if matches!(self.connector, CloudConnector::Simulated(_)) {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .node_class_in_force(cluster)
+            .await?
+            .map(|(row, _)| crate::node_classes::zones(&row))
+            .unwrap_or_default())
+    }
+
     /// Why the cluster could not launch nodes now, if so: no node class, one that no longer
     /// resolves, or no subnet in a zone its nodes run in.
     async fn cannot_launch(&self, cluster: &clusters::Model) -> Result<Option<String>, Status> {
@@ -559,6 +571,7 @@ impl ExecutionService for ClusterApi {
             nodes: self.inventory.nodes(&cluster.id, None, None).await?,
             pods: self.inventory.pods(&cluster.id, None, None).await?,
             pdbs: self.inventory.pdbs(&cluster.id).await?,
+            launchable_zones: self.launchable_zones(&cluster).await?,
             cluster: Some(crate::clusters_rpc::to_proto(&cluster)),
         }))
     }

@@ -115,13 +115,15 @@ pub fn violations(errors: &[FieldError]) -> Vec<pb::NodeClassViolation> {
 
 /// Field errors as one InvalidArgument naming each field.
 pub fn invalid(errors: &[FieldError]) -> Status {
-    Status::invalid_argument(
-        errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; "),
-    )
+    Status::invalid_argument(node_classes_errors(errors))
+}
+
+fn node_classes_errors(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A class that the account could not be asked about.
@@ -131,11 +133,23 @@ fn unreachable(error: &NodeClassError) -> Status {
     ))
 }
 
+fn zones_json(resolved: Option<&LaunchSpec>) -> String {
+    let zones: Vec<&String> = resolved.map(|s| s.subnets.keys().collect()).unwrap_or_default();
+    serde_json::to_string(&zones).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// The zones the class could launch in when it was last resolved (empty: not known).
+pub fn zones(row: &node_classes::Model) -> Vec<String> {
+    serde_json::from_str(&row.zones).unwrap_or_default()
+}
+
 /// The fields of one row to write.
 pub struct NewClass<'a> {
     pub tenant_id: &'a str,
     pub cluster_id: &'a str,
     pub class: &'a NodeClass,
+    /// What it resolved to, if it was resolved (a tenant's default is not).
+    pub resolved: Option<&'a LaunchSpec>,
     pub source: &'a str,
     pub updated_by: &'a str,
 }
@@ -212,12 +226,14 @@ impl ClusterApi {
         existing: Option<node_classes::Model>,
     ) -> Result<node_classes::Model, Status> {
         let spec = serde_json::to_string(new.class).map_err(|e| Status::internal(e.to_string()))?;
+        let zones = zones_json(new.resolved);
         let now = chrono::Utc::now().timestamp_millis();
         let row = match existing {
             Some(existing) => {
                 let version = existing.version + 1;
                 let mut row: node_classes::ActiveModel = existing.into();
                 row.spec = Set(spec);
+                row.zones = Set(zones);
                 row.source = Set(new.source.to_owned());
                 row.version = Set(version);
                 row.updated_by = Set(new.updated_by.to_owned());
@@ -230,6 +246,7 @@ impl ClusterApi {
                     tenant_id: Set(new.tenant_id.to_owned()),
                     cluster_id: Set(new.cluster_id.to_owned()),
                     spec: Set(spec),
+                    zones: Set(zones),
                     source: Set(new.source.to_owned()),
                     version: Set(1),
                     updated_by: Set(new.updated_by.to_owned()),
@@ -274,12 +291,25 @@ impl ClusterApi {
                 return;
             }
         };
+        // Kept for review even when it does not resolve; launches then say why.
+        let resolved = match self.check_node_class(Some(cluster), &class).await {
+            Ok(Ok(resolved)) => resolved,
+            Ok(Err(errors)) => {
+                tracing::info!(cluster = %cluster.id, errors = %node_classes_errors(&errors), "the imported node class does not resolve");
+                None
+            }
+            Err(status) => {
+                tracing::warn!(cluster = %cluster.id, %status, "the imported node class was not checked");
+                None
+            }
+        };
         let written = self
             .write_node_class(
                 NewClass {
                     tenant_id: &cluster.tenant_id,
                     cluster_id: &cluster.id,
                     class: &class,
+                    resolved: resolved.as_ref(),
                     source: IMPORTED,
                     updated_by: "adoption",
                 },
@@ -305,7 +335,7 @@ impl ClusterApi {
                 cluster.name
             )));
         };
-        cloud
+        let spec = cloud
             .resolve_node_class(&cluster.region, &cluster.name, &parse(&row))
             .await
             .map_err(|error| match error {
@@ -314,6 +344,17 @@ impl ClusterApi {
                     cluster.name
                 )),
                 other => unreachable(&other),
-            })
+            })?;
+        // Subnets chosen by tags come and go: the zones the optimizer plans in follow them.
+        let zones = zones_json(Some(&spec));
+        if zones != row.zones {
+            let mut updated: node_classes::ActiveModel = row.into();
+            updated.zones = Set(zones);
+            updated
+                .update(self.ctx.db.connection())
+                .await
+                .map_err(db_status)?;
+        }
+        Ok(spec)
     }
 }

@@ -88,6 +88,7 @@ impl ClusterApi {
                     tenant_id: &tenant_id,
                     cluster_id: &cluster_id,
                     class: &class,
+                    resolved: spec.as_ref(),
                     source: SAVED,
                     updated_by: &updated_by,
                 },

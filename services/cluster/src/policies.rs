@@ -17,59 +17,8 @@ pub fn trust_policy(principal: &str, external_id: &str) -> String {
     serde_json::to_string_pretty(&policy).unwrap_or_default()
 }
 
+/// The permissions, generated from the calls the EC2 provider makes
+/// ([`spot_cloud_ec2::permissions`]).
 pub fn permission_policy() -> String {
-    let policy = serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "Describe",
-                "Effect": "Allow",
-                "Action": [
-                    "ec2:DescribeRegions",
-                    "ec2:DescribeAvailabilityZones",
-                    "ec2:DescribeInstances",
-                    "ec2:DescribeInstanceTypes",
-                    "ec2:DescribeInstanceTypeOfferings",
-                    "ec2:DescribeSpotPriceHistory",
-                    "ec2:DescribeLaunchTemplates"
-                ],
-                "Resource": "*"
-            },
-            {
-                "Sid": "LaunchTaggedCapacity",
-                "Effect": "Allow",
-                "Action": ["ec2:CreateFleet", "ec2:RunInstances", "ec2:CreateTags"],
-                "Resource": "*",
-                "Condition": { "StringEquals": { "aws:RequestTag/spot-optimizer/managed": "true" } }
-            },
-            {
-                "Sid": "UseLaunchTemplates",
-                "Effect": "Allow",
-                "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
-                "Resource": [
-                    "arn:aws:ec2:*::image/*",
-                    "arn:aws:ec2:*:*:launch-template/*",
-                    "arn:aws:ec2:*:*:subnet/*",
-                    "arn:aws:ec2:*:*:security-group/*",
-                    "arn:aws:ec2:*:*:network-interface/*",
-                    "arn:aws:ec2:*:*:volume/*"
-                ]
-            },
-            {
-                "Sid": "TerminateOnlyManaged",
-                "Effect": "Allow",
-                "Action": "ec2:TerminateInstances",
-                "Resource": "*",
-                "Condition": { "StringEquals": { "aws:ResourceTag/spot-optimizer/managed": "true" } }
-            },
-            {
-                "Sid": "PassNodeRole",
-                "Effect": "Allow",
-                "Action": "iam:PassRole",
-                "Resource": "*",
-                "Condition": { "StringEquals": { "iam:PassedToService": "ec2.amazonaws.com" } }
-            }
-        ]
-    });
-    serde_json::to_string_pretty(&policy).unwrap_or_default()
+    serde_json::to_string_pretty(&spot_cloud_ec2::permissions::policy()).unwrap_or_default()
 }

@@ -201,6 +201,7 @@ async fn fleet(
                     .build(),
             )
             .tag_specifications(tags(ResourceType::Instance, &instance_tags))
+            .tag_specifications(tags(ResourceType::Fleet, &instance_tags))
             .send()
     })
     .await?;

@@ -50,7 +50,7 @@ pub fn name_for(
 }
 
 /// The tags of the templates and the volumes they create: the class's, the cluster's, the mark.
-fn template_tags(request: &LaunchRequest, spec: &LaunchSpec) -> BTreeMap<String, String> {
+pub(crate) fn template_tags(request: &LaunchRequest, spec: &LaunchSpec) -> BTreeMap<String, String> {
     let mut tags = spec.tags.clone();
     for (key, value) in &request.tags {
         if key == CLUSTER_ID_TAG || key.starts_with("kubernetes.io/cluster/") {
@@ -64,17 +64,26 @@ fn template_tags(request: &LaunchRequest, spec: &LaunchSpec) -> BTreeMap<String,
 fn data(
     spec: &LaunchSpec,
     image: &str,
-    volume_tags: &BTreeMap<String, String>,
+    template_tags: &BTreeMap<String, String>,
 ) -> RequestLaunchTemplateData {
-    let volume_tags = LaunchTemplateTagSpecificationRequest::builder()
-        .resource_type(ResourceType::Volume)
-        .set_tags(Some(
-            volume_tags
-                .iter()
-                .map(|(key, value)| Tag::builder().key(key).value(value).build())
-                .collect(),
-        ))
-        .build();
+    // What a launch creates besides the instance carries the platform's tags too (the
+    // permission policy allows creating them only so).
+    let tagged = [
+        ResourceType::Volume,
+        ResourceType::NetworkInterface,
+        ResourceType::SpotInstancesRequest,
+    ]
+    .map(|resource| {
+        LaunchTemplateTagSpecificationRequest::builder()
+            .resource_type(resource)
+            .set_tags(Some(
+                template_tags
+                    .iter()
+                    .map(|(key, value)| Tag::builder().key(key).value(value).build())
+                    .collect(),
+            ))
+            .build()
+    });
     RequestLaunchTemplateData::builder()
         .image_id(image)
         .iam_instance_profile(
@@ -104,7 +113,7 @@ fn data(
                 .http_put_response_hop_limit(spec.metadata_hop_limit as i32)
                 .build(),
         )
-        .tag_specifications(volume_tags)
+        .set_tag_specifications(Some(tagged.to_vec()))
         .build()
 }
 

@@ -8,6 +8,7 @@ mod ice_cache;
 mod launch;
 mod launch_template;
 mod node_class;
+pub mod permissions;
 mod provider;
 mod retry;
 pub mod testing;

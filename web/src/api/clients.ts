@@ -25,6 +25,7 @@ export const api = {
   clusters: () => client(cluster.ClusterService),
   accounts: () => client(cluster.AccountService),
   catalog: () => client(cluster.CatalogService),
+  nodeClasses: () => client(cluster.NodeClassService),
   optimizer: () => client(optimizer.OptimizerService),
   dashboard: () => client(optimizer.DashboardService),
   policy: () => client(policy.PolicyService),

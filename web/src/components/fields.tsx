@@ -1,4 +1,4 @@
-import { useId, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes } from "react";
+import { useId, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes, type TextareaHTMLAttributes } from "react";
 
 interface FieldProps {
   label: string;
@@ -52,6 +52,29 @@ export function TextField({ label, error, hint, id, ...input }: FieldProps & Inp
         aria-describedby={describedBy(errorId, hintId, error, hint)}
         className={inputClass(error)}
         {...input}
+      />
+      <FieldMessages errorId={errorId} hintId={hintId} error={error} hint={hint} />
+    </div>
+  );
+}
+
+/** A multi-line text input: lists one a line, scripts. */
+export function TextAreaField({ label, error, hint, id, className = "", ...textarea }: FieldProps & TextareaHTMLAttributes<HTMLTextAreaElement>) {
+  const generated = useId();
+  const inputId = id ?? generated;
+  const errorId = `${inputId}-error`;
+  const hintId = `${inputId}-hint`;
+  return (
+    <div>
+      <label htmlFor={inputId} className="block text-sm font-medium text-slate-700">
+        {label}
+      </label>
+      <textarea
+        id={inputId}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={describedBy(errorId, hintId, error, hint)}
+        className={`${inputClass(error).replace("text-sm", "font-mono text-xs")} ${className}`}
+        {...textarea}
       />
       <FieldMessages errorId={errorId} hintId={hintId} error={error} hint={hint} />
     </div>

@@ -10,6 +10,8 @@ pub struct Model {
     pub cluster_id: String,
     /// The class as JSON (`spot_cloud::NodeClass`).
     pub spec: String,
+    /// The zones (JSON list) its subnets were last resolved in; empty before any resolution.
+    pub zones: String,
     /// `imported` (derived from the nodes at adoption) or `saved` (by a user).
     pub source: String,
     pub version: i32,

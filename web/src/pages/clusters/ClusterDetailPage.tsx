@@ -8,6 +8,7 @@ import { ActionsLive } from "./ActionsLive";
 import { AgentStatusCard } from "./AgentStatusCard";
 import { DryRunToggle } from "./DryRunToggle";
 import { EventFeed } from "../dashboard/EventFeed";
+import { NodeClassCard } from "./NodeClassCard";
 import { NodesSection } from "./NodesSection";
 import { PolicyComplianceCard } from "../../components/PolicyCompliance";
 import { PodsTable } from "./PodsTable";
@@ -49,6 +50,7 @@ export function ClusterDetailPage() {
               <AgentStatusCard clusterId={clusterId} />
               <PolicyComplianceCard clusterId={clusterId} />
               <NodesSection clusterId={clusterId} />
+              <NodeClassCard cluster={cluster} />
               <div className="grid gap-4 xl:grid-cols-2">
                 <ActionsLive clusterId={clusterId} />
                 <EventFeed clusterId={clusterId} />
