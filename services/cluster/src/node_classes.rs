@@ -134,7 +134,9 @@ fn unreachable(error: &NodeClassError) -> Status {
 }
 
 fn zones_json(resolved: Option<&LaunchSpec>) -> String {
-    let zones: Vec<&String> = resolved.map(|s| s.subnets.keys().collect()).unwrap_or_default();
+    let zones: Vec<&String> = resolved
+        .map(|s| s.subnets.keys().collect())
+        .unwrap_or_default();
     serde_json::to_string(&zones).unwrap_or_else(|_| "[]".to_owned())
 }
 

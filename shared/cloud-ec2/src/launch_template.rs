@@ -50,7 +50,10 @@ pub fn name_for(
 }
 
 /// The tags of the templates and the volumes they create: the class's, the cluster's, the mark.
-pub(crate) fn template_tags(request: &LaunchRequest, spec: &LaunchSpec) -> BTreeMap<String, String> {
+pub(crate) fn template_tags(
+    request: &LaunchRequest,
+    spec: &LaunchSpec,
+) -> BTreeMap<String, String> {
     let mut tags = spec.tags.clone();
     for (key, value) in &request.tags {
         if key == CLUSTER_ID_TAG || key.starts_with("kubernetes.io/cluster/") {

@@ -196,7 +196,10 @@ mod tests {
     fn strings(value: &Value) -> Vec<String> {
         match value {
             Value::String(s) => vec![s.clone()],
-            Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -229,26 +232,36 @@ mod tests {
     /// The subset of IAM's evaluation the generated policy uses: Allow statements, exact
     /// actions, wildcard resources, StringEquals and Null conditions.
     fn allowed(policy: &Value, ask: &Ask) -> bool {
-        policy["Statement"].as_array().unwrap().iter().any(|statement| {
-            assert_eq!(statement["Effect"], "Allow");
-            let action = strings(&statement["Action"]).iter().any(|a| a == ask.action);
-            let resource = strings(&statement["Resource"])
-                .iter()
-                .any(|r| glob(r, ask.resource));
-            let conditions = statement["Condition"].as_object().is_none_or(|conditions| {
-                conditions.iter().all(|(operator, keys)| {
-                    keys.as_object().unwrap().iter().all(|(key, expected)| {
-                        let value = key_value(ask, key);
-                        match operator.as_str() {
-                            "StringEquals" => value.is_some_and(|v| strings(expected).contains(&v)),
-                            "Null" => (value.is_none()).to_string() == expected.as_str().unwrap(),
-                            other => panic!("the evaluator does not know {other}"),
-                        }
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|statement| {
+                assert_eq!(statement["Effect"], "Allow");
+                let action = strings(&statement["Action"])
+                    .iter()
+                    .any(|a| a == ask.action);
+                let resource = strings(&statement["Resource"])
+                    .iter()
+                    .any(|r| glob(r, ask.resource));
+                let conditions = statement["Condition"].as_object().is_none_or(|conditions| {
+                    conditions.iter().all(|(operator, keys)| {
+                        keys.as_object().unwrap().iter().all(|(key, expected)| {
+                            let value = key_value(ask, key);
+                            match operator.as_str() {
+                                "StringEquals" => {
+                                    value.is_some_and(|v| strings(expected).contains(&v))
+                                }
+                                "Null" => {
+                                    (value.is_none()).to_string() == expected.as_str().unwrap()
+                                }
+                                other => panic!("the evaluator does not know {other}"),
+                            }
+                        })
                     })
-                })
-            });
-            action && resource && conditions
-        })
+                });
+                action && resource && conditions
+            })
     }
 
     fn launch_request() -> (LaunchRequest, LaunchSpec) {
@@ -276,7 +289,10 @@ mod tests {
         let mut called = BTreeSet::new();
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
-            if path.file_name().is_some_and(|n| n == "testing.rs" || n == "permissions.rs") {
+            if path
+                .file_name()
+                .is_some_and(|n| n == "testing.rs" || n == "permissions.rs")
+            {
                 continue;
             }
             let source = std::fs::read_to_string(&path).unwrap();
@@ -285,7 +301,10 @@ mod tests {
             }
         }
         let listed: BTreeSet<String> = CALLS.iter().map(|(op, _)| (*op).to_owned()).collect();
-        assert_eq!(called, listed, "CALLS must list exactly the operations the provider calls");
+        assert_eq!(
+            called, listed,
+            "CALLS must list exactly the operations the provider calls"
+        );
 
         let policy = policy();
         let granted: BTreeSet<String> = policy["Statement"]
@@ -300,7 +319,10 @@ mod tests {
             .chain(IMPLIED.iter().copied())
             .map(str::to_owned)
             .collect();
-        assert_eq!(granted, needed, "the policy grants exactly what the calls need");
+        assert_eq!(
+            granted, needed,
+            "the policy grants exactly what the calls need"
+        );
     }
 
     #[test]
@@ -311,9 +333,24 @@ mod tests {
         let template_tags = crate::launch_template::template_tags(&request, &spec);
         let untagged = BTreeMap::from([(CLUSTER_ID_TAG.to_owned(), "cluster-1".to_owned())]);
         for (action, resource, tags, create_action) in [
-            ("ec2:CreateFleet", "arn:aws:ec2:us-east-1:1:fleet/f-1", &instance_tags, "CreateFleet"),
-            ("ec2:RunInstances", "arn:aws:ec2:us-east-1:1:instance/i-1", &instance_tags, "CreateFleet"),
-            ("ec2:RunInstances", "arn:aws:ec2:us-east-1:1:volume/vol-1", &template_tags, "CreateFleet"),
+            (
+                "ec2:CreateFleet",
+                "arn:aws:ec2:us-east-1:1:fleet/f-1",
+                &instance_tags,
+                "CreateFleet",
+            ),
+            (
+                "ec2:RunInstances",
+                "arn:aws:ec2:us-east-1:1:instance/i-1",
+                &instance_tags,
+                "CreateFleet",
+            ),
+            (
+                "ec2:RunInstances",
+                "arn:aws:ec2:us-east-1:1:volume/vol-1",
+                &template_tags,
+                "CreateFleet",
+            ),
             (
                 "ec2:CreateLaunchTemplate",
                 "arn:aws:ec2:us-east-1:1:launch-template/lt-1",
@@ -329,7 +366,10 @@ mod tests {
                 action: "ec2:CreateTags",
                 ..launch.clone()
             };
-            assert!(allowed(&policy, &tagging), "tags of {resource} at {create_action}");
+            assert!(
+                allowed(&policy, &tagging),
+                "tags of {resource} at {create_action}"
+            );
             assert!(
                 !allowed(&policy, &launch.clone().requesting(&untagged)),
                 "{action} without the tag"
@@ -358,7 +398,10 @@ mod tests {
             "ec2:RunInstances",
             "arn:aws:ec2:us-east-1:1:launch-template/lt-theirs",
         );
-        assert!(!allowed(&policy, &foreign_template), "only the platform's templates");
+        assert!(
+            !allowed(&policy, &foreign_template),
+            "only the platform's templates"
+        );
     }
 
     #[test]
@@ -377,7 +420,8 @@ mod tests {
         assert!(allowed(&policy, &delete().on(&managed)));
         assert!(!allowed(&policy, &delete().on(&eks_node)));
         let pass = |service: &str| {
-            ask("iam:PassRole", "arn:aws:iam::1:role/shop-node").with("iam:PassedToService", service)
+            ask("iam:PassRole", "arn:aws:iam::1:role/shop-node")
+                .with("iam:PassedToService", service)
         };
         assert!(allowed(&policy, &pass("ec2.amazonaws.com")));
         assert!(!allowed(&policy, &pass("lambda.amazonaws.com")));

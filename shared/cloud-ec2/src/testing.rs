@@ -52,12 +52,7 @@ impl MotoServer {
 
     /// The platform's configuration against moto, with test credentials (moto accepts any).
     pub async fn platform(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&self.url)
-            .credentials_provider(Credentials::for_tests())
-            .load()
-            .await
+        platform_config(&self.url).await
     }
 
     /// Launches `count` nodes of a cluster tagged as EKS tags them (plain RunInstances, as a
@@ -69,7 +64,11 @@ impl MotoServer {
         capacity_type: CapacityType,
         count: u32,
     ) {
-        let ec2 = aws_sdk_ec2::Client::new(&self.platform().await);
+        let ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&self.platform().await)
+                .region(Region::new(pool.region.clone()))
+                .build(),
+        );
         let mut call = ec2
             .run_instances()
             .image_id(X86_IMAGE)
@@ -265,6 +264,155 @@ impl MotoServer {
     }
 }
 
+/// An instance as moto holds it, for assertions.
+#[derive(Debug, Clone)]
+pub struct SeenInstance {
+    pub id: String,
+    pub zone: String,
+    pub instance_type: String,
+    pub subnet_id: String,
+    pub image_id: String,
+    pub spot: bool,
+    /// pending, running, shutting-down, terminated...
+    pub state: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A launch template's default version, for assertions (moto does not copy a template's
+/// metadata options and groups onto the instances it launches).
+#[derive(Debug, Clone)]
+pub struct SeenTemplate {
+    pub name: String,
+    pub image_id: String,
+    pub security_group_ids: Vec<String>,
+    pub instance_profile_arn: String,
+    /// Decoded.
+    pub user_data: String,
+    pub http_tokens: String,
+    pub hop_limit: i32,
+}
+
+/// What a test asks moto about the account; cheap to clone into tasks.
+#[derive(Debug, Clone)]
+pub struct MotoPeer {
+    url: String,
+}
+
+impl MotoServer {
+    pub fn peer(&self) -> MotoPeer {
+        MotoPeer {
+            url: self.url.clone(),
+        }
+    }
+}
+
+impl MotoPeer {
+    async fn platform(&self) -> SdkConfig {
+        platform_config(&self.url).await
+    }
+
+    /// Instances whose tag `key` is `value`, in any state.
+    pub async fn instances_tagged(&self, key: &str, value: &str) -> Vec<SeenInstance> {
+        let ec2 = aws_sdk_ec2::Client::new(&self.platform().await);
+        let output = ec2
+            .describe_instances()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name(format!("tag:{key}"))
+                    .values(value)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("moto describes instances");
+        output
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .map(|i| SeenInstance {
+                id: i.instance_id().unwrap_or_default().to_owned(),
+                zone: i
+                    .placement()
+                    .and_then(|p| p.availability_zone())
+                    .unwrap_or_default()
+                    .to_owned(),
+                instance_type: i
+                    .instance_type()
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default(),
+                subnet_id: i.subnet_id().unwrap_or_default().to_owned(),
+                image_id: i.image_id().unwrap_or_default().to_owned(),
+                spot: i.instance_lifecycle().is_some_and(|l| l.as_str() == "spot"),
+                state: i
+                    .state()
+                    .and_then(|s| s.name())
+                    .map(|n| n.as_str().to_owned())
+                    .unwrap_or_default(),
+                tags: i
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The launch templates whose names start with `prefix`.
+    pub async fn launch_templates(&self, prefix: &str) -> Vec<SeenTemplate> {
+        use base64::Engine;
+        let ec2 = aws_sdk_ec2::Client::new(&self.platform().await);
+        let listed = ec2
+            .describe_launch_templates()
+            .send()
+            .await
+            .expect("moto lists templates");
+        let mut seen = Vec::new();
+        for template in listed.launch_templates() {
+            let name = template.launch_template_name().unwrap_or_default();
+            if !name.starts_with(prefix) {
+                continue;
+            }
+            let versions = ec2
+                .describe_launch_template_versions()
+                .launch_template_id(template.launch_template_id().unwrap_or_default())
+                .send()
+                .await
+                .expect("moto describes the template");
+            let Some(data) = versions
+                .launch_template_versions()
+                .first()
+                .and_then(|v| v.launch_template_data())
+            else {
+                continue;
+            };
+            let metadata = data.metadata_options();
+            seen.push(SeenTemplate {
+                name: name.to_owned(),
+                image_id: data.image_id().unwrap_or_default().to_owned(),
+                security_group_ids: data.security_group_ids().to_vec(),
+                instance_profile_arn: data
+                    .iam_instance_profile()
+                    .and_then(|p| p.arn())
+                    .unwrap_or_default()
+                    .to_owned(),
+                user_data: base64::engine::general_purpose::STANDARD
+                    .decode(data.user_data().unwrap_or_default())
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+                    .unwrap_or_default(),
+                http_tokens: metadata
+                    .and_then(|m| m.http_tokens())
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default(),
+                hop_limit: metadata
+                    .and_then(|m| m.http_put_response_hop_limit())
+                    .unwrap_or_default(),
+            });
+        }
+        seen
+    }
+}
+
 /// What [`MotoServer::seed_eks_cluster`] made.
 #[derive(Debug, Clone)]
 pub struct SeededCluster {
@@ -275,6 +423,15 @@ pub struct SeededCluster {
     pub security_group: String,
     pub instance_profile_arn: String,
     pub instance_ids: Vec<String>,
+}
+
+async fn platform_config(url: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(Credentials::for_tests())
+        .load()
+        .await
 }
 
 /// An x86_64 image moto serves; `scripts/moto_server.py` names it as the EKS-optimised one.
