@@ -234,7 +234,7 @@ export function NodeClassForm({ clusterId, clusterName, current, inherited, onSa
         {text("metadata_hop_limit", "1 keeps pods away from the node's credentials; 2 lets pods reach the instance metadata.", { inputMode: "numeric" })}
       </fieldset>
       <fieldset className="mt-4">
-        <legend className={legend}>Tags</legend>
+        <legend className={legend}>Instance tags</legend>
         <TextAreaField
           id={fieldId("tags")}
           label={NODE_CLASS_LABELS.tags}
