@@ -112,7 +112,7 @@ async fn a_node_class_imported_from_the_nodes_launches_into_its_subnets_with_its
     let mut subnet_ids: Vec<String> = shop.subnets.values().cloned().collect();
     subnet_ids.sort();
     assert_eq!(class.subnets.ids, subnet_ids);
-    assert_eq!(class.security_groups.ids, [shop.security_group.clone()]);
+    assert_eq!(class.security_groups.ids, std::slice::from_ref(&shop.security_group));
     assert_eq!(class.instance_profile, shop.instance_profile_arn);
     assert_eq!(class.ami_family, AmiFamily::Al2023);
     assert_eq!(
@@ -142,7 +142,7 @@ async fn a_node_class_imported_from_the_nodes_launches_into_its_subnets_with_its
         .await
         .unwrap();
     assert_eq!(discovered.subnets, shop.subnets);
-    assert_eq!(discovered.security_group_ids, [shop.security_group.clone()]);
+    assert_eq!(discovered.security_group_ids, std::slice::from_ref(&shop.security_group));
     assert_eq!(
         discovered
             .images
@@ -224,7 +224,7 @@ async fn a_node_class_imported_from_the_nodes_launches_into_its_subnets_with_its
     let metadata = data.metadata_options().unwrap();
     assert_eq!(metadata.http_tokens().map(|t| t.as_str()), Some("required"));
     assert_eq!(metadata.http_put_response_hop_limit(), Some(1));
-    assert_eq!(data.security_group_ids(), [shop.security_group.clone()]);
+    assert_eq!(data.security_group_ids(), std::slice::from_ref(&shop.security_group));
     assert_eq!(
         data.iam_instance_profile().and_then(|p| p.arn()),
         Some(shop.instance_profile_arn.as_str())

@@ -411,7 +411,7 @@ impl StepRunner {
             if lost.is_cancelled() {
                 return Err(Stopped);
             }
-            if first_disruption(run, index)
+            if about_to_take_away(run)
                 && let Some(reason) = self.cannot_launch(run).await?
             {
                 run.steps[index].status = StepStatus::Failed;
@@ -891,12 +891,12 @@ impl StepRunner {
     }
 }
 
-/// Whether step `index` is the run's first drain or termination, not yet tried: the moment to
-/// check that what it takes away could be brought back.
-fn first_disruption(run: &Run, index: usize) -> bool {
-    let disrupts =
-        |kind: &StepKind| matches!(kind, StepKind::Drain { .. } | StepKind::Terminate { .. });
-    disrupts(&run.steps[index].kind)
-        && run.steps[index].attempts == 0
-        && !run.steps[..index].iter().any(|s| disrupts(&s.kind))
+/// Whether the run is about to start and will drain or terminate something: the moment to check
+/// that what it takes away could be brought back, before it changes anything.
+fn about_to_take_away(run: &Run) -> bool {
+    run.steps.iter().all(|s| s.attempts == 0)
+        && run
+            .steps
+            .iter()
+            .any(|s| matches!(s.kind, StepKind::Drain { .. } | StepKind::Terminate { .. }))
 }
