@@ -38,6 +38,8 @@ pub enum Executed {
     },
     Cloud {
         instance_ids: Vec<String>,
+        /// Why a launch gave fewer instances than asked, pool by pool (empty otherwise).
+        shortfall: String,
     },
 }
 
@@ -323,7 +325,7 @@ impl ClusterApi {
             });
         }
         let cloud = self.cloud_for(cluster).await?;
-        let instance_ids = match step {
+        let (instance_ids, shortfall) = match step {
             CloudStep::Launch(launch) => {
                 self.launch(cloud.as_ref(), cluster, plan_id, launch)
                     .await?
@@ -340,10 +342,13 @@ impl ClusterApi {
                         format!("terminated {}", terminate.instance_ids.join(", ")),
                     )
                     .await?;
-                terminate.instance_ids
+                (terminate.instance_ids, String::new())
             }
         };
-        Ok(Executed::Cloud { instance_ids })
+        Ok(Executed::Cloud {
+            instance_ids,
+            shortfall,
+        })
     }
 
     async fn launch(
@@ -352,7 +357,7 @@ impl ClusterApi {
         cluster: &clusters::Model,
         plan_id: &str,
         launch: pb::LaunchCapacity,
-    ) -> Result<Vec<String>, Status> {
+    ) -> Result<(Vec<String>, String), Status> {
         let pools = launch
             .pools
             .iter()
@@ -409,13 +414,14 @@ impl ClusterApi {
             launch.count,
             ids.join(", ")
         );
+        let shortfall = failures.join("; ");
         if !failures.is_empty() {
-            message.push_str(&format!(" (short: {})", failures.join(", ")));
+            message.push_str(&format!(" (short: {shortfall})"));
         }
         self.events
             .record(&cluster.id, kind::CLOUD, message)
             .await?;
-        Ok(ids)
+        Ok((ids, shortfall))
     }
 }
 
@@ -477,11 +483,15 @@ impl ExecutionService for ClusterApi {
                     ..Default::default()
                 },
             ),
-            Executed::Cloud { instance_ids } => (
+            Executed::Cloud {
+                instance_ids,
+                shortfall,
+            } => (
                 note,
                 pb::ExecuteStepResponse {
                     outcome: pb::ExecutionOutcome::Executed.into(),
                     instance_ids,
+                    reason: shortfall,
                     ..Default::default()
                 },
             ),

@@ -437,7 +437,10 @@ async fn an_adopted_eks_cluster_moves_to_spot_through_its_node_class() {
     let templates = account.launch_templates("spot-optimizer-").await;
     assert_eq!(templates.len(), 1, "{templates:?}");
     let template = &templates[0];
-    assert_eq!(template.security_group_ids, std::slice::from_ref(&shop.security_group));
+    assert_eq!(
+        template.security_group_ids,
+        std::slice::from_ref(&shop.security_group)
+    );
     assert_eq!(template.instance_profile_arn, shop.instance_profile_arn);
     assert_eq!(template.http_tokens, "required");
     assert_eq!(template.hop_limit, 1);

@@ -2,7 +2,8 @@
 //! [`CALLS`]: every AWS call this crate makes, with the IAM action that allows it. Launches are
 //! allowed only with the platform's request tag, tagging only as part of a launch, terminations
 //! and template deletions only of what carries the tag (plus the nodes EKS tags as a cluster's,
-//! which the platform replaces when it adopts a cluster), and PassRole only to EC2.
+//! which the platform replaces when it adopts a cluster, leaving their EKS node groups one node
+//! smaller), and PassRole only to EC2.
 //!
 //! The tests below read every `with_backoff("<Operation>"` in this crate's sources, so a call
 //! added without its permission fails them, and evaluate the policy against the tags the code
@@ -31,6 +32,14 @@ pub const CALLS: &[(&str, &str)] = &[
     ("DeleteLaunchTemplate", "ec2:DeleteLaunchTemplate"),
     ("CreateFleet", "ec2:CreateFleet"),
     ("TerminateInstances", "ec2:TerminateInstances"),
+    (
+        "DescribeAutoScalingInstances",
+        "autoscaling:DescribeAutoScalingInstances",
+    ),
+    (
+        "TerminateInstanceInAutoScalingGroup",
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+    ),
     ("DescribeCluster", "eks:DescribeCluster"),
     ("GetParameter", "ssm:GetParameter"),
     ("GetInstanceProfile", "iam:GetInstanceProfile"),
@@ -65,6 +74,7 @@ pub fn policy() -> Value {
         .map(|(_, action)| *action)
         .filter(|action| {
             action.starts_with("ec2:Describe")
+                || *action == "autoscaling:DescribeAutoScalingInstances"
                 || *action == "eks:DescribeCluster"
                 || *action == "iam:GetInstanceProfile"
         })
@@ -136,6 +146,13 @@ pub fn policy() -> Value {
                 "Effect": "Allow",
                 "Action": "ec2:TerminateInstances",
                 "Resource": "arn:aws:ec2:*:*:instance/*",
+                "Condition": { "Null": { "aws:ResourceTag/eks:cluster-name": "false" } }
+            },
+            {
+                "Sid": "ShrinkEksNodeGroups",
+                "Effect": "Allow",
+                "Action": "autoscaling:TerminateInstanceInAutoScalingGroup",
+                "Resource": "arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/*",
                 "Condition": { "Null": { "aws:ResourceTag/eks:cluster-name": "false" } }
             },
             {
@@ -419,6 +436,18 @@ mod tests {
         assert!(!allowed(&policy, &terminate().on(&none)));
         assert!(allowed(&policy, &delete().on(&managed)));
         assert!(!allowed(&policy, &delete().on(&eks_node)));
+        let node_group = "arn:aws:autoscaling:us-east-1:1:autoScalingGroup:uuid:autoScalingGroupName/eks-shop-nodes";
+        let shrink = || {
+            ask(
+                "autoscaling:TerminateInstanceInAutoScalingGroup",
+                node_group,
+            )
+        };
+        assert!(allowed(&policy, &shrink().on(&eks_node)));
+        assert!(
+            !allowed(&policy, &shrink().on(&none)),
+            "only EKS node groups"
+        );
         let pass = |service: &str| {
             ask("iam:PassRole", "arn:aws:iam::1:role/shop-node")
                 .with("iam:PassedToService", service)

@@ -108,6 +108,43 @@ impl Ec2Provider {
         )
     }
 
+    pub(crate) fn autoscaling(&self, region: &str) -> aws_sdk_autoscaling::Client {
+        aws_sdk_autoscaling::Client::from_conf(
+            aws_sdk_autoscaling::config::Builder::from(&self.config)
+                .region(Region::new(region.to_owned()))
+                .retry_config(aws_sdk_autoscaling::config::retry::RetryConfig::disabled())
+                .build(),
+        )
+    }
+
+    /// The Auto Scaling group of each of `instance_ids` that belongs to one.
+    async fn auto_scaling_groups(
+        &self,
+        region: &str,
+        instance_ids: &[String],
+    ) -> Result<HashMap<String, String>, CloudError> {
+        let client = self.autoscaling(region);
+        let mut groups = HashMap::new();
+        // The call takes at most 50 instances.
+        for chunk in instance_ids.chunks(50) {
+            let output = with_backoff("DescribeAutoScalingInstances", || {
+                client
+                    .describe_auto_scaling_instances()
+                    .set_instance_ids(Some(chunk.to_vec()))
+                    .send()
+            })
+            .await?;
+            for instance in output.auto_scaling_instances() {
+                if let (Some(id), Some(group)) =
+                    (instance.instance_id(), instance.auto_scaling_group_name())
+                {
+                    groups.insert(id.to_owned(), group.to_owned());
+                }
+            }
+        }
+        Ok(groups)
+    }
+
     /// IAM is global; its endpoint is us-east-1's.
     pub(crate) fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::from_conf(
@@ -308,11 +345,39 @@ impl CloudProvider for Ec2Provider {
         if instance_ids.is_empty() {
             return Ok(());
         }
+        // A node of an Auto Scaling group (an EKS managed node group) leaves it with the group's
+        // desired capacity lowered: terminated alone, the group would launch it again.
+        let groups = self.auto_scaling_groups(region, instance_ids).await?;
+        let autoscaling = self.autoscaling(region);
+        for (id, group) in &groups {
+            with_backoff("TerminateInstanceInAutoScalingGroup", || {
+                autoscaling
+                    .terminate_instance_in_auto_scaling_group()
+                    .instance_id(id)
+                    .should_decrement_desired_capacity(true)
+                    .send()
+            })
+            .await
+            .map_err(|error| CloudError::InvalidArgument {
+                field: "instance_ids",
+                reason: format!(
+                    "{id} belongs to the Auto Scaling group `{group}`, which did not let it go ({error}); lower the group's minimum size so the platform can replace its nodes"
+                ),
+            })?;
+        }
+        let alone: Vec<String> = instance_ids
+            .iter()
+            .filter(|id| !groups.contains_key(*id))
+            .cloned()
+            .collect();
+        if alone.is_empty() {
+            return Ok(());
+        }
         let client = self.client(region);
         with_backoff("TerminateInstances", || {
             client
                 .terminate_instances()
-                .set_instance_ids(Some(instance_ids.to_vec()))
+                .set_instance_ids(Some(alone.clone()))
                 .send()
         })
         .await?;

@@ -112,7 +112,10 @@ async fn a_node_class_imported_from_the_nodes_launches_into_its_subnets_with_its
     let mut subnet_ids: Vec<String> = shop.subnets.values().cloned().collect();
     subnet_ids.sort();
     assert_eq!(class.subnets.ids, subnet_ids);
-    assert_eq!(class.security_groups.ids, std::slice::from_ref(&shop.security_group));
+    assert_eq!(
+        class.security_groups.ids,
+        std::slice::from_ref(&shop.security_group)
+    );
     assert_eq!(class.instance_profile, shop.instance_profile_arn);
     assert_eq!(class.ami_family, AmiFamily::Al2023);
     assert_eq!(
@@ -142,7 +145,10 @@ async fn a_node_class_imported_from_the_nodes_launches_into_its_subnets_with_its
         .await
         .unwrap();
     assert_eq!(discovered.subnets, shop.subnets);
-    assert_eq!(discovered.security_group_ids, std::slice::from_ref(&shop.security_group));
+    assert_eq!(
+        discovered.security_group_ids,
+        std::slice::from_ref(&shop.security_group)
+    );
     assert_eq!(
         discovered
             .images
@@ -224,7 +230,10 @@ async fn a_node_class_imported_from_the_nodes_launches_into_its_subnets_with_its
     let metadata = data.metadata_options().unwrap();
     assert_eq!(metadata.http_tokens().map(|t| t.as_str()), Some("required"));
     assert_eq!(metadata.http_put_response_hop_limit(), Some(1));
-    assert_eq!(data.security_group_ids(), std::slice::from_ref(&shop.security_group));
+    assert_eq!(
+        data.security_group_ids(),
+        std::slice::from_ref(&shop.security_group)
+    );
     assert_eq!(
         data.iam_instance_profile().and_then(|p| p.arn()),
         Some(shop.instance_profile_arn.as_str())
@@ -314,4 +323,89 @@ async fn a_node_class_the_account_cannot_honour_names_each_setting() {
             .unwrap_err(),
     );
     assert!(nothing[0].1.contains("no running node"), "{nothing:?}");
+}
+
+#[tokio::test]
+async fn a_node_of_an_eks_node_group_leaves_it_one_smaller_instead_of_coming_back() {
+    let moto = MotoServer::start();
+    let shop = moto
+        .seed_eks_cluster("shop", &["us-east-1a"], "m5.large", 1)
+        .await;
+    let autoscaling = aws_sdk_autoscaling::Client::new(&moto.platform().await);
+    autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name("eks-shop-nodes")
+        .launch_template(
+            aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                .launch_template_name("eks-shop-nodes")
+                .build(),
+        )
+        .min_size(0)
+        .max_size(5)
+        .desired_capacity(3)
+        .vpc_zone_identifier(&shop.subnets["us-east-1a"])
+        .tags(
+            aws_sdk_autoscaling::types::Tag::builder()
+                .key("eks:cluster-name")
+                .value("shop")
+                .propagate_at_launch(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let group = || async {
+        autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names("eks-shop-nodes")
+            .send()
+            .await
+            .unwrap()
+            .auto_scaling_groups()[0]
+            .clone()
+    };
+    let before = group().await;
+    let members: Vec<String> = before
+        .instances()
+        .iter()
+        .filter_map(|i| i.instance_id().map(str::to_owned))
+        .collect();
+    assert_eq!(members.len(), 3);
+
+    // One node of the group and one launched alone, terminated together.
+    let cloud = customer_account(&moto).await;
+    let alone = shop.instance_ids[0].clone();
+    cloud
+        .terminate("us-east-1", &[members[0].clone(), alone.clone()])
+        .await
+        .unwrap();
+    let after = group().await;
+    assert_eq!(
+        after.desired_capacity(),
+        Some(2),
+        "the group is one smaller"
+    );
+    let left: Vec<&str> = after
+        .instances()
+        .iter()
+        .filter_map(|i| i.instance_id())
+        .collect();
+    assert_eq!(left.len(), 2);
+    assert!(
+        !left.contains(&members[0].as_str()),
+        "and launches nothing in its place"
+    );
+    let states: BTreeMap<String, String> = moto
+        .peer()
+        .instances_tagged("eks:cluster-name", "shop")
+        .await
+        .into_iter()
+        .map(|i| (i.id, i.state))
+        .collect();
+    for id in [&members[0], &alone] {
+        assert!(
+            matches!(states[id].as_str(), "terminated" | "shutting-down"),
+            "{states:?}"
+        );
+    }
 }

@@ -605,10 +605,14 @@ impl StepRunner {
                 run.steps[index].instance_ids = response.instance_ids;
                 // Draining onto part of the planned capacity could leave pods pending.
                 if got < count as usize {
-                    return Err(StepEnd::Failed(format!(
-                        "{message} (the pool had no more capacity); the rest is skipped"
-                    ))
-                    .into());
+                    let why = if response.reason.is_empty() {
+                        "the pool had no more capacity".to_owned()
+                    } else {
+                        response.reason.clone()
+                    };
+                    return Err(
+                        StepEnd::Failed(format!("{message} ({why}); the rest is skipped")).into(),
+                    );
                 }
                 Ok(message)
             }
