@@ -10,7 +10,8 @@ use std::sync::Arc;
 use sea_orm::EntityTrait;
 use spot_access::AuditNote;
 use spot_cloud::{
-    CLUSTER_ID_TAG, CapacityType, CloudProvider, LAUNCH_TOKEN_TAG, LaunchRequest, Pool, RoleArn,
+    CLUSTER_ID_TAG, CapacityType, CloudError, CloudProvider, LAUNCH_TOKEN_TAG, LaunchRequest, Pool,
+    RoleArn,
 };
 use spot_db::SystemSettingsStore;
 use spot_proto::agent::v1::{Action, ActionKind};
@@ -115,6 +116,19 @@ pub fn deadline_in(
     Ok(Some(spot_proto::time::timestamp(
         now_millis + i64::from(seconds) * 1_000,
     )))
+}
+
+/// A cloud call's failure as the step's caller should treat it: the account refusing (its
+/// permissions) or the request being wrong ends the step at once, with AWS's code and message;
+/// throttling and outages may be tried again.
+fn cloud_status(error: CloudError) -> Status {
+    match error {
+        CloudError::AccessDenied(_) => Status::permission_denied(error.to_string()),
+        CloudError::InvalidArgument { .. } => Status::failed_precondition(error.to_string()),
+        CloudError::Throttled(_) | CloudError::Unavailable(_) => {
+            Status::unavailable(error.to_string())
+        }
+    }
 }
 
 fn pool_of(pool: &spot_proto::common::v1::Pool, region: &str) -> Result<Pool, Status> {
@@ -334,7 +348,7 @@ impl ClusterApi {
                 cloud
                     .terminate(&cluster.region, &terminate.instance_ids)
                     .await
-                    .map_err(|e| Status::unavailable(e.to_string()))?;
+                    .map_err(cloud_status)?;
                 self.events
                     .record(
                         &cluster.id,
@@ -401,7 +415,7 @@ impl ClusterApi {
                 client_token,
             })
             .await
-            .map_err(|e| Status::unavailable(e.to_string()))?;
+            .map_err(cloud_status)?;
         let failures: Vec<String> = launched
             .failures
             .iter()

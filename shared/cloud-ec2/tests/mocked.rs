@@ -219,3 +219,30 @@ async fn a_launch_with_a_client_token_sends_it_to_create_fleet() {
     assert_eq!(launched.instances.len(), 1);
     assert_eq!(fleet.num_calls(), 1);
 }
+
+#[tokio::test]
+async fn a_launch_the_account_does_not_allow_says_so_with_awss_code() {
+    let fleet = mock!(Client::create_fleet).then_error(|| {
+        aws_sdk_ec2::operation::create_fleet::CreateFleetError::generic(
+            ErrorMetadata::builder()
+                .code("UnauthorizedOperation")
+                .message("You are not authorized to perform this operation.")
+                .build(),
+        )
+    });
+    let template = template_exists();
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&template, &fleet]);
+    let cloud = Ec2Provider::from_client(client, &["us-east-1"]);
+    let error = cloud
+        .launch(fleet_request(vec![pool("us-east-1a", "m5.large")]))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CloudError::AccessDenied(_)), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("CreateFleet: UnauthorizedOperation: You are not authorized"),
+        "{error}"
+    );
+    assert_eq!(fleet.num_calls(), 1, "a refusal is not retried");
+}
