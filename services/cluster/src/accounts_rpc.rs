@@ -406,8 +406,7 @@ impl AccountService for ClusterApi {
         row.update(self.ctx.db.connection())
             .await
             .map_err(db_error)?;
-        // How its new nodes will boot, from how its current ones did: shown for review.
-        self.import_node_class(&registered.cluster).await;
+        // Registration imported its node class from its nodes: shown for review.
         let node_class = self
             .node_class_in_force(&registered.cluster)
             .await?

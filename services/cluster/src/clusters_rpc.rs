@@ -144,6 +144,8 @@ impl ClusterApi {
                 )));
             }
         };
+        // How its new nodes will boot, from how its current ones did (shown for review).
+        self.import_node_class(&cluster).await;
         let control_plane = match &self.ctx.config.public_url {
             Some(url) => url.clone(),
             None => self

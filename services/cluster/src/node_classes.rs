@@ -13,7 +13,7 @@ use crate::ClusterApi;
 use crate::common::{db_status, timestamp};
 use crate::entity::{clusters, node_classes};
 
-/// Derived from the cluster's nodes when it was adopted.
+/// Derived from the cluster's nodes when it was registered or adopted.
 pub const IMPORTED: &str = "imported";
 /// Saved by a user (or their automation).
 pub const SAVED: &str = "saved";
@@ -269,8 +269,9 @@ impl ClusterApi {
         Ok(())
     }
 
-    /// Imports a class from the cluster's nodes at adoption; a cluster with nothing to import
-    /// from keeps none (its launches then say a class is needed). Never fails the adoption.
+    /// Imports a class from the cluster's nodes when it is registered (or adopted); a cluster
+    /// with nothing to import from, or no linked account, keeps none (its launches then say a
+    /// class is needed). Never fails the registration.
     pub(crate) async fn import_node_class(&self, cluster: &clusters::Model) {
         let imported = async {
             let cloud = self.cloud_for(cluster).await?;
@@ -313,7 +314,7 @@ impl ClusterApi {
                     class: &class,
                     resolved: resolved.as_ref(),
                     source: IMPORTED,
-                    updated_by: "adoption",
+                    updated_by: "import",
                 },
                 None,
             )

@@ -792,10 +792,12 @@ async fn another_tenants_data_is_never_reachable() {
         metadata_hop_limit: 1,
         ..Default::default()
     };
+    // Registration imported a class from the cluster's nodes; A saves its own.
     classes
-        .create_node_class(authed(
-            cluster::CreateNodeClassRequest {
+        .update_node_class(authed(
+            cluster::UpdateNodeClassRequest {
                 node_class: Some(a_class.clone()),
+                expected_version: 1,
             },
             &a.access_token,
         ))
@@ -877,12 +879,17 @@ async fn another_tenants_data_is_never_reachable() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(
-        a_classes.node_classes.len(),
-        1,
-        "B's attempts changed nothing"
+    let a_own = a_classes
+        .node_classes
+        .iter()
+        .find(|c| c.cluster_id == id)
+        .expect("A's class");
+    assert_eq!(a_own.version, 2, "B's attempts changed nothing");
+    assert_eq!(a_own.instance_profile, "a-nodes");
+    assert!(
+        a_classes.node_classes.iter().all(|c| !c.cluster_id.is_empty()),
+        "B made no default in A's tenant"
     );
-    assert_eq!(a_classes.node_classes[0].version, 1);
     let a_view = clusters
         .get_cluster(authed(
             cluster::GetClusterRequest { cluster_id: id },

@@ -44,7 +44,7 @@ function NodeClassSource({ nodeClass, inherited }: { nodeClass: NodeClass; inher
   if (nodeClass.source === "imported") {
     return (
       <p role="note" className="mb-3 rounded-md bg-amber-50 p-2 text-sm text-amber-900">
-        Imported from the cluster's nodes at adoption: review it. The platform read these settings from the cluster's running nodes on {when}; saving them, as
+        Imported from the cluster's nodes when it was added: review it. The platform read these settings from the cluster's running nodes on {when}; saving them, as
         they are or changed, marks them as reviewed.
       </p>
     );
