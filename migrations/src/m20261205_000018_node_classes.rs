@@ -1,8 +1,9 @@
 //! Node classes: how a cluster's new nodes boot on EC2 (subnets, security groups, instance
 //! profile, image, user data, volume, metadata options, tags). One per cluster, and one per tenant
 //! (`cluster_id` empty) that clusters without their own use. `spec` is the class as JSON;
-//! `version` counts its saves; `zones` (JSON) are the zones its subnets were last resolved in,
-//! where the optimizer may plan new nodes.
+//! `version` counts its saves; `zones` and `architectures` (JSON lists) are where and on what
+//! its last resolution could launch (subnets' zones, images' architectures): the optimizer plans
+//! new nodes only there.
 
 use sea_orm_migration::prelude::*;
 
@@ -17,6 +18,7 @@ enum NodeClasses {
     ClusterId,
     Spec,
     Zones,
+    Architectures,
     Source,
     Version,
     UpdatedBy,
@@ -41,6 +43,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(NodeClasses::ClusterId).string().not_null())
                     .col(ColumnDef::new(NodeClasses::Spec).text().not_null())
                     .col(ColumnDef::new(NodeClasses::Zones).text().not_null())
+                    .col(ColumnDef::new(NodeClasses::Architectures).text().not_null())
                     .col(ColumnDef::new(NodeClasses::Source).string().not_null())
                     .col(ColumnDef::new(NodeClasses::Version).integer().not_null())
                     .col(ColumnDef::new(NodeClasses::UpdatedBy).string().not_null())

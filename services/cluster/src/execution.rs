@@ -245,15 +245,24 @@ impl ClusterApi {
         Ok(self.connector.connect(&role, &external_id).await)
     }
 
-    /// Where new nodes can go: on EC2 the zones of the node class's subnets, as last resolved.
-    async fn launchable_zones(&self, cluster: &clusters::Model) -> Result<Vec<String>, Status> {
+    /// Where and on what new nodes can go: on EC2 the zones of the node class's subnets and the
+    /// architectures of its images, as last resolved; empty lists when anything will do.
+    async fn launchable(
+        &self,
+        cluster: &clusters::Model,
+    ) -> Result<(Vec<String>, Vec<String>), Status> {
         if matches!(self.connector, CloudConnector::Simulated(_)) {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         Ok(self
             .node_class_in_force(cluster)
             .await?
-            .map(|(row, _)| crate::node_classes::zones(&row))
+            .map(|(row, _)| {
+                (
+                    crate::node_classes::zones(&row),
+                    crate::node_classes::architectures(&row),
+                )
+            })
             .unwrap_or_default())
     }
 
@@ -591,11 +600,13 @@ impl ExecutionService for ClusterApi {
             .await
             .map_err(db_status)?
             .ok_or_else(|| Status::not_found("cluster not found"))?;
+        let launchable = self.launchable(&cluster).await?;
         Ok(Response::new(pb::GetClusterStateResponse {
             nodes: self.inventory.nodes(&cluster.id, None, None).await?,
             pods: self.inventory.pods(&cluster.id, None, None).await?,
             pdbs: self.inventory.pdbs(&cluster.id).await?,
-            launchable_zones: self.launchable_zones(&cluster).await?,
+            launchable_zones: launchable.0,
+            launchable_architectures: launchable.1,
             cluster: Some(crate::clusters_rpc::to_proto(&cluster)),
         }))
     }

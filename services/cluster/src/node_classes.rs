@@ -145,6 +145,23 @@ pub fn zones(row: &node_classes::Model) -> Vec<String> {
     serde_json::from_str(&row.zones).unwrap_or_default()
 }
 
+fn architectures_json(resolved: Option<&LaunchSpec>) -> String {
+    let architectures: Vec<&str> = resolved
+        .map(|s| {
+            s.images
+                .keys()
+                .map(|arch| spot_cloud::node_class::architecture_name(*arch))
+                .collect()
+        })
+        .unwrap_or_default();
+    serde_json::to_string(&architectures).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// The architectures the class had images for when it was last resolved (empty: not known).
+pub fn architectures(row: &node_classes::Model) -> Vec<String> {
+    serde_json::from_str(&row.architectures).unwrap_or_default()
+}
+
 /// The fields of one row to write.
 pub struct NewClass<'a> {
     pub tenant_id: &'a str,
@@ -229,6 +246,7 @@ impl ClusterApi {
     ) -> Result<node_classes::Model, Status> {
         let spec = serde_json::to_string(new.class).map_err(|e| Status::internal(e.to_string()))?;
         let zones = zones_json(new.resolved);
+        let architectures = architectures_json(new.resolved);
         let now = chrono::Utc::now().timestamp_millis();
         let row = match existing {
             Some(existing) => {
@@ -236,6 +254,7 @@ impl ClusterApi {
                 let mut row: node_classes::ActiveModel = existing.into();
                 row.spec = Set(spec);
                 row.zones = Set(zones);
+                row.architectures = Set(architectures);
                 row.source = Set(new.source.to_owned());
                 row.version = Set(version);
                 row.updated_by = Set(new.updated_by.to_owned());
@@ -249,6 +268,7 @@ impl ClusterApi {
                     cluster_id: Set(new.cluster_id.to_owned()),
                     spec: Set(spec),
                     zones: Set(zones),
+                    architectures: Set(architectures),
                     source: Set(new.source.to_owned()),
                     version: Set(1),
                     updated_by: Set(new.updated_by.to_owned()),
@@ -348,11 +368,14 @@ impl ClusterApi {
                 )),
                 other => unreachable(&other),
             })?;
-        // Subnets chosen by tags come and go: the zones the optimizer plans in follow them.
+        // Subnets chosen by tags come and go, and a family's images with them: where and on what
+        // the optimizer plans follows.
         let zones = zones_json(Some(&spec));
-        if zones != row.zones {
+        let architectures = architectures_json(Some(&spec));
+        if zones != row.zones || architectures != row.architectures {
             let mut updated: node_classes::ActiveModel = row.into();
             updated.zones = Set(zones);
+            updated.architectures = Set(architectures);
             updated
                 .update(self.ctx.db.connection())
                 .await

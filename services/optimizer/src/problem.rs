@@ -161,6 +161,21 @@ pub fn problem(
     problem
 }
 
+/// New nodes go only where and as the cluster can launch them: the zones of its node class's
+/// subnets and the architectures of its images (an empty list: any).
+pub fn keep_launchable(problem: &mut engine::Problem, zones: &[String], architectures: &[String]) {
+    let catalog = Catalog::embedded();
+    problem.offerings.retain(|offering| {
+        let zone = zones.is_empty() || zones.contains(&offering.zone);
+        let architecture = architectures.is_empty()
+            || catalog.get(&offering.instance_type).is_ok_and(|t| {
+                let name = spot_cloud::node_class::architecture_name(t.architecture);
+                architectures.iter().any(|a| a == name)
+            });
+        zone && architecture
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,5 +283,47 @@ mod tests {
             "Graviton families named: the user chose them"
         );
         assert!(!planned.offerings.is_empty());
+    }
+
+    #[test]
+    fn new_nodes_are_planned_only_where_and_as_the_node_class_can_launch() {
+        let region = "us-east-1";
+        let both = Governing::resolved(
+            &policy_pb::Policy {
+                architectures: vec![
+                    spot_proto::common::v1::Architecture::Amd64.into(),
+                    spot_proto::common::v1::Architecture::Arm64.into(),
+                ],
+                ..Default::default()
+            },
+            &[],
+        );
+        let mut planned = problem(region, &[], &[], &both, &LivePrices::new());
+        let zones: std::collections::BTreeSet<String> =
+            planned.offerings.iter().map(|o| o.zone.clone()).collect();
+        assert!(zones.len() > 1);
+        assert_eq!(
+            architectures(&planned),
+            [engine::Architecture::Amd64, engine::Architecture::Arm64].into()
+        );
+        keep_launchable(
+            &mut planned,
+            &["us-east-1b".to_owned()],
+            &["amd64".to_owned()],
+        );
+        assert!(!planned.offerings.is_empty());
+        assert!(planned.offerings.iter().all(|o| o.zone == "us-east-1b"));
+        assert_eq!(
+            architectures(&planned),
+            [engine::Architecture::Amd64].into(),
+            "no image for arm64: no Graviton offering"
+        );
+        let count = planned.offerings.len();
+        keep_launchable(&mut planned, &[], &[]);
+        assert_eq!(
+            planned.offerings.len(),
+            count,
+            "empty lists keep everything"
+        );
     }
 }

@@ -94,12 +94,11 @@ impl OptimizerApi {
             .unwrap_or_default();
         let live = self.live_prices(state).await;
         let mut problem = problem(&region, &state.nodes, &state.pods, policy, &live);
-        // New nodes go only where the cluster can launch them (its node class's subnets).
-        if !state.launchable_zones.is_empty() {
-            problem
-                .offerings
-                .retain(|offering| state.launchable_zones.contains(&offering.zone));
-        }
+        crate::problem::keep_launchable(
+            &mut problem,
+            &state.launchable_zones,
+            &state.launchable_architectures,
+        );
         problem.risk_flags = self.flagged_pools(&region).await;
         (region, problem)
     }

@@ -887,7 +887,10 @@ async fn another_tenants_data_is_never_reachable() {
     assert_eq!(a_own.version, 2, "B's attempts changed nothing");
     assert_eq!(a_own.instance_profile, "a-nodes");
     assert!(
-        a_classes.node_classes.iter().all(|c| !c.cluster_id.is_empty()),
+        a_classes
+            .node_classes
+            .iter()
+            .all(|c| !c.cluster_id.is_empty()),
         "B made no default in A's tenant"
     );
     let a_view = clusters

@@ -12,6 +12,8 @@ pub struct Model {
     pub spec: String,
     /// The zones (JSON list) its subnets were last resolved in; empty before any resolution.
     pub zones: String,
+    /// The architectures (JSON list, `amd64`/`arm64`) it had images for when last resolved.
+    pub architectures: String,
     /// `imported` (derived from the nodes at adoption) or `saved` (by a user).
     pub source: String,
     pub version: i32,
