@@ -257,6 +257,8 @@ impl ClusterApi {
         Ok(self
             .node_class_in_force(cluster)
             .await?
+            // A tenant's default holds no one cluster's zones: anything will do until launch.
+            .filter(|(_, inherited)| !inherited)
             .map(|(row, _)| {
                 (
                     crate::node_classes::zones(&row),

@@ -51,12 +51,38 @@ pub fn from_proto(class: pb::NodeClass) -> Result<NodeClass, Vec<FieldError>> {
         ami_family: family,
         ami_ids: class.ami_ids.into_iter().collect(),
         user_data: class.user_data,
-        root_volume_gib: class.root_volume_gib,
-        root_volume_type: class.root_volume_type,
-        metadata_hop_limit: class.metadata_hop_limit,
+        // Settings left out take the defaults a new class starts with.
+        root_volume_gib: if class.root_volume_gib == 0 {
+            DEFAULT.root_volume_gib
+        } else {
+            class.root_volume_gib
+        },
+        root_volume_type: if class.root_volume_type.is_empty() {
+            DEFAULT.root_volume_type.to_owned()
+        } else {
+            class.root_volume_type
+        },
+        metadata_hop_limit: if class.metadata_hop_limit == 0 {
+            DEFAULT.metadata_hop_limit
+        } else {
+            class.metadata_hop_limit
+        },
         tags: class.tags.into_iter().collect(),
     })
 }
+
+/// What a class's unset volume and metadata settings default to.
+struct Defaults {
+    root_volume_gib: u32,
+    root_volume_type: &'static str,
+    metadata_hop_limit: u32,
+}
+
+const DEFAULT: Defaults = Defaults {
+    root_volume_gib: 20,
+    root_volume_type: "gp3",
+    metadata_hop_limit: 1,
+};
 
 pub fn to_proto(row: &node_classes::Model) -> pb::NodeClass {
     let class = parse(row);
@@ -293,6 +319,15 @@ impl ClusterApi {
     /// with nothing to import from, or no linked account, keeps none (its launches then say a
     /// class is needed). Never fails the registration.
     pub(crate) async fn import_node_class(&self, cluster: &clusters::Model) {
+        // A tenant that set a default chose how its clusters' nodes boot.
+        match self.stored_class(&cluster.tenant_id, "").await {
+            Ok(None) => {}
+            Ok(Some(_)) => return,
+            Err(status) => {
+                tracing::warn!(cluster = %cluster.id, %status, "no node class imported");
+                return;
+            }
+        }
         let imported = async {
             let cloud = self.cloud_for(cluster).await?;
             match cloud
@@ -352,7 +387,7 @@ impl ClusterApi {
         cloud: &dyn CloudProvider,
         cluster: &clusters::Model,
     ) -> Result<LaunchSpec, Status> {
-        let Some((row, _)) = self.node_class_in_force(cluster).await? else {
+        let Some((row, inherited)) = self.node_class_in_force(cluster).await? else {
             return Err(Status::failed_precondition(format!(
                 "cluster `{}` has no node class: save one (NodeClassService) so the platform knows how its nodes boot",
                 cluster.name
@@ -372,7 +407,9 @@ impl ClusterApi {
         // the optimizer plans follows.
         let zones = zones_json(Some(&spec));
         let architectures = architectures_json(Some(&spec));
-        if zones != row.zones || architectures != row.architectures {
+        // A tenant's default serves clusters in other VPCs and regions: only a cluster's own
+        // class keeps where it resolved.
+        if !inherited && (zones != row.zones || architectures != row.architectures) {
             let mut updated: node_classes::ActiveModel = row.into();
             updated.zones = Set(zones);
             updated.architectures = Set(architectures);

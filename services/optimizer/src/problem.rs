@@ -162,10 +162,25 @@ pub fn problem(
 }
 
 /// New nodes go only where and as the cluster can launch them: the zones of its node class's
-/// subnets and the architectures of its images (an empty list: any).
+/// subnets and the architectures of its images (an empty list: any). The pools its nodes run in
+/// stay offered, so they are not taken for ones the policy does not admit (which a compliance
+/// plan would replace, perhaps onto an architecture their pods cannot run on).
 pub fn keep_launchable(problem: &mut engine::Problem, zones: &[String], architectures: &[String]) {
     let catalog = Catalog::embedded();
+    let running: std::collections::BTreeSet<(String, String, engine::CapacityType)> = problem
+        .existing_nodes
+        .iter()
+        .map(|n| (n.zone.clone(), n.instance_type.clone(), n.capacity_type))
+        .collect();
     problem.offerings.retain(|offering| {
+        let key = (
+            offering.zone.clone(),
+            offering.instance_type.clone(),
+            offering.capacity_type,
+        );
+        if running.contains(&key) {
+            return true;
+        }
         let zone = zones.is_empty() || zones.contains(&offering.zone);
         let architecture = architectures.is_empty()
             || catalog.get(&offering.instance_type).is_ok_and(|t| {
@@ -298,7 +313,11 @@ mod tests {
             },
             &[],
         );
-        let mut planned = problem(region, &[], &[], &both, &LivePrices::new());
+        let graviton_node = common::Node {
+            instance_type: "m6g.large".into(),
+            ..spot_node("us-east-1a")
+        };
+        let mut planned = problem(region, &[graviton_node], &[], &both, &LivePrices::new());
         let zones: std::collections::BTreeSet<String> =
             planned.offerings.iter().map(|o| o.zone.clone()).collect();
         assert!(zones.len() > 1);
@@ -311,12 +330,23 @@ mod tests {
             &["us-east-1b".to_owned()],
             &["amd64".to_owned()],
         );
-        assert!(!planned.offerings.is_empty());
-        assert!(planned.offerings.iter().all(|o| o.zone == "us-east-1b"));
+        let (running, new): (Vec<_>, Vec<_>) = planned
+            .offerings
+            .iter()
+            .partition(|o| o.instance_type == "m6g.large" && o.zone == "us-east-1a");
         assert_eq!(
-            architectures(&planned),
-            [engine::Architecture::Amd64].into(),
-            "no image for arm64: no Graviton offering"
+            running.len(),
+            1,
+            "the pool a node runs in stays, so the node is not taken for a breach"
+        );
+        assert!(!new.is_empty());
+        assert!(new.iter().all(|o| o.zone == "us-east-1b"));
+        let catalog = Catalog::embedded();
+        assert!(
+            new.iter()
+                .all(|o| catalog.get(&o.instance_type).unwrap().architecture
+                    == spot_cloud::Architecture::Amd64),
+            "no image for arm64: no new Graviton node"
         );
         let count = planned.offerings.len();
         keep_launchable(&mut planned, &[], &[]);

@@ -13,7 +13,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use spot_agent::session::{Agent, AgentSettings};
 use spot_cloud::{CLUSTER_ID_TAG, MANAGED_TAG};
-use spot_cloud_ec2::testing::{MotoPeer, MotoServer, SeededCluster, SeenInstance, X86_IMAGE};
+use spot_cloud_ec2::testing::{
+    AL2023_IMAGE_NAME, MotoPeer, MotoServer, SeededCluster, SeenInstance,
+};
 use spot_proto::agent::v1::{InterruptionKind, InterruptionNotice, Snapshot};
 use spot_proto::cluster::v1 as pb;
 use spot_proto::cluster::v1::account_service_client::AccountServiceClient;
@@ -332,7 +334,13 @@ fn running(instances: &[SeenInstance]) -> Vec<&SeenInstance> {
 async fn an_adopted_eks_cluster_moves_to_spot_through_its_node_class() {
     let moto = MotoServer::start();
     let shop: SeededCluster = moto
-        .seed_eks_cluster("shop", &["us-east-1a", "us-east-1b"], "m5.xlarge", 2)
+        .seed_eks_cluster(
+            "shop",
+            &["us-east-1a", "us-east-1b"],
+            "m5.xlarge",
+            2,
+            AL2023_IMAGE_NAME,
+        )
         .await;
     let account = moto.peer();
     let spot = Spot::start(&moto.url);
@@ -417,7 +425,7 @@ async fn an_adopted_eks_cluster_moves_to_spot_through_its_node_class() {
     assert!(!launched.is_empty());
     for instance in &launched {
         assert!(instance.spot, "{instance:?}");
-        assert_eq!(instance.image_id, X86_IMAGE);
+        assert_eq!(instance.image_id, shop.image_id);
         assert_eq!(
             instance.subnet_id, shop.subnets[&instance.zone],
             "{instance:?}"
@@ -589,7 +597,7 @@ async fn an_adopted_eks_cluster_moves_to_spot_through_its_node_class() {
     assert!(
         after
             .iter()
-            .all(|i| i.image_id == X86_IMAGE && i.subnet_id == shop.subnets[&i.zone])
+            .all(|i| i.image_id == shop.image_id && i.subnet_id == shop.subnets[&i.zone])
     );
     assert_eq!(account.launch_templates("spot-optimizer-").await.len(), 1);
 
@@ -620,7 +628,7 @@ async fn an_adopted_eks_cluster_moves_to_spot_through_its_node_class() {
     assert!(
         woken
             .iter()
-            .all(|i| i.image_id == X86_IMAGE && i.subnet_id == shop.subnets[&i.zone])
+            .all(|i| i.image_id == shop.image_id && i.subnet_id == shop.subnets[&i.zone])
     );
     assert!(
         cluster.source.pending_pods().is_empty(),
@@ -633,10 +641,16 @@ async fn an_adopted_eks_cluster_moves_to_spot_through_its_node_class() {
 async fn a_cluster_that_could_not_wake_is_never_put_to_sleep() {
     let moto = MotoServer::start();
     let shop = moto
-        .seed_eks_cluster("shop", &["us-east-1a", "us-east-1b"], "m5.xlarge", 2)
+        .seed_eks_cluster(
+            "shop",
+            &["us-east-1a", "us-east-1b"],
+            "m5.xlarge",
+            2,
+            AL2023_IMAGE_NAME,
+        )
         .await;
     let elsewhere = moto
-        .seed_eks_cluster("other", &["us-east-1c"], "m5.large", 1)
+        .seed_eks_cluster("other", &["us-east-1c"], "m5.large", 1, AL2023_IMAGE_NAME)
         .await;
     let account = moto.peer();
     let spot = Spot::start(&moto.url);

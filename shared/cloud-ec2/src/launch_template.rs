@@ -1,7 +1,8 @@
-//! The launch templates the platform owns: one per node class content and architecture, named by
-//! a hash of that content, so the same class always finds the same template and a changed class
-//! gets a new one. Created idempotently; a cluster's templates that no launch uses any more are
-//! deleted once they are a while old (a launch in flight may still name one).
+//! The launch templates the platform owns: one per node class content, architecture and capacity
+//! type, named by a hash of that content, so the same class always finds the same template and a
+//! changed class gets a new one. Created idempotently; a cluster's templates that its current
+//! class no longer makes are deleted once they are a while old (a launch in flight may still
+//! name one).
 
 use std::collections::BTreeMap;
 
@@ -15,7 +16,7 @@ use aws_sdk_ec2::types::{
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use spot_cloud::{
-    Architecture, CLUSTER_ID_TAG, CloudError, LaunchRequest, LaunchSpec, MANAGED_TAG,
+    Architecture, CLUSTER_ID_TAG, CapacityType, CloudError, LaunchRequest, LaunchSpec, MANAGED_TAG,
 };
 
 use crate::Ec2Provider;
@@ -26,9 +27,14 @@ use crate::retry::with_backoff;
 const UNUSED_TEMPLATE_KEPT_SECS: i64 = 3_600;
 
 /// What a template holds, in a stable order: its hash names the template.
-fn content(spec: &LaunchSpec, image: &str, template_tags: &BTreeMap<String, String>) -> String {
+fn content(
+    spec: &LaunchSpec,
+    image: &str,
+    capacity_type: CapacityType,
+    template_tags: &BTreeMap<String, String>,
+) -> String {
     format!(
-        "image={image}\nprofile={}\ngroups={}\nroot={} {} {}\nhop_limit={}\ntags={template_tags:?}\nuser_data={}",
+        "image={image}\ncapacity={capacity_type:?}\nprofile={}\ngroups={}\nroot={} {} {}\nhop_limit={}\ntags={template_tags:?}\nuser_data={}",
         spec.instance_profile_arn,
         spec.security_group_ids.join(","),
         spec.root_device,
@@ -43,9 +49,10 @@ fn content(spec: &LaunchSpec, image: &str, template_tags: &BTreeMap<String, Stri
 pub fn name_for(
     spec: &LaunchSpec,
     image: &str,
+    capacity_type: CapacityType,
     template_tags: &BTreeMap<String, String>,
 ) -> String {
-    let digest = Sha256::digest(content(spec, image, template_tags).as_bytes());
+    let digest = Sha256::digest(content(spec, image, capacity_type, template_tags).as_bytes());
     format!("spot-optimizer-{}", &hex::encode(digest)[..16])
 }
 
@@ -67,26 +74,30 @@ pub(crate) fn template_tags(
 fn data(
     spec: &LaunchSpec,
     image: &str,
+    capacity_type: CapacityType,
     template_tags: &BTreeMap<String, String>,
 ) -> RequestLaunchTemplateData {
     // What a launch creates besides the instance carries the platform's tags too (the
-    // permission policy allows creating them only so).
-    let tagged = [
-        ResourceType::Volume,
-        ResourceType::NetworkInterface,
-        ResourceType::SpotInstancesRequest,
-    ]
-    .map(|resource| {
-        LaunchTemplateTagSpecificationRequest::builder()
-            .resource_type(resource)
-            .set_tags(Some(
-                template_tags
-                    .iter()
-                    .map(|(key, value)| Tag::builder().key(key).value(value).build())
-                    .collect(),
-            ))
-            .build()
-    });
+    // permission policy allows creating them only so). Spot requests exist only for spot: EC2
+    // refuses their tags on an on-demand launch.
+    let mut resources = vec![ResourceType::Volume, ResourceType::NetworkInterface];
+    if capacity_type == CapacityType::Spot {
+        resources.push(ResourceType::SpotInstancesRequest);
+    }
+    let tagged: Vec<LaunchTemplateTagSpecificationRequest> = resources
+        .into_iter()
+        .map(|resource| {
+            LaunchTemplateTagSpecificationRequest::builder()
+                .resource_type(resource)
+                .set_tags(Some(
+                    template_tags
+                        .iter()
+                        .map(|(key, value)| Tag::builder().key(key).value(value).build())
+                        .collect(),
+                ))
+                .build()
+        })
+        .collect();
     RequestLaunchTemplateData::builder()
         .image_id(image)
         .iam_instance_profile(
@@ -116,7 +127,7 @@ fn data(
                 .http_put_response_hop_limit(spec.metadata_hop_limit as i32)
                 .build(),
         )
-        .set_tag_specifications(Some(tagged.to_vec()))
+        .set_tag_specifications(Some(tagged))
         .build()
 }
 
@@ -157,10 +168,13 @@ pub async fn ensure(
         .get(&architecture)
         .ok_or_else(|| CloudError::InvalidArgument {
             field: "node_class.ami_ids",
-            reason: format!("no image for {architecture:?}"),
+            reason: format!(
+                "no {} image",
+                spot_cloud::node_class::architecture_name(architecture)
+            ),
         })?;
     let template_tags = template_tags(request, spec);
-    let name = name_for(spec, image, &template_tags);
+    let name = name_for(spec, image, request.capacity_type, &template_tags);
     let region = request.region.as_str();
     if let Some(id) = find(provider, region, &name).await? {
         return Ok(id);
@@ -170,7 +184,7 @@ pub async fn ensure(
         client
             .create_launch_template()
             .launch_template_name(&name)
-            .launch_template_data(data(spec, image, &template_tags))
+            .launch_template_data(data(spec, image, request.capacity_type, &template_tags))
             .tag_specifications(tags(ResourceType::LaunchTemplate, &template_tags))
             .send()
     })
@@ -190,14 +204,24 @@ pub async fn ensure(
         CloudError::Unavailable(format!("CreateLaunchTemplate: no id for {name}"))
     })?;
     if let Some(cluster_id) = request.tags.get(CLUSTER_ID_TAG) {
-        delete_unused(provider, region, cluster_id, &name).await;
+        // Every template the class makes stays: another architecture's or capacity type's may
+        // be in use right now.
+        let current: Vec<String> = spec
+            .images
+            .values()
+            .flat_map(|image| {
+                [CapacityType::Spot, CapacityType::OnDemand]
+                    .map(|capacity| name_for(spec, image, capacity, &template_tags))
+            })
+            .collect();
+        delete_unused(provider, region, cluster_id, &current).await;
     }
     Ok(id)
 }
 
 /// Deletes the cluster's templates other than `current` that are older than an hour. A failure
 /// only leaves a template behind; the launch goes on.
-async fn delete_unused(provider: &Ec2Provider, region: &str, cluster_id: &str, current: &str) {
+async fn delete_unused(provider: &Ec2Provider, region: &str, cluster_id: &str, current: &[String]) {
     let client = provider.client(region);
     let listed = with_backoff("DescribeLaunchTemplates", || {
         client
@@ -220,7 +244,7 @@ async fn delete_unused(provider: &Ec2Provider, region: &str, cluster_id: &str, c
         let old = template
             .create_time()
             .is_some_and(|t| now - t.secs() > UNUSED_TEMPLATE_KEPT_SECS);
-        if name == current || !name.starts_with("spot-optimizer-") || !old {
+        if current.iter().any(|c| c == name) || !name.starts_with("spot-optimizer-") || !old {
             continue;
         }
         let Some(id) = template.launch_template_id() else {

@@ -99,6 +99,17 @@ impl Ec2Provider {
                 .unwrap_or_default()
                 .to_owned();
         }
+        if cluster.endpoint().unwrap_or_default().is_empty()
+            || cluster
+                .certificate_authority()
+                .and_then(|ca| ca.data())
+                .unwrap_or_default()
+                .is_empty()
+        {
+            return Err(CloudError::Unavailable(format!(
+                "DescribeCluster: `{name}` has no API endpoint or CA yet (is it still being created?)"
+            )));
+        }
         Ok(KubeCluster {
             name: name.to_owned(),
             endpoint: cluster.endpoint().unwrap_or_default().to_owned(),
@@ -117,7 +128,9 @@ impl Ec2Provider {
         })
     }
 
-    /// The subnet per zone (the one with the most free addresses where a zone has several).
+    /// The subnet per zone: where a zone has several, the first by id that has free addresses.
+    /// Chosen by id, not by free addresses, so a retried launch (same client token) sends the
+    /// same overrides; EC2 refuses a token repeated with other parameters.
     async fn subnets(
         &self,
         region: &str,
@@ -143,7 +156,7 @@ impl Ec2Provider {
                 error.into()
             }
         })?;
-        let mut best: BTreeMap<String, (i32, String)> = BTreeMap::new();
+        let mut best: BTreeMap<String, String> = BTreeMap::new();
         let mut errors = Vec::new();
         for subnet in output.subnets() {
             let id = subnet.subnet_id().unwrap_or_default();
@@ -156,9 +169,9 @@ impl Ec2Provider {
                 continue;
             }
             let zone = subnet.availability_zone().unwrap_or_default().to_owned();
-            let free = subnet.available_ip_address_count().unwrap_or_default();
-            if best.get(&zone).is_none_or(|(known, _)| *known < free) {
-                best.insert(zone, (free, id.to_owned()));
+            let full = subnet.available_ip_address_count() == Some(0);
+            if !full && best.get(&zone).is_none_or(|known| id < known.as_str()) {
+                best.insert(zone, id.to_owned());
             }
         }
         let found: BTreeSet<&str> = output
@@ -186,7 +199,7 @@ impl Ec2Provider {
         if !errors.is_empty() {
             return Err(NodeClassError::Invalid(errors));
         }
-        Ok(best.into_iter().map(|(zone, (_, id))| (zone, id)).collect())
+        Ok(best)
     }
 
     async fn security_groups(
@@ -515,9 +528,16 @@ impl Ec2Provider {
                     .or_insert_with(|| image.to_owned());
             }
         }
-        let family = self
+        // The nodes' own images only where their family is known: an Amazon Linux 2 image (or
+        // any other) would not boot with the bootstrap the platform writes, so those nodes'
+        // successors take AWS's recommended AL2023 images.
+        let (family, ami_ids) = match self
             .family_of(region, ami_ids.values().cloned().collect())
-            .await;
+            .await
+        {
+            Some(family) => (family, ami_ids),
+            None => (AmiFamily::Al2023, BTreeMap::new()),
+        };
         let mut class = NodeClass::discovery_default(cluster_name, "");
         class.subnets = Selector {
             ids: subnets.into_iter().collect(),
@@ -535,10 +555,11 @@ impl Ec2Provider {
         Ok(class)
     }
 
-    /// Bottlerocket when the images' names say so, else AL2023.
-    async fn family_of(&self, region: &str, images: Vec<String>) -> AmiFamily {
+    /// The family the images' names show (AL2023 or Bottlerocket as AWS names them); none for
+    /// any other image, whose bootstrap the platform cannot write.
+    async fn family_of(&self, region: &str, images: Vec<String>) -> Option<AmiFamily> {
         if images.is_empty() {
-            return AmiFamily::Al2023;
+            return None;
         }
         let client = self.client(region);
         let names: Vec<String> = with_backoff("DescribeImages", || {
@@ -556,10 +577,14 @@ impl Ec2Provider {
                 .collect()
         })
         .unwrap_or_default();
-        if names.iter().any(|name| name.contains("bottlerocket")) {
-            AmiFamily::Bottlerocket
+        let all =
+            |marker: &str| !names.is_empty() && names.iter().all(|name| name.contains(marker));
+        if all("bottlerocket") {
+            Some(AmiFamily::Bottlerocket)
+        } else if all("al2023") {
+            Some(AmiFamily::Al2023)
         } else {
-            AmiFamily::Al2023
+            None
         }
     }
 }

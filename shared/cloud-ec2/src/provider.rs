@@ -117,7 +117,9 @@ impl Ec2Provider {
         )
     }
 
-    /// The Auto Scaling group of each of `instance_ids` that belongs to one.
+    /// The Auto Scaling group of each of `instance_ids` that is in service in one (an instance
+    /// already leaving its group is not). An account whose policy predates this call (no
+    /// `autoscaling:DescribeAutoScalingInstances`) is taken to have no groups.
     async fn auto_scaling_groups(
         &self,
         region: &str,
@@ -127,17 +129,30 @@ impl Ec2Provider {
         let mut groups = HashMap::new();
         // The call takes at most 50 instances.
         for chunk in instance_ids.chunks(50) {
-            let output = with_backoff("DescribeAutoScalingInstances", || {
+            let output = match with_backoff("DescribeAutoScalingInstances", || {
                 client
                     .describe_auto_scaling_instances()
                     .set_instance_ids(Some(chunk.to_vec()))
                     .send()
             })
-            .await?;
+            .await
+            {
+                Ok(output) => output,
+                Err(CloudError::AccessDenied(message)) => {
+                    tracing::warn!(%message, "the role may not describe Auto Scaling instances; terminating directly");
+                    return Ok(HashMap::new());
+                }
+                Err(other) => return Err(other),
+            };
             for instance in output.auto_scaling_instances() {
-                if let (Some(id), Some(group)) =
-                    (instance.instance_id(), instance.auto_scaling_group_name())
-                {
+                let leaving = instance.lifecycle_state().is_some_and(|state| {
+                    state.starts_with("Terminat") || state.starts_with("Detach")
+                });
+                if let (false, Some(id), Some(group)) = (
+                    leaving,
+                    instance.instance_id(),
+                    instance.auto_scaling_group_name(),
+                ) {
                     groups.insert(id.to_owned(), group.to_owned());
                 }
             }
@@ -348,6 +363,21 @@ impl CloudProvider for Ec2Provider {
         // A node of an Auto Scaling group (an EKS managed node group) leaves it with the group's
         // desired capacity lowered: terminated alone, the group would launch it again.
         let groups = self.auto_scaling_groups(region, instance_ids).await?;
+        let alone: Vec<String> = instance_ids
+            .iter()
+            .filter(|id| !groups.contains_key(*id))
+            .cloned()
+            .collect();
+        if !alone.is_empty() {
+            let client = self.client(region);
+            with_backoff("TerminateInstances", || {
+                client
+                    .terminate_instances()
+                    .set_instance_ids(Some(alone.clone()))
+                    .send()
+            })
+            .await?;
+        }
         let autoscaling = self.autoscaling(region);
         for (id, group) in &groups {
             with_backoff("TerminateInstanceInAutoScalingGroup", || {
@@ -358,29 +388,19 @@ impl CloudProvider for Ec2Provider {
                     .send()
             })
             .await
-            .map_err(|error| CloudError::InvalidArgument {
-                field: "instance_ids",
-                reason: format!(
-                    "{id} belongs to the Auto Scaling group `{group}`, which did not let it go ({error}); lower the group's minimum size so the platform can replace its nodes"
-                ),
+            .map_err(|error| match error {
+                // The group's minimum size keeps the node.
+                CloudError::Unavailable(message) if message.contains("ValidationError") => {
+                    CloudError::InvalidArgument {
+                        field: "instance_ids",
+                        reason: format!(
+                            "{id} belongs to the Auto Scaling group `{group}`, whose minimum size keeps it ({message}); lower the group's minimum so the platform can replace its nodes"
+                        ),
+                    }
+                }
+                other => other,
             })?;
         }
-        let alone: Vec<String> = instance_ids
-            .iter()
-            .filter(|id| !groups.contains_key(*id))
-            .cloned()
-            .collect();
-        if alone.is_empty() {
-            return Ok(());
-        }
-        let client = self.client(region);
-        with_backoff("TerminateInstances", || {
-            client
-                .terminate_instances()
-                .set_instance_ids(Some(alone.clone()))
-                .send()
-        })
-        .await?;
         Ok(())
     }
 

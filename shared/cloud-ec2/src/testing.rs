@@ -88,19 +88,56 @@ impl MotoServer {
         assert_eq!(launched.instances().len(), count as usize);
     }
 
+    /// An x86_64 image named `name` (moto keeps an architecture only for images made from an
+    /// instance).
+    async fn image_named(&self, ec2: &aws_sdk_ec2::Client, name: &str) -> String {
+        let builder = ec2
+            .run_instances()
+            .image_id(X86_IMAGE)
+            .instance_type(InstanceType::M5Large)
+            .min_count(1)
+            .max_count(1)
+            .send()
+            .await
+            .expect("an image builder")
+            .instances()[0]
+            .instance_id()
+            .expect("its id")
+            .to_owned();
+        let image = ec2
+            .create_image()
+            .instance_id(&builder)
+            .name(name)
+            .send()
+            .await
+            .expect("an image")
+            .image_id()
+            .expect("its id")
+            .to_owned();
+        ec2.terminate_instances()
+            .instance_ids(builder)
+            .send()
+            .await
+            .expect("the builder goes");
+        image
+    }
+
     /// An EKS cluster as a customer's account holds it: a VPC with a subnet per zone and a
     /// security group (both tagged for discovery), the node role's instance profile, the
     /// cluster (Kubernetes 1.31), and `per_zone` on-demand nodes in each zone, launched from
-    /// the node group's launch template.
+    /// the node group's launch template with an x86_64 image named `image_name` (such as
+    /// [`AL2023_IMAGE_NAME`]).
     pub async fn seed_eks_cluster(
         &self,
         name: &str,
         zones: &[&str],
         instance_type: &str,
         per_zone: i32,
+        image_name: &str,
     ) -> SeededCluster {
         let platform = self.platform().await;
         let ec2 = aws_sdk_ec2::Client::new(&platform);
+        let image_id = self.image_named(&ec2, image_name).await;
         let iam = aws_sdk_iam::Client::new(&platform);
         let eks = aws_sdk_eks::Client::new(&platform);
         let discovery = || {
@@ -207,7 +244,7 @@ impl MotoServer {
             .launch_template_name(format!("eks-{name}-nodes"))
             .launch_template_data(
                 RequestLaunchTemplateData::builder()
-                    .image_id(X86_IMAGE)
+                    .image_id(&image_id)
                     .security_group_ids(&security_group)
                     .iam_instance_profile(
                         LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
@@ -255,6 +292,7 @@ impl MotoServer {
         }
         SeededCluster {
             name: name.to_owned(),
+            image_id,
             vpc_id,
             subnets,
             security_group,
@@ -417,6 +455,8 @@ impl MotoPeer {
 #[derive(Debug, Clone)]
 pub struct SeededCluster {
     pub name: String,
+    /// The nodes' image.
+    pub image_id: String,
     pub vpc_id: String,
     /// The subnet per zone.
     pub subnets: BTreeMap<String, String>,
@@ -433,6 +473,11 @@ async fn platform_config(url: &str) -> SdkConfig {
         .load()
         .await
 }
+
+/// The name AWS gives its EKS-optimised AL2023 images.
+pub const AL2023_IMAGE_NAME: &str = "amazon-eks-node-al2023-x86_64-standard-1.31-v20241109";
+/// The name AWS gave its EKS-optimised Amazon Linux 2 images (bootstrap.sh, not nodeadm).
+pub const AL2_IMAGE_NAME: &str = "amazon-eks-node-1.31-v20241109";
 
 /// An x86_64 image moto serves; `scripts/moto_server.py` names it as the EKS-optimised one.
 pub const X86_IMAGE: &str = "ami-076f415166b04f5fe";

@@ -7,7 +7,9 @@ use spot_cloud::{
     MANAGED_TAG, NodeClass, NodeClassError, Pool, RoleArn, Selector,
 };
 use spot_cloud_ec2::Ec2Provider;
-use spot_cloud_ec2::testing::{ARM_IMAGE, MotoServer, X86_IMAGE};
+use spot_cloud_ec2::testing::{
+    AL2_IMAGE_NAME, AL2023_IMAGE_NAME, ARM_IMAGE, MotoServer, X86_IMAGE,
+};
 
 fn pool(zone: &str, instance_type: &str) -> Pool {
     Pool {
@@ -104,7 +106,13 @@ fn field_errors(error: NodeClassError) -> Vec<(String, String)> {
 async fn a_node_class_imported_from_the_nodes_launches_into_its_subnets_with_its_template() {
     let moto = MotoServer::start();
     let shop = moto
-        .seed_eks_cluster("shop", &["us-east-1a", "us-east-1b"], "m5.large", 1)
+        .seed_eks_cluster(
+            "shop",
+            &["us-east-1a", "us-east-1b"],
+            "m5.large",
+            1,
+            AL2023_IMAGE_NAME,
+        )
         .await;
     let cloud = customer_account(&moto).await;
 
@@ -120,18 +128,26 @@ async fn a_node_class_imported_from_the_nodes_launches_into_its_subnets_with_its
     assert_eq!(class.ami_family, AmiFamily::Al2023);
     assert_eq!(
         class.ami_ids,
-        BTreeMap::from([("amd64".to_owned(), X86_IMAGE.to_owned())])
+        BTreeMap::from([("amd64".to_owned(), shop.image_id.clone())])
     );
+
+    // Nodes on an image whose bootstrap the platform cannot write (Amazon Linux 2's
+    // bootstrap.sh) give a class of AWS's recommended AL2023 images instead of theirs.
+    moto.seed_eks_cluster("legacy", &["us-east-1a"], "m5.large", 1, AL2_IMAGE_NAME)
+        .await;
+    let legacy = cloud
+        .import_node_class("us-east-1", "legacy")
+        .await
+        .unwrap();
+    assert_eq!(legacy.ami_family, AmiFamily::Al2023);
+    assert!(legacy.ami_ids.is_empty(), "{:?}", legacy.ami_ids);
 
     let spec = cloud
         .resolve_node_class("us-east-1", "shop", &class)
         .await
         .unwrap();
     assert_eq!(spec.subnets, shop.subnets);
-    assert_eq!(
-        spec.images.get(&Architecture::Amd64).map(String::as_str),
-        Some(X86_IMAGE)
-    );
+    assert_eq!(spec.images.get(&Architecture::Amd64), Some(&shop.image_id));
     assert!(spec.user_data.contains("name: shop"), "{}", spec.user_data);
     assert!(spec.user_data.contains("apiServerEndpoint: https://"));
 
@@ -190,7 +206,7 @@ async fn a_node_class_imported_from_the_nodes_launches_into_its_subnets_with_its
             instance.subnet_id(),
             Some(shop.subnets["us-east-1a"].as_str())
         );
-        assert_eq!(instance.image_id(), Some(X86_IMAGE));
+        assert_eq!(instance.image_id(), Some(shop.image_id.as_str()));
         assert!(
             instance
                 .tags()
@@ -252,7 +268,10 @@ async fn a_node_class_imported_from_the_nodes_launches_into_its_subnets_with_its
         })
         .await
         .unwrap();
-    let ours = ec2
+    // One template per capacity type: spot requests are tagged only where there are some (EC2
+    // refuses their tags on an on-demand launch).
+    let mut tagged: Vec<Vec<String>> = Vec::new();
+    for template in ec2
         .describe_launch_templates()
         .send()
         .await
@@ -263,17 +282,42 @@ async fn a_node_class_imported_from_the_nodes_launches_into_its_subnets_with_its
             t.launch_template_name()
                 .is_some_and(|n| n.starts_with("spot-optimizer-"))
         })
-        .count();
-    assert_eq!(ours, 1);
+    {
+        let versions = ec2
+            .describe_launch_template_versions()
+            .launch_template_id(template.launch_template_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let data = versions.launch_template_versions()[0]
+            .launch_template_data()
+            .unwrap();
+        tagged.push(
+            data.tag_specifications()
+                .iter()
+                .filter_map(|t| t.resource_type().map(|r| r.as_str().to_owned()))
+                // moto shows the template's own tags among them.
+                .filter(|r| r != "launch-template")
+                .collect(),
+        );
+    }
+    tagged.sort();
+    assert_eq!(
+        tagged,
+        [
+            vec!["volume", "network-interface"],
+            vec!["volume", "network-interface", "spot-instances-request"],
+        ]
+    );
 }
 
 #[tokio::test]
 async fn a_node_class_the_account_cannot_honour_names_each_setting() {
     let moto = MotoServer::start();
     let shop = moto
-        .seed_eks_cluster("shop", &["us-east-1a"], "m5.large", 1)
+        .seed_eks_cluster("shop", &["us-east-1a"], "m5.large", 1, AL2023_IMAGE_NAME)
         .await;
-    moto.seed_eks_cluster("other", &["us-east-1a"], "m5.large", 1)
+    moto.seed_eks_cluster("other", &["us-east-1a"], "m5.large", 1, AL2023_IMAGE_NAME)
         .await;
     let cloud = customer_account(&moto).await;
     let other = cloud.import_node_class("us-east-1", "other").await.unwrap();
@@ -329,7 +373,7 @@ async fn a_node_class_the_account_cannot_honour_names_each_setting() {
 async fn a_node_of_an_eks_node_group_leaves_it_one_smaller_instead_of_coming_back() {
     let moto = MotoServer::start();
     let shop = moto
-        .seed_eks_cluster("shop", &["us-east-1a"], "m5.large", 1)
+        .seed_eks_cluster("shop", &["us-east-1a"], "m5.large", 1, AL2023_IMAGE_NAME)
         .await;
     let autoscaling = aws_sdk_autoscaling::Client::new(&moto.platform().await);
     autoscaling

@@ -98,7 +98,8 @@ pub struct NodeClass {
     pub tags: BTreeMap<String, String>,
 }
 
-pub const ROOT_VOLUME_TYPES: [&str; 4] = ["gp3", "gp2", "io1", "io2"];
+/// Volume types that need no more settings (io1 and io2 need provisioned IOPS).
+pub const ROOT_VOLUME_TYPES: [&str; 2] = ["gp3", "gp2"];
 
 /// What is wrong with one setting, named as the API names it (`node_class.subnets`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,10 +198,10 @@ impl NodeClass {
         if let Err(reason) = crate::user_data::check_user_part(self.ami_family, &self.user_data) {
             errors.push(FieldError::new("user_data", reason));
         }
-        if !(8..=16_384).contains(&self.root_volume_gib) {
+        if !(20..=16_384).contains(&self.root_volume_gib) {
             errors.push(FieldError::new(
                 "root_volume_gib",
-                "8 to 16384 GiB (the image needs at least 8)",
+                "20 to 16384 GiB (the EKS-optimised images' snapshots are 20 GiB)",
             ));
         }
         if !ROOT_VOLUME_TYPES.contains(&self.root_volume_type.as_str()) {

@@ -554,7 +554,10 @@ impl StepRunner {
     /// Why the cluster could not launch nodes again, if so: then nothing may be taken away.
     async fn cannot_launch(&self, run: &Run) -> Result<Option<String>, Stopped> {
         let Ok(mut router) = self.router() else {
-            return Ok(Some("the execution router is not configured".to_owned()));
+            return Ok(Some(
+                "the cluster service could not be reached to check that the cluster can launch nodes"
+                    .to_owned(),
+            ));
         };
         let checked = router
             .check_can_launch(cluster::CheckCanLaunchRequest {
@@ -895,12 +898,13 @@ impl StepRunner {
     }
 }
 
-/// Whether the run is about to start and will drain or terminate something: the moment to check
-/// that what it takes away could be brought back, before it changes anything.
+/// Whether the run is about to start and will terminate a node: the moment to check that what
+/// it takes away could be brought back, before it changes anything. (An interruption's response
+/// terminates nothing, since AWS takes the node: it is never held back.)
 fn about_to_take_away(run: &Run) -> bool {
     run.steps.iter().all(|s| s.attempts == 0)
         && run
             .steps
             .iter()
-            .any(|s| matches!(s.kind, StepKind::Drain { .. } | StepKind::Terminate { .. }))
+            .any(|s| matches!(s.kind, StepKind::Terminate { .. }))
 }
