@@ -56,8 +56,6 @@ export const AMI_FAMILIES = [
 export const ROOT_VOLUME_TYPES = [
   { value: "gp3", label: "gp3 (general purpose SSD)" },
   { value: "gp2", label: "gp2 (previous general purpose SSD)" },
-  { value: "io1", label: "io1 (provisioned IOPS SSD)" },
-  { value: "io2", label: "io2 (provisioned IOPS SSD)" },
 ] as const;
 
 export const amiFamilyLabel = (value: string) => AMI_FAMILIES.find((f) => f.value === value)?.label ?? (value || "Amazon Linux 2023");
