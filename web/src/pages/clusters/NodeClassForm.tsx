@@ -217,7 +217,7 @@ export function NodeClassForm({ clusterId, clusterName, current, inherited, onSa
       </fieldset>
       <fieldset className="mt-4 grid gap-3 md:grid-cols-3">
         <legend className={legend}>Root volume and metadata</legend>
-        {text("root_volume_gib", "8 to 16384 GiB.", { inputMode: "numeric" })}
+        {text("root_volume_gib", "20 to 16384 GiB (the EKS images need 20).", { inputMode: "numeric" })}
         <SelectField
           id={fieldId("root_volume_type")}
           label={NODE_CLASS_LABELS.root_volume_type}
