@@ -587,6 +587,7 @@ impl ExecutionService for ClusterApi {
                     zone: pool.zone.clone(),
                     instance_type: pool.instance_type.clone(),
                     usd_per_hour: *usd_per_hour,
+                    estimated: prices.distrusted.contains(pool),
                 })
                 .collect(),
         }))

@@ -323,8 +323,14 @@ impl OptimizerApi {
             || policy.dry_run
             || !policy.in_window(chrono::Utc::now())
             || !plan.stranded_pods.is_empty();
-        self.keep(tenant_id, plan, recommend_only, &policy.node_setup)
-            .await
+        self.keep(
+            tenant_id,
+            &cluster.region,
+            plan,
+            recommend_only,
+            &policy.node_setup,
+        )
+        .await
     }
 
     /// A launch-only plan for the pods kube-scheduler cannot bind to the cluster's nodes, applied
@@ -410,8 +416,14 @@ impl OptimizerApi {
             memory.launched_for.insert(pod, Instant::now());
         }
         let dry_run = cluster.dry_run || policy.dry_run;
-        self.keep(tenant_id, plan, dry_run, &policy.node_setup)
-            .await;
+        self.keep(
+            tenant_id,
+            &cluster.region,
+            plan,
+            dry_run,
+            &policy.node_setup,
+        )
+        .await;
     }
 
     /// Answers an interruption of a pool the cluster may run in; true when a plan was stored.
@@ -472,7 +484,8 @@ impl OptimizerApi {
             }
         }
         let dry_run = state.cluster.as_ref().is_some_and(|c| c.dry_run) || policy.dry_run;
-        self.keep(&notice.tenant_id, plan, dry_run, &policy.node_setup)
+        let region = state.cluster.as_ref().map_or("", |c| c.region.as_str());
+        self.keep(&notice.tenant_id, region, plan, dry_run, &policy.node_setup)
             .await
     }
 
@@ -480,10 +493,12 @@ impl OptimizerApi {
     async fn keep(
         &self,
         tenant_id: &str,
-        plan: pb::Plan,
+        region: &str,
+        mut plan: pb::Plan,
         dry_run: bool,
         node_setup: &NodeSetup,
     ) -> bool {
+        self.estimated_prices.note(tenant_id, region, &mut plan);
         if let Err(status) = self.plans.insert(tenant_id, &plan).await {
             tracing::warn!(%status, "autopilot plan not stored");
             return false;

@@ -12,6 +12,7 @@ mod compare;
 mod costs;
 mod dashboard_rpc;
 mod entity;
+mod estimated;
 mod policy;
 mod problem;
 mod recommend;
@@ -34,6 +35,8 @@ pub struct OptimizerApi {
     plans: store::PlanStore,
     policies: policy::LastKnown,
     costs: costs::CostStore,
+    /// The pools whose live spot price was not believed, for the plans that launch there.
+    estimated_prices: estimated::EstimatedPrices,
     /// Applies plans: the durable step runner, resuming plans other replicas left unfinished.
     runner: spot_kit::steps::StepRunner,
 }
@@ -69,6 +72,7 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
         plans,
         policies: policy::LastKnown::default(),
         costs: costs::CostStore::new(ctx.db.clone()),
+        estimated_prices: estimated::EstimatedPrices::default(),
         runner,
     };
     let sampler = api.clone();

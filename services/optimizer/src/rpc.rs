@@ -67,12 +67,20 @@ impl OptimizerApi {
             })
             .await
         {
-            Ok(prices) => prices
-                .into_inner()
-                .prices
-                .into_iter()
-                .map(|p| ((p.zone, p.instance_type), p.usd_per_hour))
-                .collect(),
+            Ok(prices) => {
+                let prices = prices.into_inner().prices;
+                let estimated = prices
+                    .iter()
+                    .filter(|p| p.estimated)
+                    .map(|p| (p.zone.clone(), p.instance_type.clone()))
+                    .collect();
+                self.estimated_prices
+                    .remember(&found.tenant_id, &found.region, estimated);
+                prices
+                    .into_iter()
+                    .map(|p| ((p.zone, p.instance_type), p.usd_per_hour))
+                    .collect()
+            }
             Err(status) => {
                 tracing::warn!(%status, "live spot prices unavailable; planning with estimates");
                 Default::default()
@@ -119,6 +127,10 @@ impl OptimizerApi {
                 .map_err(|_| Status::internal("the planner stopped"))?;
         if policy.dry_run {
             note_policy_dry_run(&mut plan);
+        }
+        if let Some(found) = state.cluster.as_ref() {
+            self.estimated_prices
+                .note(&found.tenant_id, &found.region, &mut plan);
         }
         Ok(plan)
     }

@@ -389,6 +389,13 @@ async fn an_adopted_eks_cluster_moves_to_spot_through_its_node_class() {
             .any(|s| s.kind() == optimizer::StepKind::Launch),
         "{plan:?}"
     );
+    // moto prices every spot pool at $0.00001: not believed, and the plan says so.
+    assert!(
+        plan.reason
+            .contains("so it used the advisor's estimates for them"),
+        "{}",
+        plan.reason
+    );
     let watch = plans
         .watch_plan(authed(
             optimizer::WatchPlanRequest {
