@@ -11,9 +11,12 @@ use spot_proto::optimizer::v1 as pb;
 /// (zone, instance type)
 type PoolKey = (String, String);
 
+/// (tenant id, region)
+type PriceSource = (String, String);
+
 /// The latest estimated pools per tenant and region, as the last price fetch reported them.
 #[derive(Clone, Default)]
-pub struct EstimatedPrices(Arc<Mutex<HashMap<(String, String), BTreeSet<PoolKey>>>>);
+pub struct EstimatedPrices(Arc<Mutex<HashMap<PriceSource, BTreeSet<PoolKey>>>>);
 
 impl EstimatedPrices {
     pub fn remember(&self, tenant_id: &str, region: &str, pools: BTreeSet<PoolKey>) {
