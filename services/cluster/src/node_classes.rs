@@ -3,10 +3,16 @@
 //! launch of the cluster.
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use spot_cloud::node_class::architecture_name;
 use spot_cloud::{
-    AmiFamily, CloudProvider, FieldError, LaunchSpec, NodeClass, NodeClassError, Selector,
+    AmiFamily, Architecture, CloudProvider, FieldError, LaunchSpec, NodeClass, NodeClassError,
+    Selector,
 };
+use spot_config::ServiceName;
 use spot_proto::cluster::v1 as pb;
+use spot_proto::common::v1 as common;
+use spot_proto::policy::v1::ResolvePolicyRequest;
+use spot_proto::policy::v1::policy_service_client::PolicyServiceClient;
 use tonic::Status;
 
 use crate::ClusterApi;
@@ -188,6 +194,39 @@ pub fn architectures(row: &node_classes::Model) -> Vec<String> {
     serde_json::from_str(&row.architectures).unwrap_or_default()
 }
 
+fn names<'a>(architectures: impl Iterator<Item = &'a Architecture>) -> String {
+    architectures
+        .map(|a| architecture_name(*a))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// A class must have an image for an architecture the cluster's policy admits, or the platform
+/// could launch nothing the policy allows. Nothing admitted at all is the policy's own problem,
+/// shown on the policy, not a reason to refuse the class.
+pub fn against_policy(
+    class: &NodeClass,
+    spec: &LaunchSpec,
+    admitted: &[Architecture],
+) -> Result<(), FieldError> {
+    if admitted.is_empty() || spec.images.keys().any(|a| admitted.contains(a)) {
+        return Ok(());
+    }
+    let field = if class.ami_ids.is_empty() {
+        "ami_family"
+    } else {
+        "ami_ids"
+    };
+    Err(FieldError::new(
+        field,
+        format!(
+            "the cluster's policy admits only {} nodes and this class has images for {} only: add an image for one the policy admits, or change the policy's architectures",
+            names(admitted.iter()),
+            names(spec.images.keys()),
+        ),
+    ))
+}
+
 /// The fields of one row to write.
 pub struct NewClass<'a> {
     pub tenant_id: &'a str,
@@ -239,8 +278,26 @@ impl ClusterApi {
             .map_err(db_status)
     }
 
-    /// Checks `class` for `cluster` against its account: what it resolves to, or field errors.
+    /// Checks `class` for `cluster` against its account and the cluster's policy: what it
+    /// resolves to, or field errors.
     pub(crate) async fn check_node_class(
+        &self,
+        cluster: Option<&clusters::Model>,
+        class: &NodeClass,
+    ) -> Result<Result<Option<LaunchSpec>, Vec<FieldError>>, Status> {
+        let (cluster, spec) = match (cluster, self.resolve_in_account(cluster, class).await?) {
+            (Some(cluster), Ok(Some(spec))) => (cluster, spec),
+            (_, unresolved) => return Ok(unresolved),
+        };
+        let admitted = self.admitted_architectures(cluster).await?;
+        Ok(against_policy(class, &spec, &admitted)
+            .map(|()| Some(spec))
+            .map_err(|error| vec![error]))
+    }
+
+    /// What `class` resolves to in `cluster`'s account, or field errors; a tenant's default
+    /// (no cluster) is only checked offline, as it is resolved per cluster at launch.
+    async fn resolve_in_account(
         &self,
         cluster: Option<&clusters::Model>,
         class: &NodeClass,
@@ -249,7 +306,6 @@ impl ClusterApi {
         if !offline.is_empty() {
             return Ok(Err(offline));
         }
-        // A tenant's default is resolved per cluster, at launch.
         let Some(cluster) = cluster else {
             return Ok(Ok(None));
         };
@@ -262,6 +318,34 @@ impl ClusterApi {
             Err(NodeClassError::Invalid(errors)) => Ok(Err(errors)),
             Err(error) => Err(unreachable(&error)),
         }
+    }
+
+    /// The architectures the policy in force for `cluster` admits in its region.
+    async fn admitted_architectures(
+        &self,
+        cluster: &clusters::Model,
+    ) -> Result<Vec<Architecture>, Status> {
+        let channel = self
+            .ctx
+            .clients
+            .channel(ServiceName::Policy)
+            .ok_or_else(|| Status::unavailable("the policy service is not reachable"))?;
+        let resolved = PolicyServiceClient::new(channel)
+            .resolve_policy(ResolvePolicyRequest {
+                tenant_id: cluster.tenant_id.clone(),
+                cluster_id: cluster.id.clone(),
+                region: cluster.region.clone(),
+            })
+            .await?
+            .into_inner();
+        Ok(resolved
+            .admitted_architectures()
+            .filter_map(|a| match a {
+                common::Architecture::Amd64 => Some(Architecture::Amd64),
+                common::Architecture::Arm64 => Some(Architecture::Arm64),
+                common::Architecture::Unspecified => None,
+            })
+            .collect())
     }
 
     /// Writes a checked class: a new row, or the next version of the existing one.
@@ -349,8 +433,9 @@ impl ClusterApi {
                 return;
             }
         };
-        // Kept for review even when it does not resolve; launches then say why.
-        let resolved = match self.check_node_class(Some(cluster), &class).await {
+        // Kept for review even when it does not resolve (launches then say why), and whatever
+        // the policy admits: it is how the cluster's nodes boot today.
+        let resolved = match self.resolve_in_account(Some(cluster), &class).await {
             Ok(Ok(resolved)) => resolved,
             Ok(Err(errors)) => {
                 tracing::info!(cluster = %cluster.id, errors = %node_classes_errors(&errors), "the imported node class does not resolve");
@@ -419,5 +504,57 @@ impl ClusterApi {
                 .map_err(db_status)?;
         }
         Ok(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn spec_with(images: &[Architecture]) -> LaunchSpec {
+        LaunchSpec {
+            subnets: BTreeMap::new(),
+            security_group_ids: Vec::new(),
+            instance_profile_arn: String::new(),
+            images: images
+                .iter()
+                .map(|a| (*a, format!("ami-{}", architecture_name(*a))))
+                .collect(),
+            user_data: String::new(),
+            root_device: "/dev/xvda".to_owned(),
+            root_volume_gib: 20,
+            root_volume_type: "gp3".to_owned(),
+            metadata_hop_limit: 1,
+            tags: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_class_must_have_an_image_the_policy_admits() {
+        let family = NodeClass::discovery_default("shop", "spot-node");
+        let x86 = spec_with(&[Architecture::Amd64]);
+        let both = spec_with(&[Architecture::Amd64, Architecture::Arm64]);
+
+        assert!(against_policy(&family, &both, &[Architecture::Arm64]).is_ok());
+        assert!(against_policy(&family, &x86, &[Architecture::Amd64]).is_ok());
+        // A policy admitting nothing is refused on the policy, not here.
+        assert!(against_policy(&family, &x86, &[]).is_ok());
+
+        let refused = against_policy(&family, &x86, &[Architecture::Arm64]).unwrap_err();
+        assert_eq!(refused.field, "node_class.ami_family");
+        assert!(refused.reason.contains("admits only arm64"), "{refused}");
+        assert!(
+            refused.reason.contains("images for amd64 only"),
+            "{refused}"
+        );
+
+        let explicit = NodeClass {
+            ami_ids: BTreeMap::from([("amd64".to_owned(), "ami-0abc".to_owned())]),
+            ..family
+        };
+        let refused = against_policy(&explicit, &x86, &[Architecture::Arm64]).unwrap_err();
+        assert_eq!(refused.field, "node_class.ami_ids");
     }
 }

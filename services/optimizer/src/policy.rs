@@ -203,6 +203,7 @@ impl OptimizerApi {
             .resolve_policy(pb::ResolvePolicyRequest {
                 tenant_id: tenant_id.to_owned(),
                 cluster_id: cluster_id.to_owned(),
+                region: String::new(),
             })
             .await
             .map(tonic::Response::into_inner)

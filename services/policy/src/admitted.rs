@@ -5,7 +5,7 @@
 use spot_cloud::{Catalog, zones_of};
 use spot_engine as engine;
 use spot_kit::policy_terms;
-use spot_proto::common::v1::{CapacityType, Pool};
+use spot_proto::common::v1::{Architecture, CapacityType, Pool};
 use spot_proto::policy::v1 as pb;
 
 /// The most pools (and instance types) a preview lists, cheapest first.
@@ -48,6 +48,25 @@ pub fn admits_any(
             !admitted(&by_kind, &[], "", &["anywhere".to_owned()]).is_empty()
         }
     }
+}
+
+/// The CPU architectures of the pools the policy admits in the region, sorted (amd64 first).
+pub fn architectures(
+    policy: &pb::Policy,
+    templates: &[pb::NodeTemplate],
+    region: &str,
+) -> Vec<Architecture> {
+    let mut architectures: Vec<Architecture> =
+        admitted(policy, templates, region, &zones_of(region))
+            .into_iter()
+            .map(|o| match o.architecture {
+                engine::Architecture::Amd64 => Architecture::Amd64,
+                engine::Architecture::Arm64 => Architecture::Arm64,
+            })
+            .collect();
+    architectures.sort_unstable();
+    architectures.dedup();
+    architectures
 }
 
 /// What the policy admits in the region, cheapest first; `templates` are the tenant's node

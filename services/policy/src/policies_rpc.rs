@@ -1,6 +1,7 @@
 //! PolicyService: one policy per cluster plus a tenant default, every change a new version with
 //! who made it, validated field by field, previewed against the catalog, rolled back by copying
-//! an old version forward. ResolvePolicy is the optimizer's (internal) way in.
+//! an old version forward. ResolvePolicy is the optimizer's (and, for the architectures a node class must cover, the
+//! cluster service's) internal way in.
 
 use spot_access::{AuditNote, Caller, caller, tenant};
 use spot_kit::{ServiceContext, page};
@@ -282,9 +283,23 @@ impl PolicyService for Policies {
                 templates.push(template);
             }
         }
+        let admitted_architectures = if request.region.is_empty() {
+            Vec::new()
+        } else {
+            let (policy, templates) = (policy.clone(), templates.clone());
+            tokio::task::spawn_blocking(move || {
+                admitted::architectures(&policy, &templates, &request.region)
+            })
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .into_iter()
+            .map(i32::from)
+            .collect()
+        };
         Ok(Response::new(pb::ResolvePolicyResponse {
             policy: Some(policy),
             templates,
+            admitted_architectures,
         }))
     }
 }

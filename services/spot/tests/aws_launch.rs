@@ -751,4 +751,66 @@ async fn a_cluster_that_could_not_wake_is_never_put_to_sleep() {
             .all(|a| a.kind() != spot_proto::agent::v1::ActionKind::Drain),
         "nothing was drained: {ran:?}"
     );
+    // Under a policy that admits Graviton nodes only, a class with x86 images only could launch
+    // nothing the policy allows: refused at the images, the class in force kept.
+    let mut policies = PolicyServiceClient::new(adopted.channel.clone());
+    let mut graviton = policies
+        .get_policy(authed(
+            policy::GetPolicyRequest {
+                cluster_id: adopted.cluster_id.clone(),
+            },
+            &adopted.token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .policy
+        .unwrap();
+    graviton.cluster_id = adopted.cluster_id.clone();
+    graviton.architectures = vec![spot_proto::common::v1::Architecture::Arm64.into()];
+    policies
+        .update_policy(authed(
+            policy::UpdatePolicyRequest {
+                policy: Some(graviton),
+            },
+            &adopted.token,
+        ))
+        .await
+        .unwrap();
+    let mut x86_only = adopted.node_class.clone();
+    x86_only.ami_ids = BTreeMap::from([("amd64".to_owned(), shop.image_id.clone())])
+        .into_iter()
+        .collect();
+    x86_only.root_volume_gib = 40;
+    let refused = classes
+        .update_node_class(authed(
+            pb::UpdateNodeClassRequest {
+                node_class: Some(x86_only),
+                expected_version: 2,
+            },
+            &adopted.token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(
+        refused.message().contains("invalid `node_class.ami_ids`")
+            && refused.message().contains("admits only arm64"),
+        "{}",
+        refused.message()
+    );
+    let kept = classes
+        .get_node_class(authed(
+            pb::GetNodeClassRequest {
+                cluster_id: adopted.cluster_id.clone(),
+            },
+            &adopted.token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .node_class
+        .unwrap();
+    assert_eq!(kept.version, 2);
+    assert_ne!(kept.root_volume_gib, 40);
 }

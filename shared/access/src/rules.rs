@@ -301,7 +301,7 @@ pub const RULES: &[(&str, Rule)] = &[
     ),
     (
         "spot.policy.v1.PolicyService/ResolvePolicy",
-        read(InternalFrom(&["optimizer"])),
+        read(InternalFrom(&["optimizer", "cluster"])),
     ),
     (
         "spot.policy.v1.NodeTemplateService/CreateNodeTemplate",
