@@ -13,8 +13,9 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget as K8sPdb;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 use spot_proto::common::v1::{
-    CapacityType, Node, NodeSelectorRequirement, Pod, PodAffinityTerm, PodDisruptionBudget,
-    PodPhase, Resources, Taint, TaintEffect, Toleration, TopologySpreadConstraint,
+    CapacityType, HostPort, Node, NodeSelectorRequirement, Pod, PodAffinityTerm,
+    PodDisruptionBudget, PodPhase, Resources, Taint, TaintEffect, Toleration,
+    TopologySpreadConstraint,
 };
 
 use crate::quantity;
@@ -53,6 +54,30 @@ fn has_local_data(spec: Option<&PodSpec>) -> bool {
                         .is_some_and(|dir| dir.medium.as_deref() != Some("Memory"))
             })
         })
+}
+
+/// The host ports the pod's containers bind (kube-scheduler's NodePorts counts the app
+/// containers'), each protocol and port once.
+fn host_ports(spec: Option<&PodSpec>) -> Vec<HostPort> {
+    let mut ports: Vec<(String, i32)> = spec
+        .map(|spec| spec.containers.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|container| container.ports.iter().flatten())
+        .filter_map(|port| {
+            let bound = port.host_port.filter(|p| *p > 0)?;
+            Some((
+                port.protocol.clone().unwrap_or_else(|| "TCP".to_owned()),
+                bound,
+            ))
+        })
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+        .into_iter()
+        .map(|(protocol, port)| HostPort { protocol, port })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -488,6 +513,7 @@ pub fn pod(pod: &K8sPod) -> Pod {
             || annotation(meta, SAFE_TO_EVICT_ANNOTATION) == Some("false"),
         safe_to_evict: annotation(meta, SAFE_TO_EVICT_ANNOTATION) == Some("true"),
         local_data: has_local_data(spec),
+        host_ports: host_ports(spec),
     }
 }
 
@@ -512,7 +538,7 @@ pub fn pdb(pdb: &K8sPdb) -> PodDisruptionBudget {
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::{
-        Affinity, EmptyDirVolumeSource, NodeAffinity, NodeCondition, NodeSelector,
+        Affinity, ContainerPort, EmptyDirVolumeSource, NodeAffinity, NodeCondition, NodeSelector,
         NodeSelectorRequirement as K8sReq, NodeSelectorTerm, NodeSpec, NodeStatus,
         PodAffinity as K8sPodAffinity, PodAffinityTerm as K8sPodAffinityTerm, PodAntiAffinity,
         PodStatus, ResourceRequirements, TopologySpreadConstraint as K8sSpread, Volume,
@@ -888,6 +914,40 @@ mod tests {
         let mut in_memory = PodBuilder::new("ns", "f");
         in_memory.spec().volumes = Some(vec![volume("shm", Some("Memory"))]);
         assert!(!pod(&in_memory.0).local_data);
+    }
+
+    #[test]
+    fn host_ports_are_reported_once_each() {
+        let port =
+            |container_port: i32, host_port: Option<i32>, protocol: Option<&str>| ContainerPort {
+                container_port,
+                host_port,
+                protocol: protocol.map(str::to_owned),
+                ..Default::default()
+            };
+        let mut ingress = container("nginx", &[("cpu", "100m")], &[]);
+        ingress.ports = Some(vec![
+            port(80, Some(80), None),
+            port(443, Some(443), Some("TCP")),
+            port(8080, None, None),
+            port(53, Some(53), Some("UDP")),
+        ]);
+        let mut sidecar = container("metrics", &[], &[]);
+        sidecar.ports = Some(vec![port(80, Some(80), Some("TCP"))]);
+        let reported = pod(&PodBuilder::new("ns", "ingress")
+            .container(ingress)
+            .container(sidecar)
+            .0);
+        let ports: Vec<(&str, i32)> = reported
+            .host_ports
+            .iter()
+            .map(|p| (p.protocol.as_str(), p.port))
+            .collect();
+        assert_eq!(ports, [("TCP", 80), ("TCP", 443), ("UDP", 53)]);
+        let plain = pod(&PodBuilder::new("ns", "web")
+            .container(container("web", &[], &[]))
+            .0);
+        assert!(plain.host_ports.is_empty());
     }
 
     #[test]

@@ -18,7 +18,8 @@ use std::fmt::Debug;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{
-    Container, Node, NodeCondition, NodeStatus, Pod, PodSpec, PodStatus, ResourceRequirements,
+    Container, EmptyDirVolumeSource, Node, NodeCondition, NodeStatus, Pod, PodSpec, PodStatus,
+    ResourceRequirements, Volume,
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -31,7 +32,9 @@ use spot_proto::agent::v1::{Delta, Snapshot};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::convert::{self, MIRROR_POD_ANNOTATION};
+use crate::convert::{
+    self, DO_NOT_DISRUPT_ANNOTATION, MIRROR_POD_ANNOTATION, SAFE_TO_EVICT_ANNOTATION,
+};
 
 /// Capacity of the delta broadcast. A receiver that lags behind gets `RecvError::Lagged` and
 /// must start over from a fresh snapshot.
@@ -346,25 +349,30 @@ async fn run<K, S>(
 // Trimming
 // ---------------------------------------------------------------------------------------------
 
-fn trim_meta(meta: &mut ObjectMeta, keep_annotation: Option<&str>) {
+/// The annotations the conversion reads: whether a pod is a mirror pod, and the disruption
+/// opt-outs (Karpenter's on pods and nodes, the cluster autoscaler's on pods).
+const READ_ANNOTATIONS: [&str; 3] = [
+    MIRROR_POD_ANNOTATION,
+    DO_NOT_DISRUPT_ANNOTATION,
+    SAFE_TO_EVICT_ANNOTATION,
+];
+
+fn trim_meta(meta: &mut ObjectMeta) {
     meta.managed_fields = None;
-    meta.annotations = match (meta.annotations.take(), keep_annotation) {
-        (Some(annotations), Some(keep)) => {
-            let kept: BTreeMap<String, String> = annotations
-                .into_iter()
-                .filter(|(key, _)| key == keep)
-                .collect();
-            (!kept.is_empty()).then_some(kept)
-        }
-        _ => None,
-    };
+    meta.annotations = meta.annotations.take().and_then(|annotations| {
+        let kept: BTreeMap<String, String> = annotations
+            .into_iter()
+            .filter(|(key, _)| READ_ANNOTATIONS.contains(&key.as_str()))
+            .collect();
+        (!kept.is_empty()).then_some(kept)
+    });
     meta.generate_name = None;
     meta.finalizers = None;
 }
 
 /// Keeps what the node conversion reads: metadata, spec, allocatable and the Ready condition.
 pub fn trim_node(node: &mut Node) {
-    trim_meta(&mut node.metadata, None);
+    trim_meta(&mut node.metadata);
     if let Some(status) = node.status.take() {
         node.status = Some(NodeStatus {
             allocatable: status.allocatable,
@@ -393,14 +401,39 @@ fn trim_container(container: Container) -> Container {
             limits: resources.limits,
             claims: None,
         }),
+        // Only the ports bound on the node constrain where the pod may run.
+        ports: container
+            .ports
+            .map(|ports| {
+                ports
+                    .into_iter()
+                    .filter(|port| port.host_port.is_some_and(|p| p > 0))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|ports| !ports.is_empty()),
         ..Container::default()
     }
 }
 
-/// Keeps what the pod conversion and the drain read: metadata (labels, owners, the mirror-pod
-/// annotation), the scheduling part of the spec, container resources, and the phase.
+/// A volume reduced to whether an eviction loses its data: an emptyDir (with its medium) or a
+/// hostPath; every other kind (config maps, secrets, claims) is dropped.
+fn trim_volume(volume: Volume) -> Option<Volume> {
+    (volume.empty_dir.is_some() || volume.host_path.is_some()).then(|| Volume {
+        name: volume.name,
+        empty_dir: volume.empty_dir.map(|dir| EmptyDirVolumeSource {
+            medium: dir.medium,
+            size_limit: None,
+        }),
+        host_path: volume.host_path,
+        ..Volume::default()
+    })
+}
+
+/// Keeps what the pod conversion and the drain read: metadata (labels, owners, the annotations
+/// in [`READ_ANNOTATIONS`]), the scheduling part of the spec, container resources and host
+/// ports, the volumes whose data an eviction loses, and the phase.
 pub fn trim_pod(pod: &mut Pod) {
-    trim_meta(&mut pod.metadata, Some(MIRROR_POD_ANNOTATION));
+    trim_meta(&mut pod.metadata);
     if let Some(spec) = pod.spec.take() {
         pod.spec = Some(PodSpec {
             affinity: spec.affinity,
@@ -415,6 +448,15 @@ pub fn trim_pod(pod: &mut Pod) {
             priority_class_name: spec.priority_class_name,
             tolerations: spec.tolerations,
             topology_spread_constraints: spec.topology_spread_constraints,
+            volumes: spec
+                .volumes
+                .map(|volumes| {
+                    volumes
+                        .into_iter()
+                        .filter_map(trim_volume)
+                        .collect::<Vec<_>>()
+                })
+                .filter(|volumes| !volumes.is_empty()),
             ..PodSpec::default()
         });
     }
@@ -426,7 +468,7 @@ pub fn trim_pod(pod: &mut Pod) {
 
 /// Keeps the selector and the allowed disruptions.
 pub fn trim_pdb(pdb: &mut PodDisruptionBudget) {
-    trim_meta(&mut pdb.metadata, None);
+    trim_meta(&mut pdb.metadata);
     if let Some(status) = pdb.status.as_mut() {
         status.conditions = None;
         status.disrupted_pods = None;
@@ -436,7 +478,9 @@ pub fn trim_pdb(pdb: &mut PodDisruptionBudget) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{ContainerPort, EnvVar, Volume};
+    use k8s_openapi::api::core::v1::{
+        ConfigMapVolumeSource, ContainerPort, EnvVar, HostPathVolumeSource,
+    };
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
 
     fn meta() -> ObjectMeta {
@@ -447,6 +491,8 @@ mod tests {
             annotations: Some(
                 [
                     (MIRROR_POD_ANNOTATION.to_owned(), "hash".to_owned()),
+                    (DO_NOT_DISRUPT_ANNOTATION.to_owned(), "true".to_owned()),
+                    (SAFE_TO_EVICT_ANNOTATION.to_owned(), "false".to_owned()),
                     (
                         "kubectl.kubernetes.io/last-applied-configuration".to_owned(),
                         "{...}".to_owned(),
@@ -472,10 +518,17 @@ mod tests {
                         value: Some("b".into()),
                         ..EnvVar::default()
                     }]),
-                    ports: Some(vec![ContainerPort {
-                        container_port: 80,
-                        ..ContainerPort::default()
-                    }]),
+                    ports: Some(vec![
+                        ContainerPort {
+                            container_port: 80,
+                            ..ContainerPort::default()
+                        },
+                        ContainerPort {
+                            container_port: 8443,
+                            host_port: Some(443),
+                            ..ContainerPort::default()
+                        },
+                    ]),
                     resources: Some(ResourceRequirements {
                         requests: Some(
                             [(
@@ -488,10 +541,29 @@ mod tests {
                     }),
                     ..Container::default()
                 }],
-                volumes: Some(vec![Volume {
-                    name: "v".into(),
-                    ..Volume::default()
-                }]),
+                volumes: Some(vec![
+                    Volume {
+                        name: "config".into(),
+                        config_map: Some(ConfigMapVolumeSource {
+                            name: "settings".into(),
+                            ..ConfigMapVolumeSource::default()
+                        }),
+                        ..Volume::default()
+                    },
+                    Volume {
+                        name: "scratch".into(),
+                        empty_dir: Some(EmptyDirVolumeSource::default()),
+                        ..Volume::default()
+                    },
+                    Volume {
+                        name: "logs".into(),
+                        host_path: Some(HostPathVolumeSource {
+                            path: "/var/log".into(),
+                            type_: None,
+                        }),
+                        ..Volume::default()
+                    },
+                ]),
                 node_name: Some("n1".into()),
                 ..PodSpec::default()
             }),
@@ -505,14 +577,24 @@ mod tests {
         trim_pod(&mut trimmed);
         assert_eq!(trimmed.metadata.managed_fields, None);
         assert_eq!(
-            trimmed.metadata.annotations,
-            Some([(MIRROR_POD_ANNOTATION.to_owned(), "hash".to_owned())].into())
+            trimmed.metadata.annotations.as_ref().unwrap().len(),
+            3,
+            "the last-applied configuration goes, the annotations conversion reads stay"
         );
         let spec = trimmed.spec.as_ref().unwrap();
-        assert_eq!(spec.volumes, None);
+        let volumes: Vec<&str> = spec
+            .volumes
+            .iter()
+            .flatten()
+            .map(|v| v.name.as_str())
+            .collect();
+        assert_eq!(volumes, ["scratch", "logs"]);
         assert_eq!(spec.containers[0].image, None);
         assert_eq!(spec.containers[0].env, None);
-        assert_eq!(spec.containers[0].ports, None);
+        assert_eq!(spec.containers[0].ports.as_ref().unwrap().len(), 1);
+        let converted = convert::pod(&trimmed);
+        assert!(converted.do_not_disrupt && converted.local_data);
+        assert_eq!(converted.host_ports.len(), 1);
         assert_eq!(
             trimmed.status,
             Some(PodStatus {
@@ -556,7 +638,8 @@ mod tests {
         };
         let mut trimmed = before.clone();
         trim_node(&mut trimmed);
-        assert_eq!(trimmed.metadata.annotations, None);
+        assert_eq!(trimmed.metadata.annotations.as_ref().unwrap().len(), 3);
+        assert!(convert::node(&trimmed).do_not_disrupt);
         assert_eq!(trimmed.metadata.managed_fields, None);
         let status = trimmed.status.as_ref().unwrap();
         assert_eq!(status.images, None);
@@ -571,7 +654,7 @@ mod tests {
             ..PodDisruptionBudget::default()
         };
         trim_pdb(&mut pdb);
-        assert_eq!(pdb.metadata.annotations, None);
+        assert_eq!(pdb.metadata.annotations.as_ref().unwrap().len(), 3);
         assert_eq!(pdb.metadata.managed_fields, None);
     }
 }

@@ -374,6 +374,41 @@ async fn watch_events_become_deltas() {
 }
 
 #[tokio::test]
+async fn what_keeps_a_pod_in_place_survives_the_watchers_trimming() {
+    let (view, mut fake, shutdown) = started().await;
+    let mut deltas = view.subscribe();
+    let pods = fake.watch("/api/v1/pods").await;
+    let mut ingress = pod("ingress", "21");
+    ingress["metadata"]["annotations"] = json!({
+        "karpenter.sh/do-not-disrupt": "true",
+        "kubectl.kubernetes.io/last-applied-configuration": "{}",
+    });
+    ingress["spec"]["containers"][0]["ports"] = json!([
+        { "containerPort": 8080 },
+        { "containerPort": 80, "hostPort": 80 },
+    ]);
+    ingress["spec"]["volumes"] = json!([
+        { "name": "cache", "emptyDir": {} },
+        { "name": "settings", "configMap": { "name": "settings" } },
+    ]);
+    pods.send(event("ADDED", ingress)).await;
+    let delta = next_delta(&mut deltas).await;
+    let reported = &delta.upserted_pods[0];
+    assert!(reported.do_not_disrupt, "{reported:?}");
+    assert!(reported.local_data, "{reported:?}");
+    let ports: Vec<(&str, i32)> = reported
+        .host_ports
+        .iter()
+        .map(|p| (p.protocol.as_str(), p.port))
+        .collect();
+    assert_eq!(ports, [("TCP", 80)]);
+    let stored = view.snapshot();
+    let stored = stored.pods.iter().find(|p| p.name == "ingress").unwrap();
+    assert_eq!(stored, reported);
+    shutdown.cancel();
+}
+
+#[tokio::test]
 async fn a_watch_that_ends_resumes_from_the_last_resource_version() {
     let (view, mut fake, shutdown) = started().await;
     let mut deltas = view.subscribe();

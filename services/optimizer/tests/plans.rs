@@ -15,7 +15,8 @@ use spot_proto::agent::v1::{ActionKind, Snapshot};
 use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::common::v1::{
-    CapacityType, NodeSelectorRequirement, Pod, Pool, Taint, TaintEffect, Toleration,
+    CapacityType, HostPort, NodeSelectorRequirement, Pod, Pool, Resources, Taint, TaintEffect,
+    Toleration,
 };
 use spot_proto::optimizer::v1 as pb;
 use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
@@ -758,5 +759,76 @@ async fn a_recommendation_leaves_alone_the_nodes_whose_pods_must_not_move() {
     .await;
     let plan = recommend(&test, &owner, &cluster_id).await;
     assert_eq!(drained(&plan), ["bare", "free", "new"], "{}", plan.reason);
+    stop.cancel();
+}
+
+/// How many nodes the cluster has once the plan is carried out.
+fn nodes_after(plan: &pb::Plan, existing: usize) -> usize {
+    let launched: u32 = plan
+        .steps
+        .iter()
+        .filter(|s| s.kind() == pb::StepKind::Launch)
+        .map(|s| s.count)
+        .sum();
+    existing + launched as usize - drained(plan).len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_binding_the_same_host_port_are_planned_onto_separate_nodes() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test, &owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    let mut router = router(&test);
+    let long_ago = Some(spot_proto::time::timestamp(
+        chrono::Utc::now().timestamp_millis() - 86_400_000,
+    ));
+    let mut nodes = Vec::new();
+    let mut pods = Vec::new();
+    for i in 0..4 {
+        let id = launch(
+            &mut router,
+            &cluster_id,
+            "us-east-1a",
+            CapacityType::OnDemand,
+        )
+        .await;
+        let name = format!("n{i}");
+        let mut node = node(&name, "us-east-1a", &id, CapacityType::OnDemand);
+        node.created_at = long_ago;
+        nodes.push(node);
+        // A small ingress controller binding port 80 on each node.
+        let mut ingress = pod(&format!("ingress-{i}"), &name);
+        ingress.requests = Some(Resources {
+            cpu_millis: 100,
+            memory_mib: 128,
+            pods: 1,
+            gpus: 0,
+        });
+        ingress.host_ports = vec![HostPort {
+            protocol: "TCP".into(),
+            port: 80,
+        }];
+        pods.push(ingress);
+    }
+    let source = Cluster::new(Snapshot {
+        nodes,
+        pods,
+        pdbs: vec![],
+    });
+    let (_notices, stop) = start_agent(
+        &test,
+        &registered.agent_key,
+        Kubernetes::new(source.clone()),
+        source.clone(),
+    );
+    wait_for_nodes(&test, &owner, &cluster_id, 4).await;
+    consolidation_off(&test, &owner).await;
+
+    // The four would fit on one small node, but no two of them share one.
+    let plan = recommend(&test, &owner, &cluster_id).await;
+    assert!(!plan.steps.is_empty(), "{}", plan.reason);
+    assert!(nodes_after(&plan, 4) >= 4, "{plan:#?}");
+    assert!(plan.unplaced_pods.is_empty(), "{plan:#?}");
     stop.cancel();
 }

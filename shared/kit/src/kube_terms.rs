@@ -111,6 +111,31 @@ fn sorted(map: &std::collections::HashMap<String, String>) -> BTreeMap<String, S
     map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
+/// The engine's stand-in label for a host port a pod binds (it is never a node's or a user's).
+pub const HOST_PORT_LABEL_PREFIX: &str = "host-port.spot-optimizer/";
+
+/// A host port as kube-scheduler's NodePorts filter treats it: no two pods binding the same port
+/// and protocol on one node, which is a required anti-affinity on the hostname among the pods
+/// that bind it. Any host IP counts as every IP (the filter's conservative reading).
+fn host_port_terms(ports: &[common::HostPort]) -> Vec<(String, engine::PodAffinityTerm)> {
+    ports
+        .iter()
+        .map(|port| {
+            let protocol = if port.protocol.is_empty() {
+                "TCP"
+            } else {
+                port.protocol.as_str()
+            };
+            let key = format!("{HOST_PORT_LABEL_PREFIX}{protocol}-{}", port.port);
+            let term = engine::PodAffinityTerm {
+                topology_key: engine::TopologyKey::Hostname,
+                match_labels: BTreeMap::from([(key.clone(), "bound".to_owned())]),
+            };
+            (key, term)
+        })
+        .collect()
+}
+
 pub fn pod(pod: &common::Pod) -> engine::Pod {
     let requests = pod.requests.unwrap_or_default();
     let requirements = policy_terms::requirements(&pod.required_node_affinity);
@@ -126,6 +151,7 @@ pub fn pod(pod: &common::Pod) -> engine::Pod {
             })
             .collect()
     };
+    let host_ports = host_port_terms(&pod.host_ports);
     engine::Pod {
         id: pod_id(pod),
         requests: engine::Resources::new(
@@ -134,7 +160,14 @@ pub fn pod(pod: &common::Pod) -> engine::Pod {
             1,
             requests.gpus,
         ),
-        labels: sorted(&pod.labels),
+        labels: sorted(&pod.labels)
+            .into_iter()
+            .chain(
+                host_ports
+                    .iter()
+                    .map(|(key, _)| (key.clone(), "bound".to_owned())),
+            )
+            .collect(),
         node_selector: sorted(&pod.node_selector),
         required_node_affinity: if requirements.is_empty() {
             Vec::new()
@@ -169,7 +202,10 @@ pub fn pod(pod: &common::Pod) -> engine::Pod {
             })
             .collect(),
         affinity: terms(false),
-        anti_affinity: terms(true),
+        anti_affinity: terms(true)
+            .into_iter()
+            .chain(host_ports.into_iter().map(|(_, term)| term))
+            .collect(),
     }
 }
 
@@ -333,5 +369,47 @@ mod tests {
             pod("too-big", 5_000, ""),
         ];
         assert_eq!(bind_pending(&nodes, &pods), vec![(1, "empty".to_owned())]);
+    }
+
+    fn binding(pod: common::Pod, ports: &[(&str, i32)]) -> common::Pod {
+        common::Pod {
+            host_ports: ports
+                .iter()
+                .map(|(protocol, port)| common::HostPort {
+                    protocol: (*protocol).to_owned(),
+                    port: *port,
+                })
+                .collect(),
+            ..pod
+        }
+    }
+
+    #[test]
+    fn pods_binding_the_same_host_port_never_share_a_node() {
+        let nodes = [node("a", 8_000), node("b", 4_000)];
+        let pods = [
+            binding(pod("ingress-1", 500, "a"), &[("TCP", 80)]),
+            // The least allocated node is `a`, but it already binds TCP 80.
+            binding(pod("ingress-2", 500, ""), &[("TCP", 80), ("TCP", 443)]),
+            // Another protocol, or no host port, does not conflict.
+            binding(pod("dns", 500, ""), &[("UDP", 80)]),
+            pod("web", 500, ""),
+            binding(pod("ingress-3", 500, ""), &[("", 80)]),
+        ];
+        assert_eq!(
+            bind_pending(&nodes, &pods),
+            vec![
+                (1, "b".to_owned()),
+                (2, "a".to_owned()),
+                (3, "a".to_owned()),
+            ],
+            "ingress-3 (TCP 80 by default) has no node left"
+        );
+        let engine_pod = super::pod(&pods[1]);
+        assert_eq!(engine_pod.anti_affinity.len(), 2);
+        assert_eq!(
+            engine_pod.labels.get("host-port.spot-optimizer/TCP-443"),
+            Some(&"bound".to_owned())
+        );
     }
 }
