@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::{
-    Container, Node as K8sNode, Pod as K8sPod, PodSpec, Taint as K8sTaint,
+    Container, Node as K8sNode, PersistentVolume, Pod as K8sPod, PodSpec, Taint as K8sTaint,
     Toleration as K8sToleration,
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget as K8sPdb;
@@ -78,6 +78,79 @@ fn host_ports(spec: Option<&PodSpec>) -> Vec<HostPort> {
         .into_iter()
         .map(|(protocol, port)| HostPort { protocol, port })
         .collect()
+}
+
+/// The node labels a persistent volume names its zone by: Kubernetes' own, the EBS CSI driver's,
+/// and the deprecated in-tree one.
+pub const ZONE_KEYS: [&str; 3] = [
+    "topology.kubernetes.io/zone",
+    "topology.ebs.csi.aws.com/zone",
+    "failure-domain.beta.kubernetes.io/zone",
+];
+
+/// The claims the pod's volumes use, by name in its namespace: persistent volume claims, and the
+/// claim a generic ephemeral volume gets (`<pod>-<volume>`).
+pub fn claim_names(pod: &K8sPod) -> Vec<String> {
+    let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
+    pod.spec
+        .iter()
+        .flat_map(|spec| spec.volumes.iter().flatten())
+        .filter_map(
+            |volume| match (&volume.persistent_volume_claim, &volume.ephemeral) {
+                (Some(claim), _) => Some(claim.claim_name.clone()),
+                (None, Some(_)) => Some(format!("{pod_name}-{}", volume.name)),
+                (None, None) => None,
+            },
+        )
+        .collect()
+}
+
+/// The zones a persistent volume can be reached from: its required node affinity on a zone key
+/// (the terms are alternatives, so their zones add up), else its zone label (in-tree volumes).
+/// Empty: any zone.
+pub fn volume_zones(volume: &PersistentVolume) -> Vec<String> {
+    let mut zones: Vec<String> = volume
+        .spec
+        .iter()
+        .filter_map(|spec| spec.node_affinity.as_ref())
+        .filter_map(|affinity| affinity.required.as_ref())
+        .flat_map(|required| required.node_selector_terms.iter())
+        .flat_map(|term| term.match_expressions.iter().flatten())
+        .filter(|e| ZONE_KEYS.contains(&e.key.as_str()) && e.operator == "In")
+        .flat_map(|e| e.values.iter().flatten().cloned())
+        .collect();
+    if zones.is_empty() {
+        zones = volume
+            .metadata
+            .labels
+            .iter()
+            .flatten()
+            .filter(|(key, _)| ZONE_KEYS.contains(&key.as_str()))
+            .map(|(_, zone)| zone.clone())
+            .collect();
+    }
+    zones.sort();
+    zones.dedup();
+    zones
+}
+
+/// Where a pod whose volumes are in `each` (one zone list per zonal volume) can run: the zones
+/// all of them allow. Volumes in no common zone leave the pod unschedulable anywhere; the first
+/// volume's zones are then kept, so the pod is never reported free to go anywhere.
+pub fn common_zones(each: &[Vec<String>]) -> Vec<String> {
+    let Some((first, rest)) = each.split_first() else {
+        return Vec::new();
+    };
+    let common: Vec<String> = first
+        .iter()
+        .filter(|zone| rest.iter().all(|zones| zones.contains(zone)))
+        .cloned()
+        .collect();
+    if common.is_empty() {
+        first.clone()
+    } else {
+        common
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -514,6 +587,8 @@ pub fn pod(pod: &K8sPod) -> Pod {
         safe_to_evict: annotation(meta, SAFE_TO_EVICT_ANNOTATION) == Some("true"),
         local_data: has_local_data(spec),
         host_ports: host_ports(spec),
+        // Read from the claims and volumes by the watchers (see `watch::Volumes`).
+        volume_zones: Vec::new(),
     }
 }
 
@@ -914,6 +989,34 @@ mod tests {
         let mut in_memory = PodBuilder::new("ns", "f");
         in_memory.spec().volumes = Some(vec![volume("shm", Some("Memory"))]);
         assert!(!pod(&in_memory.0).local_data);
+    }
+
+    #[test]
+    fn a_volume_names_its_zones_by_affinity_or_in_tree_label() {
+        let in_tree = PersistentVolume {
+            metadata: ObjectMeta {
+                labels: Some(map(&[
+                    ("failure-domain.beta.kubernetes.io/zone", "us-east-1b"),
+                    ("team", "data"),
+                ])),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(volume_zones(&in_tree), ["us-east-1b"]);
+        assert!(volume_zones(&PersistentVolume::default()).is_empty());
+
+        let zones = |z: &[&str]| z.iter().map(|z| (*z).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            common_zones(&[zones(&["us-east-1a", "us-east-1b"]), zones(&["us-east-1b"])]),
+            ["us-east-1b"]
+        );
+        // Volumes in no common zone: the pod is still tied to the first one's.
+        assert_eq!(
+            common_zones(&[zones(&["us-east-1a"]), zones(&["us-east-1c"])]),
+            ["us-east-1a"]
+        );
+        assert!(common_zones(&[]).is_empty());
     }
 
     #[test]

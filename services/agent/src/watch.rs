@@ -1,5 +1,7 @@
 //! The agent's view of the cluster: kube-rs watchers with reflector stores for nodes, pods and
-//! PodDisruptionBudgets, and a broadcast of the changes as protobuf [`Delta`]s.
+//! PodDisruptionBudgets, and a broadcast of the changes as protobuf [`Delta`]s. Persistent volumes
+//! and their claims are watched too, for the zones a pod's volumes tie it to (reported with the
+//! pod, in no delta of their own).
 //!
 //! Objects are trimmed before they are stored (managed fields, annotations, most of the pod spec
 //! and status dropped) so memory stays bounded on large clusters; only what [`crate::convert`]
@@ -18,14 +20,15 @@ use std::fmt::Debug;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{
-    Container, EmptyDirVolumeSource, Node, NodeCondition, NodeStatus, Pod, PodSpec, PodStatus,
-    ResourceRequirements, Volume,
+    Container, EmptyDirVolumeSource, EphemeralVolumeSource, Node, NodeCondition, NodeStatus,
+    PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeSpec, Pod,
+    PodSpec, PodStatus, ResourceRequirements, Volume,
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::Api;
 use kube::runtime::WatchStreamExt;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher::{self, Event};
 use serde::de::DeserializeOwned;
 use spot_proto::agent::v1::{Delta, Snapshot};
@@ -64,13 +67,50 @@ impl Default for WatchConfig {
 /// The field selector that leaves finished pods out.
 pub const UNFINISHED_PODS: &str = "status.phase!=Succeeded,status.phase!=Failed";
 
-/// A bounded, always-current view of nodes, pods and PDBs.
+/// How long readiness waits for the volume lists: an agent whose role may not list persistent
+/// volumes (an older chart) still reports, without volume zones, and says so.
+pub const VOLUMES_READY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A bounded, always-current view of nodes, pods and PDBs, and of the persistent volumes and
+/// claims that tie pods to zones.
 #[derive(Clone)]
 pub struct ClusterView {
     nodes: Store<Node>,
     pods: Store<Pod>,
     pdbs: Store<PodDisruptionBudget>,
+    volumes: Volumes,
     deltas: broadcast::Sender<Delta>,
+}
+
+/// The claims and volumes, for the zones a pod's volumes tie it to.
+#[derive(Clone)]
+pub struct Volumes {
+    claims: Store<PersistentVolumeClaim>,
+    volumes: Store<PersistentVolume>,
+}
+
+impl Volumes {
+    /// The zones the pod can run in because of its bound volumes (empty: any).
+    pub fn zones_of(&self, pod: &Pod) -> Vec<String> {
+        let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
+        let each: Vec<Vec<String>> = convert::claim_names(pod)
+            .iter()
+            .filter_map(|claim| self.claims.get(&ObjectRef::new(claim).within(namespace)))
+            .filter_map(|claim| claim.spec.as_ref()?.volume_name.clone())
+            .filter_map(|volume| self.volumes.get(&ObjectRef::new(&volume)))
+            .map(|volume| convert::volume_zones(&volume))
+            .filter(|zones| !zones.is_empty())
+            .collect();
+        convert::common_zones(&each)
+    }
+
+    /// The pod as reported: its conversion with the zones its volumes allow.
+    pub fn pod(&self, pod: &Pod) -> spot_proto::common::v1::Pod {
+        spot_proto::common::v1::Pod {
+            volume_zones: self.zones_of(pod),
+            ..convert::pod(pod)
+        }
+    }
 }
 
 impl ClusterView {
@@ -85,6 +125,12 @@ impl ClusterView {
         shutdown: CancellationToken,
     ) -> Self {
         let (deltas, _) = broadcast::channel(config.delta_capacity.max(1));
+        let (claims, claim_writer) = reflector::store();
+        let (volume_store, volume_writer) = reflector::store();
+        let volumes = Volumes {
+            claims,
+            volumes: volume_store,
+        };
 
         let (nodes, node_writer) = reflector::store();
         let node_stream = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
@@ -95,6 +141,7 @@ impl ClusterView {
             node_stream,
             nodes.clone(),
             Some(deltas.clone()),
+            volumes.clone(),
             shutdown.clone(),
         ));
 
@@ -111,12 +158,13 @@ impl ClusterView {
             pod_stream,
             pods.clone(),
             Some(deltas.clone()),
+            volumes.clone(),
             shutdown.clone(),
         ));
 
         let (pdbs, pdb_writer) = reflector::store();
         let pdb_stream = watcher(
-            Api::<PodDisruptionBudget>::all(client),
+            Api::<PodDisruptionBudget>::all(client.clone()),
             watcher::Config::default(),
         )
         .modify(trim_pdb)
@@ -126,6 +174,38 @@ impl ClusterView {
             pdb_stream,
             pdbs.clone(),
             Some(deltas.clone()),
+            volumes.clone(),
+            shutdown.clone(),
+        ));
+
+        // Claims and volumes send no deltas of their own: they change the zones of the pods
+        // that use them, which are reported with their pods.
+        let claim_stream = watcher(
+            Api::<PersistentVolumeClaim>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .modify(trim_claim)
+        .reflect(claim_writer);
+        tokio::spawn(run(
+            "persistentvolumeclaims",
+            claim_stream,
+            volumes.claims.clone(),
+            None,
+            volumes.clone(),
+            shutdown.clone(),
+        ));
+        let volume_stream = watcher(
+            Api::<PersistentVolume>::all(client),
+            watcher::Config::default(),
+        )
+        .modify(trim_volume_object)
+        .reflect(volume_writer);
+        tokio::spawn(run(
+            "persistentvolumes",
+            volume_stream,
+            volumes.volumes.clone(),
+            None,
+            volumes.clone(),
             shutdown,
         ));
 
@@ -133,6 +213,7 @@ impl ClusterView {
             nodes,
             pods,
             pdbs,
+            volumes,
             deltas,
         }
     }
@@ -144,6 +225,20 @@ impl ClusterView {
             self.pods.wait_until_ready(),
             self.pdbs.wait_until_ready(),
         );
+        let volumes = async {
+            futures::join!(
+                self.volumes.claims.wait_until_ready(),
+                self.volumes.volumes.wait_until_ready(),
+            )
+        };
+        if tokio::time::timeout(VOLUMES_READY_WAIT, volumes)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "persistent volumes and claims are not listed yet (may the agent's role list them?): pods are reported without the zones their volumes tie them to until they are"
+            );
+        }
     }
 
     /// The deltas from now on. Subscribe before taking the snapshot, so nothing falls between.
@@ -160,7 +255,12 @@ impl ClusterView {
             .map(|n| convert::node(n))
             .collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut pods: Vec<_> = self.pods.state().iter().map(|p| convert::pod(p)).collect();
+        let mut pods: Vec<_> = self
+            .pods
+            .state()
+            .iter()
+            .map(|p| self.volumes.pod(p))
+            .collect();
         pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         let mut pdbs: Vec<_> = self.pdbs.state().iter().map(|p| convert::pdb(p)).collect();
         pdbs.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
@@ -191,7 +291,7 @@ where
 trait Watched: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static {
     /// The key deltas name the object by.
     fn delta_key(&self) -> String;
-    fn upsert(&self, delta: &mut Delta);
+    fn upsert(&self, delta: &mut Delta, volumes: &Volumes);
     fn remove(key: String, delta: &mut Delta);
 }
 
@@ -199,7 +299,7 @@ impl Watched for Node {
     fn delta_key(&self) -> String {
         self.metadata.name.clone().unwrap_or_default()
     }
-    fn upsert(&self, delta: &mut Delta) {
+    fn upsert(&self, delta: &mut Delta, _: &Volumes) {
         delta.upserted_nodes.push(convert::node(self));
     }
     fn remove(key: String, delta: &mut Delta) {
@@ -211,8 +311,8 @@ impl Watched for Pod {
     fn delta_key(&self) -> String {
         convert::object_key(&self.metadata)
     }
-    fn upsert(&self, delta: &mut Delta) {
-        delta.upserted_pods.push(convert::pod(self));
+    fn upsert(&self, delta: &mut Delta, volumes: &Volumes) {
+        delta.upserted_pods.push(volumes.pod(self));
     }
     fn remove(key: String, delta: &mut Delta) {
         delta.removed_pods.push(key);
@@ -223,12 +323,29 @@ impl Watched for PodDisruptionBudget {
     fn delta_key(&self) -> String {
         convert::object_key(&self.metadata)
     }
-    fn upsert(&self, delta: &mut Delta) {
+    fn upsert(&self, delta: &mut Delta, _: &Volumes) {
         delta.upserted_pdbs.push(convert::pdb(self));
     }
     fn remove(key: String, delta: &mut Delta) {
         delta.removed_pdbs.push(key);
     }
+}
+
+/// Claims and volumes are read through [`Volumes`]; they appear in no delta.
+impl Watched for PersistentVolumeClaim {
+    fn delta_key(&self) -> String {
+        convert::object_key(&self.metadata)
+    }
+    fn upsert(&self, _: &mut Delta, _: &Volumes) {}
+    fn remove(_: String, _: &mut Delta) {}
+}
+
+impl Watched for PersistentVolume {
+    fn delta_key(&self) -> String {
+        self.metadata.name.clone().unwrap_or_default()
+    }
+    fn upsert(&self, _: &mut Delta, _: &Volumes) {}
+    fn remove(_: String, _: &mut Delta) {}
 }
 
 fn is_empty(delta: &Delta) -> bool {
@@ -251,6 +368,7 @@ async fn run<K, S>(
     stream: S,
     store: Store<K>,
     deltas: Option<broadcast::Sender<Delta>>,
+    volumes: Volumes,
     shutdown: CancellationToken,
 ) where
     K: Watched,
@@ -283,7 +401,7 @@ async fn run<K, S>(
         match event {
             Event::Apply(object) => {
                 let mut delta = Delta::default();
-                object.upsert(&mut delta);
+                object.upsert(&mut delta, &volumes);
                 send(delta);
             }
             Event::Delete(object) => {
@@ -330,7 +448,7 @@ async fn run<K, S>(
                         }
                     }
                     for object in &listed {
-                        object.upsert(&mut delta);
+                        object.upsert(&mut delta, &volumes);
                         count += 1;
                         if count == RELIST_CHUNK {
                             send(std::mem::take(&mut delta));
@@ -415,18 +533,52 @@ fn trim_container(container: Container) -> Container {
     }
 }
 
-/// A volume reduced to whether an eviction loses its data: an emptyDir (with its medium) or a
-/// hostPath; every other kind (config maps, secrets, claims) is dropped.
+/// A pod's volume reduced to what the conversion reads: whether an eviction loses its data (an
+/// emptyDir with its medium, a hostPath) and which claim it uses (a persistent volume claim, or
+/// a generic ephemeral volume's); every other kind (config maps, secrets) is dropped.
 fn trim_volume(volume: Volume) -> Option<Volume> {
-    (volume.empty_dir.is_some() || volume.host_path.is_some()).then(|| Volume {
+    let kept = volume.empty_dir.is_some()
+        || volume.host_path.is_some()
+        || volume.persistent_volume_claim.is_some()
+        || volume.ephemeral.is_some();
+    kept.then(|| Volume {
         name: volume.name,
         empty_dir: volume.empty_dir.map(|dir| EmptyDirVolumeSource {
             medium: dir.medium,
             size_limit: None,
         }),
         host_path: volume.host_path,
+        persistent_volume_claim: volume.persistent_volume_claim,
+        ephemeral: volume.ephemeral.map(|_| EphemeralVolumeSource::default()),
         ..Volume::default()
     })
+}
+
+/// Keeps the claim's name and the volume it is bound to.
+pub fn trim_claim(claim: &mut PersistentVolumeClaim) {
+    trim_meta(&mut claim.metadata);
+    claim.metadata.labels = None;
+    claim.spec = claim.spec.take().map(|spec| PersistentVolumeClaimSpec {
+        volume_name: spec.volume_name,
+        ..PersistentVolumeClaimSpec::default()
+    });
+    claim.status = None;
+}
+
+/// Keeps what says where the volume can be reached: its zone labels and node affinity.
+pub fn trim_volume_object(volume: &mut PersistentVolume) {
+    trim_meta(&mut volume.metadata);
+    volume.metadata.labels = volume.metadata.labels.take().map(|labels| {
+        labels
+            .into_iter()
+            .filter(|(key, _)| convert::ZONE_KEYS.contains(&key.as_str()))
+            .collect()
+    });
+    volume.spec = volume.spec.take().map(|spec| PersistentVolumeSpec {
+        node_affinity: spec.node_affinity,
+        ..PersistentVolumeSpec::default()
+    });
+    volume.status = None;
 }
 
 /// Keeps what the pod conversion and the drain read: metadata (labels, owners, the annotations

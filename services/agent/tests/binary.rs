@@ -123,6 +123,12 @@ impl FakeApiServer {
             ("GET", "/apis/policy/v1/poddisruptionbudgets") => {
                 respond(200, list("PodDisruptionBudgetList", vec![]))
             }
+            ("GET", "/api/v1/persistentvolumeclaims") => {
+                respond(200, list("PersistentVolumeClaimList", vec![]))
+            }
+            ("GET", "/api/v1/persistentvolumes") => {
+                respond(200, list("PersistentVolumeList", vec![]))
+            }
             ("PATCH", node_path) if node_path.starts_with("/api/v1/nodes/") => {
                 respond(200, node(node_path.trim_start_matches("/api/v1/nodes/")))
             }

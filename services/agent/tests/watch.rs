@@ -144,6 +144,8 @@ fn list(path: &str, resource_version: &str, items: Vec<Value>) -> Value {
     let kind = match path {
         "/api/v1/nodes" => "NodeList",
         "/api/v1/pods" => "PodList",
+        "/api/v1/persistentvolumeclaims" => "PersistentVolumeClaimList",
+        "/api/v1/persistentvolumes" => "PersistentVolumeList",
         _ => "PodDisruptionBudgetList",
     };
     let api_version = if kind == "PodDisruptionBudgetList" {
@@ -405,6 +407,97 @@ async fn what_keeps_a_pod_in_place_survives_the_watchers_trimming() {
     let stored = view.snapshot();
     let stored = stored.pods.iter().find(|p| p.name == "ingress").unwrap();
     assert_eq!(stored, reported);
+    shutdown.cancel();
+}
+
+fn claim(name: &str, volume: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": { "namespace": "shop", "name": name, "resourceVersion": "50" },
+        "spec": { "volumeName": volume, "storageClassName": "gp3" },
+        "status": { "phase": "Bound" },
+    })
+}
+
+/// An EBS CSI volume in `zone`, as the driver creates it.
+fn ebs_volume(name: &str, zone: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": { "name": name, "resourceVersion": "60" },
+        "spec": {
+            "capacity": { "storage": "10Gi" },
+            "csi": { "driver": "ebs.csi.aws.com", "volumeHandle": "vol-0abc" },
+            "nodeAffinity": { "required": { "nodeSelectorTerms": [{ "matchExpressions": [
+                { "key": "topology.ebs.csi.aws.com/zone", "operator": "In", "values": [zone] },
+            ]}]}},
+        },
+    })
+}
+
+fn using_claim(name: &str, resource_version: &str, claim: &str) -> Value {
+    let mut pod = pod(name, resource_version);
+    pod["spec"]["volumes"] = json!([
+        { "name": "data", "persistentVolumeClaim": { "claimName": claim } },
+        { "name": "settings", "configMap": { "name": "settings" } },
+    ]);
+    pod
+}
+
+#[tokio::test]
+async fn pods_with_zonal_volumes_are_reported_with_their_zones() {
+    let (client, mut fake) = Fake::start();
+    fake.queue_list(
+        "/api/v1/pods",
+        list(
+            "/api/v1/pods",
+            "20",
+            vec![using_claim("db-0", "19", "data-db-0"), pod("web", "18")],
+        ),
+    );
+    fake.queue_list(
+        "/api/v1/persistentvolumeclaims",
+        list(
+            "/api/v1/persistentvolumeclaims",
+            "51",
+            vec![claim("data-db-0", "pv-a"), claim("data-db-1", "pv-b")],
+        ),
+    );
+    fake.queue_list(
+        "/api/v1/persistentvolumes",
+        list(
+            "/api/v1/persistentvolumes",
+            "61",
+            vec![
+                ebs_volume("pv-a", "us-east-1a"),
+                ebs_volume("pv-b", "us-east-1b"),
+            ],
+        ),
+    );
+    let shutdown = CancellationToken::new();
+    let view = ClusterView::start(client, shutdown.clone());
+    tokio::time::timeout(WAIT, view.ready())
+        .await
+        .expect("the view never became ready");
+    let snapshot = view.snapshot();
+    let zones: Vec<(&str, &[String])> = snapshot
+        .pods
+        .iter()
+        .map(|p| (p.name.as_str(), p.volume_zones.as_slice()))
+        .collect();
+    assert_eq!(
+        zones,
+        [("db-0", &["us-east-1a".to_owned()][..]), ("web", &[][..])]
+    );
+
+    // A pod that arrives later is reported with its volume's zone too.
+    let mut deltas = view.subscribe();
+    let pods = fake.watch("/api/v1/pods").await;
+    pods.send(event("ADDED", using_claim("db-1", "21", "data-db-1")))
+        .await;
+    let delta = next_delta(&mut deltas).await;
+    assert_eq!(delta.upserted_pods[0].volume_zones, ["us-east-1b"]);
     shutdown.cancel();
 }
 

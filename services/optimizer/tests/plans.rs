@@ -832,3 +832,50 @@ async fn pods_binding_the_same_host_port_are_planned_onto_separate_nodes() {
     assert!(plan.unplaced_pods.is_empty(), "{plan:#?}");
     stop.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_with_a_zonal_volume_is_planned_only_into_its_zone() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test, &owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    let mut router = router(&test);
+    // Without its volume the pod would move to us-east-1a, where spot is cheapest.
+    let zone = "us-east-1c".to_owned();
+    let id = launch(&mut router, &cluster_id, &zone, CapacityType::OnDemand).await;
+    let mut node = node("db-node", &zone, &id, CapacityType::OnDemand);
+    node.created_at = Some(spot_proto::time::timestamp(
+        chrono::Utc::now().timestamp_millis() - 86_400_000,
+    ));
+    let mut database = pod("db-0", "db-node");
+    database.owner_kind = "StatefulSet".into();
+    database.volume_zones = vec![zone.clone()];
+    let source = Cluster::new(Snapshot {
+        nodes: vec![node],
+        pods: vec![database],
+        pdbs: vec![],
+    });
+    let (_notices, stop) = start_agent(
+        &test,
+        &registered.agent_key,
+        Kubernetes::new(source.clone()),
+        source.clone(),
+    );
+    wait_for_nodes(&test, &owner, &cluster_id, 1).await;
+    consolidation_off(&test, &owner).await;
+
+    let plan = recommend(&test, &owner, &cluster_id).await;
+    let zones: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| s.kind() == pb::StepKind::Launch)
+        .filter_map(|s| s.pool.as_ref().map(|p| p.zone.as_str()))
+        .collect();
+    assert!(!zones.is_empty(), "{}", plan.reason);
+    assert!(
+        zones.iter().all(|z| *z == zone),
+        "{zones:?}: {}",
+        plan.reason
+    );
+    stop.cancel();
+}

@@ -138,7 +138,15 @@ fn host_port_terms(ports: &[common::HostPort]) -> Vec<(String, engine::PodAffini
 
 pub fn pod(pod: &common::Pod) -> engine::Pod {
     let requests = pod.requests.unwrap_or_default();
-    let requirements = policy_terms::requirements(&pod.required_node_affinity);
+    let mut requirements = policy_terms::requirements(&pod.required_node_affinity);
+    // A zonal volume (EBS) is reachable only in its zone: the pod can run nowhere else.
+    if !pod.volume_zones.is_empty() {
+        requirements.push(engine::Requirement {
+            key: engine::well_known::ZONE.to_owned(),
+            operator: engine::Operator::In,
+            values: pod.volume_zones.clone(),
+        });
+    }
     let terms = |anti: bool| {
         pod.pod_affinity
             .iter()
@@ -382,6 +390,22 @@ mod tests {
                 .collect(),
             ..pod
         }
+    }
+
+    #[test]
+    fn a_pod_with_a_zonal_volume_goes_only_to_its_zone() {
+        let mut elsewhere = node("elsewhere", 8_000);
+        elsewhere.zone = "us-east-1b".into();
+        let nodes = [node("busy", 4_000), elsewhere];
+        let database = common::Pod {
+            volume_zones: vec!["us-east-1a".into()],
+            ..pod("db-0", 500, "")
+        };
+        let pods = [pod("old", 3_000, "busy"), database];
+        // `elsewhere` is the least allocated, but the volume is in us-east-1a.
+        assert_eq!(bind_pending(&nodes, &pods), vec![(1, "busy".to_owned())]);
+        let too_small = [pod("old", 3_900, "busy"), pods[1].clone()];
+        assert!(bind_pending(&nodes, &too_small).is_empty());
     }
 
     #[test]
