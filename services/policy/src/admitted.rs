@@ -56,17 +56,11 @@ pub fn architectures(
     templates: &[pb::NodeTemplate],
     region: &str,
 ) -> Vec<Architecture> {
-    let mut architectures: Vec<Architecture> =
-        admitted(policy, templates, region, &zones_of(region))
-            .into_iter()
-            .map(|o| match o.architecture {
-                engine::Architecture::Amd64 => Architecture::Amd64,
-                engine::Architecture::Arm64 => Architecture::Arm64,
-            })
-            .collect();
-    architectures.sort_unstable();
-    architectures.dedup();
-    architectures
+    let offered: Vec<engine::Architecture> = admitted(policy, templates, region, &zones_of(region))
+        .iter()
+        .map(|o| o.architecture)
+        .collect();
+    architectures_of(&offered)
 }
 
 /// What the policy admits in the region, cheapest first; `templates` are the tenant's node
@@ -77,6 +71,8 @@ pub fn preview(
     region: &str,
 ) -> pb::PreviewPolicyResponse {
     let mut offerings = admitted(policy, templates, region, &zones_of(region));
+    let pools_offered: Vec<engine::Architecture> =
+        offerings.iter().map(|o| o.architecture).collect();
     offerings.sort_by(|a, b| {
         a.price_per_hour
             .total_cmp(&b.price_per_hour)
@@ -109,10 +105,36 @@ pub fn preview(
             interruption_bucket: o.interruption_bucket.map_or(-1, i32::from),
         })
         .collect();
+    let architectures = architectures_of(&pools_offered);
     pb::PreviewPolicyResponse {
         instance_types,
         pools,
+        notes: notes(policy, &architectures),
     }
+}
+
+/// The architecture note: a policy that names neither architectures nor families leaves the
+/// choice to each cluster's nodes (see the optimizer's `keep_architectures_in_use`), which the
+/// list of every admitted pool cannot show.
+fn notes(policy: &pb::Policy, architectures: &[Architecture]) -> Vec<String> {
+    let chooses = !policy.architectures.is_empty() || !policy.allowed_families.is_empty();
+    if chooses || architectures.len() < 2 {
+        return Vec::new();
+    }
+    vec!["Architectures: this policy names none, so for each cluster it admits only the CPU architectures its nodes run today (and any a pod asks for by node selector or affinity); the pools listed here include both amd64 and arm64. Name arm64 (or Graviton families such as m7g) to let an amd64 cluster move to Graviton, once its images are built for arm64.".to_owned()]
+}
+
+fn architectures_of(offerings: &[engine::Architecture]) -> Vec<Architecture> {
+    let mut architectures: Vec<Architecture> = offerings
+        .iter()
+        .map(|a| match a {
+            engine::Architecture::Amd64 => Architecture::Amd64,
+            engine::Architecture::Arm64 => Architecture::Arm64,
+        })
+        .collect();
+    architectures.sort_unstable();
+    architectures.dedup();
+    architectures
 }
 
 /// What the catalog knows, for telling a typo from a family.

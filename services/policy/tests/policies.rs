@@ -479,6 +479,32 @@ async fn a_preview_lists_the_admitted_pools_cheapest_first_without_denied_famili
         !preview.instance_types.iter().any(|t| t.starts_with("m5.")),
         "m5 is denied"
     );
+    // Naming no architecture, the policy keeps each cluster on the ones its nodes run, which a
+    // list of amd64 and arm64 pools alone would not say.
+    assert!(
+        preview
+            .notes
+            .iter()
+            .any(|n| n.starts_with("Architectures:")),
+        "{:?}",
+        preview.notes
+    );
+    let graviton = policies(&test)
+        .preview_policy(authed(
+            pb::PreviewPolicyRequest {
+                policy: Some(pb::Policy {
+                    allowed_categories: vec!["m".into()],
+                    architectures: vec![spot_proto::common::v1::Architecture::Arm64.into()],
+                    ..policy(&cluster_id)
+                }),
+                region: String::new(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!graviton.pools.is_empty() && graviton.notes.is_empty());
     let prices: Vec<f64> = preview.pools.iter().map(|p| p.usd_per_hour).collect();
     assert!(prices.windows(2).all(|w| w[0] <= w[1]), "cheapest first");
     assert!(prices.iter().all(|p| *p > 0.0));

@@ -45,6 +45,11 @@ export function PolicyPreview({ draft, clusterId, region }: { draft: PolicyDraft
                 <p className="text-sm" aria-live="polite">
                   <strong>{r.instanceTypes.length}</strong> instance types, <strong>{r.pools.length}</strong> pools.
                 </p>
+                {r.notes.map((note) => (
+                  <p key={note} className="rounded bg-amber-50 p-2 text-xs text-amber-900">
+                    {note}
+                  </p>
+                ))}
                 <p className="max-h-24 overflow-y-auto text-xs text-slate-600">{r.instanceTypes.join(", ")}</p>
                 <div className="max-h-96 overflow-y-auto">
                   <Table caption="Cheapest admitted pools" head={["Type", "Zone", "Capacity", "$/h", "Risk"]}>
