@@ -211,7 +211,7 @@ impl ClusterApi {
                     .record(
                         &cluster.id,
                         kind::REFUSED,
-                        format!("{} of node {} refused: {reason}", row.kind, row.node_name),
+                        format!("{} refused: {reason}", outbox::describe(&row)),
                     )
                     .await?;
                 Ok(Executed::Refused {

@@ -10,7 +10,7 @@ use sea_orm::{
 use spot_bus::SharedBus;
 use spot_db::Database;
 use spot_kit::topics::CLUSTER_ACTIONS;
-use spot_proto::agent::v1::{Action, ActionOutcome};
+use spot_proto::agent::v1::{Action, ActionKind, ActionOutcome};
 use spot_proto::cluster::v1::{ActionRecord, ActionStatus};
 use tonic::Status;
 
@@ -344,6 +344,20 @@ pub fn action_of(row: &actions::Model) -> Action {
     action.id = row.id.clone();
     action.attempt = u32::try_from(row.attempt).unwrap_or_default();
     action
+}
+
+/// The action in the cluster's event log, as a person says it: "Drain node ip-10-0-1-5".
+pub fn describe(row: &actions::Model) -> String {
+    let verb = match ActionKind::from_str_name(&row.kind) {
+        Some(ActionKind::Cordon) => "Cordon",
+        Some(ActionKind::Uncordon) => "Uncordon",
+        Some(ActionKind::Drain) => "Drain",
+        Some(ActionKind::Label) => "Label",
+        Some(ActionKind::Taint) => "Taint",
+        Some(ActionKind::DeleteNode) => "Delete",
+        Some(ActionKind::Unspecified) | None => "Act on",
+    };
+    format!("{verb} node {}", row.node_name)
 }
 
 pub fn status_of(name: &str) -> ActionStatus {

@@ -407,10 +407,7 @@ impl AgentSession {
                     .record(
                         &self.cluster.id,
                         kind::ACTION,
-                        format!(
-                            "{} of node {} {}{message}",
-                            row.kind, row.node_name, row.status
-                        ),
+                        format!("{} {}{message}", outbox::describe(&row), row.status),
                     )
                     .await?;
                 Ok(())
