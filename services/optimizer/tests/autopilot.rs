@@ -129,9 +129,14 @@ async fn waiting_pods_get_a_launch_only_plan_within_seconds_whatever_the_consoli
             .await
             .into_iter()
             .find(|p| {
+                // The autopilot stores its plan before it starts applying it: wait until it
+                // is done, not just stored.
                 p.kind() == pb::PlanKind::Provisioning
                     && !p.steps.is_empty()
-                    && p.state() != pb::PlanState::Applying
+                    && !matches!(
+                        p.state(),
+                        pb::PlanState::Recommended | pb::PlanState::Applying
+                    )
             });
         if let Some(plan) = done {
             break plan;
