@@ -3,9 +3,9 @@
 //! and their claims are watched too, for the zones a pod's volumes tie it to (reported with the
 //! pod, in no delta of their own).
 //!
-//! Objects are trimmed before they are stored (managed fields, annotations, most of the pod spec
-//! and status dropped) so memory stays bounded on large clusters; only what [`crate::convert`]
-//! reads is kept.
+//! Objects are trimmed before they are stored (managed fields, the annotations the conversion does
+//! not read, most of the pod spec and status dropped) so memory stays bounded on large clusters;
+//! only what [`crate::convert`] reads is kept.
 //!
 //! Deltas: every watch `Apply` becomes an upsert, every `Delete` a removal (node name, or
 //! `namespace/name` for pods). After a re-list (the watch expired with 410 Gone, or the watcher
@@ -114,7 +114,7 @@ impl Volumes {
 }
 
 impl ClusterView {
-    /// Starts the three watchers on the current runtime; they run until `shutdown` is cancelled.
+    /// Starts the watchers on the current runtime; they run until `shutdown` is cancelled.
     pub fn start(client: kube::Client, shutdown: CancellationToken) -> Self {
         Self::start_with(client, WatchConfig::default(), shutdown)
     }
