@@ -49,6 +49,103 @@ fn describe_tags(tags: &BTreeMap<String, String>) -> String {
         .join(", ")
 }
 
+/// A resource a selector found: its id and its VPC.
+struct Found<'a> {
+    id: &'a str,
+    vpc: &'a str,
+}
+
+/// Subnets or security groups chosen by a [`Selector`], as their errors name them.
+#[derive(Clone, Copy)]
+struct Selected {
+    /// The node class field (`subnets`).
+    field: &'static str,
+    /// What they are, for "no subnet in us-east-1 carries the tags ...".
+    noun: &'static str,
+}
+
+const SUBNETS: Selected = Selected {
+    field: "subnets",
+    noun: "subnet",
+};
+const SECURITY_GROUPS: Selected = Selected {
+    field: "security_groups",
+    noun: "security group",
+};
+
+impl Selected {
+    fn ids_field(self) -> String {
+        format!("{}.ids", self.field)
+    }
+
+    /// The ids of what was found in the cluster's VPC (any VPC when it is not known), or the
+    /// field errors: each found elsewhere, and each named id the account does not have.
+    fn check<'a>(
+        self,
+        region: &str,
+        selector: &Selector,
+        vpc_id: &str,
+        found: impl Iterator<Item = Found<'a>>,
+    ) -> Result<Vec<&'a str>, NodeClassError> {
+        let mut errors = Vec::new();
+        let mut seen = Vec::new();
+        let mut in_vpc = Vec::new();
+        for Found { id, vpc } in found {
+            seen.push(id);
+            if vpc_id.is_empty() || vpc == vpc_id {
+                in_vpc.push(id);
+            } else {
+                errors.push(FieldError::new(
+                    self.field,
+                    format!("{id} is in {vpc}, not in the cluster's VPC {vpc_id}"),
+                ));
+            }
+        }
+        for id in &selector.ids {
+            if !seen.contains(&id.as_str()) {
+                errors.push(FieldError::new(
+                    self.ids_field(),
+                    format!("{id} is not in the account's {region}"),
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(in_vpc)
+        } else {
+            Err(NodeClassError::Invalid(errors))
+        }
+    }
+
+    /// Nothing usable was found by the selector's tags.
+    fn none_tagged(self, region: &str, selector: &Selector) -> NodeClassError {
+        invalid(
+            self.field,
+            format!(
+                "no {} in {region} carries the tags {}",
+                self.noun,
+                describe_tags(&selector.tags)
+            ),
+        )
+    }
+}
+
+/// A describe call that names an id the account does not have fails as a whole: say which.
+fn missing_ids(
+    error: CloudError,
+    selected: Selected,
+    selector: &Selector,
+    region: &str,
+) -> NodeClassError {
+    if not_found(&error) {
+        invalid(
+            &selected.ids_field(),
+            format!("{} not found in {region}", selector.ids.join(", ")),
+        )
+    } else {
+        error.into()
+    }
+}
+
 /// A part's value, or its field errors added to `errors`; a cloud failure ends the check.
 fn gather<T>(
     errors: &mut Vec<FieldError>,
@@ -146,58 +243,26 @@ impl Ec2Provider {
                 .send()
         })
         .await
-        .map_err(|error| {
-            if not_found(&error) {
-                invalid(
-                    "subnets.ids",
-                    format!("{} not found in {region}", selector.ids.join(", ")),
-                )
-            } else {
-                error.into()
-            }
-        })?;
+        .map_err(|error| missing_ids(error, SUBNETS, selector, region))?;
+        let found = output.subnets().iter().map(|subnet| Found {
+            id: subnet.subnet_id().unwrap_or_default(),
+            vpc: subnet.vpc_id().unwrap_or_default(),
+        });
+        let in_vpc = SUBNETS.check(region, selector, vpc_id, found)?;
         let mut best: BTreeMap<String, String> = BTreeMap::new();
-        let mut errors = Vec::new();
         for subnet in output.subnets() {
             let id = subnet.subnet_id().unwrap_or_default();
-            let vpc = subnet.vpc_id().unwrap_or_default();
-            if !vpc_id.is_empty() && vpc != vpc_id {
-                errors.push(FieldError::new(
-                    "subnets",
-                    format!("{id} is in {vpc}, not in the cluster's VPC {vpc_id}"),
-                ));
-                continue;
-            }
             let zone = subnet.availability_zone().unwrap_or_default().to_owned();
             let full = subnet.available_ip_address_count() == Some(0);
-            if !full && best.get(&zone).is_none_or(|known| id < known.as_str()) {
+            if in_vpc.contains(&id)
+                && !full
+                && best.get(&zone).is_none_or(|known| id < known.as_str())
+            {
                 best.insert(zone, id.to_owned());
             }
         }
-        let found: BTreeSet<&str> = output
-            .subnets()
-            .iter()
-            .filter_map(|s| s.subnet_id())
-            .collect();
-        for id in &selector.ids {
-            if !found.contains(id.as_str()) {
-                errors.push(FieldError::new(
-                    "subnets.ids",
-                    format!("{id} is not in the account's {region}"),
-                ));
-            }
-        }
-        if best.is_empty() && errors.is_empty() {
-            errors.push(FieldError::new(
-                "subnets",
-                format!(
-                    "no subnet in {region} carries the tags {}",
-                    describe_tags(&selector.tags)
-                ),
-            ));
-        }
-        if !errors.is_empty() {
-            return Err(NodeClassError::Invalid(errors));
+        if best.is_empty() {
+            return Err(SUBNETS.none_tagged(region, selector));
         }
         Ok(best)
     }
@@ -217,49 +282,18 @@ impl Ec2Provider {
                 .send()
         })
         .await
-        .map_err(|error| {
-            if not_found(&error) {
-                invalid(
-                    "security_groups.ids",
-                    format!("{} not found in {region}", selector.ids.join(", ")),
-                )
-            } else {
-                error.into()
-            }
-        })?;
-        let mut errors = Vec::new();
-        let mut ids = Vec::new();
-        for group in output.security_groups() {
-            let id = group.group_id().unwrap_or_default();
-            let vpc = group.vpc_id().unwrap_or_default();
-            if !vpc_id.is_empty() && vpc != vpc_id {
-                errors.push(FieldError::new(
-                    "security_groups",
-                    format!("{id} is in {vpc}, not in the cluster's VPC {vpc_id}"),
-                ));
-            } else {
-                ids.push(id.to_owned());
-            }
-        }
-        for id in &selector.ids {
-            if !ids.contains(id) && !errors.iter().any(|e| e.reason.starts_with(id.as_str())) {
-                errors.push(FieldError::new(
-                    "security_groups.ids",
-                    format!("{id} is not in the account's {region}"),
-                ));
-            }
-        }
-        if ids.is_empty() && errors.is_empty() {
-            errors.push(FieldError::new(
-                "security_groups",
-                format!(
-                    "no security group in {region} carries the tags {}",
-                    describe_tags(&selector.tags)
-                ),
-            ));
-        }
-        if !errors.is_empty() {
-            return Err(NodeClassError::Invalid(errors));
+        .map_err(|error| missing_ids(error, SECURITY_GROUPS, selector, region))?;
+        let found = output.security_groups().iter().map(|group| Found {
+            id: group.group_id().unwrap_or_default(),
+            vpc: group.vpc_id().unwrap_or_default(),
+        });
+        let mut ids: Vec<String> = SECURITY_GROUPS
+            .check(region, selector, vpc_id, found)?
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if ids.is_empty() {
+            return Err(SECURITY_GROUPS.none_tagged(region, selector));
         }
         ids.sort();
         Ok(ids)
