@@ -10,8 +10,18 @@ interface FieldProps {
   hideLabel?: boolean;
 }
 
-function describedBy(errorId: string, hintId: string, error?: string, hint?: ReactNode) {
-  return [error ? errorId : null, hint ? hintId : null].filter(Boolean).join(" ") || undefined;
+/** A field's ids: the control's, and its error's and hint's, with the control's ARIA wiring. */
+function useField(id: string | undefined, error?: string, hint?: ReactNode) {
+  const generated = useId();
+  const inputId = id ?? generated;
+  const errorId = `${inputId}-error`;
+  const hintId = `${inputId}-hint`;
+  const control = {
+    id: inputId,
+    "aria-invalid": error ? true : undefined,
+    "aria-describedby": [error ? errorId : null, hint ? hintId : null].filter(Boolean).join(" ") || undefined,
+  };
+  return { inputId, errorId, hintId, control };
 }
 
 const inputClass = (error?: string) =>
@@ -37,46 +47,36 @@ function FieldMessages({ errorId, hintId, error, hint }: { errorId: string; hint
 }
 
 export function TextField({ label, error, hint, id, ...input }: FieldProps & InputHTMLAttributes<HTMLInputElement>) {
-  const generated = useId();
-  const inputId = id ?? generated;
-  const errorId = `${inputId}-error`;
-  const hintId = `${inputId}-hint`;
+  const field = useField(id, error, hint);
   return (
     <div>
-      <label htmlFor={inputId} className="block text-sm font-medium text-slate-700">
+      <label htmlFor={field.inputId} className="block text-sm font-medium text-slate-700">
         {label}
       </label>
       <input
-        id={inputId}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(errorId, hintId, error, hint)}
+        {...field.control}
         className={inputClass(error)}
         {...input}
       />
-      <FieldMessages errorId={errorId} hintId={hintId} error={error} hint={hint} />
+      <FieldMessages errorId={field.errorId} hintId={field.hintId} error={error} hint={hint} />
     </div>
   );
 }
 
 /** A multi-line text input: lists one a line, scripts. */
 export function TextAreaField({ label, error, hint, id, className = "", ...textarea }: FieldProps & TextareaHTMLAttributes<HTMLTextAreaElement>) {
-  const generated = useId();
-  const inputId = id ?? generated;
-  const errorId = `${inputId}-error`;
-  const hintId = `${inputId}-hint`;
+  const field = useField(id, error, hint);
   return (
     <div>
-      <label htmlFor={inputId} className="block text-sm font-medium text-slate-700">
+      <label htmlFor={field.inputId} className="block text-sm font-medium text-slate-700">
         {label}
       </label>
       <textarea
-        id={inputId}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(errorId, hintId, error, hint)}
+        {...field.control}
         className={`${inputClass(error).replace("text-sm", "font-mono text-xs")} ${className}`}
         {...textarea}
       />
-      <FieldMessages errorId={errorId} hintId={hintId} error={error} hint={hint} />
+      <FieldMessages errorId={field.errorId} hintId={field.hintId} error={error} hint={hint} />
     </div>
   );
 }
@@ -90,25 +90,20 @@ export function SelectField({
   children,
   ...select
 }: FieldProps & SelectHTMLAttributes<HTMLSelectElement> & { children: ReactNode }) {
-  const generated = useId();
-  const inputId = id ?? generated;
-  const errorId = `${inputId}-error`;
-  const hintId = `${inputId}-hint`;
+  const field = useField(id, error, hint);
   return (
     <div>
-      <label htmlFor={inputId} className={hideLabel ? "sr-only" : "block text-sm font-medium text-slate-700"}>
+      <label htmlFor={field.inputId} className={hideLabel ? "sr-only" : "block text-sm font-medium text-slate-700"}>
         {label}
       </label>
       <select
-        id={inputId}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(errorId, hintId, error, hint)}
+        {...field.control}
         className={inputClass(error)}
         {...select}
       >
         {children}
       </select>
-      <FieldMessages errorId={errorId} hintId={hintId} error={error} hint={hint} />
+      <FieldMessages errorId={field.errorId} hintId={field.hintId} error={error} hint={hint} />
     </div>
   );
 }
@@ -120,26 +115,21 @@ export function CheckboxField({
   id,
   ...input
 }: FieldProps & Omit<InputHTMLAttributes<HTMLInputElement>, "type">) {
-  const generated = useId();
-  const inputId = id ?? generated;
-  const errorId = `${inputId}-error`;
-  const hintId = `${inputId}-hint`;
+  const field = useField(id, error, hint);
   return (
     <div>
       <div className="flex items-center gap-2">
         <input
-          id={inputId}
+          {...field.control}
           type="checkbox"
-          aria-invalid={error ? true : undefined}
-          aria-describedby={describedBy(errorId, hintId, error, hint)}
           className="h-4 w-4 rounded border-slate-300 text-indigo-600"
           {...input}
         />
-        <label htmlFor={inputId} className="text-sm font-medium text-slate-700">
+        <label htmlFor={field.inputId} className="text-sm font-medium text-slate-700">
           {label}
         </label>
       </div>
-      <FieldMessages errorId={errorId} hintId={hintId} error={error} hint={hint} />
+      <FieldMessages errorId={field.errorId} hintId={field.hintId} error={error} hint={hint} />
     </div>
   );
 }
