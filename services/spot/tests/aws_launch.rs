@@ -74,6 +74,38 @@ struct Adopted {
     node_class: pb::NodeClass,
 }
 
+/// The node class in force for the adopted cluster.
+async fn class_in_force(adopted: &Adopted) -> pb::GetNodeClassResponse {
+    NodeClassServiceClient::new(adopted.channel.clone())
+        .get_node_class(authed(
+            pb::GetNodeClassRequest {
+                cluster_id: adopted.cluster_id.clone(),
+            },
+            &adopted.token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Saves `class` over version `expected_version` of the adopted cluster's class.
+async fn update_class(
+    adopted: &Adopted,
+    class: pb::NodeClass,
+    expected_version: i32,
+) -> Result<pb::UpdateNodeClassResponse, tonic::Status> {
+    NodeClassServiceClient::new(adopted.channel.clone())
+        .update_node_class(authed(
+            pb::UpdateNodeClassRequest {
+                node_class: Some(class),
+                expected_version,
+            },
+            &adopted.token,
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 async fn adopt(spot: &Spot) -> Adopted {
     let (channel, token) = spot.tenant("Acme").await;
     let mut accounts = AccountServiceClient::new(channel.clone());
@@ -355,16 +387,7 @@ async fn an_adopted_eks_cluster_moves_to_spot_through_its_node_class() {
         std::slice::from_ref(&shop.security_group)
     );
     assert_eq!(imported.instance_profile, shop.instance_profile_arn);
-    let in_force = NodeClassServiceClient::new(adopted.channel.clone())
-        .get_node_class(authed(
-            pb::GetNodeClassRequest {
-                cluster_id: adopted.cluster_id.clone(),
-            },
-            &adopted.token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let in_force = class_in_force(&adopted).await;
     assert!(!in_force.inherited);
     let old = account.instances_tagged("eks:cluster-name", "shop").await;
     let cluster = stand_in(&spot, &account, &adopted).await;
@@ -662,7 +685,6 @@ async fn a_cluster_that_could_not_wake_is_never_put_to_sleep() {
     let account = moto.peer();
     let spot = Spot::start(&moto.url);
     let adopted = adopt(&spot).await;
-    let mut classes = NodeClassServiceClient::new(adopted.channel.clone());
 
     // A subnet of another VPC is refused, naming the field; the imported class stays in force.
     let mut foreign = adopted.node_class.clone();
@@ -670,16 +692,7 @@ async fn a_cluster_that_could_not_wake_is_never_put_to_sleep() {
         ids: elsewhere.subnets.values().cloned().collect(),
         ..Default::default()
     });
-    let refused = classes
-        .update_node_class(authed(
-            pb::UpdateNodeClassRequest {
-                node_class: Some(foreign),
-                expected_version: 1,
-            },
-            &adopted.token,
-        ))
-        .await
-        .unwrap_err();
+    let refused = update_class(&adopted, foreign, 1).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::InvalidArgument);
     assert!(
         refused.message().contains("invalid `node_class.subnets`")
@@ -687,18 +700,7 @@ async fn a_cluster_that_could_not_wake_is_never_put_to_sleep() {
         "{}",
         refused.message()
     );
-    let kept = classes
-        .get_node_class(authed(
-            pb::GetNodeClassRequest {
-                cluster_id: adopted.cluster_id.clone(),
-            },
-            &adopted.token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .node_class
-        .unwrap();
+    let kept = class_in_force(&adopted).await.node_class.unwrap();
     assert_eq!(kept.version, 1);
     assert_eq!(kept.subnets, adopted.node_class.subnets);
 
@@ -708,17 +710,7 @@ async fn a_cluster_that_could_not_wake_is_never_put_to_sleep() {
         ids: vec![shop.subnets["us-east-1a"].clone()],
         ..Default::default()
     });
-    let saved = classes
-        .update_node_class(authed(
-            pb::UpdateNodeClassRequest {
-                node_class: Some(one_zone),
-                expected_version: 1,
-            },
-            &adopted.token,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let saved = update_class(&adopted, one_zone, 1).await.unwrap();
     assert_eq!(saved.node_class.unwrap().version, 2);
     assert_eq!(
         saved
@@ -782,16 +774,7 @@ async fn a_cluster_that_could_not_wake_is_never_put_to_sleep() {
         .into_iter()
         .collect();
     x86_only.root_volume_gib = 40;
-    let refused = classes
-        .update_node_class(authed(
-            pb::UpdateNodeClassRequest {
-                node_class: Some(x86_only),
-                expected_version: 2,
-            },
-            &adopted.token,
-        ))
-        .await
-        .unwrap_err();
+    let refused = update_class(&adopted, x86_only, 2).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::InvalidArgument);
     assert!(
         refused.message().contains("invalid `node_class.ami_ids`")
@@ -799,18 +782,7 @@ async fn a_cluster_that_could_not_wake_is_never_put_to_sleep() {
         "{}",
         refused.message()
     );
-    let kept = classes
-        .get_node_class(authed(
-            pb::GetNodeClassRequest {
-                cluster_id: adopted.cluster_id.clone(),
-            },
-            &adopted.token,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .node_class
-        .unwrap();
+    let kept = class_in_force(&adopted).await.node_class.unwrap();
     assert_eq!(kept.version, 2);
     assert_ne!(kept.root_volume_gib, 40);
 }
