@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use common::*;
 use futures::StreamExt;
-use spot_proto::agent::v1::{ActionKind, Snapshot};
+use spot_proto::agent::v1::{ActionKind, InterruptionNotice, Snapshot};
 use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::common::v1::{
-    CapacityType, HostPort, NodeSelectorRequirement, Pod, Pool, Resources, Taint, TaintEffect,
-    Toleration,
+    CapacityType, HostPort, Node, NodeSelectorRequirement, Pod, Pool, Resources, Taint,
+    TaintEffect, Toleration,
 };
 use spot_proto::optimizer::v1 as pb;
 use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
@@ -24,6 +24,7 @@ use spot_proto::policy::v1 as policy;
 use spot_proto::policy::v1::node_template_service_client::NodeTemplateServiceClient;
 use spot_proto::policy::v1::policy_service_client::PolicyServiceClient;
 use spot_testkit::{TestServer, authed};
+use tokio_util::sync::CancellationToken;
 
 const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
 
@@ -719,19 +720,15 @@ async fn a_recommendation_leaves_alone_the_nodes_whose_pods_must_not_move() {
     evictable.owner_kind = String::new();
     evictable.safe_to_evict = true;
     pods.push(evictable);
-    let source = Cluster::new(Snapshot {
+    let (_notices, stop) = reported_without_consolidation(
+        &test,
+        &owner,
+        &registered.agent_key,
+        &cluster_id,
         nodes,
         pods,
-        pdbs: vec![],
-    });
-    let (_notices, stop) = start_agent(
-        &test,
-        &registered.agent_key,
-        Kubernetes::new(source.clone()),
-        source.clone(),
-    );
-    wait_for_nodes(&test, &owner, &cluster_id, 6).await;
-    consolidation_off(&test, &owner).await;
+    )
+    .await;
 
     let plan = recommend(&test, &owner, &cluster_id).await;
     // A node that just joined settles before the autopilot moves it; a user who asks for a
@@ -811,19 +808,15 @@ async fn pods_binding_the_same_host_port_are_planned_onto_separate_nodes() {
         }];
         pods.push(ingress);
     }
-    let source = Cluster::new(Snapshot {
+    let (_notices, stop) = reported_without_consolidation(
+        &test,
+        &owner,
+        &registered.agent_key,
+        &cluster_id,
         nodes,
         pods,
-        pdbs: vec![],
-    });
-    let (_notices, stop) = start_agent(
-        &test,
-        &registered.agent_key,
-        Kubernetes::new(source.clone()),
-        source.clone(),
-    );
-    wait_for_nodes(&test, &owner, &cluster_id, 4).await;
-    consolidation_off(&test, &owner).await;
+    )
+    .await;
 
     // The four would fit on one small node, but no two of them share one.
     let plan = recommend(&test, &owner, &cluster_id).await;
@@ -850,19 +843,15 @@ async fn a_pod_with_a_zonal_volume_is_planned_only_into_its_zone() {
     let mut database = pod("db-0", "db-node");
     database.owner_kind = "StatefulSet".into();
     database.volume_zones = vec![zone.clone()];
-    let source = Cluster::new(Snapshot {
-        nodes: vec![node],
-        pods: vec![database],
-        pdbs: vec![],
-    });
-    let (_notices, stop) = start_agent(
+    let (_notices, stop) = reported_without_consolidation(
         &test,
+        &owner,
         &registered.agent_key,
-        Kubernetes::new(source.clone()),
-        source.clone(),
-    );
-    wait_for_nodes(&test, &owner, &cluster_id, 1).await;
-    consolidation_off(&test, &owner).await;
+        &cluster_id,
+        vec![node],
+        vec![database],
+    )
+    .await;
 
     let plan = recommend(&test, &owner, &cluster_id).await;
     let zones: Vec<&str> = plan
@@ -878,4 +867,30 @@ async fn a_pod_with_a_zonal_volume_is_planned_only_into_its_zone() {
         plan.reason
     );
     stop.cancel();
+}
+
+/// The cluster's agent reports `nodes` and `pods` (a stand-in Kubernetes carries out its
+/// actions); returns once the platform lists the nodes, with consolidation off so that only the
+/// recommendation a test asks for plans anything. Keep the notice sender and the stop token.
+async fn reported_without_consolidation(
+    test: &TestServer,
+    owner: &str,
+    agent_key: &str,
+    cluster_id: &str,
+    nodes: Vec<Node>,
+    pods: Vec<Pod>,
+) -> (
+    tokio::sync::mpsc::Sender<InterruptionNotice>,
+    CancellationToken,
+) {
+    let count = nodes.len();
+    let source = Cluster::new(Snapshot {
+        nodes,
+        pods,
+        pdbs: vec![],
+    });
+    let agent = start_agent(test, agent_key, Kubernetes::new(source.clone()), source);
+    wait_for_nodes(test, owner, cluster_id, count).await;
+    consolidation_off(test, owner).await;
+    agent
 }
