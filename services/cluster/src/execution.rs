@@ -223,6 +223,15 @@ impl ClusterApi {
         }
     }
 
+    /// A cluster named by an internal caller (which has checked the tenant already).
+    async fn internal_cluster(&self, id: &str) -> Result<clusters::Model, Status> {
+        clusters::Entity::find_by_id(id)
+            .one(self.ctx.db.connection())
+            .await
+            .map_err(db_status)?
+            .ok_or_else(|| Status::not_found("cluster not found"))
+    }
+
     pub(crate) async fn cloud_for(
         &self,
         cluster: &clusters::Model,
@@ -463,11 +472,7 @@ impl ExecutionService for ClusterApi {
         request: Request<pb::ExecuteStepRequest>,
     ) -> Result<Response<pb::ExecuteStepResponse>, Status> {
         let request = request.into_inner();
-        let cluster = clusters::Entity::find_by_id(&request.cluster_id)
-            .one(self.ctx.db.connection())
-            .await
-            .map_err(db_status)?
-            .ok_or_else(|| Status::not_found("cluster not found"))?;
+        let cluster = self.internal_cluster(&request.cluster_id).await?;
         let plan_id = request.plan_id.clone();
         let executed = match request.step {
             None => {
@@ -529,11 +534,7 @@ impl ExecutionService for ClusterApi {
         request: Request<pb::CheckCanLaunchRequest>,
     ) -> Result<Response<pb::CheckCanLaunchResponse>, Status> {
         let cluster_id = request.into_inner().cluster_id;
-        let cluster = clusters::Entity::find_by_id(&cluster_id)
-            .one(self.ctx.db.connection())
-            .await
-            .map_err(db_status)?
-            .ok_or_else(|| Status::not_found("cluster not found"))?;
+        let cluster = self.internal_cluster(&cluster_id).await?;
         let reason = self.cannot_launch(&cluster).await?;
         Ok(Response::new(pb::CheckCanLaunchResponse {
             can_launch: reason.is_none(),
@@ -598,11 +599,7 @@ impl ExecutionService for ClusterApi {
         request: Request<pb::GetClusterStateRequest>,
     ) -> Result<Response<pb::GetClusterStateResponse>, Status> {
         let cluster_id = request.into_inner().cluster_id;
-        let cluster = clusters::Entity::find_by_id(&cluster_id)
-            .one(self.ctx.db.connection())
-            .await
-            .map_err(db_status)?
-            .ok_or_else(|| Status::not_found("cluster not found"))?;
+        let cluster = self.internal_cluster(&cluster_id).await?;
         let launchable = self.launchable(&cluster).await?;
         Ok(Response::new(pb::GetClusterStateResponse {
             nodes: self.inventory.nodes(&cluster.id, None, None).await?,
