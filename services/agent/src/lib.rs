@@ -9,6 +9,7 @@ pub mod imds;
 pub mod kube_executor;
 pub mod ledger;
 pub mod quantity;
+pub mod scale_down_order;
 pub mod session;
 pub mod watch;
 

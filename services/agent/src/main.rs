@@ -1,6 +1,7 @@
 //! `spot-agent`: runs in the customer's cluster, holds one stream to the control plane, watches
-//! nodes, pods and PDBs, runs cordon/drain/label/taint/delete actions, and (as a DaemonSet on spot
-//! nodes, with --imds) forwards spot interruption and rebalance notices.
+//! nodes, pods and PDBs, runs cordon/drain/label/taint/delete actions, ranks pods for scale-downs,
+//! and (as a DaemonSet on spot nodes, with --imds) forwards spot interruption and rebalance
+//! notices.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -35,6 +36,10 @@ struct Args {
     /// The node this agent runs on (the downward API's spec.nodeName).
     #[arg(long, env = "NODE_NAME", default_value = "")]
     node_name: String,
+    /// Rank ReplicaSet pods for scale-downs (`controller.kubernetes.io/pod-deletion-cost`) so
+    /// a scale-down empties the node consolidation would take first.
+    #[arg(long, env = "SPOT_AGENT_POD_DELETION_COST", default_value_t = true, action = clap::ArgAction::Set)]
+    pod_deletion_cost: bool,
 }
 
 #[tokio::main]
@@ -92,9 +97,17 @@ async fn run(args: Args) -> Result<(), String> {
     settings.kubernetes_version = version.git_version;
     let agent = Agent::new(
         settings,
-        Arc::new(KubeExecutor::new(client)),
-        Arc::new(view),
+        Arc::new(KubeExecutor::new(client.clone())),
+        Arc::new(view.clone()),
     );
+    if args.pod_deletion_cost {
+        tokio::spawn(spot_agent::scale_down_order::run(
+            view,
+            client,
+            agent.dry_run(),
+            shutdown.clone(),
+        ));
+    }
     let stop = shutdown.clone();
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;

@@ -11,7 +11,7 @@ use spot_proto::agent::v1::{
     Action, ActionAck, ActionResult, Delta, Heartbeat, Hello, InterruptionNotice, SessionRequest,
     Snapshot, session_request, session_response,
 };
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
@@ -66,6 +66,8 @@ pub struct Agent {
     executor: Arc<dyn Executor>,
     source: Arc<dyn ClusterSource>,
     ledger: Arc<Mutex<Ledger>>,
+    /// As the control plane last said; true until it says.
+    dry_run: watch::Sender<bool>,
 }
 
 /// How a session ended.
@@ -96,7 +98,14 @@ impl Agent {
             executor,
             source,
             ledger: Arc::default(),
+            dry_run: watch::Sender::new(true),
         }
+    }
+
+    /// Whether the cluster is in dry-run, as the control plane last said (true until it says):
+    /// what the agent does on its own must not write then.
+    pub fn dry_run(&self) -> watch::Receiver<bool> {
+        self.dry_run.subscribe()
     }
 
     fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
@@ -194,6 +203,7 @@ impl Agent {
                 message = inbound.message() => match message {
                     Ok(Some(response)) => match response.message {
                         Some(session_response::Message::Config(config)) => {
+                            self.dry_run.send_replace(config.dry_run);
                             let seconds = u64::from(config.heartbeat_interval_seconds.max(1));
                             heartbeat = tokio::time::interval(Duration::from_secs(seconds));
                             heartbeat.tick().await;

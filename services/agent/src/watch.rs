@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use crate::convert::{
     self, DO_NOT_DISRUPT_ANNOTATION, MIRROR_POD_ANNOTATION, SAFE_TO_EVICT_ANNOTATION,
 };
+use crate::scale_down_order::{MANAGED_ANNOTATION, POD_DELETION_COST_ANNOTATION};
 
 /// Capacity of the delta broadcast. A receiver that lags behind gets `RecvError::Lagged` and
 /// must start over from a fresh snapshot.
@@ -469,10 +470,12 @@ async fn run<K, S>(
 
 /// The annotations the conversion reads: whether a pod is a mirror pod, and the disruption
 /// opt-outs (Karpenter's on pods and nodes, the cluster autoscaler's on pods).
-const READ_ANNOTATIONS: [&str; 3] = [
+const READ_ANNOTATIONS: [&str; 5] = [
     MIRROR_POD_ANNOTATION,
     DO_NOT_DISRUPT_ANNOTATION,
     SAFE_TO_EVICT_ANNOTATION,
+    POD_DELETION_COST_ANNOTATION,
+    MANAGED_ANNOTATION,
 ];
 
 fn trim_meta(meta: &mut ObjectMeta) {

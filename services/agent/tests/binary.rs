@@ -1,6 +1,7 @@
 //! The real `spot-agent` binary against a fake Kubernetes API server (HTTP) and a real control
 //! plane: it connects, its snapshot shows in ClusterService, a drain reaches it, it cordons the
-//! node and evicts the pods through the Eviction API, and the result is recorded.
+//! node and evicts the pods through the Eviction API, and the result is recorded. It ranks the
+//! ReplicaSet pods for scale-downs.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -129,6 +130,10 @@ impl FakeApiServer {
             ("GET", "/api/v1/persistentvolumes") => {
                 respond(200, list("PersistentVolumeList", vec![]))
             }
+            ("PATCH", pod_path) if pod_path.starts_with("/api/v1/namespaces/") => {
+                let name = pod_path.rsplit('/').next().unwrap_or_default();
+                respond(200, pod("shop", name, "n1", "ReplicaSet"))
+            }
             ("PATCH", node_path) if node_path.starts_with("/api/v1/nodes/") => {
                 respond(200, node(node_path.trim_start_matches("/api/v1/nodes/")))
             }
@@ -235,6 +240,7 @@ async fn the_agent_binary_reports_its_cluster_and_drains_a_node() {
         )
         .env("SPOT_AGENT_API_KEY", &registered.agent_key)
         .env("SPOT_AGENT_KUBE_URL", &kube_url)
+        .env("SPOT_AGENT_POD_DELETION_COST", "false")
         .env("RUST_LOG", "warn")
         .kill_on_drop(true)
         .spawn()
@@ -336,6 +342,94 @@ async fn the_agent_binary_reports_its_cluster_and_drains_a_node() {
     assert!(
         !writes.iter().any(|w| w.starts_with("DELETE")),
         "never deletes a pod: {writes:?}"
+    );
+
+    agent.kill().await.unwrap();
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn the_agent_binary_ranks_replica_set_pods_for_scale_downs() {
+    let fake = FakeApiServer::default();
+    {
+        let mut state = fake.state();
+        for (name, node, owner) in [
+            ("web-1", "n1", "ReplicaSet"),
+            ("proxy-n1", "n1", "DaemonSet"),
+            ("web-2", "n2", "ReplicaSet"),
+            ("web-3", "n2", "ReplicaSet"),
+        ] {
+            state
+                .pods
+                .push(("shop".into(), name.into(), node.into(), owner.into()));
+        }
+    }
+    let kube_url = fake.clone().start().await;
+    let test = TestServer::start(&[]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = ClusterServiceClient::new(test.channel.clone())
+        .register_cluster(authed(
+            pb::RegisterClusterRequest {
+                name: "shop".into(),
+                region: "us-east-1".into(),
+                aws_account_id: String::new(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut agent = tokio::process::Command::new(env!("CARGO_BIN_EXE_spot-agent"))
+        .env(
+            "SPOT_AGENT_CONTROL_PLANE",
+            format!("http://{}", test.addr()),
+        )
+        .env("SPOT_AGENT_API_KEY", &registered.agent_key)
+        .env("SPOT_AGENT_KUBE_URL", &kube_url)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the agent starts");
+
+    let patches = eventually("the pods' deletion costs", || {
+        let fake = fake.clone();
+        async move {
+            let patches: Vec<String> = fake
+                .state()
+                .writes
+                .iter()
+                .filter(|w| w.starts_with("PATCH /api/v1/namespaces/"))
+                .cloned()
+                .collect();
+            (patches.len() >= 3).then_some(patches)
+        }
+    })
+    .await;
+    let cost = |pod: &str| {
+        patches
+            .iter()
+            .find(|w| w.starts_with(&format!("PATCH /api/v1/namespaces/shop/pods/{pod} ")))
+            .map(|w| {
+                let body: Value =
+                    serde_json::from_str(w.split_once(' ').unwrap().1.split_once(' ').unwrap().1)
+                        .unwrap();
+                body["metadata"]["annotations"]["controller.kubernetes.io/pod-deletion-cost"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+    };
+    assert_eq!(
+        cost("web-1").as_deref(),
+        Some("-2"),
+        "n1 has fewer pods: {patches:?}"
+    );
+    assert_eq!(cost("web-2").as_deref(), Some("-1"), "{patches:?}");
+    assert_eq!(cost("web-3").as_deref(), Some("-1"), "{patches:?}");
+    assert_eq!(
+        cost("proxy-n1"),
+        None,
+        "a DaemonSet's pods are not ranked: {patches:?}"
     );
 
     agent.kill().await.unwrap();

@@ -362,17 +362,7 @@ pub fn carry_out_safely(
 /// simply removing the nodes the cluster no longer needs. The policy's on-demand share is kept.
 pub fn remove_underused(problem: &Problem, budget: DisruptionBudget) -> Plan {
     let current = &problem.existing_nodes;
-    let mut order: Vec<usize> = (0..current.len())
-        .filter(|&i| !current[i].cordoned)
-        .collect();
-    order.sort_by(|&a, &b| {
-        let (a, b) = (&current[a], &current[b]);
-        a.pods
-            .len()
-            .cmp(&b.pods.len())
-            .then(b.price_per_hour.total_cmp(&a.price_per_hour))
-            .then(a.name.cmp(&b.name))
-    });
+    let order = consolidation_order(current);
     let steps_for = |retire: &[usize]| {
         let nodes: Vec<&ExistingNode> = retire.iter().map(|&i| &current[i]).collect();
         let mut steps = Vec::new();
@@ -414,6 +404,21 @@ pub fn remove_underused(problem: &Problem, budget: DisruptionBudget) -> Plan {
         current_cost - saving,
         reason,
     )
+}
+
+/// The order in which consolidation takes nodes: the schedulable ones, fewest pods first, then
+/// the dearest (then by name, so the order is stable). Indexes into `nodes`.
+pub fn consolidation_order(nodes: &[ExistingNode]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..nodes.len()).filter(|&i| !nodes[i].cordoned).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&nodes[a], &nodes[b]);
+        a.pods
+            .len()
+            .cmp(&b.pods.len())
+            .then(b.price_per_hour.total_cmp(&a.price_per_hour))
+            .then(a.name.cmp(&b.name))
+    });
+    order
 }
 
 #[cfg(test)]

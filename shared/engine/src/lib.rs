@@ -18,6 +18,7 @@ mod classes;
 mod compliance;
 mod config_lp;
 mod consolidation;
+mod deletion_cost;
 mod dump;
 mod explain;
 mod interruption;
@@ -43,6 +44,7 @@ pub use carry_out::{Replay, SafePlan, Stranded, carry_out_safely, remove_underus
 pub use catalog_offerings::offerings_in;
 pub use compliance::{Breach, Held, Rule, breaches, breaches_after, fleet_breaches};
 pub use consolidation::{Consolidation, consolidate, remove_empty_nodes};
+pub use deletion_cost::pod_deletion_costs;
 pub use dump::dump_json;
 pub use interruption::{Interrupted, respond_to_interruption};
 pub use labels::requirement_holds;

@@ -1,6 +1,7 @@
 //! `spot bench autopilot`: the demo's three clusters run for simulated hours, in 10 s ticks, with
 //! workload churn (scale-ups, scale-downs, deployments rolling), kube-scheduler's stand-in binding
-//! pods (least allocated first), new nodes joining `launch_s` after a launch, and the autopilot's
+//! pods (least allocated first), the ReplicaSet controller choosing which pods a scale-down
+//! removes, new nodes joining `launch_s` after a launch, and the autopilot's
 //! rules deciding what to apply, and spot nodes reclaimed by AWS after its two-minute notice.
 //! Everything is the pure engine; no server, no clock. The offerings are the built-in policy's:
 //! spot in interruption buckets 0 to 2, of the architectures the clusters run (amd64).
@@ -11,7 +12,9 @@
 //! waits for capacity, the last one is done and 5 minutes old, nodes that joined less than 10
 //! minutes ago stay, and the optimizer's own judgement (`engine::paying_consolidation`) says it
 //! pays: kube-scheduler can carry it out (nodes are kept rather than strand a pod) and it saves
-//! at least the policy's minimum once the move is paid for. `--rules before` are the rules this
+//! at least the policy's minimum once the move is paid for. The agent ranks the pods for
+//! scale-downs every minute (`pod-deletion-cost`, see `engine::pod_deletion_costs`), so the
+//! ReplicaSet controller empties the nodes consolidation would take first. `--rules before` are the rules this
 //! replaced: after the 30 s settle and the 5 minute cool-down, the full re-plan, applied when it
 //! saves the minimum or places a waiting pod, whatever it costs.
 
@@ -33,6 +36,8 @@ const MIN_SAVINGS_PERCENT: f64 = 5.0;
 const NOTICE_S: f64 = 120.0;
 /// A pool with a notice is kept out of new capacity this long.
 const FLAG_S: f64 = 3_600.0;
+/// How often the agent refreshes the pods' deletion costs.
+const DELETION_COSTS_EVERY_S: f64 = 60.0;
 
 /// The built-in policy's disruption budget: a fifth of the nodes at a time.
 fn budget() -> engine::DisruptionBudget {
@@ -84,11 +89,17 @@ struct World {
     reclaimed_at: BTreeMap<String, f64>,
     /// Pools with a notice, flagged for new capacity until then.
     flagged_until: Vec<(engine::PoolRef, f64)>,
+    /// The pods' `pod-deletion-cost` annotations, as the autopilot last set them.
+    deletion_costs: BTreeMap<String, i32>,
 }
 
 #[derive(Default)]
 struct Figures {
+    /// Drained nodes that had pods to move.
     node_moves: u64,
+    /// Drained nodes with no pod left: nothing moved.
+    empty_nodes_removed: u64,
+    moves_by_kind: BTreeMap<&'static str, u64>,
     steady_node_moves: u64,
     /// Node count summed over the steady ticks, for the average.
     steady_node_ticks: f64,
@@ -128,6 +139,7 @@ impl World {
             next_node: 0,
             reclaimed_at: BTreeMap::new(),
             flagged_until: Vec::new(),
+            deletion_costs: BTreeMap::new(),
         };
         for (zone, instance_type, count) in shape.nodes {
             for _ in 0..*count {
@@ -206,8 +218,9 @@ impl World {
             self.pods.insert(pod.id.clone(), (pod, None, now));
         }
         let prefix = format!("{}-", template.id);
+        let mut victims = self.scale_down_order(&prefix);
         while current > replicas {
-            let Some(id) = self.pods.keys().find(|k| k.starts_with(&prefix)).cloned() else {
+            let Some(id) = victims.next() else {
                 break;
             };
             self.unbind(&id);
@@ -216,6 +229,38 @@ impl World {
         }
         self.workloads[workload] = (template, current, next);
         self.changed_at = now;
+    }
+
+    /// The ReplicaSet controller's order for a scale-down: pods not yet bound, then the lowest
+    /// `pod-deletion-cost`, then pods doubled up with others of the workload on one node, then the
+    /// newest.
+    fn scale_down_order(&self, prefix: &str) -> std::vec::IntoIter<String> {
+        let on_node = |node: &Option<String>| {
+            self.pods
+                .iter()
+                .filter(|(id, (_, n, _))| id.starts_with(prefix) && n.is_some() && n == node)
+                .count()
+        };
+        let mut pods: Vec<(bool, i32, usize, u64, String)> = self
+            .pods
+            .iter()
+            .filter(|(id, _)| id.starts_with(prefix))
+            .map(|(id, (_, node, _))| {
+                let number = id[prefix.len()..].parse::<u64>().unwrap_or(0);
+                (
+                    node.is_some(),
+                    self.deletion_costs.get(id).copied().unwrap_or(0),
+                    usize::MAX - on_node(node),
+                    u64::MAX - number,
+                    id.clone(),
+                )
+            })
+            .collect();
+        pods.sort();
+        pods.into_iter()
+            .map(|(_, _, _, _, id)| id)
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 
     /// A rolling deployment: every pod of the workload is replaced by a new one.
@@ -375,15 +420,23 @@ impl World {
                         .find(|n| n.existing.name == node)
                         .map(|n| std::mem::take(&mut n.existing.pods))
                         .unwrap_or_default();
-                    for id in evicted {
-                        if let Some(entry) = self.pods.get_mut(&id) {
+                    for id in &evicted {
+                        if let Some(entry) = self.pods.get_mut(id) {
                             entry.1 = None;
                             entry.2 = now;
                         }
                     }
-                    figures.node_moves += 1;
-                    if steady {
-                        figures.steady_node_moves += 1;
+                    if evicted.is_empty() {
+                        figures.empty_nodes_removed += 1;
+                    } else {
+                        figures.node_moves += 1;
+                        *figures
+                            .moves_by_kind
+                            .entry(kind_name(plan.kind))
+                            .or_default() += 1;
+                        if steady {
+                            figures.steady_node_moves += 1;
+                        }
                     }
                     self.schedule();
                     plan.steps.pop_front();
@@ -433,6 +486,10 @@ impl World {
     fn decide(&mut self, rules: Rules, now: f64, figures: &mut Figures) {
         match rules {
             Rules::After => {
+                if now % DELETION_COSTS_EVERY_S == 0.0 {
+                    self.deletion_costs =
+                        engine::pod_deletion_costs(&self.problem(&[], now).existing_nodes);
+                }
                 self.launched_for.retain(|id, at| {
                     now - *at < RELAUNCH_AFTER_S
                         && self.pods.get(id).is_some_and(|(_, node, _)| node.is_none())
@@ -682,6 +739,7 @@ pub fn run(
         "hours": hours,
         "clusters": worlds.len(),
         "nodes": nodes,
+        // Drained nodes that had pods to move; emptied nodes removed are counted apart.
         "node_moves_per_hour": figures.node_moves as f64 / hours,
         // Per 10 nodes of the fleet's average size after the first hour.
         "steady_node_moves_per_hour_per_10_nodes": if figures.steady_node_ticks > 0.0 {
@@ -690,6 +748,8 @@ pub fn run(
         } else {
             0.0
         },
+        "empty_nodes_removed": figures.empty_nodes_removed,
+        "node_moves_by_kind": figures.moves_by_kind,
         "pending_pod_minutes": figures.pending_pod_s / 60.0,
         "longest_pending_s": figures.longest_pending_s,
         "launch_s": launch_s,
@@ -722,6 +782,7 @@ mod tests {
             "hours",
             "nodes",
             "node_moves_per_hour",
+            "empty_nodes_removed",
             "pending_pod_minutes",
             "longest_pending_s",
             "launch_s",
