@@ -15,7 +15,7 @@ use spot_proto::agent::v1::{ActionKind, InterruptionNotice, Snapshot};
 use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::common::v1::{
-    CapacityType, HostPort, Node, NodeSelectorRequirement, Pod, Pool, Resources, Taint,
+    CapacityType, HostPort, Node, NodeSelectorRequirement, Pod, PodPhase, Pool, Resources, Taint,
     TaintEffect, Toleration,
 };
 use spot_proto::optimizer::v1 as pb;
@@ -866,6 +866,52 @@ async fn a_pod_with_a_zonal_volume_is_planned_only_into_its_zone() {
         "{zones:?}: {}",
         plan.reason
     );
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_pod_whose_volume_is_where_no_pool_is_offered_is_told_so() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test, &owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    let mut router = router(&test);
+    let zone = "us-east-1a";
+    let id = launch(&mut router, &cluster_id, zone, CapacityType::OnDemand).await;
+    let mut cache = pod("cache-0", "");
+    cache.owner_kind = "StatefulSet".into();
+    cache.phase = PodPhase::Pending.into();
+    // The cluster runs in us-east-1a to c; the claim was made in us-east-1f.
+    cache.volume_zones = vec!["us-east-1f".into()];
+    let (_notices, stop) = reported_without_consolidation(
+        &test,
+        &owner,
+        &registered.agent_key,
+        &cluster_id,
+        vec![node("web-node", zone, &id, CapacityType::OnDemand)],
+        vec![pod("web-0", "web-node"), cache],
+    )
+    .await;
+
+    let plan = recommend(&test, &owner, &cluster_id).await;
+    let unplaced = plan
+        .unplaced_pods
+        .iter()
+        .find(|p| p.name == "cache-0")
+        .unwrap_or_else(|| panic!("cache-0 is not reported: {plan:#?}"));
+    assert!(
+        unplaced.reason.contains("its volume is in us-east-1f"),
+        "{}",
+        unplaced.reason
+    );
+    assert!(
+        plan.steps
+            .iter()
+            .filter_map(|s| s.pool.as_ref())
+            .all(|pool| pool.zone != "us-east-1f"),
+        "{plan:#?}"
+    );
+    assert!(plan.stranded_pods.is_empty(), "{plan:#?}");
     stop.cancel();
 }
 

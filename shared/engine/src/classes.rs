@@ -26,6 +26,7 @@ impl PartialEq for PodShape<'_> {
             && a.topology_spread == b.topology_spread
             && a.affinity == b.affinity
             && a.anti_affinity == b.anti_affinity
+            && a.volume_zones == b.volume_zones
     }
 }
 
@@ -42,6 +43,7 @@ impl Hash for PodShape<'_> {
         p.topology_spread.hash(state);
         p.affinity.hash(state);
         p.anti_affinity.hash(state);
+        p.volume_zones.hash(state);
     }
 }
 
@@ -53,6 +55,7 @@ impl PartialEq for PlacementShape<'_> {
         self.0.node_selector == other.0.node_selector
             && self.0.required_node_affinity == other.0.required_node_affinity
             && self.0.tolerations == other.0.tolerations
+            && self.0.volume_zones == other.0.volume_zones
     }
 }
 
@@ -63,6 +66,7 @@ impl Hash for PlacementShape<'_> {
         self.0.node_selector.hash(state);
         self.0.required_node_affinity.hash(state);
         self.0.tolerations.hash(state);
+        self.0.volume_zones.hash(state);
     }
 }
 

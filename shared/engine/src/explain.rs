@@ -32,6 +32,16 @@ pub fn no_offering_reason(problem: &Problem, admission: &Admission, pod: &Pod) -
         .filter(|o| node_labels_match(pod, o))
         .collect();
     if labelled.is_empty() {
+        let in_zone = |o: &&Offering| {
+            o.label(crate::model::well_known::ZONE)
+                .is_some_and(|zone| pod.volume_zones.iter().any(|v| v == zone))
+        };
+        if !pod.volume_zones.is_empty() && !admitted.iter().any(in_zone) {
+            return format!(
+                "its volume is in {}, where no admitted instance type is offered (a volume cannot move to another zone)",
+                pod.volume_zones.join(" or ")
+            );
+        }
         for (key, value) in &pod.node_selector {
             if !admitted
                 .iter()
@@ -110,4 +120,42 @@ fn affinity_text(terms: &[NodeSelectorTerm]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" or ")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Pod, Problem, Resources};
+
+    fn with_volume_in(zone: &str) -> Pod {
+        Pod {
+            id: format!("db/{zone}"),
+            requests: Resources::new(500, 512, 1, 0),
+            volume_zones: vec![zone.to_owned()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_pod_runs_only_where_its_volume_is_and_is_told_why_when_nothing_is_offered_there() {
+        let problem = Problem {
+            offerings: crate::offerings_in(
+                "us-east-1",
+                &["us-east-1a".to_owned(), "us-east-1b".to_owned()],
+            ),
+            pods: vec![with_volume_in("us-east-1b"), with_volume_in("us-east-1f")],
+            ..Default::default()
+        };
+        let solution = crate::solve(&problem);
+        assert_eq!(solution.unschedulable.len(), 1, "{solution:?}");
+        assert_eq!(solution.unschedulable[0].id, "db/us-east-1f");
+        assert!(
+            solution.unschedulable[0]
+                .reason
+                .starts_with("its volume is in us-east-1f, where no admitted instance type"),
+            "{}",
+            solution.unschedulable[0].reason
+        );
+        let placed = &solution.nodes[0];
+        assert_eq!(placed.zone, "us-east-1b", "{solution:?}");
+    }
 }

@@ -63,6 +63,7 @@ pub(crate) fn node_labels_match_on<'a>(
     pod.node_selector
         .iter()
         .all(|(k, v)| label(k) == Some(v.as_str()))
+        && in_volume_zone(pod, label)
         && (pod.required_node_affinity.is_empty()
             || pod.required_node_affinity.iter().any(|t| {
                 !t.requirements.is_empty()
@@ -70,6 +71,13 @@ pub(crate) fn node_labels_match_on<'a>(
                         .iter()
                         .all(|r| requirement_holds_on(r, label))
             }))
+}
+
+/// A pod with zonal volumes runs only in their zones.
+fn in_volume_zone<'a>(pod: &Pod, label: impl Fn(&str) -> Option<&'a str>) -> bool {
+    pod.volume_zones.is_empty()
+        || label(crate::model::well_known::ZONE)
+            .is_some_and(|zone| pod.volume_zones.iter().any(|v| v == zone))
 }
 
 fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {

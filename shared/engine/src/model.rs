@@ -230,6 +230,10 @@ pub struct Pod {
     pub affinity: Vec<PodAffinityTerm>,
     #[serde(default)]
     pub anti_affinity: Vec<PodAffinityTerm>,
+    /// The zones of the pod's zonal volumes (EBS): it can run in no other zone, since a volume
+    /// cannot follow it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volume_zones: Vec<String>,
 }
 
 /// An instance type sold in one zone as one capacity type: what a new node can be.

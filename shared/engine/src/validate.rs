@@ -227,8 +227,12 @@ fn check_pod_terms(
     let mut node_domains: HashMap<String, Vec<&str>> = HashMap::new();
     let shape_key = |pod: &Pod| {
         format!(
-            "{:?}|{:?}|{:?}|{:?}",
-            pod.node_selector, pod.required_node_affinity, pod.tolerations, pod.requests
+            "{:?}|{:?}|{:?}|{:?}|{:?}",
+            pod.node_selector,
+            pod.required_node_affinity,
+            pod.tolerations,
+            pod.requests,
+            pod.volume_zones
         )
     };
 

@@ -138,15 +138,7 @@ fn host_port_terms(ports: &[common::HostPort]) -> Vec<(String, engine::PodAffini
 
 pub fn pod(pod: &common::Pod) -> engine::Pod {
     let requests = pod.requests.unwrap_or_default();
-    let mut requirements = policy_terms::requirements(&pod.required_node_affinity);
-    // A zonal volume (EBS) is reachable only in its zone: the pod can run nowhere else.
-    if !pod.volume_zones.is_empty() {
-        requirements.push(engine::Requirement {
-            key: engine::well_known::ZONE.to_owned(),
-            operator: engine::Operator::In,
-            values: pod.volume_zones.clone(),
-        });
-    }
+    let requirements = policy_terms::requirements(&pod.required_node_affinity);
     let terms = |anti: bool| {
         pod.pod_affinity
             .iter()
@@ -214,6 +206,7 @@ pub fn pod(pod: &common::Pod) -> engine::Pod {
             .into_iter()
             .chain(host_ports.into_iter().map(|(_, term)| term))
             .collect(),
+        volume_zones: pod.volume_zones.clone(),
     }
 }
 
