@@ -91,6 +91,13 @@ pub const LIMITS: &[Limit] = &[
         meaning: "days a finished or recommended plan is kept (a running one is kept)",
     },
     Limit {
+        name: "keep_hibernation_runs_days",
+        default: 90,
+        min: 1,
+        max: 3_650,
+        meaning: "days a finished hibernation run (hibernate, wake, release) and its steps are kept (a running one is kept)",
+    },
+    Limit {
         name: "keep_cost_samples_days",
         default: 400,
         min: 1,
@@ -112,6 +119,7 @@ pub struct Limits {
     pub keep_cluster_events_days: u64,
     pub keep_finished_actions_days: u64,
     pub keep_plans_days: u64,
+    pub keep_hibernation_runs_days: u64,
     pub keep_cost_samples_days: u64,
 }
 
@@ -160,6 +168,7 @@ impl Limits {
             keep_cluster_events_days: value("keep_cluster_events_days")?,
             keep_finished_actions_days: value("keep_finished_actions_days")?,
             keep_plans_days: value("keep_plans_days")?,
+            keep_hibernation_runs_days: value("keep_hibernation_runs_days")?,
             keep_cost_samples_days: value("keep_cost_samples_days")?,
         })
     }
@@ -177,6 +186,7 @@ impl Limits {
             self.keep_cluster_events_days,
             self.keep_finished_actions_days,
             self.keep_plans_days,
+            self.keep_hibernation_runs_days,
             self.keep_cost_samples_days,
         ];
         LIMITS

@@ -12,6 +12,7 @@ mod cron;
 mod entity;
 mod overrides;
 mod plan;
+mod retention;
 mod rpc;
 mod schedule;
 mod scheduler;
@@ -95,6 +96,11 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
     let scheduler = api.clone();
     spot_kit::singleton(ctx, "policy.hibernation-scheduler", move |lost| {
         scheduler.clone().run_scheduler(lost)
+    });
+    let (db, limits) = (ctx.db.clone(), ctx.config.limits.clone());
+    spot_kit::retention::every_hour(ctx, "policy.hibernation-retention", move |now| {
+        let (db, limits) = (db.clone(), limits.clone());
+        async move { retention::sweep(&db, &limits, now).await }
     });
     registry.add(HibernationServiceServer::new(api));
 }
