@@ -207,11 +207,15 @@ impl ClusterApi {
             .await?;
         match refused {
             Some(reason) => {
+                let node = self.inventory.node(&cluster.id, &row.node_name).await?;
                 self.events
                     .record(
                         &cluster.id,
                         kind::REFUSED,
-                        format!("{} refused: {reason}", outbox::describe(&row)),
+                        format!(
+                            "{} refused: {reason}",
+                            outbox::describe(&row, node.as_ref())
+                        ),
                     )
                     .await?;
                 Ok(Executed::Refused {

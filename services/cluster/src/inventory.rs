@@ -249,6 +249,22 @@ impl Inventory {
         self.list(cluster_id, NODE, after, limit).await
     }
 
+    /// The node as last reported, if the cluster still has it.
+    pub async fn node(&self, cluster_id: &str, name: &str) -> Result<Option<Node>, Status> {
+        let row = cluster_objects::Entity::find()
+            .filter(cluster_objects::Column::ClusterId.eq(cluster_id))
+            .filter(cluster_objects::Column::Kind.eq(NODE))
+            .filter(cluster_objects::Column::Key.eq(name))
+            .one(self.db.connection())
+            .await
+            .map_err(db_status)?;
+        row.map(|row| {
+            Node::decode(row.data.as_slice())
+                .map_err(|e| Status::internal(format!("stored node is unreadable: {e}")))
+        })
+        .transpose()
+    }
+
     pub async fn pods(
         &self,
         cluster_id: &str,

@@ -12,6 +12,7 @@ use spot_db::Database;
 use spot_kit::topics::CLUSTER_ACTIONS;
 use spot_proto::agent::v1::{Action, ActionKind, ActionOutcome};
 use spot_proto::cluster::v1::{ActionRecord, ActionStatus};
+use spot_proto::common::v1::Node;
 use tonic::Status;
 
 use crate::common::{db_status, timestamp};
@@ -346,8 +347,9 @@ pub fn action_of(row: &actions::Model) -> Action {
     action
 }
 
-/// The action in the cluster's event log, as a person says it: "Drain node ip-10-0-1-5".
-pub fn describe(row: &actions::Model) -> String {
+/// The action in the cluster's event log, as a person says it: "Drain node ip-10-0-1-5
+/// (m5.large, us-east-1a)", with the node's type and zone while the cluster reports it.
+pub fn describe(row: &actions::Model, node: Option<&Node>) -> String {
     let verb = match ActionKind::from_str_name(&row.kind) {
         Some(ActionKind::Cordon) => "Cordon",
         Some(ActionKind::Uncordon) => "Uncordon",
@@ -357,7 +359,13 @@ pub fn describe(row: &actions::Model) -> String {
         Some(ActionKind::DeleteNode) => "Delete",
         Some(ActionKind::Unspecified) | None => "Act on",
     };
-    format!("{verb} node {}", row.node_name)
+    match node.filter(|n| !n.instance_type.is_empty() && !n.zone.is_empty()) {
+        Some(node) => format!(
+            "{verb} node {} ({}, {})",
+            row.node_name, node.instance_type, node.zone
+        ),
+        None => format!("{verb} node {}", row.node_name),
+    }
 }
 
 pub fn status_of(name: &str) -> ActionStatus {

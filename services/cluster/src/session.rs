@@ -397,6 +397,11 @@ impl AgentSession {
             .await?;
         match reported {
             Reported::Recorded(row) => {
+                let node = self
+                    .api
+                    .inventory
+                    .node(&self.cluster.id, &row.node_name)
+                    .await?;
                 let message = if row.message.is_empty() {
                     String::new()
                 } else {
@@ -407,7 +412,11 @@ impl AgentSession {
                     .record(
                         &self.cluster.id,
                         kind::ACTION,
-                        format!("{} {}{message}", outbox::describe(&row), row.status),
+                        format!(
+                            "{} {}{message}",
+                            outbox::describe(&row, node.as_ref()),
+                            row.status
+                        ),
                     )
                     .await?;
                 Ok(())

@@ -276,7 +276,10 @@ async fn an_agents_snapshot_shows_and_a_drain_reaches_it_and_its_result_is_recor
         .events;
     let kinds: Vec<_> = log.iter().rev().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, ["agent_connected", "snapshot", "action"], "{log:?}");
-    assert_eq!(log[0].message, "Drain node n1 succeeded: n1 done");
+    assert_eq!(
+        log[0].message, "Drain node n1 (m5.large, us-east-1a) succeeded: n1 done",
+        "the node by name, type and zone"
+    );
 
     agent.cancel();
     test.stop().await;
