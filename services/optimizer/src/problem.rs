@@ -101,26 +101,8 @@ pub fn problem(
             // DaemonSet and mirror pods are not planned, but kube-scheduler counts what they
             // take from the node.
             allocatable: node.allocatable.map(|a| {
-                pods.iter()
-                    .filter(|p| p.node_name == node.name && !needs_a_node(p))
-                    .filter(|p| {
-                        !matches!(
-                            p.phase(),
-                            common::PodPhase::Succeeded | common::PodPhase::Failed
-                        )
-                    })
-                    .fold(
-                        engine::Resources::new(a.cpu_millis, a.memory_mib, a.pods, a.gpus),
-                        |left, p| {
-                            let r = p.requests.unwrap_or_default();
-                            left.minus(&engine::Resources::new(
-                                r.cpu_millis,
-                                r.memory_mib,
-                                1,
-                                r.gpus,
-                            ))
-                        },
-                    )
+                engine::Resources::new(a.cpu_millis, a.memory_mib, a.pods, a.gpus)
+                    .minus(&daemon_pods_on(&node.name, pods))
             }),
             labels: node
                 .labels
@@ -133,9 +115,14 @@ pub fn problem(
             settling: false,
         })
         .collect();
+    let overhead = daemon_overhead(nodes, pods);
     let mut problem = engine::Problem {
         offerings: engine::offerings_in(region, &zones)
             .into_iter()
+            .map(|mut offering| {
+                offering.allocatable = offering.allocatable.minus(&overhead);
+                offering
+            })
             .map(|mut offering| {
                 if offering.capacity_type == engine::CapacityType::Spot
                     && let Some(price) = live_price(live, &offering.zone, &offering.instance_type)
@@ -159,6 +146,45 @@ pub fn problem(
         engine::keep_architectures_in_use(&mut problem);
     }
     problem
+}
+
+/// What the DaemonSet and mirror pods on a node request (each takes a pod slot too).
+fn daemon_pods_on(node: &str, pods: &[common::Pod]) -> engine::Resources {
+    pods.iter()
+        .filter(|p| p.node_name == node && !needs_a_node(p))
+        .filter(|p| {
+            !matches!(
+                p.phase(),
+                common::PodPhase::Succeeded | common::PodPhase::Failed
+            )
+        })
+        .fold(engine::Resources::new(0, 0, 0, 0), |sum, p| {
+            let r = p.requests.unwrap_or_default();
+            engine::Resources::new(
+                sum.cpu_m + r.cpu_millis,
+                sum.memory_mib + r.memory_mib,
+                sum.pods + 1,
+                sum.gpus + r.gpus,
+            )
+        })
+}
+
+/// What a new node must leave to the DaemonSet pods that will start on it, as Karpenter counts
+/// daemonset overhead: the most the cluster's nodes give them today, per resource (a DaemonSet
+/// that runs on some nodes only is counted for every new node, which errs on the safe side).
+/// Without it, a plan launches a node its pods do not fit once the DaemonSets start.
+fn daemon_overhead(nodes: &[common::Node], pods: &[common::Pod]) -> engine::Resources {
+    nodes.iter().map(|n| daemon_pods_on(&n.name, pods)).fold(
+        engine::Resources::new(0, 0, 0, 0),
+        |most, on| {
+            engine::Resources::new(
+                most.cpu_m.max(on.cpu_m),
+                most.memory_mib.max(on.memory_mib),
+                most.pods.max(on.pods),
+                most.gpus.max(on.gpus),
+            )
+        },
+    )
 }
 
 /// New nodes go only where and as the cluster can launch them: the zones of its node class's
@@ -243,6 +269,58 @@ mod tests {
         assert_eq!(spot_price("us-east-1a"), Some(0.0123));
         assert_eq!(spot_price("us-east-1b"), Some(estimate));
         assert_eq!(planned.existing_nodes[0].price_per_hour, 0.0123);
+    }
+
+    fn daemon(name: &str, node: &str, cpu_millis: i64, memory_mib: i64) -> common::Pod {
+        common::Pod {
+            namespace: "kube-system".into(),
+            name: name.into(),
+            node_name: node.into(),
+            owner_kind: "DaemonSet".into(),
+            requests: Some(common::Resources {
+                cpu_millis,
+                memory_mib,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_new_node_leaves_room_for_the_daemon_sets_that_will_start_on_it() {
+        let region = "us-east-1";
+        let mut other = spot_node("us-east-1b");
+        other.name = "n-other".into();
+        let nodes = [spot_node("us-east-1a"), other];
+        let pods = [
+            daemon("proxy-a", "n-us-east-1a", 100, 64),
+            daemon("cni-a", "n-us-east-1a", 25, 512),
+            daemon("proxy-b", "n-other", 300, 64),
+        ];
+        let governing = Governing::resolved(&policy_pb::Policy::default(), &[]);
+        let planned = problem(region, &nodes, &pods, &governing, &LivePrices::new());
+        let bare = engine::offerings_in(region, &["us-east-1a".to_owned()])
+            .into_iter()
+            .find(|o| o.instance_type == "m5.large")
+            .unwrap()
+            .allocatable;
+        let offered = planned
+            .offerings
+            .iter()
+            .find(|o| o.instance_type == "m5.large")
+            .unwrap()
+            .allocatable;
+        // The most any node gives its daemons, per resource: 300m (n-other), 576 MiB and two
+        // pod slots (n-us-east-1a).
+        assert_eq!(
+            offered,
+            engine::Resources::new(
+                bare.cpu_m - 300,
+                bare.memory_mib - 576,
+                bare.pods - 2,
+                bare.gpus
+            )
+        );
     }
 
     fn architectures(

@@ -4,7 +4,8 @@
 //! removes, new nodes joining `launch_s` after a launch, and the autopilot's
 //! rules deciding what to apply, and spot nodes reclaimed by AWS after its two-minute notice.
 //! Everything is the pure engine; no server, no clock. The offerings are the built-in policy's:
-//! spot in interruption buckets 0 to 2, of the architectures the clusters run (amd64).
+//! spot in interruption buckets 0 to 2, of the architectures the clusters run (amd64), each
+//! with what the DaemonSets leave of it.
 //!
 //! `--rules after` are the autopilot's rules: launch-only provisioning for pods the scheduler
 //! cannot bind, at once, beside any plan running (pods already launched for are left out); an
@@ -38,6 +39,12 @@ const NOTICE_S: f64 = 120.0;
 const FLAG_S: f64 = 3_600.0;
 /// How often the agent refreshes the pods' deletion costs.
 const DELETION_COSTS_EVERY_S: f64 = 60.0;
+
+/// What every node's DaemonSet pods request, as on EKS: kube-proxy (100m), the VPC CNI (25m),
+/// the EBS CSI node driver (30m) and their memory, three pod slots.
+fn daemon_sets() -> engine::Resources {
+    engine::Resources::new(155, 240, 3, 0)
+}
 
 /// The built-in policy's disruption budget: a fifth of the nodes at a time.
 fn budget() -> engine::DisruptionBudget {
@@ -660,10 +667,15 @@ pub fn run(
         .iter()
         .map(|z| (*z).to_owned())
         .collect();
-    // The built-in policy's admission: spot only where the advisor's bucket is at most 2.
+    // The built-in policy's admission: spot only where the advisor's bucket is at most 2. Every
+    // node runs the DaemonSets, so a new node offers what they leave (as the optimizer counts).
     let offerings: Vec<engine::Offering> = engine::offerings_in("us-east-1", &zones)
         .into_iter()
         .filter(|o| o.taints.is_empty() && o.interruption_bucket.is_none_or(|b| b <= 2))
+        .map(|mut o| {
+            o.allocatable = o.allocatable.minus(&daemon_sets());
+            o
+        })
         .collect();
     let mut worlds: Vec<World> = FLEET
         .iter()
