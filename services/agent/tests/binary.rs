@@ -171,6 +171,44 @@ fn respond(status: u16, body: Value) -> Response<Full<Bytes>> {
         .unwrap()
 }
 
+/// Registers the "shop" cluster: its id and agent key.
+async fn register(test: &TestServer, owner: &str) -> (String, String) {
+    let registered = ClusterServiceClient::new(test.channel.clone())
+        .register_cluster(authed(
+            pb::RegisterClusterRequest {
+                name: "shop".into(),
+                region: "us-east-1".into(),
+                aws_account_id: String::new(),
+            },
+            owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    (registered.cluster.unwrap().id, registered.agent_key)
+}
+
+/// The real agent binary for the cluster, against the fake API server at `kube_url`.
+fn spawn_agent(
+    test: &TestServer,
+    agent_key: &str,
+    kube_url: &str,
+    env: &[(&str, &str)],
+) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_spot-agent"))
+        .env(
+            "SPOT_AGENT_CONTROL_PLANE",
+            format!("http://{}", test.addr()),
+        )
+        .env("SPOT_AGENT_API_KEY", agent_key)
+        .env("SPOT_AGENT_KUBE_URL", kube_url)
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the agent starts")
+}
+
 async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
@@ -219,32 +257,13 @@ async fn the_agent_binary_reports_its_cluster_and_drains_a_node() {
     let test = TestServer::start(&[]).await;
     let owner = test.sign_up("Acme").await.access_token;
     let mut clusters = ClusterServiceClient::new(test.channel.clone());
-    let registered = clusters
-        .register_cluster(authed(
-            pb::RegisterClusterRequest {
-                name: "shop".into(),
-                region: "us-east-1".into(),
-                aws_account_id: String::new(),
-            },
-            &owner,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let cluster_id = registered.cluster.unwrap().id;
-
-    let mut agent = tokio::process::Command::new(env!("CARGO_BIN_EXE_spot-agent"))
-        .env(
-            "SPOT_AGENT_CONTROL_PLANE",
-            format!("http://{}", test.addr()),
-        )
-        .env("SPOT_AGENT_API_KEY", &registered.agent_key)
-        .env("SPOT_AGENT_KUBE_URL", &kube_url)
-        .env("SPOT_AGENT_POD_DELETION_COST", "false")
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the agent starts");
+    let (cluster_id, agent_key) = register(&test, &owner).await;
+    let mut agent = spawn_agent(
+        &test,
+        &agent_key,
+        &kube_url,
+        &[("SPOT_AGENT_POD_DELETION_COST", "false")],
+    );
 
     let nodes = eventually("the agent's snapshot", || {
         let mut clusters = clusters.clone();
@@ -367,29 +386,8 @@ async fn the_agent_binary_ranks_replica_set_pods_for_scale_downs() {
     let kube_url = fake.clone().start().await;
     let test = TestServer::start(&[]).await;
     let owner = test.sign_up("Acme").await.access_token;
-    let registered = ClusterServiceClient::new(test.channel.clone())
-        .register_cluster(authed(
-            pb::RegisterClusterRequest {
-                name: "shop".into(),
-                region: "us-east-1".into(),
-                aws_account_id: String::new(),
-            },
-            &owner,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let mut agent = tokio::process::Command::new(env!("CARGO_BIN_EXE_spot-agent"))
-        .env(
-            "SPOT_AGENT_CONTROL_PLANE",
-            format!("http://{}", test.addr()),
-        )
-        .env("SPOT_AGENT_API_KEY", &registered.agent_key)
-        .env("SPOT_AGENT_KUBE_URL", &kube_url)
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the agent starts");
+    let (_, agent_key) = register(&test, &owner).await;
+    let mut agent = spawn_agent(&test, &agent_key, &kube_url, &[]);
 
     let patches = eventually("the pods' deletion costs", || {
         let fake = fake.clone();
