@@ -28,6 +28,9 @@ pub const POD_DELETION_COST_ANNOTATION: &str = "controller.kubernetes.io/pod-del
 /// Marks a deletion cost the agent set, and may change or remove.
 pub const MANAGED_ANNOTATION: &str = "spot-optimizer.io/managed-deletion-cost";
 pub const REFRESH: Duration = Duration::from_secs(60);
+/// At most this many pods are patched per refresh, so a large cluster whose ranking shifts does
+/// not flood its API server; the rest follow at the next refresh.
+pub const MAX_PATCHES_PER_REFRESH: usize = 500;
 
 /// One pod's deletion cost to set, or (None) the agent's cost to remove.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,11 +187,12 @@ pub async fn run(
         if *dry_run.borrow_and_update() {
             continue;
         }
-        let changes = changes(
+        let mut changes = changes(
             &view.snapshot(),
             &annotations(&view),
             chrono::Utc::now().timestamp_millis(),
         );
+        changes.truncate(MAX_PATCHES_PER_REFRESH);
         if !changes.is_empty() {
             let applied = apply(&client, &changes).await;
             tracing::info!(
