@@ -55,7 +55,7 @@ pub fn changes(
         .iter()
         .filter(|pod| pod.owner_kind == "ReplicaSet")
         .filter_map(|pod| {
-            let id = format!("{}/{}", pod.namespace, pod.name);
+            let id = pod_id(pod);
             let current = annotations.get(&id).unwrap_or(&none);
             let managed = current.contains_key(MANAGED_ANNOTATION);
             let set_by_user = current.contains_key(POD_DELETION_COST_ANNOTATION) && !managed;
@@ -110,10 +110,7 @@ fn ranked_nodes(
                     .ok()
                     .flatten()
                     .unwrap_or(0.0),
-                on_node
-                    .iter()
-                    .map(|p| format!("{}/{}", p.namespace, p.name))
-                    .collect(),
+                on_node.iter().map(|p| pod_id(p)).collect(),
             );
             existing.cordoned = node.cordoned;
             existing.do_not_disrupt = guarded.then(|| "left alone".to_owned());
@@ -123,6 +120,11 @@ fn ranked_nodes(
             existing
         })
         .collect()
+}
+
+/// `namespace/name`, as the engine and the annotations map name a pod.
+fn pod_id(pod: &common::Pod) -> String {
+    format!("{}/{}", pod.namespace, pod.name)
 }
 
 fn needs_a_node(pod: &common::Pod) -> bool {

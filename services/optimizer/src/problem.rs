@@ -6,7 +6,7 @@
 //! Graviton node because arm64 is cheaper. A node a voluntary move must leave alone (a pod on it
 //! asks not to be disrupted, would lose its data or has no controller) says why.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use spot_cloud::{Catalog, zones_of};
 use spot_engine as engine;
@@ -85,6 +85,7 @@ pub fn problem(
             zones.push(node.zone.clone());
         }
     }
+    let daemons = daemon_pods_by_node(pods);
     let existing_nodes = nodes
         .iter()
         .map(|node| engine::ExistingNode {
@@ -102,7 +103,7 @@ pub fn problem(
             // take from the node.
             allocatable: node.allocatable.map(|a| {
                 engine::Resources::new(a.cpu_millis, a.memory_mib, a.pods, a.gpus)
-                    .minus(&daemon_pods_on(&node.name, pods))
+                    .minus(&daemons.get(node.name.as_str()).copied().unwrap_or_default())
             }),
             labels: node
                 .labels
@@ -115,7 +116,7 @@ pub fn problem(
             settling: false,
         })
         .collect();
-    let overhead = daemon_overhead(nodes, pods);
+    let overhead = daemon_overhead(nodes, &daemons);
     let mut problem = engine::Problem {
         offerings: engine::offerings_in(region, &zones)
             .into_iter()
@@ -148,43 +149,44 @@ pub fn problem(
     problem
 }
 
-/// What the DaemonSet and mirror pods on a node request (each takes a pod slot too).
-fn daemon_pods_on(node: &str, pods: &[common::Pod]) -> engine::Resources {
-    pods.iter()
-        .filter(|p| p.node_name == node && !needs_a_node(p))
-        .filter(|p| {
-            !matches!(
-                p.phase(),
-                common::PodPhase::Succeeded | common::PodPhase::Failed
-            )
-        })
-        .fold(engine::Resources::new(0, 0, 0, 0), |sum, p| {
-            let r = p.requests.unwrap_or_default();
-            engine::Resources::new(
-                sum.cpu_m + r.cpu_millis,
-                sum.memory_mib + r.memory_mib,
-                sum.pods + 1,
-                sum.gpus + r.gpus,
-            )
-        })
+/// What the DaemonSet and mirror pods on each node request (each takes a pod slot too), by node
+/// name, in one pass over the pods.
+fn daemon_pods_by_node(pods: &[common::Pod]) -> HashMap<&str, engine::Resources> {
+    let mut by_node: HashMap<&str, engine::Resources> = HashMap::new();
+    let running = |p: &&common::Pod| {
+        !matches!(
+            p.phase(),
+            common::PodPhase::Succeeded | common::PodPhase::Failed
+        )
+    };
+    for pod in pods.iter().filter(|p| !needs_a_node(p)).filter(running) {
+        let r = pod.requests.unwrap_or_default();
+        let requests = engine::Resources::new(r.cpu_millis, r.memory_mib, 1, r.gpus);
+        let sum = by_node.entry(pod.node_name.as_str()).or_default();
+        *sum = sum.plus(&requests);
+    }
+    by_node
 }
 
 /// What a new node must leave to the DaemonSet pods that will start on it, as Karpenter counts
 /// daemonset overhead: the most the cluster's nodes give them today, per resource (a DaemonSet
 /// that runs on some nodes only is counted for every new node, which errs on the safe side).
 /// Without it, a plan launches a node its pods do not fit once the DaemonSets start.
-fn daemon_overhead(nodes: &[common::Node], pods: &[common::Pod]) -> engine::Resources {
-    nodes.iter().map(|n| daemon_pods_on(&n.name, pods)).fold(
-        engine::Resources::new(0, 0, 0, 0),
-        |most, on| {
+fn daemon_overhead(
+    nodes: &[common::Node],
+    daemons: &HashMap<&str, engine::Resources>,
+) -> engine::Resources {
+    nodes
+        .iter()
+        .filter_map(|n| daemons.get(n.name.as_str()))
+        .fold(engine::Resources::default(), |most, on| {
             engine::Resources::new(
                 most.cpu_m.max(on.cpu_m),
                 most.memory_mib.max(on.memory_mib),
                 most.pods.max(on.pods),
                 most.gpus.max(on.gpus),
             )
-        },
-    )
+        })
 }
 
 /// New nodes go only where and as the cluster can launch them: the zones of its node class's

@@ -2,7 +2,9 @@
 //! would fix things: nothing offered, nothing admitted, labels, taints, then size.
 
 use crate::admission::Admission;
-use crate::labels::{fits_empty, node_labels_match, taint_text, term_holds, untolerated_taint};
+use crate::labels::{
+    fits_empty, in_volume_zone, node_labels_match, taint_text, term_holds, untolerated_taint,
+};
 use crate::model::{NodeSelectorTerm, Offering, Pod, Problem};
 
 pub fn no_offering_reason(problem: &Problem, admission: &Admission, pod: &Pod) -> String {
@@ -32,11 +34,10 @@ pub fn no_offering_reason(problem: &Problem, admission: &Admission, pod: &Pod) -
         .filter(|o| node_labels_match(pod, o))
         .collect();
     if labelled.is_empty() {
-        let in_zone = |o: &&Offering| {
-            o.label(crate::model::well_known::ZONE)
-                .is_some_and(|zone| pod.volume_zones.iter().any(|v| v == zone))
-        };
-        if !pod.volume_zones.is_empty() && !admitted.iter().any(in_zone) {
+        if !admitted
+            .iter()
+            .any(|o| in_volume_zone(pod, |key| o.label(key)))
+        {
             return format!(
                 "its volume is in {}, where no admitted instance type is offered (a volume cannot move to another zone)",
                 pod.volume_zones.join(" or ")

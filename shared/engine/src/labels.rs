@@ -74,7 +74,7 @@ pub(crate) fn node_labels_match_on<'a>(
 }
 
 /// A pod with zonal volumes runs only in their zones.
-fn in_volume_zone<'a>(pod: &Pod, label: impl Fn(&str) -> Option<&'a str>) -> bool {
+pub(crate) fn in_volume_zone<'a>(pod: &Pod, label: impl Fn(&str) -> Option<&'a str>) -> bool {
     pod.volume_zones.is_empty()
         || label(crate::model::well_known::ZONE)
             .is_some_and(|zone| pod.volume_zones.iter().any(|v| v == zone))
