@@ -149,9 +149,13 @@ fn judge(problem: &Problem, safe: SafePlan) -> Judged {
     }
 }
 
-/// What each drained node must save, USD/h: [`MIN_SAVING_PER_MOVED_NODE`] of the average node.
+/// What each drained node must save, USD/h: [`MIN_SAVING_PER_MOVED_NODE`] of the average node,
+/// but never more than the policy's minimum saving asks of the whole cluster (in a cluster of a
+/// few large nodes a quarter of a node is most of the cluster).
 fn per_moved_node_floor(problem: &Problem, current_cost_per_hour: f64) -> f64 {
-    MIN_SAVING_PER_MOVED_NODE * current_cost_per_hour / problem.existing_nodes.len().max(1) as f64
+    let average_node = current_cost_per_hour / problem.existing_nodes.len().max(1) as f64;
+    let policy_minimum = problem.policy.min_savings_percent / 100.0 * current_cost_per_hour;
+    (MIN_SAVING_PER_MOVED_NODE * average_node).min(policy_minimum)
 }
 
 /// At most this many nodes are tried for replacement, so a large cluster is judged quickly.
@@ -159,36 +163,51 @@ const REPLACEMENT_CANDIDATES: usize = 12;
 
 /// Replacement consolidation: nodes taken one at a time (fewest pods, then the dearest, first)
 /// are retired, with the cheapest launches that place the pods the nodes that stay have no room
-/// for; a node is taken only when it adds at least the per-node floor to the saving and
-/// kube-scheduler places every evicted pod.
+/// for. The nodes taken save at least the per-node floor each, together (small nodes often pay
+/// only together), none is taken that adds nothing, and kube-scheduler places every evicted pod.
 pub fn replace_underused(problem: &Problem, budget: DisruptionBudget) -> Plan {
     let current = &problem.existing_nodes;
     let current_cost: f64 = current.iter().map(|n| n.price_per_hour).sum();
     let floor = per_moved_node_floor(problem, current_cost);
     let order = consolidation_order(current);
     let mut retire: Vec<usize> = Vec::new();
-    let mut best: Option<(f64, Vec<Step>)> = None;
+    let mut best: Option<(f64, Vec<Step>, Vec<usize>)> = None;
+    let carried_out = |retire: &[usize]| {
+        replacement(problem, retire, budget)
+            .filter(|(_, steps)| replay(problem, steps).stranded.is_empty())
+    };
     for candidate in order.into_iter().take(REPLACEMENT_CANDIDATES) {
         retire.push(candidate);
-        let accepted = replacement(problem, &retire, budget).filter(|(saving, steps)| {
-            saving - best.as_ref().map_or(0.0, |(s, _)| *s) >= floor
-                && replay(problem, steps).stranded.is_empty()
-        });
-        match accepted {
-            Some(found) => best = Some(found),
-            None => {
-                retire.pop();
+        let Some((saving, steps)) = carried_out(&retire) else {
+            retire.pop();
+            continue;
+        };
+        // Small nodes often pay only together (three one-pod nodes onto one new node): a node
+        // that does not pay yet stays in the set while the set as a whole may still earn it.
+        if saving >= floor * retire.len() as f64
+            && best.as_ref().is_none_or(|(s, _, _)| saving > *s)
+        {
+            best = Some((saving, steps, retire.clone()));
+        }
+    }
+    // A node that stayed in the set without adding to its saving is not moved.
+    if let Some((_, _, set)) = &best {
+        for node in set.clone() {
+            let Some((saving, _, set)) = &best else { break };
+            let fewer: Vec<usize> = set.iter().copied().filter(|&i| i != node).collect();
+            if let Some((less, steps)) = carried_out(&fewer).filter(|(less, _)| *less >= *saving) {
+                best = Some((less, steps, fewer));
             }
         }
     }
     match best {
-        Some((saving, steps)) => finish_plan(
+        Some((saving, steps, retired)) => finish_plan(
             steps,
             current_cost,
             current_cost - saving,
             format!(
                 "{} node(s) replaced by cheaper capacity where the nodes that stay have no room for their pods",
-                retire.len()
+                retired.len()
             ),
         ),
         None => Plan::empty(current_cost, "no node is worth replacing".into()),
@@ -358,5 +377,15 @@ mod tests {
         );
         assert!(plan.savings_per_hour > 0.5, "{plan:?}");
         assert!(replay(&problem, &plan.steps).stranded.is_empty());
+    }
+
+    #[test]
+    fn a_cluster_of_one_large_node_is_held_to_the_policy_minimum_not_a_quarter_of_itself() {
+        let problem = cluster(1);
+        // One node at 0.1 USD/h: a fifth of it saved is four times the policy's 5 %.
+        let fifth_saved = judge(&problem, draining(&problem, 1, 0.02));
+        assert_eq!(fifth_saved.verdict, Verdict::Pays);
+        let too_little = judge(&problem, draining(&problem, 1, 0.004));
+        assert_eq!(too_little.verdict, Verdict::BelowMinimum);
     }
 }
