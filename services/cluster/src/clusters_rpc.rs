@@ -430,10 +430,12 @@ impl ClusterService for ClusterApi {
                 format!("dry-run {}", if cluster.dry_run { "on" } else { "off" }),
             )
             .await?;
+        let cluster = to_proto(&cluster);
+        self.hub.reconfigure(&cluster).await;
         Ok(
             AuditNote::target(format!("cluster/{}", cluster.id)).attach(Response::new(
                 pb::SetClusterDryRunResponse {
-                    cluster: Some(to_proto(&cluster)),
+                    cluster: Some(cluster),
                 },
             )),
         )

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use prost::Message;
 use spot_bus::{CancellationToken, SharedBus};
-use spot_proto::cluster::v1::{ActionRecord, ActionStatus};
+use spot_proto::cluster::v1::{ActionRecord, ActionStatus, Cluster};
 use tokio::sync::mpsc;
 
 use spot_kit::topics::CLUSTER_ACTIONS;
@@ -18,6 +18,9 @@ use crate::outbox::Outbox;
 
 /// A new session for a cluster: `{cluster_id} {session_id}`; older sessions elsewhere end.
 pub const SESSIONS_TOPIC: &str = "agent.sessions";
+/// A cluster whose agent settings changed (dry-run): the `spot.cluster.v1.Cluster` as stored
+/// now. The replica holding its agent's stream sends the agent its new configuration.
+pub const AGENT_CONFIG_TOPIC: &str = "agent.config";
 /// How often each replica looks for actions that were never sent or need sending again.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(2);
 /// Commands waiting for a session; beyond this the sweep catches up.
@@ -29,6 +32,8 @@ pub enum SessionCommand {
     Deliver(String),
     /// A newer session for the same cluster started; this one must end.
     Replaced,
+    /// The cluster's agent settings changed: send the agent its configuration again.
+    Configure { dry_run: bool },
 }
 
 struct LiveSession {
@@ -99,6 +104,17 @@ impl AgentHub {
         }
     }
 
+    /// Tells whichever replica holds the cluster's agent that its settings changed.
+    pub async fn reconfigure(&self, cluster: &Cluster) {
+        if let Err(error) = self
+            .bus
+            .publish(AGENT_CONFIG_TOPIC, &cluster.encode_to_vec())
+            .await
+        {
+            tracing::warn!(%error, cluster_id = %cluster.id, "the agent was not told its new settings; it gets them when it reconnects");
+        }
+    }
+
     fn send(&self, cluster_id: &str, command: SessionCommand) {
         if let Some(session) = self.sessions().get(cluster_id)
             && session.commands.try_send(command).is_err()
@@ -123,13 +139,15 @@ impl AgentHub {
         let subscriptions = async {
             let actions = self.bus.subscribe(CLUSTER_ACTIONS).await?;
             let sessions = self.bus.subscribe(SESSIONS_TOPIC).await?;
-            Ok::<_, spot_bus::BusError>((actions, sessions))
+            let configs = self.bus.subscribe(AGENT_CONFIG_TOPIC).await?;
+            Ok::<_, spot_bus::BusError>((actions, sessions, configs))
         };
-        let (mut actions, mut sessions) = match subscriptions.await {
+        let (mut actions, mut sessions, mut configs) = match subscriptions.await {
             Ok(subscriptions) => subscriptions,
             Err(error) => {
                 tracing::error!(%error, "the agent hub cannot listen on the bus; only the sweep delivers actions");
                 (
+                    futures::stream::pending().boxed(),
                     futures::stream::pending().boxed(),
                     futures::stream::pending().boxed(),
                 )
@@ -151,6 +169,11 @@ impl AgentHub {
                     let text = String::from_utf8_lossy(&message.payload);
                     if let Some((cluster_id, session_id)) = text.split_once(' ') {
                         self.replaced_elsewhere(cluster_id, session_id);
+                    }
+                }
+                Some(message) = configs.next() => {
+                    if let Ok(cluster) = Cluster::decode(message.payload.as_slice()) {
+                        self.send(&cluster.id, SessionCommand::Configure { dry_run: cluster.dry_run });
                     }
                 }
                 _ = sweep.tick() => self.sweep(&outbox).await,

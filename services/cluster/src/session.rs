@@ -101,12 +101,7 @@ impl AgentService for ClusterApi {
                 session_id: session_id.clone(),
             })))
             .await;
-        let _ = outbound
-            .send(respond(session_response::Message::Config(AgentConfig {
-                heartbeat_interval_seconds: HEARTBEAT_INTERVAL.as_secs() as u32,
-                dry_run: cluster.dry_run,
-            })))
-            .await;
+        let _ = outbound.send(configuration(cluster.dry_run)).await;
         let session = AgentSession {
             api: self.clone(),
             cluster,
@@ -116,6 +111,14 @@ impl AgentService for ClusterApi {
         tokio::spawn(session.run(inbound, commands));
         Ok(Response::new(Box::pin(ReceiverStream::new(responses))))
     }
+}
+
+/// What the agent is told at the start of a session and whenever its cluster's settings change.
+fn configuration(dry_run: bool) -> Result<SessionResponse, Status> {
+    respond(session_response::Message::Config(AgentConfig {
+        heartbeat_interval_seconds: HEARTBEAT_INTERVAL.as_secs() as u32,
+        dry_run,
+    }))
 }
 
 struct AgentSession {
@@ -163,6 +166,7 @@ impl AgentSession {
                 () = &mut silence => break Ending::Silent,
                 command = commands.recv() => match command {
                     Some(SessionCommand::Deliver(id)) => self.deliver_by_id(&id).await,
+                    Some(SessionCommand::Configure { dry_run }) => self.send(configuration(dry_run)).await,
                     Some(SessionCommand::Replaced) | None => break Ending::Replaced,
                 },
                 message = inbound.message() => match message {

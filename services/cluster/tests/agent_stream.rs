@@ -596,6 +596,46 @@ async fn dry_run_and_safe_mode_refuse_actions_visibly_and_audited() {
 }
 
 #[tokio::test]
+async fn turning_dry_run_on_or_off_reaches_the_connected_agent_at_once() {
+    let test = TestServer::start(&[]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test.channel, &owner, "shop").await;
+    let mut clusters = ClusterServiceClient::new(test.channel.clone());
+    let (_sender, mut responses) = raw_session(&test, &registered.agent_key, hello())
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut responses).await,
+        session_response::Message::Welcome(_)
+    ));
+    assert!(
+        matches!(next(&mut responses).await, session_response::Message::Config(c) if !c.dry_run)
+    );
+
+    for dry_run in [true, false] {
+        clusters
+            .set_cluster_dry_run(authed(
+                pb::SetClusterDryRunRequest {
+                    cluster_id: registered.cluster.id.clone(),
+                    dry_run,
+                },
+                &owner,
+            ))
+            .await
+            .unwrap();
+        // The agent stops (or resumes) ranking pods for scale-downs without reconnecting.
+        match next(&mut responses).await {
+            session_response::Message::Config(config) => {
+                assert_eq!(config.dry_run, dry_run);
+                assert_eq!(config.heartbeat_interval_seconds, 10);
+            }
+            other => panic!("expected the new configuration, got {other:?}"),
+        }
+    }
+    test.stop().await;
+}
+
+#[tokio::test]
 async fn invalid_actions_are_refused_with_the_field_named() {
     let test = TestServer::start(&[]).await;
     let owner = test.sign_up("Acme").await.access_token;
