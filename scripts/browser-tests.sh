@@ -10,7 +10,10 @@ TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 OUT="web/test-output"
 mkdir -p "$OUT"
 
-$CARGO build -p spot-server --bin spot
+# The `spot` binary as the test pass builds it (`cargo test --workspace` leaves it in
+# target/debug): after `make unit-tests` nothing is rebuilt, where `cargo build -p spot-server`
+# would compile every crate again with the features of a build without tests.
+$CARGO test --workspace --no-run --quiet
 (cd web && npm ci --no-audit --no-fund --silent && npm run build --silent)
 
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
