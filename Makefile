@@ -52,16 +52,13 @@ unit-tests:
 	./scripts/ensure-test-tools.sh
 	$(CARGO) test --workspace
 
-## The same tests with servers on PostgreSQL and Redis, for the crates whose tests the backend
-## changes: those starting servers through spot-testkit (TEST_BACKEND picks their database and
-## bus) and spot-kit (its risk flags' Redis half). The others never read TEST_BACKEND (the storage
-## and bus contract suites hit PostgreSQL and Redis in the pass above), so they run once.
-BACKEND_CRATES = spot-kit $(shell awk -F'"' '/^name = / && !seen[FILENAME]++ { print $$2 }' $$(grep -l '^spot-testkit' services/*/Cargo.toml shared/*/Cargo.toml))
-
+## The same tests with servers on PostgreSQL and Redis. (The whole workspace: `cargo test -p` a few
+## crates would resolve other features and compile every crate again, which costs more than the
+## tests it skips.)
 backend-tests:
 	./scripts/ensure-backends.sh
 	./scripts/ensure-test-tools.sh
-	TEST_BACKEND=postgres $(CARGO) test $(addprefix -p ,$(BACKEND_CRATES))
+	TEST_BACKEND=postgres $(CARGO) test --workspace
 
 ## Playwright in Debian's Chromium against `spot demo` (screenshots in web/test-output/).
 browser-tests:

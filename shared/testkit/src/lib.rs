@@ -2,8 +2,7 @@
 //!
 //! The backend follows `TEST_BACKEND`: unset or `sqlite` runs the embedded default (SQLite file,
 //! in-process bus); `postgres` runs on a scratch PostgreSQL database (`TEST_POSTGRES_URL`) and
-//! Redis (`TEST_REDIS_URL`). `make test` runs the tests of every crate that starts servers both
-//! ways.
+//! Redis (`TEST_REDIS_URL`). `make test` runs the suite both ways.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
