@@ -1,5 +1,6 @@
 //! The outermost layer: plain HTTP requests (GET and HEAD that are not gRPC) are the edge's own —
-//! health, readiness, metrics and the web app; everything else (gRPC, grpc-web, CORS preflight)
+//! health, readiness, metrics and the web app — and so is EventBridge's POST of AWS events (taken
+//! to the risk service's gRPC method, see [`crate::aws_events`]); everything else (gRPC, grpc-web, CORS preflight)
 //! goes on to the services, timed and counted.
 
 use std::future::Future;
@@ -91,6 +92,13 @@ where
         }
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        if crate::aws_events::is_intake(&request) {
+            return Box::pin(async move {
+                edge.metrics.page("aws_events");
+                let response = crate::aws_events::intake(inner, request).await;
+                Ok(response.map(|bytes| Body::new(http_body_util::Full::new(bytes))))
+            });
+        }
         let method = request.uri().path().trim_start_matches('/');
         let method = if (edge.known)(method) {
             method.to_owned()

@@ -3,11 +3,13 @@
 //! - plain HTTP beside gRPC on the same port ([`EdgeLayer`]): the built web app with a
 //!   single-page fallback and cache headers, `/healthz` and `/readyz`;
 //! - the browser session's refresh token in an HttpOnly cookie ([`SessionCookieLayer`]);
+//! - `POST /webhooks/aws-events` for an EventBridge API destination ([`aws_events`]);
 //! - the admin port ([`serve_admin`]): `/metrics` (Prometheus), never on the public port;
 //! - in the distributed mode, gRPC calls for services this process does not run are forwarded to
 //!   their upstreams ([`Upstreams`]).
 
 mod admin;
+pub mod aws_events;
 mod cors;
 mod layer;
 mod metrics;

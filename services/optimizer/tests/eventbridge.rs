@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use spot_proto::agent::v1::Snapshot;
+use spot_proto::auth::v1 as auth;
+use spot_proto::auth::v1::api_key_service_client::ApiKeyServiceClient;
 use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::common::v1::{CapacityType, Pool};
@@ -154,6 +156,99 @@ async fn a_warning_aws_sends_about_a_node_is_answered_once_and_only_for_its_tena
         }
         assert!(Instant::now() < deadline, "no replacement plan: {plans:#?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    stop.cancel();
+    test.stop().await;
+}
+
+/// What an EventBridge API destination sends: one event as a JSON POST, the connection's API key
+/// in `Authorization`; the status line and body of the answer.
+async fn post_aws_event(test: &TestServer, key: Option<&str>, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authorization = key.map_or(String::new(), |key| {
+        format!("Authorization: Bearer {key}\r\n")
+    });
+    let head = format!(
+        "POST /webhooks/aws-events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n{authorization}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(test.addr()).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // A server that refuses an oversized body may close before reading all of it.
+    let _ = stream.write_all(body.as_bytes()).await;
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response)).await;
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .get(9..12)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, body)| body.to_owned());
+    (status, body)
+}
+
+#[tokio::test]
+async fn an_eventbridge_api_destination_posts_warnings_over_http_with_the_same_checks() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let bob = test.sign_up("Bob").await.access_token;
+    let mallory = test.sign_up("Mallory").await.access_token;
+    let bobs = register(&test, &bob).await;
+    let (_notices, stop) = start_agent(
+        &test,
+        &bobs.agent_key,
+        Arc::new(Recorder::default()),
+        Cluster::new(spot_cluster()),
+    );
+    wait_for_nodes(&test, &bob, &bobs.cluster.unwrap().id, 3).await;
+    let warning = event_bridge_warning("evt-http-1", INSTANCE);
+    // The key an API destination's connection holds: it may call the intake and nothing else.
+    let intake_key = ApiKeyServiceClient::new(test.channel.clone())
+        .create_api_key(authed(
+            auth::CreateApiKeyRequest {
+                name: "eventbridge".into(),
+                scope: auth::ApiKeyScope::Eventbridge.into(),
+                ..Default::default()
+            },
+            &bob,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .secret;
+
+    let (status, body) = post_aws_event(&test, None, &warning).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("Authorization: Bearer"), "{body}");
+    let (status, _) = post_aws_event(&test, Some("spot_not-a-key"), &warning).await;
+    assert_eq!(status, 401);
+    let (status, body) = post_aws_event(
+        &test,
+        Some(&intake_key),
+        &event_bridge_warning("evt-http-0", "i-nothex"),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("`detail.instance-id`"), "{body}");
+    let oversized = format!("{{\"padding\": \"{}\"}}", "x".repeat(300 * 1024));
+    let (status, _) = post_aws_event(&test, Some(&intake_key), &oversized).await;
+    assert_eq!(status, 413);
+    // Another tenant's key cannot reach Bob's node.
+    let (status, _) = post_aws_event(&test, Some(&mallory), &warning).await;
+    assert_eq!(status, 404);
+    assert!(risk_flags(&test, &bob).await.is_empty(), "nothing flagged");
+
+    let (status, body) = post_aws_event(&test, Some(&intake_key), &warning).await;
+    assert_eq!((status, body.trim()), (200, "accepted"));
+    let (status, body) = post_aws_event(&test, Some(&intake_key), &warning).await;
+    assert_eq!(status, 200);
+    assert!(body.starts_with("already handled"), "{body}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while risk_flags(&test, &mallory).await.is_empty() {
+        assert!(Instant::now() < deadline, "the pool was never flagged");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
     stop.cancel();
