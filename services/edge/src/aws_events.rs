@@ -46,7 +46,9 @@ where
     let Ok(event_json) = String::from_utf8(body.to_vec()) else {
         return text(StatusCode::BAD_REQUEST, "the body is not UTF-8 JSON");
     };
-    let call = grpc_request(key, &IngestEventBridgeEventRequest { event_json });
+    let mut call = grpc_request(key, &IngestEventBridgeEventRequest { event_json });
+    // The connection's details (the caller's address) go with it, as with any call.
+    *call.extensions_mut() = parts.extensions;
     let Ok(response) = inner.oneshot(call).await else {
         return text(StatusCode::BAD_GATEWAY, "the risk service did not answer");
     };

@@ -1,7 +1,7 @@
 //! The outermost layer: plain HTTP requests (GET and HEAD that are not gRPC) are the edge's own —
 //! health, readiness, metrics and the web app — and so is EventBridge's POST of AWS events (taken
-//! to the risk service's gRPC method, see [`crate::aws_events`]); everything else (gRPC, grpc-web, CORS preflight)
-//! goes on to the services, timed and counted.
+//! to the risk service's gRPC method, see [`crate::aws_events`]); everything else (gRPC,
+//! grpc-web, CORS preflight) goes on to the services, timed and counted.
 
 use std::future::Future;
 use std::pin::Pin;
