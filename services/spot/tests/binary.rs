@@ -202,13 +202,13 @@ fn first_start_prints_a_random_admin_login_once() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // The port is bound before start-up ends; an answer to /readyz means it has ended (and
+        // the first-start message is out).
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "never listened");
+        while !ready(port) {
+            assert!(std::time::Instant::now() < deadline, "never ready");
             std::thread::sleep(Duration::from_millis(50));
         }
-        // Serving means start-up (and the first-start message) is complete.
-        std::thread::sleep(Duration::from_millis(300));
         Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status()
@@ -257,4 +257,18 @@ fn first_start_prints_a_random_admin_login_once() {
         other, password,
         "no fixed password: every installation gets its own"
     );
+}
+
+/// Whether a server on this port answers `/readyz` with 200.
+fn ready(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let request = "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let mut answer = String::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut answer).is_ok()
+        && answer.starts_with("HTTP/1.1 200")
 }
