@@ -12,6 +12,8 @@ use spot_proto::risk::v1::{IngestEventBridgeEventRequest, IngestEventBridgeEvent
 use tonic::body::Body;
 use tower::{Service, ServiceExt};
 
+use crate::web::plain;
+
 pub const PATH: &str = "/webhooks/aws-events";
 const GRPC_METHOD: &str = "/spot.risk.v1.RiskService/IngestEventBridgeEvent";
 /// EventBridge's largest event.
@@ -28,60 +30,59 @@ where
 {
     let (parts, body) = request.into_parts();
     let Some(key) = parts.headers.get(header::AUTHORIZATION).cloned() else {
-        return text(
+        return plain(
             StatusCode::UNAUTHORIZED,
-            "missing `Authorization: Bearer <API key>`: set it on the API destination's connection (API key authorization)",
+            "missing `Authorization: Bearer <API key>`: set it on the API destination's connection (API key authorization)\n",
         );
     };
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            return text(
+            return plain(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "the event is larger than EventBridge's 256 KiB",
+                "the event is larger than EventBridge's 256 KiB\n",
             );
         }
-        Err(_) => return text(StatusCode::BAD_REQUEST, "the body could not be read"),
+        Err(_) => return plain(StatusCode::BAD_REQUEST, "the body could not be read\n"),
     };
     let Ok(event_json) = String::from_utf8(body.to_vec()) else {
-        return text(StatusCode::BAD_REQUEST, "the body is not UTF-8 JSON");
+        return plain(StatusCode::BAD_REQUEST, "the body is not UTF-8 JSON\n");
     };
     let mut call = grpc_request(key, &IngestEventBridgeEventRequest { event_json });
     // The connection's details (the caller's address) go with it, as with any call.
     *call.extensions_mut() = parts.extensions;
     let Ok(response) = inner.oneshot(call).await else {
-        return text(StatusCode::BAD_GATEWAY, "the risk service did not answer");
+        return plain(StatusCode::BAD_GATEWAY, "the risk service did not answer\n");
     };
     let (parts, body) = response.into_parts();
     let Ok(collected) = body.collect().await else {
-        return text(
+        return plain(
             StatusCode::BAD_GATEWAY,
-            "the risk service's answer broke off",
+            "the risk service's answer broke off\n",
         );
     };
-    let trailers = collected.trailers().cloned().unwrap_or_default();
-    let status = |name: &str| {
-        trailers
-            .get(name)
-            .or_else(|| parts.headers.get(name))
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let code = status("grpc-status").unwrap_or_else(|| "2".to_owned());
-    if code != "0" {
-        let message = percent_decoded(&status("grpc-message").unwrap_or_default());
-        return text(http_status(&code), &message);
+    // A refusal comes in the headers (trailers-only), an answer's status in the trailers.
+    let status = collected
+        .trailers()
+        .and_then(tonic::Status::from_header_map)
+        .or_else(|| tonic::Status::from_header_map(&parts.headers))
+        .unwrap_or_else(|| tonic::Status::unknown("the risk service sent no status"));
+    if status.code() != tonic::Code::Ok {
+        return plain(
+            http_status(status.code()),
+            format!("{}\n", status.message()),
+        );
     }
     let bytes = collected.to_bytes();
     match IngestEventBridgeEventResponse::decode(bytes.get(5..).unwrap_or_default()) {
-        Ok(answer) if answer.accepted => text(StatusCode::OK, "accepted"),
-        Ok(_) => text(
+        Ok(answer) if answer.accepted => plain(StatusCode::OK, "accepted\n"),
+        Ok(_) => plain(
             StatusCode::OK,
-            "already handled: an event with this id arrived before",
+            "already handled: an event with this id arrived before\n",
         ),
-        Err(_) => text(
+        Err(_) => plain(
             StatusCode::BAD_GATEWAY,
-            "the risk service's answer did not decode",
+            "the risk service's answer did not decode\n",
         ),
     }
 }
@@ -107,51 +108,20 @@ fn grpc_request(key: HeaderValue, message: &impl Message) -> Request<Body> {
     request
 }
 
-fn http_status(grpc_code: &str) -> StatusCode {
-    match grpc_code {
-        "3" | "9" | "11" => StatusCode::BAD_REQUEST,
-        "5" => StatusCode::NOT_FOUND,
-        "6" | "10" => StatusCode::CONFLICT,
-        "7" => StatusCode::FORBIDDEN,
-        "8" => StatusCode::TOO_MANY_REQUESTS,
-        "14" => StatusCode::SERVICE_UNAVAILABLE,
-        "16" => StatusCode::UNAUTHORIZED,
+fn http_status(code: tonic::Code) -> StatusCode {
+    use tonic::Code;
+    match code {
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+            StatusCode::BAD_REQUEST
+        }
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
-}
-
-/// gRPC sends its message percent-encoded.
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| text.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn text(status: StatusCode, message: &str) -> Response<Bytes> {
-    let mut response = Response::new(Bytes::from(format!("{message}\n")));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
 }
 
 #[cfg(test)]
@@ -160,20 +130,33 @@ mod tests {
 
     #[test]
     fn grpc_messages_are_read_back_as_sent() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("grpc-status", HeaderValue::from_static("3"));
+        headers.insert(
+            "grpc-message",
+            HeaderValue::from_static("invalid %60detail.instance-id%60: not an instance id"),
+        );
+        let status = tonic::Status::from_header_map(&headers).unwrap();
         assert_eq!(
-            percent_decoded("invalid %60detail.instance-id%60: not an instance id"),
+            status.message(),
             "invalid `detail.instance-id`: not an instance id"
         );
-        assert_eq!(percent_decoded("100%"), "100%");
-        assert_eq!(percent_decoded("caf%C3%A9"), "café");
+        assert_eq!(http_status(status.code()), StatusCode::BAD_REQUEST);
     }
 
     #[test]
     fn refusals_map_to_statuses_eventbridge_does_not_retry() {
-        assert_eq!(http_status("3"), StatusCode::BAD_REQUEST);
-        assert_eq!(http_status("5"), StatusCode::NOT_FOUND);
-        assert_eq!(http_status("16"), StatusCode::UNAUTHORIZED);
-        assert_eq!(http_status("8"), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(http_status("14"), StatusCode::SERVICE_UNAVAILABLE);
+        use tonic::Code;
+        assert_eq!(http_status(Code::InvalidArgument), StatusCode::BAD_REQUEST);
+        assert_eq!(http_status(Code::NotFound), StatusCode::NOT_FOUND);
+        assert_eq!(http_status(Code::Unauthenticated), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            http_status(Code::ResourceExhausted),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(
+            http_status(Code::Unavailable),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
     }
 }

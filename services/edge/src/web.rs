@@ -127,12 +127,8 @@ fn with_type(body: Bytes, content_type: &'static str, cache: &'static str) -> Re
     response
 }
 
-pub(crate) fn plain(status: StatusCode, text: &'static str) -> Response<Bytes> {
-    let mut response = with_type(
-        Bytes::from_static(text.as_bytes()),
-        "text/plain; charset=utf-8",
-        REVALIDATE,
-    );
+pub(crate) fn plain(status: StatusCode, text: impl Into<Bytes>) -> Response<Bytes> {
+    let mut response = with_type(text.into(), "text/plain; charset=utf-8", REVALIDATE);
     *response.status_mut() = status;
     response
 }

@@ -191,14 +191,16 @@ pub fn replace_underused(problem: &Problem, budget: DisruptionBudget) -> Plan {
         }
     }
     // A node that stayed in the set without adding to its saving is not moved.
-    if let Some((_, _, set)) = &best {
+    if let Some((mut saving, mut steps, mut set)) = best.take() {
         for node in set.clone() {
-            let Some((saving, _, set)) = &best else { break };
             let fewer: Vec<usize> = set.iter().copied().filter(|&i| i != node).collect();
-            if let Some((less, steps)) = carried_out(&fewer).filter(|(less, _)| *less >= *saving) {
-                best = Some((less, steps, fewer));
+            if let Some((less, less_steps)) =
+                carried_out(&fewer).filter(|(less, _)| *less >= saving)
+            {
+                (saving, steps, set) = (less, less_steps, fewer);
             }
         }
+        best = Some((saving, steps, set));
     }
     match best {
         Some((saving, steps, retired)) => finish_plan(
