@@ -297,18 +297,10 @@ pub fn node(node: &K8sNode) -> Node {
         .and_then(|spec| spec.provider_id.clone())
         .unwrap_or_default();
 
-    let allocatable = status.and_then(|status| status.allocatable.as_ref());
-    let amount = |name: &str, parse: fn(&str) -> Result<i64, quantity::InvalidQuantity>| {
-        allocatable
-            .and_then(|allocatable| allocatable.get(name))
-            .map(|value| parse_or_zero(name, value, parse))
-            .unwrap_or(0)
-    };
+    let allocatable = Amounts::of_map(status.and_then(|status| status.allocatable.as_ref()));
     let resources = Resources {
-        cpu_millis: amount("cpu", quantity::cpu_millis),
-        memory_mib: amount("memory", quantity::memory_mib),
-        pods: amount("pods", quantity::count),
-        gpus: amount(GPU_RESOURCE, quantity::count),
+        pods: allocatable.get("pods"),
+        ..allocatable.pod_resources()
     };
 
     let ready = status
@@ -344,6 +336,7 @@ pub fn node(node: &K8sNode) -> Node {
         created_at: meta.creation_timestamp.as_ref().map(timestamp),
         provider_id,
         do_not_disrupt: annotation(meta, DO_NOT_DISRUPT_ANNOTATION) == Some("true"),
+        extended_allocatable: allocatable.extended(),
     }
 }
 
@@ -351,110 +344,120 @@ pub fn node(node: &K8sNode) -> Node {
 // Pods
 // ---------------------------------------------------------------------------------------------
 
-/// Requests in exact units: millicores, bytes, GPUs.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Amounts {
-    cpu_millis: i64,
-    memory_bytes: i64,
-    gpus: i64,
+/// Amounts in exact units by resource name: millicores for cpu; bytes for memory,
+/// ephemeral-storage and hugepages; a count for anything else.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Amounts(BTreeMap<String, i64>);
+
+/// Resources the platform models by name; every other one is an extended resource.
+const MODELLED: [&str; 5] = ["cpu", "memory", "ephemeral-storage", "pods", GPU_RESOURCE];
+
+fn is_bytes(name: &str) -> bool {
+    matches!(name, "memory" | "ephemeral-storage") || name.starts_with("hugepages-")
+}
+
+fn exact_amount(name: &str, value: &Quantity) -> i64 {
+    let parse = if name == "cpu" {
+        quantity::cpu_millis
+    } else if is_bytes(name) {
+        quantity::memory_bytes
+    } else {
+        quantity::count
+    };
+    parse_or_zero(name, value, parse)
 }
 
 impl Amounts {
-    fn add(self, other: Self) -> Self {
-        Self {
-            cpu_millis: self.cpu_millis.saturating_add(other.cpu_millis),
-            memory_bytes: self.memory_bytes.saturating_add(other.memory_bytes),
-            gpus: self.gpus.saturating_add(other.gpus),
-        }
+    fn get(&self, name: &str) -> i64 {
+        self.0.get(name).copied().unwrap_or(0)
     }
 
-    fn max(self, other: Self) -> Self {
-        Self {
-            cpu_millis: self.cpu_millis.max(other.cpu_millis),
-            memory_bytes: self.memory_bytes.max(other.memory_bytes),
-            gpus: self.gpus.max(other.gpus),
+    fn add(mut self, other: &Self) -> Self {
+        for (name, amount) in &other.0 {
+            let sum = self.0.entry(name.clone()).or_default();
+            *sum = sum.saturating_add(*amount);
         }
+        self
+    }
+
+    fn max(mut self, other: &Self) -> Self {
+        for (name, amount) in &other.0 {
+            let most = self.0.entry(name.clone()).or_default();
+            *most = (*most).max(*amount);
+        }
+        self
     }
 
     fn of_map(map: Option<&BTreeMap<String, Quantity>>) -> Self {
-        let amount = |name: &str, parse: fn(&str) -> Result<i64, quantity::InvalidQuantity>| {
-            map.and_then(|map| map.get(name))
-                .map(|value| parse_or_zero(name, value, parse))
-                .unwrap_or(0)
-        };
-        Self {
-            cpu_millis: amount("cpu", quantity::cpu_millis),
-            memory_bytes: amount("memory", quantity::memory_bytes),
-            gpus: amount(GPU_RESOURCE, quantity::count),
-        }
+        Self(
+            map.into_iter()
+                .flatten()
+                .map(|(name, value)| (name.clone(), exact_amount(name, value)))
+                .collect(),
+        )
     }
 
     /// A container's requests; a resource with only a limit requests its limit (as the API
     /// server's defaulting does).
     fn of_container(container: &Container) -> Self {
         let resources = container.resources.as_ref();
-        let requests = Self::of_map(resources.and_then(|r| r.requests.as_ref()));
-        let limits = Self::of_map(resources.and_then(|r| r.limits.as_ref()));
-        let has = |name: &str| {
-            resources
-                .and_then(|r| r.requests.as_ref())
-                .is_some_and(|requests| requests.contains_key(name))
-        };
-        Self {
-            cpu_millis: if has("cpu") {
-                requests.cpu_millis
-            } else {
-                limits.cpu_millis
-            },
-            memory_bytes: if has("memory") {
-                requests.memory_bytes
-            } else {
-                limits.memory_bytes
-            },
-            gpus: if has(GPU_RESOURCE) {
-                requests.gpus
-            } else {
-                limits.gpus
-            },
+        let mut amounts = Self::of_map(resources.and_then(|r| r.limits.as_ref()));
+        amounts
+            .0
+            .extend(Self::of_map(resources.and_then(|r| r.requests.as_ref())).0);
+        amounts
+    }
+
+    /// The modelled resources, memory and storage in MiB (a pod takes one slot).
+    fn pod_resources(&self) -> Resources {
+        Resources {
+            cpu_millis: self.get("cpu"),
+            memory_mib: quantity::bytes_to_mib(self.get("memory")),
+            pods: 1,
+            gpus: self.get(GPU_RESOURCE),
+            ephemeral_storage_mib: quantity::bytes_to_mib(self.get("ephemeral-storage")),
         }
+    }
+
+    /// Every other resource asked for, hugepages in MiB.
+    fn extended(&self) -> HashMap<String, i64> {
+        self.0
+            .iter()
+            .filter(|(name, amount)| **amount > 0 && !MODELLED.contains(&name.as_str()))
+            .map(|(name, amount)| {
+                let amount = if is_bytes(name) {
+                    quantity::bytes_to_mib(*amount)
+                } else {
+                    *amount
+                };
+                (name.clone(), amount)
+            })
+            .collect()
     }
 }
 
 /// The pod's effective requests as the scheduler sees them: the larger of the sum of the app
 /// containers and the largest init container, where restartable init containers (sidecars) keep
 /// running and add to everything started after them; plus the pod overhead.
-fn pod_requests(pod: &K8sPod) -> Resources {
-    let Some(spec) = pod.spec.as_ref() else {
-        return Resources {
-            pods: 1,
-            ..Resources::default()
-        };
-    };
+fn pod_amounts(spec: &PodSpec) -> Amounts {
     let mut sidecars = Amounts::default();
     let mut init_peak = Amounts::default();
     for container in spec.init_containers.iter().flatten() {
         let amounts = Amounts::of_container(container);
         if container.restart_policy.as_deref() == Some("Always") {
-            sidecars = sidecars.add(amounts);
-            init_peak = init_peak.max(sidecars);
+            sidecars = sidecars.add(&amounts);
+            init_peak = init_peak.max(&sidecars);
         } else {
-            init_peak = init_peak.max(sidecars.add(amounts));
+            init_peak = init_peak.max(&sidecars.clone().add(&amounts));
         }
     }
     let app = spec
         .containers
         .iter()
         .map(Amounts::of_container)
-        .fold(sidecars, Amounts::add);
-    let total = app
-        .max(init_peak)
-        .add(Amounts::of_map(spec.overhead.as_ref()));
-    Resources {
-        cpu_millis: total.cpu_millis,
-        memory_mib: quantity::bytes_to_mib(total.memory_bytes),
-        pods: 1,
-        gpus: total.gpus,
-    }
+        .fold(sidecars, |sum, amounts| sum.add(&amounts));
+    app.max(&init_peak)
+        .add(&Amounts::of_map(spec.overhead.as_ref()))
 }
 
 fn pod_phase(phase: Option<&str>) -> PodPhase {
@@ -539,6 +542,7 @@ pub fn pod(pod: &K8sPod) -> Pod {
         }));
     }
 
+    let amounts = spec.map(pod_amounts).unwrap_or_default();
     let owner_kind = if is_mirror_pod(pod) {
         "Node".to_owned()
     } else {
@@ -549,7 +553,9 @@ pub fn pod(pod: &K8sPod) -> Pod {
         namespace: meta.namespace.clone().unwrap_or_default(),
         name: meta.name.clone().unwrap_or_default(),
         uid: meta.uid.clone().unwrap_or_default(),
-        requests: Some(pod_requests(pod)),
+        requests: Some(amounts.pod_resources()),
+        extended_requests: amounts.extended(),
+        priority: spec.and_then(|spec| spec.priority).unwrap_or(0),
         owner_kind,
         node_name: spec
             .and_then(|spec| spec.node_name.clone())
@@ -719,6 +725,8 @@ mod tests {
                 ("pods", "29"),
                 ("nvidia.com/gpu", "1"),
                 ("ephemeral-storage", "95491281146"),
+                ("vpc.amazonaws.com/pod-eni", "9"),
+                ("hugepages-2Mi", "0"),
             ])
             .ready("True")
             .taint("dedicated", Some("gpu"), "NoSchedule")
@@ -739,8 +747,14 @@ mod tests {
                 cpu_millis: 1930,
                 memory_mib: 7051,
                 pods: 29,
-                gpus: 1
+                gpus: 1,
+                ephemeral_storage_mib: 91_068,
             })
+        );
+        // What it offers of other resources; none of what it has none of.
+        assert_eq!(
+            node.extended_allocatable,
+            HashMap::from([("vpc.amazonaws.com/pod-eni".to_owned(), 9)])
         );
         assert_eq!(node.labels.len(), 3);
         assert_eq!(
@@ -912,9 +926,40 @@ mod tests {
                 cpu_millis: 2000,
                 memory_mib: 192,
                 pods: 1,
-                gpus: 1
+                gpus: 1,
+                ephemeral_storage_mib: 0,
             })
         );
+        assert!(pod.extended_requests.is_empty());
+        assert_eq!(pod.priority, 0);
+    }
+
+    /// Disk, resources the platform does not launch for, and priority, as kube-scheduler counts
+    /// them: an extended resource's limit is its request, hugepages in MiB.
+    #[test]
+    fn pod_requests_ephemeral_storage_extended_resources_and_priority() {
+        let mut builder = PodBuilder::new("default", "web")
+            .container(container(
+                "a",
+                &[("ephemeral-storage", "2Gi"), ("cpu", "100m")],
+                &[("vpc.amazonaws.com/pod-eni", "1")],
+            ))
+            .container(container(
+                "b",
+                &[("ephemeral-storage", "512Mi"), ("hugepages-2Mi", "64Mi")],
+                &[],
+            ));
+        builder.spec().priority = Some(-100);
+        let pod = pod(&builder.0);
+        assert_eq!(pod.requests.unwrap().ephemeral_storage_mib, 2_560);
+        assert_eq!(
+            pod.extended_requests,
+            HashMap::from([
+                ("vpc.amazonaws.com/pod-eni".to_owned(), 1),
+                ("hugepages-2Mi".to_owned(), 64),
+            ])
+        );
+        assert_eq!(pod.priority, -100);
     }
 
     #[test]

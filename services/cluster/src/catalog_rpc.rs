@@ -49,6 +49,8 @@ pub fn to_proto(t: &InstanceType) -> pb::InstanceType {
             memory_mib: t.allocatable.memory_mib,
             pods: t.allocatable.pods,
             gpus: t.allocatable.gpus,
+            // A node's disk is its node class's root volume, not its type's.
+            ephemeral_storage_mib: 0,
         }),
         on_demand_usd_per_hour: t.on_demand_usd_per_hour.unwrap_or_default(),
     }

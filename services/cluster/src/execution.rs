@@ -31,6 +31,15 @@ const DRAIN_DEADLINE_SECONDS: u32 = 600;
 const EDIT_DEADLINE_SECONDS: u32 = 60;
 const MAX_DEADLINE_SECONDS: u32 = 3_600;
 
+/// What the cluster's new nodes can be (see `GetClusterStateResponse`); empty lists and 0 when
+/// anything (or the platform's default) will do.
+#[derive(Debug, Default)]
+struct Launchable {
+    zones: Vec<String>,
+    architectures: Vec<String>,
+    root_volume_gib: u32,
+}
+
 pub enum Executed {
     Action(actions::Model),
     Refused {
@@ -260,25 +269,26 @@ impl ClusterApi {
 
     /// Where and on what new nodes can go: on EC2 the zones of the node class's subnets and the
     /// architectures of its images, as last resolved; empty lists when anything will do.
-    async fn launchable(
-        &self,
-        cluster: &clusters::Model,
-    ) -> Result<(Vec<String>, Vec<String>), Status> {
+    async fn launchable(&self, cluster: &clusters::Model) -> Result<Launchable, Status> {
         if matches!(self.connector, CloudConnector::Simulated(_)) {
-            return Ok((Vec::new(), Vec::new()));
+            return Ok(Launchable::default());
         }
-        Ok(self
-            .node_class_in_force(cluster)
-            .await?
-            // A tenant's default holds no one cluster's zones: anything will do until launch.
-            .filter(|(_, inherited)| !inherited)
-            .map(|(row, _)| {
-                (
-                    crate::node_classes::zones(&row),
-                    crate::node_classes::architectures(&row),
-                )
-            })
-            .unwrap_or_default())
+        let Some((row, inherited)) = self.node_class_in_force(cluster).await? else {
+            return Ok(Launchable::default());
+        };
+        let root_volume_gib = crate::node_classes::parse(&row).root_volume_gib;
+        // A tenant's default holds no one cluster's zones: anything will do until launch.
+        if inherited {
+            return Ok(Launchable {
+                root_volume_gib,
+                ..Launchable::default()
+            });
+        }
+        Ok(Launchable {
+            zones: crate::node_classes::zones(&row),
+            architectures: crate::node_classes::architectures(&row),
+            root_volume_gib,
+        })
     }
 
     /// Why the cluster could not launch nodes now, if so: no node class, one that no longer
@@ -609,8 +619,9 @@ impl ExecutionService for ClusterApi {
             nodes: self.inventory.nodes(&cluster.id, None, None).await?,
             pods: self.inventory.pods(&cluster.id, None, None).await?,
             pdbs: self.inventory.pdbs(&cluster.id).await?,
-            launchable_zones: launchable.0,
-            launchable_architectures: launchable.1,
+            launchable_zones: launchable.zones,
+            launchable_architectures: launchable.architectures,
+            launchable_root_volume_gib: launchable.root_volume_gib,
             cluster: Some(crate::clusters_rpc::to_proto(&cluster)),
         }))
     }

@@ -368,7 +368,7 @@ impl OptimizerApi {
         let waiting: Vec<String> = state
             .pods
             .iter()
-            .filter(|p| p.node_name.is_empty() && crate::problem::needs_a_node(p))
+            .filter(|p| p.node_name.is_empty() && crate::problem::is_planned(p))
             .map(crate::problem::pod_id)
             .collect();
         if waiting.is_empty() {

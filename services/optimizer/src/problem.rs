@@ -14,7 +14,9 @@ use spot_proto::common::v1 as common;
 
 use crate::policy::Governing;
 
-pub use spot_kit::kube_terms::{needs_a_node, pin_reason, pod, pod_id, settling, taint};
+pub use spot_kit::kube_terms::{
+    is_planned, needs_a_node, node_labels, pin_reason, pod, pod_id, resources, settling, taint,
+};
 
 /// Live spot prices of one region by (zone, instance type); empty without a live source.
 pub type LivePrices = BTreeMap<(String, String), f64>;
@@ -96,20 +98,15 @@ pub fn problem(
             price_per_hour: node_price(region, node, live),
             pods: pods
                 .iter()
-                .filter(|p| p.node_name == node.name && needs_a_node(p))
+                .filter(|p| p.node_name == node.name && is_planned(p))
                 .map(pod_id)
                 .collect(),
             // DaemonSet and mirror pods are not planned, but kube-scheduler counts what they
             // take from the node.
             allocatable: node.allocatable.map(|a| {
-                engine::Resources::new(a.cpu_millis, a.memory_mib, a.pods, a.gpus)
-                    .minus(&daemons.get(node.name.as_str()).copied().unwrap_or_default())
+                resources(&a).minus(&daemons.get(node.name.as_str()).copied().unwrap_or_default())
             }),
-            labels: node
-                .labels
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            labels: node_labels(node),
             taints: node.taints.iter().filter_map(taint).collect(),
             cordoned: node.cordoned || !node.ready,
             do_not_disrupt: pin_reason(node, pods, &policy.accepted_loss),
@@ -138,7 +135,7 @@ pub fn problem(
                 offering
             })
             .collect(),
-        pods: pods.iter().filter(|p| needs_a_node(p)).map(pod).collect(),
+        pods: pods.iter().filter(|p| is_planned(p)).map(pod).collect(),
         policy: policy.engine.clone(),
         risk_flags: Vec::new(),
         existing_nodes,
@@ -160,8 +157,7 @@ fn daemon_pods_by_node(pods: &[common::Pod]) -> HashMap<&str, engine::Resources>
         )
     };
     for pod in pods.iter().filter(|p| !needs_a_node(p)).filter(running) {
-        let r = pod.requests.unwrap_or_default();
-        let requests = engine::Resources::new(r.cpu_millis, r.memory_mib, 1, r.gpus);
+        let requests = resources(&pod.requests.unwrap_or_default()).for_pods(1);
         let sum = by_node.entry(pod.node_name.as_str()).or_default();
         *sum = sum.plus(&requests);
     }
@@ -186,7 +182,21 @@ fn daemon_overhead(
                 most.pods.max(on.pods),
                 most.gpus.max(on.gpus),
             )
+            .with_ephemeral_storage(most.ephemeral_storage_mib.max(on.ephemeral_storage_mib))
         })
+}
+
+/// New nodes offer the ephemeral-storage their root volume leaves pods (0: the platform's
+/// default volume, which the catalog's offerings are counted with).
+pub fn give_root_volumes(problem: &mut engine::Problem, root_volume_gib: u32) {
+    if root_volume_gib == 0 {
+        return;
+    }
+    let more = engine::ephemeral_storage_allocatable_mib(root_volume_gib)
+        - engine::ephemeral_storage_allocatable_mib(engine::DEFAULT_ROOT_VOLUME_GIB);
+    for offering in &mut problem.offerings {
+        offering.allocatable.ephemeral_storage_mib += more;
+    }
 }
 
 /// New nodes go only where and as the cluster can launch them: the zones of its node class's
@@ -322,6 +332,7 @@ mod tests {
                 bare.pods - 2,
                 bare.gpus
             )
+            .with_ephemeral_storage(bare.ephemeral_storage_mib)
         );
     }
 

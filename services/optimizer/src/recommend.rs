@@ -426,6 +426,7 @@ mod tests {
                 memory_mib: 3_000,
                 pods: 1,
                 gpus: 0,
+                ..Default::default()
             },
             ..Default::default()
         }

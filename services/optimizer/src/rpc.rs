@@ -107,6 +107,7 @@ impl OptimizerApi {
             &state.launchable_zones,
             &state.launchable_architectures,
         );
+        crate::problem::give_root_volumes(&mut problem, state.launchable_root_volume_gib);
         problem.risk_flags = self.flagged_pools(&region).await;
         (region, problem)
     }

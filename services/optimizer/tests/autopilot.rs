@@ -89,6 +89,7 @@ async fn waiting_pods_get_a_launch_only_plan_within_seconds_whatever_the_consoli
         memory_mib: 2_048,
         pods: 1,
         gpus: 0,
+        ..Default::default()
     });
     let mut picky = pod("picky", "");
     picky.node_selector = [("example.com/team".to_owned(), "nobody".to_owned())].into();

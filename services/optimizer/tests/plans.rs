@@ -801,6 +801,7 @@ async fn pods_binding_the_same_host_port_are_planned_onto_separate_nodes() {
             memory_mib: 128,
             pods: 1,
             gpus: 0,
+            ..Default::default()
         });
         ingress.host_ports = vec![HostPort {
             protocol: "TCP".into(),
@@ -912,6 +913,143 @@ async fn a_waiting_pod_whose_volume_is_where_no_pool_is_offered_is_told_so() {
         "{plan:#?}"
     );
     assert!(plan.stranded_pods.is_empty(), "{plan:#?}");
+    stop.cancel();
+}
+
+/// A pod that requests an extended resource (an ENI for pods, a device plugin's) could only go to
+/// another node that offers it, and no node the platform launches is known to: its node stays,
+/// and a waiting one is told why rather than launched for. An expendable pod (priority below
+/// -10, an overprovisioning placeholder) gets no node of its own and holds none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_needing_what_no_new_node_offers_stay_and_expendable_pods_hold_no_node() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test, &owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    let mut router = router(&test);
+    let long_ago = Some(spot_proto::time::timestamp(
+        chrono::Utc::now().timestamp_millis() - 86_400_000,
+    ));
+    let mut nodes = Vec::new();
+    for name in ["trunk", "web", "placeholder"] {
+        let id = launch(
+            &mut router,
+            &cluster_id,
+            "us-east-1a",
+            CapacityType::OnDemand,
+        )
+        .await;
+        let mut node = node(name, "us-east-1a", &id, CapacityType::OnDemand);
+        node.created_at = long_ago;
+        nodes.push(node);
+    }
+    nodes[0]
+        .extended_allocatable
+        .insert("vpc.amazonaws.com/pod-eni".into(), 9);
+    let mut branch = pod("branch-0", "trunk");
+    branch
+        .extended_requests
+        .insert("vpc.amazonaws.com/pod-eni".into(), 1);
+    let mut fpga = pod("fpga-0", "");
+    fpga.phase = PodPhase::Pending.into();
+    fpga.extended_requests.insert("example.com/fpga".into(), 1);
+    let mut held = pod("pause-0", "placeholder");
+    held.priority = -100;
+    let mut waiting = pod("pause-1", "");
+    waiting.phase = PodPhase::Pending.into();
+    waiting.priority = -100;
+    // Larger than any node's room: if it counted, only a launch would place it.
+    waiting.requests = Some(Resources {
+        cpu_millis: 8_000,
+        memory_mib: 30_000,
+        pods: 1,
+        ..Default::default()
+    });
+    let pods = vec![branch, pod("web-0", "web"), fpga, held, waiting];
+    let (_notices, stop) = reported_without_consolidation(
+        &test,
+        &owner,
+        &registered.agent_key,
+        &cluster_id,
+        nodes,
+        pods,
+    )
+    .await;
+
+    let plan = recommend(&test, &owner, &cluster_id).await;
+    // Nothing is launched for the waiting pods: one needs what no launch brings, one is expendable.
+    assert_eq!(plan.kind(), pb::PlanKind::Consolidation, "{plan:#?}");
+    let retired: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| s.kind() == pb::StepKind::Terminate)
+        .map(|s| s.node_name.as_str())
+        .collect();
+    assert!(retired.contains(&"placeholder"), "{plan:#?}");
+    assert!(!retired.contains(&"trunk"), "{plan:#?}");
+    assert!(
+        plan.reason.contains(
+            "trunk (pod shop/branch-0 requests vpc.amazonaws.com/pod-eni, which no node the platform launches is known to offer)"
+        ),
+        "{}",
+        plan.reason
+    );
+    let unplaced: Vec<(&str, &str)> = plan
+        .unplaced_pods
+        .iter()
+        .map(|p| (p.name.as_str(), p.reason.as_str()))
+        .collect();
+    assert_eq!(
+        unplaced,
+        [(
+            "fpga-0",
+            "it requests example.com/fpga, which no instance type the platform launches is known to offer: only a node that already offers it can run the pod"
+        )],
+        "{plan:#?}"
+    );
+    stop.cancel();
+}
+
+/// Pods that write to local disk are packed by `ephemeral-storage` as kube-scheduler fits them:
+/// two pods of 10 GiB never share a node whose 20 GiB root volume leaves pods 17 GiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_pods_get_nodes_whose_disks_hold_their_ephemeral_storage() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test, &owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    let mut router = router(&test);
+    let id = launch(
+        &mut router,
+        &cluster_id,
+        "us-east-1a",
+        CapacityType::OnDemand,
+    )
+    .await;
+    let mut full = node("full", "us-east-1a", &id, CapacityType::OnDemand);
+    full.allocatable.as_mut().unwrap().ephemeral_storage_mib = 17_408;
+    let mut pods = vec![pod("web-0", "full")];
+    pods[0].requests.as_mut().unwrap().ephemeral_storage_mib = 17_000;
+    for i in 0..3 {
+        let mut etl = pod(&format!("etl-{i}"), "");
+        etl.phase = PodPhase::Pending.into();
+        etl.requests.as_mut().unwrap().ephemeral_storage_mib = 10_240;
+        pods.push(etl);
+    }
+    let (_notices, stop) = reported_without_consolidation(
+        &test,
+        &owner,
+        &registered.agent_key,
+        &cluster_id,
+        vec![full],
+        pods,
+    )
+    .await;
+
+    let plan = recommend(&test, &owner, &cluster_id).await;
+    assert_eq!(plan.kind(), pb::PlanKind::Provisioning, "{plan:#?}");
+    assert_eq!(nodes_after(&plan, 1), 4, "{plan:#?}");
+    assert!(plan.unplaced_pods.is_empty(), "{plan:#?}");
     stop.cancel();
 }
 

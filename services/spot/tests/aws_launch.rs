@@ -60,6 +60,7 @@ fn node_of(instance: &SeenInstance, name: &str) -> Node {
             memory_mib: allocatable.memory_mib,
             pods: allocatable.pods,
             gpus: allocatable.gpus,
+            ..Default::default()
         }),
         ..stand_in::node(name, &instance.zone, &instance.id, capacity_type)
     }

@@ -79,6 +79,7 @@ fn rejection(
         || a.memory_mib <= 0
         || a.pods <= 0
         || a.gpus < 0
+        || a.ephemeral_storage_mib < 0
     {
         return Some(Rejection::InvalidNumbers);
     }

@@ -64,10 +64,7 @@ pub(crate) fn sim_node(node: &ExistingNode, offerings: &[Offering]) -> SimNode {
         (None, None) => {
             let allocatable = spot_cloud::Catalog::embedded()
                 .get(&node.instance_type)
-                .map(|t| {
-                    let a = t.allocatable;
-                    crate::model::Resources::new(a.cpu_millis, a.memory_mib, a.pods, a.gpus)
-                })
+                .map(crate::catalog_offerings::allocatable)
                 .unwrap_or_default();
             SimNode::new(
                 &node.name,

@@ -217,7 +217,7 @@ pub fn build(problem: &Problem, admitted: &[usize]) -> Classes {
     let mut pods_of: Vec<Vec<usize>> = Vec::new();
     for (index, pod) in problem.pods.iter().enumerate() {
         let r = &pod.requests;
-        if r.cpu_m < 0 || r.memory_mib < 0 || r.gpus < 0 {
+        if r.cpu_m < 0 || r.memory_mib < 0 || r.gpus < 0 || r.ephemeral_storage_mib < 0 {
             invalid.push(Rejected {
                 pod: index,
                 reason: "requests a negative amount of a resource".into(),
@@ -285,12 +285,7 @@ pub fn build(problem: &Problem, admitted: &[usize]) -> Classes {
         zones.sort_unstable();
         let mut class = Class {
             pods,
-            requests: Resources::new(
-                pod.requests.cpu_m,
-                pod.requests.memory_mib,
-                1,
-                pod.requests.gpus,
-            ),
+            requests: pod.requests.for_pods(1),
             member_of: Vec::new(),
             anti_host: Vec::new(),
             anti_zone: Vec::new(),

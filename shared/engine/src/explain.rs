@@ -5,7 +5,7 @@ use crate::admission::Admission;
 use crate::labels::{
     fits_empty, in_volume_zone, node_labels_match, taint_text, term_holds, untolerated_taint,
 };
-use crate::model::{NodeSelectorTerm, Offering, Pod, Problem};
+use crate::model::{NodeSelectorTerm, Offering, Pod, Problem, well_known};
 
 pub fn no_offering_reason(problem: &Problem, admission: &Admission, pod: &Pod) -> String {
     if problem.offerings.is_empty() {
@@ -41,6 +41,15 @@ pub fn no_offering_reason(problem: &Problem, admission: &Admission, pod: &Pod) -
             return format!(
                 "its volume is in {}, where no admitted instance type is offered (a volume cannot move to another zone)",
                 pod.volume_zones.join(" or ")
+            );
+        }
+        if let Some(resource) = pod
+            .node_selector
+            .keys()
+            .find_map(|key| key.strip_prefix(well_known::EXTENDED_RESOURCE_PREFIX))
+        {
+            return format!(
+                "it requests {resource}, which no instance type the platform launches is known to offer: only a node that already offers it can run the pod"
             );
         }
         for (key, value) in &pod.node_selector {
@@ -103,8 +112,15 @@ pub fn no_offering_reason(problem: &Problem, admission: &Admission, pod: &Pod) -
             r.gpus
         );
     }
+    let storage = max(|o| o.allocatable.ephemeral_storage_mib);
+    if r.ephemeral_storage_mib > storage {
+        return format!(
+            "needs {}Mi ephemeral-storage but the admitted instance types it can run on allow at most {storage}Mi (their root volume less the kubelet's reserve)",
+            r.ephemeral_storage_mib
+        );
+    }
     if !tolerated.iter().any(|o| fits_empty(pod, o)) {
-        return "no single admitted instance type has enough cpu, memory and GPUs together".into();
+        return "no single admitted instance type has enough cpu, memory, GPUs and ephemeral-storage together".into();
     }
     "no admitted offering can run it".into()
 }

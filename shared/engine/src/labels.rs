@@ -114,6 +114,7 @@ pub fn fits_empty(pod: &Pod, offering: &Offering) -> bool {
     pod.requests.cpu_m <= a.cpu_m
         && pod.requests.memory_mib <= a.memory_mib
         && pod.requests.gpus <= a.gpus
+        && pod.requests.ephemeral_storage_mib <= a.ephemeral_storage_mib
         && a.pods >= 1
 }
 

@@ -41,7 +41,9 @@ pub use admission::is_admitted;
 pub use architectures::{architectures_in_use, keep_architectures_in_use};
 pub use bench::bench_report;
 pub use carry_out::{Replay, SafePlan, Stranded, carry_out_safely, remove_underused, replay};
-pub use catalog_offerings::offerings_in;
+pub use catalog_offerings::{
+    DEFAULT_ROOT_VOLUME_GIB, ephemeral_storage_allocatable_mib, offerings_in,
+};
 pub use compliance::{Breach, Held, Rule, breaches, breaches_after, fleet_breaches};
 pub use consolidation::{Consolidation, consolidate, remove_empty_nodes};
 pub use deletion_cost::pod_deletion_costs;

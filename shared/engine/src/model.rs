@@ -15,6 +15,12 @@ pub mod well_known {
     pub const CAPACITY_TYPE: &str = "karpenter.sh/capacity-type";
     pub const ARCH: &str = "kubernetes.io/arch";
     pub const HOSTNAME: &str = "kubernetes.io/hostname";
+    /// The engine's stand-in node label for an extended resource (`<prefix><resource name>`):
+    /// a node that offers the resource carries it, a pod that requests it selects it. No offering
+    /// carries it, since no node the platform launches is known to offer such a resource.
+    pub const EXTENDED_RESOURCE_PREFIX: &str = "extended-resource.spot-optimizer/";
+    /// The value of an [`EXTENDED_RESOURCE_PREFIX`] label.
+    pub const OFFERED: &str = "offered";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -76,6 +82,13 @@ pub struct Resources {
     pub pods: i64,
     #[serde(default)]
     pub gpus: i64,
+    /// `ephemeral-storage`: the node's local disk (writable layers, logs, emptyDir volumes).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ephemeral_storage_mib: i64,
+}
+
+fn is_zero(amount: &i64) -> bool {
+    *amount == 0
 }
 
 impl Resources {
@@ -85,6 +98,14 @@ impl Resources {
             memory_mib,
             pods,
             gpus,
+            ephemeral_storage_mib: 0,
+        }
+    }
+
+    pub fn with_ephemeral_storage(self, mib: i64) -> Self {
+        Resources {
+            ephemeral_storage_mib: mib,
+            ..self
         }
     }
 
@@ -94,6 +115,7 @@ impl Resources {
             && self.memory_mib <= capacity.memory_mib
             && self.pods <= capacity.pods
             && self.gpus <= capacity.gpus
+            && self.ephemeral_storage_mib <= capacity.ephemeral_storage_mib
     }
 
     pub fn plus(&self, other: &Resources) -> Resources {
@@ -102,6 +124,9 @@ impl Resources {
             memory_mib: self.memory_mib.saturating_add(other.memory_mib),
             pods: self.pods.saturating_add(other.pods),
             gpus: self.gpus.saturating_add(other.gpus),
+            ephemeral_storage_mib: self
+                .ephemeral_storage_mib
+                .saturating_add(other.ephemeral_storage_mib),
         }
     }
 
@@ -111,11 +136,29 @@ impl Resources {
             memory_mib: self.memory_mib.saturating_sub(other.memory_mib),
             pods: self.pods.saturating_sub(other.pods),
             gpus: self.gpus.saturating_sub(other.gpus),
+            ephemeral_storage_mib: self
+                .ephemeral_storage_mib
+                .saturating_sub(other.ephemeral_storage_mib),
+        }
+    }
+
+    /// What `count` pods each requesting `self` take together (a pod slot each).
+    pub fn for_pods(&self, count: i64) -> Resources {
+        Resources {
+            cpu_m: self.cpu_m.saturating_mul(count),
+            memory_mib: self.memory_mib.saturating_mul(count),
+            pods: count,
+            gpus: self.gpus.saturating_mul(count),
+            ephemeral_storage_mib: self.ephemeral_storage_mib.saturating_mul(count),
         }
     }
 
     pub fn any_negative(&self) -> bool {
-        self.cpu_m < 0 || self.memory_mib < 0 || self.pods < 0 || self.gpus < 0
+        self.cpu_m < 0
+            || self.memory_mib < 0
+            || self.pods < 0
+            || self.gpus < 0
+            || self.ephemeral_storage_mib < 0
     }
 }
 

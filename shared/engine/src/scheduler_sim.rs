@@ -155,6 +155,11 @@ fn filter(nodes: &[SimNode], node: &SimNode, pod: &Pod) -> Result<(), String> {
         (pod.requests.cpu_m, free.cpu_m, "cpu"),
         (pod.requests.memory_mib, free.memory_mib, "memory"),
         (pod.requests.gpus, free.gpus, "nvidia.com/gpu"),
+        (
+            pod.requests.ephemeral_storage_mib,
+            free.ephemeral_storage_mib,
+            "ephemeral-storage",
+        ),
         (1, free.pods, "pods"),
     ];
     if let Some((_, _, name)) = wanted.iter().find(|(want, have, _)| want > have) {

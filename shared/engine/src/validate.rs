@@ -78,12 +78,7 @@ pub fn validate(problem: &Problem, solution: &Solution) -> Vec<Violation> {
                 ));
             }
             node_of[p] = Some(n);
-            used = used.plus(&Resources::new(
-                pod.requests.cpu_m,
-                pod.requests.memory_mib,
-                1,
-                pod.requests.gpus,
-            ));
+            used = used.plus(&pod.requests.for_pods(1));
             if !placement_allowed(pod, offering) {
                 out.push(violation(
                     "compatibility",

@@ -579,3 +579,39 @@ fn problems_round_trip_through_json() {
                 && (a.price_per_hour - b.price_per_hour).abs() < 1e-12)
     );
 }
+
+/// kube-scheduler's NodeResourcesFit counts `ephemeral-storage` like cpu and memory: pods that
+/// write a lot to local disk are spread over nodes whose root volumes hold them, and a pod no
+/// root volume can hold is told so, never planned onto a node where it would wait.
+#[test]
+fn ephemeral_storage_is_packed_like_cpu_and_memory() {
+    let mut offerings = small_catalog();
+    let storage = ephemeral_storage_allocatable_mib(DEFAULT_ROOT_VOLUME_GIB);
+    for o in &mut offerings {
+        o.allocatable.ephemeral_storage_mib = storage;
+    }
+    let with_disk = |id: &str, mib: i64| Pod {
+        requests: pod(id, 100, 128).requests.with_ephemeral_storage(mib),
+        ..pod(id, 100, 128)
+    };
+    // 17 GiB left to pods on a 20 GiB root volume: 10 GiB each, one pod per node.
+    assert_eq!(storage, 17_408);
+    let p = Problem {
+        offerings,
+        pods: vec![
+            with_disk("etl-0", 10_240),
+            with_disk("etl-1", 10_240),
+            with_disk("etl-2", 10_240),
+            with_disk("scratch", 30_720),
+        ],
+        ..Problem::default()
+    };
+    let s = solve(&p);
+    assert_eq!(s.nodes.len(), 3, "{s:?}");
+    assert_eq!(s.unschedulable.len(), 1);
+    assert_eq!(
+        s.unschedulable[0].reason,
+        "needs 30720Mi ephemeral-storage but the admitted instance types it can run on allow at most 17408Mi (their root volume less the kubelet's reserve)"
+    );
+    assert!(validate(&p, &s).is_empty());
+}

@@ -24,6 +24,52 @@ pub fn needs_a_node(pod: &common::Pod) -> bool {
     !finished && pod.owner_kind != "DaemonSet" && pod.owner_kind != "Node"
 }
 
+/// Below this PriorityClass value a pod is expendable, as cluster-autoscaler's default
+/// `--expendable-pods-priority-cutoff` reads it (overprovisioning placeholders, best-effort
+/// batch): no node is launched for it and it holds no node, since kube-scheduler preempts it for
+/// any pod that needs its room.
+pub const EXPENDABLE_BELOW: i32 = -10;
+
+pub fn expendable(pod: &common::Pod) -> bool {
+    pod.priority < EXPENDABLE_BELOW
+}
+
+/// Pods a plan gives a place to: those that need a node, unless expendable.
+pub fn is_planned(pod: &common::Pod) -> bool {
+    needs_a_node(pod) && !expendable(pod)
+}
+
+/// Reported amounts in the engine's terms.
+pub fn resources(r: &common::Resources) -> engine::Resources {
+    engine::Resources::new(r.cpu_millis, r.memory_mib, r.pods, r.gpus)
+        .with_ephemeral_storage(r.ephemeral_storage_mib)
+}
+
+/// The engine's stand-in labels for the extended resources a node offers or a pod requests
+/// (see [`engine::well_known::EXTENDED_RESOURCE_PREFIX`]).
+fn extended_resource_labels(
+    amounts: &std::collections::HashMap<String, i64>,
+) -> impl Iterator<Item = (String, String)> + '_ {
+    amounts
+        .iter()
+        .filter(|(_, amount)| **amount > 0)
+        .map(|(name, _)| {
+            (
+                format!("{}{name}", engine::well_known::EXTENDED_RESOURCE_PREFIX),
+                engine::well_known::OFFERED.to_owned(),
+            )
+        })
+}
+
+/// The labels a node has in the engine's terms: its own, and one per extended resource it offers.
+pub fn node_labels(node: &common::Node) -> BTreeMap<String, String> {
+    node.labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .chain(extended_resource_labels(&node.extended_allocatable))
+        .collect()
+}
+
 /// Namespaces whose losses a policy accepts on a voluntary move (`"*"`: every namespace): bare
 /// pods, and pods' local data.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -39,13 +85,22 @@ fn covers(namespaces: &[String], namespace: &str) -> bool {
 /// Why evicting the pod would hurt it, the way cluster-autoscaler and Karpenter read a pod; None
 /// when it may be evicted. `safe-to-evict: "true"` on the pod, or the policy (`accepted`),
 /// accepts losing a bare pod or its local data; nothing overrides a pod that asks not to be
-/// disrupted.
+/// disrupted, or one that requests an extended resource (it could only go to another node that
+/// offers it, and how much of it is left there is not known).
 pub fn eviction_hurts(pod: &common::Pod, accepted: &AcceptedLoss) -> Option<String> {
     let id = pod_id(pod);
     if pod.do_not_disrupt {
         return Some(format!("pod {id} asks not to be disrupted"));
     }
-    if pod.safe_to_evict || !needs_a_node(pod) {
+    if !is_planned(pod) {
+        return None;
+    }
+    if let Some(resource) = pod.extended_requests.keys().min() {
+        return Some(format!(
+            "pod {id} requests {resource}, which no node the platform launches is known to offer"
+        ));
+    }
+    if pod.safe_to_evict {
         return None;
     }
     if pod.owner_kind.is_empty() && !covers(&accepted.bare_pods_in, &pod.namespace) {
@@ -154,12 +209,7 @@ pub fn pod(pod: &common::Pod) -> engine::Pod {
     let host_ports = host_port_terms(&pod.host_ports);
     engine::Pod {
         id: pod_id(pod),
-        requests: engine::Resources::new(
-            requests.cpu_millis,
-            requests.memory_mib,
-            1,
-            requests.gpus,
-        ),
+        requests: resources(&requests).for_pods(1),
         labels: sorted(&pod.labels)
             .into_iter()
             .chain(
@@ -168,7 +218,10 @@ pub fn pod(pod: &common::Pod) -> engine::Pod {
                     .map(|(key, _)| (key.clone(), "bound".to_owned())),
             )
             .collect(),
-        node_selector: sorted(&pod.node_selector),
+        node_selector: sorted(&pod.node_selector)
+            .into_iter()
+            .chain(extended_resource_labels(&pod.extended_requests))
+            .collect(),
         required_node_affinity: if requirements.is_empty() {
             Vec::new()
         } else {
@@ -217,11 +270,7 @@ pub fn sim_node<'a>(
     bound: impl IntoIterator<Item = &'a common::Pod>,
 ) -> SimNode {
     let allocatable = node.allocatable.unwrap_or_default();
-    let mut labels: BTreeMap<String, String> = node
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut labels = node_labels(node);
     let capacity_type = if node.capacity_type() == common::CapacityType::Spot {
         engine::CapacityType::Spot
     } else {
@@ -243,12 +292,7 @@ pub fn sim_node<'a>(
     }
     let mut sim = SimNode::new(
         &node.name,
-        engine::Resources::new(
-            allocatable.cpu_millis,
-            allocatable.memory_mib,
-            allocatable.pods,
-            allocatable.gpus,
-        ),
+        resources(&allocatable),
         labels,
         node.taints.iter().filter_map(taint).collect(),
     );
@@ -338,6 +382,7 @@ mod tests {
                 memory_mib: 16_000,
                 pods: 110,
                 gpus: 0,
+                ..Default::default()
             }),
             ready: true,
             ..Default::default()
@@ -353,6 +398,7 @@ mod tests {
                 memory_mib: 100,
                 pods: 1,
                 gpus: 0,
+                ..Default::default()
             }),
             node_name: node.into(),
             ..Default::default()

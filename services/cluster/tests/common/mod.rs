@@ -53,6 +53,7 @@ pub fn node(name: &str, instance_type: &str) -> Node {
             memory_mib: 7_000,
             pods: 29,
             gpus: 0,
+            ..Default::default()
         }),
         ready: true,
         ..Default::default()
@@ -68,6 +69,7 @@ pub fn pod(name: &str, node: &str) -> Pod {
             memory_mib: 512,
             pods: 1,
             gpus: 0,
+            ..Default::default()
         }),
         owner_kind: "ReplicaSet".to_owned(),
         node_name: node.to_owned(),

@@ -202,6 +202,7 @@ pub fn node(name: &str, zone: &str, instance_id: &str, capacity_type: CapacityTy
             memory_mib: 14_000,
             pods: 58,
             gpus: 0,
+            ..Default::default()
         }),
         ready: true,
         ..Default::default()
@@ -217,6 +218,7 @@ pub fn pod(name: &str, node: &str) -> Pod {
             memory_mib: 1_024,
             pods: 1,
             gpus: 0,
+            ..Default::default()
         }),
         owner_kind: "ReplicaSet".to_owned(),
         node_name: node.to_owned(),

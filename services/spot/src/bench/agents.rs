@@ -390,7 +390,7 @@ fn small_snapshot() -> Snapshot {
                 cpu_millis: 1_900,
                 memory_mib: 7_000,
                 pods: 29,
-                gpus: 0,
+                ..Default::default()
             }),
             ready: true,
             ..Default::default()
@@ -404,7 +404,7 @@ fn small_snapshot() -> Snapshot {
                     cpu_millis: 250,
                     memory_mib: 256,
                     pods: 1,
-                    gpus: 0,
+                    ..Default::default()
                 }),
                 ..Default::default()
             })

@@ -155,6 +155,10 @@ impl SimCluster {
                         memory_mib: kind.allocatable.memory_mib,
                         pods: kind.allocatable.pods,
                         gpus: kind.allocatable.gpus,
+                        // The simulated cloud gives every node the default root volume.
+                        ephemeral_storage_mib: spot_engine::ephemeral_storage_allocatable_mib(
+                            spot_engine::DEFAULT_ROOT_VOLUME_GIB,
+                        ),
                     }),
                     labels: BTreeMap::from([
                         (

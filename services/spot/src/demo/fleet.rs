@@ -98,7 +98,7 @@ impl ClusterShape {
                         cpu_millis: w.cpu_millis,
                         memory_mib: w.memory_mib,
                         pods: 1,
-                        gpus: 0,
+                        ..Default::default()
                     }),
                     owner_kind: "ReplicaSet".to_owned(),
                     phase: PodPhase::Pending.into(),

@@ -12,6 +12,7 @@ pub(super) fn fit_count(capacity: &Resources, r: &Resources) -> i64 {
         (capacity.cpu_m, r.cpu_m),
         (capacity.memory_mib, r.memory_mib),
         (capacity.gpus, r.gpus),
+        (capacity.ephemeral_storage_mib, r.ephemeral_storage_mib),
     ] {
         if need > 0 {
             k = k.min(have.max(0) / need);
@@ -65,12 +66,7 @@ fn greedy(s: &Shape, items: &[Item], y: &[f64]) -> (f64, Vec<(usize, i64)>) {
             let take = fit_count(&left, &items[i].requests).min(items[i].count);
             if take > 0 {
                 let r = &items[i].requests;
-                left = left.minus(&Resources::new(
-                    r.cpu_m * take,
-                    r.memory_mib * take,
-                    take,
-                    r.gpus * take,
-                ));
+                left = left.minus(&r.for_pods(take));
                 value += y[i] * take as f64;
                 counts.push((i, take));
             }
@@ -106,12 +102,7 @@ fn rounded(
     let mut left = cap;
     for &(i, a) in &start {
         let r = &items[i].requests;
-        left = left.minus(&Resources::new(
-            r.cpu_m * a,
-            r.memory_mib * a,
-            a,
-            r.gpus * a,
-        ));
+        left = left.minus(&r.for_pods(a));
     }
     if left.any_negative() {
         return Vec::new();
@@ -210,7 +201,7 @@ pub(super) fn prove(
             let r = self.items[i].requests;
             let max = fit_count(&left, &r).min(self.items[i].count);
             for a in (0..=max).rev() {
-                let used = Resources::new(r.cpu_m * a, r.memory_mib * a, a, r.gpus * a);
+                let used = r.for_pods(a);
                 if a > 0 {
                     self.path.push((i, a));
                 }

@@ -80,12 +80,7 @@ fn groups(
         }
         let k = count[c];
         let r = &class.requests;
-        entry.2 = entry.2.plus(&Resources::new(
-            r.cpu_m * k,
-            r.memory_mib * k,
-            k,
-            r.gpus * k,
-        ));
+        entry.2 = entry.2.plus(&r.for_pods(k));
     }
     result
         .into_iter()
@@ -222,6 +217,10 @@ fn fit_count(capacity: &Resources, smallest: &Resources) -> i64 {
         (capacity.cpu_m, smallest.cpu_m),
         (capacity.memory_mib, smallest.memory_mib),
         (capacity.gpus, smallest.gpus),
+        (
+            capacity.ephemeral_storage_mib,
+            smallest.ephemeral_storage_mib,
+        ),
     ] {
         if need > 0 {
             k = k.min(have.max(0) / need);
@@ -237,10 +236,7 @@ fn componentwise_min(a: &Resources, b: &Resources) -> Resources {
         a.pods.min(b.pods),
         a.gpus.min(b.gpus),
     )
-}
-
-fn scaled(r: &Resources, k: i64) -> Resources {
-    Resources::new(r.cpu_m * k, r.memory_mib * k, k, r.gpus * k)
+    .with_ephemeral_storage(a.ephemeral_storage_mib.min(b.ephemeral_storage_mib))
 }
 
 fn strengthened(
@@ -404,7 +400,7 @@ fn subset_rows(
             for &c in live {
                 let class = &cx.classes[c];
                 if class.compat.is_subset(&set) {
-                    demand = demand.plus(&scaled(&class.requests, count[c]));
+                    demand = demand.plus(&class.requests.for_pods(count[c]));
                     smallest = componentwise_min(&smallest, &class.requests);
                 }
             }

@@ -61,6 +61,7 @@ pub fn choose(
                 (a.cpu_m, r.cpu_m),
                 (a.memory_mib, r.memory_mib),
                 (a.gpus, r.gpus),
+                (a.ephemeral_storage_mib, r.ephemeral_storage_mib),
             ] {
                 if need > 0 {
                     k = k.min(have / need);

@@ -276,12 +276,7 @@ fn usable_and_demand(
             usable.insert(o);
         }
         let r = &class.requests;
-        demand = demand.plus(&Resources::new(
-            r.cpu_m * count,
-            r.memory_mib * count,
-            count,
-            r.gpus * count,
-        ));
+        demand = demand.plus(&r.for_pods(count));
     }
     (usable.iter().collect(), demand)
 }
