@@ -5,8 +5,9 @@
 //!
 //! A notice steers every tenant's capacity away from its pool, so it is believed only about the
 //! reporter's own spot node, with that node's pool (never the pool the notice names), and a tenant
-//! may send at most [`MAX_NOTICES_PER_TENANT_PER_MINUTE`] of them, however many agent sessions or
-//! EventBridge relays it uses.
+//! may send at most `limits.interruption_notices_per_tenant_per_minute` new ones a minute (1,000
+//! by default: a bulk reclaim of a large fleet fits, a flood of invented events does not), however
+//! many agent sessions or EventBridge relays it uses.
 
 use std::time::Duration;
 
@@ -24,10 +25,6 @@ use crate::events::kind;
 
 /// How long an event id is remembered, so a repeated delivery is forwarded once.
 const REMEMBER_EVENTS: Duration = Duration::from_secs(24 * 3_600);
-/// New interruption notices (about the tenant's own spot nodes, not seen before) one tenant may
-/// send a minute, over all its agents and EventBridge relays: a bulk reclaim fits, a flood of
-/// invented events does not (each accepted notice is remembered for a day).
-pub const MAX_NOTICES_PER_TENANT_PER_MINUTE: u64 = 120;
 
 /// The notice's kind as people read it; an unspecified kind is refused.
 pub fn kind_name(notice: &InterruptionNotice) -> Result<&'static str, Status> {
@@ -96,9 +93,14 @@ impl ClusterApi {
             )
             .await
             .map_err(spot_error::ServiceError::into_status)?;
-        if sent > MAX_NOTICES_PER_TENANT_PER_MINUTE {
+        let allowed = self
+            .ctx
+            .config
+            .limits
+            .interruption_notices_per_tenant_per_minute;
+        if sent > allowed {
             return Err(Status::resource_exhausted(format!(
-                "more than {MAX_NOTICES_PER_TENANT_PER_MINUTE} interruption notices from your clusters in a minute: notice `{}` dropped",
+                "more than {allowed} interruption notices from your clusters in a minute (limits.interruption_notices_per_tenant_per_minute): notice `{}` dropped",
                 notice.event_id
             )));
         }

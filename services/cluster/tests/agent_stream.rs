@@ -873,7 +873,11 @@ async fn a_notice_counts_only_for_the_clusters_own_spot_node_in_its_pool() {
 
 #[tokio::test]
 async fn a_tenants_notice_allowance_holds_across_reconnects_and_the_session_lives_on() {
-    let test = TestServer::start(&[]).await;
+    let test = TestServer::start(&[(
+        "SPOT_LIMIT_INTERRUPTION_NOTICES_PER_TENANT_PER_MINUTE",
+        "120",
+    )])
+    .await;
     let owner = test.sign_up("Acme").await.access_token;
     let registered = register(&test.channel, &owner, "shop").await;
     let other = test.sign_up("Other").await.access_token;

@@ -1,7 +1,8 @@
 //! Applying a plan: its steps become a run of the durable step runner (`spot_kit::steps`), which
 //! executes them through the cluster service's execution router (where safe mode and dry-run are
 //! enforced) and resumes them on any replica after a crash. New capacity must be ready before
-//! anything is cordoned or drained; the first failure stops the plan and skips the rest. Every
+//! anything is cordoned or drained; the first failure stops the plan and skips the rest, except a
+//! failed launch in an interruption response, after which the drain goes on regardless. Every
 //! change of the run shows in the stored plan, so `GetPlan` and `WatchPlan` see it as before.
 
 use spot_engine as engine;
@@ -36,6 +37,7 @@ pub fn run_of(tenant_id: &str, plan: &pb::Plan, node_setup: &NodeSetup) -> Run {
             },
             pb::StepKind::WaitReady => StepKind::WaitReady {
                 setup: setup.clone(),
+                go_ahead_at_millis: step.go_ahead_at.as_ref().map(spot_proto::time::millis),
             },
             pb::StepKind::Cordon => StepKind::Cordon {
                 node: step.node_name.clone(),
@@ -51,7 +53,11 @@ pub fn run_of(tenant_id: &str, plan: &pb::Plan, node_setup: &NodeSetup) -> Run {
             },
         })
         .collect();
-    Run::new(WORKFLOW, &plan.id, tenant_id, &plan.cluster_id, steps)
+    let mut run = Run::new(WORKFLOW, &plan.id, tenant_id, &plan.cluster_id, steps);
+    // The interrupted nodes go whatever happens: their pods are moved off in time, even when no
+    // replacement could be launched (they then wait for provisioning, as pending pods).
+    run.launch_failure_continues = plan.kind() == pb::PlanKind::InterruptionResponse;
+    run
 }
 
 /// The labels and taints of the node template each launch's pool meets (as the plan assumed),

@@ -1,7 +1,6 @@
 //! The autopilot: one runner across replicas (a bus lease) keeps every cluster on its best plan.
-//! - An interruption notice for a spot node: a plan with replacement capacity from other pools,
-//!   then the drain of that node, applied at once (the notice gives 120 s). The node's other pool
-//!   mates keep running until their own notice comes: AWS sends one per reclaimed instance.
+//! (Interruption notices and hive-mind flags are answered apart, see [`crate::interruptions`], so
+//! they never wait behind a re-plan.)
 //! - Pods reported waiting for a node: within seconds ([`PROVISION_AFTER`]), a launch-only plan for
 //!   the pods kube-scheduler cannot bind to the nodes that exist, applied at once, in every
 //!   consolidation mode and outside disruption windows (nothing is drained), beside any plan
@@ -13,12 +12,6 @@
 //!   the policy's minimum saving (never a loss), strands no pod, no other plan of the cluster is
 //!   running and no pod waits for capacity; at most one consolidation per cluster every 5
 //!   minutes, so the cluster never churns.
-//!
-//! - A corroborated hive-mind flag (interruptions reported by at least
-//!   [`risk_flags::CORROBORATING_REPORTERS`] independent tenants) on a pool a known cluster uses: the same
-//!   response for every node of the pool, before that pool's warning reaches this cluster, at most
-//!   [`MAX_PREEMPTIONS_PER_HOUR`] times per cluster an hour. A flag only one tenant raised moves
-//!   nobody's running nodes: it only steers new capacity away from the pool.
 //!
 //! - A cluster whose nodes break its policy (after the policy changed, or prices and buckets
 //!   moved): a compliance plan, applied whatever it costs, in every consolidation mode, within
@@ -42,15 +35,14 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use spot_bus::CancellationToken;
-use spot_kit::risk_flags::{self, Flag};
-use spot_kit::topics::{CLUSTER_UPDATED, INTERRUPTIONS, POLICY_UPDATED};
+use spot_kit::topics::{CLUSTER_UPDATED, POLICY_UPDATED};
 use spot_proto::cluster::v1::GetClusterStateRequest;
 use spot_proto::optimizer::v1 as pb;
 use tokio::time::Instant;
 
 use crate::OptimizerApi;
 use crate::policy::{Consolidation, NodeSetup};
-use crate::recommend::{comply, note_policy_dry_run, recommend, remove_empty, respond};
+use crate::recommend::{comply, note_policy_dry_run, recommend, remove_empty};
 
 const COOLDOWN: Duration = Duration::from_secs(300);
 /// Reports come in bursts (a scale-up creates its pods one by one): provisioning waits this long
@@ -61,12 +53,6 @@ const PROVISION_AFTER: Duration = Duration::from_secs(2);
 const RELAUNCH_AFTER: Duration = Duration::from_secs(600);
 /// Known clusters are re-planned every this many settle periods, for price moves.
 const REPLAN_AFTER_SETTLES: u32 = 10;
-/// A pool a cluster already answered for is not answered again within this time (the agent's
-/// notice and the flag it raises arrive close together).
-const ANSWERED_FOR: Duration = Duration::from_secs(300);
-/// Pre-emptive responses to other tenants' flags one cluster gets an hour: corroborated flags on
-/// many pools at once must not turn into endless re-plans of the same cluster.
-const MAX_PREEMPTIONS_PER_HOUR: usize = 2;
 
 struct Pending {
     tenant_id: String,
@@ -82,64 +68,18 @@ struct Provisioned {
     unplaceable: Vec<String>,
 }
 
-struct Interruption {
-    cluster_id: String,
-    tenant_id: String,
-    interrupted: spot_engine::Interrupted,
-}
-
-fn field<'a>(value: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(value: &'a serde_json::Value, name: &str) -> Option<&'a str> {
     value.get(name).and_then(serde_json::Value::as_str)
-}
-
-fn interruption(payload: &[u8]) -> Option<Interruption> {
-    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
-    let interrupted = match field(&value, "node_name").filter(|n| !n.is_empty()) {
-        Some(node) => spot_engine::Interrupted::Node(node.to_owned()),
-        None => spot_engine::Interrupted::Pool(spot_engine::PoolRef {
-            instance_type: field(&value, "instance_type")?.to_owned(),
-            zone: field(&value, "zone")?.to_owned(),
-        }),
-    };
-    Some(Interruption {
-        cluster_id: field(&value, "cluster_id")?.to_owned(),
-        tenant_id: field(&value, "tenant_id")?.to_owned(),
-        interrupted,
-    })
-}
-
-/// True the first time a cluster answers for a node or pool within [`ANSWERED_FOR`].
-fn first_answer(
-    answered: &mut HashMap<(String, spot_engine::Interrupted), Instant>,
-    notice: &Interruption,
-) -> bool {
-    answered.retain(|_, at| at.elapsed() < ANSWERED_FOR);
-    answered
-        .insert(
-            (notice.cluster_id.clone(), notice.interrupted.clone()),
-            Instant::now(),
-        )
-        .is_none()
-}
-
-/// True when the cluster may still be moved pre-emptively this hour.
-fn may_preempt(preempted: &mut HashMap<String, Vec<Instant>>, cluster_id: &str) -> bool {
-    let hour = Duration::from_secs(3_600);
-    let times = preempted.entry(cluster_id.to_owned()).or_default();
-    times.retain(|at| at.elapsed() < hour);
-    times.len() < MAX_PREEMPTIONS_PER_HOUR
 }
 
 impl OptimizerApi {
     pub(crate) async fn run_autopilot(self, lost: CancellationToken) {
         let subscriptions = async {
             let updates = self.ctx.bus.subscribe(CLUSTER_UPDATED).await?;
-            let interruptions = self.ctx.bus.subscribe(INTERRUPTIONS).await?;
-            let flags = self.ctx.bus.subscribe(risk_flags::TOPIC).await?;
             let policies = self.ctx.bus.subscribe(POLICY_UPDATED).await?;
-            Ok::<_, spot_bus::BusError>((updates, interruptions, flags, policies))
+            Ok::<_, spot_bus::BusError>((updates, policies))
         };
-        let (mut updates, mut interruptions, mut flags, mut policies) = match subscriptions.await {
+        let (mut updates, mut policies) = match subscriptions.await {
             Ok(both) => both,
             Err(error) => {
                 tracing::error!(%error, "the autopilot cannot listen on the bus");
@@ -152,39 +92,11 @@ impl OptimizerApi {
         let mut last_plan: HashMap<String, Instant> = HashMap::new();
         // Clusters seen reporting, by id, with their tenant.
         let mut known: HashMap<String, String> = HashMap::new();
-        let mut answered: HashMap<(String, spot_engine::Interrupted), Instant> = HashMap::new();
-        let mut preempted: HashMap<String, Vec<Instant>> = HashMap::new();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut replan = tokio::time::interval(self.settle() * REPLAN_AFTER_SETTLES);
         loop {
             tokio::select! {
                 () = lost.cancelled() => return,
-                Some(message) = interruptions.next() => {
-                    if let Some(notice) = interruption(&message.payload)
-                        && first_answer(&mut answered, &notice)
-                    {
-                        self.handle_interruption(notice).await;
-                    }
-                }
-                Some(message) = flags.next() => {
-                    let Ok(flag) = serde_json::from_slice::<Flag>(&message.payload) else { continue };
-                    if !flag.corroborated() {
-                        continue;
-                    }
-                    for (cluster_id, tenant_id) in &known {
-                        let notice = Interruption {
-                            cluster_id: cluster_id.clone(),
-                            tenant_id: tenant_id.clone(),
-                            interrupted: spot_engine::Interrupted::Pool(spot_engine::PoolRef { instance_type: flag.instance_type.clone(), zone: flag.zone.clone() }),
-                        };
-                        if may_preempt(&mut preempted, cluster_id)
-                            && first_answer(&mut answered, &notice)
-                            && self.handle_interruption(notice).await
-                        {
-                            preempted.entry(cluster_id.clone()).or_default().push(Instant::now());
-                        }
-                    }
-                }
                 Some(message) = updates.next() => {
                     let value: serde_json::Value = serde_json::from_slice(&message.payload).unwrap_or_default();
                     if let (Some(cluster_id), Some(tenant_id)) = (field(&value, "cluster_id"), field(&value, "tenant_id")) {
@@ -426,71 +338,8 @@ impl OptimizerApi {
         .await;
     }
 
-    /// Answers an interruption of a pool the cluster may run in; true when a plan was stored.
-    async fn handle_interruption(&self, notice: Interruption) -> bool {
-        let Ok(mut router) = self.router() else {
-            return false;
-        };
-        let Ok(state) = router
-            .get_cluster_state(GetClusterStateRequest {
-                cluster_id: notice.cluster_id.clone(),
-            })
-            .await
-            .map(tonic::Response::into_inner)
-        else {
-            return false;
-        };
-        let Some(cluster) = state.cluster.clone() else {
-            return false;
-        };
-        if cluster.tenant_id != notice.tenant_id {
-            return false;
-        }
-        let policy = match self.policy_for(&notice.tenant_id, &notice.cluster_id).await {
-            Ok(policy) => policy,
-            Err(status) => {
-                tracing::error!(%status, cluster = %notice.cluster_id, "no policy: the interruption is not answered");
-                return false;
-            }
-        };
-        let (region, problem) = self.problem_for(&state, &policy).await;
-        let cluster_id = notice.cluster_id.clone();
-        let interrupted = notice.interrupted.clone();
-        let budget = policy.budget;
-        let plan = tokio::task::spawn_blocking(move || {
-            respond(&cluster_id, &region, &problem, &interrupted, budget)
-        })
-        .await;
-        let Ok(mut plan) = plan else { return false };
-        if plan.steps.is_empty() {
-            tracing::info!(cluster = %notice.cluster_id, reason = %plan.reason, "interruption needs no plan");
-            return false;
-        }
-        // The node goes whatever its pods ask: its drain says what cannot be saved.
-        for step in plan
-            .steps
-            .iter_mut()
-            .filter(|s| s.kind() == pb::StepKind::Drain)
-        {
-            let hurt: Vec<String> = state
-                .pods
-                .iter()
-                .filter(|p| p.node_name == step.node_name)
-                .filter_map(|p| spot_kit::kube_terms::eviction_hurts(p, &Default::default()))
-                .collect();
-            if !hurt.is_empty() {
-                step.explanation
-                    .push_str(&format!("; it goes regardless, so: {}", hurt.join("; ")));
-            }
-        }
-        let dry_run = state.cluster.as_ref().is_some_and(|c| c.dry_run) || policy.dry_run;
-        let region = state.cluster.as_ref().map_or("", |c| c.region.as_str());
-        self.keep(&notice.tenant_id, region, plan, dry_run, &policy.node_setup)
-            .await
-    }
-
     /// Stores the plan, and applies it unless the cluster only wants recommendations.
-    async fn keep(
+    pub(crate) async fn keep(
         &self,
         tenant_id: &str,
         region: &str,

@@ -13,6 +13,7 @@ mod costs;
 mod dashboard_rpc;
 mod entity;
 mod estimated;
+mod interruptions;
 mod policy;
 mod problem;
 mod recommend;
@@ -82,6 +83,10 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
     let autopilot = api.clone();
     singleton(ctx, "optimizer.autopilot", move |lost| {
         autopilot.clone().run_autopilot(lost)
+    });
+    let interruptions = api.clone();
+    singleton(ctx, "optimizer.interruptions", move |lost| {
+        interruptions.clone().answer_interruptions(lost)
     });
     let (db, limits) = (ctx.db.clone(), ctx.config.limits.clone());
     spot_kit::retention::every_hour(ctx, "optimizer.retention", move |now| {

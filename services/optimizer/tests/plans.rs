@@ -679,6 +679,183 @@ async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
     test.stop().await;
 }
 
+/// A replacement slow to boot (or never joining) does not hold the drain past the notice's
+/// deadline: the pods are evicted while they can still stop gracefully, and wait for the
+/// replacement as pending pods, rather than being killed with the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_node_is_drained_in_time_even_when_its_replacement_is_not_ready() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test, &owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    let mut router = router(&test);
+    let doomed = launch(&mut router, &cluster_id, "us-east-1a", CapacityType::Spot).await;
+    let source = Cluster::new(Snapshot {
+        nodes: vec![node("spot-a", "us-east-1a", &doomed, CapacityType::Spot)],
+        pods: vec![pod("web-0", "spot-a")],
+        pdbs: vec![],
+    });
+    // No replacement ever joins.
+    let kubernetes = Kubernetes::new(source.clone());
+    let (notices, stop) = start_agent(
+        &test,
+        &registered.agent_key,
+        kubernetes.clone(),
+        source.clone(),
+    );
+    wait_for_nodes(&test, &owner, &cluster_id, 1).await;
+    consolidation_off(&test, &owner).await;
+    // AWS takes the node 62 s from now: the drain must start within 2 s, 60 s ahead.
+    let warned = tokio::time::Instant::now();
+    notices
+        .send(InterruptionNotice {
+            event_id: format!("{doomed}:spot-interruption:1"),
+            kind: spot_proto::agent::v1::InterruptionKind::SpotInterruption.into(),
+            instance_id: doomed.clone(),
+            node_name: "spot-a".into(),
+            pool: Some(Pool {
+                region: "us-east-1".into(),
+                zone: "us-east-1a".into(),
+                instance_type: "m5.xlarge".into(),
+            }),
+            action_at: Some(spot_proto::time::timestamp(
+                chrono::Utc::now().timestamp_millis() + 62_000,
+            )),
+        })
+        .await
+        .unwrap();
+    let drained = |kubernetes: &Kubernetes| {
+        kubernetes
+            .ran
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|a| a.kind() == ActionKind::Drain && a.node_name == "spot-a")
+    };
+    while !drained(&kubernetes) {
+        assert!(
+            warned.elapsed() < Duration::from_secs(20),
+            "the drain waited for a replacement that never came"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        warned.elapsed() >= Duration::from_millis(1_500),
+        "it waited for the replacement until the go-ahead time: {:?}",
+        warned.elapsed()
+    );
+    stop.cancel();
+    test.stop().await;
+}
+
+/// No capacity anywhere for a replacement (a bulk reclaim empties pools): the interrupted node is
+/// drained all the same, at once, so its pods stop gracefully and wait for capacity as pending
+/// pods rather than die with the node; the plan says the launch failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_node_is_drained_even_when_no_replacement_can_be_launched() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test, &owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    let mut router = router(&test);
+    let doomed = launch(&mut router, &cluster_id, "us-east-1a", CapacityType::Spot).await;
+    for instance_type in spot_cloud::Catalog::embedded().types() {
+        for zone in ZONES {
+            test.cloud.run_short(
+                &spot_cloud::Pool {
+                    region: "us-east-1".into(),
+                    zone: zone.into(),
+                    instance_type: instance_type.name.clone(),
+                },
+                3_600,
+            );
+        }
+    }
+    let source = Cluster::new(Snapshot {
+        nodes: vec![node("spot-a", "us-east-1a", &doomed, CapacityType::Spot)],
+        pods: vec![pod("web-0", "spot-a")],
+        pdbs: vec![],
+    });
+    let kubernetes = Kubernetes::new(source.clone());
+    let (notices, stop) = start_agent(
+        &test,
+        &registered.agent_key,
+        kubernetes.clone(),
+        source.clone(),
+    );
+    wait_for_nodes(&test, &owner, &cluster_id, 1).await;
+    consolidation_off(&test, &owner).await;
+    notices
+        .send(InterruptionNotice {
+            event_id: format!("{doomed}:spot-interruption:1"),
+            kind: spot_proto::agent::v1::InterruptionKind::SpotInterruption.into(),
+            instance_id: doomed.clone(),
+            node_name: "spot-a".into(),
+            pool: Some(Pool {
+                region: "us-east-1".into(),
+                zone: "us-east-1a".into(),
+                instance_type: "m5.xlarge".into(),
+            }),
+            action_at: Some(spot_proto::time::timestamp(
+                chrono::Utc::now().timestamp_millis() + 120_000,
+            )),
+        })
+        .await
+        .unwrap();
+    let mut optimizer = OptimizerServiceClient::new(test.channel.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let plan = loop {
+        let plans = optimizer
+            .list_plans(authed(
+                pb::ListPlansRequest {
+                    cluster_id: cluster_id.clone(),
+                    page: None,
+                },
+                &owner,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .plans;
+        if let Some(plan) = plans.into_iter().find(|p| {
+            p.kind() == pb::PlanKind::InterruptionResponse
+                && !matches!(
+                    p.state(),
+                    pb::PlanState::Applying | pb::PlanState::Recommended
+                )
+        }) {
+            break plan;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the interruption response did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(plan.state(), pb::PlanState::Failed, "{plan:#?}");
+    let status = |kind: pb::StepKind| {
+        plan.steps
+            .iter()
+            .find(|s| s.kind() == kind)
+            .map(|s| s.status())
+    };
+    assert_eq!(status(pb::StepKind::Launch), Some(pb::StepStatus::Failed));
+    assert_eq!(status(pb::StepKind::Drain), Some(pb::StepStatus::Succeeded));
+    assert!(
+        kubernetes
+            .ran
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|a| a.kind() == ActionKind::Drain && a.node_name == "spot-a"),
+        "the node was drained"
+    );
+    stop.cancel();
+    test.stop().await;
+}
+
 /// Karpenter's and cluster-autoscaler's opt-outs hold here too: a plan never drains a node that
 /// asks not to be disrupted, runs a pod that asks so, a pod nothing would recreate, or a pod
 /// whose data lives on the node. It plans the rest and says

@@ -124,6 +124,19 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000)]
         connect_rate: u32,
     },
+    /// Spot interruption notices at once, one per cluster, against a `spot serve` child: each
+    /// timed from the notice on the agent's stream to its replacement's launch and to the drain
+    /// of its node arriving there.
+    Interruptions {
+        #[arg(long, default_value_t = 300)]
+        notices: usize,
+        /// The child's database (`postgres://...`); its embedded SQLite without it.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// The child's bus (`redis://...`); the in-process bus without it.
+        #[arg(long)]
+        redis_url: Option<String>,
+    },
     /// A burst of concurrent sign-ups against a `spot serve` child: the child's peak memory
     /// against the stated ceiling (memory before + the hashing budget + 64 MiB).
     Signups {

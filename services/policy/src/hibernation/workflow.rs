@@ -58,7 +58,10 @@ pub fn run_of(tenant_id: &str, run: &pb::HibernationRun) -> Run {
                     count: group.count,
                 }
             }
-            WAIT_READY => StepKind::WaitReady { setup: Vec::new() },
+            WAIT_READY => StepKind::WaitReady {
+                setup: Vec::new(),
+                go_ahead_at_millis: None,
+            },
             RELEASE => StepKind::Release {
                 instance_ids: step.instance_ids.clone(),
             },

@@ -62,7 +62,7 @@ impl Counters {
 /// When each submitted action was sent, by id; the agent side records the delivery time.
 type Timings = Arc<Mutex<HashMap<String, Instant>>>;
 
-fn authed<T>(message: T, token: &str) -> Result<tonic::Request<T>, String> {
+pub(super) fn authed<T>(message: T, token: &str) -> Result<tonic::Request<T>, String> {
     let mut request = tonic::Request::new(message);
     let value = format!("Bearer {token}")
         .parse()
@@ -108,7 +108,11 @@ pub(super) async fn start_child(env: &[(&str, String)]) -> Result<ChildServer, S
         .env("SPOT_ADMIN_PASSWORD", &admin_password)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(if std::env::var_os("BENCH_CHILD_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot start `spot serve`: {e}"))?;
@@ -134,7 +138,7 @@ pub(super) async fn start_child(env: &[(&str, String)]) -> Result<ChildServer, S
     })
 }
 
-async fn connect(url: &str) -> Result<Channel, String> {
+pub(super) async fn connect(url: &str) -> Result<Channel, String> {
     Endpoint::from_shared(url.to_owned())
         .map_err(|e| e.to_string())?
         .connect()
@@ -341,7 +345,7 @@ async fn settle(
     Ok(started.elapsed().as_millis() as u64)
 }
 
-async fn register_clusters(
+pub(super) async fn register_clusters(
     channel: &Channel,
     token: &str,
     count: usize,

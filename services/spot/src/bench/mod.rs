@@ -2,6 +2,7 @@
 
 mod agents;
 mod autopilot;
+mod interruptions;
 mod optimizer;
 mod risk;
 mod signups;
@@ -73,6 +74,18 @@ pub async fn run(command: BenchCommand) -> Result<String, String> {
                 streams_per_connection: streams_per_connection.max(1),
                 actions_per_second,
                 connect_rate: connect_rate.max(1),
+            })
+            .await?
+        }
+        BenchCommand::Interruptions {
+            notices,
+            database_url,
+            redis_url,
+        } => {
+            interruptions::run(interruptions::Settings {
+                notices,
+                database_url,
+                redis_url,
             })
             .await?
         }

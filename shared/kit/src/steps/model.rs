@@ -37,6 +37,10 @@ pub enum StepKind {
     /// pool.
     WaitReady {
         setup: Vec<NodeSetup>,
+        /// When set, the run goes on at this time (unix millis) with the nodes that are ready
+        /// then, rather than waiting for all of them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        go_ahead_at_millis: Option<i64>,
     },
     Cordon {
         node: String,
@@ -164,6 +168,11 @@ pub struct Run {
     /// not finish must not leave instances running that no node stands for).
     #[serde(default)]
     pub release_on_failure: bool,
+    /// A failed launch does not end the run: the steps after it go on without that capacity,
+    /// and the run ends failed, naming the launch (an interrupted node is drained whether its
+    /// replacement came or not: it is going anyway).
+    #[serde(default)]
+    pub launch_failure_continues: bool,
 }
 
 impl Run {
@@ -184,6 +193,7 @@ impl Run {
             steps: Vec::new(),
             ending: None,
             release_on_failure: false,
+            launch_failure_continues: false,
         };
         for kind in steps {
             run.push(kind);

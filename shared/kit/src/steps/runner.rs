@@ -114,6 +114,14 @@ fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Sleeps until `at`; never wakes without one.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
@@ -395,11 +403,18 @@ impl StepRunner {
         run: &mut Run,
         lost: &CancellationToken,
     ) -> Result<Option<RunState>, Stopped> {
+        // A launch that failed in a run that goes on without it.
+        let gone_on = |run: &Run, index: usize| {
+            run.launch_failure_continues
+                && run.steps[index].status == StepStatus::Failed
+                && matches!(run.steps[index].kind, StepKind::Launch { .. })
+        };
         for index in 0..run.steps.len() {
             if matches!(
                 run.steps[index].status,
                 StepStatus::Succeeded | StepStatus::Skipped
-            ) {
+            ) || gone_on(run, index)
+            {
                 continue;
             }
             if run.steps[index].status == StepStatus::Failed {
@@ -436,12 +451,17 @@ impl StepRunner {
                     };
                     run.steps[index].status = StepStatus::Failed;
                     run.steps[index].message = reason;
+                    if gone_on(run, index) {
+                        self.save(run, false).await?;
+                        continue;
+                    }
                     skip_after(run, index);
                     return Ok(Some(ending));
                 }
             }
         }
-        Ok(None)
+        let launch_failed = (0..run.steps.len()).any(|index| gone_on(run, index));
+        Ok(launch_failed.then_some(RunState::Failed))
     }
 
     /// After a failure: terminates what the run launched that never joined, as one more step.
@@ -619,11 +639,21 @@ impl StepRunner {
                 }
                 Ok(message)
             }
-            StepKind::WaitReady { setup } => {
-                let nodes = self.wait_ready(run).await?;
+            StepKind::WaitReady {
+                setup,
+                go_ahead_at_millis,
+            } => {
+                let wanted = run.launched().len();
+                let nodes = self.wait_ready(run, go_ahead_at_millis).await?;
                 let ready = nodes.len();
                 self.set_up(run, index, &setup, &nodes).await?;
-                Ok(format!("{ready} new nodes ready"))
+                if ready < wanted {
+                    Ok(format!(
+                        "{ready} of {wanted} new nodes ready at the go-ahead time: going ahead"
+                    ))
+                } else {
+                    Ok(format!("{ready} new nodes ready"))
+                }
             }
             StepKind::Cordon { node } => {
                 self.agent_action(
@@ -702,9 +732,14 @@ impl StepRunner {
         }
     }
 
-    /// Waits until every instance the run launched is a ready node of the cluster; those nodes.
-    /// Wakes on each update of the cluster on the bus, and looks anyway every `ready_poll`.
-    async fn wait_ready(&self, run: &Run) -> Result<Vec<spot_proto::common::v1::Node>, Halt> {
+    /// Waits until every instance the run launched is a ready node of the cluster, or until
+    /// `go_ahead_at_millis`; the nodes ready then. Wakes on each update of the cluster on the bus,
+    /// and looks anyway every `ready_poll`.
+    async fn wait_ready(
+        &self,
+        run: &Run,
+        go_ahead_at_millis: Option<i64>,
+    ) -> Result<Vec<spot_proto::common::v1::Node>, Halt> {
         let launched = run.launched();
         let wanted: HashSet<&str> = launched.iter().map(String::as_str).collect();
         // Subscribe first, so an update between the look and the wait is not missed.
@@ -716,6 +751,10 @@ impl StepRunner {
             }
         };
         let deadline = tokio::time::Instant::now() + self.inner.settings.ready_timeout;
+        let go_ahead = go_ahead_at_millis.map(|at| {
+            let wait = u64::try_from(at - now_millis()).unwrap_or(0);
+            tokio::time::Instant::now() + Duration::from_millis(wait)
+        });
         loop {
             let state = self.cluster_state(&run.cluster_id).await?;
             let ready: Vec<_> = state
@@ -723,7 +762,8 @@ impl StepRunner {
                 .into_iter()
                 .filter(|n| n.ready && wanted.contains(n.instance_id.as_str()))
                 .collect();
-            if ready.len() >= wanted.len() {
+            let gone_ahead = go_ahead.is_some_and(|at| tokio::time::Instant::now() >= at);
+            if ready.len() >= wanted.len() || gone_ahead {
                 return Ok(ready);
             }
             let poll = tokio::time::sleep(self.inner.settings.ready_poll);
@@ -756,6 +796,7 @@ impl StepRunner {
                 }
                 _ = poll => {}
                 _ = this_cluster => {}
+                _ = sleep_until_some(go_ahead) => {}
             }
         }
     }
