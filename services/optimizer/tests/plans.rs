@@ -580,52 +580,10 @@ async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
     // The agent's IMDS watcher on spot-a hears the two-minute warning.
     let warned = tokio::time::Instant::now();
     notices
-        .send(spot_proto::agent::v1::InterruptionNotice {
-            event_id: format!("{doomed}:spot-interruption:1"),
-            kind: spot_proto::agent::v1::InterruptionKind::SpotInterruption.into(),
-            instance_id: doomed.clone(),
-            node_name: "spot-a".into(),
-            pool: Some(Pool {
-                region: "us-east-1".into(),
-                zone: "us-east-1a".into(),
-                instance_type: "m5.xlarge".into(),
-            }),
-            action_at: Some(spot_proto::time::timestamp(
-                chrono::Utc::now().timestamp_millis() + 120_000,
-            )),
-        })
+        .send(two_minute_warning(&doomed, 120_000))
         .await
         .unwrap();
-    let mut optimizer = OptimizerServiceClient::new(test.channel.clone());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let plan = loop {
-        let plans = optimizer
-            .list_plans(authed(
-                pb::ListPlansRequest {
-                    cluster_id: cluster_id.clone(),
-                    page: None,
-                },
-                &owner,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .plans;
-        if let Some(plan) = plans.into_iter().find(|p| {
-            p.strategy == "interruption-response"
-                && !matches!(
-                    p.state(),
-                    pb::PlanState::Applying | pb::PlanState::Recommended
-                )
-        }) {
-            break plan;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no interruption response finished"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let plan = finished_interruption_response(&test, &owner, &cluster_id, 30).await;
     let handled_in = warned.elapsed();
     assert_eq!(plan.state(), pb::PlanState::Succeeded, "{}", plan.reason);
     let drain = plan
@@ -708,20 +666,7 @@ async fn an_interrupted_node_is_drained_in_time_even_when_its_replacement_is_not
     // AWS takes the node 62 s from now: the drain must start within 2 s, 60 s ahead.
     let warned = tokio::time::Instant::now();
     notices
-        .send(InterruptionNotice {
-            event_id: format!("{doomed}:spot-interruption:1"),
-            kind: spot_proto::agent::v1::InterruptionKind::SpotInterruption.into(),
-            instance_id: doomed.clone(),
-            node_name: "spot-a".into(),
-            pool: Some(Pool {
-                region: "us-east-1".into(),
-                zone: "us-east-1a".into(),
-                instance_type: "m5.xlarge".into(),
-            }),
-            action_at: Some(spot_proto::time::timestamp(
-                chrono::Utc::now().timestamp_millis() + 62_000,
-            )),
-        })
+        .send(two_minute_warning(&doomed, 62_000))
         .await
         .unwrap();
     let drained = |kubernetes: &Kubernetes| {
@@ -787,52 +732,10 @@ async fn an_interrupted_node_is_drained_even_when_no_replacement_can_be_launched
     wait_for_nodes(&test, &owner, &cluster_id, 1).await;
     consolidation_off(&test, &owner).await;
     notices
-        .send(InterruptionNotice {
-            event_id: format!("{doomed}:spot-interruption:1"),
-            kind: spot_proto::agent::v1::InterruptionKind::SpotInterruption.into(),
-            instance_id: doomed.clone(),
-            node_name: "spot-a".into(),
-            pool: Some(Pool {
-                region: "us-east-1".into(),
-                zone: "us-east-1a".into(),
-                instance_type: "m5.xlarge".into(),
-            }),
-            action_at: Some(spot_proto::time::timestamp(
-                chrono::Utc::now().timestamp_millis() + 120_000,
-            )),
-        })
+        .send(two_minute_warning(&doomed, 120_000))
         .await
         .unwrap();
-    let mut optimizer = OptimizerServiceClient::new(test.channel.clone());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let plan = loop {
-        let plans = optimizer
-            .list_plans(authed(
-                pb::ListPlansRequest {
-                    cluster_id: cluster_id.clone(),
-                    page: None,
-                },
-                &owner,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .plans;
-        if let Some(plan) = plans.into_iter().find(|p| {
-            p.kind() == pb::PlanKind::InterruptionResponse
-                && !matches!(
-                    p.state(),
-                    pb::PlanState::Applying | pb::PlanState::Recommended
-                )
-        }) {
-            break plan;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the interruption response did not finish"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let plan = finished_interruption_response(&test, &owner, &cluster_id, 20).await;
     assert_eq!(plan.state(), pb::PlanState::Failed, "{plan:#?}");
     let status = |kind: pb::StepKind| {
         plan.steps
@@ -1228,6 +1131,65 @@ async fn waiting_pods_get_nodes_whose_disks_hold_their_ephemeral_storage() {
     assert_eq!(nodes_after(&plan, 1), 4, "{plan:#?}");
     assert!(plan.unplaced_pods.is_empty(), "{plan:#?}");
     stop.cancel();
+}
+
+/// AWS's warning for spot-a (instance `doomed`, an m5.xlarge in us-east-1a): the node goes
+/// `in_ms` from now.
+fn two_minute_warning(doomed: &str, in_ms: i64) -> InterruptionNotice {
+    InterruptionNotice {
+        event_id: format!("{doomed}:spot-interruption:1"),
+        kind: spot_proto::agent::v1::InterruptionKind::SpotInterruption.into(),
+        instance_id: doomed.to_owned(),
+        node_name: "spot-a".into(),
+        pool: Some(Pool {
+            region: "us-east-1".into(),
+            zone: "us-east-1a".into(),
+            instance_type: "m5.xlarge".into(),
+        }),
+        action_at: Some(spot_proto::time::timestamp(
+            chrono::Utc::now().timestamp_millis() + in_ms,
+        )),
+    }
+}
+
+/// The cluster's interruption response once it finished, as its owner lists it; waits at most
+/// `seconds`.
+async fn finished_interruption_response(
+    test: &TestServer,
+    owner: &str,
+    cluster_id: &str,
+    seconds: u64,
+) -> pb::Plan {
+    let mut optimizer = OptimizerServiceClient::new(test.channel.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let plans = optimizer
+            .list_plans(authed(
+                pb::ListPlansRequest {
+                    cluster_id: cluster_id.to_owned(),
+                    page: None,
+                },
+                owner,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .plans;
+        if let Some(plan) = plans.into_iter().find(|p| {
+            p.kind() == pb::PlanKind::InterruptionResponse
+                && !matches!(
+                    p.state(),
+                    pb::PlanState::Applying | pb::PlanState::Recommended
+                )
+        }) {
+            return plan;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no interruption response finished within {seconds} s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The cluster's agent reports `nodes` and `pods` (a stand-in Kubernetes carries out its

@@ -13,6 +13,8 @@ use tokio_stream::wrappers::BroadcastStream;
 use crate::{Bus, BusError, BusMessage, Lease, Subscription, check_name, new_token};
 
 const TOPIC_CAPACITY: usize = 1024;
+/// Messages from Redis waiting for the dispatcher.
+const MESSAGES_IN_FLIGHT: usize = 16_384;
 
 /// Extends a lease only while this holder still owns it.
 const RENEW_SCRIPT: &str = r#"
@@ -61,7 +63,13 @@ impl RedisBus {
                 c.connection_timeout = Duration::from_secs(3);
                 c.internal_command_timeout = Duration::from_secs(3);
             })
-            .with_performance_config(|c| c.default_command_timeout = Duration::from_secs(5))
+            .with_performance_config(|c| {
+                c.default_command_timeout = Duration::from_secs(5);
+                // Redis delivers a burst (a bulk reclaim's notices, hundreds of clusters' events)
+                // faster than the dispatcher is scheduled: fred's default of 32 messages in
+                // flight dropped interruption notices.
+                c.broadcast_channel_capacity = MESSAGES_IN_FLIGHT;
+            })
             // Retry forever, 100 ms doubling to 2 s: a Redis restart must never end the process.
             .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
         let commands = builder.build().map_err(unavailable)?;

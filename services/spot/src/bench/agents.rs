@@ -378,10 +378,26 @@ pub(super) async fn register_clusters(
     results.into_iter().collect()
 }
 
-fn request(message: session_request::Message) -> SessionRequest {
+pub(super) fn request(message: session_request::Message) -> SessionRequest {
     SessionRequest {
         message: Some(message),
     }
+}
+
+/// Acknowledges the action and reports it done, as an agent that carried it out does.
+pub(super) async fn report_done(outbound: &mpsc::Sender<SessionRequest>, action_id: String) {
+    let _ = outbound
+        .send(request(session_request::Message::Ack(ActionAck {
+            action_id: action_id.clone(),
+        })))
+        .await;
+    let _ = outbound
+        .send(request(session_request::Message::Result(ActionResult {
+            action_id,
+            outcome: ActionOutcome::Succeeded.into(),
+            message: String::new(),
+        })))
+        .await;
 }
 
 fn small_snapshot() -> Snapshot {
@@ -474,12 +490,7 @@ async fn agent_stream(
                                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                                 .push(submitted.elapsed().as_secs_f64() * 1_000.0);
                         }
-                        let _ = outbound.send(request(session_request::Message::Ack(ActionAck { action_id: action.id.clone() }))).await;
-                        let _ = outbound.send(request(session_request::Message::Result(ActionResult {
-                            action_id: action.id,
-                            outcome: ActionOutcome::Succeeded.into(),
-                            message: String::new(),
-                        }))).await;
+                        report_done(&outbound, action.id).await;
                     }
                 }
                 Ok(None) | Err(_) if stop.is_cancelled() => return,

@@ -12,8 +12,8 @@ use futures::StreamExt;
 use spot_access::{InternalCredential, OutgoingInterceptor};
 use spot_proto::agent::v1::agent_service_client::AgentServiceClient;
 use spot_proto::agent::v1::{
-    ActionAck, ActionKind, ActionOutcome, ActionResult, Delta, Heartbeat, Hello, InterruptionKind,
-    InterruptionNotice, SessionRequest, Snapshot, session_request, session_response,
+    ActionKind, Delta, Heartbeat, Hello, InterruptionKind, InterruptionNotice, Snapshot,
+    session_request, session_response,
 };
 use spot_proto::auth::v1::LoginRequest;
 use spot_proto::auth::v1::auth_service_client::AuthServiceClient;
@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
-use super::agents::{authed, connect, register_clusters, start_child};
+use super::agents::{authed, connect, register_clusters, report_done, request, start_child};
 
 pub struct Settings {
     pub notices: usize,
@@ -97,9 +97,23 @@ pub async fn run(settings: Settings) -> Result<serde_json::Value, String> {
     ];
     if let Some(url) = &settings.database_url {
         env.push(("SPOT_DATABASE_URL", url.clone()));
+        // PostgreSQL wants the key every replica seals secrets with; a fresh one will do.
+        let key: Vec<u8> = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()]
+            .iter()
+            .flat_map(|id| id.into_bytes())
+            .collect();
+        env.push((
+            "SPOT_MASTER_KEY",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, key),
+        ));
     }
     if let Some(url) = &settings.redis_url {
         env.push(("SPOT_REDIS_URL", url.clone()));
+        // Keys of its own: an earlier run's leases and counters must not hold this one back.
+        env.push((
+            "SPOT_BUS_NAMESPACE",
+            format!("bench-{}", uuid::Uuid::new_v4().simple()),
+        ));
     }
     let child = start_child(&env).await?;
     let channel = connect(&child.url).await?;
@@ -395,12 +409,6 @@ fn snapshot(instance_id: &str, pool: &Pool) -> Snapshot {
     }
 }
 
-fn request(message: session_request::Message) -> SessionRequest {
-    SessionRequest {
-        message: Some(message),
-    }
-}
-
 /// The cluster's agent: reports its one spot node, answers every action as done, sends the
 /// notice and the joined replacements when told, and records when the drain arrives.
 async fn agent_stream(
@@ -485,12 +493,7 @@ async fn agent_stream(
                             s.drain.get_or_insert(Instant::now());
                         });
                     }
-                    let _ = outbound.send(request(session_request::Message::Ack(ActionAck { action_id: action.id.clone() }))).await;
-                    let _ = outbound.send(request(session_request::Message::Result(ActionResult {
-                        action_id: action.id,
-                        outcome: ActionOutcome::Succeeded.into(),
-                        message: String::new(),
-                    }))).await;
+                    report_done(&outbound, action.id).await;
                 }
                 Ok(None) | Err(_) if stop.is_cancelled() => return,
                 Ok(None) => return recorder.error("the server closed a stream".to_owned()),
