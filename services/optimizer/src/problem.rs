@@ -336,6 +336,22 @@ mod tests {
         );
     }
 
+    /// A node class with a 100 GiB root volume gives new nodes 89 GiB of ephemeral-storage
+    /// (less the kubelet's 1 GiB and 10 %), after what the DaemonSets take.
+    #[test]
+    fn new_nodes_offer_what_their_root_volume_leaves_pods() {
+        let region = "us-east-1";
+        let nodes = [spot_node("us-east-1a")];
+        let mut proxy = daemon("proxy-a", "n-us-east-1a", 100, 64);
+        proxy.requests.as_mut().unwrap().ephemeral_storage_mib = 512;
+        let governing = Governing::resolved(&policy_pb::Policy::default(), &[]);
+        let mut planned = problem(region, &nodes, &[proxy], &governing, &LivePrices::new());
+        let storage = |p: &engine::Problem| p.offerings[0].allocatable.ephemeral_storage_mib;
+        assert_eq!(storage(&planned), 17_408 - 512);
+        give_root_volumes(&mut planned, 100);
+        assert_eq!(storage(&planned), 91_136 - 512);
+    }
+
     fn architectures(
         problem: &engine::Problem,
     ) -> std::collections::BTreeSet<engine::Architecture> {
