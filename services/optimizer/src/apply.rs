@@ -56,7 +56,7 @@ pub fn run_of(tenant_id: &str, plan: &pb::Plan, node_setup: &NodeSetup) -> Run {
     let mut run = Run::new(WORKFLOW, &plan.id, tenant_id, &plan.cluster_id, steps);
     // The interrupted nodes go whatever happens: their pods are moved off in time, even when no
     // replacement could be launched (they then wait for provisioning, as pending pods).
-    run.launch_failure_continues = plan.kind() == pb::PlanKind::InterruptionResponse;
+    run.interrupted = plan.kind() == pb::PlanKind::InterruptionResponse;
     run
 }
 

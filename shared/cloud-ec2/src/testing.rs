@@ -26,9 +26,14 @@ impl MotoServer {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("a free port");
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/moto_server.py");
+        // Where the crate under test lives when it runs (every crate is two levels deep), not
+        // where this one was compiled: a shared target dir may hold a build of a checkout that
+        // is gone.
+        let root = std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+        let script = format!("{root}/../../scripts/moto_server.py");
         let mut child = Command::new("python3")
-            .args([script, &port.to_string()])
+            .args([script.as_str(), &port.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -168,11 +168,12 @@ pub struct Run {
     /// not finish must not leave instances running that no node stands for).
     #[serde(default)]
     pub release_on_failure: bool,
-    /// A failed launch does not end the run: the steps after it go on without that capacity,
-    /// and the run ends failed, naming the launch (an interrupted node is drained whether its
-    /// replacement came or not: it is going anyway).
+    /// The run answers an interruption: the nodes it drains go anyway (AWS takes them back). A
+    /// failed launch does not end it (the steps after it go on without that capacity, and the
+    /// run ends failed, naming the launch), and a cluster that could not launch again does not
+    /// hold it back.
     #[serde(default)]
-    pub launch_failure_continues: bool,
+    pub interrupted: bool,
 }
 
 impl Run {
@@ -193,7 +194,7 @@ impl Run {
             steps: Vec::new(),
             ending: None,
             release_on_failure: false,
-            launch_failure_continues: false,
+            interrupted: false,
         };
         for kind in steps {
             run.push(kind);

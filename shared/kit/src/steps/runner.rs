@@ -405,7 +405,7 @@ impl StepRunner {
     ) -> Result<Option<RunState>, Stopped> {
         // A launch that failed in a run that goes on without it.
         let gone_on = |run: &Run, index: usize| {
-            run.launch_failure_continues
+            run.interrupted
                 && run.steps[index].status == StepStatus::Failed
                 && matches!(run.steps[index].kind, StepKind::Launch { .. })
         };
@@ -941,11 +941,35 @@ impl StepRunner {
 
 /// Whether the run is about to start and will terminate a node: the moment to check that what
 /// it takes away could be brought back, before it changes anything. (An interruption's response
-/// terminates nothing, since AWS takes the node: it is never held back.)
+/// takes away only what AWS takes anyway: it is never held back.)
 fn about_to_take_away(run: &Run) -> bool {
-    run.steps.iter().all(|s| s.attempts == 0)
+    !run.interrupted
+        && run.steps.iter().all(|s| s.attempts == 0)
         && run
             .steps
             .iter()
             .any(|s| matches!(s.kind, StepKind::Terminate { .. }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A consolidation that terminates nodes first checks the cluster could launch them again;
+    /// an interruption's response is never held back by that check: AWS takes its nodes anyway.
+    #[test]
+    fn only_voluntary_runs_check_that_what_they_take_away_could_come_back() {
+        let steps = || {
+            vec![
+                StepKind::Cordon { node: "n1".into() },
+                StepKind::Drain { node: "n1".into() },
+                StepKind::Terminate { node: "n1".into() },
+            ]
+        };
+        let consolidation = Run::new("plan", "p1", "t", "c", steps());
+        assert!(about_to_take_away(&consolidation));
+        let mut response = Run::new("plan", "p2", "t", "c", steps());
+        response.interrupted = true;
+        assert!(!about_to_take_away(&response));
+    }
 }
