@@ -644,41 +644,15 @@ async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
 async fn an_interrupted_node_is_drained_in_time_even_when_its_replacement_is_not_ready() {
     let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
     let owner = test.sign_up("Acme").await.access_token;
-    let registered = register(&test, &owner).await;
-    let cluster_id = registered.cluster.unwrap().id;
-    let mut router = router(&test);
-    let doomed = launch(&mut router, &cluster_id, "us-east-1a", CapacityType::Spot).await;
-    let source = Cluster::new(Snapshot {
-        nodes: vec![node("spot-a", "us-east-1a", &doomed, CapacityType::Spot)],
-        pods: vec![pod("web-0", "spot-a")],
-        pdbs: vec![],
-    });
     // No replacement ever joins.
-    let kubernetes = Kubernetes::new(source.clone());
-    let (notices, stop) = start_agent(
-        &test,
-        &registered.agent_key,
-        kubernetes.clone(),
-        source.clone(),
-    );
-    wait_for_nodes(&test, &owner, &cluster_id, 1).await;
-    consolidation_off(&test, &owner).await;
+    let (_, doomed, kubernetes, notices, stop) = one_spot_node(&test, &owner).await;
     // AWS takes the node 62 s from now: the drain must start within 2 s, 60 s ahead.
     let warned = tokio::time::Instant::now();
     notices
         .send(two_minute_warning(&doomed, 62_000))
         .await
         .unwrap();
-    let drained = |kubernetes: &Kubernetes| {
-        kubernetes
-            .ran
-            .0
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|a| a.kind() == ActionKind::Drain && a.node_name == "spot-a")
-    };
-    while !drained(&kubernetes) {
+    while !drained_by_agent(&kubernetes, "spot-a") {
         assert!(
             warned.elapsed() < Duration::from_secs(20),
             "the drain waited for a replacement that never came"
@@ -701,10 +675,7 @@ async fn an_interrupted_node_is_drained_in_time_even_when_its_replacement_is_not
 async fn an_interrupted_node_is_drained_even_when_no_replacement_can_be_launched() {
     let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
     let owner = test.sign_up("Acme").await.access_token;
-    let registered = register(&test, &owner).await;
-    let cluster_id = registered.cluster.unwrap().id;
-    let mut router = router(&test);
-    let doomed = launch(&mut router, &cluster_id, "us-east-1a", CapacityType::Spot).await;
+    let (cluster_id, doomed, kubernetes, notices, stop) = one_spot_node(&test, &owner).await;
     for instance_type in spot_cloud::Catalog::embedded().types() {
         for zone in ZONES {
             test.cloud.run_short(
@@ -717,20 +688,6 @@ async fn an_interrupted_node_is_drained_even_when_no_replacement_can_be_launched
             );
         }
     }
-    let source = Cluster::new(Snapshot {
-        nodes: vec![node("spot-a", "us-east-1a", &doomed, CapacityType::Spot)],
-        pods: vec![pod("web-0", "spot-a")],
-        pdbs: vec![],
-    });
-    let kubernetes = Kubernetes::new(source.clone());
-    let (notices, stop) = start_agent(
-        &test,
-        &registered.agent_key,
-        kubernetes.clone(),
-        source.clone(),
-    );
-    wait_for_nodes(&test, &owner, &cluster_id, 1).await;
-    consolidation_off(&test, &owner).await;
     notices
         .send(two_minute_warning(&doomed, 120_000))
         .await
@@ -746,13 +703,7 @@ async fn an_interrupted_node_is_drained_even_when_no_replacement_can_be_launched
     assert_eq!(status(pb::StepKind::Launch), Some(pb::StepStatus::Failed));
     assert_eq!(status(pb::StepKind::Drain), Some(pb::StepStatus::Succeeded));
     assert!(
-        kubernetes
-            .ran
-            .0
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|a| a.kind() == ActionKind::Drain && a.node_name == "spot-a"),
+        drained_by_agent(&kubernetes, "spot-a"),
         "the node was drained"
     );
     stop.cancel();
@@ -1131,6 +1082,51 @@ async fn waiting_pods_get_nodes_whose_disks_hold_their_ephemeral_storage() {
     assert_eq!(nodes_after(&plan, 1), 4, "{plan:#?}");
     assert!(plan.unplaced_pods.is_empty(), "{plan:#?}");
     stop.cancel();
+}
+
+/// A cluster with one spot node, spot-a (an m5.xlarge in us-east-1a running shop/web-0), its
+/// agent connected and consolidation off: the cluster's id, the node's instance id, the stand-in
+/// Kubernetes, the agent's notice sender and its stop token.
+async fn one_spot_node(
+    test: &TestServer,
+    owner: &str,
+) -> (
+    String,
+    String,
+    Arc<Kubernetes>,
+    tokio::sync::mpsc::Sender<InterruptionNotice>,
+    CancellationToken,
+) {
+    let registered = register(test, owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    let doomed = launch(
+        &mut router(test),
+        &cluster_id,
+        "us-east-1a",
+        CapacityType::Spot,
+    )
+    .await;
+    let source = Cluster::new(Snapshot {
+        nodes: vec![node("spot-a", "us-east-1a", &doomed, CapacityType::Spot)],
+        pods: vec![pod("web-0", "spot-a")],
+        pdbs: vec![],
+    });
+    let kubernetes = Kubernetes::new(source.clone());
+    let (notices, stop) = start_agent(test, &registered.agent_key, kubernetes.clone(), source);
+    wait_for_nodes(test, owner, &cluster_id, 1).await;
+    consolidation_off(test, owner).await;
+    (cluster_id, doomed, kubernetes, notices, stop)
+}
+
+/// Whether the agent was asked to drain `node`.
+fn drained_by_agent(kubernetes: &Kubernetes, node: &str) -> bool {
+    kubernetes
+        .ran
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|a| a.kind() == ActionKind::Drain && a.node_name == node)
 }
 
 /// AWS's warning for spot-a (instance `doomed`, an m5.xlarge in us-east-1a): the node goes

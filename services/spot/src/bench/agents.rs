@@ -384,6 +384,34 @@ pub(super) fn request(message: session_request::Message) -> SessionRequest {
     }
 }
 
+/// An agent session as the agent opens it (hello first); the sender and the server's stream.
+pub(super) async fn open_session(
+    channel: Channel,
+    key: &str,
+) -> Result<
+    (
+        mpsc::Sender<SessionRequest>,
+        tonic::Streaming<spot_proto::agent::v1::SessionResponse>,
+    ),
+    String,
+> {
+    let (outbound, receiver) = mpsc::channel(16);
+    let _ = outbound
+        .send(request(session_request::Message::Hello(Hello {
+            agent_version: "bench".to_owned(),
+            kubernetes_version: "v1.32.0".to_owned(),
+            resume_after_action_id: String::new(),
+        })))
+        .await;
+    let call = authed(ReceiverStream::new(receiver), key)?;
+    let inbound = AgentServiceClient::new(channel)
+        .session(call)
+        .await
+        .map_err(|status| format!("open: {:?}: {}", status.code(), status.message()))?
+        .into_inner();
+    Ok((outbound, inbound))
+}
+
 /// Acknowledges the action and reports it done, as an agent that carried it out does.
 pub(super) async fn report_done(outbound: &mpsc::Sender<SessionRequest>, action_id: String) {
     let _ = outbound
@@ -441,23 +469,9 @@ async fn agent_stream(
     latencies: Arc<Mutex<Vec<f64>>>,
     stop: tokio_util::sync::CancellationToken,
 ) {
-    let (outbound, receiver) = mpsc::channel(8);
-    let _ = outbound
-        .send(request(session_request::Message::Hello(Hello {
-            agent_version: "bench".to_owned(),
-            kubernetes_version: "v1.32.0".to_owned(),
-            resume_after_action_id: String::new(),
-        })))
-        .await;
-    let call = match authed(ReceiverStream::new(receiver), &key) {
-        Ok(call) => call,
+    let (outbound, mut inbound) = match open_session(channel, &key).await {
+        Ok(session) => session,
         Err(message) => return counters.error(message),
-    };
-    let mut inbound = match AgentServiceClient::new(channel).session(call).await {
-        Ok(response) => response.into_inner(),
-        Err(status) => {
-            return counters.error(format!("open: {:?}: {}", status.code(), status.message()));
-        }
     };
     let _ = outbound
         .send(request(

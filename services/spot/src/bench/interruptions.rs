@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use spot_access::{InternalCredential, OutgoingInterceptor};
-use spot_proto::agent::v1::agent_service_client::AgentServiceClient;
 use spot_proto::agent::v1::{
-    ActionKind, Delta, Heartbeat, Hello, InterruptionKind, InterruptionNotice, Snapshot,
-    session_request, session_response,
+    ActionKind, Delta, Heartbeat, InterruptionKind, InterruptionNotice, Snapshot, session_request,
+    session_response,
 };
 use spot_proto::auth::v1::LoginRequest;
 use spot_proto::auth::v1::auth_service_client::AuthServiceClient;
@@ -26,10 +25,11 @@ use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
 use spot_proto::policy::v1 as policy;
 use spot_proto::policy::v1::policy_service_client::PolicyServiceClient;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
-use super::agents::{authed, connect, register_clusters, report_done, request, start_child};
+use super::agents::{
+    authed, connect, open_session, register_clusters, report_done, request, start_child,
+};
 
 pub struct Settings {
     pub notices: usize,
@@ -419,21 +419,9 @@ async fn agent_stream(
     recorder: Recorder,
     stop: tokio_util::sync::CancellationToken,
 ) {
-    let (outbound, receiver) = mpsc::channel(16);
-    let _ = outbound
-        .send(request(session_request::Message::Hello(Hello {
-            agent_version: "bench".to_owned(),
-            kubernetes_version: "v1.32.0".to_owned(),
-            resume_after_action_id: String::new(),
-        })))
-        .await;
-    let call = match authed(ReceiverStream::new(receiver), &key) {
-        Ok(call) => call,
+    let (outbound, mut inbound) = match open_session(channel, &key).await {
+        Ok(session) => session,
         Err(message) => return recorder.error(message),
-    };
-    let mut inbound = match AgentServiceClient::new(channel).session(call).await {
-        Ok(response) => response.into_inner(),
-        Err(status) => return recorder.error(format!("open: {}", status.message())),
     };
     let _ = outbound
         .send(request(session_request::Message::Snapshot(snapshot(
