@@ -76,14 +76,14 @@ pub fn paying_consolidation(whole: &Problem, budget: DisruptionBudget) -> Paying
         added_cost_per_hour: 0.0,
         lost: Vec::new(),
     });
-    let best = std::iter::once(repack)
+    let judged: Vec<Judged> = std::iter::once(repack)
         .chain(smaller)
         .map(|mut safe| {
             count_pinned(&mut safe.plan, &pinned);
             judge(whole, safe)
         })
-        .max_by(|a, b| a.rank().total_cmp(&b.rank()))
-        .expect("the repack is always a candidate");
+        .collect();
+    let best = choose(judged, per_moved_node_floor(whole, whole_cost(whole)));
     PayingConsolidation {
         safe: best.safe,
         solution,
@@ -98,20 +98,57 @@ pub fn paying_consolidation(whole: &Problem, budget: DisruptionBudget) -> Paying
 struct Judged {
     safe: SafePlan,
     move_cost_per_hour: f64,
+    net_saving_per_hour: f64,
     net_saving_percent: f64,
     verdict: Verdict,
 }
 
 impl Judged {
-    /// Candidates that pay come first, then the highest saving after the move.
-    fn rank(&self) -> f64 {
-        let pays = if self.verdict == Verdict::Pays {
-            1e9
-        } else {
-            0.0
-        };
-        pays + self.net_saving_percent
+    fn moved(&self) -> usize {
+        drained(&self.safe.plan)
     }
+}
+
+/// The candidate to apply: of those that pay, the one that moves the fewest nodes, unless one
+/// that moves more earns at least `floor` (USD/h) for each node it moves beyond that (a repack
+/// that saves a little more than removing one node, by moving five more, is churn). When none
+/// pays, the one with the highest saving after the move, to say how far it falls short.
+fn choose(mut judged: Vec<Judged>, floor: f64) -> Judged {
+    judged.sort_by_key(Judged::moved);
+    let (paying, short): (Vec<Judged>, Vec<Judged>) =
+        judged.into_iter().partition(|j| j.verdict == Verdict::Pays);
+    let mut paying = paying.into_iter();
+    match paying.next() {
+        Some(first) => paying.fold(first, |chosen, more| {
+            let extra_moves = more.moved().saturating_sub(chosen.moved());
+            let extra_saving = more.net_saving_per_hour - chosen.net_saving_per_hour;
+            let earns = if extra_moves == 0 {
+                extra_saving > 0.0
+            } else {
+                extra_saving >= floor * extra_moves as f64
+            };
+            if earns { more } else { chosen }
+        }),
+        None => short
+            .into_iter()
+            .max_by(|a, b| a.net_saving_percent.total_cmp(&b.net_saving_percent))
+            .expect("the repack is always a candidate"),
+    }
+}
+
+fn drained(plan: &Plan) -> usize {
+    plan.steps
+        .iter()
+        .filter(|s| matches!(s.action, StepAction::Drain { .. }))
+        .count()
+}
+
+fn whole_cost(problem: &Problem) -> f64 {
+    problem
+        .existing_nodes
+        .iter()
+        .map(|n| n.price_per_hour)
+        .sum()
 }
 
 fn judge(problem: &Problem, safe: SafePlan) -> Judged {
@@ -123,11 +160,7 @@ fn judge(problem: &Problem, safe: SafePlan) -> Judged {
     } else {
         0.0
     };
-    let moved = plan
-        .steps
-        .iter()
-        .filter(|s| matches!(s.action, StepAction::Drain { .. }))
-        .count();
+    let moved = drained(plan);
     let worth_moving = moved == 0
         || net / moved as f64 >= per_moved_node_floor(problem, plan.current_cost_per_hour);
     let broken = breaches_after(problem, plan);
@@ -144,6 +177,7 @@ fn judge(problem: &Problem, safe: SafePlan) -> Judged {
     Judged {
         safe,
         move_cost_per_hour,
+        net_saving_per_hour: net,
         net_saving_percent,
         verdict,
     }
@@ -389,5 +423,26 @@ mod tests {
         assert_eq!(fifth_saved.verdict, Verdict::Pays);
         let too_little = judge(&problem, draining(&problem, 1, 0.004));
         assert_eq!(too_little.verdict, Verdict::BelowMinimum);
+    }
+
+    #[test]
+    fn moving_more_nodes_is_chosen_only_when_each_extra_node_earns_its_move() {
+        // 8 nodes at 0.1 USD/h: each drained node must save 0.025 USD/h.
+        let problem = cluster(8);
+        let floor = per_moved_node_floor(&problem, 0.8);
+        let candidates = |repack_saving: f64| {
+            vec![
+                judge(&problem, draining(&problem, 6, repack_saving)),
+                judge(&problem, draining(&problem, 1, 0.1)),
+            ]
+        };
+        // The repack pays on its own (0.033 USD/h per node moved), but its five more moves
+        // add less than 0.02 USD/h each.
+        let chosen = choose(candidates(0.2), floor);
+        assert_eq!(candidates(0.2)[0].verdict, Verdict::Pays);
+        assert_eq!(chosen.moved(), 1);
+        // Five more moves for about 0.04 USD/h each.
+        let chosen = choose(candidates(0.3), floor);
+        assert_eq!(chosen.moved(), 6);
     }
 }
