@@ -10,6 +10,7 @@ use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::admin_service_server::AdminService;
 use spot_proto::cluster::v1::CountClustersRequest;
 use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
+use spot_proto::events::v1::SigningKeyRotated;
 use tonic::{Request, Response, Status};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -18,9 +19,6 @@ use tonic_health::pb::health_client::HealthClient;
 use crate::entity::{memberships, tenants};
 use crate::error::AuthError;
 use crate::{AuthApi, convert, page};
-
-/// The bus topic a system-config change is published on at once (JSON of the new settings).
-pub const SYSTEM_CONFIG_TOPIC: &str = "system.config";
 
 pub const MIN_RISK_TTL_SECONDS: u32 = 60;
 pub const MAX_RISK_TTL_SECONDS: u32 = 7 * 24 * 3600;
@@ -198,15 +196,6 @@ impl AdminService for AuthApi {
             .set(&changes, &format!("{}:{}", who.0, who.1))
             .await?;
         let settings = self.settings.get().await?;
-        let payload = serde_json::json!({
-            "safe_mode": settings.safe_mode,
-            "global_risk_ttl_seconds": settings.global_risk_ttl_seconds,
-        });
-        self.ctx
-            .bus
-            .publish(SYSTEM_CONFIG_TOPIC, payload.to_string().as_bytes())
-            .await
-            .map_err(AuthError::from)?;
         let target = format!("system_config/safe_mode={}", settings.safe_mode);
         Ok(
             AuditNote::target(target).attach(Response::new(pb::UpdateSystemConfigResponse {
@@ -220,9 +209,11 @@ impl AdminService for AuthApi {
         _request: Request<pb::RotateSigningKeyRequest>,
     ) -> Result<Response<pb::RotateSigningKeyResponse>, Status> {
         let key_id = self.sessions.keys().rotate().await?;
-        self.ctx
-            .bus
-            .publish(SIGNING_KEY_ROTATED_TOPIC, key_id.as_bytes())
+        let rotated = SigningKeyRotated {
+            key_id: key_id.clone(),
+        };
+        SIGNING_KEY_ROTATED_TOPIC
+            .publish(self.ctx.bus.as_ref(), &rotated)
             .await
             .map_err(AuthError::from)?;
         Ok(AuditNote::target(format!("signing_key/{key_id}"))

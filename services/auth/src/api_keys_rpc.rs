@@ -8,6 +8,7 @@ use sea_orm::{
 use spot_access::{API_KEY_REVOKED_TOPIC, AuditNote, Role, caller, hash_secret};
 use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::api_key_service_server::ApiKeyService;
+use spot_proto::events::v1::ApiKeyRevoked;
 use tonic::{Request, Response, Status};
 
 use crate::entity::api_keys;
@@ -198,9 +199,8 @@ impl ApiKeyService for AuthApi {
                 .map_err(AuthError::from)?;
         }
         // Every replica's verifier drops the key from its cache now, not when the cache expires.
-        self.ctx
-            .bus
-            .publish(API_KEY_REVOKED_TOPIC, id.as_bytes())
+        API_KEY_REVOKED_TOPIC
+            .publish(self.ctx.bus.as_ref(), &ApiKeyRevoked { key_id: id.clone() })
             .await
             .map_err(AuthError::from)?;
         Ok(AuditNote::target(format!("api_key/{id}"))

@@ -35,7 +35,7 @@ use spot_proto::auth::v1::notification_service_server::NotificationServiceServer
 use spot_proto::auth::v1::user_service_server::UserServiceServer;
 
 pub use error::AuthError;
-pub use notifications::{NOTIFICATIONS_TOPIC, NotificationEvent};
+pub use notifications::NOTIFICATIONS_TOPIC;
 
 #[derive(Clone)]
 pub struct AuthApi {

@@ -5,11 +5,12 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
-use serde::{Deserialize, Serialize};
 use spot_access::{AuditNote, caller};
+use spot_bus::Topic;
 use spot_kit::ServiceContext;
 use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::notification_service_server::NotificationService;
+use spot_proto::events::v1::NotificationRequested;
 use tonic::{Request, Response, Status};
 
 use crate::entity::{memberships, notifications};
@@ -17,53 +18,34 @@ use crate::error::AuthError;
 use crate::signing::now_millis;
 use crate::{AuthApi, convert, page, tenant_of};
 
-/// The bus topic services publish [`NotificationEvent`]s on (JSON).
-pub const NOTIFICATIONS_TOPIC: &str = "notifications";
-
-/// What a service publishes to notify a tenant's users.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NotificationEvent {
-    /// Unique per event: every auth replica hears it, and the id makes storing it idempotent.
-    pub id: String,
-    pub tenant_id: String,
-    /// One user, or every user of the tenant when absent.
-    pub user_id: Option<String>,
-    /// interruption, action_failed, payment_problem, ...
-    pub kind: String,
-    pub title: String,
-    pub body: String,
-}
+/// The bus topic services publish notifications on.
+pub const NOTIFICATIONS_TOPIC: Topic<NotificationRequested> = Topic::new("notifications");
 
 /// Subscribes to the topic and stores each event in the inbox of its users.
 pub async fn start_intake(ctx: ServiceContext) -> Result<(), AuthError> {
-    let mut events = ctx.bus.subscribe(NOTIFICATIONS_TOPIC).await?;
+    let mut events = NOTIFICATIONS_TOPIC.subscribe(ctx.bus.as_ref()).await?;
     tokio::spawn(async move {
         loop {
             let message = tokio::select! {
                 () = ctx.shutdown.cancelled() => return,
                 message = events.next() => message,
             };
-            let Some(message) = message else { return };
-            match serde_json::from_slice::<NotificationEvent>(&message.payload) {
-                Ok(event) => {
-                    if let Err(error) = store(&ctx, &event).await {
-                        tracing::warn!(%error, id = %event.id, "notification not stored");
-                    }
-                }
-                Err(error) => tracing::warn!(%error, "malformed notification event ignored"),
+            let Some(event) = message else { return };
+            if let Err(error) = store(&ctx, &event).await {
+                tracing::warn!(%error, id = %event.id, "notification not stored");
             }
         }
     });
     Ok(())
 }
 
-async fn store(ctx: &ServiceContext, event: &NotificationEvent) -> Result<(), AuthError> {
+async fn store(ctx: &ServiceContext, event: &NotificationRequested) -> Result<(), AuthError> {
     // The tenant's members who have joined (an invitation not accepted yet reads nothing).
     let mut recipients = memberships::Entity::find()
         .filter(memberships::Column::TenantId.eq(&event.tenant_id))
         .filter(memberships::Column::JoinedAt.is_not_null());
-    if let Some(user_id) = &event.user_id {
-        recipients = recipients.filter(memberships::Column::UserId.eq(user_id));
+    if !event.user_id.is_empty() {
+        recipients = recipients.filter(memberships::Column::UserId.eq(&event.user_id));
     }
     for member in recipients.all(ctx.db.connection()).await? {
         let row = notifications::ActiveModel {

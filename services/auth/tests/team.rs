@@ -513,22 +513,21 @@ async fn notifications_published_on_the_bus_reach_the_inbox() {
 }
 
 async fn publish_and_read(test: &TestServer, bus: &impl Bus, owner: &spot_testkit::TestUser) {
-    let event = spot_auth::NotificationEvent {
+    let event = spot_proto::events::v1::NotificationRequested {
         id: uuid::Uuid::new_v4().to_string(),
         tenant_id: owner.user.tenant_id.clone(),
-        user_id: None,
+        user_id: String::new(),
         kind: "interruption".into(),
         title: "Spot interruption handled".into(),
         body: "m5.large in us-east-1a was replaced".into(),
     };
-    let payload = serde_json::to_vec(&event).unwrap();
     // Twice: every replica hears each event, and storing it is idempotent.
-    bus.publish(spot_auth::NOTIFICATIONS_TOPIC, &payload)
-        .await
-        .unwrap();
-    bus.publish(spot_auth::NOTIFICATIONS_TOPIC, &payload)
-        .await
-        .unwrap();
+    for _ in 0..2 {
+        spot_auth::NOTIFICATIONS_TOPIC
+            .publish(bus, &event)
+            .await
+            .unwrap();
+    }
     let mut inbox = NotificationServiceClient::new(test.channel.clone());
     let token = owner.access_token.clone();
     eventually(|| {

@@ -21,7 +21,7 @@ use crate::events::CLUSTER_EVENTS_TOPIC;
 use crate::execution::{Executed, deadline_in};
 use crate::inventory::pod_key;
 use crate::outbox;
-use prost::Message;
+use spot_bus::Topic;
 use spot_kit::page;
 use spot_kit::topics::CLUSTER_ACTIONS;
 use spot_proto::agent::v1::Action;
@@ -331,8 +331,7 @@ impl ClusterService for ClusterApi {
             .tenant_cluster(&tenant_id, &request.into_inner().cluster_id)
             .await?;
         let stream = self
-            .watch(CLUSTER_EVENTS_TOPIC, move |payload| {
-                let event = pb::ClusterEvent::decode(payload).ok()?;
+            .watch(CLUSTER_EVENTS_TOPIC, move |event| {
                 (event.cluster_id == cluster.id)
                     .then_some(pb::WatchClusterResponse { event: Some(event) })
             })
@@ -366,8 +365,7 @@ impl ClusterService for ClusterApi {
             .tenant_cluster(&tenant_id, &request.into_inner().cluster_id)
             .await?;
         let stream = self
-            .watch(CLUSTER_ACTIONS, move |payload| {
-                let action = pb::ActionRecord::decode(payload).ok()?;
+            .watch(CLUSTER_ACTIONS, move |action| {
                 (action.cluster_id == cluster.id).then_some(pb::WatchActionsResponse {
                     action: Some(action),
                 })
@@ -447,21 +445,19 @@ pub type WatchStream<T> = tonic::codegen::BoxStream<T>;
 
 impl ClusterApi {
     /// Streams the topic's messages that `select` keeps, until the client leaves or shutdown.
-    async fn watch<T: Send + 'static>(
+    async fn watch<M: prost::Message + Default + 'static, T: Send + 'static>(
         &self,
-        topic: &str,
-        select: impl Fn(&[u8]) -> Option<T> + Send + 'static,
+        topic: Topic<M>,
+        select: impl Fn(M) -> Option<T> + Send + 'static,
     ) -> Result<WatchStream<T>, Status> {
         use futures::StreamExt;
-        let subscription = self
-            .ctx
-            .bus
-            .subscribe(topic)
+        let subscription = topic
+            .subscribe(self.ctx.bus.as_ref())
             .await
             .map_err(spot_error::ServiceError::into_status)?;
         let shutdown = self.ctx.shutdown.clone();
         let stream = subscription
-            .filter_map(move |message| std::future::ready(select(&message.payload).map(Ok)))
+            .filter_map(move |message| std::future::ready(select(message).map(Ok)))
             .take_until(async move { shutdown.cancelled().await });
         Ok(Box::pin(stream))
     }

@@ -1,11 +1,10 @@
 //! The cluster event log: what happened to a cluster (agent connected, snapshot, interruption,
 //! action refused...), stored for ListClusterEvents and published for WatchCluster on every replica.
 
-use prost::Message;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
-use spot_bus::SharedBus;
+use spot_bus::{SharedBus, Topic};
 use spot_db::Database;
 use spot_proto::cluster::v1::ClusterEvent;
 use tonic::Status;
@@ -13,8 +12,8 @@ use tonic::Status;
 use crate::common::{db_status, timestamp};
 use crate::entity::cluster_events;
 
-/// Every cluster event, stored or not, as an encoded `ClusterEvent`.
-pub const CLUSTER_EVENTS_TOPIC: &str = "cluster.events";
+/// Every cluster event, stored or not.
+pub const CLUSTER_EVENTS_TOPIC: Topic<ClusterEvent> = Topic::new("cluster.events");
 
 pub mod kind {
     pub const AGENT_CONNECTED: &str = "agent_connected";
@@ -74,9 +73,8 @@ impl ClusterEvents {
     }
 
     async fn publish(&self, event: ClusterEvent) {
-        if let Err(error) = self
-            .bus
-            .publish(CLUSTER_EVENTS_TOPIC, &event.encode_to_vec())
+        if let Err(error) = CLUSTER_EVENTS_TOPIC
+            .publish(self.bus.as_ref(), &event)
             .await
         {
             tracing::warn!(%error, "a cluster event was stored but not published");

@@ -7,20 +7,20 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::StreamExt;
-use prost::Message;
-use spot_bus::{CancellationToken, SharedBus};
-use spot_proto::cluster::v1::{ActionRecord, ActionStatus, Cluster};
+use spot_bus::{CancellationToken, SharedBus, Topic};
+use spot_proto::cluster::v1::{ActionStatus, Cluster};
+use spot_proto::events::v1::AgentSessionOpened;
 use tokio::sync::mpsc;
 
 use spot_kit::topics::CLUSTER_ACTIONS;
 
 use crate::outbox::Outbox;
 
-/// A new session for a cluster: `{cluster_id} {session_id}`; older sessions elsewhere end.
-pub const SESSIONS_TOPIC: &str = "agent.sessions";
-/// A cluster whose agent settings changed (dry-run): the `spot.cluster.v1.Cluster` as stored
-/// now. The replica holding its agent's stream sends the agent its new configuration.
-pub const AGENT_CONFIG_TOPIC: &str = "agent.config";
+/// A new session for a cluster; older sessions elsewhere end.
+pub const SESSIONS_TOPIC: Topic<AgentSessionOpened> = Topic::new("agent.sessions");
+/// A cluster whose agent settings changed (dry-run), as stored now. The replica holding its
+/// agent's stream sends the agent its new configuration.
+pub const AGENT_CONFIG_TOPIC: Topic<Cluster> = Topic::new("agent.config");
 /// How often each replica looks for actions that were never sent or need sending again.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(2);
 /// Commands waiting for a session; beyond this the sweep catches up.
@@ -82,12 +82,11 @@ impl AgentHub {
         if let Some(previous) = previous {
             let _ = previous.commands.try_send(SessionCommand::Replaced);
         }
-        let announcement = format!("{cluster_id} {session_id}");
-        if let Err(error) = self
-            .bus
-            .publish(SESSIONS_TOPIC, announcement.as_bytes())
-            .await
-        {
+        let opened = AgentSessionOpened {
+            cluster_id: cluster_id.to_owned(),
+            session_id: session_id.to_owned(),
+        };
+        if let Err(error) = SESSIONS_TOPIC.publish(self.bus.as_ref(), &opened).await {
             tracing::warn!(%error, cluster_id, "a new agent session was not announced");
         }
         receiver
@@ -106,11 +105,7 @@ impl AgentHub {
 
     /// Tells whichever replica holds the cluster's agent that its settings changed.
     pub async fn reconfigure(&self, cluster: &Cluster) {
-        if let Err(error) = self
-            .bus
-            .publish(AGENT_CONFIG_TOPIC, &cluster.encode_to_vec())
-            .await
-        {
+        if let Err(error) = AGENT_CONFIG_TOPIC.publish(self.bus.as_ref(), cluster).await {
             tracing::warn!(%error, cluster_id = %cluster.id, "the agent was not told its new settings; it gets them when it reconnects");
         }
     }
@@ -137,9 +132,10 @@ impl AgentHub {
     /// Listens for new actions and sessions on the bus and sweeps for due actions, until shutdown.
     pub async fn run(self, outbox: Outbox, shutdown: CancellationToken) {
         let subscriptions = async {
-            let actions = self.bus.subscribe(CLUSTER_ACTIONS).await?;
-            let sessions = self.bus.subscribe(SESSIONS_TOPIC).await?;
-            let configs = self.bus.subscribe(AGENT_CONFIG_TOPIC).await?;
+            let bus = self.bus.as_ref();
+            let actions = CLUSTER_ACTIONS.subscribe(bus).await?;
+            let sessions = SESSIONS_TOPIC.subscribe(bus).await?;
+            let configs = AGENT_CONFIG_TOPIC.subscribe(bus).await?;
             Ok::<_, spot_bus::BusError>((actions, sessions, configs))
         };
         let (mut actions, mut sessions, mut configs) = match subscriptions.await {
@@ -157,24 +153,18 @@ impl AgentHub {
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                Some(message) = actions.next() => {
-                    if let Ok(record) = ActionRecord::decode(message.payload.as_slice())
-                        && record.status() == ActionStatus::Pending
+                Some(record) = actions.next() => {
+                    if record.status() == ActionStatus::Pending
                         && let Some(action) = record.action
                     {
                         self.send(&record.cluster_id, SessionCommand::Deliver(action.id));
                     }
                 }
-                Some(message) = sessions.next() => {
-                    let text = String::from_utf8_lossy(&message.payload);
-                    if let Some((cluster_id, session_id)) = text.split_once(' ') {
-                        self.replaced_elsewhere(cluster_id, session_id);
-                    }
+                Some(opened) = sessions.next() => {
+                    self.replaced_elsewhere(&opened.cluster_id, &opened.session_id);
                 }
-                Some(message) = configs.next() => {
-                    if let Ok(cluster) = Cluster::decode(message.payload.as_slice()) {
-                        self.send(&cluster.id, SessionCommand::Configure { dry_run: cluster.dry_run });
-                    }
+                Some(cluster) = configs.next() => {
+                    self.send(&cluster.id, SessionCommand::Configure { dry_run: cluster.dry_run });
                 }
                 _ = sweep.tick() => self.sweep(&outbox).await,
             }

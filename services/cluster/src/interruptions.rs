@@ -16,6 +16,7 @@ use spot_kit::topics::INTERRUPTIONS;
 use spot_proto::agent::v1::{InterruptionKind, InterruptionNotice};
 use spot_proto::cluster::v1 as pb;
 use spot_proto::common::v1::{CapacityType, Node, Pool};
+use spot_proto::events::v1::InterruptionReported;
 use tonic::{Request, Response, Status};
 
 use crate::ClusterApi;
@@ -161,22 +162,25 @@ impl ClusterApi {
                 ),
             )
             .await?;
-        let forwarded = serde_json::json!({
-            "event_id": notice.event_id,
-            "kind": notice.kind().as_str_name(),
-            "tenant_id": cluster.tenant_id,
-            "cluster_id": cluster.id,
-            "instance_id": node.instance_id,
-            "node_name": node.name,
-            "region": cluster.region,
-            "zone": node.zone,
-            "instance_type": node.instance_type,
-            "action_at_millis": notice.action_at.as_ref().map(spot_proto::time::millis),
-        });
-        if let Err(error) = self
-            .ctx
-            .bus
-            .publish(INTERRUPTIONS, forwarded.to_string().as_bytes())
+        let forwarded = InterruptionReported {
+            event_id: notice.event_id.clone(),
+            kind: notice.kind,
+            tenant_id: cluster.tenant_id.clone(),
+            cluster_id: cluster.id.clone(),
+            instance_id: node.instance_id.clone(),
+            node_name: node.name.clone(),
+            pool: Some(Pool {
+                region: cluster.region.clone(),
+                zone: node.zone.clone(),
+                instance_type: node.instance_type.clone(),
+            }),
+            action_at_millis: notice
+                .action_at
+                .as_ref()
+                .map_or(0, spot_proto::time::millis),
+        };
+        if let Err(error) = INTERRUPTIONS
+            .publish(self.ctx.bus.as_ref(), &forwarded)
             .await
         {
             tracing::warn!(%error, "interruption not forwarded to risk");

@@ -315,11 +315,7 @@ impl Outbox {
 
     async fn publish(&self, row: &actions::Model) {
         let record = to_proto(row);
-        if let Err(error) = self
-            .bus
-            .publish(CLUSTER_ACTIONS, &record.encode_to_vec())
-            .await
-        {
+        if let Err(error) = CLUSTER_ACTIONS.publish(self.bus.as_ref(), &record).await {
             tracing::warn!(%error, action = %row.id, "an action change was stored but not published");
         }
     }

@@ -20,6 +20,7 @@ use crate::hub::SessionCommand;
 use crate::outbox::{self, Reported};
 use crate::presence::{HEARTBEAT_INTERVAL, Presence, SILENCE_LIMIT};
 use spot_kit::topics::CLUSTER_UPDATED;
+use spot_proto::events::v1::ClusterUpdated;
 
 /// How long a new stream may take to say hello.
 const HELLO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -314,15 +315,12 @@ impl AgentSession {
     }
 
     async fn publish_updated(&self) {
-        let payload = serde_json::json!({
-            "cluster_id": self.cluster.id,
-            "tenant_id": self.cluster.tenant_id,
-        });
-        if let Err(error) = self
-            .api
-            .ctx
-            .bus
-            .publish(CLUSTER_UPDATED, payload.to_string().as_bytes())
+        let updated = ClusterUpdated {
+            cluster_id: self.cluster.id.clone(),
+            tenant_id: self.cluster.tenant_id.clone(),
+        };
+        if let Err(error) = CLUSTER_UPDATED
+            .publish(self.api.ctx.bus.as_ref(), &updated)
             .await
         {
             tracing::warn!(%error, "cluster update not published");

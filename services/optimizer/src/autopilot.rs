@@ -37,6 +37,7 @@ use futures::StreamExt;
 use spot_bus::CancellationToken;
 use spot_kit::topics::{CLUSTER_UPDATED, POLICY_UPDATED};
 use spot_proto::cluster::v1::GetClusterStateRequest;
+use spot_proto::events::v1::{ClusterUpdated, PolicyUpdated};
 use spot_proto::optimizer::v1 as pb;
 use tokio::time::Instant;
 
@@ -68,15 +69,11 @@ struct Provisioned {
     unplaceable: Vec<String>,
 }
 
-pub(crate) fn field<'a>(value: &'a serde_json::Value, name: &str) -> Option<&'a str> {
-    value.get(name).and_then(serde_json::Value::as_str)
-}
-
 impl OptimizerApi {
     pub(crate) async fn run_autopilot(self, lost: CancellationToken) {
         let subscriptions = async {
-            let updates = self.ctx.bus.subscribe(CLUSTER_UPDATED).await?;
-            let policies = self.ctx.bus.subscribe(POLICY_UPDATED).await?;
+            let updates = CLUSTER_UPDATED.subscribe(self.ctx.bus.as_ref()).await?;
+            let policies = POLICY_UPDATED.subscribe(self.ctx.bus.as_ref()).await?;
             Ok::<_, spot_bus::BusError>((updates, policies))
         };
         let (mut updates, mut policies) = match subscriptions.await {
@@ -97,26 +94,21 @@ impl OptimizerApi {
         loop {
             tokio::select! {
                 () = lost.cancelled() => return,
-                Some(message) = updates.next() => {
-                    let value: serde_json::Value = serde_json::from_slice(&message.payload).unwrap_or_default();
-                    if let (Some(cluster_id), Some(tenant_id)) = (field(&value, "cluster_id"), field(&value, "tenant_id")) {
-                        known.insert(cluster_id.to_owned(), tenant_id.to_owned());
-                        provision_due.insert(cluster_id.to_owned(), Pending { tenant_id: tenant_id.to_owned(), due: Instant::now() + PROVISION_AFTER });
-                        pending.insert(cluster_id.to_owned(), Pending { tenant_id: tenant_id.to_owned(), due: Instant::now() + self.settle() });
-                    }
+                Some(ClusterUpdated { cluster_id, tenant_id }) = updates.next() => {
+                    known.insert(cluster_id.clone(), tenant_id.clone());
+                    provision_due.insert(cluster_id.clone(), Pending { tenant_id: tenant_id.clone(), due: Instant::now() + PROVISION_AFTER });
+                    pending.insert(cluster_id, Pending { tenant_id, due: Instant::now() + self.settle() });
                 }
-                Some(message) = policies.next() => {
-                    let value: serde_json::Value = serde_json::from_slice(&message.payload).unwrap_or_default();
-                    let (Some(cluster_id), Some(tenant_id)) = (field(&value, "cluster_id"), field(&value, "tenant_id")) else { continue };
+                Some(PolicyUpdated { cluster_id, tenant_id, .. }) = policies.next() => {
                     // A deliberate change: re-plan now, not after the cool-down.
                     let governed: Vec<String> = if cluster_id.is_empty() {
-                        known.iter().filter(|(_, t)| t.as_str() == tenant_id).map(|(c, _)| c.clone()).collect()
+                        known.iter().filter(|(_, t)| **t == tenant_id).map(|(c, _)| c.clone()).collect()
                     } else {
-                        vec![cluster_id.to_owned()]
+                        vec![cluster_id]
                     };
                     for cluster_id in governed {
                         last_plan.remove(&cluster_id);
-                        pending.insert(cluster_id, Pending { tenant_id: tenant_id.to_owned(), due: Instant::now() });
+                        pending.insert(cluster_id, Pending { tenant_id: tenant_id.clone(), due: Instant::now() });
                     }
                 }
                 _ = replan.tick() => {

@@ -22,13 +22,13 @@ use spot_bus::CancellationToken;
 use spot_kit::risk_flags::{self, Flag};
 use spot_kit::topics::{CLUSTER_UPDATED, INTERRUPTIONS};
 use spot_proto::cluster::v1::GetClusterStateRequest;
+use spot_proto::events::v1::InterruptionReported;
 use spot_proto::optimizer::v1 as pb;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::OptimizerApi;
-use crate::autopilot::field;
 use crate::recommend::respond;
 
 /// A pool a cluster already answered for is not answered again within this time (the agent's
@@ -53,22 +53,21 @@ struct Interruption {
     action_at_millis: Option<i64>,
 }
 
-fn interruption(payload: &[u8]) -> Option<Interruption> {
-    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
-    let interrupted = match field(&value, "node_name").filter(|n| !n.is_empty()) {
-        Some(node) => spot_engine::Interrupted::Node(node.to_owned()),
-        None => spot_engine::Interrupted::Pool(spot_engine::PoolRef {
-            instance_type: field(&value, "instance_type")?.to_owned(),
-            zone: field(&value, "zone")?.to_owned(),
-        }),
+fn interruption(reported: InterruptionReported) -> Option<Interruption> {
+    let interrupted = if reported.node_name.is_empty() {
+        let pool = reported.pool?;
+        spot_engine::Interrupted::Pool(spot_engine::PoolRef {
+            instance_type: pool.instance_type,
+            zone: pool.zone,
+        })
+    } else {
+        spot_engine::Interrupted::Node(reported.node_name)
     };
     Some(Interruption {
-        cluster_id: field(&value, "cluster_id")?.to_owned(),
-        tenant_id: field(&value, "tenant_id")?.to_owned(),
+        cluster_id: reported.cluster_id,
+        tenant_id: reported.tenant_id,
         interrupted,
-        action_at_millis: value
-            .get("action_at_millis")
-            .and_then(serde_json::Value::as_i64),
+        action_at_millis: (reported.action_at_millis != 0).then_some(reported.action_at_millis),
     })
 }
 
@@ -97,9 +96,10 @@ fn may_preempt(preempted: &mut HashMap<String, Vec<Instant>>, cluster_id: &str) 
 impl OptimizerApi {
     pub(crate) async fn answer_interruptions(self, lost: CancellationToken) {
         let subscriptions = async {
-            let interruptions = self.ctx.bus.subscribe(INTERRUPTIONS).await?;
-            let flags = self.ctx.bus.subscribe(risk_flags::TOPIC).await?;
-            let updates = self.ctx.bus.subscribe(CLUSTER_UPDATED).await?;
+            let bus = self.ctx.bus.as_ref();
+            let interruptions = INTERRUPTIONS.subscribe(bus).await?;
+            let flags = risk_flags::TOPIC.subscribe(bus).await?;
+            let updates = CLUSTER_UPDATED.subscribe(bus).await?;
             Ok::<_, spot_bus::BusError>((interruptions, flags, updates))
         };
         let (mut interruptions, mut flags, mut updates) = match subscriptions.await {
@@ -128,15 +128,15 @@ impl OptimizerApi {
         loop {
             tokio::select! {
                 () = lost.cancelled() => break,
-                Some(message) = interruptions.next() => {
-                    if let Some(notice) = interruption(&message.payload)
+                Some(reported) = interruptions.next() => {
+                    if let Some(notice) = interruption(reported)
                         && first_answer(&mut answered, &notice)
                     {
                         answering.spawn(answer(notice, false));
                     }
                 }
-                Some(message) = flags.next() => {
-                    let Ok(flag) = serde_json::from_slice::<Flag>(&message.payload) else { continue };
+                Some(raised) = flags.next() => {
+                    let Some(flag) = Flag::from_event(raised) else { continue };
                     if !flag.corroborated() {
                         continue;
                     }
@@ -152,11 +152,8 @@ impl OptimizerApi {
                         }
                     }
                 }
-                Some(message) = updates.next() => {
-                    let value: serde_json::Value = serde_json::from_slice(&message.payload).unwrap_or_default();
-                    if let (Some(cluster_id), Some(tenant_id)) = (field(&value, "cluster_id"), field(&value, "tenant_id")) {
-                        known.insert(cluster_id.to_owned(), tenant_id.to_owned());
-                    }
+                Some(updated) = updates.next() => {
+                    known.insert(updated.cluster_id, updated.tenant_id);
                 }
                 Some(done) = answering.join_next() => {
                     if let Ok(Some(cluster_id)) = done {

@@ -2,7 +2,6 @@
 //! GetAutopilotStatus.
 
 use futures::StreamExt;
-use prost::Message;
 use spot_access::{AuditNote, tenant};
 use spot_config::ServiceName;
 use spot_kit::page;
@@ -355,20 +354,15 @@ impl OptimizerService for OptimizerApi {
         let tenant_id = tenant(&request)?;
         let plan_id = request.into_inner().plan_id;
         // Subscribe before reading, so no change falls between the two.
-        let changes = self
-            .ctx
-            .bus
-            .subscribe(OPTIMIZER_PLANS)
+        let changes = OPTIMIZER_PLANS
+            .subscribe(self.ctx.bus.as_ref())
             .await
             .map_err(spot_error::ServiceError::into_status)?;
         let current = self.plans.get(&tenant_id, &plan_id).await?;
         let shutdown = self.ctx.shutdown.clone();
-        let updates = changes.filter_map(move |message| {
-            let plan = pb::Plan::decode(message.payload.as_slice())
-                .ok()
-                .filter(|p| p.id == plan_id);
-            std::future::ready(plan.map(|plan| Ok(pb::WatchPlanResponse { plan: Some(plan) })))
-        });
+        let updates = changes
+            .filter(move |plan| std::future::ready(plan.id == plan_id))
+            .map(|plan| Ok(pb::WatchPlanResponse { plan: Some(plan) }));
         let stream = futures::stream::once(std::future::ready(Ok(pb::WatchPlanResponse {
             plan: Some(current),
         })))

@@ -28,19 +28,11 @@ struct Tracked {
     interruptions: i64,
 }
 
-fn ids(payload: &[u8]) -> Option<(String, String)> {
-    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
-    Some((
-        value.get("cluster_id")?.as_str()?.to_owned(),
-        value.get("tenant_id")?.as_str()?.to_owned(),
-    ))
-}
-
 impl OptimizerApi {
     pub(crate) async fn run_sampler(self, lost: CancellationToken) {
         let subscriptions = async {
-            let updates = self.ctx.bus.subscribe(CLUSTER_UPDATED).await?;
-            let interruptions = self.ctx.bus.subscribe(INTERRUPTIONS).await?;
+            let updates = CLUSTER_UPDATED.subscribe(self.ctx.bus.as_ref()).await?;
+            let interruptions = INTERRUPTIONS.subscribe(self.ctx.bus.as_ref()).await?;
             Ok::<_, spot_bus::BusError>((updates, interruptions))
         };
         let (mut updates, mut interruptions) = match subscriptions.await {
@@ -55,18 +47,14 @@ impl OptimizerApi {
         loop {
             tokio::select! {
                 () = lost.cancelled() => return,
-                Some(message) = updates.next() => {
-                    if let Some((cluster_id, tenant_id)) = ids(&message.payload) {
-                        tracked
-                            .entry(cluster_id)
-                            .or_insert(Tracked { tenant_id, sampled_at: None, changed: true, interruptions: 0 })
-                            .changed = true;
-                    }
+                Some(updated) = updates.next() => {
+                    tracked
+                        .entry(updated.cluster_id)
+                        .or_insert(Tracked { tenant_id: updated.tenant_id, sampled_at: None, changed: true, interruptions: 0 })
+                        .changed = true;
                 }
-                Some(message) = interruptions.next() => {
-                    if let Some((cluster_id, _)) = ids(&message.payload)
-                        && let Some(cluster) = tracked.get_mut(&cluster_id)
-                    {
+                Some(reported) = interruptions.next() => {
+                    if let Some(cluster) = tracked.get_mut(&reported.cluster_id) {
                         cluster.interruptions += 1;
                         cluster.changed = true;
                     }

@@ -203,11 +203,7 @@ impl PlanStore {
     }
 
     async fn publish(&self, plan: &Plan) {
-        if let Err(error) = self
-            .bus
-            .publish(OPTIMIZER_PLANS, &plan.encode_to_vec())
-            .await
-        {
+        if let Err(error) = OPTIMIZER_PLANS.publish(self.bus.as_ref(), plan).await {
             tracing::warn!(%error, plan = %plan.id, "a plan change was stored but not published");
         }
     }

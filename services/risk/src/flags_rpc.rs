@@ -140,20 +140,16 @@ impl RiskService for RiskApi {
         let region = request.into_inner().region;
         check_region(&region)?;
         // Subscribe before reading the flags in force, so none falls between the two.
-        let raised = self
-            .ctx
-            .bus
-            .subscribe(risk_flags::TOPIC)
+        let raised = risk_flags::TOPIC
+            .subscribe(self.ctx.bus.as_ref())
             .await
             .map_err(spot_error::ServiceError::into_status)?;
         let current = risk_flags::active(self.ctx.bus.as_ref(), &region)
             .await
             .map_err(spot_error::ServiceError::into_status)?;
         let wanted = region.clone();
-        let raised = raised.filter_map(move |message| {
-            let flag = serde_json::from_slice::<Flag>(&message.payload)
-                .ok()
-                .filter(|f| f.region == wanted);
+        let raised = raised.filter_map(move |raised| {
+            let flag = Flag::from_event(raised).filter(|f| f.region == wanted);
             std::future::ready(flag.map(|f| {
                 Ok(pb::WatchRiskFlagsResponse {
                     flag: Some(to_proto(&f)),

@@ -12,6 +12,7 @@ use spot_cloud::Catalog;
 use spot_db::{Database, SystemSettingsStore};
 use spot_kit::risk_flags::{self, Flag};
 use spot_kit::topics::INTERRUPTIONS;
+use spot_proto::events::v1::InterruptionReported;
 use tokio_util::sync::CancellationToken;
 
 use crate::evidence::{EvidenceStore, MEMORY_MILLIS};
@@ -162,7 +163,7 @@ impl Intake {
     /// Takes agents' notices from the bus until shutdown. Every replica listens; the event-id
     /// key makes the duplicates harmless.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut notices = match self.bus.subscribe(INTERRUPTIONS).await {
+        let mut notices = match INTERRUPTIONS.subscribe(self.bus.as_ref()).await {
             Ok(notices) => notices,
             Err(error) => {
                 tracing::error!(%error, "the risk intake cannot listen on the bus");
@@ -185,7 +186,7 @@ impl Intake {
                     None => return,
                 },
             };
-            let Some(notice) = from_agent(&message.payload) else {
+            let Some(notice) = from_agent(message) else {
                 continue;
             };
             if let Err(status) = self.accept(&notice).await {
@@ -195,21 +196,17 @@ impl Intake {
     }
 }
 
-/// The JSON the cluster service forwards (see `spot_kit::topics::INTERRUPTIONS`). Only what the
-/// flag needs is read: the cluster stays out of the hive mind, the tenant is only counted.
-fn from_agent(payload: &[u8]) -> Option<Notice> {
-    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
-    let text = |name: &str| value.get(name)?.as_str().map(str::to_owned);
+/// What the cluster service forwards. Only what the flag needs is read: the cluster stays out
+/// of the hive mind, the tenant is only counted.
+fn from_agent(reported: InterruptionReported) -> Option<Notice> {
+    let pool = reported.pool?;
     Some(Notice {
-        event_id: text("event_id")?,
-        region: text("region")?,
-        zone: text("zone")?,
-        instance_type: text("instance_type")?,
-        at_millis: value
-            .get("action_at_millis")
-            .and_then(serde_json::Value::as_i64)
-            .unwrap_or(0),
-        reporter: text("tenant_id")?,
+        event_id: reported.event_id,
+        region: pool.region,
+        zone: pool.zone,
+        instance_type: pool.instance_type,
+        at_millis: reported.action_at_millis,
+        reporter: reported.tenant_id,
     })
 }
 

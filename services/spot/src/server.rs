@@ -242,32 +242,41 @@ async fn keep_verifier_current(
     verifier: Verifier,
     shutdown: CancellationToken,
 ) -> Result<(), StartError> {
-    let revoked = bus.subscribe(spot_access::API_KEY_REVOKED_TOPIC).await?;
-    let rotated = bus
-        .subscribe(spot_access::SIGNING_KEY_ROTATED_TOPIC)
-        .await?;
-    let sessions = bus.subscribe(spot_access::SESSION_REVOKED_TOPIC).await?;
-    let mut events = revoked.merge(rotated).merge(sessions);
+    enum Heard {
+        Revoked(spot_access::Revocable),
+        Rotated,
+    }
+    let bus = bus.as_ref();
+    let keys = spot_access::API_KEY_REVOKED_TOPIC
+        .subscribe(bus)
+        .await?
+        .map(|revoked| Heard::Revoked(spot_access::Revocable::ApiKey(revoked.key_id)));
+    let rotated = spot_access::SIGNING_KEY_ROTATED_TOPIC
+        .subscribe(bus)
+        .await?
+        .map(|_| Heard::Rotated);
+    let sessions = spot_access::SESSION_REVOKED_TOPIC
+        .subscribe(bus)
+        .await?
+        .map(|revoked| Heard::Revoked(spot_access::Revocable::Session(revoked.session_id)));
+    let mut events = keys.merge(rotated).merge(sessions);
     tokio::spawn(async move {
         loop {
             let message = tokio::select! {
                 () = shutdown.cancelled() => return,
                 message = events.next() => message,
             };
-            let Some(message) = message else { return };
-            let id = String::from_utf8_lossy(&message.payload).into_owned();
-            let announce = |revoked| {
-                if let Some(revocations) = verifier.revocations() {
-                    revocations.announce(revoked);
+            let Some(heard) = message else { return };
+            match heard {
+                Heard::Revoked(revoked) => {
+                    if let spot_access::Revocable::ApiKey(id) = &revoked {
+                        verifier.evict_api_key(id);
+                    }
+                    if let Some(revocations) = verifier.revocations() {
+                        revocations.announce(revoked);
+                    }
                 }
-            };
-            match message.topic.as_str() {
-                spot_access::API_KEY_REVOKED_TOPIC => {
-                    verifier.evict_api_key(&id);
-                    announce(spot_access::Revocable::ApiKey(id));
-                }
-                spot_access::SESSION_REVOKED_TOPIC => announce(spot_access::Revocable::Session(id)),
-                _ => verifier.forget_jwks_fetch(),
+                Heard::Rotated => verifier.forget_jwks_fetch(),
             }
         }
     });

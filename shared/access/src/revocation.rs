@@ -5,11 +5,12 @@
 
 use std::time::Duration;
 
-use spot_bus::{BusError, SharedBus};
+use spot_bus::{BusError, SharedBus, Topic};
+use spot_proto::events::v1::SessionRevoked;
 use tokio::sync::broadcast;
 
-/// The bus topic auth announces a revoked session id on.
-pub const SESSION_REVOKED_TOPIC: &str = "session.revoked";
+/// The bus topic auth announces a revoked session on.
+pub const SESSION_REVOKED_TOPIC: Topic<SessionRevoked> = Topic::new("session.revoked");
 
 /// Announcements kept for slow streams; one that falls further behind checks the bus instead.
 const WATCH_CAPACITY: usize = 1024;
@@ -45,8 +46,11 @@ impl Revocations {
     /// Refuses the session's access tokens from now on, for `ttl` (as long as they can live).
     pub async fn revoke_session(&self, session_id: &str, ttl: Duration) -> Result<(), BusError> {
         self.bus.set(&session_key(session_id), b"1", ttl).await?;
-        self.bus
-            .publish(SESSION_REVOKED_TOPIC, session_id.as_bytes())
+        let revoked = SessionRevoked {
+            session_id: session_id.to_owned(),
+        };
+        SESSION_REVOKED_TOPIC
+            .publish(self.bus.as_ref(), &revoked)
             .await
     }
 

@@ -5,8 +5,10 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use spot_bus::Topic;
 use spot_proto::auth::v1::VerifyApiKeyRequest;
 use spot_proto::auth::v1::auth_service_client::AuthServiceClient;
+use spot_proto::events::v1::{ApiKeyRevoked, SigningKeyRotated};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
@@ -14,11 +16,11 @@ use crate::revocation::{Revocable, Revocations};
 use crate::tokens::{ACCESS_TOKEN_AUDIENCE, AccessClaims, ISSUER, api_key_id, hash_secret};
 use crate::{ApiKeyScope, Caller, InternalCredential, OutgoingInterceptor, Role};
 
-/// The bus topic auth publishes a revoked API key's id on.
-pub const API_KEY_REVOKED_TOPIC: &str = "api_key.revoked";
+/// The bus topic auth publishes a revoked API key on.
+pub const API_KEY_REVOKED_TOPIC: Topic<ApiKeyRevoked> = Topic::new("api_key.revoked");
 
 /// The bus topic auth publishes on when a new signing key starts signing.
-pub const SIGNING_KEY_ROTATED_TOPIC: &str = "signing_key.rotated";
+pub const SIGNING_KEY_ROTATED_TOPIC: Topic<SigningKeyRotated> = Topic::new("signing_key.rotated");
 
 /// A verified API key is trusted this long before it is checked again (the revocation delay).
 const API_KEY_CACHE_TTL: Duration = Duration::from_secs(30);

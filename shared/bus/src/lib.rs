@@ -4,6 +4,7 @@
 mod in_process;
 mod redis;
 mod singleton;
+mod topic;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ pub use in_process::InProcessBus;
 pub use redis::RedisBus;
 pub use singleton::run_singleton;
 pub use tokio_util::sync::CancellationToken;
+pub use topic::{Messages, Topic};
 
 /// One message received on a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]

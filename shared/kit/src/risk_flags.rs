@@ -6,27 +6,56 @@
 //! [`CORROBORATING_REPORTERS`] of them, so no tenant alone can make the platform drain another's.
 //!
 //! Each flag is a bus key with a TTL (so it ends by itself on Redis and in-process alike), and each
-//! raise is published on [`TOPIC`].
+//! raise is published on [`TOPIC`]; both carry the flag as `spot.events.v1.RiskFlagRaised`.
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use spot_bus::{Bus, BusError};
+use prost::Message;
+use spot_bus::{Bus, BusError, Topic};
+use spot_proto::common::v1::Pool;
+use spot_proto::events::v1::RiskFlagRaised;
 
-/// Every raised flag, as JSON [`Flag`].
-pub const TOPIC: &str = "risk.flags";
+/// Every raised flag.
+pub const TOPIC: Topic<RiskFlagRaised> = Topic::new("risk.flags");
 const PREFIX: &str = "risk.flag.";
 const REPORTERS: &str = "risk.reporter.";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flag {
     pub region: String,
     pub zone: String,
     pub instance_type: String,
     pub expires_at_millis: i64,
     /// How many independent tenants reported an interruption in the pool while it was flagged.
-    #[serde(default)]
     pub reporters: u32,
+}
+
+impl From<&Flag> for RiskFlagRaised {
+    fn from(flag: &Flag) -> Self {
+        Self {
+            pool: Some(Pool {
+                region: flag.region.clone(),
+                zone: flag.zone.clone(),
+                instance_type: flag.instance_type.clone(),
+            }),
+            expires_at_millis: flag.expires_at_millis,
+            reporters: flag.reporters,
+        }
+    }
+}
+
+impl Flag {
+    /// None for a message without its pool.
+    pub fn from_event(raised: RiskFlagRaised) -> Option<Self> {
+        let pool = raised.pool?;
+        Some(Self {
+            region: pool.region,
+            zone: pool.zone,
+            instance_type: pool.instance_type,
+            expires_at_millis: raised.expires_at_millis,
+            reporters: raised.reporters,
+        })
+    }
 }
 
 /// Independent tenants whose reports make a flag strong enough to move other tenants' running
@@ -46,14 +75,14 @@ fn key(region: &str, zone: &str, instance_type: &str) -> String {
 
 /// Flags the pool for `ttl` (a second interruption extends it) and announces it.
 pub async fn raise(bus: &dyn Bus, flag: &Flag, ttl: Duration) -> Result<(), BusError> {
-    let value = serde_json::to_vec(flag).unwrap_or_default();
+    let raised = RiskFlagRaised::from(flag);
     bus.set(
         &key(&flag.region, &flag.zone, &flag.instance_type),
-        &value,
+        &raised.encode_to_vec(),
         ttl,
     )
     .await?;
-    bus.publish(TOPIC, &value).await
+    TOPIC.publish(bus, &raised).await
 }
 
 /// Remembers for `ttl` that `reporter` (an opaque, stable name for a tenant) saw the pool
@@ -119,6 +148,6 @@ pub async fn active(bus: &dyn Bus, region: &str) -> Result<Vec<Flag>, BusError> 
     let entries = bus.scan_prefix(&format!("{PREFIX}{region}.")).await?;
     Ok(entries
         .into_iter()
-        .filter_map(|(_, value)| serde_json::from_slice(&value).ok())
+        .filter_map(|(_, value)| Flag::from_event(RiskFlagRaised::decode(value.as_slice()).ok()?))
         .collect())
 }

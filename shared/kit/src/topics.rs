@@ -1,15 +1,20 @@
-//! Bus topics more than one service uses (a service's own topics stay in that service).
+//! Bus topics more than one service uses (a service's own topics stay in that service). Each
+//! carries the protobuf message its type names; `proto/spot/events/v1/events.proto` says who
+//! publishes it and who listens.
 
-/// Every change of an agent action, as an encoded `spot.cluster.v1.ActionRecord`.
-pub const CLUSTER_ACTIONS: &str = "cluster.actions";
-/// Every change of a plan, as an encoded `spot.optimizer.v1.Plan`.
-pub const OPTIMIZER_PLANS: &str = "optimizer.plans";
-/// An agent's snapshot or delta changed a cluster: `{"cluster_id", "tenant_id"}` as JSON.
-pub const CLUSTER_UPDATED: &str = "cluster.updated";
-/// A spot interruption warning or rebalance recommendation an agent reported, as JSON
-/// (`event_id`, `kind`, `tenant_id`, `cluster_id`, `instance_id`, `node_name`, `region`, `zone`,
-/// `instance_type`, `action_at_millis`). The risk service turns them into pool flags.
-pub const INTERRUPTIONS: &str = "risk.interruptions";
-/// A policy changed (a new version, or a rollback): `{"tenant_id", "cluster_id", "version"}` as
-/// JSON; `cluster_id` is empty for the tenant default. The optimizer re-plans what it governs.
-pub const POLICY_UPDATED: &str = "policy.updated";
+use spot_bus::Topic;
+use spot_proto::cluster::v1::ActionRecord;
+use spot_proto::events::v1::{ClusterUpdated, InterruptionReported, PolicyUpdated};
+use spot_proto::optimizer::v1::Plan;
+
+/// Every change of an agent action.
+pub const CLUSTER_ACTIONS: Topic<ActionRecord> = Topic::new("cluster.actions");
+/// Every change of a plan.
+pub const OPTIMIZER_PLANS: Topic<Plan> = Topic::new("optimizer.plans");
+/// An agent's snapshot or delta changed a cluster.
+pub const CLUSTER_UPDATED: Topic<ClusterUpdated> = Topic::new("cluster.updated");
+/// A spot interruption warning or rebalance recommendation an agent reported. The risk service
+/// turns them into pool flags; the optimizer answers them.
+pub const INTERRUPTIONS: Topic<InterruptionReported> = Topic::new("risk.interruptions");
+/// A policy changed (a new version, or a rollback). The optimizer re-plans what it governs.
+pub const POLICY_UPDATED: Topic<PolicyUpdated> = Topic::new("policy.updated");

@@ -21,6 +21,7 @@ package!(policy, "spot.policy.v1");
 package!(billing, "spot.billing.v1");
 package!(risk, "spot.risk.v1");
 package!(optimizer, "spot.optimizer.v1");
+package!(events, "spot.events.v1");
 
 /// Every contract of the platform as an encoded `FileDescriptorSet`, for gRPC reflection and for
 /// tests that enumerate all RPCs.

@@ -21,19 +21,22 @@ mod workflow;
 
 use std::sync::Arc;
 
+use spot_bus::Topic;
 use spot_config::ServiceName;
 use spot_kit::steps::{RunnerSettings, StepRunner};
 use spot_kit::{ServiceContext, ServiceRegistry};
 use spot_proto::auth::v1::audit_service_client::AuditServiceClient;
 use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
+use spot_proto::events::v1::HibernationCalendarChanged;
 use spot_proto::policy::v1::hibernation_service_server::HibernationServiceServer;
 use tonic::Status;
 
 use store::HibernationStore;
 
-/// A cluster's schedules or overrides changed: its id. The scheduler looks at it at once instead
-/// of at its next planned check.
-const CALENDAR_CHANGED: &str = "hibernation.calendar-changed";
+/// A cluster's schedules or overrides changed. The scheduler looks at it at once instead of at
+/// its next planned check.
+const CALENDAR_CHANGED: Topic<HibernationCalendarChanged> =
+    Topic::new("hibernation.calendar-changed");
 
 type Router = ExecutionServiceClient<spot_kit::OutgoingChannel>;
 
@@ -57,10 +60,11 @@ impl HibernationApi {
     /// Tells the scheduler (on whichever replica runs it) that the cluster's calendar changed; a
     /// lost message only delays the change to the scheduler's next look, within a minute.
     async fn calendar_changed(&self, cluster_id: &str) {
-        if let Err(error) = self
-            .ctx
-            .bus
-            .publish(CALENDAR_CHANGED, cluster_id.as_bytes())
+        let changed = HibernationCalendarChanged {
+            cluster_id: cluster_id.to_owned(),
+        };
+        if let Err(error) = CALENDAR_CHANGED
+            .publish(self.ctx.bus.as_ref(), &changed)
             .await
         {
             tracing::warn!(%error, cluster = %cluster_id, "calendar change not announced");

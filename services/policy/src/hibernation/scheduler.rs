@@ -20,6 +20,7 @@ use chrono::Utc;
 use futures::StreamExt;
 use spot_bus::CancellationToken;
 use spot_proto::cluster::v1::GetClusterStateRequest;
+use spot_proto::events::v1::HibernationCalendarChanged;
 use spot_proto::policy::v1 as pb;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -78,7 +79,10 @@ impl HibernationApi {
             marked: HashMap::new(),
             next_look: HashMap::new(),
         };
-        let mut changes = match self.ctx.bus.subscribe(super::CALENDAR_CHANGED).await {
+        let mut changes = match super::CALENDAR_CHANGED
+            .subscribe(self.ctx.bus.as_ref())
+            .await
+        {
             Ok(changes) => Some(changes),
             Err(error) => {
                 tracing::warn!(%error, "calendar changes not heard; clusters are looked at every minute");
@@ -300,12 +304,11 @@ impl HibernationApi {
 }
 
 /// The next calendar change, or never when changes are not heard.
-async fn next_change(changes: &mut Option<spot_bus::Subscription>) -> Option<String> {
+async fn next_change(
+    changes: &mut Option<spot_bus::Messages<HibernationCalendarChanged>>,
+) -> Option<String> {
     match changes {
-        Some(changes) => changes
-            .next()
-            .await
-            .map(|message| String::from_utf8_lossy(&message.payload).into_owned()),
+        Some(changes) => changes.next().await.map(|changed| changed.cluster_id),
         None => std::future::pending().await,
     }
 }

@@ -6,8 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use prost::Message;
-use serde::Deserialize;
 use spot_bus::SharedBus;
 use spot_config::ServiceName;
 use spot_db::DbError;
@@ -92,13 +90,6 @@ impl From<StepEnd> for Halt {
     fn from(end: StepEnd) -> Self {
         Halt::Step(end)
     }
-}
-
-/// The cluster service's update messages, as far as the runner reads them.
-#[derive(Deserialize)]
-struct ClusterUpdated {
-    #[serde(default)]
-    cluster_id: String,
 }
 
 /// The steps after the one that ended the run early are skipped.
@@ -743,7 +734,7 @@ impl StepRunner {
         let launched = run.launched();
         let wanted: HashSet<&str> = launched.iter().map(String::as_str).collect();
         // Subscribe first, so an update between the look and the wait is not missed.
-        let mut updates = match self.inner.bus.subscribe(CLUSTER_UPDATED).await {
+        let mut updates = match CLUSTER_UPDATED.subscribe(self.inner.bus.as_ref()).await {
             Ok(updates) => Some(updates),
             Err(error) => {
                 tracing::warn!(%error, "cluster updates unavailable; polling for new nodes");
@@ -770,10 +761,8 @@ impl StepRunner {
             let this_cluster = async {
                 match updates.as_mut() {
                     Some(updates) => {
-                        while let Some(message) = updates.next().await {
-                            let update: Option<ClusterUpdated> =
-                                serde_json::from_slice(&message.payload).ok();
-                            if update.is_some_and(|u| u.cluster_id == run.cluster_id) {
+                        while let Some(update) = updates.next().await {
+                            if update.cluster_id == run.cluster_id {
                                 return;
                             }
                         }
@@ -880,10 +869,8 @@ impl StepRunner {
                 .to_lowercase()
         );
         // Subscribe first, so the result cannot arrive before we listen.
-        let mut changes = self
-            .inner
-            .bus
-            .subscribe(CLUSTER_ACTIONS)
+        let mut changes = CLUSTER_ACTIONS
+            .subscribe(self.inner.bus.as_ref())
             .await
             .map_err(|e| StepEnd::Failed(e.to_string()))?;
         let response = self
@@ -918,10 +905,7 @@ impl StepRunner {
         let wait = Duration::from_millis(u64::try_from(deadline - now_millis()).unwrap_or(0))
             + self.inner.settings.result_grace;
         let result = async {
-            while let Some(message) = changes.next().await {
-                let Ok(update) = cluster::ActionRecord::decode(message.payload.as_slice()) else {
-                    continue;
-                };
+            while let Some(update) = changes.next().await {
                 if update.action.as_ref().is_none_or(|a| a.id != id) {
                     continue;
                 }
