@@ -24,6 +24,7 @@ mod m20261204_000015_email_verification;
 mod m20261204_000016_step_runs;
 mod m20261205_000017_memberships;
 mod m20261205_000018_node_classes;
+mod m20261206_000019_plan_problems;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000016_step_runs::Migration),
             Box::new(m20261205_000017_memberships::Migration),
             Box::new(m20261205_000018_node_classes::Migration),
+            Box::new(m20261206_000019_plan_problems::Migration),
         ]
     }
 }

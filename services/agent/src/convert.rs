@@ -6,16 +6,16 @@
 use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::{
-    Container, Node as K8sNode, PersistentVolume, Pod as K8sPod, PodSpec, Taint as K8sTaint,
-    Toleration as K8sToleration,
+    Container, Node as K8sNode, PersistentVolume, Pod as K8sPod, PodAffinityTerm as K8sTerm,
+    PodSpec, Taint as K8sTaint, Toleration as K8sToleration,
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget as K8sPdb;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 use spot_proto::common::v1::{
     CapacityType, HostPort, Node, NodeSelectorRequirement, Pod, PodAffinityTerm,
-    PodDisruptionBudget, PodPhase, Resources, Taint, TaintEffect, Toleration,
-    TopologySpreadConstraint,
+    PodDisruptionBudget, PodPhase, PreferredNodeAffinity, Resources, Taint, TaintEffect,
+    Toleration, TopologySpreadConstraint,
 };
 
 use crate::quantity;
@@ -512,34 +512,65 @@ pub fn pod(pod: &K8sPod) -> Pod {
         })
         .unwrap_or_default();
 
+    let preferred_node_affinity = affinity
+        .and_then(|affinity| affinity.node_affinity.as_ref())
+        .and_then(|node| {
+            node.preferred_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .map(|terms| {
+            terms
+                .iter()
+                .map(|term| PreferredNodeAffinity {
+                    weight: term.weight,
+                    requirements: term
+                        .preference
+                        .match_expressions
+                        .iter()
+                        .flatten()
+                        .map(|expression| NodeSelectorRequirement {
+                            key: expression.key.clone(),
+                            operator: expression.operator.clone(),
+                            values: expression.values.clone().unwrap_or_default(),
+                        })
+                        .collect(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+
     let mut pod_affinity = Vec::new();
-    if let Some(terms) = affinity
-        .and_then(|affinity| affinity.pod_affinity.as_ref())
-        .and_then(|affinity| {
-            affinity
-                .required_during_scheduling_ignored_during_execution
-                .as_ref()
-        })
-    {
-        pod_affinity.extend(terms.iter().map(|term| PodAffinityTerm {
-            label_selector: selector_labels(term.label_selector.as_ref()),
-            topology_key: term.topology_key.clone(),
-            anti: false,
-        }));
+    let term = |term: &K8sTerm, anti: bool, weight: i32| PodAffinityTerm {
+        label_selector: selector_labels(term.label_selector.as_ref()),
+        topology_key: term.topology_key.clone(),
+        anti,
+        weight,
+    };
+    if let Some(affinity) = affinity.and_then(|affinity| affinity.pod_affinity.as_ref()) {
+        let hard = affinity
+            .required_during_scheduling_ignored_during_execution
+            .iter();
+        pod_affinity.extend(hard.flatten().map(|t| term(t, false, 0)));
+        let soft = affinity
+            .preferred_during_scheduling_ignored_during_execution
+            .iter();
+        pod_affinity.extend(
+            soft.flatten()
+                .map(|w| term(&w.pod_affinity_term, false, w.weight)),
+        );
     }
-    if let Some(terms) = affinity
-        .and_then(|affinity| affinity.pod_anti_affinity.as_ref())
-        .and_then(|affinity| {
-            affinity
-                .required_during_scheduling_ignored_during_execution
-                .as_ref()
-        })
-    {
-        pod_affinity.extend(terms.iter().map(|term| PodAffinityTerm {
-            label_selector: selector_labels(term.label_selector.as_ref()),
-            topology_key: term.topology_key.clone(),
-            anti: true,
-        }));
+    if let Some(affinity) = affinity.and_then(|affinity| affinity.pod_anti_affinity.as_ref()) {
+        let hard = affinity
+            .required_during_scheduling_ignored_during_execution
+            .iter();
+        pod_affinity.extend(hard.flatten().map(|t| term(t, true, 0)));
+        let soft = affinity
+            .preferred_during_scheduling_ignored_during_execution
+            .iter();
+        pod_affinity.extend(
+            soft.flatten()
+                .map(|w| term(&w.pod_affinity_term, true, w.weight)),
+        );
     }
 
     let amounts = spec.map(pod_amounts).unwrap_or_default();
@@ -569,6 +600,7 @@ pub fn pod(pod: &K8sPod) -> Pod {
         labels: to_hash_map(meta.labels.as_ref()),
         node_selector: to_hash_map(spec.and_then(|spec| spec.node_selector.as_ref())),
         required_node_affinity,
+        preferred_node_affinity,
         tolerations: spec
             .and_then(|spec| spec.tolerations.as_ref())
             .map(|tolerations| tolerations.iter().map(toleration).collect())
@@ -622,7 +654,8 @@ mod tests {
         Affinity, ContainerPort, EmptyDirVolumeSource, NodeAffinity, NodeCondition, NodeSelector,
         NodeSelectorRequirement as K8sReq, NodeSelectorTerm, NodeSpec, NodeStatus,
         PodAffinity as K8sPodAffinity, PodAffinityTerm as K8sPodAffinityTerm, PodAntiAffinity,
-        PodStatus, ResourceRequirements, TopologySpreadConstraint as K8sSpread, Volume,
+        PodStatus, PreferredSchedulingTerm, ResourceRequirements,
+        TopologySpreadConstraint as K8sSpread, Volume, WeightedPodAffinityTerm,
     };
     use k8s_openapi::api::policy::v1::{PodDisruptionBudgetSpec, PodDisruptionBudgetStatus};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -1147,7 +1180,19 @@ mod tests {
                         },
                     ],
                 }),
-                ..Default::default()
+                preferred_during_scheduling_ignored_during_execution: Some(vec![
+                    PreferredSchedulingTerm {
+                        weight: 40,
+                        preference: NodeSelectorTerm {
+                            match_expressions: Some(vec![K8sReq {
+                                key: "topology.kubernetes.io/zone".into(),
+                                operator: "In".into(),
+                                values: Some(vec!["us-east-1b".into()]),
+                            }]),
+                            match_fields: None,
+                        },
+                    },
+                ]),
             }),
             pod_affinity: Some(K8sPodAffinity {
                 required_during_scheduling_ignored_during_execution: Some(vec![
@@ -1173,7 +1218,19 @@ mod tests {
                         ..Default::default()
                     },
                 ]),
-                ..Default::default()
+                preferred_during_scheduling_ignored_during_execution: Some(vec![
+                    WeightedPodAffinityTerm {
+                        weight: 70,
+                        pod_affinity_term: K8sPodAffinityTerm {
+                            label_selector: Some(LabelSelector {
+                                match_labels: Some(map(&[("app", "web")])),
+                                ..Default::default()
+                            }),
+                            topology_key: "topology.kubernetes.io/zone".into(),
+                            ..Default::default()
+                        },
+                    },
+                ]),
             }),
         };
         let mut builder = PodBuilder::new("shop", "web-1").affinity(affinity);
@@ -1260,13 +1317,32 @@ mod tests {
                     label_selector: hash(&[("app", "cache")]),
                     topology_key: "topology.kubernetes.io/zone".into(),
                     anti: false,
+                    weight: 0,
                 },
                 PodAffinityTerm {
                     label_selector: hash(&[("app", "web")]),
                     topology_key: "kubernetes.io/hostname".into(),
                     anti: true,
+                    weight: 0,
+                },
+                PodAffinityTerm {
+                    label_selector: hash(&[("app", "web")]),
+                    topology_key: "topology.kubernetes.io/zone".into(),
+                    anti: true,
+                    weight: 70,
                 },
             ]
+        );
+        assert_eq!(
+            pod.preferred_node_affinity,
+            vec![PreferredNodeAffinity {
+                weight: 40,
+                requirements: vec![NodeSelectorRequirement {
+                    key: "topology.kubernetes.io/zone".into(),
+                    operator: "In".into(),
+                    values: vec!["us-east-1b".into()],
+                }],
+            }]
         );
     }
 

@@ -200,19 +200,23 @@ impl OptimizerApi {
         let (budget, mode) = (policy.budget, policy.consolidation);
         let planned = tokio::task::spawn_blocking(move || {
             let breaches = spot_engine::breaches(&problem);
-            if !breaches.is_empty() {
+            let plan = if !breaches.is_empty() {
                 // Like Karpenter's drift: the user asked for the policy, so it is enforced in
                 // every consolidation mode.
-                return Some(comply(&id, &region, &problem, budget, &breaches));
-            }
-            match mode {
-                Consolidation::Off => None,
-                Consolidation::WhenEmpty => Some(remove_empty(&id, &region, &problem, budget)),
-                Consolidation::WhenUnderutilized => Some(recommend(&id, &region, &problem, budget)),
-            }
+                Some(comply(&id, &region, &problem, budget, &breaches))
+            } else {
+                match mode {
+                    Consolidation::Off => None,
+                    Consolidation::WhenEmpty => Some(remove_empty(&id, &region, &problem, budget)),
+                    Consolidation::WhenUnderutilized => {
+                        Some(recommend(&id, &region, &problem, budget))
+                    }
+                }
+            };
+            plan.map(|plan| (plan, problem))
         })
         .await;
-        let Ok(Some(mut plan)) = planned else {
+        let Ok(Some((mut plan, problem))) = planned else {
             return false;
         };
         if policy.dry_run {
@@ -231,6 +235,7 @@ impl OptimizerApi {
             tenant_id,
             &cluster.region,
             plan,
+            &problem,
             recommend_only,
             &policy.node_setup,
         )
@@ -293,8 +298,9 @@ impl OptimizerApi {
             .pods
             .retain(|p| !memory.launched_for.contains_key(&p.id));
         let id = cluster_id.to_owned();
-        let Ok(plan) = tokio::task::spawn_blocking(move || {
-            crate::recommend::provision(&id, &region, &problem)
+        let Ok((plan, problem)) = tokio::task::spawn_blocking(move || {
+            let plan = crate::recommend::provision(&id, &region, &problem);
+            (plan, problem)
         })
         .await
         else {
@@ -309,7 +315,7 @@ impl OptimizerApi {
             // Shown once per change, so the plan list says why those pods wait.
             if !unplaceable.is_empty() && unplaceable != memory.unplaceable {
                 memory.unplaceable = unplaceable;
-                if let Err(status) = self.plans.insert(tenant_id, &plan).await {
+                if let Err(status) = self.plans.insert(tenant_id, &plan, &problem).await {
                     tracing::warn!(%status, "provisioning report not stored");
                 }
             }
@@ -324,6 +330,7 @@ impl OptimizerApi {
             tenant_id,
             &cluster.region,
             plan,
+            &problem,
             dry_run,
             &policy.node_setup,
         )
@@ -336,11 +343,12 @@ impl OptimizerApi {
         tenant_id: &str,
         region: &str,
         mut plan: pb::Plan,
+        problem: &spot_engine::Problem,
         dry_run: bool,
         node_setup: &NodeSetup,
     ) -> bool {
         self.estimated_prices.note(tenant_id, region, &mut plan);
-        if let Err(status) = self.plans.insert(tenant_id, &plan).await {
+        if let Err(status) = self.plans.insert(tenant_id, &plan, problem).await {
             tracing::warn!(%status, "autopilot plan not stored");
             return false;
         }

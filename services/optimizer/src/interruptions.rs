@@ -197,11 +197,14 @@ impl OptimizerApi {
         let cluster_id = notice.cluster_id.clone();
         let interrupted = notice.interrupted.clone();
         let budget = policy.budget;
-        let plan = tokio::task::spawn_blocking(move || {
-            respond(&cluster_id, &region, &problem, &interrupted, budget)
+        let planned = tokio::task::spawn_blocking(move || {
+            let plan = respond(&cluster_id, &region, &problem, &interrupted, budget);
+            (plan, problem)
         })
         .await;
-        let Ok(mut plan) = plan else { return false };
+        let Ok((mut plan, problem)) = planned else {
+            return false;
+        };
         if plan.steps.is_empty() {
             tracing::info!(cluster = %notice.cluster_id, reason = %plan.reason, "interruption needs no plan");
             return false;
@@ -242,7 +245,14 @@ impl OptimizerApi {
         }
         let dry_run = state.cluster.as_ref().is_some_and(|c| c.dry_run) || policy.dry_run;
         let region = state.cluster.as_ref().map_or("", |c| c.region.as_str());
-        self.keep(&notice.tenant_id, region, plan, dry_run, &policy.node_setup)
-            .await
+        self.keep(
+            &notice.tenant_id,
+            region,
+            plan,
+            &problem,
+            dry_run,
+            &policy.node_setup,
+        )
+        .await
     }
 }

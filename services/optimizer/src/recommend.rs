@@ -282,7 +282,17 @@ pub fn comply(
         ));
     }
     plan.stranded_pods = stranded(&safe, &solution);
+    plan.unmet_preferences = unmet_preferences(&solution);
     plan
+}
+
+/// The pods' soft constraints the target packing does not meet, each naming the preference.
+fn unmet_preferences(solution: &engine::Solution) -> Vec<pb::UnplacedPod> {
+    solution
+        .unmet_preferences
+        .iter()
+        .map(|u| pod_message(&u.pod, format!("its {} is not met", u.preference)))
+        .collect()
 }
 
 /// The running pods a plan evicts with no node to go to, each with why.
@@ -404,6 +414,7 @@ pub fn consolidate(
         .map(|u| pod_message(&u.id, u.reason.clone()))
         .collect();
     plan.reason = reason;
+    plan.unmet_preferences = unmet_preferences(solution);
     if worth_it {
         plan.stranded_pods = stranded;
     } else {

@@ -27,6 +27,7 @@ pub async fn sweep(db: &Database, limits: &Limits, now_millis: i64) -> Result<Sw
         .exec(db.connection())
         .await?
         .rows_affected;
+    crate::store::forget_orphaned_problems(db).await?;
     let step_runs = spot_kit::steps::RunStore::new(db.clone())
         .delete_finished(
             crate::apply::WORKFLOW,

@@ -117,14 +117,16 @@ impl OptimizerApi {
         cluster_id: &str,
         state: &cluster::GetClusterStateResponse,
         policy: &Governing,
-    ) -> Result<pb::Plan, Status> {
+    ) -> Result<(pb::Plan, spot_engine::Problem), Status> {
         let (region, problem) = self.problem_for(state, policy).await;
         let cluster_id = cluster_id.to_owned();
         let budget = policy.budget;
-        let mut plan =
-            tokio::task::spawn_blocking(move || recommend(&cluster_id, &region, &problem, budget))
-                .await
-                .map_err(|_| Status::internal("the planner stopped"))?;
+        let (mut plan, problem) = tokio::task::spawn_blocking(move || {
+            let plan = recommend(&cluster_id, &region, &problem, budget);
+            (plan, problem)
+        })
+        .await
+        .map_err(|_| Status::internal("the planner stopped"))?;
         if policy.dry_run {
             note_policy_dry_run(&mut plan);
         }
@@ -132,7 +134,7 @@ impl OptimizerApi {
             self.estimated_prices
                 .note(&found.tenant_id, &found.region, &mut plan);
         }
-        Ok(plan)
+        Ok((plan, problem))
     }
 
     /// Starts the plan unless another plan of its cluster is applying (the caller holds the
@@ -216,8 +218,8 @@ impl OptimizerService for OptimizerApi {
         let cluster_id = request.into_inner().cluster_id;
         let state = self.cluster_state(&tenant_id, &cluster_id).await?;
         let policy = self.policy_for(&tenant_id, &cluster_id).await?;
-        let plan = self.recommend_for(&cluster_id, &state, &policy).await?;
-        self.plans.insert(&tenant_id, &plan).await?;
+        let (plan, problem) = self.recommend_for(&cluster_id, &state, &policy).await?;
+        self.plans.insert(&tenant_id, &plan, &problem).await?;
         Ok(Response::new(pb::RecommendResponse { plan: Some(plan) }))
     }
 
@@ -302,11 +304,17 @@ impl OptimizerService for OptimizerApi {
         request: Request<pb::GetPlanRequest>,
     ) -> Result<Response<pb::GetPlanResponse>, Status> {
         let tenant_id = tenant(&request)?;
-        let plan = self
-            .plans
-            .get(&tenant_id, &request.into_inner().plan_id)
-            .await?;
-        Ok(Response::new(pb::GetPlanResponse { plan: Some(plan) }))
+        let request = request.into_inner();
+        let plan = self.plans.get(&tenant_id, &request.plan_id).await?;
+        let problem_json = if request.include_problem {
+            self.plans.problem(&plan.id).await?.unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::GetPlanResponse {
+            plan: Some(plan),
+            problem_json,
+        }))
     }
 
     async fn get_savings_report(

@@ -1,9 +1,11 @@
 //! Plans as stored: the `Plan` message, its state and owner; every save is published so WatchPlan
-//! on any replica sees it.
+//! on any replica sees it. Beside each plan, the problem it was computed from (the engine's
+//! schema, as JSON), which `GetPlan` exports for `spot solve` to replay.
 
 use prost::Message;
+use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use spot_bus::SharedBus;
 use spot_db::Database;
@@ -11,7 +13,7 @@ use spot_kit::topics::OPTIMIZER_PLANS;
 use spot_proto::optimizer::v1::{Plan, PlanState, StepStatus};
 use tonic::Status;
 
-use crate::entity::plans;
+use crate::entity::{plan_problems, plans};
 
 use spot_db::status as db_status;
 
@@ -72,11 +74,22 @@ impl PlanStore {
             .exec(self.db.connection())
             .await
             .map_err(db_status)?;
+        forget_orphaned_problems(&self.db)
+            .await
+            .map_err(db_status)?;
         Ok(())
     }
 
-    pub async fn insert(&self, tenant_id: &str, plan: &Plan) -> Result<(), Status> {
+    /// Stores a new plan with the problem it was computed from.
+    pub async fn insert(
+        &self,
+        tenant_id: &str,
+        plan: &Plan,
+        problem: &spot_engine::Problem,
+    ) -> Result<(), Status> {
         self.prune(&plan.cluster_id).await?;
+        let problem = serde_json::to_string(problem)
+            .map_err(|e| Status::internal(format!("the plan's problem cannot be encoded: {e}")))?;
         let now = chrono::Utc::now().timestamp_millis();
         plans::ActiveModel {
             id: Set(plan.id.clone()),
@@ -90,8 +103,25 @@ impl PlanStore {
         .insert(self.db.connection())
         .await
         .map_err(db_status)?;
+        plan_problems::ActiveModel {
+            plan_id: Set(plan.id.clone()),
+            problem: Set(problem),
+        }
+        .insert(self.db.connection())
+        .await
+        .map_err(db_status)?;
         self.publish(plan).await;
         Ok(())
+    }
+
+    /// The problem the plan was computed from, as JSON; None for a plan stored before problems
+    /// were kept. The caller has checked that the plan is the tenant's.
+    pub async fn problem(&self, plan_id: &str) -> Result<Option<String>, Status> {
+        Ok(plan_problems::Entity::find_by_id(plan_id)
+            .one(self.db.connection())
+            .await
+            .map_err(db_status)?
+            .map(|row| row.problem))
     }
 
     pub async fn save(&self, plan: &Plan) -> Result<(), Status> {
@@ -209,6 +239,19 @@ impl PlanStore {
     }
 }
 
+/// Deletes the problems whose plans are gone (pruned, swept by retention).
+pub(crate) async fn forget_orphaned_problems(db: &Database) -> Result<u64, DbErr> {
+    let plan_ids = Query::select()
+        .column(plans::Column::Id)
+        .from(plans::Entity)
+        .to_owned();
+    Ok(plan_problems::Entity::delete_many()
+        .filter(plan_problems::Column::PlanId.not_in_subquery(plan_ids))
+        .exec(db.connection())
+        .await?
+        .rows_affected)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -240,7 +283,10 @@ mod tests {
             ..Default::default()
         };
         for id in ["legacy", "resumable", "fresh"] {
-            store.insert("t", &plan(id)).await.unwrap();
+            store
+                .insert("t", &plan(id), &spot_engine::Problem::default())
+                .await
+                .unwrap();
         }
         for id in ["legacy", "resumable"] {
             plans::ActiveModel {
@@ -275,5 +321,32 @@ mod tests {
                 PlanState::Applying
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_plan_keeps_its_problem_until_the_plan_goes() {
+        let db = spot_db::testing::sqlite_in_memory().await;
+        let store = PlanStore::new(db.clone(), Arc::new(spot_bus::InProcessBus::new())).keeping(1);
+        let problem = spot_engine::Problem {
+            pods: vec![spot_engine::Pod {
+                id: "shop/web-0".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let plan = |id: &str| Plan {
+            id: id.to_owned(),
+            cluster_id: "c".to_owned(),
+            state: PlanState::Recommended.into(),
+            ..Default::default()
+        };
+        store.insert("t", &plan("first"), &problem).await.unwrap();
+        let kept: spot_engine::Problem =
+            serde_json::from_str(&store.problem("first").await.unwrap().unwrap()).unwrap();
+        assert_eq!(kept, problem);
+        // One plan per cluster: the second prunes the first, and its problem with it.
+        store.insert("t", &plan("second"), &problem).await.unwrap();
+        assert_eq!(store.problem("first").await.unwrap(), None);
+        assert!(store.problem("second").await.unwrap().is_some());
     }
 }

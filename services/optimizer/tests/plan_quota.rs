@@ -53,6 +53,7 @@ async fn a_cluster_keeps_only_its_newest_plans() {
         .get_plan(authed(
             pb::GetPlanRequest {
                 plan_id: made[0].clone(),
+                ..Default::default()
             },
             &owner,
         ))

@@ -15,8 +15,8 @@ use spot_proto::agent::v1::{ActionKind, InterruptionNotice, Snapshot};
 use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::common::v1::{
-    CapacityType, HostPort, Node, NodeSelectorRequirement, Pod, PodPhase, Pool, Resources, Taint,
-    TaintEffect, Toleration,
+    CapacityType, HostPort, Node, NodeSelectorRequirement, Pod, PodAffinityTerm, PodPhase, Pool,
+    PreferredNodeAffinity, Resources, Taint, TaintEffect, Toleration,
 };
 use spot_proto::optimizer::v1 as pb;
 use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
@@ -381,6 +381,7 @@ async fn in_safe_mode_an_applied_plan_is_refused_and_says_why() {
             .get_plan(authed(
                 pb::GetPlanRequest {
                     plan_id: plan.id.clone(),
+                    ..Default::default()
                 },
                 &owner,
             ))
@@ -898,6 +899,142 @@ async fn a_pod_with_a_zonal_volume_is_planned_only_into_its_zone() {
         "{zones:?}: {}",
         plan.reason
     );
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_meets_cheap_preferences_names_the_others_and_replays_from_its_exported_problem() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test, &owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    let mut router = router(&test);
+    let zone = "us-east-1c";
+    let id = launch(&mut router, &cluster_id, zone, CapacityType::OnDemand).await;
+    let mut node = node("web-node", zone, &id, CapacityType::OnDemand);
+    node.created_at = Some(spot_proto::time::timestamp(
+        chrono::Utc::now().timestamp_millis() - 86_400_000,
+    ));
+    // Two replicas that would rather not share a node (two small nodes cost about what one
+    // twice their size does) and would rather run on-demand (several times the spot price).
+    let replica = |name: &str| {
+        let mut web = pod(name, "web-node");
+        web.labels = [("app".to_owned(), "web".to_owned())].into();
+        web.pod_affinity = vec![PodAffinityTerm {
+            label_selector: [("app".to_owned(), "web".to_owned())].into(),
+            topology_key: "kubernetes.io/hostname".into(),
+            anti: true,
+            weight: 60,
+        }];
+        web.preferred_node_affinity = vec![PreferredNodeAffinity {
+            weight: 30,
+            requirements: vec![NodeSelectorRequirement {
+                key: "karpenter.sh/capacity-type".into(),
+                operator: "In".into(),
+                values: vec!["on-demand".into()],
+            }],
+        }];
+        web
+    };
+    let (_notices, stop) = reported_without_consolidation(
+        &test,
+        &owner,
+        &registered.agent_key,
+        &cluster_id,
+        vec![node],
+        vec![replica("web-0"), replica("web-1")],
+    )
+    .await;
+
+    let plan = recommend(&test, &owner, &cluster_id).await;
+    let launches: Vec<(String, u32)> = plan
+        .steps
+        .iter()
+        .filter(|s| s.kind() == pb::StepKind::Launch)
+        .map(|s| (s.capacity_type().as_str_name().to_owned(), s.count.max(1)))
+        .collect();
+    assert_eq!(
+        launches.iter().map(|(_, count)| count).sum::<u32>(),
+        2,
+        "a node for each replica: {}",
+        plan.reason
+    );
+    assert!(
+        launches
+            .iter()
+            .all(|(capacity, _)| capacity.ends_with("SPOT")),
+        "{launches:?}"
+    );
+    let mut unmet: Vec<(String, String)> = plan
+        .unmet_preferences
+        .iter()
+        .map(|p| (p.name.clone(), p.reason.clone()))
+        .collect();
+    unmet.sort();
+    let why = "its preferred node affinity karpenter.sh/capacity-type In on-demand (weight 30) is not met";
+    assert_eq!(
+        unmet,
+        vec![
+            ("web-0".to_owned(), why.to_owned()),
+            ("web-1".to_owned(), why.to_owned()),
+        ],
+        "{}",
+        plan.reason
+    );
+
+    // An auditor exports the problem the plan was computed from and replays its packing, as
+    // `spot solve --input` does.
+    let mut optimizer = OptimizerServiceClient::new(test.channel.clone());
+    let exported = optimizer
+        .get_plan(authed(
+            pb::GetPlanRequest {
+                plan_id: plan.id.clone(),
+                include_problem: true,
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(exported.plan.unwrap().id, plan.id);
+    let problem: spot_engine::Problem = serde_json::from_str(&exported.problem_json).unwrap();
+    assert_eq!(problem.pods.len(), 2);
+    assert!(problem.pods.iter().all(|p| p.preferences.len() == 2));
+    let replayed = spot_engine::solve(&problem);
+    assert!(spot_engine::validate(&problem, &replayed).is_empty());
+    assert_eq!(replayed.nodes.len(), 2);
+    assert_eq!(replayed.unmet_preferences.len(), 2);
+    assert!(
+        (replayed.cost_per_hour - plan.target_usd_per_hour).abs() < 1e-6,
+        "replayed ${}/h, planned ${}/h",
+        replayed.cost_per_hour,
+        plan.target_usd_per_hour
+    );
+    // Without asking, and for another tenant, there is no problem to read.
+    let plain = optimizer
+        .get_plan(authed(
+            pb::GetPlanRequest {
+                plan_id: plan.id.clone(),
+                include_problem: false,
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(plain.problem_json.is_empty());
+    let stranger = test.sign_up("Other").await.access_token;
+    let refused = optimizer
+        .get_plan(authed(
+            pb::GetPlanRequest {
+                plan_id: plan.id.clone(),
+                include_problem: true,
+            },
+            &stranger,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::NotFound);
     stop.cancel();
 }
 

@@ -134,6 +134,7 @@ async fn get_plan(test: &TestServer, token: &str, plan_id: &str) -> pb::Plan {
         .get_plan(authed(
             pb::GetPlanRequest {
                 plan_id: plan_id.to_owned(),
+                ..Default::default()
             },
             token,
         ))

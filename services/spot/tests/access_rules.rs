@@ -940,6 +940,7 @@ async fn another_tenants_data_is_never_reachable() {
             .get_plan(authed(
                 optimizer::GetPlanRequest {
                     plan_id: a_plan.id.clone(),
+                    ..Default::default()
                 },
                 &token,
             ))

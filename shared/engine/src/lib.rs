@@ -30,6 +30,7 @@ mod paying_consolidation;
 mod pinned;
 mod plan;
 mod pool_filter;
+mod preferences;
 mod provisioning;
 pub mod scenarios;
 pub mod scheduler_sim;
@@ -59,10 +60,11 @@ pub use pinned::{
 };
 pub use plan::{DisruptionBudget, HOURS_PER_MONTH, Plan, Step, StepAction, plan};
 pub use pool_filter::PoolFilter;
+pub use preferences::PREFERENCE_COST_TOLERANCE_PERCENT;
 pub use provisioning::{Provisioning, provision};
 pub use validate::{Violation, validate};
 
 /// Solves with the live strategy.
 pub fn solve(problem: &Problem) -> Solution {
-    strategy::live().solve(problem)
+    preferences::solve_with_preferences(problem, |p| strategy::live().solve(p))
 }

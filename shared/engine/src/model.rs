@@ -277,6 +277,35 @@ pub struct Pod {
     /// cannot follow it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volume_zones: Vec<String>,
+    /// Soft constraints: preferred node and pod (anti-)affinity, `ScheduleAnyway` spread. A
+    /// solution meets those it can within [`crate::PREFERENCE_COST_TOLERANCE_PERCENT`] and names
+    /// the rest (see [`Solution::unmet_preferences`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preferences: Vec<Preference>,
+}
+
+/// One soft constraint of a pod, with its weight (1 to 100, as Kubernetes gives it; a
+/// `ScheduleAnyway` spread has none in Kubernetes and counts as 100 here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preference {
+    pub weight: u32,
+    pub preferred: Preferred,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preferred {
+    NodeAffinity(NodeSelectorTerm),
+    PodAffinity(PodAffinityTerm),
+    PodAntiAffinity(PodAffinityTerm),
+    TopologySpread(TopologySpread),
+}
+
+/// A pod's preference the solution does not meet, and which one, in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnmetPreference {
+    pub pod: String,
+    pub preference: String,
 }
 
 /// An instance type sold in one zone as one capacity type: what a new node can be.
@@ -513,6 +542,9 @@ pub struct Solution {
     /// Policy notes (e.g. why fewer spot pools than asked were possible).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Pods' preferences this solution does not meet (see [`Pod::preferences`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmet_preferences: Vec<UnmetPreference>,
 }
 
 impl Solution {

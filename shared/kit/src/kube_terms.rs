@@ -197,13 +197,8 @@ pub fn pod(pod: &common::Pod) -> engine::Pod {
     let terms = |anti: bool| {
         pod.pod_affinity
             .iter()
-            .filter(|t| t.anti == anti)
-            .filter_map(|t| {
-                Some(engine::PodAffinityTerm {
-                    topology_key: topology_key(&t.topology_key)?,
-                    match_labels: sorted(&t.label_selector),
-                })
-            })
+            .filter(|t| t.anti == anti && t.weight == 0)
+            .filter_map(pod_affinity_term)
             .collect()
     };
     let host_ports = host_port_terms(&pod.host_ports);
@@ -241,18 +236,12 @@ pub fn pod(pod: &common::Pod) -> engine::Pod {
                 effect: taint_effect(t.effect()),
             })
             .collect(),
-        // Only hard constraints bind the plan; ScheduleAnyway is a preference.
+        // ScheduleAnyway is a preference (see `preferences`).
         topology_spread: pod
             .topology_spread
             .iter()
-            .filter(|s| s.when_unsatisfiable != "ScheduleAnyway")
-            .filter_map(|s| {
-                Some(engine::TopologySpread {
-                    topology_key: topology_key(&s.topology_key)?,
-                    max_skew: u32::try_from(s.max_skew.max(1)).unwrap_or(1),
-                    match_labels: sorted(&s.label_selector),
-                })
-            })
+            .filter(|s| s.when_unsatisfiable != SCHEDULE_ANYWAY)
+            .filter_map(topology_spread)
             .collect(),
         affinity: terms(false),
         anti_affinity: terms(true)
@@ -260,7 +249,64 @@ pub fn pod(pod: &common::Pod) -> engine::Pod {
             .chain(host_ports.into_iter().map(|(_, term)| term))
             .collect(),
         volume_zones: pod.volume_zones.clone(),
+        preferences: preferences(pod),
     }
+}
+
+const SCHEDULE_ANYWAY: &str = "ScheduleAnyway";
+
+fn pod_affinity_term(term: &common::PodAffinityTerm) -> Option<engine::PodAffinityTerm> {
+    Some(engine::PodAffinityTerm {
+        topology_key: topology_key(&term.topology_key)?,
+        match_labels: sorted(&term.label_selector),
+    })
+}
+
+fn topology_spread(spread: &common::TopologySpreadConstraint) -> Option<engine::TopologySpread> {
+    Some(engine::TopologySpread {
+        topology_key: topology_key(&spread.topology_key)?,
+        max_skew: u32::try_from(spread.max_skew.max(1)).unwrap_or(1),
+        match_labels: sorted(&spread.label_selector),
+    })
+}
+
+/// The pod's soft constraints: preferred node and pod (anti-)affinity with their weights, and
+/// `ScheduleAnyway` spreads (weighed as the heaviest preference).
+fn preferences(pod: &common::Pod) -> Vec<engine::Preference> {
+    let weight = |w: i32| u32::try_from(w.clamp(1, 100)).unwrap_or(1);
+    let node = pod.preferred_node_affinity.iter().filter_map(|term| {
+        let requirements = policy_terms::requirements(&term.requirements);
+        (!requirements.is_empty()).then(|| engine::Preference {
+            weight: weight(term.weight),
+            preferred: engine::Preferred::NodeAffinity(engine::NodeSelectorTerm { requirements }),
+        })
+    });
+    let pods = pod
+        .pod_affinity
+        .iter()
+        .filter(|t| t.weight > 0)
+        .filter_map(|t| {
+            let term = pod_affinity_term(t)?;
+            Some(engine::Preference {
+                weight: weight(t.weight),
+                preferred: if t.anti {
+                    engine::Preferred::PodAntiAffinity(term)
+                } else {
+                    engine::Preferred::PodAffinity(term)
+                },
+            })
+        });
+    let spreads = pod
+        .topology_spread
+        .iter()
+        .filter(|s| s.when_unsatisfiable == SCHEDULE_ANYWAY)
+        .filter_map(|s| {
+            Some(engine::Preference {
+                weight: 100,
+                preferred: engine::Preferred::TopologySpread(topology_spread(s)?),
+            })
+        });
+    node.chain(pods).chain(spreads).collect()
 }
 
 /// The scheduler's view of a reported node with the pods bound to it. A kubelet labels its node

@@ -332,5 +332,6 @@ fn finish(
         lower_bound_per_hour,
         gap_percent,
         notes,
+        unmet_preferences: Vec::new(),
     }
 }
