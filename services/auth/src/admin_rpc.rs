@@ -9,7 +9,7 @@ use spot_db::{Setting, SystemSettings};
 use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::admin_service_server::AdminService;
 use spot_proto::cluster::v1::CountClustersRequest;
-use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
+use spot_proto::cluster::v1::fleet_service_client::FleetServiceClient;
 use spot_proto::events::v1::SigningKeyRotated;
 use tonic::{Request, Response, Status};
 use tonic_health::pb::HealthCheckRequest;
@@ -42,7 +42,7 @@ impl AuthApi {
     /// Each tenant's clusters, from the cluster service; None when it did not answer.
     async fn cluster_counts(&self, tenant_ids: Vec<String>) -> Option<HashMap<String, u32>> {
         let channel = self.ctx.clients.channel(ServiceName::Cluster)?;
-        match ExecutionServiceClient::new(channel)
+        match FleetServiceClient::new(channel)
             .count_clusters(CountClustersRequest { tenant_ids })
             .await
         {

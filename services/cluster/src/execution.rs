@@ -34,10 +34,10 @@ const MAX_DEADLINE_SECONDS: u32 = 3_600;
 /// What the cluster's new nodes can be (see `GetClusterStateResponse`); empty lists and 0 when
 /// anything (or the platform's default) will do.
 #[derive(Debug, Default)]
-struct Launchable {
-    zones: Vec<String>,
-    architectures: Vec<String>,
-    root_volume_gib: u32,
+pub(crate) struct Launchable {
+    pub(crate) zones: Vec<String>,
+    pub(crate) architectures: Vec<String>,
+    pub(crate) root_volume_gib: u32,
 }
 
 pub enum Executed {
@@ -237,7 +237,7 @@ impl ClusterApi {
     }
 
     /// A cluster named by an internal caller (which has checked the tenant already).
-    async fn internal_cluster(&self, id: &str) -> Result<clusters::Model, Status> {
+    pub(crate) async fn internal_cluster(&self, id: &str) -> Result<clusters::Model, Status> {
         clusters::Entity::find_by_id(id)
             .one(self.ctx.db.connection())
             .await
@@ -269,7 +269,7 @@ impl ClusterApi {
 
     /// Where and on what new nodes can go: on EC2 the zones of the node class's subnets and the
     /// architectures of its images, as last resolved; empty lists when anything will do.
-    async fn launchable(&self, cluster: &clusters::Model) -> Result<Launchable, Status> {
+    pub(crate) async fn launchable(&self, cluster: &clusters::Model) -> Result<Launchable, Status> {
         if matches!(self.connector, CloudConnector::Simulated(_)) {
             return Ok(Launchable::default());
         }
@@ -553,76 +553,6 @@ impl ExecutionService for ClusterApi {
         Ok(Response::new(pb::CheckCanLaunchResponse {
             can_launch: reason.is_none(),
             reason: reason.unwrap_or_default(),
-        }))
-    }
-
-    async fn forward_cloud_notice(
-        &self,
-        request: Request<pb::ForwardCloudNoticeRequest>,
-    ) -> Result<Response<pb::ForwardCloudNoticeResponse>, Status> {
-        self.cloud_notice(request).await
-    }
-
-    async fn get_fleet_exposure(
-        &self,
-        request: Request<pb::GetFleetExposureRequest>,
-    ) -> Result<Response<pb::GetFleetExposureResponse>, Status> {
-        Ok(Response::new(
-            self.fleet_exposure(&request.into_inner().region).await?,
-        ))
-    }
-
-    async fn count_clusters(
-        &self,
-        request: Request<pb::CountClustersRequest>,
-    ) -> Result<Response<pb::CountClustersResponse>, Status> {
-        let tenant_ids = request.into_inner().tenant_ids;
-        if tenant_ids.len() > 1_000 {
-            return Err(Status::invalid_argument(
-                "invalid `tenant_ids`: at most 1000",
-            ));
-        }
-        Ok(Response::new(pb::CountClustersResponse {
-            clusters: self.cluster_counts(&tenant_ids).await?,
-        }))
-    }
-
-    async fn get_spot_prices(
-        &self,
-        request: Request<pb::GetSpotPricesRequest>,
-    ) -> Result<Response<pb::GetSpotPricesResponse>, Status> {
-        let request = request.into_inner();
-        let prices = self
-            .spot_prices(&request.tenant_id, &request.region)
-            .await?;
-        Ok(Response::new(pb::GetSpotPricesResponse {
-            prices: prices
-                .iter()
-                .map(|(pool, usd_per_hour)| pb::SpotPoolPrice {
-                    zone: pool.zone.clone(),
-                    instance_type: pool.instance_type.clone(),
-                    usd_per_hour: *usd_per_hour,
-                    estimated: prices.distrusted.contains(pool),
-                })
-                .collect(),
-        }))
-    }
-
-    async fn get_cluster_state(
-        &self,
-        request: Request<pb::GetClusterStateRequest>,
-    ) -> Result<Response<pb::GetClusterStateResponse>, Status> {
-        let cluster_id = request.into_inner().cluster_id;
-        let cluster = self.internal_cluster(&cluster_id).await?;
-        let launchable = self.launchable(&cluster).await?;
-        Ok(Response::new(pb::GetClusterStateResponse {
-            nodes: self.inventory.nodes(&cluster.id, None, None).await?,
-            pods: self.inventory.pods(&cluster.id, None, None).await?,
-            pdbs: self.inventory.pdbs(&cluster.id).await?,
-            launchable_zones: launchable.zones,
-            launchable_architectures: launchable.architectures,
-            launchable_root_volume_gib: launchable.root_volume_gib,
-            cluster: Some(crate::clusters_rpc::to_proto(&cluster)),
         }))
     }
 }

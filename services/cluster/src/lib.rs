@@ -17,6 +17,7 @@ mod entity;
 mod events;
 mod execution;
 mod fleet;
+mod fleet_rpc;
 mod hub;
 mod interruptions;
 mod inventory;
@@ -40,6 +41,7 @@ use spot_proto::cluster::v1::account_service_server::AccountServiceServer;
 use spot_proto::cluster::v1::catalog_service_server::CatalogServiceServer;
 use spot_proto::cluster::v1::cluster_service_server::ClusterServiceServer;
 use spot_proto::cluster::v1::execution_service_server::ExecutionServiceServer;
+use spot_proto::cluster::v1::fleet_service_server::FleetServiceServer;
 use spot_proto::cluster::v1::node_class_service_server::NodeClassServiceServer;
 
 /// The largest message an agent may send (a snapshot of a large cluster); larger ones end the
@@ -103,6 +105,7 @@ pub fn register(
             AgentServiceServer::new(api.clone()).max_decoding_message_size(MAX_AGENT_MESSAGE_BYTES),
         )
         .add(ExecutionServiceServer::new(api.clone()))
+        .add(FleetServiceServer::new(api.clone()))
         .add(AccountServiceServer::new(api.clone()))
         .add(NodeClassServiceServer::new(api.clone()))
         .add(CatalogServiceServer::new(api));

@@ -247,7 +247,7 @@ async fn an_agents_snapshot_shows_and_a_drain_reaches_it_and_its_result_is_recor
     // Planners see the PDB the delta brought (internal GetClusterState).
     let credential = spot_access::InternalCredential::new(SECRET.as_bytes(), "optimizer").unwrap();
     let state =
-        spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient::with_interceptor(
+        spot_proto::cluster::v1::fleet_service_client::FleetServiceClient::with_interceptor(
             test.channel.clone(),
             spot_access::OutgoingInterceptor::new(credential),
         )

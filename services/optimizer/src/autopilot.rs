@@ -165,10 +165,10 @@ impl OptimizerApi {
         {
             return false;
         }
-        let Ok(mut router) = self.router() else {
+        let Ok(mut fleet) = self.fleet() else {
             return false;
         };
-        let Ok(state) = router
+        let Ok(state) = fleet
             .get_cluster_state(GetClusterStateRequest {
                 cluster_id: cluster_id.to_owned(),
             })
@@ -253,10 +253,10 @@ impl OptimizerApi {
         {
             return;
         }
-        let Ok(mut router) = self.router() else {
+        let Ok(mut fleet) = self.fleet() else {
             return;
         };
-        let Ok(state) = router
+        let Ok(state) = fleet
             .get_cluster_state(GetClusterStateRequest {
                 cluster_id: cluster_id.to_owned(),
             })

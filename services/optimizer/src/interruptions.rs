@@ -168,10 +168,10 @@ impl OptimizerApi {
 
     /// Answers an interruption of a pool the cluster may run in; true when a plan was stored.
     async fn handle_interruption(&self, notice: Interruption) -> bool {
-        let Ok(mut router) = self.router() else {
+        let Ok(mut fleet) = self.fleet() else {
             return false;
         };
-        let Ok(state) = router
+        let Ok(state) = fleet
             .get_cluster_state(GetClusterStateRequest {
                 cluster_id: notice.cluster_id.clone(),
             })

@@ -110,7 +110,7 @@ impl NodeSetup {
             return;
         };
         offering.labels.extend(setup.labels.clone());
-        for taint in setup.taints.iter().filter_map(crate::problem::taint) {
+        for taint in setup.taints.iter().filter_map(spot_kit::kube_terms::taint) {
             if !offering.taints.contains(&taint) {
                 offering.taints.push(taint);
             }

@@ -7,7 +7,7 @@ use spot_config::ServiceName;
 use spot_kit::page;
 use spot_kit::topics::OPTIMIZER_PLANS;
 use spot_proto::cluster::v1 as cluster;
-use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
+use spot_proto::cluster::v1::fleet_service_client::FleetServiceClient;
 use spot_proto::optimizer::v1 as pb;
 use spot_proto::optimizer::v1::optimizer_service_server::OptimizerService;
 use tonic::{Request, Response, Status};
@@ -19,14 +19,15 @@ use crate::problem::problem;
 use crate::recommend::{note_policy_dry_run, recommend};
 use crate::status::autopilot_status;
 
-type Router = ExecutionServiceClient<spot_kit::OutgoingChannel>;
+type Fleet = FleetServiceClient<spot_kit::OutgoingChannel>;
 
 impl OptimizerApi {
-    pub(crate) fn router(&self) -> Result<Router, Status> {
+    /// What the cluster service tells about its clusters and their fleet.
+    pub(crate) fn fleet(&self) -> Result<Fleet, Status> {
         self.ctx
             .clients
             .channel(ServiceName::Cluster)
-            .map(ExecutionServiceClient::new)
+            .map(FleetServiceClient::new)
             .ok_or_else(|| Status::unavailable("the cluster service is not reachable"))
     }
 
@@ -56,10 +57,10 @@ impl OptimizerApi {
         let Some(found) = state.cluster.as_ref() else {
             return Default::default();
         };
-        let Ok(mut router) = self.router() else {
+        let Ok(mut fleet) = self.fleet() else {
             return Default::default();
         };
-        match router
+        match fleet
             .get_spot_prices(cluster::GetSpotPricesRequest {
                 tenant_id: found.tenant_id.clone(),
                 region: found.region.clone(),
@@ -167,7 +168,7 @@ impl OptimizerApi {
         node_setup: NodeSetup,
     ) -> Result<pb::Plan, Status> {
         // Nothing is started while the cluster service cannot be reached at all.
-        self.router()?;
+        self.fleet()?;
         let tenant_id = self.plans.tenant_of(&plan.id).await?;
         plan.state = pb::PlanState::Applying.into();
         self.plans.save(&plan).await?;

@@ -104,10 +104,10 @@ impl OptimizerApi {
     }
 
     async fn sample(&self, cluster_id: &str, tracked: &mut Tracked) {
-        let Ok(mut router) = self.router() else {
+        let Ok(mut fleet) = self.fleet() else {
             return;
         };
-        let state = match router
+        let state = match fleet
             .get_cluster_state(GetClusterStateRequest {
                 cluster_id: cluster_id.to_owned(),
             })

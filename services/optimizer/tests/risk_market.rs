@@ -138,7 +138,7 @@ async fn scores_count_the_fleet_in_each_pool_and_the_price_swings_there() {
     );
 
     // The optimizer prices spot at these live prices, re-read whenever the market moved.
-    let mut router = router(&test);
+    let mut fleet = fleet(&test);
     let live = |prices: Vec<spot_proto::cluster::v1::SpotPoolPrice>| {
         prices
             .into_iter()
@@ -162,7 +162,7 @@ async fn scores_count_the_fleet_in_each_pool_and_the_price_swings_there() {
         region: "us-east-1".into(),
     };
     let before = live(
-        router
+        fleet
             .get_spot_prices(ask.clone())
             .await
             .unwrap()
@@ -172,7 +172,7 @@ async fn scores_count_the_fleet_in_each_pool_and_the_price_swings_there() {
     assert_eq!(before, cloud_price().await);
     test.cloud.advance(6 * 3_600);
     let after = live(
-        router
+        fleet
             .get_spot_prices(ask)
             .await
             .unwrap()

@@ -7,7 +7,7 @@ use sea_orm::entity::prelude::*;
 use sea_orm::{QueryFilter, Set, sea_query::OnConflict};
 use spot_db::Database;
 
-use crate::intake::Notice;
+use crate::notice::{Notice, reporter_name};
 
 pub mod risk_events {
     use sea_orm::entity::prelude::*;
@@ -22,7 +22,7 @@ pub mod risk_events {
         pub instance_type: String,
         /// Unix milliseconds.
         pub at: i64,
-        /// See [`crate::intake::reporter_name`].
+        /// See [`crate::notice::reporter_name`].
         pub reporter: String,
     }
 
@@ -55,7 +55,7 @@ impl EvidenceStore {
             zone: Set(notice.zone.clone()),
             instance_type: Set(notice.instance_type.clone()),
             at: Set(at_millis),
-            reporter: Set(crate::intake::reporter_name(&notice.reporter)),
+            reporter: Set(reporter_name(&notice.reporter)),
         };
         risk_events::Entity::insert(row)
             .on_conflict(

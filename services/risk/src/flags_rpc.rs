@@ -8,7 +8,7 @@ use spot_config::ServiceName;
 use spot_kit::risk_flags::{self, Flag};
 use spot_proto::agent::v1::InterruptionNotice;
 use spot_proto::cluster::v1::ForwardCloudNoticeRequest;
-use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
+use spot_proto::cluster::v1::fleet_service_client::FleetServiceClient;
 use spot_proto::common::v1::Pool;
 use spot_proto::risk::v1 as pb;
 use spot_proto::risk::v1::risk_service_server::RiskService;
@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status};
 
 use crate::RiskApi;
 use crate::eventbridge;
-use crate::intake::{Notice, PLATFORM_REPORTER};
+use crate::notice::{Notice, PLATFORM_REPORTER};
 
 fn to_proto(flag: &Flag) -> pb::RiskFlag {
     pb::RiskFlag {
@@ -82,7 +82,7 @@ impl RiskService for RiskApi {
             .clients
             .channel(ServiceName::Cluster)
             .ok_or_else(|| Status::unavailable("the cluster service is not reachable"))?;
-        let forwarded = ExecutionServiceClient::new(channel)
+        let forwarded = FleetServiceClient::new(channel)
             .forward_cloud_notice(ForwardCloudNoticeRequest {
                 tenant_id,
                 aws_account_id: event.account.clone(),

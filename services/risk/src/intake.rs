@@ -16,34 +16,13 @@ use spot_proto::events::v1::InterruptionReported;
 use tokio_util::sync::CancellationToken;
 
 use crate::evidence::{EvidenceStore, MEMORY_MILLIS};
+use crate::notice::{Notice, reporter_name};
 
 const REMEMBER_EVENTS: Duration = Duration::from_secs(24 * 3_600);
 /// Notices about a moment further ahead than this are not believed.
 pub(crate) const MAX_FUTURE_MILLIS: i64 = 15 * 60 * 1_000;
 /// Nor notices older than this.
 pub(crate) const MAX_AGE_MILLIS: i64 = 60 * 60 * 1_000;
-
-/// An interruption as the intake needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
-    pub event_id: String,
-    pub region: String,
-    pub zone: String,
-    pub instance_type: String,
-    /// When the instance is reclaimed (or the notice time), unix milliseconds; 0 if unknown.
-    pub at_millis: i64,
-    /// Who saw it: the reporting tenant, or [`PLATFORM_REPORTER`] for the internal RPC.
-    pub reporter: String,
-}
-
-/// The reporter of notices the platform's own services send (the internal `ReportInterruption`).
-pub const PLATFORM_REPORTER: &str = "platform";
-
-/// The opaque name a reporter is counted and remembered under: flags and evidence never hold a
-/// tenant id.
-pub fn reporter_name(reporter: &str) -> String {
-    spot_access::hash_secret(reporter)
-}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum IntakeError {

@@ -10,6 +10,7 @@ mod intake;
 mod lab;
 mod market;
 pub mod model;
+mod notice;
 pub mod replay;
 mod scores_rpc;
 

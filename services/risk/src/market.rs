@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::OnConflict};
 use spot_config::ServiceName;
-use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
+use spot_proto::cluster::v1::fleet_service_client::FleetServiceClient;
 use spot_proto::cluster::v1::{GetFleetExposureRequest, PoolExposure};
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
@@ -107,7 +107,7 @@ impl RiskApi {
             .clients
             .channel(ServiceName::Cluster)
             .ok_or_else(|| Status::unavailable("the cluster service is not reachable"))?;
-        Ok(ExecutionServiceClient::new(channel)
+        Ok(FleetServiceClient::new(channel)
             .get_fleet_exposure(GetFleetExposureRequest {
                 region: region.to_owned(),
             })

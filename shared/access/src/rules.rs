@@ -191,23 +191,23 @@ pub const RULES: &[(&str, Rule)] = &[
         read(InternalFrom(&["optimizer", "policy"])),
     ),
     (
-        "spot.cluster.v1.ExecutionService/GetClusterState",
+        "spot.cluster.v1.FleetService/GetClusterState",
         read(InternalFrom(&["auth", "optimizer", "policy", "risk"])),
     ),
     (
-        "spot.cluster.v1.ExecutionService/ForwardCloudNotice",
+        "spot.cluster.v1.FleetService/ForwardCloudNotice",
         write(InternalFrom(&["risk"])),
     ),
     (
-        "spot.cluster.v1.ExecutionService/GetFleetExposure",
+        "spot.cluster.v1.FleetService/GetFleetExposure",
         read(InternalFrom(&["risk"])),
     ),
     (
-        "spot.cluster.v1.ExecutionService/GetSpotPrices",
+        "spot.cluster.v1.FleetService/GetSpotPrices",
         read(InternalFrom(&["optimizer"])),
     ),
     (
-        "spot.cluster.v1.ExecutionService/CountClusters",
+        "spot.cluster.v1.FleetService/CountClusters",
         read(InternalFrom(&["auth"])),
     ),
     (

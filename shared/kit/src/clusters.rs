@@ -2,7 +2,7 @@
 //! (never its tables).
 
 use spot_config::ServiceName;
-use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
+use spot_proto::cluster::v1::fleet_service_client::FleetServiceClient;
 use spot_proto::cluster::v1::{GetClusterStateRequest, GetClusterStateResponse};
 use tonic::Status;
 
@@ -20,7 +20,7 @@ pub async fn tenant_cluster_state(
         .channel(ServiceName::Cluster)
         .ok_or_else(|| Status::unavailable("the cluster service is not reachable"))?;
     let not_found = || Status::not_found(format!("cluster `{cluster_id}` not found"));
-    match ExecutionServiceClient::new(channel)
+    match FleetServiceClient::new(channel)
         .get_cluster_state(GetClusterStateRequest {
             cluster_id: cluster_id.to_owned(),
         })

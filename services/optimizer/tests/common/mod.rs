@@ -345,6 +345,19 @@ pub fn router(test: &TestServer) -> Router {
     )
 }
 
+/// What the cluster service tells an internal service about its fleet.
+pub fn fleet(
+    test: &TestServer,
+) -> spot_proto::cluster::v1::fleet_service_client::FleetServiceClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, OutgoingInterceptor>,
+> {
+    let credential = InternalCredential::new(SECRET.as_bytes(), "optimizer").unwrap();
+    spot_proto::cluster::v1::fleet_service_client::FleetServiceClient::with_interceptor(
+        test.channel.clone(),
+        OutgoingInterceptor::new(credential),
+    )
+}
+
 /// Launches one m5.xlarge in the simulated cloud; its instance id.
 pub async fn launch(
     router: &mut Router,

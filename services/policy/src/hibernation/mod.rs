@@ -26,7 +26,7 @@ use spot_config::ServiceName;
 use spot_kit::steps::{RunnerSettings, StepRunner};
 use spot_kit::{ServiceContext, ServiceRegistry};
 use spot_proto::auth::v1::audit_service_client::AuditServiceClient;
-use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
+use spot_proto::cluster::v1::fleet_service_client::FleetServiceClient;
 use spot_proto::events::v1::HibernationCalendarChanged;
 use spot_proto::policy::v1::hibernation_service_server::HibernationServiceServer;
 use tonic::Status;
@@ -38,7 +38,7 @@ use store::HibernationStore;
 const CALENDAR_CHANGED: Topic<HibernationCalendarChanged> =
     Topic::new("hibernation.calendar-changed");
 
-type Router = ExecutionServiceClient<spot_kit::OutgoingChannel>;
+type Fleet = FleetServiceClient<spot_kit::OutgoingChannel>;
 
 #[derive(Clone)]
 pub struct HibernationApi {
@@ -49,11 +49,12 @@ pub struct HibernationApi {
 }
 
 impl HibernationApi {
-    fn router(&self) -> Result<Router, Status> {
+    /// What the cluster service tells about its clusters.
+    fn fleet(&self) -> Result<Fleet, Status> {
         self.ctx
             .clients
             .channel(ServiceName::Cluster)
-            .map(ExecutionServiceClient::new)
+            .map(FleetServiceClient::new)
             .ok_or_else(|| Status::unavailable("the cluster service is not reachable"))
     }
 

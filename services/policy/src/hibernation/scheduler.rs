@@ -233,8 +233,8 @@ impl HibernationApi {
         Option<impl std::future::Future<Output = (String, Change, bool)> + Send + 'static>,
         Status,
     > {
-        let mut router = self.router()?;
-        let state = router
+        let mut fleet = self.fleet()?;
+        let state = fleet
             .get_cluster_state(GetClusterStateRequest {
                 cluster_id: cluster_id.to_owned(),
             })

@@ -12,6 +12,7 @@ use spot_db::DbError;
 use spot_proto::agent::v1::{Action, ActionKind};
 use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::execution_service_client::ExecutionServiceClient;
+use spot_proto::cluster::v1::fleet_service_client::FleetServiceClient;
 use spot_proto::common::v1::{Pool, Taint};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
@@ -553,7 +554,13 @@ impl StepRunner {
         &self,
         cluster_id: &str,
     ) -> Result<cluster::GetClusterStateResponse, StepEnd> {
-        self.router()?
+        let channel = self
+            .inner
+            .ctx
+            .clients
+            .channel(ServiceName::Cluster)
+            .ok_or_else(|| StepEnd::Failed("the cluster service is not reachable".to_owned()))?;
+        FleetServiceClient::new(channel)
             .get_cluster_state(cluster::GetClusterStateRequest {
                 cluster_id: cluster_id.to_owned(),
             })
