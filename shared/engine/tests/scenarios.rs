@@ -615,3 +615,117 @@ fn ephemeral_storage_is_packed_like_cpu_and_memory() {
     );
     assert!(validate(&p, &s).is_empty());
 }
+
+// Preferences, after Karpenter's "Preferential Fallback" and topology suites
+// (`pkg/controllers/provisioning/scheduling/suite_test.go`, `topology_test.go`).
+
+fn prefer_node(weight: u32, key: &str, value: &str) -> Preference {
+    Preference {
+        weight,
+        preferred: Preferred::NodeAffinity(NodeSelectorTerm {
+            requirements: vec![Requirement {
+                key: key.into(),
+                operator: Operator::In,
+                values: vec![value.into()],
+            }],
+        }),
+    }
+}
+
+fn zones_of(solution: &Solution) -> Vec<&str> {
+    solution.nodes.iter().map(|n| n.zone.as_str()).collect()
+}
+
+/// Karpenter: "should relax all terms". Preferences no offering meets never keep a pod from
+/// running; each is named.
+#[test]
+fn preferences_no_offering_meets_are_given_up_and_named() {
+    let mut web = pod("web", 500, 512);
+    web.preferences = vec![
+        prefer_node(1, well_known::ZONE, "invalid"),
+        prefer_node(1, well_known::INSTANCE_TYPE, "invalid"),
+    ];
+    let s = solve(&problem(vec![web]));
+    assert!(s.unschedulable.is_empty());
+    assert_eq!(s.nodes.len(), 1);
+    let unmet: Vec<&str> = s
+        .unmet_preferences
+        .iter()
+        .map(|u| u.preference.as_str())
+        .collect();
+    assert_eq!(
+        unmet,
+        [
+            "preferred node affinity topology.kubernetes.io/zone In invalid (weight 1)",
+            "preferred node affinity node.kubernetes.io/instance-type In invalid (weight 1)",
+        ]
+    );
+}
+
+/// Karpenter: "should relax to use lighter weights". The heaviest preference cannot be met, the
+/// next one can, and the lightest contradicts it: the pod runs where the middle one asks.
+#[test]
+fn a_lighter_preference_is_met_when_a_heavier_one_cannot_be() {
+    let mut web = pod("web", 500, 512);
+    web.preferences = vec![
+        prefer_node(100, well_known::INSTANCE_TYPE, "z-c"),
+        prefer_node(50, well_known::ZONE, "z-b"),
+        prefer_node(1, well_known::ZONE, "z-a"),
+    ];
+    let s = solve(&problem(vec![web]));
+    assert_eq!(zones_of(&s), ["z-b"]);
+    let weights: Vec<bool> = s
+        .unmet_preferences
+        .iter()
+        .map(|u| u.preference.ends_with("(weight 100)") || u.preference.ends_with("(weight 1)"))
+        .collect();
+    assert_eq!(weights, [true, true]);
+}
+
+/// Karpenter: "should not relax the final term". A required term is never a preference.
+#[test]
+fn a_required_node_affinity_is_never_relaxed() {
+    let mut web = pod("web", 500, 512);
+    web.required_node_affinity.push(NodeSelectorTerm {
+        requirements: vec![Requirement {
+            key: well_known::ZONE.into(),
+            operator: Operator::In,
+            values: vec!["invalid".into()],
+        }],
+    });
+    web.preferences = vec![prefer_node(10, well_known::ZONE, "z-a")];
+    let s = solve(&problem(vec![web]));
+    assert!(s.nodes.is_empty());
+    assert_eq!(s.unschedulable.len(), 1);
+}
+
+/// Karpenter's topology suite: a `ScheduleAnyway` zone spread is honoured while it costs
+/// nothing (two small nodes cost what one of twice the size does) and the replicas land in
+/// both zones.
+#[test]
+fn a_schedule_anyway_spread_is_met_when_it_costs_nothing() {
+    let spread = Preference {
+        weight: 100,
+        preferred: Preferred::TopologySpread(TopologySpread {
+            topology_key: TopologyKey::Zone,
+            max_skew: 1,
+            match_labels: BTreeMap::from([("app".to_owned(), "web".to_owned())]),
+        }),
+    };
+    let replicas: Vec<Pod> = (0..4)
+        .map(|i| {
+            let mut web = pod(&format!("web-{i}"), 900, 3_000);
+            web.preferences = vec![spread.clone()];
+            web
+        })
+        .collect();
+    let s = solve(&problem(replicas));
+    assert!(s.unmet_preferences.is_empty(), "{:?}", s.unmet_preferences);
+    let in_a = s
+        .nodes
+        .iter()
+        .filter(|n| n.zone == "z-a")
+        .map(|n| n.pods.len())
+        .sum::<usize>();
+    assert_eq!(in_a, 2, "{:?}", zones_of(&s));
+}
