@@ -167,6 +167,7 @@ pub fn provision(cluster_id: &str, region: &str, problem: &engine::Problem) -> p
         .into_iter()
         .map(|(id, reason)| pod_message(&id, reason))
         .collect();
+    plan.unmet_preferences = unmet_preferences(&provisioned.unmet_preferences);
     plan
 }
 
@@ -282,14 +283,13 @@ pub fn comply(
         ));
     }
     plan.stranded_pods = stranded(&safe, &solution);
-    plan.unmet_preferences = unmet_preferences(&solution);
+    plan.unmet_preferences = unmet_preferences(&solution.unmet_preferences);
     plan
 }
 
 /// The pods' soft constraints the target packing does not meet, each naming the preference.
-fn unmet_preferences(solution: &engine::Solution) -> Vec<pb::UnplacedPod> {
-    solution
-        .unmet_preferences
+fn unmet_preferences(unmet: &[engine::UnmetPreference]) -> Vec<pb::UnplacedPod> {
+    unmet
         .iter()
         .map(|u| pod_message(&u.pod, format!("its {} is not met", u.preference)))
         .collect()
@@ -414,7 +414,7 @@ pub fn consolidate(
         .map(|u| pod_message(&u.id, u.reason.clone()))
         .collect();
     plan.reason = reason;
-    plan.unmet_preferences = unmet_preferences(solution);
+    plan.unmet_preferences = unmet_preferences(&solution.unmet_preferences);
     if worth_it {
         plan.stranded_pods = stranded;
     } else {

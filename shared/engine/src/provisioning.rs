@@ -13,9 +13,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::carry_out::replay;
-use crate::model::{CapacityType, Policy, Problem};
+use crate::model::{CapacityType, Policy, Problem, UnmetPreference};
 use crate::plan::{Plan, finish_plan, push_launches};
-use crate::strategy;
 
 /// A launch-only plan for the pods that wait for a node, and the waiting pods it cannot help.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +22,9 @@ pub struct Provisioning {
     pub plan: Plan,
     /// Pods waiting for a node that new capacity would not place, with why.
     pub unplaceable: Vec<(String, String)>,
+    /// The waiting pods' preferences the launches do not meet (see [`crate::solve`]).
+    #[serde(default)]
+    pub unmet_preferences: Vec<UnmetPreference>,
 }
 
 pub fn provision(problem: &Problem) -> Provisioning {
@@ -39,6 +41,7 @@ pub fn provision(problem: &Problem) -> Provisioning {
                 "no pod waits for a node the cluster does not have".into(),
             ),
             unplaceable: Vec::new(),
+            unmet_preferences: Vec::new(),
         };
     }
     let waiting_ids: Vec<&str> = waiting.iter().map(|(id, _)| id.as_str()).collect();
@@ -61,7 +64,8 @@ pub fn provision(problem: &Problem) -> Provisioning {
         risk_flags: problem.risk_flags.clone(),
         existing_nodes: Vec::new(),
     };
-    let solution = strategy::live().solve(&sub);
+    // The waiting pods' preferences shape the launches as far as they cost little.
+    let solution = crate::solve(&sub);
     let mut unplaceable: Vec<(String, String)> = solution
         .unschedulable
         .iter()
@@ -122,6 +126,7 @@ pub fn provision(problem: &Problem) -> Provisioning {
         return Provisioning {
             plan: Plan::empty(current_cost, reason),
             unplaceable,
+            unmet_preferences: Vec::new(),
         };
     }
     let reason = format!(
@@ -137,6 +142,7 @@ pub fn provision(problem: &Problem) -> Provisioning {
             reason,
         ),
         unplaceable,
+        unmet_preferences: solution.unmet_preferences,
     }
 }
 

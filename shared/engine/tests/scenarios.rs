@@ -699,11 +699,8 @@ fn a_required_node_affinity_is_never_relaxed() {
     assert_eq!(s.unschedulable.len(), 1);
 }
 
-/// Karpenter's topology suite: a `ScheduleAnyway` zone spread is honoured while it costs
-/// nothing (two small nodes cost what one of twice the size does) and the replicas land in
-/// both zones.
-#[test]
-fn a_schedule_anyway_spread_is_met_when_it_costs_nothing() {
+/// Four replicas that would rather spread over the zones (`ScheduleAnyway`).
+fn spread_replicas() -> Vec<Pod> {
     let spread = Preference {
         weight: 100,
         preferred: Preferred::TopologySpread(TopologySpread {
@@ -712,14 +709,21 @@ fn a_schedule_anyway_spread_is_met_when_it_costs_nothing() {
             match_labels: BTreeMap::from([("app".to_owned(), "web".to_owned())]),
         }),
     };
-    let replicas: Vec<Pod> = (0..4)
+    (0..4)
         .map(|i| {
             let mut web = pod(&format!("web-{i}"), 900, 3_000);
             web.preferences = vec![spread.clone()];
             web
         })
-        .collect();
-    let s = solve(&problem(replicas));
+        .collect()
+}
+
+/// Karpenter's topology suite: a `ScheduleAnyway` zone spread is honoured while it costs
+/// nothing (two small nodes cost what one of twice the size does) and the replicas land in
+/// both zones.
+#[test]
+fn a_schedule_anyway_spread_is_met_when_it_costs_nothing() {
+    let s = solve(&problem(spread_replicas()));
     assert!(s.unmet_preferences.is_empty(), "{:?}", s.unmet_preferences);
     let in_a = s
         .nodes
@@ -728,4 +732,21 @@ fn a_schedule_anyway_spread_is_met_when_it_costs_nothing() {
         .map(|n| n.pods.len())
         .sum::<usize>();
     assert_eq!(in_a, 2, "{:?}", zones_of(&s));
+}
+
+/// Pods waiting for a node get launches that meet their preferences too.
+#[test]
+fn waiting_pods_are_launched_for_where_they_prefer_to_run() {
+    let provisioned = provision(&problem(spread_replicas()));
+    assert!(provisioned.unmet_preferences.is_empty());
+    let zones: Vec<&str> = provisioned
+        .plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            StepAction::Launch { zone, .. } => Some(zone.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(zones, ["z-a", "z-b"], "{:?}", provisioned.plan.steps);
 }
