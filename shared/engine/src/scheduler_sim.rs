@@ -8,23 +8,34 @@
 //! Filters (a node must pass every one): `NodeUnschedulable` (cordoned or not ready),
 //! `NodeAffinity` (node selector and required affinity), `TaintToleration` (NoSchedule and
 //! NoExecute), `NodeResourcesFit` (cpu, memory, GPUs and one pod slot), `InterPodAffinity` (the
-//! incoming pod's required terms) and `PodTopologySpread` (DoNotSchedule). Score: `LeastAllocated`
-//! over cpu and memory, equal weights, with kube-scheduler's non-zero defaults (100m, 200 MiB) for
-//! pods that request nothing. Where kube-scheduler picks at random among the best, this takes the
-//! first node by name, so simulations repeat. Not modelled: the other default scorers
-//! (BalancedAllocation, ImageLocality, preferred affinities, default topology spreading), the
+//! incoming pod's required terms) and `PodTopologySpread` (DoNotSchedule). Scores, with the
+//! default profile's weights: `NodeResourcesFit` `LeastAllocated` over cpu and memory (weight 1,
+//! with kube-scheduler's non-zero defaults of 100m and 200 MiB for pods that request nothing), and
+//! the incoming pod's preferences (weight 2 each, each normalised to 0..=100 over the nodes that
+//! pass the filters): `NodeAffinity` (the weights of the preferred terms the node meets),
+//! `InterPodAffinity` (preferred affinity adds, preferred anti-affinity subtracts, its weight for
+//! each matching pod in the node's domain) and `PodTopologySpread` (`ScheduleAnyway`: fewer
+//! matching pods in the node's domain scores higher). Where kube-scheduler picks at random among
+//! the best, this takes the first node by name, so simulations repeat. Not modelled: the other
+//! default scorers (BalancedAllocation, ImageLocality, default topology spreading), the
 //! anti-affinity terms of pods already bound, priorities and preemption.
 
 use std::collections::BTreeMap;
 
-use crate::labels::{first_untolerated, node_labels_match_on, selects, taint_text};
-use crate::model::{Offering, Pod, Resources, Taint, TopologyKey, well_known};
+use crate::labels::{
+    first_untolerated, node_labels_match_on, requirement_holds_on, selects, taint_text,
+};
+use crate::model::{Offering, Pod, Preferred, Resources, Taint, TopologyKey, well_known};
 
 /// kube-scheduler scores a pod without requests as if it asked for this much
 /// (`schedutil.DefaultMilliCPURequest`, `DefaultMemoryRequest`).
 const NON_ZERO_CPU_M: i64 = 100;
 const NON_ZERO_MEMORY_MIB: i64 = 200;
 const MAX_NODE_SCORE: i64 = 100;
+/// The default profile's weight of `NodeResourcesFit`, and of each preference scorer
+/// (`NodeAffinity`, `InterPodAffinity`, `PodTopologySpread`).
+const FIT_WEIGHT: i64 = 1;
+const PREFERENCE_WEIGHT: i64 = 2;
 
 /// A node as the scheduler sees it, with what is bound to it so far.
 #[derive(Debug, Clone, PartialEq)]
@@ -247,19 +258,22 @@ fn least_allocated(node: &SimNode, pod: &Pod) -> i64 {
 /// or kube-scheduler's kind of message saying why no node fits.
 pub fn schedule_one(nodes: &mut [SimNode], pod: &Pod) -> Result<usize, String> {
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    let mut best: Option<(i64, usize)> = None;
+    let mut feasible: Vec<usize> = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
         match filter(nodes, node, pod) {
-            Ok(()) => {
-                let score = least_allocated(node, pod);
-                let better = best.is_none_or(|(top, at)| {
-                    score > top || (score == top && node.name < nodes[at].name)
-                });
-                if better {
-                    best = Some((score, i));
-                }
-            }
+            Ok(()) => feasible.push(i),
             Err(reason) => *reasons.entry(reason).or_default() += 1,
+        }
+    }
+    let preferred = preference_scores(nodes, &feasible, pod);
+    let mut best: Option<(i64, usize)> = None;
+    for (k, &i) in feasible.iter().enumerate() {
+        let node = &nodes[i];
+        let score = FIT_WEIGHT * least_allocated(node, pod) + PREFERENCE_WEIGHT * preferred[k];
+        let better = best
+            .is_none_or(|(top, at)| score > top || (score == top && node.name < nodes[at].name));
+        if better {
+            best = Some((score, i));
         }
     }
     match best {
@@ -283,6 +297,77 @@ pub fn schedule_one(nodes: &mut [SimNode], pod: &Pod) -> Result<usize, String> {
             ))
         }
     }
+}
+
+/// The pod's preference scores of the `feasible` nodes (in that order): the sum of the
+/// `NodeAffinity`, `InterPodAffinity` and `PodTopologySpread` scores, each normalised to
+/// 0..=100 over the feasible nodes as kube-scheduler's plugins do. All 0 without preferences.
+fn preference_scores(nodes: &[SimNode], feasible: &[usize], pod: &Pod) -> Vec<i64> {
+    let mut total = vec![0; feasible.len()];
+    if pod.preferences.is_empty() || feasible.is_empty() {
+        return total;
+    }
+    // Pods matching `selector` in the node's domain of `key`, over every node.
+    let in_domain = |node: &SimNode, selector: &BTreeMap<String, String>, key: TopologyKey| {
+        let Some(domain) = node.domain(key) else {
+            return 0;
+        };
+        nodes
+            .iter()
+            .filter(|n| n.domain(key) == Some(domain))
+            .map(|n| n.matching_pods(selector) as i64)
+            .sum::<i64>()
+    };
+    let mut node_affinity = vec![0; feasible.len()];
+    let mut inter_pod = vec![0; feasible.len()];
+    let mut spread = vec![0; feasible.len()];
+    for (k, &i) in feasible.iter().enumerate() {
+        let node = &nodes[i];
+        for preference in &pod.preferences {
+            let weight = i64::from(preference.weight);
+            match &preference.preferred {
+                Preferred::NodeAffinity(term) => {
+                    let label = |key: &str| node.labels.get(key).map(String::as_str);
+                    if !term.requirements.is_empty()
+                        && term
+                            .requirements
+                            .iter()
+                            .all(|r| requirement_holds_on(r, label))
+                    {
+                        node_affinity[k] += weight;
+                    }
+                }
+                Preferred::PodAffinity(term) => {
+                    inter_pod[k] += weight * in_domain(node, &term.match_labels, term.topology_key);
+                }
+                Preferred::PodAntiAffinity(term) => {
+                    inter_pod[k] -= weight * in_domain(node, &term.match_labels, term.topology_key);
+                }
+                Preferred::TopologySpread(s) => {
+                    spread[k] += in_domain(node, &s.match_labels, s.topology_key);
+                }
+            }
+        }
+    }
+    // Higher is better for affinity; fewer matching pods is better for spread.
+    for (raw, higher_is_better) in [(node_affinity, true), (inter_pod, true), (spread, false)] {
+        let (low, high) = (
+            raw.iter().copied().min().unwrap_or(0),
+            raw.iter().copied().max().unwrap_or(0),
+        );
+        if high == low {
+            continue;
+        }
+        for (k, value) in raw.iter().enumerate() {
+            let share = if higher_is_better {
+                value - low
+            } else {
+                high - value
+            };
+            total[k] += share * MAX_NODE_SCORE / (high - low);
+        }
+    }
+    total
 }
 
 /// Binds the pods one at a time, in the order given (kube-scheduler's queue: first come, first
@@ -311,6 +396,47 @@ mod tests {
             requests: Resources::new(cpu_m, memory_mib, 1, 0),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_pods_preferences_outweigh_a_small_difference_in_room() {
+        use crate::model::{NodeSelectorTerm, Operator, Preference, Requirement};
+        let in_zone = |name: &str, zone: &str| {
+            let mut n = node(name, 4_000, 16_000);
+            n.labels
+                .insert(well_known::ZONE.to_owned(), zone.to_owned());
+            n
+        };
+        let web = |id: &str| Pod {
+            labels: BTreeMap::from([("app".to_owned(), "web".to_owned())]),
+            ..pod(id, 500, 1_000)
+        };
+        // b is a little fuller, so LeastAllocated alone picks a, where a replica runs already.
+        let mut nodes = vec![in_zone("a", "z-a"), in_zone("b", "z-b")];
+        nodes[0].bind(&web("web-0"));
+        nodes[1].bind(&pod("batch", 1_000, 2_000));
+        assert_eq!(schedule_one(&mut nodes.clone(), &web("web-1")), Ok(0));
+        let mut apart = web("web-1");
+        apart.preferences = vec![Preference {
+            weight: 50,
+            preferred: Preferred::PodAntiAffinity(PodAffinityTerm {
+                topology_key: TopologyKey::Zone,
+                match_labels: BTreeMap::from([("app".to_owned(), "web".to_owned())]),
+            }),
+        }];
+        assert_eq!(schedule_one(&mut nodes.clone(), &apart), Ok(1));
+        let mut in_b = pod("api", 500, 1_000);
+        in_b.preferences = vec![Preference {
+            weight: 1,
+            preferred: Preferred::NodeAffinity(NodeSelectorTerm {
+                requirements: vec![Requirement {
+                    key: well_known::ZONE.to_owned(),
+                    operator: Operator::In,
+                    values: vec!["z-b".to_owned()],
+                }],
+            }),
+        }];
+        assert_eq!(schedule_one(&mut nodes, &in_b), Ok(1));
     }
 
     #[test]
