@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::{
     Container, Node as K8sNode, PersistentVolume, Pod as K8sPod, PodAffinityTerm as K8sTerm,
-    PodSpec, Taint as K8sTaint, Toleration as K8sToleration,
+    PodSpec, Taint as K8sTaint, Toleration as K8sToleration, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget as K8sPdb;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -539,37 +539,41 @@ pub fn pod(pod: &K8sPod) -> Pod {
         })
         .unwrap_or_default();
 
-    let mut pod_affinity = Vec::new();
     let term = |term: &K8sTerm, anti: bool, weight: i32| PodAffinityTerm {
         label_selector: selector_labels(term.label_selector.as_ref()),
         topology_key: term.topology_key.clone(),
         anti,
         weight,
     };
-    if let Some(affinity) = affinity.and_then(|affinity| affinity.pod_affinity.as_ref()) {
-        let hard = affinity
-            .required_during_scheduling_ignored_during_execution
-            .iter();
-        pod_affinity.extend(hard.flatten().map(|t| term(t, false, 0)));
-        let soft = affinity
-            .preferred_during_scheduling_ignored_during_execution
-            .iter();
+    let mut pod_affinity = Vec::new();
+    // Required terms (weight 0) and preferred ones (with their weight), of either kind.
+    let mut add = |required: Option<&Vec<K8sTerm>>,
+                   preferred: Option<&Vec<WeightedPodAffinityTerm>>,
+                   anti: bool| {
+        pod_affinity.extend(required.into_iter().flatten().map(|t| term(t, anti, 0)));
         pod_affinity.extend(
-            soft.flatten()
-                .map(|w| term(&w.pod_affinity_term, false, w.weight)),
+            preferred
+                .into_iter()
+                .flatten()
+                .map(|w| term(&w.pod_affinity_term, anti, w.weight)),
+        );
+    };
+    if let Some(a) = affinity.and_then(|affinity| affinity.pod_affinity.as_ref()) {
+        add(
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref(),
+            a.preferred_during_scheduling_ignored_during_execution
+                .as_ref(),
+            false,
         );
     }
-    if let Some(affinity) = affinity.and_then(|affinity| affinity.pod_anti_affinity.as_ref()) {
-        let hard = affinity
-            .required_during_scheduling_ignored_during_execution
-            .iter();
-        pod_affinity.extend(hard.flatten().map(|t| term(t, true, 0)));
-        let soft = affinity
-            .preferred_during_scheduling_ignored_during_execution
-            .iter();
-        pod_affinity.extend(
-            soft.flatten()
-                .map(|w| term(&w.pod_affinity_term, true, w.weight)),
+    if let Some(a) = affinity.and_then(|affinity| affinity.pod_anti_affinity.as_ref()) {
+        add(
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref(),
+            a.preferred_during_scheduling_ignored_during_execution
+                .as_ref(),
+            true,
         );
     }
 
@@ -655,7 +659,7 @@ mod tests {
         NodeSelectorRequirement as K8sReq, NodeSelectorTerm, NodeSpec, NodeStatus,
         PodAffinity as K8sPodAffinity, PodAffinityTerm as K8sPodAffinityTerm, PodAntiAffinity,
         PodStatus, PreferredSchedulingTerm, ResourceRequirements,
-        TopologySpreadConstraint as K8sSpread, Volume, WeightedPodAffinityTerm,
+        TopologySpreadConstraint as K8sSpread, Volume,
     };
     use k8s_openapi::api::policy::v1::{PodDisruptionBudgetSpec, PodDisruptionBudgetStatus};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
