@@ -30,6 +30,9 @@ test("as admin, safe mode refuses an apply, then is turned off", async ({ page }
     await expect(page).toHaveURL(/\/optimizer\/plans\//);
     await expect(page.getByTestId("plan-state")).toContainText("Refused", { timeout: 30_000 });
     await expect(page.getByTestId("plan-reason")).toContainText(/safe mode/i);
+    // A refused plan never shows a full progress bar: only what was carried out (nothing).
+    await expect(page.getByTestId("plan-progress-summary")).toContainText(/^Refused: 0 of \d+ steps carried out/);
+    await expect(page.getByRole("progressbar", { name: "Plan progress" })).toHaveAttribute("aria-valuenow", "0");
     await snap(page, "10-apply-refused");
   } finally {
     await setSafeMode(page, false);

@@ -1,20 +1,30 @@
-import { StepStatus, type Plan } from "@spot-optimizer/sdk/gen/spot/optimizer/v1/optimizer_pb.js";
+import { PlanState, StepStatus, type Plan } from "@spot-optimizer/sdk/gen/spot/optimizer/v1/optimizer_pb.js";
 
-/** A progress bar over the plan's finished steps. */
+/**
+ * A progress bar over the plan's steps that says how it ended: full only for a plan that
+ * succeeded; a failed or refused plan shows, in red, only the steps that were carried out.
+ */
 export function PlanProgress({ plan }: { plan: Plan }) {
   const total = plan.steps.length;
-  const finished = plan.steps.filter((s) => s.status === StepStatus.SUCCEEDED || s.status === StepStatus.SKIPPED || s.status === StepStatus.FAILED).length;
-  const percent = total ? Math.round((finished / total) * 100) : 100;
+  const count = (status: StepStatus) => plan.steps.filter((s) => s.status === status).length;
+  const done = count(StepStatus.SUCCEEDED);
+  const failed = count(StepStatus.FAILED);
+  const skipped = count(StepStatus.SKIPPED);
+  const ended = plan.state === PlanState.FAILED || plan.state === PlanState.REFUSED;
+  const percent = plan.state === PlanState.SUCCEEDED || total === 0 ? 100 : Math.round(((done + (ended ? 0 : skipped)) / total) * 100);
+  const summary = ended
+    ? `${plan.state === PlanState.REFUSED ? "Refused" : "Failed"}: ${done} of ${total} steps carried out` +
+      (failed ? `, ${failed} failed` : "") +
+      (skipped ? `, ${skipped} skipped` : "")
+    : `${done} of ${total} steps done` + (skipped ? `, ${skipped} skipped` : "");
   return (
     <div>
       <div className="mb-1 flex justify-between text-sm">
-        <span>
-          {finished} of {total} steps finished
-        </span>
+        <span data-testid="plan-progress-summary">{summary}</span>
         <span>{percent} %</span>
       </div>
       <div role="progressbar" aria-label="Plan progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent} className="h-2 overflow-hidden rounded-full bg-slate-200">
-        <div className="h-full bg-indigo-600 transition-all" style={{ width: `${percent}%` }} />
+        <div className={`h-full transition-all ${ended ? "bg-red-600" : "bg-indigo-600"}`} style={{ width: `${percent}%` }} />
       </div>
     </div>
   );
