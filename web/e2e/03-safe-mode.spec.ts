@@ -24,6 +24,8 @@ test("as admin, safe mode refuses an apply, then is turned off", async ({ page }
     await setSafeMode(page, true);
     await snap(page, "09-safe-mode-on");
     await page.goto(planUrl);
+    // Every user sees it on every page while it is on.
+    await expect(page.getByTestId("safe-mode-banner")).toContainText("Safe mode is on");
     await page.getByRole("button", { name: /Get recommendation|Recommend again/ }).click();
     await expect(page.getByRole("button", { name: "Apply plan" })).toBeEnabled();
     await page.getByRole("button", { name: "Apply plan" }).click();

@@ -305,12 +305,14 @@ impl AuthService for AuthApi {
         let db = self.ctx.db.connection();
         let member = members::of_tenant(db, tenant_of(caller)?, &user.id).await?;
         let memberships = members::joined(db, &user.id).await?;
+        let safe_mode = self.settings.get().await?.safe_mode;
         Ok(Response::new(pb::MeResponse {
             user: Some(convert::user(&member)),
             memberships: memberships
                 .iter()
                 .map(|(membership, tenant)| convert::membership(membership, tenant))
                 .collect(),
+            safe_mode,
         }))
     }
 

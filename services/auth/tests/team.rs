@@ -469,8 +469,17 @@ async fn the_admin_console_changes_system_config_and_announces_safe_mode() {
         }
     );
 
-    // The tenant list counts each tenant's clusters (from the cluster service).
+    // Every user of every tenant learns that safe mode is on (the web app's banner reads it).
     let acme = test.sign_up("Acme").await;
+    let me =
+        spot_proto::auth::v1::auth_service_client::AuthServiceClient::new(test.channel.clone())
+            .me(authed(pb::MeRequest {}, &acme.access_token))
+            .await
+            .unwrap()
+            .into_inner();
+    assert!(me.safe_mode);
+
+    // The tenant list counts each tenant's clusters (from the cluster service).
     let mut clusters = ClusterServiceClient::new(test.channel.clone());
     for name in ["shop", "search"] {
         clusters

@@ -2,6 +2,7 @@ import { Suspense } from "react";
 import { NavLink, Outlet } from "react-router";
 import { useAuth } from "../auth/AuthProvider";
 import { NotificationBell } from "./NotificationBell";
+import { SafeModeBanner } from "./SafeModeBanner";
 import { Loading } from "./states";
 import { TenantSwitcher } from "./TenantSwitcher";
 import { Button } from "./ui";
@@ -56,6 +57,7 @@ export function Layout() {
         </div>
       </aside>
       <div className="min-w-0 flex-1">
+        <SafeModeBanner />
         <div className="flex justify-end border-b border-slate-200 bg-white px-6 py-2">
           <NotificationBell />
         </div>
