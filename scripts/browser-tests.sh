@@ -19,7 +19,8 @@ $CARGO test --workspace --no-run --quiet
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 PASSWORD="Browser-Tests-$(date +%s)-Pw"
 DATA_DIR="$(mktemp -d)/demo"
-"$TARGET_DIR/debug/spot" demo --listen "127.0.0.1:$PORT" --data-dir "$DATA_DIR" \
+# No random capacity shortage: a launch that finds its pool dry would fail a UI flow by chance.
+"$TARGET_DIR/debug/spot" demo --listen "127.0.0.1:$PORT" --data-dir "$DATA_DIR" --no-capacity-shortages \
   --password "$PASSWORD" >"$OUT/demo.log" 2>&1 &
 DEMO_PID=$!
 trap 'kill "$DEMO_PID" 2>/dev/null || true; wait "$DEMO_PID" 2>/dev/null || true' EXIT

@@ -25,6 +25,7 @@ async fn the_demo_moves_its_clusters_to_spot_and_shows_savings_within_a_minute()
     let args = DemoArgs {
         password: Some("Demo-Test-Password-1".to_owned()),
         seed: 7,
+        no_capacity_shortages: false,
     };
     let started = Instant::now();
     let demo = start(flags, BTreeMap::new(), None, args).await.unwrap();

@@ -48,6 +48,10 @@ pub struct DemoArgs {
     /// The simulated cloud's seed (the same seed gives the same interruptions).
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// The simulated cloud never runs short of capacity (by default a pool now and then does,
+    /// as AWS's do). For the browser tests, whose flows must not depend on that chance.
+    #[arg(long)]
+    pub no_capacity_shortages: bool,
 }
 
 struct Running {
@@ -120,6 +124,11 @@ pub async fn start(
     let world = Arc::new(SimulatedCloud::new(SimulationSettings {
         seed: args.seed,
         speedup: INTERRUPTION_SPEEDUP,
+        shortage_probability: if args.no_capacity_shortages {
+            0.0
+        } else {
+            SimulationSettings::default().shortage_probability
+        },
         ..SimulationSettings::default()
     }));
     let server = crate::start_in(config, world.clone()).await?;
