@@ -307,27 +307,34 @@ fn preference_scores(nodes: &[SimNode], feasible: &[usize], pod: &Pod) -> Vec<i6
     if pod.preferences.is_empty() || feasible.is_empty() {
         return total;
     }
-    // Pods matching `selector` in the node's domain of `key`, over every node.
-    let in_domain = |node: &SimNode, selector: &BTreeMap<String, String>, key: TopologyKey| {
-        let Some(domain) = node.domain(key) else {
-            return 0;
-        };
-        nodes
+    // Pods matching `selector` in each domain of `key`, counted once over every node; a node's
+    // share is then a look-up, not another pass over the cluster.
+    let per_domain = |selector: &BTreeMap<String, String>, key: TopologyKey| {
+        let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+        for n in nodes {
+            if let Some(domain) = n.domain(key) {
+                *counts.entry(domain).or_default() += n.matching_pods(selector) as i64;
+            }
+        }
+        feasible
             .iter()
-            .filter(|n| n.domain(key) == Some(domain))
-            .map(|n| n.matching_pods(selector) as i64)
-            .sum::<i64>()
+            .map(|&i| {
+                nodes[i]
+                    .domain(key)
+                    .and_then(|d| counts.get(d).copied())
+                    .unwrap_or(0)
+            })
+            .collect::<Vec<i64>>()
     };
     let mut node_affinity = vec![0; feasible.len()];
     let mut inter_pod = vec![0; feasible.len()];
     let mut spread = vec![0; feasible.len()];
-    for (k, &i) in feasible.iter().enumerate() {
-        let node = &nodes[i];
-        for preference in &pod.preferences {
-            let weight = i64::from(preference.weight);
-            match &preference.preferred {
-                Preferred::NodeAffinity(term) => {
-                    let label = |key: &str| node.labels.get(key).map(String::as_str);
+    for preference in &pod.preferences {
+        let weight = i64::from(preference.weight);
+        match &preference.preferred {
+            Preferred::NodeAffinity(term) => {
+                for (k, &i) in feasible.iter().enumerate() {
+                    let label = |key: &str| nodes[i].labels.get(key).map(String::as_str);
                     if !term.requirements.is_empty()
                         && term
                             .requirements
@@ -337,14 +344,23 @@ fn preference_scores(nodes: &[SimNode], feasible: &[usize], pod: &Pod) -> Vec<i6
                         node_affinity[k] += weight;
                     }
                 }
-                Preferred::PodAffinity(term) => {
-                    inter_pod[k] += weight * in_domain(node, &term.match_labels, term.topology_key);
+            }
+            Preferred::PodAffinity(term) => {
+                let counts = per_domain(&term.match_labels, term.topology_key);
+                for (score, count) in inter_pod.iter_mut().zip(counts) {
+                    *score += weight * count;
                 }
-                Preferred::PodAntiAffinity(term) => {
-                    inter_pod[k] -= weight * in_domain(node, &term.match_labels, term.topology_key);
+            }
+            Preferred::PodAntiAffinity(term) => {
+                let counts = per_domain(&term.match_labels, term.topology_key);
+                for (score, count) in inter_pod.iter_mut().zip(counts) {
+                    *score -= weight * count;
                 }
-                Preferred::TopologySpread(s) => {
-                    spread[k] += in_domain(node, &s.match_labels, s.topology_key);
+            }
+            Preferred::TopologySpread(spread_term) => {
+                let counts = per_domain(&spread_term.match_labels, spread_term.topology_key);
+                for (score, count) in spread.iter_mut().zip(counts) {
+                    *score += count;
                 }
             }
         }
