@@ -25,6 +25,7 @@ mod m20261204_000016_step_runs;
 mod m20261205_000017_memberships;
 mod m20261205_000018_node_classes;
 mod m20261206_000019_plan_problems;
+mod m20261206_000020_billing;
 
 pub struct Migrator;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000017_memberships::Migration),
             Box::new(m20261205_000018_node_classes::Migration),
             Box::new(m20261206_000019_plan_problems::Migration),
+            Box::new(m20261206_000020_billing::Migration),
         ]
     }
 }

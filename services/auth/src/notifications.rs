@@ -5,8 +5,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
-use spot_access::{AuditNote, caller};
-use spot_bus::Topic;
+use spot_access::{AuditNote, Role, caller};
 use spot_kit::ServiceContext;
 use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::notification_service_server::NotificationService;
@@ -18,8 +17,7 @@ use crate::error::AuthError;
 use crate::signing::now_millis;
 use crate::{AuthApi, convert, page, tenant_of};
 
-/// The bus topic services publish notifications on.
-pub const NOTIFICATIONS_TOPIC: Topic<NotificationRequested> = Topic::new("notifications");
+pub use spot_kit::topics::NOTIFICATIONS as NOTIFICATIONS_TOPIC;
 
 /// Subscribes to the topic and stores each event in the inbox of its users.
 pub async fn start_intake(ctx: ServiceContext) -> Result<(), AuthError> {
@@ -47,7 +45,15 @@ async fn store(ctx: &ServiceContext, event: &NotificationRequested) -> Result<()
     if !event.user_id.is_empty() {
         recipients = recipients.filter(memberships::Column::UserId.eq(&event.user_id));
     }
+    let min_role = match event.min_role.as_str() {
+        "" => None,
+        named => Some(named.parse::<Role>().map_err(AuthError::Internal)?),
+    };
     for member in recipients.all(ctx.db.connection()).await? {
+        let role = member.role.parse::<Role>().ok();
+        if min_role.is_some_and(|min| role.is_none_or(|role| role < min)) {
+            continue;
+        }
         let row = notifications::ActiveModel {
             id: Set(format!("{}:{}", event.id, member.user_id)),
             tenant_id: Set(event.tenant_id.clone()),

@@ -529,6 +529,7 @@ async fn publish_and_read(test: &TestServer, bus: &impl Bus, owner: &spot_testki
         kind: "interruption".into(),
         title: "Spot interruption handled".into(),
         body: "m5.large in us-east-1a was replaced".into(),
+        min_role: String::new(),
     };
     // Twice: every replica hears each event, and storing it is idempotent.
     for _ in 0..2 {

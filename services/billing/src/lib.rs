@@ -1,19 +1,68 @@
-//! The billing service: plans, subscriptions, usage metering (a share of savings) and invoices.
-//!
-//! The contract is mounted; its behaviour lands with the billing issue.
-//! Until then every RPC answers UNIMPLEMENTED (tonic's generated default), never a fake result.
+//! The billing service: plans, a subscription per tenant, hourly metering of realised savings
+//! (from the optimizer's cost samples), monthly invoices in integer minor units, Stripe's webhook
+//! (verified before it is parsed, each event applied once) and dunning: after a failed payment
+//! and its grace period the tenant's optimizer only recommends. See `billing.proto`.
 
-use spot_kit::{ServiceContext, ServiceRegistry};
-use spot_proto::billing::v1::billing_service_server::{BillingService, BillingServiceServer};
+mod admin_rpc;
+mod automation;
+mod cycle;
+mod entity;
+pub mod invoice;
+mod invoices;
+pub mod period;
+pub mod plans;
+mod rpc;
+pub mod stripe_client;
+pub mod stripe_signature;
+mod subscriptions;
+pub mod usage;
+mod webhook;
+mod webhook_rpc;
+
+use std::sync::Arc;
+
+use spot_kit::{ServiceContext, ServiceRegistry, singleton};
+use spot_proto::billing::v1::billing_admin_service_server::BillingAdminServiceServer;
+use spot_proto::billing::v1::billing_service_server::BillingServiceServer;
+use spot_proto::billing::v1::stripe_webhook_service_server::StripeWebhookServiceServer;
+use tokio::sync::Mutex;
+
+pub use webhook::MAX_PAYLOAD_BYTES as MAX_STRIPE_EVENT_BYTES;
 
 #[derive(Clone)]
 pub struct BillingApi {
-    #[allow(dead_code)] // used as the RPCs land
     ctx: ServiceContext,
+    subscriptions: subscriptions::Subscriptions,
+    usage: usage::Usage,
+    invoices: invoices::Invoices,
+    /// Where closed invoices are collected; None: they stay here (no Stripe account configured).
+    stripe: Option<Arc<dyn stripe_client::StripeApi>>,
+    /// Cycles never overlap in one process (the admin's and the scheduled one).
+    cycle_lock: Arc<Mutex<()>>,
 }
 
-impl BillingService for BillingApi {}
+impl BillingApi {
+    pub fn new(ctx: &ServiceContext, stripe: Option<Arc<dyn stripe_client::StripeApi>>) -> Self {
+        let usage = usage::Usage::new(ctx.db.clone());
+        Self {
+            ctx: ctx.clone(),
+            subscriptions: subscriptions::Subscriptions::new(ctx.db.clone()),
+            invoices: invoices::Invoices::new(ctx.db.clone(), usage.clone()),
+            usage,
+            stripe,
+            cycle_lock: Arc::default(),
+        }
+    }
+}
 
 pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
-    registry.add(BillingServiceServer::new(BillingApi { ctx: ctx.clone() }));
+    let api = BillingApi::new(ctx, None);
+    let cycles = api.clone();
+    singleton(ctx, "billing.cycle", move |lost| {
+        cycles.clone().run_cycles(lost)
+    });
+    registry
+        .add(BillingServiceServer::new(api.clone()))
+        .add(BillingAdminServiceServer::new(api.clone()))
+        .add(StripeWebhookServiceServer::new(api));
 }

@@ -77,6 +77,7 @@ impl FleetService for ClusterApi {
             launchable_zones: launchable.zones,
             launchable_architectures: launchable.architectures,
             launchable_root_volume_gib: launchable.root_volume_gib,
+            agent_connected: self.presence.get(&cluster.id).await.is_some(),
             cluster: Some(crate::clusters_rpc::to_proto(&cluster)),
         }))
     }

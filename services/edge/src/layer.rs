@@ -1,6 +1,7 @@
 //! The outermost layer: plain HTTP requests (GET and HEAD that are not gRPC) are the edge's own —
 //! health, readiness, metrics and the web app — and so is EventBridge's POST of AWS events (taken
-//! to the risk service's gRPC method, see [`crate::aws_events`]); everything else (gRPC,
+//! to the risk service's gRPC method, see [`crate::aws_events`]) and Stripe's webhook (to billing,
+//! see [`crate::stripe_webhook`]); everything else (gRPC,
 //! grpc-web, CORS preflight) goes on to the services, timed and counted.
 
 use std::future::Future;
@@ -96,6 +97,13 @@ where
             return Box::pin(async move {
                 edge.metrics.page("aws_events");
                 let response = crate::aws_events::intake(inner, request).await;
+                Ok(response.map(|bytes| Body::new(http_body_util::Full::new(bytes))))
+            });
+        }
+        if crate::stripe_webhook::is_intake(&request) {
+            return Box::pin(async move {
+                edge.metrics.page("stripe_webhook");
+                let response = crate::stripe_webhook::intake(inner, request).await;
                 Ok(response.map(|bytes| Body::new(http_body_util::Full::new(bytes))))
             });
         }

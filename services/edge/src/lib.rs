@@ -3,7 +3,8 @@
 //! - plain HTTP beside gRPC on the same port ([`EdgeLayer`]): the built web app with a
 //!   single-page fallback and cache headers, `/healthz` and `/readyz`;
 //! - the browser session's refresh token in an HttpOnly cookie ([`SessionCookieLayer`]);
-//! - `POST /webhooks/aws-events` for an EventBridge API destination ([`aws_events`]);
+//! - `POST /webhooks/aws-events` for an EventBridge API destination ([`aws_events`]) and
+//!   `POST /webhooks/stripe` for Stripe's events ([`stripe_webhook`]);
 //! - the admin port ([`serve_admin`]): `/metrics` (Prometheus), never on the public port;
 //! - in the distributed mode, gRPC calls for services this process does not run are forwarded to
 //!   their upstreams ([`Upstreams`]).
@@ -14,6 +15,8 @@ mod cors;
 mod layer;
 mod metrics;
 mod session_cookie;
+pub mod stripe_webhook;
+mod unary;
 mod upstream;
 mod web;
 

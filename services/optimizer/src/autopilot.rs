@@ -226,9 +226,17 @@ impl OptimizerApi {
         if plan.steps.is_empty() || plan.kind() == pb::PlanKind::Provisioning {
             return false;
         }
+        // Billing's hold: the plan is shown, saying why it was not applied.
+        let billing_hold = self
+            .billing_hold(tenant_id, cluster_id, state.nodes.len())
+            .await;
+        if let Some(reason) = &billing_hold {
+            plan.reason = format!("{} (recommended only: {reason})", plan.reason);
+        }
         // A plan that would strand running pods is only ever shown: their loss is the user's call.
         let recommend_only = cluster.dry_run
             || policy.dry_run
+            || billing_hold.is_some()
             || !policy.in_window(chrono::Utc::now())
             || !plan.stranded_pods.is_empty();
         self.keep(

@@ -12,7 +12,7 @@ use spot_proto::common::v1 as common;
 use tonic::Status;
 
 use crate::entity::cost_samples;
-use crate::problem::{LivePrices, node_price};
+use crate::problem::{LivePrices, priced};
 
 /// The last sample of a cluster counts for at most this long (an agent that went silent does
 /// not accrue savings forever).
@@ -43,22 +43,45 @@ pub fn measure(state: &GetClusterStateResponse, live: &LivePrices) -> cost_sampl
         memory_allocatable_mib: 0,
         memory_requested_mib: 0,
         interruptions: 0,
+        pools: String::new(),
     };
+    let mut pools: BTreeMap<(String, String, &'static str), SampledPool> = BTreeMap::new();
     for node in &state.nodes {
         sample.nodes += 1;
         if node.capacity_type() == common::CapacityType::Spot {
             sample.spot_nodes += 1;
         }
-        sample.cost_usd_per_hour += node_price(region, node, live);
-        sample.on_demand_usd_per_hour += catalog
+        let (price, source) = priced(region, node, live);
+        let on_demand = catalog
             .on_demand_price(&node.instance_type)
             .ok()
             .flatten()
-            .unwrap_or_else(|| node_price(region, node, live));
+            .unwrap_or(price);
+        sample.cost_usd_per_hour += price;
+        sample.on_demand_usd_per_hour += on_demand;
+        let capacity_type = if node.capacity_type() == common::CapacityType::Spot {
+            "spot"
+        } else {
+            "on_demand"
+        };
+        pools
+            .entry((node.instance_type.clone(), node.zone.clone(), capacity_type))
+            .or_insert_with(|| SampledPool {
+                instance_type: node.instance_type.clone(),
+                zone: node.zone.clone(),
+                capacity_type: capacity_type.to_owned(),
+                nodes: 0,
+                price_micros_per_hour: micros(price),
+                on_demand_micros_per_hour: micros(on_demand),
+                price_source: source.as_str().to_owned(),
+            })
+            .nodes += 1;
         let allocatable = node.allocatable.unwrap_or_default();
         sample.cpu_allocatable_millis += allocatable.cpu_millis;
         sample.memory_allocatable_mib += allocatable.memory_mib;
     }
+    let pools: Vec<SampledPool> = pools.into_values().collect();
+    sample.pools = serde_json::to_string(&pools).unwrap_or_else(|_| "[]".to_owned());
     for pod in &state.pods {
         let running = !pod.node_name.is_empty()
             && !matches!(
@@ -72,6 +95,26 @@ pub fn measure(state: &GetClusterStateResponse, live: &LivePrices) -> cost_sampl
         }
     }
     sample
+}
+
+/// The nodes of one pool in a sample, with the prices (micro units per hour) they were counted at:
+/// what metering bills from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SampledPool {
+    pub instance_type: String,
+    pub zone: String,
+    /// spot or on_demand.
+    pub capacity_type: String,
+    pub nodes: i64,
+    pub price_micros_per_hour: i64,
+    pub on_demand_micros_per_hour: i64,
+    /// live_spot, estimated_spot or on_demand_list.
+    pub price_source: String,
+}
+
+/// Dollars as integer micro units, rounded half away from zero.
+pub fn micros(dollars: f64) -> i64 {
+    (dollars * 1_000_000.0).round() as i64
 }
 
 /// Savings, actual and on-demand cost in dollars over the samples (one cluster, time order),
@@ -121,6 +164,7 @@ impl CostStore {
             memory_allocatable_mib: Set(sample.memory_allocatable_mib),
             memory_requested_mib: Set(sample.memory_requested_mib),
             interruptions: Set(sample.interruptions),
+            pools: Set(sample.pools),
         };
         row.insert(self.db.connection()).await.map_err(db_status)?;
         Ok(())

@@ -8,12 +8,14 @@
 
 mod apply;
 mod autopilot;
+mod billing_hold;
 mod compare;
 mod costs;
 mod dashboard_rpc;
 mod entity;
 mod estimated;
 mod interruptions;
+mod metering;
 mod policy;
 mod problem;
 mod recommend;
@@ -28,6 +30,7 @@ use std::time::Duration;
 use spot_kit::{ServiceContext, ServiceRegistry, singleton};
 
 use spot_proto::optimizer::v1::dashboard_service_server::DashboardServiceServer;
+use spot_proto::optimizer::v1::metering_service_server::MeteringServiceServer;
 use spot_proto::optimizer::v1::optimizer_service_server::OptimizerServiceServer;
 
 #[derive(Clone)]
@@ -95,5 +98,6 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
     });
     registry
         .add(OptimizerServiceServer::new(api.clone()))
+        .add(MeteringServiceServer::new(api.clone()))
         .add(DashboardServiceServer::new(api));
 }

@@ -27,26 +27,54 @@ fn live_price(live: &LivePrices, zone: &str, instance_type: &str) -> Option<f64>
         .filter(|price| *price > 0.0)
 }
 
+/// Where a node's hourly price came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PriceSource {
+    /// The pool's live spot price.
+    LiveSpot,
+    /// The catalog's estimate of the region's spot price (no live price was believed).
+    EstimatedSpot,
+    /// The catalog's on-demand price (on-demand nodes; spot nodes with no estimate either).
+    OnDemandList,
+}
+
+impl PriceSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LiveSpot => "live_spot",
+            Self::EstimatedSpot => "estimated_spot",
+            Self::OnDemandList => "on_demand_list",
+        }
+    }
+}
+
 /// What a node costs per hour: the catalog's on-demand price; for spot, the pool's live price,
 /// else the advisor's estimate.
 pub fn node_price(region: &str, node: &common::Node, live: &LivePrices) -> f64 {
+    priced(region, node, live).0
+}
+
+/// A node's hourly price and where it came from (see [`node_price`]).
+pub fn priced(region: &str, node: &common::Node, live: &LivePrices) -> (f64, PriceSource) {
     let catalog = Catalog::embedded();
     let on_demand = catalog
         .on_demand_price(&node.instance_type)
         .ok()
         .flatten()
         .unwrap_or(0.0);
-    if node.capacity_type() == common::CapacityType::Spot {
-        live_price(live, &node.zone, &node.instance_type)
-            .or_else(|| {
-                catalog
-                    .estimated_spot_price(region, &node.instance_type)
-                    .ok()
-                    .flatten()
-            })
-            .unwrap_or(on_demand)
-    } else {
-        on_demand
+    if node.capacity_type() != common::CapacityType::Spot {
+        return (on_demand, PriceSource::OnDemandList);
+    }
+    if let Some(price) = live_price(live, &node.zone, &node.instance_type) {
+        return (price, PriceSource::LiveSpot);
+    }
+    match catalog
+        .estimated_spot_price(region, &node.instance_type)
+        .ok()
+        .flatten()
+    {
+        Some(price) => (price, PriceSource::EstimatedSpot),
+        None => (on_demand, PriceSource::OnDemandList),
     }
 }
 

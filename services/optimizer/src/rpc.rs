@@ -252,6 +252,18 @@ impl OptimizerService for OptimizerApi {
                 plan.cluster_id, policy.version
             )));
         }
+        if crate::billing_hold::held_by_billing(&plan) {
+            let nodes = self
+                .cluster_state(&tenant_id, &plan.cluster_id)
+                .await?
+                .nodes
+                .len();
+            if let Some(reason) = self.billing_hold(&tenant_id, &plan.cluster_id, nodes).await {
+                return Err(Status::failed_precondition(format!(
+                    "plan {plan_id} is not applied: {reason}"
+                )));
+            }
+        }
         // Two plans draining one cluster at once would each count on room the other takes. The
         // check and the start happen under a short per-cluster lock, so two concurrent calls
         // cannot both pass it.
@@ -343,9 +355,14 @@ impl OptimizerService for OptimizerApi {
         let state = self.cluster_state(&tenant_id, &cluster_id).await?;
         let policy = self.policy_for(&tenant_id, &cluster_id).await?;
         let (_, problem) = self.problem_for(&state, &policy).await;
-        let status = tokio::task::spawn_blocking(move || autopilot_status(&cluster_id, &problem))
-            .await
-            .map_err(|_| Status::internal("the planner stopped"))?;
+        let billing_hold = self
+            .billing_hold(&tenant_id, &cluster_id, state.nodes.len())
+            .await;
+        let mut status =
+            tokio::task::spawn_blocking(move || autopilot_status(&cluster_id, &problem))
+                .await
+                .map_err(|_| Status::internal("the planner stopped"))?;
+        status.billing_hold = billing_hold.unwrap_or_default();
         Ok(Response::new(status))
     }
 

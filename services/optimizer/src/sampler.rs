@@ -1,7 +1,7 @@
 //! The cost sampler: one runner across replicas (a bus lease). A cluster is sampled when its agent
 //! reports a change (at most every 30 s) and at least every 5 minutes while it is known, so the
-//! dashboards' series continue when nothing changes. Interruption notices are counted into the
-//! next sample.
+//! dashboards' series continue when nothing changes; never while its agent is disconnected.
+//! Interruption notices are counted into the next sample.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -120,6 +120,13 @@ impl OptimizerApi {
                 return;
             }
         };
+        // A silent agent's last report is not the cluster now: no sample, so no cost or savings
+        // accrue (nor are billed) while it is away.
+        if !state.agent_connected {
+            tracked.changed = false;
+            tracked.sampled_at = Some(Instant::now());
+            return;
+        }
         let live = self.live_prices(&state).await;
         let mut sample = measure(&state, &live);
         sample.tenant_id = tracked.tenant_id.clone();

@@ -48,5 +48,6 @@ pub fn autopilot_status(
         checked_at: Some(spot_proto::time::timestamp(
             chrono::Utc::now().timestamp_millis(),
         )),
+        billing_hold: String::new(),
     }
 }

@@ -157,6 +157,13 @@ const CROSS_TENANT_COVERED: &[&str] = &[
     "spot.policy.v1.HibernationService/CreateOverride",
     "spot.policy.v1.HibernationService/ListTransitions",
     "spot.policy.v1.HibernationService/ListHibernationRuns",
+    // services/billing/tests/tenancy.rs: every billing read and change is the caller's tenant's
+    "spot.billing.v1.BillingService/GetSubscription",
+    "spot.billing.v1.BillingService/ChangePlan",
+    "spot.billing.v1.BillingService/CancelSubscription",
+    "spot.billing.v1.BillingService/GetUsage",
+    "spot.billing.v1.BillingService/PreviewInvoice",
+    "spot.billing.v1.BillingService/ListInvoices",
     // services/optimizer/tests/eventbridge.rs: another tenant's instance does not exist
     "spot.risk.v1.RiskService/IngestEventBridgeEvent",
     // services/optimizer/tests/lab.rs: another tenant's clusters and experiments do not exist
@@ -172,6 +179,8 @@ const GLOBAL_DATA: &[&str] = &[
     "spot.cluster.v1.CatalogService/ListInstanceTypes",
     "spot.cluster.v1.CatalogService/GetInstanceType",
     "spot.cluster.v1.CatalogService/ListPoolPrices",
+    // The plans on offer are the same for everyone.
+    "spot.billing.v1.BillingService/ListPlans",
     // Hive-mind flags are global by design and carry no tenant's data (a pool and an expiry).
     "spot.risk.v1.RiskService/ListRiskFlags",
     "spot.risk.v1.RiskService/WatchRiskFlags",

@@ -1,10 +1,16 @@
 //! `spot demo`: three simulated clusters whose agents connect over the real stream; the optimizer
-//! moves them from on-demand to spot and the dashboard shows savings, well within a minute.
+//! moves them from on-demand to spot and the dashboard shows savings, well within a minute; the
+//! tenant is on the savings-share plan and its invoice preview runs.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use spot_config::ConfigLayer;
+use spot_proto::billing::v1::billing_admin_service_client::BillingAdminServiceClient;
+use spot_proto::billing::v1::billing_service_client::BillingServiceClient;
+use spot_proto::billing::v1::{
+    GetSubscriptionRequest, LineKind, PreviewInvoiceRequest, RunBillingCycleRequest,
+};
 use spot_proto::cluster::v1::ListClustersRequest;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::optimizer::v1::dashboard_service_client::DashboardServiceClient;
@@ -61,6 +67,39 @@ async fn the_demo_moves_its_clusters_to_spot_and_shows_savings_within_a_minute()
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     assert!(kpis.nodes > 0, "{kpis:?}");
+    // Demo Co pays a share of its savings, and its invoice for this month runs with them.
+    let admin = spot_testkit::login_to(&channel, "admin@spot.local", &demo.password).await;
+    BillingAdminServiceClient::new(channel.clone())
+        .run_billing_cycle(authed(RunBillingCycleRequest {}, &admin))
+        .await
+        .unwrap();
+    let mut billing = BillingServiceClient::new(channel.clone());
+    let subscription = billing
+        .get_subscription(authed(GetSubscriptionRequest {}, &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .subscription
+        .unwrap();
+    assert_eq!(subscription.plan.unwrap().id, "savings_share");
+    let preview = billing
+        .preview_invoice(authed(PreviewInvoiceRequest {}, &token))
+        .await
+        .unwrap()
+        .into_inner()
+        .invoice
+        .unwrap();
+    let metered = preview
+        .lines
+        .iter()
+        .filter(|l| l.kind() == LineKind::SavingsShare)
+        .count();
+    assert_eq!(metered, clusters.len(), "a line per cluster: {preview:?}");
+    assert!(preview.savings.unwrap().minor_units >= 0);
+    assert!(
+        preview.total.unwrap().minor_units > 0,
+        "the prorated minimum at least"
+    );
     assert!(
         kpis.hourly_cost_usd < kpis.on_demand_hourly_cost_usd,
         "spot costs less than on-demand: {kpis:?}"

@@ -208,7 +208,7 @@ pub const RULES: &[(&str, Rule)] = &[
     ),
     (
         "spot.cluster.v1.FleetService/CountClusters",
-        read(InternalFrom(&["auth"])),
+        read(InternalFrom(&["auth", "billing"])),
     ),
     (
         "spot.cluster.v1.AccountService/GetLinkInstructions",
@@ -361,12 +361,44 @@ pub const RULES: &[(&str, Rule)] = &[
         write(Tenant(Owner)),
     ),
     (
+        "spot.billing.v1.BillingService/CancelSubscription",
+        write(Tenant(Owner)),
+    ),
+    (
         "spot.billing.v1.BillingService/GetUsage",
         read(Tenant(Viewer)),
     ),
     (
+        "spot.billing.v1.BillingService/PreviewInvoice",
+        read(Tenant(Viewer)),
+    ),
+    (
         "spot.billing.v1.BillingService/ListInvoices",
-        read(Tenant(Admin)),
+        read(Tenant(Viewer)),
+    ),
+    (
+        "spot.billing.v1.BillingService/CheckAutomation",
+        read(InternalFrom(&["optimizer"])),
+    ),
+    (
+        "spot.billing.v1.BillingAdminService/ListSubscriptions",
+        read(PlatformAdmin),
+    ),
+    (
+        "spot.billing.v1.BillingAdminService/GetRevenue",
+        read(PlatformAdmin),
+    ),
+    (
+        "spot.billing.v1.BillingAdminService/SetEnterpriseTerms",
+        write(PlatformAdmin),
+    ),
+    (
+        "spot.billing.v1.BillingAdminService/RunBillingCycle",
+        write(PlatformAdmin),
+    ),
+    (
+        "spot.billing.v1.StripeWebhookService/ReceiveStripeEvent",
+        write(Public),
     ),
     // spot.risk.v1
     (
@@ -410,6 +442,10 @@ pub const RULES: &[(&str, Rule)] = &[
         write(Tenant(Admin)),
     ),
     // spot.optimizer.v1
+    (
+        "spot.optimizer.v1.MeteringService/ListMeteredHours",
+        read(InternalFrom(&["billing"])),
+    ),
     (
         "spot.optimizer.v1.OptimizerService/CompareStrategies",
         read(InternalFrom(&["risk"])),

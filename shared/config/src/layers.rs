@@ -29,6 +29,7 @@ pub struct ConfigLayer {
     pub account_actions_per_hour: Option<u64>,
     pub shutdown_grace_seconds: Option<u64>,
     pub internal_secret: Option<String>,
+    pub stripe_webhook_secret: Option<String>,
     pub cloud: Option<String>,
     pub aws_endpoint_url: Option<String>,
     pub aws_principal: Option<String>,
@@ -67,6 +68,7 @@ pub(crate) struct ConfigFile {
     account_actions_per_hour: Option<u64>,
     shutdown_grace_seconds: Option<u64>,
     internal_secret: Option<String>,
+    stripe_webhook_secret: Option<String>,
     cloud: Option<String>,
     aws_endpoint_url: Option<String>,
     aws_principal: Option<String>,
@@ -115,6 +117,10 @@ impl From<&Config> for ConfigFile {
             shutdown_grace_seconds: Some(config.shutdown_grace_seconds),
             internal_secret: config
                 .internal_secret
+                .as_ref()
+                .map(|_| "REDACTED".to_owned()),
+            stripe_webhook_secret: config
+                .stripe_webhook_secret
                 .as_ref()
                 .map(|_| "REDACTED".to_owned()),
             cloud: Some(
@@ -173,6 +179,7 @@ const ENV_SETTINGS: &[&str] = &[
     "SPOT_ACCOUNT_ACTIONS_PER_HOUR",
     "SPOT_SHUTDOWN_GRACE_SECONDS",
     "SPOT_INTERNAL_SECRET",
+    "SPOT_STRIPE_WEBHOOK_SECRET",
     "SPOT_CLOUD",
     "SPOT_AWS_ENDPOINT_URL",
     "SPOT_AWS_PRINCIPAL",
@@ -210,6 +217,7 @@ impl ConfigLayer {
             account_actions_per_hour,
             shutdown_grace_seconds,
             internal_secret,
+            stripe_webhook_secret,
             cloud,
             aws_endpoint_url,
             aws_principal,
@@ -252,6 +260,7 @@ impl ConfigLayer {
             account_actions_per_hour: file.account_actions_per_hour,
             shutdown_grace_seconds: file.shutdown_grace_seconds,
             internal_secret: file.internal_secret,
+            stripe_webhook_secret: file.stripe_webhook_secret,
             cloud: file.cloud,
             aws_endpoint_url: file.aws_endpoint_url,
             aws_principal: file.aws_principal,
@@ -305,6 +314,9 @@ impl ConfigLayer {
                 "SPOT_BUS_NAMESPACE" => layer.bus_namespace = Some(value),
                 "SPOT_LOG" => layer.log = Some(value),
                 "SPOT_INTERNAL_SECRET" => layer.internal_secret = Some(value),
+                "SPOT_STRIPE_WEBHOOK_SECRET" => {
+                    layer.stripe_webhook_secret = Some(value).filter(|v| !v.is_empty())
+                }
                 "SPOT_CLOUD" => layer.cloud = Some(value),
                 "SPOT_AWS_ENDPOINT_URL" => layer.aws_endpoint_url = Some(value),
                 "SPOT_AWS_PRINCIPAL" => layer.aws_principal = Some(value),

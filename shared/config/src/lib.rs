@@ -86,6 +86,10 @@ pub struct Config {
     /// service runs in it; required (the same in every process) in the distributed mode.
     #[serde(skip)]
     pub internal_secret: Option<String>,
+    /// The signing secret of the Stripe webhook endpoint (`whsec_...`); unset: Stripe events are
+    /// refused.
+    #[serde(skip)]
+    pub stripe_webhook_secret: Option<String>,
     /// `simulated` (the embedded default's world) or `aws` (linked accounts through EC2).
     pub cloud: CloudKind,
     /// Another EC2/STS endpoint than AWS's (a test peer such as moto's server).
@@ -191,6 +195,7 @@ impl Config {
             account_actions_per_hour: layer.account_actions_per_hour.unwrap_or(20),
             shutdown_grace_seconds: layer.shutdown_grace_seconds.unwrap_or(20),
             internal_secret: layer.internal_secret,
+            stripe_webhook_secret: layer.stripe_webhook_secret,
             cloud: match layer.cloud.as_deref() {
                 None | Some("simulated") => CloudKind::Simulated,
                 Some("aws") => CloudKind::Aws,

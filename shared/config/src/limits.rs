@@ -111,6 +111,13 @@ pub const LIMITS: &[Limit] = &[
         max: 3_650,
         meaning: "days cost samples are kept (dashboards and savings reports read them)",
     },
+    Limit {
+        name: "billing_grace_days",
+        default: 7,
+        min: 0,
+        max: 90,
+        meaning: "days after a failed payment before the tenant's optimizer only recommends (interruption handling is never limited)",
+    },
 ];
 
 /// The limits in force.
@@ -129,6 +136,7 @@ pub struct Limits {
     pub keep_plans_days: u64,
     pub keep_hibernation_runs_days: u64,
     pub keep_cost_samples_days: u64,
+    pub billing_grace_days: u64,
 }
 
 impl Default for Limits {
@@ -181,6 +189,7 @@ impl Limits {
             keep_plans_days: value("keep_plans_days")?,
             keep_hibernation_runs_days: value("keep_hibernation_runs_days")?,
             keep_cost_samples_days: value("keep_cost_samples_days")?,
+            billing_grace_days: value("billing_grace_days")?,
         })
     }
 
@@ -200,6 +209,7 @@ impl Limits {
             self.keep_plans_days,
             self.keep_hibernation_runs_days,
             self.keep_cost_samples_days,
+            self.billing_grace_days,
         ];
         LIMITS
             .iter()

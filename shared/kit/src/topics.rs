@@ -4,7 +4,9 @@
 
 use spot_bus::Topic;
 use spot_proto::cluster::v1::ActionRecord;
-use spot_proto::events::v1::{ClusterUpdated, InterruptionReported, PolicyUpdated};
+use spot_proto::events::v1::{
+    ClusterUpdated, InterruptionReported, NotificationRequested, PolicyUpdated,
+};
 use spot_proto::optimizer::v1::Plan;
 
 /// Every change of an agent action.
@@ -18,3 +20,6 @@ pub const CLUSTER_UPDATED: Topic<ClusterUpdated> = Topic::new("cluster.updated")
 pub const INTERRUPTIONS: Topic<InterruptionReported> = Topic::new("risk.interruptions");
 /// A policy changed (a new version, or a rollback). The optimizer re-plans what it governs.
 pub const POLICY_UPDATED: Topic<PolicyUpdated> = Topic::new("policy.updated");
+/// A service asks for a tenant's users (or those with at least a role) to be notified; the auth
+/// service stores it in their inboxes.
+pub const NOTIFICATIONS: Topic<NotificationRequested> = Topic::new("notifications");

@@ -20,6 +20,8 @@ pub struct Model {
     pub memory_requested_mib: i64,
     /// Interruption notices since the previous sample.
     pub interruptions: i64,
+    /// The pools the nodes ran in, with their prices: JSON of `costs::SampledPool`s.
+    pub pools: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

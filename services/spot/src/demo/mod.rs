@@ -20,6 +20,8 @@ use spot_config::{Config, ConfigLayer};
 use spot_proto::agent::v1::{InterruptionKind, InterruptionNotice};
 use spot_proto::auth::v1::auth_service_client::AuthServiceClient;
 use spot_proto::auth::v1::{SignUpRequest, VerifyEmailRequest};
+use spot_proto::billing::v1::ChangePlanRequest;
+use spot_proto::billing::v1::billing_service_client::BillingServiceClient;
 use spot_proto::cluster::v1::RegisterClusterRequest;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use tokio::sync::mpsc;
@@ -245,6 +247,21 @@ async fn set_up(
         .tokens
         .map(|t| t.access_token)
         .ok_or("verification gave no tokens")?;
+    // The demo tenant pays a share of what it saves: its invoice preview runs on the billing
+    // page as the clusters move to spot.
+    let mut request = tonic::Request::new(ChangePlanRequest {
+        plan_id: "savings_share".to_owned(),
+    });
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}")
+            .parse()
+            .map_err(|_| "token is not a header value")?,
+    );
+    BillingServiceClient::new(channel.clone())
+        .change_plan(request)
+        .await
+        .map_err(|e| format!("choosing the savings-share plan: {}", e.message()))?;
     let mut clusters = Vec::new();
     for shape in FLEET {
         clusters.push(start_cluster(&channel, &token, url, shape, world, stop).await?);
@@ -384,6 +401,9 @@ fn print_banner(
     }
     println!(
         "  The optimizer moves the clusters to spot within a minute; spot interruptions arrive"
+    );
+    println!(
+        "  Demo Co is on the savings-share plan: Billing shows its invoice for this month as it runs."
     );
     println!(
         "  about every minute or two and are handled. State: {} (cleared at the next start).",

@@ -2,8 +2,8 @@
 // @generated from file spot/billing/v1/billing.proto (package spot.billing.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,13 +12,41 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file spot/billing/v1/billing.proto.
  */
 export const file_spot_billing_v1_billing: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zcG90L2JpbGxpbmcvdjEvYmlsbGluZy5wcm90bxIPc3BvdC5iaWxsaW5nLnYxIlUKBFBsYW4SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIdChVzYXZpbmdzX3NoYXJlX3BlcmNlbnQYAyABKAESFAoMbWF4X2NsdXN0ZXJzGAQgASgNInoKDFN1YnNjcmlwdGlvbhIRCgl0ZW5hbnRfaWQYASABKAkSDwoHcGxhbl9pZBgCIAEoCRIOCgZzdGF0dXMYAyABKAkSNgoSY3VycmVudF9wZXJpb2RfZW5kGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKwAQoHSW52b2ljZRIKCgJpZBgBIAEoCRIwCgxwZXJpb2Rfc3RhcnQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnBlcmlvZF9lbmQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3NhdmluZ3NfdXNkGAQgASgBEhIKCmFtb3VudF91c2QYBSABKAESDgoGc3RhdHVzGAYgASgJIhIKEExpc3RQbGFuc1JlcXVlc3QiOQoRTGlzdFBsYW5zUmVzcG9uc2USJAoFcGxhbnMYASADKAsyFS5zcG90LmJpbGxpbmcudjEuUGxhbiIYChZHZXRTdWJzY3JpcHRpb25SZXF1ZXN0Ik4KF0dldFN1YnNjcmlwdGlvblJlc3BvbnNlEjMKDHN1YnNjcmlwdGlvbhgBIAEoCzIdLnNwb3QuYmlsbGluZy52MS5TdWJzY3JpcHRpb24iJAoRQ2hhbmdlUGxhblJlcXVlc3QSDwoHcGxhbl9pZBgBIAEoCSJJChJDaGFuZ2VQbGFuUmVzcG9uc2USMwoMc3Vic2NyaXB0aW9uGAEgASgLMh0uc3BvdC5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvbiJnCg9HZXRVc2FnZVJlcXVlc3QSKQoFc2luY2UYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBXVudGlsGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI4ChBHZXRVc2FnZVJlc3BvbnNlEhMKC3NhdmluZ3NfdXNkGAEgASgBEg8KB2ZlZV91c2QYAiABKAEiFQoTTGlzdEludm9pY2VzUmVxdWVzdCJCChRMaXN0SW52b2ljZXNSZXNwb25zZRIqCghpbnZvaWNlcxgBIAMoCzIYLnNwb3QuYmlsbGluZy52MS5JbnZvaWNlMs8DCg5CaWxsaW5nU2VydmljZRJSCglMaXN0UGxhbnMSIS5zcG90LmJpbGxpbmcudjEuTGlzdFBsYW5zUmVxdWVzdBoiLnNwb3QuYmlsbGluZy52MS5MaXN0UGxhbnNSZXNwb25zZRJkCg9HZXRTdWJzY3JpcHRpb24SJy5zcG90LmJpbGxpbmcudjEuR2V0U3Vic2NyaXB0aW9uUmVxdWVzdBooLnNwb3QuYmlsbGluZy52MS5HZXRTdWJzY3JpcHRpb25SZXNwb25zZRJVCgpDaGFuZ2VQbGFuEiIuc3BvdC5iaWxsaW5nLnYxLkNoYW5nZVBsYW5SZXF1ZXN0GiMuc3BvdC5iaWxsaW5nLnYxLkNoYW5nZVBsYW5SZXNwb25zZRJPCghHZXRVc2FnZRIgLnNwb3QuYmlsbGluZy52MS5HZXRVc2FnZVJlcXVlc3QaIS5zcG90LmJpbGxpbmcudjEuR2V0VXNhZ2VSZXNwb25zZRJbCgxMaXN0SW52b2ljZXMSJC5zcG90LmJpbGxpbmcudjEuTGlzdEludm9pY2VzUmVxdWVzdBolLnNwb3QuYmlsbGluZy52MS5MaXN0SW52b2ljZXNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch1zcG90L2JpbGxpbmcvdjEvYmlsbGluZy5wcm90bxIPc3BvdC5iaWxsaW5nLnYxIi4KBU1vbmV5EhMKC21pbm9yX3VuaXRzGAEgASgDEhAKCGN1cnJlbmN5GAIgASgJIs8BCgRQbGFuEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSGgoSc2hhcmVfYmFzaXNfcG9pbnRzGAQgASgNEi8KD21vbnRobHlfbWluaW11bRgFIAEoCzIWLnNwb3QuYmlsbGluZy52MS5Nb25leRIUCgxtYXhfY2x1c3RlcnMYBiABKA0SHQoVbWF4X25vZGVzX3Blcl9jbHVzdGVyGAcgASgNEhYKDmJ5X2FycmFuZ2VtZW50GAggASgIIrUDCgxTdWJzY3JpcHRpb24SEQoJdGVuYW50X2lkGAEgASgJEiMKBHBsYW4YAiABKAsyFS5zcG90LmJpbGxpbmcudjEuUGxhbhIzCgZzdGF0dXMYAyABKA4yIy5zcG90LmJpbGxpbmcudjEuU3Vic2NyaXB0aW9uU3RhdHVzEjgKFGN1cnJlbnRfcGVyaW9kX3N0YXJ0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2ChJjdXJyZW50X3BlcmlvZF9lbmQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDG5leHRfcGxhbl9pZBgGIAEoCRIuCgpwbGFuX3NpbmNlGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5wYXN0X2R1ZV9zaW5jZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGltaXRlZF9mcm9tGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJzdHJpcGVfY3VzdG9tZXJfaWQYCiABKAkiEgoQTGlzdFBsYW5zUmVxdWVzdCI5ChFMaXN0UGxhbnNSZXNwb25zZRIkCgVwbGFucxgBIAMoCzIVLnNwb3QuYmlsbGluZy52MS5QbGFuIhgKFkdldFN1YnNjcmlwdGlvblJlcXVlc3QiTgoXR2V0U3Vic2NyaXB0aW9uUmVzcG9uc2USMwoMc3Vic2NyaXB0aW9uGAEgASgLMh0uc3BvdC5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvbiIkChFDaGFuZ2VQbGFuUmVxdWVzdBIPCgdwbGFuX2lkGAEgASgJIkkKEkNoYW5nZVBsYW5SZXNwb25zZRIzCgxzdWJzY3JpcHRpb24YASABKAsyHS5zcG90LmJpbGxpbmcudjEuU3Vic2NyaXB0aW9uIhsKGUNhbmNlbFN1YnNjcmlwdGlvblJlcXVlc3QiUQoaQ2FuY2VsU3Vic2NyaXB0aW9uUmVzcG9uc2USMwoMc3Vic2NyaXB0aW9uGAEgASgLMh0uc3BvdC5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvbiK6AQoJUG9vbFVzYWdlEhUKDWluc3RhbmNlX3R5cGUYASABKAkSDAoEem9uZRgCIAEoCRIVCg1jYXBhY2l0eV90eXBlGAMgASgJEhkKEW5vZGVfbWlsbGlzZWNvbmRzGAQgASgDEh0KFXByaWNlX21pY3Jvc19wZXJfaG91chgFIAEoAxIhChlvbl9kZW1hbmRfbWljcm9zX3Blcl9ob3VyGAYgASgDEhQKDHByaWNlX3NvdXJjZRgHIAEoCSLVAQoLVXNhZ2VSZWNvcmQSEgoKY2x1c3Rlcl9pZBgBIAEoCRIuCgpob3VyX3N0YXJ0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5zYXZpbmdzX21pY3JvcxgDIAEoAxITCgtjb3N0X21pY3JvcxgEIAEoAxIYChBvbl9kZW1hbmRfbWljcm9zGAUgASgDEikKBXBvb2xzGAYgAygLMhouc3BvdC5iaWxsaW5nLnYxLlBvb2xVc2FnZRIQCghjdXJyZW5jeRgHIAEoCSJ7Cg9HZXRVc2FnZVJlcXVlc3QSKQoFc2luY2UYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBXVudGlsGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjbHVzdGVyX2lkGAMgASgJImoKEEdldFVzYWdlUmVzcG9uc2USLQoHcmVjb3JkcxgBIAMoCzIcLnNwb3QuYmlsbGluZy52MS5Vc2FnZVJlY29yZBInCgdzYXZpbmdzGAIgASgLMhYuc3BvdC5iaWxsaW5nLnYxLk1vbmV5ItsBCgtJbnZvaWNlTGluZRInCgRraW5kGAEgASgOMhkuc3BvdC5iaWxsaW5nLnYxLkxpbmVLaW5kEhIKCmNsdXN0ZXJfaWQYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSDQoFaG91cnMYBCABKA0SJwoHc2F2aW5ncxgFIAEoCzIWLnNwb3QuYmlsbGluZy52MS5Nb25leRIaChJzaGFyZV9iYXNpc19wb2ludHMYBiABKA0SJgoGYW1vdW50GAcgASgLMhYuc3BvdC5iaWxsaW5nLnYxLk1vbmV5Iq4DCgdJbnZvaWNlEgoKAmlkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIwCgxwZXJpb2Rfc3RhcnQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnBlcmlvZF9lbmQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KBnN0YXR1cxgFIAEoDjIeLnNwb3QuYmlsbGluZy52MS5JbnZvaWNlU3RhdHVzEisKBWxpbmVzGAYgAygLMhwuc3BvdC5iaWxsaW5nLnYxLkludm9pY2VMaW5lEicKB3NhdmluZ3MYByABKAsyFi5zcG90LmJpbGxpbmcudjEuTW9uZXkSJQoFdG90YWwYCCABKAsyFi5zcG90LmJpbGxpbmcudjEuTW9uZXkSLQoJY2xvc2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdwYWlkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIZChFzdHJpcGVfaW52b2ljZV9pZBgLIAEoCSIXChVQcmV2aWV3SW52b2ljZVJlcXVlc3QiQwoWUHJldmlld0ludm9pY2VSZXNwb25zZRIpCgdpbnZvaWNlGAEgASgLMhguc3BvdC5iaWxsaW5nLnYxLkludm9pY2UiPAoTTGlzdEludm9pY2VzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKA0SEgoKcGFnZV90b2tlbhgCIAEoCSJbChRMaXN0SW52b2ljZXNSZXNwb25zZRIqCghpbnZvaWNlcxgBIAMoCzIYLnNwb3QuYmlsbGluZy52MS5JbnZvaWNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJOChZDaGVja0F1dG9tYXRpb25SZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRISCgpjbHVzdGVyX2lkGAIgASgJEg0KBW5vZGVzGAMgASgNIjoKF0NoZWNrQXV0b21hdGlvblJlc3BvbnNlEg8KB2FsbG93ZWQYASABKAgSDgoGcmVhc29uGAIgASgJIjEKGExpc3RTdWJzY3JpcHRpb25zUmVxdWVzdBIVCg1wYXN0X2R1ZV9vbmx5GAEgASgIIm8KDVRlbmFudEJpbGxpbmcSMwoMc3Vic2NyaXB0aW9uGAEgASgLMh0uc3BvdC5iaWxsaW5nLnYxLlN1YnNjcmlwdGlvbhIpCgdwcmV2aWV3GAIgASgLMhguc3BvdC5iaWxsaW5nLnYxLkludm9pY2UiTAoZTGlzdFN1YnNjcmlwdGlvbnNSZXNwb25zZRIvCgd0ZW5hbnRzGAEgAygLMh4uc3BvdC5iaWxsaW5nLnYxLlRlbmFudEJpbGxpbmciEwoRR2V0UmV2ZW51ZVJlcXVlc3QiogEKDE1vbnRoUmV2ZW51ZRIwCgxwZXJpb2Rfc3RhcnQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKCGludm9pY2VkGAIgASgLMhYuc3BvdC5iaWxsaW5nLnYxLk1vbmV5EiQKBHBhaWQYAyABKAsyFi5zcG90LmJpbGxpbmcudjEuTW9uZXkSEAoIaW52b2ljZXMYBCABKA0ijQEKEkdldFJldmVudWVSZXNwb25zZRItCgZtb250aHMYASADKAsyHS5zcG90LmJpbGxpbmcudjEuTW9udGhSZXZlbnVlEisKC29wZW5fcGVyaW9kGAIgASgLMhYuc3BvdC5iaWxsaW5nLnYxLk1vbmV5EhsKE3Bhc3RfZHVlX3RlbmFudF9pZHMYAyADKAkiewoZU2V0RW50ZXJwcmlzZVRlcm1zUmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSGgoSc2hhcmVfYmFzaXNfcG9pbnRzGAIgASgNEi8KD21vbnRobHlfbWluaW11bRgDIAEoCzIWLnNwb3QuYmlsbGluZy52MS5Nb25leSJRChpTZXRFbnRlcnByaXNlVGVybXNSZXNwb25zZRIzCgxzdWJzY3JpcHRpb24YASABKAsyHS5zcG90LmJpbGxpbmcudjEuU3Vic2NyaXB0aW9uIhgKFlJ1bkJpbGxpbmdDeWNsZVJlcXVlc3QiSQoXUnVuQmlsbGluZ0N5Y2xlUmVzcG9uc2USFQoNaG91cnNfbWV0ZXJlZBgBIAEoDRIXCg9pbnZvaWNlc19jbG9zZWQYAiABKA0iRgoZUmVjZWl2ZVN0cmlwZUV2ZW50UmVxdWVzdBIPCgdwYXlsb2FkGAEgASgMEhgKEHNpZ25hdHVyZV9oZWFkZXIYAiABKAkiPwoaUmVjZWl2ZVN0cmlwZUV2ZW50UmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSDwoHYXBwbGllZBgCIAEoCCp7ChJTdWJzY3JpcHRpb25TdGF0dXMSIwofU1VCU0NSSVBUSU9OX1NUQVRVU19VTlNQRUNJRklFRBAAEh4KGlNVQlNDUklQVElPTl9TVEFUVVNfQUNUSVZFEAESIAocU1VCU0NSSVBUSU9OX1NUQVRVU19QQVNUX0RVRRACKpsBCg1JbnZvaWNlU3RhdHVzEh4KGklOVk9JQ0VfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUSU5WT0lDRV9TVEFUVVNfRFJBRlQQARIXChNJTlZPSUNFX1NUQVRVU19PUEVOEAISFwoTSU5WT0lDRV9TVEFUVVNfUEFJRBADEh4KGklOVk9JQ0VfU1RBVFVTX05PVEhJTkdfRFVFEAQqWQoITGluZUtpbmQSGQoVTElORV9LSU5EX1VOU1BFQ0lGSUVEEAASGwoXTElORV9LSU5EX1NBVklOR1NfU0hBUkUQARIVChFMSU5FX0tJTkRfTUlOSU1VTRACMocGCg5CaWxsaW5nU2VydmljZRJSCglMaXN0UGxhbnMSIS5zcG90LmJpbGxpbmcudjEuTGlzdFBsYW5zUmVxdWVzdBoiLnNwb3QuYmlsbGluZy52MS5MaXN0UGxhbnNSZXNwb25zZRJkCg9HZXRTdWJzY3JpcHRpb24SJy5zcG90LmJpbGxpbmcudjEuR2V0U3Vic2NyaXB0aW9uUmVxdWVzdBooLnNwb3QuYmlsbGluZy52MS5HZXRTdWJzY3JpcHRpb25SZXNwb25zZRJVCgpDaGFuZ2VQbGFuEiIuc3BvdC5iaWxsaW5nLnYxLkNoYW5nZVBsYW5SZXF1ZXN0GiMuc3BvdC5iaWxsaW5nLnYxLkNoYW5nZVBsYW5SZXNwb25zZRJtChJDYW5jZWxTdWJzY3JpcHRpb24SKi5zcG90LmJpbGxpbmcudjEuQ2FuY2VsU3Vic2NyaXB0aW9uUmVxdWVzdBorLnNwb3QuYmlsbGluZy52MS5DYW5jZWxTdWJzY3JpcHRpb25SZXNwb25zZRJPCghHZXRVc2FnZRIgLnNwb3QuYmlsbGluZy52MS5HZXRVc2FnZVJlcXVlc3QaIS5zcG90LmJpbGxpbmcudjEuR2V0VXNhZ2VSZXNwb25zZRJhCg5QcmV2aWV3SW52b2ljZRImLnNwb3QuYmlsbGluZy52MS5QcmV2aWV3SW52b2ljZVJlcXVlc3QaJy5zcG90LmJpbGxpbmcudjEuUHJldmlld0ludm9pY2VSZXNwb25zZRJbCgxMaXN0SW52b2ljZXMSJC5zcG90LmJpbGxpbmcudjEuTGlzdEludm9pY2VzUmVxdWVzdBolLnNwb3QuYmlsbGluZy52MS5MaXN0SW52b2ljZXNSZXNwb25zZRJkCg9DaGVja0F1dG9tYXRpb24SJy5zcG90LmJpbGxpbmcudjEuQ2hlY2tBdXRvbWF0aW9uUmVxdWVzdBooLnNwb3QuYmlsbGluZy52MS5DaGVja0F1dG9tYXRpb25SZXNwb25zZTKtAwoTQmlsbGluZ0FkbWluU2VydmljZRJqChFMaXN0U3Vic2NyaXB0aW9ucxIpLnNwb3QuYmlsbGluZy52MS5MaXN0U3Vic2NyaXB0aW9uc1JlcXVlc3QaKi5zcG90LmJpbGxpbmcudjEuTGlzdFN1YnNjcmlwdGlvbnNSZXNwb25zZRJVCgpHZXRSZXZlbnVlEiIuc3BvdC5iaWxsaW5nLnYxLkdldFJldmVudWVSZXF1ZXN0GiMuc3BvdC5iaWxsaW5nLnYxLkdldFJldmVudWVSZXNwb25zZRJtChJTZXRFbnRlcnByaXNlVGVybXMSKi5zcG90LmJpbGxpbmcudjEuU2V0RW50ZXJwcmlzZVRlcm1zUmVxdWVzdBorLnNwb3QuYmlsbGluZy52MS5TZXRFbnRlcnByaXNlVGVybXNSZXNwb25zZRJkCg9SdW5CaWxsaW5nQ3ljbGUSJy5zcG90LmJpbGxpbmcudjEuUnVuQmlsbGluZ0N5Y2xlUmVxdWVzdBooLnNwb3QuYmlsbGluZy52MS5SdW5CaWxsaW5nQ3ljbGVSZXNwb25zZTKFAQoUU3RyaXBlV2ViaG9va1NlcnZpY2USbQoSUmVjZWl2ZVN0cmlwZUV2ZW50Eiouc3BvdC5iaWxsaW5nLnYxLlJlY2VpdmVTdHJpcGVFdmVudFJlcXVlc3QaKy5zcG90LmJpbGxpbmcudjEuUmVjZWl2ZVN0cmlwZUV2ZW50UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+
+/**
+ * An amount of money: integer minor units (cents for USD) and an ISO 4217 currency code.
+ *
+ * @generated from message spot.billing.v1.Money
+ */
+export type Money = Message<"spot.billing.v1.Money"> & {
+  /**
+   * @generated from field: int64 minor_units = 1;
+   */
+  minorUnits: bigint;
+
+  /**
+   * Upper case, e.g. "USD".
+   *
+   * @generated from field: string currency = 2;
+   */
+  currency: string;
+};
+
+/**
+ * Describes the message spot.billing.v1.Money.
+ * Use `create(MoneySchema)` to create a new message.
+ */
+export const MoneySchema: GenMessage<Money> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 0);
 
 /**
  * @generated from message spot.billing.v1.Plan
  */
 export type Plan = Message<"spot.billing.v1.Plan"> & {
   /**
+   * free, savings_share or enterprise.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -29,16 +57,44 @@ export type Plan = Message<"spot.billing.v1.Plan"> & {
   name: string;
 
   /**
-   * Share of measured savings charged, in percent.
-   *
-   * @generated from field: double savings_share_percent = 3;
+   * @generated from field: string description = 3;
    */
-  savingsSharePercent: number;
+  description: string;
 
   /**
-   * @generated from field: uint32 max_clusters = 4;
+   * Share of realised savings charged, in basis points (2000 = 20 %).
+   *
+   * @generated from field: uint32 share_basis_points = 4;
+   */
+  shareBasisPoints: number;
+
+  /**
+   * Charged when the period's fees are lower; prorated for part of a period. Zero when none.
+   *
+   * @generated from field: spot.billing.v1.Money monthly_minimum = 5;
+   */
+  monthlyMinimum?: Money | undefined;
+
+  /**
+   * Clusters under management; 0 = no limit.
+   *
+   * @generated from field: uint32 max_clusters = 6;
    */
   maxClusters: number;
+
+  /**
+   * Nodes in one cluster under management; 0 = no limit.
+   *
+   * @generated from field: uint32 max_nodes_per_cluster = 7;
+   */
+  maxNodesPerCluster: number;
+
+  /**
+   * A plan a tenant cannot choose itself (enterprise: set by the platform).
+   *
+   * @generated from field: bool by_arrangement = 8;
+   */
+  byArrangement: boolean;
 };
 
 /**
@@ -46,7 +102,7 @@ export type Plan = Message<"spot.billing.v1.Plan"> & {
  * Use `create(PlanSchema)` to create a new message.
  */
 export const PlanSchema: GenMessage<Plan> = /*@__PURE__*/
-  messageDesc(file_spot_billing_v1_billing, 0);
+  messageDesc(file_spot_billing_v1_billing, 1);
 
 /**
  * @generated from message spot.billing.v1.Subscription
@@ -58,21 +114,57 @@ export type Subscription = Message<"spot.billing.v1.Subscription"> & {
   tenantId: string;
 
   /**
-   * @generated from field: string plan_id = 2;
+   * @generated from field: spot.billing.v1.Plan plan = 2;
    */
-  planId: string;
+  plan?: Plan | undefined;
 
   /**
-   * active, past_due, canceled.
-   *
-   * @generated from field: string status = 3;
+   * @generated from field: spot.billing.v1.SubscriptionStatus status = 3;
    */
-  status: string;
+  status: SubscriptionStatus;
 
   /**
-   * @generated from field: google.protobuf.Timestamp current_period_end = 4;
+   * @generated from field: google.protobuf.Timestamp current_period_start = 4;
+   */
+  currentPeriodStart?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp current_period_end = 5;
    */
   currentPeriodEnd?: Timestamp | undefined;
+
+  /**
+   * The plan taking effect at current_period_end; empty when none.
+   *
+   * @generated from field: string next_plan_id = 6;
+   */
+  nextPlanId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp plan_since = 7;
+   */
+  planSince?: Timestamp | undefined;
+
+  /**
+   * Set while past due.
+   *
+   * @generated from field: google.protobuf.Timestamp past_due_since = 8;
+   */
+  pastDueSince?: Timestamp | undefined;
+
+  /**
+   * When a past-due subscription stops the platform applying changes (past_due_since + grace).
+   *
+   * @generated from field: google.protobuf.Timestamp limited_from = 9;
+   */
+  limitedFrom?: Timestamp | undefined;
+
+  /**
+   * Stripe's customer id; empty until created.
+   *
+   * @generated from field: string stripe_customer_id = 10;
+   */
+  stripeCustomerId: string;
 };
 
 /**
@@ -80,48 +172,6 @@ export type Subscription = Message<"spot.billing.v1.Subscription"> & {
  * Use `create(SubscriptionSchema)` to create a new message.
  */
 export const SubscriptionSchema: GenMessage<Subscription> = /*@__PURE__*/
-  messageDesc(file_spot_billing_v1_billing, 1);
-
-/**
- * @generated from message spot.billing.v1.Invoice
- */
-export type Invoice = Message<"spot.billing.v1.Invoice"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
-  id: string;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp period_start = 2;
-   */
-  periodStart?: Timestamp | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp period_end = 3;
-   */
-  periodEnd?: Timestamp | undefined;
-
-  /**
-   * @generated from field: double savings_usd = 4;
-   */
-  savingsUsd: number;
-
-  /**
-   * @generated from field: double amount_usd = 5;
-   */
-  amountUsd: number;
-
-  /**
-   * @generated from field: string status = 6;
-   */
-  status: string;
-};
-
-/**
- * Describes the message spot.billing.v1.Invoice.
- * Use `create(InvoiceSchema)` to create a new message.
- */
-export const InvoiceSchema: GenMessage<Invoice> = /*@__PURE__*/
   messageDesc(file_spot_billing_v1_billing, 2);
 
 /**
@@ -189,6 +239,8 @@ export const GetSubscriptionResponseSchema: GenMessage<GetSubscriptionResponse> 
  */
 export type ChangePlanRequest = Message<"spot.billing.v1.ChangePlanRequest"> & {
   /**
+   * free or savings_share.
+   *
    * @generated from field: string plan_id = 1;
    */
   planId: string;
@@ -219,10 +271,151 @@ export const ChangePlanResponseSchema: GenMessage<ChangePlanResponse> = /*@__PUR
   messageDesc(file_spot_billing_v1_billing, 8);
 
 /**
+ * @generated from message spot.billing.v1.CancelSubscriptionRequest
+ */
+export type CancelSubscriptionRequest = Message<"spot.billing.v1.CancelSubscriptionRequest"> & {
+};
+
+/**
+ * Describes the message spot.billing.v1.CancelSubscriptionRequest.
+ * Use `create(CancelSubscriptionRequestSchema)` to create a new message.
+ */
+export const CancelSubscriptionRequestSchema: GenMessage<CancelSubscriptionRequest> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 9);
+
+/**
+ * @generated from message spot.billing.v1.CancelSubscriptionResponse
+ */
+export type CancelSubscriptionResponse = Message<"spot.billing.v1.CancelSubscriptionResponse"> & {
+  /**
+   * @generated from field: spot.billing.v1.Subscription subscription = 1;
+   */
+  subscription?: Subscription | undefined;
+};
+
+/**
+ * Describes the message spot.billing.v1.CancelSubscriptionResponse.
+ * Use `create(CancelSubscriptionResponseSchema)` to create a new message.
+ */
+export const CancelSubscriptionResponseSchema: GenMessage<CancelSubscriptionResponse> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 10);
+
+/**
+ * What one pool contributed to a metered hour.
+ *
+ * @generated from message spot.billing.v1.PoolUsage
+ */
+export type PoolUsage = Message<"spot.billing.v1.PoolUsage"> & {
+  /**
+   * @generated from field: string instance_type = 1;
+   */
+  instanceType: string;
+
+  /**
+   * @generated from field: string zone = 2;
+   */
+  zone: string;
+
+  /**
+   * spot or on_demand.
+   *
+   * @generated from field: string capacity_type = 3;
+   */
+  capacityType: string;
+
+  /**
+   * Node time in the hour, in milliseconds (3,600,000 = one node for the whole hour).
+   *
+   * @generated from field: int64 node_milliseconds = 4;
+   */
+  nodeMilliseconds: bigint;
+
+  /**
+   * What one node cost per hour, in micro units (1/1,000,000 of the currency).
+   *
+   * @generated from field: int64 price_micros_per_hour = 5;
+   */
+  priceMicrosPerHour: bigint;
+
+  /**
+   * What one node would have cost on demand per hour, in micro units.
+   *
+   * @generated from field: int64 on_demand_micros_per_hour = 6;
+   */
+  onDemandMicrosPerHour: bigint;
+
+  /**
+   * Where price_micros_per_hour came from: live_spot, estimated_spot or on_demand_list.
+   *
+   * @generated from field: string price_source = 7;
+   */
+  priceSource: string;
+};
+
+/**
+ * Describes the message spot.billing.v1.PoolUsage.
+ * Use `create(PoolUsageSchema)` to create a new message.
+ */
+export const PoolUsageSchema: GenMessage<PoolUsage> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 11);
+
+/**
+ * One cluster's realised savings in one hour. savings_micros = sum over pools of
+ * node_milliseconds x (on_demand - price) / 3,600,000, rounded half up: recomputable from pools.
+ *
+ * @generated from message spot.billing.v1.UsageRecord
+ */
+export type UsageRecord = Message<"spot.billing.v1.UsageRecord"> & {
+  /**
+   * @generated from field: string cluster_id = 1;
+   */
+  clusterId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp hour_start = 2;
+   */
+  hourStart?: Timestamp | undefined;
+
+  /**
+   * @generated from field: int64 savings_micros = 3;
+   */
+  savingsMicros: bigint;
+
+  /**
+   * @generated from field: int64 cost_micros = 4;
+   */
+  costMicros: bigint;
+
+  /**
+   * @generated from field: int64 on_demand_micros = 5;
+   */
+  onDemandMicros: bigint;
+
+  /**
+   * @generated from field: repeated spot.billing.v1.PoolUsage pools = 6;
+   */
+  pools: PoolUsage[];
+
+  /**
+   * @generated from field: string currency = 7;
+   */
+  currency: string;
+};
+
+/**
+ * Describes the message spot.billing.v1.UsageRecord.
+ * Use `create(UsageRecordSchema)` to create a new message.
+ */
+export const UsageRecordSchema: GenMessage<UsageRecord> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 12);
+
+/**
  * @generated from message spot.billing.v1.GetUsageRequest
  */
 export type GetUsageRequest = Message<"spot.billing.v1.GetUsageRequest"> & {
   /**
+   * Defaults: the open period.
+   *
    * @generated from field: google.protobuf.Timestamp since = 1;
    */
   since?: Timestamp | undefined;
@@ -231,6 +424,13 @@ export type GetUsageRequest = Message<"spot.billing.v1.GetUsageRequest"> & {
    * @generated from field: google.protobuf.Timestamp until = 2;
    */
   until?: Timestamp | undefined;
+
+  /**
+   * Empty: every cluster.
+   *
+   * @generated from field: string cluster_id = 3;
+   */
+  clusterId: string;
 };
 
 /**
@@ -238,21 +438,23 @@ export type GetUsageRequest = Message<"spot.billing.v1.GetUsageRequest"> & {
  * Use `create(GetUsageRequestSchema)` to create a new message.
  */
 export const GetUsageRequestSchema: GenMessage<GetUsageRequest> = /*@__PURE__*/
-  messageDesc(file_spot_billing_v1_billing, 9);
+  messageDesc(file_spot_billing_v1_billing, 13);
 
 /**
  * @generated from message spot.billing.v1.GetUsageResponse
  */
 export type GetUsageResponse = Message<"spot.billing.v1.GetUsageResponse"> & {
   /**
-   * @generated from field: double savings_usd = 1;
+   * Oldest first. Hours without an agent report have no record and are not billed.
+   *
+   * @generated from field: repeated spot.billing.v1.UsageRecord records = 1;
    */
-  savingsUsd: number;
+  records: UsageRecord[];
 
   /**
-   * @generated from field: double fee_usd = 2;
+   * @generated from field: spot.billing.v1.Money savings = 2;
    */
-  feeUsd: number;
+  savings?: Money | undefined;
 };
 
 /**
@@ -260,12 +462,173 @@ export type GetUsageResponse = Message<"spot.billing.v1.GetUsageResponse"> & {
  * Use `create(GetUsageResponseSchema)` to create a new message.
  */
 export const GetUsageResponseSchema: GenMessage<GetUsageResponse> = /*@__PURE__*/
-  messageDesc(file_spot_billing_v1_billing, 10);
+  messageDesc(file_spot_billing_v1_billing, 14);
+
+/**
+ * @generated from message spot.billing.v1.InvoiceLine
+ */
+export type InvoiceLine = Message<"spot.billing.v1.InvoiceLine"> & {
+  /**
+   * @generated from field: spot.billing.v1.LineKind kind = 1;
+   */
+  kind: LineKind;
+
+  /**
+   * For savings lines.
+   *
+   * @generated from field: string cluster_id = 2;
+   */
+  clusterId: string;
+
+  /**
+   * @generated from field: string description = 3;
+   */
+  description: string;
+
+  /**
+   * Hours metered for the cluster in the period.
+   *
+   * @generated from field: uint32 hours = 4;
+   */
+  hours: number;
+
+  /**
+   * @generated from field: spot.billing.v1.Money savings = 5;
+   */
+  savings?: Money | undefined;
+
+  /**
+   * @generated from field: uint32 share_basis_points = 6;
+   */
+  shareBasisPoints: number;
+
+  /**
+   * @generated from field: spot.billing.v1.Money amount = 7;
+   */
+  amount?: Money | undefined;
+};
+
+/**
+ * Describes the message spot.billing.v1.InvoiceLine.
+ * Use `create(InvoiceLineSchema)` to create a new message.
+ */
+export const InvoiceLineSchema: GenMessage<InvoiceLine> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 15);
+
+/**
+ * @generated from message spot.billing.v1.Invoice
+ */
+export type Invoice = Message<"spot.billing.v1.Invoice"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp period_start = 3;
+   */
+  periodStart?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp period_end = 4;
+   */
+  periodEnd?: Timestamp | undefined;
+
+  /**
+   * @generated from field: spot.billing.v1.InvoiceStatus status = 5;
+   */
+  status: InvoiceStatus;
+
+  /**
+   * @generated from field: repeated spot.billing.v1.InvoiceLine lines = 6;
+   */
+  lines: InvoiceLine[];
+
+  /**
+   * @generated from field: spot.billing.v1.Money savings = 7;
+   */
+  savings?: Money | undefined;
+
+  /**
+   * @generated from field: spot.billing.v1.Money total = 8;
+   */
+  total?: Money | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp closed_at = 9;
+   */
+  closedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp paid_at = 10;
+   */
+  paidAt?: Timestamp | undefined;
+
+  /**
+   * Stripe's invoice id once reported; empty before.
+   *
+   * @generated from field: string stripe_invoice_id = 11;
+   */
+  stripeInvoiceId: string;
+};
+
+/**
+ * Describes the message spot.billing.v1.Invoice.
+ * Use `create(InvoiceSchema)` to create a new message.
+ */
+export const InvoiceSchema: GenMessage<Invoice> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 16);
+
+/**
+ * @generated from message spot.billing.v1.PreviewInvoiceRequest
+ */
+export type PreviewInvoiceRequest = Message<"spot.billing.v1.PreviewInvoiceRequest"> & {
+};
+
+/**
+ * Describes the message spot.billing.v1.PreviewInvoiceRequest.
+ * Use `create(PreviewInvoiceRequestSchema)` to create a new message.
+ */
+export const PreviewInvoiceRequestSchema: GenMessage<PreviewInvoiceRequest> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 17);
+
+/**
+ * @generated from message spot.billing.v1.PreviewInvoiceResponse
+ */
+export type PreviewInvoiceResponse = Message<"spot.billing.v1.PreviewInvoiceResponse"> & {
+  /**
+   * @generated from field: spot.billing.v1.Invoice invoice = 1;
+   */
+  invoice?: Invoice | undefined;
+};
+
+/**
+ * Describes the message spot.billing.v1.PreviewInvoiceResponse.
+ * Use `create(PreviewInvoiceResponseSchema)` to create a new message.
+ */
+export const PreviewInvoiceResponseSchema: GenMessage<PreviewInvoiceResponse> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 18);
 
 /**
  * @generated from message spot.billing.v1.ListInvoicesRequest
  */
 export type ListInvoicesRequest = Message<"spot.billing.v1.ListInvoicesRequest"> & {
+  /**
+   * At most 100; 0 means 24.
+   *
+   * @generated from field: uint32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
 };
 
 /**
@@ -273,7 +636,7 @@ export type ListInvoicesRequest = Message<"spot.billing.v1.ListInvoicesRequest">
  * Use `create(ListInvoicesRequestSchema)` to create a new message.
  */
 export const ListInvoicesRequestSchema: GenMessage<ListInvoicesRequest> = /*@__PURE__*/
-  messageDesc(file_spot_billing_v1_billing, 11);
+  messageDesc(file_spot_billing_v1_billing, 19);
 
 /**
  * @generated from message spot.billing.v1.ListInvoicesResponse
@@ -283,6 +646,11 @@ export type ListInvoicesResponse = Message<"spot.billing.v1.ListInvoicesResponse
    * @generated from field: repeated spot.billing.v1.Invoice invoices = 1;
    */
   invoices: Invoice[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -290,15 +658,441 @@ export type ListInvoicesResponse = Message<"spot.billing.v1.ListInvoicesResponse
  * Use `create(ListInvoicesResponseSchema)` to create a new message.
  */
 export const ListInvoicesResponseSchema: GenMessage<ListInvoicesResponse> = /*@__PURE__*/
-  messageDesc(file_spot_billing_v1_billing, 12);
+  messageDesc(file_spot_billing_v1_billing, 20);
 
 /**
- * Plans, subscriptions, usage metering and invoices. The fee is a share of savings.
+ * @generated from message spot.billing.v1.CheckAutomationRequest
+ */
+export type CheckAutomationRequest = Message<"spot.billing.v1.CheckAutomationRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string cluster_id = 2;
+   */
+  clusterId: string;
+
+  /**
+   * Nodes in the cluster now.
+   *
+   * @generated from field: uint32 nodes = 3;
+   */
+  nodes: number;
+};
+
+/**
+ * Describes the message spot.billing.v1.CheckAutomationRequest.
+ * Use `create(CheckAutomationRequestSchema)` to create a new message.
+ */
+export const CheckAutomationRequestSchema: GenMessage<CheckAutomationRequest> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 21);
+
+/**
+ * @generated from message spot.billing.v1.CheckAutomationResponse
+ */
+export type CheckAutomationResponse = Message<"spot.billing.v1.CheckAutomationResponse"> & {
+  /**
+   * @generated from field: bool allowed = 1;
+   */
+  allowed: boolean;
+
+  /**
+   * Why not, in words a user can act on; empty when allowed.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message spot.billing.v1.CheckAutomationResponse.
+ * Use `create(CheckAutomationResponseSchema)` to create a new message.
+ */
+export const CheckAutomationResponseSchema: GenMessage<CheckAutomationResponse> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 22);
+
+/**
+ * @generated from message spot.billing.v1.ListSubscriptionsRequest
+ */
+export type ListSubscriptionsRequest = Message<"spot.billing.v1.ListSubscriptionsRequest"> & {
+  /**
+   * Only past-due subscriptions.
+   *
+   * @generated from field: bool past_due_only = 1;
+   */
+  pastDueOnly: boolean;
+};
+
+/**
+ * Describes the message spot.billing.v1.ListSubscriptionsRequest.
+ * Use `create(ListSubscriptionsRequestSchema)` to create a new message.
+ */
+export const ListSubscriptionsRequestSchema: GenMessage<ListSubscriptionsRequest> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 23);
+
+/**
+ * @generated from message spot.billing.v1.TenantBilling
+ */
+export type TenantBilling = Message<"spot.billing.v1.TenantBilling"> & {
+  /**
+   * @generated from field: spot.billing.v1.Subscription subscription = 1;
+   */
+  subscription?: Subscription | undefined;
+
+  /**
+   * @generated from field: spot.billing.v1.Invoice preview = 2;
+   */
+  preview?: Invoice | undefined;
+};
+
+/**
+ * Describes the message spot.billing.v1.TenantBilling.
+ * Use `create(TenantBillingSchema)` to create a new message.
+ */
+export const TenantBillingSchema: GenMessage<TenantBilling> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 24);
+
+/**
+ * @generated from message spot.billing.v1.ListSubscriptionsResponse
+ */
+export type ListSubscriptionsResponse = Message<"spot.billing.v1.ListSubscriptionsResponse"> & {
+  /**
+   * @generated from field: repeated spot.billing.v1.TenantBilling tenants = 1;
+   */
+  tenants: TenantBilling[];
+};
+
+/**
+ * Describes the message spot.billing.v1.ListSubscriptionsResponse.
+ * Use `create(ListSubscriptionsResponseSchema)` to create a new message.
+ */
+export const ListSubscriptionsResponseSchema: GenMessage<ListSubscriptionsResponse> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 25);
+
+/**
+ * @generated from message spot.billing.v1.GetRevenueRequest
+ */
+export type GetRevenueRequest = Message<"spot.billing.v1.GetRevenueRequest"> & {
+};
+
+/**
+ * Describes the message spot.billing.v1.GetRevenueRequest.
+ * Use `create(GetRevenueRequestSchema)` to create a new message.
+ */
+export const GetRevenueRequestSchema: GenMessage<GetRevenueRequest> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 26);
+
+/**
+ * @generated from message spot.billing.v1.MonthRevenue
+ */
+export type MonthRevenue = Message<"spot.billing.v1.MonthRevenue"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp period_start = 1;
+   */
+  periodStart?: Timestamp | undefined;
+
+  /**
+   * @generated from field: spot.billing.v1.Money invoiced = 2;
+   */
+  invoiced?: Money | undefined;
+
+  /**
+   * @generated from field: spot.billing.v1.Money paid = 3;
+   */
+  paid?: Money | undefined;
+
+  /**
+   * @generated from field: uint32 invoices = 4;
+   */
+  invoices: number;
+};
+
+/**
+ * Describes the message spot.billing.v1.MonthRevenue.
+ * Use `create(MonthRevenueSchema)` to create a new message.
+ */
+export const MonthRevenueSchema: GenMessage<MonthRevenue> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 27);
+
+/**
+ * @generated from message spot.billing.v1.GetRevenueResponse
+ */
+export type GetRevenueResponse = Message<"spot.billing.v1.GetRevenueResponse"> & {
+  /**
+   * Newest first.
+   *
+   * @generated from field: repeated spot.billing.v1.MonthRevenue months = 1;
+   */
+  months: MonthRevenue[];
+
+  /**
+   * The open period's running total over every tenant.
+   *
+   * @generated from field: spot.billing.v1.Money open_period = 2;
+   */
+  openPeriod?: Money | undefined;
+
+  /**
+   * @generated from field: repeated string past_due_tenant_ids = 3;
+   */
+  pastDueTenantIds: string[];
+};
+
+/**
+ * Describes the message spot.billing.v1.GetRevenueResponse.
+ * Use `create(GetRevenueResponseSchema)` to create a new message.
+ */
+export const GetRevenueResponseSchema: GenMessage<GetRevenueResponse> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 28);
+
+/**
+ * @generated from message spot.billing.v1.SetEnterpriseTermsRequest
+ */
+export type SetEnterpriseTermsRequest = Message<"spot.billing.v1.SetEnterpriseTermsRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * 1 to 10,000.
+   *
+   * @generated from field: uint32 share_basis_points = 2;
+   */
+  shareBasisPoints: number;
+
+  /**
+   * @generated from field: spot.billing.v1.Money monthly_minimum = 3;
+   */
+  monthlyMinimum?: Money | undefined;
+};
+
+/**
+ * Describes the message spot.billing.v1.SetEnterpriseTermsRequest.
+ * Use `create(SetEnterpriseTermsRequestSchema)` to create a new message.
+ */
+export const SetEnterpriseTermsRequestSchema: GenMessage<SetEnterpriseTermsRequest> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 29);
+
+/**
+ * @generated from message spot.billing.v1.SetEnterpriseTermsResponse
+ */
+export type SetEnterpriseTermsResponse = Message<"spot.billing.v1.SetEnterpriseTermsResponse"> & {
+  /**
+   * @generated from field: spot.billing.v1.Subscription subscription = 1;
+   */
+  subscription?: Subscription | undefined;
+};
+
+/**
+ * Describes the message spot.billing.v1.SetEnterpriseTermsResponse.
+ * Use `create(SetEnterpriseTermsResponseSchema)` to create a new message.
+ */
+export const SetEnterpriseTermsResponseSchema: GenMessage<SetEnterpriseTermsResponse> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 30);
+
+/**
+ * @generated from message spot.billing.v1.RunBillingCycleRequest
+ */
+export type RunBillingCycleRequest = Message<"spot.billing.v1.RunBillingCycleRequest"> & {
+};
+
+/**
+ * Describes the message spot.billing.v1.RunBillingCycleRequest.
+ * Use `create(RunBillingCycleRequestSchema)` to create a new message.
+ */
+export const RunBillingCycleRequestSchema: GenMessage<RunBillingCycleRequest> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 31);
+
+/**
+ * @generated from message spot.billing.v1.RunBillingCycleResponse
+ */
+export type RunBillingCycleResponse = Message<"spot.billing.v1.RunBillingCycleResponse"> & {
+  /**
+   * @generated from field: uint32 hours_metered = 1;
+   */
+  hoursMetered: number;
+
+  /**
+   * @generated from field: uint32 invoices_closed = 2;
+   */
+  invoicesClosed: number;
+};
+
+/**
+ * Describes the message spot.billing.v1.RunBillingCycleResponse.
+ * Use `create(RunBillingCycleResponseSchema)` to create a new message.
+ */
+export const RunBillingCycleResponseSchema: GenMessage<RunBillingCycleResponse> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 32);
+
+/**
+ * @generated from message spot.billing.v1.ReceiveStripeEventRequest
+ */
+export type ReceiveStripeEventRequest = Message<"spot.billing.v1.ReceiveStripeEventRequest"> & {
+  /**
+   * The request body exactly as received.
+   *
+   * @generated from field: bytes payload = 1;
+   */
+  payload: Uint8Array;
+
+  /**
+   * The Stripe-Signature header: t=<unix seconds>,v1=<hex>[,v1=<hex>...].
+   *
+   * @generated from field: string signature_header = 2;
+   */
+  signatureHeader: string;
+};
+
+/**
+ * Describes the message spot.billing.v1.ReceiveStripeEventRequest.
+ * Use `create(ReceiveStripeEventRequestSchema)` to create a new message.
+ */
+export const ReceiveStripeEventRequestSchema: GenMessage<ReceiveStripeEventRequest> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 33);
+
+/**
+ * @generated from message spot.billing.v1.ReceiveStripeEventResponse
+ */
+export type ReceiveStripeEventResponse = Message<"spot.billing.v1.ReceiveStripeEventResponse"> & {
+  /**
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * False when the event arrived before (acknowledged, not applied again).
+   *
+   * @generated from field: bool applied = 2;
+   */
+  applied: boolean;
+};
+
+/**
+ * Describes the message spot.billing.v1.ReceiveStripeEventResponse.
+ * Use `create(ReceiveStripeEventResponseSchema)` to create a new message.
+ */
+export const ReceiveStripeEventResponseSchema: GenMessage<ReceiveStripeEventResponse> = /*@__PURE__*/
+  messageDesc(file_spot_billing_v1_billing, 34);
+
+/**
+ * @generated from enum spot.billing.v1.SubscriptionStatus
+ */
+export enum SubscriptionStatus {
+  /**
+   * @generated from enum value: SUBSCRIPTION_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: SUBSCRIPTION_STATUS_ACTIVE = 1;
+   */
+  ACTIVE = 1,
+
+  /**
+   * A payment failed; after the grace period the platform only recommends until an invoice is paid.
+   *
+   * @generated from enum value: SUBSCRIPTION_STATUS_PAST_DUE = 2;
+   */
+  PAST_DUE = 2,
+}
+
+/**
+ * Describes the enum spot.billing.v1.SubscriptionStatus.
+ */
+export const SubscriptionStatusSchema: GenEnum<SubscriptionStatus> = /*@__PURE__*/
+  enumDesc(file_spot_billing_v1_billing, 0);
+
+/**
+ * @generated from enum spot.billing.v1.InvoiceStatus
+ */
+export enum InvoiceStatus {
+  /**
+   * @generated from enum value: INVOICE_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The open period, still changing.
+   *
+   * @generated from enum value: INVOICE_STATUS_DRAFT = 1;
+   */
+  DRAFT = 1,
+
+  /**
+   * Closed and owed.
+   *
+   * @generated from enum value: INVOICE_STATUS_OPEN = 2;
+   */
+  OPEN = 2,
+
+  /**
+   * @generated from enum value: INVOICE_STATUS_PAID = 3;
+   */
+  PAID = 3,
+
+  /**
+   * Closed with nothing to pay.
+   *
+   * @generated from enum value: INVOICE_STATUS_NOTHING_DUE = 4;
+   */
+  NOTHING_DUE = 4,
+}
+
+/**
+ * Describes the enum spot.billing.v1.InvoiceStatus.
+ */
+export const InvoiceStatusSchema: GenEnum<InvoiceStatus> = /*@__PURE__*/
+  enumDesc(file_spot_billing_v1_billing, 1);
+
+/**
+ * @generated from enum spot.billing.v1.LineKind
+ */
+export enum LineKind {
+  /**
+   * @generated from enum value: LINE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A cluster's savings and the share charged on them.
+   *
+   * @generated from enum value: LINE_KIND_SAVINGS_SHARE = 1;
+   */
+  SAVINGS_SHARE = 1,
+
+  /**
+   * What brings the period's fees up to the plan's (prorated) minimum.
+   *
+   * @generated from enum value: LINE_KIND_MINIMUM = 2;
+   */
+  MINIMUM = 2,
+}
+
+/**
+ * Describes the enum spot.billing.v1.LineKind.
+ */
+export const LineKindSchema: GenEnum<LineKind> = /*@__PURE__*/
+  enumDesc(file_spot_billing_v1_billing, 2);
+
+/**
+ * Plans, the tenant's subscription, metered savings and invoices. The platform's fee is a share
+ * of the money it saved: what the nodes a cluster ran would have cost on demand, minus what they
+ * cost. Money is never floating point: see Money.
+ *
+ * Billing periods are calendar months in UTC. Rounding (one rule, everywhere): a cluster's savings
+ * for the period are the sum of its hourly savings in micro units, negative totals count as zero,
+ * rounded half up to minor units once; its fee is savings x share, rounded half up to minor units.
  *
  * @generated from service spot.billing.v1.BillingService
  */
 export const BillingService: GenService<{
   /**
+   * The plans a tenant can be on.
+   *
    * @generated from rpc spot.billing.v1.BillingService.ListPlans
    */
   listPlans: {
@@ -307,6 +1101,8 @@ export const BillingService: GenService<{
     output: typeof ListPlansResponseSchema;
   },
   /**
+   * The caller's tenant's subscription (every tenant has one: the free plan from sign-up).
+   *
    * @generated from rpc spot.billing.v1.BillingService.GetSubscription
    */
   getSubscription: {
@@ -315,6 +1111,10 @@ export const BillingService: GenService<{
     output: typeof GetSubscriptionResponseSchema;
   },
   /**
+   * Owners only. From the free plan the new plan takes effect at once (its monthly minimum is
+   * prorated over what is left of the period); from a paid plan, at the end of the period.
+   * Enterprise terms are set by the platform (BillingAdminService.SetEnterpriseTerms).
+   *
    * @generated from rpc spot.billing.v1.BillingService.ChangePlan
    */
   changePlan: {
@@ -323,6 +1123,18 @@ export const BillingService: GenService<{
     output: typeof ChangePlanResponseSchema;
   },
   /**
+   * Owners only: back to the free plan at the end of the period (ChangePlan to a paid plan undoes it).
+   *
+   * @generated from rpc spot.billing.v1.BillingService.CancelSubscription
+   */
+  cancelSubscription: {
+    methodKind: "unary";
+    input: typeof CancelSubscriptionRequestSchema;
+    output: typeof CancelSubscriptionResponseSchema;
+  },
+  /**
+   * The metered hours, with the inputs each was computed from.
+   *
    * @generated from rpc spot.billing.v1.BillingService.GetUsage
    */
   getUsage: {
@@ -331,6 +1143,19 @@ export const BillingService: GenService<{
     output: typeof GetUsageResponseSchema;
   },
   /**
+   * The open period's invoice as it stands now (status DRAFT): the hours metered so far, the one
+   * under way as far as it has gone (metered every minute).
+   *
+   * @generated from rpc spot.billing.v1.BillingService.PreviewInvoice
+   */
+  previewInvoice: {
+    methodKind: "unary";
+    input: typeof PreviewInvoiceRequestSchema;
+    output: typeof PreviewInvoiceResponseSchema;
+  },
+  /**
+   * Closed periods' invoices, newest first, with their lines.
+   *
    * @generated from rpc spot.billing.v1.BillingService.ListInvoices
    */
   listInvoices: {
@@ -338,6 +1163,88 @@ export const BillingService: GenService<{
     input: typeof ListInvoicesRequestSchema;
     output: typeof ListInvoicesResponseSchema;
   },
+  /**
+   * Whether the platform may apply changes to a cluster of the tenant (internal: the optimizer
+   * asks before anything is applied; interruption handling never asks).
+   *
+   * @generated from rpc spot.billing.v1.BillingService.CheckAutomation
+   */
+  checkAutomation: {
+    methodKind: "unary";
+    input: typeof CheckAutomationRequestSchema;
+    output: typeof CheckAutomationResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_spot_billing_v1_billing, 0);
+
+/**
+ * Platform administrators: revenue, tenants in arrears, custom terms.
+ *
+ * @generated from service spot.billing.v1.BillingAdminService
+ */
+export const BillingAdminService: GenService<{
+  /**
+   * Every tenant's subscription with its open period's preview total.
+   *
+   * @generated from rpc spot.billing.v1.BillingAdminService.ListSubscriptions
+   */
+  listSubscriptions: {
+    methodKind: "unary";
+    input: typeof ListSubscriptionsRequestSchema;
+    output: typeof ListSubscriptionsResponseSchema;
+  },
+  /**
+   * Invoiced and paid totals per month, and the tenants past due.
+   *
+   * @generated from rpc spot.billing.v1.BillingAdminService.GetRevenue
+   */
+  getRevenue: {
+    methodKind: "unary";
+    input: typeof GetRevenueRequestSchema;
+    output: typeof GetRevenueResponseSchema;
+  },
+  /**
+   * Puts a tenant on the enterprise plan with its own share and minimum, at once.
+   *
+   * @generated from rpc spot.billing.v1.BillingAdminService.SetEnterpriseTerms
+   */
+  setEnterpriseTerms: {
+    methodKind: "unary";
+    input: typeof SetEnterpriseTermsRequestSchema;
+    output: typeof SetEnterpriseTermsResponseSchema;
+  },
+  /**
+   * Meters the last hours and closes the period that ended now, rather than at the next cycle
+   * (every minute).
+   *
+   * @generated from rpc spot.billing.v1.BillingAdminService.RunBillingCycle
+   */
+  runBillingCycle: {
+    methodKind: "unary";
+    input: typeof RunBillingCycleRequestSchema;
+    output: typeof RunBillingCycleResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_spot_billing_v1_billing, 1);
+
+/**
+ * Stripe's webhook, as the edge receives it on POST /webhooks/stripe. Anyone may call it: the
+ * signature is the credential, checked before the body is parsed.
+ *
+ * @generated from service spot.billing.v1.StripeWebhookService
+ */
+export const StripeWebhookService: GenService<{
+  /**
+   * INVALID_ARGUMENT for a bad signature, a timestamp outside 300 s or a body that is not a
+   * Stripe event (the edge answers 400, so Stripe does not retry). A duplicate is OK.
+   *
+   * @generated from rpc spot.billing.v1.StripeWebhookService.ReceiveStripeEvent
+   */
+  receiveStripeEvent: {
+    methodKind: "unary";
+    input: typeof ReceiveStripeEventRequestSchema;
+    output: typeof ReceiveStripeEventResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_spot_billing_v1_billing, 2);
 

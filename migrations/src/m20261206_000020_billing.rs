@@ -1,0 +1,339 @@
+//! Billing: each tenant's subscription and the plan terms in force over time, metered hours of
+//! realised savings (with the pools and prices each was computed from), closed invoices, and
+//! Stripe's webhook events (stored by id, applied once). Cost samples gain the pools their nodes
+//! ran in, which metering reads.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum CostSamples {
+    Table,
+    Pools,
+}
+
+#[derive(DeriveIden)]
+enum BillingSubscriptions {
+    Table,
+    TenantId,
+    Status,
+    PastDueSince,
+    StripeCustomerId,
+    StripeStateAt,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum BillingTerms {
+    Table,
+    Id,
+    TenantId,
+    EffectiveFrom,
+    PlanId,
+    ShareBasisPoints,
+    MinimumMinorUnits,
+}
+
+#[derive(DeriveIden)]
+enum BillingUsage {
+    Table,
+    Id,
+    TenantId,
+    ClusterId,
+    HourStart,
+    SavingsMicros,
+    CostMicros,
+    OnDemandMicros,
+    Pools,
+}
+
+#[derive(DeriveIden)]
+enum BillingInvoices {
+    Table,
+    Id,
+    TenantId,
+    PeriodStart,
+    PeriodEnd,
+    Status,
+    Lines,
+    SavingsMinorUnits,
+    TotalMinorUnits,
+    Currency,
+    ClosedAt,
+    PaidAt,
+    StripeInvoiceId,
+}
+
+#[derive(DeriveIden)]
+enum StripeEvents {
+    Table,
+    Id,
+    Kind,
+    Created,
+    ReceivedAt,
+    Payload,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(CostSamples::Table)
+                    .add_column(
+                        ColumnDef::new(CostSamples::Pools)
+                            .text()
+                            .not_null()
+                            .default("[]"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(BillingSubscriptions::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(BillingSubscriptions::TenantId)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(BillingSubscriptions::Status)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(BillingSubscriptions::PastDueSince)
+                            .big_integer()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(BillingSubscriptions::StripeCustomerId)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(BillingSubscriptions::StripeStateAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(BillingSubscriptions::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(BillingTerms::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(BillingTerms::Id)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(BillingTerms::TenantId).string().not_null())
+                    .col(
+                        ColumnDef::new(BillingTerms::EffectiveFrom)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(BillingTerms::PlanId).string().not_null())
+                    .col(
+                        ColumnDef::new(BillingTerms::ShareBasisPoints)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(BillingTerms::MinimumMinorUnits)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("billing_terms_by_tenant")
+                    .table(BillingTerms::Table)
+                    .col(BillingTerms::TenantId)
+                    .col(BillingTerms::EffectiveFrom)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(BillingUsage::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(BillingUsage::Id)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(BillingUsage::TenantId).string().not_null())
+                    .col(ColumnDef::new(BillingUsage::ClusterId).string().not_null())
+                    .col(
+                        ColumnDef::new(BillingUsage::HourStart)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(BillingUsage::SavingsMicros)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(BillingUsage::CostMicros)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(BillingUsage::OnDemandMicros)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(BillingUsage::Pools).text().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("billing_usage_by_tenant_hour")
+                    .table(BillingUsage::Table)
+                    .col(BillingUsage::TenantId)
+                    .col(BillingUsage::HourStart)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(BillingInvoices::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(BillingInvoices::Id)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(BillingInvoices::TenantId)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(BillingInvoices::PeriodStart)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(BillingInvoices::PeriodEnd)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(BillingInvoices::Status).string().not_null())
+                    .col(ColumnDef::new(BillingInvoices::Lines).text().not_null())
+                    .col(
+                        ColumnDef::new(BillingInvoices::SavingsMinorUnits)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(BillingInvoices::TotalMinorUnits)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(BillingInvoices::Currency)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(BillingInvoices::ClosedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(BillingInvoices::PaidAt).big_integer().null())
+                    .col(
+                        ColumnDef::new(BillingInvoices::StripeInvoiceId)
+                            .string()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("billing_invoices_one_per_period")
+                    .table(BillingInvoices::Table)
+                    .col(BillingInvoices::TenantId)
+                    .col(BillingInvoices::PeriodStart)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(StripeEvents::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(StripeEvents::Id)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(StripeEvents::Kind).string().not_null())
+                    .col(
+                        ColumnDef::new(StripeEvents::Created)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(StripeEvents::ReceivedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(StripeEvents::Payload).text().not_null())
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            StripeEvents::Table.into_iden(),
+            BillingInvoices::Table.into_iden(),
+            BillingUsage::Table.into_iden(),
+            BillingTerms::Table.into_iden(),
+            BillingSubscriptions::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(CostSamples::Table)
+                    .drop_column(CostSamples::Pools)
+                    .to_owned(),
+            )
+            .await
+    }
+}

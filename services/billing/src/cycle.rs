@@ -1,0 +1,150 @@
+//! The billing cycle (one runner across replicas, every minute; an admin may run it at once):
+//! meters the last hours, the one under way included (so the open period's preview runs with
+//! it), and once
+//! a period has ended and its last hour settled, meters it whole and closes it for every
+//! subscription that began before its end: an invoice per tenant, handed to Stripe when there is
+//! something to pay. A subscription closed for the period is not closed again.
+
+use std::time::Duration;
+
+use spot_config::ServiceName;
+use spot_proto::optimizer::v1::ListMeteredHoursRequest;
+use spot_proto::optimizer::v1::metering_service_client::MeteringServiceClient;
+use tonic::Status;
+
+use crate::BillingApi;
+use crate::period::{HOUR_MILLIS, now_millis, period_of, timestamp};
+use crate::stripe_client::InvoiceToCollect;
+use crate::subscriptions::Subscription;
+
+pub const EVERY: Duration = Duration::from_secs(60);
+/// Hours metered on every cycle, up to the end of the current one: the hour under way is
+/// metered as far as it has gone, and the hours before again (a sample taken at an hour's end
+/// lands just after it).
+const METERED_MILLIS: i64 = 3 * HOUR_MILLIS;
+/// How long after a period ends it is closed: its last samples have arrived (one is taken at
+/// least every 5 minutes).
+pub const SETTLE_MILLIS: i64 = 15 * 60_000;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CycleReport {
+    pub hours_metered: u32,
+    pub invoices_closed: u32,
+}
+
+impl BillingApi {
+    pub(crate) async fn run_cycles(self, lost: spot_bus::CancellationToken) {
+        let mut tick = tokio::time::interval(EVERY);
+        loop {
+            tokio::select! {
+                () = lost.cancelled() => return,
+                _ = tick.tick() => {
+                    if let Err(status) = self.cycle(now_millis()).await {
+                        tracing::warn!(%status, "billing cycle incomplete; the next one retries");
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) async fn cycle(&self, now: i64) -> Result<CycleReport, Status> {
+        let _one_at_a_time = self.cycle_lock.lock().await;
+        let until = now - now.rem_euclid(HOUR_MILLIS) + HOUR_MILLIS;
+        let mut report = CycleReport {
+            hours_metered: self.meter(until - METERED_MILLIS, until).await?,
+            invoices_closed: 0,
+        };
+        let open_start = period_of(now).0;
+        let previous = period_of(open_start - 1);
+        if now >= open_start + SETTLE_MILLIS {
+            let unclosed = self.unclosed(previous).await?;
+            if !unclosed.is_empty() {
+                report.hours_metered += self.meter(previous.0, previous.1).await?;
+                report.invoices_closed = self.close(&unclosed, previous, now).await?;
+            }
+        }
+        Ok(report)
+    }
+
+    async fn meter(&self, from: i64, until: i64) -> Result<u32, Status> {
+        let channel = self
+            .ctx
+            .clients
+            .channel(ServiceName::Optimizer)
+            .ok_or_else(|| Status::unavailable("the optimizer is not reachable"))?;
+        let hours = MeteringServiceClient::new(channel)
+            .list_metered_hours(ListMeteredHoursRequest {
+                from: Some(timestamp(from)),
+                until: Some(timestamp(until)),
+                tenant_id: String::new(),
+            })
+            .await?
+            .into_inner()
+            .hours;
+        // A tenant whose clusters run has a subscription (the free plan) from its first hour.
+        let tenants: std::collections::BTreeSet<&str> =
+            hours.iter().map(|h| h.tenant_id.as_str()).collect();
+        for tenant_id in tenants {
+            self.subscriptions.get_or_start(tenant_id, from).await?;
+        }
+        self.usage.record(&hours).await
+    }
+
+    /// The subscriptions that began before the period ended and have no invoice for it yet.
+    async fn unclosed(&self, period: (i64, i64)) -> Result<Vec<Subscription>, Status> {
+        let invoiced = self.invoices.tenants_invoiced(period.0).await?;
+        Ok(self
+            .subscriptions
+            .all()
+            .await?
+            .into_iter()
+            .filter(|s| s.row.created_at < period.1 && !invoiced.contains(&s.row.tenant_id))
+            .collect())
+    }
+
+    /// Closes the period for each subscription: its invoice, handed to Stripe when it is owed.
+    async fn close(
+        &self,
+        unclosed: &[Subscription],
+        period: (i64, i64),
+        now: i64,
+    ) -> Result<u32, Status> {
+        let mut closed = 0;
+        for subscription in unclosed {
+            let Some(invoice) = self.invoices.close(subscription, period, now).await? else {
+                continue;
+            };
+            closed += 1;
+            if invoice.total_minor_units > 0
+                && let Some(stripe) = &self.stripe
+            {
+                let tenant_id = &subscription.row.tenant_id;
+                let mut customer_id = subscription.row.stripe_customer_id.clone();
+                if customer_id.is_empty() {
+                    customer_id = stripe
+                        .create_customer(tenant_id)
+                        .await
+                        .map_err(Status::unavailable)?;
+                    self.subscriptions
+                        .set_stripe_customer(tenant_id, &customer_id)
+                        .await?;
+                }
+                let collect = InvoiceToCollect {
+                    invoice_id: invoice.id.clone(),
+                    tenant_id: tenant_id.clone(),
+                    customer_id,
+                    total_minor_units: invoice.total_minor_units,
+                    currency: invoice.currency.clone(),
+                    description: "Spot Optimizer: share of realised savings".to_owned(),
+                };
+                match stripe.create_invoice(&collect).await {
+                    Ok(stripe_id) => self.invoices.set_stripe_id(&invoice.id, &stripe_id).await?,
+                    Err(error) => {
+                        tracing::warn!(%error, invoice = %invoice.id, "invoice not handed to Stripe");
+                    }
+                }
+            }
+        }
+        Ok(closed)
+    }
+}

@@ -1,0 +1,138 @@
+//! What billing's tests share: Stripe's webhook over HTTP, signed as Stripe signs it, and rows
+//! the optimizer's sampler would have written over a month.
+
+#![allow(dead_code)] // each test file uses its own part
+
+use std::time::Duration;
+
+use sea_orm::ConnectionTrait;
+use spot_billing::stripe_signature::sign;
+use spot_testkit::TestServer;
+
+pub const WEBHOOK_SECRET: &str = "whsec_test_0123456789";
+
+pub fn now_seconds() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Stripe-Signature for `body` at `t`, as Stripe computes it.
+pub fn signature(body: &str, t: i64) -> String {
+    format!("t={t},v1={}", sign(body.as_bytes(), t, WEBHOOK_SECRET))
+}
+
+/// A Stripe event's JSON.
+pub fn event(id: &str, kind: &str, created: i64, object: serde_json::Value) -> String {
+    serde_json::json!({
+        "id": id,
+        "object": "event",
+        "type": kind,
+        "created": created,
+        "data": { "object": object },
+    })
+    .to_string()
+}
+
+/// POSTs to `/webhooks/stripe` on the server's public port; the status and body of the answer.
+pub async fn post_stripe(test: &TestServer, signature: Option<&str>, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let header = signature.map_or(String::new(), |s| format!("Stripe-Signature: {s}\r\n"));
+    let head = format!(
+        "POST /webhooks/stripe HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n{header}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(test.addr()).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let _ = stream.write_all(body).await;
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response)).await;
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, body)| body.to_owned());
+    (status, body)
+}
+
+/// The server's database, as only a test opens it (to write rows other services would).
+pub async fn database(test: &TestServer) -> spot_db::Database {
+    spot_db::Database::connect(&test.database_url)
+        .await
+        .expect("the database opens")
+}
+
+pub async fn execute(db: &spot_db::Database, sql: &str) {
+    db.connection()
+        .execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {sql:.200}"));
+}
+
+/// One pool in a cost sample's `pools` JSON.
+pub struct SampledPool {
+    pub instance_type: &'static str,
+    pub zone: &'static str,
+    pub capacity_type: &'static str,
+    pub nodes: i64,
+    pub price_micros: i64,
+    pub on_demand_micros: i64,
+}
+
+/// Cost samples of one cluster, every `every_ms` in [from, until), the pools given by `at(t)`.
+pub async fn insert_samples(
+    test: &TestServer,
+    tenant_id: &str,
+    cluster_id: &str,
+    (from, until, every_ms): (i64, i64, i64),
+    at: impl Fn(i64) -> Vec<SampledPool>,
+) {
+    let mut rows = Vec::new();
+    let mut t = from;
+    while t < until {
+        let pools = at(t);
+        if !pools.is_empty() {
+            let json: Vec<serde_json::Value> = pools
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "instance_type": p.instance_type,
+                        "zone": p.zone,
+                        "capacity_type": p.capacity_type,
+                        "nodes": p.nodes,
+                        "price_micros_per_hour": p.price_micros,
+                        "on_demand_micros_per_hour": p.on_demand_micros,
+                        "price_source": if p.capacity_type == "spot" { "live_spot" } else { "on_demand_list" },
+                    })
+                })
+                .collect();
+            let cost: f64 = pools
+                .iter()
+                .map(|p| (p.nodes * p.price_micros) as f64 / 1e6)
+                .sum();
+            let on_demand: f64 = pools
+                .iter()
+                .map(|p| (p.nodes * p.on_demand_micros) as f64 / 1e6)
+                .sum();
+            let nodes: i64 = pools.iter().map(|p| p.nodes).sum();
+            rows.push(format!(
+                "('{}', '{tenant_id}', '{cluster_id}', {t}, {cost}, {on_demand}, {nodes}, 0, 0, 0, 0, 0, 0, '{}')",
+                uuid::Uuid::new_v4().simple(),
+                serde_json::Value::Array(json)
+            ));
+        }
+        t += every_ms;
+    }
+    let db = database(test).await;
+    for chunk in rows.chunks(500) {
+        execute(
+            &db,
+            &format!(
+                "INSERT INTO cost_samples (id, tenant_id, cluster_id, at, cost_usd_per_hour, on_demand_usd_per_hour, nodes, spot_nodes, cpu_allocatable_millis, cpu_requested_millis, memory_allocatable_mib, memory_requested_mib, interruptions, pools) VALUES {}",
+                chunk.join(", ")
+            ),
+        )
+        .await;
+    }
+}
