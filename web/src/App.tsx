@@ -24,6 +24,7 @@ const NotificationsPage = page(() => import("./pages/notifications/Notifications
 const TeamPage = page(() => import("./pages/team/TeamPage"), "TeamPage");
 const AcceptInvitePage = page(() => import("./pages/AcceptInvitePage"), "AcceptInvitePage");
 const VerifyEmailPage = page(() => import("./pages/VerifyEmailPage"), "VerifyEmailPage");
+const BillingPage = page(() => import("./pages/billing/BillingPage"), "BillingPage");
 const AdminPage = page(() => import("./pages/admin/AdminPage"), "AdminPage");
 const NotFoundPage = page(() => import("./pages/NotFoundPage"), "NotFoundPage");
 
@@ -49,6 +50,7 @@ export function App() {
             <Route path="audit" element={<AuditPage />} />
             <Route path="notifications" element={<NotificationsPage />} />
             <Route path="team" element={<TeamPage />} />
+            <Route path="billing" element={<BillingPage />} />
             <Route element={<RequireAdmin />}>
               <Route path="admin" element={<AdminPage />} />
             </Route>

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::plans::CURRENCY;
+
 /// Micro units in one minor unit (cents): 1,000,000 per dollar, 100 cents per dollar.
 const MICROS_PER_MINOR: i64 = 10_000;
 
@@ -123,7 +125,7 @@ pub fn compute(period: (i64, i64), hours: &[Hour], terms: &[Term]) -> Computed {
             kind: LineKind::Minimum,
             cluster_id: String::new(),
             description: format!(
-                "Monthly minimum (prorated: {}.{:02}) less the fees above",
+                "Monthly minimum, prorated to {}.{:02} {CURRENCY}, less the fees above",
                 minimum / 100,
                 minimum % 100
             ),

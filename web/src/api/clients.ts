@@ -1,6 +1,6 @@
 import { createClient } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
-import { auth, cluster, optimizer, policy, risk } from "@spot-optimizer/sdk";
+import { auth, billing, cluster, optimizer, policy, risk } from "@spot-optimizer/sdk";
 import { authedTransport } from "./transport";
 
 const cache = new Map<DescService, unknown>();
@@ -33,4 +33,6 @@ export const api = {
   hibernation: () => client(policy.HibernationService),
   risk: () => client(risk.RiskService),
   experiments: () => client(risk.ExperimentService),
+  billing: () => client(billing.BillingService),
+  billingAdmin: () => client(billing.BillingAdminService),
 };

@@ -2,6 +2,7 @@ import { Suspense } from "react";
 import { NavLink, Outlet } from "react-router";
 import { useAuth } from "../auth/AuthProvider";
 import { NotificationBell } from "./NotificationBell";
+import { PastDueBanner } from "./PastDueBanner";
 import { SafeModeBanner } from "./SafeModeBanner";
 import { Loading } from "./states";
 import { TenantSwitcher } from "./TenantSwitcher";
@@ -18,6 +19,7 @@ const links = [
   { to: "/audit", label: "Audit log" },
   { to: "/notifications", label: "Notifications" },
   { to: "/team", label: "Team and API keys" },
+  { to: "/billing", label: "Billing" },
 ];
 
 /** The signed-in frame: navigation on the left, the page on the right. */
@@ -58,6 +60,7 @@ export function Layout() {
       </aside>
       <div className="min-w-0 flex-1">
         <SafeModeBanner />
+        <PastDueBanner />
         <div className="flex justify-end border-b border-slate-200 bg-white px-6 py-2">
           <NotificationBell />
         </div>
