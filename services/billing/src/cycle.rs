@@ -63,6 +63,7 @@ impl BillingApi {
                 report.invoices_closed = self.close(&unclosed, previous, now).await?;
             }
         }
+        self.collect().await?;
         Ok(report)
     }
 
@@ -102,7 +103,7 @@ impl BillingApi {
             .collect())
     }
 
-    /// Closes the period for each subscription: its invoice, handed to Stripe when it is owed.
+    /// Closes the period for each subscription: its invoice, written once.
     async fn close(
         &self,
         unclosed: &[Subscription],
@@ -111,40 +112,61 @@ impl BillingApi {
     ) -> Result<u32, Status> {
         let mut closed = 0;
         for subscription in unclosed {
-            let Some(invoice) = self.invoices.close(subscription, period, now).await? else {
-                continue;
-            };
-            closed += 1;
-            if invoice.total_minor_units > 0
-                && let Some(stripe) = &self.stripe
+            if self
+                .invoices
+                .close(subscription, period, now)
+                .await?
+                .is_some()
             {
-                let tenant_id = &subscription.row.tenant_id;
-                let mut customer_id = subscription.row.stripe_customer_id.clone();
-                if customer_id.is_empty() {
-                    customer_id = stripe
-                        .create_customer(tenant_id)
-                        .await
-                        .map_err(Status::unavailable)?;
-                    self.subscriptions
-                        .set_stripe_customer(tenant_id, &customer_id)
-                        .await?;
-                }
-                let collect = InvoiceToCollect {
-                    invoice_id: invoice.id.clone(),
-                    tenant_id: tenant_id.clone(),
-                    customer_id,
-                    total_minor_units: invoice.total_minor_units,
-                    currency: invoice.currency.clone(),
-                    description: "Spot Optimizer: share of realised savings".to_owned(),
-                };
-                match stripe.create_invoice(&collect).await {
-                    Ok(stripe_id) => self.invoices.set_stripe_id(&invoice.id, &stripe_id).await?,
-                    Err(error) => {
-                        tracing::warn!(%error, invoice = %invoice.id, "invoice not handed to Stripe");
-                    }
-                }
+                closed += 1;
             }
         }
         Ok(closed)
+    }
+
+    /// Hands Stripe every closed invoice that is owed and not yet with it (an earlier attempt
+    /// that failed is tried again on the next cycle; the idempotency keys keep it to one).
+    async fn collect(&self) -> Result<u32, Status> {
+        let Some(stripe) = &self.stripe else {
+            return Ok(0);
+        };
+        let mut collected = 0;
+        for invoice in self.invoices.not_with_stripe().await? {
+            let tenant_id = &invoice.tenant_id;
+            let Some(subscription) = self.subscriptions.find(tenant_id).await? else {
+                continue;
+            };
+            let mut customer_id = subscription.row.stripe_customer_id.clone();
+            if customer_id.is_empty() {
+                customer_id = match stripe.create_customer(tenant_id).await {
+                    Ok(id) => id,
+                    Err(error) => {
+                        tracing::warn!(%error, tenant_id, "no Stripe customer yet; the next cycle tries again");
+                        continue;
+                    }
+                };
+                self.subscriptions
+                    .set_stripe_customer(tenant_id, &customer_id)
+                    .await?;
+            }
+            let collect = InvoiceToCollect {
+                invoice_id: invoice.id.clone(),
+                tenant_id: tenant_id.clone(),
+                customer_id,
+                total_minor_units: invoice.total_minor_units,
+                currency: invoice.currency.clone(),
+                description: "Spot Optimizer: share of realised savings".to_owned(),
+            };
+            match stripe.create_invoice(&collect).await {
+                Ok(stripe_id) => {
+                    self.invoices.set_stripe_id(&invoice.id, &stripe_id).await?;
+                    collected += 1;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, invoice = %invoice.id, "invoice not with Stripe yet; the next cycle tries again");
+                }
+            }
+        }
+        Ok(collected)
     }
 }

@@ -197,6 +197,18 @@ impl Invoices {
             .map_err(db_status)
     }
 
+    /// Closed invoices with something to pay that Stripe does not have yet.
+    pub async fn not_with_stripe(&self) -> Result<Vec<billing_invoices::Model>, Status> {
+        billing_invoices::Entity::find()
+            .filter(billing_invoices::Column::Status.eq(OPEN))
+            .filter(billing_invoices::Column::StripeInvoiceId.eq(""))
+            .filter(billing_invoices::Column::TotalMinorUnits.gt(0))
+            .order_by_asc(billing_invoices::Column::ClosedAt)
+            .all(self.db.connection())
+            .await
+            .map_err(db_status)
+    }
+
     pub async fn set_stripe_id(&self, id: &str, stripe_invoice_id: &str) -> Result<(), Status> {
         billing_invoices::ActiveModel {
             id: Set(id.to_owned()),

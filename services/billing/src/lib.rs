@@ -13,6 +13,7 @@ pub mod period;
 pub mod plans;
 mod rpc;
 pub mod stripe_client;
+mod stripe_http;
 pub mod stripe_signature;
 mod subscriptions;
 pub mod usage;
@@ -42,7 +43,7 @@ pub struct BillingApi {
 }
 
 impl BillingApi {
-    pub fn new(ctx: &ServiceContext, stripe: Option<Arc<dyn stripe_client::StripeApi>>) -> Self {
+    fn new(ctx: &ServiceContext, stripe: Option<Arc<dyn stripe_client::StripeApi>>) -> Self {
         let usage = usage::Usage::new(ctx.db.clone());
         Self {
             ctx: ctx.clone(),
@@ -55,8 +56,25 @@ impl BillingApi {
     }
 }
 
+/// Stripe's API when a secret key is configured.
+fn stripe_of(ctx: &ServiceContext) -> Option<Arc<dyn stripe_client::StripeApi>> {
+    let key = ctx.config.stripe_api_key.as_deref()?;
+    let url = ctx
+        .config
+        .stripe_api_url
+        .as_deref()
+        .unwrap_or(stripe_http::DEFAULT_URL);
+    match stripe_http::StripeHttp::new(url, key) {
+        Ok(stripe) => Some(Arc::new(stripe)),
+        Err(error) => {
+            tracing::error!(%error, "Stripe is not reachable: closed invoices stay on the platform");
+            None
+        }
+    }
+}
+
 pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
-    let api = BillingApi::new(ctx, None);
+    let api = BillingApi::new(ctx, stripe_of(ctx));
     let cycles = api.clone();
     singleton(ctx, "billing.cycle", move |lost| {
         cycles.clone().run_cycles(lost)

@@ -136,3 +136,148 @@ pub async fn insert_samples(
         .await;
     }
 }
+
+/// A request the fake Stripe received.
+#[derive(Debug, Clone)]
+pub struct StripeCall {
+    pub path: String,
+    pub authorization: String,
+    pub idempotency_key: String,
+    /// The form, decoded.
+    pub form: std::collections::BTreeMap<String, String>,
+}
+
+/// Stripe's API as a local HTTP peer: records every request and answers with a new id, or with
+/// a 500 while `failures` lasts.
+pub struct FakeStripe {
+    pub url: String,
+    pub calls: std::sync::Arc<std::sync::Mutex<Vec<StripeCall>>>,
+    pub failures: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+fn form_decode(text: &str) -> String {
+    let bytes = text.replace('+', " ").into_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("00");
+            out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl FakeStripe {
+    pub async fn start() -> FakeStripe {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let failures = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (recorded, failing) = (calls.clone(), failures.clone());
+        tokio::spawn(async move {
+            let mut next_id = 0u32;
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                let (head, body) = loop {
+                    let n = stream.read(&mut buffer).await.unwrap_or(0);
+                    if n == 0 {
+                        break (String::new(), String::new());
+                    }
+                    request.extend_from_slice(&buffer[..n]);
+                    let text = String::from_utf8_lossy(&request).into_owned();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= length {
+                            break (head.to_owned(), body[..length].to_owned());
+                        }
+                    }
+                };
+                if head.is_empty() {
+                    continue;
+                }
+                let header = |name: &str| {
+                    head.lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+                        })
+                        .unwrap_or_default()
+                };
+                let path = head
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned();
+                let form = body
+                    .split('&')
+                    .filter(|pair| !pair.is_empty())
+                    .filter_map(|pair| pair.split_once('='))
+                    .map(|(k, v)| (form_decode(k), form_decode(v)))
+                    .collect();
+                recorded.lock().unwrap().push(StripeCall {
+                    path: path.clone(),
+                    authorization: header("authorization"),
+                    idempotency_key: header("idempotency-key"),
+                    form,
+                });
+                let failing_now = failing
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+                let (status, answer) = if failing_now {
+                    (
+                        "500 Internal Server Error",
+                        r#"{"error":{"message":"try again"}}"#.to_owned(),
+                    )
+                } else {
+                    next_id += 1;
+                    let prefix = if path.starts_with("/v1/customers") {
+                        "cus"
+                    } else {
+                        "in"
+                    };
+                    let id = if path.ends_with("/finalize") {
+                        path.trim_start_matches("/v1/invoices/")
+                            .trim_end_matches("/finalize")
+                            .to_owned()
+                    } else {
+                        format!("{prefix}_fake{next_id}")
+                    };
+                    ("200 OK", format!(r#"{{"id":"{id}"}}"#))
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            }
+        });
+        FakeStripe {
+            url,
+            calls,
+            failures,
+        }
+    }
+
+    pub fn calls(&self) -> Vec<StripeCall> {
+        self.calls.lock().unwrap().clone()
+    }
+}

@@ -30,6 +30,8 @@ pub struct ConfigLayer {
     pub shutdown_grace_seconds: Option<u64>,
     pub internal_secret: Option<String>,
     pub stripe_webhook_secret: Option<String>,
+    pub stripe_api_key: Option<String>,
+    pub stripe_api_url: Option<String>,
     pub cloud: Option<String>,
     pub aws_endpoint_url: Option<String>,
     pub aws_principal: Option<String>,
@@ -69,6 +71,8 @@ pub(crate) struct ConfigFile {
     shutdown_grace_seconds: Option<u64>,
     internal_secret: Option<String>,
     stripe_webhook_secret: Option<String>,
+    stripe_api_key: Option<String>,
+    stripe_api_url: Option<String>,
     cloud: Option<String>,
     aws_endpoint_url: Option<String>,
     aws_principal: Option<String>,
@@ -123,6 +127,11 @@ impl From<&Config> for ConfigFile {
                 .stripe_webhook_secret
                 .as_ref()
                 .map(|_| "REDACTED".to_owned()),
+            stripe_api_key: config
+                .stripe_api_key
+                .as_ref()
+                .map(|_| "REDACTED".to_owned()),
+            stripe_api_url: config.stripe_api_url.clone(),
             cloud: Some(
                 match config.cloud {
                     crate::CloudKind::Simulated => "simulated",
@@ -180,6 +189,8 @@ const ENV_SETTINGS: &[&str] = &[
     "SPOT_SHUTDOWN_GRACE_SECONDS",
     "SPOT_INTERNAL_SECRET",
     "SPOT_STRIPE_WEBHOOK_SECRET",
+    "SPOT_STRIPE_API_KEY",
+    "SPOT_STRIPE_API_URL",
     "SPOT_CLOUD",
     "SPOT_AWS_ENDPOINT_URL",
     "SPOT_AWS_PRINCIPAL",
@@ -218,6 +229,8 @@ impl ConfigLayer {
             shutdown_grace_seconds,
             internal_secret,
             stripe_webhook_secret,
+            stripe_api_key,
+            stripe_api_url,
             cloud,
             aws_endpoint_url,
             aws_principal,
@@ -261,6 +274,8 @@ impl ConfigLayer {
             shutdown_grace_seconds: file.shutdown_grace_seconds,
             internal_secret: file.internal_secret,
             stripe_webhook_secret: file.stripe_webhook_secret,
+            stripe_api_key: file.stripe_api_key,
+            stripe_api_url: file.stripe_api_url,
             cloud: file.cloud,
             aws_endpoint_url: file.aws_endpoint_url,
             aws_principal: file.aws_principal,
@@ -316,6 +331,12 @@ impl ConfigLayer {
                 "SPOT_INTERNAL_SECRET" => layer.internal_secret = Some(value),
                 "SPOT_STRIPE_WEBHOOK_SECRET" => {
                     layer.stripe_webhook_secret = Some(value).filter(|v| !v.is_empty())
+                }
+                "SPOT_STRIPE_API_KEY" => {
+                    layer.stripe_api_key = Some(value).filter(|v| !v.is_empty())
+                }
+                "SPOT_STRIPE_API_URL" => {
+                    layer.stripe_api_url = Some(value).filter(|v| !v.is_empty())
                 }
                 "SPOT_CLOUD" => layer.cloud = Some(value),
                 "SPOT_AWS_ENDPOINT_URL" => layer.aws_endpoint_url = Some(value),

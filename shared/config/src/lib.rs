@@ -90,6 +90,12 @@ pub struct Config {
     /// refused.
     #[serde(skip)]
     pub stripe_webhook_secret: Option<String>,
+    /// The secret key (`sk_...`) billing creates Stripe customers and invoices with; unset:
+    /// closed invoices stay on the platform (nothing is sent to Stripe).
+    #[serde(skip)]
+    pub stripe_api_key: Option<String>,
+    /// Stripe's API (https://api.stripe.com when unset; another for a test peer).
+    pub stripe_api_url: Option<String>,
     /// `simulated` (the embedded default's world) or `aws` (linked accounts through EC2).
     pub cloud: CloudKind,
     /// Another EC2/STS endpoint than AWS's (a test peer such as moto's server).
@@ -196,6 +202,8 @@ impl Config {
             shutdown_grace_seconds: layer.shutdown_grace_seconds.unwrap_or(20),
             internal_secret: layer.internal_secret,
             stripe_webhook_secret: layer.stripe_webhook_secret,
+            stripe_api_key: layer.stripe_api_key,
+            stripe_api_url: layer.stripe_api_url,
             cloud: match layer.cloud.as_deref() {
                 None | Some("simulated") => CloudKind::Simulated,
                 Some("aws") => CloudKind::Aws,
