@@ -130,7 +130,9 @@ impl BillingAdminService for BillingApi {
         &self,
         _request: Request<pb::RunBillingCycleRequest>,
     ) -> Result<Response<pb::RunBillingCycleResponse>, Status> {
-        let report = self.cycle(now_millis()).await?;
+        let report = self
+            .cycle(now_millis(), std::time::Duration::from_secs(30))
+            .await?;
         Ok(Response::new(pb::RunBillingCycleResponse {
             hours_metered: report.hours_metered,
             invoices_closed: report.invoices_closed,

@@ -32,38 +32,87 @@ pub struct CycleReport {
     pub invoices_closed: u32,
 }
 
+/// The bus key one cycle at a time holds, across replicas (the scheduled cycle and an admin's).
+const LOCK: &str = "billing.cycle.lock";
+const LOCK_TTL: Duration = Duration::from_secs(600);
+/// Metering asks for at most a day at a time, so one answer stays small however many clusters.
+const DAY_MILLIS: i64 = 24 * HOUR_MILLIS;
+
 impl BillingApi {
     pub(crate) async fn run_cycles(self, lost: spot_bus::CancellationToken) {
-        let mut tick = tokio::time::interval(EVERY);
+        // The first cycle a minute after start: the services it calls are serving by then.
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + EVERY, EVERY);
         loop {
             tokio::select! {
                 () = lost.cancelled() => return,
                 _ = tick.tick() => {
-                    if let Err(status) = self.cycle(now_millis()).await {
-                        tracing::warn!(%status, "billing cycle incomplete; the next one retries");
+                    match self.cycle(now_millis(), Duration::ZERO).await {
+                        Ok(_) => {}
+                        Err(status) if status.code() == tonic::Code::Aborted => {}
+                        Err(status) => tracing::warn!(%status, "billing cycle incomplete; the next one retries"),
                     }
                 }
             }
         }
     }
 
-    pub(crate) async fn cycle(&self, now: i64) -> Result<CycleReport, Status> {
-        let _one_at_a_time = self.cycle_lock.lock().await;
+    /// One cycle, waiting up to `patience` for another (on any replica) to finish.
+    pub(crate) async fn cycle(&self, now: i64, patience: Duration) -> Result<CycleReport, Status> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let locked = self
+                .ctx
+                .bus
+                .set_if_absent(LOCK, b"1", LOCK_TTL)
+                .await
+                .map_err(|e| Status::unavailable(format!("billing cycle lock: {e}")))?;
+            if locked {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Status::aborted(
+                    "another billing cycle is running: try again in a minute",
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let result = self.locked_cycle(now).await;
+        if let Err(error) = self.ctx.bus.delete(LOCK).await {
+            tracing::warn!(%error, "billing cycle lock not released (it expires by itself)");
+        }
+        result
+    }
+
+    async fn locked_cycle(&self, now: i64) -> Result<CycleReport, Status> {
         let until = now - now.rem_euclid(HOUR_MILLIS) + HOUR_MILLIS;
-        let mut report = CycleReport {
-            hours_metered: self.meter(until - METERED_MILLIS, until).await?,
-            invoices_closed: 0,
-        };
+        let mut report = CycleReport::default();
+        let metered = self.meter(until - METERED_MILLIS, until).await;
         let open_start = period_of(now).0;
         let previous = period_of(open_start - 1);
-        if now >= open_start + SETTLE_MILLIS {
-            let unclosed = self.unclosed(previous).await?;
-            if !unclosed.is_empty() {
-                report.hours_metered += self.meter(previous.0, previous.1).await?;
-                report.invoices_closed = self.close(&unclosed, previous, now).await?;
+        let closed = async {
+            if now < open_start + SETTLE_MILLIS {
+                return Ok((0, 0));
             }
+            let unclosed = self.unclosed(previous).await?;
+            if unclosed.is_empty() {
+                return Ok((0, 0));
+            }
+            let mut hours = 0;
+            let mut day = previous.0;
+            while day < previous.1 {
+                hours += self.meter(day, (day + DAY_MILLIS).min(previous.1)).await?;
+                day += DAY_MILLIS;
+            }
+            Ok::<_, Status>((hours, self.close(&unclosed, previous, now).await?))
         }
-        self.collect().await?;
+        .await;
+        // Invoices already closed go to Stripe whatever else failed.
+        let collected = self.collect().await;
+        report.hours_metered = metered?;
+        let (hours, invoices) = closed?;
+        report.hours_metered += hours;
+        report.invoices_closed = invoices;
+        collected?;
         Ok(report)
     }
 
@@ -74,6 +123,7 @@ impl BillingApi {
             .channel(ServiceName::Optimizer)
             .ok_or_else(|| Status::unavailable("the optimizer is not reachable"))?;
         let hours = MeteringServiceClient::new(channel)
+            .max_decoding_message_size(64 * 1024 * 1024)
             .list_metered_hours(ListMeteredHoursRequest {
                 from: Some(timestamp(from)),
                 until: Some(timestamp(until)),

@@ -222,11 +222,13 @@ impl Invoices {
     }
 }
 
-/// Marks an invoice paid (found by our id or Stripe's); Some(tenant) when one was.
+/// Marks an invoice paid (found by our id or Stripe's) when `amount` (minor units, where Stripe
+/// says) covers it; Some(tenant) when it was.
 pub async fn mark_paid(
     db: &impl ConnectionTrait,
     invoice_id: &str,
     stripe_invoice_id: &str,
+    amount: Option<i64>,
     at: i64,
 ) -> Result<Option<String>, Status> {
     let mut query = billing_invoices::Entity::find();
@@ -242,6 +244,10 @@ pub async fn mark_paid(
         return Ok(None);
     };
     let tenant_id = found.tenant_id.clone();
+    if amount.is_some_and(|paid| paid < found.total_minor_units) {
+        tracing::warn!(invoice = %found.id, ?amount, total = found.total_minor_units, "Stripe reports less paid than owed: the invoice stays open");
+        return Ok(None);
+    }
     if found.status != PAID {
         let mut row: billing_invoices::ActiveModel = found.into();
         row.status = Set(PAID.to_owned());

@@ -26,9 +26,6 @@ use spot_kit::{ServiceContext, ServiceRegistry, singleton};
 use spot_proto::billing::v1::billing_admin_service_server::BillingAdminServiceServer;
 use spot_proto::billing::v1::billing_service_server::BillingServiceServer;
 use spot_proto::billing::v1::stripe_webhook_service_server::StripeWebhookServiceServer;
-use tokio::sync::Mutex;
-
-pub use webhook::MAX_PAYLOAD_BYTES as MAX_STRIPE_EVENT_BYTES;
 
 #[derive(Clone)]
 pub struct BillingApi {
@@ -38,8 +35,6 @@ pub struct BillingApi {
     invoices: invoices::Invoices,
     /// Where closed invoices are collected; None: they stay here (no Stripe account configured).
     stripe: Option<Arc<dyn stripe_client::StripeApi>>,
-    /// Cycles never overlap in one process (the admin's and the scheduled one).
-    cycle_lock: Arc<Mutex<()>>,
 }
 
 impl BillingApi {
@@ -51,7 +46,6 @@ impl BillingApi {
             invoices: invoices::Invoices::new(ctx.db.clone(), usage.clone()),
             usage,
             stripe,
-            cycle_lock: Arc::default(),
         }
     }
 }

@@ -132,7 +132,8 @@ impl StripeApi for StripeHttp {
         let mut draft = vec![
             ("customer", invoice.customer_id.clone()),
             ("collection_method", "charge_automatically".to_owned()),
-            ("auto_advance", "true".to_owned()),
+            // Stripe must not finalize the draft before its item is on it.
+            ("auto_advance", "false".to_owned()),
             ("currency", invoice.currency.to_lowercase()),
             ("description", invoice.description.clone()),
             ("pending_invoice_items_behavior", "exclude".to_owned()),
@@ -159,10 +160,11 @@ impl StripeApi for StripeHttp {
             &item,
         )
         .await?;
+        // Finalized with the item on it; from here Stripe collects it.
         self.post(
             &format!("/v1/invoices/{stripe_id}/finalize"),
             &format!("finalize-{}", invoice.invoice_id),
-            &[],
+            &[("auto_advance", "true".to_owned())],
         )
         .await?;
         Ok(stripe_id)

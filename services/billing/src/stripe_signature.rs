@@ -81,8 +81,8 @@ pub fn verify(
     if signatures.is_empty() {
         return Err(SignatureError::Malformed("no v1 signature"));
     }
-    let age_seconds = now_seconds - timestamp;
-    if age_seconds.abs() > TOLERANCE_SECONDS {
+    let age_seconds = now_seconds.saturating_sub(timestamp);
+    if age_seconds.saturating_abs() > TOLERANCE_SECONDS {
         return Err(SignatureError::OutsideTolerance { age_seconds });
     }
     let expected = mac(payload, timestamp, secret).finalize().into_bytes();
@@ -141,6 +141,11 @@ mod tests {
         assert!(matches!(
             verify(BODY, "t=1000", SECRET, 1_000),
             Err(SignatureError::Malformed(_))
+        ));
+        let extreme = format!("t={},v1={good}", i64::MIN);
+        assert!(matches!(
+            verify(BODY, &extreme, SECRET, 1_000),
+            Err(SignatureError::OutsideTolerance { .. })
         ));
     }
 }

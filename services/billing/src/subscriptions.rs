@@ -162,8 +162,10 @@ impl Subscriptions {
         let in_force = current.term_at(now);
         self.drop_pending(tenant_id, now).await?;
         if in_force.plan_id != plan.id {
+            // At once, yet after the term in force began (which may be this very millisecond:
+            // the free term of a subscription this call started).
             let effective_from = if in_force.plan_id == FREE {
-                now
+                now.max(in_force.effective_from + 1)
             } else {
                 period_of(now).1
             };
@@ -186,10 +188,10 @@ impl Subscriptions {
         minimum_minor_units: i64,
         now: i64,
     ) -> Result<Subscription, Status> {
-        self.get_or_start(tenant_id, now).await?;
+        let in_force = self.get_or_start(tenant_id, now).await?.term_at(now);
         self.drop_pending(tenant_id, now).await?;
         let term = Term {
-            effective_from: now,
+            effective_from: now.max(in_force.effective_from + 1),
             plan_id: ENTERPRISE.to_owned(),
             share_basis_points,
             minimum_minor_units,

@@ -2,10 +2,12 @@
 //! Handled: invoice.paid and payment_intent.succeeded (the invoice is paid; a past-due
 //! subscription is active again), invoice.payment_failed (past due; the owners and admins are
 //! told), customer.subscription.updated (Stripe's standing of the subscription) and
-//! customer.subscription.deleted (back to the free plan at the end of the period). An event
-//! older than the last subscription event applied does not overwrite it; a failure for an invoice
-//! already paid changes nothing. Other types are stored and acknowledged.
+//! customer.subscription.deleted (back to the free plan at the end of the period). The standing
+//! follows the newest event: one older than the last applied (by Stripe's `created`) changes no
+//! standing, and a failure for an invoice already paid changes nothing. An invoice is paid only
+//! for its whole amount. Other types are stored and acknowledged.
 
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
     Set, SqlErr, TransactionTrait,
@@ -81,8 +83,8 @@ pub async fn receive(
     secret: Option<&str>,
     now_millis: i64,
 ) -> Result<(Event, Outcome), Status> {
-    let Some(secret) = secret else {
-        return Err(Status::failed_precondition(
+    let Some(secret) = secret.filter(|s| !s.is_empty()) else {
+        return Err(Status::unavailable(
             "Stripe events are not accepted: set stripe_webhook_secret (SPOT_STRIPE_WEBHOOK_SECRET)",
         ));
     };
@@ -149,15 +151,23 @@ async fn apply(txn: &DatabaseTransaction, event: &Event, now: i64) -> Result<Out
             } else {
                 field(object, "/invoice")
             };
+            let amount = object
+                .get(if event.kind == "invoice.paid" {
+                    "amount_paid"
+                } else {
+                    "amount_received"
+                })
+                .and_then(Value::as_i64);
             let paid = mark_paid(
                 txn,
                 field(object, "/metadata/invoice_id"),
                 stripe_invoice_id,
+                amount,
                 created_millis,
             )
             .await?;
             if let Some(tenant_id) = paid {
-                set_standing(txn, &tenant_id, ACTIVE, None).await?;
+                set_standing(txn, &tenant_id, ACTIVE, event.created).await?;
             }
             Ok(Outcome::Applied)
         }
@@ -175,34 +185,28 @@ async fn apply(txn: &DatabaseTransaction, event: &Event, now: i64) -> Result<Out
             let Some(tenant_id) = tenant_of(txn, object).await? else {
                 return Ok(Outcome::Applied);
             };
-            set_standing(txn, &tenant_id, PAST_DUE, Some(created_millis)).await?;
-            Ok(Outcome::PaymentFailed { tenant_id })
+            if set_standing(txn, &tenant_id, PAST_DUE, event.created).await? {
+                Ok(Outcome::PaymentFailed { tenant_id })
+            } else {
+                Ok(Outcome::Applied)
+            }
         }
         "customer.subscription.updated" | "customer.subscription.deleted" => {
             let Some(tenant_id) = tenant_of(txn, object).await? else {
                 return Ok(Outcome::Applied);
             };
-            let Some(row) = billing_subscriptions::Entity::find_by_id(&tenant_id)
-                .one(txn)
-                .await
-                .map_err(db_status)?
-            else {
-                return Ok(Outcome::Applied);
-            };
-            if event.created < row.stripe_state_at {
-                return Ok(Outcome::Applied); // older than what is applied: out of order
-            }
-            let mut update: billing_subscriptions::ActiveModel = row.into();
-            update.stripe_state_at = Set(event.created);
-            update.update(txn).await.map_err(db_status)?;
             if event.kind == "customer.subscription.deleted" {
-                back_to_free_at_period_end(txn, &tenant_id, now).await?;
+                if newer_than_applied(txn, &tenant_id, event.created).await? {
+                    back_to_free_at_period_end(txn, &tenant_id, now).await?;
+                }
             } else {
                 match field(object, "/status") {
                     "past_due" | "unpaid" => {
-                        set_standing(txn, &tenant_id, PAST_DUE, Some(created_millis)).await?;
+                        set_standing(txn, &tenant_id, PAST_DUE, event.created).await?;
                     }
-                    "active" | "trialing" => set_standing(txn, &tenant_id, ACTIVE, None).await?,
+                    "active" | "trialing" => {
+                        set_standing(txn, &tenant_id, ACTIVE, event.created).await?;
+                    }
                     _ => {}
                 }
             }
@@ -212,29 +216,52 @@ async fn apply(txn: &DatabaseTransaction, event: &Event, now: i64) -> Result<Out
     }
 }
 
-/// Active, or past due since `since` (the first failure counts: a second keeps the date).
+/// Claims the subscription's standing for an event created at `created` (Stripe's seconds):
+/// true, and the newest applied moves to it, unless a newer event was applied already. One
+/// conditional update, so of two concurrent events the older never wins.
+async fn newer_than_applied(
+    txn: &DatabaseTransaction,
+    tenant_id: &str,
+    created: i64,
+) -> Result<bool, Status> {
+    let claimed = billing_subscriptions::Entity::update_many()
+        .col_expr(
+            billing_subscriptions::Column::StripeStateAt,
+            Expr::value(created),
+        )
+        .filter(billing_subscriptions::Column::TenantId.eq(tenant_id))
+        .filter(billing_subscriptions::Column::StripeStateAt.lte(created))
+        .exec(txn)
+        .await
+        .map_err(db_status)?;
+    Ok(claimed.rows_affected > 0)
+}
+
+/// Active, or past due (since the first failure: a second keeps the date), when no newer event
+/// decided the standing; true when it was set.
 async fn set_standing(
     txn: &DatabaseTransaction,
     tenant_id: &str,
     status: &str,
-    since: Option<i64>,
-) -> Result<(), Status> {
+    created: i64,
+) -> Result<bool, Status> {
+    if !newer_than_applied(txn, tenant_id, created).await? {
+        return Ok(false);
+    }
     let Some(row) = billing_subscriptions::Entity::find_by_id(tenant_id)
         .one(txn)
         .await
         .map_err(db_status)?
     else {
-        return Ok(());
+        return Ok(false);
     };
-    let past_due_since = match since {
-        Some(at) => Some(row.past_due_since.unwrap_or(at)),
-        None => None,
-    };
+    let past_due_since =
+        (status == PAST_DUE).then(|| row.past_due_since.unwrap_or(created.saturating_mul(1_000)));
     let mut update: billing_subscriptions::ActiveModel = row.into();
     update.status = Set(status.to_owned());
     update.past_due_since = Set(past_due_since);
     update.update(txn).await.map_err(db_status)?;
-    Ok(())
+    Ok(true)
 }
 
 async fn back_to_free_at_period_end(

@@ -242,7 +242,8 @@ async fn a_month_of_savings_is_invoiced_once_and_every_line_recomputes_from_its_
     assert_eq!(invoice.total.as_ref().unwrap().minor_units, expected_total);
     assert_eq!(invoice.total.as_ref().unwrap().currency, "USD");
 
-    // A late sample in the closed month changes nothing: the invoice and its usage stand.
+    // A late sample in the closed month changes nothing, even when the month is metered again
+    // (here for another tenant closing it later): the invoice and its usage stand.
     insert_samples(
         &test,
         &tenant_id,
@@ -260,12 +261,24 @@ async fn a_month_of_savings_is_invoiced_once_and_every_line_recomputes_from_its_
         },
     )
     .await;
+    let latecomer = test.sign_up("Latecomer").await.access_token;
+    let latecomer_tenant = billing
+        .get_subscription(authed(pb::GetSubscriptionRequest {}, &latecomer))
+        .await
+        .unwrap()
+        .into_inner()
+        .subscription
+        .unwrap()
+        .tenant_id;
+    execute(&db, &format!("UPDATE billing_subscriptions SET created_at = {start} WHERE tenant_id = '{latecomer_tenant}'")).await;
     let again = billing_admin
         .run_billing_cycle(authed(pb::RunBillingCycleRequest {}, &admin))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(again.invoices_closed, 0);
+    assert_eq!(again.invoices_closed, 1, "the latecomer's month: {again:?}");
+    // Metered again before it closed, and nothing written for the month already invoiced.
+    assert_eq!(again.hours_metered, 0, "{again:?}");
     let after = billing
         .list_invoices(authed(pb::ListInvoicesRequest::default(), &owner))
         .await
@@ -273,6 +286,20 @@ async fn a_month_of_savings_is_invoiced_once_and_every_line_recomputes_from_its_
         .into_inner()
         .invoices;
     assert_eq!(after, vec![invoice.clone()]);
+    let usage_after = billing
+        .get_usage(authed(
+            pb::GetUsageRequest {
+                since: Some(ts(start)),
+                until: Some(ts(end)),
+                cluster_id: String::new(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .records;
+    assert_eq!(usage_after, usage, "a closed month's usage never changes");
 
     // Stripe says it was paid.
     let now = now_seconds();

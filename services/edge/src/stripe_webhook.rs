@@ -1,8 +1,9 @@
 //! `POST /webhooks/stripe`: Stripe's events. The edge reads the raw body (at most 256 KiB) and
 //! hands it with the `Stripe-Signature` header to the billing service, which verifies the
 //! signature before it parses anything and applies each event once. Stripe retries anything but
-//! 2xx, so: 200 for an event applied or seen before, 400 for a bad signature or body (never
-//! worth retrying), 413 for an oversized body, 5xx only when the platform could not answer.
+//! 2xx (with backoff, for up to three days), so: 200 for an event applied or seen before, 400 for
+//! a bad signature or body, 413 for an oversized body, 503 while no webhook secret is set, other
+//! 5xx only when the platform could not answer.
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};

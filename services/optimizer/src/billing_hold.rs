@@ -47,3 +47,23 @@ impl OptimizerApi {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(kind: pb::PlanKind) -> pb::Plan {
+        pb::Plan {
+            kind: kind.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn billing_never_holds_back_provisioning_or_an_interruption_response() {
+        assert!(!held_by_billing(&plan(pb::PlanKind::Provisioning)));
+        assert!(!held_by_billing(&plan(pb::PlanKind::InterruptionResponse)));
+        assert!(held_by_billing(&plan(pb::PlanKind::Consolidation)));
+        assert!(held_by_billing(&plan(pb::PlanKind::Compliance)));
+    }
+}

@@ -81,6 +81,18 @@ impl Config {
                 ));
             }
         }
+        if let Some(secret) = &self.stripe_webhook_secret
+            && secret.len() < 16
+        {
+            // HMAC under an empty or short key is a signature anyone can make.
+            return Err(ConfigError::new(
+                "stripe_webhook_secret",
+                format!(
+                    "is {} characters; use the endpoint's signing secret from Stripe (whsec_...)",
+                    secret.len()
+                ),
+            ));
+        }
         match &self.internal_secret {
             Some(secret) if secret.len() < 32 => {
                 return Err(ConfigError::new(

@@ -361,7 +361,8 @@ export const PoolUsageSchema: GenMessage<PoolUsage> = /*@__PURE__*/
 
 /**
  * One cluster's realised savings in one hour. savings_micros = sum over pools of
- * node_milliseconds x (on_demand - price) / 3,600,000, rounded half up: recomputable from pools.
+ * node_milliseconds x (on_demand - price) / 3,600,000, rounded half away from zero (a loss is
+ * negative): recomputable from pools.
  *
  * @generated from message spot.billing.v1.UsageRecord
  */
@@ -452,6 +453,8 @@ export type GetUsageResponse = Message<"spot.billing.v1.GetUsageResponse"> & {
   records: UsageRecord[];
 
   /**
+   * As an invoice counts them: per cluster (a loss counts as nothing saved), then summed.
+   *
    * @generated from field: spot.billing.v1.Money savings = 2;
    */
   savings?: Money | undefined;
@@ -1236,7 +1239,8 @@ export const BillingAdminService: GenService<{
 export const StripeWebhookService: GenService<{
   /**
    * INVALID_ARGUMENT for a bad signature, a timestamp outside 300 s or a body that is not a
-   * Stripe event (the edge answers 400, so Stripe does not retry). A duplicate is OK.
+   * Stripe event (the edge answers 400); UNAVAILABLE while no webhook secret is set (503). A
+   * duplicate is OK.
    *
    * @generated from rpc spot.billing.v1.StripeWebhookService.ReceiveStripeEvent
    */
