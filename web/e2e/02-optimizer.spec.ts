@@ -24,7 +24,8 @@ test("a new cluster's pending pods get on-demand nodes: the plan runs to Succeed
   await agent.welcomed;
   cluster = { clusterId, name, agent };
   await recommendUntilActionable(page, cluster.clusterId);
-  await applyAndWatchToTheEnd(page, cluster.agent);
+  // Applying asks first, naming the cluster and what the plan does: new nodes for the pending pods.
+  await applyAndWatchToTheEnd(page, cluster.agent, { clusterName: name, effects: /It will launch \d+ nodes? in cluster / });
   await snap(page, "06-plan-launch-succeeded");
 });
 
@@ -55,7 +56,7 @@ test("allow spot: apply the recommendation and watch it retire on-demand nodes t
   await recommendUntilActionable(page, cluster!.clusterId);
   await expect(page.getByLabel("Plan savings")).toContainText("Saving per month");
   await snap(page, "08-recommendation");
-  await applyAndWatchToTheEnd(page, cluster!.agent);
+  await applyAndWatchToTheEnd(page, cluster!.agent, { clusterName: cluster!.name });
   // The plan moves pods onto spot capacity or onto the nodes that stay (whichever saves more);
   // either way on-demand nodes are retired, each only after its drain succeeded.
   const steps = page.getByTestId("plan-step");

@@ -3,7 +3,7 @@ import { expectFieldError, logIn, snap } from "./helpers";
 
 // The demo tenant's clusters: a hibernation schedule with a bad cron is refused naming the field,
 // a good one shows its next transitions in the browser's zone (Asia/Tokyo, UTC+9, set in
-// playwright.config.ts), then is removed; risk scores explain themselves.
+// playwright.config.ts), then is removed after a confirmation naming it; risk scores explain themselves.
 const demo = { email: process.env.SPOT_E2E_DEMO_EMAIL ?? "", password: process.env.SPOT_E2E_DEMO_PASSWORD ?? "" };
 
 test.beforeEach(() => {
@@ -35,7 +35,14 @@ test("a hibernation schedule: a bad cron names the field, a good one shows its t
   await expect(at("07:00")).toContainText("Wake");
   await expect(at("07:00")).toContainText(/04:00\sPM|16:00/);
   await snap(page, "13-hibernation-schedule");
+  // Deleting asks first, naming the schedule and the cluster it stops hibernating.
   await remove.click();
+  const confirm = page.getByRole("dialog", { name: "Delete schedule 0 20 * * 1-5 to 0 7 * * 1-5?" });
+  await expect(confirm).toBeVisible();
+  await expect(confirm).toContainText(/Cluster .+ no longer hibernates at 0 20 \* \* 1-5 or wakes at 0 7 \* \* 1-5/);
+  await snap(page, "13-hibernation-delete-confirm");
+  await confirm.getByRole("button", { name: "Delete schedule", exact: true }).click();
+  await expect(confirm).toBeHidden();
   await expect(remove).toHaveCount(0);
 });
 

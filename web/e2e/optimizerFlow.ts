@@ -57,13 +57,26 @@ async function planWaitingForNodes(api: PlatformApi, planId: string) {
 }
 
 /**
- * Applies the recommendation on the page; when the plan launches nodes and waits for them, the
- * agent reports the launched instances as Ready nodes (a plan that only removes nodes has none to
- * wait for), and the plan runs to the end: Succeeded, every step finished.
+ * Clicks Apply on the recommendation and confirms: the dialog names the cluster (and `effects`,
+ * when given, is what it says the plan will do). Lands on the applied plan's page.
  */
-export async function applyAndWatchToTheEnd(page: Page, agent: FakeAgent) {
+export async function applyRecommendation(page: Page, expected: { clusterName?: string; effects?: RegExp } = {}) {
   await page.getByRole("button", { name: "Apply plan" }).click();
+  const dialog = page.getByRole("dialog", { name: /^Apply .*plan to cluster / });
+  await expect(dialog).toBeVisible();
+  if (expected.clusterName) await expect(dialog).toHaveAccessibleName(new RegExp(`plan to cluster ${expected.clusterName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\?$`));
+  await expect(dialog).toContainText(expected.effects ?? /It will (launch|cordon|drain|terminate|run) \d+/);
+  await dialog.getByRole("button", { name: "Apply", exact: true }).click();
   await expect(page).toHaveURL(/\/optimizer\/plans\//);
+}
+
+/**
+ * Applies the recommendation on the page (confirming it); when the plan launches nodes and waits
+ * for them, the agent reports the launched instances as Ready nodes (a plan that only removes
+ * nodes has none to wait for), and the plan runs to the end: Succeeded, every step finished.
+ */
+export async function applyAndWatchToTheEnd(page: Page, agent: FakeAgent, expected: { clusterName?: string; effects?: RegExp } = {}) {
+  await applyRecommendation(page, expected);
   const planId = page.url().split("/").pop()!;
   const api = await platformApiAs(page);
   const { plan } = await api.optimizer.getPlan({ planId });
@@ -74,4 +87,7 @@ export async function applyAndWatchToTheEnd(page: Page, agent: FakeAgent) {
   }
   await expect(page.getByTestId("plan-state")).toContainText("Succeeded", { timeout: 45_000 });
   await expect(page.getByRole("progressbar", { name: "Plan progress" })).toHaveAttribute("aria-valuenow", "100");
+  // A plan that ran cannot be applied again, and its page says so beside the disabled button.
+  await expect(page.getByRole("button", { name: "Apply plan" })).toBeDisabled();
+  await expect(page.getByTestId("apply-disabled-reason")).toContainText("applied and succeeded");
 }

@@ -20,9 +20,28 @@ const ruleLabels: Record<PolicyRule, string> = {
 const statusKey = (clusterId: string) => ["autopilot-status", clusterId];
 const fetchStatus = (clusterId: string) => api.optimizer().getAutopilotStatus({ clusterId });
 
+/** The cluster's autopilot status (`OptimizerService.GetAutopilotStatus`), shared by every reader. */
+export function useAutopilotStatus(clusterId: string, refetchInterval = 15_000) {
+  return useQuery({ queryKey: statusKey(clusterId), queryFn: () => fetchStatus(clusterId), refetchInterval, enabled: !!clusterId });
+}
+
+/** Why billing holds back the cluster's consolidation and compliance plans, with the way to Billing. */
+export function BillingHoldNote({ reason }: { reason: string }) {
+  if (!reason) return null;
+  return (
+    <div role="note" data-testid="billing-hold" className="rounded-md border border-amber-200 bg-amber-50 p-2 text-sm text-amber-900">
+      <strong>Billing holds back consolidation:</strong> {reason.replace(/\.\s*$/, "")}. Consolidation and compliance plans are recommended, not applied; new capacity for
+      waiting pods and interruption handling go on.{" "}
+      <Link to="/billing" className="font-medium underline">
+        Go to billing
+      </Link>
+    </div>
+  );
+}
+
 /** Whether a cluster's nodes meet its policy, why not, and pods no new node would help. */
 export function PolicyComplianceCard({ clusterId }: { clusterId: string }) {
-  const query = useQuery({ queryKey: statusKey(clusterId), queryFn: () => fetchStatus(clusterId), refetchInterval: 15_000 });
+  const query = useAutopilotStatus(clusterId);
   return (
     <Card title="Policy compliance">
       <QueryView query={query} feature="Policy compliance">
@@ -35,6 +54,7 @@ export function PolicyComplianceCard({ clusterId }: { clusterId: string }) {
 function ComplianceDetail({ status }: { status: GetAutopilotStatusResponse }) {
   return (
     <div className="space-y-2 text-sm">
+      <BillingHoldNote reason={status.billingHold} />
       {status.compliant ? (
         <p>
           <Badge tone="green">Within policy</Badge> The cluster's nodes meet every part of its policy.
@@ -45,7 +65,9 @@ function ComplianceDetail({ status }: { status: GetAutopilotStatusResponse }) {
             <Badge tone="amber">Out of policy</Badge>{" "}
             {status.cannotMeet
               ? "No plan can meet the policy with the instance types it admits now, so the cluster keeps its nodes."
-              : "The autopilot applies a compliance plan within the disruption budget and windows, whatever it costs (in dry-run it only recommends one)."}
+              : status.billingHold
+                ? "Billing holds back compliance plans, so the autopilot only recommends one for now."
+                : "The autopilot applies a compliance plan within the disruption budget and windows, whatever it costs (in dry-run it only recommends one)."}
           </p>
           <ul className="list-disc pl-5">
             {status.breaches.map((breach, i) => (

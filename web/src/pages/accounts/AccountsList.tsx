@@ -1,20 +1,29 @@
 import { AwsAccountStatus } from "@spot-optimizer/sdk/gen/spot/cluster/v1/cluster_pb.js";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
 import { api } from "../../api/clients";
 import { errorMessage } from "../../api/errors";
 import { formatTime } from "../../api/format";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { Empty, QueryView } from "../../components/states";
 import { Badge, Button, Card } from "../../components/ui";
 
 export function AccountsList({ onDiscover }: { onDiscover(id: string): void }) {
   const queryClient = useQueryClient();
+  const [unlinking, setUnlinking] = useState<{ id: string; accountId: string } | null>(null);
   const accounts = useQuery({
     queryKey: ["aws-accounts"],
     queryFn: async () => (await api.accounts().listAwsAccounts({ page: { pageSize: 100 } })).accounts,
   });
   const refresh = () => queryClient.invalidateQueries({ queryKey: ["aws-accounts"] });
   const verify = useMutation({ mutationFn: (id: string) => api.accounts().verifyAwsAccount({ id }), onSettled: refresh });
-  const unlink = useMutation({ mutationFn: (id: string) => api.accounts().unlinkAwsAccount({ id }), onSettled: refresh });
+  const unlink = useMutation({
+    mutationFn: (id: string) => api.accounts().unlinkAwsAccount({ id }),
+    onSettled: () => {
+      setUnlinking(null);
+      void refresh();
+    },
+  });
   const failure = verify.error ?? unlink.error;
   return (
     <Card title="Linked accounts">
@@ -51,7 +60,7 @@ export function AccountsList({ onDiscover }: { onDiscover(id: string): void }) {
                     <Button onClick={() => onDiscover(a.id)} aria-label={`Discover clusters in ${a.accountId}`}>
                       Discover clusters
                     </Button>
-                    <Button variant="ghost" onClick={() => unlink.mutate(a.id)} aria-label={`Unlink account ${a.accountId}`}>
+                    <Button variant="ghost" onClick={() => setUnlinking({ id: a.id, accountId: a.accountId })} aria-label={`Unlink account ${a.accountId}`}>
                       Unlink
                     </Button>
                   </div>
@@ -61,6 +70,18 @@ export function AccountsList({ onDiscover }: { onDiscover(id: string): void }) {
           </ul>
         )}
       </QueryView>
+      <ConfirmDialog
+        open={!!unlinking}
+        title={`Unlink AWS account ${unlinking?.accountId}?`}
+        confirmLabel="Unlink account"
+        danger
+        busy={unlink.isPending}
+        onConfirm={() => unlinking && unlink.mutate(unlinking.id)}
+        onCancel={() => setUnlinking(null)}
+      >
+        The platform forgets the account and stops using its role: no more cluster discovery through it. The IAM role itself stays in your AWS account until you delete it
+        there. An account that clusters still depend on is not unlinked: remove those clusters first.
+      </ConfirmDialog>
     </Card>
   );
 }

@@ -2,6 +2,7 @@ import { useMutation } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { api } from "../../api/clients";
 import { errorMessage } from "../../api/errors";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { TextField } from "../../components/fields";
 import { QueryView } from "../../components/states";
 import { Button, Card } from "../../components/ui";
@@ -28,7 +29,8 @@ function RiskTtlForm({ ttl, onSave, pending }: { ttl: number; onSave(seconds: nu
 export function SystemConfigCard() {
   const config = useSystemConfig();
   const update = useUpdateSystemConfig();
-  const rotate = useMutation({ mutationFn: () => api.admin().rotateSigningKey({}) });
+  const [confirmingRotate, setConfirmingRotate] = useState(false);
+  const rotate = useMutation({ mutationFn: () => api.admin().rotateSigningKey({}), onSettled: () => setConfirmingRotate(false) });
   return (
     <Card title="System config">
       <QueryView query={config} feature="System config">
@@ -47,7 +49,7 @@ export function SystemConfigCard() {
             )}
             <div className="border-t border-slate-100 pt-3">
               <p className="mb-2 text-sm text-slate-600">A new signing key signs access tokens from now on; tokens signed by the old one stay valid until they expire.</p>
-              <Button variant="secondary" onClick={() => rotate.mutate()} disabled={rotate.isPending}>
+              <Button variant="secondary" onClick={() => setConfirmingRotate(true)} disabled={rotate.isPending}>
                 Rotate signing key
               </Button>
               {rotate.data && (
@@ -64,6 +66,17 @@ export function SystemConfigCard() {
           </div>
         )}
       </QueryView>
+      <ConfirmDialog
+        open={confirmingRotate}
+        title="Rotate the platform's signing key?"
+        confirmLabel="Rotate key"
+        danger
+        busy={rotate.isPending}
+        onConfirm={() => rotate.mutate()}
+        onCancel={() => setConfirmingRotate(false)}
+      >
+        A new key signs every access token, for every tenant, from now on. Tokens signed by the current key stay valid until they expire; nobody is logged out.
+      </ConfirmDialog>
     </Card>
   );
 }

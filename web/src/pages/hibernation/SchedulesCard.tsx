@@ -1,12 +1,19 @@
+import type { Schedule } from "@spot-optimizer/sdk/gen/spot/policy/v1/policy_pb.js";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
 import { api } from "../../api/clients";
 import { errorMessage } from "../../api/errors";
+import { useClusters } from "../../components/ClusterPicker";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { Empty, QueryView } from "../../components/states";
 import { Button, Card, Table, Td } from "../../components/ui";
 import { ScheduleForm } from "./ScheduleForm";
 
 export function SchedulesCard({ clusterId }: { clusterId: string }) {
   const queryClient = useQueryClient();
+  const clusters = useClusters();
+  const clusterName = clusters.data?.find((c) => c.id === clusterId)?.name ?? clusterId;
+  const [deleting, setDeleting] = useState<Schedule | null>(null);
   const schedules = useQuery({
     queryKey: ["schedules", clusterId],
     queryFn: async () => (await api.hibernation().listSchedules({ clusterId })).schedules,
@@ -14,6 +21,7 @@ export function SchedulesCard({ clusterId }: { clusterId: string }) {
   const remove = useMutation({
     mutationFn: (id: string) => api.hibernation().deleteSchedule({ id }),
     onSettled: () => {
+      setDeleting(null);
       void queryClient.invalidateQueries({ queryKey: ["schedules", clusterId] });
       void queryClient.invalidateQueries({ queryKey: ["transitions", clusterId] });
     },
@@ -39,7 +47,7 @@ export function SchedulesCard({ clusterId }: { clusterId: string }) {
                     <Td>{s.timeZone}</Td>
                     <Td className="text-xs">{s.mustRun.join(", ") || "—"}</Td>
                     <Td>
-                      <Button variant="ghost" onClick={() => remove.mutate(s.id)} aria-label={`Delete schedule ${s.sleepCron} to ${s.wakeCron}`}>
+                      <Button variant="ghost" onClick={() => setDeleting(s)} aria-label={`Delete schedule ${s.sleepCron} to ${s.wakeCron}`}>
                         Delete
                       </Button>
                     </Td>
@@ -51,6 +59,18 @@ export function SchedulesCard({ clusterId }: { clusterId: string }) {
           </div>
         )}
       </QueryView>
+      <ConfirmDialog
+        open={!!deleting}
+        title={`Delete schedule ${deleting?.sleepCron} to ${deleting?.wakeCron}?`}
+        confirmLabel="Delete schedule"
+        danger
+        busy={remove.isPending}
+        onConfirm={() => deleting && remove.mutate(deleting.id)}
+        onCancel={() => setDeleting(null)}
+      >
+        Cluster {clusterName} no longer hibernates at {deleting?.sleepCron} or wakes at {deleting?.wakeCron} ({deleting?.timeZone}) on this schedule. Its other schedules and
+        overrides stay.
+      </ConfirmDialog>
     </Card>
   );
 }

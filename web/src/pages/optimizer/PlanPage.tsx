@@ -8,6 +8,7 @@ import { useServerStream } from "../../api/useServerStream";
 import { NotFound, QueryView } from "../../components/states";
 import { StreamStatus } from "../../components/StreamStatus";
 import { Card, PageHeader } from "../../components/ui";
+import { ApplyPlan } from "./ApplyPlan";
 import { PlanStateBadge } from "./planLabels";
 import { PlanProgress } from "./PlanProgress";
 import { PlanSteps } from "./PlanSteps";
@@ -67,6 +68,9 @@ export function PlanPage() {
                     {plan.reason}
                   </p>
                 )}
+                <div className="mt-3">
+                  <ApplyPlan plan={plan} />
+                </div>
               </Card>
               <Card title="Savings">
                 <PlanSummary plan={plan} />

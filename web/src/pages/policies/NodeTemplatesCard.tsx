@@ -1,6 +1,8 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
 import { api } from "../../api/clients";
 import { errorMessage } from "../../api/errors";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { Empty, QueryView } from "../../components/states";
 import { Button, Card, Table, Td } from "../../components/ui";
 import { NodeTemplateForm } from "./NodeTemplateForm";
@@ -9,13 +11,17 @@ import { TaintEffect } from "@spot-optimizer/sdk/gen/spot/common/v1/common_pb.js
 /** The tenant's node templates: list, create, delete. */
 export function NodeTemplatesCard() {
   const queryClient = useQueryClient();
+  const [deleting, setDeleting] = useState<{ id: string; name: string } | null>(null);
   const templates = useQuery({
     queryKey: ["node-templates"],
     queryFn: async () => (await api.templates().listNodeTemplates({ page: { pageSize: 200 } })).templates,
   });
   const remove = useMutation({
     mutationFn: (id: string) => api.templates().deleteNodeTemplate({ id }),
-    onSettled: () => queryClient.invalidateQueries({ queryKey: ["node-templates"] }),
+    onSettled: () => {
+      setDeleting(null);
+      void queryClient.invalidateQueries({ queryKey: ["node-templates"] });
+    },
   });
   return (
     <Card title="Node templates">
@@ -39,7 +45,7 @@ export function NodeTemplatesCard() {
                       <Td className="font-mono text-xs">{Object.entries(t.labels).map(([k, v]) => `${k}=${v}`).join(", ")}</Td>
                       <Td className="font-mono text-xs">{t.taints.map((x) => `${x.key}=${x.value}:${TaintEffect[x.effect]}`).join(", ")}</Td>
                       <Td>
-                        <Button variant="ghost" onClick={() => remove.mutate(t.id)} aria-label={`Delete template ${t.name}`}>
+                        <Button variant="ghost" onClick={() => setDeleting({ id: t.id, name: t.name })} aria-label={`Delete template ${t.name}`}>
                           Delete
                         </Button>
                       </Td>
@@ -52,6 +58,18 @@ export function NodeTemplatesCard() {
           </div>
         )}
       </QueryView>
+      <ConfirmDialog
+        open={!!deleting}
+        title={`Delete template ${deleting?.name}?`}
+        confirmLabel="Delete template"
+        danger
+        busy={remove.isPending}
+        onConfirm={() => deleting && remove.mutate(deleting.id)}
+        onCancel={() => setDeleting(null)}
+      >
+        New nodes can no longer be given its requirements, labels and taints. Nodes already launched with it keep them. A template a policy still uses is not deleted: remove it
+        from the policy first.
+      </ConfirmDialog>
     </Card>
   );
 }

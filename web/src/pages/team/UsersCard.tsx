@@ -1,25 +1,37 @@
 import type { Role } from "@spot-optimizer/sdk/gen/spot/auth/v1/auth_pb.js";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
 import { api } from "../../api/clients";
 import { errorMessage } from "../../api/errors";
 import { formatTime } from "../../api/format";
 import { useAuth } from "../../auth/AuthProvider";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { SelectField } from "../../components/fields";
 import { Empty, QueryView } from "../../components/states";
 import { Button, Card, Table, Td } from "../../components/ui";
+import { useMe } from "../../components/useMe";
 import { InviteForm } from "./InviteForm";
 import { ROLES } from "./roles";
 
 export function UsersCard() {
   const { user: me } = useAuth();
   const queryClient = useQueryClient();
+  const meQuery = useMe();
+  const tenantName = meQuery.data?.memberships.find((m) => m.tenantId === me?.tenantId)?.tenantName ?? "this organization";
+  const [removing, setRemoving] = useState<{ id: string; email: string } | null>(null);
   const users = useQuery({
     queryKey: ["users"],
     queryFn: async () => (await api.users().listUsers({ page: { pageSize: 200 } })).users,
   });
   const refresh = () => queryClient.invalidateQueries({ queryKey: ["users"] });
   const changeRole = useMutation({ mutationFn: (v: { userId: string; role: Role }) => api.users().changeUserRole(v), onSettled: refresh });
-  const remove = useMutation({ mutationFn: (userId: string) => api.users().removeUser({ userId }), onSettled: refresh });
+  const remove = useMutation({
+    mutationFn: (userId: string) => api.users().removeUser({ userId }),
+    onSettled: () => {
+      setRemoving(null);
+      void refresh();
+    },
+  });
   const failure = changeRole.error ?? remove.error;
   return (
     <Card title="Users">
@@ -58,7 +70,7 @@ export function UsersCard() {
                     <Td>{formatTime(u.createdAt)}</Td>
                     <Td>
                       {u.id !== me?.id && (
-                        <Button variant="ghost" onClick={() => remove.mutate(u.id)} aria-label={`Remove ${u.email}`}>
+                        <Button variant="ghost" onClick={() => setRemoving({ id: u.id, email: u.email })} aria-label={`Remove ${u.email}`}>
                           Remove
                         </Button>
                       )}
@@ -71,6 +83,17 @@ export function UsersCard() {
         </div>
         <InviteForm />
       </div>
+      <ConfirmDialog
+        open={!!removing}
+        title={`Remove ${removing?.email} from ${tenantName}?`}
+        confirmLabel="Remove user"
+        danger
+        busy={remove.isPending}
+        onConfirm={() => removing && remove.mutate(removing.id)}
+        onCancel={() => setRemoving(null)}
+      >
+        They lose access to {tenantName} at once: their sessions here end. Their other organizations are not affected. To let them back in, invite them again.
+      </ConfirmDialog>
     </Card>
   );
 }
