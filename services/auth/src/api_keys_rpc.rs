@@ -6,9 +6,10 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use spot_access::{API_KEY_REVOKED_TOPIC, AuditNote, Role, caller, hash_secret};
+use spot_kit::topics::NOTIFICATIONS;
 use spot_proto::auth::v1 as pb;
 use spot_proto::auth::v1::api_key_service_server::ApiKeyService;
-use spot_proto::events::v1::ApiKeyRevoked;
+use spot_proto::events::v1::{ApiKeyRevoked, NotificationRequested};
 use tonic::{Request, Response, Status};
 
 use crate::entity::api_keys;
@@ -60,6 +61,32 @@ fn valid_cluster_id(cluster: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
+impl AuthApi {
+    /// The tenant's owners and admins hear of every key made or revoked (a key is a credential).
+    async fn tell_admins(&self, tenant_id: &str, key: &api_keys::Model, created: bool) {
+        let (kind, verb) = if created {
+            ("api_key_created", "created")
+        } else {
+            ("api_key_revoked", "revoked")
+        };
+        let notice = NotificationRequested {
+            id: format!("{kind}:{}", key.id),
+            tenant_id: tenant_id.to_owned(),
+            user_id: String::new(),
+            kind: kind.to_owned(),
+            title: format!("API key \"{}\" {verb}", key.name),
+            body: format!(
+                "The API key \"{}\" ({}) was {verb}. See Team and API keys.",
+                key.name, key.id
+            ),
+            min_role: Role::Admin.as_str().to_owned(),
+        };
+        if let Err(error) = NOTIFICATIONS.publish(self.ctx.bus.as_ref(), &notice).await {
+            tracing::warn!(%error, key = %key.id, "API key change not notified");
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl ApiKeyService for AuthApi {
     async fn create_api_key(
@@ -86,6 +113,7 @@ impl ApiKeyService for AuthApi {
                 .into());
             }
             let (row, secret) = self.insert_key(&tenant_id, name, None, None, scope).await?;
+            self.tell_admins(&tenant_id, &row, true).await;
             return Ok(
                 AuditNote::target(format!("api_key/{}", row.id)).attach(Response::new(
                     pb::CreateApiKeyResponse {
@@ -137,6 +165,7 @@ impl ApiKeyService for AuthApi {
         let (row, secret) = self
             .insert_key(&tenant_id, name, cluster_id, role, None)
             .await?;
+        self.tell_admins(&tenant_id, &row, true).await;
         let id = row.id.clone();
         Ok(
             AuditNote::target(format!("api_key/{id}")).attach(Response::new(
@@ -192,6 +221,7 @@ impl ApiKeyService for AuthApi {
             .map_err(AuthError::from)?
             .ok_or(AuthError::NotFound("API key"))?;
         if key.revoked_at.is_none() {
+            self.tell_admins(&tenant_id, &key, false).await;
             let mut row: api_keys::ActiveModel = key.into();
             row.revoked_at = Set(Some(now_millis()));
             row.update(self.ctx.db.connection())

@@ -7,6 +7,7 @@
 
 use spot_engine as engine;
 use spot_kit::steps::{self, PoolSpec, Run, RunState, StepKind, StepStatus};
+use spot_kit::topics::NOTIFICATIONS;
 use spot_proto::common::v1::CapacityType;
 use spot_proto::optimizer::v1 as pb;
 
@@ -147,6 +148,7 @@ pub fn show(plan: &mut pb::Plan, run: &Run) {
 /// Plans as runs of the step runner.
 pub struct PlanWorkflow {
     pub store: PlanStore,
+    pub bus: spot_bus::SharedBus,
 }
 
 #[async_trait::async_trait]
@@ -163,9 +165,17 @@ impl steps::Workflow for PlanWorkflow {
                 return;
             }
         };
+        let was_applying = plan.state() == pb::PlanState::Applying;
         show(&mut plan, run);
         if let Err(status) = self.store.save(&plan).await {
             tracing::error!(%status, plan = %plan.id, "plan progress not stored");
+            return;
+        }
+        if was_applying
+            && let Some(notice) = crate::plan_notices::notice(&run.tenant_id, &plan)
+            && let Err(error) = NOTIFICATIONS.publish(self.bus.as_ref(), &notice).await
+        {
+            tracing::warn!(%error, plan = %plan.id, "plan outcome not notified");
         }
     }
 }

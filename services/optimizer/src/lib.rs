@@ -16,6 +16,7 @@ mod entity;
 mod estimated;
 mod interruptions;
 mod metering;
+mod plan_notices;
 mod policy;
 mod problem;
 mod recommend;
@@ -59,6 +60,7 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
         ctx,
         std::sync::Arc::new(apply::PlanWorkflow {
             store: plans.clone(),
+            bus: ctx.bus.clone(),
         }),
         spot_kit::steps::RunnerSettings::default(),
     );

@@ -398,6 +398,12 @@ async fn in_safe_mode_an_applied_plan_is_refused_and_says_why() {
     };
     assert_eq!(refused.state(), pb::PlanState::Refused);
     assert!(refused.reason.contains("safe mode"), "{}", refused.reason);
+    // The tenant's users are told, in their inbox.
+    let told = notified(&test, &owner, "plan_refused").await;
+    assert!(
+        told.contains(&plan.id) && told.contains("safe mode"),
+        "{told}"
+    );
     assert_eq!(refused.steps[0].status(), pb::StepStatus::Failed);
     assert!(
         refused.steps[1..]
@@ -587,6 +593,11 @@ async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
     let plan = finished_interruption_response(&test, &owner, &cluster_id, 30).await;
     let handled_in = warned.elapsed();
     assert_eq!(plan.state(), pb::PlanState::Succeeded, "{}", plan.reason);
+    assert!(
+        notified(&test, &owner, "interruption_handled")
+            .await
+            .contains(&plan.id)
+    );
     let drain = plan
         .steps
         .iter()
