@@ -70,6 +70,40 @@ pub async fn execute(db: &spot_db::Database, sql: &str) {
         .unwrap_or_else(|e| panic!("{e}: {sql:.200}"));
 }
 
+/// Puts the owner's tenant on the savings share as if it had chosen it at `since` (its
+/// subscription began then too); the tenant's id.
+pub async fn on_savings_share_since(test: &TestServer, owner: &str, since: i64) -> String {
+    use spot_proto::billing::v1 as pb;
+    let tenant_id = spot_proto::billing::v1::billing_service_client::BillingServiceClient::new(
+        test.channel.clone(),
+    )
+    .change_plan(spot_testkit::authed(
+        pb::ChangePlanRequest {
+            plan_id: "savings_share".into(),
+        },
+        owner,
+    ))
+    .await
+    .unwrap()
+    .into_inner()
+    .subscription
+    .unwrap()
+    .tenant_id;
+    let db = database(test).await;
+    for sql in [
+        format!("DELETE FROM billing_terms WHERE tenant_id = '{tenant_id}' AND plan_id = 'free'"),
+        format!(
+            "UPDATE billing_terms SET effective_from = {since} WHERE tenant_id = '{tenant_id}'"
+        ),
+        format!(
+            "UPDATE billing_subscriptions SET created_at = {since} WHERE tenant_id = '{tenant_id}'"
+        ),
+    ] {
+        execute(&db, &sql).await;
+    }
+    tenant_id
+}
+
 /// One pool in a cost sample's `pools` JSON.
 pub struct SampledPool {
     pub instance_type: &'static str,

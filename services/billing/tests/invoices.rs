@@ -63,40 +63,9 @@ async fn a_month_of_savings_is_invoiced_once_and_every_line_recomputes_from_its_
     let admin = test.admin_token().await;
     let mut billing = BillingServiceClient::new(test.channel.clone());
     let mut billing_admin = BillingAdminServiceClient::new(test.channel.clone());
-    let subscription = billing
-        .change_plan(authed(
-            pb::ChangePlanRequest {
-                plan_id: "savings_share".into(),
-            },
-            &owner,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .subscription
-        .unwrap();
-    let tenant_id = subscription.tenant_id;
     // The tenant has been on the savings share since the start of last month.
+    let tenant_id = on_savings_share_since(&test, &owner, start).await;
     let db = database(&test).await;
-    execute(
-        &db,
-        &format!("DELETE FROM billing_terms WHERE tenant_id = '{tenant_id}' AND plan_id = 'free'"),
-    )
-    .await;
-    execute(
-        &db,
-        &format!(
-            "UPDATE billing_terms SET effective_from = {start} WHERE tenant_id = '{tenant_id}'"
-        ),
-    )
-    .await;
-    execute(
-        &db,
-        &format!(
-            "UPDATE billing_subscriptions SET created_at = {start} WHERE tenant_id = '{tenant_id}'"
-        ),
-    )
-    .await;
 
     // The demo's kind of cluster, sampled every 5 minutes: three spot nodes whose price moves by
     // the day, one on-demand node; its agent silent for six hours on the 10th.

@@ -38,33 +38,7 @@ async fn an_owed_invoice_is_collected_by_stripe_once_even_when_stripe_fails_firs
     let owner = test.sign_up("Acme").await.access_token;
     let admin = test.admin_token().await;
     let mut billing = BillingServiceClient::new(test.channel.clone());
-    let tenant_id = billing
-        .change_plan(authed(
-            pb::ChangePlanRequest {
-                plan_id: "savings_share".into(),
-            },
-            &owner,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .subscription
-        .unwrap()
-        .tenant_id;
-    let db = database(&test).await;
-    execute(
-        &db,
-        &format!("DELETE FROM billing_terms WHERE tenant_id = '{tenant_id}' AND plan_id = 'free'"),
-    )
-    .await;
-    execute(
-        &db,
-        &format!(
-            "UPDATE billing_terms SET effective_from = {last_month} WHERE tenant_id = '{tenant_id}'"
-        ),
-    )
-    .await;
-    execute(&db, &format!("UPDATE billing_subscriptions SET created_at = {last_month} WHERE tenant_id = '{tenant_id}'")).await;
+    let tenant_id = on_savings_share_since(&test, &owner, last_month).await;
     // A day of savings last month.
     insert_samples(
         &test,

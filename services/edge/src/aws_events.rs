@@ -6,7 +6,6 @@
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use spot_proto::risk::v1::{IngestEventBridgeEventRequest, IngestEventBridgeEventResponse};
 use tonic::body::Body;
 use tower::Service;
@@ -35,15 +34,15 @@ where
             "missing `Authorization: Bearer <API key>`: set it on the API destination's connection (API key authorization)\n",
         );
     };
-    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            return plain(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the event is larger than EventBridge's 256 KiB\n",
-            );
-        }
-        Err(_) => return plain(StatusCode::BAD_REQUEST, "the body could not be read\n"),
+    let body = match unary::read_body(
+        body,
+        MAX_BODY_BYTES,
+        "the event is larger than EventBridge's 256 KiB",
+    )
+    .await
+    {
+        Ok(body) => body,
+        Err((status, reason)) => return plain(status, format!("{reason}\n")),
     };
     let Ok(event_json) = String::from_utf8(body.to_vec()) else {
         return plain(StatusCode::BAD_REQUEST, "the body is not UTF-8 JSON\n");

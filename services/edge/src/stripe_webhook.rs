@@ -7,7 +7,6 @@
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use spot_proto::billing::v1::{ReceiveStripeEventRequest, ReceiveStripeEventResponse};
 use tonic::body::Body;
 use tower::Service;
@@ -39,16 +38,11 @@ where
             "missing the Stripe-Signature header\n",
         );
     };
-    let payload = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            return plain(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the body is larger than 256 KiB\n",
-            );
-        }
-        Err(_) => return plain(StatusCode::BAD_REQUEST, "the body could not be read\n"),
-    };
+    let payload =
+        match unary::read_body(body, MAX_BODY_BYTES, "the body is larger than 256 KiB").await {
+            Ok(payload) => payload,
+            Err((status, reason)) => return plain(status, format!("{reason}\n")),
+        };
     let answer: Result<ReceiveStripeEventResponse, _> = unary::call(
         inner,
         GRPC_METHOD,

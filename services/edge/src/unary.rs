@@ -4,7 +4,7 @@
 
 use bytes::{BufMut, BytesMut};
 use http::{HeaderValue, Method, Request, Response, StatusCode, Version, header};
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use prost::Message;
 use tonic::body::Body;
 use tower::{Service, ServiceExt};
@@ -54,6 +54,20 @@ where
             format!("{service}'s answer did not decode"),
         )
     })
+}
+
+/// The request's body, at most `limit` bytes (413 with `too_large` beyond it).
+pub async fn read_body(body: Body, limit: usize, too_large: &str) -> Result<bytes::Bytes, Refusal> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            Err((StatusCode::PAYLOAD_TOO_LARGE, too_large.to_owned()))
+        }
+        Err(_) => Err((
+            StatusCode::BAD_REQUEST,
+            "the body could not be read".to_owned(),
+        )),
+    }
 }
 
 /// A unary gRPC request: the message in one length-prefixed frame.
