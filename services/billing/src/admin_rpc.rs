@@ -8,9 +8,10 @@ use tonic::{Request, Response, Status};
 
 use crate::BillingApi;
 use crate::invoices::{self, PAID};
-use crate::period::{now_millis, period_of, timestamp};
+use crate::period::{now_millis, period_of};
 use crate::plans::money;
 use crate::subscriptions::PAST_DUE;
+use spot_proto::time::timestamp;
 
 #[tonic::async_trait]
 impl BillingAdminService for BillingApi {

@@ -13,9 +13,10 @@ use spot_proto::optimizer::v1::metering_service_client::MeteringServiceClient;
 use tonic::Status;
 
 use crate::BillingApi;
-use crate::period::{HOUR_MILLIS, now_millis, period_of, timestamp};
+use crate::period::{HOUR_MILLIS, now_millis, period_of};
 use crate::stripe_client::InvoiceToCollect;
 use crate::subscriptions::Subscription;
+use spot_proto::time::timestamp;
 
 pub const EVERY: Duration = Duration::from_secs(60);
 /// Hours metered on every cycle, up to the end of the current one: the hour under way is
@@ -143,14 +144,17 @@ impl BillingApi {
 
     /// The subscriptions that began before the period ended and have no invoice for it yet.
     async fn unclosed(&self, period: (i64, i64)) -> Result<Vec<Subscription>, Status> {
+        // Every minute once the month has closed, so only ids are read until one is unclosed.
         let invoiced = self.invoices.tenants_invoiced(period.0).await?;
-        Ok(self
-            .subscriptions
-            .all()
-            .await?
-            .into_iter()
-            .filter(|s| s.row.created_at < period.1 && !invoiced.contains(&s.row.tenant_id))
-            .collect())
+        let mut unclosed = Vec::new();
+        for tenant_id in self.subscriptions.tenants_started_before(period.1).await? {
+            if !invoiced.contains(&tenant_id)
+                && let Some(subscription) = self.subscriptions.find(&tenant_id).await?
+            {
+                unclosed.push(subscription);
+            }
+        }
+        Ok(unclosed)
     }
 
     /// Closes the period for each subscription: its invoice, written once.

@@ -57,19 +57,26 @@ pub struct Computed {
     pub total_minor_units: i64,
 }
 
-/// `numerator / denominator` rounded half up (both non-negative).
-fn half_up(numerator: i128, denominator: i128) -> i64 {
-    ((numerator + denominator / 2) / denominator) as i64
+/// `numerator / denominator` (denominator positive) rounded half away from zero: half up for
+/// the non-negative amounts invoices round.
+pub fn rounded(numerator: i128, denominator: i128) -> i64 {
+    let half = denominator / 2;
+    let value = if numerator >= 0 {
+        (numerator + half) / denominator
+    } else {
+        (numerator - half) / denominator
+    };
+    i64::try_from(value).unwrap_or(if value > 0 { i64::MAX } else { i64::MIN })
 }
 
 /// Micro units to minor units, negative as zero, rounded half up.
 pub fn minor_of_micros(micros: i64) -> i64 {
-    half_up(i128::from(micros.max(0)), i128::from(MICROS_PER_MINOR))
+    rounded(i128::from(micros.max(0)), i128::from(MICROS_PER_MINOR))
 }
 
 /// The fee on `savings` at a share, rounded half up.
 pub fn fee(savings_minor_units: i64, share_basis_points: u32) -> i64 {
-    half_up(
+    rounded(
         i128::from(savings_minor_units) * i128::from(share_basis_points),
         10_000,
     )
@@ -162,7 +169,7 @@ fn prorated_minimum(period: (i64, i64), terms: &[Term]) -> i64 {
     if length <= 0 {
         0
     } else {
-        half_up(owed, length)
+        rounded(owed, length)
     }
 }
 

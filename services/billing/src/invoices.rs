@@ -11,10 +11,10 @@ use tonic::Status;
 
 use crate::entity::billing_invoices;
 use crate::invoice::{self, Computed, Line, LineKind};
-use crate::period::timestamp;
 use crate::plans::{CURRENCY, money};
 use crate::subscriptions::Subscription;
 use crate::usage::{Usage, hours_of};
+use spot_proto::time::timestamp;
 
 pub const OPEN: &str = "open";
 pub const PAID: &str = "paid";

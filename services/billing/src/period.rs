@@ -1,4 +1,5 @@
-//! Billing periods: calendar months in UTC. Times are Unix milliseconds.
+//! Billing periods: calendar months in UTC. Times are Unix milliseconds (`spot_proto::time`
+//! converts them at the wire).
 
 use chrono::{Datelike, TimeZone, Utc};
 
@@ -25,17 +26,6 @@ fn month_start(year: i32, month: u32) -> i64 {
         .single()
         .map(|at| at.timestamp_millis())
         .unwrap_or_default()
-}
-
-pub fn timestamp(millis: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: millis.div_euclid(1_000),
-        nanos: (millis.rem_euclid(1_000) * 1_000_000) as i32,
-    }
-}
-
-pub fn millis(at: &prost_types::Timestamp) -> i64 {
-    at.seconds * 1_000 + i64::from(at.nanos) / 1_000_000
 }
 
 pub fn now_millis() -> i64 {

@@ -6,9 +6,10 @@ use spot_proto::billing::v1::billing_service_server::BillingService;
 use tonic::{Request, Response, Status};
 
 use crate::BillingApi;
-use crate::period::{millis, now_millis, period_of};
+use crate::period::{now_millis, period_of};
 use crate::plans::{self, FREE, PLANS, money};
 use crate::{invoices, usage};
+use spot_proto::time::millis;
 
 const DEFAULT_INVOICES: u64 = 24;
 const MAX_INVOICES: u64 = 100;

@@ -12,8 +12,9 @@ use tonic::Status;
 
 use crate::entity::{billing_subscriptions, billing_terms};
 use crate::invoice::{Term, term_at};
-use crate::period::{period_of, timestamp};
+use crate::period::period_of;
 use crate::plans::{self, ENTERPRISE, FREE, PlanSpec};
+use spot_proto::time::timestamp;
 
 pub const ACTIVE: &str = "active";
 pub const PAST_DUE: &str = "past_due";
@@ -135,19 +136,45 @@ impl Subscriptions {
             .ok_or_else(|| Status::internal("the subscription was not stored"))
     }
 
-    /// Every subscription (the admin's overview and the cycle).
+    /// Every subscription (the admin's overview), in two queries whatever their number.
     pub async fn all(&self) -> Result<Vec<Subscription>, Status> {
         let rows = billing_subscriptions::Entity::find()
             .order_by_asc(billing_subscriptions::Column::TenantId)
             .all(self.db.connection())
             .await
             .map_err(db_status)?;
-        let mut all = Vec::with_capacity(rows.len());
-        for row in rows {
-            let terms = terms(self.db.connection(), &row.tenant_id).await?;
-            all.push(Subscription { row, terms });
+        let mut terms_by_tenant: std::collections::HashMap<String, Vec<Term>> = Default::default();
+        for row in billing_terms::Entity::find()
+            .order_by_asc(billing_terms::Column::EffectiveFrom)
+            .all(self.db.connection())
+            .await
+            .map_err(db_status)?
+        {
+            terms_by_tenant
+                .entry(row.tenant_id.clone())
+                .or_default()
+                .push(term_of(row));
         }
-        Ok(all)
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let terms = terms_by_tenant.remove(&row.tenant_id).unwrap_or_default();
+                Subscription { row, terms }
+            })
+            .collect())
+    }
+
+    /// The tenants whose subscriptions began before `at`.
+    pub async fn tenants_started_before(&self, at: i64) -> Result<Vec<String>, Status> {
+        use sea_orm::QuerySelect;
+        billing_subscriptions::Entity::find()
+            .select_only()
+            .column(billing_subscriptions::Column::TenantId)
+            .filter(billing_subscriptions::Column::CreatedAt.lt(at))
+            .into_tuple()
+            .all(self.db.connection())
+            .await
+            .map_err(db_status)
     }
 
     /// Moves the tenant to `plan` (a plan it may choose): at once from the free plan, else at

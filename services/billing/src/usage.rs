@@ -11,9 +11,10 @@ use spot_proto::optimizer::v1::MeteredHour;
 use tonic::Status;
 
 use crate::entity::{billing_invoices, billing_usage};
-use crate::invoice::Hour;
-use crate::period::{HOUR_MILLIS, millis, period_of, timestamp};
+use crate::invoice::{Hour, rounded};
+use crate::period::{HOUR_MILLIS, period_of};
 use crate::plans::CURRENCY;
+use spot_proto::time::{millis, timestamp};
 
 /// One pool's node time in an hour and the prices it ran at (see `PoolUsage` in billing.proto).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,17 +26,6 @@ pub struct Pool {
     pub price_micros_per_hour: i64,
     pub on_demand_micros_per_hour: i64,
     pub price_source: String,
-}
-
-/// `numerator / denominator` rounded half away from zero (denominator positive).
-fn rounded(numerator: i128, denominator: i128) -> i64 {
-    let half = denominator / 2;
-    let value = if numerator >= 0 {
-        (numerator + half) / denominator
-    } else {
-        (numerator - half) / denominator
-    };
-    i64::try_from(value).unwrap_or(if value > 0 { i64::MAX } else { i64::MIN })
 }
 
 /// (savings, cost, on-demand cost) of an hour in micro units: sum over pools of node time x

@@ -85,20 +85,13 @@ pub fn metered_hours(
 
 fn millis_of(at: Option<&prost_types::Timestamp>, field: &str) -> Result<i64, Status> {
     let at = at.ok_or_else(|| Status::invalid_argument(format!("{field}: required")))?;
-    let millis = at.seconds * 1_000 + i64::from(at.nanos) / 1_000_000;
+    let millis = spot_proto::time::millis(at);
     if millis.rem_euclid(HOUR_MILLIS) != 0 {
         return Err(Status::invalid_argument(format!(
             "{field}: must be a whole hour"
         )));
     }
     Ok(millis)
-}
-
-fn timestamp(millis: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: millis.div_euclid(1_000),
-        nanos: 0,
-    }
 }
 
 #[tonic::async_trait]
@@ -139,7 +132,7 @@ impl MeteringService for OptimizerApi {
                 hours.push(pb::MeteredHour {
                     tenant_id: tenant_id.clone(),
                     cluster_id: cluster_id.clone(),
-                    hour_start: Some(timestamp(hour)),
+                    hour_start: Some(spot_proto::time::timestamp(hour)),
                     pools,
                 });
             }
