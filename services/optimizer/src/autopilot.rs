@@ -49,8 +49,9 @@ const COOLDOWN: Duration = Duration::from_secs(300);
 /// Reports come in bursts (a scale-up creates its pods one by one): provisioning waits this long
 /// after the last one, so one plan serves the burst.
 const PROVISION_AFTER: Duration = Duration::from_secs(2);
-/// A pod launched for that still waits is not launched for again within this time: the capacity
-/// may be slow to join, or the pod may wait for something capacity does not fix.
+/// A pod launched for that still waits once its plan ended (another pod took the room) gets one
+/// more launch at once; after that it is not launched for again within this time of the first,
+/// since it may wait for something capacity does not fix.
 const RELAUNCH_AFTER: Duration = Duration::from_secs(600);
 /// Known clusters are re-planned every this many settle periods, for price moves.
 const REPLAN_AFTER_SETTLES: u32 = 10;
@@ -63,10 +64,29 @@ struct Pending {
 /// What provisioning remembers of a cluster between reports.
 #[derive(Default)]
 struct Provisioned {
-    /// Pods a provisioning plan launched for, and when.
-    launched_for: HashMap<String, Instant>,
+    /// Pods a provisioning plan launched for.
+    launched_for: HashMap<String, Launched>,
     /// The pods last reported as beyond what capacity can fix, so a report is stored once.
     unplaceable: Vec<String>,
+}
+
+/// A waiting pod's launches.
+struct Launched {
+    first_at: Instant,
+    /// The provisioning plan of the latest launch.
+    plan_id: String,
+    /// Applied, not only recommended (dry-run).
+    applied: bool,
+    attempts: u32,
+}
+
+impl Launched {
+    /// Capacity is on its way for the pod, or it had its second chance: not launched for now.
+    fn covers(&self, applying: Option<&HashSet<String>>) -> bool {
+        !self.applied
+            || self.attempts > 1
+            || applying.is_none_or(|plans| plans.contains(&self.plan_id))
+    }
 }
 
 impl OptimizerApi {
@@ -299,12 +319,23 @@ impl OptimizerApi {
             }
         };
         let (region, mut problem) = self.problem_for(&state, &policy).await;
-        memory
+        memory.launched_for.retain(|pod, launched| {
+            launched.first_at.elapsed() < RELAUNCH_AFTER && !running.contains(pod)
+        });
+        // Unknown when the store cannot say: then every launch still counts as on its way.
+        let applying: Option<HashSet<String>> = self
+            .plans
+            .applying(tenant_id, cluster_id)
+            .await
+            .ok()
+            .map(|plans| plans.into_iter().map(|p| p.id).collect());
+        let covered: HashSet<String> = memory
             .launched_for
-            .retain(|pod, at| at.elapsed() < RELAUNCH_AFTER && !running.contains(pod));
-        problem
-            .pods
-            .retain(|p| !memory.launched_for.contains_key(&p.id));
+            .iter()
+            .filter(|(_, launched)| launched.covers(applying.as_ref()))
+            .map(|(pod, _)| pod.clone())
+            .collect();
+        problem.pods.retain(|p| !covered.contains(&p.id));
         let id = cluster_id.to_owned();
         let Ok((plan, problem)) = tokio::task::spawn_blocking(move || {
             let plan = crate::recommend::provision(&id, &region, &problem);
@@ -330,10 +361,27 @@ impl OptimizerApi {
             return;
         }
         memory.unplaceable = unplaceable.clone();
-        for pod in waiting.into_iter().filter(|p| !unplaceable.contains(p)) {
-            memory.launched_for.insert(pod, Instant::now());
-        }
         let dry_run = cluster.dry_run || policy.dry_run;
+        let launched_for = waiting
+            .into_iter()
+            .filter(|p| !covered.contains(p) && !unplaceable.contains(p));
+        for pod in launched_for {
+            let latest = Launched {
+                first_at: Instant::now(),
+                plan_id: plan.id.clone(),
+                applied: !dry_run,
+                attempts: 1,
+            };
+            memory
+                .launched_for
+                .entry(pod)
+                .and_modify(|launched| {
+                    launched.attempts += 1;
+                    launched.plan_id = latest.plan_id.clone();
+                    launched.applied = latest.applied;
+                })
+                .or_insert(latest);
+        }
         self.keep(
             tenant_id,
             &cluster.region,
@@ -370,5 +418,35 @@ impl OptimizerApi {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn launched(attempts: u32, applied: bool) -> Launched {
+        Launched {
+            first_at: Instant::now(),
+            plan_id: "plan-1".into(),
+            applied,
+            attempts,
+        }
+    }
+
+    #[test]
+    fn a_pod_still_waiting_after_its_launch_ended_gets_one_more_launch() {
+        let running: HashSet<String> = ["plan-1".to_owned()].into();
+        let ended = HashSet::new();
+        // Capacity on its way: not launched for twice.
+        assert!(launched(1, true).covers(Some(&running)));
+        // The plan ended and the pod still waits (another pod took the room): launch again.
+        assert!(!launched(1, true).covers(Some(&ended)));
+        // It had its second chance: it waits out the relaunch time.
+        assert!(launched(2, true).covers(Some(&ended)));
+        // Only recommended (dry-run): nothing is on its way, and nothing is recommended again.
+        assert!(launched(1, false).covers(Some(&ended)));
+        // The store cannot say whether the plan runs: count it as running.
+        assert!(launched(1, true).covers(None));
     }
 }

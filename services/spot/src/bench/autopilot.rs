@@ -65,10 +65,20 @@ enum Kind {
 }
 
 struct RunningPlan {
+    id: u64,
     kind: Kind,
     steps: VecDeque<engine::Step>,
     /// Nodes this plan launched, ready at these times.
     launched: Vec<String>,
+}
+
+/// A waiting pod's launch, as `spot_optimizer`'s autopilot remembers it: the pod is not
+/// launched for again while the plan runs; once it ended with the pod still waiting (another pod
+/// took the room), once more at once, then not before [`RELAUNCH_AFTER_S`].
+struct Launched {
+    first_at: f64,
+    plan: u64,
+    attempts: u32,
 }
 
 struct Node {
@@ -90,7 +100,9 @@ struct World {
     plans: Vec<RunningPlan>,
     changed_at: f64,
     last_consolidation: f64,
-    launched_for: BTreeMap<String, f64>,
+    /// Pod id -> the provisioning that launched for it (as the autopilot remembers it).
+    launched_for: BTreeMap<String, Launched>,
+    next_plan: u64,
     next_node: u32,
     /// Spot nodes AWS reclaims, and when (two minutes after the notice).
     reclaimed_at: BTreeMap<String, f64>,
@@ -143,6 +155,7 @@ impl World {
             changed_at: 0.0,
             last_consolidation: f64::NEG_INFINITY,
             launched_for: BTreeMap::new(),
+            next_plan: 0,
             next_node: 0,
             reclaimed_at: BTreeMap::new(),
             flagged_until: Vec::new(),
@@ -474,7 +487,7 @@ impl World {
         None
     }
 
-    fn start(&mut self, kind: Kind, plan: &engine::Plan, figures: &mut Figures) {
+    fn start(&mut self, kind: Kind, plan: &engine::Plan, figures: &mut Figures) -> u64 {
         *figures.plans.entry(kind_name(kind)).or_default() += 1;
         let drains = plan
             .steps
@@ -483,11 +496,14 @@ impl World {
         if kind == Kind::Consolidation && drains && plan.savings_per_hour < 0.0 {
             figures.negative_saving_consolidations += 1;
         }
+        self.next_plan += 1;
         self.plans.push(RunningPlan {
+            id: self.next_plan,
             kind,
             steps: plan.steps.iter().cloned().collect(),
             launched: Vec::new(),
         });
+        self.next_plan
     }
 
     fn decide(&mut self, rules: Rules, now: f64, figures: &mut Figures) {
@@ -497,22 +513,40 @@ impl World {
                     self.deletion_costs =
                         engine::pod_deletion_costs(&self.problem(&[], now).existing_nodes);
                 }
-                self.launched_for.retain(|id, at| {
-                    now - *at < RELAUNCH_AFTER_S
+                self.launched_for.retain(|id, launched| {
+                    now - launched.first_at < RELAUNCH_AFTER_S
                         && self.pods.get(id).is_some_and(|(_, node, _)| node.is_none())
                 });
-                let skip: Vec<String> = self.launched_for.keys().cloned().collect();
+                let running: Vec<u64> = self.plans.iter().map(|p| p.id).collect();
+                let skip: Vec<String> = self
+                    .launched_for
+                    .iter()
+                    .filter(|(_, l)| l.attempts > 1 || running.contains(&l.plan))
+                    .map(|(id, _)| id.clone())
+                    .collect();
                 let problem = self.problem(&skip, now);
                 let waiting = self.pending();
                 if !waiting.is_empty() {
                     let provisioned = engine::provision(&problem);
                     if !provisioned.plan.steps.is_empty() {
-                        for (id, _) in waiting {
-                            if !provisioned.unplaceable.iter().any(|(u, _)| *u == id) {
-                                self.launched_for.insert(id, now);
-                            }
+                        let plan = self.start(Kind::Provisioning, &provisioned.plan, figures);
+                        let launched_for = waiting.into_iter().filter(|(id, _)| {
+                            !skip.contains(id)
+                                && !provisioned.unplaceable.iter().any(|(u, _)| u == id)
+                        });
+                        for (id, _) in launched_for {
+                            self.launched_for
+                                .entry(id)
+                                .and_modify(|l| {
+                                    l.plan = plan;
+                                    l.attempts += 1;
+                                })
+                                .or_insert(Launched {
+                                    first_at: now,
+                                    plan,
+                                    attempts: 1,
+                                });
                         }
-                        self.start(Kind::Provisioning, &provisioned.plan, figures);
                         return;
                     }
                 }
