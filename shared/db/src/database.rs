@@ -1,7 +1,9 @@
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend};
-use sea_orm_migration::MigratorTrait;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, TransactionTrait,
+};
+use sea_orm_migration::{IntoSchemaManagerConnection, MigratorTrait};
 use spot_migrations::Migrator;
 
 use crate::DbError;
@@ -19,6 +21,8 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Database {
     connection: DatabaseConnection,
+    /// The SQLite file, when the database is one.
+    sqlite_file: Option<std::path::PathBuf>,
 }
 
 impl Database {
@@ -40,7 +44,10 @@ impl Database {
     }
 
     async fn connect_with_pool(url: &str, max_connections: u32) -> Result<Self, DbError> {
-        create_private_sqlite_file(url);
+        let sqlite_file = sqlite_file(url);
+        if let Some(path) = &sqlite_file {
+            create_private_file(path);
+        }
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .connect_timeout(Duration::from_secs(5))
@@ -72,45 +79,43 @@ impl Database {
                 .execute_unprepared("PRAGMA foreign_keys = ON")
                 .await?;
         }
-        Ok(Self { connection })
+        Ok(Self {
+            connection,
+            sqlite_file,
+        })
     }
 
-    /// Applies pending migrations after refusing a schema newer than this binary.
+    /// Applies pending migrations after refusing a schema newer than this binary. On PostgreSQL
+    /// they run in one transaction under an advisory lock, so any number of processes (replicas,
+    /// a migration Job) may start together: one migrates, the others wait and find it done.
+    /// On a SQLite file the same holds through a lock on a file beside it.
     pub async fn migrate(&self) -> Result<(), DbError> {
-        self.check_schema_not_newer().await?;
-        Migrator::up(&self.connection, None)
-            .await
-            .map_err(|e| DbError::Migration(first_line(&e.to_string())))
+        let failed = |e: DbErr| DbError::Migration(first_line(&e.to_string()));
+        match self.backend() {
+            Backend::Postgres => {
+                let transaction = self.connection.begin().await?;
+                transaction
+                    .execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+                    .await?;
+                check_schema_not_newer(&transaction).await?;
+                Migrator::up(&transaction, None).await.map_err(failed)?;
+                transaction.commit().await?;
+                Ok(())
+            }
+            Backend::Sqlite => {
+                let _held = match &self.sqlite_file {
+                    Some(path) => Some(lock_beside(path).await?),
+                    None => None,
+                };
+                check_schema_not_newer(&self.connection).await?;
+                Migrator::up(&self.connection, None).await.map_err(failed)
+            }
+        }
     }
 
     /// The names of the migrations applied to this database, oldest first.
     pub async fn applied_migrations(&self) -> Result<Vec<String>, DbError> {
-        if !self.has_migration_table().await? {
-            return Ok(Vec::new());
-        }
-        let rows = Migrator::get_migration_models(&self.connection).await?;
-        Ok(rows.into_iter().map(|row| row.version).collect())
-    }
-
-    async fn check_schema_not_newer(&self) -> Result<(), DbError> {
-        let known: Vec<String> = Migrator::migrations()
-            .iter()
-            .map(|m| m.name().to_owned())
-            .collect();
-        for applied in self.applied_migrations().await? {
-            if !known.contains(&applied) {
-                return Err(DbError::NewerSchema {
-                    unknown: applied,
-                    latest: known.last().cloned().unwrap_or_default(),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    async fn has_migration_table(&self) -> Result<bool, DbError> {
-        let manager = sea_orm_migration::SchemaManager::new(&self.connection);
-        Ok(manager.has_table("seaql_migrations").await?)
+        applied_migrations(&self.connection).await
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
@@ -134,6 +139,42 @@ impl Database {
     }
 }
 
+/// The advisory lock key migrations hold on PostgreSQL ("spotmigr" in ASCII).
+const MIGRATION_LOCK: i64 = 0x73706f746d696772;
+
+async fn applied_migrations<'c, C>(db: &'c C) -> Result<Vec<String>, DbError>
+where
+    C: ConnectionTrait,
+    &'c C: IntoSchemaManagerConnection<'c>,
+{
+    let manager = sea_orm_migration::SchemaManager::new(db);
+    if !manager.has_table("seaql_migrations").await? {
+        return Ok(Vec::new());
+    }
+    let rows = Migrator::get_migration_models(db).await?;
+    Ok(rows.into_iter().map(|row| row.version).collect())
+}
+
+async fn check_schema_not_newer<'c, C>(db: &'c C) -> Result<(), DbError>
+where
+    C: ConnectionTrait,
+    &'c C: IntoSchemaManagerConnection<'c>,
+{
+    let known: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    for applied in applied_migrations(db).await? {
+        if !known.contains(&applied) {
+            return Err(DbError::NewerSchema {
+                unknown: applied,
+                latest: known.last().cloned().unwrap_or_default(),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().to_owned()
 }
@@ -151,14 +192,32 @@ fn redact(url: &str) -> String {
 /// Creates a new SQLite database file readable by its owner only (SQLite gives its WAL and
 /// shared-memory files the same mode): it holds password hashes and key material. An existing
 /// file is left as the operator made it.
-fn create_private_sqlite_file(url: &str) {
-    let Some(path) = url
-        .strip_prefix("sqlite://")
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    url.strip_prefix("sqlite://")
         .map(|rest| rest.split('?').next().unwrap_or(rest))
         .filter(|path| !path.is_empty() && !path.starts_with(':'))
-    else {
-        return;
-    };
+        .map(std::path::PathBuf::from)
+}
+
+/// Waits for, and holds until dropped, an exclusive lock on `<database file>.migrating`.
+async fn lock_beside(database_file: &std::path::Path) -> Result<std::fs::File, DbError> {
+    let mut path = database_file.as_os_str().to_owned();
+    path.push(".migrating");
+    let path = std::path::PathBuf::from(path);
+    create_private_file(&path);
+    let cannot =
+        |e: std::io::Error| DbError::Migration(format!("cannot lock {}: {e}", path.display()));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(cannot)?;
+    tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+        .await
+        .map_err(|e| DbError::Migration(e.to_string()))?
+        .map_err(cannot)
+}
+
+fn create_private_file(path: &std::path::Path) {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

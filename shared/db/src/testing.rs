@@ -28,6 +28,15 @@ pub struct PostgresScratch {
 
 impl PostgresScratch {
     pub async fn create() -> Self {
+        let mut scratch = Self::create_empty().await;
+        scratch.database = Database::open(&scratch.url)
+            .await
+            .expect("open scratch database");
+        scratch
+    }
+
+    /// A fresh database with no schema yet (for tests of migrating it).
+    pub async fn create_empty() -> Self {
         let server_url = postgres_url();
         let admin = Database::connect(&server_url)
             .await
@@ -40,7 +49,9 @@ impl PostgresScratch {
             .expect("create scratch database");
         let _ = admin.close().await;
         let url = with_database(&server_url, &name);
-        let database = Database::open(&url).await.expect("open scratch database");
+        let database = Database::connect(&url)
+            .await
+            .expect("connect to scratch database");
         Self {
             database,
             url,

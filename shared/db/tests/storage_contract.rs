@@ -88,3 +88,48 @@ async fn an_unreachable_database_is_one_clear_error() {
     );
     assert!(!message.contains("secret"), "password redacted: {message}");
 }
+
+/// Replicas and a migration Job start together on one new database: one migrates, the others
+/// wait for it and find the schema done.
+#[tokio::test]
+async fn processes_that_start_together_on_postgres_migrate_once() {
+    let scratch = spot_db::testing::PostgresScratch::create_empty().await;
+    let opening: Vec<_> = (0..4)
+        .map(|_| {
+            let url = scratch.url.clone();
+            tokio::spawn(async move { Database::open(&url).await })
+        })
+        .collect();
+    for opened in opening {
+        let db = opened.await.unwrap().expect("every process starts");
+        db.close().await.unwrap();
+    }
+    let every_migration = spot_db::testing::sqlite_in_memory()
+        .await
+        .applied_migrations()
+        .await
+        .unwrap();
+    assert_eq!(
+        scratch.database.applied_migrations().await.unwrap(),
+        every_migration
+    );
+    scratch.drop_database().await;
+}
+
+#[tokio::test]
+async fn processes_that_start_together_on_one_sqlite_file_migrate_once() {
+    let dir = std::env::temp_dir().join(format!("spot-migrate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("spot.db").display());
+    let opening: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { Database::open(&url).await })
+        })
+        .collect();
+    for opened in opening {
+        let db = opened.await.unwrap().expect("every process starts");
+        db.close().await.unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
