@@ -36,6 +36,12 @@ pub enum Command {
     Demo(crate::demo::DemoArgs),
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Write a consistent copy of the embedded SQLite database to FILE (a new file), while the
+    /// platform runs. Keep `master.key` from the data dir with it: it opens the sealed secrets.
+    Backup { file: PathBuf },
+    /// Replace the embedded SQLite database with the backup in FILE, once every spot process on
+    /// it has stopped; the replaced database is kept as `spot.db.before-restore`.
+    Restore { file: PathBuf },
     /// Benchmarks anyone can run; each prints ONE JSON line.
     #[command(subcommand)]
     Bench(BenchCommand),

@@ -9,4 +9,4 @@ mod server;
 pub mod solve;
 
 pub use error::StartError;
-pub use server::{RunningServer, migrate, run, shutdown_signal, start, start_in};
+pub use server::{RunningServer, back_up, migrate, restore, run, shutdown_signal, start, start_in};

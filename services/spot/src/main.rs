@@ -26,6 +26,8 @@ async fn main() -> ExitCode {
             spot_server::demo::run(flags, env, cli.config.as_deref(), args, signal).await
         }
         Some(Command::Migrate) => spot_server::migrate(&config).await,
+        Some(Command::Backup { file }) => spot_server::back_up(&config, &file).await,
+        Some(Command::Restore { file }) => spot_server::restore(&config, &file).await,
         Some(Command::Bench(bench)) => {
             return match spot_server::bench::run(bench).await {
                 Ok(line) => {
@@ -46,7 +48,7 @@ async fn main() -> ExitCode {
         }
         None => {
             eprintln!(
-                "spot: give a command (serve, demo, migrate, bench, solve) or --dump-config; see spot --help"
+                "spot: give a command (serve, demo, migrate, backup, restore, bench, solve) or --dump-config; see spot --help"
             );
             return ExitCode::from(2);
         }

@@ -339,6 +339,32 @@ pub async fn migrate(config: &Config) -> Result<(), StartError> {
     Ok(())
 }
 
+/// `spot backup FILE`: a consistent copy of the SQLite database, taken while it serves.
+pub async fn back_up(config: &Config, file: &std::path::Path) -> Result<(), StartError> {
+    let db = Database::connect(&config.database_url).await?;
+    db.back_up_to(file).await?;
+    db.close().await?;
+    println!(
+        "backed up {} to {}; keep {} with it",
+        config.database_url,
+        file.display(),
+        config.data_dir.join("master.key").display()
+    );
+    Ok(())
+}
+
+/// `spot restore FILE`: the backup replaces the SQLite database (every spot process on it
+/// stopped); the next start migrates it if it is older than this binary.
+pub async fn restore(config: &Config, file: &std::path::Path) -> Result<(), StartError> {
+    spot_db::restore_sqlite(&config.database_url, file).await?;
+    println!(
+        "restored {} from {}; the database it replaced is kept beside it as .before-restore",
+        config.database_url,
+        file.display()
+    );
+    Ok(())
+}
+
 /// Resolves on SIGTERM or SIGINT (Ctrl-C). The handlers are installed when this is called, not
 /// when the future is first polled, so a signal during start-up is not lost.
 pub fn shutdown_signal() -> impl Future<Output = ()> {

@@ -23,6 +23,8 @@ pub struct Database {
     connection: DatabaseConnection,
     /// The SQLite file, when the database is one.
     sqlite_file: Option<std::path::PathBuf>,
+    /// A shared lock on `<file>.in-use` while any clone lives: `spot restore` waits for none.
+    _in_use: Option<std::sync::Arc<std::fs::File>>,
 }
 
 impl Database {
@@ -45,8 +47,11 @@ impl Database {
 
     async fn connect_with_pool(url: &str, max_connections: u32) -> Result<Self, DbError> {
         let sqlite_file = sqlite_file(url);
-        if let Some(path) = &sqlite_file {
+        let mut in_use = None;
+        // A file opened read-only (a backup being checked) is left as it is.
+        if let Some(path) = sqlite_file.as_ref().filter(|_| !url.contains("mode=ro")) {
             create_private_file(path);
+            in_use = Some(std::sync::Arc::new(hold_in_use(path)?));
         }
         let mut options = ConnectOptions::new(url.to_owned());
         options
@@ -56,6 +61,8 @@ impl Database {
         if url.starts_with("sqlite::memory:") || url.contains("mode=memory") {
             // Each connection to an in-memory SQLite database would see its own empty database.
             options.max_connections(1).min_connections(1);
+        } else if url.contains("mode=ro") {
+            options.max_connections(1);
         } else {
             options.max_connections(max_connections.max(1));
             // WAL (set below) with NORMAL sync stays durable across a process crash and loses
@@ -82,6 +89,7 @@ impl Database {
         Ok(Self {
             connection,
             sqlite_file,
+            _in_use: in_use,
         })
     }
 
@@ -111,6 +119,30 @@ impl Database {
                 Migrator::up(&self.connection, None).await.map_err(failed)
             }
         }
+    }
+
+    /// Writes a consistent copy of a SQLite database to `to` (a new file) while it serves:
+    /// `VACUUM INTO` reads one snapshot, writers carry on.
+    pub async fn back_up_to(&self, to: &std::path::Path) -> Result<(), DbError> {
+        if self.sqlite_file.is_none() {
+            return Err(DbError::Backup(
+                "only a SQLite file is backed up this way; for PostgreSQL use pg_dump (see the README)"
+                    .to_owned(),
+            ));
+        }
+        if to.exists() {
+            return Err(DbError::Backup(format!(
+                "{} already exists: give a new file",
+                to.display()
+            )));
+        }
+        let path = to
+            .to_str()
+            .ok_or_else(|| DbError::Backup(format!("{} is not a UTF-8 path", to.display())))?;
+        self.connection
+            .execute_unprepared(&format!("VACUUM INTO '{}'", path.replace('\'', "''")))
+            .await?;
+        Ok(())
     }
 
     /// The names of the migrations applied to this database, oldest first.
@@ -199,11 +231,103 @@ fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
         .map(std::path::PathBuf::from)
 }
 
+/// Replaces the SQLite database at `database_url` with the backup at `from`, after checking
+/// the backup is a sound database of this platform no newer than this binary, and that no
+/// process has the database open. The replaced files are kept as `<file>.before-restore`.
+pub async fn restore_sqlite(database_url: &str, from: &std::path::Path) -> Result<(), DbError> {
+    let failed = |why: String| DbError::Backup(why);
+    let live = sqlite_file(database_url).ok_or_else(|| {
+        failed(
+            "restore replaces a SQLite file; for PostgreSQL use pg_restore (see the README)"
+                .to_owned(),
+        )
+    })?;
+    if !from.is_file() {
+        return Err(failed(format!("{} is not a file", from.display())));
+    }
+    let backup = Database::connect(&format!("sqlite://{}?mode=ro", from.display()))
+        .await
+        .map_err(|e| failed(format!("{} does not open as SQLite: {e}", from.display())))?;
+    let integrity: Option<String> = backup
+        .connection
+        .query_one(sea_orm::Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA integrity_check",
+        ))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|row| row.try_get_by_index(0).ok());
+    if integrity.as_deref() != Some("ok") {
+        return Err(failed(format!(
+            "{} is not a sound SQLite database ({})",
+            from.display(),
+            integrity.unwrap_or_else(|| "no answer".to_owned())
+        )));
+    }
+    if applied_migrations(&backup.connection).await?.is_empty() {
+        return Err(failed(format!("{} is not a spot database", from.display())));
+    }
+    check_schema_not_newer(&backup.connection).await?;
+    backup.close().await?;
+
+    let nobody_uses = lock_exclusive_now(&with_suffix(&live, ".in-use")).map_err(|_| {
+        failed(format!(
+            "{} is in use: stop every spot process that runs on it first",
+            live.display()
+        ))
+    })?;
+    let staged = with_suffix(&live, ".restoring");
+    std::fs::copy(from, &staged)
+        .and_then(|_| std::fs::File::open(&staged)?.sync_all())
+        .map_err(|e| failed(format!("cannot copy to {}: {e}", staged.display())))?;
+    let kept = with_suffix(&live, ".before-restore");
+    for suffix in ["", "-wal", "-shm"] {
+        let current = with_suffix(&live, suffix);
+        if current.exists() {
+            std::fs::rename(&current, with_suffix(&kept, suffix))
+                .map_err(|e| failed(format!("cannot move {} aside: {e}", current.display())))?;
+        }
+    }
+    std::fs::rename(&staged, &live)
+        .map_err(|e| failed(format!("cannot put the backup in place: {e}")))?;
+    drop(nobody_uses);
+    Ok(())
+}
+
+fn with_suffix(path: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    std::path::PathBuf::from(name)
+}
+
+/// A shared lock on `<database file>.in-use`, held by every process that opens the file.
+fn hold_in_use(database_file: &std::path::Path) -> Result<std::fs::File, DbError> {
+    let path = with_suffix(database_file, ".in-use");
+    create_private_file(&path);
+    let cannot = |e: std::io::Error| DbError::Connect {
+        url: database_file.display().to_string(),
+        reason: format!("cannot lock {}: {e}", path.display()),
+    };
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(cannot)?;
+    // Shared locks never wait for each other; only a running restore holds it exclusively.
+    file.lock_shared().map_err(cannot)?;
+    Ok(file)
+}
+
+fn lock_exclusive_now(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    create_private_file(path);
+    let file = std::fs::OpenOptions::new().write(true).open(path)?;
+    file.try_lock().map_err(std::io::Error::other)?;
+    Ok(file)
+}
+
 /// Waits for, and holds until dropped, an exclusive lock on `<database file>.migrating`.
 async fn lock_beside(database_file: &std::path::Path) -> Result<std::fs::File, DbError> {
-    let mut path = database_file.as_os_str().to_owned();
-    path.push(".migrating");
-    let path = std::path::PathBuf::from(path);
+    let path = with_suffix(database_file, ".migrating");
     create_private_file(&path);
     let cannot =
         |e: std::io::Error| DbError::Migration(format!("cannot lock {}: {e}", path.display()));

@@ -11,6 +11,8 @@ pub enum DbError {
     NewerSchema { unknown: String, latest: String },
     #[error("migration failed: {0}")]
     Migration(String),
+    #[error("{0}")]
+    Backup(String),
     #[error("{0} already exists")]
     AlreadyExists(String),
     /// Every pooled connection stayed busy past the acquire timeout: a burst, worth retrying.
@@ -37,7 +39,7 @@ impl ServiceError for DbError {
         match self {
             Self::Connect { .. } | Self::Busy => ErrorCode::Unavailable,
             Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
-            Self::NewerSchema { .. } => ErrorCode::FailedPrecondition,
+            Self::NewerSchema { .. } | Self::Backup(_) => ErrorCode::FailedPrecondition,
             Self::Migration(_) | Self::Query(_) => ErrorCode::Internal,
         }
     }

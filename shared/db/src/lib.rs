@@ -7,7 +7,7 @@ mod error;
 mod system_settings;
 pub mod testing;
 
-pub use database::{Backend, Database};
+pub use database::{Backend, Database, restore_sqlite};
 pub use error::{DbError, status};
 pub use system_settings::{Setting, SystemSettings, SystemSettingsStore};
 
