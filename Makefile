@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run serve web test lint fmt check-fmt clippy buf-lint check-sdk check-deploy unit-tests backend-tests browser-tests build
+.PHONY: run serve web test lint fmt check-fmt clippy buf-lint check-sdk check-deploy rust-tests unit-tests backend-tests browser-tests build
 
 ## The demo: the platform embedded (SQLite, in-process bus, simulated cloud) with three simulated
 ## clusters, and the web app, on http://127.0.0.1:8080. The login is printed at start.
@@ -21,7 +21,7 @@ build:
 	$(CARGO) build --workspace --all-targets
 
 ## Everything CI checks: formatting, clippy, buf lint, and the tests on SQLite and on PostgreSQL + Redis.
-test: lint unit-tests backend-tests browser-tests
+test: lint rust-tests browser-tests
 
 lint: check-fmt clippy buf-lint check-sdk check-deploy
 
@@ -45,6 +45,12 @@ buf-lint: node_modules/.bin/buf
 check-sdk: node_modules/.bin/buf
 	cd sdk/typescript && npm ci --no-audit --no-fund --silent && npm run generate --silent
 	@test -z "$$(git status --porcelain -- sdk/typescript/src/gen)" || { git status --short -- sdk/typescript/src/gen; echo "sdk/typescript/src/gen is stale: run 'npm run generate' in sdk/typescript and commit it" >&2; exit 1; }
+
+## The two passes below side by side (one build; each pass's output printed whole at the end).
+rust-tests:
+	./scripts/ensure-backends.sh
+	./scripts/ensure-test-tools.sh
+	CARGO="$(CARGO)" ./scripts/rust-tests.sh
 
 ## Embedded default: SQLite and the in-process bus (the contract suites also hit PostgreSQL and Redis).
 unit-tests:
