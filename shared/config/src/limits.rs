@@ -107,9 +107,10 @@ pub const LIMITS: &[Limit] = &[
     Limit {
         name: "keep_cost_samples_days",
         default: 400,
-        min: 1,
+        // Billing meters a closed month from its samples after the month ends.
+        min: 35,
         max: 3_650,
-        meaning: "days cost samples are kept (dashboards and savings reports read them)",
+        meaning: "days cost samples are kept (dashboards and savings reports read them, and billing meters a month from them after it ends)",
     },
     Limit {
         name: "billing_grace_days",
@@ -245,5 +246,14 @@ mod tests {
             .unwrap_err();
         assert_eq!(zero.setting, "limits.nodes_per_cluster");
         assert!(zero.problem.contains("between 1 and"), "{zero}");
+        let before_billing_closes_the_month =
+            Limits::from_overrides(&BTreeMap::from([("keep_cost_samples_days".to_owned(), 30)]))
+                .unwrap_err();
+        assert!(
+            before_billing_closes_the_month
+                .problem
+                .contains("between 35 and"),
+            "{before_billing_closes_the_month}"
+        );
     }
 }
