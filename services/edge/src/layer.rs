@@ -86,8 +86,14 @@ where
         let edge = self.edge.clone();
         if is_plain_http(&request) {
             let path = request.uri().path().to_owned();
+            let accept_encoding = request
+                .headers()
+                .get(http::header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
             return Box::pin(async move {
-                let response = edge.page(&path).await;
+                let response = edge.page(&path, &accept_encoding).await;
                 Ok(response.map(|bytes| Body::new(http_body_util::Full::new(bytes))))
             });
         }
@@ -145,7 +151,7 @@ fn is_plain_http(request: &Request<Body>) -> bool {
 }
 
 impl EdgeLayer {
-    async fn page(&self, path: &str) -> Response<Bytes> {
+    async fn page(&self, path: &str, accept_encoding: &str) -> Response<Bytes> {
         match path {
             "/healthz" => {
                 self.metrics.page("health");
@@ -165,7 +171,7 @@ impl EdgeLayer {
             _ => match &self.web {
                 Some(web) => {
                     self.metrics.page("web");
-                    web.respond(path).await
+                    web.respond(path, accept_encoding).await
                 }
                 None => {
                     self.metrics.page("not_found");

@@ -2,7 +2,9 @@
 //!
 //! Vite names everything under `assets/` by content hash, so those files are cached for a year;
 //! `index.html` (and the fallback that serves it) is revalidated on every load, so a new release
-//! is picked up at once.
+//! is picked up at once. The build writes each text file beside a brotli (`.br`) and a gzip
+//! (`.gz`) copy; a browser that accepts one gets it (brotli first), nothing is compressed per
+//! request.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -59,32 +61,86 @@ impl WebApp {
 
     /// The file for `path`, or `index.html` for a page the app routes itself (no extension).
     /// A missing file with an extension is a 404, so a stale asset never turns into HTML.
-    pub async fn respond(&self, path: &str) -> Response<Bytes> {
+    /// `accept_encoding` is the request's `Accept-Encoding` header (empty when absent).
+    pub async fn respond(&self, path: &str, accept_encoding: &str) -> Response<Bytes> {
         let Some(relative) = safe_relative(path) else {
             return plain(StatusCode::NOT_FOUND, "not found");
         };
         let file = self.root.join(&relative);
-        if !relative.as_os_str().is_empty()
-            && let Ok(body) = tokio::fs::read(&file).await
-        {
+        if !relative.as_os_str().is_empty() && file.is_file() {
             let cache = if relative.starts_with("assets") {
                 IMMUTABLE
             } else {
                 REVALIDATE
             };
-            return with_type(body.into(), content_type(&file), cache);
+            if let Some(response) = serve(&file, content_type(&file), cache, accept_encoding).await
+            {
+                return response;
+            }
         }
         if relative.extension().is_some() {
             return plain(StatusCode::NOT_FOUND, "not found");
         }
-        match tokio::fs::read(self.root.join("index.html")).await {
-            Ok(body) => with_type(body.into(), "text/html; charset=utf-8", REVALIDATE),
-            Err(error) => {
-                tracing::error!(%error, root = %self.root.display(), "web app index unreadable");
+        let index = self.root.join("index.html");
+        match serve(
+            &index,
+            "text/html; charset=utf-8",
+            REVALIDATE,
+            accept_encoding,
+        )
+        .await
+        {
+            Some(response) => response,
+            None => {
+                tracing::error!(root = %self.root.display(), "web app index unreadable");
                 plain(StatusCode::INTERNAL_SERVER_ERROR, "web app unavailable")
             }
         }
     }
+}
+
+/// The file, or its brotli or gzip copy when the browser accepts it and the build wrote one.
+async fn serve(
+    file: &Path,
+    content_type: &'static str,
+    cache: &'static str,
+    accept_encoding: &str,
+) -> Option<Response<Bytes>> {
+    for (encoding, suffix) in [("br", "br"), ("gzip", "gz")] {
+        if !accepts(accept_encoding, encoding) {
+            continue;
+        }
+        let mut compressed = file.as_os_str().to_owned();
+        compressed.push(".");
+        compressed.push(suffix);
+        if let Ok(body) = tokio::fs::read(&compressed).await {
+            let mut response = with_type(body.into(), content_type, cache);
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            return Some(response);
+        }
+    }
+    let body = tokio::fs::read(file).await.ok()?;
+    let mut response = with_type(body.into(), content_type, cache);
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    Some(response)
+}
+
+/// Whether an `Accept-Encoding` header accepts `encoding` (listed, with a quality above 0).
+fn accepts(accept_encoding: &str, encoding: &str) -> bool {
+    accept_encoding.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let named = parts
+            .next()
+            .is_some_and(|name| name.eq_ignore_ascii_case(encoding));
+        let quality = parts
+            .find_map(|p| p.strip_prefix("q="))
+            .map_or(1.0, |q| q.trim().parse::<f32>().unwrap_or(0.0));
+        named && quality > 0.0
+    })
 }
 
 /// The request path as a path under the root, or None when it tries to leave it.
@@ -154,7 +210,7 @@ mod tests {
     #[tokio::test]
     async fn hashed_assets_are_cached_for_a_year_and_pages_revalidate() {
         let (_dir, app) = app();
-        let asset = app.respond("/assets/index-abc123.js").await;
+        let asset = app.respond("/assets/index-abc123.js", "").await;
         assert_eq!(asset.status(), StatusCode::OK);
         assert_eq!(cache(&asset), IMMUTABLE);
         assert!(
@@ -163,20 +219,20 @@ mod tests {
                 .unwrap()
                 .starts_with("text/javascript")
         );
-        let index = app.respond("/").await;
+        let index = app.respond("/", "").await;
         assert_eq!(index.body(), "<html>app</html>");
         assert_eq!(cache(&index), REVALIDATE);
-        assert_eq!(cache(&app.respond("/favicon.svg").await), REVALIDATE);
+        assert_eq!(cache(&app.respond("/favicon.svg", "").await), REVALIDATE);
     }
 
     #[tokio::test]
     async fn app_routes_fall_back_to_the_index_but_missing_files_do_not() {
         let (_dir, app) = app();
-        let page = app.respond("/clusters/c-1/nodes").await;
+        let page = app.respond("/clusters/c-1/nodes", "").await;
         assert_eq!(page.status(), StatusCode::OK);
         assert_eq!(page.body(), "<html>app</html>");
         assert_eq!(
-            app.respond("/assets/gone-123.js").await.status(),
+            app.respond("/assets/gone-123.js", "").await.status(),
             StatusCode::NOT_FOUND
         );
     }
@@ -186,11 +242,51 @@ mod tests {
         let (_dir, app) = app();
         for path in ["/../secret", "/assets/../../etc/passwd", "/./index.html"] {
             assert_eq!(
-                app.respond(path).await.status(),
+                app.respond(path, "").await.status(),
                 StatusCode::NOT_FOUND,
                 "{path}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_browser_gets_the_brotli_or_gzip_copy_it_accepts() {
+        let (dir, app) = app();
+        std::fs::write(dir.path().join("assets/index-abc123.js.br"), "brotli bytes").unwrap();
+        std::fs::write(dir.path().join("assets/index-abc123.js.gz"), "gzip bytes").unwrap();
+        std::fs::write(dir.path().join("index.html.gz"), "gzip index").unwrap();
+        let encoding = |response: &Response<Bytes>| {
+            response
+                .headers()
+                .get(header::CONTENT_ENCODING)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let asset = "/assets/index-abc123.js";
+        let br = app.respond(asset, "gzip, deflate, br, zstd").await;
+        assert_eq!(br.body(), "brotli bytes");
+        assert_eq!(encoding(&br).as_deref(), Some("br"));
+        assert_eq!(br.headers()[header::VARY], "accept-encoding");
+        assert_eq!(cache(&br), IMMUTABLE);
+        assert!(
+            br.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript")
+        );
+        let gzip = app.respond(asset, "gzip, br;q=0").await;
+        assert_eq!(gzip.body(), "gzip bytes");
+        assert_eq!(encoding(&gzip).as_deref(), Some("gzip"));
+        let plain = app.respond(asset, "").await;
+        assert_eq!(plain.body(), "console.log(1)");
+        assert_eq!(encoding(&plain), None);
+        // A page the app routes gets the index's copy; a file without one is sent as it is.
+        let page = app.respond("/clusters", "gzip").await;
+        assert_eq!(page.body(), "gzip index");
+        assert_eq!(cache(&page), REVALIDATE);
+        assert_eq!(
+            encoding(&app.respond("/favicon.svg", "br, gzip").await),
+            None
+        );
     }
 
     #[test]
