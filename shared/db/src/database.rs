@@ -271,12 +271,24 @@ pub async fn restore_sqlite(database_url: &str, from: &std::path::Path) -> Resul
     check_schema_not_newer(&backup.connection).await?;
     backup.close().await?;
 
-    let nobody_uses = lock_exclusive_now(&with_suffix(&live, ".in-use")).map_err(|_| {
-        failed(format!(
-            "{} is in use: stop every spot process that runs on it first",
-            live.display()
-        ))
-    })?;
+    let lock_path = with_suffix(&live, ".in-use");
+    create_private_file(&lock_path);
+    let nobody_uses = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| failed(format!("cannot open {}: {e}", lock_path.display())))?;
+    match nobody_uses.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(failed(format!(
+                "{} is in use: stop every spot process that runs on it first",
+                live.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(failed(format!("cannot lock {}: {e}", lock_path.display())));
+        }
+    }
     let staged = with_suffix(&live, ".restoring");
     std::fs::copy(from, &staged)
         .and_then(|_| std::fs::File::open(&staged)?.sync_all())
@@ -315,13 +327,6 @@ fn hold_in_use(database_file: &std::path::Path) -> Result<std::fs::File, DbError
         .map_err(cannot)?;
     // Shared locks never wait for each other; only a running restore holds it exclusively.
     file.lock_shared().map_err(cannot)?;
-    Ok(file)
-}
-
-fn lock_exclusive_now(path: &std::path::Path) -> std::io::Result<std::fs::File> {
-    create_private_file(path);
-    let file = std::fs::OpenOptions::new().write(true).open(path)?;
-    file.try_lock().map_err(std::io::Error::other)?;
     Ok(file)
 }
 
