@@ -149,6 +149,15 @@ async fn a_backup_taken_while_serving_restores_tenants_clusters_policies_and_aud
         String::from_utf8_lossy(&backed_up.stdout).contains("master.key"),
         "the operator is told to keep the master key with the backup"
     );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode, 0o600,
+            "a backup holds password hashes: its owner's only"
+        );
+    }
     let again = spot(
         data.path(),
         &database_url,
@@ -191,6 +200,12 @@ async fn a_backup_taken_while_serving_restores_tenants_clusters_policies_and_aud
     );
     assert!(restored.status.success(), "{}", stderr(&restored));
     assert!(data.path().join("spot.db.before-restore").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let restored = std::fs::metadata(data.path().join("spot.db")).unwrap();
+        assert_eq!(restored.permissions().mode() & 0o777, 0o600);
+    }
 
     let test = TestServer::start(&env).await;
     find_back(&test, &filled, &later).await;

@@ -142,6 +142,14 @@ impl Database {
         self.connection
             .execute_unprepared(&format!("VACUUM INTO '{}'", path.replace('\'', "''")))
             .await?;
+        // It holds password hashes and sealed keys: its owner's only, as the database is.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+                DbError::Backup(format!("cannot make {} private: {e}", to.display()))
+            })?;
+        }
         Ok(())
     }
 
@@ -221,9 +229,6 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// Creates a new SQLite database file readable by its owner only (SQLite gives its WAL and
-/// shared-memory files the same mode): it holds password hashes and key material. An existing
-/// file is left as the operator made it.
 fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     url.strip_prefix("sqlite://")
         .map(|rest| rest.split('?').next().unwrap_or(rest))
@@ -290,8 +295,14 @@ pub async fn restore_sqlite(database_url: &str, from: &std::path::Path) -> Resul
         }
     }
     let staged = with_suffix(&live, ".restoring");
-    std::fs::copy(from, &staged)
-        .and_then(|_| std::fs::File::open(&staged)?.sync_all())
+    let _ = std::fs::remove_file(&staged);
+    create_private_file(&staged);
+    std::fs::File::open(from)
+        .and_then(|mut source| {
+            let mut target = std::fs::OpenOptions::new().write(true).open(&staged)?;
+            std::io::copy(&mut source, &mut target)?;
+            target.sync_all()
+        })
         .map_err(|e| failed(format!("cannot copy to {}: {e}", staged.display())))?;
     let kept = with_suffix(&live, ".before-restore");
     for suffix in ["", "-wal", "-shm"] {
@@ -346,6 +357,9 @@ async fn lock_beside(database_file: &std::path::Path) -> Result<std::fs::File, D
         .map_err(cannot)
 }
 
+/// Creates a new SQLite database file readable by its owner only (SQLite gives its WAL and
+/// shared-memory files the same mode): it holds password hashes and key material. An existing
+/// file is left as the operator made it.
 fn create_private_file(path: &std::path::Path) {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
