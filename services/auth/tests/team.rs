@@ -236,38 +236,9 @@ async fn api_keys_are_shown_once_scoped_and_revoked_at_once() {
     })
     .await;
     // The owner hears of both: a key is a credential.
-    let mut inbox = NotificationServiceClient::new(test.channel.clone());
-    let token = owner.access_token.clone();
-    eventually(|| {
-        let mut inbox = inbox.clone();
-        let token = token.clone();
-        async move {
-            inbox
-                .list_notifications(authed(pb::ListNotificationsRequest::default(), &token))
-                .await
-                .is_ok_and(|r| {
-                    let kinds: Vec<String> = r
-                        .into_inner()
-                        .notifications
-                        .into_iter()
-                        .map(|n| n.kind)
-                        .collect();
-                    kinds.contains(&"api_key_created".to_owned())
-                        && kinds.contains(&"api_key_revoked".to_owned())
-                })
-        }
-    })
-    .await;
-    let told = inbox
-        .list_notifications(authed(pb::ListNotificationsRequest::default(), &token))
-        .await
-        .unwrap()
-        .into_inner()
-        .notifications;
-    assert!(
-        told.iter().any(|n| n.title == "API key \"ci\" revoked"),
-        "{told:?}"
-    );
+    test.notified(&owner.access_token, "api_key_created").await;
+    let told = test.notified(&owner.access_token, "api_key_revoked").await;
+    assert_eq!(told.title, "API key \"ci\" revoked", "{told:?}");
     test.stop().await;
 }
 

@@ -6,8 +6,6 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use spot_proto::auth::v1 as auth;
-use spot_proto::auth::v1::notification_service_client::NotificationServiceClient;
 use spot_proto::billing::v1 as pb;
 use spot_proto::billing::v1::billing_service_client::BillingServiceClient;
 use spot_testkit::{TestServer, authed};
@@ -72,25 +70,8 @@ async fn stripe_events_are_verified_applied_once_and_in_order() {
     let since = past_due.past_due_since.unwrap().seconds;
     assert_eq!(since, now);
     assert_eq!(past_due.limited_from.unwrap().seconds, now + 7 * 86_400);
-    let inbox = NotificationServiceClient::new(test.channel.clone());
-    let told = async {
-        loop {
-            let notifications = inbox
-                .clone()
-                .list_notifications(authed(auth::ListNotificationsRequest::default(), &token))
-                .await
-                .unwrap()
-                .into_inner()
-                .notifications;
-            if let Some(n) = notifications.iter().find(|n| n.kind == "payment_problem") {
-                break n.clone();
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    };
-    let notice = tokio::time::timeout(std::time::Duration::from_secs(10), told)
-        .await
-        .expect("the owner is told of the failed payment");
+    // The owner is told of the failed payment.
+    let notice = test.notified(&token, "payment_problem").await;
     assert!(notice.body.contains("7 days"), "{}", notice.body);
 
     // A retry of the same event is acknowledged, not applied again.

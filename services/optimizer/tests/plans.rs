@@ -399,7 +399,7 @@ async fn in_safe_mode_an_applied_plan_is_refused_and_says_why() {
     assert_eq!(refused.state(), pb::PlanState::Refused);
     assert!(refused.reason.contains("safe mode"), "{}", refused.reason);
     // The tenant's users are told, in their inbox.
-    let told = notified(&test, &owner, "plan_refused").await;
+    let told = test.notified(&owner, "plan_refused").await.body;
     assert!(
         told.contains(&plan.id) && told.contains("safe mode"),
         "{told}"
@@ -594,8 +594,9 @@ async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
     let handled_in = warned.elapsed();
     assert_eq!(plan.state(), pb::PlanState::Succeeded, "{}", plan.reason);
     assert!(
-        notified(&test, &owner, "interruption_handled")
+        test.notified(&owner, "interruption_handled")
             .await
+            .body
             .contains(&plan.id)
     );
     let drain = plan

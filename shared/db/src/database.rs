@@ -277,10 +277,7 @@ pub async fn restore_sqlite(database_url: &str, from: &std::path::Path) -> Resul
     backup.close().await?;
 
     let lock_path = with_suffix(&live, ".in-use");
-    create_private_file(&lock_path);
-    let nobody_uses = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&lock_path)
+    let nobody_uses = open_lock_file(&lock_path)
         .map_err(|e| failed(format!("cannot open {}: {e}", lock_path.display())))?;
     match nobody_uses.try_lock() {
         Ok(()) => {}
@@ -327,15 +324,11 @@ fn with_suffix(path: &std::path::Path, suffix: &str) -> std::path::PathBuf {
 /// A shared lock on `<database file>.in-use`, held by every process that opens the file.
 fn hold_in_use(database_file: &std::path::Path) -> Result<std::fs::File, DbError> {
     let path = with_suffix(database_file, ".in-use");
-    create_private_file(&path);
     let cannot = |e: std::io::Error| DbError::Connect {
         url: database_file.display().to_string(),
         reason: format!("cannot lock {}: {e}", path.display()),
     };
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .map_err(cannot)?;
+    let file = open_lock_file(&path).map_err(cannot)?;
     // Shared locks never wait for each other; only a running restore holds it exclusively.
     file.lock_shared().map_err(cannot)?;
     Ok(file)
@@ -344,17 +337,19 @@ fn hold_in_use(database_file: &std::path::Path) -> Result<std::fs::File, DbError
 /// Waits for, and holds until dropped, an exclusive lock on `<database file>.migrating`.
 async fn lock_beside(database_file: &std::path::Path) -> Result<std::fs::File, DbError> {
     let path = with_suffix(database_file, ".migrating");
-    create_private_file(&path);
     let cannot =
         |e: std::io::Error| DbError::Migration(format!("cannot lock {}: {e}", path.display()));
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .map_err(cannot)?;
+    let file = open_lock_file(&path).map_err(cannot)?;
     tokio::task::spawn_blocking(move || file.lock().map(|()| file))
         .await
         .map_err(|e| DbError::Migration(e.to_string()))?
         .map_err(cannot)
+}
+
+/// A lock file beside the database (created private when missing), for `flock`-style locks.
+fn open_lock_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    create_private_file(path);
+    std::fs::OpenOptions::new().write(true).open(path)
 }
 
 /// Creates a new SQLite database file readable by its owner only (SQLite gives its WAL and

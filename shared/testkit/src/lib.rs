@@ -297,6 +297,30 @@ impl TestServer {
         (key_id, der)
     }
 
+    /// Waits up to 10 s for a notification of `kind` in the inbox of the user holding `token`.
+    pub async fn notified(&self, token: &str, kind: &str) -> pb::Notification {
+        let inbox =
+            pb::notification_service_client::NotificationServiceClient::new(self.channel.clone());
+        let wait = async {
+            loop {
+                let notifications = inbox
+                    .clone()
+                    .list_notifications(authed(pb::ListNotificationsRequest::default(), token))
+                    .await
+                    .unwrap_or_else(|status| panic!("list notifications: {status}"))
+                    .into_inner()
+                    .notifications;
+                if let Some(found) = notifications.into_iter().find(|n| n.kind == kind) {
+                    return found;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), wait)
+            .await
+            .unwrap_or_else(|_| panic!("no `{kind}` notification"))
+    }
+
     pub fn addr(&self) -> std::net::SocketAddr {
         self.server.local_addr
     }

@@ -466,28 +466,3 @@ pub fn join_launched_nodes(
         }
     })
 }
-
-/// Waits (10 s at most) for a notification of `kind` in the user's inbox; its body.
-pub async fn notified(test: &TestServer, token: &str, kind: &str) -> String {
-    use spot_proto::auth::v1::ListNotificationsRequest;
-    use spot_proto::auth::v1::notification_service_client::NotificationServiceClient;
-    let inbox = NotificationServiceClient::new(test.channel.clone());
-    let wait = async {
-        loop {
-            let notifications = inbox
-                .clone()
-                .list_notifications(authed(ListNotificationsRequest::default(), token))
-                .await
-                .unwrap()
-                .into_inner()
-                .notifications;
-            if let Some(found) = notifications.into_iter().find(|n| n.kind == kind) {
-                return found.body;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), wait)
-        .await
-        .unwrap_or_else(|_| panic!("no `{kind}` notification"))
-}
