@@ -433,6 +433,24 @@ impl ClusterApi {
             }
             tags.insert(LAUNCH_TOKEN_TAG.to_owned(), token.clone());
         }
+        if let Some(token) = &client_token {
+            let earlier = launched_with(cloud, &cluster.region, token).await?;
+            if !earlier.is_empty() {
+                self.events
+                    .record(
+                        &cluster.id,
+                        kind::CLOUD,
+                        format!(
+                            "launched {} of {} instances: {} (launched before with this step's client token)",
+                            earlier.len(),
+                            launch.count,
+                            earlier.join(", ")
+                        ),
+                    )
+                    .await?;
+                return Ok((earlier, String::new()));
+            }
+        }
         // On EC2 new nodes boot as the cluster's node class says; the simulated cloud needs none.
         let spec = match &self.connector {
             CloudConnector::Simulated(_) => None,
@@ -471,6 +489,24 @@ impl ClusterApi {
             .await?;
         Ok((ids, shortfall))
     }
+}
+
+/// The instances an earlier launch with this client token started (not terminated). A launch
+/// step repeated after a crash then launches nothing new, whether or not the cloud still honours
+/// the token itself (EC2 does for a while; moto and other EC2-compatible clouds do not).
+async fn launched_with(
+    cloud: &dyn CloudProvider,
+    region: &str,
+    token: &str,
+) -> Result<Vec<String>, Status> {
+    Ok(cloud
+        .instances_tagged(region, LAUNCH_TOKEN_TAG)
+        .await
+        .map_err(cloud_status)?
+        .into_iter()
+        .filter(|i| i.tags.get(LAUNCH_TOKEN_TAG).map(String::as_str) == Some(token))
+        .map(|i| i.id)
+        .collect())
 }
 
 /// The steps that are EC2 calls rather than agent actions.

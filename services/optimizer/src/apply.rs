@@ -28,6 +28,7 @@ pub fn run_of(tenant_id: &str, plan: &pb::Plan, node_setup: &NodeSetup) -> Run {
                 pools: step
                     .pool
                     .iter()
+                    .chain(&step.fallback_pools)
                     .map(|p| PoolSpec {
                         zone: p.zone.clone(),
                         instance_type: p.instance_type.clone(),

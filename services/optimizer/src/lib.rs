@@ -62,7 +62,9 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
             store: plans.clone(),
             bus: ctx.bus.clone(),
         }),
-        spot_kit::steps::RunnerSettings::default(),
+        spot_kit::steps::RunnerSettings::default().with_lease(std::time::Duration::from_secs(
+            ctx.config.limits.step_lease_seconds,
+        )),
     );
     runner.spawn_sweeper();
     // Plans applied before plans could resume have no run: they fail, saying so, once their

@@ -86,6 +86,38 @@ pub fn message(
     }
 }
 
+/// Gives each launch of a plan that must land the pools it may fall back to when its own is out
+/// of capacity ([`engine::fallback_instance_types`]): a dry pool then costs nothing but a little
+/// more per hour, where it would fail the plan and leave pods waiting.
+fn add_fallback_pools(plan: &mut pb::Plan, problem: &engine::Problem) {
+    for step in plan
+        .steps
+        .iter_mut()
+        .filter(|s| s.kind() == pb::StepKind::Launch)
+    {
+        let Some(pool) = step.pool.clone() else {
+            continue;
+        };
+        let capacity_type = if step.capacity_type() == CapacityType::Spot {
+            engine::CapacityType::Spot
+        } else {
+            engine::CapacityType::OnDemand
+        };
+        step.fallback_pools = engine::fallback_instance_types(
+            problem,
+            &pool.instance_type,
+            &pool.zone,
+            capacity_type,
+        )
+        .into_iter()
+        .map(|instance_type| Pool {
+            instance_type,
+            ..pool.clone()
+        })
+        .collect();
+    }
+}
+
 /// Says on the plan that its cluster's policy only wants recommendations.
 pub fn note_policy_dry_run(plan: &mut pb::Plan) {
     plan.reason = format!(
@@ -111,6 +143,7 @@ pub fn respond(
         "interruption-response",
         pb::PlanKind::InterruptionResponse,
     );
+    add_fallback_pools(&mut plan, problem);
     if plan.reason.is_empty() {
         plan.reason = match interrupted {
             engine::Interrupted::Node(name) => {
@@ -162,6 +195,7 @@ pub fn provision(cluster_id: &str, region: &str, problem: &engine::Problem) -> p
         "provisioning",
         pb::PlanKind::Provisioning,
     );
+    add_fallback_pools(&mut plan, problem);
     plan.unplaced_pods = provisioned
         .unplaceable
         .into_iter()
@@ -284,6 +318,7 @@ pub fn comply(
     }
     plan.stranded_pods = stranded(&safe, &solution);
     plan.unmet_preferences = unmet_preferences(&solution.unmet_preferences);
+    add_fallback_pools(&mut plan, &movable);
     plan
 }
 

@@ -17,7 +17,9 @@ use futures::StreamExt;
 use spot_proto::agent::v1::Snapshot;
 use spot_proto::cluster::v1 as cluster;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
-use spot_proto::common::v1::{CapacityType, Resources, Taint, TaintEffect};
+use spot_proto::common::v1::{
+    CapacityType, NodeSelectorRequirement, Pool, Resources, Taint, TaintEffect,
+};
 use spot_proto::optimizer::v1 as pb;
 use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
 use spot_proto::policy::v1 as policy;
@@ -40,6 +42,40 @@ async fn plans(optimizer: &mut Optimizer, owner: &str, cluster_id: &str) -> Vec<
         .unwrap()
         .into_inner()
         .plans
+}
+
+/// The cluster's first provisioning plan with steps, once it finished; at most 20 s after
+/// `reported`.
+async fn finished_provisioning(
+    optimizer: &mut Optimizer,
+    owner: &str,
+    cluster_id: &str,
+    reported: tokio::time::Instant,
+) -> pb::Plan {
+    let deadline = reported + Duration::from_secs(20);
+    loop {
+        let done = plans(optimizer, owner, cluster_id)
+            .await
+            .into_iter()
+            .find(|p| {
+                // The autopilot stores its plan before it starts applying it: wait until it is
+                // done, not just stored.
+                p.kind() == pb::PlanKind::Provisioning
+                    && !p.steps.is_empty()
+                    && !matches!(
+                        p.state(),
+                        pb::PlanState::Recommended | pb::PlanState::Applying
+                    )
+            });
+        if let Some(plan) = done {
+            return plan;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no provisioning plan finished within 20 s of the report"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
@@ -124,30 +160,7 @@ async fn waiting_pods_get_a_launch_only_plan_within_seconds_whatever_the_consoli
     );
 
     let mut optimizer = OptimizerServiceClient::new(test.channel.clone());
-    let deadline = reported + Duration::from_secs(20);
-    let plan = loop {
-        let done = plans(&mut optimizer, &owner, &cluster_id)
-            .await
-            .into_iter()
-            .find(|p| {
-                // The autopilot stores its plan before it starts applying it: wait until it
-                // is done, not just stored.
-                p.kind() == pb::PlanKind::Provisioning
-                    && !p.steps.is_empty()
-                    && !matches!(
-                        p.state(),
-                        pb::PlanState::Recommended | pb::PlanState::Applying
-                    )
-            });
-        if let Some(plan) = done {
-            break plan;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no provisioning plan finished within 20 s of the report"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let plan = finished_provisioning(&mut optimizer, &owner, &cluster_id, reported).await;
     assert!(
         reported.elapsed() < Duration::from_secs(30),
         "provisioning does not wait for the 30 s settle"
@@ -193,6 +206,91 @@ async fn waiting_pods_get_a_launch_only_plan_within_seconds_whatever_the_consoli
         .filter(|p| !p.steps.is_empty())
         .collect();
     assert_eq!(launching.len(), 1, "{launching:?}");
+    joiner.abort();
+    stop.cancel();
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn a_launch_for_waiting_pods_lands_in_a_fallback_pool_when_its_own_is_dry() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let registered = register(&test, &owner).await;
+    let cluster_id = registered.cluster.unwrap().id;
+    // On-demand only, so the prices (and the engine's choice) are the catalog's.
+    change_default_policy(&test, &owner, |p| p.spot_percent = 0).await;
+    // A pod that runs on an m5.large or an m7i.large in us-east-1a: the cheaper m5.large is
+    // planned, and it has no capacity right now.
+    let mut waiting = pod("etl", "");
+    waiting.node_selector = [(
+        "topology.kubernetes.io/zone".to_owned(),
+        "us-east-1a".to_owned(),
+    )]
+    .into();
+    waiting.required_node_affinity = vec![NodeSelectorRequirement {
+        key: "node.kubernetes.io/instance-type".into(),
+        operator: "In".into(),
+        values: vec!["m5.large".into(), "m7i.large".into()],
+    }];
+    let dry = Pool {
+        region: "us-east-1".into(),
+        zone: "us-east-1a".into(),
+        instance_type: "m5.large".into(),
+    };
+    test.cloud.run_short(
+        &spot_cloud::Pool {
+            region: dry.region.clone(),
+            zone: dry.zone.clone(),
+            instance_type: dry.instance_type.clone(),
+        },
+        3_600,
+    );
+    let source = Cluster::new(Snapshot {
+        nodes: vec![],
+        pods: vec![waiting],
+        pdbs: vec![],
+    });
+    let events = ClusterServiceClient::new(test.channel.clone())
+        .watch_cluster(authed(
+            cluster::WatchClusterRequest {
+                cluster_id: cluster_id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let joiner = join_launched_nodes(events, source.clone(), "new", "us-east-1a");
+    let reported = tokio::time::Instant::now();
+    let (_notices, stop) = start_agent(
+        &test,
+        &registered.agent_key,
+        Kubernetes::new(source.clone()),
+        source.clone(),
+    );
+
+    let mut optimizer = OptimizerServiceClient::new(test.channel.clone());
+    let plan = finished_provisioning(&mut optimizer, &owner, &cluster_id, reported).await;
+    assert_eq!(plan.state(), pb::PlanState::Succeeded, "{plan:#?}");
+    let launch = &plan.steps[0];
+    assert_eq!(launch.pool.as_ref(), Some(&dry), "{plan:#?}");
+    assert_eq!(
+        launch
+            .fallback_pools
+            .iter()
+            .map(|p| p.instance_type.as_str())
+            .collect::<Vec<_>>(),
+        ["m7i.large"],
+        "the only other pool the pod may run on"
+    );
+    let launched: Vec<String> = test
+        .cloud
+        .all_instances()
+        .into_iter()
+        .filter(|i| launch.instance_ids.contains(&i.id))
+        .map(|i| i.pool.instance_type)
+        .collect();
+    assert_eq!(launched, ["m7i.large"]);
     joiner.abort();
     stop.cancel();
     test.stop().await;

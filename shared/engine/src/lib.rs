@@ -21,6 +21,7 @@ mod consolidation;
 mod deletion_cost;
 mod dump;
 mod explain;
+mod fallback;
 mod interruption;
 mod labels;
 pub mod lower_bound;
@@ -49,6 +50,7 @@ pub use compliance::{Breach, Held, Rule, breaches, breaches_after, fleet_breache
 pub use consolidation::{Consolidation, consolidate, remove_empty_nodes};
 pub use deletion_cost::pod_deletion_costs;
 pub use dump::dump_json;
+pub use fallback::{FALLBACK_PRICE_MARGIN_PERCENT, MAX_FALLBACK_POOLS, fallback_instance_types};
 pub use interruption::{Interrupted, respond_to_interruption};
 pub use labels::requirement_holds;
 pub use model::*;

@@ -438,6 +438,8 @@ pub async fn risk_flags(test: &TestServer, token: &str) -> Vec<risk::RiskFlag> {
 /// The instance ids of a cluster event reporting a launch ("launched 2 of 2 instances: i-1, i-2").
 pub fn launched_ids(message: &str) -> Option<Vec<String>> {
     let (_, ids) = message.strip_prefix("launched ")?.split_once(": ")?;
+    // "launched 1 of 1 instances: i-1 (short: us-east-1a/m5.large: ...)" names the dry pools.
+    let ids = ids.split(" (short: ").next().unwrap_or_default();
     Some(ids.split(", ").map(str::to_owned).collect())
 }
 

@@ -19,12 +19,13 @@ export function StepStatusBadge({ status }: { status: StepStatus }) {
   return <Badge tone={tone}>{enumLabel(StepStatus[status])}</Badge>;
 }
 
-/** "Launch 2 × m5.large spot in us-east-1a", "Drain node-3". */
+/** "Launch 2 × m5.large spot in us-east-1a (or m5.xlarge if short)", "Drain node-3". */
 export function stepSummary(step: PlanStep): string {
   const kind = enumLabel(StepKind[step.kind]);
   const pool = step.pool ? `${step.pool.instanceType}${step.pool.zone ? ` in ${step.pool.zone}` : ""}` : "";
   const capacity = step.capacityType === CapacityType.SPOT ? "spot" : step.capacityType === CapacityType.ON_DEMAND ? "on-demand" : "";
-  if (step.kind === StepKind.LAUNCH) return `${kind} ${step.count || 1} × ${pool} ${capacity}`.trim();
+  const fallbacks = step.fallbackPools.length ? ` (or ${step.fallbackPools.map((p) => p.instanceType).join(", ")} if short)` : "";
+  if (step.kind === StepKind.LAUNCH) return `${kind} ${step.count || 1} × ${pool} ${capacity}`.trim() + fallbacks;
   if (step.nodeName) return `${kind} ${step.nodeName}`;
   return `${kind} ${pool}`.trim();
 }
