@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run serve web test lint fmt check-fmt clippy buf-lint check-sdk check-deploy rust-tests unit-tests backend-tests browser-tests build
+.PHONY: run serve web test lint fmt check-fmt clippy buf-lint check-sdk check-deploy rust-tests fault-tests unit-tests backend-tests browser-tests build
 
 ## The demo: the platform embedded (SQLite, in-process bus, simulated cloud) with three simulated
 ## clusters, and the web app, on http://127.0.0.1:8080. The login is printed at start.
@@ -21,7 +21,7 @@ build:
 	$(CARGO) build --workspace --all-targets
 
 ## Everything CI checks: formatting, clippy, buf lint, and the tests on SQLite and on PostgreSQL + Redis.
-test: lint rust-tests browser-tests
+test: lint rust-tests fault-tests browser-tests
 
 lint: check-fmt clippy buf-lint check-sdk check-deploy
 
@@ -51,6 +51,13 @@ rust-tests:
 	./scripts/ensure-backends.sh
 	./scripts/ensure-test-tools.sh
 	CARGO="$(CARGO)" ./scripts/rust-tests.sh
+
+## The step runner's fault test (services/spot/tests/faults.rs), alone: two replicas SIGKILLed at
+## random while plans, hibernations and interruption responses run.
+fault-tests:
+	./scripts/ensure-backends.sh
+	./scripts/ensure-test-tools.sh
+	$(CARGO) test --workspace --test faults -- --ignored
 
 ## Embedded default: SQLite and the in-process bus (the contract suites also hit PostgreSQL and Redis).
 unit-tests:

@@ -8,6 +8,7 @@ pub mod executor;
 pub mod imds;
 pub mod kube_executor;
 pub mod ledger;
+pub mod notices;
 pub mod quantity;
 pub mod scale_down_order;
 pub mod session;

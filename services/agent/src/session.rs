@@ -1,6 +1,7 @@
 //! The agent's one bidirectional stream to the control plane. It says hello, sends a full
-//! snapshot, then heartbeats, deltas, interruption notices, acknowledgements and results; it runs
-//! each action once (the ledger dedupes redeliveries) and reconnects with jittered backoff.
+//! snapshot, then heartbeats, deltas, interruption notices (again until acted on: notices.rs),
+//! acknowledgements and results; it runs each action once (the ledger dedupes redeliveries) and
+//! reconnects with jittered backoff.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -19,6 +20,7 @@ use tonic::transport::Endpoint;
 
 use crate::executor::Executor;
 use crate::ledger::{Ledger, Seen};
+use crate::notices::{PendingNotices, RESEND_EVERY};
 
 /// Where the agent's picture of the cluster comes from (the kube watchers, or a test's fake).
 pub trait ClusterSource: Send + Sync + 'static {
@@ -66,6 +68,8 @@ pub struct Agent {
     executor: Arc<dyn Executor>,
     source: Arc<dyn ClusterSource>,
     ledger: Arc<Mutex<Ledger>>,
+    /// Interruption notices sent until the control plane acts on their node.
+    notices: Mutex<PendingNotices>,
     /// As the control plane last said; true until it says.
     dry_run: watch::Sender<bool>,
 }
@@ -98,6 +102,7 @@ impl Agent {
             executor,
             source,
             ledger: Arc::default(),
+            notices: Mutex::default(),
             dry_run: watch::Sender::new(true),
         }
     }
@@ -110,6 +115,20 @@ impl Agent {
 
     fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
         self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn notices(&self) -> std::sync::MutexGuard<'_, PendingNotices> {
+        self.notices.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends the notices due now (all of them on a new session).
+    async fn send_notices(&self, outbound: &Outbound) {
+        let due = self.notices().due(Instant::now());
+        for notice in due {
+            let _ = outbound
+                .send(request(session_request::Message::Interruption(notice)))
+                .await;
+        }
     }
 
     /// Holds a session open, reconnecting after every failure, until `shutdown`.
@@ -195,8 +214,13 @@ impl Agent {
                 self.source.snapshot(),
             )))
             .await;
+        // Notices nobody acted on yet may have been lost with the last session.
+        self.notices().session_started();
+        self.send_notices(&outbound).await;
         let mut heartbeat = tokio::time::interval(DEFAULT_HEARTBEAT);
         heartbeat.tick().await;
+        let mut resend = tokio::time::interval(RESEND_EVERY);
+        resend.tick().await;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return Ended::Shutdown,
@@ -209,6 +233,7 @@ impl Agent {
                             heartbeat.tick().await;
                         }
                         Some(session_response::Message::Action(action)) => {
+                            self.notices().answered(&action.node_name);
                             self.on_action(action, &outbound, results_tx).await;
                         }
                         Some(session_response::Message::Notice(notice)) => {
@@ -240,8 +265,10 @@ impl Agent {
                     let _ = outbound.send(request(session_request::Message::Result(result))).await;
                 }
                 Some(notice) = interruptions.recv() => {
-                    let _ = outbound.send(request(session_request::Message::Interruption(notice))).await;
+                    self.notices().add(notice, Instant::now());
+                    self.send_notices(&outbound).await;
                 }
+                _ = resend.tick() => self.send_notices(&outbound).await,
             }
         }
     }

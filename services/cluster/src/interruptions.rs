@@ -1,7 +1,8 @@
 //! Spot interruption warnings and rebalance recommendations about a cluster's nodes, whether the
 //! agent saw them (instance metadata) or AWS sent them through EventBridge: each is recorded as a
-//! cluster event and forwarded on the bus (`INTERRUPTIONS`) to the risk intake and the optimizer,
-//! once per event id.
+//! cluster event and forwarded on the bus (`INTERRUPTIONS`) to the risk intake and the optimizer.
+//! A repeat of an event id is forwarded again (a replica may have died with the first) but not
+//! recorded or counted again.
 //!
 //! A notice steers every tenant's capacity away from its pool, so it is believed only about the
 //! reporter's own spot node, with that node's pool (never the pool the notice names), and a tenant
@@ -24,8 +25,10 @@ use crate::common::db_status;
 use crate::entity::clusters;
 use crate::events::kind;
 
-/// How long an event id is remembered, so a repeated delivery is forwarded once.
+/// How long an event id is remembered, so a repeated delivery is recorded and counted once.
 const REMEMBER_EVENTS: Duration = Duration::from_secs(24 * 3_600);
+/// A repeated notice is forwarded again at most this often.
+const REFORWARD_EVERY: Duration = Duration::from_secs(5);
 
 /// The notice's kind as people read it; an unspecified kind is refused.
 pub fn kind_name(notice: &InterruptionNotice) -> Result<&'static str, Status> {
@@ -141,6 +144,19 @@ impl ClusterApi {
             .await
             .map_err(spot_error::ServiceError::into_status)?;
         if !first {
+            // A repeat (the agent sends a notice again until its node is acted on) is forwarded
+            // again, at most every few seconds, neither recorded nor counted again: the first
+            // may have been lost with a replica, and the optimizer answers a node once.
+            let resent = format!("{seen}.resent");
+            let forward_again = self
+                .ctx
+                .bus
+                .set_if_absent(&resent, b"1", REFORWARD_EVERY)
+                .await
+                .map_err(spot_error::ServiceError::into_status)?;
+            if forward_again {
+                self.publish_interruption(cluster, node, notice).await;
+            }
             return Ok(false);
         }
         // Only new notices about real spot nodes count against the allowance: a repeat (the agent
@@ -162,6 +178,17 @@ impl ClusterApi {
                 ),
             )
             .await?;
+        self.publish_interruption(cluster, node, notice).await;
+        Ok(true)
+    }
+
+    /// Tells the risk intake and the optimizer (both dedupe by event id and node).
+    async fn publish_interruption(
+        &self,
+        cluster: &clusters::Model,
+        node: &Node,
+        notice: &InterruptionNotice,
+    ) {
         let forwarded = InterruptionReported {
             event_id: notice.event_id.clone(),
             kind: notice.kind,
@@ -185,7 +212,6 @@ impl ClusterApi {
         {
             tracing::warn!(%error, "interruption not forwarded to risk");
         }
-        Ok(true)
     }
 
     /// ForwardCloudNotice (internal): a notice AWS sent about an instance, given by id. The

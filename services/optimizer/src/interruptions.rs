@@ -71,6 +71,13 @@ fn interruption(reported: InterruptionReported) -> Option<Interruption> {
     })
 }
 
+/// An answer once worked out.
+struct Answered {
+    key: (String, spot_engine::Interrupted),
+    preemptive: bool,
+    stored: bool,
+}
+
 /// True the first time a cluster answers for a node or pool within [`ANSWERED_FOR`].
 fn first_answer(
     answered: &mut HashMap<(String, spot_engine::Interrupted), Instant>,
@@ -114,15 +121,21 @@ impl OptimizerApi {
         let mut answered: HashMap<(String, spot_engine::Interrupted), Instant> = HashMap::new();
         let mut preempted: HashMap<String, Vec<Instant>> = HashMap::new();
         let turns = Arc::new(Semaphore::new(ANSWERS_AT_ONCE));
-        // Each answer; a pre-emptive one says its cluster when it stored a plan.
-        let mut answering: JoinSet<Option<String>> = JoinSet::new();
+        // Each answer: what it answered, whether pre-emptively, and whether it stored a plan.
+        let mut answering: JoinSet<Answered> = JoinSet::new();
         let answer = |notice: Interruption, preemptive: bool| {
             let (api, turns) = (self.clone(), turns.clone());
             async move {
-                let _turn = turns.acquire_owned().await.ok()?;
-                let cluster_id = notice.cluster_id.clone();
-                let stored = api.handle_interruption(notice).await;
-                (preemptive && stored).then_some(cluster_id)
+                let key = (notice.cluster_id.clone(), notice.interrupted.clone());
+                let stored = match turns.acquire_owned().await {
+                    Ok(_turn) => api.handle_interruption(notice).await,
+                    Err(_) => false,
+                };
+                Answered {
+                    key,
+                    preemptive,
+                    stored,
+                }
             }
         };
         loop {
@@ -156,14 +169,52 @@ impl OptimizerApi {
                     known.insert(updated.cluster_id, updated.tenant_id);
                 }
                 Some(done) = answering.join_next() => {
-                    if let Ok(Some(cluster_id)) = done {
-                        preempted.entry(cluster_id).or_default().push(Instant::now());
+                    let Ok(done) = done else { continue };
+                    if !done.stored {
+                        // Not answered (the cluster's state or policy could not be read, or no
+                        // plan was needed): a repeat of the notice is looked at again.
+                        answered.remove(&done.key);
+                    } else if done.preemptive {
+                        preempted.entry(done.key.0).or_default().push(Instant::now());
                     }
                 }
             }
         }
         // Answers under way finish: a plan half stored helps no one.
         while answering.join_next().await.is_some() {}
+    }
+
+    /// True when a stored response (not failed or refused) already drains the noticed node: a
+    /// notice repeated by its agent, or reaching another replica after the answerer moved, is
+    /// answered once. (The in-memory [`first_answer`] only knows this replica's answers.)
+    async fn answered_before(&self, notice: &Interruption) -> bool {
+        let spot_engine::Interrupted::Node(node) = &notice.interrupted else {
+            return false;
+        };
+        let since = chrono::Utc::now().timestamp_millis() - ANSWERED_FOR.as_millis() as i64;
+        let recent = match self
+            .plans
+            .list(&notice.tenant_id, &notice.cluster_id, None, 20)
+            .await
+        {
+            Ok(plans) => plans,
+            Err(status) => {
+                tracing::warn!(%status, "earlier answers not checked");
+                return false;
+            }
+        };
+        recent.iter().any(|plan| {
+            plan.kind() == pb::PlanKind::InterruptionResponse
+                && !matches!(plan.state(), pb::PlanState::Failed | pb::PlanState::Refused)
+                && plan
+                    .created_at
+                    .as_ref()
+                    .is_some_and(|at| spot_proto::time::millis(at) >= since)
+                && plan
+                    .steps
+                    .iter()
+                    .any(|s| s.kind() == pb::StepKind::Drain && s.node_name == *node)
+        })
     }
 
     /// Answers an interruption of a pool the cluster may run in; true when a plan was stored.
@@ -184,6 +235,9 @@ impl OptimizerApi {
             return false;
         };
         if cluster.tenant_id != notice.tenant_id {
+            return false;
+        }
+        if self.answered_before(&notice).await {
             return false;
         }
         let policy = match self.policy_for(&notice.tenant_id, &notice.cluster_id).await {

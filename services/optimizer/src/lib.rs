@@ -63,7 +63,7 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
             bus: ctx.bus.clone(),
         }),
         spot_kit::steps::RunnerSettings::default().with_lease(std::time::Duration::from_secs(
-            ctx.config.limits.step_lease_seconds,
+            ctx.config.limits.lease_seconds,
         )),
     );
     runner.spawn_sweeper();

@@ -113,6 +113,13 @@ pub const LIMITS: &[Limit] = &[
         meaning: "days cost samples are kept (dashboards and savings reports read them, and billing meters a month from them after it ends)",
     },
     Limit {
+        name: "lease_seconds",
+        default: 15,
+        min: 3,
+        max: 300,
+        meaning: "seconds a replica holds a lease without renewing it (renewed every third of it): on a running plan, hibernation or interruption response, and on a one-replica job (the autopilot, the interruption answerer, schedulers); what a replica that died held is taken over about this long after",
+    },
+    Limit {
         name: "billing_grace_days",
         default: 7,
         min: 0,
@@ -137,6 +144,7 @@ pub struct Limits {
     pub keep_plans_days: u64,
     pub keep_hibernation_runs_days: u64,
     pub keep_cost_samples_days: u64,
+    pub lease_seconds: u64,
     pub billing_grace_days: u64,
 }
 
@@ -190,6 +198,7 @@ impl Limits {
             keep_plans_days: value("keep_plans_days")?,
             keep_hibernation_runs_days: value("keep_hibernation_runs_days")?,
             keep_cost_samples_days: value("keep_cost_samples_days")?,
+            lease_seconds: value("lease_seconds")?,
             billing_grace_days: value("billing_grace_days")?,
         })
     }
@@ -210,6 +219,7 @@ impl Limits {
             self.keep_plans_days,
             self.keep_hibernation_runs_days,
             self.keep_cost_samples_days,
+            self.lease_seconds,
             self.billing_grace_days,
         ];
         LIMITS

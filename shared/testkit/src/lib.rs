@@ -17,9 +17,11 @@ use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 mod shared_store;
+mod tcp_proxy;
 
 pub use shared_store::SharedStore;
 pub use spot_db::testing::postgres_url;
+pub use tcp_proxy::TcpProxy;
 
 /// The Redis server tests use.
 pub fn redis_url() -> String {

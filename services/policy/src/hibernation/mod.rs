@@ -90,7 +90,9 @@ pub fn register(ctx: &ServiceContext, registry: &mut ServiceRegistry) {
             bus: ctx.bus.clone(),
             ctx: ctx.clone(),
         }),
-        RunnerSettings::default(),
+        RunnerSettings::default().with_lease(std::time::Duration::from_secs(
+            ctx.config.limits.lease_seconds,
+        )),
     );
     runner.spawn_sweeper();
     let api = HibernationApi {

@@ -57,11 +57,23 @@ pub struct RunnerSettings {
 impl Default for RunnerSettings {
     fn default() -> Self {
         Self {
-            lease: Duration::from_secs(30),
-            sweep_every: Duration::from_secs(10),
+            lease: Duration::from_secs(15),
+            sweep_every: Duration::from_secs(5),
             ready_timeout: Duration::from_secs(600),
             ready_poll: Duration::from_secs(30),
             result_grace: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RunnerSettings {
+    /// The defaults with the deployment's lease (`limits.lease_seconds`); the sweeper
+    /// looks for lapsed leases every third of it.
+    pub fn with_lease(self, lease: Duration) -> Self {
+        Self {
+            lease,
+            sweep_every: lease / 3,
+            ..self
         }
     }
 }
