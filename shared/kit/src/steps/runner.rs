@@ -78,6 +78,24 @@ impl RunnerSettings {
     }
 }
 
+/// How long a step the execution router could not carry out for a passing reason (a replica
+/// away, the database or the bus cut off) is tried again before it fails.
+const RETRY_STEP_FOR: Duration = Duration::from_secs(30);
+
+/// An answer from the execution router that may change on its own: the same call again may
+/// succeed.
+fn transient(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable
+            | tonic::Code::Internal
+            | tonic::Code::Unknown
+            | tonic::Code::DeadlineExceeded
+            | tonic::Code::Aborted
+            | tonic::Code::ResourceExhausted
+    )
+}
+
 /// How a step ended when it did not succeed.
 enum StepEnd {
     Refused(String),
@@ -537,19 +555,22 @@ impl StepRunner {
             step: Some(step),
         };
         let mut delay = Duration::from_millis(500);
-        let mut tries = 0;
+        let give_up_at = tokio::time::Instant::now() + RETRY_STEP_FOR;
         let response = loop {
-            tries += 1;
             match router.execute_step(request.clone()).await {
                 Ok(response) => break response.into_inner(),
-                // Safe to repeat: launches carry their token, actions their id.
-                Err(status) if status.code() == tonic::Code::Unavailable && tries < 4 => {
-                    tracing::warn!(%status, run = %run.id, "the execution router is away; retrying");
+                // Safe to repeat: launches carry their token, actions their id. A step whose
+                // router was away or lost its database for a moment may have acted all the same
+                // (a launch whose instances were not yet recorded): it is repeated, not failed.
+                Err(status)
+                    if transient(&status) && tokio::time::Instant::now() + delay < give_up_at =>
+                {
+                    tracing::warn!(%status, run = %run.id, "the step could not be carried out now; retrying");
                     tokio::select! {
                         _ = self.inner.stop.cancelled() => return Err(Halt::Stopped),
                         _ = tokio::time::sleep(delay) => {}
                     }
-                    delay *= 2;
+                    delay = (delay * 2).min(Duration::from_secs(5));
                 }
                 Err(status) => {
                     return Err(StepEnd::Failed(status.message().to_owned()).into());
