@@ -139,17 +139,15 @@ async fn waiting_pods_get_a_launch_only_plan_within_seconds_whatever_the_consoli
         pods: vec![pod("web-0", "old-0"), pod("web-1", "old-0"), big, picky],
         pdbs: vec![],
     });
-    let events = ClusterServiceClient::new(test.channel.clone())
-        .watch_cluster(authed(
-            cluster::WatchClusterRequest {
-                cluster_id: cluster_id.clone(),
-            },
-            &owner,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let joiner = join_launched_nodes(events, source.clone(), "new", "us-east-1b");
+    let joiner = join_launched_nodes(
+        &test,
+        &owner,
+        &cluster_id,
+        source.clone(),
+        "new",
+        "us-east-1b",
+    )
+    .await;
     let kubernetes = Kubernetes::new(source.clone());
     let reported = tokio::time::Instant::now();
     let (_notices, stop) = start_agent(
@@ -250,17 +248,15 @@ async fn a_launch_for_waiting_pods_lands_in_a_fallback_pool_when_its_own_is_dry(
         pods: vec![waiting],
         pdbs: vec![],
     });
-    let events = ClusterServiceClient::new(test.channel.clone())
-        .watch_cluster(authed(
-            cluster::WatchClusterRequest {
-                cluster_id: cluster_id.clone(),
-            },
-            &owner,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let joiner = join_launched_nodes(events, source.clone(), "new", "us-east-1a");
+    let joiner = join_launched_nodes(
+        &test,
+        &owner,
+        &cluster_id,
+        source.clone(),
+        "new",
+        "us-east-1a",
+    )
+    .await;
     let reported = tokio::time::Instant::now();
     let (_notices, stop) = start_agent(
         &test,

@@ -12,8 +12,6 @@ use std::time::Duration;
 use common::*;
 use futures::StreamExt;
 use spot_proto::agent::v1::{ActionKind, InterruptionNotice, Snapshot};
-use spot_proto::cluster::v1 as cluster;
-use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::common::v1::{
     CapacityType, HostPort, Node, NodeSelectorRequirement, Pod, PodAffinityTerm, PodPhase, Pool,
     PreferredNodeAffinity, Resources, Taint, TaintEffect, Toleration,
@@ -32,7 +30,6 @@ const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
 async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
     let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
     let owner = test.sign_up("Acme").await.access_token;
-    let mut clusters = ClusterServiceClient::new(test.channel.clone());
     let registered = register(&test, &owner).await;
     let cluster_id = registered.cluster.unwrap().id;
 
@@ -189,17 +186,15 @@ async fn a_recommendation_moves_an_on_demand_cluster_to_spot_in_a_safe_order() {
         .await
         .unwrap()
         .into_inner();
-    let events = clusters
-        .watch_cluster(authed(
-            cluster::WatchClusterRequest {
-                cluster_id: cluster_id.clone(),
-            },
-            &owner,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let joiner = join_launched_nodes(events, source.clone(), "new", "us-east-1a");
+    let joiner = join_launched_nodes(
+        &test,
+        &owner,
+        &cluster_id,
+        source.clone(),
+        "new",
+        "us-east-1a",
+    )
+    .await;
     let applying = optimizer
         .apply_plan(authed(
             pb::ApplyPlanRequest {
@@ -540,7 +535,6 @@ async fn the_dashboard_shows_what_the_cluster_costs_from_its_agents_report() {
 async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
     let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
     let owner = test.sign_up("Acme").await.access_token;
-    let mut clusters = ClusterServiceClient::new(test.channel.clone());
     let registered = register(&test, &owner).await;
     let cluster_id = registered.cluster.unwrap().id;
     let mut router = router(&test);
@@ -565,17 +559,15 @@ async fn an_interruption_notice_brings_replacement_capacity_before_the_drain() {
         ],
         pdbs: vec![],
     });
-    let events = clusters
-        .watch_cluster(authed(
-            cluster::WatchClusterRequest {
-                cluster_id: cluster_id.clone(),
-            },
-            &owner,
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let joiner = join_launched_nodes(events, source.clone(), "replacement", "us-east-1c");
+    let joiner = join_launched_nodes(
+        &test,
+        &owner,
+        &cluster_id,
+        source.clone(),
+        "replacement",
+        "us-east-1c",
+    )
+    .await;
     let kubernetes = Kubernetes::new(source.clone());
     let (notices, stop) = start_agent(
         &test,

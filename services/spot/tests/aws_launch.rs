@@ -21,7 +21,7 @@ use spot_proto::cluster::v1 as pb;
 use spot_proto::cluster::v1::account_service_client::AccountServiceClient;
 use spot_proto::cluster::v1::cluster_service_client::ClusterServiceClient;
 use spot_proto::cluster::v1::node_class_service_client::NodeClassServiceClient;
-use spot_proto::common::v1::{CapacityType, Node, Pod};
+use spot_proto::common::v1::{Node, Pod};
 use spot_proto::optimizer::v1 as optimizer;
 use spot_proto::optimizer::v1::optimizer_service_client::OptimizerServiceClient;
 use spot_proto::policy::v1 as policy;
@@ -33,38 +33,13 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 mod spot_on_aws;
-use spot_on_aws::Spot;
+use spot_on_aws::{Spot, node_of};
 
 /// The optimizer tests' stand-in cluster: a snapshot the agent reports, and Kubernetes carrying
 /// out the agent's actions with kube-scheduler's stand-in binding pods.
 #[path = "../../optimizer/tests/common/mod.rs"]
 mod stand_in;
 use stand_in::{Cluster, Kubernetes, launched_ids};
-
-/// A node as the agent reports an EC2 instance: its provider id names the instance.
-fn node_of(instance: &SeenInstance, name: &str) -> Node {
-    let capacity_type = if instance.spot {
-        CapacityType::Spot
-    } else {
-        CapacityType::OnDemand
-    };
-    let allocatable = spot_cloud::Catalog::embedded()
-        .get(&instance.instance_type)
-        .expect("a catalog type")
-        .allocatable;
-    Node {
-        provider_id: format!("aws:///{}/{}", instance.zone, instance.id),
-        instance_type: instance.instance_type.clone(),
-        allocatable: Some(spot_proto::common::v1::Resources {
-            cpu_millis: allocatable.cpu_millis,
-            memory_mib: allocatable.memory_mib,
-            pods: allocatable.pods,
-            gpus: allocatable.gpus,
-            ..Default::default()
-        }),
-        ..stand_in::node(name, &instance.zone, &instance.id, capacity_type)
-    }
-}
 
 /// A tenant that linked moto's account and adopted its cluster `shop`.
 struct Adopted {

@@ -50,6 +50,9 @@ use tonic::transport::Channel;
 mod stand_in;
 use stand_in::{Cluster, Kubernetes};
 
+mod spot_on_aws;
+use spot_on_aws::{node_of, verification_token};
+
 const KILLS: usize = 50;
 const CLUSTERS: [&str; 3] = ["shop-a", "shop-b", "shop-c"];
 const ZONES: [&str; 2] = ["us-east-1a", "us-east-1b"];
@@ -191,17 +194,15 @@ async fn sign_up(channel: &Channel, logs: &[PathBuf]) -> User {
         .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let token = loop {
-        let line = logs
+        let token = logs
             .iter()
             .filter_map(|log| std::fs::read_to_string(log).ok())
-            .flat_map(|text| text.lines().map(str::to_owned).collect::<Vec<_>>())
-            .find(|line| line.contains(&format!("mail to {email}")));
-        if let Some(line) = line {
-            let (_, token) = line.split_once("token=").expect("a token in the link");
-            break token
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                .collect::<String>();
+            .find_map(|text| {
+                text.lines()
+                    .find_map(|line| verification_token(line, &email))
+            });
+        if let Some(token) = token {
+            break token;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -234,34 +235,9 @@ struct UnderTest {
     undrained: Arc<Mutex<Vec<String>>>,
 }
 
-/// A node as the agent reports an EC2 instance: named after it, its provider id naming it.
-fn node_of(instance: &SeenInstance) -> Node {
-    let capacity_type = if instance.spot {
-        CapacityType::Spot
-    } else {
-        CapacityType::OnDemand
-    };
-    let allocatable = spot_cloud::Catalog::embedded()
-        .get(&instance.instance_type)
-        .expect("a catalog type")
-        .allocatable;
-    Node {
-        provider_id: format!("aws:///{}/{}", instance.zone, instance.id),
-        instance_type: instance.instance_type.clone(),
-        allocatable: Some(spot_proto::common::v1::Resources {
-            cpu_millis: allocatable.cpu_millis,
-            memory_mib: allocatable.memory_mib,
-            pods: allocatable.pods,
-            gpus: allocatable.gpus,
-            ..Default::default()
-        }),
-        ..stand_in::node(
-            &format!("node-{}", instance.id),
-            &instance.zone,
-            &instance.id,
-            capacity_type,
-        )
-    }
+/// A node as the agent reports an EC2 instance, named after it.
+fn node_named_after(instance: &SeenInstance) -> Node {
+    node_of(instance, &format!("node-{}", instance.id))
 }
 
 /// The cluster's instances as Kubernetes sees them: a launched instance joins as a Ready node,
@@ -292,7 +268,7 @@ fn follow_instances(
             let joining: Vec<Node> = live
                 .iter()
                 .filter(|i| !known.contains(i.id.as_str()))
-                .map(|i| node_of(i))
+                .map(|i| node_named_after(i))
                 .collect();
             if !joining.is_empty() {
                 source.upsert_nodes(joining);
@@ -392,7 +368,7 @@ async fn adopt_all(
             .into_inner();
         let id = response.cluster.unwrap().id;
         let seeded = moto.instances_tagged("eks:cluster-name", name).await;
-        let nodes: Vec<Node> = seeded.iter().map(node_of).collect();
+        let nodes: Vec<Node> = seeded.iter().map(node_named_after).collect();
         let pods = (0..8)
             .map(|n| stand_in::pod(&format!("web-{n}"), &nodes[n % nodes.len()].name))
             .collect();

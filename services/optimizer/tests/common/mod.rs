@@ -444,13 +444,26 @@ pub fn launched_ids(message: &str) -> Option<Vec<String>> {
 }
 
 /// Adds each instance the cluster service reports launching as a ready m5.xlarge-sized spot node
-/// named `{prefix}-{n}` in `zone`, as a real cluster's nodes would join.
-pub fn join_launched_nodes(
-    mut events: tonic::Streaming<cluster::WatchClusterResponse>,
+/// named `{prefix}-{n}` in `zone`, as a real cluster's nodes would join (it watches the cluster's
+/// events as `token`'s user).
+pub async fn join_launched_nodes(
+    test: &TestServer,
+    token: &str,
+    cluster_id: &str,
     source: Arc<Cluster>,
     prefix: &'static str,
     zone: &'static str,
 ) -> tokio::task::JoinHandle<()> {
+    let mut events = ClusterServiceClient::new(test.channel.clone())
+        .watch_cluster(authed(
+            cluster::WatchClusterRequest {
+                cluster_id: cluster_id.to_owned(),
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     tokio::spawn(async move {
         let mut joined = 0;
         while let Some(Ok(event)) = events.next().await {

@@ -1,11 +1,16 @@
 //! `spot serve` on AWS as a child process (moto's server as the account), shared by the tests
-//! that link accounts and launch nodes through it.
+//! that link accounts and launch nodes through it, and the nodes its instances become.
+
+// Each test binary uses part of it.
+#![allow(dead_code)]
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use spot_cloud_ec2::testing::SeenInstance;
 use spot_proto::auth::v1 as auth;
 use spot_proto::auth::v1::auth_service_client::AuthServiceClient;
+use spot_proto::common::v1::{CapacityType, Node, Resources};
 use spot_testkit::{channel_to, free_port, strong_password};
 
 pub struct Spot {
@@ -85,19 +90,14 @@ impl Spot {
             })
             .await
             .unwrap();
-        // The embedded mailer logs the verification link: one line naming the address.
         let token = {
             let log = self.log.lock().unwrap();
             loop {
                 let line = log
                     .recv_timeout(Duration::from_secs(10))
                     .expect("the verification mail is logged");
-                if line.contains(&format!("mail to {email}")) {
-                    let (_, token) = line.split_once("token=").expect("a token in the link");
-                    break token
-                        .chars()
-                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                        .collect::<String>();
+                if let Some(token) = verification_token(&line, &email) {
+                    break token;
                 }
             }
         };
@@ -117,5 +117,51 @@ impl Drop for Spot {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The embedded mailer logs the verification link: one line naming the address. The token, if
+/// `line` is that line for `email`.
+pub fn verification_token(line: &str, email: &str) -> Option<String> {
+    if !line.contains(&format!("mail to {email}")) {
+        return None;
+    }
+    let (_, token) = line.split_once("token=")?;
+    Some(
+        token
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect(),
+    )
+}
+
+/// A Ready node as the agent reports an EC2 instance: its provider id names the instance, its
+/// room is the catalog's for the type.
+pub fn node_of(instance: &SeenInstance, name: &str) -> Node {
+    let capacity_type = if instance.spot {
+        CapacityType::Spot
+    } else {
+        CapacityType::OnDemand
+    };
+    let allocatable = spot_cloud::Catalog::embedded()
+        .get(&instance.instance_type)
+        .expect("a catalog type")
+        .allocatable;
+    Node {
+        name: name.to_owned(),
+        provider_id: format!("aws:///{}/{}", instance.zone, instance.id),
+        instance_id: instance.id.clone(),
+        instance_type: instance.instance_type.clone(),
+        zone: instance.zone.clone(),
+        capacity_type: capacity_type.into(),
+        allocatable: Some(Resources {
+            cpu_millis: allocatable.cpu_millis,
+            memory_mib: allocatable.memory_mib,
+            pods: allocatable.pods,
+            gpus: allocatable.gpus,
+            ..Default::default()
+        }),
+        ready: true,
+        ..Default::default()
     }
 }
