@@ -12,8 +12,9 @@ use tokio::time::Instant;
 
 /// How often a notice nobody acted on is sent again.
 pub const RESEND_EVERY: Duration = Duration::from_secs(10);
-/// How long a notice without a time (a rebalance recommendation) is kept.
-const KEEP_UNTIMED: Duration = Duration::from_secs(600);
+/// The longest a notice is kept: a spot interruption's two minutes, and as long for one without
+/// a time (a rebalance recommendation), so a bulk of them does not keep the agent resending.
+const KEEP_UNTIMED: Duration = Duration::from_secs(120);
 
 struct Pending {
     notice: InterruptionNotice,
@@ -128,6 +129,6 @@ mod tests {
             ["advice"]
         );
         pending.session_started();
-        assert!(pending.due(start + Duration::from_secs(601)).is_empty());
+        assert!(pending.due(start + Duration::from_secs(121)).is_empty());
     }
 }

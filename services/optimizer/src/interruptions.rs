@@ -71,11 +71,23 @@ fn interruption(reported: InterruptionReported) -> Option<Interruption> {
     })
 }
 
+/// How an answer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// A response was stored (and is applying, or recommended in dry-run).
+    Stored,
+    /// Nothing to do: answered before, no plan needed, or not the tenant's cluster.
+    NotNeeded,
+    /// It could not be worked out now (the cluster's state or policy unread, the plan not stored
+    /// or not started): a repeat of the notice is looked at again.
+    Failed,
+}
+
 /// An answer once worked out.
 struct Answered {
     key: (String, spot_engine::Interrupted),
     preemptive: bool,
-    stored: bool,
+    answer: Answer,
 }
 
 /// True the first time a cluster answers for a node or pool within [`ANSWERED_FOR`].
@@ -127,14 +139,14 @@ impl OptimizerApi {
             let (api, turns) = (self.clone(), turns.clone());
             async move {
                 let key = (notice.cluster_id.clone(), notice.interrupted.clone());
-                let stored = match turns.acquire_owned().await {
+                let answer = match turns.acquire_owned().await {
                     Ok(_turn) => api.handle_interruption(notice).await,
-                    Err(_) => false,
+                    Err(_) => Answer::Failed,
                 };
                 Answered {
                     key,
                     preemptive,
-                    stored,
+                    answer,
                 }
             }
         };
@@ -170,11 +182,9 @@ impl OptimizerApi {
                 }
                 Some(done) = answering.join_next() => {
                     let Ok(done) = done else { continue };
-                    if !done.stored {
-                        // Not answered (the cluster's state or policy could not be read, or no
-                        // plan was needed): a repeat of the notice is looked at again.
+                    if done.answer == Answer::Failed {
                         answered.remove(&done.key);
-                    } else if done.preemptive {
+                    } else if done.answer == Answer::Stored && done.preemptive {
                         preempted.entry(done.key.0).or_default().push(Instant::now());
                     }
                 }
@@ -184,10 +194,11 @@ impl OptimizerApi {
         while answering.join_next().await.is_some() {}
     }
 
-    /// True when a stored response (not failed or refused) already drains the noticed node: a
-    /// notice repeated by its agent, or reaching another replica after the answerer moved, is
-    /// answered once. (The in-memory [`first_answer`] only knows this replica's answers.)
-    async fn answered_before(&self, notice: &Interruption) -> bool {
+    /// True when a stored response already drains the noticed node (applying or done, or
+    /// recommended when the cluster only wants recommendations): a notice repeated by its agent,
+    /// or reaching another replica after the answerer moved, is answered once. (The in-memory
+    /// [`first_answer`] only knows this replica's answers.)
+    async fn answered_before(&self, notice: &Interruption, dry_run: bool) -> bool {
         let spot_engine::Interrupted::Node(node) = &notice.interrupted else {
             return false;
         };
@@ -205,7 +216,11 @@ impl OptimizerApi {
         };
         recent.iter().any(|plan| {
             plan.kind() == pb::PlanKind::InterruptionResponse
-                && !matches!(plan.state(), pb::PlanState::Failed | pb::PlanState::Refused)
+                && match plan.state() {
+                    pb::PlanState::Applying | pb::PlanState::Succeeded => true,
+                    pb::PlanState::Recommended => dry_run,
+                    _ => false,
+                }
                 && plan
                     .created_at
                     .as_ref()
@@ -217,10 +232,10 @@ impl OptimizerApi {
         })
     }
 
-    /// Answers an interruption of a pool the cluster may run in; true when a plan was stored.
-    async fn handle_interruption(&self, notice: Interruption) -> bool {
+    /// Answers an interruption of a pool the cluster may run in.
+    async fn handle_interruption(&self, notice: Interruption) -> Answer {
         let Ok(mut fleet) = self.fleet() else {
-            return false;
+            return Answer::Failed;
         };
         let Ok(state) = fleet
             .get_cluster_state(GetClusterStateRequest {
@@ -229,24 +244,25 @@ impl OptimizerApi {
             .await
             .map(tonic::Response::into_inner)
         else {
-            return false;
+            return Answer::Failed;
         };
         let Some(cluster) = state.cluster.clone() else {
-            return false;
+            return Answer::NotNeeded;
         };
         if cluster.tenant_id != notice.tenant_id {
-            return false;
-        }
-        if self.answered_before(&notice).await {
-            return false;
+            return Answer::NotNeeded;
         }
         let policy = match self.policy_for(&notice.tenant_id, &notice.cluster_id).await {
             Ok(policy) => policy,
             Err(status) => {
                 tracing::error!(%status, cluster = %notice.cluster_id, "no policy: the interruption is not answered");
-                return false;
+                return Answer::Failed;
             }
         };
+        let dry_run = cluster.dry_run || policy.dry_run;
+        if self.answered_before(&notice, dry_run).await {
+            return Answer::NotNeeded;
+        }
         let (region, problem) = self.problem_for(&state, &policy).await;
         let cluster_id = notice.cluster_id.clone();
         let interrupted = notice.interrupted.clone();
@@ -257,11 +273,11 @@ impl OptimizerApi {
         })
         .await;
         let Ok((mut plan, problem)) = planned else {
-            return false;
+            return Answer::Failed;
         };
         if plan.steps.is_empty() {
             tracing::info!(cluster = %notice.cluster_id, reason = %plan.reason, "interruption needs no plan");
-            return false;
+            return Answer::NotNeeded;
         }
         if let Some(action_at) = notice.action_at_millis {
             let go_ahead_at = action_at - DRAIN_LEAD.as_millis() as i64;
@@ -297,16 +313,17 @@ impl OptimizerApi {
                     .push_str(&format!("; it goes regardless, so: {}", hurt.join("; ")));
             }
         }
-        let dry_run = state.cluster.as_ref().is_some_and(|c| c.dry_run) || policy.dry_run;
         let region = state.cluster.as_ref().map_or("", |c| c.region.as_str());
-        self.keep(
-            &notice.tenant_id,
-            region,
-            plan,
-            &problem,
-            dry_run,
-            &policy.node_setup,
-        )
-        .await
+        let kept = self
+            .keep(
+                &notice.tenant_id,
+                region,
+                plan,
+                &problem,
+                dry_run,
+                &policy.node_setup,
+            )
+            .await;
+        if kept { Answer::Stored } else { Answer::Failed }
     }
 }
