@@ -383,10 +383,16 @@ pub async fn channel_to(addr: std::net::SocketAddr) -> Channel {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port")
+    // Below the kernel's ephemeral range (32768 and up by default): a port picked here and bound
+    // a moment later is never taken meanwhile by an outgoing connection or a bind to port 0,
+    // which draw from that range (seen: a test server's port taken by another test's connection).
+    for _ in 0..1_000 {
+        let port = 20_000 + (uuid::Uuid::new_v4().as_u128() % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000")
 }
 
 /// The services a reflection client sees, as `grpcurl list` would print them, sorted.
