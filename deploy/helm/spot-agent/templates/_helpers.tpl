@@ -1,5 +1,10 @@
+{{/* The key's Secret: an existing one (the default), or the chart's when apiKey is given. */}}
 {{- define "spot-agent.secretName" -}}
-{{- if .Values.existingSecret -}}{{ .Values.existingSecret }}{{- else -}}{{ .Release.Name }}-key{{- end -}}
+{{- if .Values.apiKey -}}{{ .Release.Name }}-key{{- else -}}{{ required "existingSecret (a Secret holding the agent key) or apiKey is required" .Values.existingSecret }}{{- end -}}
+{{- end -}}
+
+{{- define "spot-agent.secretKey" -}}
+{{- if .Values.apiKey -}}api-key{{- else -}}{{ .Values.existingSecretKey }}{{- end -}}
 {{- end -}}
 
 {{- define "spot-agent.image" -}}
@@ -13,7 +18,7 @@
   valueFrom:
     secretKeyRef:
       name: {{ include "spot-agent.secretName" . }}
-      key: api-key
+      key: {{ include "spot-agent.secretKey" . }}
 - name: NODE_NAME
   valueFrom:
     fieldRef:
