@@ -78,6 +78,7 @@ browser-tests:
 	./scripts/ensure-test-tools.sh
 	./scripts/browser-tests.sh
 
-## docker-compose.yml and the Helm values parse (no Docker engine or cluster is needed).
+## The Helm charts rendered with Helm's engine for every ci/*.yaml values file and validated against
+## the Kubernetes schemas (strict), and docker-compose.yml's settings: offline, no cluster or Docker.
 check-deploy:
-	python3 -c "import yaml,sys; [yaml.safe_load(open(f)) for f in sys.argv[1:]]" docker-compose.yml deploy/helm/spot-optimizer/values.yaml deploy/helm/spot-optimizer/Chart.yaml deploy/helm/spot-agent/values.yaml deploy/helm/spot-agent/Chart.yaml
+	./scripts/check-deploy.sh
