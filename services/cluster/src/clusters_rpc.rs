@@ -154,10 +154,15 @@ impl ClusterApi {
                 .url_of(ServiceName::Cluster)
                 .unwrap_or_default(),
         };
+        // The key goes into a Secret read from the terminal, never onto a command line (shell
+        // history) or into the release's values; the chart reads `spot-agent-key` by default.
         let install_command = format!(
-            "helm upgrade --install spot-agent oci://ghcr.io/spot-optimizer/charts/spot-agent \
-             --namespace spot-system --create-namespace \
-             --set clusterId={} --set controlPlane={control_plane} --set apiKey={secret}",
+            "kubectl create namespace spot-system\n\
+             read -rs SPOT_AGENT_KEY  # paste the agent key\n\
+             printf %s \"$SPOT_AGENT_KEY\" | kubectl -n spot-system create secret generic \
+             spot-agent-key --from-file=api-key=/dev/stdin\n\
+             helm upgrade --install spot-agent oci://ghcr.io/spot-optimizer/charts/spot-agent \
+             --namespace spot-system --set clusterId={} --set controlPlane={control_plane}",
             cluster.id
         );
         Ok(Registered {

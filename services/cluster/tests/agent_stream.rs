@@ -720,11 +720,19 @@ async fn the_install_command_points_agents_at_the_public_url() {
     assert!(
         response
             .install_command
-            .contains("--set controlPlane=https://spot.example.com "),
+            .ends_with("--set controlPlane=https://spot.example.com"),
         "{}",
         response.install_command
     );
-    assert!(response.install_command.contains(&response.agent_key));
+    // The key is pasted into a Secret, never written on a command line.
+    assert!(!response.install_command.contains(&response.agent_key));
+    assert!(
+        response
+            .install_command
+            .contains("create secret generic spot-agent-key"),
+        "{}",
+        response.install_command
+    );
     test.stop().await;
 }
 

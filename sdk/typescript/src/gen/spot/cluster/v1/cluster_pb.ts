@@ -713,13 +713,16 @@ export type RegisterClusterResponse = Message<"spot.cluster.v1.RegisterClusterRe
   cluster?: Cluster | undefined;
 
   /**
-   * Agent API key, shown once, and the command that installs the agent with it.
+   * The agent API key, shown once.
    *
    * @generated from field: string agent_key = 2;
    */
   agentKey: string;
 
   /**
+   * Shell commands that install the agent: they put the key, pasted at a silent prompt, into
+   * the Secret `spot-agent-key` (never on a command line), then install the Helm chart.
+   *
    * @generated from field: string install_command = 3;
    */
   installCommand: string;
@@ -1555,13 +1558,16 @@ export type AdoptClusterResponse = Message<"spot.cluster.v1.AdoptClusterResponse
   cluster?: Cluster | undefined;
 
   /**
-   * The agent API key, shown once, and the command that installs the agent with it.
+   * The agent API key, shown once.
    *
    * @generated from field: string agent_key = 2;
    */
   agentKey: string;
 
   /**
+   * Shell commands that install the agent: they put the key, pasted at a silent prompt, into
+   * the Secret `spot-agent-key` (never on a command line), then install the Helm chart.
+   *
    * @generated from field: string install_command = 3;
    */
   installCommand: string;
