@@ -47,9 +47,20 @@ impl RunningServer {
     }
 }
 
+/// The name this process's spans carry (OpenTelemetry's `service.name`): `spot` when it runs
+/// every service, else `spot-` and the services it runs (`spot-auth`, `spot-cluster-risk`), so
+/// that a trace across processes shows which one each span came from.
+fn trace_service_name(services: &[ServiceName]) -> String {
+    if ServiceName::ALL.iter().all(|s| services.contains(s)) {
+        return "spot".to_owned();
+    }
+    let names: Vec<&str> = services.iter().map(|s| s.as_str()).collect();
+    format!("spot-{}", names.join("-"))
+}
+
 /// Runs until `signal` resolves, then shuts down gracefully. Installs telemetry first.
 pub async fn run(config: Config, signal: impl Future<Output = ()>) -> Result<(), StartError> {
-    let _telemetry = spot_telemetry::init(&config.log, "spot")?;
+    let _telemetry = spot_telemetry::init(&config.log, &trace_service_name(&config.services))?;
     tokio::pin!(signal);
     let server = tokio::select! {
         server = start(config) => server?,
@@ -381,5 +392,20 @@ pub fn shutdown_signal() -> impl Future<Output = ()> {
             return;
         }
         let _ = interrupt.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_process_names_its_spans_after_the_services_it_runs() {
+        assert_eq!(trace_service_name(&ServiceName::ALL), "spot");
+        assert_eq!(trace_service_name(&[ServiceName::Auth]), "spot-auth");
+        assert_eq!(
+            trace_service_name(&[ServiceName::Cluster, ServiceName::Risk]),
+            "spot-cluster-risk"
+        );
     }
 }
