@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run serve web test lint fmt check-fmt clippy buf-lint check-sdk python-sdk-generate check-deploy rust-tests fault-tests unit-tests backend-tests browser-tests build
+.PHONY: run serve web test lint fmt check-fmt clippy buf-lint check-sdk python-sdk-generate check-deploy rust-tests fault-tests unit-tests backend-tests browser-tests python-sdk-tests build
 
 ## The demo: the platform embedded (SQLite, in-process bus, simulated cloud) with three simulated
 ## clusters, and the web app, on http://127.0.0.1:8080. The login is printed at start.
@@ -20,8 +20,9 @@ web:
 build:
 	$(CARGO) build --workspace --all-targets
 
-## Everything CI checks: formatting, clippy, buf lint, and the tests on SQLite and on PostgreSQL + Redis.
-test: lint rust-tests fault-tests browser-tests
+## Everything CI checks: formatting, clippy, buf lint, and the tests on SQLite and on PostgreSQL + Redis,
+## the fault test, the browser tests and the Python SDK's tests.
+test: lint rust-tests fault-tests browser-tests python-sdk-tests
 
 lint: check-fmt clippy buf-lint check-sdk check-deploy
 
@@ -84,6 +85,11 @@ backend-tests:
 browser-tests:
 	./scripts/ensure-test-tools.sh
 	./scripts/browser-tests.sh
+
+## The Python SDK (sdk/python) against `spot demo`: mypy --strict, the example, pytest. Uses the
+## `spot` binary the Rust tests built.
+python-sdk-tests:
+	./scripts/python-sdk-tests.sh
 
 ## docker-compose.yml and the Helm values parse (no Docker engine or cluster is needed).
 check-deploy:

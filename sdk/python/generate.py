@@ -13,6 +13,7 @@ this and fails when git sees a difference.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
@@ -58,8 +59,19 @@ def run_protoc(out: Path) -> None:
         f"--mypy_grpc_out={out}",
         *(str(f.relative_to(PROTO)) for f in proto_files()),
     ]
-    if protoc.main(args) != 0:
-        sys.exit("generate.py: protoc failed")
+    # The plugins chatter on stderr ("Writing mypy to ..."): kept, and shown only on a failure.
+    with tempfile.TemporaryFile() as log:
+        saved = os.dup(2)
+        os.dup2(log.fileno(), 2)
+        try:
+            status = protoc.main(args)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        if status != 0:
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace"))
+            sys.exit("generate.py: protoc failed")
 
 
 def rewrite(text: str) -> str:

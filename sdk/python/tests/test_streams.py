@@ -1,0 +1,64 @@
+"""Consuming a server stream (WatchPlan)."""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+import pytest
+from conftest import Demo, expired_copy
+
+from spot_sdk import Client, SpotError
+from spot_sdk.v1 import cluster, optimizer
+
+
+def a_fresh_plan(spot: Client) -> optimizer.Plan:
+    first = spot.clusters.ListClusters(cluster.ListClustersRequest()).clusters[0]
+    return spot.optimizer.Recommend(optimizer.RecommendRequest(cluster_id=first.id)).plan
+
+
+def test_watch_yields_the_plan_and_stops_when_told(spot: Client) -> None:
+    plan = a_fresh_plan(spot)
+    seen = list(
+        spot.watch(
+            spot.optimizer.WatchPlan,
+            optimizer.WatchPlanRequest(plan_id=plan.id),
+            until=lambda update: update.plan.id == plan.id,
+            timeout=20,
+        )
+    )
+    assert [update.plan.id for update in seen] == [plan.id]
+    assert seen[0].plan.state != optimizer.PLAN_STATE_UNSPECIFIED
+
+
+def test_a_quiet_stream_ends_with_its_deadline(spot: Client) -> None:
+    plan = a_fresh_plan(spot)
+    updates = spot.watch(
+        spot.optimizer.WatchPlan, optimizer.WatchPlanRequest(plan_id=plan.id), timeout=1.5
+    )
+    started = time.monotonic()
+    assert next(updates).plan.id == plan.id
+    with pytest.raises(SpotError) as ended:
+        for _ in updates:
+            pass
+    assert ended.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert time.monotonic() - started < 10
+
+
+def test_a_stream_refused_at_open_is_opened_again_after_a_refresh(demo: Demo) -> None:
+    with demo.login() as login:
+        plan = a_fresh_plan(login)
+        access, refresh = login.credentials.bearer, login.credentials.refresh_token
+    assert access and refresh
+    with Client(demo.url, token=expired_copy(access), refresh_token=refresh) as client:
+        first = next(
+            iter(client.watch(client.optimizer.WatchPlan, optimizer.WatchPlanRequest(plan_id=plan.id), timeout=20))
+        )
+        assert first.plan.id == plan.id
+        assert client.credentials.refresh_attempts == 1
+
+
+def test_watching_an_unknown_plan_is_not_found(spot: Client) -> None:
+    with pytest.raises(SpotError) as refused:
+        next(iter(spot.watch(spot.optimizer.WatchPlan, optimizer.WatchPlanRequest(plan_id="nope"))))
+    assert refused.value.code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
