@@ -1,7 +1,7 @@
 """Lists the tenant's clusters with their nodes and the saving of each one's latest plan.
 
     SPOT_URL=http://127.0.0.1:8080 SPOT_API_KEY=spot_... python list_clusters.py
-    SPOT_URL=http://127.0.0.1:8080 SPOT_EMAIL=demo@spot.local SPOT_PASSWORD=... python list_clusters.py
+    SPOT_URL=... SPOT_EMAIL=demo@spot.local SPOT_PASSWORD=... python list_clusters.py
 """
 
 from __future__ import annotations

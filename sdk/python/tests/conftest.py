@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -41,9 +42,10 @@ def spot(demo: Demo) -> Iterator[Client]:
 
 def expired_copy(access_token: str) -> str:
     """The token with its `exp` moved an hour into the past: what a client holds once its token
-    has lapsed (the signature no longer matches, so the server refuses it as it would a lapsed one)."""
+    has lapsed. The signature no longer matches, so the server refuses it (as it would a lapsed
+    one: the server's clock cannot be moved from here, and its token lifetime is fixed)."""
     header, payload, signature = access_token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    claims["exp"] = claims["iat"] - 3600
+    claims["exp"] = int(time.time()) - 3600
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     return f"{header}.{forged}.{signature}"

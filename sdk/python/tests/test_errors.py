@@ -19,7 +19,9 @@ def test_a_bad_input_names_its_field(spot: Client) -> None:
     assert error.field == "cluster_id"
     assert error.method == "/spot.auth.v1.ApiKeyService/CreateApiKey"
     assert len(error.request_id) == 32
-    assert str(error).startswith("INVALID_ARGUMENT (/spot.auth.v1.ApiKeyService/CreateApiKey): invalid `cluster_id`")
+    assert str(error).startswith(
+        "INVALID_ARGUMENT (/spot.auth.v1.ApiKeyService/CreateApiKey): invalid `cluster_id`: "
+    )
 
 
 def test_two_fields_refused_together_are_both_named(spot: Client) -> None:

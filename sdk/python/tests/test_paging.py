@@ -30,7 +30,9 @@ def test_paginate_walks_every_page_once(spot: Client) -> None:
 
 
 def test_pages_yields_each_response_and_stops_at_the_last(spot: Client) -> None:
-    request = cluster.ListInstanceTypesRequest(region="us-east-1", page=common.PageRequest(page_size=200))
+    request = cluster.ListInstanceTypesRequest(
+        region="us-east-1", page=common.PageRequest(page_size=200)
+    )
     responses = list(pages(spot.catalog.ListInstanceTypes, request))
     assert len(responses) > 1
     assert all(len(r.instance_types) == 200 for r in responses[:-1])

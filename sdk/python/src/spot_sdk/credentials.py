@@ -99,13 +99,10 @@ class Credentials:
                     auth_pb2.RefreshRequest(refresh_token=refresh_token), timeout=30.0
                 )
             except grpc.RpcError as error:
-                refused = SpotError.from_rpc_error(
-                    error, method="/spot.auth.v1.AuthService/Refresh"
-                )
+                refused = SpotError.from_rpc_error(error)
                 raise SpotError(
                     refused.code,
                     _explain(why, f"refreshing the session failed: {refused.message}"),
-                    method=refused.method,
                 ) from None
             self._store(response.tokens)
 
@@ -120,4 +117,4 @@ class Credentials:
 
 
 def _explain(why: str, outcome: str) -> str:
-    return f"{why}; {outcome}" if why else outcome
+    return f"{why} ({outcome})" if why else outcome

@@ -66,7 +66,7 @@ class AuthInterceptor(
         outcome = continuation(prepared.details, request)
         error = outcome.exception()
         if error is not None and self._should_refresh(error, prepared):
-            self._credentials.refresh(self._auth, prepared.bearer, why=_details(error))
+            self._refresh(prepared.bearer, _details(error), method, request_id)
             prepared = self._prepare(client_call_details, request_id, timeout=self._timeout)
             outcome = continuation(prepared.details, request)
             error = outcome.exception()
@@ -108,6 +108,15 @@ class AuthInterceptor(
         prepared = self._prepare(client_call_details, request_id, timeout=None)
         return continuation(prepared.details, request_iterator)
 
+    def _refresh(self, stale: str | None, why: str, method: str, request_id: str) -> None:
+        """Renews the session, or raises a SpotError that names the caller's call (not Refresh)."""
+        try:
+            self._credentials.refresh(self._auth, stale, why=why)
+        except SpotError as refused:
+            raise SpotError(
+                refused.code, refused.message, method=method, request_id=request_id
+            ) from None
+
     def _prepare(
         self, details: grpc.ClientCallDetails, request_id: str, *, timeout: float | None
     ) -> _Prepared:
@@ -118,8 +127,11 @@ class AuthInterceptor(
         bearer = None
         if not own:
             if self._credentials.expiring():
-                self._credentials.refresh(
-                    self._auth, self._credentials.bearer, why="the access token expired"
+                self._refresh(
+                    self._credentials.bearer,
+                    "the access token expired",
+                    _method(details),
+                    request_id,
                 )
             bearer = self._credentials.bearer
             if bearer:
@@ -179,8 +191,8 @@ class _RefreshingStream:
                     and self._interceptor._should_refresh(error, self._prepared)
                 ):
                     self._retried = True
-                    self._interceptor._credentials.refresh(
-                        self._interceptor._auth, self._prepared.bearer, why=_details(error)
+                    self._interceptor._refresh(
+                        self._prepared.bearer, _details(error), self._method, self._request_id
                     )
                     self._call, self._prepared = self._open()
                     continue
@@ -196,7 +208,7 @@ class _RefreshingStream:
         interceptor = self._interceptor
         if self._prepared.own_credentials or not interceptor._credentials.can_refresh():
             return False
-        interceptor._credentials.refresh(interceptor._auth, self._prepared.bearer, why=why)
+        interceptor._refresh(self._prepared.bearer, why, self._method, self._request_id)
         return True
 
     # The grpc.Call surface, delegated to the stream open now.
