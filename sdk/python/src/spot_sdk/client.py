@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import grpc
@@ -28,6 +28,7 @@ Request = TypeVar("Request", bound=paging.PagedRequest)
 Response = TypeVar("Response", bound=paging.PagedResponse)
 Item = TypeVar("Item")
 Message = TypeVar("Message")
+StreamRequest = TypeVar("StreamRequest")
 
 # A unary call that has not answered after this long fails with DEADLINE_EXCEEDED (streams have
 # no default deadline). Pass `timeout=` to a call, or to Client, to change it.
@@ -121,7 +122,7 @@ class Client:
 
     def paginate(
         self,
-        method: Callable[[Request], Response],
+        method: grpc.UnaryUnaryMultiCallable[Request, Response],
         request: Request,
         items: Callable[[Response], Iterable[Item]],
         *,
@@ -132,8 +133,8 @@ class Client:
 
     def watch(
         self,
-        method: Callable[..., Iterator[Message]],
-        request: Any,
+        method: grpc.UnaryStreamMultiCallable[StreamRequest, Message],
+        request: StreamRequest,
         *,
         until: Callable[[Message], bool] | None = None,
         timeout: float | None = None,

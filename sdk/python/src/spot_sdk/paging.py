@@ -33,7 +33,10 @@ Item = TypeVar("Item")
 
 
 def pages(
-    method: Callable[[Request], Response], request: Request, *, page_size: int = 0
+    method: grpc.UnaryUnaryMultiCallable[Request, Response],
+    request: Request,
+    *,
+    page_size: int = 0,
 ) -> Iterator[Response]:
     """Each response of a List RPC, from the first page to the last.
 
@@ -60,7 +63,7 @@ def pages(
 
 
 def paginate(
-    method: Callable[[Request], Response],
+    method: grpc.UnaryUnaryMultiCallable[Request, Response],
     request: Request,
     items: Callable[[Response], Iterable[Item]],
     *,

@@ -24,7 +24,7 @@ Request = TypeVar("Request")
 Message = TypeVar("Message")
 
 def watch(
-    method: Callable[..., Iterator[Message]],
+    method: grpc.UnaryStreamMultiCallable[Request, Message],
     request: Request,
     *,
     until: Callable[[Message], bool] | None = None,
