@@ -86,3 +86,24 @@ def test_watching_an_unknown_plan_is_not_found(spot: Client) -> None:
     with pytest.raises(SpotError) as refused:
         next(iter(spot.watch(spot.optimizer.WatchPlan, optimizer.WatchPlanRequest(plan_id="nope"))))
     assert refused.value.code == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_stream_ended_by_a_sign_out_is_refreshed_once_then_a_clear_error(demo: Demo) -> None:
+    # An open stream ends UNAUTHENTICATED when its credential is revoked or expires; watch then
+    # renews the session once to open it again, and a signed-out session cannot be renewed.
+    with demo.login() as client:
+        clusters = client.clusters.ListClusters(cluster.ListClustersRequest()).clusters
+        updates = client.watch(
+            client.clusters.WatchCluster,
+            cluster.WatchClusterRequest(cluster_id=clusters[0].id),
+            timeout=60,
+        )
+        assert next(updates).event.cluster_id == clusters[0].id
+        client.logout()
+        with pytest.raises(SpotError) as ended:
+            for _ in updates:
+                pass
+    assert ended.value.code == grpc.StatusCode.UNAUTHENTICATED
+    assert ended.value.method == "/spot.cluster.v1.ClusterService/WatchCluster"
+    assert "refreshing the session failed" in ended.value.message
+    assert client.credentials.refresh_attempts == 1
