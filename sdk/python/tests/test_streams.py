@@ -9,7 +9,14 @@ import pytest
 from conftest import Demo, expired_copy
 
 from spot_sdk import Client, SpotError
-from spot_sdk.v1 import cluster, optimizer
+from spot_sdk.v1 import agent, cluster, optimizer
+
+FINISHED = (
+    cluster.ACTION_STATUS_SUCCEEDED,
+    cluster.ACTION_STATUS_FAILED,
+    cluster.ACTION_STATUS_REFUSED,
+    cluster.ACTION_STATUS_TIMED_OUT,
+)
 
 
 def a_fresh_plan(spot: Client) -> optimizer.Plan:
@@ -31,27 +38,40 @@ def test_watch_yields_the_plan_and_stops_when_told(spot: Client) -> None:
     assert seen[0].plan.state != optimizer.PLAN_STATE_UNSPECIFIED
 
 
-def test_watch_follows_a_live_cluster(spot: Client) -> None:
-    # The demo's clusters start on on-demand nodes and the autopilot moves them to spot at once,
-    # while the simulated cloud interrupts spot nodes: events keep coming.
+def test_a_stream_follows_an_action_to_its_result(spot: Client) -> None:
     largest = max(
         spot.paginate(
             spot.clusters.ListClusters, cluster.ListClustersRequest(), lambda r: r.clusters
         ),
         key=lambda c: len(spot.clusters.ListNodes(cluster.ListNodesRequest(cluster_id=c.id)).nodes),
     )
-    events = [
-        update.event
-        for update in spot.watch(
-            spot.clusters.WatchCluster,
-            cluster.WatchClusterRequest(cluster_id=largest.id),
-            until=lambda update: True,
-            timeout=60,
-        )
-    ]
-    assert len(events) == 1
-    assert events[0].cluster_id == largest.id
-    assert events[0].kind and events[0].message
+    nodes = spot.clusters.ListNodes(cluster.ListNodesRequest(cluster_id=largest.id)).nodes
+    node = next(n for n in nodes if n.ready and not n.cordoned)
+    # The stub's own stream: its headers mean the server has subscribed, so nothing submitted
+    # from here on can be missed.
+    stream = spot.clusters.WatchActions(
+        cluster.WatchActionsRequest(cluster_id=largest.id), timeout=60
+    )
+    try:
+        stream.initial_metadata()
+        submitted = spot.clusters.SubmitAction(
+            cluster.SubmitActionRequest(
+                cluster_id=largest.id,
+                kind=agent.ACTION_KIND_LABEL,
+                node_name=node.name,
+                labels={"spot-optimizer.io/python-sdk-test": "yes"},
+            )
+        ).action
+        statuses = []
+        for update in stream:
+            if update.action.action.id == submitted.action.id:
+                statuses.append(update.action.status)
+                if update.action.status in FINISHED:
+                    break
+    finally:
+        stream.cancel()
+    # The node may have been drained away by the demo's autopilot meanwhile: then it failed.
+    assert statuses[-1] in (cluster.ACTION_STATUS_SUCCEEDED, cluster.ACTION_STATUS_FAILED)
 
 
 def test_a_quiet_stream_ends_with_its_deadline(spot: Client) -> None:
@@ -92,18 +112,16 @@ def test_a_stream_ended_by_a_sign_out_is_refreshed_once_then_a_clear_error(demo:
     # An open stream ends UNAUTHENTICATED when its credential is revoked or expires; watch then
     # renews the session once to open it again, and a signed-out session cannot be renewed.
     with demo.login() as client:
-        clusters = client.clusters.ListClusters(cluster.ListClustersRequest()).clusters
+        plan = a_fresh_plan(client)
         updates = client.watch(
-            client.clusters.WatchCluster,
-            cluster.WatchClusterRequest(cluster_id=clusters[0].id),
-            timeout=60,
+            client.optimizer.WatchPlan, optimizer.WatchPlanRequest(plan_id=plan.id), timeout=30
         )
-        assert next(updates).event.cluster_id == clusters[0].id
+        assert next(updates).plan.id == plan.id
         client.logout()
         with pytest.raises(SpotError) as ended:
             for _ in updates:
                 pass
     assert ended.value.code == grpc.StatusCode.UNAUTHENTICATED
-    assert ended.value.method == "/spot.cluster.v1.ClusterService/WatchCluster"
+    assert ended.value.method == "/spot.optimizer.v1.OptimizerService/WatchPlan"
     assert "refreshing the session failed" in ended.value.message
     assert client.credentials.refresh_attempts == 1
