@@ -2,7 +2,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run serve web test lint fmt check-fmt clippy buf-lint check-sdk check-deploy rust-tests fault-tests unit-tests backend-tests browser-tests build
+.PHONY: run serve web test lint fmt check-fmt clippy buf-lint check-sdk python-sdk-generate check-deploy rust-tests fault-tests unit-tests backend-tests browser-tests python-sdk-tests build
 
 ## The demo: the platform embedded (SQLite, in-process bus, simulated cloud) with three simulated
 ## clusters, and the web app, on http://127.0.0.1:8080. The login is printed at start.
@@ -20,8 +20,9 @@ web:
 build:
 	$(CARGO) build --workspace --all-targets
 
-## Everything CI checks: formatting, clippy, buf lint, and the tests on SQLite and on PostgreSQL + Redis.
-test: lint rust-tests fault-tests browser-tests
+## Everything CI checks: formatting, clippy, buf lint, and the tests on SQLite and on PostgreSQL + Redis,
+## the fault test, the browser tests and the Python SDK's tests.
+test: lint rust-tests fault-tests browser-tests python-sdk-tests
 
 lint: check-fmt clippy buf-lint check-sdk check-deploy
 
@@ -41,10 +42,17 @@ node_modules/.bin/buf: package.json package-lock.json
 buf-lint: node_modules/.bin/buf
 	npx --no-install buf lint
 
-## The TypeScript client is what the contracts generate: regenerated, then compared with git.
+## The TypeScript and Python clients are what the contracts generate: regenerated, then compared
+## with git (the Python package's version too, which is the workspace's).
 check-sdk: node_modules/.bin/buf
 	cd sdk/typescript && npm ci --no-audit --no-fund --silent && npm run generate --silent
 	@test -z "$$(git status --porcelain -- sdk/typescript/src/gen)" || { git status --short -- sdk/typescript/src/gen; echo "sdk/typescript/src/gen is stale: run 'npm run generate' in sdk/typescript and commit it" >&2; exit 1; }
+	"$$(./scripts/ensure-python-sdk-venv.sh)/bin/python" sdk/python/generate.py >/dev/null
+	@test -z "$$(git status --porcelain -- sdk/python/src/spot_sdk/gen sdk/python/src/spot_sdk/_version.py)" || { git status --short -- sdk/python/src/spot_sdk/gen sdk/python/src/spot_sdk/_version.py; echo "sdk/python is stale: run 'make python-sdk-generate' and commit it" >&2; exit 1; }
+
+## The Python client's generated modules (sdk/python/src/spot_sdk/gen), from proto/.
+python-sdk-generate:
+	"$$(./scripts/ensure-python-sdk-venv.sh)/bin/python" sdk/python/generate.py >/dev/null
 
 ## The two passes below side by side (one build; each pass's output printed whole at the end).
 rust-tests:
@@ -77,6 +85,11 @@ backend-tests:
 browser-tests:
 	./scripts/ensure-test-tools.sh
 	./scripts/browser-tests.sh
+
+## The Python SDK (sdk/python) against `spot demo`: mypy --strict, the example, pytest. Uses the
+## `spot` binary the Rust tests built.
+python-sdk-tests:
+	./scripts/python-sdk-tests.sh
 
 ## The Helm charts rendered with Helm's engine for every ci/*.yaml values file and validated against
 ## the Kubernetes schemas (strict), and docker-compose.yml's settings: offline, no cluster or Docker.
