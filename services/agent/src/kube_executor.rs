@@ -186,9 +186,10 @@ impl KubeExecutor {
         &self,
         node: &str,
         wanted: &[K8sTaint],
+        remove_keys: &[String],
         last_error: &mut Option<String>,
     ) -> Outcome {
-        if wanted.is_empty() {
+        if wanted.is_empty() && remove_keys.is_empty() {
             return Outcome::failed("taint action carries no taints");
         }
         let nodes = self.nodes();
@@ -204,7 +205,8 @@ impl KubeExecutor {
                         .as_ref()
                         .and_then(|spec| spec.taints.clone())
                         .unwrap_or_default();
-                    let merged = merge_taints(&existing, wanted);
+                    let mut merged = merge_taints(&existing, wanted);
+                    merged.retain(|taint| !remove_keys.contains(&taint.key));
                     if merged == existing {
                         return Ok(false);
                     }
@@ -219,7 +221,7 @@ impl KubeExecutor {
                 }
             })
             .await;
-        let described = wanted
+        let mut described = wanted
             .iter()
             .map(|taint| {
                 format!(
@@ -231,8 +233,14 @@ impl KubeExecutor {
             })
             .collect::<Vec<_>>()
             .join(", ");
+        if !remove_keys.is_empty() {
+            if !described.is_empty() {
+                described.push_str(", ");
+            }
+            described.push_str(&format!("no taint {}", remove_keys.join(", ")));
+        }
         match result {
-            Ok(true) => Outcome::succeeded(format!("tainted node {node} with {described}")),
+            Ok(true) => Outcome::succeeded(format!("tainted node {node}: {described}")),
             Ok(false) => Outcome::succeeded(format!("node {node} already has {described}")),
             Err(err) if is_not_found(&err) => Outcome::failed(format!("node {node} not found")),
             Err(err) => Outcome::failed(format!("tainting node {node} failed: {}", describe(&err))),
@@ -454,7 +462,8 @@ impl KubeExecutor {
                         time_added: None,
                     });
                 }
-                self.taint(node, &wanted, last_error).await
+                self.taint(node, &wanted, &action.remove_taint_keys, last_error)
+                    .await
             }
             ActionKind::DeleteNode => self.delete_node(node, last_error).await,
             ActionKind::Drain | ActionKind::Unspecified => {

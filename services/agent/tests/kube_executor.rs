@@ -286,6 +286,31 @@ async fn taint_adds_and_replaces_by_key_and_effect() {
 }
 
 #[tokio::test]
+async fn a_taint_action_removes_the_keys_it_names_and_keeps_the_rest() {
+    let existing = json!([
+        { "key": "spot-optimizer.io/emptying", "effect": "PreferNoSchedule" },
+        { "key": "dedicated", "value": "gpu", "effect": "NoSchedule" },
+    ]);
+    let mut untaint = action(ActionKind::Taint, 5_000);
+    untaint.remove_taint_keys = vec!["spot-optimizer.io/emptying".into()];
+    let (outcome, seen) = run(untaint, move |_, _| {
+        (200, node("n1", false, existing.clone()))
+    })
+    .await;
+    assert_eq!(outcome.outcome, ActionOutcome::Succeeded, "{outcome:?}");
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        seen[1].body,
+        json!({
+            "metadata": { "resourceVersion": "7" },
+            "spec": { "taints": [
+                { "key": "dedicated", "value": "gpu", "effect": "NoSchedule" },
+            ] },
+        })
+    );
+}
+
+#[tokio::test]
 async fn taint_already_present_sends_no_patch() {
     let existing = json!([
         { "key": "spot.example.com/draining", "value": "true", "effect": "NoSchedule" },

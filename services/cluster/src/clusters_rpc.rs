@@ -395,6 +395,7 @@ impl ClusterService for ClusterApi {
             taints: request.taints,
             deadline: deadline_in(request.deadline_seconds, now)?,
             attempt: 0,
+            remove_taint_keys: request.remove_taint_keys,
         };
         let note = AuditNote::target(format!("cluster/{}", cluster.id));
         let (note, row) = match self.route_action(&cluster, None, action).await? {

@@ -76,9 +76,15 @@ pub fn validate_action(action: &mut Action, now_millis: i64) -> Result<(), Statu
             "invalid `labels`: key `{key}` must be 1 to 316 characters"
         )));
     }
-    if kind == ActionKind::Taint && action.taints.is_empty() {
+    if kind == ActionKind::Taint && action.taints.is_empty() && action.remove_taint_keys.is_empty()
+    {
         return Err(Status::invalid_argument(
-            "invalid `taints`: a taint action needs at least one taint",
+            "invalid `taints`: a taint action needs at least one taint to set or one key to remove",
+        ));
+    }
+    if action.remove_taint_keys.iter().any(String::is_empty) {
+        return Err(Status::invalid_argument(
+            "invalid `remove_taint_keys`: a key to remove cannot be empty",
         ));
     }
     if action.taints.iter().any(|t| t.key.is_empty()) {

@@ -218,7 +218,14 @@ impl OptimizerApi {
         );
         let id = cluster_id.to_owned();
         let (budget, mode) = (policy.budget, policy.consolidation);
+        let nodes = state.nodes.clone();
         let planned = tokio::task::spawn_blocking(move || {
+            // The nodes to leave to empty: none when consolidation is off.
+            let emptying = match mode {
+                Consolidation::Off => Vec::new(),
+                _ => spot_engine::nodes_to_empty(&problem, budget),
+            };
+            let taints = crate::emptying::taint_changes(&nodes, &emptying);
             let breaches = spot_engine::breaches(&problem);
             let plan = if !breaches.is_empty() {
                 // Like Karpenter's drift: the user asked for the policy, so it is enforced in
@@ -233,10 +240,16 @@ impl OptimizerApi {
                     }
                 }
             };
-            plan.map(|plan| (plan, problem))
+            (plan.map(|plan| (plan, problem)), taints)
         })
         .await;
-        let Ok(Some((mut plan, problem))) = planned else {
+        let Ok((planned, taints)) = planned else {
+            return false;
+        };
+        if !(cluster.dry_run || policy.dry_run) {
+            self.mark_emptying(cluster_id, taints).await;
+        }
+        let Some((mut plan, problem)) = planned else {
             return false;
         };
         if policy.dry_run {

@@ -12,6 +12,7 @@ mod billing_hold;
 mod compare;
 mod costs;
 mod dashboard_rpc;
+mod emptying;
 mod entity;
 mod estimated;
 mod interruptions;

@@ -93,7 +93,8 @@ pub fn remove_empty_nodes(problem: &Problem, budget: DisruptionBudget) -> Plan {
     let current_cost: f64 = current.iter().map(|n| n.price_per_hour).sum();
     let empty: Vec<&ExistingNode> = current
         .iter()
-        .filter(|n| n.pods.is_empty() && n.do_not_disrupt.is_none())
+        // A node that joined a moment ago is empty until the pods it was launched for bind.
+        .filter(|n| n.pods.is_empty() && n.do_not_disrupt.is_none() && !n.settling)
         .collect();
     if empty.is_empty() {
         return Plan::empty(current_cost, "no node is empty".into());

@@ -103,6 +103,18 @@ pub(crate) fn first_untolerated<'a>(pod: &Pod, taints: &'a [Taint]) -> Option<&'
     })
 }
 
+/// How many of the node's `PreferNoSchedule` taints the pod does not tolerate (kube-scheduler's
+/// `TaintToleration` score counts them).
+pub(crate) fn untolerated_preferences(pod: &Pod, taints: &[Taint]) -> usize {
+    taints
+        .iter()
+        .filter(|taint| {
+            taint.effect == TaintEffect::PreferNoSchedule
+                && !pod.tolerations.iter().any(|t| tolerates(t, taint))
+        })
+        .count()
+}
+
 /// Labels and taints both allow the pod on a node of this offering (resources not considered).
 pub fn placement_allowed(pod: &Pod, offering: &Offering) -> bool {
     node_labels_match(pod, offering) && untolerated_taint(pod, offering).is_none()

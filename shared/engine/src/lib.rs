@@ -20,6 +20,7 @@ mod config_lp;
 mod consolidation;
 mod deletion_cost;
 mod dump;
+mod emptying;
 mod explain;
 mod fallback;
 mod interruption;
@@ -50,6 +51,7 @@ pub use compliance::{Breach, Held, Rule, breaches, breaches_after, fleet_breache
 pub use consolidation::{Consolidation, consolidate, remove_empty_nodes};
 pub use deletion_cost::pod_deletion_costs;
 pub use dump::dump_json;
+pub use emptying::{EMPTYING_TAINT_KEY, emptying_taint, nodes_to_empty};
 pub use fallback::{FALLBACK_PRICE_MARGIN_PERCENT, MAX_FALLBACK_POOLS, fallback_instance_types};
 pub use interruption::{Interrupted, respond_to_interruption};
 pub use labels::requirement_holds;

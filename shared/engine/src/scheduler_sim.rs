@@ -15,7 +15,9 @@
 //! pass the filters): `NodeAffinity` (the weights of the preferred terms the node meets),
 //! `InterPodAffinity` (preferred affinity adds, preferred anti-affinity subtracts, its weight for
 //! each matching pod in the node's domain) and `PodTopologySpread` (`ScheduleAnyway`: fewer
-//! matching pods in the node's domain scores higher). Where kube-scheduler picks at random among
+//! matching pods in the node's domain scores higher); and `TaintToleration` (weight 3: fewer
+//! `PreferNoSchedule` taints the pod does not tolerate scores higher, normalised the same way,
+//! so such a node gets new pods only when the others are far fuller). Where kube-scheduler picks at random among
 //! the best, this takes the first node by name, so simulations repeat. Not modelled: the other
 //! default scorers (BalancedAllocation, ImageLocality, default topology spreading), the
 //! anti-affinity terms of pods already bound, priorities and preemption.
@@ -24,6 +26,7 @@ use std::collections::BTreeMap;
 
 use crate::labels::{
     first_untolerated, node_labels_match_on, requirement_holds_on, selects, taint_text,
+    untolerated_preferences,
 };
 use crate::model::{Offering, Pod, Preferred, Resources, Taint, TopologyKey, well_known};
 
@@ -36,6 +39,8 @@ const MAX_NODE_SCORE: i64 = 100;
 /// (`NodeAffinity`, `InterPodAffinity`, `PodTopologySpread`).
 const FIT_WEIGHT: i64 = 1;
 const PREFERENCE_WEIGHT: i64 = 2;
+/// The default profile's weight of `TaintToleration`'s score (`PreferNoSchedule` taints).
+const TAINT_WEIGHT: i64 = 3;
 
 /// A node as the scheduler sees it, with what is bound to it so far.
 #[derive(Debug, Clone, PartialEq)]
@@ -266,10 +271,13 @@ pub fn schedule_one(nodes: &mut [SimNode], pod: &Pod) -> Result<usize, String> {
         }
     }
     let preferred = preference_scores(nodes, &feasible, pod);
+    let untainted = taint_scores(nodes, &feasible, pod);
     let mut best: Option<(i64, usize)> = None;
     for (k, &i) in feasible.iter().enumerate() {
         let node = &nodes[i];
-        let score = FIT_WEIGHT * least_allocated(node, pod) + PREFERENCE_WEIGHT * preferred[k];
+        let score = FIT_WEIGHT * least_allocated(node, pod)
+            + PREFERENCE_WEIGHT * preferred[k]
+            + TAINT_WEIGHT * untainted[k];
         let better = best
             .is_none_or(|(top, at)| score > top || (score == top && node.name < nodes[at].name));
         if better {
@@ -297,6 +305,28 @@ pub fn schedule_one(nodes: &mut [SimNode], pod: &Pod) -> Result<usize, String> {
             ))
         }
     }
+}
+
+/// `TaintToleration`'s score of the `feasible` nodes (in that order): fewer `PreferNoSchedule`
+/// taints the pod does not tolerate scores higher, normalised to 0..=100 over the feasible nodes
+/// (all 100 when none has one), so a node tainted `PreferNoSchedule` gets new pods only when
+/// the others cannot take them or are far fuller.
+fn taint_scores(nodes: &[SimNode], feasible: &[usize], pod: &Pod) -> Vec<i64> {
+    let counts: Vec<i64> = feasible
+        .iter()
+        .map(|&i| untolerated_preferences(pod, &nodes[i].taints) as i64)
+        .collect();
+    let most = counts.iter().copied().max().unwrap_or(0);
+    counts
+        .into_iter()
+        .map(|count| {
+            if most == 0 {
+                MAX_NODE_SCORE
+            } else {
+                MAX_NODE_SCORE - MAX_NODE_SCORE * count / most
+            }
+        })
+        .collect()
 }
 
 /// The pod's preference scores of the `feasible` nodes (in that order): the sum of the
@@ -545,6 +575,38 @@ mod tests {
         assert_eq!(placed[0], Ok(0));
         assert_eq!(placed[1], Ok(1));
         assert!(placed[2].is_err());
+    }
+
+    #[test]
+    fn a_prefer_no_schedule_taint_sends_new_pods_elsewhere_while_they_have_room() {
+        let mut emptier = node("emptier", 4_000, 16_000);
+        emptier.taints.push(Taint {
+            key: "spot-optimizer.io/consolidating".into(),
+            value: String::new(),
+            effect: TaintEffect::PreferNoSchedule,
+        });
+        let mut fuller = node("fuller", 4_000, 16_000);
+        fuller.bind(&pod("running", 2_000, 8_000));
+        let mut nodes = vec![emptier, fuller];
+        // Least allocated alone would pick the empty node; the taint outweighs it.
+        assert_eq!(schedule_one(&mut nodes, &pod("new", 500, 1_000)), Ok(1));
+        // Once the untainted node has no room, the tainted one still takes pods.
+        assert_eq!(schedule_one(&mut nodes, &pod("big", 3_000, 4_000)), Ok(0));
+        // A pod that tolerates the taint goes by room again.
+        let mut tolerant = pod("tolerant", 100, 100);
+        tolerant.tolerations.push(Toleration {
+            key: "spot-optimizer.io/consolidating".into(),
+            operator: TolerationOperator::Exists,
+            value: String::new(),
+            effect: None,
+        });
+        let mut nodes = vec![node("a", 4_000, 16_000), nodes[1].clone()];
+        nodes[0].taints = vec![Taint {
+            key: "spot-optimizer.io/consolidating".into(),
+            value: String::new(),
+            effect: TaintEffect::PreferNoSchedule,
+        }];
+        assert_eq!(schedule_one(&mut nodes, &tolerant), Ok(0));
     }
 
     #[test]

@@ -114,7 +114,13 @@ impl Cluster {
                 ActionKind::Uncordon => found.cordoned = false,
                 ActionKind::Drain => found.cordoned = true,
                 ActionKind::Label => found.labels.extend(action.labels.clone()),
-                ActionKind::Taint => found.taints = action.taints.clone(),
+                ActionKind::Taint => {
+                    found.taints.retain(|t| {
+                        !action.remove_taint_keys.contains(&t.key)
+                            && !action.taints.iter().any(|new| new.key == t.key)
+                    });
+                    found.taints.extend(action.taints.iter().cloned());
+                }
                 ActionKind::DeleteNode | ActionKind::Unspecified => {}
             }
             delta.upserted_nodes.push(found.clone());

@@ -15,7 +15,9 @@
 //! pays: kube-scheduler can carry it out (nodes are kept rather than strand a pod) and it saves
 //! at least the policy's minimum once the move is paid for. The agent ranks the pods for
 //! scale-downs every minute (`pod-deletion-cost`, see `engine::pod_deletion_costs`), so the
-//! ReplicaSet controller empties the nodes consolidation would take first. `--rules before` are the rules this
+//! ReplicaSet controller empties the nodes consolidation would take first, and the autopilot
+//! taints the nodes the cluster could do without `PreferNoSchedule` (`engine::nodes_to_empty`),
+//! so new pods land elsewhere and an emptied node goes with nothing moved. `--rules before` are the rules this
 //! replaced: after the 30 s settle and the 5 minute cool-down, the full re-plan, applied when it
 //! saves the minimum or places a waiting pod, whatever it costs.
 
@@ -304,6 +306,7 @@ impl World {
             .map(|n| {
                 let mut s = SimNode::of_offering(&n.existing.name, &n.offering);
                 s.schedulable = !n.existing.cordoned;
+                s.taints.extend(n.existing.taints.iter().cloned());
                 for id in &n.existing.pods {
                     if let Some((pod, _, _)) = self.pods.get(id) {
                         s.bind(pod);
@@ -358,6 +361,18 @@ impl World {
                     existing
                 })
                 .collect(),
+        }
+    }
+
+    /// The autopilot's `PreferNoSchedule` taint on the nodes left to empty, and off the others.
+    fn mark_emptying(&mut self, emptying: &[String]) {
+        for node in &mut self.nodes {
+            node.existing
+                .taints
+                .retain(|t| t.key != engine::EMPTYING_TAINT_KEY);
+            if emptying.contains(&node.existing.name) {
+                node.existing.taints.push(engine::emptying_taint());
+            }
         }
     }
 
@@ -510,8 +525,9 @@ impl World {
         match rules {
             Rules::After => {
                 if now % DELETION_COSTS_EVERY_S == 0.0 {
-                    self.deletion_costs =
-                        engine::pod_deletion_costs(&self.problem(&[], now).existing_nodes);
+                    let problem = self.problem(&[], now);
+                    self.deletion_costs = engine::pod_deletion_costs(&problem.existing_nodes);
+                    self.mark_emptying(&engine::nodes_to_empty(&problem, budget()));
                 }
                 self.launched_for.retain(|id, launched| {
                     now - launched.first_at < RELAUNCH_AFTER_S

@@ -309,7 +309,14 @@ impl Executor for SimCluster {
             }),
             ActionKind::Taint => self.change(&node, |state, delta| {
                 if let Some(n) = state.nodes.get_mut(&node) {
-                    n.taints = action.taints.clone();
+                    n.taints.retain(|t| {
+                        !action.remove_taint_keys.contains(&t.key)
+                            && !action
+                                .taints
+                                .iter()
+                                .any(|new| new.key == t.key && new.effect == t.effect)
+                    });
+                    n.taints.extend(action.taints.iter().cloned());
                     delta.upserted_nodes.push(n.clone());
                 }
             }),

@@ -404,6 +404,7 @@ class Action(_message.Message):
     TAINTS_FIELD_NUMBER: _builtins.int
     DEADLINE_FIELD_NUMBER: _builtins.int
     ATTEMPT_FIELD_NUMBER: _builtins.int
+    REMOVE_TAINT_KEYS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     kind: Global___ActionKind.ValueType
     node_name: _builtins.str
@@ -411,9 +412,17 @@ class Action(_message.Message):
     @_builtins.property
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     @_builtins.property
-    def taints(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Taint]: ...
+    def taints(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Taint]:
+        """TAINT: set on the node beside its other taints (one of the same key and effect is replaced)."""
+
     @_builtins.property
     def deadline(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def remove_taint_keys(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """TAINT: the node's taints with these keys are removed (a taint action needs at least one
+        taint to set or one key to remove).
+        """
+
     def __init__(
         self,
         *,
@@ -424,10 +433,11 @@ class Action(_message.Message):
         taints: _abc.Iterable[_common_pb2.Taint] | None = ...,
         deadline: _timestamp_pb2.Timestamp | None = ...,
         attempt: _builtins.int = ...,
+        remove_taint_keys: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "deadline", b"deadline", "id", b"id", "kind", b"kind", "labels", b"labels", "node_name", b"node_name", "taints", b"taints"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "deadline", b"deadline", "id", b"id", "kind", b"kind", "labels", b"labels", "node_name", b"node_name", "remove_taint_keys", b"remove_taint_keys", "taints", b"taints"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -121,6 +121,7 @@ class SubmitActionRequest(_message.Message):
     LABELS_FIELD_NUMBER: _builtins.int
     TAINTS_FIELD_NUMBER: _builtins.int
     DEADLINE_SECONDS_FIELD_NUMBER: _builtins.int
+    REMOVE_TAINT_KEYS_FIELD_NUMBER: _builtins.int
     cluster_id: _builtins.str
     kind: _agent_pb2.ActionKind.ValueType
     node_name: _builtins.str
@@ -130,6 +131,10 @@ class SubmitActionRequest(_message.Message):
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     @_builtins.property
     def taints(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Taint]: ...
+    @_builtins.property
+    def remove_taint_keys(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """TAINT: keys of the node's taints to remove."""
+
     def __init__(
         self,
         *,
@@ -139,10 +144,11 @@ class SubmitActionRequest(_message.Message):
         labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         taints: _abc.Iterable[_common_pb2.Taint] | None = ...,
         deadline_seconds: _builtins.int = ...,
+        remove_taint_keys: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_id", b"cluster_id", "deadline_seconds", b"deadline_seconds", "kind", b"kind", "labels", b"labels", "node_name", b"node_name", "taints", b"taints"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cluster_id", b"cluster_id", "deadline_seconds", b"deadline_seconds", "kind", b"kind", "labels", b"labels", "node_name", b"node_name", "remove_taint_keys", b"remove_taint_keys", "taints", b"taints"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -799,8 +805,11 @@ class RegisterClusterResponse(_message.Message):
     AGENT_KEY_FIELD_NUMBER: _builtins.int
     INSTALL_COMMAND_FIELD_NUMBER: _builtins.int
     agent_key: _builtins.str
-    """Agent API key, shown once, and the command that installs the agent with it."""
+    """The agent API key, shown once."""
     install_command: _builtins.str
+    """Shell commands that install the agent: they put the key, pasted at a silent prompt, into
+    the Secret `spot-agent-key` (never on a command line), then install the Helm chart.
+    """
     @_builtins.property
     def cluster(self) -> Global___Cluster: ...
     def __init__(
@@ -1697,8 +1706,11 @@ class AdoptClusterResponse(_message.Message):
     INSTALL_COMMAND_FIELD_NUMBER: _builtins.int
     NODE_CLASS_FIELD_NUMBER: _builtins.int
     agent_key: _builtins.str
-    """The agent API key, shown once, and the command that installs the agent with it."""
+    """The agent API key, shown once."""
     install_command: _builtins.str
+    """Shell commands that install the agent: they put the key, pasted at a silent prompt, into
+    the Secret `spot-agent-key` (never on a command line), then install the Helm chart.
+    """
     @_builtins.property
     def cluster(self) -> Global___Cluster: ...
     @_builtins.property
