@@ -478,15 +478,18 @@ async fn a_wake_short_of_capacity_fails_and_terminates_what_it_launched_that_nev
     assert_eq!(hibernated.status(), pb::HibernationRunStatus::Succeeded);
     wait_for_nodes(&test, &owner, &cluster_id, 1).await;
 
-    // From now on launched instances never join, and us-east-1b has no capacity: the wake
-    // launches the two spot nodes in 1a, finds 1b short, and must not leave the two running.
+    // From now on launched instances never join, and us-east-1b has no capacity of any type
+    // (its pool and every fallback): the wake launches the two spot nodes in 1a, finds 1b short,
+    // and must not leave the two running.
     follower.abort();
-    let short = spot_cloud::Pool {
-        region: REGION.into(),
-        zone: "us-east-1b".into(),
-        instance_type: TYPE.into(),
-    };
-    test.cloud.run_short(&short, 3_600);
+    for offering in spot_engine::offerings_in(REGION, &["us-east-1b".to_owned()]) {
+        let short = spot_cloud::Pool {
+            region: REGION.into(),
+            zone: "us-east-1b".into(),
+            instance_type: offering.instance_type,
+        };
+        test.cloud.run_short(&short, 3_600);
+    }
     wake_for(&mut client, &owner, &cluster_id, 2).await;
     let woken = finished_run(&mut client, &owner, &cluster_id, "wake").await;
     assert_eq!(
@@ -525,6 +528,65 @@ async fn a_wake_short_of_capacity_fails_and_terminates_what_it_launched_that_nev
     // Only the must-run node runs: nothing launched is left behind for the retry to double.
     let running = capacity(&test, &cluster_id).await;
     assert_eq!(running.values().sum::<usize>(), 1, "{running:?}");
+    stop.cancel();
+    test.stop().await;
+}
+
+#[tokio::test]
+async fn a_cluster_wakes_in_a_fallback_pool_when_the_pool_it_slept_from_is_dry() {
+    let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
+    let owner = test.sign_up("Acme").await.access_token;
+    let layout = [
+        ("spot-a1", "us-east-1a", CapacityType::Spot),
+        ("spot-a2", "us-east-1a", CapacityType::Spot),
+        ("system", "us-east-1c", CapacityType::OnDemand),
+    ];
+    let pods = vec![pod("kube-system", "coredns-5d78c9869d-x7vzp", "system")];
+    let RunningCluster {
+        cluster_id, stop, ..
+    } = running_cluster(&test, &owner, &layout, pods, Arc::new(Recorder::default())).await;
+    let mut client = HibernationServiceClient::new(test.channel.clone());
+    let mut yearly = schedule(&cluster_id, "0 0 1 1 *", "0 1 1 1 *", "UTC");
+    yearly.must_run = vec!["kube-system/coredns".into()];
+    create(&mut client, &owner, yearly).await.unwrap();
+    sleep_until(&mut client, &owner, &cluster_id, 8).await;
+    let hibernated = finished_run(&mut client, &owner, &cluster_id, "hibernate").await;
+    assert_eq!(hibernated.status(), pb::HibernationRunStatus::Succeeded);
+    wait_for_nodes(&test, &owner, &cluster_id, 1).await;
+
+    // The spot pool the cluster slept from has no capacity when it wakes.
+    let dry = spot_cloud::Pool {
+        region: REGION.into(),
+        zone: "us-east-1a".into(),
+        instance_type: TYPE.into(),
+    };
+    test.cloud.run_short(&dry, 3_600);
+    wake_for(&mut client, &owner, &cluster_id, 2).await;
+    let woken = finished_run(&mut client, &owner, &cluster_id, "wake").await;
+    assert_eq!(
+        woken.status(),
+        pb::HibernationRunStatus::Succeeded,
+        "{woken:?}"
+    );
+    let launch = &woken.steps[0];
+    assert_eq!(launch.kind, "launch");
+    assert!(!launch.fallback_pools.is_empty(), "{launch:?}");
+    // Both spot nodes are back in 1a, in a pool of the same capacity type, none of the dry one.
+    let running = capacity(&test, &cluster_id).await;
+    let spot_in_1a: usize = running
+        .iter()
+        .filter(|((zone, instance_type, capacity_type), _)| {
+            zone == "us-east-1a" && instance_type != TYPE && capacity_type == "Spot"
+        })
+        .map(|(_, count)| count)
+        .sum();
+    assert_eq!(spot_in_1a, 2, "{running:?}");
+    assert!(
+        !running
+            .keys()
+            .any(|(zone, t, _)| zone == "us-east-1a" && t == TYPE),
+        "{running:?}"
+    );
     stop.cancel();
     test.stop().await;
 }

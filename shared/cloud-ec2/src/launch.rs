@@ -1,5 +1,6 @@
-//! Launching capacity: one instant EC2 fleet (price-capacity-optimized for spot, lowest-price for
-//! on-demand) from the node class's launch templates (one per architecture), each pool an
+//! Launching capacity: one instant EC2 fleet (capacity-optimized-prioritized for spot,
+//! prioritized for on-demand: the pools in the request's order of preference, the planned pool
+//! first and its fallbacks only when it is short) from the node class's launch templates (one per architecture), each pool an
 //! override of instance type x the class's subnet in the pool's zone. Pools that cannot be
 //! launched (no subnet in their zone, no image for their architecture, out of capacity a moment
 //! ago) and pools that fall short are reported per pool; capacity errors feed the ICE cache.
@@ -86,7 +87,7 @@ pub async fn launch(
     let mut configs = Vec::new();
     for (architecture, pools) in &by_architecture {
         let template = launch_template::ensure(provider, &request, spec, *architecture).await?;
-        configs.push(config(&template, pools));
+        configs.push(config(&template, pools, &request.pools));
     }
     let launched = fleet(provider, &request, spec, configs).await?;
     for failure in &launched.failures {
@@ -110,14 +111,24 @@ pub(crate) fn instance_tags(
     tags
 }
 
-/// One launch template's part of the fleet: each pool as instance type x the zone's subnet.
-fn config(template: &str, pools: &[(Pool, String)]) -> FleetLaunchTemplateConfigRequest {
+/// One launch template's part of the fleet: each pool as instance type x the zone's subnet, with
+/// its place in the request's order of preference as its priority (0 first).
+fn config(
+    template: &str,
+    pools: &[(Pool, String)],
+    preference: &[Pool],
+) -> FleetLaunchTemplateConfigRequest {
     let overrides = pools
         .iter()
         .map(|(pool, subnet)| {
+            let priority = preference
+                .iter()
+                .position(|p| p == pool)
+                .unwrap_or(preference.len());
             FleetLaunchTemplateOverridesRequest::builder()
                 .instance_type(InstanceType::from(pool.instance_type.as_str()))
                 .subnet_id(subnet)
+                .priority(priority as f64)
                 .build()
         })
         .collect();
@@ -190,14 +201,16 @@ async fn fleet(
                     .default_target_capacity_type(capacity_type.clone())
                     .build(),
             )
+            // The pools in the request's order of preference: a fallback pool only when the
+            // ones before it are short.
             .spot_options(
                 SpotOptionsRequest::builder()
-                    .allocation_strategy(SpotAllocationStrategy::PriceCapacityOptimized)
+                    .allocation_strategy(SpotAllocationStrategy::CapacityOptimizedPrioritized)
                     .build(),
             )
             .on_demand_options(
                 OnDemandOptionsRequest::builder()
-                    .allocation_strategy(FleetOnDemandAllocationStrategy::LowestPrice)
+                    .allocation_strategy(FleetOnDemandAllocationStrategy::Prioritized)
                     .build(),
             )
             .tag_specifications(tags(ResourceType::Instance, &instance_tags))

@@ -69,8 +69,8 @@ pub struct Instance {
     pub launched_at: i64,
 }
 
-/// Launch `count` instances of one capacity type, from any of `pools` (a fleet picks among them:
-/// price-capacity-optimized for spot, cheapest for on-demand).
+/// Launch `count` instances of one capacity type from `pools`, in their order of preference: a
+/// pool only when the ones before it are short (a fleet's prioritized strategies).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LaunchRequest {
     pub region: String,

@@ -361,28 +361,13 @@ impl CloudProvider for SimulatedCloud {
             return Ok(earlier.clone());
         }
         let now = state.now;
-        // Cheapest first, as price-capacity-optimized mostly picks (on-demand prices tie: zone order).
-        let mut ranked: Vec<(f64, Pool)> = request
-            .pools
-            .iter()
-            .map(|pool| {
-                let price = match request.capacity_type {
-                    CapacityType::Spot => self.price_of(&mut state, pool),
-                    CapacityType::OnDemand => self
-                        .catalog
-                        .on_demand_price(&pool.instance_type)
-                        .ok()
-                        .flatten(),
-                };
-                (price.unwrap_or(f64::MAX), pool.clone())
-            })
-            .collect();
-        ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        // In the request's order of preference: a pool only when the ones before it are short.
+        let ranked: Vec<Pool> = request.pools.clone();
 
         let mut result = LaunchResult::default();
         let mut failed = BTreeSet::new();
         let mut remaining = request.count;
-        for (_, pool) in ranked {
+        for pool in ranked {
             if remaining == 0 {
                 break;
             }

@@ -57,7 +57,8 @@ pub use interruption::{Interrupted, respond_to_interruption};
 pub use labels::requirement_holds;
 pub use model::*;
 pub use paying_consolidation::{
-    MOVE_OVERLAP_HOURS, MOVE_PAYBACK_HOURS, PayingConsolidation, Verdict, paying_consolidation,
+    MIN_MONTHLY_SAVING_PER_MOVED_NODE_USD, MOVE_OVERLAP_HOURS, MOVE_PAYBACK_HOURS,
+    PayingConsolidation, Verdict, paying_consolidation,
 };
 pub use pinned::{
     NEW_NODE_SETTLES_MS, count_pinned, describe_pinned, set_aside_do_not_disrupt, set_aside_pinned,

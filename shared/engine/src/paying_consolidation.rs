@@ -32,6 +32,10 @@ pub const MIN_SAVING_PER_MOVED_NODE: f64 = 0.25;
 /// rather than drained, seeds 1-5 moved 1.28 nodes an hour per 10 nodes at 9.8 % above the
 /// cheapest packing, against 1.41 and 11.3 % at 10 USD without.
 pub const MIN_MONTHLY_SAVING_PER_MOVED_NODE_USD: f64 = 20.0;
+/// A move that saves at least this share of the cluster's cost is worth it whatever each node
+/// saves: the floors above keep large clusters from churning for pennies, not a small cluster
+/// from its savings.
+pub const SAVING_PERCENT_ALWAYS_WORTH_MOVING: f64 = 25.0;
 
 /// Why a consolidation is or is not applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -197,6 +201,7 @@ fn judge(problem: &Problem, safe: SafePlan) -> Judged {
     };
     let moved = drained(plan);
     let worth_moving = moved == 0
+        || net_saving_percent >= SAVING_PERCENT_ALWAYS_WORTH_MOVING
         || net / moved as f64 >= per_moved_node_floor(problem, plan.current_cost_per_hour);
     let broken = breaches_after(problem, plan);
     let verdict = if plan.steps.is_empty() {
@@ -483,6 +488,15 @@ mod tests {
         }
         let medium_gone = judge(&problem, draining(&problem, 1, 0.0416));
         assert_eq!(medium_gone.verdict, Verdict::Pays);
+        // A small cluster keeps its savings: two of four small nodes gone save half of it,
+        // though each only about 15 USD a month.
+        let mut small = cluster(4);
+        for node in &mut small.existing_nodes {
+            node.instance_type = "t3.small".into();
+            node.price_per_hour = 0.0208;
+        }
+        let half_saved = judge(&small, draining(&small, 2, 0.0416));
+        assert_eq!(half_saved.verdict, Verdict::Pays);
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //!   node that hosts a pod of a must-run workload, and for the others: cordon them all first (so
 //!   drained pods do not land on a node about to go), then drain and terminate each in turn.
 //! - Wake launches the recorded capacity minus what still runs (the kept nodes, or nodes that
-//!   came back meanwhile), pool by pool and capacity type by capacity type, then waits for the
-//!   new nodes to be ready.
+//!   came back meanwhile), pool by pool and capacity type by capacity type, each launch with
+//!   fallback pools for when its own is dry (`spot_engine::fallback_instance_types`), then waits
+//!   for the new nodes to be ready.
 //! - Release terminates what an unfinished wake launched that never joined the cluster (its
 //!   replica ended, its nodes never became ready, or it launched only part of a pool), so the next
 //!   run starts from the nodes the agent reports and a retry never launches the same capacity
@@ -100,8 +101,12 @@ pub fn hibernate(nodes: &[Node], pods: &[Pod], must_run: &[Workload]) -> Hiberna
     HibernatePlan { kept, steps }
 }
 
-/// The launches that bring back `recorded` given the nodes running now, then the wait.
-pub fn wake(recorded: &[pb::CapacityGroup], nodes: &[Node]) -> Vec<pb::HibernationStep> {
+/// The launches that bring back `recorded` given the nodes and pods now, then the wait.
+pub fn wake(
+    recorded: &[pb::CapacityGroup],
+    nodes: &[Node],
+    pods: &[Pod],
+) -> Vec<pb::HibernationStep> {
     let mut running: BTreeMap<PoolKey, u32> = BTreeMap::new();
     for node in nodes {
         let mut key = key(node);
@@ -110,7 +115,9 @@ pub fn wake(recorded: &[pb::CapacityGroup], nodes: &[Node]) -> Vec<pb::Hibernati
         }
         *running.entry(key).or_default() += 1;
     }
-    let mut steps: Vec<pb::HibernationStep> = recorded
+    // What still runs of each recorded pool counts first; what runs beyond a group's count is
+    // left for no other group (pools are unique).
+    let mut short: Vec<(&pb::CapacityGroup, &Pool, u32)> = recorded
         .iter()
         .filter_map(|group| {
             let pool = group.pool.as_ref()?;
@@ -120,23 +127,72 @@ pub fn wake(recorded: &[pb::CapacityGroup], nodes: &[Node]) -> Vec<pb::Hibernati
                 group.capacity_type,
             );
             let still = running.get_mut(&key).map(std::mem::take).unwrap_or(0);
-            let missing = group.count.saturating_sub(still);
-            // What runs beyond this group's count is left for no other group: pools are unique.
-            (missing > 0).then(|| pb::HibernationStep {
-                kind: LAUNCH.to_owned(),
-                capacity: Some(pb::CapacityGroup {
-                    count: missing,
-                    ..group.clone()
-                }),
-                status: pb::HibernationStepStatus::Pending.into(),
-                ..Default::default()
-            })
+            Some((group, pool, group.count.saturating_sub(still)))
         })
         .collect();
+    // Then nodes an earlier wake launched in a fallback pool stand for the pool they replaced,
+    // so a retried wake does not launch them again.
+    let mut steps: Vec<pb::HibernationStep> = Vec::new();
+    for (group, pool, missing) in &mut short {
+        if *missing == 0 {
+            continue;
+        }
+        let fallbacks = fallback_pools(pool, group.capacity_type(), pods);
+        for fallback in &fallbacks {
+            let key = (
+                fallback.zone.clone(),
+                fallback.instance_type.clone(),
+                group.capacity_type,
+            );
+            if let Some(count) = running.get_mut(&key) {
+                let taken = (*count).min(*missing);
+                *count -= taken;
+                *missing -= taken;
+            }
+        }
+        if *missing > 0 {
+            steps.push(pb::HibernationStep {
+                kind: LAUNCH.to_owned(),
+                capacity: Some(pb::CapacityGroup {
+                    count: *missing,
+                    ..(*group).clone()
+                }),
+                status: pb::HibernationStepStatus::Pending.into(),
+                fallback_pools: fallbacks,
+                ..Default::default()
+            });
+        }
+    }
     if !steps.is_empty() {
         steps.push(step(WAIT_READY, ""));
     }
     steps
+}
+
+/// The pools a wake's launch in `pool` may draw from when it is dry. The policy's admission is
+/// not applied: the cluster must wake, and compliance brings it back within its policy later.
+fn fallback_pools(pool: &Pool, capacity_type: CapacityType, pods: &[Pod]) -> Vec<Pool> {
+    let problem = spot_engine::Problem {
+        offerings: spot_engine::offerings_in(&pool.region, std::slice::from_ref(&pool.zone)),
+        pods: pods
+            .iter()
+            .filter(|p| spot_kit::kube_terms::needs_a_node(p))
+            .map(spot_kit::kube_terms::pod)
+            .collect(),
+        ..Default::default()
+    };
+    let capacity_type = match capacity_type {
+        CapacityType::Spot => spot_engine::CapacityType::Spot,
+        _ => spot_engine::CapacityType::OnDemand,
+    };
+    spot_engine::fallback_instance_types(&problem, &pool.instance_type, &pool.zone, capacity_type)
+        .into_iter()
+        .map(|instance_type| Pool {
+            region: pool.region.clone(),
+            zone: pool.zone.clone(),
+            instance_type,
+        })
+        .collect()
 }
 
 /// The instances that succeeded release steps of `runs` terminated.
@@ -252,8 +308,9 @@ mod tests {
         assert_eq!(capacity[0].capacity_type(), CapacityType::Spot);
         assert_eq!(capacity[1].count, 1);
 
-        // Waking with only the kept node running launches the two spot nodes back.
-        let steps = wake(&capacity, &nodes[2..]);
+        // Waking with only the kept node running launches the two spot nodes back, with
+        // pools of the same zone and capacity type to draw from if m5.large is dry there.
+        let steps = wake(&capacity, &nodes[2..], &[]);
         assert_eq!(steps.len(), 2);
         let launch = steps[0].capacity.as_ref().unwrap();
         assert_eq!(
@@ -261,9 +318,23 @@ mod tests {
             (2, CapacityType::Spot)
         );
         assert_eq!(launch.pool.as_ref().unwrap().zone, "us-east-1a");
+        let fallbacks = &steps[0].fallback_pools;
+        assert!(!fallbacks.is_empty());
+        assert!(
+            fallbacks
+                .iter()
+                .all(|p| p.zone == "us-east-1a" && p.instance_type != "m5.large"),
+            "{fallbacks:?}"
+        );
         assert_eq!(steps[1].kind, WAIT_READY);
         // Everything running: nothing to do.
-        assert!(wake(&capacity, &nodes).is_empty());
+        assert!(wake(&capacity, &nodes, &[]).is_empty());
+        // One spot node came back in a fallback pool: only the other is launched again.
+        let mut in_fallback = node("fallback", "us-east-1a", CapacityType::Spot);
+        in_fallback.instance_type = fallbacks[0].instance_type.clone();
+        let with_fallback = [nodes[2].clone(), in_fallback];
+        let steps = wake(&capacity, &with_fallback, &[]);
+        assert_eq!(steps[0].capacity.as_ref().unwrap().count, 1, "{steps:?}");
     }
 
     #[test]

@@ -271,7 +271,7 @@ impl HibernationApi {
                 recorded.state = State::Hibernating;
             }
             Change::Wake => {
-                run.steps = plan::wake(&recorded.capacity, &state.nodes);
+                run.steps = plan::wake(&recorded.capacity, &state.nodes, &state.pods);
                 recorded.state = State::Waking;
             }
         }

@@ -49,6 +49,7 @@ pub fn run_of(tenant_id: &str, run: &pb::HibernationRun) -> Run {
                     pools: group
                         .pool
                         .iter()
+                        .chain(&step.fallback_pools)
                         .map(|p| PoolSpec {
                             zone: p.zone.clone(),
                             instance_type: p.instance_type.clone(),

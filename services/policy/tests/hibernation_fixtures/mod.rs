@@ -241,6 +241,8 @@ pub async fn follow_the_cloud(
                     .instances_tagged(REGION, CLUSTER_ID_TAG)
                     .await
                     .unwrap();
+                // "launched 2 of 2 instances: i-1, i-2 (short: us-east-1a/m5.xlarge: ...)".
+                let ids = ids.split(" (short: ").next().unwrap_or_default();
                 let mut nodes = Vec::new();
                 for id in ids.split(", ") {
                     let Some(instance) = instances.iter().find(|i| i.id == id) else {
