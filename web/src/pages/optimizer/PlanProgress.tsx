@@ -23,7 +23,7 @@ export function PlanProgress({ plan }: { plan: Plan }) {
         <span data-testid="plan-progress-summary">{summary}</span>
         <span>{percent} %</span>
       </div>
-      <div role="progressbar" aria-label="Plan progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent} className="h-2 overflow-hidden rounded-full bg-slate-200">
+      <div role="progressbar" aria-label="Plan progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent} className={`h-2 overflow-hidden rounded-full ${ended ? "bg-red-100" : "bg-slate-200"}`}>
         <div className={`h-full transition-all ${ended ? "bg-red-600" : "bg-indigo-600"}`} style={{ width: `${percent}%` }} />
       </div>
     </div>
