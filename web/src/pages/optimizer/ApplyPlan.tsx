@@ -5,7 +5,7 @@ import { useId, useState } from "react";
 import { Link, useNavigate } from "react-router";
 import { api } from "../../api/clients";
 import { errorMessage } from "../../api/errors";
-import { formatUsdPrecise } from "../../api/format";
+import { formatUsdPerHour } from "../../api/format";
 import { useClusters } from "../../components/ClusterPicker";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { useAutopilotStatus } from "../../components/PolicyCompliance";
@@ -147,7 +147,7 @@ export function ApplyPlan({ plan }: { plan: Plan }) {
           It will {planEffects(plan)} in cluster {clusterName}, step by step in the order listed.
         </p>
         <p className="mt-2 text-xs text-slate-500">
-          Plan {plan.id} · cost {formatUsdPrecise(plan.currentUsdPerHour)}/h now, {formatUsdPrecise(plan.targetUsdPerHour)}/h after.
+          Plan {plan.id} · cost {formatUsdPerHour(plan.currentUsdPerHour)}/h now, {formatUsdPerHour(plan.targetUsdPerHour)}/h after.
         </p>
       </ConfirmDialog>
     </div>
