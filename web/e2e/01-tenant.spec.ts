@@ -87,7 +87,9 @@ test("saving a policy with an invalid value shows the field error", async ({ pag
   await expect(page.getByRole("alert").filter({ hasText: "The policy was not saved" })).toBeVisible();
   await snap(page, "05-policy-field-error");
 
+  // The error goes as soon as the field changes, before saving again.
   await spot.fill("80");
+  await expect(spot).not.toHaveAttribute("aria-invalid", "true");
   await page.getByRole("button", { name: "Save policy" }).click();
   await expect(page.getByText("Policy saved.")).toBeVisible();
   await expect(spot).not.toHaveAttribute("aria-invalid", "true");
@@ -106,6 +108,10 @@ test("a node template with an invalid label key and taint effect shows each erro
   await expectFieldError(form.getByLabel("Taints", { exact: true }), "must be NoSchedule, PreferNoSchedule or NoExecute");
   await expect(form.getByRole("alert")).toContainText("The template was not created");
   await snap(page, "05-node-template-field-errors");
+  // Both errors at once; fixing one field takes only its error away.
+  await form.getByLabel("Labels", { exact: true }).fill("gpu=yes");
+  await expect(form.getByLabel("Labels", { exact: true })).not.toHaveAttribute("aria-invalid", "true");
+  await expectFieldError(form.getByLabel("Taints", { exact: true }), "must be NoSchedule, PreferNoSchedule or NoExecute");
 });
 
 test("an invitation to an address with an account joins that account, which switches between its tenants", async ({ page, browser }) => {

@@ -40,11 +40,17 @@ test("as admin, safe mode disables Apply and says why, refuses a plan applied an
 
     const planId = (await page.getByTestId("recommendation-plan-id").getAttribute("data-plan-id")) ?? "";
     expect(planId, "the recommendation names its plan").not.toBe("");
+    // The cluster's node buttons are off too, and say why.
+    await page.goto(`/clusters/${clusterId}`);
+    const drain = page.getByRole("button", { name: "Drain e2e-a" });
+    await expect(drain).toBeDisabled();
+    await expect(drain).toHaveAccessibleDescription(/^Safe mode is on: no node is cordoned or drained/);
+    await expect(page.getByRole("button", { name: "Cordon e2e-a" })).toHaveAttribute("title", /^Safe mode is on/);
     const platform = await platformApiAs(page);
     await platform.optimizer.applyPlan({ planId });
     await page.goto(`/optimizer/plans/${planId}`);
     await expect(page.getByTestId("plan-state")).toContainText("Refused", { timeout: 30_000 });
-    await expect(page.getByTestId("plan-reason")).toContainText(/safe mode/i);
+    await expect(page.getByTestId("plan-reason")).toContainText(/^Why it was refused: .*safe mode/i);
     // A refused plan never shows a full progress bar: only what was carried out (nothing).
     await expect(page.getByTestId("plan-progress-summary")).toContainText(/^Refused: 0 of \d+ steps carried out/);
     await expect(page.getByRole("progressbar", { name: "Plan progress" })).toHaveAttribute("aria-valuenow", "0");

@@ -23,3 +23,17 @@ test("the demo tenant's dashboard shows savings", async ({ page }) => {
   await expect(page.getByRole("list", { name: "Recent cluster events" })).toBeVisible();
   await snap(page, "12-demo-dashboard");
 });
+
+test("a demo cluster's actions read as sentences: a verb, the node, its type and zone", async ({ page }) => {
+  test.skip(!demo.email || !demo.password, "SPOT_E2E_DEMO_EMAIL and SPOT_E2E_DEMO_PASSWORD are not set");
+  test.setTimeout(120_000);
+  await logIn(page, demo.email, demo.password);
+  await page.goto("/clusters");
+  await page.getByRole("table", { name: "Clusters" }).getByRole("link").first().click();
+  const actions = page.getByRole("table", { name: "Actions" });
+  // The autopilot cordons, drains and deletes nodes as it moves the cluster to spot.
+  await expect(actions.getByRole("row").nth(1)).toBeVisible({ timeout: 90_000 });
+  await expect(actions.getByRole("row").nth(1).getByRole("cell").first()).toHaveText(/^(Cordon|Uncordon|Drain|Label|Taint|Delete) node \S+/);
+  await expect(actions).not.toContainText("ACTION_KIND");
+  await snap(page, "12-demo-cluster-actions");
+});

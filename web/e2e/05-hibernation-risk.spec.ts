@@ -16,12 +16,29 @@ test("a hibernation schedule: a bad cron names the field, a good one shows its t
   const form = page.getByRole("form", { name: "New schedule" });
   await expect(form).toBeVisible();
   await form.getByLabel("Sleep at (cron)").fill("0 25 * * 1-5");
-  await form.getByLabel("Wake at (cron)").fill("0 7 * * 1-5");
+  await form.getByLabel("Wake at (cron)").fill("0 7 * * 9");
   await expect(form.getByLabel("Schedule time zone"), "the browser's zone by default").toHaveValue("Asia/Tokyo");
-  await form.getByLabel("Schedule time zone").fill("UTC");
+  await form.getByLabel("Schedule time zone").fill("Mars/Olympus_Mons");
   await form.getByRole("button", { name: "Add schedule" }).click();
-  await expectFieldError(form.getByLabel("Sleep at (cron)"), "25");
-  await expect(form.getByRole("alert")).toContainText("The schedule was not added");
+  // Every field's problem at once, each a sentence naming the rule, never a library's own words.
+  await expect(form.getByRole("alert")).toContainText("The schedule was not added: 3 problems.");
+  await expectFieldError(form.getByLabel("Sleep at (cron)"), "The hour must be from 0 to 23; 25 is not.");
+  await expectFieldError(form.getByLabel("Wake at (cron)"), "The day of the week must be from 0 to 7; 9 is not.");
+  await expectFieldError(form.getByLabel("Schedule time zone"), "Mars/Olympus_Mons is not a time zone");
+  await expect(form).not.toContainText(/out of bounds/i);
+  await snap(page, "13-hibernation-field-errors");
+  // A fixed field's error goes as soon as it is fixed; the others stay.
+  await form.getByLabel("Wake at (cron)").fill("0 7 * * 1-5");
+  await expect(form.getByLabel("Wake at (cron)")).not.toHaveAttribute("aria-invalid", "true");
+  await form.getByLabel("Schedule time zone").fill("UTC");
+  await expect(form.getByRole("alert")).toContainText("The schedule was not added: one problem.");
+  await expectFieldError(form.getByLabel("Sleep at (cron)"), "25 is not");
+  // What only the server can tell (a name it does not know) is said in the same plain words, and
+  // goes too once the field changes.
+  await form.getByLabel("Sleep at (cron)").fill("0 20 * * FRI-XYZ");
+  await form.getByRole("button", { name: "Add schedule" }).click();
+  await expectFieldError(form.getByLabel("Sleep at (cron)"), /^The day of the week field \(FRI-XYZ\) is not valid: use a number from 0 to 7/);
+  await expect(form).not.toContainText(/out of bounds/i);
 
   await form.getByLabel("Sleep at (cron)").fill("0 20 * * 1-5");
   await form.getByRole("button", { name: "Add schedule" }).click();

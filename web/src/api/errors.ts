@@ -34,6 +34,28 @@ export interface FieldError {
   reason: string;
 }
 
+const CRON_RULES: Record<string, [string, string]> = {
+  minute: ["minute", "0 to 59"],
+  hour: ["hour", "0 to 23"],
+  "day-of-month": ["day of the month", "1 to 31"],
+  month: ["month", "1 to 12 (or JAN to DEC)"],
+  "day-of-week": ["day of the week", "0 to 7, Sunday being 0 or 7 (or SUN to SAT)"],
+};
+
+/**
+ * A server reason as a person reads it: the text a parsing library adds ("the hour field `25`
+ * is not valid (Number out of bounds)") becomes the rule it stands for, and a proto field name
+ * the sentence mentions becomes what the form calls it.
+ */
+export function plainReason(reason: string): string {
+  const cron = /^the (minute|hour|day-of-month|month|day-of-week) field `([^`]*)` is not valid \(.*\)$/s.exec(reason);
+  if (cron) {
+    const [name, range] = CRON_RULES[cron[1]];
+    return `The ${name} field (${cron[2]}) is not valid: use a number from ${range}, *, a range such as 1-5, a list such as 1,3 or a step such as */15.`;
+  }
+  return reason.replace(/^the same as sleep_cron:/, "the same as the sleep time:");
+}
+
 /**
  * Parses the field-error contract of INVALID_ARGUMENT: one or more
  * "invalid `<prefix>.<field>`: <reason>" joined by "; ". Text that does not match is kept as a
@@ -48,7 +70,7 @@ export function parseFieldErrors(message: string, prefix: string): FieldError[] 
       const match = /^invalid `([^`]+)`:\s*(.*)$/s.exec(part);
       if (!match) return { field: "", reason: part };
       const path = match[1].startsWith(`${prefix}.`) ? match[1].slice(prefix.length + 1) : match[1];
-      return { field: path, reason: match[2] };
+      return { field: path, reason: plainReason(match[2]) };
     });
 }
 

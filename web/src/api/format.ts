@@ -1,11 +1,65 @@
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 
-const usd = new Intl.NumberFormat(undefined, { style: "currency", currency: "USD", maximumFractionDigits: 2 });
-const usdPrecise = new Intl.NumberFormat(undefined, { style: "currency", currency: "USD", maximumFractionDigits: 4 });
+// Every amount and percentage the app shows goes through the helpers below, so they read the same
+// on every page: money as currency with two decimals, a price per hour under a dollar with four
+// (there the sub-cent digits tell pools apart), percentages with one decimal, and a negative value
+// always with a true minus sign before the currency symbol: −$1.23, never $-1.23 or -$1.23.
 
-export const formatUsd = (value: number) => usd.format(value);
-export const formatUsdPrecise = (value: number) => usdPrecise.format(value);
-export const formatPercent = (value: number, digits = 1) => `${value.toFixed(digits)} %`;
+const MINUS = "\u2212";
+const currencyFormats = new Map<string, Intl.NumberFormat>();
+
+function currencyFormat(currency: string, decimals: number): Intl.NumberFormat {
+  const key = `${currency}/${decimals}`;
+  let format = currencyFormats.get(key);
+  if (!format) {
+    format = new Intl.NumberFormat(undefined, { style: "currency", currency, minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+    currencyFormats.set(key, format);
+  }
+  return format;
+}
+
+const minorDigitsByCurrency = new Map<string, number>();
+
+/** The currency's digits after the point: 2 for USD, 0 for JPY. Throws for a code the browser does not know. */
+export function currencyMinorDigits(currency: string): number {
+  let digits = minorDigitsByCurrency.get(currency);
+  if (digits === undefined) {
+    digits = new Intl.NumberFormat(undefined, { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
+    minorDigitsByCurrency.set(currency, digits);
+  }
+  return digits;
+}
+
+/** The sign, then the rest: what rounds to zero shows no sign at all. */
+function signed(value: number, rest: (magnitude: number) => string): string {
+  const text = rest(Math.abs(value));
+  return value < 0 && /[1-9]/.test(text) ? `${MINUS}${text}` : text;
+}
+
+/**
+ * An amount in a currency (USD unless given), with `decimals` digits after the point (two by
+ * default; a currency without minor units, such as JPY, takes none). A currency code the browser
+ * does not know is written after the amount.
+ */
+export function formatCurrency(value: number, currency = "USD", decimals = 2): string {
+  const code = (currency || "USD").toUpperCase();
+  let format: Intl.NumberFormat;
+  try {
+    format = currencyFormat(code, currencyMinorDigits(code) === 0 ? 0 : decimals);
+  } catch {
+    return signed(value, (m) => `${m.toFixed(decimals)} ${code}`);
+  }
+  return signed(value, (m) => format.format(m));
+}
+
+/** "$1,234.56", "−$12.00". */
+export const formatUsd = (value: number) => formatCurrency(value);
+
+/** A price or cost per hour: "$0.0960" under a dollar, "$12.35" from a dollar up (no "/h"). */
+export const formatUsdPerHour = (value: number) => formatCurrency(value, "USD", Math.abs(value) < 1 && value !== 0 ? 4 : 2);
+
+/** "12.5 %", "−3.0 %": always one decimal. */
+export const formatPercent = (value: number) => signed(value, (m) => `${m.toFixed(1)} %`);
 
 /** The user's own time zone, as the browser reports it. */
 export const userTimeZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone;

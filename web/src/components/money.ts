@@ -1,34 +1,15 @@
 import type { Money } from "@spot-optimizer/sdk/gen/spot/billing/v1/billing_pb.js";
+import { currencyMinorDigits, formatCurrency } from "../api/format";
 
 // Money stays integer (minor units, or micro units for metered usage) everywhere; it becomes a
 // floating-point number only here, to be shown.
 
-const formats = new Map<string, Intl.NumberFormat>();
-
-function currencyFormat(currency: string): Intl.NumberFormat {
-  let format = formats.get(currency);
-  if (!format) {
-    format = new Intl.NumberFormat(undefined, { style: "currency", currency });
-    formats.set(currency, format);
-  }
-  return format;
-}
-
 /** The currency's minor units per major unit: 100 for USD (cents), 1 for JPY. */
 function minorPerMajor(currency: string): number {
   try {
-    return 10 ** (currencyFormat(currency).resolvedOptions().maximumFractionDigits ?? 2);
+    return 10 ** currencyMinorDigits(currency);
   } catch {
     return 100;
-  }
-}
-
-function format(major: number, currency: string): string {
-  try {
-    return currencyFormat(currency).format(major);
-  } catch {
-    // Not a currency code the browser knows: the amount and the code.
-    return `${major.toFixed(2)} ${currency}`;
   }
 }
 
@@ -38,7 +19,7 @@ const currencyOf = (m: Pick<Money, "currency">) => (m.currency || "USD").toUpper
 export function formatMoney(m: Money | undefined): string {
   if (!m) return "—";
   const currency = currencyOf(m);
-  return format(Number(m.minorUnits) / minorPerMajor(currency), currency);
+  return formatCurrency(Number(m.minorUnits) / minorPerMajor(currency), currency);
 }
 
 /** Micro units (1/1,000,000 of the currency, as usage is metered) in major units, for charts. */
@@ -48,7 +29,7 @@ export function microsToMajor(micros: bigint): number {
 
 /** A major-unit amount (e.g. a chart value) in the currency. */
 export function formatMajor(major: number, currency = "USD"): string {
-  return format(major, (currency || "USD").toUpperCase());
+  return formatCurrency(major, currency);
 }
 
 export const isZero = (m: Money | undefined) => !m || m.minorUnits === 0n;

@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../../api/clients";
 import { errorMessage } from "../../api/errors";
-import { formatPercent, formatUsdPrecise } from "../../api/format";
+import { formatPercent, formatUsdPerHour } from "../../api/format";
 import { Empty, QueryView } from "../../components/states";
 import { Button, Card, Table, Td } from "../../components/ui";
 import { InstallCommand } from "../clusters/InstallCommand";
@@ -44,7 +44,7 @@ export function DiscoveryResults({ accountId }: { accountId: string }) {
                 <Td>{c.region}</Td>
                 <Td>{c.nodes}</Td>
                 <Td>{formatPercent(c.spotSharePercent)}</Td>
-                <Td>{formatUsdPrecise(c.hourlyCostUsd)}/h</Td>
+                <Td>{formatUsdPerHour(c.hourlyCostUsd)}/h</Td>
                 <Td>
                   <Button onClick={() => adopt.mutate(c.id)} disabled={adopt.isPending} aria-label={`Adopt ${c.name}`}>
                     Adopt

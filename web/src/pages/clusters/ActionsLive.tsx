@@ -1,4 +1,3 @@
-import { ActionKind } from "@spot-optimizer/sdk/gen/spot/agent/v1/agent_pb.js";
 import { ActionStatus, type ActionRecord } from "@spot-optimizer/sdk/gen/spot/cluster/v1/cluster_pb.js";
 import { useQuery } from "@tanstack/react-query";
 import { useCallback, useMemo, useState } from "react";
@@ -8,6 +7,8 @@ import { useServerStream } from "../../api/useServerStream";
 import { Empty, QueryView } from "../../components/states";
 import { StreamStatus } from "../../components/StreamStatus";
 import { Badge, Card, Table, Td } from "../../components/ui";
+import { actionSentence } from "./actionLabels";
+import { useClusterNodes } from "./NodesSection";
 
 export function ActionStatusBadge({ status }: { status: ActionStatus }) {
   const tone =
@@ -35,6 +36,9 @@ export function ActionsLive({ clusterId }: { clusterId: string }) {
     return [...byId.values()].sort((a, b) => (toDate(b.createdAt)?.getTime() ?? 0) - (toDate(a.createdAt)?.getTime() ?? 0));
   }, [query.data, live]);
 
+  const nodes = useClusterNodes(clusterId);
+  const nodesByName = useMemo(() => new Map((nodes.data ?? []).map((n) => [n.name, n])), [nodes.data]);
+
   return (
     <Card title="Actions" actions={<StreamStatus state={stream} />}>
       <QueryView
@@ -45,11 +49,10 @@ export function ActionsLive({ clusterId }: { clusterId: string }) {
       >
         {() => (
           <div className="max-h-80 overflow-y-auto">
-            <Table caption="Actions" head={["Kind", "Node", "Status", "Message", "Updated"]}>
+            <Table caption="Actions" head={["Action", "Status", "Message", "Updated"]}>
               {merged.map((a) => (
                 <tr key={a.action?.id}>
-                  <Td>{enumLabel(ActionKind[a.action?.kind ?? 0])}</Td>
-                  <Td className="font-mono text-xs break-all">{a.action?.nodeName}</Td>
+                  <Td className="break-words">{actionSentence(a.action, nodesByName.get(a.action?.nodeName ?? ""))}</Td>
                   <Td>
                     <ActionStatusBadge status={a.status} />
                   </Td>

@@ -57,6 +57,13 @@ export function NodeClassForm({ clusterId, clusterName, current, inherited, onSa
   const set = <K extends keyof NodeClassDraft>(key: K, value: NodeClassDraft[K]) => {
     setDraft((d) => ({ ...d, [key]: value }));
     setOutcome(null);
+    // The field's error was about what it held: once changed, it is for the next check to say.
+    setErrors((e) => {
+      if (!(key in e)) return e;
+      const rest = { ...e };
+      delete rest[key as keyof NodeClassDraftErrors];
+      return rest;
+    });
   };
   const switchMode = (key: "subnets" | "security_groups", by: SelectorMode) => {
     const byKey = `${key}_by` as const;

@@ -26,6 +26,11 @@ async function allNodes(clusterId: string): Promise<Node[]> {
   return nodes;
 }
 
+/** The cluster's nodes, under one key for every part of the page that names them. */
+export function useClusterNodes(clusterId: string) {
+  return useQuery({ queryKey: ["nodes", clusterId], queryFn: () => allNodes(clusterId), refetchInterval: 10_000 });
+}
+
 export function CapacityBadge({ type }: { type: CapacityType }) {
   return type === CapacityType.SPOT ? <Badge tone="indigo">Spot</Badge> : type === CapacityType.ON_DEMAND ? <Badge tone="sky">On-demand</Badge> : <Badge>Unknown</Badge>;
 }
@@ -33,7 +38,7 @@ export function CapacityBadge({ type }: { type: CapacityType }) {
 /** The cluster's nodes, counted by type, zone or capacity type, and listed. */
 export function NodesSection({ clusterId }: { clusterId: string }) {
   const [grouping, setGrouping] = useState<Grouping>("type");
-  const query = useQuery({ queryKey: ["nodes", clusterId], queryFn: () => allNodes(clusterId), refetchInterval: 10_000 });
+  const query = useClusterNodes(clusterId);
   return (
     <Card
       title="Nodes"

@@ -3,7 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { Area, AreaChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { api } from "../../api/clients";
-import { formatUsdPrecise, toDate } from "../../api/format";
+import { formatUsd, formatUsdPerHour, toDate } from "../../api/format";
 import { SelectField } from "../../components/fields";
 import { Empty, QueryView } from "../../components/states";
 import { Card } from "../../components/ui";
@@ -67,8 +67,8 @@ export function CostChart({ clusterId, className = "" }: { clusterId: string; cl
                   }
                   fontSize={11}
                 />
-                <YAxis tickFormatter={(v: number) => `$${v.toFixed(2)}`} fontSize={11} width={56} />
-                <Tooltip labelFormatter={(v) => new Date(Number(v)).toLocaleString()} formatter={(v) => formatUsdPrecise(Number(v))} />
+                <YAxis tickFormatter={(v: number) => formatUsd(v)} fontSize={11} width={56} />
+                <Tooltip labelFormatter={(v) => new Date(Number(v)).toLocaleString()} formatter={(v) => formatUsdPerHour(Number(v))} />
                 <Legend />
                 <Area type="stepAfter" dataKey="onDemand" name="On-demand equivalent ($/h)" stroke="#94a3b8" fill="#e2e8f0" isAnimationActive={false} />
                 <Area type="stepAfter" dataKey="cost" name="Actual cost ($/h)" stroke="#4f46e5" fill="#c7d2fe" isAnimationActive={false} />

@@ -1,4 +1,4 @@
-import { formatPercent, formatUsd, formatUsdPrecise } from "../../api/format";
+import { formatPercent, formatUsd, formatUsdPerHour } from "../../api/format";
 import { QueryView } from "../../components/states";
 import { useKpis } from "./useKpis";
 
@@ -22,8 +22,8 @@ export function KpiGrid({ clusterId }: { clusterId: string }) {
           const savingPerHour = Math.max(0, k.onDemandHourlyCostUsd - k.hourlyCostUsd);
           return (
             <dl className="grid grid-cols-2 gap-3 md:grid-cols-4" data-testid="kpis">
-              <Kpi label="Hourly cost now" value={formatUsdPrecise(k.hourlyCostUsd)} detail={`${formatUsd(k.hourlyCostUsd * 730)} per month`} />
-              <Kpi label="On-demand equivalent" value={formatUsdPrecise(k.onDemandHourlyCostUsd)} detail={`saving ${formatUsdPrecise(savingPerHour)} per hour`} />
+              <Kpi label="Hourly cost now" value={formatUsdPerHour(k.hourlyCostUsd)} detail={`${formatUsd(k.hourlyCostUsd * 730)} per month`} />
+              <Kpi label="On-demand equivalent" value={formatUsdPerHour(k.onDemandHourlyCostUsd)} detail={`saving ${formatUsdPerHour(savingPerHour)} per hour`} />
               <Kpi label="Savings to date" value={formatUsd(k.savingsToDateUsd)} />
               <Kpi label="Spot share" value={formatPercent(k.spotSharePercent)} />
               <Kpi label="Nodes" value={String(k.nodes)} />

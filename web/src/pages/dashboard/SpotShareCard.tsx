@@ -27,7 +27,7 @@ export function SpotShareCard({ clusterId }: { clusterId: string }) {
                 </PieChart>
               </ResponsiveContainer>
               <div className="pointer-events-none absolute inset-0 flex flex-col items-center justify-center">
-                <span className="text-2xl font-semibold">{formatPercent(spot, 0)}</span>
+                <span className="text-2xl font-semibold">{formatPercent(spot)}</span>
                 <span className="text-xs text-slate-500">on spot · {kpis?.nodes ?? 0} nodes</span>
               </div>
             </div>

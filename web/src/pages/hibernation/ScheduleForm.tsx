@@ -8,6 +8,8 @@ import { userTimeZone } from "../../api/format";
 import { FieldErrorSummary, summaryOf } from "../../components/FieldErrorSummary";
 import { TextField } from "../../components/fields";
 import { Button } from "../../components/ui";
+import { useCheckedForm } from "../../components/useCheckedForm";
+import { checkSchedule } from "./scheduleCheck";
 
 const INPUTS = {
   sleep_cron: { id: "schedule-sleep-cron", label: "Sleep at (cron)" },
@@ -23,6 +25,7 @@ export function ScheduleForm({ clusterId }: { clusterId: string }) {
   const [wakeCron, setWakeCron] = useState("0 7 * * 1-5");
   const [timeZone, setTimeZone] = useState(userTimeZone());
   const [mustRun, setMustRun] = useState("");
+  const form = useCheckedForm({ sleep_cron: sleepCron, wake_cron: wakeCron, time_zone: timeZone, must_run: mustRun }, checkSchedule);
   const save = useMutation({
     mutationFn: () =>
       api.hibernation().createSchedule({
@@ -35,14 +38,16 @@ export function ScheduleForm({ clusterId }: { clusterId: string }) {
         }),
       }),
     onSuccess: () => {
+      form.reset();
       void queryClient.invalidateQueries({ queryKey: ["schedules", clusterId] });
       void queryClient.invalidateQueries({ queryKey: ["transitions", clusterId] });
     },
   });
-  const errors = formErrors(save.error, "schedule", INPUT_KEYS);
+  const errors = form.errors(formErrors(save.error, "schedule", INPUT_KEYS));
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    save.mutate();
+    if (form.attempt()) save.mutate();
+    else save.reset();
   };
   return (
     <form onSubmit={submit} noValidate aria-label="New schedule" className="grid gap-3 border-t border-slate-100 pt-3 md:grid-cols-2">

@@ -1,10 +1,11 @@
+import { Role } from "@spot-optimizer/sdk/gen/spot/auth/v1/auth_pb.js";
 import { PlanKind, PlanState, StepKind, type Plan } from "@spot-optimizer/sdk/gen/spot/optimizer/v1/optimizer_pb.js";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useId, useState } from "react";
 import { Link, useNavigate } from "react-router";
 import { api } from "../../api/clients";
 import { errorMessage } from "../../api/errors";
-import { formatUsdPrecise } from "../../api/format";
+import { formatUsdPerHour } from "../../api/format";
 import { useClusters } from "../../components/ClusterPicker";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { useAutopilotStatus } from "../../components/PolicyCompliance";
@@ -39,14 +40,24 @@ const notRecommended: Record<PlanState, string> = {
  * Why the plan cannot be applied now, as far as the app can tell; null when nothing it knows
  * of stands in the way. Only an explanation: ApplyPlan refuses on the server whatever this says.
  */
-export function applyBlock(plan: Plan, safeMode: boolean, billingHold: string): ApplyBlock | null {
+export function applyBlock(plan: Plan, safeMode: boolean, billingHold: string, role?: Role): ApplyBlock | null {
   if (plan.state !== PlanState.RECOMMENDED) return { reason: notRecommended[plan.state] ?? notRecommended[PlanState.UNSPECIFIED] };
   if (plan.steps.length === 0) return { reason: "This plan has no steps: there is nothing to apply." };
+  const viewerBlock = viewerReason(role, "apply plans");
+  if (viewerBlock) return { reason: viewerBlock };
   if (safeMode) return { reason: "Safe mode is on: the platform changes nothing in any cluster until a platform admin turns it off." };
   if (billingHold && heldByBilling(plan.kind)) {
     return { reason: `Billing holds back consolidation and compliance plans: ${billingHold.replace(/\.\s*$/, "")}.`, billing: true };
   }
   return null;
+}
+
+/**
+ * Why a viewer's button is disabled ("apply plans", "cordon or drain nodes"); null for any other
+ * role, or while the caller's role is not known yet (the server decides in the end).
+ */
+export function viewerReason(role: Role | undefined, what: string): string | null {
+  return role === Role.VIEWER ? `Your role in this organization is Viewer, which cannot ${what}: ask an owner or admin for the Member role.` : null;
 }
 
 /** "launch 2 nodes, drain 1 and terminate 1": what the plan's steps do, counted by kind. */
@@ -91,7 +102,7 @@ export function ApplyPlan({ plan }: { plan: Plan }) {
     },
     onSettled: () => setConfirming(false),
   });
-  const block = applyBlock(plan, !!me.data?.safeMode, status.data?.billingHold ?? "");
+  const block = applyBlock(plan, !!me.data?.safeMode, status.data?.billingHold ?? "", me.data?.user?.role);
   const clusterName = clusters.data?.find((c) => c.id === plan.clusterId)?.name ?? plan.clusterId;
   const kind = plan.kind === PlanKind.UNSPECIFIED ? "" : `${planKindLabel(plan.kind).toLowerCase()} `;
   return (
@@ -136,7 +147,7 @@ export function ApplyPlan({ plan }: { plan: Plan }) {
           It will {planEffects(plan)} in cluster {clusterName}, step by step in the order listed.
         </p>
         <p className="mt-2 text-xs text-slate-500">
-          Plan {plan.id} · cost {formatUsdPrecise(plan.currentUsdPerHour)}/h now, {formatUsdPrecise(plan.targetUsdPerHour)}/h after.
+          Plan {plan.id} · cost {formatUsdPerHour(plan.currentUsdPerHour)}/h now, {formatUsdPerHour(plan.targetUsdPerHour)}/h after.
         </p>
       </ConfirmDialog>
     </div>

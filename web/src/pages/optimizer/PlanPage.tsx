@@ -28,6 +28,7 @@ export function PlanPage() {
     refetchInterval: (q) => (q.state.data && FINISHED.has(q.state.data.state) ? false : 5_000),
   });
   const done = !!query.data && FINISHED.has(query.data.state);
+  const ended = query.data?.state === PlanState.FAILED || query.data?.state === PlanState.REFUSED;
   const stream = useServerStream(
     (options) => api.optimizer().watchPlan({ planId }, options),
     (message) => message.plan && queryClient.setQueryData<Plan>(["plan", planId], message.plan),
@@ -64,7 +65,8 @@ export function PlanPage() {
               <Card title="Progress">
                 <PlanProgress plan={plan} />
                 {plan.reason && (
-                  <p role="note" className="mt-2 rounded-md bg-slate-50 p-2 text-sm" data-testid="plan-reason">
+                  <p role="note" className={`mt-2 rounded-md p-2 text-sm ${ended ? "bg-red-50 text-red-800" : "bg-slate-50"}`} data-testid="plan-reason">
+                    {ended && <span className="font-medium">{plan.state === PlanState.REFUSED ? "Why it was refused: " : "Why it failed: "}</span>}
                     {plan.reason}
                   </p>
                 )}

@@ -1,14 +1,14 @@
 import type { Plan } from "@spot-optimizer/sdk/gen/spot/optimizer/v1/optimizer_pb.js";
-import { formatPercent, formatUsd, formatUsdPrecise } from "../../api/format";
+import { formatPercent, formatUsd, formatUsdPerHour } from "../../api/format";
 import { planKindLabel } from "./planLabels";
 
 /** Cost now and after, and what the plan saves. */
 export function PlanSummary({ plan }: { plan: Plan }) {
   const perHour = plan.currentUsdPerHour - plan.targetUsdPerHour;
   const items = [
-    ["Cost now", `${formatUsdPrecise(plan.currentUsdPerHour)}/h`],
-    ["Cost after", `${formatUsdPrecise(plan.targetUsdPerHour)}/h`],
-    ["Saving per hour", formatUsdPrecise(perHour)],
+    ["Cost now", `${formatUsdPerHour(plan.currentUsdPerHour)}/h`],
+    ["Cost after", `${formatUsdPerHour(plan.targetUsdPerHour)}/h`],
+    ["Saving per hour", formatUsdPerHour(perHour)],
     ["Saving per month", formatUsd(plan.savingsUsdPerMonth)],
     ["Gap to lower bound", formatPercent(plan.optimalityGapPercent)],
     ["Strategy", plan.strategy || "—"],

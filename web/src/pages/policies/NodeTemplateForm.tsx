@@ -8,6 +8,7 @@ import { formErrors } from "../../api/errors";
 import { FieldErrorSummary, summaryOf } from "../../components/FieldErrorSummary";
 import { TextField } from "../../components/fields";
 import { Button } from "../../components/ui";
+import { serverChecksOnly, useCheckedForm } from "../../components/useCheckedForm";
 
 const INPUTS = {
   name: { id: "template-name", label: "Template name" },
@@ -41,6 +42,7 @@ export function NodeTemplateForm() {
   const [requirements, setRequirements] = useState("");
   const [labels, setLabels] = useState("");
   const [taints, setTaints] = useState("");
+  const form = useCheckedForm({ name, requirements, labels, taints }, serverChecksOnly);
   const createTemplate = useMutation({
     mutationFn: () =>
       api.templates().createNodeTemplate({
@@ -63,13 +65,14 @@ export function NodeTemplateForm() {
       setRequirements("");
       setLabels("");
       setTaints("");
+      form.reset();
       void queryClient.invalidateQueries({ queryKey: ["node-templates"] });
     },
   });
-  const errors = formErrors(createTemplate.error, "template", INPUT_KEYS);
+  const errors = form.errors(formErrors(createTemplate.error, "template", INPUT_KEYS));
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    createTemplate.mutate();
+    if (form.attempt()) createTemplate.mutate();
   };
   return (
     <form onSubmit={submit} noValidate className="space-y-2" aria-label="New node template">

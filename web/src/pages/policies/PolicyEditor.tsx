@@ -15,6 +15,13 @@ import { draftKeyFor, fromDraft, toDraft, type DraftErrors, type PolicyDraft } f
 import { PolicySource } from "./PolicySource";
 import { TemplatePicker } from "./TemplatePicker";
 
+const withoutKey = <T extends object>(errors: T, key: keyof T): T => {
+  if (!(key in errors)) return errors;
+  const rest = { ...errors };
+  delete rest[key];
+  return rest;
+};
+
 const fieldId = (key: string) => `policy-${key.replace(/\./g, "-")}`;
 
 interface PolicyEditorProps {
@@ -39,6 +46,8 @@ export function PolicyEditor({ clusterId, region, current }: PolicyEditorProps) 
   const set = <K extends keyof PolicyDraft>(key: K, value: PolicyDraft[K]) => {
     setDraft((d) => ({ ...d, [key]: value }));
     setSaved(false);
+    // The field's error was about what it held: once changed, it is for the next save to say.
+    setErrors((e) => withoutKey(e, key));
   };
 
   const save = useMutation({

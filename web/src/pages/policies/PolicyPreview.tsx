@@ -2,7 +2,7 @@ import { CapacityType } from "@spot-optimizer/sdk/gen/spot/common/v1/common_pb.j
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { api } from "../../api/clients";
-import { formatUsdPrecise } from "../../api/format";
+import { formatUsdPerHour } from "../../api/format";
 import { Empty, QueryView } from "../../components/states";
 import { Badge, Card, Table, Td } from "../../components/ui";
 import { fromDraft, type PolicyDraft } from "./policyDraft";
@@ -58,7 +58,7 @@ export function PolicyPreview({ draft, clusterId, region }: { draft: PolicyDraft
                         <Td className="whitespace-nowrap text-xs">{p.pool?.instanceType}</Td>
                         <Td className="whitespace-nowrap text-xs">{p.pool?.zone}</Td>
                         <Td className="whitespace-nowrap">{p.capacityType === CapacityType.SPOT ? <Badge tone="indigo">Spot</Badge> : <Badge tone="sky">On-demand</Badge>}</Td>
-                        <Td className="whitespace-nowrap text-xs">{formatUsdPrecise(p.usdPerHour)}</Td>
+                        <Td className="whitespace-nowrap text-xs">{formatUsdPerHour(p.usdPerHour)}</Td>
                         <Td className="text-xs">{p.interruptionBucket}</Td>
                       </tr>
                     ))}

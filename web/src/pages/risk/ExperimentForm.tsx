@@ -8,6 +8,7 @@ import { useClusters } from "../../components/ClusterPicker";
 import { FieldErrorSummary, summaryOf } from "../../components/FieldErrorSummary";
 import { CheckboxField, SelectField, TextField } from "../../components/fields";
 import { Button } from "../../components/ui";
+import { useCheckedForm, type FormCheck } from "../../components/useCheckedForm";
 
 const INPUTS = {
   name: { id: "experiment-name", label: "Experiment name" },
@@ -18,6 +19,21 @@ const INPUTS = {
 };
 const INPUT_KEYS = Object.keys(INPUTS) as (keyof typeof INPUTS)[];
 
+type ExperimentKey = keyof typeof INPUTS;
+
+/** What the form can tell before sending: required fields, and a duration that is a whole number of hours. */
+const checkExperiment: FormCheck<ExperimentKey> = (values) => {
+  const errors: Partial<Record<ExperimentKey, string>> = {};
+  if (!String(values.name).trim()) errors.name = "Enter a name for the experiment.";
+  if (!String(values.candidate).trim()) errors.candidate = "Enter the candidate to try against the live one.";
+  const hours = String(values.duration_hours).trim();
+  // The lab's limits (services/risk/src/lab/validate.rs): a week at most, 20 clusters at most.
+  if (!/^\d+$/.test(hours) || Number(hours) < 1 || Number(hours) > 168) errors.duration_hours = "The duration is a whole number of hours from 1 to 168 (a week).";
+  const clusters = (values.cluster_ids as string[]).length;
+  if (clusters === 0 || clusters > 20) errors.cluster_ids = "Choose from 1 to 20 clusters to run the experiment on.";
+  return errors;
+};
+
 export function ExperimentForm() {
   const queryClient = useQueryClient();
   const clusters = useClusters();
@@ -26,21 +42,23 @@ export function ExperimentForm() {
   const [candidate, setCandidate] = useState("");
   const [hours, setHours] = useState("24");
   const [clusterIds, setClusterIds] = useState<string[]>([]);
+  const form = useCheckedForm({ name, kind, candidate, duration_hours: hours, cluster_ids: clusterIds }, checkExperiment);
   const start = useMutation({
     mutationFn: () =>
       api.experiments().createExperiment({
-        experiment: create(ExperimentSchema, { name, kind, candidate, clusterIds, durationHours: Math.max(1, Number(hours) || 1) }),
+        experiment: create(ExperimentSchema, { name, kind, candidate, clusterIds, durationHours: Number(hours) }),
       }),
     onSuccess: () => {
       setName("");
+      form.reset();
       void queryClient.invalidateQueries({ queryKey: ["experiments"] });
     },
   });
-  const errors = formErrors(start.error, "experiment", INPUT_KEYS);
+  const errors = form.errors(formErrors(start.error, "experiment", INPUT_KEYS));
   const clustersErrorId = `${INPUTS.cluster_ids.id}-error`;
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    start.mutate();
+    if (form.attempt()) start.mutate();
   };
   return (
     <form onSubmit={submit} noValidate className="space-y-2" aria-label="New experiment">

@@ -1,7 +1,7 @@
 import { ExperimentKind, ExperimentState } from "@spot-optimizer/sdk/gen/spot/risk/v1/risk_pb.js";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../../api/clients";
-import { enumLabel, formatTime, formatUsdPrecise } from "../../api/format";
+import { enumLabel, formatTime, formatUsdPerHour } from "../../api/format";
 import { errorMessage } from "../../api/errors";
 import { Empty, QueryView } from "../../components/states";
 import { Badge, Button, Card, Table, Td } from "../../components/ui";
@@ -55,7 +55,7 @@ export function ExperimentsCard() {
                       </Td>
                       <Td>
                         {e.report && e.kind === ExperimentKind.OPTIMIZER_STRATEGY && e.report.decisions > 0
-                          ? `${formatUsdPrecise(e.report.liveCostUsdPerHour)} / ${formatUsdPrecise(e.report.candidateCostUsdPerHour)}`
+                          ? `${formatUsdPerHour(e.report.liveCostUsdPerHour)} / ${formatUsdPerHour(e.report.candidateCostUsdPerHour)}`
                           : "—"}
                       </Td>
                       <Td>{formatTime(e.startedAt)}</Td>
