@@ -496,7 +496,9 @@ export const GetClusterStateResponseSchema: GenMessage<GetClusterStateResponse> 
  */
 export type LaunchCapacity = Message<"spot.cluster.v1.LaunchCapacity"> & {
   /**
-   * Pools to try, cheapest first; the provider may spread the count over them.
+   * Pools in order of preference: a pool is drawn from only when the ones before it are short
+   * (EC2: the fleet's prioritized strategies, each pool's place as its priority); the count may
+   * be spread over several when one falls short.
    *
    * @generated from field: repeated spot.common.v1.Pool pools = 1;
    */
