@@ -618,7 +618,10 @@ class LaunchCapacity(_message.Message):
     """
     @_builtins.property
     def pools(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Pool]:
-        """Pools to try, cheapest first; the provider may spread the count over them."""
+        """Pools in order of preference: a pool is drawn from only when the ones before it are short
+        (EC2: the fleet's prioritized strategies, each pool's place as its priority); the count may
+        be spread over several when one falls short.
+        """
 
     def __init__(
         self,

@@ -1199,6 +1199,7 @@ class HibernationStep(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     INSTANCE_IDS_FIELD_NUMBER: _builtins.int
+    FALLBACK_POOLS_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
     """"cordon", "drain", "terminate", "launch", "wait_ready" or "release" (terminate the instances
     an unfinished wake launched that never joined the cluster, so a retry cannot launch twice).
@@ -1215,6 +1216,14 @@ class HibernationStep(_message.Message):
     def instance_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """launch: the instances it launched; release: the instances it terminates."""
 
+    @_builtins.property
+    def fallback_pools(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Pool]:
+        """launch: pools it draws from, in order, when its own pool is out of capacity, so a cluster
+        wakes although the pool it slept from is dry: the same zone, capacity type and architecture,
+        at least the recorded type's room, every pod of the cluster that may run on the recorded
+        type may run on them, and at most 25 % dearer.
+        """
+
     def __init__(
         self,
         *,
@@ -1224,10 +1233,11 @@ class HibernationStep(_message.Message):
         status: Global___HibernationStepStatus.ValueType = ...,
         message: _builtins.str = ...,
         instance_ids: _abc.Iterable[_builtins.str] | None = ...,
+        fallback_pools: _abc.Iterable[_common_pb2.Pool] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "instance_ids", b"instance_ids", "kind", b"kind", "message", b"message", "node_name", b"node_name", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "fallback_pools", b"fallback_pools", "instance_ids", b"instance_ids", "kind", b"kind", "message", b"message", "node_name", b"node_name", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
