@@ -386,7 +386,7 @@ pub fn consolidate(
                 .join("; ")
         ),
         engine::Verdict::BelowMinimum if saving_percent >= minimum => format!(
-            "the best plan kube-scheduler can carry out saves {saving_percent:.1} % (${:.2} per month) once the move is paid for, too little for each node it moves (each must save a quarter of the average node's price and at least ${:.0} per month, unless the move saves a quarter of the cluster): not worth evicting pods for; nodes the cluster could do without are left to empty instead",
+            "the best plan kube-scheduler can carry out saves {saving_percent:.1} % (${:.2} per month) once the move is paid for, too little for each node it moves (each must save a quarter of the average node's price and at least ${:.0} per month, unless the move saves half the cluster): not worth evicting pods for; nodes the cluster could do without are left to empty instead",
             planned.savings_per_month,
             engine::MIN_MONTHLY_SAVING_PER_MOVED_NODE_USD
         ),
