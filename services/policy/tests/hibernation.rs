@@ -452,6 +452,20 @@ async fn a_hibernate_then_wake_cycle_keeps_must_run_nodes_and_restores_the_capac
     test.stop().await;
 }
 
+/// Puts the cluster to sleep (a yearly schedule, then a sleep override) with coredns's node kept
+/// as must-run, and waits until only that node runs.
+async fn asleep_but_coredns(test: &TestServer, owner: &str, cluster_id: &str) -> Client {
+    let mut client = HibernationServiceClient::new(test.channel.clone());
+    let mut yearly = schedule(cluster_id, "0 0 1 1 *", "0 1 1 1 *", "UTC");
+    yearly.must_run = vec!["kube-system/coredns".into()];
+    create(&mut client, owner, yearly).await.unwrap();
+    sleep_until(&mut client, owner, cluster_id, 8).await;
+    let hibernated = finished_run(&mut client, owner, cluster_id, "hibernate").await;
+    assert_eq!(hibernated.status(), pb::HibernationRunStatus::Succeeded);
+    wait_for_nodes(test, owner, cluster_id, 1).await;
+    client
+}
+
 #[tokio::test]
 async fn a_wake_short_of_capacity_fails_and_terminates_what_it_launched_that_never_joined() {
     let test = TestServer::start(&[("SPOT_INTERNAL_SECRET", SECRET)]).await;
@@ -469,14 +483,7 @@ async fn a_wake_short_of_capacity_fails_and_terminates_what_it_launched_that_nev
         follower,
         ..
     } = running_cluster(&test, &owner, &layout, pods, Arc::new(Recorder::default())).await;
-    let mut client = HibernationServiceClient::new(test.channel.clone());
-    let mut yearly = schedule(&cluster_id, "0 0 1 1 *", "0 1 1 1 *", "UTC");
-    yearly.must_run = vec!["kube-system/coredns".into()];
-    create(&mut client, &owner, yearly).await.unwrap();
-    sleep_until(&mut client, &owner, &cluster_id, 8).await;
-    let hibernated = finished_run(&mut client, &owner, &cluster_id, "hibernate").await;
-    assert_eq!(hibernated.status(), pb::HibernationRunStatus::Succeeded);
-    wait_for_nodes(&test, &owner, &cluster_id, 1).await;
+    let mut client = asleep_but_coredns(&test, &owner, &cluster_id).await;
 
     // From now on launched instances never join, and us-east-1b has no capacity of any type
     // (its pool and every fallback): the wake launches the two spot nodes in 1a, finds 1b short,
@@ -545,14 +552,7 @@ async fn a_cluster_wakes_in_a_fallback_pool_when_the_pool_it_slept_from_is_dry()
     let RunningCluster {
         cluster_id, stop, ..
     } = running_cluster(&test, &owner, &layout, pods, Arc::new(Recorder::default())).await;
-    let mut client = HibernationServiceClient::new(test.channel.clone());
-    let mut yearly = schedule(&cluster_id, "0 0 1 1 *", "0 1 1 1 *", "UTC");
-    yearly.must_run = vec!["kube-system/coredns".into()];
-    create(&mut client, &owner, yearly).await.unwrap();
-    sleep_until(&mut client, &owner, &cluster_id, 8).await;
-    let hibernated = finished_run(&mut client, &owner, &cluster_id, "hibernate").await;
-    assert_eq!(hibernated.status(), pb::HibernationRunStatus::Succeeded);
-    wait_for_nodes(&test, &owner, &cluster_id, 1).await;
+    let mut client = asleep_but_coredns(&test, &owner, &cluster_id).await;
 
     // The spot pool the cluster slept from has no capacity when it wakes.
     let dry = spot_cloud::Pool {

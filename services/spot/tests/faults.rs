@@ -480,7 +480,21 @@ async fn until_plans(
             cluster.name,
             plans
                 .iter()
-                .map(|p| (p.kind(), p.state(), &p.reason))
+                .map(|p| (
+                    p.kind(),
+                    p.state(),
+                    &p.reason,
+                    p.steps
+                        .iter()
+                        .map(|s| format!(
+                            "{:?} {} {:?}: {}",
+                            s.kind(),
+                            s.node_name,
+                            s.status(),
+                            s.explanation
+                        ))
+                        .collect::<Vec<_>>()
+                ))
                 .collect::<Vec<_>>()
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -569,17 +583,18 @@ async fn drive(
             break;
         }
 
-        // A spot node's two-minute warning: the autopilot's interruption response.
-        let spot_nodes: Vec<Node> = cluster
-            .source
-            .snapshot
-            .lock()
-            .unwrap()
-            .nodes
-            .iter()
-            .filter(|n| n.capacity_type() == CapacityType::Spot && !n.cordoned)
-            .cloned()
-            .collect();
+        // A spot node's two-minute warning: the autopilot's interruption response. A node with
+        // pods (an empty one, say one left to empty, needs no answer: nothing runs on it).
+        let spot_nodes: Vec<Node> = {
+            let snapshot = cluster.source.snapshot.lock().unwrap();
+            snapshot
+                .nodes
+                .iter()
+                .filter(|n| n.capacity_type() == CapacityType::Spot && !n.cordoned)
+                .filter(|n| snapshot.pods.iter().any(|p| p.node_name == n.name))
+                .cloned()
+                .collect()
+        };
         if !spot_nodes.is_empty() {
             let node = &spot_nodes[rng.random_range(0..spot_nodes.len())];
             let zone = node.zone.clone();

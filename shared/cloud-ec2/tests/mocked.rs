@@ -67,6 +67,19 @@ fn fleet_request(pools: Vec<Pool>) -> LaunchRequest {
     }
 }
 
+/// A fleet that launched one spot m5.large in us-east-1a.
+fn one_spot_m5_large() -> CreateFleetOutput {
+    CreateFleetOutput::builder()
+        .instances(
+            CreateFleetInstance::builder()
+                .launch_template_and_overrides(overrides("us-east-1a", "m5.large"))
+                .lifecycle(InstanceLifecycle::Spot)
+                .instance_ids("i-aaaaaaaaaaaaaaaa1")
+                .build(),
+        )
+        .build()
+}
+
 /// The node class's launch template exists already: launches find it and create none.
 fn template_exists() -> aws_smithy_mocks::Rule {
     mock!(Client::describe_launch_templates).then_output(|| {
@@ -198,17 +211,7 @@ async fn a_launch_with_a_client_token_sends_it_to_create_fleet() {
     // step retried after a crash launches nothing more.
     let fleet = mock!(Client::create_fleet)
         .match_requests(|request| request.client_token() == Some("plan-1-0"))
-        .then_output(|| {
-            CreateFleetOutput::builder()
-                .instances(
-                    CreateFleetInstance::builder()
-                        .launch_template_and_overrides(overrides("us-east-1a", "m5.large"))
-                        .lifecycle(InstanceLifecycle::Spot)
-                        .instance_ids("i-aaaaaaaaaaaaaaaa1")
-                        .build(),
-                )
-                .build()
-        });
+        .then_output(one_spot_m5_large);
     let template = template_exists();
     let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&template, &fleet]);
     let cloud = Ec2Provider::from_client(client, &["us-east-1"]);
@@ -245,4 +248,55 @@ async fn a_launch_the_account_does_not_allow_says_so_with_awss_code() {
         "{error}"
     );
     assert_eq!(fleet.num_calls(), 1, "a refusal is not retried");
+}
+
+#[tokio::test]
+async fn a_launch_asks_ec2_for_its_pools_in_order_so_a_fallback_is_drawn_from_only_when_short() {
+    let prioritized = |request: &aws_sdk_ec2::operation::create_fleet::CreateFleetInput| {
+        let spot = request
+            .spot_options()
+            .and_then(|o| o.allocation_strategy())
+            .map(|s| s.as_str().to_owned());
+        let on_demand = request
+            .on_demand_options()
+            .and_then(|o| o.allocation_strategy())
+            .map(|s| s.as_str().to_owned());
+        let priorities: Vec<(String, f64)> = request
+            .launch_template_configs()
+            .iter()
+            .flat_map(|c| c.overrides())
+            .map(|o| {
+                (
+                    o.instance_type()
+                        .map(|t| t.as_str().to_owned())
+                        .unwrap_or_default(),
+                    o.priority().unwrap_or(f64::NAN),
+                )
+            })
+            .collect();
+        spot.as_deref() == Some("capacity-optimized-prioritized")
+            && on_demand.as_deref() == Some("prioritized")
+            && priorities
+                == [
+                    ("m5.large".to_owned(), 0.0),
+                    ("m6i.large".to_owned(), 1.0),
+                    ("m7i.large".to_owned(), 2.0),
+                ]
+    };
+    let fleet = mock!(Client::create_fleet)
+        .match_requests(prioritized)
+        .then_output(one_spot_m5_large);
+    let template = template_exists();
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&template, &fleet]);
+    let cloud = Ec2Provider::from_client(client, &["us-east-1"]);
+    // The planned pool first, then its fallbacks, as the optimizer and a wake send them.
+    let mut request = fleet_request(vec![
+        pool("us-east-1a", "m5.large"),
+        pool("us-east-1a", "m6i.large"),
+        pool("us-east-1a", "m7i.large"),
+    ]);
+    request.count = 1;
+    let launched = cloud.launch(request).await.unwrap();
+    assert_eq!(launched.instances.len(), 1);
+    assert_eq!(fleet.num_calls(), 1, "the fleet was not asked in order");
 }
