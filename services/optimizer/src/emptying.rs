@@ -44,10 +44,18 @@ pub fn taint_changes(nodes: &[common::Node], emptying: &[String]) -> Vec<Action>
 }
 
 impl OptimizerApi {
-    /// Sends the taint changes through the execution router (which refuses them in safe mode
-    /// and dry-run, as every change). A change that fails is made again at the next re-plan.
+    /// Sends the taint changes through the execution router. Nothing is sent in safe mode: the
+    /// router would refuse each one, with an event and an audit record, at every re-plan. A
+    /// change that fails is made again at the next re-plan.
     pub(crate) async fn mark_emptying(&self, cluster_id: &str, actions: Vec<Action>) {
         if actions.is_empty() {
+            return;
+        }
+        let safe_mode = spot_db::SystemSettingsStore::new(self.ctx.db.clone())
+            .get()
+            .await
+            .map(|settings| settings.safe_mode);
+        if !matches!(safe_mode, Ok(false)) {
             return;
         }
         let Some(channel) = self.ctx.clients.channel(spot_config::ServiceName::Cluster) else {

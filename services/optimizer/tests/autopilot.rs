@@ -747,6 +747,28 @@ async fn nodes_the_cluster_could_do_without_are_left_to_empty_with_nothing_evict
         names.sort();
         names
     };
+    // In safe mode nothing is sent (the router would refuse each taint at every re-plan).
+    test.set_safe_mode(true).await;
+    set_policy(policy::ConsolidationMode::WhenUnderutilized).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stored = ClusterServiceClient::new(test.channel.clone())
+        .list_actions(authed(
+            cluster::ListActionsRequest {
+                cluster_id: cluster_id.clone(),
+                page: None,
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .actions;
+    assert!(
+        stored.is_empty(),
+        "nothing stored, not even refused: {stored:?}"
+    );
+    assert!(tainted().is_empty(), "{:?}", tainted());
+    test.set_safe_mode(false).await;
     // A policy change re-plans the clusters the autopilot knows at once: now it knows this one.
     set_policy(policy::ConsolidationMode::WhenUnderutilized).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);

@@ -73,13 +73,26 @@ impl Database {
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
             });
         }
-        let connection =
-            sea_orm::Database::connect(options)
-                .await
-                .map_err(|e| DbError::Connect {
-                    url: redact(url),
-                    reason: first_line(&e.to_string()),
-                })?;
+        // Processes that open a new SQLite file together race to switch it to WAL, which needs
+        // the file alone for a moment: one that finds it locked tries again for a few seconds.
+        let give_up_at = tokio::time::Instant::now() + Duration::from_secs(10);
+        let connection = loop {
+            match sea_orm::Database::connect(options.clone()).await {
+                Ok(connection) => break connection,
+                Err(e)
+                    if e.to_string().contains("database is locked")
+                        && tokio::time::Instant::now() < give_up_at =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => {
+                    return Err(DbError::Connect {
+                        url: redact(url),
+                        reason: first_line(&e.to_string()),
+                    });
+                }
+            }
+        };
         if connection.get_database_backend() == DbBackend::Sqlite {
             // sqlx enables this by default; stated here because the schema relies on it.
             connection
